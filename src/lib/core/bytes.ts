@@ -1,0 +1,96 @@
+/** Byte helpers shared by the core: UTF-8, hex, base64 and base64url (RFC 4648, no padding for url). */
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+export const utf8 = (s: string): Uint8Array => enc.encode(s);
+/** Decodes strict UTF-8; throws on invalid sequences. */
+export const fromUtf8 = (b: Uint8Array): string => dec.decode(b);
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+export function toHex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]];
+  return s;
+}
+export function fromHex(s: string): Uint8Array {
+  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) {
+    throw new TypeError('expected lowercase hex');
+  }
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_REV = new Map([...B64].map((c, i) => [c, i]));
+
+export function toBase64(b: Uint8Array, pad = true): string {
+  let s = '';
+  let i = 0;
+  for (; i + 2 < b.length; i += 3) {
+    const n = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2];
+    s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+  }
+  if (i < b.length) {
+    const n = (b[i] << 16) | ((i + 1 < b.length ? b[i + 1] : 0) << 8);
+    s += B64[n >> 18] + B64[(n >> 12) & 63];
+    s += i + 1 < b.length ? B64[(n >> 6) & 63] : pad ? '=' : '';
+    s += pad ? '=' : '';
+  }
+  return s;
+}
+
+/** Strict base64 decoding: canonical padding required when pad is true, no whitespace, no stray bits. */
+export function fromBase64(s: string, pad = true): Uint8Array {
+  if (typeof s !== 'string') throw new TypeError('expected base64 string');
+  let body = s;
+  if (pad) {
+    if (s.length % 4 !== 0) throw new TypeError('base64 length is not a multiple of 4');
+    body = s.replace(/={1,2}$/, '');
+  } else if (s.includes('=')) {
+    throw new TypeError('unexpected base64 padding');
+  }
+  if (body.length % 4 === 1) throw new TypeError('invalid base64 length');
+  const out = new Uint8Array(Math.floor((body.length * 3) / 4));
+  let o = 0;
+  let acc = 0;
+  let bits = 0;
+  for (const c of body) {
+    const v = B64_REV.get(c);
+    if (v === undefined) throw new TypeError(`invalid base64 character ${JSON.stringify(c)}`);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) throw new TypeError('non-canonical base64 (stray bits)');
+  return out;
+}
+
+export const toBase64url = (b: Uint8Array): string =>
+  toBase64(b, false).replace(/\+/g, '-').replace(/\//g, '_');
+export function fromBase64url(s: string): Uint8Array {
+  if (typeof s !== 'string' || /[+/=]/.test(s)) throw new TypeError('invalid base64url');
+  return fromBase64(s.replace(/-/g, '+').replace(/_/g, '/'), false);
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}

@@ -1,0 +1,49 @@
+/** Stable error codes. Never renumber or rename: scripts and the UI match on them. */
+export const ErrorCode = {
+  SCHEMA: 'SCHEMA_INVALID',
+  CANONICAL: 'NOT_CANONICAL',
+  ID_MISMATCH: 'ID_MISMATCH',
+  SIGNATURE: 'SIGNATURE_INVALID',
+  UNKNOWN_AUTHOR: 'AUTHOR_NOT_MEMBER',
+  REMOVED_AUTHOR: 'AUTHOR_REMOVED',
+  NOT_AUTHORIZED: 'AUTHOR_NOT_AUTHORIZED',
+  MISSING_PARENT: 'MISSING_PARENT',
+  WRONG_LEDGER: 'WRONG_LEDGER',
+  GENESIS: 'GENESIS_INVALID',
+  MALFORMED: 'MALFORMED_EVENT',
+  DUPLICATE: 'DUPLICATE_EVENT',
+  STORAGE_CORRUPT: 'STORAGE_CORRUPT',
+  STORAGE_MISSING: 'STORAGE_MISSING',
+  DOC_CORRUPT: 'DOCUMENT_CORRUPT',
+  KEY_MISMATCH: 'KEY_MISMATCH',
+  BAD_PASSPHRASE: 'BAD_PASSPHRASE',
+  BAD_BACKUP: 'BAD_BACKUP',
+  BAD_OPENING: 'OPENING_MISMATCH',
+  NOT_FOUND: 'NOT_FOUND',
+  NOT_INITIALIZED: 'NOT_INITIALIZED',
+  ALREADY_INITIALIZED: 'ALREADY_INITIALIZED',
+  BAD_INPUT: 'BAD_INPUT',
+  VAULT_MISSING: 'VAULT_MISSING'
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error with a stable code; serializes with toJSON so it crosses a worker boundary. */
+export class LedgerError extends Error {
+  readonly code: ErrorCode;
+  readonly eventId?: string;
+  readonly detail?: unknown;
+  constructor(code: ErrorCode, message: string, opts: { eventId?: string; detail?: unknown; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'LedgerError';
+    this.code = code;
+    this.eventId = opts.eventId;
+    this.detail = opts.detail;
+  }
+  toJSON() {
+    return { name: this.name, code: this.code, message: this.message, eventId: this.eventId, detail: this.detail };
+  }
+}
+
+export function isLedgerError(e: unknown): e is LedgerError {
+  return e instanceof LedgerError;
+}
