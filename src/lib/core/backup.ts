@@ -1,0 +1,113 @@
+/**
+ * Passphrase-encrypted backup of a device key: Argon2id (hash-wasm) derives an AES-256-GCM key; the header
+ * (everything but the ciphertext) is bound as additional authenticated data, so no field can be swapped.
+ */
+import { argon2id } from 'hash-wasm';
+import { canonicalBytes } from './canonical.ts';
+import { fromBase64url, toBase64url } from './bytes.ts';
+import { ErrorCode, LedgerError } from './errors.ts';
+import { importPrivateKey, type DeviceKey, type PublicKey } from './keys.ts';
+
+export const BACKUP_FORMAT = 'provenance-ledger/key-backup/v1';
+
+export interface KdfParams {
+  alg: 'argon2id';
+  salt: string;
+  iterations: number;
+  memoryKiB: number;
+  parallelism: number;
+}
+
+export interface KeyBackup {
+  format: typeof BACKUP_FORMAT;
+  publicKey: PublicKey;
+  name: string;
+  kdf: KdfParams;
+  cipher: { alg: 'AES-256-GCM'; iv: string };
+  ciphertext: string;
+}
+
+export const DEFAULT_KDF = { iterations: 3, memoryKiB: 65536, parallelism: 1 } as const;
+
+async function deriveKey(passphrase: string, kdf: KdfParams): Promise<CryptoKey> {
+  const raw = await argon2id({
+    password: passphrase,
+    salt: fromBase64url(kdf.salt),
+    iterations: kdf.iterations,
+    memorySize: kdf.memoryKiB,
+    parallelism: kdf.parallelism,
+    hashLength: 32,
+    outputType: 'binary'
+  });
+  return crypto.subtle.importKey('raw', raw as BufferSource, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+}
+
+function header(b: Omit<KeyBackup, 'ciphertext'>): Uint8Array {
+  return canonicalBytes({ format: b.format, publicKey: b.publicKey, name: b.name, kdf: b.kdf, cipher: b.cipher });
+}
+
+export async function encryptKeyBackup(
+  pkcs8: Uint8Array,
+  publicKey: PublicKey,
+  name: string,
+  passphrase: string,
+  params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF
+): Promise<KeyBackup> {
+  if (typeof passphrase !== 'string' || passphrase.length < 8) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'the passphrase must be at least 8 characters');
+  }
+  const kdf: KdfParams = { alg: 'argon2id', salt: toBase64url(crypto.getRandomValues(new Uint8Array(16))), ...params };
+  const cipher = { alg: 'AES-256-GCM' as const, iv: toBase64url(crypto.getRandomValues(new Uint8Array(12))) };
+  const partial = { format: BACKUP_FORMAT, publicKey, name, kdf, cipher };
+  const key = await deriveKey(passphrase, kdf);
+  const ct = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: fromBase64url(cipher.iv) as BufferSource, additionalData: header(partial) as BufferSource },
+    key,
+    pkcs8 as BufferSource
+  );
+  return { ...partial, ciphertext: toBase64url(new Uint8Array(ct)) };
+}
+
+/** Field-by-field check of an untrusted backup file. */
+export function assertKeyBackup(x: unknown): asserts x is KeyBackup {
+  const bad = (what: string): never => {
+    throw new LedgerError(ErrorCode.BAD_BACKUP, `not a key backup: ${what}`);
+  };
+  if (typeof x !== 'object' || x === null) bad('not a JSON object');
+  const b = x as Record<string, any>;
+  if (b.format !== BACKUP_FORMAT) bad(`format must be "${BACKUP_FORMAT}"`);
+  if (typeof b.publicKey !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(b.publicKey)) bad('publicKey');
+  if (typeof b.name !== 'string' || b.name.length > 256) bad('name');
+  const k = b.kdf;
+  if (typeof k !== 'object' || k === null || k.alg !== 'argon2id') bad('kdf.alg must be argon2id');
+  if (typeof k.salt !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(k.salt)) bad('kdf.salt');
+  if (!Number.isInteger(k.iterations) || k.iterations < 1 || k.iterations > 64) bad('kdf.iterations');
+  if (!Number.isInteger(k.memoryKiB) || k.memoryKiB < 8 || k.memoryKiB > 4 * 1024 * 1024) bad('kdf.memoryKiB');
+  if (!Number.isInteger(k.parallelism) || k.parallelism < 1 || k.parallelism > 16) bad('kdf.parallelism');
+  if (typeof b.cipher !== 'object' || b.cipher === null || b.cipher.alg !== 'AES-256-GCM') bad('cipher.alg');
+  if (typeof b.cipher.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(b.cipher.iv)) bad('cipher.iv');
+  if (typeof b.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{20,400}$/.test(b.ciphertext)) bad('ciphertext');
+}
+
+/** Decrypts a backup; a wrong passphrase or any changed byte fails authentication (BAD_PASSPHRASE). */
+export async function decryptKeyBackup(backup: unknown, passphrase: string, extractable = false): Promise<DeviceKey & { name: string }> {
+  assertKeyBackup(backup);
+  const key = await deriveKey(passphrase, backup.kdf);
+  let pkcs8: Uint8Array;
+  try {
+    pkcs8 = new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: fromBase64url(backup.cipher.iv) as BufferSource, additionalData: header(backup) as BufferSource },
+        key,
+        fromBase64url(backup.ciphertext) as BufferSource
+      )
+    );
+  } catch {
+    throw new LedgerError(ErrorCode.BAD_PASSPHRASE, 'wrong passphrase, or the backup file was altered');
+  }
+  const dk = await importPrivateKey(pkcs8, extractable);
+  if (dk.publicKey !== backup.publicKey) {
+    throw new LedgerError(ErrorCode.KEY_MISMATCH, 'the decrypted key does not match the public key in the backup');
+  }
+  return { ...dk, name: backup.name };
+}

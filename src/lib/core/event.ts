@@ -1,0 +1,124 @@
+/**
+ * One event from unsigned object to signed envelope and back: canonical bytes, id, DSSE PAE signature.
+ * The byte-level rules are in ledger-schema/README.md sections 2-6.
+ */
+import { canonicalBytes, canonicalJson } from './canonical.ts';
+import { bytesEqual, concatBytes, fromBase64url, fromUtf8, toBase64url, utf8 } from './bytes.ts';
+import { sha256HexSync, initHash } from './hash.ts';
+import { type Signer, verifySignature } from './keys.ts';
+import { ErrorCode, LedgerError } from './errors.ts';
+import type { UnsignedEvent } from './types.ts';
+
+export const EVENT_SPEC = 'provenance-ledger/event/v1';
+export const PAYLOAD_TYPE = 'application/vnd.provenance-ledger.event.v1+json';
+
+/** A lowercase-hex SHA-256 event id. */
+export type EventId = string & { readonly __eventId: true };
+export const EVENT_ID_RE = /^[0-9a-f]{64}$/;
+export const isEventId = (s: unknown): s is EventId => typeof s === 'string' && EVENT_ID_RE.test(s);
+
+export interface SignedEnvelope {
+  event: UnsignedEvent;
+  sig: string;
+}
+
+/** An event as the ledger holds it: parsed, with its id and its exact stored bytes. */
+export interface LedgerEvent {
+  id: EventId;
+  event: UnsignedEvent;
+  sig: string;
+}
+
+/** DSSE v1 pre-authentication encoding. */
+export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
+  const t = utf8(payloadType);
+  return concatBytes(utf8(`DSSEv1 ${t.length} `), t, utf8(` ${payload.length} `), payload);
+}
+
+export async function eventId(event: UnsignedEvent): Promise<EventId> {
+  await initHash();
+  return sha256HexSync(canonicalBytes(event)) as EventId;
+}
+
+/** Signs an unsigned event; returns the envelope, its id and its canonical bytes. */
+export async function signEvent(
+  event: UnsignedEvent,
+  signer: Signer
+): Promise<{ id: EventId; envelope: SignedEnvelope; bytes: Uint8Array }> {
+  if (event.author !== signer.publicKey) {
+    throw new LedgerError(ErrorCode.KEY_MISMATCH, 'the event author is not the signing key');
+  }
+  await initHash();
+  const payload = canonicalBytes(event);
+  const id = sha256HexSync(payload) as EventId;
+  const sig = toBase64url(await signer.sign(pae(PAYLOAD_TYPE, payload)));
+  const envelope = { event, sig };
+  return { id, envelope, bytes: utf8(canonicalJson(envelope)) };
+}
+
+/** A problem found in one stored envelope, before any ledger-level (roster, parents) check. */
+export interface EnvelopeProblem {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * Parses stored envelope bytes defensively (they may come from a hostile peer or a corrupted disk).
+ * Checks: UTF-8, JSON, exactly {event, sig}, canonical form. Schema checks are separate (validate.ts).
+ */
+export function parseEnvelope(bytes: Uint8Array): { envelope?: SignedEnvelope; problem?: EnvelopeProblem } {
+  let text: string;
+  let value: unknown;
+  try {
+    text = fromUtf8(bytes);
+    value = JSON.parse(text);
+  } catch (e) {
+    return { problem: { code: ErrorCode.MALFORMED, message: `not UTF-8 JSON: ${(e as Error).message}` } };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { problem: { code: ErrorCode.MALFORMED, message: 'envelope is not a JSON object' } };
+  }
+  const keys = Object.keys(value).sort().join(',');
+  if (keys !== 'event,sig') {
+    return { problem: { code: ErrorCode.MALFORMED, message: `envelope must have exactly "event" and "sig", has: ${keys}` } };
+  }
+  const env = value as SignedEnvelope;
+  if (typeof env.event !== 'object' || env.event === null || Array.isArray(env.event) || typeof env.sig !== 'string') {
+    return { problem: { code: ErrorCode.MALFORMED, message: 'envelope "event" must be an object and "sig" a string' } };
+  }
+  let canonical: string;
+  try {
+    canonical = canonicalJson(value);
+  } catch (e) {
+    return { problem: { code: ErrorCode.MALFORMED, message: (e as Error).message } };
+  }
+  if (!bytesEqual(utf8(canonical), bytes)) {
+    return { envelope: env, problem: { code: ErrorCode.CANONICAL, message: 'stored bytes are not the canonical (RFC 8785) form' } };
+  }
+  return { envelope: env };
+}
+
+/** Recomputes the id and checks the signature. Returns the problems found (empty when both hold). */
+export async function checkIdAndSignature(envelope: SignedEnvelope, claimedId?: string): Promise<EnvelopeProblem[]> {
+  const problems: EnvelopeProblem[] = [];
+  await initHash();
+  const payload = canonicalBytes(envelope.event);
+  const id = sha256HexSync(payload);
+  if (claimedId !== undefined && id !== claimedId) {
+    problems.push({ code: ErrorCode.ID_MISMATCH, message: `stored under id ${claimedId} but its content hashes to ${id}` });
+  }
+  let sig: Uint8Array | undefined;
+  try {
+    sig = fromBase64url(envelope.sig);
+  } catch {
+    sig = undefined;
+  }
+  const ok = sig !== undefined && (await verifySignature(envelope.event.author, pae(PAYLOAD_TYPE, payload), sig));
+  if (!ok) problems.push({ code: ErrorCode.SIGNATURE, message: 'the signature does not verify against the author key' });
+  return problems;
+}
+
+/** Canonical time string (RFC 3339 UTC, millisecond precision). */
+export function formatTime(d: Date): string {
+  return d.toISOString();
+}

@@ -1,0 +1,55 @@
+/** SHA-256 for the core: synchronous (hash-wasm, after one async init) for hot paths, streaming for files. */
+import { createSHA256, type IHasher } from 'hash-wasm';
+import { toHex } from './bytes.ts';
+
+let hasher: IHasher | undefined;
+let ready: Promise<IHasher> | undefined;
+
+/** Must be awaited once before sha256Sync; every public entry point of the core does. */
+export function initHash(): Promise<IHasher> {
+  if (hasher) return Promise.resolve(hasher);
+  ready ??= createSHA256().then((h) => (hasher = h));
+  return ready;
+}
+
+export function sha256Sync(data: Uint8Array): Uint8Array {
+  if (!hasher) throw new Error('initHash() was not awaited');
+  hasher.init();
+  hasher.update(data);
+  return hasher.digest('binary');
+}
+
+export const sha256HexSync = (data: Uint8Array): string => toHex(sha256Sync(data));
+
+export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  await initHash();
+  return sha256Sync(data);
+}
+
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  return toHex(await sha256(data));
+}
+
+export interface StreamHashResult {
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Hashes a stream of byte chunks with a hasher of its own (so hashing several files at once is safe),
+ * reporting progress after each chunk. Memory stays flat: chunks are never collected.
+ */
+export async function sha256Stream(
+  chunks: AsyncIterable<Uint8Array>,
+  onProgress?: (bytesDone: number) => void
+): Promise<StreamHashResult> {
+  const h = await createSHA256();
+  h.init();
+  let size = 0;
+  for await (const chunk of chunks) {
+    h.update(chunk);
+    size += chunk.length;
+    onProgress?.(size);
+  }
+  return { sha256: h.digest('hex'), size };
+}

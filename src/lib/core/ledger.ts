@@ -1,0 +1,317 @@
+/**
+ * The ledger: open or create it over a StorageAdapter, append signed events, query them, verify everything.
+ * Platform-free: the browser, the worker, the CLI and the tests all use this class.
+ */
+import * as A from '@automerge/automerge/slim';
+import type { StorageAdapter } from './storage.ts';
+import { DocStore, type StorageProblem } from './docstore.ts';
+import { EVENT_SPEC, formatTime, signEvent, type EventId, type LedgerEvent } from './event.ts';
+import { ErrorCode, LedgerError } from './errors.ts';
+import type { Signer } from './keys.ts';
+import { validateEvent } from './validate.ts';
+import { applyToRoster, decideAcceptance, isGenesis, type Roster, type RosterEntry } from './roster.ts';
+import { checkEntries, verifyEntries, type Problem, type VerifyReport } from './verify.ts';
+import { hashesIn, matches, traceFile, type EventFilter } from './query.ts';
+import { initHash } from './hash.ts';
+import type { EventType, UnsignedEvent } from './types.ts';
+
+export const MAX_PARENTS = 64;
+
+export interface LedgerOptions {
+  storage: StorageAdapter;
+  /** The device key that signs appends; a ledger opened without one is read-only. */
+  signer?: Signer;
+  now?: () => Date;
+  /** Open even when stored chunks are corrupt (for verify and recovery); appends are then refused. */
+  allowProblems?: boolean;
+  compactAfter?: number;
+}
+
+export interface CreateOptions extends LedgerOptions {
+  signer: Signer;
+  memberName: string;
+  ledgerName: string;
+  memberId?: string;
+}
+
+export interface ReceiveResult {
+  accepted: EventId[];
+  problems: Problem[];
+}
+
+export class Ledger {
+  #store: DocStore;
+  #signer?: Signer;
+  #now: () => Date;
+  #events = new Map<EventId, LedgerEvent>();
+  #sorted: LedgerEvent[] | null = null;
+  #referenced = new Set<string>();
+  #byHash = new Map<string, Set<EventId>>();
+  #roster: Roster = new Map();
+  #genesis!: LedgerEvent;
+  #storageProblems: StorageProblem[];
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(store: DocStore, opts: LedgerOptions, storageProblems: StorageProblem[]) {
+    this.#store = store;
+    this.#signer = opts.signer;
+    this.#now = opts.now ?? (() => new Date());
+    this.#storageProblems = storageProblems;
+  }
+
+  static async exists(storage: StorageAdapter): Promise<boolean> {
+    return !(await DocStore.isEmpty(storage));
+  }
+
+  /** Creates a new ledger whose genesis event makes the signer its owner. */
+  static async create(opts: CreateOptions): Promise<Ledger> {
+    await initHash();
+    if (await Ledger.exists(opts.storage)) {
+      throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'a ledger already exists in this storage');
+    }
+    const { store } = await DocStore.load(opts.storage, opts);
+    const ledger = new Ledger(store, opts, []);
+    const now = ledger.#now();
+    const genesis: UnsignedEvent = {
+      spec: EVENT_SPEC,
+      type: 'member',
+      author: opts.signer.publicKey,
+      time: formatTime(now),
+      parents: [],
+      body: {
+        action: 'create',
+        ledgerName: opts.ledgerName,
+        member: { id: opts.memberId ?? opts.signer.publicKey.slice(0, 16), name: opts.memberName, key: opts.signer.publicKey, role: 'owner' }
+      }
+    } as UnsignedEvent;
+    ledger.#assertSchema(genesis);
+    const { id, bytes } = await signEvent(genesis, opts.signer);
+    await store.commit([[id, new TextDecoder().decode(bytes)]]);
+    ledger.#index({ id, event: genesis, sig: JSON.parse(new TextDecoder().decode(bytes)).sig });
+    ledger.#genesis = ledger.#events.get(id)!;
+    ledger.#roster = decideAcceptance(ledger.#events, id).roster;
+    return ledger;
+  }
+
+  /** Opens the ledger in storage. Throws NOT_INITIALIZED when there is none, STORAGE_CORRUPT on bad chunks. */
+  static async open(opts: LedgerOptions): Promise<Ledger> {
+    await initHash();
+    if (!(await Ledger.exists(opts.storage))) {
+      throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'no ledger here: create one first (provenance-ledger init)');
+    }
+    const { store, problems } = await DocStore.load(opts.storage, opts);
+    if (problems.length > 0 && !opts.allowProblems) {
+      throw new LedgerError(
+        ErrorCode.STORAGE_CORRUPT,
+        `the stored ledger is damaged: ${problems.map((p) => `${p.location}: ${p.message}`).join('; ')}`,
+        { detail: problems }
+      );
+    }
+    const ledger = new Ledger(store, opts, problems);
+    // Local chunks passed their hash check; events were verified when appended or received.
+    // The full cryptographic check is verify().
+    const all = new Map<EventId, LedgerEvent>();
+    const doc = store.doc;
+    for (const id of Object.keys(doc)) {
+      const v = doc[id];
+      try {
+        const env = JSON.parse(A.isImmutableString(v) ? v.val : String(v));
+        all.set(id as EventId, { id: id as EventId, event: env.event, sig: env.sig });
+      } catch {
+        /* reported by verify() */
+      }
+    }
+    const genesis = [...all.values()].find((e) => e.event && isGenesis(e));
+    if (!genesis) throw new LedgerError(ErrorCode.GENESIS, 'the ledger has no genesis event');
+    const acc = decideAcceptance(all, genesis.id);
+    for (const id of acc.order) ledger.#index(all.get(id)!);
+    ledger.#genesis = genesis;
+    ledger.#roster = acc.roster;
+    return ledger;
+  }
+
+  get id(): EventId {
+    return this.#genesis.id;
+  }
+
+  get name(): string {
+    return (this.#genesis.event.body as { ledgerName: string }).ledgerName;
+  }
+
+  get signer(): Signer | undefined {
+    return this.#signer;
+  }
+
+  get size(): number {
+    return this.#events.size;
+  }
+
+  /** Storage problems found at open (only with allowProblems). */
+  get storageProblems(): StorageProblem[] {
+    return this.#storageProblems;
+  }
+
+  /** The Automerge document (for sync and the journal). */
+  get doc(): A.Doc<Record<string, A.ImmutableString>> {
+    return this.#store.doc;
+  }
+
+  /** Every event that counts, oldest first (time, then id). */
+  events(): LedgerEvent[] {
+    if (!this.#sorted) {
+      this.#sorted = [...this.#events.values()].sort((a, b) =>
+        a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+      );
+    }
+    return this.#sorted;
+  }
+
+  get(id: string): LedgerEvent | undefined {
+    return this.#events.get(id as EventId);
+  }
+
+  /** Ids of events no other event names as a parent, sorted. */
+  heads(): EventId[] {
+    return [...this.#events.keys()].filter((id) => !this.#referenced.has(id)).sort();
+  }
+
+  roster(): RosterEntry[] {
+    return [...this.#roster.values()];
+  }
+
+  member(key: string): RosterEntry | undefined {
+    return this.#roster.get(key);
+  }
+
+  query(filter: EventFilter = {}): LedgerEvent[] {
+    return this.events().filter((e) => matches(e, filter));
+  }
+
+  /** The chain of custody of a file, by its SHA-256. */
+  trace(sha256: string): LedgerEvent[] {
+    return traceFile(sha256.toLowerCase(), this.#byHash, (id) => this.#events.get(id));
+  }
+
+  /**
+   * Validates, signs and persists one event. Appends are serialized: each names the heads left by the one
+   * before. The ledger is unchanged when anything fails (invalid body, no permission, storage error).
+   */
+  append(type: EventType, body: unknown): Promise<LedgerEvent> {
+    const run = this.#tail.then(() => this.#append(type, body));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #append(type: EventType, body: unknown): Promise<LedgerEvent> {
+    const signer = this.#signer;
+    if (!signer) throw new LedgerError(ErrorCode.KEY_MISMATCH, 'this ledger was opened without a device key: it is read-only');
+    if (this.#storageProblems.length) throw new LedgerError(ErrorCode.STORAGE_CORRUPT, 'the stored ledger is damaged: appends are refused');
+    const heads = this.heads();
+    const event = {
+      spec: EVENT_SPEC,
+      type,
+      ledger: this.id,
+      author: signer.publicKey,
+      time: formatTime(this.#now()),
+      parents: heads.length > MAX_PARENTS ? heads.slice(heads.length - MAX_PARENTS) : heads,
+      body
+    } as UnsignedEvent;
+    this.#assertSchema(event);
+    const { id, envelope, bytes } = await signEvent(event, signer);
+    const ev: LedgerEvent = { id, event, sig: envelope.sig };
+    const roster = new Map(this.#roster);
+    const why = applyToRoster(roster, ev);
+    if (why) throw new LedgerError(why.code, why.message);
+    await this.#store.commit([[id, new TextDecoder().decode(bytes)]]);
+    this.#roster = roster;
+    this.#index(ev);
+    return ev;
+  }
+
+  /**
+   * Accepts events from elsewhere (a peer, an import): each is verified (bytes, schema, id, signature, ledger,
+   * parents present, author in the roster of its past) before any is stored. Invalid ones are reported and
+   * left out; the valid ones are persisted together.
+   */
+  async receive(entries: Array<[string, string]>): Promise<ReceiveResult> {
+    const run = this.#tail.then(() => this.#receive(entries));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #receive(entries: Array<[string, string]>): Promise<ReceiveResult> {
+    const fresh = entries.filter(([id]) => !this.#events.has(id as EventId));
+    const { events, problems } = await checkEntries(fresh, this.id);
+    const all = new Map(this.#events);
+    for (const [id, ev] of events) all.set(id, ev);
+    for (const [id, ev] of events) {
+      for (const p of ev.event.parents) {
+        if (!all.has(p as EventId)) {
+          problems.push({ code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id });
+          all.delete(id);
+        }
+      }
+    }
+    const acc = decideAcceptance(all, this.id);
+    for (const r of acc.rejected) if (events.has(r.id)) problems.push({ code: r.code, message: r.message, eventId: r.id });
+    const accepted = acc.order.filter((id) => events.has(id) && !this.#events.has(id));
+    const jsonOf = new Map(fresh);
+    await this.#store.commit(accepted.map((id) => [id, jsonOf.get(id)!]));
+    for (const id of accepted) this.#index(all.get(id)!);
+    this.#roster = acc.roster;
+    return { accepted, problems };
+  }
+
+  /**
+   * Verifies everything from storage again: chunk hashes, then every event (canonical bytes, schema, id,
+   * signature, ledger, parents, roster). Reports each problem with its code, event id and location.
+   */
+  async verify(): Promise<VerifyReport> {
+    const { store, problems: storageProblems } = await DocStore.load(this.#storageOf());
+    const doc = store.doc;
+    const entries: Array<[string, string]> = [];
+    const problems: Problem[] = storageProblems.map((p) => ({ code: p.code, message: p.message, location: p.location }));
+    for (const id of Object.keys(doc)) {
+      const v = doc[id];
+      if (!A.isImmutableString(v)) {
+        problems.push({ code: ErrorCode.MALFORMED, message: 'not stored as one immutable string', eventId: id, location: `event ${id}` });
+        continue;
+      }
+      entries.push([id, v.val]);
+    }
+    const report = await verifyEntries(entries, this.id);
+    const all = [...problems, ...report.problems];
+    return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: this.id, problems: all };
+  }
+
+  async compact(): Promise<void> {
+    await this.#tail;
+    await this.#store.compact();
+  }
+
+  #storageOf(): StorageAdapter {
+    return this.#store.storage;
+  }
+
+  #assertSchema(event: UnsignedEvent): void {
+    const problems = validateEvent(event);
+    if (problems.length > 0) {
+      throw new LedgerError(
+        ErrorCode.SCHEMA,
+        `invalid ${event.type} event: ${problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ')}`,
+        { detail: problems }
+      );
+    }
+  }
+
+  #index(ev: LedgerEvent): void {
+    this.#events.set(ev.id, ev);
+    this.#sorted = null;
+    for (const p of ev.event.parents) this.#referenced.add(p);
+    for (const h of hashesIn(ev.event.body)) {
+      let s = this.#byHash.get(h);
+      if (!s) this.#byHash.set(h, (s = new Set()));
+      s.add(ev.id);
+    }
+  }
+}

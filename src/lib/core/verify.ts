@@ -1,0 +1,120 @@
+/**
+ * Verification of stored or received events: each envelope on its own (bytes, schema, id, signature, ledger),
+ * then the ledger as a whole (parents present, genesis, authors in the roster of each event's past).
+ * Every problem carries a stable code, the event id and where it was found.
+ */
+import { ErrorCode } from './errors.ts';
+import { checkIdAndSignature, isEventId, parseEnvelope, type EventId, type LedgerEvent } from './event.ts';
+import { utf8 } from './bytes.ts';
+import { validateEvent } from './validate.ts';
+import { decideAcceptance, isGenesis, type Acceptance } from './roster.ts';
+import type { UnsignedEvent } from './types.ts';
+
+export interface Problem {
+  code: ErrorCode;
+  message: string;
+  eventId?: string;
+  /** Where the problem is: a storage key, "event <id>", or a field path inside the event. */
+  location?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  /** Entries examined. */
+  checked: number;
+  /** Events that count. */
+  valid: number;
+  ledgerId?: string;
+  problems: Problem[];
+}
+
+export interface CheckedEntries {
+  /** Entries that passed every per-event check. */
+  events: Map<EventId, LedgerEvent>;
+  problems: Problem[];
+  genesisId?: EventId;
+}
+
+const SIG_BATCH = 512;
+
+/**
+ * Per-event checks over raw entries (key = the id the entry is stored or announced under, value = the
+ * envelope's canonical JSON). `ledgerId`, when known, is the ledger the entries must belong to.
+ */
+export async function checkEntries(entries: Iterable<[string, string]>, ledgerId?: string): Promise<CheckedEntries> {
+  const problems: Problem[] = [];
+  const parsed: Array<{ key: string; ev: LedgerEvent }> = [];
+  for (const [key, json] of entries) {
+    const where = `event ${key}`;
+    if (!isEventId(key)) {
+      problems.push({ code: ErrorCode.MALFORMED, message: `stored under a key that is not an event id`, eventId: key, location: where });
+      continue;
+    }
+    const { envelope, problem } = parseEnvelope(utf8(json));
+    if (problem) problems.push({ ...problem, eventId: key, location: where });
+    if (!envelope || problem) continue;
+    const schema = validateEvent(envelope.event);
+    if (schema.length > 0) {
+      for (const s of schema) {
+        problems.push({ code: ErrorCode.SCHEMA, message: `${s.path || '/'}: ${s.message}`, eventId: key, location: `${where} ${s.path}` });
+      }
+      continue;
+    }
+    parsed.push({ key, ev: { id: key as EventId, event: envelope.event as UnsignedEvent, sig: envelope.sig } });
+  }
+
+  const good = new Map<EventId, LedgerEvent>();
+  for (let i = 0; i < parsed.length; i += SIG_BATCH) {
+    const batch = parsed.slice(i, i + SIG_BATCH);
+    const results = await Promise.all(batch.map(({ key, ev }) => checkIdAndSignature({ event: ev.event, sig: ev.sig }, key)));
+    batch.forEach(({ key, ev }, j) => {
+      if (results[j].length > 0) {
+        for (const p of results[j]) problems.push({ ...p, eventId: key, location: `event ${key}` });
+      } else {
+        good.set(ev.id, ev);
+      }
+    });
+  }
+
+  // The genesis: the one event that creates the ledger. Its id is the ledger id.
+  let genesisId = ledgerId as EventId | undefined;
+  if (!genesisId) {
+    const geneses = [...good.values()].filter(isGenesis);
+    if (geneses.length === 1) genesisId = geneses[0].id;
+    else if (geneses.length > 1) {
+      problems.push({ code: ErrorCode.GENESIS, message: `${geneses.length} genesis events: cannot tell which ledger this is` });
+    }
+  }
+  for (const [id, ev] of good) {
+    const belongs = isGenesis(ev) ? id === genesisId : ev.event.ledger === genesisId;
+    if (!belongs) {
+      problems.push({
+        code: ErrorCode.WRONG_LEDGER,
+        message: isGenesis(ev) ? 'the genesis event of another ledger' : `belongs to ledger ${String(ev.event.ledger).slice(0, 16)}…, not to this one`,
+        eventId: id,
+        location: `event ${id}`
+      });
+      good.delete(id);
+    }
+  }
+  return { events: good, problems, genesisId };
+}
+
+/** Whole-ledger verification over raw entries. `knownIds` are ids present in storage (valid or not). */
+export async function verifyEntries(entries: Array<[string, string]>, ledgerId?: string): Promise<VerifyReport & { acceptance: Acceptance }> {
+  const { events, problems, genesisId } = await checkEntries(entries, ledgerId);
+  const stored = new Set(entries.map(([k]) => k));
+  if (!genesisId || !stored.has(genesisId)) {
+    problems.push({ code: ErrorCode.GENESIS, message: 'the genesis event that creates this ledger is missing or invalid', eventId: genesisId });
+  }
+  for (const [id, ev] of events) {
+    for (const p of ev.event.parents) {
+      if (!stored.has(p)) {
+        problems.push({ code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id, location: `event ${id} /parents` });
+      }
+    }
+  }
+  const acceptance = decideAcceptance(events, genesisId);
+  for (const r of acceptance.rejected) problems.push({ code: r.code, message: r.message, eventId: r.id, location: `event ${r.id}` });
+  return { ok: problems.length === 0, checked: entries.length, valid: acceptance.accepted.size, ledgerId: genesisId, problems, acceptance };
+}

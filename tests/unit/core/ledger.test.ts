@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { Ledger } from '../../../src/lib/core/ledger.ts';
+import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
+import { generationBody, newLedger, newSigner } from '../helpers/ledger.ts';
+
+describe('Ledger', () => {
+  it('creates a ledger whose genesis makes the creator its owner', async () => {
+    const { ledger, signer } = await newLedger();
+    expect(ledger.name).toBe('Studio');
+    expect(ledger.events()).toHaveLength(1);
+    expect(ledger.roster()).toEqual([expect.objectContaining({ key: signer.publicKey, name: 'Ada', role: 'owner', active: true })]);
+    expect(ledger.heads()).toEqual([ledger.id]);
+  });
+
+  it('appends signed events that name the heads they saw, and reloads them from storage', async () => {
+    const { ledger, storage, signer } = await newLedger();
+    const a = await ledger.append('generation', generationBody());
+    const b = await ledger.append('generation', generationBody());
+    expect(a.event.parents).toEqual([ledger.id]);
+    expect(b.event.parents).toEqual([a.id]);
+    expect(ledger.heads()).toEqual([b.id]);
+    const again = await Ledger.open({ storage, signer });
+    expect(again.events().map((e) => e.id)).toEqual(ledger.events().map((e) => e.id));
+    const report = await again.verify();
+    expect(report).toMatchObject({ ok: true, checked: 3, valid: 3, problems: [] });
+  });
+
+  it('refuses an invalid body and leaves the ledger exactly as it was', async () => {
+    const { ledger, storage } = await newLedger();
+    await ledger.append('generation', generationBody());
+    const before = await storage.loadRange([]);
+    await expect(ledger.append('generation', generationBody({ classification: 'secret' }))).rejects.toMatchObject({
+      code: 'SCHEMA_INVALID',
+      message: expect.stringContaining('classification')
+    });
+    expect(await storage.loadRange([])).toEqual(before);
+    expect(ledger.events()).toHaveLength(2);
+  });
+
+  it('refuses appends from a key that is not a member', async () => {
+    const { storage } = await newLedger();
+    const stranger = await Ledger.open({ storage, signer: await newSigner() });
+    await expect(stranger.append('generation', generationBody())).rejects.toMatchObject({ code: 'AUTHOR_NOT_MEMBER' });
+  });
+
+  it('lets an owner add a member, whose events then count; a removed member can no longer append', async () => {
+    const { ledger, storage } = await newLedger();
+    const bob = await newSigner();
+    await ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' } });
+    const asBob = await Ledger.open({ storage, signer: bob });
+    await asBob.append('generation', generationBody());
+    // Bob may not change the roster.
+    await expect(
+      asBob.append('member', { action: 'add', member: { id: 'eve', name: 'Eve', key: (await newSigner()).publicKey, role: 'member' } })
+    ).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED' });
+    const owner = await Ledger.open({ storage, signer: ledger.signer });
+    await owner.append('member', { action: 'remove', member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' } });
+    const asBob2 = await Ledger.open({ storage, signer: bob });
+    await expect(asBob2.append('generation', generationBody())).rejects.toMatchObject({ code: 'AUTHOR_REMOVED' });
+    expect((await owner.verify()).ok).toBe(true);
+  });
+
+  it('traces a file through its generation, derivation, export and handoff', async () => {
+    const { ledger } = await newLedger();
+    const gen = await ledger.append('generation', generationBody());
+    const out = (gen.event.body as any).outputs[0];
+    const retopo = { name: 'robot-retopo.fbx', format: 'fbx', size: 999, sha256: 'ab'.repeat(32) };
+    await ledger.append('export', { generation: gen.id, files: [out], destination: { label: 'Vault SSD', kind: 'encrypted-drive', encrypted: true } });
+    await ledger.append('derivation', { parents: [out], outputs: [retopo], tool: { name: 'Blender', version: '4.5' }, operation: 'retopology' });
+    await ledger.append('handoff', { files: [retopo], recipient: { name: 'Client Co' } });
+    await ledger.append('generation', generationBody()); // unrelated
+    const chain = ledger.trace(retopo.sha256).map((e) => e.event.type);
+    expect(chain).toEqual(['generation', 'export', 'derivation', 'handoff']);
+    expect(ledger.trace('cd'.repeat(32))).toEqual([]);
+  });
+
+  it('queries by type, project, platform, text and time', async () => {
+    const { ledger } = await newLedger();
+    await ledger.append('generation', generationBody({ project: 'Alpha', platform: { name: 'Meshy' } }));
+    await ledger.append('generation', generationBody({ project: 'Beta' }));
+    expect(ledger.query({ types: ['generation'] })).toHaveLength(2);
+    expect(ledger.query({ project: 'alpha' })).toHaveLength(1);
+    expect(ledger.query({ platform: 'Meshy' })).toHaveLength(1);
+    expect(ledger.query({ text: 'beta' })).toHaveLength(1);
+    expect(ledger.query({ text: 'nothing like this' })).toHaveLength(0);
+  });
+
+  it('accepts valid events from another device and rejects forged ones, storing nothing invalid', async () => {
+    const { ledger, storage, signer } = await newLedger();
+    // A second device holding a copy of the same ledger appends.
+    const copy = new MemoryStorage();
+    for (const c of await storage.loadRange([])) await copy.save(c.key, c.data);
+    const other = await Ledger.open({ storage: copy, signer });
+    const ev = await other.append('generation', generationBody());
+    const json = JSON.stringify({ event: ev.event, sig: ev.sig });
+    const canonical = (await import('../../../src/lib/core/canonical.ts')).canonicalJson(JSON.parse(json));
+    const forgedEvent = { ...ev.event, body: { ...(ev.event.body as object), project: 'Stolen' } };
+    const forged = (await import('../../../src/lib/core/canonical.ts')).canonicalJson({ event: forgedEvent, sig: ev.sig });
+    const forgedId = (await import('../../../src/lib/core/event.ts')).eventId;
+    const fid = await forgedId(forgedEvent as any);
+    const res = await ledger.receive([
+      [ev.id, canonical],
+      [fid, forged]
+    ]);
+    expect(res.accepted).toEqual([ev.id]);
+    expect(res.problems).toEqual([expect.objectContaining({ code: 'SIGNATURE_INVALID', eventId: fid })]);
+    expect(ledger.get(fid)).toBeUndefined();
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+});
