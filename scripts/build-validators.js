@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+/**
+ * Compiles the JSON Schemas in ledger-schema/ into one standalone ES module of validation functions,
+ * src/lib/core/generated/validators.js (committed).
+ *
+ * Why at build time: the web app runs under a Content-Security-Policy without 'unsafe-eval', so Ajv cannot
+ * compile schemas in the browser (it builds functions with `new Function`). Standalone code is also faster to
+ * start. tests/unit/core/schema.test.ts rebuilds the module in memory and fails if the committed file is stale.
+ *
+ * The output imports nothing: the few Ajv runtime helpers the code uses (ucs2length for maxLength, the
+ * ajv-formats format functions) are CommonJS files, so their sources are inlined, each wrapped in a function
+ * scope, instead of `require`d. That keeps the module pure ESM for Node, Vite dev, Vite build and workers alike.
+ *
+ * Usage: npm run build:validators      (writes the file)
+ *        node scripts/build-validators.js --check   (exits 1 if the committed file is stale)
+ */
+import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import standaloneCode from 'ajv/dist/standalone/index.js';
+import { _ } from 'ajv/dist/compile/codegen/index.js';
+
+const require = createRequire(import.meta.url);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const SCHEMA_DIR = join(ROOT, 'ledger-schema');
+export const OUTPUT = join(ROOT, 'src/lib/core/generated/validators.js');
+export const SCHEMA_BASE = 'https://provenance-ledger.example/schema/v1/';
+
+/** Event types, in the order of the spec; each has ledger-schema/<type>.schema.json. */
+const TYPES = ['generation', 'policy-snapshot', 'checklist', 'export', 'derivation', 'handoff', 'deletion', 'member'];
+const FORMATS = ['date-time', 'uri'];
+
+const camel = (t) => t.replace(/(^|-)([a-z])/g, (_m, _d, c) => c.toUpperCase());
+
+/** The exported functions: export name -> schema $id. */
+export const EXPORTS = {
+  validateEnvelope: SCHEMA_BASE + 'envelope.schema.json',
+  validateEvent: SCHEMA_BASE + 'event.schema.json',
+  ...Object.fromEntries(TYPES.map((t) => [`validate${camel(t)}Body`, `${SCHEMA_BASE}${t}.schema.json`]))
+};
+
+export function loadSchemas(dir = SCHEMA_DIR) {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.schema.json'))
+    .sort()
+    .map((f) => {
+      const schema = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+      if (schema.$id !== SCHEMA_BASE + f) throw new Error(`${f}: $id must be ${SCHEMA_BASE + f}`);
+      return schema;
+    });
+}
+
+/** Inlines one CommonJS runtime file as `const name = (function (module, exports) {...})(...)`. */
+function inlineCommonJs(specifier, name) {
+  const src = readFileSync(require.resolve(specifier), 'utf8')
+    // Ajv tags its runtime functions with the `require(...)` expression standalone code should use: drop it.
+    .replace(/^\w+\.code = '[^'\n]*';$/gm, '')
+    .replace(/^\/\/# sourceMappingURL=.*$/gm, '')
+    .replace(/^"use strict";$/m, '')
+    .trim();
+  if (/\brequire\s*\(/.test(src)) throw new Error(`${specifier} requires other modules: cannot inline it`);
+  const body = src.split('\n').map((l) => (l ? '  ' + l : l)).join('\n');
+  return `// ${specifier} (${packageOf(specifier)}, MIT licence)\nconst ${name} = __commonJs(function (module, exports) {\n${body}\n});`;
+}
+
+function packageOf(specifier) {
+  const pkg = specifier.split('/')[0];
+  return `${pkg} ${require(`${pkg}/package.json`).version}`;
+}
+
+/** Builds the module source. Pure: same schemas and same Ajv version, same bytes. */
+export function buildValidatorsSource(dir = SCHEMA_DIR) {
+  const ajv = new Ajv2020({
+    schemas: loadSchemas(dir),
+    allErrors: true,
+    inlineRefs: false, // one function per $ref target instead of copies at every use: a third of the size
+    strict: true,
+    strictRequired: false, // if/then branches name properties defined beside them
+    allowUnionTypes: true,
+    code: { source: true, esm: true, lines: true, formats: _`require("ajv-formats/dist/formats").fullFormats` }
+  });
+  addFormats(ajv, FORMATS);
+  let code = standaloneCode(ajv, EXPORTS);
+
+  // Replace every `require("x")` by a module-level constant holding the inlined CommonJS module.
+  const inlined = [];
+  code = code.replace(/require\("([^"]+)"\)/g, (_m, spec) => {
+    let entry = inlined.find((e) => e.spec === spec);
+    if (!entry) {
+      entry = { spec, name: `__cjs${inlined.length}_${spec.split('/').pop().replace(/\W/g, '_')}` };
+      inlined.push(entry);
+    }
+    return entry.name;
+  });
+  code = code.replace(/^"use strict";\n?/, '');
+  if (/\brequire\b|\bimport\b|new Function|\beval\b/.test(code)) {
+    throw new Error('the generated validators still use require/import/eval');
+  }
+
+  const header = [
+    '// GENERATED by scripts/build-validators.js from ledger-schema/*.schema.json: do not edit.',
+    '// Rebuild with `npm run build:validators`; tests/unit/core/schema.test.ts fails when this file is stale.',
+    `// Compiled by ${packageOf('ajv/package.json')} (draft 2020-12, allErrors) with formats ${FORMATS.join(', ')}.`,
+    '/* eslint-disable */',
+    '',
+    'function __commonJs(factory) {',
+    '  const module = { exports: {} };',
+    '  factory(module, module.exports);',
+    '  return module.exports;',
+    '}',
+    ...inlined.map((e) => inlineCommonJs(e.spec, e.name)),
+    ''
+  ].join('\n');
+  return header + '\n' + code.trim() + '\n';
+}
+
+/** The type declarations that sit beside the module. */
+export function buildValidatorsDeclarations() {
+  const lines = [
+    '// GENERATED by scripts/build-validators.js: do not edit.',
+    '/** An Ajv error object (the fields the core reads). */',
+    'export interface GeneratedValidationError {',
+    '  instancePath: string;',
+    '  schemaPath: string;',
+    '  keyword: string;',
+    '  params: Record<string, unknown>;',
+    '  message?: string;',
+    '  propertyName?: string;',
+    '}',
+    '/** A compiled validator: returns true when valid; otherwise sets `errors`. */',
+    'export interface GeneratedValidator {',
+    '  (data: unknown): boolean;',
+    '  errors?: GeneratedValidationError[] | null;',
+    '}',
+    ...Object.keys(EXPORTS).map((n) => `export declare const ${n}: GeneratedValidator;`),
+    ''
+  ];
+  return lines.join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const js = buildValidatorsSource();
+  const dts = buildValidatorsDeclarations();
+  const dtsPath = OUTPUT.replace(/\.js$/, '.d.ts');
+  if (process.argv.includes('--check')) {
+    const same = (p, s) => {
+      try {
+        return readFileSync(p, 'utf8') === s;
+      } catch {
+        return false;
+      }
+    };
+    if (!same(OUTPUT, js) || !same(dtsPath, dts)) {
+      console.error('src/lib/core/generated/validators.js is stale: run npm run build:validators');
+      process.exit(1);
+    }
+    console.log('validators are up to date');
+  } else {
+    mkdirSync(dirname(OUTPUT), { recursive: true });
+    writeFileSync(OUTPUT, js);
+    writeFileSync(dtsPath, dts);
+    console.log(`wrote ${OUTPUT} (${js.length} bytes)`);
+  }
+}
