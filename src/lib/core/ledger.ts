@@ -13,9 +13,13 @@ import { applyToRoster, decideAcceptance, isGenesis, type Roster, type RosterEnt
 import { checkEntries, verifyEntries, type Problem, type VerifyReport } from './verify.ts';
 import { hashesIn, matches, traceFile, type EventFilter } from './query.ts';
 import { initHash } from './hash.ts';
+import { fromBase64url, toHex } from './bytes.ts';
 import type { EventType, UnsignedEvent } from './types.ts';
 
 export const MAX_PARENTS = 64;
+
+/** A member id derived from a device key: its first 8 bytes in hex. */
+export const defaultMemberId = (key: string): string => toHex(fromBase64url(key)).slice(0, 16);
 
 export interface LedgerOptions {
   storage: StorageAdapter;
@@ -46,6 +50,7 @@ export class Ledger {
   #events = new Map<EventId, LedgerEvent>();
   #sorted: LedgerEvent[] | null = null;
   #referenced = new Set<string>();
+  #heads = new Set<EventId>();
   #byHash = new Map<string, Set<EventId>>();
   #roster: Roster = new Map();
   #genesis!: LedgerEvent;
@@ -81,7 +86,7 @@ export class Ledger {
       body: {
         action: 'create',
         ledgerName: opts.ledgerName,
-        member: { id: opts.memberId ?? opts.signer.publicKey.slice(0, 16), name: opts.memberName, key: opts.signer.publicKey, role: 'owner' }
+        member: { id: opts.memberId ?? defaultMemberId(opts.signer.publicKey), name: opts.memberName, key: opts.signer.publicKey, role: 'owner' }
       }
     } as UnsignedEvent;
     ledger.#assertSchema(genesis);
@@ -110,17 +115,7 @@ export class Ledger {
     const ledger = new Ledger(store, opts, problems);
     // Local chunks passed their hash check; events were verified when appended or received.
     // The full cryptographic check is verify().
-    const all = new Map<EventId, LedgerEvent>();
-    const doc = store.doc;
-    for (const id of Object.keys(doc)) {
-      const v = doc[id];
-      try {
-        const env = JSON.parse(A.isImmutableString(v) ? v.val : String(v));
-        all.set(id as EventId, { id: id as EventId, event: env.event, sig: env.sig });
-      } catch {
-        /* reported by verify() */
-      }
-    }
+    const all = Ledger.#readDoc(store.doc);
     const genesis = [...all.values()].find((e) => e.event && isGenesis(e));
     if (!genesis) throw new LedgerError(ErrorCode.GENESIS, 'the ledger has no genesis event');
     const acc = decideAcceptance(all, genesis.id);
@@ -172,7 +167,7 @@ export class Ledger {
 
   /** Ids of events no other event names as a parent, sorted. */
   heads(): EventId[] {
-    return [...this.#events.keys()].filter((id) => !this.#referenced.has(id)).sort();
+    return [...this.#heads].sort();
   }
 
   roster(): RosterEntry[] {
@@ -193,16 +188,21 @@ export class Ledger {
   }
 
   /**
-   * Validates, signs and persists one event. Appends are serialized: each names the heads left by the one
-   * before. The ledger is unchanged when anything fails (invalid body, no permission, storage error).
+   * Validates, signs and persists one event. The ledger is unchanged when anything fails (invalid body, no
+   * permission, storage error).
+   *
+   * Appends are prepared one at a time (each names the heads left by the one before, including appends still
+   * being written) and written in groups: appends issued while a write is in flight are committed together as
+   * one Automerge change and one storage chunk (group commit). Each promise resolves once its event is stored.
+   * If a write fails, every append in it and after it is rejected and memory is rebuilt from storage.
    */
   append(type: EventType, body: unknown): Promise<LedgerEvent> {
-    const run = this.#tail.then(() => this.#append(type, body));
-    this.#tail = run.catch(() => undefined);
-    return run;
+    const prepared = this.#tail.then(() => this.#prepare(type, body));
+    this.#tail = prepared.catch(() => undefined);
+    return prepared.then(({ ev, json }) => this.#enqueue(ev, json));
   }
 
-  async #append(type: EventType, body: unknown): Promise<LedgerEvent> {
+  async #prepare(type: EventType, body: unknown): Promise<{ ev: LedgerEvent; json: string }> {
     const signer = this.#signer;
     if (!signer) throw new LedgerError(ErrorCode.KEY_MISMATCH, 'this ledger was opened without a device key: it is read-only');
     if (this.#storageProblems.length) throw new LedgerError(ErrorCode.STORAGE_CORRUPT, 'the stored ledger is damaged: appends are refused');
@@ -219,13 +219,77 @@ export class Ledger {
     this.#assertSchema(event);
     const { id, envelope, bytes } = await signEvent(event, signer);
     const ev: LedgerEvent = { id, event, sig: envelope.sig };
-    const roster = new Map(this.#roster);
+    const roster = type === 'member' ? new Map(this.#roster) : this.#roster;
     const why = applyToRoster(roster, ev);
     if (why) throw new LedgerError(why.code, why.message);
-    await this.#store.commit([[id, new TextDecoder().decode(bytes)]]);
     this.#roster = roster;
     this.#index(ev);
-    return ev;
+    return { ev, json: new TextDecoder().decode(bytes) };
+  }
+
+  #queue: Array<{ ev: LedgerEvent; json: string; resolve: (e: LedgerEvent) => void; reject: (e: unknown) => void }> = [];
+  #flushing: Promise<void> | null = null;
+
+  #enqueue(ev: LedgerEvent, json: string): Promise<LedgerEvent> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ ev, json, resolve, reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    // Let appends prepared in the same tick join this group.
+    await Promise.resolve();
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      try {
+        await this.#store.commit(batch.map((b) => [b.ev.id, b.json]));
+        for (const b of batch) b.resolve(b.ev);
+      } catch (e) {
+        const later = this.#queue;
+        this.#queue = [];
+        // Nothing of this group or after it is stored: rebuild memory from storage, then report.
+        const rebuilt = this.#tail.then(() => this.#rebuild());
+        this.#tail = rebuilt.catch(() => undefined);
+        await rebuilt.catch(() => undefined);
+        for (const b of [...batch, ...later]) b.reject(e);
+      }
+    }
+    this.#flushing = null;
+  }
+
+  /** Re-reads the index from the document store (after a failed write). */
+  #rebuild(): void {
+    this.#events.clear();
+    this.#referenced.clear();
+    this.#heads.clear();
+    this.#byHash.clear();
+    this.#sorted = null;
+    const all = Ledger.#readDoc(this.#store.doc);
+    const acc = decideAcceptance(all, this.#genesis.id);
+    for (const id of acc.order) this.#index(all.get(id)!);
+    this.#roster = acc.roster;
+  }
+
+  static #readDoc(doc: A.Doc<Record<string, A.ImmutableString>>): Map<EventId, LedgerEvent> {
+    const all = new Map<EventId, LedgerEvent>();
+    for (const id of Object.keys(doc)) {
+      const v = doc[id];
+      try {
+        const env = JSON.parse(A.isImmutableString(v) ? v.val : String(v));
+        all.set(id as EventId, { id: id as EventId, event: env.event, sig: env.sig });
+      } catch {
+        /* reported by verify() */
+      }
+    }
+    return all;
+  }
+
+  /** Waits until every append issued so far is stored (or has failed). */
+  async flushed(): Promise<void> {
+    await this.#tail;
+    while (this.#flushing) await this.#flushing;
   }
 
   /**
@@ -240,6 +304,7 @@ export class Ledger {
   }
 
   async #receive(entries: Array<[string, string]>): Promise<ReceiveResult> {
+    await this.#drain();
     const fresh = entries.filter(([id]) => !this.#events.has(id as EventId));
     const { events, problems } = await checkEntries(fresh, this.id);
     const all = new Map(this.#events);
@@ -284,8 +349,12 @@ export class Ledger {
     return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: this.id, problems: all };
   }
 
+  async #drain(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
   async compact(): Promise<void> {
-    await this.#tail;
+    await this.flushed();
     await this.#store.compact();
   }
 
@@ -307,7 +376,11 @@ export class Ledger {
   #index(ev: LedgerEvent): void {
     this.#events.set(ev.id, ev);
     this.#sorted = null;
-    for (const p of ev.event.parents) this.#referenced.add(p);
+    for (const p of ev.event.parents) {
+      this.#referenced.add(p);
+      this.#heads.delete(p as EventId);
+    }
+    if (!this.#referenced.has(ev.id)) this.#heads.add(ev.id);
     for (const h of hashesIn(ev.event.body)) {
       let s = this.#byHash.get(h);
       if (!s) this.#byHash.set(h, (s = new Set()));
