@@ -26,6 +26,11 @@ export interface StorageAdapter {
   /** Keys only, sorted; cheaper than loadRange when values are not needed. */
   listKeys(prefix: StorageKey): Promise<StorageKey[]>;
   removeRange(prefix: StorageKey): Promise<void>;
+  /**
+   * Applies every write, then every removal (a key both written and removed ends up removed). Each write is
+   * atomic; adapters that can (IndexedDB, memory) make the whole batch one atomic step.
+   */
+  saveMany?(writes: StorageChunk[], removals?: StorageKey[]): Promise<void>;
 }
 
 const KEY_PART = /^[A-Za-z0-9._-]+$/;
@@ -54,4 +59,9 @@ export function hasPrefix(key: StorageKey, prefix: StorageKey): boolean {
   if (prefix.length > key.length) return false;
   for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
   return true;
+}
+
+/** Checks a value at the door: adapters store Uint8Array bytes only. */
+export function assertBytes(data: Uint8Array): void {
+  if (!(data instanceof Uint8Array)) throw new TypeError('storage value must be a Uint8Array');
 }
