@@ -117,7 +117,12 @@ export class Ledger {
     // The full cryptographic check is verify().
     const all = Ledger.#readDoc(store.doc);
     const genesis = [...all.values()].find((e) => e.event && isGenesis(e));
-    if (!genesis) throw new LedgerError(ErrorCode.GENESIS, 'the ledger has no genesis event');
+    if (!genesis) {
+      const where = problems.length ? `: ${problems.map((p) => `${p.location}: ${p.message}`).join('; ')}` : '';
+      throw new LedgerError(problems.length ? ErrorCode.STORAGE_CORRUPT : ErrorCode.GENESIS, `the ledger has no genesis event${where}`, {
+        detail: problems
+      });
+    }
     const acc = decideAcceptance(all, genesis.id);
     for (const id of acc.order) ledger.#index(all.get(id)!);
     ledger.#genesis = genesis;
@@ -332,7 +337,17 @@ export class Ledger {
    * signature, ledger, parents, roster). Reports each problem with its code, event id and location.
    */
   async verify(): Promise<VerifyReport> {
-    const { store, problems: storageProblems } = await DocStore.load(this.#storageOf());
+    await this.flushed();
+    return Ledger.verifyStorage(this.#store.storage, this.id);
+  }
+
+  /**
+   * Verifies a stored ledger without opening it for use, so that even a ledger too damaged to open is
+   * reported on: chunk hashes, then every event. `ledgerId`, when known, pins which genesis counts.
+   */
+  static async verifyStorage(storage: StorageAdapter, ledgerId?: string): Promise<VerifyReport> {
+    await initHash();
+    const { store, problems: storageProblems } = await DocStore.load(storage);
     const doc = store.doc;
     const entries: Array<[string, string]> = [];
     const problems: Problem[] = storageProblems.map((p) => ({ code: p.code, message: p.message, location: p.location }));
@@ -344,9 +359,9 @@ export class Ledger {
       }
       entries.push([id, v.val]);
     }
-    const report = await verifyEntries(entries, this.id);
+    const report = await verifyEntries(entries, ledgerId);
     const all = [...problems, ...report.problems];
-    return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: this.id, problems: all };
+    return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: report.ledgerId, problems: all };
   }
 
   async #drain(): Promise<void> {
@@ -356,10 +371,6 @@ export class Ledger {
   async compact(): Promise<void> {
     await this.flushed();
     await this.#store.compact();
-  }
-
-  #storageOf(): StorageAdapter {
-    return this.#store.storage;
   }
 
   #assertSchema(event: UnsignedEvent): void {
