@@ -1,0 +1,22 @@
+/** log: the ledger's events, oldest first, optionally filtered. */
+import { openSession, type GlobalOptions } from '../context.ts';
+import { eventJson, logLine } from '../format.ts';
+import type { Output } from '../output.ts';
+
+export interface LogOptions extends GlobalOptions {
+  type?: string;
+  project?: string;
+  platform?: string;
+}
+
+export async function log(opts: LogOptions, out: Output): Promise<void> {
+  const { ledger } = await openSession(opts);
+  const events = ledger.query({ types: opts.type ? [opts.type] : undefined, project: opts.project, platform: opts.platform });
+  out.result(
+    { ledger: { id: ledger.id, name: ledger.name }, count: events.length, events: events.map((e) => eventJson(e, ledger)) },
+    (say) => {
+      if (events.length === 0) say(`no events match in ledger "${ledger.name}"`);
+      for (const e of events) say(logLine(e, ledger));
+    }
+  );
+}

@@ -1,0 +1,43 @@
+/**
+ * verify: every stored chunk and every event checked again from disk. Exit 0 when all is well, 1 when a
+ * problem is found; each problem is printed with its code, event id and location. Damaged storage is
+ * reported, not crashed on: the ledger is opened with allowProblems, and if even that fails (say the chunk
+ * holding the genesis event was changed), the storage-level problems and the reason are reported.
+ */
+import { Ledger } from '../../lib/core/ledger.ts';
+import { DocStore } from '../../lib/core/docstore.ts';
+import { ErrorCode, isLedgerError } from '../../lib/core/errors.ts';
+import type { Problem, VerifyReport } from '../../lib/core/verify.ts';
+import { existingStorage, ledgerDir, type GlobalOptions } from '../context.ts';
+import { Exit, type ExitCode, type Output } from '../output.ts';
+
+export async function verify(opts: GlobalOptions, out: Output): Promise<ExitCode> {
+  const dir = ledgerDir(opts);
+  const storage = await existingStorage(dir);
+  let report: VerifyReport;
+  let name: string | undefined;
+  try {
+    const ledger = await Ledger.open({ storage, allowProblems: true });
+    name = ledger.name;
+    report = await ledger.verify();
+  } catch (e) {
+    if (!isLedgerError(e) || e.code === ErrorCode.NOT_INITIALIZED) throw e;
+    const { problems } = await DocStore.load(storage);
+    const all: Problem[] = problems.map((p) => ({ code: p.code, message: p.message, location: p.location }));
+    all.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
+    report = { ok: false, checked: 0, valid: 0, problems: all };
+  }
+  const { ok, checked, valid, ledgerId, problems } = report;
+  out.result({ ok, checked, valid, ledgerId: ledgerId ?? null, problems }, (say) => {
+    if (ok) {
+      say(`ok: ledger "${name}" verified, ${valid} of ${checked} events valid, no problems`);
+      return;
+    }
+    say(`FAILED: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${name ? `ledger "${name}"` : dir} (${valid} of ${checked} events valid)`);
+    for (const p of problems) {
+      say(`  [${p.code}] ${p.location ?? ''}${p.eventId && !p.location?.includes(p.eventId) ? ` (event ${p.eventId})` : ''}`);
+      say(`      ${p.message}`);
+    }
+  });
+  return ok ? Exit.OK : Exit.PROBLEMS;
+}

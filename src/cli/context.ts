@@ -1,0 +1,103 @@
+/** What every command needs: the ledger directory, its storage, the device identity, the ledger itself. */
+import { stat } from 'node:fs/promises';
+import { FsStorage } from '../lib/adapters/storage/fs.ts';
+import { loadIdentity, identitySigner, type NodeIdentity } from '../lib/adapters/node/identity.ts';
+import { Ledger } from '../lib/core/ledger.ts';
+import { ErrorCode, LedgerError } from '../lib/core/errors.ts';
+import type { LedgerEvent } from '../lib/core/event.ts';
+import type { EventType } from '../lib/core/types.ts';
+import { CliError, type Output } from './output.ts';
+
+export const LEDGER_DIR_ENV = 'PROVENANCE_LEDGER_DIR';
+
+export interface GlobalOptions {
+  ledger?: string;
+  json?: boolean;
+}
+
+/** The ledger directory: --ledger, else $PROVENANCE_LEDGER_DIR (commander fills it in from the env). */
+export function ledgerDir(opts: GlobalOptions): string {
+  if (!opts.ledger) throw new CliError('USAGE', `no ledger directory: pass --ledger DIR or set ${LEDGER_DIR_ENV}`);
+  return opts.ledger;
+}
+
+/**
+ * The storage of an existing ledger directory. Never creates the directory (a typo in --ledger must not
+ * leave an empty ledger behind): that is init's job.
+ */
+export async function existingStorage(dir: string): Promise<FsStorage> {
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw new LedgerError(ErrorCode.BAD_INPUT, `--ledger ${dir} is not a directory`);
+  } catch (e) {
+    if (e instanceof LedgerError) throw e;
+    throw new LedgerError(ErrorCode.NOT_INITIALIZED, `no ledger in ${dir}: the directory does not exist (create one with provenance-ledger init)`);
+  }
+  return FsStorage.open(dir);
+}
+
+export interface Session {
+  dir: string;
+  storage: FsStorage;
+  ledger: Ledger;
+  identity?: NodeIdentity;
+}
+
+/**
+ * Opens the ledger in the directory. `write` needs this device's key (and refuses to go on without it);
+ * `allowProblems` opens damaged storage so that verify can report it.
+ */
+export async function openSession(opts: GlobalOptions, mode: { write?: boolean; allowProblems?: boolean } = {}): Promise<Session> {
+  const dir = ledgerDir(opts);
+  const storage = await existingStorage(dir);
+  const identity = await loadIdentity(storage);
+  if (mode.write && !identity) {
+    throw new LedgerError(ErrorCode.KEY_MISMATCH, `no device key in ${dir}: run init, or key import a backup of your key`);
+  }
+  const ledger = await Ledger.open({
+    storage,
+    signer: mode.write && identity ? identitySigner(identity) : undefined,
+    allowProblems: mode.allowProblems
+  });
+  if (mode.write && identity && !ledger.member(identity.publicKey)?.active) {
+    throw new LedgerError(ErrorCode.UNKNOWN_AUTHOR, `this device's key (${identity.publicKey.slice(0, 12)}…) is not an active member of ledger "${ledger.name}"`);
+  }
+  return { dir, storage, ledger, identity };
+}
+
+/** Resolves a full event id or a unique prefix of at least 8 hex digits, optionally of a given type. */
+export function resolveEvent(ledger: Ledger, ref: string, type?: EventType): LedgerEvent {
+  const what = type ? `${type} event` : 'event';
+  const prefix = ref.trim().toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(prefix)) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, `"${ref}" is not an event id: give the id or a prefix of at least 8 hex digits`);
+  }
+  const exact = prefix.length === 64 ? ledger.get(prefix) : undefined;
+  const found = exact ? [exact] : ledger.events().filter((e) => e.id.startsWith(prefix));
+  if (found.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, `no ${what} ${ref} in this ledger`);
+  if (found.length > 1) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, `${ref} is ambiguous: ${found.length} events start with it (${found.slice(0, 4).map((e) => e.id.slice(0, 16)).join(', ')}…)`);
+  }
+  const ev = found[0];
+  if (type && ev.event.type !== type) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, `${ref} is a ${ev.event.type} event, not a ${type} event`);
+  }
+  return ev;
+}
+
+/** Parses a user-given time into the ledger's format (UTC, milliseconds). */
+export function parseTime(value: string, flag: string): string {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new LedgerError(ErrorCode.BAD_INPUT, `${flag} "${value}" is not a date and time (e.g. 2026-11-29T14:00:00Z)`);
+  return new Date(ms).toISOString();
+}
+
+/** Checks a value against a fixed list, naming the choices. */
+export function oneOf<T extends string>(value: string, choices: readonly T[], flag: string): T {
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, `${flag} must be one of ${choices.join(', ')}; got "${value}"`);
+  }
+  return value as T;
+}
+
+export type { Output };

@@ -1,0 +1,243 @@
+/**
+ * provenance-ledger: the command line over the core. This file only declares commands and options and maps
+ * failures to exit codes; each command lives in commands/, and every byte of terminal output goes through
+ * output.ts.
+ */
+// Node: the full Automerge entry point initializes the wasm that the core's '@automerge/automerge/slim' uses.
+import '@automerge/automerge';
+import { Command, CommanderError, Option } from 'commander';
+import {
+  CLASSIFICATIONS,
+  DELETION_STATUSES,
+  DERIVATION_OPERATIONS,
+  DESTINATION_KINDS,
+  EVENT_TYPES,
+  EVIDENCE_KINDS,
+  GENERATION_MODES,
+  POLICY_KINDS
+} from '../lib/core/types.ts';
+import { LEDGER_DIR_ENV, type GlobalOptions } from './context.ts';
+import { CliError, Exit, Output, type ExitCode } from './output.ts';
+import { init } from './commands/init.ts';
+import { recordGeneration } from './commands/record/generation.ts';
+import { recordPolicy } from './commands/record/policy.ts';
+import { recordChecklist } from './commands/record/checklist.ts';
+import { recordExport } from './commands/record/export.ts';
+import { recordDerivation } from './commands/record/derivation.ts';
+import { recordHandoff } from './commands/record/handoff.ts';
+import { recordDeletion } from './commands/record/deletion.ts';
+import { log } from './commands/log.ts';
+import { show } from './commands/show.ts';
+import { trace } from './commands/trace.ts';
+import { reveal } from './commands/reveal.ts';
+import { verify } from './commands/verify.ts';
+import { keyExport, keyImport } from './commands/key.ts';
+import { compactLedger } from './commands/compact.ts';
+import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
+
+const VERSION = '0.1.0';
+
+type Action = (opts: any, out: Output, ...args: string[]) => Promise<ExitCode | void>;
+
+/** Builds the program. `out` receives all output; `done` the exit code of the command that ran. */
+export function buildProgram(out: Output, done: (code: ExitCode) => void): Command {
+  const program = new Command('provenance-ledger')
+    .description('A signed, tamper-evident provenance ledger for 3D models made with cloud AI generators.')
+    .version(VERSION)
+    .addOption(new Option('--ledger <dir>', 'the ledger directory').env(LEDGER_DIR_ENV))
+    .option('--json', 'print one JSON document on stdout instead of text')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+
+  /** Wraps a command's action: merges global options, runs it, records its exit code. */
+  const run = (fn: Action) =>
+    async function (this: Command, ...args: unknown[]) {
+      const cmd = args.pop() as Command;
+      args.pop(); // the command's own options: optsWithGlobals() includes them
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      out.json = !!opts.json;
+      done((await fn(opts, out, ...(args as string[]))) ?? Exit.OK);
+    };
+
+  program
+    .command('init')
+    .description('make this device key (unless one was imported) and a new ledger it owns')
+    .option('--name <name>', 'your member name (default: your user name)')
+    .option('--ledger-name <name>', "the ledger's name (default: the directory's name)")
+    .action(run(init));
+
+  const record = program.command('record').description('record an event').exitOverride();
+
+  record
+    .command('generation')
+    .description('a run of a cloud generator: prompt commitment, input and output hashes, settings')
+    .requiredOption('--platform <name>', 'the platform (e.g. Tripo, Meshy)')
+    .option('--model-version <v>', "the platform's model version")
+    .addOption(new Option('--mode <mode>', 'what kind of run (default: image-to-3d with --input, else text-to-3d)').choices(GENERATION_MODES))
+    .option('--prompt <text>', 'the prompt (kept in the local vault; the ledger holds a commitment)')
+    .option('--prompt-file <file>', 'read the prompt from a UTF-8 file (exactly, newlines included)')
+    .option('--input <files...>', 'reference inputs sent to the platform')
+    .requiredOption('--output <files...>', 'every file the platform produced (a .gltf brings its .bin and textures)')
+    .option('--project <name>', 'the project (default: the checklist\'s)')
+    .addOption(new Option('--classification <c>', "how confidential (default: the checklist's)").choices(CLASSIFICATIONS))
+    .option('--client <name>', 'the client')
+    .option('--training-opt-out', "the platform's no-training option was on")
+    .option('--privacy-mode', "the platform's privacy mode was on")
+    .option('--seed <seed>', 'the seed')
+    .option('--job-id <id>', "the platform's id for the task")
+    .option('--checklist <id>', 'the checklist event that applied')
+    .option('--policy <ids...>', 'policy-snapshot events in force (default: the latest of each kind for the platform)')
+    .option('--notes <text>', 'notes')
+    .action(run(recordGeneration));
+
+  record
+    .command('policy')
+    .description("a platform's policy document as retrieved: text hash (text kept locally) and key answers")
+    .requiredOption('--platform <name>', 'the platform')
+    .addOption(new Option('--kind <kind>', 'which document').choices(POLICY_KINDS).makeOptionMandatory())
+    .requiredOption('--text-file <file>', 'the text as saved (.txt or .html)')
+    .option('--url <url>', 'where it was retrieved from')
+    .option('--answers <file.json>', 'answers to the key questions (JSON object; see README)')
+    .option('--retrieved-at <time>', 'when it was retrieved (default: now)')
+    .option('--doc-version <v>', "the document's own version or 'last updated' label")
+    .option('--reviewed-by <name>', 'who read it and gave the answers')
+    .option('--summary <text>', 'what changed since the previous snapshot, in words')
+    .option('--notes <text>', 'notes')
+    .action(run(recordPolicy));
+
+  record
+    .command('checklist')
+    .description('the pre-generation checklist of a project')
+    .requiredOption('--project <name>', 'the project')
+    .addOption(new Option('--classification <c>', 'how confidential').choices(CLASSIFICATIONS).makeOptionMandatory())
+    .option('--client <name>', 'the client')
+    .option('--platform <name>', 'the platform it was done for')
+    .option('--policy <ids...>', 'policy-snapshot events reviewed (default with --platform: the latest of each kind)')
+    .option('--classified', 'the classification was decided')
+    .option('--policies-reviewed', "the platform's current policies were read")
+    .option('--privacy-settings', 'training opt-out and privacy mode were switched on')
+    .option('--inputs-sanitized', 'inputs were stripped of metadata, client names and faces')
+    .option('--nda-checked', "the client's NDA allows this platform")
+    .option('--setting <names...>', 'platform settings switched on, by their own names')
+    .option('--notes <text>', 'notes')
+    .action(run(recordChecklist));
+
+  record
+    .command('export')
+    .description('files downloaded from a platform and stored somewhere')
+    .requiredOption('--file <files...>', 'the files as stored')
+    .requiredOption('--destination <label>', "the place's name, e.g. 'Studio NAS' (never a path)")
+    .addOption(new Option('--destination-kind <kind>', 'what kind of place').choices(DESTINATION_KINDS).makeOptionMandatory())
+    .option('--encrypted', 'the destination is encrypted')
+    .option('--generation <id>', 'the generation the files came from (default: found by hash)')
+    .option('--notes <text>', 'notes')
+    .action(run(recordExport));
+
+  record
+    .command('derivation')
+    .description('a local edit of earlier files')
+    .requiredOption('--from <files...>', 'the files the edit started from')
+    .requiredOption('--output <files...>', 'the files it produced')
+    .requiredOption('--tool <name>', 'the tool (e.g. Blender)')
+    .option('--tool-version <v>', "the tool's version")
+    .addOption(new Option('--operation <op>', 'what was done').choices(DERIVATION_OPERATIONS).makeOptionMandatory())
+    .option('--source <ids...>', 'events that recorded the --from files (default: found by hash)')
+    .option('--notes <text>', 'notes')
+    .action(run(recordDerivation));
+
+  record
+    .command('handoff')
+    .description('deliverables handed to a client')
+    .requiredOption('--file <files...>', 'the files delivered')
+    .requiredOption('--recipient <name>', 'who received them')
+    .option('--organization <name>', "the recipient's organization")
+    .option('--contact <text>', 'an e-mail address, phone number or handle')
+    .option('--derived-from <ids...>', 'events that recorded the files or their sources (default: found by hash)')
+    .option('--channel <label>', 'how they were delivered')
+    .option('--terms <text>', 'the licence or contract terms')
+    .option('--project <name>', 'the project')
+    .option('--notes <text>', 'notes')
+    .action(run(recordHandoff));
+
+  record
+    .command('deletion')
+    .description("a cloud copy's deletion: requested, confirmed or failed")
+    .requiredOption('--platform <name>', 'the platform')
+    .option('--generation <id>', 'the generation whose cloud copy it is')
+    .option('--job-id <id>', "the platform's id for the task")
+    .addOption(new Option('--status <status>', 'where the deletion stands').choices(DELETION_STATUSES).makeOptionMandatory())
+    .option('--evidence <file>', 'the confirmation (e-mail, screenshot, API response): hashed, kept by you')
+    .addOption(new Option('--evidence-kind <kind>', 'what the evidence is (default: from its extension)').choices(EVIDENCE_KINDS))
+    .option('--notes <text>', 'notes')
+    .action(run(recordDeletion));
+
+  program
+    .command('log')
+    .description('list events, oldest first')
+    .addOption(new Option('--type <type>', 'only this event type').choices(EVENT_TYPES))
+    .option('--project <name>', 'only this project')
+    .option('--platform <name>', 'only this platform')
+    .action(run(log));
+
+  program
+    .command('show')
+    .description('one event in full')
+    .argument('<id>', 'event id or a unique prefix of at least 8 hex digits')
+    .action(run((opts, o, id) => show(id, opts, o)));
+
+  program
+    .command('trace')
+    .description("a file's chain of custody, found by its hash")
+    .argument('<file>', 'the file')
+    .action(run((opts, o, file) => trace(file, opts, o)));
+
+  program
+    .command('reveal')
+    .description("the prompt behind a generation's commitment, from this device's vault")
+    .argument('<id>', 'generation event id or prefix')
+    .action(run((opts, o, id) => reveal(id, opts, o)));
+
+  program
+    .command('verify')
+    .description('check every stored chunk and event (exit 1 when a problem is found)')
+    .action(run(verify));
+
+  const key = program.command('key').description(`back up or restore this device's key (passphrase from $${PASSPHRASE_ENV} or typed)`).exitOverride();
+  key
+    .command('export')
+    .description('write a passphrase-encrypted backup of the device key')
+    .requiredOption('--out <file>', 'the backup file to write')
+    .option('--force', 'overwrite the file if it exists')
+    .action(run(keyExport));
+  key
+    .command('import')
+    .description('restore a device key from a backup into the ledger directory')
+    .argument('<file>', 'the backup file')
+    .action(run((opts, o, file) => keyImport(file, opts, o)));
+
+  program
+    .command('compact')
+    .description('rewrite the stored document as one snapshot')
+    .action(run(compactLedger));
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[] = process.argv, out = new Output()): Promise<ExitCode> {
+  out.json = argv.includes('--json');
+  let code: ExitCode = Exit.OK;
+  const program = buildProgram(out, (c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return Exit.OK;
+      const message = e.message.replace(/^error: /, '');
+      return out.error(new CliError('USAGE', e.code === 'commander.help' ? 'no command given (see --help)' : message));
+    }
+    return out.error(e);
+  }
+}
