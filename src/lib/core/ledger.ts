@@ -9,7 +9,7 @@ import { EVENT_SPEC, formatTime, signEvent, type EventId, type LedgerEvent } fro
 import { ErrorCode, LedgerError } from './errors.ts';
 import type { Signer } from './keys.ts';
 import { validateEvent } from './validate.ts';
-import { applyToRoster, decideAcceptance, isGenesis, type Roster, type RosterEntry } from './roster.ts';
+import { applyToRoster, decideAcceptance, isGenesis, rosterOf, type Roster, type RosterEntry } from './roster.ts';
 import { checkEntries, verifyEntries, type Problem, type VerifyReport } from './verify.ts';
 import { hashesIn, matches, traceFile, type EventFilter } from './query.ts';
 import { initHash } from './hash.ts';
@@ -51,7 +51,8 @@ export class Ledger {
   #sorted: LedgerEvent[] | null = null;
   #referenced = new Set<string>();
   #heads = new Set<EventId>();
-  #byHash = new Map<string, Set<EventId>>();
+  /** File hashes and event ids named in bodies → events naming them; built on first use, then kept up to date. */
+  #byHash: Map<string, Set<EventId>> | null = null;
   #roster: Roster = new Map();
   #genesis!: LedgerEvent;
   #storageProblems: StorageProblem[];
@@ -123,10 +124,11 @@ export class Ledger {
         detail: problems
       });
     }
-    const acc = decideAcceptance(all, genesis.id);
-    for (const id of acc.order) ledger.#index(all.get(id)!);
+    // Every stored event was accepted when it was appended or received (receive stores only what counts), so
+    // opening trusts them; verify() re-checks everything. Sorted by (time, id) they are in topological order.
     ledger.#genesis = genesis;
-    ledger.#roster = acc.roster;
+    for (const ev of all.values()) ledger.#index(ev);
+    ledger.#roster = rosterOf(ledger.events().filter((e) => e.event.type === 'member'));
     return ledger;
   }
 
@@ -189,7 +191,7 @@ export class Ledger {
 
   /** The chain of custody of a file, by its SHA-256. */
   trace(sha256: string): LedgerEvent[] {
-    return traceFile(sha256.toLowerCase(), this.#byHash, (id) => this.#events.get(id));
+    return traceFile(sha256.toLowerCase(), this.#hashIndex(), (id) => this.#events.get(id));
   }
 
   /**
@@ -212,12 +214,18 @@ export class Ledger {
     if (!signer) throw new LedgerError(ErrorCode.KEY_MISMATCH, 'this ledger was opened without a device key: it is read-only');
     if (this.#storageProblems.length) throw new LedgerError(ErrorCode.STORAGE_CORRUPT, 'the stored ledger is damaged: appends are refused');
     const heads = this.heads();
+    // An event's time is never before its parents' (ledger-schema/README.md section 10), even with a clock behind.
+    let time = formatTime(this.#now());
+    for (const h of heads) {
+      const t = this.#events.get(h)!.event.time;
+      if (t > time) time = t;
+    }
     const event = {
       spec: EVENT_SPEC,
       type,
       ledger: this.id,
       author: signer.publicKey,
-      time: formatTime(this.#now()),
+      time,
       parents: heads.length > MAX_PARENTS ? heads.slice(heads.length - MAX_PARENTS) : heads,
       body
     } as UnsignedEvent;
@@ -269,7 +277,7 @@ export class Ledger {
     this.#events.clear();
     this.#referenced.clear();
     this.#heads.clear();
-    this.#byHash.clear();
+    this.#byHash = null;
     this.#sorted = null;
     const all = Ledger.#readDoc(this.#store.doc);
     const acc = decideAcceptance(all, this.#genesis.id);
@@ -392,10 +400,23 @@ export class Ledger {
       this.#heads.delete(p as EventId);
     }
     if (!this.#referenced.has(ev.id)) this.#heads.add(ev.id);
+    if (this.#byHash) this.#indexHashes(this.#byHash, ev);
+  }
+
+  #indexHashes(index: Map<string, Set<EventId>>, ev: LedgerEvent): void {
     for (const h of hashesIn(ev.event.body)) {
-      let s = this.#byHash.get(h);
-      if (!s) this.#byHash.set(h, (s = new Set()));
+      let s = index.get(h);
+      if (!s) index.set(h, (s = new Set()));
       s.add(ev.id);
     }
+  }
+
+  #hashIndex(): Map<string, Set<EventId>> {
+    if (!this.#byHash) {
+      const index = new Map<string, Set<EventId>>();
+      for (const ev of this.#events.values()) this.#indexHashes(index, ev);
+      this.#byHash = index;
+    }
+    return this.#byHash;
   }
 }

@@ -44,7 +44,7 @@ export function matches(ev: LedgerEvent, f: EventFilter): boolean {
 /** Every 64-hex string inside a value: file hashes and event ids an event names. */
 export function hashesIn(value: unknown, out: Set<string> = new Set()): Set<string> {
   if (typeof value === 'string') {
-    if (HEX64.test(value)) out.add(value);
+    if (value.length === 64 && HEX64.test(value)) out.add(value);
   } else if (Array.isArray(value)) {
     for (const v of value) hashesIn(v, out);
   } else if (value && typeof value === 'object') {

@@ -102,18 +102,24 @@ export function decideAcceptance(events: Map<EventId, LedgerEvent>, genesisId: E
   const rejected: Rejection[] = [];
   /** The accepted member events in each event's causal past, sorted by topo position. Shared when equal. */
   const past = new Map<EventId, EventId[]>();
-  const rosterCache = new Map<string, Roster>();
+  // Pasts are shared arrays when equal (see union), so the roster of a past is cached by array identity,
+  // and by content for arrays built separately.
+  const byArray = new WeakMap<EventId[], Roster>();
+  const byContent = new Map<string, Roster>();
   const EMPTY: EventId[] = [];
 
   const rosterOf = (members: EventId[]): Roster => {
+    let r = byArray.get(members);
+    if (r) return r;
     const k = members.join(',');
-    let r = rosterCache.get(k);
+    r = byContent.get(k);
     if (!r) {
       r = new Map();
       for (const id of members) apply(r, events.get(id)!);
-      if (rosterCache.size > 4096) rosterCache.clear();
-      rosterCache.set(k, r);
+      if (byContent.size > 4096) byContent.clear();
+      byContent.set(k, r);
     }
+    byArray.set(members, r);
     return r;
   };
 
@@ -132,6 +138,11 @@ export function decideAcceptance(events: Map<EventId, LedgerEvent>, genesisId: E
     if (isGenesis(ev)) {
       if (id === genesisId) accepted.add(id);
       else rejected.push({ id, code: ErrorCode.GENESIS, message: 'a second genesis event: this ledger already has one' });
+      continue;
+    }
+    const early = (ev.event.parents as EventId[]).find((p) => events.has(p) && events.get(p)!.event.time > ev.event.time);
+    if (early) {
+      rejected.push({ id, code: ErrorCode.TIME_ORDER, message: `its time ${ev.event.time} is before its parent ${early}'s time` });
       continue;
     }
     const why = authorize(rosterOf(mine), ev);
@@ -153,35 +164,33 @@ function union(a: EventId[], b: EventId[], position: Map<EventId, number>): Even
 
 /** Kahn's algorithm, parents first; among ready events the earliest (time, id) goes first. */
 export function topoOrder(events: Map<EventId, LedgerEvent>): EventId[] {
-  const children = new Map<EventId, EventId[]>();
-  const waiting = new Map<EventId, number>();
-  for (const [id, ev] of events) {
-    let n = 0;
-    for (const p of ev.event.parents as EventId[]) {
-      if (!events.has(p) || p === id) continue;
-      n++;
-      const list = children.get(p);
-      if (list) list.push(id);
-      else children.set(p, [id]);
+  const ids = [...events.keys()];
+  const index = new Map<EventId, number>();
+  ids.forEach((id, i) => index.set(id, i));
+  // Rank of each event by (time, id), so the heap compares integers.
+  const byTime = ids.map((_, i) => i);
+  const time = ids.map((id) => events.get(id)!.event.time);
+  byTime.sort((a, b) => (time[a] < time[b] ? -1 : time[a] > time[b] ? 1 : ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0));
+  const rank = new Int32Array(ids.length);
+  byTime.forEach((i, r) => (rank[i] = r));
+
+  const waiting = new Int32Array(ids.length);
+  const children: number[][] = ids.map(() => []);
+  ids.forEach((id, i) => {
+    for (const p of events.get(id)!.event.parents as EventId[]) {
+      const pi = index.get(p);
+      if (pi === undefined || pi === i) continue;
+      waiting[i]++;
+      children[pi].push(i);
     }
-    waiting.set(id, n);
-  }
-  const cmp = (a: EventId, b: EventId) => {
-    const ta = events.get(a)!.event.time;
-    const tb = events.get(b)!.event.time;
-    return ta < tb ? -1 : ta > tb ? 1 : a < b ? -1 : a > b ? 1 : 0;
-  };
-  const ready = [...waiting].filter(([, n]) => n === 0).map(([id]) => id);
-  const heap = new MinHeap<EventId>(cmp, ready);
+  });
+  const heap = new MinHeap<number>((a, b) => rank[a] - rank[b], []);
+  for (let i = 0; i < ids.length; i++) if (waiting[i] === 0) heap.push(i);
   const out: EventId[] = [];
   while (heap.size > 0) {
-    const id = heap.pop()!;
-    out.push(id);
-    for (const c of children.get(id) ?? []) {
-      const n = waiting.get(c)! - 1;
-      waiting.set(c, n);
-      if (n === 0) heap.push(c);
-    }
+    const i = heap.pop()!;
+    out.push(ids[i]);
+    for (const c of children[i]) if (--waiting[c] === 0) heap.push(c);
   }
   return out;
 }
@@ -237,8 +246,12 @@ export function applyToRoster(roster: Roster, ev: LedgerEvent): Rejection | unde
   return why;
 }
 
-export function genesisRoster(genesis: LedgerEvent): Roster {
+/**
+ * The roster after member events that are already known to count, given in a topological order (for a stored
+ * ledger: sorted by time, then id, which is topological because an event's time is never before its parents').
+ */
+export function rosterOf(acceptedMemberEvents: Iterable<LedgerEvent>): Roster {
   const r: Roster = new Map();
-  apply(r, genesis);
+  for (const ev of acceptedMemberEvents) apply(r, ev);
   return r;
 }

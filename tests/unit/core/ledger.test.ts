@@ -107,4 +107,35 @@ describe('Ledger', () => {
     expect(ledger.get(fid)).toBeUndefined();
     expect((await ledger.verify()).ok).toBe(true);
   });
+
+  it('never dates an event before its parents, even when the device clock goes back', async () => {
+    const storage = new MemoryStorage();
+    const signer = await newSigner();
+    const times = ['2026-11-01T10:00:00.000Z', '2026-11-01T12:00:00.000Z', '2026-11-01T09:00:00.000Z'];
+    let i = 0;
+    const ledger = await Ledger.create({ storage, signer, memberName: 'Ada', ledgerName: 'S', now: () => new Date(times[Math.min(i++, 2)]) });
+    await ledger.append('generation', generationBody());
+    const late = await ledger.append('generation', generationBody());
+    expect(late.event.time).toBe('2026-11-01T12:00:00.000Z');
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it('rejects a received event dated before its parent (TIME_BEFORE_PARENT)', async () => {
+    const { ledger, signer } = await newLedger();
+    const { signEvent } = await import('../../../src/lib/core/event.ts');
+    const event = {
+      spec: 'provenance-ledger/event/v1',
+      type: 'generation',
+      ledger: ledger.id,
+      author: signer.publicKey,
+      time: '2000-01-01T00:00:00.000Z',
+      parents: ledger.heads(),
+      body: generationBody()
+    } as any;
+    const { id, bytes } = await signEvent(event, signer);
+    const res = await ledger.receive([[id, new TextDecoder().decode(bytes)]]);
+    expect(res.accepted).toEqual([]);
+    expect(res.problems).toEqual([expect.objectContaining({ code: 'TIME_BEFORE_PARENT', eventId: id })]);
+    expect(ledger.get(id)).toBeUndefined();
+  });
 });
