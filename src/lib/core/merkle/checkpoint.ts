@@ -42,7 +42,8 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (typeof text !== 'string' || !text.endsWith('\n')) throw malformed('text must end with a newline');
   const lines = text.slice(0, -1).split('\n');
   if (lines.length < 3) throw malformed('want origin, tree size and root hash lines');
-  lines.forEach((l, i) => checkLine(l, i === 0 ? 'origin' : i === 1 ? 'tree size' : i === 2 ? 'root hash' : `extension line ${i - 3}`));
+  const names = ['origin', 'tree size', 'root hash'];
+  lines.forEach((l, i) => checkLine(l, names[i] ?? `extension line ${i - 3}`));
   const [origin, sizeLine, rootLine, ...extensions] = lines;
   if (!DECIMAL.test(sizeLine)) throw malformed('tree size is not a decimal without leading zeroes');
   const size = Number(sizeLine);

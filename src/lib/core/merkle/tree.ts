@@ -162,7 +162,7 @@ export class MerkleTree {
   rootAt(size: number): Uint8Array {
     checkSize(size, 0, this.#size, 'size');
     if (size === this.#size) return this.root();
-    return this.#fold(coverNodes(0, size).map(([l, i]) => this.#node(l, i)));
+    return this.#rangeRoot(0, size).slice();
   }
 
   /** The compact range: roots of the perfect subtrees covering [0, size), largest first (copies). */
@@ -213,9 +213,14 @@ export class MerkleTree {
       const start = sibling * 2 ** l;
       if (start >= size) continue; // on the right border with nothing to the right at this level
       const end = Math.min(start + 2 ** l, size);
-      proof.push(end - start === 2 ** l ? this.#node(l, sibling) : this.#fold(coverNodes(start, end - start).map(([cl, ci]) => this.#node(cl, ci))));
+      proof.push(end - start === 2 ** l ? this.#node(l, sibling) : this.#rangeRoot(start, end));
     }
     return proof;
+  }
+
+  /** MTH of leaves [start, end) where start is aligned to the largest power of two in end - start. */
+  #rangeRoot(start: number, end: number): Uint8Array {
+    return this.#fold(coverNodes(start, end - start).map(([l, i]) => this.#node(l, i)));
   }
 
   /** Root of consecutive perfect subtrees (largest first), combined right to left as RFC 9162 MTH does. */
