@@ -1,0 +1,190 @@
+/**
+ * What the ledger worker does for each request, with its I/O passed in (storage, identity, wasm init) so
+ * it runs the same under test with memory storage as in the worker with IndexedDB.
+ */
+import { Ledger } from '../core/ledger.ts';
+import type { LedgerEvent } from '../core/event.ts';
+import type { VerifyReport } from '../core/verify.ts';
+import { commitPrompt } from '../core/commitment.ts';
+import { PromptVault } from '../core/vault.ts';
+import { ErrorCode, LedgerError } from '../core/errors.ts';
+import type { Signer } from '../core/keys.ts';
+import type { StorageAdapter } from '../core/storage.ts';
+import { hashFile, type FileRef } from './files.ts';
+import {
+  CLASSIFICATIONS,
+  EngineErrorCode,
+  GENERATION_MODES,
+  type EngineState,
+  type GenerationInput,
+  type MemberInfo,
+  type Progress
+} from './protocol.ts';
+
+export interface DeviceIdentity {
+  memberName: string;
+  publicKey: string;
+  signer: Signer;
+}
+
+export interface HostDeps {
+  /** Runs once before anything touches Automerge (the wasm). */
+  init(): Promise<void>;
+  openStorage(): Promise<StorageAdapter>;
+  loadIdentity(): Promise<DeviceIdentity | undefined>;
+  ensureIdentity(memberName: string): Promise<DeviceIdentity>;
+  now?: () => Date;
+}
+
+const MAX_TEXT = 256;
+const MAX_PROMPT = 100_000;
+const MAX_FILES = 500;
+
+function text(value: unknown, field: string, { required = true, max = MAX_TEXT } = {}): string | undefined {
+  if (value === undefined || value === null || value === '') {
+    if (required) throw new LedgerError(ErrorCode.BAD_INPUT, `${field} is required`);
+    return undefined;
+  }
+  if (typeof value !== 'string') throw new LedgerError(ErrorCode.BAD_INPUT, `${field} must be text`);
+  const s = value.trim();
+  if (s.length === 0) {
+    if (required) throw new LedgerError(ErrorCode.BAD_INPUT, `${field} is required`);
+    return undefined;
+  }
+  if (s.length > max) throw new LedgerError(ErrorCode.BAD_INPUT, `${field} is longer than ${max} characters`);
+  if (!s.isWellFormed()) throw new LedgerError(ErrorCode.BAD_INPUT, `${field} is not valid Unicode text`);
+  return s;
+}
+
+function files(value: unknown, field: string): File[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((f) => f instanceof Blob && typeof (f as File).name === 'string')) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, `${field} must be a list of files`);
+  }
+  if (value.length > MAX_FILES) throw new LedgerError(ErrorCode.BAD_INPUT, `${field}: at most ${MAX_FILES} files`);
+  return value as File[];
+}
+
+export class LedgerHost {
+  readonly #deps: HostDeps;
+  #storage?: StorageAdapter;
+  #ledger?: Ledger;
+  #identity?: DeviceIdentity;
+
+  constructor(deps: HostDeps) {
+    this.#deps = deps;
+  }
+
+  async #openStorage(): Promise<StorageAdapter> {
+    if (!this.#storage) {
+      await this.#deps.init();
+      this.#storage = await this.#deps.openStorage();
+    }
+    return this.#storage;
+  }
+
+  #member(): MemberInfo | null {
+    return this.#identity ? { name: this.#identity.memberName, publicKey: this.#identity.publicKey } : null;
+  }
+
+  #ready(ledger: Ledger): EngineState {
+    return { state: 'ready', ledger: { id: ledger.id, name: ledger.name }, member: this.#member(), events: ledger.events() };
+  }
+
+  async open(): Promise<EngineState> {
+    if (this.#ledger) return this.#ready(this.#ledger);
+    const storage = await this.#openStorage();
+    if (!(await Ledger.exists(storage))) return { state: 'empty' };
+    this.#identity = await this.#deps.loadIdentity();
+    this.#ledger = await Ledger.open({ storage, signer: this.#identity?.signer });
+    return this.#ready(this.#ledger);
+  }
+
+  async create(memberName: unknown, ledgerName: unknown): Promise<EngineState> {
+    const member = text(memberName, 'Your name') as string;
+    const name = text(ledgerName, 'Ledger name') as string;
+    const storage = await this.#openStorage();
+    if (this.#ledger || (await Ledger.exists(storage))) {
+      throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'this device already holds a ledger');
+    }
+    this.#identity = await this.#deps.ensureIdentity(member);
+    this.#ledger = await Ledger.create({
+      storage,
+      signer: this.#identity.signer,
+      memberName: member,
+      ledgerName: name,
+      now: this.#deps.now
+    });
+    return this.#ready(this.#ledger);
+  }
+
+  #requireLedger(): Ledger {
+    if (!this.#ledger) throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'no ledger is open on this device');
+    return this.#ledger;
+  }
+
+  async recordGeneration(input: GenerationInput, progress?: (p: Progress) => void): Promise<LedgerEvent> {
+    const ledger = this.#requireLedger();
+    if (!this.#identity) {
+      throw Object.assign(new Error('this device has no signing key for this ledger'), { code: EngineErrorCode.NO_IDENTITY });
+    }
+    if (typeof input !== 'object' || input === null) throw new LedgerError(ErrorCode.BAD_INPUT, 'no generation given');
+
+    const platform = text(input.platform, 'Platform') as string;
+    const modelVersion = text(input.modelVersion, 'Model version', { required: false });
+    const project = text(input.project, 'Project') as string;
+    const seed = text(input.seed, 'Seed', { required: false });
+    const prompt = text(input.prompt, 'Prompt', { required: false, max: MAX_PROMPT });
+    if (!(GENERATION_MODES as readonly unknown[]).includes(input.mode)) {
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'Mode is not one the ledger knows');
+    }
+    if (!(CLASSIFICATIONS as readonly unknown[]).includes(input.classification)) {
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'Classification must be public, personal, confidential or client');
+    }
+    const outputFiles = files(input.outputs, 'Output files');
+    const inputFiles = files(input.inputs, 'Reference inputs');
+    if (outputFiles.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Choose at least one output file');
+
+    const all = [...inputFiles, ...outputFiles];
+    const total = all.reduce((n, f) => n + f.size, 0);
+    let before = 0;
+    const refs: FileRef[] = [];
+    for (const f of all) {
+      const ref = await hashFile(f, (done) => progress?.({ label: `Hashing ${f.name}`, done: before + done, total }));
+      before += f.size;
+      refs.push(ref);
+    }
+    const inputs = refs.slice(0, inputFiles.length);
+    const outputs = refs.slice(inputFiles.length);
+
+    let commitment: { alg: string; commitment: string } | undefined;
+    if (prompt !== undefined) {
+      const c = await commitPrompt(prompt);
+      // The opening goes to the vault first: an event whose prompt this device cannot reveal is worse than
+      // a vault entry no event refers to.
+      await new PromptVault(await this.#openStorage()).put(c.opening);
+      commitment = c.commitment;
+    }
+
+    const body = {
+      platform: { name: platform, ...(modelVersion ? { modelVersion } : {}) },
+      mode: input.mode,
+      ...(commitment ? { prompt: commitment } : {}),
+      inputs,
+      outputs,
+      settings: {
+        trainingOptOut: input.trainingOptOut === true,
+        privacyMode: input.privacyMode === true,
+        ...(seed ? { seed } : {})
+      },
+      project,
+      classification: input.classification,
+      policySnapshots: []
+    };
+    return ledger.append('generation', body);
+  }
+
+  async verify(): Promise<VerifyReport> {
+    return this.#requireLedger().verify();
+  }
+}

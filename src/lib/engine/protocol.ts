@@ -1,0 +1,143 @@
+/**
+ * The messages between the page (LedgerSession) and the ledger worker.
+ *
+ * Requests are a union keyed on `type`; each carries a numeric `id` that its one reply repeats. A reply is
+ * `{ ok: true, result }` or `{ ok: false, error: { code, message } }`: errors cross the boundary as plain
+ * objects with a stable code, never as Error instances (structured clone drops their class and fields).
+ * Long requests may send `progress` messages before their reply.
+ */
+import type { LedgerEvent } from '../core/event.ts';
+import type { VerifyReport } from '../core/verify.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+export const CLASSIFICATIONS = ['public', 'personal', 'confidential', 'client'] as const;
+export type Classification = (typeof CLASSIFICATIONS)[number];
+
+export const GENERATION_MODES = ['text-to-3d', 'image-to-3d', 'multiview-to-3d', 'text-to-texture', 'retexture', 'other'] as const;
+export type GenerationMode = (typeof GENERATION_MODES)[number];
+
+/** What the generation form collects. Files cross to the worker by structured clone (no copy of bytes). */
+export interface GenerationInput {
+  platform: string;
+  modelVersion?: string;
+  mode: GenerationMode;
+  /** The prompt text: only its salted commitment enters the ledger; prompt and salt go to the local vault. */
+  prompt?: string;
+  project: string;
+  classification: Classification;
+  trainingOptOut: boolean;
+  privacyMode: boolean;
+  seed?: string;
+  outputs: File[];
+  inputs: File[];
+}
+
+export interface LedgerInfo {
+  id: string;
+  name: string;
+}
+
+export interface MemberInfo {
+  name: string;
+  publicKey: string;
+}
+
+export type EngineState =
+  | { state: 'empty' }
+  | { state: 'ready'; ledger: LedgerInfo; member: MemberInfo | null; events: LedgerEvent[] };
+
+export type Request =
+  | { type: 'open' }
+  | { type: 'create'; memberName: string; ledgerName: string }
+  | { type: 'record-generation'; input: GenerationInput }
+  | { type: 'verify' };
+
+/** The result type of each request type. */
+export interface Results {
+  open: EngineState;
+  create: EngineState;
+  'record-generation': LedgerEvent;
+  verify: VerifyReport;
+}
+
+export type RequestType = Request['type'];
+export type RequestOf<T extends RequestType> = Extract<Request, { type: T }>;
+
+export interface RequestMessage {
+  v: typeof PROTOCOL_VERSION;
+  id: number;
+  request: Request;
+}
+
+/** An error as it crosses the worker boundary. `code` is a core ErrorCode or one of EngineErrorCode. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+  eventId?: string;
+}
+
+export const EngineErrorCode = {
+  INTERNAL: 'ENGINE_INTERNAL',
+  PROTOCOL: 'ENGINE_PROTOCOL',
+  UNAVAILABLE: 'ENGINE_UNAVAILABLE',
+  NO_IDENTITY: 'NO_DEVICE_IDENTITY'
+} as const;
+
+export interface Progress {
+  /** What is being done, for a status line: "Hashing model.glb". */
+  label: string;
+  done: number;
+  total: number;
+}
+
+export type ResponseMessage =
+  | { v: typeof PROTOCOL_VERSION; id: number; kind: 'result'; ok: true; result: unknown }
+  | { v: typeof PROTOCOL_VERSION; id: number; kind: 'result'; ok: false; error: ErrorInfo }
+  | { v: typeof PROTOCOL_VERSION; id: number; kind: 'progress'; progress: Progress };
+
+export function isResponseMessage(m: unknown): m is ResponseMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const r = m as Record<string, unknown>;
+  return r.v === PROTOCOL_VERSION && typeof r.id === 'number' && (r.kind === 'result' || r.kind === 'progress');
+}
+
+export function isRequestMessage(m: unknown): m is RequestMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const r = m as Record<string, unknown>;
+  return (
+    r.v === PROTOCOL_VERSION &&
+    typeof r.id === 'number' &&
+    typeof r.request === 'object' &&
+    r.request !== null &&
+    typeof (r.request as { type?: unknown }).type === 'string'
+  );
+}
+
+/** An engine failure on the page side: the ErrorInfo from the worker, as an Error with its code. */
+export class EngineError extends Error {
+  readonly code: string;
+  readonly eventId?: string;
+  constructor(info: ErrorInfo) {
+    super(info.message);
+    this.name = 'EngineError';
+    this.code = info.code;
+    this.eventId = info.eventId;
+  }
+  toJSON(): ErrorInfo {
+    return { code: this.code, message: this.message, eventId: this.eventId };
+  }
+}
+
+/** Turns anything thrown into an ErrorInfo, keeping the stable code of LedgerError-like values. */
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (typeof e === 'object' && e !== null) {
+    const r = e as { code?: unknown; message?: unknown; eventId?: unknown };
+    const message = typeof r.message === 'string' ? r.message : String(e);
+    if (typeof r.code === 'string') {
+      return { code: r.code, message, ...(typeof r.eventId === 'string' ? { eventId: r.eventId } : {}) };
+    }
+    return { code: EngineErrorCode.INTERNAL, message };
+  }
+  return { code: EngineErrorCode.INTERNAL, message: String(e) };
+}

@@ -1,0 +1,114 @@
+/**
+ * LedgerSession: the one object pages talk to. It holds what the UI shows as Svelte 5 state and forwards
+ * every action to the ledger worker; pages never see Automerge, keys or storage.
+ */
+import { createContext } from 'svelte';
+import type { LedgerEvent } from '../core/event.ts';
+import type { VerifyReport } from '../core/verify.ts';
+import { EngineClient } from './client.ts';
+import {
+  EngineError,
+  toErrorInfo,
+  type EngineState,
+  type ErrorInfo,
+  type GenerationInput,
+  type LedgerInfo,
+  type MemberInfo,
+  type Progress
+} from './protocol.ts';
+
+export type SessionStatus = 'starting' | 'empty' | 'ready' | 'failed';
+
+export class LedgerSession {
+  status = $state<SessionStatus>('starting');
+  ledger = $state.raw<LedgerInfo | null>(null);
+  member = $state.raw<MemberInfo | null>(null);
+  /** All events, oldest first. Replaced, never mutated: `$state.raw` keeps 10k events cheap. */
+  events = $state.raw<LedgerEvent[]>([]);
+  report = $state.raw<VerifyReport | null>(null);
+  /** The last failure, for the page's alert region; cleared by the next successful action. */
+  error = $state.raw<ErrorInfo | null>(null);
+  /** What the engine is doing now ("Verifying…"), or null when idle. */
+  activity = $state<string | null>(null);
+  progress = $state.raw<Progress | null>(null);
+
+  readonly #client: EngineClient;
+
+  constructor(client: EngineClient = EngineClient.start()) {
+    this.#client = client;
+  }
+
+  /** Newest first, for lists. */
+  readonly newestFirst = $derived([...this.events].reverse());
+
+  #apply(s: EngineState): void {
+    if (s.state === 'empty') {
+      this.status = 'empty';
+      this.ledger = null;
+      this.member = null;
+      this.events = [];
+    } else {
+      this.ledger = s.ledger;
+      this.member = s.member;
+      this.events = s.events;
+      this.status = 'ready';
+    }
+  }
+
+  async #run<T>(activity: string, work: () => Promise<T>): Promise<T | undefined> {
+    this.activity = activity;
+    this.progress = null;
+    try {
+      const result = await work();
+      this.error = null;
+      return result;
+    } catch (e) {
+      this.error = e instanceof EngineError ? e.toJSON() : toErrorInfo(e);
+      return undefined;
+    } finally {
+      this.activity = null;
+      this.progress = null;
+    }
+  }
+
+  async start(): Promise<void> {
+    const s = await this.#run('Opening your ledger…', () => this.#client.call({ type: 'open' }));
+    if (s) this.#apply(s);
+    else this.status = 'failed';
+  }
+
+  async create(memberName: string, ledgerName: string): Promise<boolean> {
+    const s = await this.#run('Creating your ledger…', () => this.#client.call({ type: 'create', memberName, ledgerName }));
+    if (s) this.#apply(s);
+    return s !== undefined;
+  }
+
+  async recordGeneration(input: GenerationInput): Promise<LedgerEvent | undefined> {
+    const event = await this.#run('Recording the generation…', () =>
+      this.#client.call({ type: 'record-generation', input }, (p) => (this.progress = p))
+    );
+    if (event) {
+      this.events = [...this.events, event];
+      this.report = null; // a report about fewer events is stale
+    }
+    return event;
+  }
+
+  async verify(): Promise<VerifyReport | undefined> {
+    this.report = null;
+    const report = await this.#run('Verifying every event…', () => this.#client.call({ type: 'verify' }));
+    if (report) this.report = report;
+    return report;
+  }
+
+  dismissError(): void {
+    this.error = null;
+  }
+
+  dispose(): void {
+    this.#client.dispose();
+  }
+}
+
+const [getSession, setSession] = createContext<LedgerSession>();
+export { getSession, setSession };

@@ -1,0 +1,89 @@
+/**
+ * The ledger worker: runs the core (Automerge, hashing, signing, IndexedDB) off the main thread.
+ * Requests are handled one at a time, in arrival order, so two appends never interleave.
+ */
+import { LedgerHost } from './host.ts';
+import { initAutomerge } from './wasm.ts';
+import { IdbStorage } from '../adapters/storage/idb.ts';
+import { ensureIdentity, identitySigner, loadIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
+import {
+  EngineErrorCode,
+  PROTOCOL_VERSION,
+  isRequestMessage,
+  toErrorInfo,
+  type Progress,
+  type Request,
+  type ResponseMessage
+} from './protocol.ts';
+
+const LEDGER_DB = 'provenance-ledger';
+
+/** The parts of DedicatedWorkerGlobalScope used here (the project's TypeScript lib is DOM, not WebWorker). */
+interface WorkerScope {
+  postMessage(message: unknown): void;
+  addEventListener(type: 'message', listener: (e: MessageEvent<unknown>) => void): void;
+}
+const scope = self as unknown as WorkerScope;
+
+const device = (id: BrowserIdentity) => ({ memberName: id.memberName, publicKey: id.publicKey, signer: identitySigner(id) });
+
+const host = new LedgerHost({
+  init: initAutomerge,
+  openStorage: () => IdbStorage.open(LEDGER_DB),
+  loadIdentity: async () => {
+    const id = await loadIdentity();
+    return id && device(id);
+  },
+  ensureIdentity: async (name) => device(await ensureIdentity(name))
+});
+
+function handle(request: Request, progress: (p: Progress) => void): Promise<unknown> {
+  switch (request.type) {
+    case 'open':
+      return host.open();
+    case 'create':
+      return host.create(request.memberName, request.ledgerName);
+    case 'record-generation':
+      return host.recordGeneration(request.input, progress);
+    case 'verify':
+      return host.verify();
+    default: {
+      const unknown: never = request;
+      throw Object.assign(new Error(`unknown request ${JSON.stringify((unknown as { type: unknown }).type)}`), {
+        code: EngineErrorCode.PROTOCOL
+      });
+    }
+  }
+}
+
+const post = (m: ResponseMessage) => scope.postMessage(m);
+
+let queue: Promise<void> = Promise.resolve();
+
+scope.addEventListener('message', (e: MessageEvent<unknown>) => {
+  const m = e.data;
+  if (!isRequestMessage(m)) {
+    // Not ours (or another protocol version): answer if we can tell whom to answer.
+    const id = (m as { id?: unknown } | null)?.id;
+    if (typeof id === 'number') {
+      post({ v: PROTOCOL_VERSION, id, kind: 'result', ok: false, error: { code: EngineErrorCode.PROTOCOL, message: 'malformed request' } });
+    }
+    return;
+  }
+  let last = 0;
+  const progress = (p: Progress) => {
+    const now = performance.now();
+    if (now - last < 50 && p.done < p.total) return; // at most ~20 updates a second
+    last = now;
+    post({ v: PROTOCOL_VERSION, id: m.id, kind: 'progress', progress: p });
+  };
+  queue = queue.then(async () => {
+    try {
+      const result = await handle(m.request, progress);
+      post({ v: PROTOCOL_VERSION, id: m.id, kind: 'result', ok: true, result });
+    } catch (err) {
+      console.error('ledger worker:', err);
+      post({ v: PROTOCOL_VERSION, id: m.id, kind: 'result', ok: false, error: toErrorInfo(err) });
+    }
+  });
+});
