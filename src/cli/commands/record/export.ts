@@ -16,7 +16,7 @@ export interface ExportOptions extends GlobalOptions {
 export async function recordExport(opts: ExportOptions, out: Output): Promise<void> {
   const s = await openSession(opts, { write: true });
   const files = await hashFiles(opts.file, out);
-  let generation = opts.generation ? resolveEvent(s.ledger, opts.generation, 'generation').id : undefined;
+  let generation: string | undefined = opts.generation ? resolveEvent(s.ledger, opts.generation, 'generation').id : undefined;
   if (!generation) {
     // The generation whose outputs these are, when exactly one generation made them.
     const made = eventsProducing(s.ledger, files.map((f) => f.sha256)).filter((id) => s.ledger.get(id)?.event.type === 'generation');
