@@ -24,7 +24,18 @@ export const ErrorCode = {
   NOT_INITIALIZED: 'NOT_INITIALIZED',
   ALREADY_INITIALIZED: 'ALREADY_INITIALIZED',
   BAD_INPUT: 'BAD_INPUT',
-  VAULT_MISSING: 'VAULT_MISSING'
+  VAULT_MISSING: 'VAULT_MISSING',
+  /** Git journal (src/lib/core/journal): an event the journal lacks, or a commit that differs from its event. */
+  JOURNAL_MISSING: 'JOURNAL_MISSING',
+  JOURNAL_EXTRA: 'JOURNAL_EXTRA',
+  JOURNAL_MISMATCH: 'JOURNAL_MISMATCH',
+  /** A commit from a remote that is refused (tampered, foreign, badly signed, invalid event). */
+  COMMIT_REFUSED: 'COMMIT_REFUSED',
+  REMOTE_UNREACHABLE: 'REMOTE_UNREACHABLE',
+  REMOTE_AUTH: 'REMOTE_AUTH_FAILED',
+  /** The remote's history lacks commits we pushed to it before. */
+  REMOTE_DIVERGED: 'REMOTE_HISTORY_LOST',
+  REMOTE_REJECTED: 'REMOTE_REJECTED'
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

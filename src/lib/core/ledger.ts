@@ -29,7 +29,16 @@ export interface LedgerOptions {
   /** Open even when stored chunks are corrupt (for verify and recovery); appends are then refused. */
   allowProblems?: boolean;
   compactAfter?: number;
+  /** Called after each stored batch of accepted events (see Ledger.observe). */
+  onAccepted?: AcceptedObserver;
 }
+
+/**
+ * Told about every event the ledger accepts, once it is stored: appended here (one call per group commit) or
+ * received. The Git journal keeps in step through this. An observer's failure never undoes a stored event:
+ * it is the observer's to record and repair (the journal catches up on its next write).
+ */
+export type AcceptedObserver = (events: LedgerEvent[], origin: 'append' | 'receive') => Promise<void> | void;
 
 export interface CreateOptions extends LedgerOptions {
   signer: Signer;
@@ -57,9 +66,11 @@ export class Ledger {
   #genesis!: LedgerEvent;
   #storageProblems: StorageProblem[];
   #tail: Promise<unknown> = Promise.resolve();
+  #observers = new Set<AcceptedObserver>();
 
   private constructor(store: DocStore, opts: LedgerOptions, storageProblems: StorageProblem[]) {
     this.#store = store;
+    if (opts.onAccepted) this.#observers.add(opts.onAccepted);
     this.#signer = opts.signer;
     this.#now = opts.now ?? (() => new Date());
     this.#storageProblems = storageProblems;
@@ -168,6 +179,23 @@ export class Ledger {
     return this.#sorted;
   }
 
+  /** Adds an observer of accepted events; returns the function that removes it. */
+  observe(fn: AcceptedObserver): () => void {
+    this.#observers.add(fn);
+    return () => this.#observers.delete(fn);
+  }
+
+  async #notify(events: LedgerEvent[], origin: 'append' | 'receive'): Promise<void> {
+    if (events.length === 0) return;
+    for (const fn of this.#observers) {
+      try {
+        await fn(events, origin);
+      } catch {
+        /* the event is stored; the observer records and repairs its own failure */
+      }
+    }
+  }
+
   get(id: string): LedgerEvent | undefined {
     return this.#events.get(id as EventId);
   }
@@ -258,7 +286,6 @@ export class Ledger {
       this.#queue = [];
       try {
         await this.#store.commit(batch.map((b) => [b.ev.id, b.json]));
-        for (const b of batch) b.resolve(b.ev);
       } catch (e) {
         const later = this.#queue;
         this.#queue = [];
@@ -267,7 +294,10 @@ export class Ledger {
         this.#tail = rebuilt.catch(() => undefined);
         await rebuilt.catch(() => undefined);
         for (const b of [...batch, ...later]) b.reject(e);
+        continue;
       }
+      await this.#notify(batch.map((b) => b.ev), 'append');
+      for (const b of batch) b.resolve(b.ev);
     }
     this.#flushing = null;
   }
@@ -337,6 +367,7 @@ export class Ledger {
     await this.#store.commit(accepted.map((id) => [id, jsonOf.get(id)!]));
     for (const id of accepted) this.#index(all.get(id)!);
     this.#roster = acc.roster;
+    await this.#notify(accepted.map((id) => all.get(id)!), 'receive');
     return { accepted, problems };
   }
 

@@ -1,0 +1,40 @@
+/**
+ * What the journal needs from its platform: an isomorphic-git file system (Node's fs, or storageFs over a
+ * StorageAdapter in the browser), the bare repository's path on it, and an HTTP client for remotes
+ * (isomorphic-git/http/node or isomorphic-git/http/web).
+ */
+export interface GitFs {
+  promises: {
+    readFile(path: string, opts?: unknown): Promise<any>;
+    writeFile(path: string, data: any, opts?: unknown): Promise<void>;
+    unlink(path: string): Promise<void>;
+    readdir(path: string): Promise<string[]>;
+    mkdir(path: string, opts?: unknown): Promise<void>;
+    rmdir(path: string): Promise<void>;
+    stat(path: string): Promise<any>;
+    lstat(path: string): Promise<any>;
+    readlink?(path: string): Promise<any>;
+    symlink?(target: string, path: string): Promise<void>;
+    chmod?(path: string, mode: number): Promise<void>;
+  };
+}
+
+export interface GitHttp {
+  request(req: any): Promise<any>;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export interface GitBinding {
+  fs: GitFs;
+  /** The bare repository's directory on `fs` (e.g. DIR/journal.git). */
+  gitdir: string;
+  http?: GitHttp;
+  /** Asked when a remote wants credentials (environment, prompt...); never stored. */
+  credentials?: (url: string) => Promise<Credentials | undefined>;
+  /** For CORS-less hosts in the browser: an isomorphic-git CORS proxy URL. */
+  corsProxy?: string;
+}

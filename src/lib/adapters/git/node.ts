@@ -1,0 +1,34 @@
+/**
+ * The Node binding of the Git journal: Node's fs, isomorphic-git's Node HTTP client, and credentials from
+ * the environment (PROVENANCE_LEDGER_GIT_USERNAME / _PASSWORD, or _TOKEN), else from a prompt the caller
+ * supplies. Credentials live in memory for one command and are never written anywhere.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import http from 'isomorphic-git/http/node';
+import type { Credentials, GitBinding } from './binding.ts';
+
+export const GIT_USERNAME_ENV = 'PROVENANCE_LEDGER_GIT_USERNAME';
+export const GIT_PASSWORD_ENV = 'PROVENANCE_LEDGER_GIT_PASSWORD';
+export const GIT_TOKEN_ENV = 'PROVENANCE_LEDGER_GIT_TOKEN';
+
+/** The journal of the ledger in `dir`: the bare repository DIR/journal.git. */
+export const journalDir = (dir: string): string => path.join(dir, 'journal.git');
+
+export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
+  const token = env[GIT_TOKEN_ENV];
+  if (token) return { username: env[GIT_USERNAME_ENV] || 'x-access-token', password: token };
+  const username = env[GIT_USERNAME_ENV];
+  const password = env[GIT_PASSWORD_ENV];
+  if (username !== undefined && password !== undefined) return { username, password };
+  return undefined;
+}
+
+export function nodeBinding(dir: string, prompt?: (url: string) => Promise<Credentials | undefined>): GitBinding {
+  return {
+    fs: fs as unknown as GitBinding['fs'],
+    gitdir: journalDir(dir),
+    http,
+    credentials: async (url) => credentialsFromEnv() ?? (prompt ? prompt(url) : undefined)
+  };
+}

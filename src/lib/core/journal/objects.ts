@@ -1,0 +1,88 @@
+/**
+ * Git object bytes and ids (SHA-1, as Git names objects: the ledger's own SHA-256 ids stay inside the
+ * committed content). Pure: WebCrypto's SHA-1 in the browser and in Node.
+ */
+import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+
+export type GitObjectType = 'blob' | 'tree' | 'commit';
+
+/** A Git object id: 40 lowercase hex digits. */
+export type CommitOid = string & { readonly __commitOid: true };
+export const OID_RE = /^[0-9a-f]{40}$/;
+
+export interface GitObject {
+  type: GitObjectType;
+  oid: string;
+  /** The content, without the "type len\0" header. */
+  content: Uint8Array;
+}
+
+export async function gitObject(type: GitObjectType, content: Uint8Array): Promise<GitObject> {
+  const framed = concatBytes(utf8(`${type} ${content.length}\0`), content);
+  const oid = toHex(new Uint8Array(await crypto.subtle.digest('SHA-1', framed as BufferSource)));
+  return { type, oid, content };
+}
+
+export interface TreeEntry {
+  mode: '100644' | '40000';
+  name: string;
+  oid: string;
+}
+
+/** Tree content; entries must already be in Git's order (this journal writes one-entry trees). */
+export function treeContent(entries: TreeEntry[]): Uint8Array {
+  return concatBytes(...entries.flatMap((e) => [utf8(`${e.mode} ${e.name}\0`), fromHex(e.oid)]));
+}
+
+/** Parses tree content; throws a TypeError on anything malformed (the bytes may come from a hostile remote). */
+export function parseTree(content: Uint8Array): TreeEntry[] {
+  const out: TreeEntry[] = [];
+  let i = 0;
+  while (i < content.length) {
+    const sp = content.indexOf(0x20, i);
+    const nul = content.indexOf(0, sp + 1);
+    if (sp < 0 || nul < 0 || nul + 21 > content.length) throw new TypeError('malformed tree');
+    const mode = new TextDecoder().decode(content.subarray(i, sp));
+    const name = new TextDecoder().decode(content.subarray(sp + 1, nul));
+    out.push({ mode: mode as TreeEntry['mode'], name, oid: toHex(content.subarray(nul + 1, nul + 21)) });
+    i = nul + 21;
+  }
+  return out;
+}
+
+export interface ParsedCommit {
+  tree: string;
+  parents: string[];
+  author: string;
+  committer: string;
+  /** The armored signature from the gpgsig header, if any. */
+  gpgsig?: string;
+  message: string;
+  /** Header names in order, as found (for strictness checks). */
+  headers: string[];
+}
+
+/** Parses commit content (headers with continuation lines, a blank line, the message). */
+export function parseCommit(content: Uint8Array): ParsedCommit {
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(content);
+  const end = text.indexOf('\n\n');
+  if (end < 0) throw new TypeError('malformed commit: no message separator');
+  const lines = text.slice(0, end).split('\n');
+  const c: ParsedCommit = { tree: '', parents: [], author: '', committer: '', message: text.slice(end + 2), headers: [] };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const sp = line.indexOf(' ');
+    if (sp <= 0) throw new TypeError(`malformed commit header line ${i + 1}`);
+    const key = line.slice(0, sp);
+    let value = line.slice(sp + 1);
+    while (i + 1 < lines.length && lines[i + 1].startsWith(' ')) value += '\n' + lines[++i].slice(1);
+    c.headers.push(key);
+    if (key === 'tree') c.tree = value;
+    else if (key === 'parent') c.parents.push(value);
+    else if (key === 'author') c.author = value;
+    else if (key === 'committer') c.committer = value;
+    else if (key === 'gpgsig') c.gpgsig = value;
+  }
+  if (!OID_RE.test(c.tree) || !c.parents.every((p) => OID_RE.test(p))) throw new TypeError('malformed commit: bad tree or parent id');
+  return c;
+}
