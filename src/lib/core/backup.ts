@@ -58,7 +58,7 @@ export async function encryptKeyBackup(
   }
   const kdf: KdfParams = { alg: 'argon2id', salt: toBase64url(crypto.getRandomValues(new Uint8Array(16))), ...params };
   const cipher = { alg: 'AES-256-GCM' as const, iv: toBase64url(crypto.getRandomValues(new Uint8Array(12))) };
-  const partial = { format: BACKUP_FORMAT, publicKey, name, kdf, cipher };
+  const partial: Omit<KeyBackup, 'ciphertext'> = { format: BACKUP_FORMAT, publicKey, name, kdf, cipher };
   const key = await deriveKey(passphrase, kdf);
   const ct = await crypto.subtle.encrypt(
     { name: 'AES-GCM', iv: fromBase64url(cipher.iv) as BufferSource, additionalData: header(partial) as BufferSource },
