@@ -33,6 +33,7 @@ import { reveal } from './commands/reveal.ts';
 import { verify } from './commands/verify.ts';
 import { keyExport, keyImport } from './commands/key.ts';
 import { compactLedger } from './commands/compact.ts';
+import { journalAllowedSigners, journalClone, journalPull, journalPush } from './commands/journal.ts';
 import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
 
 const VERSION = '0.1.0';
@@ -47,6 +48,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .addOption(new Option('--ledger <dir>', 'the ledger directory').env(LEDGER_DIR_ENV))
     .option('--json', 'print one JSON document on stdout instead of text')
     .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ outputError: () => {} });
 
@@ -75,8 +77,8 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .requiredOption('--platform <name>', 'the platform (e.g. Tripo, Meshy)')
     .option('--model-version <v>', "the platform's model version")
     .addOption(new Option('--mode <mode>', 'what kind of run (default: image-to-3d with --input, else text-to-3d)').choices(GENERATION_MODES))
-    .option('--prompt <text>', 'the prompt (kept in the local vault; the ledger holds a commitment)')
-    .option('--prompt-file <file>', 'read the prompt from a UTF-8 file (exactly, newlines included)')
+    .option('--prompt <text>', 'the prompt (kept in the local vault; the ledger holds a commitment); visible in the process list: prefer --prompt-file')
+    .option('--prompt-file <file>', 'read the prompt from a UTF-8 file, or from stdin with "-" (exactly, newlines included)')
     .option('--input <files...>', 'reference inputs sent to the platform')
     .requiredOption('--output <files...>', 'every file the platform produced (a .gltf brings its .bin and textures)')
     .option('--project <name>', 'the project (default: the checklist\'s)')
@@ -220,6 +222,11 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .command('compact')
     .description('rewrite the stored document as one snapshot')
     .action(run(compactLedger));
+
+  program.command('push').description("push the ledger's Git journal (pulling first; never forced)").argument('<url>').action(run((opts, o, url) => journalPush(opts, o, url)));
+  program.command('pull').description('pull and check every commit of a Git remote').argument('<url>').action(run((opts, o, url) => journalPull(opts, o, url)));
+  program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote').argument('<url>').action(run((opts, o, url) => journalClone(opts, o, url)));
+  program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').action(run(journalAllowedSigners));
 
   return program;
 }

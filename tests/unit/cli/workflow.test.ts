@@ -325,4 +325,15 @@ describe('provenance-ledger CLI workflow', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().count).toBe(9);
   });
+
+  it('reads the prompt from stdin with --prompt-file - (so it never shows in the process list)', async () => {
+    const secret = 'a prompt that must not appear in ps output\n';
+    const r = await run(['record', 'generation', '--ledger', L, '--platform', 'Meshy', '--prompt-file', '-', '--output', f('unrelated.obj'),
+      '--project', 'Side', '--classification', 'personal', '--json'], { cwd: work, input: secret });
+    expect(r.code, r.stderr).toBe(0);
+    const id = r.json().event.id;
+    expect(r.json().notes.join('\n')).toMatch(/no policy snapshot recorded for Meshy/);
+    const opening = (await pl('reveal', id, '--json')).json();
+    expect(opening.prompt).toBe(secret);
+  });
 });

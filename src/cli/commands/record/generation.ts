@@ -3,7 +3,7 @@ import { commitPrompt } from '../../../lib/core/commitment.ts';
 import { PromptVault } from '../../../lib/core/vault.ts';
 import { ErrorCode, LedgerError } from '../../../lib/core/errors.ts';
 import type { ChecklistBody, GenerationBody } from '../../../lib/core/types.ts';
-import { readTextFile } from '../../../lib/adapters/node/files.ts';
+import { readStdinText, readTextFile } from '../../../lib/adapters/node/files.ts';
 import { openSession, resolveEvent, type GlobalOptions } from '../../context.ts';
 import type { Output } from '../../output.ts';
 import { appendWithSideData, compact, hashFiles, policySnapshots, printRecorded } from './common.ts';
@@ -40,7 +40,7 @@ export async function recordGeneration(opts: GenerationOptions, out: Output): Pr
   const { ledger } = s;
 
   // Everything that can fail on bad input happens before anything is written.
-  const promptText = opts.promptFile !== undefined ? await readTextFile(opts.promptFile, 'prompt file') : opts.prompt;
+  const promptText = opts.promptFile === '-' ? await readStdinText() : opts.promptFile !== undefined ? await readTextFile(opts.promptFile, 'prompt file') : opts.prompt;
   const inputs = await hashFiles(opts.input ?? [], out, 'reference');
   const outputs = await hashFiles(opts.output, out);
   const checklist = opts.checklist ? resolveEvent(ledger, opts.checklist, 'checklist') : undefined;

@@ -86,6 +86,17 @@ export async function readTextFile(file: string, what = 'file'): Promise<string>
   }
 }
 
+/** Reads all of stdin as strict UTF-8 (for `--prompt-file -`: the prompt never appears in the process list). */
+export async function readStdinText(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw badInput('the prompt on stdin is not UTF-8 text');
+  }
+}
+
 export interface HashProgress {
   (file: string, done: number, total: number): void;
 }
