@@ -11,12 +11,16 @@ import { ErrorCode, LedgerError } from '../core/errors.ts';
 import type { Signer } from '../core/keys.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import { hashFile, type FileRef } from './files.ts';
+import { sha256Hex } from '../core/hash.ts';
+import { fromUtf8, utf8 } from '../core/bytes.ts';
 import {
   CLASSIFICATIONS,
   EngineErrorCode,
   GENERATION_MODES,
   type EngineState,
+  type ChecklistInput,
   type GenerationInput,
+  type PolicyInput,
   type MemberInfo,
   type Progress
 } from './protocol.ts';
@@ -39,6 +43,7 @@ export interface HostDeps {
 const MAX_TEXT = 256;
 const MAX_PROMPT = 100_000;
 const MAX_FILES = 500;
+const MAX_POLICY_TEXT = 5_000_000;
 
 function text(value: unknown, field: string, { required = true, max = MAX_TEXT } = {}): string | undefined {
   if (value === undefined || value === null || value === '') {
@@ -155,7 +160,17 @@ export class LedgerHost {
       refs.push(ref);
     }
     const inputs = refs.slice(0, inputFiles.length);
-    const outputs = refs.slice(inputFiles.length);
+    const outputs: (FileRef & { set?: string; role?: string })[] = refs.slice(inputFiles.length);
+    const meta = Array.isArray(input.outputMeta) ? input.outputMeta : [];
+    outputs.forEach((ref, i) => {
+      const m = meta[i];
+      const set = text(m?.set, 'File set', { required: false });
+      const role = text(m?.role, 'File role', { required: false, max: 32 });
+      if (set) ref.set = set;
+      if (role) ref.role = role;
+    });
+    const checklist = text(input.checklist, 'Checklist', { required: false, max: 64 });
+    const policySnapshots = Array.isArray(input.policySnapshots) ? input.policySnapshots : [];
 
     let commitment: { alg: string; commitment: string } | undefined;
     if (prompt !== undefined) {
@@ -179,9 +194,51 @@ export class LedgerHost {
       },
       project,
       classification: input.classification,
-      policySnapshots: []
+      ...(checklist ? { checklist } : {}),
+      policySnapshots
     };
     return ledger.append('generation', body);
+  }
+
+  #requireSigner(): void {
+    if (!this.#identity) {
+      throw Object.assign(new Error('this device has no signing key for this ledger'), { code: EngineErrorCode.NO_IDENTITY });
+    }
+  }
+
+  /** A checklist event; the core checks the body against its schema. */
+  async recordChecklist(input: ChecklistInput): Promise<LedgerEvent> {
+    const ledger = this.#requireLedger();
+    this.#requireSigner();
+    if (typeof input !== 'object' || input === null) throw new LedgerError(ErrorCode.BAD_INPUT, 'no checklist given');
+    return ledger.append('checklist', input);
+  }
+
+  /** A policy snapshot: the text is kept on this device under texts/<sha256>; the event holds its hash. */
+  async recordPolicy(input: PolicyInput): Promise<LedgerEvent> {
+    const ledger = this.#requireLedger();
+    this.#requireSigner();
+    if (typeof input !== 'object' || input === null) throw new LedgerError(ErrorCode.BAD_INPUT, 'no policy given');
+    if (typeof input.text !== 'string' || input.text.trim().length === 0) {
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'The policy text is empty');
+    }
+    if (input.text.length > MAX_POLICY_TEXT) throw new LedgerError(ErrorCode.BAD_INPUT, 'The policy text is longer than 5 MB');
+    if (input.mediaType !== 'text/plain' && input.mediaType !== 'text/html') {
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'The policy text must be plain text or HTML');
+    }
+    if (typeof input.body !== 'object' || input.body === null) throw new LedgerError(ErrorCode.BAD_INPUT, 'no policy details given');
+    const bytes = utf8(input.text);
+    const sha256 = await sha256Hex(bytes);
+    // The text first: an event whose text this device cannot show is worse than a text no event names.
+    await (await this.#openStorage()).save(['texts', sha256], bytes);
+    return ledger.append('policy-snapshot', { ...input.body, text: { sha256, size: bytes.length, mediaType: input.mediaType } });
+  }
+
+  /** The text of a policy snapshot kept on this device, or null. */
+  async policyText(sha256: unknown): Promise<string | null> {
+    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new LedgerError(ErrorCode.BAD_INPUT, 'not a SHA-256 hash');
+    const bytes = await (await this.#openStorage()).load(['texts', sha256]);
+    return bytes ? fromUtf8(bytes) : null;
   }
 
   async verify(): Promise<VerifyReport> {

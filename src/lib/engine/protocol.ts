@@ -31,6 +31,41 @@ export interface GenerationInput {
   seed?: string;
   outputs: File[];
   inputs: File[];
+  /** Per output file (same order), the model set it belongs to and its role in the set (glTF + .bin + textures). */
+  outputMeta?: FileMeta[];
+  /** The checklist event that applied. */
+  checklist?: string;
+  /** The policy-snapshot events in force. */
+  policySnapshots?: string[];
+}
+
+export interface FileMeta {
+  set?: string;
+  role?: string;
+}
+
+/** A checklist as the checklist form collects it (the checklist event body, checked by the core's schema). */
+export interface ChecklistInput {
+  project: string;
+  classification: Classification;
+  client?: string;
+  platform?: { name: string; modelVersion?: string };
+  policySnapshots: string[];
+  items: { classified: boolean; policiesReviewed: boolean; privacySettingsEnabled: boolean; inputsSanitized: boolean; ndaChecked?: boolean };
+  settingsEnabled?: string[];
+  notes?: string;
+}
+
+/**
+ * A policy snapshot as the policies page collects it. The host hashes `text` (UTF-8), keeps it on the
+ * device under texts/<sha256>, and appends the event with `text: { sha256, size, mediaType }`.
+ */
+export interface PolicyInput {
+  /** The document exactly as pasted or dropped (HTML stays HTML; the page converts it for reading). */
+  text: string;
+  mediaType: 'text/plain' | 'text/html';
+  /** The rest of the policy-snapshot body (platform, kind, answers, previous, changes, ...), without `text`. */
+  body: Record<string, unknown>;
 }
 
 export interface LedgerInfo {
@@ -51,7 +86,10 @@ export type Request =
   | { type: 'open' }
   | { type: 'create'; memberName: string; ledgerName: string }
   | { type: 'record-generation'; input: GenerationInput }
-  | { type: 'verify' };
+  | { type: 'verify' }
+  | { type: 'record-checklist'; input: ChecklistInput }
+  | { type: 'record-policy'; input: PolicyInput }
+  | { type: 'policy-text'; sha256: string };
 
 /** The result type of each request type. */
 export interface Results {
@@ -59,6 +97,10 @@ export interface Results {
   create: EngineState;
   'record-generation': LedgerEvent;
   verify: VerifyReport;
+  'record-checklist': LedgerEvent;
+  'record-policy': LedgerEvent;
+  /** The locally kept text of a policy snapshot, or null when this device does not hold it. */
+  'policy-text': string | null;
 }
 
 export type RequestType = Request['type'];

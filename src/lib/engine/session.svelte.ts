@@ -10,8 +10,10 @@ import {
   EngineError,
   toErrorInfo,
   type EngineState,
+  type ChecklistInput,
   type ErrorInfo,
   type GenerationInput,
+  type PolicyInput,
   type LedgerInfo,
   type MemberInfo,
   type Progress
@@ -92,6 +94,35 @@ export class LedgerSession {
       this.report = null; // a report about fewer events is stale
     }
     return event;
+  }
+
+  #appended(event: LedgerEvent | undefined): void {
+    if (event) {
+      this.events = [...this.events, event];
+      this.report = null;
+    }
+  }
+
+  async recordChecklist(input: ChecklistInput): Promise<LedgerEvent | undefined> {
+    const event = await this.#run('Recording the checklist…', () => this.#client.call({ type: 'record-checklist', input }));
+    this.#appended(event);
+    return event;
+  }
+
+  async recordPolicy(input: PolicyInput): Promise<LedgerEvent | undefined> {
+    const event = await this.#run('Saving the policy snapshot…', () => this.#client.call({ type: 'record-policy', input }));
+    this.#appended(event);
+    return event;
+  }
+
+  /** The text of a policy snapshot kept on this device (null when it is not here). Errors go to `error`. */
+  async policyText(sha256: string): Promise<string | null | undefined> {
+    try {
+      return await this.#client.call({ type: 'policy-text', sha256 });
+    } catch (e) {
+      this.error = e instanceof EngineError ? e.toJSON() : toErrorInfo(e);
+      return undefined;
+    }
   }
 
   async verify(): Promise<VerifyReport | undefined> {

@@ -47,6 +47,12 @@ function handle(request: Request, progress: (p: Progress) => void): Promise<unkn
       return host.recordGeneration(request.input, progress);
     case 'verify':
       return host.verify();
+    case 'record-checklist':
+      return host.recordChecklist(request.input);
+    case 'record-policy':
+      return host.recordPolicy(request.input);
+    case 'policy-text':
+      return host.policyText(request.sha256);
     default: {
       const unknown: never = request;
       throw Object.assign(new Error(`unknown request ${JSON.stringify((unknown as { type: unknown }).type)}`), {
