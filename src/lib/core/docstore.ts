@@ -153,6 +153,29 @@ export class DocStore {
     this.#chunks.push(key);
   }
 
+  /**
+   * Applies Automerge changes that were verified elsewhere (Ledger.applyVerifiedChanges: a peer's changes whose
+   * every event counts) and persists what is new as one chunk; on a storage failure memory is reloaded.
+   * Keeping the peer's original changes keeps both devices' Automerge histories identical.
+   */
+  async applyChanges(changes: Uint8Array[]): Promise<void> {
+    if (changes.length === 0) return;
+    const before = this.#savedHeads;
+    [this.#doc] = A.applyChanges(this.#doc, changes);
+    const bytes = A.saveSince(this.#doc, before);
+    if (bytes.length === 0) return;
+    const key = [...INCR, sha256HexSync(bytes)];
+    try {
+      await this.#storage.save(key, bytes);
+    } catch (e) {
+      await this.#reload();
+      throw e;
+    }
+    this.#savedHeads = A.getHeads(this.#doc);
+    this.#chunks.push(key);
+    if (this.#chunks.length > this.#compactAfter) await this.compact();
+  }
+
   /** Rewrites the stored document as one snapshot and removes the chunks it covers. */
   async compact(): Promise<void> {
     const bytes = A.save(this.#doc);

@@ -15,6 +15,8 @@ import { hashesIn, matches, traceFile, type EventFilter } from './query.ts';
 import { initHash } from './hash.ts';
 import { fromBase64url, toHex } from './bytes.ts';
 import type { EventType, UnsignedEvent } from './types.ts';
+import { decodeChanges } from './sync/changes.ts';
+import { SyncCode } from './sync/codes.ts';
 
 export const MAX_PARENTS = 64;
 
@@ -50,6 +52,14 @@ export interface CreateOptions extends LedgerOptions {
 export interface ReceiveResult {
   accepted: EventId[];
   problems: Problem[];
+}
+
+/** What became of a peer's Automerge changes (Ledger.applyVerifiedChanges). */
+export interface ChangesResult extends ReceiveResult {
+  /** Hashes of the changes applied to the document. */
+  applied: string[];
+  /** Changes refused whole, with why (problems holds the per-event reasons). */
+  rejected: Array<{ hash: string; code: string; message: string }>;
 }
 
 export class Ledger {
@@ -369,6 +379,91 @@ export class Ledger {
     this.#roster = acc.roster;
     await this.#notify(accepted.map((id) => all.get(id)!), 'receive');
     return { accepted, problems };
+  }
+
+  /**
+   * Applies a peer's Automerge changes only when everything in them counts. Each change must put events and
+   * nothing else (sync/changes.ts); every event is checked as receive() checks it; a change holding anything
+   * invalid is refused whole, with every change that builds on it. The accepted changes are applied as they
+   * are, so both devices end with the same Automerge history.
+   */
+  async applyVerifiedChanges(changes: Uint8Array[]): Promise<ChangesResult> {
+    const run = this.#tail.then(() => this.#applyVerifiedChanges(changes));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #applyVerifiedChanges(changes: Uint8Array[]): Promise<ChangesResult> {
+    await this.#drain();
+    const doc = this.#store.doc;
+    const rejected: ChangesResult['rejected'] = [];
+    const problems: Problem[] = [];
+    let candidates = decodeChanges(changes).filter((c) => {
+      if (c.problem) rejected.push({ hash: c.hash, ...c.problem });
+      return !c.problem && !A.hasHeads(doc, [c.hash]);
+    });
+    // An id already held must come with the very same bytes (ids are content hashes; anything else is forged).
+    const fresh = new Map<string, string>();
+    for (const c of candidates) {
+      for (const [id, json] of c.entries) {
+        const held = doc[id];
+        if (held === undefined) fresh.set(id, json);
+      }
+    }
+    const checked = await checkEntries(fresh, this.id);
+    const bad = new Map<string, Problem[]>();
+    for (const p of checked.problems) if (p.eventId) bad.set(p.eventId, [...(bad.get(p.eventId) ?? []), p]);
+    for (const c of candidates) {
+      for (const [id, json] of c.entries) {
+        const held = doc[id];
+        if (held !== undefined && !(A.isImmutableString(held) && held.val === json)) {
+          bad.set(id, [{ code: ErrorCode.ID_MISMATCH, message: 'different bytes for an event this ledger holds', eventId: id }]);
+        }
+      }
+    }
+    let acc: ReturnType<typeof decideAcceptance>;
+    let all: Map<EventId, LedgerEvent>;
+    // Refuse bad changes and their descendants until what is left is consistent.
+    for (;;) {
+      all = new Map(this.#events);
+      for (const c of candidates) for (const [id] of c.entries) if (checked.events.has(id as EventId)) all.set(id as EventId, checked.events.get(id as EventId)!);
+      const missing = new Map<string, Problem>();
+      for (const [id, ev] of all) {
+        if (this.#events.has(id)) continue;
+        for (const p of ev.event.parents) {
+          if (!all.has(p as EventId)) missing.set(id, { code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id });
+        }
+      }
+      for (const id of missing.keys()) all.delete(id as EventId);
+      acc = decideAcceptance(all, this.id);
+      const why = new Map<string, Problem[]>(bad);
+      for (const [id, p] of missing) why.set(id, [p]);
+      for (const r of acc.rejected) if (!this.#events.has(r.id)) why.set(r.id, [{ code: r.code, message: r.message, eventId: r.id }]);
+      const kept = new Set(candidates.map((c) => c.hash));
+      const next = candidates.filter((c) => {
+        const badEntry = c.entries.find(([id]) => why.has(id) || (!acc.accepted.has(id as EventId) && doc[id] === undefined));
+        if (badEntry) {
+          rejected.push({ hash: c.hash, code: SyncCode.CHANGE_INVALID, message: `holds event ${badEntry[0]}, which does not count` });
+          problems.push(...(why.get(badEntry[0]) ?? []));
+          return false;
+        }
+        const dep = c.deps.find((d) => !kept.has(d) && !A.hasHeads(doc, [d]));
+        if (dep) {
+          rejected.push({ hash: c.hash, code: SyncCode.CHANGE_DEPENDS_ON_REJECTED, message: `builds on change ${dep}, which was refused or is missing` });
+          return false;
+        }
+        return true;
+      });
+      if (next.length === candidates.length) break;
+      candidates = next;
+    }
+    const incoming = new Set(candidates.flatMap((c) => c.entries.map(([id]) => id)));
+    const accepted = acc.order.filter((id) => !this.#events.has(id) && incoming.has(id));
+    await this.#store.applyChanges(candidates.map((c) => c.bytes));
+    for (const id of accepted) this.#index(all.get(id)!);
+    this.#roster = acc.roster;
+    await this.#notify(accepted.map((id) => all.get(id)!), 'receive');
+    return { accepted, problems, applied: candidates.map((c) => c.hash), rejected };
   }
 
   /**

@@ -1,0 +1,420 @@
+/**
+ * SyncHub: this device in one room. It greets every connection it hears (handshake.ts), proves membership,
+ * checks the peer's, then runs the Automerge sync protocol with each authenticated peer over sealed frames.
+ *
+ * Nothing a peer sends touches the real document directly: its sync messages are received into a shadow
+ * copy, the changes that are new there are handed to Ledger.applyVerifiedChanges, which applies them only
+ * when every event in them counts. After a refusal the shadow and the peer's sync state are reset.
+ * Every refusal is reported with a stable code; a connection that sends invalid data `maxStrikes` times is
+ * cut off (its frames are ignored from then on). Each peer's sync state is persisted under sync/<key id>.
+ */
+import * as A from '@automerge/automerge/slim';
+import type { Ledger } from '../ledger.ts';
+import type { StorageAdapter } from '../storage.ts';
+import type { Signer } from '../keys.ts';
+import { keyFingerprint, type PublicKey } from '../keys.ts';
+import type { EventId } from '../event.ts';
+import { concatBytes } from '../bytes.ts';
+import { decodeTeamKey, encodeTeamKey, type TeamKey } from '../team/teamkey.ts';
+import { open, randomBytes, seal, type AeadKey } from './crypto.ts';
+import {
+  BROADCAST,
+  CONN_ID_LEN,
+  HEADER_LEN,
+  KIND_HELLO,
+  KIND_SEALED,
+  MAX_FRAGMENT,
+  MAX_FRAME,
+  connHex,
+  counterNonce,
+  frameHeader,
+  parseFrame,
+  type ConnId
+} from './frame.ts';
+import { checkAuth, helloKey, makeHello, parseHello, sessionKeys, signAuth, type Hello, type LocalHello, type SessionKeys } from './handshake.ts';
+import { SyncCode } from './codes.ts';
+import type { Transport } from './transport.ts';
+
+/** Message types inside sealed frames (first plaintext byte). */
+const MSG_AUTH = 1;
+const MSG_SYNC = 2;
+const MSG_TEAM_KEY = 3;
+/** Second byte of a SYNC fragment: 1 when more fragments follow. */
+const MAX_MESSAGE = 128 * 1024 * 1024;
+const MAX_PENDING = 64;
+
+export type SyncReport =
+  | { type: 'peer'; conn: string; peer: string; name?: string }
+  | { type: 'accepted'; conn: string; peer: string; events: EventId[] }
+  | { type: 'rejected'; conn: string; peer?: string; code: string; message: string; eventId?: string }
+  | { type: 'disconnected'; conn: string; peer?: string; reason: string }
+  | { type: 'team-key'; conn: string; peer: string; epoch: number };
+
+export interface SyncHubOptions {
+  ledger: Ledger;
+  /** Where per-peer sync states are kept (sync/<key id>). */
+  storage: StorageAdapter;
+  signer: Signer;
+  team: TeamKey;
+  room: string;
+  transport: Transport;
+  onReport?: (r: SyncReport) => void;
+  /** A newer team key arrived from an owner or admin: store it. */
+  onTeamKey?: (k: TeamKey) => Promise<void>;
+  /** The newest team key this device holds (handed to members still on an older epoch, by owners and admins). */
+  newestTeamKey?: () => TeamKey | undefined;
+  maxStrikes?: number;
+}
+
+interface Session {
+  conn: ConnId;
+  hex: string;
+  hello?: Hello;
+  keys?: SessionKeys;
+  authed: boolean;
+  peer?: PublicKey;
+  keyId?: string;
+  sendSeq: bigint;
+  recvSeq: bigint;
+  out: Promise<void>;
+  fragments: Uint8Array[];
+  fragmentBytes: number;
+  syncState: A.SyncState;
+  shadow?: A.Doc<unknown>;
+  strikes: number;
+  dead: boolean;
+  lastActivity: number;
+  /** Messages sent and received (round-trip counting for the benchmark). */
+  sent: number;
+  received: number;
+  bytesSent: number;
+}
+
+export class SyncHub {
+  readonly conn: ConnId = randomBytes(CONN_ID_LEN);
+  #o: SyncHubOptions;
+  #local!: LocalHello;
+  #helloKey!: AeadKey;
+  #sessions = new Map<string, Session>();
+  #blocked = new Set<string>();
+  #inbox: Promise<void> = Promise.resolve();
+  #pending = 0;
+  #closed = false;
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
+  lastActivity = Date.now();
+
+  private constructor(o: SyncHubOptions) {
+    this.#o = o;
+  }
+
+  /** Joins the room: greets everyone, then answers each greeting. */
+  static async start(o: SyncHubOptions): Promise<SyncHub> {
+    const hub = new SyncHub(o);
+    hub.#local = await makeHello(o.signer, o.team.epoch);
+    hub.#helloKey = await helloKey(o.team, o.room);
+    o.transport.onFrame((f) => hub.#receive(f));
+    o.transport.onClose((reason) => {
+      hub.#closed = true;
+      for (const s of hub.#sessions.values()) if (!s.dead) hub.#report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason });
+    });
+    await hub.#sendHello(BROADCAST);
+    return hub;
+  }
+
+  /** Authenticated peers: device key → connection. */
+  peers(): Array<{ conn: string; peer: string; sent: number; received: number; bytesSent: number }> {
+    return [...this.#sessions.values()]
+      .filter((s) => s.authed && !s.dead)
+      .map((s) => ({ conn: s.hex, peer: s.peer!, sent: s.sent, received: s.received, bytesSent: s.bytesSent }));
+  }
+
+  /** True when nothing is being processed and no peer has sent or been sent anything for `ms`. */
+  quiet(ms: number): boolean {
+    return this.#pending === 0 && Date.now() - this.lastActivity >= ms;
+  }
+
+  /** Tells every authenticated peer about local changes (call after appending). */
+  poke(): void {
+    this.#inbox = this.#inbox.then(() => this.#pumpAll()).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.#inbox;
+    await Promise.all([...this.#sessions.values()].map((s) => s.out));
+    await this.#saveStates();
+    this.#closed = true;
+    this.#o.transport.close();
+  }
+
+  #report(r: SyncReport): void {
+    this.#o.onReport?.(r);
+  }
+
+  #receive(frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#pending++;
+    this.lastActivity = Date.now();
+    this.#inbox = this.#inbox
+      .then(() => this.#handle(frame))
+      .catch((e) => this.#report({ type: 'rejected', conn: '?', code: SyncCode.PROTOCOL, message: `internal: ${(e as Error).message}` }))
+      .finally(() => {
+        this.#pending--;
+        this.lastActivity = Date.now();
+      });
+  }
+
+  /** One more strike against a connection; cut off at maxStrikes. */
+  #strike(conn: string, code: string, message: string, extra: { peer?: string; eventId?: string } = {}): void {
+    this.#report({ type: 'rejected', conn, code, message, ...extra });
+    const s = this.#sessions.get(conn);
+    const strikes = s ? ++s.strikes : (this.#strikes.get(conn) ?? 0) + 1;
+    if (!s) this.#strikes.set(conn, strikes);
+    if (strikes >= (this.#o.maxStrikes ?? 3)) {
+      this.#blocked.add(conn);
+      if (s) s.dead = true;
+      this.#report({ type: 'disconnected', conn, peer: s?.peer ?? extra.peer, reason: `${SyncCode.PEER_DISCONNECTED}: ${strikes} invalid messages` });
+    }
+  }
+  #strikes = new Map<string, number>();
+
+  async #handle(raw: Uint8Array): Promise<void> {
+    // Frames come from the network: everything below is attacker-controlled until opened.
+    if (raw.length > MAX_FRAME) {
+      const from = raw.length >= HEADER_LEN ? connHex(raw.subarray(2, 18)) : '?';
+      if (!this.#blocked.has(from)) this.#strike(from, SyncCode.FRAME_TOO_LARGE, `a frame of ${raw.length} bytes (limit ${MAX_FRAME})`);
+      return;
+    }
+    const f = parseFrame(raw);
+    if ('error' in f) {
+      const from = raw.length >= 18 ? connHex(raw.subarray(2, 18)) : '?';
+      if (!this.#blocked.has(from)) this.#strike(from, SyncCode.FRAME_INVALID, f.error);
+      return;
+    }
+    const from = connHex(f.from);
+    const to = connHex(f.to);
+    if (to !== connHex(BROADCAST) && to !== connHex(this.conn)) return; // for someone else
+    if (from === connHex(this.conn) || this.#blocked.has(from)) return;
+    if (f.kind === KIND_HELLO) return this.#onHello(f.from, from, f.header, f.nonce!, f.ciphertext, to !== connHex(BROADCAST));
+    const s = this.#sessions.get(from);
+    if (!s?.keys) return this.#strike(from, SyncCode.FRAME_INVALID, 'a sealed frame from a connection that never greeted');
+    if (s.dead) return;
+    if (f.seq !== s.recvSeq) {
+      return this.#strike(from, SyncCode.FRAME_REPLAYED, `frame ${f.seq} where ${s.recvSeq} was due: replayed, reordered or lost`, { peer: s.peer });
+    }
+    const plain = await open(s.keys.recv, counterNonce(f.seq), f.ciphertext, f.header);
+    if (!plain) return this.#strike(from, SyncCode.FRAME_INVALID, 'a frame that does not authenticate under the session key', { peer: s.peer });
+    s.recvSeq++;
+    s.lastActivity = Date.now();
+    await this.#onMessage(s, plain);
+  }
+
+  async #onHello(conn: ConnId, hex: string, header: Uint8Array, nonce: Uint8Array, ct: Uint8Array, directed: boolean): Promise<void> {
+    const plain = await open(this.#helloKey, nonce, ct, concatBytes(header, nonce));
+    const hello = plain && parseHello(plain);
+    if (!hello) return this.#strike(hex, SyncCode.FRAME_INVALID, 'a greeting that does not open with this room\'s team key');
+    const known = this.#sessions.get(hex);
+    if (known) {
+      // A repeated greeting must be the same one (the broadcast and the reply to ours cross).
+      if (known.hello && concatBytes(known.hello.bytes).join() !== hello.bytes.join()) {
+        this.#strike(hex, SyncCode.PROTOCOL, 'a second, different greeting on one connection', { peer: known.peer });
+      }
+      return;
+    }
+    if (this.#sessions.size >= MAX_PENDING) {
+      for (const [k, s] of this.#sessions) if (!s.authed || s.dead) (this.#sessions.delete(k), undefined);
+      if (this.#sessions.size >= MAX_PENDING) return;
+    }
+    const keys = await sessionKeys(this.#o.team, this.#o.room, { conn: this.conn, local: this.#local }, { conn, hello });
+    if (!keys) return this.#strike(hex, SyncCode.AUTH_FAILED, 'an unusable key exchange value');
+    const s: Session = {
+      conn,
+      hex,
+      hello,
+      keys,
+      authed: false,
+      sendSeq: 0n,
+      recvSeq: 0n,
+      out: Promise.resolve(),
+      fragments: [],
+      fragmentBytes: 0,
+      syncState: A.initSyncState(),
+      strikes: this.#strikes.get(hex) ?? 0,
+      dead: false,
+      lastActivity: Date.now(),
+      sent: 0,
+      received: 0,
+      bytesSent: 0
+    };
+    this.#sessions.set(hex, s);
+    if (!directed) await this.#sendHello(conn);
+    const sig = await signAuth(this.#o.signer, keys.th, this.conn);
+    this.#sendSealed(s, concatBytes(new Uint8Array([MSG_AUTH]), sig));
+  }
+
+  async #sendHello(to: ConnId): Promise<void> {
+    const header = frameHeader(KIND_HELLO, this.conn, to, 0n);
+    const nonce = randomBytes(12);
+    const ct = await seal(this.#helloKey, nonce, this.#local.hello.bytes, concatBytes(header, nonce));
+    if (!this.#closed) this.#o.transport.send(concatBytes(header, nonce, ct));
+  }
+
+  /** Seals and sends one message; frames of a session go out in sequence order. */
+  #sendSealed(s: Session, plain: Uint8Array): Promise<void> {
+    s.out = s.out.then(async () => {
+      if (s.dead || this.#closed) return;
+      const seq = s.sendSeq++;
+      const header = frameHeader(KIND_SEALED, this.conn, s.conn, seq);
+      const ct = await seal(s.keys!.send, counterNonce(seq), plain, header);
+      const frame = concatBytes(header, ct);
+      s.bytesSent += frame.length;
+      this.lastActivity = Date.now();
+      this.#o.transport.send(frame);
+    });
+    return s.out;
+  }
+
+  async #onMessage(s: Session, m: Uint8Array): Promise<void> {
+    const type = m[0];
+    if (!s.authed) {
+      if (type !== MSG_AUTH || m.length !== 65) return this.#strike(s.hex, SyncCode.PROTOCOL, 'data before the membership proof');
+      const key = s.hello!.deviceKey;
+      if (!(await checkAuth(key, s.keys!.th, s.conn, m.subarray(1)))) {
+        return this.#strike(s.hex, SyncCode.AUTH_FAILED, 'the membership proof does not verify', { peer: key });
+      }
+      const member = this.#o.ledger.member(key);
+      if (!member || !member.active) {
+        const code = member ? SyncCode.PEER_REMOVED : SyncCode.PEER_NOT_MEMBER;
+        this.#report({ type: 'rejected', conn: s.hex, peer: key, code, message: member ? `device of ${member.name} was removed from the team` : 'a device key that is not in the roster' });
+        s.dead = true;
+        this.#blocked.add(s.hex);
+        this.#report({ type: 'disconnected', conn: s.hex, peer: key, reason: code });
+        return;
+      }
+      s.authed = true;
+      s.peer = key as PublicKey;
+      s.keyId = await keyFingerprint(s.peer);
+      this.#report({ type: 'peer', conn: s.hex, peer: key, name: member.name });
+      const stored = await this.#o.storage.load(['sync', s.keyId]);
+      if (stored) {
+        try {
+          s.syncState = A.decodeSyncState(stored);
+        } catch {
+          s.syncState = A.initSyncState();
+        }
+      }
+      await this.#offerTeamKey(s);
+      return this.#pump(s);
+    }
+    if (type === MSG_SYNC) {
+      if (m.length < 2) return this.#strike(s.hex, SyncCode.PROTOCOL, 'an empty sync fragment', { peer: s.peer });
+      s.fragmentBytes += m.length - 2;
+      if (s.fragmentBytes > MAX_MESSAGE) {
+        s.fragments = [];
+        s.fragmentBytes = 0;
+        return this.#strike(s.hex, SyncCode.FRAME_TOO_LARGE, `a sync message over ${MAX_MESSAGE} bytes`, { peer: s.peer });
+      }
+      s.fragments.push(m.slice(2));
+      if (m[1] === 1) return;
+      const msg = s.fragments.length === 1 ? s.fragments[0] : concatBytes(...s.fragments);
+      s.fragments = [];
+      s.fragmentBytes = 0;
+      s.received++;
+      return this.#onSync(s, msg);
+    }
+    if (type === MSG_TEAM_KEY) return this.#onTeamKey(s, m.subarray(1));
+    return this.#strike(s.hex, SyncCode.PROTOCOL, `unknown message type ${type}`, { peer: s.peer });
+  }
+
+  async #onSync(s: Session, msg: Uint8Array): Promise<void> {
+    const ledger = this.#o.ledger;
+    let shadow = s.shadow ?? A.clone(ledger.doc as A.Doc<unknown>);
+    if (!A.hasHeads(shadow, A.getHeads(ledger.doc))) shadow = A.merge(shadow, ledger.doc as A.Doc<unknown>);
+    let next: A.Doc<unknown>;
+    let state: A.SyncState;
+    try {
+      A.decodeSyncMessage(msg);
+      [next, state] = A.receiveSyncMessage(shadow, s.syncState, msg);
+    } catch (e) {
+      s.shadow = undefined;
+      s.syncState = A.initSyncState();
+      this.#strike(s.hex, SyncCode.SYNC_MALFORMED, `not an Automerge sync message: ${(e as Error).message}`, { peer: s.peer });
+      return this.#pump(s);
+    }
+    const changes = A.getChanges(shadow, next);
+    if (changes.length > 0) {
+      const r = await ledger.applyVerifiedChanges(changes);
+      if (r.accepted.length) this.#report({ type: 'accepted', conn: s.hex, peer: s.peer!, events: r.accepted });
+      if (r.rejected.length) {
+        for (const p of r.problems) this.#report({ type: 'rejected', conn: s.hex, peer: s.peer, code: p.code, message: p.message, eventId: p.eventId });
+        const first = r.rejected[0];
+        this.#strike(s.hex, first.code, `${r.rejected.length} change(s) refused: ${first.message}`, { peer: s.peer });
+        s.shadow = undefined;
+        s.syncState = A.initSyncState();
+        return this.#pumpAll();
+      }
+      if (r.accepted.length) {
+        s.shadow = next;
+        s.syncState = state;
+        this.#scheduleSave();
+        return this.#pumpAll();
+      }
+    }
+    s.shadow = next;
+    s.syncState = state;
+    this.#scheduleSave();
+    return this.#pump(s);
+  }
+
+  async #pumpAll(): Promise<void> {
+    for (const s of this.#sessions.values()) if (s.authed && !s.dead) await this.#pump(s);
+  }
+
+  /** Sends whatever the sync protocol has to say to this peer (from the real document only). */
+  async #pump(s: Session): Promise<void> {
+    if (s.dead || this.#closed) return;
+    const [state, msg] = A.generateSyncMessage(this.#o.ledger.doc, s.syncState);
+    s.syncState = state;
+    if (!msg) return;
+    s.sent++;
+    for (let i = 0; i < msg.length || i === 0; i += MAX_FRAGMENT) {
+      const part = msg.subarray(i, i + MAX_FRAGMENT);
+      const more = i + MAX_FRAGMENT < msg.length ? 1 : 0;
+      void this.#sendSealed(s, concatBytes(new Uint8Array([MSG_SYNC, more]), part));
+    }
+  }
+
+  async #offerTeamKey(s: Session): Promise<void> {
+    const newest = this.#o.newestTeamKey?.();
+    const me = this.#o.ledger.member(this.#o.signer.publicKey);
+    if (!newest || newest.epoch <= s.hello!.epoch || !me?.active || (me.role !== 'owner' && me.role !== 'admin')) return;
+    await this.#sendSealed(s, concatBytes(new Uint8Array([MSG_TEAM_KEY]), encodeTeamKey(newest)));
+    this.#report({ type: 'team-key', conn: s.hex, peer: s.peer!, epoch: newest.epoch });
+  }
+
+  async #onTeamKey(s: Session, b: Uint8Array): Promise<void> {
+    const k = decodeTeamKey(b);
+    const sender = this.#o.ledger.member(s.peer!);
+    if (!k || !sender?.active || (sender.role !== 'owner' && sender.role !== 'admin')) {
+      return this.#strike(s.hex, SyncCode.TEAM_KEY_REFUSED, 'a team key from a peer that may not issue one', { peer: s.peer });
+    }
+    const newest = this.#o.newestTeamKey?.();
+    if (newest && k.epoch <= newest.epoch) return;
+    await this.#o.onTeamKey?.(k);
+    this.#report({ type: 'team-key', conn: s.hex, peer: s.peer!, epoch: k.epoch });
+  }
+
+  #scheduleSave(): void {
+    if (this.#saveTimer) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      void this.#saveStates().catch(() => undefined);
+    }, 200);
+  }
+
+  async #saveStates(): Promise<void> {
+    if (this.#saveTimer) (clearTimeout(this.#saveTimer), (this.#saveTimer = undefined));
+    for (const s of this.#sessions.values()) {
+      if (s.authed && s.keyId) await this.#o.storage.save(['sync', s.keyId], A.encodeSyncState(s.syncState));
+    }
+  }
+}
