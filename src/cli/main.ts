@@ -33,10 +33,12 @@ import { reveal } from './commands/reveal.ts';
 import { verify } from './commands/verify.ts';
 import { keyExport, keyImport } from './commands/key.ts';
 import { compactLedger } from './commands/compact.ts';
-import { journalAllowedSigners, journalClone, journalPull, journalPush } from './commands/journal.ts';
 import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
 
 const VERSION = '0.1.0';
+
+/** The Git journal commands load their adapters (isomorphic-git bindings) only when used. */
+const journal = () => import('./commands/journal.ts');
 
 type Action = (opts: any, out: Output, ...args: string[]) => Promise<ExitCode | void>;
 
@@ -223,10 +225,10 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .description('rewrite the stored document as one snapshot')
     .action(run(compactLedger));
 
-  program.command('push').description("push the ledger's Git journal (pulling first; never forced)").argument('<url>').action(run((opts, o, url) => journalPush(opts, o, url)));
-  program.command('pull').description('pull and check every commit of a Git remote').argument('<url>').action(run((opts, o, url) => journalPull(opts, o, url)));
-  program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote').argument('<url>').action(run((opts, o, url) => journalClone(opts, o, url)));
-  program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').action(run(journalAllowedSigners));
+  program.command('push').description("push the ledger's Git journal (pulling first; never forced)").argument('<url>').action(run(async (opts, o, url) => (await journal()).journalPush(opts, o, url)));
+  program.command('pull').description('pull and check every commit of a Git remote').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalPull(opts, o, url)));
+  program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalClone(opts, o, url)));
+  program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').action(run(async (opts, o) => (await journal()).journalAllowedSigners(opts, o)));
 
   return program;
 }

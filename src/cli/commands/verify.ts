@@ -2,12 +2,12 @@
  * verify: every stored chunk and every event checked again from disk. Exit 0 when all is well, 1 when a
  * problem is found; each problem is printed with its code, event id and location. Damaged storage is
  * reported, not crashed on: the ledger is opened with allowProblems, and if even that fails (say the chunk
- * holding the genesis event was changed), the storage-level problems and the reason are reported.
+ * holding the genesis event was changed), the storage is verified without opening it, and why it cannot open
+ * is reported too.
  */
 import { Ledger } from '../../lib/core/ledger.ts';
-import { DocStore } from '../../lib/core/docstore.ts';
 import { ErrorCode, isLedgerError } from '../../lib/core/errors.ts';
-import type { Problem, VerifyReport } from '../../lib/core/verify.ts';
+import type { VerifyReport } from '../../lib/core/verify.ts';
 import { existingStorage, ledgerDir, type GlobalOptions } from '../context.ts';
 import { Exit, type ExitCode, type Output } from '../output.ts';
 
@@ -22,10 +22,9 @@ export async function verify(opts: GlobalOptions, out: Output): Promise<ExitCode
     report = await ledger.verify();
   } catch (e) {
     if (!isLedgerError(e) || e.code === ErrorCode.NOT_INITIALIZED) throw e;
-    const { problems } = await DocStore.load(storage);
-    const all: Problem[] = problems.map((p) => ({ code: p.code, message: p.message, location: p.location }));
-    all.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
-    report = { ok: false, checked: 0, valid: 0, problems: all };
+    const stored = await Ledger.verifyStorage(storage);
+    stored.problems.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
+    report = { ...stored, ok: false };
   }
   const { ok, checked, valid, ledgerId, problems } = report;
   out.result({ ok, checked, valid, ledgerId: ledgerId ?? null, problems }, (say) => {
