@@ -34,6 +34,7 @@ import { verify } from './commands/verify.ts';
 import { keyExport, keyImport } from './commands/key.ts';
 import { compactLedger } from './commands/compact.ts';
 import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
+import { invite, join, removeMember, sync } from './commands/sync.ts';
 
 const VERSION = '0.1.0';
 
@@ -229,6 +230,12 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
   program.command('pull').description('pull and check every commit of a Git remote').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalPull(opts, o, url)));
   program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalClone(opts, o, url)));
   program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').action(run(async (opts, o) => (await journal()).journalAllowedSigners(opts, o)));
+
+  // Team sync (commands/sync.ts): relay URL from --relay, else $PROVENANCE_LEDGER_RELAY, else ws://127.0.0.1:8787.
+  program.command('invite').description('print an invite code and wait on the relay for the new device').option('--role <role>', 'admin, member or viewer', 'member').option('--relay <url>', 'the relay').option('--timeout <s>', 'how long to wait').action(run(invite));
+  program.command('join').description('join a team with an invite code: makes --ledger DIR a member device').argument('<code>').option('--relay <url>', 'the relay').option('--name <name>', 'your member name').option('--timeout <s>', 'how long to wait').action(run((opts, o, code) => join(code, opts, o)));
+  program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').action(run(sync));
+  program.command('remove').description("remove a member's device(s) from the team and rotate the team key").argument('<member>', 'device key, member id or name').action(run((opts, o, ref) => removeMember(ref, opts, o)));
 
   return program;
 }

@@ -114,6 +114,7 @@ export class SyncHub {
     hub.#helloKey = await helloKey(o.team, o.room);
     o.transport.onFrame((f) => hub.#receive(f));
     o.transport.onClose((reason) => {
+      if (hub.#closed) return;
       hub.#closed = true;
       for (const s of hub.#sessions.values()) if (!s.dead) hub.#report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason });
     });

@@ -1,0 +1,217 @@
+/**
+ * Team commands: invite, join, sync, remove. A thin shell over core/team and core/sync with the relay's
+ * WebSocket transport. invite and sync print one line (or, with --json, one JSON document per line) as
+ * things happen, so a script can read the invite code while the command waits.
+ */
+import * as A from '@automerge/automerge/slim';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { FsStorage } from '../../lib/adapters/storage/fs.ts';
+import { identitySigner, saveIdentity } from '../../lib/adapters/node/identity.ts';
+import { connectRelay } from '../../lib/adapters/transport/websocket.ts';
+import { Ledger, defaultMemberId } from '../../lib/core/ledger.ts';
+import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
+import { generateDeviceKey, signerFromCryptoKey } from '../../lib/core/keys.ts';
+import { initHash, sha256HexSync } from '../../lib/core/hash.ts';
+import type { Role } from '../../lib/core/roster.ts';
+import { SyncHub, type SyncReport } from '../../lib/core/sync/hub.ts';
+import { ensureTeamKey, loadTeamKeys, newTeamKey, roomId, saveTeamKey, type TeamKey } from '../../lib/core/team/teamkey.ts';
+import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoom } from '../../lib/core/team/invite.ts';
+import { ledgerDir, openSession, type GlobalOptions } from '../context.ts';
+import { CliError, Exit, type ExitCode, type Output } from '../output.ts';
+
+export const RELAY_ENV = 'PROVENANCE_LEDGER_RELAY';
+const DEFAULT_RELAY = 'ws://127.0.0.1:8787';
+const ROLES: Role[] = ['admin', 'member', 'viewer'];
+
+const relayOf = (opts: { relay?: string }) => opts.relay ?? process.env[RELAY_ENV] ?? DEFAULT_RELAY;
+const line = (out: Output, data: Record<string, unknown>, text: string) => out.result(data, (say) => say(text));
+
+export interface InviteOptions extends GlobalOptions {
+  role?: string;
+  relay?: string;
+  timeout?: string;
+}
+
+export async function invite(opts: InviteOptions, out: Output): Promise<void> {
+  const role = (opts.role ?? 'member') as Role;
+  if (!ROLES.includes(role)) throw new LedgerError(ErrorCode.BAD_INPUT, `--role must be one of ${ROLES.join(', ')}`);
+  const { ledger, storage, identity } = await openSession(opts, { write: true });
+  const me = ledger.member(identity!.publicKey)!;
+  if (me.role !== 'owner' && me.role !== 'admin') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `only an owner or admin may invite (you are ${me.role})`);
+  if (role === 'admin' && me.role !== 'owner') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, 'only an owner may invite an admin');
+  const team = await ensureTeamKey(storage, me.role === 'owner');
+  if (!team) throw new LedgerError(ErrorCode.NOT_FOUND, 'this device holds no team key: sync with the owner first');
+  const { code, invite: inv } = makeInviteCode(ledger.id);
+  const relay = relayOf(opts);
+  const transport = await connectRelay(relay, await inviteRoom(inv));
+  line(out, { invite: { code, role, relay } }, `Invite code: ${code}\n  on the new device: provenance-ledger join ${code} --ledger NEWDIR --relay ${relay}`);
+  const joiner = await hostInvite({
+    invite: inv,
+    transport,
+    team,
+    timeoutMs: opts.timeout ? Number(opts.timeout) * 1000 : undefined,
+    admit: async (j) => {
+      if (ledger.member(j.deviceKey)?.active) throw new LedgerError(ErrorCode.BAD_INPUT, 'that device is already a member');
+      const ev = await ledger.append('member', { action: 'add', member: { id: defaultMemberId(j.deviceKey), name: j.name, key: j.deviceKey, role } });
+      line(out, { added: { name: j.name, key: j.deviceKey, role, event: ev.id } }, `Added ${j.name} (${j.deviceKey.slice(0, 12)}…) as ${role}: event ${ev.id.slice(0, 16)}`);
+      return { ledgerId: ledger.id, role, doc: A.save(ledger.doc) };
+    }
+  }).finally(() => transport.close());
+  line(out, { joined: { name: joiner.name, key: joiner.deviceKey } }, `${joiner.name} joined.`);
+}
+
+export interface JoinOptions extends GlobalOptions {
+  relay?: string;
+  name?: string;
+  timeout?: string;
+}
+
+export async function join(codeText: string, opts: JoinOptions, out: Output): Promise<void> {
+  const inv = parseInviteCode(codeText);
+  if (!inv) throw new CliError('BAD_INPUT', `"${codeText}" is not an invite code`);
+  const dir = ledgerDir(opts);
+  const storage = await FsStorage.open(dir);
+  if (await Ledger.exists(storage)) throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, `${dir} already holds a ledger`);
+  const name = opts.name ?? defaultName();
+  const key = await generateDeviceKey(true);
+  const relay = relayOf(opts);
+  const transport = await connectRelay(relay, await inviteRoom(inv));
+  try {
+    const { welcome, done } = await joinInvite({ invite: inv, transport, signer: signerFromCryptoKey(key.privateKey, key.publicKey), name, timeoutMs: opts.timeout ? Number(opts.timeout) * 1000 : undefined });
+    await initHash();
+    await storage.save(['doc', 'snapshot', sha256HexSync(welcome.doc)], welcome.doc);
+    const report = await Ledger.verifyStorage(storage, welcome.ledgerId);
+    const ledger = report.ok ? await Ledger.open({ storage }) : undefined;
+    if (!ledger || !ledger.member(key.publicKey)?.active) {
+      await storage.removeRange(['doc']);
+      throw new LedgerError(ErrorCode.GENESIS, `the ledger received does not verify or does not make this device a member${report.ok ? '' : `: ${report.problems.slice(0, 3).map((p) => `${p.code} ${p.message}`).join('; ')}`}`);
+    }
+    await saveIdentity(storage, key, name);
+    await saveTeamKey(storage, welcome.team);
+    await done();
+    await new Promise((r) => setTimeout(r, 100));
+    out.result(
+      { ledger: { id: ledger.id, name: ledger.name, dir: path.resolve(dir), events: ledger.size }, member: { name, publicKey: key.publicKey, role: welcome.role }, teamEpoch: welcome.team.epoch },
+      (say) => {
+        say(`Joined ledger "${ledger.name}" in ${path.resolve(dir)} as ${welcome.role}`);
+        say(`  ledger id    ${ledger.id}`);
+        say(`  events       ${ledger.size}, every one verified`);
+        say(`  device key   ${key.publicKey}`);
+      }
+    );
+  } finally {
+    transport.close();
+  }
+}
+
+export interface SyncOptions extends GlobalOptions {
+  relay?: string;
+  once?: boolean;
+  wait?: string;
+}
+
+export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
+  const { ledger, storage, identity } = await openSession(opts, { write: true });
+  const me = ledger.member(identity!.publicKey)!;
+  await ensureTeamKey(storage, me.role === 'owner');
+  let keys = await loadTeamKeys(storage);
+  if (keys.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'this device holds no team key: join the team with an invite');
+  const relay = relayOf(opts);
+  const signer = identitySigner(identity!);
+  const accepted: string[] = [];
+  const rejected: Array<{ code: string; message: string; eventId?: string; peer?: string }> = [];
+  const peers = new Map<string, string>();
+  const onReport = (r: SyncReport) => {
+    if (r.type === 'accepted') {
+      accepted.push(...r.events);
+      line(out, { accepted: r.events, peer: r.peer }, `accepted ${r.events.length} event(s) from ${peers.get(r.peer) ?? r.peer.slice(0, 12)}`);
+    } else if (r.type === 'rejected') {
+      rejected.push({ code: r.code, message: r.message, eventId: r.eventId, peer: r.peer });
+      line(out, { rejected: r }, `rejected [${r.code}] ${r.message}${r.eventId ? ` (event ${r.eventId.slice(0, 16)})` : ''}`);
+    } else if (r.type === 'peer') {
+      peers.set(r.peer, r.name ?? '');
+      line(out, { peer: { key: r.peer, name: r.name } }, `connected to ${r.name} (${r.peer.slice(0, 12)}…), membership verified`);
+    } else if (r.type === 'disconnected') {
+      line(out, { disconnected: r }, `disconnected ${r.peer ? r.peer.slice(0, 12) + '…' : r.conn.slice(0, 8)}: ${r.reason}`);
+    } else if (r.type === 'team-key') {
+      line(out, { teamKey: { epoch: r.epoch, peer: r.peer } }, `team key epoch ${r.epoch} ${peers.has(r.peer) ? 'exchanged with' : 'from'} ${peers.get(r.peer) ?? r.peer.slice(0, 12)}`);
+    }
+  };
+  const hubFor = async (team: TeamKey) => {
+    const room = await roomId(team);
+    return SyncHub.start({
+      ledger,
+      storage,
+      signer,
+      team,
+      room,
+      transport: await connectRelay(relay, room),
+      onReport,
+      newestTeamKey: () => keys[0],
+      onTeamKey: async (k) => {
+        await saveTeamKey(storage, k);
+        keys = await loadTeamKeys(storage);
+      }
+    });
+  };
+  // The current epoch's room; owners and admins also visit the previous one, to hand the new key to
+  // members who were offline when it changed.
+  const hubs = [await hubFor(keys[0])];
+  if (keys[1] && (me.role === 'owner' || me.role === 'admin')) hubs.push(await hubFor(keys[1]));
+  line(out, { syncing: { relay, epoch: keys[0].epoch } }, `syncing ledger "${ledger.name}" through ${relay} (team key epoch ${keys[0].epoch})`);
+
+  if (!opts.once) {
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  } else {
+    const waitMs = (opts.wait ? Number(opts.wait) : 30) * 1000;
+    const t0 = Date.now();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 50));
+      const connected = hubs.some((h) => h.peers().length > 0);
+      if (connected && hubs.every((h) => h.quiet(400))) break;
+      if (!connected && Date.now() - t0 > waitMs) break;
+    }
+  }
+  const seen = hubs.flatMap((h) => h.peers());
+  for (const h of hubs) await h.close();
+  out.result(
+    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, events: ledger.size, heads: ledger.heads() },
+    (say) => {
+      if (seen.length === 0) say('no peer was online');
+      say(`done: ${accepted.length} event(s) accepted, ${rejected.length} refused; the ledger holds ${ledger.size} events`);
+      for (const r of rejected) say(`  refused [${r.code}] ${r.message}`);
+    }
+  );
+  return rejected.length > 0 ? Exit.PROBLEMS : Exit.OK;
+}
+
+export async function removeMember(ref: string, opts: GlobalOptions, out: Output): Promise<void> {
+  const { ledger, storage, identity } = await openSession(opts, { write: true });
+  const targets = ledger.roster().filter((m) => m.active && (m.key === ref || m.memberId === ref || m.name === ref));
+  if (targets.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, `no active member or device "${ref}"`);
+  if (targets.some((t) => t.key === identity!.publicKey)) throw new LedgerError(ErrorCode.BAD_INPUT, 'a device cannot remove itself');
+  const ids: string[] = [];
+  for (const t of targets) {
+    const ev = await ledger.append('member', { action: 'remove', member: { id: t.memberId, name: t.name, key: t.key, role: t.role } });
+    ids.push(ev.id);
+  }
+  const keys = await loadTeamKeys(storage);
+  const next = newTeamKey((keys[0]?.epoch ?? 0) + 1, [...(keys[0]?.covers ?? []), ...ids]);
+  await saveTeamKey(storage, next);
+  out.result({ removed: targets.map((t) => ({ key: t.key, name: t.name })), events: ids, teamEpoch: next.epoch }, (say) => {
+    for (const t of targets) say(`Removed ${t.name} (${t.key.slice(0, 12)}…)`);
+    say(`Team key rotated to epoch ${next.epoch}: run sync to hand it to the remaining devices.`);
+  });
+}
+
+function defaultName(): string {
+  try {
+    return userInfo().username || 'member';
+  } catch {
+    return 'member';
+  }
+}
