@@ -36,7 +36,8 @@ export interface HostDeps {
   init(): Promise<void>;
   openStorage(): Promise<StorageAdapter>;
   loadIdentity(): Promise<DeviceIdentity | undefined>;
-  ensureIdentity(memberName: string): Promise<DeviceIdentity>;
+  /** Makes the device key on first use; with a backup passphrase, with its encrypted backup (browser-identity.ts). */
+  ensureIdentity(memberName: string, backupPassphrase?: string): Promise<DeviceIdentity>;
   now?: () => Date;
 }
 
@@ -105,14 +106,17 @@ export class LedgerHost {
     return this.#ready(this.#ledger);
   }
 
-  async create(memberName: unknown, ledgerName: unknown): Promise<EngineState> {
+  async create(memberName: unknown, ledgerName: unknown, backupPassphrase?: unknown): Promise<EngineState> {
     const member = text(memberName, 'Your name') as string;
     const name = text(ledgerName, 'Ledger name') as string;
+    if (backupPassphrase !== undefined && backupPassphrase !== '' && (typeof backupPassphrase !== 'string' || backupPassphrase.length < 8)) {
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'The backup passphrase must be at least 8 characters');
+    }
     const storage = await this.#openStorage();
     if (this.#ledger || (await Ledger.exists(storage))) {
       throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'this device already holds a ledger');
     }
-    this.#identity = await this.#deps.ensureIdentity(member);
+    this.#identity = await this.#deps.ensureIdentity(member, (backupPassphrase as string | undefined) || undefined);
     this.#ledger = await Ledger.create({
       storage,
       signer: this.#identity.signer,
@@ -126,6 +130,31 @@ export class LedgerHost {
   #requireLedger(): Ledger {
     if (!this.#ledger) throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'no ledger is open on this device');
     return this.#ledger;
+  }
+
+  // For the request handlers kept in their own files (custody.ts, transfer.ts, worker.ts).
+
+  /** The open ledger; NOT_INITIALIZED when there is none. */
+  ledger(): Ledger {
+    return this.#requireLedger();
+  }
+
+  /** The open ledger, checked to have this device's signing key. */
+  writableLedger(): Ledger {
+    const ledger = this.#requireLedger();
+    this.#requireSigner();
+    return ledger;
+  }
+
+  storage(): Promise<StorageAdapter> {
+    return this.#openStorage();
+  }
+
+  /** Forgets the open ledger and identity and opens both again (after an import or a key restore). */
+  async reopen(): Promise<EngineState> {
+    this.#ledger = undefined;
+    this.#identity = undefined;
+    return this.open();
   }
 
   async recordGeneration(input: GenerationInput, progress?: (p: Progress) => void): Promise<LedgerEvent> {

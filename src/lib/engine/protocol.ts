@@ -8,6 +8,9 @@
  */
 import type { LedgerEvent } from '../core/event.ts';
 import type { VerifyReport } from '../core/verify.ts';
+import type { KeyBackup } from '../core/backup.ts';
+import type { CustodyInput } from './custody.ts';
+import type { FileRef } from './files.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -84,12 +87,52 @@ export type EngineState =
 
 export type Request =
   | { type: 'open' }
-  | { type: 'create'; memberName: string; ledgerName: string }
+  | { type: 'create'; memberName: string; ledgerName: string; backupPassphrase?: string }
   | { type: 'record-generation'; input: GenerationInput }
   | { type: 'verify' }
   | { type: 'record-checklist'; input: ChecklistInput }
   | { type: 'record-policy'; input: PolicyInput }
-  | { type: 'policy-text'; sha256: string };
+  | { type: 'policy-text'; sha256: string }
+  // Asset, Verify and Settings pages
+  | { type: 'hash-files'; files: File[] }
+  | { type: 'trace'; hashes: string[] }
+  | { type: 'record-custody'; input: CustodyInput }
+  | { type: 'identity' }
+  | { type: 'key-backup' }
+  | { type: 'restore-key'; backup: unknown; passphrase: string }
+  | { type: 'export-ledger' }
+  | { type: 'import-ledger'; file: Blob }
+  | { type: 'vault'; action: VaultAction; passphrase?: string; current?: string };
+
+/** The device's signing identity, as the settings page shows it. */
+export interface IdentityInfo {
+  memberName: string;
+  publicKey: string;
+  /** First 16 hex digits of SHA-256(public key). */
+  fingerprint: string;
+  createdAt: string;
+  /** When the key was made with a backup passphrase: the encrypted backup (never the key itself). */
+  hasBackup: boolean;
+}
+
+export type VaultAction = 'status' | 'set' | 'unlock' | 'lock';
+
+export interface VaultStatus {
+  /** A passphrase protects the prompt vault. */
+  protected: boolean;
+  /** The vault key is in the worker's memory (prompts can be saved and read). */
+  unlocked: boolean;
+  entries: number;
+}
+
+export interface ImportResult {
+  ledgerName: string;
+  /** Events new to this device. */
+  accepted: number;
+  /** Events this device already held. */
+  already: number;
+  state: EngineState;
+}
 
 /** The result type of each request type. */
 export interface Results {
@@ -101,6 +144,16 @@ export interface Results {
   'record-policy': LedgerEvent;
   /** The locally kept text of a policy snapshot, or null when this device does not hold it. */
   'policy-text': string | null;
+  'hash-files': FileRef[];
+  /** The chain of custody of the given file hashes, oldest first. */
+  trace: LedgerEvent[];
+  'record-custody': LedgerEvent;
+  identity: IdentityInfo | null;
+  'key-backup': KeyBackup;
+  'restore-key': EngineState;
+  'export-ledger': { text: string; filename: string; events: number };
+  'import-ledger': ImportResult;
+  vault: VaultStatus;
 }
 
 export type RequestType = Request['type'];

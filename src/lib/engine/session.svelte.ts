@@ -16,8 +16,12 @@ import {
   type PolicyInput,
   type LedgerInfo,
   type MemberInfo,
-  type Progress
+  type Progress,
+  type RequestOf,
+  type RequestType,
+  type Results
 } from './protocol.ts';
+import type { CustodyInput } from './custody.ts';
 
 export type SessionStatus = 'starting' | 'empty' | 'ready' | 'failed';
 
@@ -79,10 +83,46 @@ export class LedgerSession {
     else this.status = 'failed';
   }
 
-  async create(memberName: string, ledgerName: string): Promise<boolean> {
-    const s = await this.#run('Creating your ledger…', () => this.#client.call({ type: 'create', memberName, ledgerName }));
+  async create(memberName: string, ledgerName: string, backupPassphrase?: string): Promise<boolean> {
+    const s = await this.#run('Creating your ledger…', () =>
+      this.#client.call({ type: 'create', memberName, ledgerName, ...(backupPassphrase ? { backupPassphrase } : {}) })
+    );
     if (s) this.#apply(s);
     return s !== undefined;
+  }
+
+  /**
+   * Any request, with its activity line and progress shown. A failure goes to `error` (the alert region) and
+   * gives undefined; with `{ inline: true }` it is thrown instead (an EngineError) for the page to show
+   * beside its form.
+   */
+  async request<T extends RequestType>(request: RequestOf<T>, activity: string, opts: { inline?: boolean } = {}): Promise<Results[T] | undefined> {
+    this.activity = activity;
+    this.progress = null;
+    try {
+      const result = await this.#client.call(request, (p) => (this.progress = p));
+      this.error = null;
+      return result;
+    } catch (e) {
+      if (opts.inline) throw e instanceof EngineError ? e : new EngineError(toErrorInfo(e));
+      this.error = e instanceof EngineError ? e.toJSON() : toErrorInfo(e);
+      return undefined;
+    } finally {
+      this.activity = null;
+      this.progress = null;
+    }
+  }
+
+  /** Takes the engine's state after a change made elsewhere in the worker (import, key restore). */
+  adopt(s: EngineState): void {
+    this.#apply(s);
+    this.report = null;
+  }
+
+  async recordCustody(input: CustodyInput): Promise<LedgerEvent | undefined> {
+    const event = await this.request({ type: 'record-custody', input }, `Recording the ${input.type}…`);
+    this.#appended(event);
+    return event;
   }
 
   async recordGeneration(input: GenerationInput): Promise<LedgerEvent | undefined> {

@@ -5,7 +5,9 @@
 import { LedgerHost } from './host.ts';
 import { initAutomerge } from './wasm.ts';
 import { IdbStorage } from '../adapters/storage/idb.ts';
-import { ensureIdentity, identitySigner, loadIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
+import { ensureIdentity, identitySigner, loadIdentity, restoreIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
+import { VaultLock } from './vault-lock.ts';
+import { handleDevice, isDeviceRequest } from './device-requests.ts';
 import {
   EngineErrorCode,
   PROTOCOL_VERSION,
@@ -27,22 +29,36 @@ const scope = self as unknown as WorkerScope;
 
 const device = (id: BrowserIdentity) => ({ memberName: id.memberName, publicKey: id.publicKey, signer: identitySigner(id) });
 
+/** The device storage, behind the prompt vault's passphrase lock (vault-lock.ts). */
+let vault: VaultLock | undefined;
+
 const host = new LedgerHost({
   init: initAutomerge,
-  openStorage: () => IdbStorage.open(LEDGER_DB),
+  openStorage: async () => (vault = new VaultLock(await IdbStorage.open(LEDGER_DB))),
   loadIdentity: async () => {
     const id = await loadIdentity();
     return id && device(id);
   },
-  ensureIdentity: async (name) => device(await ensureIdentity(name))
+  ensureIdentity: async (name, backupPassphrase) => device(await ensureIdentity(name, undefined, { backupPassphrase }))
 });
 
+const deviceDeps = {
+  host,
+  vault: async () => {
+    await host.storage();
+    return vault!;
+  },
+  identity: { load: () => loadIdentity(), restore: (backup: unknown, passphrase: string) => restoreIdentity(backup, passphrase) }
+};
+
 function handle(request: Request, progress: (p: Progress) => void): Promise<unknown> {
+  // The Asset, Verify and Settings requests (device-requests.ts).
+  if (isDeviceRequest(request)) return handleDevice(deviceDeps, request, progress);
   switch (request.type) {
     case 'open':
       return host.open();
     case 'create':
-      return host.create(request.memberName, request.ledgerName);
+      return host.create(request.memberName, request.ledgerName, request.backupPassphrase);
     case 'record-generation':
       return host.recordGeneration(request.input, progress);
     case 'verify':

@@ -1,0 +1,99 @@
+/** Device requests over memory storage: custody records, trace, ledger export/import, the vault lock. */
+import { describe, expect, it } from 'vitest';
+import { LedgerHost } from '../../../src/lib/engine/host.ts';
+import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
+import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
+import { handleDevice, importLedger } from '../../../src/lib/engine/device-requests.ts';
+import { VaultLock } from '../../../src/lib/engine/vault-lock.ts';
+import { PromptVault } from '../../../src/lib/core/vault.ts';
+import { commitPrompt } from '../../../src/lib/core/commitment.ts';
+
+const KDF = { iterations: 1, memoryKiB: 64, parallelism: 1 };
+
+async function device() {
+  const storage = new MemoryStorage();
+  const vault = new VaultLock(storage, KDF);
+  const k = await generateDeviceKey(false);
+  const id = { memberName: 'Ada', publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
+  const host = new LedgerHost({
+    init: async () => {},
+    openStorage: async () => vault,
+    loadIdentity: async () => id,
+    ensureIdentity: async () => id
+  });
+  const deps = { host, vault: async () => vault, identity: { load: async () => undefined, restore: async () => { throw new Error('no'); } } };
+  return { host, storage, vault, deps };
+}
+
+const file = (name: string, text: string) => new File([text], name);
+
+describe('device requests', () => {
+  it('records custody events and traces a file through them', async () => {
+    const { host, deps } = await device();
+    await host.create('Ada', 'Studio');
+    const gen = await host.recordGeneration({
+      platform: 'Tripo',
+      mode: 'text-to-3d',
+      project: 'P',
+      classification: 'client',
+      trainingOptOut: true,
+      privacyMode: true,
+      outputs: [file('robot.glb', 'glb bytes')],
+      inputs: []
+    });
+    const out = (gen.event.body as any).outputs[0];
+    const progress = () => {};
+    await handleDevice(deps, { type: 'record-custody', input: { type: 'export', generation: gen.id, known: [out], files: [], destination: { label: 'Vault drive', kind: 'encrypted-drive', encrypted: true } } }, progress);
+    const der = await handleDevice(deps, { type: 'record-custody', input: { type: 'derivation', known: [out], files: [file('robot-retopo.glb', 'retopo')], tool: { name: 'Blender', version: '4.2' }, operation: 'retopology' } }, progress);
+    const derived = (der.event.body as any).outputs[0];
+    await handleDevice(deps, { type: 'record-custody', input: { type: 'handoff', known: [derived], files: [], recipient: { name: 'Client Co' } } }, progress);
+    await handleDevice(deps, { type: 'record-custody', input: { type: 'deletion', platform: 'Tripo', generation: gen.id, fileHashes: [out.sha256], status: 'confirmed', evidence: file('mail.eml', 'deleted'), evidenceKind: 'email' } }, progress);
+    const chain = await handleDevice(deps, { type: 'trace', hashes: [derived.sha256] }, progress);
+    expect(chain.map((e) => e.event.type)).toEqual(['generation', 'export', 'derivation', 'handoff', 'deletion']);
+    await expect(
+      handleDevice(deps, { type: 'record-custody', input: { type: 'handoff', known: [], files: [], recipient: { name: 'X' } } }, progress)
+    ).rejects.toMatchObject({ code: 'BAD_INPUT' });
+  });
+
+  it('exports a ledger and imports it on an empty device; refuses tampered and foreign files whole', async () => {
+    const a = await device();
+    await a.host.create('Ada', 'Studio');
+    await a.host.recordGeneration({ platform: 'Meshy', mode: 'text-to-3d', project: 'P', classification: 'public', trainingOptOut: false, privacyMode: false, outputs: [file('a.glb', 'a')], inputs: [] });
+    const exp = await handleDevice(a.deps, { type: 'export-ledger' }, () => {});
+    expect(exp.events).toBe(2);
+
+    const b = await device();
+    const tampered = exp.text.replace('Meshy', 'Mesh2');
+    await expect(importLedger(b.host, new Blob([tampered]))).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    expect((await b.host.open()).state).toBe('empty');
+    await expect(importLedger(b.host, new Blob(['not json\n']))).rejects.toThrow(/not a ledger export/);
+
+    const r = await importLedger(b.host, new Blob([exp.text]));
+    expect(r.accepted).toBe(2);
+    expect(r.state.state).toBe('ready');
+    const again = await importLedger(b.host, new Blob([exp.text]));
+    expect(again.accepted).toBe(0);
+
+    const c = await device();
+    await c.host.create('Bo', 'Other');
+    await expect(importLedger(c.host, new Blob([exp.text]))).rejects.toMatchObject({ code: 'WRONG_LEDGER' });
+  });
+
+  it('encrypts vault entries under a passphrase and locks them', async () => {
+    const { vault, storage } = await device();
+    const pv = new PromptVault(vault);
+    const c1 = await commitPrompt('first secret prompt');
+    await pv.put(c1.opening);
+    let st = await vault.setPassphrase('correct horse');
+    expect(st).toMatchObject({ protected: true, unlocked: true, entries: 1 });
+    const raw = await storage.load(['vault', c1.commitment.commitment]);
+    expect(new TextDecoder().decode(raw!)).not.toContain('first secret prompt');
+    expect((await pv.get(c1.commitment.commitment))?.prompt).toBe('first secret prompt');
+    await vault.lock();
+    await expect(pv.get(c1.commitment.commitment)).rejects.toMatchObject({ code: 'VAULT_LOCKED' });
+    await expect(vault.unlock('wrong one')).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
+    st = await vault.unlock('correct horse');
+    expect(st.unlocked).toBe(true);
+    expect((await pv.get(c1.commitment.commitment))?.prompt).toBe('first secret prompt');
+  });
+});
