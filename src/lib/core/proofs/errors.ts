@@ -1,0 +1,39 @@
+/**
+ * Stable codes of the proofs layer (device log, checkpoints, witnessing, evidence bundles). Scripts, the UI and
+ * the tests match on them; never rename one.
+ */
+export const ProofCode = {
+  /** The stored log (state, leaf chunks, checkpoints) is damaged or disagrees with itself. */
+  LOG_CORRUPT: 'LOG_CORRUPT',
+  /** The log lacks an event the ledger holds, or holds one the ledger lacks, or a leaf differs from its event. */
+  LOG_MISMATCH: 'LOG_MISMATCH',
+  NOT_IN_LOG: 'NOT_IN_LOG',
+  NO_CHECKPOINT: 'NO_CHECKPOINT',
+  CHECKPOINT_INVALID: 'CHECKPOINT_INVALID',
+  /** Witnessing: a checkpoint whose log key is not a member of the witness's ledger, or of another ledger. */
+  WITNESS_UNKNOWN_LOG: 'WITNESS_UNKNOWN_LOG',
+  /** Witnessing: the log is smaller than the checkpoint cosigned last (events dropped). */
+  WITNESS_ROLLBACK: 'WITNESS_ROLLBACK',
+  /** Witnessing: the log is not an extension of the checkpoint cosigned last (history rewritten: a fork). */
+  WITNESS_FORK: 'WITNESS_FORK',
+  /** Witnessing: a request file that is malformed. */
+  WITNESS_REQUEST_INVALID: 'WITNESS_REQUEST_INVALID'
+} as const;
+export type ProofCode = (typeof ProofCode)[keyof typeof ProofCode];
+
+export class ProofError extends Error {
+  readonly code: ProofCode;
+  readonly detail?: unknown;
+  constructor(code: ProofCode, message: string, opts: { detail?: unknown; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'ProofError';
+    this.code = code;
+    this.detail = opts.detail;
+  }
+  toJSON() {
+    return { name: this.name, code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+export const isProofError = (e: unknown, code?: ProofCode): e is ProofError =>
+  e instanceof ProofError && (code === undefined || e.code === code);
