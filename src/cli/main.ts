@@ -237,6 +237,13 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
   program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').action(run(sync));
   program.command('remove').description("remove a member's device(s) from the team and rotate the team key").argument('<member>', 'device key, member id or name').action(run((opts, o, ref) => removeMember(ref, opts, o)));
 
+  // Proofs (commands/proofs.ts): the device log's checkpoints, witnessing, evidence bundles.
+  const proofs = () => import('./commands/proofs.ts');
+  program.command('checkpoint').description("sign this device's log head; --out writes a witness request, --cosigned merges a teammate's cosignature").option('--out <file>', 'write a witness request (checkpoint + consistency proofs)').option('--from <sizes...>', 'with --out: prove consistency from these sizes (default: earlier checkpoints)').option('--cosigned <file>', 'merge a cosigned checkpoint returned by a witness').option('--force', 'overwrite --out').action(run(async (opts, o) => (await proofs()).checkpoint(opts, o)));
+  program.command('witness').description("check a teammate's log against the checkpoint you cosigned last, and cosign it (exit 1 when refused)").option('--log <dir>', "the teammate's ledger directory").option('--request <file>', 'a witness request file (from checkpoint --out)').option('--out <file>', 'with --request: where to write the cosigned checkpoint').option('--force', 'overwrite --out').action(run(async (opts, o) => (await proofs()).witness(opts, o)));
+  program.command('prove').description('write an evidence bundle about a file or an event, verifiable offline').argument('<file-or-id>', 'the file (found by its hash) or an event id').requiredOption('--out <bundle>', 'the bundle file to write').option('--reveal-prompt', "include the prompt openings from this device's vault").option('--unwitnessed', 'use the newest checkpoint even if no teammate cosigned it').option('--force', 'overwrite --out').action(run(async (opts, o, ref) => (await proofs()).prove(ref, opts, o)));
+  program.command('verify-bundle').description('check an evidence bundle offline (exit 0 valid, 1 invalid, 2 usage)').argument('<bundle>', 'the bundle file').option('--file <files...>', 'files to check against the hashes the bundle names').action(run(async (opts, o, b) => (await proofs()).verifyBundleCommand(b, opts, o)));
+
   return program;
 }
 
