@@ -18,6 +18,7 @@ import { verifyInclusion } from '../merkle/proof.ts';
 import { BundleFormatError, parseBundle, type Bundle } from './bundle.ts';
 import { logOrigin, witnessName } from './keys.ts';
 import { fileHashes } from '../query.ts';
+import { describeFacts } from './report.ts';
 
 export const BundleCode = {
   MALFORMED: 'BUNDLE_MALFORMED',
@@ -34,7 +35,8 @@ export const BundleCode = {
   OPENING_MISMATCH: 'OPENING_MISMATCH',
   OPENING_UNUSED: 'OPENING_UNUSED',
   SUBJECT_MISSING: 'SUBJECT_MISSING',
-  FILE_MISMATCH: 'FILE_NOT_IN_BUNDLE'
+  FILE_MISMATCH: 'FILE_NOT_IN_BUNDLE',
+  REPORT_DIFFERS: 'REPORT_DIFFERS'
 } as const;
 export type BundleCode = (typeof BundleCode)[keyof typeof BundleCode];
 
@@ -237,6 +239,10 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[]): Promis
     if (!checked.events.has(bundle.subject.event as EventId)) fail(BundleCode.SUBJECT_MISSING, `the subject event ${bundle.subject.event} is not among the valid included events`, 'subject.event');
   } else if (!byHash.has(bundle.subject.sha256)) {
     fail(BundleCode.SUBJECT_MISSING, `no included event names a file with SHA-256 ${bundle.subject.sha256}`, 'subject.sha256');
+  } else if (bundle.subject.name !== undefined) {
+    const { sha256, name } = bundle.subject;
+    const named = events.some((ev) => fileRefs(ev).some((r) => r.sha256 === sha256 && r.name === name));
+    if (!named) fail(BundleCode.SUBJECT_MISSING, `no included event names a file ${JSON.stringify(name)} with SHA-256 ${sha256}`, 'subject.name');
   }
   const given: BundleFacts['files'] = [];
   for (const f of files) {
@@ -261,7 +267,27 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[]): Promis
           files: given
         }
       : undefined;
+  // Step 9 (ours): the report is exactly what this verifier states.
+  if (facts && failures.length === 0) {
+    const mine = describeFacts({ ...facts, files: [] }).join('\n') + '\n';
+    if (bundle.report !== mine) fail(BundleCode.REPORT_DIFFERS, 'the report is not what the checked content states (edited, or written by another version)', 'report');
+  }
   return { ok: failures.length === 0, failures, facts };
+}
+
+/** The FileRefs ({name, sha256, ...}) anywhere in an event body. */
+function fileRefs(ev: LedgerEvent): Array<{ name: string; sha256: string }> {
+  const out: Array<{ name: string; sha256: string }> = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.sha256 === 'string' && typeof o.name === 'string') out.push({ name: o.name, sha256: o.sha256 });
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(ev.event.body);
+  return out;
 }
 
 function applyGenesis(roster: Roster, ev: LedgerEvent): void {

@@ -5,6 +5,8 @@
  * string and list, every problem named by its JSON path (the model is sigstore-js's assertBundle). Parsing checks
  * shape only; bundle-verify.ts checks what the values mean.
  */
+import { canonicalJson } from '../canonical.ts';
+
 export const BUNDLE_FORMAT = 'provenance-ledger/bundle/v1';
 export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
 export const MAX_BUNDLE_EVENTS = 10_000;
@@ -48,7 +50,7 @@ export interface Bundle {
   /** The cosigners' verifier keys (type 0x04). */
   witnessKeys: string[];
   openings: PromptOpening[];
-  /** A readable report, for people; a verifier recomputes its own and never trusts this one. */
+  /** A readable report: what a verifier following section 17 states (ours checks it is exactly its own reading). */
   report: string;
 }
 
@@ -82,6 +84,8 @@ export function parseBundle(bytes: Uint8Array): Bundle {
     throw new BundleFormatError('bundle', `not JSON (truncated?): ${(e as Error).message}`);
   }
   assertBundle(value);
+  // The file is exactly the JCS form of its value: any change to its bytes is a change the verifier sees.
+  if (canonicalJson(value) !== text) throw new BundleFormatError('bundle', 'the bytes are not the canonical (RFC 8785) form of the bundle');
   return value;
 }
 
@@ -152,7 +156,7 @@ function hex64(v: unknown, path: string): string {
   return v;
 }
 
-/** The bundle's file bytes: JSON with two-space indentation and a final newline. */
+/** The bundle's file bytes: its RFC 8785 (JCS) canonical JSON, UTF-8. */
 export function serializeBundle(b: Bundle): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(b, null, 2) + '\n');
+  return new TextEncoder().encode(canonicalJson(b));
 }

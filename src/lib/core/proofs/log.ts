@@ -307,9 +307,8 @@ export class DeviceLog {
     let log: DeviceLog;
     try {
       log = await DeviceLog.load(storage);
-      log.#prover();
     } catch (e) {
-      return [{ code: ProofCode.LOG_CORRUPT, message: (e as Error).message, location: (e as Error).message.match(/log\/\S+/)?.[0] ?? 'log' }];
+      return [{ code: ProofCode.LOG_CORRUPT, message: (e as Error).message, location: (e as Error).message.match(/log\/[a-z0-9/]+/)?.[0] ?? 'log' }];
     }
     const where = (i: number) => `log/leaves/${chunkName(Math.floor(i / CHUNK))} entry ${i % CHUNK} (leaf ${i})`;
     const seen = new Set<string>();
@@ -326,6 +325,13 @@ export class DeviceLog {
     }
     for (const ev of ledger.events()) {
       if (!seen.has(ev.id)) problems.push({ code: ProofCode.LOG_MISMATCH, message: `event ${ev.id} is not in the log`, location: 'log/leaves' });
+    }
+    try {
+      log.#prover();
+    } catch (e) {
+      // With every leaf matching its event, only the stored head (log/state) can be wrong.
+      if (problems.length === 0) problems.push({ code: ProofCode.LOG_CORRUPT, message: (e as Error).message, location: 'log/state' });
+      return problems;
     }
     if (publicKey) {
       const verifier = await createEd25519Verifier(await logVerifierKey(ledger.id, publicKey));
