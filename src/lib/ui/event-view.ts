@@ -45,6 +45,48 @@ export function eventView(e: LedgerEvent): EventView {
       action === 'create'
         ? `Ledger “${str(body.ledgerName) ?? ''}” created by ${name}${role ? ` (${role})` : ''}`
         : `${action ?? 'change'}: ${name}${role ? ` (${role})` : ''}`;
+  } else {
+    view.platform = str(obj(body.platform).name);
+    view.project = str(body.project);
+    view.classification = str(body.classification);
+    view.summary = summaryOf(type, body);
   }
   return view;
+}
+
+const KINDS: Record<string, string> = {
+  'privacy-policy': 'privacy policy',
+  'terms-of-service': 'terms of service',
+  dpa: 'data processing agreement',
+  'model-license': 'model licence',
+  other: 'policy document'
+};
+
+const fileNames = (v: unknown): string => {
+  const names = Array.isArray(v) ? v.map((f) => str(obj(f).name)).filter(Boolean) : [];
+  return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
+};
+
+/** One line for the events other than generations and members. */
+function summaryOf(type: string, body: Record<string, unknown>): string | undefined {
+  const platform = str(obj(body.platform).name);
+  switch (type) {
+    case 'policy-snapshot':
+      return `${platform ?? 'A platform'}: ${KINDS[str(body.kind) ?? 'other'] ?? 'policy document'}${str(body.version) ? ` (${str(body.version)})` : ''}`;
+    case 'checklist': {
+      const items = obj(body.items);
+      const done = ['classified', 'policiesReviewed', 'privacySettingsEnabled', 'inputsSanitized'].filter((k) => items[k] === true).length;
+      return `Checklist for ${str(body.project) ?? 'a project'}${platform ? ` on ${platform}` : ''}: ${done} of 4 done`;
+    }
+    case 'export':
+      return `Exported ${fileNames(body.files)} to ${str(obj(body.destination).label) ?? 'a destination'}`;
+    case 'derivation':
+      return `${str(body.operation) ?? 'Edit'} in ${str(obj(body.tool).name) ?? 'a tool'}: ${fileNames(body.outputs)}`;
+    case 'handoff':
+      return `Handed ${fileNames(body.files)} to ${str(obj(body.recipient).name) ?? 'a recipient'}`;
+    case 'deletion':
+      return `Deletion ${str(body.status) ?? ''} on ${platform ?? 'a platform'}`;
+    default:
+      return undefined;
+  }
 }

@@ -1,0 +1,235 @@
+/**
+ * Policy documents on the page: HTML read as text (never rendered), the key questions with their flags, the
+ * side-by-side diff between two snapshots, and quarterly review reminders as an iCalendar file.
+ * Everything returned is plain text or data for Svelte to escape.
+ */
+import { diffArrays, diffWordsWithSpace } from 'diff';
+
+export const QUESTIONS = [
+  { key: 'trainingOnInputs', label: 'Are prompts and input files used for training?', good: 'no', keywords: ['train', 'improve our model', 'machine learning'] },
+  { key: 'trainingOnOutputs', label: 'Are generated outputs used for training?', good: 'no', keywords: ['output', 'generated content', 'train'] },
+  { key: 'optOutAvailable', label: 'Can you opt out of training?', good: 'yes', keywords: ['opt out', 'opt-out', 'disable', 'settings'] },
+  { key: 'retentionAfterDeletion', label: 'Are files kept after you delete them?', good: 'no', keywords: ['retain', 'retention', 'delete', 'days', 'backup'] },
+  { key: 'thirdPartySharing', label: 'Is content shared with third parties?', good: 'no', keywords: ['third part', 'share', 'partner', 'vendor', 'sub-processor'] },
+  { key: 'internalAccess', label: 'Can the platform’s staff access your content?', good: 'no', keywords: ['employee', 'staff', 'personnel', 'access', 'review'] }
+] as const;
+export type QuestionKey = (typeof QUESTIONS)[number]['key'];
+export type AnswerValue = 'yes' | 'no' | 'unclear' | 'not-stated';
+export const ANSWER_LABELS: Record<AnswerValue, string> = { yes: 'Yes', no: 'No', unclear: 'Unclear', 'not-stated': 'Not stated' };
+
+export const POLICY_KINDS = ['privacy-policy', 'terms-of-service', 'dpa', 'model-license', 'other'] as const;
+export const KIND_LABELS: Record<string, string> = {
+  'privacy-policy': 'Privacy policy',
+  'terms-of-service': 'Terms of service',
+  dpa: 'Data processing agreement',
+  'model-license': 'Model licence',
+  other: 'Other'
+};
+
+export type Flag = 'green' | 'red' | 'amber';
+
+/** Green when the answer protects the artist, red when it exposes them, amber when the policy is vague. */
+export function flagOf(key: string, answer: string): Flag {
+  if (answer !== 'yes' && answer !== 'no') return 'amber';
+  const q = QUESTIONS.find((x) => x.key === key);
+  if (!q) return 'amber';
+  return answer === q.good ? 'green' : 'red';
+}
+
+const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'IFRAME', 'OBJECT', 'SVG', 'CANVAS', 'SELECT', 'BUTTON']);
+const BLOCK = new Set([
+  'P', 'DIV', 'SECTION', 'ARTICLE', 'HEADER', 'FOOTER', 'MAIN', 'ASIDE', 'NAV', 'H1', 'H2', 'H3', 'H4', 'H5', 'H6',
+  'LI', 'UL', 'OL', 'DL', 'DT', 'DD', 'TABLE', 'TR', 'BLOCKQUOTE', 'PRE', 'ADDRESS', 'FIGURE', 'FIGCAPTION', 'HR', 'BR', 'BODY'
+]);
+
+/**
+ * The readable text of an HTML document. DOMParser builds an inert document (no scripts run, nothing
+ * loads); only text nodes are read, so markup in the source can never become markup on the page.
+ */
+export function htmlToText(html: string, parser: DOMParser = new DOMParser()): string {
+  const doc = parser.parseFromString(html, 'text/html');
+  const out: string[] = [];
+  const walk = (node: Node) => {
+    if (node.nodeType === 3) {
+      out.push((node.nodeValue ?? '').replace(/\s+/g, ' '));
+      return;
+    }
+    if (node.nodeType !== 1) return;
+    const el = node as Element;
+    const tag = el.tagName.toUpperCase();
+    if (SKIP.has(tag)) return;
+    const block = BLOCK.has(tag);
+    if (block) out.push('\n\n');
+    if (tag === 'LI') out.push('• ');
+    for (const child of Array.from(el.childNodes)) walk(child);
+    if (block) out.push('\n\n');
+    else if (tag === 'TD' || tag === 'TH') out.push(' ');
+  };
+  walk(doc.body ?? doc.documentElement);
+  return normalizeText(out.join(''));
+}
+
+/** Trimmed lines, at most one blank line between paragraphs, LF line ends. */
+export function normalizeText(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((l) => l.replace(/[ \t\u00a0]+/g, ' ').trim())
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+/** Does this look like HTML (a dropped .html file, or pasted markup)? */
+export const looksLikeHtml = (text: string): boolean => /^\s*(<!doctype html|<html[\s>]|<body[\s>]|<head[\s>])/i.test(text) || /<\/(p|div|h[1-6]|li|section)>/i.test(text);
+
+export const paragraphs = (text: string): string[] => normalizeText(text).split(/\n\s*\n/).map((p) => p.replace(/\n/g, ' ').trim()).filter(Boolean);
+
+/** Sentences of the text that mention a question's keywords: candidates for its excerpt. */
+export function excerptsFor(text: string, key: QuestionKey, max = 3): string[] {
+  const q = QUESTIONS.find((x) => x.key === key);
+  if (!q) return [];
+  const sentences = normalizeText(text).split(/(?<=[.!?])\s+|\n+/).map((s) => s.trim()).filter((s) => s.length > 12);
+  const hits = sentences.filter((s) => {
+    const l = s.toLowerCase();
+    return q.keywords.some((k) => l.includes(k));
+  });
+  return hits.slice(0, max).map((s) => (s.length > 600 ? `${s.slice(0, 597)}…` : s));
+}
+
+export interface Segment {
+  text: string;
+  /** A passage that differs from the other side. */
+  changed: boolean;
+}
+
+export interface DiffRow {
+  /** undefined: nothing on this side (a paragraph added or removed). */
+  left?: Segment[];
+  right?: Segment[];
+  changed: boolean;
+}
+
+export interface DiffResult {
+  rows: DiffRow[];
+  changedSections: number;
+  addedChars: number;
+  removedChars: number;
+}
+
+/**
+ * A side-by-side diff by paragraph: equal paragraphs side by side, changed ones paired and diffed word by
+ * word (the changed words marked), added or removed ones facing an empty cell.
+ */
+export function policyDiff(oldText: string, newText: string): DiffResult {
+  const a = paragraphs(oldText);
+  const b = paragraphs(newText);
+  const parts = diffArrays(a, b);
+  const rows: DiffRow[] = [];
+  let addedChars = 0;
+  let removedChars = 0;
+  let changedSections = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (!p.added && !p.removed) {
+      for (const para of p.value) rows.push({ left: [{ text: para, changed: false }], right: [{ text: para, changed: false }], changed: false });
+      continue;
+    }
+    const removed = p.removed ? p.value : [];
+    const next = p.removed && parts[i + 1]?.added ? parts[++i] : undefined;
+    const added = p.added ? p.value : (next?.value ?? []);
+    changedSections++;
+    const n = Math.max(removed.length, added.length);
+    for (let k = 0; k < n; k++) {
+      const l = removed[k];
+      const r = added[k];
+      if (l !== undefined && r !== undefined) {
+        const left: Segment[] = [];
+        const right: Segment[] = [];
+        for (const c of diffWordsWithSpace(l, r)) {
+          if (c.added) {
+            right.push({ text: c.value, changed: true });
+            addedChars += c.value.length;
+          } else if (c.removed) {
+            left.push({ text: c.value, changed: true });
+            removedChars += c.value.length;
+          } else {
+            left.push({ text: c.value, changed: false });
+            right.push({ text: c.value, changed: false });
+          }
+        }
+        rows.push({ left, right, changed: true });
+      } else if (l !== undefined) {
+        removedChars += l.length;
+        rows.push({ left: [{ text: l, changed: true }], changed: true });
+      } else if (r !== undefined) {
+        addedChars += r.length;
+        rows.push({ right: [{ text: r, changed: true }], changed: true });
+      }
+    }
+  }
+  return { rows, changedSections, addedChars, removedChars };
+}
+
+/* ---- iCalendar (RFC 5545) ---- */
+
+/** TEXT value escaping (RFC 5545 3.3.11). */
+export const icsEscape = (s: string): string => s.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+
+/** Content lines folded at 75 octets (3.1), never inside a UTF-8 sequence. */
+export function icsFold(line: string): string {
+  const enc = new TextEncoder();
+  const out: string[] = [];
+  let cur = '';
+  let octets = 0;
+  for (const ch of line) {
+    const n = enc.encode(ch).length;
+    if (octets + n > (out.length === 0 ? 75 : 74)) {
+      out.push(cur);
+      cur = '';
+      octets = 0;
+    }
+    cur += ch;
+    octets += n;
+  }
+  out.push(cur);
+  return out.join('\r\n ');
+}
+
+const icsDate = (d: Date): string => `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+const icsStamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+
+export interface Reminder {
+  platform: string;
+  /** The first review day (the next due date, or today when overdue). */
+  start: Date;
+  /** A stable id for the series, so re-importing updates it instead of duplicating it. */
+  uid: string;
+}
+
+/** A calendar of quarterly review reminders: one all-day event per platform, repeating every 3 months. */
+export function reviewCalendar(reminders: Reminder[], ledgerName: string, now = new Date()): string {
+  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Provenance Ledger//Policy reviews//EN', 'CALSCALE:GREGORIAN', 'METHOD:PUBLISH'];
+  for (const r of reminders) {
+    const end = new Date(r.start.getTime() + 86_400_000);
+    lines.push(
+      'BEGIN:VEVENT',
+      `UID:${r.uid}`,
+      `DTSTAMP:${icsStamp(now)}`,
+      `DTSTART;VALUE=DATE:${icsDate(r.start)}`,
+      `DTEND;VALUE=DATE:${icsDate(end)}`,
+      'RRULE:FREQ=MONTHLY;INTERVAL=3',
+      `SUMMARY:${icsEscape(`Review ${r.platform} policies`)}`,
+      `DESCRIPTION:${icsEscape(`Quarterly review for ${ledgerName}: read ${r.platform}'s current privacy policy and terms, and record a new policy snapshot in Provenance Ledger.`)}`,
+      'TRANSP:TRANSPARENT',
+      'BEGIN:VALARM',
+      'ACTION:DISPLAY',
+      `DESCRIPTION:${icsEscape(`Review ${r.platform} policies`)}`,
+      'TRIGGER:PT9H',
+      'END:VALARM',
+      'END:VEVENT'
+    );
+  }
+  lines.push('END:VCALENDAR');
+  return lines.map(icsFold).join('\r\n') + '\r\n';
+}
