@@ -26,7 +26,8 @@ import { createTreeHasher, HASH_SIZE, type TreeHasher } from '../merkle/hash.ts'
 import { MemoryHashStore, MerkleTree } from '../merkle/tree.ts';
 import { createEd25519Verifier, parseNote, signNote, formatNote, type NoteSignature } from '../merkle/note.ts';
 import { ProofCode, ProofError } from './errors.ts';
-import { logNoteSigner, logOrigin, logVerifierKey } from './keys.ts';
+import { logNoteSigner, logOrigin, logVerifierKey, witnessVerifierKey } from './keys.ts';
+import { createCosignatureVerifier } from '../merkle/cosignature.ts';
 
 export const CHUNK = 1024;
 const ENTRY = 2 * HASH_SIZE;
@@ -300,9 +301,10 @@ export class DeviceLog {
   /**
    * Checks the stored log against itself and against the ledger: the leaves give the stored head, every ledger
    * event is a leaf whose hash is that of its envelope, no leaf names an event the ledger lacks, and every stored
-   * checkpoint is signed by `publicKey` over this log's root at its size. Each problem names its storage key.
+   * checkpoint is signed by `publicKey` over this log's root at its size, every other signature on it being a valid
+   * cosignature by a member's witness key. Each problem names its storage key.
    */
-  static async verifyStorage(storage: StorageAdapter, ledger: Pick<Ledger, 'id' | 'events' | 'get'>, publicKey?: string): Promise<LogProblem[]> {
+  static async verifyStorage(storage: StorageAdapter, ledger: Pick<Ledger, 'id' | 'events' | 'get' | 'roster'>, publicKey?: string): Promise<LogProblem[]> {
     const problems: LogProblem[] = [];
     let log: DeviceLog;
     try {
@@ -335,12 +337,16 @@ export class DeviceLog {
     }
     if (publicKey) {
       const verifier = await createEd25519Verifier(await logVerifierKey(ledger.id, publicKey));
+      const witnesses = await Promise.all(
+        ledger.roster().filter((m) => m.key !== publicKey).map(async (m) => createCosignatureVerifier(await witnessVerifierKey(ledger.id, m.key)))
+      );
       const keys = await storage.listKeys(CHECKPOINTS);
       for (const k of keys) {
         const location = k.join('/');
         try {
           const note = fromUtf8((await storage.load(k))!);
-          const { checkpoint } = await openCheckpoint(note, verifier);
+          const { checkpoint, note: opened } = await openCheckpoint(note, verifier, witnesses);
+          if (opened.unverified.length) throw new Error(`carries ${opened.unverified.length} signature(s) no member key verifies (${opened.unverified.map((x) => x.name).join(', ')})`);
           if (checkpointName(checkpoint.size) !== k[2]) throw new Error(`stored under ${k[2]} but its size is ${checkpoint.size}`);
           if (checkpoint.size > log.size || !bytesEqual(checkpoint.rootHash, log.rootAt(checkpoint.size))) {
             throw new Error(`its root is not this log's root at size ${checkpoint.size}`);
