@@ -1,0 +1,106 @@
+/**
+ * Real peers: CLI ledgers in separate processes, through a real relay on 127.0.0.1. Everything the relay
+ * forwards is captured and searched for what must never leave a device in the clear.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as A from '@automerge/automerge';
+import { BIN, run, tempDir } from '../cli/helpers.ts';
+import { startRelay, type Relay } from '../../../src/relay/server.ts';
+import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
+import { Ledger } from '../../../src/lib/core/ledger.ts';
+
+let relay: Relay;
+const captured: Uint8Array[] = [];
+let tmp: { dir: string; cleanup: () => Promise<void> };
+
+beforeAll(async () => {
+  relay = await startRelay({ port: 0, onForward: (_room, f) => captured.push(f.slice()) });
+  tmp = await tempDir('pl-sync-');
+});
+afterAll(async () => {
+  await relay.close();
+  await tmp.cleanup();
+});
+
+const dir = (name: string) => path.join(tmp.dir, name);
+const pl = (name: string, ...args: string[]) => run([...args, '--ledger', dir(name), '--relay', relay.url]);
+
+/** Starts `invite` in the background, returns its code and the promise of its end. */
+function startInvite(name: string): Promise<{ code: string; done: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'invite', '--ledger', dir(name), '--relay', relay.url, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const done = new Promise<string>((res) => child.on('close', () => res(out + err)));
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      const m = /"code": "([A-Z0-9-]+)"/.exec(out);
+      if (m) resolve({ code: m[1], done });
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    child.on('close', (c) => reject(new Error(`invite exited ${c}: ${out}${err}`)));
+  });
+}
+
+async function openDoc(name: string) {
+  const ledger = await Ledger.open({ storage: await FsStorage.open(dir(name)) });
+  return { ledger, amHeads: A.getHeads(ledger.doc).sort().join(), changes: A.getAllChanges(ledger.doc).length };
+}
+
+const SECRETS = {
+  prompt: 'a brass robot holding a lantern, NDA-secret-prompt-7731',
+  file: 'lantern-robot-final-v7.glb',
+  project: 'Project Nightjar Confidential',
+  members: ['Ada Lovelace', 'Bob Marley', 'Cleo Patra']
+};
+
+describe('CLI sync between real processes through the relay', () => {
+  it('invite, join, offline appends on three devices, sync: identical ledgers, nothing in the clear on the wire', async () => {
+    expect((await run(['init', '--ledger', dir('a'), '--name', SECRETS.members[0], '--ledger-name', 'Studio'])).code).toBe(0);
+    for (const [i, who] of ['b', 'c'].entries()) {
+      const inv = await startInvite('a');
+      const j = await pl(who, 'join', inv.code, '--name', SECRETS.members[i + 1], '--json');
+      expect(j.code, j.stderr).toBe(0);
+      expect(j.json().member.name).toBe(SECRETS.members[i + 1]);
+      expect(await inv.done).toContain('joined');
+    }
+    // Offline appends on every device, with confidential details.
+    const out = path.join(tmp.dir, SECRETS.file);
+    await writeFile(out, 'glTF binary of the robot');
+    for (const who of ['a', 'b', 'c']) {
+      const r = await run(['record', 'generation', '--ledger', dir(who), '--platform', 'Tripo', '--prompt', SECRETS.prompt, '--output', out, '--project', SECRETS.project, '--classification', 'client', '--training-opt-out']);
+      expect(r.code, r.stderr).toBe(0);
+      const r2 = await run(['record', 'checklist', '--ledger', dir(who), '--project', `${SECRETS.project} ${who}`, '--classification', 'client']);
+      expect(r2.code, r2.stderr).toBe(0);
+    }
+    const sizes = await Promise.all(['a', 'b', 'c'].map(async (w) => (await openDoc(w)).ledger.size));
+    expect(sizes).toEqual([5, 4, 5]); // genesis, the adds known at join, two own events
+
+    // Two first, then all three.
+    const [sa, sb] = await Promise.all([pl('a', 'sync', '--once', '--json'), pl('b', 'sync', '--once', '--json')]);
+    expect(sa.code, sa.stdout + sa.stderr).toBe(0);
+    expect(sb.code, sb.stdout + sb.stderr).toBe(0);
+    const rs = await Promise.all(['a', 'b', 'c'].map((w) => pl(w, 'sync', '--once', '--json')));
+    for (const r of rs) expect(r.code, r.stdout + r.stderr).toBe(0);
+
+    const docs = await Promise.all(['a', 'b', 'c'].map(openDoc));
+    for (const d of docs) {
+      expect(d.ledger.size).toBe(9); // nothing lost, nothing doubled
+      expect(d.ledger.heads()).toEqual(docs[0].ledger.heads());
+      expect(d.amHeads).toBe(docs[0].amHeads);
+      expect(d.changes).toBe(docs[0].changes);
+    }
+    for (const w of ['a', 'b', 'c']) expect((await run(['verify', '--ledger', dir(w)])).code).toBe(0);
+
+    // What the relay saw: sealed frames only.
+    expect(captured.length).toBeGreaterThan(10);
+    const wire = Buffer.concat(captured);
+    const hash = (await import('node:crypto')).createHash('sha256').update('glTF binary of the robot').digest();
+    const needles = [SECRETS.prompt, SECRETS.file, SECRETS.project, ...SECRETS.members, 'Studio', 'Tripo', hash.toString('hex'), hash.toString('base64url'), docs[0].ledger.id];
+    for (const n of needles) expect(wire.includes(Buffer.from(n)), `"${n}" on the wire`).toBe(false);
+    expect(wire.includes(hash)).toBe(false);
+  }, 120_000);
+});

@@ -1,0 +1,192 @@
+/**
+ * A hostile peer that speaks the protocol: it holds the team key (and sometimes a member's device key) and
+ * sends forged events, replayed, truncated and oversized frames, malformed Automerge bytes, or proves
+ * membership with a removed key. Each is refused with its code, the victim's ledger is unchanged, and a
+ * repeat offender is cut off.
+ */
+import { describe, expect, it } from 'vitest';
+import * as A from '@automerge/automerge';
+import { concatBytes, utf8 } from '../../../src/lib/core/bytes.ts';
+import { canonicalJson } from '../../../src/lib/core/canonical.ts';
+import { signEvent } from '../../../src/lib/core/event.ts';
+import type { Signer } from '../../../src/lib/core/keys.ts';
+import { memoryRoom, type Transport } from '../../../src/lib/core/sync/transport.ts';
+import { BROADCAST, KIND_HELLO, KIND_SEALED, MAX_FRAME, counterNonce, frameHeader, parseFrame } from '../../../src/lib/core/sync/frame.ts';
+import { helloKey, makeHello, parseHello, sessionKeys, signAuth } from '../../../src/lib/core/sync/handshake.ts';
+import { randomBytes, seal, open } from '../../../src/lib/core/sync/crypto.ts';
+import type { SyncReport } from '../../../src/lib/core/sync/hub.ts';
+import type { TeamKey } from '../../../src/lib/core/team/teamkey.ts';
+import { defaultMemberId } from '../../../src/lib/core/ledger.ts';
+import { generationBody } from '../helpers/ledger.ts';
+import { hubFor, team, until, type Device } from './helpers.ts';
+
+/** Speaks the wire protocol by hand, so that it can break it. */
+class Hostile {
+  conn = randomBytes(16);
+  sent: Uint8Array[] = [];
+  seq = 0n;
+  keys?: Awaited<ReturnType<typeof sessionKeys>>;
+  peerConn?: Uint8Array;
+  inbox: Uint8Array[] = [];
+  constructor(
+    public t: Transport,
+    public signer: Signer,
+    public teamKey: TeamKey,
+    public room: string
+  ) {}
+  async start(waitMs = 5000) {
+    const local = await makeHello(this.signer, this.teamKey.epoch);
+    const hk = await helloKey(this.teamKey, this.room);
+    this.t.onFrame(async (f) => {
+      const p = parseFrame(f);
+      if ('error' in p) return;
+      if (p.kind === KIND_HELLO && !this.keys) {
+        const plain = await open(hk, p.nonce!, p.ciphertext, concatBytes(p.header, p.nonce!));
+        const hello = parseHello(plain!)!;
+        this.peerConn = p.from;
+        this.keys = await sessionKeys(this.teamKey, this.room, { conn: this.conn, local }, { conn: p.from, hello });
+        await this.sendMsg(concatBytes(new Uint8Array([1]), await signAuth(this.signer, this.keys!.th, this.conn)));
+      } else if (p.kind === KIND_SEALED && this.keys) {
+        const m = await open(this.keys.recv, counterNonce(p.seq), p.ciphertext, p.header);
+        if (m) this.inbox.push(m);
+      }
+    });
+    const header = frameHeader(KIND_HELLO, this.conn, BROADCAST, 0n);
+    const nonce = randomBytes(12);
+    this.t.send(concatBytes(header, nonce, await seal(hk, nonce, local.hello.bytes, concatBytes(header, nonce))));
+    await until(() => this.keys !== undefined && this.inbox.length > 0, waitMs, 'handshake');
+  }
+  async frame(plain: Uint8Array, seq = this.seq++): Promise<Uint8Array> {
+    const header = frameHeader(KIND_SEALED, this.conn, this.peerConn!, seq);
+    return concatBytes(header, await seal(this.keys!.send, counterNonce(seq), plain, header));
+  }
+  async sendMsg(plain: Uint8Array) {
+    const f = await this.frame(plain);
+    this.sent.push(f);
+    this.t.send(f);
+  }
+  sync(msg: Uint8Array) {
+    return this.sendMsg(concatBytes(new Uint8Array([2, 0]), msg));
+  }
+}
+
+async function setup(opts: { maxStrikes?: number } = {}) {
+  const { devices, team: t, room } = await team(2);
+  const [victim, member] = devices;
+  const r = memoryRoom();
+  const reports: SyncReport[] = [];
+  const { SyncHub } = await import('../../../src/lib/core/sync/hub.ts');
+  const hub = await SyncHub.start({ ledger: victim.ledger, storage: victim.storage, signer: victim.signer, team: t, room, transport: r.join(), onReport: (x) => reports.push(x), maxStrikes: opts.maxStrikes });
+  const snapshot = () => ({ size: victim.ledger.size, heads: victim.ledger.heads().join(), am: A.getHeads(victim.ledger.doc).join() });
+  return { victim, member, t, room, r, reports, hub, before: snapshot(), snapshot };
+}
+
+const codes = (rs: SyncReport[]) => rs.filter((x) => x.type === 'rejected').map((x) => (x as { code: string }).code);
+
+/** A doc with the victim's history plus one change that puts `entries`. */
+function docWith(victim: Device, entries: Array<[string, string]>) {
+  let d = A.clone(victim.ledger.doc) as A.Doc<any>;
+  d = A.change(d, (x: any) => {
+    for (const [k, v] of entries) x[k] = new A.ImmutableString(v);
+  });
+  return d;
+}
+
+/** Runs the Automerge sync protocol from `doc` against the victim through the hostile peer. */
+async function pushDoc(h: Hostile, doc: A.Doc<any>) {
+  let state = A.initSyncState();
+  for (let round = 0; round < 6; round++) {
+    for (const m of h.inbox.splice(0)) if (m[0] === 2) [doc, state] = A.receiveSyncMessage(doc, state, m.subarray(2));
+    const [s2, msg] = A.generateSyncMessage(doc, state);
+    state = s2;
+    if (msg) await h.sync(msg);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a hostile peer', () => {
+  it('a forged signature: the change is refused whole, reported, the ledger unchanged', async () => {
+    const s = await setup();
+    const h = new Hostile(s.r.join(), s.member.signer, s.t, s.room);
+    await h.start();
+    const good = await signEvent({ spec: 'provenance-ledger/event/v1', type: 'generation', ledger: s.victim.ledger.id, author: s.member.signer.publicKey, time: '2027-01-01T00:00:00.000Z', parents: s.victim.ledger.heads(), body: generationBody() } as any, s.member.signer);
+    const forged = JSON.parse(new TextDecoder().decode(good.bytes));
+    forged.event.body.project = 'Forged';
+    const { eventId } = await import('../../../src/lib/core/event.ts');
+    const fid = await eventId(forged.event);
+    // One change with a valid event and a forged one: refused whole.
+    await pushDoc(h, docWith(s.victim, [[good.id, new TextDecoder().decode(good.bytes)], [fid, canonicalJson(forged)]]));
+    await until(() => codes(s.reports).includes('SIGNATURE_INVALID'), 5000, 'refusal');
+    expect(codes(s.reports)).toContain('CHANGE_INVALID');
+    expect(s.snapshot()).toEqual(s.before);
+    expect(s.victim.ledger.get(good.id)).toBeUndefined();
+  });
+
+  it('a change that deletes, overwrites or puts something other than an event is refused', async () => {
+    const s = await setup();
+    const h = new Hostile(s.r.join(), s.member.signer, s.t, s.room);
+    await h.start();
+    let d = A.clone(s.victim.ledger.doc) as A.Doc<any>;
+    d = A.change(d, (x: any) => {
+      delete x[s.victim.ledger.id];
+      x.note = 'plain text';
+    });
+    await pushDoc(h, d);
+    await until(() => codes(s.reports).includes('CHANGE_NOT_EVENT'), 5000, 'refusal');
+    expect(s.snapshot()).toEqual(s.before);
+    expect(s.victim.ledger.get(s.victim.ledger.id)).toBeDefined();
+  });
+
+  it('replayed, truncated, oversized frames and malformed Automerge bytes are refused; the offender is cut off', async () => {
+    const s = await setup({ maxStrikes: 5 });
+    const h = new Hostile(s.r.join(), s.member.signer, s.t, s.room);
+    await h.start();
+    h.t.send(h.sent[0]); // replay of the AUTH frame
+    await until(() => codes(s.reports).includes('FRAME_REPLAYED'));
+    const f = await h.frame(concatBytes(new Uint8Array([2, 0]), utf8('hello')));
+    h.t.send(f.subarray(0, f.length - 5)); // truncated: does not authenticate
+    await until(() => codes(s.reports).includes('FRAME_INVALID'));
+    const big = new Uint8Array(MAX_FRAME + 1);
+    big.set(f.subarray(0, 42));
+    h.t.send(big); // oversized
+    await until(() => codes(s.reports).includes('FRAME_TOO_LARGE'));
+    h.seq = 1n;
+    await h.sync(utf8('this is not automerge')); // malformed Automerge bytes
+    await until(() => codes(s.reports).includes('SYNC_MESSAGE_MALFORMED'));
+    await h.sync(randomBytes(200));
+    await until(() => s.reports.some((x) => x.type === 'disconnected'), 5000, 'disconnect');
+    const n = s.reports.length;
+    await h.sync(randomBytes(200)); // ignored from now on
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.reports.length).toBe(n);
+    expect(s.snapshot()).toEqual(s.before);
+  });
+
+  it("a removed member's key cannot prove membership; a non-member's neither", async () => {
+    const s = await setup();
+    const m = s.victim.ledger.member(s.member.signer.publicKey)!;
+    await s.victim.ledger.append('member', { action: 'remove', member: { id: m.memberId, name: m.name, key: m.key, role: m.role } });
+    const before = s.snapshot();
+    const h = new Hostile(s.r.join(), s.member.signer, s.t, s.room);
+    await h.start(300).catch(() => undefined);
+    await until(() => codes(s.reports).includes('PEER_REMOVED'));
+    const { newSigner } = await import('../helpers/ledger.ts');
+    const stranger = new Hostile(s.r.join(), await newSigner(), s.t, s.room);
+    await stranger.start(300).catch(() => undefined);
+    await until(() => codes(s.reports).includes('PEER_NOT_MEMBER'));
+    expect(s.snapshot()).toEqual(before);
+    expect(s.hub.peers()).toEqual([]);
+  });
+
+  it('a peer without the team key cannot even greet', async () => {
+    const s = await setup();
+    const wrong = { epoch: 1, key: randomBytes(32), covers: [] };
+    const h = new Hostile(s.r.join(), s.member.signer, wrong, s.room);
+    await h.start(300).catch(() => undefined);
+    await until(() => codes(s.reports).includes('FRAME_INVALID'));
+    expect(s.hub.peers()).toEqual([]);
+  });
+});
+
+void defaultMemberId;
+void hubFor;
