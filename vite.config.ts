@@ -43,7 +43,9 @@ const cspDirectives: CspDirectives = {
   'style-src': ['self', ...(announcerHashes.length ? (['unsafe-hashes', ...announcerHashes] as const) : [])],
   'img-src': ['self', 'data:', 'blob:'],
   'font-src': ['self'],
-  'connect-src': ['self'],
+  // blob: and data: let the 3D preview's GLTFLoader read the user's local model files (blob: URLs made in the
+  // page) and embedded data: buffers; nothing remote.
+  'connect-src': ['self', 'blob:', 'data:'],
   'object-src': ['none'],
   'base-uri': ['none'],
   'form-action': ['self'],
