@@ -6,8 +6,8 @@
 import { diffArrays, diffWordsWithSpace } from 'diff';
 
 export const QUESTIONS = [
-  { key: 'trainingOnInputs', label: 'Are prompts and input files used for training?', good: 'no', keywords: ['train', 'improve our model', 'machine learning'] },
-  { key: 'trainingOnOutputs', label: 'Are generated outputs used for training?', good: 'no', keywords: ['output', 'generated content', 'train'] },
+  { key: 'trainingOnInputs', label: 'Are prompts and input files used for training?', good: 'no', keywords: ['train', 'prompt', 'input', 'upload', 'improve our model', 'machine learning'] },
+  { key: 'trainingOnOutputs', label: 'Are generated outputs used for training?', good: 'no', keywords: ['output', 'generated', 'creations', 'train', 'improve'] },
   { key: 'optOutAvailable', label: 'Can you opt out of training?', good: 'yes', keywords: ['opt out', 'opt-out', 'disable', 'settings'] },
   { key: 'retentionAfterDeletion', label: 'Are files kept after you delete them?', good: 'no', keywords: ['retain', 'retention', 'delete', 'days', 'backup'] },
   { key: 'thirdPartySharing', label: 'Is content shared with third parties?', good: 'no', keywords: ['third part', 'share', 'partner', 'vendor', 'sub-processor'] },
@@ -36,7 +36,7 @@ export function flagOf(key: string, answer: string): Flag {
   return answer === q.good ? 'green' : 'red';
 }
 
-const SKIP = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'IFRAME', 'OBJECT', 'SVG', 'CANVAS', 'SELECT', 'BUTTON']);
+const SKIP = new Set(['SCRIPT', 'STYLE', 'X-STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'IFRAME', 'OBJECT', 'SVG', 'CANVAS', 'SELECT', 'BUTTON']);
 const BLOCK = new Set([
   'P', 'DIV', 'SECTION', 'ARTICLE', 'HEADER', 'FOOTER', 'MAIN', 'ASIDE', 'NAV', 'H1', 'H2', 'H3', 'H4', 'H5', 'H6',
   'LI', 'UL', 'OL', 'DL', 'DT', 'DD', 'TABLE', 'TR', 'BLOCKQUOTE', 'PRE', 'ADDRESS', 'FIGURE', 'FIGCAPTION', 'HR', 'BR', 'BODY'
@@ -47,7 +47,13 @@ const BLOCK = new Set([
  * loads); only text nodes are read, so markup in the source can never become markup on the page.
  */
 export function htmlToText(html: string, parser: DOMParser = new DOMParser()): string {
-  const doc = parser.parseFromString(html, 'text/html');
+  // Chromium checks an inert document's inline styles and event-handler attributes against the page's CSP
+  // and logs a (harmless) violation for each. Renaming them first keeps the console quiet; safety does not
+  // depend on it, since nothing in a DOMParser document runs and only text nodes are read below.
+  const quiet = html
+    .replace(/<(\/?)style\b/gi, '<$1x-style')
+    .replace(/<[a-z][^<>]*>/gi, (tag) => tag.replace(/(\s)(on[a-z]+|style)(\s*=)/gi, '$1data-x-$2$3'));
+  const doc = parser.parseFromString(quiet, 'text/html');
   const out: string[] = [];
   const walk = (node: Node) => {
     if (node.nodeType === 3) {
@@ -90,10 +96,15 @@ export function excerptsFor(text: string, key: QuestionKey, max = 3): string[] {
   const q = QUESTIONS.find((x) => x.key === key);
   if (!q) return [];
   const sentences = normalizeText(text).split(/(?<=[.!?])\s+|\n+/).map((s) => s.trim()).filter((s) => s.length > 12);
-  const hits = sentences.filter((s) => {
-    const l = s.toLowerCase();
-    return q.keywords.some((k) => l.includes(k));
-  });
+  // The sentences that mention the most keywords first, in document order among equals.
+  const hits = sentences
+    .map((s, i) => {
+      const l = s.toLowerCase();
+      return { s, i, score: q.keywords.filter((k) => l.includes(k)).length };
+    })
+    .filter((h) => h.score > 0)
+    .sort((a, b) => b.score - a.score || a.i - b.i)
+    .map((h) => h.s);
   return hits.slice(0, max).map((s) => (s.length > 600 ? `${s.slice(0, 597)}…` : s));
 }
 
