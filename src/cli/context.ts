@@ -41,6 +41,8 @@ export interface Session {
   storage: FsStorage;
   ledger: Ledger;
   identity?: NodeIdentity;
+  /** Write sessions keep the Git journal (DIR/journal.git) in step with every append. */
+  journal?: import('../lib/adapters/git/journal.ts').GitJournal;
 }
 
 /**
@@ -62,7 +64,12 @@ export async function openSession(opts: GlobalOptions, mode: { write?: boolean; 
   if (mode.write && identity && !ledger.member(identity.publicKey)?.active) {
     throw new LedgerError(ErrorCode.UNKNOWN_AUTHOR, `this device's key (${identity.publicKey.slice(0, 12)}…) is not an active member of ledger "${ledger.name}"`);
   }
-  return { dir, storage, ledger, identity };
+  let journal: Session['journal'];
+  if (mode.write) {
+    const [{ GitJournal }, { nodeBinding }] = await Promise.all([import('../lib/adapters/git/journal.ts'), import('../lib/adapters/git/node.ts')]);
+    journal = await GitJournal.attach(nodeBinding(dir), ledger);
+  }
+  return { dir, storage, ledger, identity, journal };
 }
 
 /** Resolves a full event id or a unique prefix of at least 8 hex digits, optionally of a given type. */

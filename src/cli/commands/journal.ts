@@ -76,3 +76,11 @@ export async function journalAllowedSigners(opts: GlobalOptions, out: Output): P
   const text = signersFile(session.ledger.roster(), session.ledger.name);
   out.result({ allowedSigners: text }, (say) => say(text.trimEnd()));
 }
+
+/** verify's cross-check of DIR/journal.git against the document (nothing when there is no journal). */
+export async function journalProblems(dir: string, ledger: import('../../lib/core/ledger.ts').Ledger): Promise<import('../../lib/core/verify.ts').Problem[]> {
+  const binding = nodeBinding(dir);
+  if (!(await stat(path.join(binding.gitdir, 'HEAD')).then(() => true, () => false))) return [];
+  const { crossCheck } = await import('../../lib/adapters/git/crosscheck.ts');
+  return crossCheck(binding, ledger);
+}

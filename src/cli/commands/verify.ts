@@ -20,6 +20,9 @@ export async function verify(opts: GlobalOptions, out: Output): Promise<ExitCode
     const ledger = await Ledger.open({ storage, allowProblems: true });
     name = ledger.name;
     report = await ledger.verify();
+    // The Git journal (DIR/journal.git), when there is one, must agree with the document.
+    const journal = await (await import('./journal.ts')).journalProblems(dir, ledger);
+    if (journal.length) report = { ...report, ok: false, problems: [...report.problems, ...journal] };
   } catch (e) {
     if (!isLedgerError(e) || e.code === ErrorCode.NOT_INITIALIZED) throw e;
     const stored = await Ledger.verifyStorage(storage);

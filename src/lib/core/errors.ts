@@ -29,6 +29,10 @@ export const ErrorCode = {
   JOURNAL_MISSING: 'JOURNAL_MISSING',
   JOURNAL_EXTRA: 'JOURNAL_EXTRA',
   JOURNAL_MISMATCH: 'JOURNAL_MISMATCH',
+  /** An event's journal commit signature (`<id>.git`, ledger-schema/README.md "Journal commits") that does not verify. */
+  JOURNAL_SIGNATURE_INVALID: 'JOURNAL_SIGNATURE_INVALID',
+  /** An event stored without its journal commit signature. */
+  JOURNAL_SIGNATURE_MISSING: 'JOURNAL_SIGNATURE_MISSING',
   /** A commit from a remote that is refused (tampered, foreign, badly signed, invalid event). */
   COMMIT_REFUSED: 'COMMIT_REFUSED',
   REMOTE_UNREACHABLE: 'REMOTE_UNREACHABLE',

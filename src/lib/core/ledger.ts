@@ -5,7 +5,7 @@
 import * as A from '@automerge/automerge/slim';
 import type { StorageAdapter } from './storage.ts';
 import { DocStore, type StorageProblem } from './docstore.ts';
-import { EVENT_SPEC, formatTime, signEvent, type EventId, type LedgerEvent } from './event.ts';
+import { EVENT_SPEC, formatTime, isEventId, signEvent, type EventId, type LedgerEvent } from './event.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
 import type { Signer } from './keys.ts';
 import { validateEvent } from './validate.ts';
@@ -17,8 +17,12 @@ import { fromBase64url, toHex } from './bytes.ts';
 import type { EventType, UnsignedEvent } from './types.ts';
 import { decodeChanges } from './sync/changes.ts';
 import { SyncCode } from './sync/codes.ts';
+import type { EventCommit } from './journal/commit.ts';
+import { checkJournalSignatures, eventOfSigKey, isSigKey, JournalCommits, sigKey, verifyJournalSignatures } from './journal/signatures.ts';
 
 export const MAX_PARENTS = 64;
+/** The most appends written as one group (one Automerge change, one stored chunk). */
+export const MAX_GROUP = 1024;
 
 /** A member id derived from a device key: its first 8 bytes in hex. */
 export const defaultMemberId = (key: string): string => toHex(fromBase64url(key)).slice(0, 16);
@@ -77,6 +81,19 @@ export class Ledger {
   #storageProblems: StorageProblem[];
   #tail: Promise<unknown> = Promise.resolve();
   #observers = new Set<AcceptedObserver>();
+  /** Journal commit signatures (`<id>.git` entries, ledger-schema/README.md "Journal commits") by event id. */
+  #sigs = new Map<string, string>();
+  /** Events and signatures being received (checked before they are stored). */
+  #pendingEvents?: Map<EventId, LedgerEvent>;
+  #pendingSigs?: Map<string, string>;
+  #journal = this.#newJournal();
+
+  #newJournal(): JournalCommits {
+    return new JournalCommits({
+      event: (id) => this.#events.get(id as EventId) ?? this.#pendingEvents?.get(id as EventId),
+      signature: (id) => this.#sigs.get(id) ?? this.#pendingSigs?.get(id)
+    });
+  }
 
   private constructor(store: DocStore, opts: LedgerOptions, storageProblems: StorageProblem[]) {
     this.#store = store;
@@ -93,6 +110,7 @@ export class Ledger {
   /** Creates a new ledger whose genesis event makes the signer its owner. */
   static async create(opts: CreateOptions): Promise<Ledger> {
     await initHash();
+    await JournalCommits.ready();
     if (await Ledger.exists(opts.storage)) {
       throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'a ledger already exists in this storage');
     }
@@ -112,8 +130,10 @@ export class Ledger {
       }
     } as UnsignedEvent;
     ledger.#assertSchema(genesis);
-    const { id, bytes } = await signEvent(genesis, opts.signer);
-    await store.commit([[id, new TextDecoder().decode(bytes)]]);
+    const { id, bytes, envelope } = await signEvent(genesis, opts.signer);
+    const gitSig = (await ledger.#journal.sign({ id, event: genesis, sig: envelope.sig }, opts.signer))!;
+    await store.commit([[id, new TextDecoder().decode(bytes)], [sigKey(id), gitSig]]);
+    ledger.#sigs.set(id, gitSig);
     ledger.#index({ id, event: genesis, sig: JSON.parse(new TextDecoder().decode(bytes)).sig });
     ledger.#genesis = ledger.#events.get(id)!;
     ledger.#roster = decideAcceptance(ledger.#events, id).roster;
@@ -123,6 +143,7 @@ export class Ledger {
   /** Opens the ledger in storage. Throws NOT_INITIALIZED when there is none, STORAGE_CORRUPT on bad chunks. */
   static async open(opts: LedgerOptions): Promise<Ledger> {
     await initHash();
+    await JournalCommits.ready();
     if (!(await Ledger.exists(opts.storage))) {
       throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'no ledger here: create one first (provenance-ledger init)');
     }
@@ -149,6 +170,7 @@ export class Ledger {
     // opening trusts them; verify() re-checks everything. Sorted by (time, id) they are in topological order.
     ledger.#genesis = genesis;
     for (const ev of all.values()) ledger.#index(ev);
+    ledger.#sigs = Ledger.#readSigs(store.doc);
     ledger.#roster = rosterOf(ledger.events().filter((e) => e.event.type === 'member'));
     return ledger;
   }
@@ -242,15 +264,40 @@ export class Ledger {
    * If a write fails, every append in it and after it is rejected and memory is rebuilt from storage.
    */
   append(type: EventType, body: unknown): Promise<LedgerEvent> {
+    this.#inFlight++;
     const prepared = this.#tail.then(() => this.#prepare(type, body));
     this.#tail = prepared.catch(() => undefined);
-    return prepared.then(({ ev, json }) => this.#enqueue(ev, json));
+    return prepared.then(
+      ({ ev, json, gitSig }) => {
+        this.#inFlight--;
+        const stored = this.#enqueue(ev, json, gitSig);
+        this.#wake();
+        return stored;
+      },
+      (e) => {
+        this.#inFlight--;
+        this.#wake();
+        throw e;
+      }
+    );
   }
 
-  async #prepare(type: EventType, body: unknown): Promise<{ ev: LedgerEvent; json: string }> {
+  /** Appends issued but not yet prepared: the group being written waits for them (up to MAX_GROUP). */
+  #inFlight = 0;
+  #waiters: Array<() => void> = [];
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+  /** Set when a group failed to be written, until memory is rebuilt from storage; appends meanwhile fail. */
+  #failure: unknown = undefined;
+
+  async #prepare(type: EventType, body: unknown): Promise<{ ev: LedgerEvent; json: string; gitSig?: string }> {
     const signer = this.#signer;
     if (!signer) throw new LedgerError(ErrorCode.KEY_MISMATCH, 'this ledger was opened without a device key: it is read-only');
     if (this.#storageProblems.length) throw new LedgerError(ErrorCode.STORAGE_CORRUPT, 'the stored ledger is damaged: appends are refused');
+    if (this.#failure !== undefined) throw this.#failure;
     const heads = this.heads();
     // An event's time is never before its parents' (ledger-schema/README.md section 10), even with a clock behind.
     let time = formatTime(this.#now());
@@ -273,33 +320,38 @@ export class Ledger {
     const roster = type === 'member' ? new Map(this.#roster) : this.#roster;
     const why = applyToRoster(roster, ev);
     if (why) throw new LedgerError(why.code, why.message);
+    // The event's journal commit, signed now: only the author can (stored beside the event, same change).
+    const gitSig = await this.#journal.sign(ev, signer);
     this.#roster = roster;
     this.#index(ev);
-    return { ev, json: new TextDecoder().decode(bytes) };
+    if (gitSig) this.#sigs.set(id, gitSig);
+    return { ev, json: new TextDecoder().decode(bytes), gitSig };
   }
 
-  #queue: Array<{ ev: LedgerEvent; json: string; resolve: (e: LedgerEvent) => void; reject: (e: unknown) => void }> = [];
+  #queue: Array<{ ev: LedgerEvent; json: string; gitSig?: string; resolve: (e: LedgerEvent) => void; reject: (e: unknown) => void }> = [];
   #flushing: Promise<void> | null = null;
 
-  #enqueue(ev: LedgerEvent, json: string): Promise<LedgerEvent> {
+  #enqueue(ev: LedgerEvent, json: string, gitSig?: string): Promise<LedgerEvent> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ev, json, resolve, reject });
+      this.#queue.push({ ev, json, gitSig, resolve, reject });
       this.#flushing ??= this.#flush();
     });
   }
 
   async #flush(): Promise<void> {
-    // Let appends prepared in the same tick join this group.
+    // Group commit: appends already issued join this group (a lone append is written at once).
     await Promise.resolve();
+    while (this.#inFlight > 0 && this.#queue.length < MAX_GROUP) await new Promise<void>((r) => this.#waiters.push(r));
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
       try {
-        await this.#store.commit(batch.map((b) => [b.ev.id, b.json]));
+        await this.#store.commit(batch.flatMap((b): Array<[string, string]> => (b.gitSig ? [[b.ev.id, b.json], [sigKey(b.ev.id), b.gitSig]] : [[b.ev.id, b.json]])));
       } catch (e) {
         const later = this.#queue;
         this.#queue = [];
         // Nothing of this group or after it is stored: rebuild memory from storage, then report.
+        this.#failure = e;
         const rebuilt = this.#tail.then(() => this.#rebuild());
         this.#tail = rebuilt.catch(() => undefined);
         await rebuilt.catch(() => undefined);
@@ -314,12 +366,15 @@ export class Ledger {
 
   /** Re-reads the index from the document store (after a failed write). */
   #rebuild(): void {
+    this.#failure = undefined;
     this.#events.clear();
     this.#referenced.clear();
     this.#heads.clear();
     this.#byHash = null;
     this.#sorted = null;
     const all = Ledger.#readDoc(this.#store.doc);
+    this.#sigs = Ledger.#readSigs(this.#store.doc);
+    this.#journal = this.#newJournal();
     const acc = decideAcceptance(all, this.#genesis.id);
     for (const id of acc.order) this.#index(all.get(id)!);
     this.#roster = acc.roster;
@@ -328,6 +383,7 @@ export class Ledger {
   static #readDoc(doc: A.Doc<Record<string, A.ImmutableString>>): Map<EventId, LedgerEvent> {
     const all = new Map<EventId, LedgerEvent>();
     for (const id of Object.keys(doc)) {
+      if (!isEventId(id)) continue; // `<id>.git` entries are journal signatures (#readSigs)
       const v = doc[id];
       try {
         const env = JSON.parse(A.isImmutableString(v) ? v.val : String(v));
@@ -337,6 +393,61 @@ export class Ledger {
       }
     }
     return all;
+  }
+
+  static #readSigs(doc: A.Doc<Record<string, A.ImmutableString>>): Map<string, string> {
+    const sigs = new Map<string, string>();
+    for (const key of Object.keys(doc)) {
+      const v = doc[key];
+      if (isSigKey(key) && A.isImmutableString(v)) sigs.set(eventOfSigKey(key), v.val);
+    }
+    return sigs;
+  }
+
+  /** The Git commit id of an event's journal commit; undefined when it (or its past) has no signature. */
+  commitOf(id: string): string | undefined {
+    return this.#events.has(id as EventId) ? this.#journal.oid(id) : undefined;
+  }
+
+  /** The journal commit of an event (blob, tree and signed commit objects), rebuilt from the document. */
+  async journalCommit(id: string): Promise<EventCommit | undefined> {
+    await JournalCommits.ready();
+    return this.#events.has(id as EventId) ? this.#journal.commit(id) : undefined;
+  }
+
+  /** The stored journal signature value (base64url of 64 bytes) of an event. */
+  journalSignature(id: string): string | undefined {
+    return this.#sigs.get(id);
+  }
+
+  /** The author name the journal commit of an event carries. */
+  journalAuthorName(id: string): string | undefined {
+    return this.#journal.nameFor(id);
+  }
+
+  /**
+   * Checks journal signatures of events arriving with a receive: each verifies over its event's commit, or
+   * the event is refused. Returns the signatures to store (also of held events that lacked one).
+   */
+  async #checkArrivingSigs(events: Map<EventId, LedgerEvent>, sigIn: Map<string, string>): Promise<{ good: Map<string, string>; bad: Map<string, Problem> }> {
+    const good = new Map<string, string>();
+    const bad = new Map<string, Problem>();
+    const todo = [...sigIn.keys()].filter((id) => !this.#sigs.has(id));
+    if (todo.length === 0) return { good, bad };
+    this.#pendingEvents = events;
+    this.#pendingSigs = sigIn;
+    try {
+      const results = await checkJournalSignatures(this.#journal, todo);
+      for (const [id, r] of results) {
+        if (r === 'ok') good.set(id, sigIn.get(id)!);
+        else if (r !== 'unbuildable') bad.set(id, r);
+      }
+    } finally {
+      this.#pendingEvents = undefined;
+      this.#pendingSigs = undefined;
+    }
+    if (bad.size) this.#journal = this.#newJournal(); // commit ids cached from a bad signature go
+    return { good, bad };
   }
 
   /** Waits until every append issued so far is stored (or has failed). */
@@ -356,10 +467,18 @@ export class Ledger {
     return run;
   }
 
-  async #receive(entries: Array<[string, string]>): Promise<ReceiveResult> {
-    await this.#drain();
+  async #receive(input: Array<[string, string]>): Promise<ReceiveResult> {
+    // No need to wait for appends being written: the document store runs one mutation at a time.
+    const sigIn = new Map<string, string>();
+    const entries = input.filter(([k, v]) => !(isSigKey(k) && sigIn.set(eventOfSigKey(k), v)));
     const fresh = entries.filter(([id]) => !this.#events.has(id as EventId));
     const { events, problems } = await checkEntries(fresh, this.id);
+    // Journal signatures (<id>.git) must verify over their event's commit; an event with a bad one is refused.
+    const sigs = await this.#checkArrivingSigs(events, sigIn);
+    for (const [id, p] of sigs.bad) {
+      problems.push(p);
+      events.delete(id as EventId);
+    }
     const all = new Map(this.#events);
     for (const [id, ev] of events) all.set(id, ev);
     for (const [id, ev] of events) {
@@ -374,7 +493,10 @@ export class Ledger {
     for (const r of acc.rejected) if (events.has(r.id)) problems.push({ code: r.code, message: r.message, eventId: r.id });
     const accepted = acc.order.filter((id) => events.has(id) && !this.#events.has(id));
     const jsonOf = new Map(fresh);
-    await this.#store.commit(accepted.map((id) => [id, jsonOf.get(id)!]));
+    const acceptedSet = new Set<string>(accepted);
+    const sigEntries = [...sigs.good].filter(([id]) => this.#events.has(id as EventId) || acceptedSet.has(id)).map(([id, v]): [string, string] => [sigKey(id), v]);
+    await this.#store.commit([...accepted.map((id): [string, string] => [id, jsonOf.get(id)!]), ...sigEntries]);
+    for (const [k, v] of sigEntries) this.#sigs.set(eventOfSigKey(k), v);
     for (const id of accepted) this.#index(all.get(id)!);
     this.#roster = acc.roster;
     await this.#notify(accepted.map((id) => all.get(id)!), 'receive');
@@ -394,7 +516,7 @@ export class Ledger {
   }
 
   async #applyVerifiedChanges(changes: Uint8Array[]): Promise<ChangesResult> {
-    await this.#drain();
+    // No need to wait for appends being written: the document store runs one mutation at a time.
     const doc = this.#store.doc;
     const rejected: ChangesResult['rejected'] = [];
     const problems: Problem[] = [];
@@ -408,7 +530,7 @@ export class Ledger {
     for (const c of candidates) {
       for (const [id, json] of c.entries) {
         const held = doc[id];
-        if (held === undefined) fresh.set(id, json);
+        if (held === undefined && !isSigKey(id)) fresh.set(id, json);
       }
     }
     const checked = await checkEntries(fresh, this.id);
@@ -422,6 +544,16 @@ export class Ledger {
         }
       }
     }
+    // Journal signatures (<id>.git): each must verify over the commit built from its event.
+    const sigIn = new Map<string, string>();
+    for (const c of candidates) for (const [k, v] of c.entries) if (isSigKey(k) && doc[k] === undefined) sigIn.set(eventOfSigKey(k), v);
+    const sigCheck = await this.#checkArrivingSigs(checked.events, sigIn);
+    for (const id of sigIn.keys()) {
+      if (sigCheck.good.has(id)) continue;
+      const p = sigCheck.bad.get(id) ?? { code: ErrorCode.JOURNAL_SIGNATURE_INVALID, message: 'a journal signature that cannot be checked: a parent has no journal commit', eventId: id };
+      bad.set(sigKey(id), [p]);
+    }
+    const evKey = (k: string): string => (isSigKey(k) ? eventOfSigKey(k) : k);
     let acc: ReturnType<typeof decideAcceptance>;
     let all: Map<EventId, LedgerEvent>;
     // Refuse bad changes and their descendants until what is left is consistent.
@@ -442,7 +574,7 @@ export class Ledger {
       for (const r of acc.rejected) if (!this.#events.has(r.id)) why.set(r.id, [{ code: r.code, message: r.message, eventId: r.id }]);
       const kept = new Set(candidates.map((c) => c.hash));
       const next = candidates.filter((c) => {
-        const badEntry = c.entries.find(([id]) => why.has(id) || (!acc.accepted.has(id as EventId) && doc[id] === undefined));
+        const badEntry = c.entries.find(([id]) => why.has(id) || (!acc.accepted.has(evKey(id) as EventId) && doc[evKey(id)] === undefined));
         if (badEntry) {
           rejected.push({ hash: c.hash, code: SyncCode.CHANGE_INVALID, message: `holds event ${badEntry[0]}, which does not count` });
           problems.push(...(why.get(badEntry[0]) ?? []));
@@ -461,6 +593,12 @@ export class Ledger {
     const incoming = new Set(candidates.flatMap((c) => c.entries.map(([id]) => id)));
     const accepted = acc.order.filter((id) => !this.#events.has(id) && incoming.has(id));
     await this.#store.applyChanges(candidates.map((c) => c.bytes));
+    for (const c of candidates) {
+      for (const [k] of c.entries) {
+        const v = isSigKey(k) ? this.#store.doc[k] : undefined;
+        if (v && A.isImmutableString(v)) this.#sigs.set(eventOfSigKey(k), v.val);
+      }
+    }
     for (const id of accepted) this.#index(all.get(id)!);
     this.#roster = acc.roster;
     await this.#notify(accepted.map((id) => all.get(id)!), 'receive');
@@ -482,25 +620,26 @@ export class Ledger {
    */
   static async verifyStorage(storage: StorageAdapter, ledgerId?: string): Promise<VerifyReport> {
     await initHash();
+    await JournalCommits.ready();
     const { store, problems: storageProblems } = await DocStore.load(storage);
     const doc = store.doc;
     const entries: Array<[string, string]> = [];
     const problems: Problem[] = storageProblems.map((p) => ({ code: p.code, message: p.message, location: p.location }));
+    const sigs = new Map<string, string>();
     for (const id of Object.keys(doc)) {
       const v = doc[id];
       if (!A.isImmutableString(v)) {
         problems.push({ code: ErrorCode.MALFORMED, message: 'not stored as one immutable string', eventId: id, location: `event ${id}` });
         continue;
       }
-      entries.push([id, v.val]);
+      if (isSigKey(id)) sigs.set(eventOfSigKey(id), v.val);
+      else entries.push([id, v.val]);
     }
     const report = await verifyEntries(entries, ledgerId);
-    const all = [...problems, ...report.problems];
+    // Every event's journal commit signature (<id>.git), ledger-schema/README.md "Journal commits".
+    const journal = await verifyJournalSignatures(entries, sigs, new Set(report.problems.map((p) => p.eventId ?? '')));
+    const all = [...problems, ...report.problems, ...journal];
     return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: report.ledgerId, problems: all };
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#flushing) await this.#flushing;
   }
 
   async compact(): Promise<void> {

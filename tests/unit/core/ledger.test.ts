@@ -100,6 +100,7 @@ describe('Ledger', () => {
     const fid = await forgedId(forgedEvent as any);
     const res = await ledger.receive([
       [ev.id, canonical],
+      [`${ev.id}.git`, other.journalSignature(ev.id)!], // its journal commit signature travels with it
       [fid, forged]
     ]);
     expect(res.accepted).toEqual([ev.id]);

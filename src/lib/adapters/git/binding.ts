@@ -19,6 +19,12 @@ export interface GitFs {
   };
 }
 
+/** zlib (RFC 1950) as git stores objects: Node's zlib, or CompressionStream in the browser (the default). */
+export interface GitZlib {
+  deflate(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  inflate(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
 export interface GitHttp {
   request(req: any): Promise<any>;
 }
@@ -37,4 +43,6 @@ export interface GitBinding {
   credentials?: (url: string) => Promise<Credentials | undefined>;
   /** For CORS-less hosts in the browser: an isomorphic-git CORS proxy URL. */
   corsProxy?: string;
+  /** Default: CompressionStream. */
+  zlib?: GitZlib;
 }

@@ -1,6 +1,11 @@
 /**
  * The Git journal of one ledger: every accepted event is also a signed commit (src/lib/core/journal/commit.ts)
- * in a bare repository written with isomorphic-git's low-level object API.
+ * in a bare repository. The journal is a pure function of the ledger's document: each event's commit is
+ * rebuilt from the event and its stored signature (`<id>.git`, core/journal/signatures.ts), so any device
+ * materializes the same commits, whoever appended the events.
+ *
+ * Objects are written loose by this module's own writer (SHA-1 from the core, zlib deflate, no re-hashing) and
+ * packed every PACK_EVERY objects into a packfile with deltas (pack.ts), so the journal stays small.
  *
  * Refs. `refs/heads/main` only ever points at an event commit and only moves forward, so two devices push to
  * one remote without force. When the ledger has several heads (concurrent appends), main stays on the one that
@@ -8,20 +13,20 @@
  * `refs/heads/concurrent/<event id>`; the next append names all heads, so main reaches them again and those
  * refs are dropped. No merge commits are ever written: every commit in the journal is an event.
  *
- * Keeping in step: GitJournal.attach() observes the ledger (Ledger.observe). Events appended with this
- * device's key are signed and committed in the same step; events received through a pull arrive with their
- * commits. An event received any other way (a future Automerge sync) has no commit signature here until a pull
- * brings its commit: verify reports it as JOURNAL_MISSING.
+ * Keeping in step: GitJournal.attach() observes the ledger (Ledger.observe) and writes the commits of accepted
+ * events as they are stored; events without a signature (a ledger from before signatures travelled) are
+ * reported in `missing` and by verify (JOURNAL_MISSING).
  */
 import * as git from 'isomorphic-git';
 import type { Ledger } from '../../core/ledger.ts';
 import type { EventId, LedgerEvent } from '../../core/event.ts';
 import type { Signer } from '../../core/keys.ts';
 import { topoOrder } from '../../core/roster.ts';
-import { AuthorNames } from '../../core/journal/names.ts';
-import { rebuildEventCommit, signEventCommit, type EventCommit } from '../../core/journal/commit.ts';
+import { rebuildEventCommit, type EventCommit } from '../../core/journal/commit.ts';
 import type { GitBinding } from './binding.ts';
 import { EventMap } from './event-map.ts';
+import { ObjectWriter } from './objects.ts';
+import { JournalCommits } from '../../core/journal/signatures.ts';
 
 export const MAIN = 'refs/heads/main';
 export const CONCURRENT = 'refs/heads/concurrent/';
@@ -30,21 +35,19 @@ export class GitJournal {
   readonly binding: GitBinding;
   readonly ledger: Ledger;
   readonly cache: object = {};
-  #signer?: Signer;
   #map!: EventMap;
-  #names = new AuthorNames();
-  /** Commits that arrived with a pull, waiting for the ledger to accept their events. */
+  #objects!: ObjectWriter;
+  /** Commits that arrived with a pull (their objects are in the fetched pack), by event id. */
   #arrived = new Map<string, { oid: string }>();
-  /** Ledger events with no commit here (not ours to sign, and not pulled). */
+  /** Ledger events with no commit (no journal signature in the document). */
   readonly missing = new Set<string>();
   #detach?: () => void;
   #lastError?: unknown;
   #chain: Promise<unknown> = Promise.resolve();
 
-  private constructor(binding: GitBinding, ledger: Ledger, signer?: Signer) {
+  private constructor(binding: GitBinding, ledger: Ledger) {
     this.binding = binding;
     this.ledger = ledger;
-    this.#signer = signer;
   }
 
   get fs() {
@@ -55,13 +58,13 @@ export class GitJournal {
   }
 
   /** Opens (creating if needed) the journal, writes what it lacks, and keeps it in step with the ledger. */
-  static async attach(binding: GitBinding, ledger: Ledger, signer: Signer | undefined = ledger.signer): Promise<GitJournal> {
-    const j = new GitJournal(binding, ledger, signer);
+  static async attach(binding: GitBinding, ledger: Ledger, _signer?: Signer): Promise<GitJournal> {
+    const j = new GitJournal(binding, ledger);
     await GitJournal.init(binding);
     j.#map = await EventMap.load(binding.fs, binding.gitdir);
-    const all = new Map(ledger.events().map((e) => [e.id, e]));
-    for (const id of topoOrder(all)) j.#names.add(all.get(id)!);
+    j.#objects = await ObjectWriter.open(binding);
     await j.catchUp();
+    await j.#enqueue(() => j.#objects.maybePack());
     j.#detach = ledger.observe((events) => j.#enqueue(() => j.#write(events)));
     return j;
   }
@@ -93,9 +96,15 @@ export class GitJournal {
   get size(): number {
     return this.#map.byEvent.size;
   }
+  /** The author name of an event's commit: held by the ledger, or arriving with a pull (parents first). */
   nameFor(ev: LedgerEvent): string {
-    return this.#names.add(ev);
+    if (this.ledger.get(ev.id)) return this.ledger.journalAuthorName(ev.id) ?? '';
+    this.#incoming.set(ev.id, ev);
+    this.#incomingNames ??= new JournalCommits({ event: (id) => this.ledger.get(id) ?? this.#incoming.get(id), signature: () => undefined });
+    return this.#incomingNames.nameFor(ev.id) ?? '';
   }
+  #incoming = new Map<string, LedgerEvent>();
+  #incomingNames?: JournalCommits;
 
   #enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#chain.then(fn);
@@ -110,7 +119,7 @@ export class GitJournal {
     await this.#chain;
   }
 
-  /** Writes commits for every ledger event the journal lacks (that it can sign or that a pull brought). */
+  /** Writes commits for every ledger event the journal lacks (those with a journal signature). */
   async catchUp(): Promise<string[]> {
     return this.#enqueue(async () => {
       const all = new Map(this.ledger.events().map((e) => [e.id, e]));
@@ -130,47 +139,44 @@ export class GitJournal {
   /** Builds the commit of one event from its signature (for checks); does not write it. */
   async rebuild(ev: LedgerEvent, signature: Uint8Array, parentOid: (id: string) => string | undefined) {
     const parentOids = ev.event.parents.map((p) => parentOid(p) ?? '');
-    return rebuildEventCommit({ ev, parentOids, authorName: this.#names.add(ev) }, signature);
+    return rebuildEventCommit({ ev, parentOids, authorName: this.nameFor(ev) }, signature);
   }
 
   async #write(events: LedgerEvent[]): Promise<void> {
     const entries: Array<[string, string]> = [];
     for (const ev of events) {
-      const name = this.#names.add(ev);
       if (this.#map.byEvent.has(ev.id)) continue;
-      const arrived = this.#arrived.get(ev.id);
-      if (arrived) {
-        this.#arrived.delete(ev.id);
-        this.#map.byEvent.set(ev.id, arrived.oid); // recorded for parents below; persisted with the batch
-        entries.push([ev.id, arrived.oid]);
-        this.missing.delete(ev.id);
-        continue;
-      }
-      const parentOids: string[] = [];
-      for (const p of ev.event.parents) {
-        const oid = this.#map.byEvent.get(p);
-        if (oid) parentOids.push(oid);
-      }
-      if (parentOids.length !== ev.event.parents.length || this.#signer?.publicKey !== ev.event.author) {
+      const oid = this.ledger.commitOf(ev.id);
+      if (!oid) {
         this.missing.add(ev.id);
         continue;
       }
-      const c = await signEventCommit({ ev, parentOids, authorName: name }, this.#signer);
-      await this.#writeObjects(c);
-      this.#map.byEvent.set(ev.id, c.commit.oid);
-      entries.push([ev.id, c.commit.oid]);
+      const arrived = this.#arrived.get(ev.id);
+      this.#arrived.delete(ev.id);
+      if (arrived?.oid !== oid) {
+        const c = await this.ledger.journalCommit(ev.id);
+        if (!c) {
+          this.missing.add(ev.id);
+          continue;
+        }
+        await this.#writeObjects(c);
+      }
+      this.#map.byEvent.set(ev.id, oid); // recorded for parents below; persisted with the batch
+      entries.push([ev.id, oid]);
       this.missing.delete(ev.id);
     }
+    await this.#objects.flush();
     await this.#map.add(entries);
     await this.updateRefs();
   }
 
   async #writeObjects(c: EventCommit): Promise<void> {
-    const { fs, gitdir } = this.binding;
-    for (const o of [c.blob, c.tree, c.commit]) {
-      const oid = await git.writeObject({ fs, gitdir, type: o.type, object: o.content, format: 'content' });
-      if (oid !== o.oid) throw new Error(`isomorphic-git stored ${o.type} ${o.oid} as ${oid}`);
-    }
+    for (const o of [c.blob, c.tree, c.commit]) await this.#objects.write(o);
+  }
+
+  /** Packs the loose objects now (also done every PACK_EVERY objects). */
+  async pack(): Promise<void> {
+    await this.#enqueue(() => this.#objects.pack());
   }
 
   /**
@@ -231,14 +237,9 @@ export class GitJournal {
     }
   }
 
-  /** True when the object is stored loose (objects written by this journal are). */
-  async hasLocalObject(oid: string, _packs?: Set<string>): Promise<boolean> {
-    try {
-      await this.binding.fs.promises.stat(`${this.binding.gitdir}/objects/${oid.slice(0, 2)}/${oid.slice(2)}`);
-      return true;
-    } catch {
-      return false;
-    }
+  /** True when the object is stored loose or in one of the packs `packs` (file names in objects/pack). */
+  async hasLocalObject(oid: string, packs?: Set<string>): Promise<boolean> {
+    return this.#objects.has(oid, packs);
   }
 
   /** Every event id the journal maps (for the cross-check). */

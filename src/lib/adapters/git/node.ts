@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import http from 'isomorphic-git/http/node';
 import type { Credentials, GitBinding } from './binding.ts';
 
@@ -29,6 +30,7 @@ export function nodeBinding(dir: string, prompt?: (url: string) => Promise<Crede
     fs: fs as unknown as GitBinding['fs'],
     gitdir: journalDir(dir),
     http,
+    zlib: { deflate: (b) => zlib.deflateSync(b), inflate: (b) => zlib.inflateSync(b) },
     credentials: async (url) => credentialsFromEnv() ?? (prompt ? prompt(url) : undefined)
   };
 }

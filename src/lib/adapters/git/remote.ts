@@ -13,6 +13,8 @@ import { checkIncoming, type IncomingCommit } from '../../core/journal/check.ts'
 import { parseCommit, parseTree } from '../../core/journal/objects.ts';
 import { EVENT_FILE } from '../../core/journal/commit.ts';
 import type { GitBinding } from './binding.ts';
+import { idxOids } from './pack.ts';
+import { encodeSig, sigKey } from '../../core/journal/signatures.ts';
 import { CONCURRENT, MAIN, type GitJournal } from './journal.ts';
 
 const Q = 'quarantine';
@@ -75,21 +77,6 @@ async function dropQuarantine(binding: GitBinding, packsBefore: Set<string>): Pr
     if (!packsBefore.has(f)) await fs.promises.unlink(`${gitdir}/objects/pack/${f}`).catch(() => undefined);
   }
   await fs.promises.unlink(`${gitdir}/FETCH_HEAD`).catch(() => undefined);
-}
-
-/** Object ids listed in a pack index (version 2). */
-function idxOids(idx: Uint8Array): string[] {
-  const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
-  if (dv.getUint32(0) !== 0xff744f63 || dv.getUint32(4) !== 2) throw new TypeError('unsupported pack index');
-  const n = dv.getUint32(8 + 255 * 4);
-  const out: string[] = [];
-  const base = 8 + 256 * 4;
-  for (let i = 0; i < n; i++) {
-    let s = '';
-    for (let k = 0; k < 20; k++) s += idx[base + i * 20 + k].toString(16).padStart(2, '0');
-    out.push(s);
-  }
-  return out;
 }
 
 export interface PullResult {
@@ -261,7 +248,10 @@ async function collectAndCheck(
   }
 
   journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
-  const { accepted, problems } = await journal.ledger.receive(result.accepted.map((c) => [c.eventId, c.json]));
+  // Each event with its journal signature (<id>.git): the ledger checks it again and stores both.
+  const { accepted, problems } = await journal.ledger.receive(
+    result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]])
+  );
   await journal.settled();
   await journal.catchUp(); // commits of events the ledger already held (a clone's genesis)
   if (problems.length) {

@@ -34,7 +34,7 @@ export interface IncomingContext {
 export interface IncomingResult {
   refused?: { oid: string; reason: string; code: string };
   /** Accepted commits, parents first. */
-  accepted: Array<{ oid: string; eventId: EventId; json: string }>;
+  accepted: Array<{ oid: string; eventId: EventId; json: string; signature: Uint8Array }>;
   eventOf: Map<string, string>;
   /** Every object id of the accepted commits (commit, tree, blob). */
   objects: string[];
@@ -111,7 +111,7 @@ export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommi
     if (!(await verifySshsig(c.commit.gpgsig, rebuilt.unsigned, ev.event.author))) {
       return fail(c.oid, `its signature does not verify against the author's key`, ErrorCode.SIGNATURE);
     }
-    accepted.push({ oid: c.oid, eventId: id, json: c.json });
+    accepted.push({ oid: c.oid, eventId: id, json: c.json, signature: sig.signature });
     objects.push(rebuilt.commit.oid, rebuilt.tree.oid, rebuilt.blob.oid);
   }
   const isAncestor = (a: string, b: string): boolean => {

@@ -17,7 +17,7 @@ import { fromBase64url, toHex, utf8 } from '../bytes.ts';
 import type { LedgerEvent } from '../event.ts';
 import type { Signer } from '../keys.ts';
 import { commitMessage, oneLine } from './message.ts';
-import { gitObject, treeContent, type GitObject } from './objects.ts';
+import { gitObjectSync, initSha1, treeContent, type GitObject } from './objects.ts';
 import { armorSshsig, signSshsig, sshsigBlob } from './sshsig.ts';
 
 export const EVENT_FILE = 'event.json';
@@ -70,29 +70,39 @@ export function insertSignature(unsigned: Uint8Array, armored: string): Uint8Arr
   return utf8(`${text.slice(0, end)}\n${header}${text.slice(end)}`);
 }
 
-async function treeOf(ev: LedgerEvent): Promise<{ blob: GitObject; tree: GitObject }> {
-  const blob = await gitObject('blob', envelopeBytes(ev));
-  const tree = await gitObject('tree', treeContent([{ mode: '100644', name: EVENT_FILE, oid: blob.oid }]));
+/** The blob and tree of an event (sync: initSha1() must have been awaited). */
+export function eventTree(ev: LedgerEvent): { blob: GitObject; tree: GitObject } {
+  const blob = gitObjectSync('blob', envelopeBytes(ev));
+  const tree = gitObjectSync('tree', treeContent([{ mode: '100644', name: EVENT_FILE, oid: blob.oid }]));
   return { blob, tree };
 }
 
-async function assemble(input: EventCommitInput, blob: GitObject, tree: GitObject, unsigned: Uint8Array, signature: Uint8Array): Promise<EventCommit> {
-  const armored = armorSshsig(sshsigBlob(input.ev.event.author, signature));
-  const commit = await gitObject('commit', insertSignature(unsigned, armored));
-  return { blob, tree, commit, signature };
+/** The signed commit content: the unsigned content with the author's sshsig in a gpgsig header. */
+export function signedCommitContent(author: string, unsigned: Uint8Array, signature: Uint8Array): Uint8Array {
+  return insertSignature(unsigned, armorSshsig(sshsigBlob(author, signature)));
+}
+
+/**
+ * Builds the commit from the event and its 64-byte signature (does not check the signature). Synchronous:
+ * initSha1() must have been awaited.
+ */
+export function buildEventCommit(input: EventCommitInput, signature: Uint8Array, tree = eventTree(input.ev)): EventCommit & { unsigned: Uint8Array } {
+  const unsigned = unsignedCommit(input, tree.tree.oid);
+  const commit = gitObjectSync('commit', signedCommitContent(input.ev.event.author, unsigned, signature));
+  return { blob: tree.blob, tree: tree.tree, commit, signature, unsigned };
 }
 
 /** Builds and signs the commit (the signer must be the event's author). */
 export async function signEventCommit(input: EventCommitInput, signer: Signer): Promise<EventCommit> {
   if (signer.publicKey !== input.ev.event.author) throw new TypeError('only the author of an event signs its commit');
-  const { blob, tree } = await treeOf(input.ev);
-  const unsigned = unsignedCommit(input, tree.oid);
-  return assemble(input, blob, tree, unsigned, await signSshsig(signer, unsigned));
+  await initSha1();
+  const tree = eventTree(input.ev);
+  const unsigned = unsignedCommit(input, tree.tree.oid);
+  return buildEventCommit(input, await signSshsig(signer, unsigned), tree);
 }
 
 /** Rebuilds the commit from the event and a signature found elsewhere (does not check the signature). */
 export async function rebuildEventCommit(input: EventCommitInput, signature: Uint8Array): Promise<EventCommit & { unsigned: Uint8Array }> {
-  const { blob, tree } = await treeOf(input.ev);
-  const unsigned = unsignedCommit(input, tree.oid);
-  return { ...(await assemble(input, blob, tree, unsigned, signature)), unsigned };
+  await initSha1();
+  return buildEventCommit(input, signature);
 }

@@ -1,8 +1,20 @@
 /**
  * Git object bytes and ids (SHA-1, as Git names objects: the ledger's own SHA-256 ids stay inside the
- * committed content). Pure: WebCrypto's SHA-1 in the browser and in Node.
+ * committed content). Pure: hash-wasm's SHA-1 (synchronous once initSha1() was awaited), in the browser and
+ * in Node.
  */
+import { createSHA1, type IHasher } from 'hash-wasm';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+
+let sha1h: IHasher | undefined;
+let sha1Ready: Promise<IHasher> | undefined;
+
+/** Must be awaited once before gitObjectSync (gitObject does it). */
+export function initSha1(): Promise<IHasher> {
+  if (sha1h) return Promise.resolve(sha1h);
+  sha1Ready ??= createSHA1().then((h) => (sha1h = h));
+  return sha1Ready;
+}
 
 export type GitObjectType = 'blob' | 'tree' | 'commit';
 
@@ -17,10 +29,20 @@ export interface GitObject {
   content: Uint8Array;
 }
 
+/** The object header "type len\0". */
+export const objectHeader = (type: GitObjectType, length: number): Uint8Array => utf8(`${type} ${length}\0`);
+
+export function gitObjectSync(type: GitObjectType, content: Uint8Array): GitObject {
+  if (!sha1h) throw new Error('initSha1() was not awaited');
+  sha1h.init();
+  sha1h.update(objectHeader(type, content.length));
+  sha1h.update(content);
+  return { type, oid: sha1h.digest('hex'), content };
+}
+
 export async function gitObject(type: GitObjectType, content: Uint8Array): Promise<GitObject> {
-  const framed = concatBytes(utf8(`${type} ${content.length}\0`), content);
-  const oid = toHex(new Uint8Array(await crypto.subtle.digest('SHA-1', framed as BufferSource)));
-  return { type, oid, content };
+  await initSha1();
+  return gitObjectSync(type, content);
 }
 
 export interface TreeEntry {

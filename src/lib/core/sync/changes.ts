@@ -1,13 +1,15 @@
 /**
  * What a peer's Automerge changes contain. Automerge authenticates nobody, so a change from a peer is only
  * ever applied to the real document when it does exactly what a device's own appends do: put, at the root,
- * one immutable string (an envelope's canonical JSON) under a fresh key that is an event id. Anything else
+ * one immutable string (an envelope's canonical JSON) under a fresh key that is an event id, or an event's
+ * journal commit signature under `<event id>.git` (Ledger checks it over the event's commit). Anything else
  * (deletes, overwrites, nested objects, text, counters, other keys) marks the change CHANGE_NOT_EVENT.
  * Changes are attacker-controlled bytes: decoding is defensive, nothing here throws.
  */
 import * as A from '@automerge/automerge/slim';
 import { isEventId } from '../event.ts';
 import { SyncCode } from './codes.ts';
+import { decodeSig, isSigKey } from '../journal/signatures.ts';
 
 export interface DecodedChange {
   hash: string;
@@ -39,7 +41,8 @@ function decodeOne(bytes: Uint8Array): DecodedChange {
     if (op.insert || op.elemId !== undefined) return bad('a list insertion');
     if (op.datatype !== undefined && op.datatype !== 'str') return bad(`a value of type ${String(op.datatype)}`);
     if (typeof op.value !== 'string') return bad('a value that is not an immutable string');
-    if (!isEventId(op.key)) return bad(`a key that is not an event id: ${JSON.stringify(String(op.key).slice(0, 80))}`);
+    if (!isEventId(op.key) && !isSigKey(op.key)) return bad(`a key that is not an event id: ${JSON.stringify(String(op.key).slice(0, 80))}`);
+    if (isSigKey(op.key) && !decodeSig(op.value)) return bad(`a journal signature ${op.key} that is not 64 bytes in base64url`);
     if (!Array.isArray(op.pred) || op.pred.length > 0) return bad(`an overwrite of ${op.key}`);
     if (seen.has(op.key)) return bad(`two puts of ${op.key}`);
     seen.add(op.key);

@@ -1,0 +1,231 @@
+/**
+ * Journal commit signatures travel with their events: the author signs the event's Git commit when appending,
+ * and the raw 64-byte Ed25519 signature is stored in the Automerge root map under `<event id>.git` (one
+ * ImmutableString, base64url, no padding), in the same change as the event (ledger-schema/README.md, "Journal
+ * commits"). Any device rebuilds the identical signed commit from the event plus those 64 bytes, so the Git
+ * journal is a pure function of the document.
+ *
+ * A commit names its parents' commit ids, which depend on the parents' signatures: JournalCommits computes
+ * commit ids parents first from the events and the stored signatures, and caches them (events and signatures
+ * never change once stored).
+ */
+import { fromBase64url, toBase64url } from '../bytes.ts';
+import { ErrorCode } from '../errors.ts';
+import type { Problem } from '../verify.ts';
+import { isEventId, type EventId, type LedgerEvent } from '../event.ts';
+import { verifySignature, type Signer } from '../keys.ts';
+import { buildEventCommit, eventTree, unsignedCommit, type EventCommit } from './commit.ts';
+import { AuthorNames } from './names.ts';
+import { initSha1 } from './objects.ts';
+import { signSshsig, sshsigSignedData } from './sshsig.ts';
+
+export const SIG_SUFFIX = '.git';
+const SIG_KEY_RE = /^[0-9a-f]{64}\.git$/;
+const SIG_VALUE_RE = /^[A-Za-z0-9_-]{86}$/;
+
+/** The root-map key of an event's journal signature. */
+export const sigKey = (id: string): string => id + SIG_SUFFIX;
+export const isSigKey = (key: unknown): key is string => typeof key === 'string' && SIG_KEY_RE.test(key);
+/** The event id a signature key belongs to. */
+export const eventOfSigKey = (key: string): EventId => key.slice(0, 64) as EventId;
+/** True for the keys the document may hold: event ids and `<event id>.git`. */
+export const isDocKey = (key: string): boolean => isEventId(key) || isSigKey(key);
+
+export function encodeSig(sig: Uint8Array): string {
+  if (sig.length !== 64) throw new TypeError('an Ed25519 signature has 64 bytes');
+  return toBase64url(sig);
+}
+
+/** The 64 bytes of a stored signature value, or undefined when it is not exactly that (86 base64url chars). */
+export function decodeSig(value: unknown): Uint8Array | undefined {
+  if (typeof value !== 'string' || !SIG_VALUE_RE.test(value)) return undefined;
+  try {
+    const b = fromBase64url(value);
+    return b.length === 64 && toBase64url(b) === value ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CommitSource {
+  event(id: string): LedgerEvent | undefined;
+  /** The stored signature value (base64url) of an event's commit, if any. */
+  signature(id: string): string | undefined;
+}
+
+export type SigCheck =
+  | { ok: true; oid: string }
+  | { ok: false; code: 'missing' | 'invalid' | 'unbuildable'; message: string };
+
+export class JournalCommits {
+  #src: CommitSource;
+  #oids = new Map<string, string>();
+  #names = new AuthorNames();
+
+  constructor(src: CommitSource) {
+    this.#src = src;
+  }
+
+  /** Must be awaited once before the synchronous methods. */
+  static ready(): Promise<unknown> {
+    return initSha1();
+  }
+
+  /** The author name the commit of `id` carries (parents are named first). */
+  nameFor(id: string): string | undefined {
+    this.#order(id, false);
+    return this.#names.get(id);
+  }
+
+  /**
+   * The commit id of an event, or undefined when the event, its signature, or a signature in its past is
+   * missing or malformed. Computes (and caches) every ancestor's commit id first.
+   */
+  oid(id: string): string | undefined {
+    const known = this.#oids.get(id);
+    if (known) return known;
+    for (const x of this.#order(id, true)) {
+      const ev = this.#src.event(x)!;
+      const sig = decodeSig(this.#src.signature(x));
+      const parentOids = ev.event.parents.map((p) => this.#oids.get(p));
+      if (!sig || parentOids.some((p) => p === undefined)) continue;
+      const c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(x)! }, sig);
+      this.#oids.set(x, c.commit.oid);
+    }
+    return this.#oids.get(id);
+  }
+
+  /** The full commit (blob, tree, commit objects) of an event, for writing the journal. */
+  commit(id: string): EventCommit | undefined {
+    const ev = this.#src.event(id);
+    const sig = decodeSig(this.#src.signature(id));
+    if (!ev || !sig) return undefined;
+    const parentOids = ev.event.parents.map((p) => this.oid(p));
+    if (parentOids.some((p) => p === undefined)) return undefined;
+    this.#order(id, false);
+    const c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(id)! }, sig);
+    this.#oids.set(id, c.commit.oid);
+    return c;
+  }
+
+  /**
+   * Signs the commit of a new event (not yet in the source; its parents are). Returns the stored signature
+   * value, or undefined when a parent has no commit (no signature in its past), so none can be built.
+   */
+  async sign(ev: LedgerEvent, signer: Signer): Promise<string | undefined> {
+    await initSha1();
+    if (signer.publicKey !== ev.event.author) throw new TypeError('only the author of an event signs its commit');
+    const parentOids = ev.event.parents.map((p) => this.oid(p));
+    if (parentOids.some((p) => p === undefined)) return undefined;
+    const name = this.#names.add(ev);
+    const unsigned = unsignedCommit({ ev, parentOids: parentOids as string[], authorName: name }, eventTree(ev).tree.oid);
+    return encodeSig(await signSshsig(signer, unsigned));
+  }
+
+  /** Checks the stored signature of one event: present, well-formed, and an sshsig by the author over its commit. */
+  async check(id: string): Promise<SigCheck> {
+    await initSha1();
+    const ev = this.#src.event(id);
+    if (!ev) return { ok: false, code: 'invalid', message: `a journal signature for event ${id}, which the ledger does not hold` };
+    const value = this.#src.signature(id);
+    if (value === undefined) return { ok: false, code: 'missing', message: 'the event has no journal commit signature' };
+    const sig = decodeSig(value);
+    if (!sig) return { ok: false, code: 'invalid', message: 'the journal signature is not 64 bytes in base64url' };
+    const parentOids: string[] = [];
+    for (const p of ev.event.parents) {
+      const o = this.oid(p);
+      if (!o) return { ok: false, code: 'unbuildable', message: `its parent ${p} has no journal commit, so its commit cannot be built` };
+      parentOids.push(o);
+    }
+    this.#order(id, false);
+    const c = buildEventCommit({ ev, parentOids, authorName: this.#names.get(id)! }, sig);
+    if (!(await verifySignature(ev.event.author, await sshsigSignedData(c.unsigned), sig))) {
+      this.#oids.delete(id);
+      return { ok: false, code: 'invalid', message: "the journal signature does not verify over the event's commit with the author's key" };
+    }
+    return { ok: true, oid: c.commit.oid };
+  }
+
+  /**
+   * The events `id` needs, parents first, ending with `id` (those with cached commit ids are skipped when
+   * `skipCached`). Feeds the author names in that order. Throws nothing: unknown events are left out.
+   */
+  #order(id: string, skipCached: boolean): string[] {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    const stack: Array<[string, boolean]> = [[id, false]];
+    while (stack.length) {
+      const [x, expanded] = stack.pop()!;
+      if (expanded) {
+        out.push(x);
+        continue;
+      }
+      if (seen.has(x) || (skipCached && this.#oids.has(x)) || (!skipCached && this.#names.has(x))) continue;
+      seen.add(x);
+      const ev = this.#src.event(x);
+      if (!ev) continue;
+      stack.push([x, true]);
+      for (const p of ev.event.parents) if (!seen.has(p)) stack.push([p, false]);
+    }
+    for (const x of out) this.#names.add(this.#src.event(x)!);
+    return out;
+  }
+}
+
+const CHECK_BATCH = 256;
+
+/**
+ * Checks the journal signatures of `ids` (ErrorCode problems for the missing and the invalid; "unbuildable"
+ * when a parent has no commit, whose own problem is reported on it).
+ */
+export async function checkJournalSignatures(journal: JournalCommits, ids: string[]): Promise<Map<string, 'ok' | 'unbuildable' | Problem>> {
+  const out = new Map<string, 'ok' | 'unbuildable' | Problem>();
+  for (let i = 0; i < ids.length; i += CHECK_BATCH) {
+    const batch = ids.slice(i, i + CHECK_BATCH);
+    const results = await Promise.all(batch.map((id) => journal.check(id)));
+    batch.forEach((id, j) => {
+      const r = results[j];
+      if (r.ok) out.set(id, 'ok');
+      else if (r.code === 'unbuildable') out.set(id, 'unbuildable');
+      else {
+        const code = r.code === 'missing' ? ErrorCode.JOURNAL_SIGNATURE_MISSING : ErrorCode.JOURNAL_SIGNATURE_INVALID;
+        out.set(id, { code, message: r.message, eventId: id, location: `event ${id}${r.code === 'missing' ? '' : SIG_SUFFIX}` });
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * Verify's journal check over stored entries: every event that is otherwise valid (not in `badIds`) has a
+ * signature that verifies over its commit; every signature belongs to an event.
+ */
+export async function verifyJournalSignatures(entries: Array<[string, string]>, sigs: Map<string, string>, badIds: Set<string>): Promise<Problem[]> {
+  const events = new Map<string, LedgerEvent>();
+  for (const [id, json] of entries) {
+    if (!isEventId(id) || badIds.has(id)) continue;
+    try {
+      const env = JSON.parse(json);
+      events.set(id, { id: id as EventId, event: env.event, sig: env.sig });
+    } catch {
+      /* reported by verifyEntries */
+    }
+  }
+  const journal = new JournalCommits({ event: (id) => events.get(id), signature: (id) => sigs.get(id) });
+  const problems: Problem[] = [];
+  const results = await checkJournalSignatures(journal, [...events.keys()]);
+  // A changed signature changes its commit id, so its descendants' commits no longer verify either: report
+  // only the first (a descendant of a reported event is left out).
+  const failed = (id: string) => { const r = results.get(id); return r !== undefined && r !== 'ok'; };
+  for (const [id, r] of results) {
+    if (typeof r !== 'object') continue;
+    if (r.code === ErrorCode.JOURNAL_SIGNATURE_INVALID && events.get(id)!.event.parents.some(failed)) continue;
+    problems.push(r);
+  }
+  for (const id of sigs.keys()) {
+    if (!events.has(id) && !badIds.has(id)) {
+      problems.push({ code: ErrorCode.JOURNAL_SIGNATURE_INVALID, message: `a journal signature for event ${id}, which the ledger does not hold`, eventId: id, location: `event ${id}${SIG_SUFFIX}` });
+    }
+  }
+  return problems;
+}
