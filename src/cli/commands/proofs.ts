@@ -17,6 +17,7 @@ import { identitySigner } from '../../lib/adapters/node/identity.ts';
 import { hashFile } from '../../lib/adapters/node/files.ts';
 import { parseCheckpoint } from '../../lib/core/merkle/checkpoint.ts';
 import { parseNote } from '../../lib/core/merkle/note.ts';
+import { isMerkleError } from '../../lib/core/merkle/errors.ts';
 import { DeviceLog } from '../../lib/core/proofs/log.ts';
 import { isProofError, ProofError } from '../../lib/core/proofs/errors.ts';
 import { logOrigin, logVerifierKey } from '../../lib/core/proofs/keys.ts';
@@ -53,7 +54,7 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (isProofError(e)) throw new CliError(e.code, e.message, Exit.INPUT);
-    if (e && typeof e === 'object' && 'code' in e && (e as Error).name === 'MerkleError') throw new CliError(String((e as { code: string }).code), (e as Error).message, Exit.INPUT);
+    if (isMerkleError(e)) throw new CliError(e.code, e.message, Exit.INPUT);
     throw e;
   }
 }

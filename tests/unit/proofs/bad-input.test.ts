@@ -135,7 +135,7 @@ describe('fuzzing verify-bundle', () => {
     const keys = Object.keys(base) as Array<keyof Bundle>;
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...keys), fc.jsonValue({ maxDepth: 3 }), async (key, value) => {
-        const b = structuredClone(base) as Record<string, unknown>;
+        const b = structuredClone(base) as unknown as Record<string, unknown>;
         b[key] = value;
         const r = await verifyBundle(new TextEncoder().encode(JSON.stringify(b)));
         expect(r.ok).toBe(false);

@@ -60,7 +60,8 @@ export function describeFacts(f: BundleFacts): string[] {
       }
     }
   } else {
-    const ev = f.events.find((e) => e.id === f.subject.event);
+    const subject = f.subject.event;
+    const ev = f.events.find((e) => e.id === subject);
     if (ev) out.push(`Event ${ev.id} (${ev.event.type}) was recorded by ${who(ev)} at ${ev.event.time}; ${witnessed}${noLater}.`);
   }
 
