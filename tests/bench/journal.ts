@@ -1,0 +1,159 @@
+/**
+ * Git journal benchmark hooks (issue 3), called by tests/bench/bench.ts through `bench(ctx)`; runnable alone:
+ *   node tests/bench/journal.ts [N]
+ *
+ *   journal_commits_per_s           commits the journal writes per second: a device materializing N events'
+ *                                   signed commits from the document (blob, tree, commit, refs, map, and the
+ *                                   pack they end in), N = 10,000
+ *   journal_append_per_s            ledger appends per second with the journal attached (each append awaited
+ *                                   before the next: one commit, one ref update, one map file per append)
+ *   git_fast_import_commits_per_s   stock `git fast-import` of the same N events (same trees, messages,
+ *                                   authors, parents; unsigned: git 2.39's fast-import has no gpgsig), same run
+ *   journal_bytes_per_event         bytes of DIR/journal.git (every file) / N, after packing
+ *   push_10k_s                      push of the N-event journal to a local `git http-backend`
+ *   clone_10k_s                     clone from it and rebuild a verifying ledger (every commit checked)
+ */
+import '@automerge/automerge';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Ledger } from '../../src/lib/core/ledger.ts';
+import { MemoryStorage } from '../../src/lib/adapters/storage/memory.ts';
+import { generateDeviceKey, signerFromCryptoKey } from '../../src/lib/core/keys.ts';
+import { GitJournal } from '../../src/lib/adapters/git/journal.ts';
+import { nodeBinding } from '../../src/lib/adapters/git/node.ts';
+import { clone, push } from '../../src/lib/adapters/git/remote.ts';
+import { startGitServer } from '../helpers/git-http-server.ts';
+import { checklistBody, generationBodies, policySnapshotBody } from './events.ts';
+import type { EventType } from '../../src/lib/core/types.ts';
+
+interface Ctx {
+  n?: number;
+  tmpDir?: string;
+  log?: (s: string) => void;
+}
+
+function dirBytes(d: string): number {
+  let total = 0;
+  for (const e of readdirSync(d, { withFileTypes: true })) {
+    const p = path.join(d, e.name);
+    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return total;
+}
+
+/** A ledger of `n` events (genesis, a policy snapshot, a checklist, generations), appended in groups. */
+export async function buildLedger(n: number): Promise<Ledger> {
+  const k = await generateDeviceKey(false);
+  const signer = signerFromCryptoKey(k.privateKey, k.publicKey);
+  let t = Date.parse('2026-11-03T09:00:00.000Z');
+  const ledger = await Ledger.create({ storage: new MemoryStorage(), signer, memberName: 'Ada', ledgerName: 'Bench', now: () => new Date((t += 1000)) });
+  const ps = await ledger.append('policy-snapshot' as EventType, policySnapshotBody());
+  const cl = await ledger.append('checklist' as EventType, checklistBody(ps.id));
+  const bodies = generationBodies(n - 3, { policySnapshot: ps.id, checklist: cl.id });
+  for (let i = 0; i < bodies.length; i += 256) await Promise.all(bodies.slice(i, i + 256).map((b) => ledger.append('generation' as EventType, b)));
+  return ledger;
+}
+
+/** The fast-import stream of the journal's commits (same blobs, trees, messages, authors and parents). */
+function fastImportStream(ledger: Ledger): Buffer {
+  const parts: Buffer[] = [];
+  const mark = new Map<string, number>();
+  let m = 0;
+  for (const ev of ledger.events()) {
+    const json = Buffer.from((ledger.doc as any)[ev.id].val);
+    const blob = ++m;
+    parts.push(Buffer.from(`blob\nmark :${blob}\ndata ${json.length}\n`), json, Buffer.from('\n'));
+    const c = ++m;
+    mark.set(ev.id, c);
+    const commit = execFileSafe(ledger, ev.id);
+    const msg = Buffer.from(commit.message);
+    const parents = ev.event.parents.map((p) => mark.get(p)!);
+    parts.push(
+      Buffer.from(`commit refs/heads/main\nmark :${c}\nauthor ${commit.author}\ncommitter ${commit.author}\ndata ${msg.length}\n`),
+      msg,
+      Buffer.from((parents.length ? `from :${parents[0]}\n` : 'deleteall\n') + parents.slice(1).map((p) => `merge :${p}\n`).join('') + `M 100644 :${blob} event.json\n\n`)
+    );
+  }
+  return Buffer.concat(parts);
+}
+
+const commitCache = new Map<string, { author: string; message: string }>();
+function execFileSafe(ledger: Ledger, id: string): { author: string; message: string } {
+  return commitCache.get(id)!;
+}
+
+async function fillCommitCache(ledger: Ledger): Promise<void> {
+  for (const ev of ledger.events()) {
+    const c = (await ledger.journalCommit(ev.id))!;
+    const text = new TextDecoder().decode(c.commit.content);
+    const author = /^author (.*)$/m.exec(text)![1];
+    commitCache.set(ev.id, { author, message: text.slice(text.indexOf('\n\n') + 2) });
+  }
+}
+
+export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
+  const n = ctx.n ?? 10_000;
+  const log = ctx.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const tmp = mkdtempSync(path.join(ctx.tmpDir ?? tmpdir(), 'journal-bench-'));
+  const server = await startGitServer();
+  try {
+    log(`journal: building a ledger of ${n} events`);
+    const ledger = await buildLedger(n);
+
+    // 1. Materializing every commit (what a device does on attach, or after a sync brings N events).
+    const a = path.join(tmp, 'a');
+    let t0 = performance.now();
+    const journal = await GitJournal.attach(nodeBinding(a), ledger);
+    await journal.pack();
+    const writeS = (performance.now() - t0) / 1000;
+    if (journal.size !== n) throw new Error(`the journal holds ${journal.size} commits, not ${n}`);
+    const journal_commits_per_s = Math.round(n / writeS);
+    const journal_bytes_per_event = Math.round(dirBytes(path.join(a, 'journal.git')) / n);
+    log(`journal: ${n} commits in ${writeS.toFixed(2)} s; ${journal_bytes_per_event} B/event`);
+
+    // 2. Stock git fast-import of the same events.
+    await fillCommitCache(ledger);
+    const stream = fastImportStream(ledger);
+    const fi = path.join(tmp, 'fi.git');
+    execFileSync('git', ['init', '-q', '--bare', fi]);
+    t0 = performance.now();
+    const r = spawnSync('git', ['--git-dir', fi, 'fast-import', '--quiet'], { input: stream, maxBuffer: 1 << 30 });
+    const fiS = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`git fast-import failed: ${r.stderr}`);
+    const git_fast_import_commits_per_s = Math.round(n / fiS);
+
+    // 3. Appends with the journal attached, one at a time.
+    const seqN = Math.min(1000, n);
+    const small = await buildLedger(3);
+    const sj = await GitJournal.attach(nodeBinding(path.join(tmp, 's')), small);
+    const bodies = generationBodies(seqN, { policySnapshot: small.events()[1].id, checklist: small.events()[2].id }, 7);
+    t0 = performance.now();
+    for (const b of bodies) await small.append('generation' as EventType, b);
+    const journal_append_per_s = Math.round(seqN / ((performance.now() - t0) / 1000));
+    if (sj.size !== seqN + 3) throw new Error('the journal did not keep in step with appends');
+
+    // 4. Push to and clone from a local git http-backend.
+    server.createRepo('bench.git');
+    const url = server.url('bench.git');
+    t0 = performance.now();
+    await push(journal, url);
+    const push_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
+    const b = path.join(tmp, 'b');
+    t0 = performance.now();
+    const cloned = await clone(nodeBinding(b), url, new MemoryStorage());
+    const clone_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
+    if (cloned.ledger.size !== n) throw new Error(`the clone holds ${cloned.ledger.size} events, not ${n}`);
+    log(`journal: push ${push_10k_s} s, clone ${clone_10k_s} s`);
+    return { journal_commits_per_s, journal_append_per_s, git_fast_import_commits_per_s, journal_bytes_per_event, push_10k_s, clone_10k_s };
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await bench({ n: Number(process.argv[2] ?? 10_000) }), null, 2));
+  process.exit(0);
+}
