@@ -115,14 +115,31 @@ export class DocStore {
     if (A.getMissingDeps(doc, A.getHeads(doc)).length > 0) {
       problems.push({ code: ErrorCode.DOC_CORRUPT, message: 'changes are missing: a chunk was removed', location: 'doc' });
     }
-    return { store: new DocStore(storage, doc, good.map((c) => c.key), opts), problems };
+    const store = new DocStore(storage, doc, good.map((c) => c.key), opts);
+    for (const c of good) {
+      if (c.key[1] === 'snapshot') store.#snapshotBytes += c.data.length;
+      else store.#incrBytes += c.data.length;
+    }
+    return { store, problems };
   }
 
   /**
    * Applies one batch of new entries and persists it as one chunk. On a storage failure the in-memory document
    * is reloaded from storage, so memory and disk never disagree, and the error is rethrown.
    */
-  async commit(entries: Array<[id: string, json: string]>): Promise<void> {
+  commit(entries: Array<[id: string, json: string]>): Promise<void> {
+    return this.#serial(() => this.#commit(entries));
+  }
+
+  /** Mutations run one at a time: a document and its chunk list change together or not at all. */
+  #lock: Promise<unknown> = Promise.resolve();
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  async #commit(entries: Array<[id: string, json: string]>): Promise<void> {
     if (entries.length === 0) return;
     const before = this.#savedHeads;
     this.#doc = A.change(this.#doc, (d) => {
@@ -136,21 +153,37 @@ export class DocStore {
       await this.#reload();
       throw e;
     }
-    this.#savedHeads = A.getHeads(this.#doc);
-    this.#chunks.push(key);
-    if (this.#chunks.length > this.#compactAfter) await this.compact();
+    await this.#afterSave(key, bytes.length);
   }
 
+  /**
+   * Records a saved incremental chunk and compacts when the incrementals outgrow the snapshot (so the total
+   * compaction work stays proportional to what was written) or when there are too many of them.
+   */
+  async #afterSave(key: StorageKey, size: number): Promise<void> {
+    this.#savedHeads = A.getHeads(this.#doc);
+    this.#chunks.push(key);
+    this.#incrBytes += size;
+    if (this.#chunks.length > this.#compactAfter && this.#incrBytes > this.#snapshotBytes) await this.#compact();
+    else if (this.#chunks.length > 8 * this.#compactAfter) await this.#compact();
+  }
+
+  #incrBytes = 0;
+  #snapshotBytes = 0;
+
   /** Merges changes from elsewhere (another document's bytes) and persists what is new. */
-  async merge(other: A.Doc<LedgerDoc>): Promise<void> {
+  merge(other: A.Doc<LedgerDoc>): Promise<void> {
+    return this.#serial(() => this.#merge(other));
+  }
+
+  async #merge(other: A.Doc<LedgerDoc>): Promise<void> {
     const before = this.#savedHeads;
     this.#doc = A.merge(this.#doc, other);
     const bytes = A.saveSince(this.#doc, before);
     if (bytes.length === 0) return;
     const key = [...INCR, sha256HexSync(bytes)];
     await this.#storage.save(key, bytes);
-    this.#savedHeads = A.getHeads(this.#doc);
-    this.#chunks.push(key);
+    await this.#afterSave(key, bytes.length);
   }
 
   /**
@@ -158,7 +191,11 @@ export class DocStore {
    * every event counts) and persists what is new as one chunk; on a storage failure memory is reloaded.
    * Keeping the peer's original changes keeps both devices' Automerge histories identical.
    */
-  async applyChanges(changes: Uint8Array[]): Promise<void> {
+  applyChanges(changes: Uint8Array[]): Promise<void> {
+    return this.#serial(() => this.#applyChanges(changes));
+  }
+
+  async #applyChanges(changes: Uint8Array[]): Promise<void> {
     if (changes.length === 0) return;
     const before = this.#savedHeads;
     [this.#doc] = A.applyChanges(this.#doc, changes);
@@ -171,13 +208,15 @@ export class DocStore {
       await this.#reload();
       throw e;
     }
-    this.#savedHeads = A.getHeads(this.#doc);
-    this.#chunks.push(key);
-    if (this.#chunks.length > this.#compactAfter) await this.compact();
+    await this.#afterSave(key, bytes.length);
   }
 
   /** Rewrites the stored document as one snapshot and removes the chunks it covers. */
-  async compact(): Promise<void> {
+  compact(): Promise<void> {
+    return this.#serial(() => this.#compact());
+  }
+
+  async #compact(): Promise<void> {
     const bytes = A.save(this.#doc);
     const key = [...SNAPSHOT, sha256HexSync(bytes)];
     const old = this.#chunks.filter((k) => k.join('/') !== key.join('/'));
@@ -188,6 +227,8 @@ export class DocStore {
       for (const k of old) await this.#storage.remove(k);
     }
     this.#chunks = [key];
+    this.#snapshotBytes = bytes.length;
+    this.#incrBytes = 0;
   }
 
   async #reload(): Promise<void> {
@@ -195,5 +236,7 @@ export class DocStore {
     this.#doc = store.#doc;
     this.#savedHeads = store.#savedHeads;
     this.#chunks = store.#chunks;
+    this.#snapshotBytes = store.#snapshotBytes;
+    this.#incrBytes = store.#incrBytes;
   }
 }
