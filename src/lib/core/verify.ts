@@ -56,7 +56,7 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
     const schema = validateEvent(envelope.event);
     if (schema.length > 0) {
       for (const s of schema) {
-        problems.push({ code: ErrorCode.SCHEMA, message: `${s.path || '/'}: ${s.message}`, eventId: key, location: `${where} ${s.path}` });
+        problems.push({ code: ErrorCode.SCHEMA, message: s.message, eventId: key, location: `${where} ${s.path}` });
       }
       continue;
     }

@@ -71,7 +71,7 @@ describe('bad input: exit 2, a clear message, the ledger unchanged', () => {
   });
 
   it('invalid event: the core schema rejects the body (notes too long), and the prompt opening is not kept', async () => {
-    await refused(generation('--notes', 'x'.repeat(4001)), /\[SCHEMA_INVALID\].*\/body\/notes.*4000/);
+    await refused(generation('--notes', 'x'.repeat(4001)), /\[SCHEMA_INVALID\].*body\.notes.*4000/);
   });
 
   it('invalid event: a control character in a label', async () => {
