@@ -1,42 +1,26 @@
 /**
- * The journal's index from event id to commit id, kept beside the objects in the bare repository as small
- * append-only files `ledger-map/NNNNNNNN` ("<event id> <commit id>\n" lines); compacted into one when they
- * pass 256. Git ignores the directory. It is a cache: `verify` checks every entry against the commits.
+ * The journal's index from event id to commit id, in memory. It needs no file of its own: the journal is a
+ * function of the document, so at attach every event's commit id comes from the ledger (Ledger.commitOf) and
+ * the event counts as written when the object store holds that commit. (Journals written before kept a
+ * `ledger-map/` directory; it is removed.)
  */
+import type { Ledger } from '../../core/ledger.ts';
 import type { GitFs } from './binding.ts';
-
-const DIR = 'ledger-map';
-const COMPACT_AT = 256;
-const LINE_RE = /^([0-9a-f]{64}) ([0-9a-f]{40})$/;
+import type { ObjectWriter } from './objects.ts';
 
 export class EventMap {
   readonly byEvent = new Map<string, string>();
   readonly byCommit = new Map<string, string>();
-  #fs: GitFs;
-  #dir: string;
-  #files: string[] = [];
 
-  private constructor(fs: GitFs, gitdir: string) {
-    this.#fs = fs;
-    this.#dir = `${gitdir}/${DIR}`;
-  }
-
-  static async load(fs: GitFs, gitdir: string): Promise<EventMap> {
-    const m = new EventMap(fs, gitdir);
-    let names: string[] = [];
-    try {
-      names = (await fs.promises.readdir(m.#dir)).filter((n) => /^\d{8}$/.test(n)).sort();
-    } catch {
-      await fs.promises.mkdir(m.#dir).catch(() => undefined);
+  static async load(fs: GitFs, gitdir: string, ledger: Ledger, objects: ObjectWriter): Promise<EventMap> {
+    const m = new EventMap();
+    for (const ev of ledger.events()) {
+      const oid = ledger.commitOf(ev.id);
+      if (oid && (await objects.has(oid))) m.#set(ev.id, oid);
     }
-    for (const n of names) {
-      const text = new TextDecoder().decode(await fs.promises.readFile(`${m.#dir}/${n}`));
-      for (const line of text.split('\n')) {
-        const r = LINE_RE.exec(line);
-        if (r) m.#set(r[1], r[2]);
-      }
-    }
-    m.#files = names;
+    const old = `${gitdir}/ledger-map`;
+    for (const f of await fs.promises.readdir(old).catch(() => [] as string[])) await fs.promises.unlink(`${old}/${f}`).catch(() => undefined);
+    await fs.promises.rmdir(old).catch(() => undefined);
     return m;
   }
 
@@ -45,26 +29,8 @@ export class EventMap {
     this.byCommit.set(oid, eventId);
   }
 
-  /** Records and persists new entries (the caller passes each event once). */
+  /** Records entries whose objects were just written. */
   async add(entries: Array<[eventId: string, oid: string]>): Promise<void> {
-    const fresh = entries;
-    if (fresh.length === 0) return;
-    for (const [e, o] of fresh) this.#set(e, o);
-    if (this.#files.length >= COMPACT_AT) {
-      const all = [...this.byEvent].map(([e, o]) => `${e} ${o}\n`).join('');
-      const name = this.#next();
-      await this.#fs.promises.writeFile(`${this.#dir}/${name}`, new TextEncoder().encode(all));
-      for (const f of this.#files) await this.#fs.promises.unlink(`${this.#dir}/${f}`);
-      this.#files = [name];
-      return;
-    }
-    const name = this.#next();
-    await this.#fs.promises.writeFile(`${this.#dir}/${name}`, new TextEncoder().encode(fresh.map(([e, o]) => `${e} ${o}\n`).join('')));
-    this.#files.push(name);
-  }
-
-  #next(): string {
-    const last = this.#files.length ? Number(this.#files[this.#files.length - 1]) : 0;
-    return String(last + 1).padStart(8, '0');
+    for (const [e, o] of entries) this.#set(e, o);
   }
 }

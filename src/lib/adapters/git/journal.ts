@@ -22,7 +22,8 @@ import type { Ledger } from '../../core/ledger.ts';
 import type { EventId, LedgerEvent } from '../../core/event.ts';
 import type { Signer } from '../../core/keys.ts';
 import { topoOrder } from '../../core/roster.ts';
-import { rebuildEventCommit, type EventCommit } from '../../core/journal/commit.ts';
+import { rebuildEventCommit } from '../../core/journal/commit.ts';
+import type { GitObject } from '../../core/journal/objects.ts';
 import type { GitBinding } from './binding.ts';
 import { EventMap } from './event-map.ts';
 import { ObjectWriter } from './objects.ts';
@@ -61,10 +62,10 @@ export class GitJournal {
   static async attach(binding: GitBinding, ledger: Ledger, _signer?: Signer): Promise<GitJournal> {
     const j = new GitJournal(binding, ledger);
     await GitJournal.init(binding);
-    j.#map = await EventMap.load(binding.fs, binding.gitdir);
     j.#objects = await ObjectWriter.open(binding);
+    j.#map = await EventMap.load(binding.fs, binding.gitdir, ledger, j.#objects);
     await j.catchUp();
-    await j.#enqueue(() => j.#objects.maybePack());
+    if (j.#objects.wantsRepack) await j.pack();
     j.#detach = ledger.observe((events) => j.#enqueue(() => j.#write(events)));
     return j;
   }
@@ -144,6 +145,7 @@ export class GitJournal {
 
   async #write(events: LedgerEvent[]): Promise<void> {
     const entries: Array<[string, string]> = [];
+    const objects: GitObject[] = [];
     for (const ev of events) {
       if (this.#map.byEvent.has(ev.id)) continue;
       const oid = this.ledger.commitOf(ev.id);
@@ -159,24 +161,37 @@ export class GitJournal {
           this.missing.add(ev.id);
           continue;
         }
-        await this.#writeObjects(c);
+        objects.push(c.commit, c.tree, c.blob);
       }
       this.#map.byEvent.set(ev.id, oid); // recorded for parents below; persisted with the batch
       entries.push([ev.id, oid]);
       this.missing.delete(ev.id);
     }
+    await this.#objects.writeBatch(objects);
     await this.#objects.flush();
     await this.#map.add(entries);
     await this.updateRefs();
   }
 
-  async #writeObjects(c: EventCommit): Promise<void> {
-    for (const o of [c.blob, c.tree, c.commit]) await this.#objects.write(o);
+  /**
+   * Rewrites the journal's objects as one pack with deltas, rebuilt from the document (every commit the map
+   * holds, oldest first); loose objects and other packs go. Done on attach when PACK_EVERY loose objects or
+   * PACKS_EVERY small packs have accumulated.
+   */
+  async pack(): Promise<void> {
+    await this.#enqueue(() => this.#repack());
   }
 
-  /** Packs the loose objects now (also done every PACK_EVERY objects). */
-  async pack(): Promise<void> {
-    await this.#enqueue(() => this.#objects.pack());
+  async #repack(): Promise<void> {
+    const objects: GitObject[] = [];
+    const all = new Map(this.ledger.events().map((e) => [e.id, e]));
+    for (const id of topoOrder(all)) {
+      if (!this.#map.byEvent.has(id)) continue;
+      const c = await this.ledger.journalCommit(id);
+      if (!c || c.commit.oid !== this.#map.byEvent.get(id)) throw new Error(`the journal's commit of event ${id} cannot be rebuilt from the document: not repacking`);
+      objects.push(c.commit, c.tree, c.blob);
+    }
+    if (objects.length) await this.#objects.repack(objects);
   }
 
   /**

@@ -1,16 +1,21 @@
 /**
  * The journal's object store writer. Loose objects are written directly (the id is already known from the
  * core's SHA-1; zlib deflate from the binding; write to a temporary name, then rename where the file system
- * can), which is much faster than going through isomorphic-git. Every PACK_EVERY loose objects, pack()
- * gathers them into one packfile with deltas (pack.ts) and removes them: the journal stays well under 1 KiB
- * per event. A count of loose objects is kept in `journal-loose` beside the objects (git ignores it).
+ * can), which is much faster than going through isomorphic-git; a larger batch (group commit, catch-up, sync)
+ * becomes one pack instead. repack() replaces everything with one pack with deltas (pack.ts), rebuilt by the
+ * journal from the document: the journal stays under 1 KiB per event. A count of loose objects is kept in
+ * `journal-loose` beside the objects (git ignores it).
  */
 import { concatBytes } from '../../core/bytes.ts';
-import { objectHeader, parseTree, type GitObject, type GitObjectType } from '../../core/journal/objects.ts';
+import { objectHeader, type GitObject } from '../../core/journal/objects.ts';
 import type { GitBinding, GitZlib } from './binding.ts';
 import { buildPack, idxOids } from './pack.ts';
 
 export const PACK_EVERY = 3000;
+/** Small packs (batches) tolerated before a repack. */
+export const PACKS_EVERY = 32;
+/** Batches of at least this many objects are written as a pack. */
+export const BATCH_PACK_AT = 24;
 const COUNT_FILE = 'journal-loose';
 
 async function streamThrough(data: Uint8Array, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
@@ -76,6 +81,60 @@ export class ObjectWriter {
     this.#dirty = true;
   }
 
+  /**
+   * Writes a batch of objects: loose when few (one append), else as one pack (a group commit, a catch-up,
+   * a sync): two files instead of three per commit.
+   */
+  async writeBatch(objects: GitObject[]): Promise<void> {
+    if (objects.length < BATCH_PACK_AT) {
+      for (const o of objects) await this.write(o);
+      return;
+    }
+    await this.#writePack(objects, false);
+  }
+
+  async #writePack(objects: GitObject[], deltas: boolean): Promise<string> {
+    const { fs, gitdir } = this.#b;
+    const { sha, pack, idx } = await buildPack(objects, this.#zlib.deflate, { deltas });
+    await fs.promises.mkdir(`${gitdir}/objects/pack`).catch(() => undefined);
+    await fs.promises.writeFile(`${gitdir}/objects/pack/pack-${sha}.pack`, pack);
+    await fs.promises.writeFile(`${gitdir}/objects/pack/pack-${sha}.idx`, idx);
+    this.#packOids.set(`pack-${sha}.idx`, new Set(objects.map((o) => o.oid)));
+    this.#smallPacks++;
+    return `pack-${sha}`;
+  }
+
+  /**
+   * Replaces every loose object and every pack with one pack of `objects` (the journal's whole content,
+   * rebuilt from the document, commits oldest first each followed by its tree and blob).
+   */
+  async repack(objects: GitObject[]): Promise<void> {
+    const { fs, gitdir } = this.#b;
+    const before = await fs.promises.readdir(`${gitdir}/objects/pack`).catch(() => [] as string[]);
+    const loose: string[] = [];
+    for (const d of await fs.promises.readdir(`${gitdir}/objects`).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(d)) continue;
+      for (const f of await fs.promises.readdir(`${gitdir}/objects/${d}`)) loose.push(`${d}/${f}`);
+    }
+    const name = await this.#writePack(objects, true);
+    for (const f of before) {
+      if (f.startsWith(name)) continue;
+      await fs.promises.unlink(`${gitdir}/objects/pack/${f}`).catch(() => undefined);
+      this.#packOids.delete(f);
+    }
+    for (const f of loose) await fs.promises.unlink(`${gitdir}/objects/${f}`).catch(() => undefined);
+    this.#loose = 0;
+    this.#smallPacks = 0;
+    this.#dirty = true;
+    await this.flush();
+  }
+
+  /** True when enough loose objects or small packs have accumulated to repack. */
+  get wantsRepack(): boolean {
+    return this.#loose >= PACK_EVERY || this.#smallPacks >= PACKS_EVERY;
+  }
+  #smallPacks = 0;
+
   /** Persists the loose count (after a batch). */
   async flush(): Promise<void> {
     if (!this.#dirty) return;
@@ -83,62 +142,12 @@ export class ObjectWriter {
     await this.#b.fs.promises.writeFile(`${this.#b.gitdir}/${COUNT_FILE}`, new TextEncoder().encode(String(this.#loose)));
   }
 
-  /** Packs when PACK_EVERY loose objects have accumulated. */
-  async maybePack(): Promise<boolean> {
-    if (this.#loose < PACK_EVERY) return false;
-    await this.pack();
-    return true;
-  }
-
-  async #readLoose(oid: string): Promise<GitObject> {
-    const raw = await this.#zlib.inflate(new Uint8Array(await this.#b.fs.promises.readFile(this.#path(oid))));
-    const nul = raw.indexOf(0);
-    const [type] = new TextDecoder().decode(raw.subarray(0, nul)).split(' ');
-    return { type: type as GitObjectType, oid, content: raw.subarray(nul + 1) };
-  }
-
-  /** Every loose object into one new pack (commits and their trees and blobs, oldest first), then removes them. */
-  async pack(): Promise<void> {
-    const { fs, gitdir } = this.#b;
-    const oids: string[] = [];
-    for (const d of await fs.promises.readdir(`${gitdir}/objects`).catch(() => [] as string[])) {
-      if (!/^[0-9a-f]{2}$/.test(d)) continue;
-      for (const f of await fs.promises.readdir(`${gitdir}/objects/${d}`)) if (/^[0-9a-f]{38}$/.test(f)) oids.push(d + f);
-    }
-    if (oids.length === 0) return;
-    const objects = await Promise.all(oids.map((o) => this.#readLoose(o)));
-    // Order: commits by time (author line), each followed by its tree and blob, so deltas meet similar neighbours.
-    const byOid = new Map(objects.map((o) => [o.oid, o]));
-    const commits = objects.filter((o) => o.type === 'commit');
-    const time = (c: GitObject) => /\nauthor [^\n]* (\d+) [+-]\d{4}\n/.exec(new TextDecoder().decode(c.content))?.[1] ?? '0';
-    commits.sort((a, b) => Number(time(a)) - Number(time(b)));
-    const ordered: GitObject[] = [];
-    const placed = new Set<string>();
-    const place = (o: GitObject | undefined) => {
-      if (o && !placed.has(o.oid)) (placed.add(o.oid), ordered.push(o));
-    };
-    for (const c of commits) {
-      place(c);
-      const treeOid = new TextDecoder().decode(c.content.subarray(5, 45));
-      const tree = byOid.get(treeOid);
-      place(tree);
-      if (tree) for (const e of parseTree(tree.content)) place(byOid.get(e.oid));
-    }
-    for (const o of objects) place(o);
-    const { sha, pack, idx } = await buildPack(ordered, this.#zlib.deflate);
-    await fs.promises.mkdir(`${gitdir}/objects/pack`).catch(() => undefined);
-    await fs.promises.writeFile(`${gitdir}/objects/pack/pack-${sha}.pack`, pack);
-    await fs.promises.writeFile(`${gitdir}/objects/pack/pack-${sha}.idx`, idx);
-    this.#packOids.set(`pack-${sha}.idx`, new Set(oids));
-    for (const o of oids) await fs.promises.unlink(this.#path(o)).catch(() => undefined);
-    this.#loose = 0;
-    this.#dirty = true;
-    await this.flush();
-  }
-
   /** True when the object is stored loose or in one of `packs` (file names in objects/pack; default all). */
   async has(oid: string, packs?: Set<string>): Promise<boolean> {
     const { fs, gitdir } = this.#b;
+    if (!packs) {
+      for (const set of this.#packOids.values()) if (set.has(oid)) return true;
+    }
     try {
       await fs.promises.stat(this.#path(oid));
       return true;

@@ -66,12 +66,16 @@ function blockHash(b: Uint8Array, i: number): number {
 }
 
 /** A git delta that turns `src` into `dst`, or undefined when it saves nothing. */
-export function makeDelta(src: Uint8Array, dst: Uint8Array): Uint8Array | undefined {
+export function deltaIndex(src: Uint8Array): Map<number, number> {
   const index = new Map<number, number>();
   for (let i = 0; i + BLOCK <= src.length; i++) {
     const h = blockHash(src, i);
     if (!index.has(h)) index.set(h, i);
   }
+  return index;
+}
+
+export function makeDelta(src: Uint8Array, dst: Uint8Array, index = deltaIndex(src)): Uint8Array | undefined {
   const out: number[] = [...varint(src.length), ...varint(dst.length)];
   let pending: number[] = [];
   const flushInsert = () => {
@@ -151,7 +155,9 @@ export interface WrittenPack {
 }
 
 /** Builds a pack and its index from whole objects (in the order given: deltas point back only). */
-export async function buildPack(objects: GitObject[], deflate: Deflate): Promise<WrittenPack> {
+export async function buildPack(objects: GitObject[], deflate: Deflate, opts: { deltas?: boolean; window?: number; keyframeEvery?: number } = {}): Promise<WrittenPack> {
+  const window = opts.deltas === false ? 0 : (opts.window ?? WINDOW);
+  const keyframeEvery = opts.keyframeEvery ?? KEYFRAME_EVERY;
   const parts: Uint8Array[] = [];
   const head = new Uint8Array(12);
   head.set([0x50, 0x41, 0x43, 0x4b]);
@@ -160,13 +166,15 @@ export async function buildPack(objects: GitObject[], deflate: Deflate): Promise
   parts.push(head);
   let offset = 12;
   const entries: Array<{ oid: string; offset: number; crc: number }> = [];
-  const bases: Record<string, Array<{ obj: GitObject; offset: number; uses: number }>> = { blob: [], tree: [], commit: [] };
+  const bases: Record<string, Array<{ obj: GitObject; offset: number; uses: number; index?: Map<number, number> }>> = { blob: [], tree: [], commit: [] };
   for (const o of objects) {
     const win = bases[o.type];
     let best: { base: (typeof win)[number]; delta: Uint8Array } | undefined;
-    for (const b of win) {
-      if (b.uses >= KEYFRAME_EVERY) continue;
-      const d = makeDelta(b.obj.content, o.content);
+    for (const b of window ? win : []) {
+      if (b.uses >= keyframeEvery) continue;
+      if (o.type === 'tree') break; // one-entry trees: nothing to share
+      b.index ??= deltaIndex(b.obj.content);
+      const d = makeDelta(b.obj.content, o.content, b.index);
       if (d && (!best || d.length < best.delta.length)) best = { base: b, delta: d };
     }
     let raw: Uint8Array;
@@ -177,7 +185,7 @@ export async function buildPack(objects: GitObject[], deflate: Deflate): Promise
     } else {
       raw = concatBytes(new Uint8Array(objHeader(TYPE_CODE[o.type], o.content.length)), await deflate(o.content));
       win.unshift({ obj: o, offset, uses: 0 });
-      if (win.length > WINDOW) win.pop();
+      if (win.length > Math.max(window, 1)) win.pop();
     }
     entries.push({ oid: o.oid, offset, crc: crc32(raw) });
     parts.push(raw);
