@@ -1,0 +1,37 @@
+/** Clone: a ledger rebuilt from a Git remote alone. */
+import { ErrorCode, LedgerError } from '../../core/errors.ts';
+import type { GitBinding } from './binding.ts';
+import type { GitJournal } from './journal.ts';
+import { fetchAndAccept, NeedGenesis } from './fetch.ts';
+
+
+/**
+ * Rebuilds a ledger from a remote alone: its root commit must be a valid genesis, which founds the ledger in
+ * `storage` (empty); every other commit is checked as a pull checks it. The caller removes what it created
+ * when this throws.
+ */
+export async function clone(
+  binding: GitBinding,
+  url: string,
+  storage: import('../../core/storage.ts').StorageAdapter,
+  signer?: import('../../core/keys.ts').Signer
+): Promise<GitJournal> {
+  const { GitJournal } = await import('./journal.ts');
+  const { Ledger } = await import('../../core/ledger.ts');
+  const { DocStore } = await import('../../core/docstore.ts');
+  if (await Ledger.exists(storage)) throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'a ledger already exists here: clone into an empty directory');
+  await GitJournal.init(binding);
+  let journal: GitJournal | undefined;
+  const { remote } = await fetchAndAccept(binding, url, async (genesis) => {
+    if (journal) return journal;
+    if (!genesis) throw new NeedGenesis();
+    const { store } = await DocStore.load(storage);
+    await store.commit([[genesis.id, genesis.json]]);
+    const ledger = await Ledger.open({ storage, signer });
+    journal = await GitJournal.attach(binding, ledger, signer);
+    return journal;
+  });
+  if (!journal) throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} is empty: there is no ledger to clone`);
+  void remote;
+  return journal;
+}
