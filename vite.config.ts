@@ -45,7 +45,8 @@ const cspDirectives: CspDirectives = {
   'font-src': ['self'],
   // blob: and data: let the 3D preview's GLTFLoader read the user's local model files (blob: URLs made in the
   // page) and embedded data: buffers; nothing remote.
-  'connect-src': ['self', 'blob:', 'data:'],
+  // ws: the team sync relay (npm run relay: 127.0.0.1 by default); PL_RELAY_ORIGINS adds others (space-separated).
+  'connect-src': ['self', 'blob:', 'data:', 'ws://127.0.0.1:*', 'ws://localhost:*', ...((process.env.PL_RELAY_ORIGINS ?? '').split(/\s+/).filter(Boolean) as 'self'[])],
   'object-src': ['none'],
   'base-uri': ['none'],
   'form-action': ['self'],

@@ -45,7 +45,10 @@ const MIME = {
 /** The policy for everything that is not an HTML page (workers get theirs from their own response). */
 const BASE_CSP =
   "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; " +
-  "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
+  "img-src 'self' data: blob:; font-src 'self'; " +
+  // The ledger worker (served with this policy) connects to the team sync relay (vite.config.ts has the same list).
+  `connect-src 'self' ws://127.0.0.1:* ws://localhost:*${process.env.PL_RELAY_ORIGINS ? ` ${process.env.PL_RELAY_ORIGINS}` : ''}; ` +
+  "object-src 'none'; base-uri 'none'; " +
   "form-action 'self'; frame-ancestors 'none'";
 
 const COMMON_HEADERS = {

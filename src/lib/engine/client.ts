@@ -15,7 +15,7 @@ import {
 
 /** The subset of Worker the client needs, so tests can pass a MessageChannel port or a fake. */
 export interface WorkerLike {
-  postMessage(message: unknown): void;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
   addEventListener(type: 'message', listener: (e: MessageEvent) => void): void;
   addEventListener(type: 'error', listener: (e: ErrorEvent) => void): void;
   terminate?(): void;
@@ -48,13 +48,14 @@ export class EngineClient {
     return new EngineClient(worker);
   }
 
-  call<T extends RequestType>(request: RequestOf<T>, onProgress?: (p: Progress) => void): Promise<Results[T]> {
+  call<T extends RequestType>(request: RequestOf<T>, onProgress?: (p: Progress) => void, transfer?: Transferable[]): Promise<Results[T]> {
     if (this.#broken) return Promise.reject(this.#broken);
     const id = this.#nextId++;
     return new Promise<Results[T]>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress });
       try {
-        this.#worker.postMessage({ v: PROTOCOL_VERSION, id, request });
+        if (transfer?.length) this.#worker.postMessage({ v: PROTOCOL_VERSION, id, request }, transfer);
+        else this.#worker.postMessage({ v: PROTOCOL_VERSION, id, request });
       } catch (e) {
         this.#pending.delete(id);
         reject(new EngineError({ code: EngineErrorCode.PROTOCOL, message: `could not send the request: ${(e as Error).message}` }));

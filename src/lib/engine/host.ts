@@ -150,6 +150,11 @@ export class LedgerHost {
     return this.#openStorage();
   }
 
+  /** This device's signing identity for the open ledger, if it has one (team sync signs with it). */
+  deviceIdentity(): DeviceIdentity | undefined {
+    return this.#identity;
+  }
+
   /** Forgets the open ledger and identity and opens both again (after an import or a key restore). */
   async reopen(): Promise<EngineState> {
     this.#ledger = undefined;

@@ -11,6 +11,7 @@ import type { VerifyReport } from '../core/verify.ts';
 import type { KeyBackup } from '../core/backup.ts';
 import type { CustodyInput } from './custody.ts';
 import type { FileRef } from './files.ts';
+import type { TeamRequest, TeamResults } from './team-protocol.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -102,7 +103,9 @@ export type Request =
   | { type: 'restore-key'; backup: unknown; passphrase: string }
   | { type: 'export-ledger' }
   | { type: 'import-ledger'; file: Blob }
-  | { type: 'vault'; action: VaultAction; passphrase?: string; current?: string };
+  | { type: 'vault'; action: VaultAction; passphrase?: string; current?: string }
+  // Team page (team-protocol.ts)
+  | TeamRequest;
 
 /** The device's signing identity, as the settings page shows it. */
 export interface IdentityInfo {
@@ -135,7 +138,7 @@ export interface ImportResult {
 }
 
 /** The result type of each request type. */
-export interface Results {
+export interface Results extends TeamResults {
   open: EngineState;
   create: EngineState;
   'record-generation': LedgerEvent;

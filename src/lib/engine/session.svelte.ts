@@ -44,6 +44,11 @@ export class LedgerSession {
     this.#client = client;
   }
 
+  /** The worker client, for pages with their own requests (the Team page's sync bridge). */
+  get engine(): EngineClient {
+    return this.#client;
+  }
+
   /** Newest first, for lists. */
   readonly newestFirst = $derived([...this.events].reverse());
 

@@ -8,6 +8,8 @@ import { IdbStorage } from '../adapters/storage/idb.ts';
 import { ensureIdentity, identitySigner, loadIdentity, restoreIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
 import { VaultLock } from './vault-lock.ts';
 import { handleDevice, isDeviceRequest } from './device-requests.ts';
+import { TeamService } from './team.ts';
+import { isTeamRequest } from './team-protocol.ts';
 import {
   EngineErrorCode,
   PROTOCOL_VERSION,
@@ -51,7 +53,18 @@ const deviceDeps = {
   identity: { load: () => loadIdentity(), restore: (backup: unknown, passphrase: string) => restoreIdentity(backup, passphrase) }
 };
 
+const team = new TeamService({
+  host,
+  loadIdentity: async () => {
+    const id = await loadIdentity();
+    return id && device(id);
+  },
+  ensureIdentity: async (name) => device(await ensureIdentity(name))
+});
+
 function handle(request: Request, progress: (p: Progress) => void): Promise<unknown> {
+  // The Team page's requests (team.ts).
+  if (isTeamRequest(request)) return team.handle(request);
   // The Asset, Verify and Settings requests (device-requests.ts).
   if (isDeviceRequest(request)) return handleDevice(deviceDeps, request, progress);
   switch (request.type) {

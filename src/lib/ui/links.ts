@@ -7,6 +7,7 @@ export const NAV = [
   { href: '/search', label: 'Search' },
   { href: '/asset', label: 'Assets' },
   { href: '/verify', label: 'Verify' },
+  { href: '/team', label: 'Team' },
   { href: '/settings', label: 'Settings' }
 ] as const;
 

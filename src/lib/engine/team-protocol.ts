@@ -1,0 +1,106 @@
+/**
+ * The Team page's requests to the ledger worker (team sync): status, invites, join, and which transports
+ * sync runs over. Kept apart from protocol.ts, which includes these in its Request union and Results.
+ * Every string here that came from a peer or the roster is shown by the page as text, never as markup.
+ */
+export type SyncTransportKind = 'relay' | 'webrtc' | 'tabs';
+
+export interface SyncSettings {
+  /** The relay's ws:// URL: sync (relay transport), invites, and WebRTC signaling go through it. */
+  relay: string;
+  /** Which transports to sync over. */
+  relayOn: boolean;
+  webrtc: boolean;
+  tabs: boolean;
+  /** Sync was running when this device last used it (the Team page starts it again after a reload). */
+  active?: boolean;
+}
+
+export interface TeamDevice {
+  key: string;
+  fingerprint: string;
+  active: boolean;
+  /** This browser's device. */
+  me: boolean;
+}
+
+export interface TeamMember {
+  memberId: string;
+  name: string;
+  role: string;
+  active: boolean;
+  devices: TeamDevice[];
+}
+
+export interface TeamInvite {
+  code: string;
+  role: string;
+  state: 'waiting' | 'joined' | 'failed';
+  created: string;
+  joinedName?: string;
+  error?: string;
+}
+
+export interface TeamPeer {
+  key: string;
+  name: string;
+  online: boolean;
+  transports: SyncTransportKind[];
+  /** Last time this device exchanged sync messages with the peer and had nothing left to say (RFC 3339). */
+  lastSync: string | null;
+}
+
+export interface SyncLogEntry {
+  at: string;
+  kind: 'peer' | 'accepted' | 'rejected' | 'disconnected' | 'team-key' | 'info' | 'error';
+  transport?: SyncTransportKind;
+  code?: string;
+  message: string;
+  peer?: string;
+  peerName?: string;
+}
+
+export interface TeamStatus {
+  ledgerId: string;
+  me: { key: string; role: string | null };
+  /** The newest team key epoch this device holds, or null (not yet synced with an owner). */
+  epoch: number | null;
+  members: TeamMember[];
+  invites: TeamInvite[];
+  settings: SyncSettings;
+  /** Transports running now. */
+  running: SyncTransportKind[];
+  peers: TeamPeer[];
+  log: SyncLogEntry[];
+  /** Events in the ledger now (the page reloads its event list when this changes). */
+  events: number;
+}
+
+export type TeamRequest =
+  | { type: 'team-status' }
+  | { type: 'team-invite'; role: string; relay: string }
+  | { type: 'team-join'; code: string; name: string; relay: string }
+  | { type: 'team-sync'; settings: SyncSettings; port?: MessagePort }
+  | { type: 'team-stop' };
+
+export interface TeamResults {
+  'team-status': TeamStatus;
+  'team-invite': TeamInvite;
+  'team-join': import('./protocol.ts').EngineState;
+  'team-sync': TeamStatus;
+  'team-stop': TeamStatus;
+}
+
+export const TEAM_REQUESTS: ReadonlySet<string> = new Set(['team-status', 'team-invite', 'team-join', 'team-sync', 'team-stop']);
+
+/** Messages on the MessagePort between the page's WebRTC mesh and the worker's hub and signaling. */
+export type BridgeMessage =
+  | { t: 'frame'; frame: Uint8Array }
+  | { t: 'sig'; msg: unknown }
+  | { t: 'ready' }
+  | { t: 'peers'; ids: string[] }
+  | { t: 'stop' };
+
+export const DEFAULT_RELAY = 'ws://127.0.0.1:8787';
+
+export const isTeamRequest = <R extends { type: string }>(r: R): r is Extract<R, TeamRequest> => TEAM_REQUESTS.has(r.type);

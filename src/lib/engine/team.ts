@@ -1,0 +1,424 @@
+/**
+ * Team sync in the ledger worker: one SyncHub per transport (the relay's WebSocket, BroadcastChannel between
+ * tabs, WebRTC data channels bridged from the page), the team key kept in the device storage beside the
+ * ledger (team/key/<epoch>), invites made and answered here (the same code format and exchange as the CLI's
+ * `invite` and `join`), and what the Team page shows: roster, invites, peers, last sync, and a sync log with
+ * every refusal and its code.
+ *
+ * RTCPeerConnection does not exist in workers: the page runs the WebRTC mesh (adapters/transport/webrtc.ts)
+ * and talks to this file over a MessagePort (engine/team-bridge.ts). The signaling goes through the relay
+ * from here, sealed with the team key, so the page never holds the key.
+ */
+import * as A from '@automerge/automerge/slim';
+import { Ledger, defaultMemberId } from '../core/ledger.ts';
+import { ErrorCode, LedgerError } from '../core/errors.ts';
+import { keyFingerprint, type PublicKey, type Signer } from '../core/keys.ts';
+import { sha256Hex } from '../core/hash.ts';
+import { fromUtf8, utf8 } from '../core/bytes.ts';
+import type { Role } from '../core/roster.ts';
+import type { StorageAdapter } from '../core/storage.ts';
+import { SyncHub, type SyncReport } from '../core/sync/hub.ts';
+import type { Transport } from '../core/sync/transport.ts';
+import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, type TeamKey } from '../core/team/teamkey.ts';
+import { hostInvite, inviteRoom, joinInvite, makeInviteCode, parseInviteCode } from '../core/team/invite.ts';
+import { connectRelay } from '../adapters/transport/websocket.ts';
+import { connectBroadcastChannel } from '../adapters/transport/broadcast-channel.ts';
+import { parseSignal, sealedSignaling, signalRoom, type Signaling } from '../adapters/transport/webrtc.ts';
+import type { LedgerHost, DeviceIdentity } from './host.ts';
+import type { EngineState } from './protocol.ts';
+import {
+  DEFAULT_RELAY,
+  type BridgeMessage,
+  type SyncLogEntry,
+  type SyncSettings,
+  type SyncTransportKind,
+  type TeamInvite,
+  type TeamMember,
+  type TeamPeer,
+  type TeamRequest,
+  type TeamResults,
+  type TeamStatus
+} from './team-protocol.ts';
+
+export { TEAM_REQUESTS } from './team-protocol.ts';
+
+const SETTINGS_KEY = ['team', 'settings'];
+const MAX_LOG = 300;
+const ROLES: Role[] = ['admin', 'member', 'viewer'];
+const RELAY_RE = /^wss?:\/\/[^\s/]+(\/[^\s]*)?$/;
+
+export interface TeamDeps {
+  host: LedgerHost;
+  /** The device key, made on first use (join). */
+  ensureIdentity(name: string): Promise<DeviceIdentity>;
+  loadIdentity(): Promise<DeviceIdentity | undefined>;
+}
+
+interface RunningHub {
+  kind: SyncTransportKind;
+  hub: SyncHub;
+  extra?: () => void;
+}
+
+/** The invite code inside what the user pasted: the code itself, or a link with ?join=CODE. */
+export function inviteCodeFrom(text: string): string {
+  const t = text.trim();
+  const m = /[?&#]join=([A-Za-z0-9-]+)/.exec(t);
+  return m ? m[1] : t;
+}
+
+function checkRelay(relay: unknown): string {
+  if (typeof relay !== 'string' || !RELAY_RE.test(relay.trim())) throw new LedgerError(ErrorCode.BAD_INPUT, 'The relay must be a ws:// or wss:// URL');
+  return relay.trim().replace(/\/+$/, '');
+}
+
+export class TeamService {
+  #d: TeamDeps;
+  #hubs: RunningHub[] = [];
+  #log: SyncLogEntry[] = [];
+  #invites: TeamInvite[] = [];
+  #names = new Map<string, string>();
+  /** Per peer key: transports it is connected over, and the last time sync with it went quiet. */
+  #peerSeen = new Map<string, { lastSync: string | null; lastReport: number }>();
+  #settings?: SyncSettings;
+  #heads = '';
+  #ticker?: ReturnType<typeof setInterval>;
+  #ledger?: Ledger;
+  #port?: MessagePort;
+
+  constructor(d: TeamDeps) {
+    this.#d = d;
+  }
+
+  handle<T extends TeamRequest['type']>(r: Extract<TeamRequest, { type: T }>): Promise<TeamResults[T]>;
+  async handle(r: TeamRequest): Promise<unknown> {
+    switch (r.type) {
+      case 'team-status':
+        return this.status();
+      case 'team-invite':
+        return this.invite(r.role, r.relay);
+      case 'team-join':
+        return this.join(r.code, r.name, r.relay);
+      case 'team-sync':
+        return this.start(r.settings, r.port);
+      case 'team-stop':
+        await this.stop();
+        await this.#saveSettings({ ...(await this.settings()), active: false });
+        return this.status();
+    }
+  }
+
+  #add(e: Omit<SyncLogEntry, 'at'>): void {
+    this.#log.push({ at: new Date().toISOString(), ...e });
+    if (this.#log.length > MAX_LOG) this.#log.splice(0, this.#log.length - MAX_LOG);
+  }
+
+  async #storage(): Promise<StorageAdapter> {
+    return this.#d.host.storage();
+  }
+
+  async settings(): Promise<SyncSettings> {
+    if (this.#settings) return this.#settings;
+    const b = await (await this.#storage()).load(SETTINGS_KEY);
+    let s: SyncSettings = { relay: DEFAULT_RELAY, relayOn: true, webrtc: false, tabs: true };
+    if (b) {
+      try {
+        const o = JSON.parse(fromUtf8(b));
+        s = { relay: typeof o.relay === 'string' ? o.relay : s.relay, relayOn: o.relayOn !== false, webrtc: o.webrtc === true, tabs: o.tabs !== false, active: o.active === true };
+      } catch {
+        /* defaults */
+      }
+    }
+    return (this.#settings = s);
+  }
+
+  async #saveSettings(s: SyncSettings): Promise<void> {
+    this.#settings = s;
+    await (await this.#storage()).save(SETTINGS_KEY, utf8(JSON.stringify(s)));
+  }
+
+  #me(): { ledger: Ledger; key: string; role: string | null; signer: Signer } {
+    const ledger = this.#d.host.writableLedger();
+    const id = this.#d.host.deviceIdentity()!;
+    const m = ledger.member(id.publicKey);
+    return { ledger, key: id.publicKey, role: m?.active ? m.role : null, signer: id.signer };
+  }
+
+  // ── Invites ────────────────────────────────────────────────────────────────────────────────────────────
+
+  async invite(roleIn: unknown, relayIn: unknown): Promise<TeamInvite> {
+    const role = (typeof roleIn === 'string' ? roleIn : 'member') as Role;
+    if (!ROLES.includes(role)) throw new LedgerError(ErrorCode.BAD_INPUT, `The role must be one of ${ROLES.join(', ')}`);
+    const relay = checkRelay(relayIn);
+    const { ledger, role: myRole } = this.#me();
+    if (myRole !== 'owner' && myRole !== 'admin') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `Only an owner or admin may invite (this device is ${myRole ?? 'not a member'})`);
+    if (role === 'admin' && myRole !== 'owner') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, 'Only an owner may invite an admin');
+    const storage = await this.#storage();
+    const team = await ensureTeamKey(storage, myRole === 'owner');
+    if (!team) throw new LedgerError(ErrorCode.NOT_FOUND, 'This device holds no team key yet: sync with the owner first');
+    const { code, invite: inv } = makeInviteCode(ledger.id);
+    const transport = await connectRelay(relay, await inviteRoom(inv));
+    const entry: TeamInvite = { code, role, state: 'waiting', created: new Date().toISOString() };
+    this.#invites.push(entry);
+    await this.#saveSettings({ ...(await this.settings()), relay });
+    this.#add({ kind: 'info', message: `Invite made for a new ${role}; waiting at the relay for the new device` });
+    void hostInvite({
+      invite: inv,
+      transport,
+      team,
+      timeoutMs: 30 * 60_000,
+      admit: async (j) => {
+        if (ledger.member(j.deviceKey)?.active) throw new LedgerError(ErrorCode.BAD_INPUT, 'that device is already a member');
+        const ev = await ledger.append('member', { action: 'add', member: { id: defaultMemberId(j.deviceKey), name: j.name, key: j.deviceKey, role } });
+        this.#add({ kind: 'info', message: `Added ${j.name} as ${role} (member event ${ev.id.slice(0, 16)})`, peer: j.deviceKey, peerName: j.name });
+        return { ledgerId: ledger.id, role, doc: A.save(ledger.doc) };
+      }
+    })
+      .then((j) => {
+        entry.state = 'joined';
+        entry.joinedName = j.name;
+        this.#add({ kind: 'info', message: `${j.name} joined the team`, peer: j.deviceKey, peerName: j.name });
+        this.#pokeAll();
+      })
+      .catch((e: Error) => {
+        entry.state = 'failed';
+        entry.error = e.message;
+        this.#add({ kind: 'error', message: `Invite ${code.slice(0, 11)}… failed: ${e.message}` });
+      })
+      .finally(() => transport.close());
+    return { ...entry };
+  }
+
+  /** A new device joins with an invite code: the ledger arrives, is verified whole, and becomes this device's. */
+  async join(codeIn: unknown, nameIn: unknown, relayIn: unknown): Promise<EngineState> {
+    const inv = typeof codeIn === 'string' ? parseInviteCode(inviteCodeFrom(codeIn)) : undefined;
+    if (!inv) throw new LedgerError(ErrorCode.BAD_INPUT, 'That is not an invite code');
+    const name = typeof nameIn === 'string' ? nameIn.trim() : '';
+    if (!name || name.length > 256) throw new LedgerError(ErrorCode.BAD_INPUT, 'Your name is required');
+    const relay = checkRelay(relayIn);
+    const storage = await this.#storage();
+    if (await Ledger.exists(storage)) throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'This device already holds a ledger');
+    const identity = await this.#d.ensureIdentity(name);
+    const transport = await connectRelay(relay, await inviteRoom(inv));
+    try {
+      const { welcome, done } = await joinInvite({ invite: inv, transport, signer: identity.signer, name, timeoutMs: 60_000 });
+      await storage.save(['doc', 'snapshot', await sha256Hex(welcome.doc)], welcome.doc);
+      const report = await Ledger.verifyStorage(storage, welcome.ledgerId);
+      const state = report.ok ? await this.#d.host.reopen() : undefined;
+      if (!state || state.state !== 'ready' || !this.#d.host.ledger().member(identity.publicKey)?.active) {
+        await storage.removeRange(['doc']);
+        await this.#d.host.reopen();
+        throw new LedgerError(
+          ErrorCode.GENESIS,
+          `The ledger received does not verify or does not make this device a member${report.ok ? '' : `: ${report.problems.slice(0, 3).map((p) => `${p.code} ${p.message}`).join('; ')}`}`
+        );
+      }
+      await saveTeamKey(storage, welcome.team);
+      await this.#saveSettings({ ...(await this.settings()), relay });
+      await done();
+      await new Promise((r) => setTimeout(r, 100));
+      this.#add({ kind: 'info', message: `Joined “${state.ledger.name}” as ${welcome.role}; ${state.events.length} events received, every one verified` });
+      return state;
+    } finally {
+      transport.close();
+    }
+  }
+
+  // ── Sync ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  async start(settingsIn: SyncSettings, port?: MessagePort): Promise<TeamStatus> {
+    const s: SyncSettings = {
+      relay: checkRelay(settingsIn?.relay),
+      relayOn: settingsIn?.relayOn === true,
+      webrtc: settingsIn?.webrtc === true,
+      tabs: settingsIn?.tabs === true
+    };
+    await this.stop();
+    await this.#saveSettings({ ...s, active: true });
+    const { ledger, role } = this.#me();
+    const storage = await this.#storage();
+    await ensureTeamKey(storage, role === 'owner');
+    const keys = await loadTeamKeys(storage);
+    if (keys.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'This device holds no team key: join the team with an invite');
+    const team = keys[0];
+    const room = await roomId(team);
+    this.#ledger = ledger;
+    const tries: Array<[SyncTransportKind, () => Promise<Transport>, (() => void)?]> = [];
+    if (s.relayOn) tries.push(['relay', () => connectRelay(s.relay, room)]);
+    if (s.tabs) tries.push(['tabs', async () => connectBroadcastChannel(room)]);
+    if (s.webrtc) {
+      if (!port) throw new LedgerError(ErrorCode.BAD_INPUT, 'WebRTC needs the page bridge');
+      tries.push(['webrtc', () => this.#webrtc(port, s.relay, team)]);
+    }
+    for (const [kind, connect] of tries) {
+      try {
+        const transport = await connect();
+        const hub = await this.#hub(kind, ledger, storage, team, room, transport);
+        this.#hubs.push({ kind, hub });
+        this.#add({ kind: 'info', transport: kind, message: `Sync started over ${label(kind)} (team key epoch ${team.epoch})` });
+      } catch (e) {
+        this.#add({ kind: 'error', transport: kind, message: `Could not start sync over ${label(kind)}: ${(e as Error).message}` });
+      }
+    }
+    this.#heads = ledger.heads().join();
+    this.#ticker ??= setInterval(() => this.#tick(), 250);
+    return this.status();
+  }
+
+  async #webrtc(port: MessagePort, relay: string, team: TeamKey): Promise<Transport> {
+    const sigTransport = await connectRelay(relay, await signalRoom(team));
+    const signaling: Signaling = await sealedSignaling(sigTransport, team);
+    this.#port = port;
+    let onFrame: (f: Uint8Array) => void = () => {};
+    let onClose: (r: string) => void = () => {};
+    let closed = false;
+    const post = (m: BridgeMessage) => port.postMessage(m);
+    signaling.onMessage((msg) => post({ t: 'sig', msg }));
+    sigTransport.onClose((r) => this.#add({ kind: 'error', transport: 'webrtc', message: `Signaling connection closed: ${r}` }));
+    port.onmessage = (e: MessageEvent) => {
+      const m = e.data as BridgeMessage;
+      if (closed || typeof m !== 'object' || m === null) return;
+      if (m.t === 'frame' && m.frame instanceof Uint8Array) onFrame(m.frame);
+      else if (m.t === 'sig') {
+        const s = parseSignal(m.msg);
+        if (s) signaling.send(s);
+      } else if (m.t === 'peers' && Array.isArray(m.ids)) {
+        this.#add({ kind: 'info', transport: 'webrtc', message: `${m.ids.length} WebRTC data channel(s) open` });
+      }
+    };
+    post({ t: 'ready' });
+    return {
+      send: (frame) => !closed && post({ t: 'frame', frame }),
+      onFrame: (h) => (onFrame = h),
+      onClose: (h) => (onClose = h),
+      close: () => {
+        if (closed) return;
+        closed = true;
+        post({ t: 'stop' });
+        port.close();
+        signaling.close();
+        onClose('closed');
+      }
+    };
+  }
+
+  #hub(kind: SyncTransportKind, ledger: Ledger, storage: StorageAdapter, team: TeamKey, room: string, transport: Transport): Promise<SyncHub> {
+    return SyncHub.start({
+      ledger,
+      storage,
+      signer: this.#me().signer,
+      team,
+      room,
+      transport,
+      onReport: (r) => this.#onReport(kind, r),
+      newestTeamKey: () => this.#newest,
+      onTeamKey: async (k) => {
+        await saveTeamKey(storage, k);
+        this.#newest = k;
+      }
+    }).then((hub) => {
+      void loadTeamKeys(storage).then((k) => (this.#newest = k[0]));
+      return hub;
+    });
+  }
+  #newest?: TeamKey;
+
+  #onReport(kind: SyncTransportKind, r: SyncReport): void {
+    const peerName = r.peer ? (this.#names.get(r.peer) ?? this.#ledger?.member(r.peer)?.name) : undefined;
+    if (r.peer) this.#peerSeen.set(r.peer, { lastSync: this.#peerSeen.get(r.peer)?.lastSync ?? null, lastReport: Date.now() });
+    switch (r.type) {
+      case 'peer':
+        if (r.name) this.#names.set(r.peer, r.name);
+        this.#add({ kind: 'peer', transport: kind, peer: r.peer, peerName: r.name, message: `Connected to ${r.name ?? 'a peer'}: membership verified` });
+        break;
+      case 'accepted':
+        this.#add({ kind: 'accepted', transport: kind, peer: r.peer, peerName, message: `Accepted ${r.events.length} event(s), each verified` });
+        break;
+      case 'rejected':
+        this.#add({ kind: 'rejected', transport: kind, peer: r.peer, peerName, code: r.code, message: r.message + (r.eventId ? ` (event ${r.eventId.slice(0, 16)})` : '') });
+        break;
+      case 'disconnected':
+        this.#add({ kind: 'disconnected', transport: kind, peer: r.peer, peerName, message: `Disconnected: ${r.reason}` });
+        break;
+      case 'team-key':
+        this.#add({ kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `Team key epoch ${r.epoch} exchanged` });
+        break;
+    }
+  }
+
+  /** Local appends reach connected peers; quiet peers count as in sync now. */
+  #tick(): void {
+    const ledger = this.#ledger;
+    if (!ledger) return;
+    const heads = ledger.heads().join();
+    if (heads !== this.#heads) {
+      this.#heads = heads;
+      this.#pokeAll();
+    }
+    const now = new Date().toISOString();
+    for (const { hub } of this.#hubs) {
+      if (!hub.quiet(300)) continue;
+      for (const p of hub.peers()) {
+        const seen = this.#peerSeen.get(p.peer);
+        this.#peerSeen.set(p.peer, { lastSync: now, lastReport: seen?.lastReport ?? Date.now() });
+      }
+    }
+  }
+
+  #pokeAll(): void {
+    for (const { hub } of this.#hubs) hub.poke();
+  }
+
+  async stop(): Promise<void> {
+    const hubs = this.#hubs;
+    this.#hubs = [];
+    for (const h of hubs) {
+      await h.hub.close().catch(() => undefined);
+      this.#add({ kind: 'info', transport: h.kind, message: `Sync stopped over ${label(h.kind)}` });
+    }
+    if (this.#ticker) (clearInterval(this.#ticker), (this.#ticker = undefined));
+    this.#port = undefined;
+  }
+
+  // ── Status ─────────────────────────────────────────────────────────────────────────────────────────────
+
+  async status(): Promise<TeamStatus> {
+    const ledger = this.#d.host.ledger();
+    const key = this.#d.host.deviceIdentity()?.publicKey ?? '';
+    const mine = ledger.member(key);
+    const byMember = new Map<string, TeamMember>();
+    for (const e of ledger.roster()) {
+      let m = byMember.get(e.memberId);
+      if (!m) byMember.set(e.memberId, (m = { memberId: e.memberId, name: e.name, role: e.role, active: false, devices: [] }));
+      if (e.active) (m.active = true), (m.role = e.role), (m.name = e.name);
+      m.devices.push({ key: e.key, fingerprint: await keyFingerprint(e.key as PublicKey), active: e.active, me: e.key === key });
+    }
+    const online = new Map<string, Set<SyncTransportKind>>();
+    for (const { kind, hub } of this.#hubs) for (const p of hub.peers()) (online.get(p.peer) ?? online.set(p.peer, new Set()).get(p.peer)!).add(kind);
+    const peers: TeamPeer[] = [];
+    for (const [peer, seen] of this.#peerSeen) {
+      peers.push({
+        key: peer,
+        name: this.#names.get(peer) ?? ledger.member(peer)?.name ?? '',
+        online: online.has(peer),
+        transports: [...(online.get(peer) ?? [])],
+        lastSync: seen.lastSync
+      });
+    }
+    const keys = await loadTeamKeys(await this.#storage());
+    return {
+      ledgerId: ledger.id,
+      me: { key, role: mine?.active ? mine.role : null },
+      epoch: keys[0]?.epoch ?? null,
+      members: [...byMember.values()],
+      invites: this.#invites.map((i) => ({ ...i })),
+      settings: await this.settings(),
+      running: this.#hubs.map((h) => h.kind),
+      peers,
+      log: this.#log.slice(-150),
+      events: ledger.size
+    };
+  }
+}
+
+const label = (k: SyncTransportKind) => (k === 'relay' ? 'the relay' : k === 'tabs' ? "this browser's tabs" : 'WebRTC');
