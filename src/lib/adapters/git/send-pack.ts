@@ -1,0 +1,169 @@
+/**
+ * The send half of a push, without isomorphic-git's pack building: the smart-HTTP receive-pack exchange with
+ * a pack this module builds from the document (pack.ts: deltas, the binding's zlib). Much faster for large
+ * journals; the protocol:
+ *
+ *   GET  <url>/info/refs?service=git-receive-pack     pkt-lines: "# service=…", flush, "<oid> <ref>\0<caps>", …
+ *   POST <url>/git-receive-pack                        "<old> <new> <ref>\0 report-status delete-refs", …,
+ *                                                      flush, then the pack
+ *   response                                           "unpack ok", "ok <ref>" | "ng <ref> <why>", flush
+ */
+import { ErrorCode, LedgerError } from '../../core/errors.ts';
+import type { EventId } from '../../core/event.ts';
+import type { GitObject } from '../../core/journal/objects.ts';
+import type { GitBinding } from './binding.ts';
+import type { GitJournal } from './journal.ts';
+import { webZlib } from './objects.ts';
+import { buildPack } from './pack.ts';
+
+const ZERO = '0'.repeat(40);
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function pkt(line: string): Uint8Array {
+  const body = enc.encode(line);
+  return enc.encode((body.length + 4).toString(16).padStart(4, '0') + line);
+}
+
+function parsePkts(b: Uint8Array): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i + 4 <= b.length) {
+    const n = parseInt(dec.decode(b.subarray(i, i + 4)), 16);
+    if (!Number.isFinite(n)) throw new TypeError('malformed pkt-line');
+    if (n === 0) {
+      out.push('');
+      i += 4;
+      continue;
+    }
+    out.push(dec.decode(b.subarray(i + 4, i + n)));
+    i += n;
+  }
+  return out;
+}
+
+async function collect(body: AsyncIterable<Uint8Array> | undefined): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  if (body) for await (const c of body) parts.push(c);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), (at += p.length));
+  return out;
+}
+
+/** One HTTP exchange, asking the binding for credentials once when the host wants them. */
+async function exchange(binding: GitBinding, url: string, req: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array }, state: { auth?: string }) {
+  const base = binding.corsProxy ? `${binding.corsProxy.replace(/\/$/, '')}/${url.replace(/^https?:\/\//, '')}` : url;
+  const clean = new URL(url);
+  const inline = clean.username ? { username: decodeURIComponent(clean.username), password: decodeURIComponent(clean.password) } : undefined;
+  if (inline && !state.auth) state.auth = 'Basic ' + btoa(`${inline.username}:${inline.password}`);
+  const target = base.replace(/\/\/[^@/]*@/, '//').replace(/\/$/, '') + req.path;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const headers: Record<string, string> = { 'user-agent': 'git/provenance-ledger', ...req.headers };
+    if (state.auth) headers.authorization = state.auth;
+    let res;
+    try {
+      res = await binding.http!.request({ url: target, method: req.method, headers, body: req.body ? [req.body] : undefined });
+    } catch (e) {
+      throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+    }
+    const body = await collect(res.body);
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      if (state.auth || attempt > 0) throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} refused the credentials (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`);
+      const c = await binding.credentials?.(url);
+      if (!c) throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} wants credentials and none were given (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`);
+      state.auth = 'Basic ' + btoa(`${c.username}:${c.password}`);
+      continue;
+    }
+    if (res.statusCode !== 200) throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} answered HTTP ${res.statusCode} to ${req.method} ${req.path}`);
+    return body;
+  }
+  throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} refused the credentials`);
+}
+
+export interface RefUpdate {
+  /** Full ref name (refs/heads/…). */
+  ref: string;
+  /** The new commit, or undefined to delete. */
+  oid?: string;
+}
+
+/** The remote's refs as receive-pack advertises them. */
+export async function advertisedRefs(binding: GitBinding, url: string, state: { auth?: string } = {}): Promise<Map<string, string>> {
+  const body = await exchange(binding, url, { method: 'GET', path: '/info/refs?service=git-receive-pack' }, state);
+  const refs = new Map<string, string>();
+  for (const line of parsePkts(body)) {
+    const m = /^([0-9a-f]{40}) ([^\0\n]+)/.exec(line);
+    if (m && m[1] !== ZERO) refs.set(m[2], m[1]);
+  }
+  return refs;
+}
+
+/**
+ * Sends the commits the remote lacks and updates `updates` (each only if the remote ref still has `expected`,
+ * the value the caller saw). Returns the refs the remote refused (moved meanwhile, not a fast-forward).
+ */
+export async function sendPack(journal: GitJournal, url: string, expected: Map<string, string>, updates: RefUpdate[]): Promise<{ refused: string[] }> {
+  const binding = journal.binding;
+  const state: { auth?: string } = {};
+  const remote = await advertisedRefs(binding, url, state);
+  const refused: string[] = [];
+  const commands: string[] = [];
+  for (const u of updates) {
+    const old = remote.get(u.ref);
+    if ((old ?? '') !== (expected.get(u.ref) ?? '')) {
+      refused.push(u.ref);
+      continue;
+    }
+    if ((old ?? ZERO) === (u.oid ?? ZERO)) continue;
+    commands.push(`${old ?? ZERO} ${u.oid ?? ZERO} ${u.ref}`);
+  }
+  if (refused.length || commands.length === 0) return { refused };
+  // Events the remote holds: everything reachable from its refs (all were checked and accepted by the pull).
+  const held = new Set<string>();
+  const stack = [...remote.values()].map((o) => journal.eventOf(o)).filter((e): e is string => !!e);
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (held.has(id)) continue;
+    held.add(id);
+    for (const p of journal.ledger.get(id)?.event.parents ?? []) stack.push(p);
+  }
+  const objects: GitObject[] = [];
+  const sending = new Set(updates.filter((u) => u.oid).map((u) => journal.eventOf(u.oid!)).filter((e): e is string => !!e));
+  const need = new Set<string>();
+  const walk = [...sending];
+  while (walk.length) {
+    const id = walk.pop()!;
+    if (need.has(id) || held.has(id)) continue;
+    need.add(id);
+    for (const p of journal.ledger.get(id as EventId)?.event.parents ?? []) walk.push(p);
+  }
+  for (const ev of journal.ledger.events()) {
+    if (!need.has(ev.id)) continue;
+    const c = await journal.ledger.journalCommit(ev.id);
+    if (!c) throw new LedgerError(ErrorCode.JOURNAL_MISSING, `event ${ev.id} has no journal commit to push`);
+    objects.push(c.commit, c.tree, c.blob);
+  }
+  const { pack } = await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate);
+  const lines = commands.map((c, i) => pkt(i === 0 ? `${c}\0 report-status delete-refs agent=provenance-ledger\n` : `${c}\n`));
+  const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0) + 4 + (objects.length ? pack.length : 0));
+  let at = 0;
+  for (const l of lines) (body.set(l, at), (at += l.length));
+  body.set(enc.encode('0000'), at);
+  at += 4;
+  if (objects.length) body.set(pack, at);
+  const res = await exchange(binding, url, {
+    method: 'POST',
+    path: '/git-receive-pack',
+    headers: { 'content-type': 'application/x-git-receive-pack-request', accept: 'application/x-git-receive-pack-result' },
+    body
+  }, state);
+  const report = parsePkts(res).filter(Boolean);
+  const unpack = report.find((l) => l.startsWith('unpack '));
+  if (unpack && unpack.trim() !== 'unpack ok') throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} could not unpack what we sent: ${unpack.trim()}`);
+  for (const l of report) {
+    const m = /^ng (\S+) (.*)$/.exec(l.trim());
+    if (m) refused.push(m[1]);
+  }
+  return { refused };
+}
