@@ -134,6 +134,8 @@ test('a CLI ledger and a browser sync through the relay; a hostile peer is refus
     expect(sync.rejected).toEqual([]);
     expect(sync.accepted.length).toBe(1); // the browser's generation
     expect(sync.events).toBe(4); // genesis, the member add, one generation from each side
+    await nav(page, 'Team');
+    await accepted(page);
     await nav(page, 'Search');
     await expect(page.getByText('Clifield').filter({ visible: true }).first()).toBeVisible({ timeout: 20_000 });
     await nav(page, 'Team');
