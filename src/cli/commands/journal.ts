@@ -29,9 +29,9 @@ async function prompt(url: string): Promise<Credentials | undefined> {
 }
 
 async function journalOf(opts: GlobalOptions) {
+  // The journal is rebuilt from the document (events and their stored commit signatures): no key needed.
   const session = await openSession(opts, { write: false });
-  const signer = session.identity && session.ledger.member(session.identity.publicKey)?.active ? identitySigner(session.identity) : undefined;
-  const journal = await GitJournal.attach(nodeBinding(session.dir, prompt), session.ledger, signer);
+  const journal = await GitJournal.attach(nodeBinding(session.dir, prompt), session.ledger);
   return { session, journal };
 }
 
