@@ -11,7 +11,8 @@ import { parseCommit, parseTree } from '../../core/journal/objects.ts';
 import { EVENT_FILE } from '../../core/journal/commit.ts';
 import { encodeSig, sigKey } from '../../core/journal/signatures.ts';
 import type { GitBinding } from './binding.ts';
-import { idxOids } from './pack.ts';
+import { idxOids, readPack } from './pack.ts';
+import { webZlib } from './objects.ts';
 import type { GitJournal } from './journal.ts';
 import { auth, remoteError, remoteName } from './remote-auth.ts';
 import { Q, Q_REFS, dropQuarantine, packFiles, setTracking } from './quarantine.ts';
@@ -95,6 +96,23 @@ async function collectAndCheck(
   } catch (e) {
     if (!(e instanceof NeedGenesis)) throw e;
   }
+  // The fetched pack, read whole (pack.ts) rather than object by object; anything else through isomorphic-git.
+  const fetched = new Map<string, { type: string; content: Uint8Array }>();
+  for (const f of await packFiles(binding)) {
+    if (packsBefore.has(f) || !f.endsWith('.idx')) continue;
+    try {
+      const base = `${gitdir}/objects/pack/${f.slice(0, -4)}`;
+      const objects = await readPack(new Uint8Array(await fs.promises.readFile(`${base}.pack`)), new Uint8Array(await fs.promises.readFile(`${base}.idx`)), binding.zlib?.inflate ?? webZlib.inflate);
+      for (const [oid, o] of objects) fetched.set(oid, o);
+    } catch {
+      /* read through isomorphic-git below */
+    }
+  }
+  const read = async (oid: string): Promise<{ type: string; object: Uint8Array }> => {
+    const f = fetched.get(oid);
+    if (f) return { type: f.type, object: f.content };
+    return (await git.readObject({ fs, gitdir, oid, format: 'content', cache })) as { type: string; object: Uint8Array };
+  };
   const known = (oid: string) => journal?.eventOf(oid) !== undefined;
   // Walk back from the remote's refs to the commits we hold.
   const incoming = new Map<string, IncomingCommit>();
@@ -106,7 +124,7 @@ async function collectAndCheck(
     if (incoming.has(oid) || known(oid)) continue;
     let raw: { type: string; object: Uint8Array };
     try {
-      raw = (await git.readObject({ fs, gitdir, oid, format: 'content', cache })) as any;
+      raw = await read(oid);
     } catch (e) {
       throw refuse(oid, `it cannot be read (${(e as Error).message})`);
     }
@@ -119,13 +137,13 @@ async function collectAndCheck(
     }
     let json: string;
     try {
-      const tree = (await git.readObject({ fs, gitdir, oid: parsed.tree, format: 'content', cache })) as any;
+      const tree = await read(parsed.tree);
       if (tree.type !== 'tree') throw new TypeError('its tree is not a tree');
       const entries = parseTree(tree.object);
       if (entries.length !== 1 || entries[0].name !== EVENT_FILE || entries[0].mode !== '100644') {
         throw new TypeError(`its tree must hold exactly ${EVENT_FILE}`);
       }
-      const blob = (await git.readObject({ fs, gitdir, oid: entries[0].oid, format: 'content', cache })) as any;
+      const blob = await read(entries[0].oid);
       if (blob.type !== 'blob') throw new TypeError(`${EVENT_FILE} is not a blob`);
       json = new TextDecoder('utf-8', { fatal: true }).decode(blob.object);
     } catch (e) {
