@@ -9,7 +9,7 @@ import { EVENT_SPEC, formatTime, isEventId, signEvent, type EventId, type Ledger
 import { ErrorCode, LedgerError } from './errors.ts';
 import type { Signer } from './keys.ts';
 import { validateEvent } from './validate.ts';
-import { applyToRoster, decideAcceptance, isGenesis, rosterOf, type Roster, type RosterEntry } from './roster.ts';
+import { applyToRoster, decideAcceptance, extendAcceptance, extendIndex, isGenesis, rosterOf, type PastIndex, type Rejection, type Roster, type RosterEntry } from './roster.ts';
 import { checkEntries, verifyEntries, type Problem, type VerifyReport } from './verify.ts';
 import { hashesIn, matches, traceFile, type EventFilter } from './query.ts';
 import { initHash } from './hash.ts';
@@ -58,6 +58,15 @@ export interface ReceiveResult {
   problems: Problem[];
 }
 
+/** Which fresh events count (Ledger.#decide). */
+interface Decision {
+  accepted: Set<EventId>;
+  rejected: Rejection[];
+  order: EventId[];
+  roster: Roster;
+  commit: () => void;
+}
+
 /** What became of a peer's Automerge changes (Ledger.applyVerifiedChanges). */
 export interface ChangesResult extends ReceiveResult {
   /** Hashes of the changes applied to the document. */
@@ -77,6 +86,8 @@ export class Ledger {
   /** File hashes and event ids named in bodies → events naming them; built on first use, then kept up to date. */
   #byHash: Map<string, Set<EventId>> | null = null;
   #roster: Roster = new Map();
+  /** The pasts behind the acceptance decisions of the held events (built on first receive), so a receive decides only new events. */
+  #pasts: PastIndex | null = null;
   #genesis!: LedgerEvent;
   #storageProblems: StorageProblem[];
   #tail: Promise<unknown> = Promise.resolve();
@@ -324,6 +335,10 @@ export class Ledger {
     const gitSig = await this.#journal.sign(ev, signer);
     this.#roster = roster;
     this.#index(ev);
+    if (this.#pasts) {
+      if (type === 'member') this.#pasts = null;
+      else extendIndex(this.#pasts, (p) => this.#events.get(p), ev);
+    }
     if (gitSig) this.#sigs.set(id, gitSig);
     return { ev, json: new TextDecoder().decode(bytes), gitSig };
   }
@@ -378,6 +393,28 @@ export class Ledger {
     const acc = decideAcceptance(all, this.#genesis.id);
     for (const id of acc.order) this.#index(all.get(id)!);
     this.#roster = acc.roster;
+    this.#pasts = null;
+  }
+
+  /**
+   * Decides which of `fresh` (events not held, each passed its own checks) count, as decideAcceptance over the
+   * held and fresh events together would. Held events keep their decisions, so once the pasts of the held events
+   * are known only the fresh ones are decided (a fresh member event takes the whole pass again).
+   * `commit` records the pasts of the accepted events: call it once they are stored and indexed.
+   */
+  #decide(fresh: Map<EventId, LedgerEvent>): Decision {
+    const held = (id: EventId) => this.#events.get(id);
+    const index = this.#pasts;
+    const inc = index && extendAcceptance(index, held, fresh);
+    if (index && inc) {
+      return { ...inc, roster: this.#roster, commit: () => { if (this.#pasts === index) for (const [id, p] of inc.past) index.past.set(id, p); } };
+    }
+    const all = new Map(this.#events);
+    for (const [id, ev] of fresh) all.set(id, ev);
+    const acc = decideAcceptance(all, this.id);
+    const rejected = acc.rejected.filter((r) => !this.#events.has(r.id));
+    const order = acc.order.filter((id) => !this.#events.has(id));
+    return { accepted: acc.accepted, rejected, order, roster: acc.roster, commit: () => void (this.#pasts = acc.index) };
   }
 
   static #readDoc(doc: A.Doc<Record<string, A.ImmutableString>>): Map<EventId, LedgerEvent> {
@@ -479,17 +516,16 @@ export class Ledger {
       problems.push(p);
       events.delete(id as EventId);
     }
-    const all = new Map(this.#events);
-    for (const [id, ev] of events) all.set(id, ev);
+    const all = new Map(events);
     for (const [id, ev] of events) {
       for (const p of ev.event.parents) {
-        if (!all.has(p as EventId)) {
+        if (!all.has(p as EventId) && !this.#events.has(p as EventId)) {
           problems.push({ code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id });
           all.delete(id);
         }
       }
     }
-    const acc = decideAcceptance(all, this.id);
+    const acc = this.#decide(all);
     for (const r of acc.rejected) if (events.has(r.id)) problems.push({ code: r.code, message: r.message, eventId: r.id });
     const accepted = acc.order.filter((id) => events.has(id) && !this.#events.has(id));
     const jsonOf = new Map(fresh);
@@ -499,6 +535,7 @@ export class Ledger {
     for (const [k, v] of sigEntries) this.#sigs.set(eventOfSigKey(k), v);
     for (const id of accepted) this.#index(all.get(id)!);
     this.#roster = acc.roster;
+    acc.commit();
     await this.#notify(accepted.map((id) => all.get(id)!), 'receive');
     return { accepted, problems };
   }
@@ -554,21 +591,26 @@ export class Ledger {
       bad.set(sigKey(id), [p]);
     }
     const evKey = (k: string): string => (isSigKey(k) ? eventOfSigKey(k) : k);
-    let acc: ReturnType<typeof decideAcceptance>;
+    let acc: Decision;
     let all: Map<EventId, LedgerEvent>;
     // Refuse bad changes and their descendants until what is left is consistent.
     for (;;) {
-      all = new Map(this.#events);
-      for (const c of candidates) for (const [id] of c.entries) if (checked.events.has(id as EventId)) all.set(id as EventId, checked.events.get(id as EventId)!);
+      // The candidates' events not held yet (held ones keep their decisions).
+      all = new Map();
+      for (const c of candidates) {
+        for (const [id] of c.entries) {
+          const ev = checked.events.get(id as EventId);
+          if (ev && !this.#events.has(id as EventId)) all.set(id as EventId, ev);
+        }
+      }
       const missing = new Map<string, Problem>();
       for (const [id, ev] of all) {
-        if (this.#events.has(id)) continue;
         for (const p of ev.event.parents) {
-          if (!all.has(p as EventId)) missing.set(id, { code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id });
+          if (!all.has(p as EventId) && !this.#events.has(p as EventId)) missing.set(id, { code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id });
         }
       }
       for (const id of missing.keys()) all.delete(id as EventId);
-      acc = decideAcceptance(all, this.id);
+      acc = this.#decide(all);
       const why = new Map<string, Problem[]>(bad);
       for (const [id, p] of missing) why.set(id, [p]);
       for (const r of acc.rejected) if (!this.#events.has(r.id)) why.set(r.id, [{ code: r.code, message: r.message, eventId: r.id }]);
@@ -601,6 +643,7 @@ export class Ledger {
     }
     for (const id of accepted) this.#index(all.get(id)!);
     this.#roster = acc.roster;
+    acc.commit();
     await this.#notify(accepted.map((id) => all.get(id)!), 'receive');
     return { accepted, problems, applied: candidates.map((c) => c.hash), rejected };
   }

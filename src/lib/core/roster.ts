@@ -87,6 +87,22 @@ export interface Acceptance {
   roster: Roster;
   /** Accepted events in a deterministic topological order (parents first; ties by time, then id). */
   order: EventId[];
+  /** What extendAcceptance needs to decide later events without deciding these again. */
+  index: PastIndex;
+}
+
+/**
+ * The accepted member events in the causal past of each accepted event (arrays shared when equal), and each
+ * accepted member event's position in the topological order. Adding events never changes the relative order of
+ * events already held (new events are never their ancestors), so positions stay valid as the ledger grows.
+ */
+export interface PastIndex {
+  past: Map<EventId, EventId[]>;
+  position: Map<EventId, number>;
+  /** Rosters of pasts, by array identity. */
+  rosters: WeakMap<EventId[], Roster>;
+  /** [...past(m), m] for accepted member events m, shared. */
+  withSelf: Map<EventId, EventId[]>;
 }
 
 /**
@@ -151,7 +167,87 @@ export function decideAcceptance(events: Map<EventId, LedgerEvent>, genesisId: E
   }
 
   const finalMembers = order.filter((id) => accepted.has(id) && events.get(id)!.event.type === 'member');
-  return { accepted, rejected, roster: rosterOf(finalMembers), order: order.filter((id) => accepted.has(id)) };
+  const index: PastIndex = { past: new Map(), position: new Map(), rosters: new WeakMap(), withSelf: new Map() };
+  for (const id of accepted) index.past.set(id, past.get(id)!);
+  for (const id of finalMembers) index.position.set(id, position.get(id)!);
+  return { accepted, rejected, roster: rosterOf(finalMembers), order: order.filter((id) => accepted.has(id)), index };
+}
+
+/**
+ * Decides `fresh` events against held events already decided (all accepted, summarized by `index`), with the
+ * very decisions decideAcceptance would make over held and fresh together, in time proportional to `fresh`.
+ * Returns undefined when `fresh` holds a member event (its place among the held member events changes rosters:
+ * the caller runs decideAcceptance over everything). Edges to events in neither are ignored, as there.
+ * The accepted events' pasts are returned in `past`; the caller adds them to the index once they are stored.
+ */
+export function extendAcceptance(
+  index: PastIndex,
+  held: (id: EventId) => LedgerEvent | undefined,
+  fresh: Map<EventId, LedgerEvent>
+): { accepted: Set<EventId>; rejected: Rejection[]; order: EventId[]; past: Map<EventId, EventId[]> } | undefined {
+  for (const ev of fresh.values()) if (ev.event.type === 'member') return undefined;
+  const order = topoOrder(fresh);
+  const accepted = new Set<EventId>();
+  const rejected: Rejection[] = [];
+  const past = new Map<EventId, EventId[]>();
+  const EMPTY = NONE;
+  for (const id of order) {
+    const ev = fresh.get(id)!;
+    let mine: EventId[] = EMPTY;
+    let early: EventId | undefined;
+    for (const p of ev.event.parents as EventId[]) {
+      let fromP: EventId[];
+      const f = fresh.get(p);
+      if (f) fromP = past.get(p) ?? EMPTY; // fresh events are not member events: they add nothing themselves
+      else {
+        const h = held(p);
+        if (!h) continue;
+        fromP = h.event.type === 'member' ? pastWithSelf(index, p) : (index.past.get(p) ?? EMPTY);
+      }
+      if (!early && (f ?? held(p))!.event.time > ev.event.time) early = p;
+      mine = mine === EMPTY ? fromP : mine === fromP ? mine : union(mine, fromP, index.position);
+    }
+    past.set(id, mine);
+    if (early) {
+      rejected.push({ id, code: ErrorCode.TIME_ORDER, message: `its time ${ev.event.time} is before its parent ${early}'s time` });
+      continue;
+    }
+    const why = authorize(indexRoster(index, held, mine), ev);
+    if (why) rejected.push(why);
+    else accepted.add(id);
+  }
+  for (const id of past.keys()) if (!accepted.has(id)) past.delete(id);
+  return { accepted, rejected, order: order.filter((id) => accepted.has(id)), past };
+}
+
+/** Records the past of an event that counts (not a member event: those call for a new decideAcceptance). */
+export function extendIndex(index: PastIndex, held: (id: EventId) => LedgerEvent | undefined, ev: LedgerEvent): void {
+  let mine: EventId[] = NONE;
+  for (const p of ev.event.parents as EventId[]) {
+    const h = held(p);
+    if (!h) continue;
+    const fromP = h.event.type === 'member' ? pastWithSelf(index, p) : (index.past.get(p) ?? NONE);
+    mine = mine === NONE ? fromP : mine === fromP ? mine : union(mine, fromP, index.position);
+  }
+  index.past.set(ev.id, mine);
+}
+
+const NONE: EventId[] = [];
+
+function pastWithSelf(index: PastIndex, member: EventId): EventId[] {
+  let a = index.withSelf.get(member);
+  if (!a) index.withSelf.set(member, (a = [...(index.past.get(member) ?? []), member]));
+  return a;
+}
+
+function indexRoster(index: PastIndex, held: (id: EventId) => LedgerEvent | undefined, members: EventId[]): Roster {
+  let r = index.rosters.get(members);
+  if (!r) {
+    r = new Map();
+    for (const id of members) apply(r, held(id)!);
+    index.rosters.set(members, r);
+  }
+  return r;
 }
 
 function union(a: EventId[], b: EventId[], position: Map<EventId, number>): EventId[] {
