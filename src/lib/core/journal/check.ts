@@ -91,6 +91,7 @@ export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommi
   const commitOf = (id: string) => ctx.commitOf(id) ?? byEvent.get(id)?.oid;
   const accepted: IncomingResult['accepted'] = [];
   const objects: string[] = [];
+  const toVerify: Array<{ oid: string; armored: string; unsigned: Uint8Array; author: string }> = [];
   for (const id of order) {
     const c = byEvent.get(id)!;
     const ev = events.get(id)!;
@@ -108,11 +109,16 @@ export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommi
     if (rebuilt.commit.oid !== c.oid) {
       return fail(c.oid, `it differs from the commit its event ${id} determines (${rebuilt.commit.oid}): tampered`, ErrorCode.JOURNAL_MISMATCH);
     }
-    if (!(await verifySshsig(c.commit.gpgsig, rebuilt.unsigned, ev.event.author))) {
-      return fail(c.oid, `its signature does not verify against the author's key`, ErrorCode.SIGNATURE);
-    }
+    toVerify.push({ oid: c.oid, armored: c.commit.gpgsig, unsigned: rebuilt.unsigned, author: ev.event.author });
     accepted.push({ oid: c.oid, eventId: id, json: c.json, signature: sig.signature });
     objects.push(rebuilt.commit.oid, rebuilt.tree.oid, rebuilt.blob.oid);
+  }
+  // The signatures, in parallel batches (WebCrypto); the first failure in parents-first order is reported.
+  for (let i = 0; i < toVerify.length; i += 256) {
+    const batch = toVerify.slice(i, i + 256);
+    const ok = await Promise.all(batch.map((v) => verifySshsig(v.armored, v.unsigned, v.author)));
+    const bad = ok.indexOf(false);
+    if (bad >= 0) return fail(batch[bad].oid, `its signature does not verify against the author's key`, ErrorCode.SIGNATURE);
   }
   const isAncestor = (a: string, b: string): boolean => {
     if (a === b) return true;
