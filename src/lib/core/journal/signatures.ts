@@ -139,11 +139,36 @@ export class JournalCommits {
     }
     this.#order(id, false);
     const c = buildEventCommit({ ev, parentOids, authorName: this.#names.get(id)! }, sig);
+    // The commit id is a function of the event and the signature value, as oid() computes it; cached now so
+    // children checked next do not build this commit again (removed below if the signature fails).
+    this.#oids.set(id, c.commit.oid);
     if (!(await verifySignature(ev.event.author, await sshsigSignedData(c.unsigned), sig))) {
       this.#oids.delete(id);
       return { ok: false, code: 'invalid', message: "the journal signature does not verify over the event's commit with the author's key" };
     }
     return { ok: true, oid: c.commit.oid };
+  }
+
+  /** `ids` reordered parents first (among themselves), so that checking them in turn builds each commit once. */
+  parentsFirst(ids: string[]): string[] {
+    const want = new Set(ids);
+    const out: string[] = [];
+    const done = new Set<string>();
+    for (const root of ids) {
+      const stack: Array<[string, boolean]> = [[root, false]];
+      while (stack.length) {
+        const [x, expanded] = stack.pop()!;
+        if (expanded) {
+          out.push(x);
+          continue;
+        }
+        if (done.has(x)) continue;
+        done.add(x);
+        stack.push([x, true]);
+        for (const p of this.#src.event(x)?.event.parents ?? []) if (want.has(p) && !done.has(p)) stack.push([p, false]);
+      }
+    }
+    return out;
   }
 
   /**
@@ -180,6 +205,7 @@ const CHECK_BATCH = 256;
  */
 export async function checkJournalSignatures(journal: JournalCommits, ids: string[]): Promise<Map<string, 'ok' | 'unbuildable' | Problem>> {
   const out = new Map<string, 'ok' | 'unbuildable' | Problem>();
+  ids = journal.parentsFirst(ids);
   for (let i = 0; i < ids.length; i += CHECK_BATCH) {
     const batch = ids.slice(i, i + CHECK_BATCH);
     const results = await Promise.all(batch.map((id) => journal.check(id)));

@@ -10,6 +10,7 @@
  */
 import { bytesEqual, concatBytes, fromBase64, fromBase64url, fromUtf8, toBase64, toBase64url, utf8 } from '../bytes.ts';
 import { type PublicKey, type Signer, verifySignature } from '../keys.ts';
+import { createSHA512, type IHasher } from 'hash-wasm';
 
 export const SSHSIG_NAMESPACE = 'git';
 export const SSHSIG_HASH = 'sha512';
@@ -39,8 +40,18 @@ export function sshPublicKeyLine(key: PublicKey | string): string {
   return `${KEY_TYPE} ${toBase64(sshPublicKeyBlob(key))}`;
 }
 
+let sha512h: IHasher | undefined;
+let sha512Ready: Promise<IHasher> | undefined;
+
+/**
+ * SHA-512 through hash-wasm: synchronous once loaded. A WebCrypto digest is a thread-pool job per call, which for
+ * one short commit per event costs several times the hashing itself.
+ */
 async function sha512(message: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-512', message as BufferSource));
+  const h = sha512h ?? (await (sha512Ready ??= createSHA512().then((x) => (sha512h = x))));
+  h.init();
+  h.update(message);
+  return h.digest('binary');
 }
 
 /** The bytes the key actually signs for `message`. */
