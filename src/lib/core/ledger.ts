@@ -97,12 +97,22 @@ export class Ledger {
   /** Events and signatures being received (checked before they are stored). */
   #pendingEvents?: Map<EventId, LedgerEvent>;
   #pendingSigs?: Map<string, string>;
+  /** Envelope JSON of the events being received (only those in #pendingEvents, which passed the canonical check). */
+  #pendingJson?: Map<string, string>;
   #journal = this.#newJournal();
 
   #newJournal(): JournalCommits {
     return new JournalCommits({
       event: (id) => this.#events.get(id as EventId) ?? this.#pendingEvents?.get(id as EventId),
-      signature: (id) => this.#sigs.get(id) ?? this.#pendingSigs?.get(id)
+      signature: (id) => this.#sigs.get(id) ?? this.#pendingSigs?.get(id),
+      // Held envelopes were checked canonical when appended or received; arriving ones by checkEntries.
+      envelope: (id) => {
+        if (this.#events.has(id as EventId)) {
+          const v = this.#store.doc[id];
+          return A.isImmutableString(v) ? v.val : undefined;
+        }
+        return this.#pendingEvents?.has(id as EventId) ? this.#pendingJson?.get(id) : undefined;
+      }
     });
   }
 
@@ -332,7 +342,7 @@ export class Ledger {
     const why = applyToRoster(roster, ev);
     if (why) throw new LedgerError(why.code, why.message);
     // The event's journal commit, signed now: only the author can (stored beside the event, same change).
-    const gitSig = await this.#journal.sign(ev, signer);
+    const gitSig = await this.#journal.sign(ev, signer, bytes);
     this.#roster = roster;
     this.#index(ev);
     if (this.#pasts) {
@@ -466,13 +476,14 @@ export class Ledger {
    * Checks journal signatures of events arriving with a receive: each verifies over its event's commit, or
    * the event is refused. Returns the signatures to store (also of held events that lacked one).
    */
-  async #checkArrivingSigs(events: Map<EventId, LedgerEvent>, sigIn: Map<string, string>): Promise<{ good: Map<string, string>; bad: Map<string, Problem> }> {
+  async #checkArrivingSigs(events: Map<EventId, LedgerEvent>, sigIn: Map<string, string>, json: Map<string, string>): Promise<{ good: Map<string, string>; bad: Map<string, Problem> }> {
     const good = new Map<string, string>();
     const bad = new Map<string, Problem>();
     const todo = [...sigIn.keys()].filter((id) => !this.#sigs.has(id));
     if (todo.length === 0) return { good, bad };
     this.#pendingEvents = events;
     this.#pendingSigs = sigIn;
+    this.#pendingJson = json;
     try {
       const results = await checkJournalSignatures(this.#journal, todo);
       for (const [id, r] of results) {
@@ -482,6 +493,7 @@ export class Ledger {
     } finally {
       this.#pendingEvents = undefined;
       this.#pendingSigs = undefined;
+      this.#pendingJson = undefined;
     }
     if (bad.size) this.#journal = this.#newJournal(); // commit ids cached from a bad signature go
     return { good, bad };
@@ -511,7 +523,7 @@ export class Ledger {
     const fresh = entries.filter(([id]) => !this.#events.has(id as EventId));
     const { events, problems } = await checkEntries(fresh, this.id);
     // Journal signatures (<id>.git) must verify over their event's commit; an event with a bad one is refused.
-    const sigs = await this.#checkArrivingSigs(events, sigIn);
+    const sigs = await this.#checkArrivingSigs(events, sigIn, new Map(fresh));
     for (const [id, p] of sigs.bad) {
       problems.push(p);
       events.delete(id as EventId);
@@ -584,7 +596,7 @@ export class Ledger {
     // Journal signatures (<id>.git): each must verify over the commit built from its event.
     const sigIn = new Map<string, string>();
     for (const c of candidates) for (const [k, v] of c.entries) if (isSigKey(k) && doc[k] === undefined) sigIn.set(eventOfSigKey(k), v);
-    const sigCheck = await this.#checkArrivingSigs(checked.events, sigIn);
+    const sigCheck = await this.#checkArrivingSigs(checked.events, sigIn, fresh);
     for (const id of sigIn.keys()) {
       if (sigCheck.good.has(id)) continue;
       const p = sigCheck.bad.get(id) ?? { code: ErrorCode.JOURNAL_SIGNATURE_INVALID, message: 'a journal signature that cannot be checked: a parent has no journal commit', eventId: id };

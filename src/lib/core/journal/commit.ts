@@ -70,9 +70,12 @@ export function insertSignature(unsigned: Uint8Array, armored: string): Uint8Arr
   return utf8(`${text.slice(0, end)}\n${header}${text.slice(end)}`);
 }
 
-/** The blob and tree of an event (sync: initSha1() must have been awaited). */
-export function eventTree(ev: LedgerEvent): { blob: GitObject; tree: GitObject } {
-  const blob = gitObjectSync('blob', envelopeBytes(ev));
+/**
+ * The blob and tree of an event (sync: initSha1() must have been awaited). `envelope`, when given, must be the
+ * envelope's canonical JSON bytes as stored (checked canonical on receipt), which saves serializing it again.
+ */
+export function eventTree(ev: LedgerEvent, envelope?: Uint8Array): { blob: GitObject; tree: GitObject } {
+  const blob = gitObjectSync('blob', envelope ?? envelopeBytes(ev));
   const tree = gitObjectSync('tree', treeContent([{ mode: '100644', name: EVENT_FILE, oid: blob.oid }]));
   return { blob, tree };
 }

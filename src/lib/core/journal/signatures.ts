@@ -15,6 +15,7 @@ import type { Problem } from '../verify.ts';
 import { isEventId, type EventId, type LedgerEvent } from '../event.ts';
 import { verifySignature, type Signer } from '../keys.ts';
 import { buildEventCommit, eventTree, unsignedCommit, type EventCommit } from './commit.ts';
+import { utf8 } from '../bytes.ts';
 import { AuthorNames } from './names.ts';
 import { initSha1 } from './objects.ts';
 import { signSshsig, sshsigSignedData } from './sshsig.ts';
@@ -51,6 +52,11 @@ export interface CommitSource {
   event(id: string): LedgerEvent | undefined;
   /** The stored signature value (base64url) of an event's commit, if any. */
   signature(id: string): string | undefined;
+  /**
+   * The event's envelope as stored: its canonical JSON (the commit's blob), when at hand. Only a source whose
+   * envelopes were checked canonical may give it; otherwise the envelope is serialized again.
+   */
+  envelope?(id: string): string | undefined;
 }
 
 export type SigCheck =
@@ -89,7 +95,7 @@ export class JournalCommits {
       const sig = decodeSig(this.#src.signature(x));
       const parentOids = ev.event.parents.map((p) => this.#oids.get(p));
       if (!sig || parentOids.some((p) => p === undefined)) continue;
-      const c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(x)! }, sig);
+      const c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(x)! }, sig, this.#tree(ev));
       this.#oids.set(x, c.commit.oid);
     }
     return this.#oids.get(id);
@@ -103,7 +109,7 @@ export class JournalCommits {
     const parentOids = ev.event.parents.map((p) => this.oid(p));
     if (parentOids.some((p) => p === undefined)) return undefined;
     this.#order(id, false);
-    const c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(id)! }, sig);
+    const c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(id)! }, sig, this.#tree(ev));
     this.#oids.set(id, c.commit.oid);
     return c;
   }
@@ -112,13 +118,13 @@ export class JournalCommits {
    * Signs the commit of a new event (not yet in the source; its parents are). Returns the stored signature
    * value, or undefined when a parent has no commit (no signature in its past), so none can be built.
    */
-  async sign(ev: LedgerEvent, signer: Signer): Promise<string | undefined> {
+  async sign(ev: LedgerEvent, signer: Signer, envelope?: Uint8Array): Promise<string | undefined> {
     await initSha1();
     if (signer.publicKey !== ev.event.author) throw new TypeError('only the author of an event signs its commit');
     const parentOids = ev.event.parents.map((p) => this.oid(p));
     if (parentOids.some((p) => p === undefined)) return undefined;
     const name = this.#names.add(ev);
-    const unsigned = unsignedCommit({ ev, parentOids: parentOids as string[], authorName: name }, eventTree(ev).tree.oid);
+    const unsigned = unsignedCommit({ ev, parentOids: parentOids as string[], authorName: name }, eventTree(ev, envelope).tree.oid);
     return encodeSig(await signSshsig(signer, unsigned));
   }
 
@@ -138,7 +144,7 @@ export class JournalCommits {
       parentOids.push(o);
     }
     this.#order(id, false);
-    const c = buildEventCommit({ ev, parentOids, authorName: this.#names.get(id)! }, sig);
+    const c = buildEventCommit({ ev, parentOids, authorName: this.#names.get(id)! }, sig, this.#tree(ev));
     // The commit id is a function of the event and the signature value, as oid() computes it; cached now so
     // children checked next do not build this commit again (removed below if the signature fails).
     this.#oids.set(id, c.commit.oid);
@@ -147,6 +153,11 @@ export class JournalCommits {
       return { ok: false, code: 'invalid', message: "the journal signature does not verify over the event's commit with the author's key" };
     }
     return { ok: true, oid: c.commit.oid };
+  }
+
+  #tree(ev: LedgerEvent): ReturnType<typeof eventTree> {
+    const json = this.#src.envelope?.(ev.id);
+    return eventTree(ev, json === undefined ? undefined : utf8(json));
   }
 
   /** `ids` reordered parents first (among themselves), so that checking them in turn builds each commit once. */
