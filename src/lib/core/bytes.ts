@@ -22,7 +22,9 @@ export function fromHex(s: string): Uint8Array {
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64_REV = new Map([...B64].map((c, i) => [c, i]));
+/** Value of each ASCII base64 character, -1 for the others (a table: decoding is on the hot path of checks). */
+const B64_VAL = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_VAL[B64.charCodeAt(i)] = i;
 
 export function toBase64(b: Uint8Array, pad = true): string {
   let s = '';
@@ -55,9 +57,10 @@ export function fromBase64(s: string, pad = true): Uint8Array {
   let o = 0;
   let acc = 0;
   let bits = 0;
-  for (const c of body) {
-    const v = B64_REV.get(c);
-    if (v === undefined) throw new TypeError(`invalid base64 character ${JSON.stringify(c)}`);
+  for (let i = 0; i < body.length; i++) {
+    const code = body.charCodeAt(i);
+    const v = code < 128 ? B64_VAL[code] : -1;
+    if (v < 0) throw new TypeError(`invalid base64 character ${JSON.stringify(String.fromCodePoint(body.codePointAt(i)!))}`);
     acc = (acc << 6) | v;
     bits += 6;
     if (bits >= 8) {

@@ -13,7 +13,7 @@
  * 64 signature bytes (what a pull receives).
  */
 import { canonicalJson } from '../canonical.ts';
-import { fromBase64url, toHex, utf8 } from '../bytes.ts';
+import { concatBytes, fromBase64url, toHex, utf8 } from '../bytes.ts';
 import type { LedgerEvent } from '../event.ts';
 import type { Signer } from '../keys.ts';
 import { commitMessage, oneLine } from './message.ts';
@@ -64,6 +64,12 @@ export function unsignedCommit(input: EventCommitInput, treeOid: string): Uint8A
 
 /** Inserts the gpgsig header after the other headers, as git does (continuation lines start with a space). */
 export function insertSignature(unsigned: Uint8Array, armored: string): Uint8Array {
+  // Spliced as bytes: the headers end at the first blank line ("\n\n"), which UTF-8 never hides inside a character.
+  for (let i = 0; i + 1 < unsigned.length; i++) {
+    if (unsigned[i] === 10 && unsigned[i + 1] === 10) {
+      return concatBytes(unsigned.subarray(0, i), utf8(`\ngpgsig ${armored.split('\n').join('\n ')}`), unsigned.subarray(i));
+    }
+  }
   const text = new TextDecoder().decode(unsigned);
   const end = text.indexOf('\n\n');
   const header = `gpgsig ${armored.split('\n').join('\n ')}`;
