@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface GitServer {
   root: string;
+  /** What `git http-backend` said on stderr or a non-zero exit, per request (for diagnosing failures). */
+  errors: string[];
   port: number;
   url(repo: string): string;
   createRepo(name: string): string;
@@ -24,6 +26,7 @@ export interface GitServer {
 export async function startGitServer(opts: { auth?: { username: string; password: string }; root?: string } = {}): Promise<GitServer> {
   const root = opts.root ?? mkdtempSync(path.join(tmpdir(), 'git-http-'));
   const expected = opts.auth ? 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64') : undefined;
+  const errors: string[] = [];
   const server = http.createServer((req, res) => {
     if (expected && req.headers.authorization !== expected) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' });
@@ -70,14 +73,19 @@ export async function startGitServer(opts: { auth?: { username: string; password
       res.writeHead(status);
       res.write(head.subarray(end + 4));
     });
-    cgi.stderr.resume();
-    cgi.on('close', () => res.end());
+    let err = '';
+    cgi.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    cgi.on('close', (code) => {
+      if (code !== 0 || err) errors.push(`${req.method} ${url.pathname}: exit ${code}: ${err.trim()}`);
+      res.end();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     root,
     port,
+    errors,
     url: (repo) => `http://127.0.0.1:${port}/${repo}`,
     createRepo(name) {
       const dir = path.join(root, name);

@@ -31,7 +31,15 @@ export async function push(journal: GitJournal, url: string, attempts = 3): Prom
     const updates: RefUpdate[] = [...wanted].map(([r, oid]) => ({ ref: `refs/heads/${r}`, oid }));
     for (const r of pulled.remote.keys()) if (!wanted.has(r) && r.startsWith('concurrent/')) updates.push({ ref: `refs/heads/${r}` });
     const expected = new Map([...pulled.remote].map(([r, oid]) => [`refs/heads/${r}`, oid]));
-    const { refused } = await sendPack(journal, url, expected, updates);
+    let refused: string[];
+    try {
+      ({ refused } = await sendPack(journal, url, expected, updates));
+    } catch (e) {
+      // A connection reset mid-exchange: the remote applied all of it or none; the next attempt pulls and sees.
+      const reset = (e as { cause?: { code?: string } }).cause?.code === 'ECONNRESET';
+      if (!reset || attempt === attempts) throw e;
+      refused = ['(connection reset)'];
+    }
     const moved = refused.length > 0;
     if (!moved) {
       await setTracking(journal.binding, name, wanted);
