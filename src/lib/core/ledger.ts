@@ -707,7 +707,7 @@ export class Ledger {
     if (problems.length > 0) {
       throw new LedgerError(
         ErrorCode.SCHEMA,
-        `invalid ${event.type} event: ${problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ')}`,
+        `invalid ${event.type} event: ${problems.map((p) => p.message).join('; ')}`,
         { detail: problems }
       );
     }

@@ -44,7 +44,19 @@ const SIG_BATCH = 512;
 export async function checkEntries(entries: Iterable<[string, string]>, ledgerId?: string): Promise<CheckedEntries> {
   const problems: Problem[] = [];
   const parsed: Array<{ key: string; ev: LedgerEvent }> = [];
+  // One id, one content: a second copy with other bytes is refused, and so is the id (which copy would count?).
+  const seen = new Map<string, string>();
+  const conflicting = new Set<string>();
   for (const [key, json] of entries) {
+    const prior = seen.get(key);
+    if (prior !== undefined) {
+      if (prior !== json && !conflicting.has(key)) {
+        conflicting.add(key);
+        problems.push({ code: ErrorCode.DUPLICATE, message: 'two different contents under one event id', eventId: key, location: `event ${key}` });
+      }
+      continue;
+    }
+    seen.set(key, json);
     const where = `event ${key}`;
     if (!isEventId(key)) {
       problems.push({ code: ErrorCode.MALFORMED, message: `stored under a key that is not an event id`, eventId: key, location: where });
@@ -64,8 +76,9 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
   }
 
   const good = new Map<EventId, LedgerEvent>();
-  for (let i = 0; i < parsed.length; i += SIG_BATCH) {
-    const batch = parsed.slice(i, i + SIG_BATCH);
+  const unique = parsed.filter(({ key }) => !conflicting.has(key));
+  for (let i = 0; i < unique.length; i += SIG_BATCH) {
+    const batch = unique.slice(i, i + SIG_BATCH);
     const results = await Promise.all(batch.map(({ key, ev }) => checkIdAndSignature({ event: ev.event, sig: ev.sig }, key)));
     batch.forEach(({ key, ev }, j) => {
       if (results[j].length > 0) {

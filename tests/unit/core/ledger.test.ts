@@ -139,4 +139,24 @@ describe('Ledger', () => {
     expect(res.problems).toEqual([expect.objectContaining({ code: 'TIME_BEFORE_PARENT', eventId: id })]);
     expect(ledger.get(id)).toBeUndefined();
   });
+
+  it('refuses an id that arrives twice with different contents, whichever copy is genuine', async () => {
+    const { ledger, storage, signer } = await newLedger();
+    const copy = new MemoryStorage();
+    for (const c of await storage.loadRange([])) await copy.save(c.key, c.data);
+    const other = await Ledger.open({ storage: copy, signer });
+    const ev = await other.append('generation', generationBody());
+    const { canonicalJson } = await import('../../../src/lib/core/canonical.ts');
+    const genuine = canonicalJson({ event: ev.event, sig: ev.sig });
+    const badSig = ev.sig.slice(0, 10) + (ev.sig[10] === 'A' ? 'B' : 'A') + ev.sig.slice(11);
+    const forged = canonicalJson({ event: ev.event, sig: badSig });
+    for (const order of [[genuine, forged], [forged, genuine]]) {
+      const res = await ledger.receive(order.map((j) => [ev.id, j] as [string, string]));
+      expect(res.accepted).toEqual([]);
+      expect(res.problems).toEqual([expect.objectContaining({ code: 'DUPLICATE_EVENT', eventId: ev.id })]);
+      expect(ledger.get(ev.id)).toBeUndefined();
+    }
+    const ok = await ledger.receive([[ev.id, genuine], [ev.id, genuine]]);
+    expect(ok.accepted).toEqual([ev.id]);
+  });
 });
