@@ -676,7 +676,7 @@ export class Ledger {
   static async verifyStorage(storage: StorageAdapter, ledgerId?: string): Promise<VerifyReport> {
     await initHash();
     await JournalCommits.ready();
-    const { store, problems: storageProblems } = await DocStore.load(storage);
+    const { store, problems: storageProblems } = await DocStore.load(storage, { compactOnLoad: false });
     const doc = store.doc;
     const entries: Array<[string, string]> = [];
     const problems: Problem[] = storageProblems.map((p) => ({ code: p.code, message: p.message, location: p.location }));
