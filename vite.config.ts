@@ -53,18 +53,23 @@ const cspDirectives: CspDirectives = {
   'manifest-src': ['self']
 };
 
+/** Where `vite build` writes the app (PL_BUILD_DIR; scripts/serve.js reads the same variable), and SvelteKit's
+ * work dir (PL_KIT_DIR), so concurrent builds into different places do not wipe each other. */
+const buildDir = process.env.PL_BUILD_DIR || 'build';
+
 export default defineConfig({
   plugins: [
     sveltekit({
       // Static build: the root layout prerenders an empty shell (ssr = false); every other URL falls back
       // to 200.html, which boots the same client-side router.
-      adapter: adapter({ pages: 'build', assets: 'build', fallback: '200.html', strict: true }),
+      adapter: adapter({ pages: buildDir, assets: buildDir, fallback: '200.html', strict: true }),
       csp: {
         mode: 'hash',
         directives: cspDirectives
       },
       // The app has no server: version polling would only fetch a static file every hour for nothing.
-      version: { pollInterval: 0 }
+      version: { pollInterval: 0 },
+      ...(process.env.PL_KIT_DIR ? { outDir: process.env.PL_KIT_DIR } : {})
     })
   ],
   worker: { format: 'es' },

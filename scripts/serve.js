@@ -9,7 +9,7 @@
  * - security headers: the page's CSP (read from the <meta http-equiv> SvelteKit wrote, so its script hashes
  *   match) also as a header with frame-ancestors 'none', nosniff, no referrer, no framing.
  *
- * Options: --dir <path> (default build), --port <n> (0: any free port), --strict-port (fail instead of
+ * Options: --dir <path> (default $PL_BUILD_DIR or build), --port <n> (0: any free port), --strict-port (fail instead of
  * trying the next port).
  */
 import { createServer } from 'node:http';
@@ -71,7 +71,7 @@ export function cspForHtml(html) {
 }
 
 function parseArgs(argv) {
-  const o = { dir: 'build', port: undefined, strictPort: false };
+  const o = { dir: process.env.PL_BUILD_DIR || 'build', port: undefined, strictPort: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--dir') o.dir = argv[++i];
@@ -101,7 +101,7 @@ export function resolveInside(root, urlPath) {
   return file;
 }
 
-export async function createStaticServer({ dir = 'build' } = {}) {
+export async function createStaticServer({ dir = process.env.PL_BUILD_DIR || 'build' } = {}) {
   const root = await realpath(path.resolve(dir));
   const fallbackName = (await isFile(path.join(root, '200.html'))) ? '200.html' : 'index.html';
   const htmlCsp = new Map(); // file -> CSP header, computed once per file

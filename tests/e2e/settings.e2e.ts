@@ -104,8 +104,8 @@ test('ledger export, import on a new device, corrupt file refused with nothing c
   const exported = path.join(dir, dl.suggestedFilename());
   await dl.saveAs(exported);
   const lines = readFileSync(exported, 'utf8').trim().split('\n');
-  expect(JSON.parse(lines[0])).toMatchObject({ format: 'provenance-ledger/export/v1', events: 5, ledgerName: 'Studio Nord' });
-  expect(lines).toHaveLength(6);
+  expect(JSON.parse(lines[0])).toMatchObject({ format: 'provenance-ledger/export/v2', events: 5, signatures: 5, ledgerName: 'Studio Nord' });
+  expect(lines).toHaveLength(11); // the manifest, then each event followed by its journal signature (<id>.git)
 
   // The export imports on another device, read-only without the key.
   const other = await browser.newContext({ baseURL: process.env.E2E_BASE_URL });

@@ -8,6 +8,7 @@ import { Ledger } from '../core/ledger.ts';
 import { DocStore } from '../core/docstore.ts';
 import type { LedgerEvent } from '../core/event.ts';
 import { isGenesis } from '../core/roster.ts';
+import { sigKey } from '../core/journal/signatures.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';
 import { keyFingerprint, type PublicKey } from '../core/keys.ts';
 import type { KeyBackup } from '../core/backup.ts';
@@ -114,17 +115,20 @@ export async function importLedger(host: LedgerHost, file: unknown): Promise<Imp
     if (!genesis || !isGenesis({ id: genesis[0], event: env.event, sig: env.sig } as LedgerEvent)) {
       throw new LedgerError(ErrorCode.GENESIS, 'The file lacks the event that creates its ledger.');
     }
+    // With its journal signature (verified with the file), so the genesis' commit can be built here.
+    const genesisSig = parsed.signatures.find(([k]) => k === sigKey(genesis[0]));
     const { store } = await DocStore.load(storage);
-    await store.commit([genesis]);
+    await store.commit(genesisSig ? [genesis, genesisSig] : [genesis]);
     await host.reopen();
     before = 0;
   }
   const ledger = host.ledger();
-  const result = await ledger.receive(parsed.entries);
+  const result = await ledger.receive([...parsed.entries, ...parsed.signatures]);
   if (result.problems.length > 0) {
     const p = result.problems[0];
     throw new LedgerError(p.code, `Some events were not accepted: ${p.message}`, { eventId: p.eventId, detail: result.problems });
   }
+  await host.saveOpenCache().catch(() => undefined); // the next page load opens fast
   const after = await host.open();
   const count = after.state === 'ready' ? after.events.length : 0;
   return { ledgerName: parsed.manifest.ledgerName, accepted: count - before, already: parsed.entries.length - (count - before), state: after };

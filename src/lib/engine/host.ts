@@ -11,6 +11,7 @@ import { ErrorCode, LedgerError } from '../core/errors.ts';
 import type { Signer } from '../core/keys.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import { hashFile, type FileRef } from './files.ts';
+import { OpenCacheWriter, readOpenCache, writeOpenCache } from './open-cache.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { fromUtf8, utf8 } from '../core/bytes.ts';
 import {
@@ -76,6 +77,9 @@ export class LedgerHost {
   #storage?: StorageAdapter;
   #ledger?: Ledger;
   #identity?: DeviceIdentity;
+  /** The ledger being loaded behind an open answered from the open cache (open-cache.ts). */
+  #loading?: Promise<Ledger>;
+  #cacheWriter?: OpenCacheWriter;
 
   constructor(deps: HostDeps) {
     this.#deps = deps;
@@ -97,13 +101,62 @@ export class LedgerHost {
     return { state: 'ready', ledger: { id: ledger.id, name: ledger.name }, member: this.#member(), events: ledger.events() };
   }
 
-  async open(): Promise<EngineState> {
+  /**
+   * Opens the device's ledger. With `fast` (the page's first open), a valid open cache answers at once with
+   * the event list as JSON lines (`eventsJsonl`) while the ledger loads behind it; `settled()` waits for that load.
+   */
+  async open(opts: { fast?: boolean } = {}): Promise<EngineState> {
     if (this.#ledger) return this.#ready(this.#ledger);
+    if (this.#loading) return this.#ready(await this.#loading);
     const storage = await this.#openStorage();
     if (!(await Ledger.exists(storage))) return { state: 'empty' };
     this.#identity = await this.#deps.loadIdentity();
-    this.#ledger = await Ledger.open({ storage, signer: this.#identity?.signer });
-    return this.#ready(this.#ledger);
+    const cached = opts.fast ? await readOpenCache(storage) : undefined;
+    const loading = Ledger.open({ storage, signer: this.#identity?.signer }).then((ledger) => {
+      if (this.#loading === loading) this.#adopt(ledger, storage, !cached && !opts.fast);
+      return ledger;
+    });
+    this.#loading = loading;
+    loading.then(
+      () => {
+        if (this.#loading === loading) this.#loading = undefined;
+      },
+      () => {
+        if (this.#loading === loading) this.#loading = undefined;
+      }
+    );
+    if (cached) {
+      loading.catch(() => undefined); // the next request reports it (settled())
+      return { state: 'ready', ledger: cached.ledger, member: this.#member(), events: [], eventsJsonl: cached.eventsJsonl };
+    }
+    const ledger = await loading;
+    if (opts.fast) {
+      // The cache was stale: written now (a page reload right after would otherwise find it stale again), and
+      // its event lines are the answer.
+      const jsonl = await this.saveOpenCache().catch(() => undefined);
+      const ready = this.#ready(ledger);
+      if (jsonl !== undefined && ready.state === 'ready') return { ...ready, events: [], eventsJsonl: jsonl };
+    }
+    return this.#ready(ledger);
+  }
+
+  /** Writes the open cache of the open ledger now (after an import); returns its event lines. */
+  async saveOpenCache(): Promise<string | undefined> {
+    if (!this.#ledger || !this.#storage) return undefined;
+    return writeOpenCache(this.#storage, this.#ledger);
+  }
+
+  /** Waits until the ledger opened behind a fast open is loaded; rethrows its failure. */
+  async settled(): Promise<void> {
+    if (this.#loading) await this.#loading;
+  }
+
+  /** Takes a newly opened or created ledger, with its open cache kept in step. */
+  #adopt(ledger: Ledger, storage: StorageAdapter, cacheStale: boolean): void {
+    this.#cacheWriter?.stop();
+    this.#ledger = ledger;
+    this.#cacheWriter = new OpenCacheWriter(storage, ledger);
+    if (cacheStale) this.#cacheWriter.schedule(0);
   }
 
   async create(memberName: unknown, ledgerName: unknown, backupPassphrase?: unknown): Promise<EngineState> {
@@ -117,14 +170,15 @@ export class LedgerHost {
       throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'this device already holds a ledger');
     }
     this.#identity = await this.#deps.ensureIdentity(member, (backupPassphrase as string | undefined) || undefined);
-    this.#ledger = await Ledger.create({
+    const ledger = await Ledger.create({
       storage,
       signer: this.#identity.signer,
       memberName: member,
       ledgerName: name,
       now: this.#deps.now
     });
-    return this.#ready(this.#ledger);
+    this.#adopt(ledger, storage, true);
+    return this.#ready(ledger);
   }
 
   #requireLedger(): Ledger {
@@ -157,6 +211,9 @@ export class LedgerHost {
 
   /** Forgets the open ledger and identity and opens both again (after an import or a key restore). */
   async reopen(): Promise<EngineState> {
+    await this.settled().catch(() => undefined);
+    this.#cacheWriter?.stop();
+    this.#cacheWriter = undefined;
     this.#ledger = undefined;
     this.#identity = undefined;
     return this.open();

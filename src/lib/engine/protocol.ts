@@ -84,7 +84,18 @@ export interface MemberInfo {
 
 export type EngineState =
   | { state: 'empty' }
-  | { state: 'ready'; ledger: LedgerInfo; member: MemberInfo | null; events: LedgerEvent[] };
+  | {
+      state: 'ready';
+      ledger: LedgerInfo;
+      member: MemberInfo | null;
+      events: LedgerEvent[];
+      /**
+       * The same events as JSON lines (one event per line, oldest first), when sent that way (then `events` is
+       * empty): the worker's answer to `open`, one string instead of a structured clone of every event; the
+       * page parses it in slices so no task blocks for long (LedgerSession).
+       */
+      eventsJsonl?: string;
+    };
 
 export type Request =
   | { type: 'open' }

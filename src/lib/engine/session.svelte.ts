@@ -25,6 +25,24 @@ import type { CustodyInput } from './custody.ts';
 
 export type SessionStatus = 'starting' | 'empty' | 'ready' | 'failed';
 
+/** Lets the page paint and handle input (scheduler.yield where there is one; setTimeout clamps to 4 ms). */
+const yieldToPage = (): Promise<void> => {
+  const sched = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
+  return sched?.yield ? sched.yield() : new Promise((r) => setTimeout(r, 0));
+};
+
+/** Events parsed from JSON lines a slice at a time, yielding between slices: no long task at open. */
+const SLICE = 1000;
+async function parseJsonl(text: string): Promise<LedgerEvent[]> {
+  const lines = text.length ? text.split('\n') : [];
+  const out: LedgerEvent[] = [];
+  for (let i = 0; i < lines.length; i += SLICE) {
+    if (i > 0) await yieldToPage();
+    for (const e of JSON.parse(`[${lines.slice(i, i + SLICE).join(',')}]`) as LedgerEvent[]) out.push(e);
+  }
+  return out;
+}
+
 export class LedgerSession {
   status = $state<SessionStatus>('starting');
   ledger = $state.raw<LedgerInfo | null>(null);
@@ -52,16 +70,17 @@ export class LedgerSession {
   /** Newest first, for lists. */
   readonly newestFirst = $derived([...this.events].reverse());
 
-  #apply(s: EngineState): void {
+  async #apply(s: EngineState): Promise<void> {
     if (s.state === 'empty') {
       this.status = 'empty';
       this.ledger = null;
       this.member = null;
       this.events = [];
     } else {
+      const events = s.eventsJsonl !== undefined ? await parseJsonl(s.eventsJsonl) : s.events;
       this.ledger = s.ledger;
       this.member = s.member;
-      this.events = s.events;
+      this.events = events;
       this.status = 'ready';
     }
   }
@@ -84,7 +103,7 @@ export class LedgerSession {
 
   async start(): Promise<void> {
     const s = await this.#run('Opening your ledger…', () => this.#client.call({ type: 'open' }));
-    if (s) this.#apply(s);
+    if (s) await this.#apply(s);
     else this.status = 'failed';
   }
 
@@ -92,7 +111,7 @@ export class LedgerSession {
     const s = await this.#run('Creating your ledger…', () =>
       this.#client.call({ type: 'create', memberName, ledgerName, ...(backupPassphrase ? { backupPassphrase } : {}) })
     );
-    if (s) this.#apply(s);
+    if (s) await this.#apply(s);
     return s !== undefined;
   }
 
@@ -119,9 +138,9 @@ export class LedgerSession {
   }
 
   /** Takes the engine's state after a change made elsewhere in the worker (import, key restore). */
-  adopt(s: EngineState): void {
-    this.#apply(s);
+  adopt(s: EngineState): Promise<void> {
     this.report = null;
+    return this.#apply(s);
   }
 
   async recordCustody(input: CustodyInput): Promise<LedgerEvent | undefined> {

@@ -1,20 +1,30 @@
 /**
  * The ledger as one file, for moving it between devices or keeping a copy: JSON lines.
  *
- *   line 1   {"format":"provenance-ledger/export/v1","ledgerId":…,"ledgerName":…,"events":N,"exportedAt":…}
- *   line 2…  ["<event id>","<the signed envelope's canonical JSON, exactly as stored>"]
+ *   line 1   {"format":"provenance-ledger/export/v2","ledgerId":…,"ledgerName":…,"events":N,"signatures":M,"exportedAt":…}
+ *   then     ["<event id>","<the signed envelope's canonical JSON, exactly as stored>"]
+ *            ["<event id>.git","<its journal commit signature, base64url of 64 bytes, exactly as stored>"]
  *
- * The envelope is kept as a string so its bytes survive the round trip: the id and the signature are over
- * those bytes. Importing trusts nothing in the file: it is parsed field by field here, then every event is
- * verified as a whole ledger (schema, id, signature, parents, roster) BEFORE anything is stored; a file with any
- * problem is refused whole, and the device's ledger is left as it was. What passes goes through
- * Ledger.receive, which checks each event again against the ledger it joins.
+ * Each event's journal signature (ledger-schema/README.md section 18, the `<id>.git` entry of the document)
+ * follows its event: without it the importing device could never rebuild the event's journal commit (only the
+ * author can sign it), and its verify would report JOURNAL_SIGNATURE_MISSING. v1 files (events only, made
+ * before journal signatures) are refused with that explanation.
+ *
+ * Values are kept as strings so their bytes survive the round trip: the ids and signatures are over those
+ * bytes. Importing trusts nothing in the file: it is parsed field by field here, then every event and every
+ * journal signature is verified as a whole ledger (schema, id, signature, parents, roster, journal commits)
+ * BEFORE anything is stored; a file with any problem is refused whole, and the device's ledger is left as it
+ * was. What passes goes through Ledger.receive, which checks each event and signature again against the ledger
+ * it joins.
  */
 import type { Ledger } from '../core/ledger.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';
 import { verifyEntries, type Problem } from '../core/verify.ts';
+import { decodeSig, eventOfSigKey, isSigKey, JournalCommits, sigKey, verifyJournalSignatures } from '../core/journal/signatures.ts';
 
-export const EXPORT_FORMAT = 'provenance-ledger/export/v1';
+export const EXPORT_FORMAT = 'provenance-ledger/export/v2';
+/** Events only, without journal signatures: refused on import (see above). */
+export const EXPORT_FORMAT_V1 = 'provenance-ledger/export/v1';
 export const MAX_IMPORT_BYTES = 512 * 1024 * 1024;
 const MAX_EVENT_CHARS = 1024 * 1024;
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -24,32 +34,46 @@ export interface ExportManifest {
   ledgerId: string;
   ledgerName: string;
   events: number;
+  /** How many `<id>.git` journal signature lines follow (one per event that has one). */
+  signatures: number;
   exportedAt: string;
 }
 
 export interface ParsedExport {
   manifest: ExportManifest;
+  /** [event id, envelope JSON] */
   entries: Array<[string, string]>;
+  /** [`<event id>.git`, signature value], as Ledger.receive takes them. */
+  signatures: Array<[string, string]>;
 }
+
+const valueOf = (v: unknown): string | undefined => (typeof v === 'string' ? v : (v as { val?: unknown } | undefined)?.val as string | undefined);
 
 /** The whole ledger as export text. */
 export function encodeLedger(ledger: Ledger, now = new Date()): string {
   const doc = ledger.doc as Record<string, { val?: string } | string>;
   const events = ledger.events();
+  const rows: string[] = [];
+  let signatures = 0;
+  for (const ev of events) {
+    const json = valueOf(doc[ev.id]);
+    if (typeof json !== 'string') continue;
+    rows.push(JSON.stringify([ev.id, json]));
+    const sig = valueOf(doc[sigKey(ev.id)]);
+    if (typeof sig === 'string') {
+      rows.push(JSON.stringify([sigKey(ev.id), sig]));
+      signatures++;
+    }
+  }
   const manifest: ExportManifest = {
     format: EXPORT_FORMAT,
     ledgerId: ledger.id,
     ledgerName: ledger.name,
-    events: events.length,
+    events: rows.length - signatures,
+    signatures,
     exportedAt: now.toISOString()
   };
-  const lines = [JSON.stringify(manifest)];
-  for (const ev of events) {
-    const v = doc[ev.id];
-    const json = typeof v === 'string' ? v : v?.val;
-    if (typeof json === 'string') lines.push(JSON.stringify([ev.id, json]));
-  }
-  return lines.join('\n') + '\n';
+  return JSON.stringify(manifest) + '\n' + rows.join('\n') + '\n';
 }
 
 const refuse = (message: string, problems?: Problem[]): never => {
@@ -68,13 +92,24 @@ export function parseLedgerExport(text: string): ParsedExport {
     refuse('This is not a ledger export: the first line is not JSON.');
   }
   const m = (typeof head === 'object' && head !== null ? head : {}) as Record<string, unknown>;
+  if (m.format === EXPORT_FORMAT_V1) {
+    refuse(
+      'This export was made by an older version, without the journal signatures every event now carries; the ' +
+        'events would not verify here. Export the ledger again from the device that made this file.'
+    );
+  }
   if (m.format !== EXPORT_FORMAT) refuse(`This is not a ledger export (expected format "${EXPORT_FORMAT}").`);
   if (typeof m.ledgerId !== 'string' || !HEX64.test(m.ledgerId)) refuse('The export names no valid ledger id.');
   if (typeof m.ledgerName !== 'string' || m.ledgerName.length > 256) refuse('The export has no valid ledger name.');
   if (!Number.isSafeInteger(m.events) || (m.events as number) < 1) refuse('The export has no valid event count.');
+  if (!Number.isSafeInteger(m.signatures) || (m.signatures as number) < 0) refuse('The export has no valid signature count.');
   if (typeof m.exportedAt !== 'string') refuse('The export has no export time.');
-  if (lines.length - 1 !== m.events) refuse(`The export announces ${m.events} events but holds ${lines.length - 1}: it is truncated or altered.`);
+  const announced = (m.events as number) + (m.signatures as number);
+  if (lines.length - 1 !== announced) {
+    refuse(`The export announces ${m.events} events and ${m.signatures} signatures but holds ${lines.length - 1} lines: it is truncated or altered.`);
+  }
   const entries: Array<[string, string]> = [];
+  const signatures: Array<[string, string]> = [];
   const seen = new Set<string>();
   for (let i = 1; i < lines.length; i++) {
     let row: unknown;
@@ -86,28 +121,43 @@ export function parseLedgerExport(text: string): ParsedExport {
     if (!Array.isArray(row) || row.length !== 2 || typeof row[0] !== 'string' || typeof row[1] !== 'string') {
       refuse(`Line ${i + 1} is not an [id, event] pair.`);
     }
-    const [id, json] = row as [string, string];
-    if (!HEX64.test(id)) refuse(`Line ${i + 1}: not an event id.`);
-    if (json.length > MAX_EVENT_CHARS) refuse(`Line ${i + 1}: the event is larger than 1 MB.`);
-    if (seen.has(id)) refuse(`Line ${i + 1}: event ${id.slice(0, 12)} appears twice.`);
-    seen.add(id);
-    entries.push([id, json]);
+    const [key, value] = row as [string, string];
+    if (seen.has(key)) refuse(`Line ${i + 1}: ${key.slice(0, 12)}${isSigKey(key) ? '….git' : ''} appears twice.`);
+    seen.add(key);
+    if (isSigKey(key)) {
+      if (!decodeSig(value)) refuse(`Line ${i + 1}: the journal signature of event ${key.slice(0, 12)} is not 64 bytes in base64url.`);
+      signatures.push([key, value]);
+      continue;
+    }
+    if (!HEX64.test(key)) refuse(`Line ${i + 1}: not an event id.`);
+    if (value.length > MAX_EVENT_CHARS) refuse(`Line ${i + 1}: the event is larger than 1 MB.`);
+    entries.push([key, value]);
   }
-  return { manifest: m as unknown as ExportManifest, entries };
+  if (entries.length !== m.events || signatures.length !== m.signatures) {
+    refuse(`The export announces ${m.events} events and ${m.signatures} signatures but holds ${entries.length} and ${signatures.length}.`);
+  }
+  return { manifest: m as unknown as ExportManifest, entries, signatures };
 }
 
 /**
- * Verifies an export as a whole ledger on its own. Throws with every problem (code, event, location) in
- * `detail` when anything is wrong, so nothing of a damaged or hostile file is stored.
+ * Verifies an export as a whole ledger on its own: every event, and every event's journal signature over its
+ * commit (an event without one is a problem, as verify reports it). Throws with every problem (code, event,
+ * location) in `detail` when anything is wrong, so nothing of a damaged or hostile file is stored.
  */
 export async function verifyExport(parsed: ParsedExport): Promise<void> {
   const report = await verifyEntries(parsed.entries, parsed.manifest.ledgerId);
-  if (!report.ok) {
-    const first = report.problems[0];
+  const problems = [...report.problems];
+  if (report.ok) {
+    await JournalCommits.ready();
+    const sigs = new Map(parsed.signatures.map(([k, v]) => [eventOfSigKey(k) as string, v]));
+    problems.push(...(await verifyJournalSignatures(parsed.entries, sigs, new Set())));
+  }
+  if (problems.length > 0) {
+    const first = problems[0];
     refuse(
-      `The file was refused, nothing was imported: ${report.problems.length} ${report.problems.length === 1 ? 'problem' : 'problems'} ` +
+      `The file was refused, nothing was imported: ${problems.length} ${problems.length === 1 ? 'problem' : 'problems'} ` +
         `(first: ${first.code}${first.eventId ? ` in event ${first.eventId.slice(0, 12)}` : ''}: ${first.message}).`,
-      report.problems
+      problems
     );
   }
 }

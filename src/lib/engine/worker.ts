@@ -7,6 +7,7 @@ import { initAutomerge } from './wasm.ts';
 import { IdbStorage } from '../adapters/storage/idb.ts';
 import { ensureIdentity, identitySigner, loadIdentity, restoreIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
 import { VaultLock } from './vault-lock.ts';
+import { toJsonl } from './open-cache.ts';
 import { handleDevice, isDeviceRequest } from './device-requests.ts';
 import { TeamService } from './team.ts';
 import { isTeamRequest } from './team-protocol.ts';
@@ -15,6 +16,7 @@ import {
   PROTOCOL_VERSION,
   isRequestMessage,
   toErrorInfo,
+  type EngineState,
   type Progress,
   type Request,
   type ResponseMessage
@@ -62,14 +64,20 @@ const team = new TeamService({
   ensureIdentity: async (name) => device(await ensureIdentity(name))
 });
 
-function handle(request: Request, progress: (p: Progress) => void): Promise<unknown> {
+/** The page's open answer carries the events as one string of JSON lines: far cheaper to post than 10,000 objects. */
+const asJson = (s: EngineState): EngineState =>
+  s.state === 'ready' && s.eventsJsonl === undefined ? { ...s, events: [], eventsJsonl: toJsonl(s.events) } : s;
+
+async function handle(request: Request, progress: (p: Progress) => void): Promise<unknown> {
+  // A fast open answers from the open cache while the ledger loads: everything else (but hashing) waits for it.
+  if (request.type !== 'open' && request.type !== 'hash-files') await host.settled();
   // The Team page's requests (team.ts).
   if (isTeamRequest(request)) return team.handle(request);
   // The Asset, Verify and Settings requests (device-requests.ts).
   if (isDeviceRequest(request)) return handleDevice(deviceDeps, request, progress);
   switch (request.type) {
     case 'open':
-      return host.open();
+      return host.open({ fast: true }).then(asJson);
     case 'create':
       return host.create(request.memberName, request.ledgerName, request.backupPassphrase);
     case 'record-generation':
@@ -108,7 +116,7 @@ scope.addEventListener('message', (e: MessageEvent<unknown>) => {
   let last = 0;
   const progress = (p: Progress) => {
     const now = performance.now();
-    if (now - last < 50 && p.done < p.total) return; // at most ~20 updates a second
+    if (now - last < 100 && p.done < p.total) return; // at most ~10 updates a second
     last = now;
     post({ v: PROTOCOL_VERSION, id: m.id, kind: 'progress', progress: p });
   };

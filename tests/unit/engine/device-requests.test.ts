@@ -79,6 +79,41 @@ describe('device requests', () => {
     await expect(importLedger(c.host, new Blob([exp.text]))).rejects.toMatchObject({ code: 'WRONG_LEDGER' });
   });
 
+  it('carries journal signatures (format v2): the imported ledger verifies; missing or altered signatures are refused', async () => {
+    const a = await device();
+    await a.host.create('Ada', 'Studio');
+    await a.host.recordGeneration({ platform: 'Meshy', mode: 'text-to-3d', project: 'P', classification: 'public', trainingOptOut: false, privacyMode: false, outputs: [file('a.glb', 'a')], inputs: [] });
+    const exp = await handleDevice(a.deps, { type: 'export-ledger' }, () => {});
+    const lines = exp.text.trim().split('\n');
+    expect(JSON.parse(lines[0])).toMatchObject({ format: 'provenance-ledger/export/v2', events: 2, signatures: 2 });
+    expect(lines).toHaveLength(5);
+    const sigLines = lines.filter((l) => JSON.parse(l)[0]?.endsWith?.('.git'));
+    expect(sigLines).toHaveLength(2);
+
+    // Without its signature lines (and counts adjusted) the file is refused: the events would not verify here.
+    const head = { ...JSON.parse(lines[0]), signatures: 0 };
+    const stripped = [JSON.stringify(head), ...lines.slice(1).filter((l) => !sigLines.includes(l))].join('\n') + '\n';
+    const b = await device();
+    await expect(importLedger(b.host, new Blob([stripped]))).rejects.toThrow(/JOURNAL_SIGNATURE_MISSING/);
+    // A signature altered (another valid-looking 64 bytes) is refused too.
+    const [k, v] = JSON.parse(sigLines[1]) as [string, string];
+    const altered = exp.text.replace(JSON.stringify([k, v]), JSON.stringify([k, (v[0] === 'A' ? 'B' : 'A') + v.slice(1)]));
+    await expect(importLedger(b.host, new Blob([altered]))).rejects.toThrow(/JOURNAL_SIGNATURE_INVALID/);
+    // v1 files are refused with an explanation.
+    const v1 = [JSON.stringify({ ...JSON.parse(lines[0]), format: 'provenance-ledger/export/v1' }), ...lines.slice(1)].join('\n');
+    await expect(importLedger(b.host, new Blob([v1]))).rejects.toThrow(/older version/);
+    expect((await b.host.open()).state).toBe('empty');
+
+    const r = await importLedger(b.host, new Blob([exp.text]));
+    expect(r.accepted).toBe(2);
+    const report = await b.host.verify();
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    // The re-export from the importing device is the same ledger, signatures included.
+    const again = await handleDevice(b.deps, { type: 'export-ledger' }, () => {});
+    expect(again.text.split('\n').slice(1)).toEqual(exp.text.split('\n').slice(1));
+  });
+
   it('encrypts vault entries under a passphrase and locks them', async () => {
     const { vault, storage } = await device();
     const pv = new PromptVault(vault);
