@@ -68,6 +68,17 @@ export async function openSession(opts: GlobalOptions, mode: { write?: boolean; 
   if (mode.write) {
     const [{ GitJournal }, { nodeBinding }] = await Promise.all([import('../lib/adapters/git/journal.ts'), import('../lib/adapters/git/node.ts')]);
     journal = await GitJournal.attach(nodeBinding(dir), ledger);
+    // The device's Merkle log takes each accepted event and signs a checkpoint after it. Attached on the first
+    // accepted event, so that a command refused before appending leaves the directory exactly as it was.
+    const signer = identitySigner(identity!);
+    let log: Promise<unknown> | undefined;
+    const detach = ledger.observe(async () => {
+      if (log) return;
+      detach();
+      const { DeviceLog } = await import('../lib/core/proofs/log.ts');
+      log = DeviceLog.attach(ledger, storage, { signer });
+      await log;
+    });
   }
   return { dir, storage, ledger, identity, journal };
 }

@@ -240,7 +240,7 @@ export class Ledger {
 
   async #notify(events: LedgerEvent[], origin: 'append' | 'receive'): Promise<void> {
     if (events.length === 0) return;
-    for (const fn of this.#observers) {
+    for (const fn of [...this.#observers]) {
       try {
         await fn(events, origin);
       } catch {
