@@ -57,9 +57,18 @@ export class LedgerSession {
   progress = $state.raw<Progress | null>(null);
 
   readonly #client: EngineClient;
+  /** The hashing worker (hash-worker.ts), started on first use; only with the bundled ledger worker. */
+  #hasher: EngineClient | null | undefined;
 
-  constructor(client: EngineClient = EngineClient.start()) {
-    this.#client = client;
+  constructor(client?: EngineClient) {
+    this.#client = client ?? EngineClient.start();
+    if (client) this.#hasher = null;
+  }
+
+  #clientFor(type: RequestType): EngineClient {
+    if (type !== 'hash-files' || this.#hasher === null) return this.#client;
+    this.#hasher ??= new EngineClient(new Worker(new URL('./hash-worker.ts', import.meta.url), { type: 'module', name: 'hasher' }));
+    return this.#hasher;
   }
 
   /** The worker client, for pages with their own requests (the Team page's sync bridge). */
@@ -124,7 +133,7 @@ export class LedgerSession {
     this.activity = activity;
     this.progress = null;
     try {
-      const result = await this.#client.call(request, (p) => (this.progress = p));
+      const result = await this.#clientFor(request.type).call(request, (p) => (this.progress = p));
       this.error = null;
       return result;
     } catch (e) {
@@ -202,6 +211,7 @@ export class LedgerSession {
 
   dispose(): void {
     this.#client.dispose();
+    this.#hasher?.dispose();
   }
 }
 
