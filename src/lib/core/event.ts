@@ -66,7 +66,7 @@ export interface EnvelopeProblem {
  * Parses stored envelope bytes defensively (they may come from a hostile peer or a corrupted disk).
  * Checks: UTF-8, JSON, exactly {event, sig}, canonical form. Schema checks are separate (validate.ts).
  */
-export function parseEnvelope(bytes: Uint8Array): { envelope?: SignedEnvelope; problem?: EnvelopeProblem } {
+export function parseEnvelope(bytes: Uint8Array): { envelope?: SignedEnvelope; problem?: EnvelopeProblem; eventBytes?: Uint8Array } {
   let text: string;
   let value: unknown;
   try {
@@ -95,14 +95,22 @@ export function parseEnvelope(bytes: Uint8Array): { envelope?: SignedEnvelope; p
   if (!bytesEqual(utf8(canonical), bytes)) {
     return { envelope: env, problem: { code: ErrorCode.CANONICAL, message: 'stored bytes are not the canonical (RFC 8785) form' } };
   }
-  return { envelope: env };
+  // The bytes are exactly {"event":JCS(event),"sig":"..."} (JCS sorts "event" before "sig"), so the event's
+  // canonical bytes are a slice of them: no need to serialize the event again to hash and verify it.
+  const tail = utf8(`,"sig":${JSON.stringify(env.sig)}}`).length;
+  return { envelope: env, eventBytes: bytes.subarray(9, bytes.length - tail) };
 }
 
 /** Recomputes the id and checks the signature. Returns the problems found (empty when both hold). */
-export async function checkIdAndSignature(envelope: SignedEnvelope, claimedId?: string): Promise<EnvelopeProblem[]> {
+export async function checkIdAndSignature(
+  envelope: SignedEnvelope,
+  claimedId?: string,
+  /** JCS(envelope.event) when the caller already holds it (parseEnvelope's eventBytes). */
+  eventBytes?: Uint8Array
+): Promise<EnvelopeProblem[]> {
   const problems: EnvelopeProblem[] = [];
   await initHash();
-  const payload = canonicalBytes(envelope.event);
+  const payload = eventBytes ?? canonicalBytes(envelope.event);
   const id = sha256HexSync(payload);
   if (claimedId !== undefined && id !== claimedId) {
     problems.push({ code: ErrorCode.ID_MISMATCH, message: `stored under id ${claimedId} but its content hashes to ${id}` });

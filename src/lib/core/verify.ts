@@ -43,7 +43,7 @@ const SIG_BATCH = 512;
  */
 export async function checkEntries(entries: Iterable<[string, string]>, ledgerId?: string): Promise<CheckedEntries> {
   const problems: Problem[] = [];
-  const parsed: Array<{ key: string; ev: LedgerEvent }> = [];
+  const parsed: Array<{ key: string; ev: LedgerEvent; eventBytes?: Uint8Array }> = [];
   // One id, one content: a second copy with other bytes is refused, and so is the id (which copy would count?).
   const seen = new Map<string, string>();
   const conflicting = new Set<string>();
@@ -62,7 +62,7 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
       problems.push({ code: ErrorCode.MALFORMED, message: `stored under a key that is not an event id`, eventId: key, location: where });
       continue;
     }
-    const { envelope, problem } = parseEnvelope(utf8(json));
+    const { envelope, problem, eventBytes } = parseEnvelope(utf8(json));
     if (problem) problems.push({ ...problem, eventId: key, location: where });
     if (!envelope || problem) continue;
     const schema = validateEvent(envelope.event);
@@ -72,14 +72,14 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
       }
       continue;
     }
-    parsed.push({ key, ev: { id: key as EventId, event: envelope.event as UnsignedEvent, sig: envelope.sig } });
+    parsed.push({ key, ev: { id: key as EventId, event: envelope.event as UnsignedEvent, sig: envelope.sig }, eventBytes });
   }
 
   const good = new Map<EventId, LedgerEvent>();
   const unique = parsed.filter(({ key }) => !conflicting.has(key));
   for (let i = 0; i < unique.length; i += SIG_BATCH) {
     const batch = unique.slice(i, i + SIG_BATCH);
-    const results = await Promise.all(batch.map(({ key, ev }) => checkIdAndSignature({ event: ev.event, sig: ev.sig }, key)));
+    const results = await Promise.all(batch.map(({ key, ev, eventBytes }) => checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes)));
     batch.forEach(({ key, ev }, j) => {
       if (results[j].length > 0) {
         for (const p of results[j]) problems.push({ ...p, eventId: key, location: `event ${key}` });

@@ -149,4 +149,18 @@ describe('round trips (property)', () => {
       { numRuns: 100 }
     );
   });
+
+  it('the event bytes sliced from a canonical envelope are exactly the canonical event', async () => {
+    const { parseEnvelope } = await import('../../../src/lib/core/event.ts');
+    const { canonicalJson, canonicalBytes } = await import('../../../src/lib/core/canonical.ts');
+    const { utf8 } = await import('../../../src/lib/core/bytes.ts');
+    await fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.string(), (event, sig) => {
+        const bytes = utf8(canonicalJson({ event, sig }));
+        const { eventBytes, problem } = parseEnvelope(bytes);
+        expect(problem).toBeUndefined();
+        expect(eventBytes).toEqual(canonicalBytes(event));
+      })
+    );
+  });
 });
