@@ -69,7 +69,7 @@ function boxDocument(): Document {
     }
     idx.push(f * 4, f * 4 + 1, f * 4 + 2, f * 4, f * 4 + 2, f * 4 + 3);
   });
-  const acc = (type: 'VEC3' | 'VEC2' | 'SCALAR', arr: Float32Array | Uint16Array) => doc.createAccessor().setType(type).setArray(arr).setBuffer(buffer);
+  const acc = (type: 'VEC3' | 'VEC2' | 'SCALAR', arr: Float32Array<ArrayBuffer> | Uint16Array<ArrayBuffer>) => doc.createAccessor().setType(type).setArray(arr).setBuffer(buffer);
   const texture = doc.createTexture('checker').setImage(new Uint8Array(png())).setMimeType('image/png').setURI('box.png');
   const material = doc.createMaterial('box').setBaseColorTexture(texture).setRoughnessFactor(0.6);
   const prim = doc

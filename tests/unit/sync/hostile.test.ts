@@ -28,12 +28,16 @@ class Hostile {
   keys?: Awaited<ReturnType<typeof sessionKeys>>;
   peerConn?: Uint8Array;
   inbox: Uint8Array[] = [];
-  constructor(
-    public t: Transport,
-    public signer: Signer,
-    public teamKey: TeamKey,
-    public room: string
-  ) {}
+  t: Transport;
+  signer: Signer;
+  teamKey: TeamKey;
+  room: string;
+  constructor(t: Transport, signer: Signer, teamKey: TeamKey, room: string) {
+    this.t = t;
+    this.signer = signer;
+    this.teamKey = teamKey;
+    this.room = room;
+  }
   async start(waitMs = 5000) {
     const local = await makeHello(this.signer, this.teamKey.epoch);
     const hk = await helloKey(this.teamKey, this.room);

@@ -46,7 +46,7 @@ export function connectRelay(relay: string, room: string, opts: { timeoutMs?: nu
       clearTimeout(timer);
       resolve({
         send(frame) {
-          if (ws.readyState === WebSocket.OPEN) ws.send(frame);
+          if (ws.readyState === WebSocket.OPEN) ws.send(frame as Uint8Array<ArrayBuffer>);
         },
         onFrame: (h) => (onFrame = h),
         onClose: (h) => (onClose = h),

@@ -92,7 +92,7 @@ export async function readGltfMeta(model: ModelFiles): Promise<GltfMeta> {
     else missing.push(uriBaseName(uri));
   }
   if (missing.length) return { ...emptyMeta(json), missing };
-  return summarize(await io.readJSON({ json, resources }), []);
+  return summarize(await io.readJSON({ json, resources: resources as Record<string, Uint8Array<ArrayBuffer>> }), []);
 }
 
 function emptyMeta(json: { asset?: { generator?: unknown; version?: unknown } }): GltfMeta {
