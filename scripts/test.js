@@ -4,7 +4,7 @@
  * Chromium) against it. Every part runs even when an earlier one fails (except e2e without a build).
  * Prints one summary line, "N passed, N failed", summing unit and e2e tests, and exits non-zero on any failure.
  *
- *   node scripts/test.js [--skip-unit] [--skip-e2e]
+ *   node scripts/test.js [--skip-check] [--skip-unit] [--skip-e2e]
  *
  * Machine-readable reports land in test-results/ (vitest.json, playwright.json), screenshots in
  * test-results/screenshots/.
@@ -56,6 +56,12 @@ const add = (name, c) => {
   total.failed += c.failed;
   lines.push(`${name}: ${c.passed} passed, ${c.failed} failed`);
 };
+
+if (!args.has('--skip-check')) {
+  // Type check (TypeScript strict, Svelte components): one result, counted as one test.
+  const code = await run('type check (svelte-check)', 'npm', ['run', '--silent', 'check', '--', '--threshold', 'error']);
+  add('typecheck', code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
+}
 
 if (!args.has('--skip-unit')) {
   const report = path.join(results, 'vitest.json');
