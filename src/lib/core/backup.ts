@@ -29,7 +29,8 @@ export interface KeyBackup {
 
 export const DEFAULT_KDF = { iterations: 3, memoryKiB: 65536, parallelism: 1 } as const;
 
-async function deriveKey(passphrase: string, kdf: KdfParams): Promise<CryptoKey> {
+/** The AES-256-GCM key Argon2id derives from a passphrase (key backups and the prompt vault's lock). */
+export async function deriveKey(passphrase: string, kdf: KdfParams): Promise<CryptoKey> {
   const raw = await argon2id({
     password: passphrase,
     salt: fromBase64url(kdf.salt),

@@ -10,7 +10,7 @@
  *
  * Setting the passphrase re-encrypts every entry in one storage batch; changing it needs the current one.
  */
-import { argon2id } from 'hash-wasm';
+import { deriveKey } from '../core/backup.ts';
 import type { StorageAdapter, StorageChunk, StorageKey } from '../core/storage.ts';
 import { fromBase64url, toBase64url, utf8, fromUtf8 } from '../core/bytes.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';
@@ -30,18 +30,7 @@ interface Meta {
 
 const locked = () => Object.assign(new Error('The prompt vault is locked: enter its passphrase in Settings.'), { code: VAULT_LOCKED });
 
-async function derive(passphrase: string, kdf: Meta['kdf']): Promise<CryptoKey> {
-  const raw = await argon2id({
-    password: passphrase,
-    salt: fromBase64url(kdf.salt),
-    iterations: kdf.iterations,
-    memorySize: kdf.memoryKiB,
-    parallelism: kdf.parallelism,
-    hashLength: 32,
-    outputType: 'binary'
-  });
-  return crypto.subtle.importKey('raw', raw as BufferSource, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
-}
+const derive = (passphrase: string, kdf: Meta['kdf']): Promise<CryptoKey> => deriveKey(passphrase, kdf);
 
 async function seal(key: CryptoKey, data: Uint8Array, aad: string): Promise<Uint8Array> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
