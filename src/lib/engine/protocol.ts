@@ -8,6 +8,7 @@
  */
 import type { LedgerEvent } from '../core/event.ts';
 import type { VerifyReport } from '../core/verify.ts';
+import type { BundleRequest, BundleResults } from './bundle-requests.ts';
 import type { KeyBackup } from '../core/backup.ts';
 import type { CustodyInput } from './custody.ts';
 import type { FileRef } from './files.ts';
@@ -115,6 +116,8 @@ export type Request =
   | { type: 'export-ledger' }
   | { type: 'import-ledger'; file: Blob }
   | { type: 'vault'; action: VaultAction; passphrase?: string; current?: string }
+  // Evidence bundles: Verify and Asset pages (bundle-requests.ts)
+  | BundleRequest
   // Team page (team-protocol.ts)
   | TeamRequest;
 
@@ -149,7 +152,7 @@ export interface ImportResult {
 }
 
 /** The result type of each request type. */
-export interface Results extends TeamResults {
+export interface Results extends TeamResults, BundleResults {
   open: EngineState;
   create: EngineState;
   'record-generation': LedgerEvent;

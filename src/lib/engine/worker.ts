@@ -10,6 +10,7 @@ import { VaultLock } from './vault-lock.ts';
 import { toJsonl } from './open-cache.ts';
 import { handleDevice, isDeviceRequest } from './device-requests.ts';
 import { TeamService } from './team.ts';
+import { handleBundle, isBundleRequest } from './bundle-requests.ts';
 import { isTeamRequest } from './team-protocol.ts';
 import {
   EngineErrorCode,
@@ -75,6 +76,8 @@ async function handle(request: Request, progress: (p: Progress) => void): Promis
   if (isTeamRequest(request)) return team.handle(request);
   // The Asset, Verify and Settings requests (device-requests.ts).
   if (isDeviceRequest(request)) return handleDevice(deviceDeps, request, progress);
+  // Evidence bundles: export from the Asset page, verify on the Verify page (bundle-requests.ts).
+  if (isBundleRequest(request)) return handleBundle(host, request, progress);
   switch (request.type) {
     case 'open':
       return host.open({ fast: true }).then(asJson);

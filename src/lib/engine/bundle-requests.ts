@@ -1,0 +1,182 @@
+/**
+ * Evidence bundles in the worker (ledger-schema/README.md 16-17), with the same core code as the CLI's
+ * `provenance-ledger prove` and `verify-bundle` (src/cli/commands/proofs.ts):
+ *
+ * - `verify-bundle`: a dropped bundle (and optional files, hashed here) checked by core verifyBundle, offline and
+ *   independent of this device's ledger; the answer carries the plain-words report (core describeFacts), every
+ *   failure by code, and for each given file whether the bundle names its hash.
+ * - `export-bundle`: the device's Merkle log (core DeviceLog) is attached to the worker's ledger over the same
+ *   storage (as src/cli/context.ts does), a checkpoint is signed, and core buildBundle writes the bundle. With no
+ *   teammate's cosignature, it is built as `prove --unwitnessed` does and the answer says so.
+ */
+import { fromUtf8 } from '../core/bytes.ts';
+import { ErrorCode, LedgerError } from '../core/errors.ts';
+import type { Ledger } from '../core/ledger.ts';
+import type { Opening } from '../core/commitment.ts';
+import { PromptVault } from '../core/vault.ts';
+import { DeviceLog } from '../core/proofs/log.ts';
+import { buildBundle } from '../core/proofs/bundle-build.ts';
+import { MAX_BUNDLE_BYTES, type BundleSubject } from '../core/proofs/bundle.ts';
+import { BundleCode, verifyBundle, type BundleFailure } from '../core/proofs/bundle-verify.ts';
+import { describeFacts } from '../core/proofs/report.ts';
+import { ProofCode, isProofError } from '../core/proofs/errors.ts';
+import type { LedgerHost } from './host.ts';
+import { hashAll } from './custody.ts';
+import type { Progress } from './protocol.ts';
+
+export type BundleRequest =
+  | { type: 'verify-bundle'; bundle: Blob; files?: File[] }
+  | {
+      type: 'export-bundle';
+      /** An event id (the bundle proves that event and the chains of its files) or a file's SHA-256 (its chain). */
+      subject: string;
+      /** The file's name, for a SHA-256 subject (the report names the file by it). */
+      name?: string;
+      revealPrompt?: boolean;
+    };
+
+export interface BundleFileCheck {
+  name: string;
+  size: number;
+  sha256: string;
+  /** An included event names a file with this hash. */
+  matches: boolean;
+}
+
+export interface BundleVerifyResult {
+  ok: boolean;
+  failures: BundleFailure[];
+  /** The plain-words report (core describeFacts), one statement a line; empty when invalid. */
+  statements: string[];
+  files: BundleFileCheck[];
+}
+
+export interface BundleExportResult {
+  /** The bundle's JSON text (its exact bytes as UTF-8). */
+  text: string;
+  filename: string;
+  events: number;
+  openings: number;
+  witnesses: number;
+  /** No teammate has cosigned a checkpoint covering these events: built as `prove --unwitnessed`. */
+  unwitnessed: boolean;
+  /** Why a requested prompt was not revealed (vault locked, or no opening on this device). */
+  promptNote?: string;
+  report: string;
+}
+
+export interface BundleResults {
+  'verify-bundle': BundleVerifyResult;
+  'export-bundle': BundleExportResult;
+}
+
+export const BUNDLE_REQUESTS: ReadonlySet<string> = new Set(['verify-bundle', 'export-bundle']);
+export const isBundleRequest = (r: { type: string }): r is BundleRequest => BUNDLE_REQUESTS.has(r.type);
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** One attached log per opened ledger, kept in step with it (and signing a checkpoint after each batch). */
+const logs = new WeakMap<Ledger, Promise<DeviceLog>>();
+
+async function deviceLog(host: LedgerHost, ledger: Ledger): Promise<DeviceLog> {
+  const signer = host.deviceIdentity()!.signer;
+  let p = logs.get(ledger);
+  if (!p) {
+    const storage = await host.storage();
+    p = DeviceLog.attach(ledger, storage, { signer });
+    logs.set(ledger, p);
+    p.catch(() => logs.delete(ledger));
+  }
+  const log = await p;
+  await log.settled();
+  await log.reconcile(ledger);
+  await log.checkpoint(ledger.id, signer);
+  return log;
+}
+
+export async function verifyBundleRequest(bundle: unknown, files: unknown, progress: (p: Progress) => void): Promise<BundleVerifyResult> {
+  if (!(bundle instanceof Blob)) throw new LedgerError(ErrorCode.BAD_INPUT, 'Choose an evidence bundle file.');
+  const given = files === undefined ? [] : files;
+  if (!Array.isArray(given) || !given.every((f) => f instanceof Blob && typeof (f as File).name === 'string')) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'files must be a list of files');
+  }
+  // Over the limit: a slice one byte too long, so the core parser names it (as the CLI does).
+  const bytes = new Uint8Array(await bundle.slice(0, MAX_BUNDLE_BYTES + 1).arrayBuffer());
+  const refs = await hashAll(given as File[], progress);
+  const res = await verifyBundle(bytes, refs.map((f) => ({ name: f.name, sha256: f.sha256 })));
+  const statements = res.ok && res.facts ? describeFacts(res.facts) : [];
+  return {
+    ok: res.ok,
+    failures: res.failures,
+    statements,
+    files: refs.map((f) => ({
+      name: f.name,
+      size: f.size,
+      sha256: f.sha256,
+      matches: res.facts
+        ? res.facts.files.some((g) => g.sha256 === f.sha256)
+        : !res.failures.some((x) => x.code === BundleCode.FILE_MISMATCH && x.location === f.name) && res.failures.every((x) => x.code === BundleCode.FILE_MISMATCH)
+    }))
+  };
+}
+
+export async function exportBundle(host: LedgerHost, subjectRef: unknown, revealPrompt: unknown, name?: unknown): Promise<BundleExportResult> {
+  const ledger = host.writableLedger();
+  const identity = host.deviceIdentity()!;
+  const ref = typeof subjectRef === 'string' ? subjectRef.trim().toLowerCase() : '';
+  if (!HEX64.test(ref)) throw new LedgerError(ErrorCode.BAD_INPUT, 'export-bundle needs an event id or a file SHA-256');
+  const label = typeof name === 'string' ? name.trim().slice(0, 256) : '';
+  const subject: BundleSubject = ledger.get(ref) ? { event: ref } : { sha256: ref, ...(label ? { name: label } : {}) };
+  const log = await deviceLog(host, ledger);
+
+  let openings: Opening[] = [];
+  let promptNote: string | undefined;
+  if (revealPrompt === true) {
+    const vault = new PromptVault(await host.storage());
+    try {
+      for (const ev of ledger.events()) {
+        if (ev.event.type !== 'generation') continue;
+        const b = ev.event.body as { prompt?: { commitment: string }; negativePrompt?: { commitment: string } };
+        for (const c of [b.prompt, b.negativePrompt]) {
+          const o = c && (await vault.get(c.commitment));
+          if (o) openings.push(o);
+        }
+      }
+    } catch (e) {
+      promptNote = `The prompt was not revealed: ${(e as Error).message}`;
+      openings = [];
+    }
+  }
+
+  const build = (allowUnwitnessed: boolean) => buildBundle({ ledger, log, logPublicKey: identity.publicKey, subject, openings, allowUnwitnessed });
+  let built;
+  let unwitnessed = false;
+  try {
+    built = await build(false);
+  } catch (e) {
+    if (!isProofError(e, ProofCode.NO_CHECKPOINT)) throw e;
+    built = await build(true);
+    unwitnessed = true;
+  }
+  openings = [];
+  const { bundle, bytes } = built;
+  if (revealPrompt === true && !promptNote && bundle.openings.length === 0) {
+    promptNote = "No prompt of these generations is in this device's vault: none revealed.";
+  }
+  const first = 'sha256' in subject ? subject.sha256 : subject.event;
+  return {
+    text: fromUtf8(bytes),
+    filename: `evidence-${first.slice(0, 12)}.bundle.json`,
+    events: bundle.events.length,
+    openings: bundle.openings.length,
+    witnesses: bundle.witnessKeys.length,
+    unwitnessed,
+    ...(promptNote ? { promptNote } : {}),
+    report: bundle.report
+  };
+}
+
+export async function handleBundle(host: LedgerHost, request: BundleRequest, progress: (p: Progress) => void): Promise<unknown> {
+  if (request.type === 'verify-bundle') return verifyBundleRequest(request.bundle, request.files, progress);
+  return exportBundle(host, request.subject, request.revealPrompt, request.name);
+}
