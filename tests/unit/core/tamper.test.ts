@@ -53,7 +53,7 @@ describe('tamper detection', () => {
     const s = await withFlip(chunks, 0, 3, false);
     await expect(Ledger.open({ storage: s })).rejects.toThrow(chunks[0].key.join('/'));
     expect(ledger.size).toBe(3);
-  });
+  }, 240_000);
 
   it('detects a change even when the forger renames the chunk to its new hash', async () => {
     const { storage } = await smallLedger(true);
@@ -66,7 +66,7 @@ describe('tamper detection', () => {
       expect(report.ok, `flip at offset ${off} went undetected`).toBe(false);
       expect(report.problems[0].location ?? report.problems[0].eventId).toBeTruthy();
     }
-  });
+  }, 240_000);
 
   it('reports the event whose content no longer matches its id and signature', async () => {
     const { storage, ledger } = await smallLedger(false);
