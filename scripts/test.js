@@ -68,13 +68,14 @@ if (!args.has('--skip-unit')) {
   rmSync(report, { force: true });
   const code = await run('unit tests (vitest)', path.join(bin, 'vitest'), [
     'run',
-    '--passWithNoTests',
     '--reporter=default',
     '--reporter=json',
     `--outputFile.json=${report}`
   ]);
   const r = readJson(report);
-  add('unit', counts(code, r?.numPassedTests ?? 0, (r?.numFailedTests ?? 0) + (r?.numFailedTestSuites ?? 0)));
+  // A suite that fails to load has no failed tests of its own: count it once; otherwise count the failed tests.
+  const suitesWithoutTests = (r?.testResults ?? []).filter((t) => t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed')).length;
+  add('unit', counts(code, r?.numPassedTests ?? 0, (r?.numFailedTests ?? 0) + suitesWithoutTests));
 }
 
 if (!args.has('--skip-e2e')) {
