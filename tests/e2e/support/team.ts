@@ -98,6 +98,9 @@ export function makeNetns(): Netns {
     ip('addr', 'add', '10.213.7.1/24', 'dev', host);
     ip('link', 'set', host, 'up');
     const ns = (...a: string[]) => ip('netns', 'exec', name, 'ip', ...a);
+    // No IPv6 inside: its link-local addresses finish duplicate detection a second or two after the link comes up,
+    // and Chromium reports that change as net::ERR_NETWORK_CHANGED on whatever it is loading at that moment.
+    execFileSync('ip', ['netns', 'exec', name, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'], { stdio: 'pipe' });
     ns('link', 'set', 'lo', 'up');
     ns('addr', 'add', '10.213.7.2/24', 'dev', inner);
     ns('link', 'set', inner, 'up');
