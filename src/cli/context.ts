@@ -43,6 +43,8 @@ export interface Session {
   identity?: NodeIdentity;
   /** Write sessions keep the Git journal (DIR/journal.git) in step with every append. */
   journal?: import('../lib/adapters/git/journal.ts').GitJournal;
+  /** Write sessions: this device's Merkle log, attached now if no event has attached it yet (one per session). */
+  deviceLog?: () => Promise<import('../lib/core/proofs/log.ts').DeviceLog>;
 }
 
 /**
@@ -65,22 +67,26 @@ export async function openSession(opts: GlobalOptions, mode: { write?: boolean; 
     throw new LedgerError(ErrorCode.UNKNOWN_AUTHOR, `this device's key (${identity.publicKey.slice(0, 12)}…) is not an active member of ledger "${ledger.name}"`);
   }
   let journal: Session['journal'];
+  let deviceLog: Session['deviceLog'];
   if (mode.write) {
     const [{ GitJournal }, { nodeBinding }] = await Promise.all([import('../lib/adapters/git/journal.ts'), import('../lib/adapters/git/node.ts')]);
     journal = await GitJournal.attach(nodeBinding(dir), ledger);
     // The device's Merkle log takes each accepted event and signs a checkpoint after it. Attached on the first
     // accepted event, so that a command refused before appending leaves the directory exactly as it was.
     const signer = identitySigner(identity!);
-    let log: Promise<unknown> | undefined;
+    let log: Promise<import('../lib/core/proofs/log.ts').DeviceLog> | undefined;
+    const attach = () => (log ??= import('../lib/core/proofs/log.ts').then(({ DeviceLog }) => DeviceLog.attach(ledger, storage, { signer })));
     const detach = ledger.observe(async () => {
       if (log) return;
       detach();
-      const { DeviceLog } = await import('../lib/core/proofs/log.ts');
-      log = DeviceLog.attach(ledger, storage, { signer });
-      await log;
+      await attach();
     });
+    deviceLog = () => {
+      detach();
+      return attach();
+    };
   }
-  return { dir, storage, ledger, identity, journal };
+  return { dir, storage, ledger, identity, journal, deviceLog };
 }
 
 /** Resolves a full event id or a unique prefix of at least 8 hex digits, optionally of a given type. */

@@ -112,7 +112,7 @@ export interface SyncOptions extends GlobalOptions {
 }
 
 export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
-  const { ledger, storage, identity } = await openSession(opts, { write: true });
+  const { ledger, storage, identity, deviceLog } = await openSession(opts, { write: true });
   const me = ledger.member(identity!.publicKey)!;
   await ensureTeamKey(storage, me.role === 'owner');
   let keys = await loadTeamKeys(storage);
@@ -122,6 +122,10 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   const accepted: string[] = [];
   const rejected: Array<{ code: string; message: string; eventId?: string; peer?: string }> = [];
   const peers = new Map<string, string>();
+  /** Witnessing at sync: who cosigned this device's checkpoints, and whose this device cosigned. */
+  const witnessed: Array<{ peer: string; name?: string; size: number; time: number }> = [];
+  const cosigned: Array<{ peer: string; name?: string; size: number }> = [];
+  const nameOf = (key: string) => peers.get(key) || ledger.member(key)?.name || key.slice(0, 12);
   const onReport = (r: SyncReport) => {
     if (r.type === 'accepted') {
       accepted.push(...r.events);
@@ -134,6 +138,12 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
       line(out, { peer: { key: r.peer, name: r.name } }, `connected to ${r.name} (${r.peer.slice(0, 12)}…), membership verified`);
     } else if (r.type === 'disconnected') {
       line(out, { disconnected: r }, `disconnected ${r.peer ? r.peer.slice(0, 12) + '…' : r.conn.slice(0, 8)}: ${r.reason}`);
+    } else if (r.type === 'witnessed') {
+      witnessed.push({ peer: r.peer, name: peers.get(r.peer), size: r.size, time: r.time });
+      line(out, { witnessed: { peer: r.peer, size: r.size, time: r.time } }, `${nameOf(r.peer)} cosigned this device's checkpoint (log of ${r.size} entries)`);
+    } else if (r.type === 'cosigned') {
+      cosigned.push({ peer: r.peer, name: peers.get(r.peer), size: r.size });
+      line(out, { cosigned: { peer: r.peer, size: r.size } }, `cosigned ${nameOf(r.peer)}'s checkpoint (log of ${r.size} entries, consistent with what this device cosigned before)`);
     } else if (r.type === 'team-key') {
       line(out, { teamKey: { epoch: r.epoch, peer: r.peer } }, `team key epoch ${r.epoch} ${peers.has(r.peer) ? 'exchanged with' : 'from'} ${peers.get(r.peer) ?? r.peer.slice(0, 12)}`);
     }
@@ -148,6 +158,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
       room,
       transport: await connectRelay(relay, room),
       onReport,
+      log: deviceLog,
       newestTeamKey: () => keys[0],
       onTeamKey: async (k) => {
         await saveTeamKey(storage, k);
@@ -179,10 +190,12 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   const seen = hubs.flatMap((h) => h.peers());
   for (const h of hubs) await h.close();
   out.result(
-    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, events: ledger.size, heads: ledger.heads() },
+    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, witnessed, cosigned, events: ledger.size, heads: ledger.heads() },
     (say) => {
       if (seen.length === 0) say('no peer was online');
       say(`done: ${accepted.length} event(s) accepted, ${rejected.length} refused; the ledger holds ${ledger.size} events`);
+      const by = [...new Set(witnessed.map((w) => nameOf(w.peer)))];
+      if (by.length) say(`this device's log was witnessed by ${by.join(', ')} (size ${Math.max(...witnessed.map((w) => w.size))})`);
       for (const r of rejected) say(`  refused [${r.code}] ${r.message}`);
     }
   );

@@ -9,70 +9,15 @@ import * as A from '@automerge/automerge';
 import { concatBytes, utf8 } from '../../../src/lib/core/bytes.ts';
 import { canonicalJson } from '../../../src/lib/core/canonical.ts';
 import { signEvent } from '../../../src/lib/core/event.ts';
-import type { Signer } from '../../../src/lib/core/keys.ts';
-import { memoryRoom, type Transport } from '../../../src/lib/core/sync/transport.ts';
-import { BROADCAST, KIND_HELLO, KIND_SEALED, MAX_FRAME, counterNonce, frameHeader, parseFrame } from '../../../src/lib/core/sync/frame.ts';
-import { helloKey, makeHello, parseHello, sessionKeys, signAuth } from '../../../src/lib/core/sync/handshake.ts';
-import { randomBytes, seal, open } from '../../../src/lib/core/sync/crypto.ts';
+import { memoryRoom } from '../../../src/lib/core/sync/transport.ts';
+import { MAX_FRAME } from '../../../src/lib/core/sync/frame.ts';
+import { randomBytes } from '../../../src/lib/core/sync/crypto.ts';
 import type { SyncReport } from '../../../src/lib/core/sync/hub.ts';
-import type { TeamKey } from '../../../src/lib/core/team/teamkey.ts';
 import { defaultMemberId } from '../../../src/lib/core/ledger.ts';
 import { generationBody } from '../helpers/ledger.ts';
 import { hubFor, team, until, type Device } from './helpers.ts';
-
-/** Speaks the wire protocol by hand, so that it can break it. */
-class Hostile {
-  conn = randomBytes(16);
-  sent: Uint8Array[] = [];
-  seq = 0n;
-  keys?: Awaited<ReturnType<typeof sessionKeys>>;
-  peerConn?: Uint8Array;
-  inbox: Uint8Array[] = [];
-  t: Transport;
-  signer: Signer;
-  teamKey: TeamKey;
-  room: string;
-  constructor(t: Transport, signer: Signer, teamKey: TeamKey, room: string) {
-    this.t = t;
-    this.signer = signer;
-    this.teamKey = teamKey;
-    this.room = room;
-  }
-  async start(waitMs = 5000) {
-    const local = await makeHello(this.signer, this.teamKey.epoch);
-    const hk = await helloKey(this.teamKey, this.room);
-    this.t.onFrame(async (f) => {
-      const p = parseFrame(f);
-      if ('error' in p) return;
-      if (p.kind === KIND_HELLO && !this.keys) {
-        const plain = await open(hk, p.nonce!, p.ciphertext, concatBytes(p.header, p.nonce!));
-        const hello = parseHello(plain!)!;
-        this.peerConn = p.from;
-        this.keys = await sessionKeys(this.teamKey, this.room, { conn: this.conn, local }, { conn: p.from, hello });
-        await this.sendMsg(concatBytes(new Uint8Array([1]), await signAuth(this.signer, this.keys!.th, this.conn)));
-      } else if (p.kind === KIND_SEALED && this.keys) {
-        const m = await open(this.keys.recv, counterNonce(p.seq), p.ciphertext, p.header);
-        if (m) this.inbox.push(m);
-      }
-    });
-    const header = frameHeader(KIND_HELLO, this.conn, BROADCAST, 0n);
-    const nonce = randomBytes(12);
-    this.t.send(concatBytes(header, nonce, await seal(hk, nonce, local.hello.bytes, concatBytes(header, nonce))));
-    await until(() => this.keys !== undefined && this.inbox.length > 0, waitMs, 'handshake');
-  }
-  async frame(plain: Uint8Array, seq = this.seq++): Promise<Uint8Array> {
-    const header = frameHeader(KIND_SEALED, this.conn, this.peerConn!, seq);
-    return concatBytes(header, await seal(this.keys!.send, counterNonce(seq), plain, header));
-  }
-  async sendMsg(plain: Uint8Array) {
-    const f = await this.frame(plain);
-    this.sent.push(f);
-    this.t.send(f);
-  }
-  sync(msg: Uint8Array) {
-    return this.sendMsg(concatBytes(new Uint8Array([2, 0]), msg));
-  }
-}
+import { Hostile } from './hostile-peer.ts';
+import { deleteEntry, pushRecord, setEntry } from '../helpers/doc-edit.ts';
 
 async function setup(opts: { maxStrikes?: number } = {}) {
   const { devices, team: t, room } = await team(2);
@@ -91,7 +36,7 @@ const codes = (rs: SyncReport[]) => rs.filter((x) => x.type === 'rejected').map(
 function docWith(victim: Device, entries: Array<[string, string]>) {
   let d = A.clone(victim.ledger.doc) as A.Doc<any>;
   d = A.change(d, (x: any) => {
-    for (const [k, v] of entries) x[k] = new A.ImmutableString(v);
+    for (const e of entries) pushRecord(x, [e]);
   });
   return d;
 }
@@ -132,8 +77,9 @@ describe('a hostile peer', () => {
     await h.start();
     let d = A.clone(s.victim.ledger.doc) as A.Doc<any>;
     d = A.change(d, (x: any) => {
-      delete x[s.victim.ledger.id];
-      x.note = 'plain text';
+      deleteEntry(x, s.victim.ledger.id);
+      setEntry(x, 'note', 'plain text');
+      x.note = 'a root key';
     });
     await pushDoc(h, d);
     await until(() => codes(s.reports).includes('CHANGE_NOT_EVENT'), 5000, 'refusal');

@@ -17,7 +17,11 @@ export const ProofCode = {
   /** Witnessing: the log is not an extension of the checkpoint cosigned last (history rewritten: a fork). */
   WITNESS_FORK: 'WITNESS_FORK',
   /** Witnessing: a request file that is malformed. */
-  WITNESS_REQUEST_INVALID: 'WITNESS_REQUEST_INVALID'
+  WITNESS_REQUEST_INVALID: 'WITNESS_REQUEST_INVALID',
+  /** Witnessing at sync: a teammate's device refused to cosign this device's checkpoint (its reason follows). */
+  WITNESS_REFUSED: 'WITNESS_REFUSED',
+  /** Witnessing at sync: a witness's answer that is malformed or whose cosignature does not verify. */
+  WITNESS_RESPONSE_INVALID: 'WITNESS_RESPONSE_INVALID'
 } as const;
 export type ProofCode = (typeof ProofCode)[keyof typeof ProofCode];
 

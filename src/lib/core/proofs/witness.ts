@@ -203,3 +203,55 @@ export function parseWitnessRequest(bytes: Uint8Array): WitnessRequest {
   if (extra.length) bad(`unknown field ${extra[0]}`);
   return v as WitnessRequest;
 }
+
+// ------------------------------------------------------------------------------------------------ witnessing at sync
+
+/**
+ * The witness's answer at sync (ledger-schema/README.md section 19), to a request in the format above. `size` is
+ * the size of the checkpoint it answers. Exactly one of:
+ *   cosigned  the checkpoint note with the witness's cosignature added
+ *   need      the size the witness cosigned last, when the request carries no consistency proof from it
+ *   refused   why the witness will not cosign ({code, message}; code is a ProofCode)
+ */
+export type WitnessResponse = { format: typeof WITNESS_RESPONSE_FORMAT; size: number } & (
+  | { cosigned: string }
+  | { need: number }
+  | { refused: { code: string; message: string } }
+);
+export const WITNESS_RESPONSE_FORMAT = 'provenance-ledger/witness-response/v1';
+/** Largest witness request or response carried at sync (a note and one proof are a few KiB). */
+export const MAX_WITNESS_MESSAGE = 64 * 1024;
+
+const isSize = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
+
+/** Parses a witness response (attacker-controlled), field by field. Throws WITNESS_RESPONSE_INVALID. */
+export function parseWitnessResponse(bytes: Uint8Array): WitnessResponse {
+  const bad = (why: string): never => {
+    throw new ProofError(ProofCode.WITNESS_RESPONSE_INVALID, `invalid witness response: ${why}`);
+  };
+  if (bytes.length > MAX_WITNESS_MESSAGE) bad(`larger than ${MAX_WITNESS_MESSAGE} bytes`);
+  let v: any;
+  try {
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    bad('not UTF-8 JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('not an object');
+  if (v.format !== WITNESS_RESPONSE_FORMAT) bad(`format is not ${WITNESS_RESPONSE_FORMAT}`);
+  if (!isSize(v.size)) bad('size is not a positive integer');
+  const kinds = ['cosigned', 'need', 'refused'].filter((k) => k in v);
+  if (kinds.length !== 1) bad('not exactly one of cosigned, need, refused');
+  const extra = Object.keys(v).filter((k) => !['format', 'size', kinds[0]].includes(k));
+  if (extra.length) bad(`unknown field ${JSON.stringify(extra[0]).slice(0, 40)}`);
+  if (kinds[0] === 'cosigned' && typeof v.cosigned !== 'string') bad('cosigned is not a string');
+  if (kinds[0] === 'need' && (!isSize(v.need) || v.need >= v.size)) bad('need is not a size below the checkpoint\'s');
+  if (kinds[0] === 'refused') {
+    const r = v.refused;
+    if (typeof r !== 'object' || r === null || typeof r.code !== 'string' || typeof r.message !== 'string' || Object.keys(r).length !== 2) {
+      bad('refused is not {code, message}');
+    }
+    if (!/^[A-Z_]{1,40}$/.test(r.code)) bad('refused.code is not a code');
+    if (r.message.length > 1000) bad('refused.message is longer than 1000 characters');
+  }
+  return v as WitnessResponse;
+}

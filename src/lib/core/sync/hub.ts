@@ -7,6 +7,13 @@
  * when every event in them counts. After a refusal the shadow and the peer's sync state are reset.
  * Every refusal is reported with a stable code; a connection that sends invalid data `maxStrikes` times is
  * cut off (its frames are ignored from then on). Each peer's sync state is persisted under sync/<key id>.
+ *
+ * Witnessing at sync (ledger-schema/README.md section 19): once sync with a peer has gone quiet (the documents
+ * converged) and again after later changes, debounced, a hub given this device's log (`log`) sends the peer a
+ * fresh checkpoint with a consistency proof from the last one that peer cosigned; the peer checks it
+ * (proofs/witness-sync.ts, over witness.ts), cosigns it with its device key and sends the cosigned note back,
+ * which is stored with the checkpoint. Every hub answers its peers' requests, log or not. A fork or rollback
+ * is refused, reported and never cosigned.
  */
 import * as A from '@automerge/automerge/slim';
 import type { Ledger } from '../ledger.ts';
@@ -34,11 +41,32 @@ import {
 import { checkAuth, helloKey, makeHello, parseHello, sessionKeys, signAuth, type Hello, type LocalHello, type SessionKeys } from './handshake.ts';
 import { SyncCode } from './codes.ts';
 import type { Transport } from './transport.ts';
+import { ProofCode, isProofError } from '../proofs/errors.ts';
+import { parseWitnessResponse } from '../proofs/witness.ts';
+import {
+  acceptCosigned,
+  answerSyncWitnessRequest,
+  encodeWitnessResponse,
+  makeSyncWitnessRequest,
+  peerText,
+  type OutgoingWitnessRequest,
+  type WitnessLog
+} from '../proofs/witness-sync.ts';
 
 /** Message types inside sealed frames (first plaintext byte). */
 const MSG_AUTH = 1;
 const MSG_SYNC = 2;
 const MSG_TEAM_KEY = 3;
+/** Witnessing at sync: a checkpoint to cosign (witness request JSON), and the answer (witness response JSON). */
+const MSG_WITNESS_REQUEST = 4;
+const MSG_WITNESS_RESPONSE = 5;
+/** Quiet time on a session before this device asks the peer to witness its log. */
+const WITNESS_DELAY_MS = 300;
+/** A request the peer has not answered in this time is dropped. */
+const WITNESS_TIMEOUT_MS = 15_000;
+/** Witness requests a peer may send: a burst of 20, then one every 2 s. */
+const WITNESS_BURST = 20;
+const WITNESS_REFILL_MS = 2000;
 /** Second byte of a SYNC fragment: 1 when more fragments follow. */
 const MAX_MESSAGE = 128 * 1024 * 1024;
 const MAX_PENDING = 64;
@@ -48,7 +76,11 @@ export type SyncReport =
   | { type: 'accepted'; conn: string; peer: string; events: EventId[] }
   | { type: 'rejected'; conn: string; peer?: string; code: string; message: string; eventId?: string }
   | { type: 'disconnected'; conn: string; peer?: string; reason: string }
-  | { type: 'team-key'; conn: string; peer: string; epoch: number };
+  | { type: 'team-key'; conn: string; peer: string; epoch: number }
+  /** The peer cosigned this device's checkpoint of `size` entries at `time` (POSIX seconds); it is stored. */
+  | { type: 'witnessed'; conn: string; peer: string; size: number; time: number }
+  /** This device checked the peer's checkpoint of `size` entries against the one it cosigned before, and cosigned it. */
+  | { type: 'cosigned'; conn: string; peer: string; size: number };
 
 export interface SyncHubOptions {
   ledger: Ledger;
@@ -64,6 +96,14 @@ export interface SyncHubOptions {
   /** The newest team key this device holds (handed to members still on an older epoch, by owners and admins). */
   newestTeamKey?: () => TeamKey | undefined;
   maxStrikes?: number;
+  /**
+   * This device's Merkle log (a DeviceLog, or a function that attaches it on first use): with it, the hub asks
+   * each peer to witness the log at each sync. Without it, the hub still witnesses its peers' logs (state under
+   * witness/… in `storage`).
+   */
+  log?: WitnessLog | (() => Promise<WitnessLog>);
+  /** Quiet time on a session before asking for a cosignature (default 300 ms). */
+  witnessDelayMs?: number;
 }
 
 interface Session {
@@ -88,6 +128,14 @@ interface Session {
   sent: number;
   received: number;
   bytesSent: number;
+  /** Witnessing: the debounce timer, a request being made, the request awaiting its answer, and a rerun asked for. */
+  witnessTimer?: ReturnType<typeof setTimeout>;
+  witnessMaking: boolean;
+  witnessOut?: { req: OutgoingWitnessRequest; retried: boolean; timer: ReturnType<typeof setTimeout> };
+  witnessAgain: boolean;
+  /** The peer's budget of witness requests (token bucket). */
+  witnessTokens: number;
+  witnessRefilled: number;
 }
 
 export class SyncHub {
@@ -116,6 +164,7 @@ export class SyncHub {
     o.transport.onClose((reason) => {
       if (hub.#closed) return;
       hub.#closed = true;
+      for (const s of hub.#sessions.values()) hub.#stopWitness(s);
       for (const s of hub.#sessions.values()) if (!s.dead) hub.#report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason });
     });
     await hub.#sendHello(BROADCAST);
@@ -129,9 +178,14 @@ export class SyncHub {
       .map((s) => ({ conn: s.hex, peer: s.peer!, sent: s.sent, received: s.received, bytesSent: s.bytesSent }));
   }
 
-  /** True when nothing is being processed and no peer has sent or been sent anything for `ms`. */
+  /**
+   * True when nothing is being processed, no witnessing is due or awaiting an answer, and no peer has sent or
+   * been sent anything for `ms`.
+   */
   quiet(ms: number): boolean {
-    return this.#pending === 0 && Date.now() - this.lastActivity >= ms;
+    if (this.#pending !== 0 || Date.now() - this.lastActivity < ms) return false;
+    for (const s of this.#sessions.values()) if (!s.dead && (s.witnessTimer || s.witnessMaking || s.witnessOut)) return false;
+    return true;
   }
 
   /** Tells every authenticated peer about local changes (call after appending). */
@@ -140,6 +194,7 @@ export class SyncHub {
   }
 
   async close(): Promise<void> {
+    for (const s of this.#sessions.values()) this.#stopWitness(s);
     await this.#inbox;
     await Promise.all([...this.#sessions.values()].map((s) => s.out));
     await this.#saveStates();
@@ -172,7 +227,10 @@ export class SyncHub {
     if (!s) this.#strikes.set(conn, strikes);
     if (strikes >= (this.#o.maxStrikes ?? 3)) {
       this.#blocked.add(conn);
-      if (s) s.dead = true;
+      if (s) {
+        s.dead = true;
+        this.#stopWitness(s);
+      }
       this.#report({ type: 'disconnected', conn, peer: s?.peer ?? extra.peer, reason: `${SyncCode.PEER_DISCONNECTED}: ${strikes} invalid messages` });
     }
   }
@@ -244,7 +302,11 @@ export class SyncHub {
       lastActivity: Date.now(),
       sent: 0,
       received: 0,
-      bytesSent: 0
+      bytesSent: 0,
+      witnessMaking: false,
+      witnessAgain: false,
+      witnessTokens: WITNESS_BURST,
+      witnessRefilled: Date.now()
     };
     this.#sessions.set(hex, s);
     if (!directed) await this.#sendHello(conn);
@@ -320,9 +382,12 @@ export class SyncHub {
       s.fragments = [];
       s.fragmentBytes = 0;
       s.received++;
+      this.#scheduleWitness(s);
       return this.#onSync(s, msg);
     }
     if (type === MSG_TEAM_KEY) return this.#onTeamKey(s, m.subarray(1));
+    if (type === MSG_WITNESS_REQUEST) return this.#onWitnessRequest(s, m.subarray(1));
+    if (type === MSG_WITNESS_RESPONSE) return this.#onWitnessResponse(s, m.subarray(1));
     return this.#strike(s.hex, SyncCode.PROTOCOL, `unknown message type ${type}`, { peer: s.peer });
   }
 
@@ -377,6 +442,7 @@ export class SyncHub {
     s.syncState = state;
     if (!msg) return;
     s.sent++;
+    this.#scheduleWitness(s);
     for (let i = 0; i < msg.length || i === 0; i += MAX_FRAGMENT) {
       const part = msg.subarray(i, i + MAX_FRAGMENT);
       const more = i + MAX_FRAGMENT < msg.length ? 1 : 0;
@@ -402,6 +468,146 @@ export class SyncHub {
     if (newest && k.epoch <= newest.epoch) return;
     await this.#o.onTeamKey?.(k);
     this.#report({ type: 'team-key', conn: s.hex, peer: s.peer!, epoch: k.epoch });
+  }
+
+  // ------------------------------------------------------------------------------------------------ witnessing
+
+  #logP?: Promise<WitnessLog | undefined>;
+
+  /** This device's log (attached on first use when given as a function); undefined without one. */
+  #witnessLog(): Promise<WitnessLog | undefined> {
+    const l = this.#o.log;
+    if (!l) return Promise.resolve(undefined);
+    if (typeof l !== 'function') return Promise.resolve(l);
+    this.#logP ??= l().catch((e) => {
+      this.#logP = undefined;
+      this.#report({ type: 'rejected', conn: '?', code: isProofError(e) ? e.code : ProofCode.LOG_CORRUPT, message: `this device's log cannot be opened for witnessing: ${(e as Error).message}` });
+      return undefined;
+    });
+    return this.#logP;
+  }
+
+  #peerName(s: Session): string {
+    return this.#o.ledger.member(s.peer!)?.name ?? `${s.peer!.slice(0, 12)}…`;
+  }
+
+  /** (Re)starts the debounce: once the session has been quiet for the delay, ask the peer to witness the log. */
+  #scheduleWitness(s: Session): void {
+    if (!this.#o.log || s.dead || this.#closed || !s.authed) return;
+    if (s.witnessMaking || s.witnessOut) {
+      s.witnessAgain = true;
+      return;
+    }
+    if (s.witnessTimer) clearTimeout(s.witnessTimer);
+    s.witnessTimer = setTimeout(() => {
+      s.witnessTimer = undefined;
+      s.witnessMaking = true;
+      this.#inbox = this.#inbox
+        .then(() => this.#requestWitness(s))
+        .catch((e) => this.#report({ type: 'rejected', conn: s.hex, peer: s.peer, code: isProofError(e) ? e.code : SyncCode.PROTOCOL, message: `witnessing: ${(e as Error).message}` }))
+        .finally(() => {
+          s.witnessMaking = false;
+          if (!s.witnessOut) this.#witnessDone(s);
+        });
+    }, this.#o.witnessDelayMs ?? WITNESS_DELAY_MS);
+  }
+
+  #stopWitness(s: Session): void {
+    if (s.witnessTimer) clearTimeout(s.witnessTimer);
+    if (s.witnessOut) clearTimeout(s.witnessOut.timer);
+    s.witnessTimer = undefined;
+    s.witnessOut = undefined;
+    s.witnessAgain = false;
+  }
+
+  /** An exchange ended: run again if the log grew meanwhile. */
+  #witnessDone(s: Session): void {
+    if (!s.witnessAgain) return;
+    s.witnessAgain = false;
+    this.#scheduleWitness(s);
+  }
+
+  /** Sends the peer a checkpoint of this device's log to cosign (when it lacks that peer's cosignature). */
+  async #requestWitness(s: Session, from?: number): Promise<void> {
+    if (s.dead || this.#closed) return;
+    const log = await this.#witnessLog();
+    if (!log) return;
+    const req = await makeSyncWitnessRequest({ ledgerId: this.#o.ledger.id, log, signer: this.#o.signer, witnessKey: s.peer!, from });
+    if (!req || s.dead || this.#closed) return;
+    const timer = setTimeout(() => {
+      if (s.witnessOut?.timer !== timer) return;
+      s.witnessOut = undefined;
+    }, WITNESS_TIMEOUT_MS);
+    s.witnessOut = { req, retried: from !== undefined, timer };
+    await this.#sendSealed(s, concatBytes(new Uint8Array([MSG_WITNESS_REQUEST]), req.bytes));
+  }
+
+  /** The witness side: check the peer's checkpoint, cosign it or refuse it, and answer. */
+  async #onWitnessRequest(s: Session, body: Uint8Array): Promise<void> {
+    const now = Date.now();
+    s.witnessTokens = Math.min(WITNESS_BURST, s.witnessTokens + (now - s.witnessRefilled) / WITNESS_REFILL_MS);
+    s.witnessRefilled = now;
+    if (s.witnessTokens < 1) {
+      return this.#strike(s.hex, SyncCode.PROTOCOL, `witness requests faster than one every ${WITNESS_REFILL_MS / 1000} s`, { peer: s.peer });
+    }
+    s.witnessTokens -= 1;
+    const a = await answerSyncWitnessRequest({
+      ledgerId: this.#o.ledger.id,
+      storage: this.#o.storage,
+      signer: this.#o.signer,
+      peerKey: s.peer!,
+      peerActive: !!this.#o.ledger.member(s.peer!)?.active,
+      bytes: body
+    });
+    if (a.response) await this.#sendSealed(s, concatBytes(new Uint8Array([MSG_WITNESS_RESPONSE]), encodeWitnessResponse(a.response)));
+    if (a.outcome === 'cosigned') return this.#report({ type: 'cosigned', conn: s.hex, peer: s.peer!, size: a.size! });
+    if (a.outcome !== 'refused') return;
+    const e = a.error!;
+    const message = `not cosigned: ${this.#peerName(s)}'s checkpoint${a.size ? ` of size ${a.size}` : ''}: ${e.message}${e.evidence ? ` (both signed checkpoints are kept under ${e.evidence})` : ''}`;
+    if (a.hostile) return this.#strike(s.hex, e.code, message, { peer: s.peer });
+    this.#report({ type: 'rejected', conn: s.hex, peer: s.peer, code: e.code, message });
+  }
+
+  /** The log side: the peer's answer to this device's request. */
+  async #onWitnessResponse(s: Session, body: Uint8Array): Promise<void> {
+    let r;
+    try {
+      r = parseWitnessResponse(body);
+    } catch (e) {
+      return this.#strike(s.hex, ProofCode.WITNESS_RESPONSE_INVALID, (e as Error).message, { peer: s.peer });
+    }
+    const out = s.witnessOut;
+    if (!out || r.size !== out.req.size) {
+      return this.#strike(s.hex, SyncCode.PROTOCOL, `a witness response for a checkpoint of size ${r.size}, which this device did not ask to be cosigned`, { peer: s.peer });
+    }
+    clearTimeout(out.timer);
+    s.witnessOut = undefined;
+    try {
+      if ('need' in r) {
+        if (!out.retried) return await this.#requestWitness(s, r.need);
+        return this.#report({ type: 'rejected', conn: s.hex, peer: s.peer, code: ProofCode.WITNESS_REFUSED, message: `${this.#peerName(s)} asked again for a consistency proof (from size ${r.need}): not cosigned` });
+      }
+      if ('refused' in r) {
+        return this.#report({
+          type: 'rejected',
+          conn: s.hex,
+          peer: s.peer,
+          code: ProofCode.WITNESS_REFUSED,
+          message: `${this.#peerName(s)} refused to cosign this device's checkpoint of size ${r.size}: [${r.refused.code}] ${peerText(r.refused.message)}`
+        });
+      }
+      const log = await this.#witnessLog();
+      if (!log) return;
+      try {
+        const c = await acceptCosigned({ ledgerId: this.#o.ledger.id, log, logKey: this.#o.signer.publicKey, witnessKey: s.peer!, sent: out.req, note: r.cosigned });
+        this.#report({ type: 'witnessed', conn: s.hex, peer: s.peer!, size: c.size, time: c.timestamp });
+      } catch (e) {
+        if (!isProofError(e, ProofCode.WITNESS_RESPONSE_INVALID)) throw e;
+        this.#strike(s.hex, e.code, e.message, { peer: s.peer });
+      }
+    } finally {
+      if (!s.witnessOut && !s.witnessMaking) this.#witnessDone(s);
+    }
   }
 
   #scheduleSave(): void {
