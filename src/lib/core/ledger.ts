@@ -4,7 +4,7 @@
  */
 import * as A from '@automerge/automerge/slim';
 import type { StorageAdapter } from './storage.ts';
-import { DocStore, type StorageProblem } from './docstore.ts';
+import { DocStore, type LedgerDoc, type StorageProblem } from './docstore.ts';
 import { EVENT_SPEC, formatTime, isEventId, signEvent, type EventId, type LedgerEvent } from './event.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
 import type { Signer } from './keys.ts';
@@ -107,10 +107,7 @@ export class Ledger {
       signature: (id) => this.#sigs.get(id) ?? this.#pendingSigs?.get(id),
       // Held envelopes were checked canonical when appended or received; arriving ones by checkEntries.
       envelope: (id) => {
-        if (this.#events.has(id as EventId)) {
-          const v = this.#store.doc[id];
-          return A.isImmutableString(v) ? v.val : undefined;
-        }
+        if (this.#events.has(id as EventId)) return this.#store.get(id);
         return this.#pendingEvents?.has(id as EventId) ? this.#pendingJson?.get(id) : undefined;
       }
     });
@@ -153,7 +150,7 @@ export class Ledger {
     ledger.#assertSchema(genesis);
     const { id, bytes, envelope } = await signEvent(genesis, opts.signer);
     const gitSig = (await ledger.#journal.sign({ id, event: genesis, sig: envelope.sig }, opts.signer))!;
-    await store.commit([[id, new TextDecoder().decode(bytes)], [sigKey(id), gitSig]]);
+    await store.commit([[id, new TextDecoder().decode(bytes)], [sigKey(id), gitSig]], id);
     ledger.#sigs.set(id, gitSig);
     ledger.#index({ id, event: genesis, sig: JSON.parse(new TextDecoder().decode(bytes)).sig });
     ledger.#genesis = ledger.#events.get(id)!;
@@ -179,7 +176,7 @@ export class Ledger {
     const ledger = new Ledger(store, opts, problems);
     // Local chunks passed their hash check; events were verified when appended or received.
     // The full cryptographic check is verify().
-    const all = Ledger.#readDoc(store.doc);
+    const all = Ledger.#readEntries(store);
     const genesis = [...all.values()].find((e) => e.event && isGenesis(e));
     if (!genesis) {
       const where = problems.length ? `: ${problems.map((p) => `${p.location}: ${p.message}`).join('; ')}` : '';
@@ -190,8 +187,9 @@ export class Ledger {
     // Every stored event was accepted when it was appended or received (receive stores only what counts), so
     // opening trusts them; verify() re-checks everything. Sorted by (time, id) they are in topological order.
     ledger.#genesis = genesis;
+    store.bindLedger(genesis.id);
     for (const ev of all.values()) ledger.#index(ev);
-    ledger.#sigs = Ledger.#readSigs(store.doc);
+    ledger.#sigs = Ledger.#readSigs(store);
     ledger.#roster = rosterOf(ledger.events().filter((e) => e.event.type === 'member'));
     return ledger;
   }
@@ -217,9 +215,14 @@ export class Ledger {
     return this.#storageProblems;
   }
 
-  /** The Automerge document (for sync and the journal). */
-  get doc(): A.Doc<Record<string, A.ImmutableString>> {
+  /** The Automerge document (for sync). Its layout is DocStore's: read entries with envelopeJson(). */
+  get doc(): A.Doc<LedgerDoc> {
     return this.#store.doc;
+  }
+
+  /** An event's signed envelope exactly as stored (its canonical JSON). */
+  envelopeJson(id: string): string | undefined {
+    return this.#events.has(id as EventId) ? this.#store.get(id) : undefined;
   }
 
   /** Every event that counts, oldest first (time, then id). */
@@ -397,8 +400,8 @@ export class Ledger {
     this.#heads.clear();
     this.#byHash = null;
     this.#sorted = null;
-    const all = Ledger.#readDoc(this.#store.doc);
-    this.#sigs = Ledger.#readSigs(this.#store.doc);
+    const all = Ledger.#readEntries(this.#store);
+    this.#sigs = Ledger.#readSigs(this.#store);
     this.#journal = this.#newJournal();
     const acc = decideAcceptance(all, this.#genesis.id);
     for (const id of acc.order) this.#index(all.get(id)!);
@@ -427,13 +430,12 @@ export class Ledger {
     return { accepted: acc.accepted, rejected, order, roster: acc.roster, commit: () => void (this.#pasts = acc.index) };
   }
 
-  static #readDoc(doc: A.Doc<Record<string, A.ImmutableString>>): Map<EventId, LedgerEvent> {
+  static #readEntries(store: DocStore): Map<EventId, LedgerEvent> {
     const all = new Map<EventId, LedgerEvent>();
-    for (const id of Object.keys(doc)) {
+    for (const [id, json] of store.entries()) {
       if (!isEventId(id)) continue; // `<id>.git` entries are journal signatures (#readSigs)
-      const v = doc[id];
       try {
-        const env = JSON.parse(A.isImmutableString(v) ? v.val : String(v));
+        const env = JSON.parse(json);
         all.set(id as EventId, { id: id as EventId, event: env.event, sig: env.sig });
       } catch {
         /* reported by verify() */
@@ -442,12 +444,9 @@ export class Ledger {
     return all;
   }
 
-  static #readSigs(doc: A.Doc<Record<string, A.ImmutableString>>): Map<string, string> {
+  static #readSigs(store: DocStore): Map<string, string> {
     const sigs = new Map<string, string>();
-    for (const key of Object.keys(doc)) {
-      const v = doc[key];
-      if (isSigKey(key) && A.isImmutableString(v)) sigs.set(eventOfSigKey(key), v.val);
-    }
+    for (const [key, v] of store.entries()) if (isSigKey(key)) sigs.set(eventOfSigKey(key), v);
     return sigs;
   }
 
@@ -567,9 +566,10 @@ export class Ledger {
   async #applyVerifiedChanges(changes: Uint8Array[]): Promise<ChangesResult> {
     // No need to wait for appends being written: the document store runs one mutation at a time.
     const doc = this.#store.doc;
+    const store = this.#store;
     const rejected: ChangesResult['rejected'] = [];
     const problems: Problem[] = [];
-    let candidates = decodeChanges(changes).filter((c) => {
+    let candidates = decodeChanges(changes, this.id).filter((c) => {
       if (c.problem) rejected.push({ hash: c.hash, ...c.problem });
       // (A change already held is harmless: Automerge applies a change once; its events are skipped below.)
       return !c.problem;
@@ -578,8 +578,7 @@ export class Ledger {
     const fresh = new Map<string, string>();
     for (const c of candidates) {
       for (const [id, json] of c.entries) {
-        const held = doc[id];
-        if (held === undefined && !isSigKey(id)) fresh.set(id, json);
+        if (!store.has(id) && !isSigKey(id)) fresh.set(id, json);
       }
     }
     const checked = await checkEntries(fresh, this.id);
@@ -587,15 +586,15 @@ export class Ledger {
     for (const p of checked.problems) if (p.eventId) bad.set(p.eventId, [...(bad.get(p.eventId) ?? []), p]);
     for (const c of candidates) {
       for (const [id, json] of c.entries) {
-        const held = doc[id];
-        if (held !== undefined && !(A.isImmutableString(held) && held.val === json)) {
+        const held = store.get(id);
+        if (held !== undefined && held !== json) {
           bad.set(id, [{ code: ErrorCode.ID_MISMATCH, message: 'different bytes for an event this ledger holds', eventId: id }]);
         }
       }
     }
     // Journal signatures (<id>.git): each must verify over the commit built from its event.
     const sigIn = new Map<string, string>();
-    for (const c of candidates) for (const [k, v] of c.entries) if (isSigKey(k) && doc[k] === undefined) sigIn.set(eventOfSigKey(k), v);
+    for (const c of candidates) for (const [k, v] of c.entries) if (isSigKey(k) && !store.has(k)) sigIn.set(eventOfSigKey(k), v);
     const sigCheck = await this.#checkArrivingSigs(checked.events, sigIn, fresh);
     for (const id of sigIn.keys()) {
       if (sigCheck.good.has(id)) continue;
@@ -628,7 +627,7 @@ export class Ledger {
       for (const r of acc.rejected) if (!this.#events.has(r.id)) why.set(r.id, [{ code: r.code, message: r.message, eventId: r.id }]);
       const kept = new Set(candidates.map((c) => c.hash));
       const next = candidates.filter((c) => {
-        const badEntry = c.entries.find(([id]) => why.has(id) || (!acc.accepted.has(evKey(id) as EventId) && doc[evKey(id)] === undefined));
+        const badEntry = c.entries.find(([id]) => why.has(id) || (!acc.accepted.has(evKey(id) as EventId) && !store.has(evKey(id))));
         if (badEntry) {
           rejected.push({ hash: c.hash, code: SyncCode.CHANGE_INVALID, message: `holds event ${badEntry[0]}, which does not count` });
           problems.push(...(why.get(badEntry[0]) ?? []));
@@ -646,11 +645,14 @@ export class Ledger {
     }
     const incoming = new Set(candidates.flatMap((c) => c.entries.map(([id]) => id)));
     const accepted = acc.order.filter((id) => !this.#events.has(id) && incoming.has(id));
-    await this.#store.applyChanges(candidates.map((c) => c.bytes));
+    await this.#store.applyChanges(
+      candidates.map((c) => c.bytes),
+      candidates.flatMap((c) => c.entries)
+    );
     for (const c of candidates) {
       for (const [k] of c.entries) {
-        const v = isSigKey(k) ? this.#store.doc[k] : undefined;
-        if (v && A.isImmutableString(v)) this.#sigs.set(eventOfSigKey(k), v.val);
+        const v = isSigKey(k) ? this.#store.get(k) : undefined;
+        if (v !== undefined) this.#sigs.set(eventOfSigKey(k), v);
       }
     }
     for (const id of accepted) this.#index(all.get(id)!);
@@ -677,18 +679,15 @@ export class Ledger {
     await initHash();
     await JournalCommits.ready();
     const { store, problems: storageProblems } = await DocStore.load(storage, { compactOnLoad: false });
-    const doc = store.doc;
     const entries: Array<[string, string]> = [];
     const problems: Problem[] = storageProblems.map((p) => ({ code: p.code, message: p.message, location: p.location }));
     const sigs = new Map<string, string>();
-    for (const id of Object.keys(doc)) {
-      const v = doc[id];
-      if (!A.isImmutableString(v)) {
-        problems.push({ code: ErrorCode.MALFORMED, message: 'not stored as one immutable string', eventId: id, location: `event ${id}` });
-        continue;
-      }
-      if (isSigKey(id)) sigs.set(eventOfSigKey(id), v.val);
-      else entries.push([id, v.val]);
+    const scan = store.scan();
+    for (const m of scan.malformed) problems.push({ code: ErrorCode.MALFORMED, message: m.message, location: m.location });
+    for (const [key, v] of scan.entries) {
+      if (isSigKey(key)) {
+        if (!sigs.has(eventOfSigKey(key))) sigs.set(eventOfSigKey(key), v);
+      } else entries.push([key, v]);
     }
     const report = await verifyEntries(entries, ledgerId);
     // Every event's journal commit signature (<id>.git), ledger-schema/README.md "Journal commits".

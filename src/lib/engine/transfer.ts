@@ -47,19 +47,16 @@ export interface ParsedExport {
   signatures: Array<[string, string]>;
 }
 
-const valueOf = (v: unknown): string | undefined => (typeof v === 'string' ? v : (v as { val?: unknown } | undefined)?.val as string | undefined);
-
 /** The whole ledger as export text. */
 export function encodeLedger(ledger: Ledger, now = new Date()): string {
-  const doc = ledger.doc as Record<string, { val?: string } | string>;
   const events = ledger.events();
   const rows: string[] = [];
   let signatures = 0;
   for (const ev of events) {
-    const json = valueOf(doc[ev.id]);
+    const json = ledger.envelopeJson(ev.id);
     if (typeof json !== 'string') continue;
     rows.push(JSON.stringify([ev.id, json]));
-    const sig = valueOf(doc[sigKey(ev.id)]);
+    const sig = ledger.journalSignature(ev.id);
     if (typeof sig === 'string') {
       rows.push(JSON.stringify([sigKey(ev.id), sig]));
       signatures++;

@@ -79,7 +79,11 @@ describe('tamper detection', () => {
     const { canonicalJson } = await import('../../../src/lib/core/canonical.ts');
     let doc = A.clone(ledger.doc);
     doc = A.change(doc, (d: any) => {
-      d[target.id] = new A.ImmutableString(canonicalJson(forged));
+      // The record holding the event: "<id> <envelope>" then its journal signature line; the envelope is replaced.
+      const i = d.records.findIndex((r: any) => r.val.startsWith(target.id + ' '));
+      const lines = d.records[i].val.split('\n');
+      lines[0] = `${target.id} ${canonicalJson(forged)}`;
+      d.records[i] = new A.ImmutableString(lines.join('\n'));
     });
     await initHash();
     const bytes = A.save(doc);

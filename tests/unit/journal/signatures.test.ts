@@ -1,5 +1,5 @@
 /**
- * Journal commit signatures travel with their events (`<id>.git` in the Automerge root map, same change):
+ * Journal commit signatures travel with their events (`<id>.git`, in the event's record, same change):
  * a device that did not append an event still materializes its signed commit, and verify, receive and sync
  * check every signature over the commit built from its event.
  */
@@ -17,6 +17,7 @@ import { GitJournal } from '../../../src/lib/adapters/git/journal.ts';
 import { nodeBinding } from '../../../src/lib/adapters/git/node.ts';
 import { decodeSig, sigKey } from '../../../src/lib/core/journal/signatures.ts';
 import { toBase64url } from '../../../src/lib/core/bytes.ts';
+import { deleteEntry, entryOf, pushRecord, setEntry } from '../helpers/doc-edit.ts';
 
 async function fromDoc(doc: A.Doc<any>): Promise<{ storage: MemoryStorage; ledger: Ledger }> {
   await initHash();
@@ -32,10 +33,11 @@ describe('journal signatures in the document', () => {
   it('every append stores its signature under <id>.git in the same Automerge change', async () => {
     const { ledger } = await newLedger();
     const ev = await ledger.append('generation', generationBody());
-    const doc = ledger.doc as any;
-    expect(decodeSig(doc[sigKey(ev.id)].val)).toHaveLength(64);
+    expect(decodeSig(entryOf(ledger.doc, sigKey(ev.id)))).toHaveLength(64);
     const last = A.decodeChange(A.getLastLocalChange(ledger.doc)!);
-    expect((last.ops as any[]).map((o) => o.key).sort()).toEqual([ev.id, sigKey(ev.id)].sort());
+    // One insert into the records list: the event's record, its signature on the second line.
+    expect((last.ops as any[]).map((o) => [o.action, o.insert])).toEqual([['set', true]]);
+    expect(String((last.ops as any[])[0].value).split('\n').map((l) => l.split(' ')[0])).toEqual([ev.id, sigKey(ev.id)]);
     expect(ledger.commitOf(ev.id)).toMatch(/^[0-9a-f]{40}$/);
     expect((await ledger.verify()).ok).toBe(true);
   });
@@ -61,12 +63,12 @@ describe('journal signatures in the document', () => {
     const { ledger } = await newLedger();
     const a = await ledger.append('generation', generationBody());
     const b = await ledger.append('generation', generationBody());
-    const changed = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => (d[sigKey(a.id)] = new A.ImmutableString(forgedSig(d[sigKey(a.id)].val)))));
+    const changed = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => setEntry(d, sigKey(a.id), forgedSig(entryOf(d, sigKey(a.id))!))));
     const r1 = await changed.ledger.verify();
     expect(r1.problems.map((p) => [p.code, p.eventId])).toEqual([['JOURNAL_SIGNATURE_INVALID', a.id]]);
-    const missing = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => delete d[sigKey(b.id)]));
+    const missing = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => deleteEntry(d, sigKey(b.id))));
     expect((await missing.ledger.verify()).problems.map((p) => [p.code, p.eventId])).toEqual([['JOURNAL_SIGNATURE_MISSING', b.id]]);
-    const orphan = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => (d[sigKey('ab'.repeat(32))] = new A.ImmutableString(d[sigKey(b.id)].val))));
+    const orphan = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => setEntry(d, sigKey('ab'.repeat(32)), entryOf(d, sigKey(b.id))!)));
     expect((await orphan.ledger.verify()).problems.map((p) => p.code)).toEqual(['JOURNAL_SIGNATURE_INVALID']);
   });
 
@@ -76,7 +78,7 @@ describe('journal signatures in the document', () => {
     for (const c of await storage.loadRange([])) await copy.save(c.key, c.data);
     const other = await Ledger.open({ storage: copy, signer });
     const ev = await other.append('generation', generationBody());
-    const json = (other.doc as any)[ev.id].val;
+    const json = other.envelopeJson(ev.id)!;
     const sig = other.journalSignature(ev.id)!;
     const bad = await ledger.receive([[ev.id, json], [sigKey(ev.id), forgedSig(sig)]]);
     expect(bad.accepted).toEqual([]);
@@ -97,8 +99,10 @@ describe('journal signatures in the document', () => {
     const changes = A.getChanges(A.view(other.doc, before), other.doc);
     // The same event with a forged signature, as a peer's own change.
     const forged = A.change(A.clone(ledger.doc, { actor: 'ab'.repeat(16) }), (d: any) => {
-      d[ev.id] = new A.ImmutableString((other.doc as any)[ev.id].val);
-      d[sigKey(ev.id)] = new A.ImmutableString(forgedSig(other.journalSignature(ev.id)!));
+      pushRecord(d, [
+        [ev.id, other.envelopeJson(ev.id)!],
+        [sigKey(ev.id), forgedSig(other.journalSignature(ev.id)!)]
+      ]);
     });
     const r1 = await ledger.applyVerifiedChanges([A.getLastLocalChange(forged)!]);
     expect(r1.accepted).toEqual([]);
