@@ -10,7 +10,8 @@ import type { BridgeMessage } from './team-protocol.ts';
 export interface WebRtcBridge {
   /** The port to transfer to the worker with the team-sync request. */
   port: MessagePort;
-  mesh: WebRtcMesh;
+  /** The current mesh (a new one after each team key change). */
+  readonly mesh: WebRtcMesh;
   close(): void;
 }
 
@@ -24,8 +25,12 @@ export function startWebRtcBridge(): WebRtcBridge {
     onMessage: (h) => (sigHandler = h),
     close: () => undefined
   };
-  const mesh = new WebRtcMesh(signaling, { onPeers: (ids) => post({ t: 'peers', ids }) });
-  mesh.onFrame((frame) => post({ t: 'frame', frame }));
+  const newMesh = () => {
+    const m = new WebRtcMesh(signaling, { onPeers: (ids) => post({ t: 'peers', ids }) });
+    m.onFrame((frame) => post({ t: 'frame', frame }));
+    return m;
+  };
+  let mesh = newMesh();
   let closed = false;
   port.onmessage = (e: MessageEvent) => {
     const m = e.data as BridgeMessage;
@@ -35,7 +40,11 @@ export function startWebRtcBridge(): WebRtcBridge {
       const s = parseSignal(m.msg);
       if (s) sigHandler(s);
     } else if (m.t === 'ready') mesh.start();
-    else if (m.t === 'stop') close();
+    else if (m.t === 'restart') {
+      // A new team key epoch: connections made under the old one (a removed device's among them) are dropped.
+      mesh.close();
+      mesh = newMesh();
+    } else if (m.t === 'stop') close();
   };
   const close = () => {
     if (closed) return;
@@ -43,5 +52,11 @@ export function startWebRtcBridge(): WebRtcBridge {
     mesh.close();
     port.close();
   };
-  return { port: channel.port2, mesh, close };
+  return {
+    port: channel.port2,
+    get mesh() {
+      return mesh;
+    },
+    close
+  };
 }

@@ -60,11 +60,25 @@ export interface SyncLogEntry {
   peerName?: string;
 }
 
+/** This device was removed from the team: who removed it, when, by which member event. */
+export interface TeamRemoval {
+  eventId: string;
+  by: string;
+  byName: string;
+  at: string;
+  /** 'ledger': the removal event is in this device's ledger; 'notice': a peer refused this device and showed it the signed removal event. */
+  source: 'ledger' | 'notice';
+}
+
 export interface TeamStatus {
   ledgerId: string;
   me: { key: string; role: string | null };
+  /** Set when this device was removed from the team (it can no longer sync). */
+  removed: TeamRemoval | null;
   /** The newest team key epoch this device holds, or null (not yet synced with an owner). */
   epoch: number | null;
+  /** The rooms sync runs in now: the current epoch's, and for owners and admins the previous one's too (to hand the new key to devices still on it). */
+  rooms: Array<{ transport: SyncTransportKind; epoch: number }>;
   members: TeamMember[];
   invites: TeamInvite[];
   settings: SyncSettings;
@@ -81,7 +95,9 @@ export type TeamRequest =
   | { type: 'team-invite'; role: string; relay: string }
   | { type: 'team-join'; code: string; name: string; relay: string }
   | { type: 'team-sync'; settings: SyncSettings; port?: MessagePort }
-  | { type: 'team-stop' };
+  | { type: 'team-stop' }
+  /** An owner or admin removes a member (every active device of it) and rotates the team key. */
+  | { type: 'team-remove'; memberId: string };
 
 export interface TeamResults {
   'team-status': TeamStatus;
@@ -89,9 +105,10 @@ export interface TeamResults {
   'team-join': import('./protocol.ts').EngineState;
   'team-sync': TeamStatus;
   'team-stop': TeamStatus;
+  'team-remove': TeamStatus;
 }
 
-export const TEAM_REQUESTS: ReadonlySet<string> = new Set(['team-status', 'team-invite', 'team-join', 'team-sync', 'team-stop']);
+export const TEAM_REQUESTS: ReadonlySet<string> = new Set(['team-status', 'team-invite', 'team-join', 'team-sync', 'team-stop', 'team-remove']);
 
 /** Messages on the MessagePort between the page's WebRTC mesh and the worker's hub and signaling. */
 export type BridgeMessage =
@@ -99,6 +116,8 @@ export type BridgeMessage =
   | { t: 'sig'; msg: unknown }
   | { t: 'ready' }
   | { t: 'peers'; ids: string[] }
+  /** The team key changed: the page drops its peer connections and waits for 'ready' (new signaling, new room). */
+  | { t: 'restart' }
   | { t: 'stop' };
 
 export const DEFAULT_RELAY = 'ws://127.0.0.1:8787';

@@ -21,6 +21,7 @@ import { SyncHub, type SyncReport } from '../core/sync/hub.ts';
 import type { Transport } from '../core/sync/transport.ts';
 import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, type TeamKey } from '../core/team/teamkey.ts';
 import { hostInvite, inviteRoom, joinInvite, makeInviteCode, parseInviteCode } from '../core/team/invite.ts';
+import { removalOf, removalTargets, removeAndRotate, type Removal } from '../core/team/removal.ts';
 import { connectRelay } from '../adapters/transport/websocket.ts';
 import { connectBroadcastChannel } from '../adapters/transport/broadcast-channel.ts';
 import { parseSignal, sealedSignaling, signalRoom, type Signaling } from '../adapters/transport/webrtc.ts';
@@ -35,6 +36,7 @@ import {
   type TeamInvite,
   type TeamMember,
   type TeamPeer,
+  type TeamRemoval,
   type TeamRequest,
   type TeamResults,
   type TeamStatus
@@ -43,6 +45,10 @@ import {
 export { TEAM_REQUESTS } from './team-protocol.ts';
 
 const SETTINGS_KEY = ['team', 'settings'];
+/** A removal notice a peer showed this device (core/team/removal.ts), kept so the Team page says so after a reload. */
+const REMOVED_KEY = ['team', 'removed'];
+/** After recording a removal, how long to let connected peers (the removed one too) receive it before the key changes. */
+const FLUSH_MS = 3000;
 const MAX_LOG = 300;
 const ROLES: Role[] = ['admin', 'member', 'viewer'];
 const RELAY_RE = /^wss?:\/\/[^\s/]+(\/[^\s]*)?$/;
@@ -57,8 +63,13 @@ export interface TeamDeps {
 interface RunningHub {
   kind: SyncTransportKind;
   hub: SyncHub;
-  extra?: () => void;
+  /** The team key epoch of the hub's room. */
+  epoch: number;
+  /** WebRTC: keep the page's bridge open when this hub closes (the team key changed, sync goes on). */
+  detach?: () => void;
 }
+
+type Connect = () => Promise<Transport & { detach?: () => void }>;
 
 /** The invite code inside what the user pasted: the code itself, or a link with ?join=CODE. */
 export function inviteCodeFrom(text: string): string {
@@ -105,6 +116,8 @@ export class TeamService {
         await this.stop();
         await this.#saveSettings({ ...(await this.settings()), active: false });
         return this.status();
+      case 'team-remove':
+        return this.remove(r.memberId);
     }
   }
 
@@ -224,6 +237,79 @@ export class TeamService {
     }
   }
 
+  // ── Removal ────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * An owner or admin removes a member: a `member` remove event for each of its active devices, then a new team
+   * key epoch covering them (core/team/removal.ts, as `provenance-ledger remove`). Connected peers, the removed
+   * device among them, get the removal events first; then sync moves to the new epoch's room, and this device
+   * stays in the old one to hand the new key to the remaining devices (never to the removed ones: they fail the
+   * membership proof).
+   */
+  async remove(memberIdIn: unknown): Promise<TeamStatus> {
+    if (typeof memberIdIn !== 'string' || !memberIdIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member to remove is required');
+    const { ledger, key } = this.#me();
+    const targets = removalTargets(ledger, key, memberIdIn).filter((t) => t.memberId === memberIdIn);
+    if (targets.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'No active member with that id');
+    const storage = await this.#storage();
+    const { events, team } = await removeAndRotate(ledger, storage, targets);
+    this.#newest = team;
+    const name = targets[0].name;
+    this.#add({ kind: 'info', peer: targets[0].key, peerName: name, message: `Removed ${name} (${targets.length} device${targets.length === 1 ? '' : 's'}; member event ${events[0].slice(0, 16)}); team key rotated to epoch ${team.epoch}` });
+    if (this.#hubs.length) {
+      this.#pokeAll();
+      const t0 = Date.now();
+      do await new Promise((r) => setTimeout(r, 100));
+      while (Date.now() - t0 < FLUSH_MS && !this.#hubs.every(({ hub }) => hub.quiet(300)));
+      this.#moveToNewEpoch();
+      await this.#switching;
+    }
+    return this.status();
+  }
+
+  /** This device's removal: from its own roster, or from a notice a peer showed it. */
+  async #removal(ledger: Ledger, key: string): Promise<TeamRemoval | null> {
+    const r = removalOf(ledger, key);
+    if (r) return { eventId: r.eventId, by: r.by, byName: r.byName, at: r.at, source: 'ledger' };
+    if (this.#notice === undefined) {
+      const b = await (await this.#storage()).load(REMOVED_KEY);
+      let n: (Removal & { ledger?: string }) | null = null;
+      try {
+        n = b ? JSON.parse(fromUtf8(b)) : null;
+      } catch {
+        n = null;
+      }
+      this.#notice = n && n.key === key && n.ledger === ledger.id ? n : null;
+    }
+    const n = this.#notice;
+    if (!n) return null;
+    // Invited again after the removal: the old notice no longer holds.
+    const m = ledger.member(key);
+    const readded = m?.active === true && (ledger.get(m.since)?.event.time ?? '') > n.at;
+    return readded ? null : this.#asTeamRemoval(n);
+  }
+  #notice?: Removal | null;
+  #asTeamRemoval = (n: Removal): TeamRemoval => ({ eventId: n.eventId, by: n.by, byName: n.byName, at: n.at, source: 'notice' });
+
+  /** This device learned that it was removed: sync stops, and is not started again after a reload. */
+  async #removedStop(r: Removal, source: 'ledger' | 'notice'): Promise<void> {
+    this.#stopping = true;
+    try {
+      await this.stop();
+      await this.#saveSettings({ ...(await this.settings()), active: false });
+      this.#add({
+        kind: 'error',
+        code: 'PEER_REMOVED',
+        peer: r.by,
+        peerName: r.byName,
+        message: `This device was removed from the team by ${r.byName || 'an admin'} (member event ${r.eventId.slice(0, 16)}${source === 'notice' ? ', shown by a peer that refused this device' : ''}): sync stopped; the team no longer accepts this device`
+      });
+    } finally {
+      this.#stopping = false;
+    }
+  }
+  #stopping = false;
+
   // ── Sync ───────────────────────────────────────────────────────────────────────────────────────────────
 
   async start(settingsIn: SyncSettings, port?: MessagePort): Promise<TeamStatus> {
@@ -234,44 +320,85 @@ export class TeamService {
       tabs: settingsIn?.tabs === true
     };
     await this.stop();
+    const { ledger, key, role } = this.#me();
+    const removed = await this.#removal(ledger, key);
+    if (removed) throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `This device was removed from the team by ${removed.byName || 'an admin'}: it can no longer sync with the team`);
     await this.#saveSettings({ ...s, active: true });
-    const { ledger, role } = this.#me();
     const storage = await this.#storage();
     await ensureTeamKey(storage, role === 'owner');
     const keys = await loadTeamKeys(storage);
     if (keys.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'This device holds no team key: join the team with an invite');
-    const team = keys[0];
-    const room = await roomId(team);
     this.#ledger = ledger;
-    const tries: Array<[SyncTransportKind, () => Promise<Transport>, (() => void)?]> = [];
-    if (s.relayOn) tries.push(['relay', () => connectRelay(s.relay, room)]);
-    if (s.tabs) tries.push(['tabs', async () => connectBroadcastChannel(room)]);
-    if (s.webrtc) {
-      if (!port) throw new LedgerError(ErrorCode.BAD_INPUT, 'WebRTC needs the page bridge');
-      tries.push(['webrtc', () => this.#webrtc(port, s.relay, team)]);
-    }
-    for (const [kind, connect] of tries) {
-      try {
-        const transport = await connect();
-        const hub = await this.#hub(kind, ledger, storage, team, room, transport);
-        this.#hubs.push({ kind, hub });
-        this.#add({ kind: 'info', transport: kind, message: `Sync started over ${label(kind)} (team key epoch ${team.epoch})` });
-      } catch (e) {
-        this.#add({ kind: 'error', transport: kind, message: `Could not start sync over ${label(kind)}: ${(e as Error).message}` });
-      }
-    }
+    this.#newest = keys[0];
+    if (s.webrtc && !port) throw new LedgerError(ErrorCode.BAD_INPUT, 'WebRTC needs the page bridge');
+    await this.#open(s, keys, port);
     this.#heads = ledger.heads().join();
     this.#ticker ??= setInterval(() => this.#tick(), 250);
     return this.status();
   }
 
-  async #webrtc(port: MessagePort, relay: string, team: TeamKey): Promise<Transport> {
+  /**
+   * Sync in the current epoch's room over each chosen transport; owners and admins also stay in the previous
+   * epoch's room (relay and tabs), to hand the new key to devices that were away when it changed, as the CLI's
+   * `sync` does. Whoever is refused there (a removed device) is refused at the membership proof.
+   */
+  async #open(s: SyncSettings, keys: TeamKey[], port?: MessagePort): Promise<void> {
+    const { ledger, role } = this.#me();
+    const storage = await this.#storage();
+    const rooms = [keys[0], ...(keys[1] && (role === 'owner' || role === 'admin') ? [keys[1]] : [])];
+    for (const team of rooms) {
+      const current = team === keys[0];
+      const room = await roomId(team);
+      const tries: Array<[SyncTransportKind, Connect]> = [];
+      if (s.relayOn) tries.push(['relay', () => connectRelay(s.relay, room)]);
+      if (s.tabs) tries.push(['tabs', async () => connectBroadcastChannel(room)]);
+      if (s.webrtc && current && port) tries.push(['webrtc', () => this.#webrtc(port, s.relay, team)]);
+      const where = current ? `team key epoch ${team.epoch}` : `previous team key epoch ${team.epoch}, to hand the new key over`;
+      for (const [kind, connect] of tries) {
+        try {
+          const transport = await connect();
+          const hub = await this.#hub(kind, ledger, storage, team, room, transport);
+          this.#hubs.push({ kind, hub, epoch: team.epoch, detach: transport.detach });
+          this.#add({ kind: 'info', transport: kind, message: `Sync started over ${label(kind)} (${where})` });
+        } catch (e) {
+          this.#add({ kind: 'error', transport: kind, message: `Could not start sync over ${label(kind)} (${where}): ${(e as Error).message}` });
+        }
+      }
+    }
+  }
+
+  /**
+   * The team key changed (this device removed a member, or an owner or admin handed it a newer key): sync
+   * leaves the old epoch's rooms and goes on in the new one's. WebRTC keeps the page's bridge, whose mesh drops
+   * the connections made under the old key. Runs outside the hub that delivered the key (never inside its inbox).
+   */
+  #moveToNewEpoch(): void {
+    this.#switching = this.#switching
+      .then(async () => {
+        if (this.#hubs.length === 0) return; // not syncing: the next start takes the newest key
+        const keys = await loadTeamKeys(await this.#storage());
+        if (!keys[0] || this.#hubs.some((h) => h.epoch === keys[0].epoch)) return;
+        const hubs = this.#hubs;
+        this.#hubs = [];
+        for (const h of hubs) {
+          h.detach?.();
+          await h.hub.close().catch(() => undefined);
+        }
+        this.#add({ kind: 'team-key', message: `Sync moves to team key epoch ${keys[0].epoch}` });
+        await this.#open(await this.settings(), keys, this.#port);
+      })
+      .catch((e: Error) => this.#add({ kind: 'error', message: `Could not move sync to the new team key: ${e.message}` }));
+  }
+  #switching: Promise<void> = Promise.resolve();
+
+  async #webrtc(port: MessagePort, relay: string, team: TeamKey): Promise<Transport & { detach: () => void }> {
     const sigTransport = await connectRelay(relay, await signalRoom(team));
     const signaling: Signaling = await sealedSignaling(sigTransport, team);
     this.#port = port;
     let onFrame: (f: Uint8Array) => void = () => {};
     let onClose: (r: string) => void = () => {};
     let closed = false;
+    let detached = false;
     const post = (m: BridgeMessage) => port.postMessage(m);
     signaling.onMessage((msg) => post({ t: 'sig', msg }));
     sigTransport.onClose((r) => this.#add({ kind: 'error', transport: 'webrtc', message: `Signaling connection closed: ${r}` }));
@@ -291,11 +418,15 @@ export class TeamService {
       send: (frame) => !closed && post({ t: 'frame', frame }),
       onFrame: (h) => (onFrame = h),
       onClose: (h) => (onClose = h),
+      detach: () => (detached = true),
       close: () => {
         if (closed) return;
         closed = true;
-        post({ t: 'stop' });
-        port.close();
+        if (detached) post({ t: 'restart' });
+        else {
+          post({ t: 'stop' });
+          port.close();
+        }
         signaling.close();
         onClose('closed');
       }
@@ -315,6 +446,8 @@ export class TeamService {
       onTeamKey: async (k) => {
         await saveTeamKey(storage, k);
         this.#newest = k;
+        this.#received.add(k.epoch);
+        setTimeout(() => this.#moveToNewEpoch(), 0);
       }
     }).then((hub) => {
       void loadTeamKeys(storage).then((k) => (this.#newest = k[0]));
@@ -322,6 +455,9 @@ export class TeamService {
     });
   }
   #newest?: TeamKey;
+  /** Team key epochs this device received from an owner or admin (the rest of the 'team-key' reports are keys it handed out). */
+  #received = new Set<number>();
+  #announced = new Set<number>();
 
   #onReport(kind: SyncTransportKind, r: SyncReport): void {
     const peerName = r.peer ? (this.#names.get(r.peer) ?? this.#ledger?.member(r.peer)?.name) : undefined;
@@ -341,7 +477,12 @@ export class TeamService {
         this.#add({ kind: 'disconnected', transport: kind, peer: r.peer, peerName, message: `Disconnected: ${r.reason}` });
         break;
       case 'team-key':
-        this.#add({ kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `Team key epoch ${r.epoch} exchanged` });
+        if (this.#received.has(r.epoch) && !this.#announced.has(r.epoch)) {
+          this.#announced.add(r.epoch);
+          this.#add({ kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `New team key (epoch ${r.epoch}) received: the team changed; sync moves to the new epoch's room` });
+        } else {
+          this.#add({ kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `Handed the team key of epoch ${r.epoch} to a device still on an older one` });
+        }
         break;
     }
   }
@@ -350,6 +491,11 @@ export class TeamService {
   #tick(): void {
     const ledger = this.#ledger;
     if (!ledger) return;
+    const me = this.#d.host.deviceIdentity()?.publicKey;
+    if (me && this.#hubs.length && !this.#stopping) {
+      const removed = removalOf(ledger, me);
+      if (removed) return void this.#removedStop(removed, 'ledger');
+    }
     const heads = ledger.heads().join();
     if (heads !== this.#heads) {
       this.#heads = heads;
@@ -409,11 +555,13 @@ export class TeamService {
     return {
       ledgerId: ledger.id,
       me: { key, role: mine?.active ? mine.role : null },
+      removed: key ? await this.#removal(ledger, key) : null,
       epoch: keys[0]?.epoch ?? null,
+      rooms: this.#hubs.map((h) => ({ transport: h.kind, epoch: h.epoch })),
       members: [...byMember.values()],
       invites: this.#invites.map((i) => ({ ...i })),
       settings: await this.settings(),
-      running: this.#hubs.map((h) => h.kind),
+      running: [...new Set(this.#hubs.map((h) => h.kind))],
       peers,
       log: this.#log.slice(-150),
       events: ledger.size
