@@ -20,8 +20,9 @@ import type { WitnessLog } from '../../../src/lib/core/proofs/witness-sync.ts';
 import { createCosignatureVerifier, cosignaturesOf } from '../../../src/lib/core/merkle/cosignature.ts';
 import { openCheckpoint } from '../../../src/lib/core/merkle/checkpoint.ts';
 import { createEd25519Verifier, formatNote, parseNote } from '../../../src/lib/core/merkle/note.ts';
-import { generationBody } from '../helpers/ledger.ts';
-import { MODEL_SHA, makeTeam, type Team } from '../proofs/helpers.ts';
+import { Ledger } from '../../../src/lib/core/ledger.ts';
+import { generationBody, newSigner, steppingClock } from '../helpers/ledger.ts';
+import { MODEL_SHA, copyDoc, makeTeam, type Team } from '../proofs/helpers.ts';
 import { until } from './helpers.ts';
 import { Hostile } from './hostile-peer.ts';
 
@@ -121,6 +122,45 @@ describe('witnessing at each sync', () => {
     expect(of(ra, 'witnessed').length).toBeLessThanOrEqual(4);
     await ha.close();
     await hg.close();
+  });
+
+  it('three devices: each newest checkpoint ends up cosigned by both teammates, one cosignature per witness', async () => {
+    const t = await makeTeam();
+    const { ada, grace } = t;
+    const k = await teamKey();
+    const cleoSigner = await newSigner();
+    await ada.ledger.append('member', { action: 'add', member: { id: 'cleo', name: 'Cleo', key: cleoSigner.publicKey, role: 'member' } });
+    // Grace learns of Cleo first (and Ada and Grace witness each other).
+    {
+      const r = memoryRoom();
+      const rs: SyncReport[] = [];
+      const hubs = [await hub(ada, k, r.join(), rs), await hub(grace, k, r.join(), rs)];
+      await until(() => grace.ledger.size === ada.ledger.size, 10_000, 'Grace has the member add');
+      await until(() => hubs.every((h) => h.quiet(100)), 10_000, 'quiet');
+      for (const h of hubs) await h.close();
+    }
+    const cStorage = await copyDoc(ada.storage);
+    const cLedger = await Ledger.open({ storage: cStorage, signer: cleoSigner, now: steppingClock(Date.parse('2026-11-03T09:00:00.000Z')) });
+    const cleo: Dev = { ledger: cLedger, storage: cStorage, signer: cleoSigner, log: await DeviceLog.attach(cLedger, cStorage, { signer: cleoSigner }) };
+    await cleo.ledger.append('generation', generationBody({ project: 'Cleo offline' }));
+    await grace.ledger.append('generation', generationBody({ project: 'Grace offline' }));
+    const r = memoryRoom();
+    const rs: SyncReport[] = [];
+    const devs = [ada, grace, cleo];
+    const hubs = [];
+    for (const d of devs) hubs.push(await hub(d, k, r.join(), rs));
+    const total = ada.ledger.size + 2;
+    await until(() => devs.every((d) => d.ledger.size === total), 10_000, 'convergence of three');
+    await until(() => hubs.every((h) => h.quiet(200)), 15_000, 'quiet');
+    expect(codes(rs)).toEqual([]);
+    for (const d of devs) {
+      expect(d.log.size).toBe(total);
+      const note = parseNote((await d.log.checkpointNote(total))!);
+      expect(note.signatures).toHaveLength(3); // the log's own and one cosignature by each teammate
+      for (const w of devs.filter((x) => x !== d)) expect(await cosignaturesOn(d, w, total)).toHaveLength(1);
+      expect(await DeviceLog.verifyStorage(d.storage, d.ledger, d.signer.publicKey)).toEqual([]);
+    }
+    for (const h of hubs) await h.close();
   });
 
   it('a device whose hub has no log of its own still witnesses its peers', async () => {

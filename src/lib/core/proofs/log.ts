@@ -280,7 +280,8 @@ export class DeviceLog {
   }
 
   /**
-   * Merges cosignatures into the stored checkpoint with the same text. The signatures are kept as they come;
+   * Merges cosignatures into the stored checkpoint with the same text (one per key name and id: a key that
+   * already signed it keeps its first signature). The signatures are kept as they come;
    * whoever reads them verifies them against the keys they trust (bundle.ts, against the roster).
    */
   async addCosignatures(note: string): Promise<void> {
@@ -291,9 +292,12 @@ export class DeviceLog {
       if (!stored) throw new ProofError(ProofCode.NO_CHECKPOINT, `this log signed no checkpoint of size ${size}`);
       const mine = parseNote(stored);
       if (mine.text !== incoming.text) throw new ProofError(ProofCode.CHECKPOINT_INVALID, `the cosigned checkpoint of size ${size} is not the one this log signed`);
-      const key = (s: NoteSignature) => `${s.name} ${s.keyId} ${toHex(s.signature)}`;
+      // One signature per key: a witness that cosigned this checkpoint before keeps its first (earliest) one.
+      const key = (s: NoteSignature) => `${s.name} ${s.keyId}`;
       const have = new Set(mine.signatures.map(key));
-      const sigs = [...mine.signatures, ...incoming.signatures.filter((s) => !have.has(key(s)))];
+      const fresh = incoming.signatures.filter((s) => !have.has(key(s)) && (have.add(key(s)), true));
+      if (fresh.length === 0) return;
+      const sigs = [...mine.signatures, ...fresh];
       await this.storage.save([...CHECKPOINTS, checkpointName(size)], utf8(formatNote({ text: mine.text, signatures: sigs })));
     });
   }

@@ -19,9 +19,9 @@ import type { StorageAdapter } from '../storage.ts';
 import { utf8 } from '../bytes.ts';
 import { openCheckpoint, parseCheckpoint } from '../merkle/checkpoint.ts';
 import { createCosignatureVerifier, cosignaturesOf } from '../merkle/cosignature.ts';
-import { createEd25519Verifier, parseNote, type NoteVerifier } from '../merkle/note.ts';
+import { createEd25519Verifier, formatNote, parseNote, type NoteVerifier } from '../merkle/note.ts';
 import { ProofCode, ProofError } from './errors.ts';
-import { logVerifierKey, witnessVerifierKey } from './keys.ts';
+import { logOrigin, logVerifierKey, witnessVerifierKey } from './keys.ts';
 import {
   MAX_WITNESS_MESSAGE,
   WITNESS_RESPONSE_FORMAT,
@@ -135,14 +135,18 @@ export async function makeSyncWitnessRequest(args: {
   const from = args.from ?? (await newestCosignedBy(log, ledgerId, witnessKey));
   const proofs = new Map<number, Uint8Array[]>();
   if (from !== undefined && from < size) proofs.set(from, log.consistencyProof(from, size));
-  const request = makeWitnessRequest(note, await logVerifierKey(ledgerId, signer.publicKey), proofs);
+  // The checkpoint with the log's own signature only: other teammates' cosignatures are not the witness's business.
+  const origin = await logOrigin(ledgerId, signer.publicKey);
+  const bare = formatNote({ text, signatures: parseNote(note).signatures.filter((s) => s.name === origin) });
+  const request = makeWitnessRequest(bare, await logVerifierKey(ledgerId, signer.publicKey), proofs);
   return { size, text, bytes: utf8(JSON.stringify(request)), from: proofs.size ? from : undefined };
 }
 
 /**
  * The log side: checks the note a witness sent back (signed by this log over exactly the checkpoint sent,
- * cosigned by `witnessKey`'s witness key, no other signature) and merges it into the stored checkpoint.
- * Throws WITNESS_RESPONSE_INVALID and stores nothing otherwise. Returns the cosignature's time.
+ * cosigned by `witnessKey`'s witness key) and merges that one cosignature into the stored checkpoint (any other
+ * signature on the note is left out). Throws WITNESS_RESPONSE_INVALID and stores nothing otherwise. Returns the
+ * cosignature's time.
  */
 export async function acceptCosigned(args: {
   ledgerId: string;
@@ -168,8 +172,8 @@ export async function acceptCosigned(args: {
   if (opened.note.text !== sent.text) bad('it is not the checkpoint this device sent');
   const cos = cosignaturesOf(opened.note, [wv]);
   if (cos.length === 0) bad(`it carries no cosignature by the witness key ${wv.name}`);
-  if (opened.note.unverified.length) bad(`it carries signatures by other keys (${opened.note.unverified.map((s) => s.name).join(', ').slice(0, 200)})`);
-  await log.addCosignatures(note);
+  const theirs = opened.note.verified.filter((s) => s.name === wv.name && s.keyId === wv.keyId);
+  await log.addCosignatures(formatNote({ text: opened.note.text, signatures: theirs }));
   remember(log, witnessKey, sent.size);
   return { size: sent.size, timestamp: cos[0].timestamp };
 }
