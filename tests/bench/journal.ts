@@ -62,7 +62,7 @@ function fastImportStream(ledger: Ledger): Buffer {
   const mark = new Map<string, number>();
   let m = 0;
   for (const ev of ledger.events()) {
-    const json = Buffer.from((ledger.doc as any)[ev.id].val);
+    const json = Buffer.from(ledger.envelopeJson(ev.id)!);
     const blob = ++m;
     parts.push(Buffer.from(`blob\nmark :${blob}\ndata ${json.length}\n`), json, Buffer.from('\n'));
     const c = ++m;

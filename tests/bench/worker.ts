@@ -65,11 +65,7 @@ const open = async (signer?: Signer, ledgerDir = dir!) => Ledger.open({ storage:
 
 /** [id, canonical envelope JSON] of every stored event, oldest first. */
 function entriesOf(ledger: Ledger): Array<[string, string]> {
-  const doc = ledger.doc;
-  return ledger.events().map((e) => {
-    const v = doc[e.id];
-    return [e.id, A.isImmutableString(v) ? v.val : String(v)];
-  });
+  return ledger.events().map((e) => [e.id, ledger.envelopeJson(e.id)!]);
 }
 
 /** --profile FILE: a V8 CPU profile of the measured section only (read it with profile-top.ts). */

@@ -86,10 +86,11 @@ if (args.includes('--chunks')) {
     const doc = ledger.doc;
     const heads = A.getHeads(doc);
     const gen = ledger.events().find((e) => e.event.type === 'generation')!;
-    const json = (doc[gen.id] as A.ImmutableString).val.replace('"project":"', '"project":"Altered ');
+    const json = ledger.envelopeJson(gen.id)!.replace('"project":"', '"project":"Altered ');
     tampered = createHash('sha256').update('tampered event').digest('hex');
+    // A record inserted by a forger with write access to the stored document: an altered copy under a new id.
     const next = A.change(doc, (d) => {
-      d[tampered!] = new A.ImmutableString(json);
+      d.records!.push(new A.ImmutableString(`${tampered} ${json}`));
     });
     const bytes = A.saveSince(next, heads);
     await storage.save(['doc', 'incr', createHash('sha256').update(bytes).digest('hex')], bytes);

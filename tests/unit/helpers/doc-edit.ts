@@ -40,7 +40,7 @@ export function deleteEntry(d: unknown, key: string): void {
   const f = find(draft, key);
   if (!f) return;
   f.lines.splice(f.at, 1);
-  if (f.lines.length === 0) draft.records.deleteAt(f.i);
+  if (f.lines.length === 0) (draft.records as unknown as { deleteAt(i: number): void }).deleteAt(f.i);
   else draft.records[f.i] = new A.ImmutableString(f.lines.join('\n'));
 }
 
