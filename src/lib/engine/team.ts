@@ -484,7 +484,19 @@ export class TeamService {
           this.#add({ kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `Handed the team key of epoch ${r.epoch} to a device still on an older one` });
         }
         break;
+      case 'removed':
+        if (!this.#stopping) void this.#onNotice(r.removal);
+        break;
     }
+  }
+
+  /** A peer refused this device and showed it its removal (checked by the hub against this roster): kept, and sync stops. */
+  async #onNotice(r: Removal): Promise<void> {
+    const ledger = this.#ledger;
+    if (!ledger || this.#notice?.eventId === r.eventId) return;
+    this.#notice = r;
+    await (await this.#storage()).save(REMOVED_KEY, utf8(JSON.stringify({ ...r, ledger: ledger.id })));
+    setTimeout(() => void this.#removedStop(r, 'notice'), 0);
   }
 
   /** Local appends reach connected peers; quiet peers count as in sync now. */

@@ -141,13 +141,20 @@ describe('team service: removal and key rotation', () => {
     await ada.team.start(settings());
     expect((await ada.team.status()).rooms.map((r) => r.epoch)).toEqual([2, 1]);
 
-    // Cleo, still on epoch 1 and unaware, records an event and syncs: the owner refuses it at the membership proof.
+    // Cleo, still on epoch 1 and unaware, records an event and syncs: the owner refuses it at the membership
+    // proof and shows it the signed removal; Cleo believes it (checked against its own roster) and stops.
     const late = await cleo.host.ledger().append('generation', generationBody({ project: 'Written after the removal' }));
     await cleo.team.start(settings());
     await until("the owner's refusal of Cleo", async () => (await log(ada)).some((l) => l.kind === 'rejected' && l.code === 'PEER_REMOVED'));
-    // (Cleo leaves before Bea comes back: an event of Cleo's that a teammate unaware of the removal receives is
-    // concurrent with the removal, and counts: ledger-schema/README.md section 10.)
-    await cleo.team.stop();
+    const removal = ada.host.ledger().member(cleo.identity.publicKey)!.since;
+    const told = await until("Cleo's Team page to say it was removed", async () => (await cleo.team.status()).removed);
+    expect(told).toMatchObject({ eventId: removal, byName: 'Ada', source: 'notice' });
+    await until("Cleo's sync to stop", async () => (await cleo.team.status()).running.length === 0);
+    expect(cleo.host.ledger().member(cleo.identity.publicKey)?.active).toBe(true); // the notice does not enter its ledger
+    await expect(cleo.team.start(settings())).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED' });
+    // Kept: a new service over the same storage (the page reloaded) still says so.
+    const again = new TeamService({ host: cleo.host, loadIdentity: async () => cleo.identity, ensureIdentity: async () => cleo.identity });
+    expect((await again.status()).removed).toMatchObject({ eventId: removal, source: 'notice' });
 
     // Bea comes back on epoch 1: handed epoch 2 in the old room, it moves and receives the owner's event.
     await bea.team.start(settings());

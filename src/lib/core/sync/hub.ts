@@ -21,8 +21,9 @@ import type { StorageAdapter } from '../storage.ts';
 import type { Signer } from '../keys.ts';
 import { keyFingerprint, type PublicKey } from '../keys.ts';
 import type { EventId } from '../event.ts';
-import { concatBytes } from '../bytes.ts';
+import { concatBytes, fromUtf8, utf8 } from '../bytes.ts';
 import { decodeTeamKey, encodeTeamKey, type TeamKey } from '../team/teamkey.ts';
+import { checkRemovalNotice, removalNotice, type Removal } from '../team/removal.ts';
 import { open, randomBytes, seal, type AeadKey } from './crypto.ts';
 import {
   BROADCAST,
@@ -60,6 +61,8 @@ const MSG_TEAM_KEY = 3;
 /** Witnessing at sync: a checkpoint to cosign (witness request JSON), and the answer (witness response JSON). */
 const MSG_WITNESS_REQUEST = 4;
 const MSG_WITNESS_RESPONSE = 5;
+/** To a peer refused because it was removed: the signed removal event (core/team/removal.ts), so it knows why. */
+const MSG_REMOVED = 6;
 /** Quiet time on a session before this device asks the peer to witness its log. */
 const WITNESS_DELAY_MS = 300;
 /** A request the peer has not answered in this time is dropped. */
@@ -77,6 +80,8 @@ export type SyncReport =
   | { type: 'rejected'; conn: string; peer?: string; code: string; message: string; eventId?: string }
   | { type: 'disconnected'; conn: string; peer?: string; reason: string }
   | { type: 'team-key'; conn: string; peer: string; epoch: number }
+  /** A peer refused this device and showed it the signed removal of its key (checked against this device's roster). */
+  | { type: 'removed'; conn: string; peer: string; removal: Removal }
   /** The peer cosigned this device's checkpoint of `size` entries at `time` (POSIX seconds); it is stored. */
   | { type: 'witnessed'; conn: string; peer: string; size: number; time: number }
   /** This device checked the peer's checkpoint of `size` entries against the one it cosigned before, and cosigned it. */
@@ -348,6 +353,9 @@ export class SyncHub {
       if (!member || !member.active) {
         const code = member ? SyncCode.PEER_REMOVED : SyncCode.PEER_NOT_MEMBER;
         this.#report({ type: 'rejected', conn: s.hex, peer: key, code, message: member ? `device of ${member.name} was removed from the team` : 'a device key that is not in the roster' });
+        // It proved it holds the removed key: tell it, with the removal event as the proof.
+        const notice = member && removalNotice(this.#o.ledger, key);
+        if (notice) await this.#sendSealed(s, concatBytes(new Uint8Array([MSG_REMOVED]), utf8(notice)));
         s.dead = true;
         this.#blocked.add(s.hex);
         this.#report({ type: 'disconnected', conn: s.hex, peer: key, reason: code });
@@ -386,6 +394,7 @@ export class SyncHub {
       return this.#onSync(s, msg);
     }
     if (type === MSG_TEAM_KEY) return this.#onTeamKey(s, m.subarray(1));
+    if (type === MSG_REMOVED) return this.#onRemoved(s, m.subarray(1));
     if (type === MSG_WITNESS_REQUEST) return this.#onWitnessRequest(s, m.subarray(1));
     if (type === MSG_WITNESS_RESPONSE) return this.#onWitnessResponse(s, m.subarray(1));
     return this.#strike(s.hex, SyncCode.PROTOCOL, `unknown message type ${type}`, { peer: s.peer });
@@ -468,6 +477,19 @@ export class SyncHub {
     if (newest && k.epoch <= newest.epoch) return;
     await this.#o.onTeamKey?.(k);
     this.#report({ type: 'team-key', conn: s.hex, peer: s.peer!, epoch: k.epoch });
+  }
+
+  /** A removal notice: believed only when it is a valid removal of this device's key by an owner or admin of this roster. */
+  async #onRemoved(s: Session, b: Uint8Array): Promise<void> {
+    let json: string;
+    try {
+      json = fromUtf8(b);
+    } catch {
+      json = '';
+    }
+    const removal = await checkRemovalNotice(this.#o.ledger, json, this.#o.signer.publicKey);
+    if (!removal) return this.#strike(s.hex, SyncCode.PROTOCOL, 'a removal notice that is not a valid removal of this device', { peer: s.peer });
+    this.#report({ type: 'removed', conn: s.hex, peer: s.peer!, removal });
   }
 
   // ------------------------------------------------------------------------------------------------ witnessing
