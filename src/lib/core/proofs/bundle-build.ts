@@ -19,6 +19,9 @@ import { describeFacts } from './report.ts';
 import { ProofCode, ProofError } from './errors.ts';
 import type { DeviceLog } from './log.ts';
 import { logVerifierKey, witnessVerifierKey } from './keys.ts';
+import { publicKeyOf } from './witness.ts';
+
+const byTimeId = (a: LedgerEvent, b: LedgerEvent) => (a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : 1);
 
 export interface BuildOptions {
   ledger: Ledger;
@@ -115,15 +118,29 @@ export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle;
   const asset = assetEvents(ledger, opts.subject);
   const included = new Map<string, LedgerEvent>();
   for (const e of [...asset, ...memberPast(ledger, asset)]) included.set(e.id, e);
-  const events = [...included.values()].sort((a, b) => (a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : 1));
   let maxLeaf = -1;
-  for (const e of events) {
+  for (const e of included.values()) {
     const i = log.indexOf(e.id);
     if (i === undefined) throw new ProofError(ProofCode.NOT_IN_LOG, `event ${e.id} is not in this device's log`);
     maxLeaf = Math.max(maxLeaf, i);
   }
   const chosen = await chooseCheckpoint(ledger, log, opts.logPublicKey, maxLeaf + 1, opts.allowUnwitnessed);
   const size = chosen.checkpoint.size;
+  // A witness need not be a member in the causal past of these events (a teammate invited after the asset was
+  // recorded): the member events that make it one come along, when the checkpoint covers them.
+  const witnessKeys: string[] = [];
+  for (const vkey of chosen.witnessKeys) {
+    const entry = ledger.member(publicKeyOf(vkey));
+    const since = entry && ledger.get(entry.since);
+    const extra = since ? memberPast(ledger, [since]).filter((e) => !included.has(e.id)) : [];
+    if (!since || extra.some((e) => (log.indexOf(e.id) ?? size) >= size)) continue;
+    for (const e of extra) included.set(e.id, e);
+    witnessKeys.push(vkey);
+  }
+  if (chosen.witnessKeys.length > 0 && witnessKeys.length === 0 && !opts.allowUnwitnessed) {
+    throw new ProofError(ProofCode.NO_CHECKPOINT, 'the newest cosigned checkpoint predates its witnesses\' membership in this log: sync again, or pass --unwitnessed');
+  }
+  const events = [...included.values()].sort(byTimeId);
   const commitments = new Set<string>();
   for (const e of events) {
     const b = e.event.body as { prompt?: { commitment: string }; negativePrompt?: { commitment: string } };
@@ -139,7 +156,7 @@ export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle;
     }),
     checkpoint: chosen.note,
     logKey: await logVerifierKey(ledger.id, opts.logPublicKey),
-    witnessKeys: chosen.witnessKeys,
+    witnessKeys,
     openings: (opts.openings ?? []).filter((o) => commitments.has(o.commitment)).map((o) => ({ alg: o.alg, commitment: o.commitment, salt: o.salt, prompt: o.prompt })),
     report: ''
   };
