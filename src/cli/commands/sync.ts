@@ -15,8 +15,9 @@ import { generateDeviceKey, signerFromCryptoKey } from '../../lib/core/keys.ts';
 import { initHash, sha256HexSync } from '../../lib/core/hash.ts';
 import type { Role } from '../../lib/core/roster.ts';
 import { SyncHub, type SyncReport } from '../../lib/core/sync/hub.ts';
-import { ensureTeamKey, loadTeamKeys, newTeamKey, roomId, saveTeamKey, type TeamKey } from '../../lib/core/team/teamkey.ts';
+import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, type TeamKey } from '../../lib/core/team/teamkey.ts';
 import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoom } from '../../lib/core/team/invite.ts';
+import { removalTargets, removeAndRotate, type Removal } from '../../lib/core/team/removal.ts';
 import { ledgerDir, openSession, type GlobalOptions } from '../context.ts';
 import { CliError, Exit, type ExitCode, type Output } from '../output.ts';
 
@@ -125,6 +126,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   /** Witnessing at sync: who cosigned this device's checkpoints, and whose this device cosigned. */
   const witnessed: Array<{ peer: string; name?: string; size: number; time: number }> = [];
   const cosigned: Array<{ peer: string; name?: string; size: number }> = [];
+  let removed: Removal | undefined;
   const nameOf = (key: string) => peers.get(key) || ledger.member(key)?.name || key.slice(0, 12);
   const onReport = (r: SyncReport) => {
     if (r.type === 'accepted') {
@@ -144,6 +146,9 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
     } else if (r.type === 'cosigned') {
       cosigned.push({ peer: r.peer, name: peers.get(r.peer), size: r.size });
       line(out, { cosigned: { peer: r.peer, size: r.size } }, `cosigned ${nameOf(r.peer)}'s checkpoint (log of ${r.size} entries, consistent with what this device cosigned before)`);
+    } else if (r.type === 'removed') {
+      removed = r.removal;
+      line(out, { removed: r.removal }, `this device was removed from the team by ${r.removal.byName || r.removal.by.slice(0, 12)} (member event ${r.removal.eventId.slice(0, 16)}, ${r.removal.at}): the team refuses it`);
     } else if (r.type === 'team-key') {
       line(out, { teamKey: { epoch: r.epoch, peer: r.peer } }, `team key epoch ${r.epoch} ${peers.has(r.peer) ? 'exchanged with' : 'from'} ${peers.get(r.peer) ?? r.peer.slice(0, 12)}`);
     }
@@ -190,8 +195,9 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   const seen = hubs.flatMap((h) => h.peers());
   for (const h of hubs) await h.close();
   out.result(
-    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, witnessed, cosigned, events: ledger.size, heads: ledger.heads() },
+    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, witnessed, cosigned, ...(removed ? { removed } : {}), events: ledger.size, heads: ledger.heads() },
     (say) => {
+      if (removed) say(`this device was removed from the team by ${removed.byName || removed.by.slice(0, 12)}: it can no longer sync with the team`);
       if (seen.length === 0) say('no peer was online');
       say(`done: ${accepted.length} event(s) accepted, ${rejected.length} refused; the ledger holds ${ledger.size} events`);
       const by = [...new Set(witnessed.map((w) => nameOf(w.peer)))];
@@ -199,22 +205,13 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
       for (const r of rejected) say(`  refused [${r.code}] ${r.message}`);
     }
   );
-  return rejected.length > 0 ? Exit.PROBLEMS : Exit.OK;
+  return rejected.length > 0 || removed ? Exit.PROBLEMS : Exit.OK;
 }
 
 export async function removeMember(ref: string, opts: GlobalOptions, out: Output): Promise<void> {
   const { ledger, storage, identity } = await openSession(opts, { write: true });
-  const targets = ledger.roster().filter((m) => m.active && (m.key === ref || m.memberId === ref || m.name === ref));
-  if (targets.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, `no active member or device "${ref}"`);
-  if (targets.some((t) => t.key === identity!.publicKey)) throw new LedgerError(ErrorCode.BAD_INPUT, 'a device cannot remove itself');
-  const ids: string[] = [];
-  for (const t of targets) {
-    const ev = await ledger.append('member', { action: 'remove', member: { id: t.memberId, name: t.name, key: t.key, role: t.role } });
-    ids.push(ev.id);
-  }
-  const keys = await loadTeamKeys(storage);
-  const next = newTeamKey((keys[0]?.epoch ?? 0) + 1, [...(keys[0]?.covers ?? []), ...ids]);
-  await saveTeamKey(storage, next);
+  const targets = removalTargets(ledger, identity!.publicKey, ref);
+  const { events: ids, team: next } = await removeAndRotate(ledger, storage, targets);
   out.result({ removed: targets.map((t) => ({ key: t.key, name: t.name })), events: ids, teamEpoch: next.epoch }, (say) => {
     for (const t of targets) say(`Removed ${t.name} (${t.key.slice(0, 12)}…)`);
     say(`Team key rotated to epoch ${next.epoch}: run sync to hand it to the remaining devices.`);
