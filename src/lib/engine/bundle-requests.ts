@@ -78,16 +78,24 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** One attached log per opened ledger, kept in step with it (and signing a checkpoint after each batch). */
 const logs = new WeakMap<Ledger, Promise<DeviceLog>>();
 
-async function deviceLog(host: LedgerHost, ledger: Ledger): Promise<DeviceLog> {
-  const signer = host.deviceIdentity()!.signer;
+/**
+ * The device's log attached to this ledger: the one instance bundles and team sync (witnessing at each sync,
+ * team.ts) share, since two logs over one storage would write the same keys.
+ */
+export function attachedDeviceLog(host: LedgerHost, ledger: Ledger): Promise<DeviceLog> {
   let p = logs.get(ledger);
   if (!p) {
-    const storage = await host.storage();
-    p = DeviceLog.attach(ledger, storage, { signer });
+    const signer = host.deviceIdentity()!.signer;
+    p = host.storage().then((storage) => DeviceLog.attach(ledger, storage, { signer }));
     logs.set(ledger, p);
     p.catch(() => logs.delete(ledger));
   }
-  const log = await p;
+  return p;
+}
+
+async function deviceLog(host: LedgerHost, ledger: Ledger): Promise<DeviceLog> {
+  const signer = host.deviceIdentity()!.signer;
+  const log = await attachedDeviceLog(host, ledger);
   await log.settled();
   await log.reconcile(ledger);
   await log.checkpoint(ledger.id, signer);

@@ -26,6 +26,7 @@ import { connectRelay } from '../adapters/transport/websocket.ts';
 import { connectBroadcastChannel } from '../adapters/transport/broadcast-channel.ts';
 import { parseSignal, sealedSignaling, signalRoom, type Signaling } from '../adapters/transport/webrtc.ts';
 import type { LedgerHost, DeviceIdentity } from './host.ts';
+import { attachedDeviceLog } from './bundle-requests.ts';
 import type { EngineState } from './protocol.ts';
 import {
   DEFAULT_RELAY,
@@ -442,6 +443,8 @@ export class TeamService {
       room,
       transport,
       onReport: (r) => this.#onReport(kind, r),
+      // Witnessing at each sync: this device's log (the one bundles use), attached when first needed.
+      log: () => attachedDeviceLog(this.#d.host, ledger),
       newestTeamKey: () => this.#newest,
       onTeamKey: async (k) => {
         await saveTeamKey(storage, k);
@@ -486,6 +489,12 @@ export class TeamService {
         break;
       case 'removed':
         if (!this.#stopping) void this.#onNotice(r.removal);
+        break;
+      case 'witnessed':
+        this.#add({ kind: 'info', transport: kind, peer: r.peer, peerName, message: `${peerName ?? 'A teammate'} cosigned this device's checkpoint (log of ${r.size} entries): bundles exported now are witnessed` });
+        break;
+      case 'cosigned':
+        this.#add({ kind: 'info', transport: kind, peer: r.peer, peerName, message: `Cosigned ${peerName ?? 'a teammate'}'s checkpoint (log of ${r.size} entries), consistent with the one cosigned before` });
         break;
     }
   }
