@@ -95,6 +95,25 @@ describe('CLI sync between real processes through the relay', () => {
     }
     for (const w of ['a', 'b', 'c']) expect((await run(['verify', '--ledger', dir(w)])).code).toBe(0);
 
+    // Witnessing ran at each sync: every device's log was cosigned by a teammate (sync's summary says by whom),
+    // so a bundle proved now is witnessed, with no witness command.
+    const last = (r: { stdout: string }) => JSON.parse(r.stdout.trim().split(/\n(?=\{)/).at(-1)!);
+    for (const r of rs) {
+      const summary = last(r);
+      expect(summary.witnessed.length, r.stdout).toBeGreaterThan(0);
+      expect(summary.cosigned.length, r.stdout).toBeGreaterThan(0);
+    }
+    expect(last(rs[0]).witnessed.map((w: { name: string }) => w.name)).toEqual(expect.arrayContaining([expect.stringMatching(/Bob Marley|Cleo Patra/)]));
+    const bundle = path.join(tmp.dir, 'a.bundle.json');
+    const proved = await run(['prove', out, '--ledger', dir('a'), '--out', bundle]);
+    expect(proved.code, proved.stdout + proved.stderr).toBe(0);
+    expect(proved.stdout).toMatch(/witnessed by (Bob Marley|Cleo Patra) at /);
+    const checked = await run(['verify-bundle', bundle, '--file', out]);
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    expect(checked.stdout).toMatch(/^VALID/);
+    expect(checked.stdout).toMatch(/lantern-robot-final-v7\.glb \(sha256 [0-9a-f]{64}\) was recorded as output of a generation on Tripo .*by Ada Lovelace .*; witnessed by (Bob Marley|Cleo Patra) at /);
+    expect(checked.stdout).not.toMatch(/not witnessed/);
+
     // What the relay saw: sealed frames only.
     expect(captured.length).toBeGreaterThan(10);
     const wire = Buffer.concat(captured);
