@@ -58,6 +58,8 @@ async function twoBrowsersSync(a: Page, b: Page, relay: string, over: { relay: b
   await expect(a.getByText('Kestrel').filter({ visible: true }).first()).toBeVisible({ timeout: 15_000 });
   for (const p of [a, b]) {
     await nav(p, 'Team');
+    // Witnessing at each sync: each device's checkpoint is cosigned by the other.
+    await expect(p.getByTestId('sync-log')).toContainText("cosigned this device's checkpoint", { timeout: 20_000 });
     await expect(p.getByTestId('log-rejected')).toHaveCount(0);
   }
 }
@@ -141,6 +143,15 @@ test('a CLI ledger and a browser sync through the relay; a hostile peer is refus
     await nav(page, 'Team');
     await peerOnline(page, 'Carl CLI', 'relay').catch(() => undefined); // the CLI may have left already
     await expect(page.getByTestId('peer-row').filter({ hasText: 'Carl CLI' })).toBeVisible();
+
+    // Witnessing at sync: the browser cosigned the CLI's checkpoint, so the CLI's bundle is witnessed by Bea.
+    expect(sync.witnessed.map((w: { name: string }) => w.name)).toContain('Bea Browser');
+    await expect(page.getByTestId('sync-log')).toContainText("Cosigned Carl CLI's checkpoint");
+    const bundle = path.join(tmp, 'cli-model.bundle.json');
+    cli('prove', out, '--ledger', dir, '--out', bundle);
+    const verified = cli('verify-bundle', bundle, '--file', out);
+    expect(verified).toMatch(/^VALID/);
+    expect(verified).toMatch(/cli-model\.glb \(sha256 [0-9a-f]{64}\) was recorded as output of a generation on Tripo .*by Carl CLI .*; witnessed by Bea Browser at /);
 
     // A hostile peer in the team's room: its frames are refused, with codes, and shown as text.
     await expect(page.getByTestId('log-rejected')).toHaveCount(0);
