@@ -1,7 +1,9 @@
 /**
  * Team commands: invite, join, sync, remove. A thin shell over core/team and core/sync with the relay's
  * WebSocket transport. invite and sync print one line (or, with --json, one JSON document per line) as
- * things happen, so a script can read the invite code while the command waits.
+ * things happen, so a script can read the invite code while the command waits. sync hands the hubs this
+ * device's Merkle log, so each sync also witnesses (ledger-schema/README.md section 19): the output says who
+ * cosigned this device's checkpoint and whose it cosigned, and --once waits for those exchanges to finish.
  */
 import * as A from '@automerge/automerge/slim';
 import { userInfo } from 'node:os';
@@ -187,6 +189,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
     const t0 = Date.now();
     for (;;) {
       await new Promise((r) => setTimeout(r, 50));
+      if (removed) break; // refused by the team: nothing more will come
       const connected = hubs.some((h) => h.peers().length > 0);
       if (connected && hubs.every((h) => h.quiet(400))) break;
       if (!connected && Date.now() - t0 > waitMs) break;

@@ -64,7 +64,7 @@ function witnessVerifier(ledgerId: string, witnessKey: string): Promise<NoteVeri
   return v;
 }
 
-/** Per log, per witness key: the newest checkpoint size that witness is known to have cosigned. */
+/** Per log, per witness key: the newest checkpoint size that witness is known to have cosigned (0: none found). */
 const cosignedSizes = new WeakMap<WitnessLog, Map<string, number>>();
 
 /** True when the stored note carries a signature line under the witness's name and key id (stored notes were checked). */
@@ -79,7 +79,7 @@ function carries(note: string, v: NoteVerifier): boolean {
 /** The newest stored checkpoint size of `log` that carries `witnessKey`'s cosignature (searching the newest few). */
 export async function newestCosignedBy(log: WitnessLog, ledgerId: string, witnessKey: string): Promise<number | undefined> {
   const known = cosignedSizes.get(log)?.get(witnessKey);
-  if (known !== undefined) return known;
+  if (known !== undefined) return known || undefined; // 0: searched, none found
   const v = await witnessVerifier(ledgerId, witnessKey);
   const sizes = (await log.checkpointSizes()).reverse().slice(0, SCAN);
   for (const size of sizes) {
@@ -89,6 +89,7 @@ export async function newestCosignedBy(log: WitnessLog, ledgerId: string, witnes
       return size;
     }
   }
+  remember(log, witnessKey, 0);
   return undefined;
 }
 
