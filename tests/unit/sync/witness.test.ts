@@ -147,7 +147,7 @@ describe('witnessing at each sync', () => {
     const r = memoryRoom();
     const rs: SyncReport[] = [];
     const devs = [ada, grace, cleo];
-    const hubs = [];
+    const hubs: SyncHub[] = [];
     for (const d of devs) hubs.push(await hub(d, k, r.join(), rs));
     const total = ada.ledger.size + 2;
     await until(() => devs.every((d) => d.ledger.size === total), 10_000, 'convergence of three');
