@@ -2,9 +2,10 @@
  * The web app's speed in headless Chromium (Debian's /usr/bin/chromium) with real IndexedDB, against the
  * built app (build/, run `vite build` first) served by scripts/serve.js:
  *
- *   ui_open_10k_ms                    a ledger of 10,000 events opened (page load → dashboard shows the count)
+ *   ui_open_10k_ms                    a ledger of 10,000 events opened (page load → dashboard shows the count; median of 5)
  *   ui_search_10k_ms                  one text search over the 10,000 events (input → result count shown)
- *   browser_sha256_mb_per_s           a 512 MiB file hashed in the ledger worker (Verify page, file picked)
+ *   browser_sha256_mb_per_s           a 512 MiB file hashed in the hashing worker (Verify page, file picked; MB = 10^6
+ *                                     bytes as in the CLI's figure; median of 3)
  *   ui_longest_task_ms_while_hashing  the longest main-thread task (PerformanceObserver "longtask") meanwhile
  *
  * Seeding: the ledger is made in Node by the real core (tests/e2e/support/seed-ledger.ts) and imported once
@@ -67,16 +68,25 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
     await page.getByTestId('import-file').setInputFiles(path.join(tmp, 'ledger.jsonl'));
     await page.getByTestId('import-ok').filter({ hasText: 'Imported' }).waitFor();
 
-    // Open: a fresh page load of the dashboard until it shows the event count (best of 3, after one warm-up).
+    // Open: a fresh page load of the dashboard until it shows the event count (median of 5, after one warm-up).
+    // Each load's marks say where the time went: the app's script started (ledger-open-sent), the worker
+    // answered the open (ledger-open-answered), the count was on screen.
     const opens: number[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 6; i++) {
       const t0 = Date.now();
       await page.goto('/');
-      await page.getByTestId('count-events').filter({ hasText: String(events) }).waitFor();
-      if (i > 0) opens.push(Date.now() - t0);
+      await page.getByTestId('count-events').filter({ hasText: events.toLocaleString('en') }).waitFor();
+      const total = Date.now() - t0;
+      if (i === 0) continue;
+      opens.push(total);
+      const marks = await page.evaluate(() =>
+        Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, Math.round(m.startTime)]))
+      );
+      log(`open ${i}: ${total} ms (script started ${marks['ledger-open-sent']} ms, worker answered ${marks['ledger-open-answered']} ms after navigation start)`);
     }
-    const ui_open_10k_ms = Math.min(...opens);
-    log(`open: ${opens.join(', ')} ms`);
+    opens.sort((a, b) => a - b);
+    const ui_open_10k_ms = opens[Math.floor(opens.length / 2)];
+    log(`open: ${opens.join(', ')} ms (median ${ui_open_10k_ms})`);
 
     // Search: input → the count of matches rendered (median of 5 queries).
     let ui_search_10k_ms: number | null = null;
@@ -116,7 +126,10 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
     const fd = openSync(big, 'w');
     for (let i = 0; i < hashMiB; i++) writeSync(fd, chunk);
     closeSync(fd);
-    await page.goto('/verify');
+    // Within the app (no reload): a reload would start a new ledger worker whose Automerge load (seconds at
+    // 10k events, on one of the machine's two cores) runs during the hash.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Verify', exact: true }).click();
+    await page.locator('#verify-files').waitFor();
     await page.evaluate(() => {
       const w = window as unknown as { __longest: number };
       w.__longest = 0;
@@ -124,13 +137,23 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
         for (const e of list.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
       }).observe({ type: 'longtask' });
     });
-    const t0 = Date.now();
-    await page.locator('#verify-files').setInputFiles(big);
-    await page.getByTestId('verify-result').waitFor();
-    const seconds = (Date.now() - t0) / 1000;
-    const browser_sha256_mb_per_s = Math.round((hashMiB / seconds) * 10) / 10;
+    // Three picks of the same file; the median of the hash-files requests' own times (the page's performance
+    // measure, from the request to its answer: what picking to verdict takes, less the lookup in the ledger).
+    const rates: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const t0 = Date.now();
+      await page.locator('#verify-files').setInputFiles(big);
+      await page.waitForFunction((n) => performance.getEntriesByName('hash-files').length >= n, i, { polling: 100 });
+      await page.getByTestId('verify-result').waitFor();
+      const wall = (Date.now() - t0) / 1000;
+      const seconds = (await page.evaluate(() => performance.getEntriesByName('hash-files').at(-1)!.duration)) / 1000;
+      rates.push((hashMiB * 1024 * 1024) / 1e6 / seconds);
+      log(`hash ${i}: ${hashMiB} MiB hashed in ${seconds.toFixed(2)} s = ${rates.at(-1)!.toFixed(0)} MB/s (${wall.toFixed(2)} s from pick to verdict)`);
+    }
+    rates.sort((a, b) => a - b);
+    const browser_sha256_mb_per_s = Math.round(rates[1] * 10) / 10;
     const ui_longest_task_ms_while_hashing = Math.round(await page.evaluate(() => (window as unknown as { __longest: number }).__longest));
-    log(`hash: ${hashMiB} MiB in ${seconds.toFixed(2)} s; longest task ${ui_longest_task_ms_while_hashing} ms`);
+    log(`hash: median ${browser_sha256_mb_per_s} MB/s; longest main-thread task meanwhile ${ui_longest_task_ms_while_hashing} ms`);
     return { ui_open_10k_ms, ui_search_10k_ms, browser_sha256_mb_per_s, ui_longest_task_ms_while_hashing };
   } finally {
     await browser.close();

@@ -6,7 +6,9 @@ import {
   EngineError,
   EngineErrorCode,
   PROTOCOL_VERSION,
+  isNoticeMessage,
   isResponseMessage,
+  type ChangeNotice,
   type Progress,
   type RequestOf,
   type RequestType,
@@ -32,6 +34,7 @@ export class EngineClient {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #broken?: EngineError;
+  readonly #noticeListeners = new Set<(n: ChangeNotice) => void>();
 
   constructor(worker: WorkerLike) {
     this.#worker = worker;
@@ -63,7 +66,17 @@ export class EngineClient {
     });
   }
 
+  /** Calls `fn` with each change notice the worker sends unasked (events stored); returns the unsubscribe function. */
+  onNotice(fn: (n: ChangeNotice) => void): () => void {
+    this.#noticeListeners.add(fn);
+    return () => this.#noticeListeners.delete(fn);
+  }
+
   #receive(m: unknown): void {
+    if (isNoticeMessage(m)) {
+      for (const fn of [...this.#noticeListeners]) fn(m.notice);
+      return;
+    }
     if (!isResponseMessage(m)) return;
     const p = this.#pending.get(m.id);
     if (!p) return;

@@ -11,14 +11,17 @@ import { ErrorCode, LedgerError } from '../core/errors.ts';
 import type { Signer } from '../core/keys.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import { hashFile, type FileRef } from './files.ts';
-import { OpenCacheWriter, readOpenCache, writeOpenCache } from './open-cache.ts';
+import { OpenCacheWriter, readCachedEvents, readOpenCache, toJsonl, writeOpenCache } from './open-cache.ts';
+import { factsOf, type DashboardFacts } from '../ui/dashboard.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { fromUtf8, utf8 } from '../core/bytes.ts';
 import {
   CLASSIFICATIONS,
   EngineErrorCode,
   GENERATION_MODES,
+  type ChangeNotice,
   type EngineState,
+  type EventsPage,
   type ChecklistInput,
   type GenerationInput,
   type PolicyInput,
@@ -72,24 +75,39 @@ function files(value: unknown, field: string): File[] {
   return value as File[];
 }
 
+/** How long the host gathers accepted events before it tells the page (one notice per burst of a sync). */
+const NOTICE_DELAY_MS = 30;
+/** Beyond this many new events a notice carries none: the page reloads the list in pages. */
+const NOTICE_MAX_EVENTS = 2000;
+const MAX_PAGE = 5000;
+
 export class LedgerHost {
   readonly #deps: HostDeps;
   #storage?: StorageAdapter;
+  #storageOpening?: Promise<StorageAdapter>;
+  #initialized?: Promise<void>;
   #ledger?: Ledger;
   #identity?: DeviceIdentity;
   /** The ledger being loaded behind an open answered from the open cache (open-cache.ts). */
   #loading?: Promise<Ledger>;
   #cacheWriter?: OpenCacheWriter;
+  /** While the ledger loads behind a fast open: what the open cache says of it. */
+  #cached?: { count: number; facts: DashboardFacts; lines?: Promise<string[] | undefined> };
+  /** Counts changes of the event list (events stored, another ledger opened): see EventsPage.version. */
+  #version = 0;
+  #stopNotices?: () => void;
+  #listeners = new Set<(n: ChangeNotice) => void>();
+  #pendingAdded: LedgerEvent[] | null = [];
+  #noticeTimer?: ReturnType<typeof setTimeout>;
 
   constructor(deps: HostDeps) {
     this.#deps = deps;
   }
 
-  async #openStorage(): Promise<StorageAdapter> {
-    if (!this.#storage) {
-      await this.#deps.init();
-      this.#storage = await this.#deps.openStorage();
-    }
+  /** The device storage; with `init` (the default), Automerge's wasm is ready too. */
+  async #openStorage(init = true): Promise<StorageAdapter> {
+    if (init) await (this.#initialized ??= this.#deps.init());
+    this.#storage ??= await (this.#storageOpening ??= this.#deps.openStorage());
     return this.#storage;
   }
 
@@ -102,47 +120,115 @@ export class LedgerHost {
   }
 
   /**
-   * Opens the device's ledger. With `fast` (the page's first open), a valid open cache answers at once with
-   * the event list as JSON lines (`eventsJsonl`) while the ledger loads behind it; `settled()` waits for that load.
+   * Opens the device's ledger. With `fast` (the page's first open), a valid open cache answers at once (count
+   * and dashboard facts, no events) while the ledger loads behind it; `settled()` waits for that load. With
+   * `withEvents` the answer carries every event as JSON lines too (from the cache while the ledger loads).
    */
-  async open(opts: { fast?: boolean } = {}): Promise<EngineState> {
+  async open(opts: { fast?: boolean; withEvents?: boolean } = {}): Promise<EngineState> {
     if (this.#ledger) return this.#ready(this.#ledger);
     if (this.#loading) return this.#ready(await this.#loading);
-    const storage = await this.#openStorage();
+    // The cache is read before Automerge's wasm is even compiled: nothing on the fast path needs it.
+    const storage = await this.#openStorage(!opts.fast);
     if (!(await Ledger.exists(storage))) return { state: 'empty' };
     this.#identity = await this.#deps.loadIdentity();
     const cached = opts.fast ? await readOpenCache(storage) : undefined;
-    const loading = Ledger.open({ storage, signer: this.#identity?.signer }).then((ledger) => {
+    const jsonl = cached && opts.withEvents ? await readCachedEvents(storage) : undefined;
+    if (cached) this.#cached = { count: cached.events, facts: cached.facts, lines: jsonl !== undefined ? Promise.resolve(jsonl) : undefined };
+    const loading = this.#openStorage().then(() => Ledger.open({ storage, signer: this.#identity?.signer })).then((ledger) => {
       if (this.#loading === loading) this.#adopt(ledger, storage, !cached && !opts.fast);
       return ledger;
     });
     this.#loading = loading;
-    loading.then(
-      () => {
-        if (this.#loading === loading) this.#loading = undefined;
-      },
-      () => {
-        if (this.#loading === loading) this.#loading = undefined;
+    const done = () => {
+      if (this.#loading === loading) {
+        this.#loading = undefined;
+        this.#cached = undefined;
       }
-    );
+    };
+    loading.then(done, done);
     if (cached) {
       loading.catch(() => undefined); // the next request reports it (settled())
-      return { state: 'ready', ledger: cached.ledger, member: this.#member(), events: [], eventsJsonl: cached.eventsJsonl };
+      return {
+        state: 'ready',
+        ledger: cached.ledger,
+        member: this.#member(),
+        events: [],
+        count: cached.events,
+        facts: cached.facts,
+        version: this.#version,
+        ...(jsonl !== undefined ? { eventsJsonl: jsonl.join('\n') } : {})
+      };
     }
     const ledger = await loading;
-    if (opts.fast) {
-      // The cache was stale: written now (a page reload right after would otherwise find it stale again), and
-      // its event lines are the answer.
-      const jsonl = await this.saveOpenCache().catch(() => undefined);
-      const ready = this.#ready(ledger);
-      if (jsonl !== undefined && ready.state === 'ready') return { ...ready, events: [], eventsJsonl: jsonl };
-    }
+    // The cache was stale: written now (a page reload right after would otherwise find it stale again).
+    if (opts.fast) await this.saveOpenCache().catch(() => undefined);
     return this.#ready(ledger);
   }
 
-  /** Writes the open cache of the open ledger now (after an import); returns its event lines. */
-  async saveOpenCache(): Promise<string | undefined> {
-    if (!this.#ledger || !this.#storage) return undefined;
+  /**
+   * A state as the page gets it: no events, their count and the dashboard's facts instead (and the events as
+   * JSON lines when `withEvents`).
+   */
+  pageState(s: EngineState, opts: { withEvents?: boolean } = {}): EngineState {
+    if (s.state !== 'ready' || s.facts) return s;
+    const withEvents = opts.withEvents && s.eventsJsonl === undefined ? { eventsJsonl: toJsonl(s.events) } : {};
+    return { ...s, events: [], count: s.events.length, facts: factsOf(s.events), version: this.#version, ...withEvents };
+  }
+
+  /**
+   * A page of the event list, oldest first. While the ledger loads behind a fast open it comes from the open
+   * cache (same list), so a page that needs events does not wait for Automerge.
+   */
+  async eventsPage(offset: unknown, limit: unknown): Promise<EventsPage> {
+    if (!Number.isSafeInteger(offset) || (offset as number) < 0 || !Number.isSafeInteger(limit) || (limit as number) < 1) {
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'offset and limit must be whole numbers');
+    }
+    const from = offset as number;
+    const to = from + Math.min(limit as number, MAX_PAGE);
+    if (!this.#ledger && this.#cached) {
+      const c = this.#cached;
+      c.lines ??= this.#openStorage(false).then(readCachedEvents);
+      const lines = await c.lines;
+      if (lines && !this.#ledger && this.#cached === c) {
+        return { total: lines.length, version: this.#version, offset: from, jsonl: lines.slice(from, to).join('\n') };
+      }
+    }
+    await this.settled();
+    const events = this.#requireLedger().events();
+    return { total: events.length, version: this.#version, offset: from, jsonl: toJsonl(events.slice(from, to)) };
+  }
+
+  /**
+   * Calls `fn` after events were stored (appended, received, imported): at most one notice per
+   * NOTICE_DELAY_MS, with the count and dashboard facts of the ledger then. Returns the unsubscribe function.
+   */
+  onChange(fn: (n: ChangeNotice) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #changed(events: LedgerEvent[]): void {
+    this.#version++;
+    if (this.#pendingAdded) {
+      this.#pendingAdded.push(...events);
+      if (this.#pendingAdded.length > NOTICE_MAX_EVENTS) this.#pendingAdded = null;
+    }
+    if (this.#noticeTimer !== undefined) return;
+    this.#noticeTimer = setTimeout(() => {
+      this.#noticeTimer = undefined;
+      const added = this.#pendingAdded;
+      this.#pendingAdded = [];
+      const ledger = this.#ledger;
+      if (!ledger || this.#listeners.size === 0) return;
+      const all = ledger.events();
+      const notice: ChangeNotice = { version: this.#version, count: all.length, facts: factsOf(all), added };
+      for (const fn of [...this.#listeners]) fn(notice);
+    }, NOTICE_DELAY_MS);
+  }
+
+  /** Writes the open cache of the open ledger now (after an import). */
+  async saveOpenCache(): Promise<boolean> {
+    if (!this.#ledger || !this.#storage) return false;
     return writeOpenCache(this.#storage, this.#ledger);
   }
 
@@ -151,11 +237,14 @@ export class LedgerHost {
     if (this.#loading) await this.#loading;
   }
 
-  /** Takes a newly opened or created ledger, with its open cache kept in step. */
+  /** Takes a newly opened or created ledger, with its open cache and the page's change notices kept in step. */
   #adopt(ledger: Ledger, storage: StorageAdapter, cacheStale: boolean): void {
     this.#cacheWriter?.stop();
+    this.#stopNotices?.();
     this.#ledger = ledger;
+    this.#version++;
     this.#cacheWriter = new OpenCacheWriter(storage, ledger);
+    this.#stopNotices = ledger.observe((events) => this.#changed(events));
     if (cacheStale) this.#cacheWriter.schedule(0);
   }
 
@@ -214,6 +303,8 @@ export class LedgerHost {
     await this.settled().catch(() => undefined);
     this.#cacheWriter?.stop();
     this.#cacheWriter = undefined;
+    this.#stopNotices?.();
+    this.#stopNotices = undefined;
     this.#ledger = undefined;
     this.#identity = undefined;
     return this.open();

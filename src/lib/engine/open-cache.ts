@@ -1,40 +1,51 @@
 /**
- * The open cache: what the dashboard needs to show a ledger at once, without waiting for Automerge.
+ * The open cache: what a page load needs to show a ledger at once, without waiting for Automerge.
  *
- * Loading the Automerge document of a 10,000-event ledger takes seconds in a browser (A.load of ~10 MB of
- * event and signature strings), and that used to stand between a page load and the dashboard. The worker keeps
- * the event list (JSON lines, exactly as `Ledger.events()` gives it) under `cache/open`, together with the names of
- * the stored chunks it was made from. Chunks are named by the SHA-256 of their bytes (docstore.ts), so when the
- * names listed in storage are exactly those in the cache, the cache describes the same document. At open the
- * worker answers from the cache (one IndexedDB read, handed to the page as one string: no structured clone of
- * 10,000 objects) and loads the ledger itself meanwhile; every other request waits for that load.
+ * Loading the Automerge document of a 10,000-event ledger takes seconds in a browser, and that used to stand
+ * between a page load and the dashboard. The worker keeps, beside the ledger, two entries made from it:
  *
- * The cache is written behind the ledger (off the page's thread) once appends or received events are stored,
- * and right after an open that found it stale. It holds nothing the chunks do not: events are not confidential
- * (prompts are in the vault). A cache that does not match, or cannot be read, is ignored (the slow path).
+ *   cache/open     the ledger's name and id, its event count and the dashboard's facts (ui/dashboard.ts: a few
+ *                  KB whatever the ledger's size). A page load answers from it alone: one small IndexedDB read,
+ *                  nothing parsed, nothing summed, and the page gets a few KB instead of every event.
+ *   cache/events   the event list as JSON lines (exactly as `Ledger.events()` gives them, oldest first), read
+ *                  only when a page asks for events before the ledger has loaded (Search opened directly).
  *
- *   bytes = UTF-8( JSON header ) "\n" UTF-8( JSON lines: one LedgerEvent a line, oldest first )
- *   header = { v: 1, chunks: ["doc/incr/<sha256>", ...] (sorted), ledger: { id, name }, events: N }
+ * Each names the stored chunks it was made from. Chunks are named by the SHA-256 of their bytes (docstore.ts),
+ * so when the names listed in storage are exactly those in an entry, the entry describes the same document.
+ * An entry that does not match, or cannot be read, is ignored (the slow path: wait for the ledger to load).
+ *
+ * Both are written behind the ledger (off the page's thread) once appends or received events are stored, and
+ * right after an open that found them stale. They hold nothing the chunks do not: events are not confidential
+ * (prompts are in the vault).
+ *
+ *   cache/open   = UTF-8( JSON { v: 2, chunks: ["doc/incr/<sha256>", ...] (sorted), ledger: { id, name }, events: N, facts } )
+ *   cache/events = UTF-8( JSON { v: 2, chunks } ) "\n" UTF-8( JSON lines: one LedgerEvent a line, oldest first )
  */
 import type { Ledger } from '../core/ledger.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import type { LedgerInfo } from './protocol.ts';
+import { factsOf, isDashboardFacts, type DashboardFacts } from '../ui/dashboard.ts';
 
 export const OPEN_CACHE_KEY = ['cache', 'open'];
-const VERSION = 1;
+export const EVENTS_CACHE_KEY = ['cache', 'events'];
+const VERSION = 2;
 
 interface Header {
   v: number;
   chunks: string[];
+}
+
+interface OpenHeader extends Header {
   ledger: LedgerInfo;
   events: number;
+  facts: DashboardFacts;
 }
 
 export interface OpenCache {
   ledger: LedgerInfo;
-  /** The event list as JSON lines (one LedgerEvent a line), for the page to parse. */
-  eventsJsonl: string;
+  /** How many events the ledger holds. */
   events: number;
+  facts: DashboardFacts;
 }
 
 /** Events as JSON lines (JSON.stringify never leaves a raw newline in its output). */
@@ -43,42 +54,59 @@ export const toJsonl = (events: readonly unknown[]): string => events.map((e) =>
 const chunkNames = async (storage: StorageAdapter): Promise<string[]> =>
   (await storage.listKeys(['doc'])).map((k) => k.join('/')).sort();
 
-/** The cache when it describes exactly the stored chunks; undefined otherwise (or on any read problem). */
+const sameChunks = (head: Header | null | undefined, chunks: string[]): boolean =>
+  head?.v === VERSION && Array.isArray(head.chunks) && head.chunks.length === chunks.length && head.chunks.every((c, i) => c === chunks[i]);
+
+/** The open entry when it describes exactly the stored chunks; undefined otherwise (or on any read problem). */
 export async function readOpenCache(storage: StorageAdapter): Promise<OpenCache | undefined> {
   try {
     const [bytes, chunks] = await Promise.all([storage.load(OPEN_CACHE_KEY), chunkNames(storage)]);
     if (!bytes) return undefined;
+    const head = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as OpenHeader;
+    if (!sameChunks(head, chunks)) return undefined;
+    if (typeof head.ledger?.id !== 'string' || typeof head.ledger?.name !== 'string' || !Number.isSafeInteger(head.events)) return undefined;
+    if (!isDashboardFacts(head.facts)) return undefined;
+    return { ledger: { id: head.ledger.id, name: head.ledger.name }, events: head.events, facts: head.facts };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cached event list as JSON lines, one event each, when it describes exactly the stored chunks. */
+export async function readCachedEvents(storage: StorageAdapter): Promise<string[] | undefined> {
+  try {
+    const [bytes, chunks] = await Promise.all([storage.load(EVENTS_CACHE_KEY), chunkNames(storage)]);
+    if (!bytes) return undefined;
     const nl = bytes.indexOf(10);
     if (nl < 0) return undefined;
     const dec = new TextDecoder('utf-8', { fatal: true });
-    const head = JSON.parse(dec.decode(bytes.subarray(0, nl))) as Header;
-    if (head?.v !== VERSION || !Array.isArray(head.chunks) || head.chunks.length !== chunks.length) return undefined;
-    if (!head.chunks.every((c, i) => c === chunks[i])) return undefined;
-    if (typeof head.ledger?.id !== 'string' || typeof head.ledger?.name !== 'string' || !Number.isSafeInteger(head.events)) return undefined;
-    const eventsJsonl = dec.decode(bytes.subarray(nl + 1));
-    if (head.events > 0 && eventsJsonl[0] !== '{') return undefined;
-    return { ledger: { id: head.ledger.id, name: head.ledger.name }, eventsJsonl, events: head.events };
+    if (!sameChunks(JSON.parse(dec.decode(bytes.subarray(0, nl))) as Header, chunks)) return undefined;
+    const text = dec.decode(bytes.subarray(nl + 1));
+    if (text.length === 0) return [];
+    if (text[0] !== '{') return undefined;
+    return text.split('\n');
   } catch {
     return undefined;
   }
 }
 
 /**
- * Writes the cache for the ledger as stored now, and returns its event lines. Waits for appends being written; gives up (undefined)
- * when the ledger changes while the chunk names are read, so a cache never names chunks its events do not
- * match.
+ * Writes both entries for the ledger as stored now. Waits for appends being written; gives up (false) when the
+ * ledger changes meanwhile, so an entry never names chunks its contents do not match.
  */
-export async function writeOpenCache(storage: StorageAdapter, ledger: Ledger): Promise<string | undefined> {
+export async function writeOpenCache(storage: StorageAdapter, ledger: Ledger): Promise<boolean> {
   await ledger.flushed();
   const events = ledger.events();
   const chunks = await chunkNames(storage);
-  if (ledger.events() !== events) return undefined;
-  const head: Header = { v: VERSION, chunks, ledger: { id: ledger.id, name: ledger.name }, events: events.length };
-  const jsonl = toJsonl(events);
-  const bytes = new TextEncoder().encode(`${JSON.stringify(head)}\n${jsonl}`);
-  if (ledger.events() !== events) return undefined;
-  await storage.save(OPEN_CACHE_KEY, bytes);
-  return jsonl;
+  if (ledger.events() !== events) return false;
+  const enc = new TextEncoder();
+  const eventsBytes = enc.encode(`${JSON.stringify({ v: VERSION, chunks } satisfies Header)}\n${toJsonl(events)}`);
+  const head: OpenHeader = { v: VERSION, chunks, ledger: { id: ledger.id, name: ledger.name }, events: events.length, facts: factsOf(events) };
+  const openBytes = enc.encode(JSON.stringify(head));
+  if (ledger.events() !== events) return false;
+  await storage.save(EVENTS_CACHE_KEY, eventsBytes);
+  await storage.save(OPEN_CACHE_KEY, openBytes);
+  return true;
 }
 
 /** Keeps the cache of one ledger in step: rewritten `delayMs` after the last append, at once after a receive. */
@@ -106,7 +134,7 @@ export class OpenCacheWriter {
       this.#timer = undefined;
       writeOpenCache(this.#storage, this.#ledger).then(
         (done) => {
-          if (done === undefined) this.schedule();
+          if (!done) this.schedule();
         },
         () => {
           /* a cache that could not be written is only a slower next open */

@@ -13,6 +13,7 @@ import type { KeyBackup } from '../core/backup.ts';
 import type { CustodyInput } from './custody.ts';
 import type { FileRef } from './files.ts';
 import type { TeamRequest, TeamResults } from './team-protocol.ts';
+import type { DashboardFacts } from '../ui/dashboard.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -83,6 +84,12 @@ export interface MemberInfo {
   publicKey: string;
 }
 
+/**
+ * A ledger's state as the host has it (`events`: every event) and, in the worker's answers to the page, as the
+ * page gets it (pageState in host.ts): `events` empty, `count` and the dashboard's `facts` instead, and the
+ * events as JSON lines only when the open asked for them (`withEvents`). The page pulls the event list in pages
+ * (`events` requests) when a page needs it; the dashboard never does.
+ */
 export type EngineState =
   | { state: 'empty' }
   | {
@@ -90,16 +97,40 @@ export type EngineState =
       ledger: LedgerInfo;
       member: MemberInfo | null;
       events: LedgerEvent[];
-      /**
-       * The same events as JSON lines (one event per line, oldest first), when sent that way (then `events` is
-       * empty): the worker's answer to `open`, one string instead of a structured clone of every event; the
-       * page parses it in slices so no task blocks for long (LedgerSession).
-       */
+      /** How many events the ledger holds (set in the page's form, where `events` is empty). */
+      count?: number;
+      /** What the dashboard shows, summed over every event in the worker (ui/dashboard.ts). */
+      facts?: DashboardFacts;
+      /** Every event as JSON lines, oldest first (an open with `withEvents`): one string, parsed in slices on the page. */
       eventsJsonl?: string;
+      /** The ledger's change counter (see EventsPage.version). */
+      version?: number;
     };
 
+/** A page of the event list (oldest first) as JSON lines, one event a line. */
+export interface EventsPage {
+  /** Events in the ledger now. */
+  total: number;
+  /** Changes whenever the list changes: pages with different versions do not belong together. */
+  version: number;
+  offset: number;
+  jsonl: string;
+}
+
+/**
+ * Sent by the worker, unasked, after events were stored (appended here, received from a peer, imported):
+ * the new count and dashboard facts, and the new events themselves (null when too many to send: reload).
+ */
+export interface ChangeNotice {
+  version: number;
+  count: number;
+  facts: DashboardFacts;
+  added: LedgerEvent[] | null;
+}
+
 export type Request =
-  | { type: 'open' }
+  | { type: 'open'; withEvents?: boolean }
+  | { type: 'events'; offset: number; limit: number }
   | { type: 'create'; memberName: string; ledgerName: string; backupPassphrase?: string }
   | { type: 'record-generation'; input: GenerationInput }
   | { type: 'verify' }
@@ -154,6 +185,7 @@ export interface ImportResult {
 /** The result type of each request type. */
 export interface Results extends TeamResults, BundleResults {
   open: EngineState;
+  events: EventsPage;
   create: EngineState;
   'record-generation': LedgerEvent;
   verify: VerifyReport;
@@ -208,10 +240,23 @@ export type ResponseMessage =
   | { v: typeof PROTOCOL_VERSION; id: number; kind: 'result'; ok: false; error: ErrorInfo }
   | { v: typeof PROTOCOL_VERSION; id: number; kind: 'progress'; progress: Progress };
 
+/** A message the worker sends unasked (no request id). */
+export interface NoticeMessage {
+  v: typeof PROTOCOL_VERSION;
+  kind: 'notice';
+  notice: ChangeNotice;
+}
+
 export function isResponseMessage(m: unknown): m is ResponseMessage {
   if (typeof m !== 'object' || m === null) return false;
   const r = m as Record<string, unknown>;
   return r.v === PROTOCOL_VERSION && typeof r.id === 'number' && (r.kind === 'result' || r.kind === 'progress');
+}
+
+export function isNoticeMessage(m: unknown): m is NoticeMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const r = m as Record<string, unknown>;
+  return r.v === PROTOCOL_VERSION && r.kind === 'notice' && typeof r.notice === 'object' && r.notice !== null;
 }
 
 export function isRequestMessage(m: unknown): m is RequestMessage {

@@ -6,9 +6,11 @@ import { createContext } from 'svelte';
 import type { LedgerEvent } from '../core/event.ts';
 import type { VerifyReport } from '../core/verify.ts';
 import { EngineClient } from './client.ts';
+import { dashboardFacts, dashboardView, type DashboardFacts, type DashboardView } from '../ui/dashboard.ts';
 import {
   EngineError,
   toErrorInfo,
+  type ChangeNotice,
   type EngineState,
   type ChecklistInput,
   type ErrorInfo,
@@ -31,11 +33,10 @@ const yieldToPage = (): Promise<void> => {
   return sched?.yield ? sched.yield() : new Promise((r) => setTimeout(r, 0));
 };
 
-/** Events parsed from JSON lines a slice at a time, yielding between slices: no long task at open. */
+/** Events parsed from JSON lines a slice at a time, yielding between slices: no long task on the page. */
 const SLICE = 1000;
-async function parseJsonl(text: string): Promise<LedgerEvent[]> {
+async function parseJsonl(text: string, out: LedgerEvent[] = []): Promise<LedgerEvent[]> {
   const lines = text.length ? text.split('\n') : [];
-  const out: LedgerEvent[] = [];
   for (let i = 0; i < lines.length; i += SLICE) {
     if (i > 0) await yieldToPage();
     for (const e of JSON.parse(`[${lines.slice(i, i + SLICE).join(',')}]`) as LedgerEvent[]) out.push(e);
@@ -43,18 +44,53 @@ async function parseJsonl(text: string): Promise<LedgerEvent[]> {
   return out;
 }
 
+/** How many events one `events` request brings. */
+const PAGE = 2500;
+
+/** Ledger.events() order: time, then id. */
+const before = (a: LedgerEvent, b: LedgerEvent): number =>
+  a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+
+/** `list` (sorted) with the events of `added` it lacks, in order; `list` itself when nothing is new. */
+export function mergeEvents(list: readonly LedgerEvent[], added: readonly LedgerEvent[], ids: ReadonlySet<string>): LedgerEvent[] {
+  const seen = new Set<string>();
+  const fresh = added.filter((e) => !ids.has(e.id) && !seen.has(e.id) && !!seen.add(e.id));
+  if (fresh.length === 0) return list as LedgerEvent[];
+  const last = list.at(-1);
+  fresh.sort(before);
+  if (!last || before(last, fresh[0]) < 0) return [...list, ...fresh];
+  return [...list, ...fresh].sort(before);
+}
+
 export class LedgerSession {
   status = $state<SessionStatus>('starting');
   ledger = $state.raw<LedgerInfo | null>(null);
   member = $state.raw<MemberInfo | null>(null);
-  /** All events, oldest first. Replaced, never mutated: `$state.raw` keeps 10k events cheap. */
-  events = $state.raw<LedgerEvent[]>([]);
+  /** How many events the ledger holds (known at open, before any event is on the page). */
+  count = $state(0);
+  /** The dashboard's figures, summed over every event in the worker (ui/dashboard.ts); kept in step by its notices. */
+  facts = $state.raw<DashboardFacts | null>(null);
+  /** What the dashboard shows now. */
+  readonly dashboard: DashboardView | null = $derived(this.facts ? dashboardView(this.facts, Date.now()) : null);
+  /** Whether `events` holds the whole list (pages that need it show "Loading events…" until then: LedgerGate `events`). */
+  eventsLoaded = $state(false);
   report = $state.raw<VerifyReport | null>(null);
   /** The last failure, for the page's alert region; cleared by the next successful action. */
   error = $state.raw<ErrorInfo | null>(null);
   /** What the engine is doing now ("Verifying…"), or null when idle. */
   activity = $state<string | null>(null);
   progress = $state.raw<Progress | null>(null);
+
+  /** All events, oldest first, once loaded. Replaced, never mutated: `$state.raw` keeps 10k events cheap. */
+  #events = $state.raw<LedgerEvent[]>([]);
+  #ids = new Set<string>();
+  /** The worker's change counter that `#events` reflects. */
+  #eventsVersion = -1;
+  /** A page needs the whole list: loaded at open or as soon as the ledger is ready. */
+  #wantEvents = false;
+  #loadingEvents?: Promise<void>;
+  /** Notices that arrived while the list was loading, merged once it is. */
+  #noticesWhileLoading: ChangeNotice[] = [];
 
   readonly #client: EngineClient;
   /** The hashing worker (hash-worker.ts), started on first use; only with the bundled ledger worker. */
@@ -63,6 +99,7 @@ export class LedgerSession {
   constructor(client?: EngineClient) {
     this.#client = client ?? EngineClient.start();
     if (client) this.#hasher = null;
+    this.#client.onNotice((n) => this.#onNotice(n));
   }
 
   #clientFor(type: RequestType): EngineClient {
@@ -76,21 +113,116 @@ export class LedgerSession {
     return this.#client;
   }
 
+  /**
+   * Every event, oldest first. The dashboard never needs them; a page that does gets them loaded (in pages
+   * from the worker) on first use, and `[]` until then.
+   */
+  get events(): LedgerEvent[] {
+    if (!this.eventsLoaded) this.needEvents();
+    return this.#events;
+  }
+
   /** Newest first, for lists. */
   readonly newestFirst = $derived([...this.events].reverse());
+
+  /** Asks for the whole event list (LedgerGate `events` calls it as the page is made). */
+  needEvents(): void {
+    if (this.#wantEvents) return;
+    this.#wantEvents = true;
+    // Not from inside a template or $derived read: loading sets state.
+    queueMicrotask(() => {
+      if (this.status === 'ready' && !this.eventsLoaded) void this.#loadEvents();
+    });
+  }
+
+  #setEvents(events: LedgerEvent[], version: number): void {
+    this.#events = events;
+    this.#ids = new Set(events.map((e) => e.id));
+    this.#eventsVersion = version;
+    this.eventsLoaded = true;
+  }
+
+  /** Loads the whole list in pages; starts again when the list changed between two pages. */
+  #loadEvents(): Promise<void> {
+    this.#loadingEvents ??= (async () => {
+      try {
+        for (;;) {
+          let version: number | undefined;
+          const all: LedgerEvent[] = [];
+          for (let offset = 0; ; offset += PAGE) {
+            const page = await this.#client.call({ type: 'events', offset, limit: PAGE });
+            if (version !== undefined && page.version !== version) break;
+            version = page.version;
+            await parseJsonl(page.jsonl, all);
+            if (offset + PAGE >= page.total) {
+              this.#setEvents(all, version);
+              const missed = this.#noticesWhileLoading;
+              this.#noticesWhileLoading = [];
+              if (missed.some((n) => n.added === null)) break; // too many to merge: load again
+              for (const n of missed) this.#merge(n);
+              return;
+            }
+            await yieldToPage();
+          }
+        }
+      } catch (e) {
+        this.error = e instanceof EngineError ? e.toJSON() : toErrorInfo(e);
+      } finally {
+        this.#loadingEvents = undefined;
+      }
+    })();
+    return this.#loadingEvents;
+  }
+
+  #merge(n: ChangeNotice): void {
+    if (n.version <= this.#eventsVersion || !n.added) return;
+    const merged = mergeEvents(this.#events, n.added, this.#ids);
+    if (merged !== this.#events) {
+      for (const e of n.added) this.#ids.add(e.id);
+      this.#events = merged;
+    }
+    this.#eventsVersion = n.version;
+  }
+
+  /** Events were stored in the worker (here, by a peer, by an import): every view follows. */
+  #onNotice(n: ChangeNotice): void {
+    if (this.status !== 'ready') return;
+    this.count = n.count;
+    this.facts = n.facts;
+    this.report = null; // a report about fewer events is stale
+    if (this.#loadingEvents) this.#noticesWhileLoading.push(n);
+    else if (this.eventsLoaded) {
+      if (n.added) this.#merge(n);
+      else void this.#loadEvents();
+    }
+  }
 
   async #apply(s: EngineState): Promise<void> {
     if (s.state === 'empty') {
       this.status = 'empty';
       this.ledger = null;
       this.member = null;
-      this.events = [];
-    } else {
-      const events = s.eventsJsonl !== undefined ? await parseJsonl(s.eventsJsonl) : s.events;
-      this.ledger = s.ledger;
-      this.member = s.member;
-      this.events = events;
-      this.status = 'ready';
+      this.count = 0;
+      this.facts = null;
+      this.#setEvents([], -1);
+      return;
+    }
+    const sameLedger = this.ledger?.id === s.ledger.id;
+    this.ledger = s.ledger;
+    this.member = s.member;
+    this.count = s.count ?? s.events.length;
+    this.facts = s.facts ?? dashboardFacts(s.events);
+    if (s.eventsJsonl !== undefined) this.#setEvents(await parseJsonl(s.eventsJsonl), s.version ?? -1);
+    else if (s.count === undefined) this.#setEvents(s.events, s.version ?? -1); // a state with its events
+    else if (!sameLedger) {
+      this.#events = [];
+      this.#ids = new Set();
+      this.eventsLoaded = false;
+    }
+    this.status = 'ready';
+    // The list the page holds (or is about to need) may no longer be the ledger's: load it (again) behind.
+    if (s.eventsJsonl === undefined && s.count !== undefined && (this.eventsLoaded || this.#wantEvents)) {
+      if (!this.eventsLoaded || s.count !== this.#events.length || (s.version ?? 0) > this.#eventsVersion) void this.#loadEvents();
     }
   }
 
@@ -111,7 +243,10 @@ export class LedgerSession {
   }
 
   async start(): Promise<void> {
-    const s = await this.#run('Opening your ledger…', () => this.#client.call({ type: 'open' }));
+    // Marks for the UI benchmark (tests/bench/ui.ts): when the open left and when its answer came.
+    performance.mark('ledger-open-sent');
+    const s = await this.#run('Opening your ledger…', () => this.#client.call({ type: 'open', withEvents: this.#wantEvents }));
+    performance.mark('ledger-open-answered');
     if (s) await this.#apply(s);
     else this.status = 'failed';
   }
@@ -132,9 +267,12 @@ export class LedgerSession {
   async request<T extends RequestType>(request: RequestOf<T>, activity: string, opts: { inline?: boolean } = {}): Promise<Results[T] | undefined> {
     this.activity = activity;
     this.progress = null;
+    const t0 = performance.now();
     try {
       const result = await this.#clientFor(request.type).call(request, (p) => (this.progress = p));
       this.error = null;
+      // For the UI benchmark: how long hashing took, as seen from the page.
+      if (request.type === 'hash-files') performance.measure('hash-files', { start: t0, end: performance.now() });
       return result;
     } catch (e) {
       if (opts.inline) throw e instanceof EngineError ? e : new EngineError(toErrorInfo(e));
@@ -162,17 +300,17 @@ export class LedgerSession {
     const event = await this.#run('Recording the generation…', () =>
       this.#client.call({ type: 'record-generation', input }, (p) => (this.progress = p))
     );
-    if (event) {
-      this.events = [...this.events, event];
-      this.report = null; // a report about fewer events is stale
-    }
+    this.#appended(event);
     return event;
   }
 
+  /** An event this page recorded: in the list at once (the worker's notice brings the dashboard's figures). */
   #appended(event: LedgerEvent | undefined): void {
-    if (event) {
-      this.events = [...this.events, event];
-      this.report = null;
+    if (!event) return;
+    this.report = null; // a report about fewer events is stale
+    if (this.eventsLoaded && !this.#ids.has(event.id)) {
+      this.#events = mergeEvents(this.#events, [event], this.#ids);
+      this.#ids.add(event.id);
     }
   }
 

@@ -7,7 +7,6 @@ import { initAutomerge } from './wasm.ts';
 import { IdbStorage } from '../adapters/storage/idb.ts';
 import { ensureIdentity, identitySigner, loadIdentity, restoreIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
 import { VaultLock } from './vault-lock.ts';
-import { toJsonl } from './open-cache.ts';
 import { handleDevice, isDeviceRequest } from './device-requests.ts';
 import { TeamService } from './team.ts';
 import { handleBundle, isBundleRequest } from './bundle-requests.ts';
@@ -18,6 +17,7 @@ import {
   isRequestMessage,
   toErrorInfo,
   type EngineState,
+  type NoticeMessage,
   type Progress,
   type Request,
   type ResponseMessage
@@ -65,13 +65,26 @@ const team = new TeamService({
   ensureIdentity: async (name) => device(await ensureIdentity(name))
 });
 
-/** The page's open answer carries the events as one string of JSON lines: far cheaper to post than 10,000 objects. */
-const asJson = (s: EngineState): EngineState =>
-  s.state === 'ready' && s.eventsJsonl === undefined ? { ...s, events: [], eventsJsonl: toJsonl(s.events) } : s;
+/**
+ * Ledger states go to the page without their events (count and dashboard facts instead: host.pageState); the
+ * page pulls the event list in pages (`events`) when it needs it.
+ */
+function forPage(type: Request['type'], result: unknown): unknown {
+  if (type === 'restore-key' || type === 'team-join') return host.pageState(result as EngineState);
+  if (type === 'import-ledger') {
+    const r = result as { state: EngineState };
+    return { ...r, state: host.pageState(r.state) };
+  }
+  return result;
+}
+
+// Events stored (appended here, received from a peer, imported): the page updates every view it shows.
+host.onChange((notice) => scope.postMessage({ v: PROTOCOL_VERSION, kind: 'notice', notice } satisfies NoticeMessage));
 
 async function handle(request: Request, progress: (p: Progress) => void): Promise<unknown> {
-  // A fast open answers from the open cache while the ledger loads: everything else (but hashing) waits for it.
-  if (request.type !== 'open' && request.type !== 'hash-files') await host.settled();
+  // A fast open answers from the open cache while the ledger loads: everything else (but hashing and pages of
+  // the event list, which the cache answers too) waits for it.
+  if (request.type !== 'open' && request.type !== 'hash-files' && request.type !== 'events') await host.settled();
   // The Team page's requests (team.ts).
   if (isTeamRequest(request)) return team.handle(request);
   // The Asset, Verify and Settings requests (device-requests.ts).
@@ -79,10 +92,14 @@ async function handle(request: Request, progress: (p: Progress) => void): Promis
   // Evidence bundles: export from the Asset page, verify on the Verify page (bundle-requests.ts).
   if (isBundleRequest(request)) return handleBundle(host, request, progress);
   switch (request.type) {
-    case 'open':
-      return host.open({ fast: true }).then(asJson);
+    case 'open': {
+      const withEvents = request.withEvents === true;
+      return host.open({ fast: true, withEvents }).then((s) => host.pageState(s, { withEvents }));
+    }
+    case 'events':
+      return host.eventsPage(request.offset, request.limit);
     case 'create':
-      return host.create(request.memberName, request.ledgerName, request.backupPassphrase);
+      return host.create(request.memberName, request.ledgerName, request.backupPassphrase).then((s) => host.pageState(s));
     case 'record-generation':
       return host.recordGeneration(request.input, progress);
     case 'verify':
@@ -125,7 +142,7 @@ scope.addEventListener('message', (e: MessageEvent<unknown>) => {
   };
   queue = queue.then(async () => {
     try {
-      const result = await handle(m.request, progress);
+      const result = forPage(m.request.type, await handle(m.request, progress));
       post({ v: PROTOCOL_VERSION, id: m.id, kind: 'result', ok: true, result });
     } catch (err) {
       console.error('ledger worker:', err);

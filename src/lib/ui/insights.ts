@@ -59,20 +59,23 @@ export function memberNames(events: readonly LedgerEvent[]): Map<string, string>
   return names;
 }
 
-export interface OnServer {
+export interface OnServerFact {
   id: string;
   time: string;
   platform: string;
   project: string;
   classification?: string;
   outputs: FileInfo[];
-  ageDays: number;
   /** A deletion was requested (or failed) but not confirmed. */
   deletion?: 'requested' | 'failed';
 }
 
-/** Generations whose cloud copy has no confirmed deletion, oldest first. */
-export function stillOnServers(events: readonly LedgerEvent[], now = Date.now()): OnServer[] {
+export interface OnServer extends OnServerFact {
+  ageDays: number;
+}
+
+/** Generations whose cloud copy has no confirmed deletion, oldest first (without their age: see withAge). */
+export function onServerFacts(events: readonly LedgerEvent[]): OnServerFact[] {
   const confirmedGen = new Set<string>();
   const confirmedFiles = new Set<string>();
   const pending = new Map<string, 'requested' | 'failed'>();
@@ -90,25 +93,33 @@ export function stillOnServers(events: readonly LedgerEvent[], now = Date.now())
       pending.set(gen, status);
     }
   }
-  const out: OnServer[] = [];
+  const out: OnServerFact[] = [];
   for (const e of events) {
     if (typeOf(e) !== 'generation' || confirmedGen.has(e.id)) continue;
     const b = bodyOf(e);
     const outputs = filesIn(b.outputs);
-    if (outputs.length > 0 && outputs.every((f) => confirmedFiles.has(f.sha256))) continue;
-    const time = timeOf(e);
+    if (outputs.length > 0 && confirmedFiles.size > 0 && outputs.every((f) => confirmedFiles.has(f.sha256))) continue;
+    const deletion = pending.get(e.id);
     out.push({
       id: e.id,
-      time,
+      time: timeOf(e),
       platform: platformOf(e) ?? '—',
       project: projectOf(e) ?? '—',
       classification: classificationOf(e),
       outputs,
-      ageDays: Math.max(0, Math.floor((now - ms(time)) / DAY_MS)),
-      deletion: pending.get(e.id)
+      ...(deletion ? { deletion } : {})
     });
   }
   return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+}
+
+/** Each one with its age in whole days at `now`. */
+export const withAge = (facts: readonly OnServerFact[], now = Date.now()): OnServer[] =>
+  facts.map((f) => ({ ...f, ageDays: Math.max(0, Math.floor((now - ms(f.time)) / DAY_MS)) }));
+
+/** Generations whose cloud copy has no confirmed deletion, oldest first. */
+export function stillOnServers(events: readonly LedgerEvent[], now = Date.now()): OnServer[] {
+  return withAge(onServerFacts(events), now);
 }
 
 export interface PolicyStatus {
@@ -126,11 +137,14 @@ export interface PolicyStatus {
 /** When a policy snapshot was retrieved (its retrievedAt, else the event time). */
 export const snapshotTime = (e: LedgerEvent): string => str(bodyOf(e).retrievedAt) ?? timeOf(e);
 
-/**
- * The review status of every platform the ledger knows (from generations, checklists and snapshots):
- * due when no snapshot in the last 90 days. Due ones first, the most overdue first.
- */
-export function policyReviews(events: readonly LedgerEvent[], now = Date.now()): PolicyStatus[] {
+/** A platform the ledger knows (from generations, checklists and snapshots) and its latest snapshot, if any. */
+export interface PlatformFact {
+  platform: string;
+  lastId?: string;
+  lastTime?: string;
+}
+
+export function platformFacts(events: readonly LedgerEvent[]): PlatformFact[] {
   const latest = new Map<string, LedgerEvent>();
   const platforms = new Set<string>();
   for (const e of events) {
@@ -144,14 +158,20 @@ export function policyReviews(events: readonly LedgerEvent[], now = Date.now()):
       if (!prev || snapshotTime(e) >= snapshotTime(prev)) latest.set(p, e);
     }
   }
-  const out: PolicyStatus[] = [...platforms].map((platform) => {
+  return [...platforms].map((platform) => {
     const last = latest.get(platform);
-    if (!last) return { platform, due: true };
-    const lastTime = snapshotTime(last);
+    return last ? { platform, lastId: last.id, lastTime: snapshotTime(last) } : { platform };
+  });
+}
+
+/** The review status of each platform at `now`: due when no snapshot in the last 90 days. Due ones first, the most overdue first. */
+export function reviewsOf(platforms: readonly PlatformFact[], now = Date.now()): PolicyStatus[] {
+  const out: PolicyStatus[] = platforms.map(({ platform, lastId, lastTime }) => {
+    if (!lastId || lastTime === undefined) return { platform, due: true };
     const ageDays = Math.max(0, Math.floor((now - ms(lastTime)) / DAY_MS));
     return {
       platform,
-      lastId: last.id,
+      lastId,
       lastTime,
       ageDays,
       due: now - ms(lastTime) > REVIEW_DAYS * DAY_MS,
@@ -160,6 +180,14 @@ export function policyReviews(events: readonly LedgerEvent[], now = Date.now()):
   });
   const key = (s: PolicyStatus) => (s.lastTime ? ms(s.lastTime) : -Infinity);
   return out.sort((a, b) => Number(b.due) - Number(a.due) || key(a) - key(b) || a.platform.localeCompare(b.platform));
+}
+
+/**
+ * The review status of every platform the ledger knows (from generations, checklists and snapshots):
+ * due when no snapshot in the last 90 days. Due ones first, the most overdue first.
+ */
+export function policyReviews(events: readonly LedgerEvent[], now = Date.now()): PolicyStatus[] {
+  return reviewsOf(platformFacts(events), now);
 }
 
 export interface Gap {
@@ -177,8 +205,21 @@ export interface Gap {
  * platform retrieved in the 90 days before the generation (cited by the generation or not).
  */
 export function gaps(events: readonly LedgerEvent[]): Gap[] {
-  const byId = new Map<string, LedgerEvent>(events.map((e) => [e.id, e]));
-  const snapshots = events.filter((e) => typeOf(e) === 'policy-snapshot');
+  const byId = new Map<string, LedgerEvent>();
+  /** Snapshot times (ms) per platform, sorted: "a snapshot of this platform in the window" is a binary search. */
+  const snapshotTimes = new Map<string, number[]>();
+  for (const e of events) {
+    const t = typeOf(e);
+    if (t !== 'checklist' && t !== 'policy-snapshot') continue;
+    byId.set(e.id, e);
+    const p = t === 'policy-snapshot' ? platformOf(e) : undefined;
+    if (p) {
+      const list = snapshotTimes.get(p) ?? [];
+      list.push(ms(snapshotTime(e)));
+      snapshotTimes.set(p, list);
+    }
+  }
+  for (const list of snapshotTimes.values()) list.sort((a, b) => a - b);
   const out: Gap[] = [];
   for (const e of events) {
     if (typeOf(e) !== 'generation') continue;
@@ -187,22 +228,37 @@ export function gaps(events: readonly LedgerEvent[]): Gap[] {
     const b = bodyOf(e);
     const time = timeOf(e);
     const checklistId = str(b.checklist);
-    const noChecklist = !checklistId || typeOf(byId.get(checklistId) ?? ({ event: {} } as LedgerEvent)) !== 'checklist';
+    const checklist = checklistId ? byId.get(checklistId) : undefined;
+    const noChecklist = !checklist || typeOf(checklist) !== 'checklist';
     const platform = platformOf(e) ?? '';
     const genMs = ms(time);
-    const fresh = (s: LedgerEvent) => {
-      const t = ms(snapshotTime(s));
-      return t <= genMs + 60_000 && genMs - t <= REVIEW_DAYS * DAY_MS;
-    };
-    const cited = arr(b.policySnapshots)
-      .map((id) => (typeof id === 'string' ? byId.get(id) : undefined))
-      .filter((s): s is LedgerEvent => !!s && typeOf(s) === 'policy-snapshot');
-    const noFreshPolicy = !(cited.some(fresh) || snapshots.some((s) => platformOf(s) === platform && fresh(s)));
+    // Fresh: retrieved no later than a minute after the generation and at most 90 days before it.
+    const lo = genMs - REVIEW_DAYS * DAY_MS;
+    const hi = genMs + 60_000;
+    const fresh = (t: number) => t <= hi && t >= lo;
+    const cited = arr(b.policySnapshots).some((id) => {
+      const s = typeof id === 'string' ? byId.get(id) : undefined;
+      return !!s && typeOf(s) === 'policy-snapshot' && fresh(ms(snapshotTime(s)));
+    });
+    const noFreshPolicy = !(cited || anyIn(snapshotTimes.get(platform), lo, hi));
     if (noChecklist || noFreshPolicy) {
       out.push({ id: e.id, time, platform: platform || '—', project: projectOf(e) ?? '—', classification, noChecklist, noFreshPolicy });
     }
   }
-  return out.sort((a, b) => (a.time < b.time ? 1 : -1));
+  return out.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+}
+
+/** Whether the sorted list holds a value in [lo, hi]. */
+function anyIn(sorted: readonly number[] | undefined, lo: number, hi: number): boolean {
+  if (!sorted?.length) return false;
+  let a = 0;
+  let b = sorted.length;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (sorted[m] < lo) a = m + 1;
+    else b = m;
+  }
+  return a < sorted.length && sorted[a] <= hi;
 }
 
 export interface Counts {
@@ -218,6 +274,13 @@ export function counts(events: readonly LedgerEvent[]): Counts {
   const c: Counts = { events: events.length, generations: 0, files: 0, snapshots: 0, checklists: 0, projects: 0 };
   const projects = new Set<string>();
   const files = new Set<string>();
+  const addFiles = (v: unknown) => {
+    if (!Array.isArray(v)) return;
+    for (const f of v) {
+      const h = typeof f === 'object' && f !== null ? (f as { sha256?: unknown }).sha256 : undefined;
+      if (typeof h === 'string' && h.length > 0) files.add(h);
+    }
+  };
   for (const e of events) {
     const t = typeOf(e);
     if (t === 'generation') c.generations++;
@@ -226,7 +289,9 @@ export function counts(events: readonly LedgerEvent[]): Counts {
     const p = projectOf(e);
     if (p) projects.add(p);
     const b = bodyOf(e);
-    for (const f of [...filesIn(b.outputs), ...filesIn(b.inputs), ...filesIn(b.files)]) if (f.sha256) files.add(f.sha256);
+    addFiles(b.outputs);
+    addFiles(b.inputs);
+    addFiles(b.files);
   }
   c.projects = projects.size;
   c.files = files.size;
