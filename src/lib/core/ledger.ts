@@ -689,9 +689,12 @@ export class Ledger {
         if (!sigs.has(eventOfSigKey(key))) sigs.set(eventOfSigKey(key), v);
       } else entries.push([key, v]);
     }
-    const report = await verifyEntries(entries, ledgerId);
-    // Every event's journal commit signature (<id>.git), ledger-schema/README.md "Journal commits".
-    const journal = await verifyJournalSignatures(entries, sigs, new Set(report.problems.map((p) => p.eventId ?? '')));
+    // The events and every event's journal commit signature (<id>.git, ledger-schema/README.md "Journal
+    // commits") are checked at the same time: the journal's commit building runs while event signatures are
+    // verified on the thread pool. Journal problems of events that are invalid themselves are left out.
+    const [report, journalAll] = await Promise.all([verifyEntries(entries, ledgerId), verifyJournalSignatures(entries, sigs, new Set())]);
+    const bad = new Set(report.problems.map((p) => p.eventId ?? ''));
+    const journal = journalAll.filter((p) => !bad.has(p.eventId ?? ''));
     const all = [...problems, ...report.problems, ...journal];
     return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: report.ledgerId, problems: all };
   }
