@@ -386,21 +386,31 @@ async function ledgerPhases() {
   // 7. Verify everything from storage.
   await phase('verify', async () => {
     if (!mainDir || !has('verify')) return;
-    const res = await worker<{ times: number[]; bare_times: number[]; ok: boolean; valid: number; size: number; problems: string[] }>('verify', ['--dir', mainDir, '--runs', runsOr(3)]);
+    const res = await worker<{ times: number[]; events_only_times: number[]; bare_times: number[]; bare_all_times: number[]; ok: boolean; valid: number; size: number; problems: string[] }>('verify', ['--dir', mainDir, '--runs', runsOr(3)]);
     if (!res.ok || res.valid !== res.size) failures.push(`verify: ok=${res.ok}, ${res.valid} of ${res.size} valid: ${res.problems.join('; ')}`);
     const ms = median(res.times);
-    log(`verify: ${list(res.times)} ms; bare Ed25519: ${list(res.bare_times)} ms`);
+    log(`verify: ${list(res.times)} ms; events only: ${list(res.events_only_times)} ms; bare Ed25519 (events): ${list(res.bare_times)} ms; (events + journal): ${list(res.bare_all_times)} ms`);
     json.verify_10k_ms = Math.round(ms);
     json.verify_10k_runs_ms = res.times.map(Math.round);
+    json.verify_events_only_10k_ms = Math.round(median(res.events_only_times));
     json.bare_ed25519_verify_10k_ms = Math.round(median(res.bare_times));
+    json.bare_ed25519_verify_all_sigs_10k_ms = Math.round(median(res.bare_all_times));
     rows.push({
-      figure: `verify ${fmt(N)} (reload, schema, id, signature, roster)`,
+      figure: `verify ${fmt(N)} (reload, schema, id, signature, roster, journal signatures)`,
       value: ms,
       unit: 'ms',
-      anchor: 'bare WebCrypto Ed25519 verify, same sigs',
-      anchorValue: median(res.bare_times),
+      anchor: 'bare Ed25519 verify of the same 2 sigs/event',
+      anchorValue: median(res.bare_all_times),
       target: '< 1,000 ms',
       pass: ms < 1000
+    });
+    rows.push({
+      figure: `verify ${fmt(N)}, events only (no journal signatures)`,
+      value: median(res.events_only_times),
+      unit: 'ms',
+      anchor: 'bare WebCrypto Ed25519 verify, event sigs',
+      anchorValue: median(res.bare_times),
+      note: "issue 2's definition of verify, before the journal signed every event"
     });
   });
 
