@@ -9,6 +9,7 @@
 import type { LedgerEvent } from '../core/event.ts';
 import type { VerifyReport } from '../core/verify.ts';
 import type { BundleRequest, BundleResults } from './bundle-requests.ts';
+import type { JournalRequest, JournalResults } from './browser-journal.ts';
 import type { KeyBackup } from '../core/backup.ts';
 import type { CustodyInput } from './custody.ts';
 import type { FileRef } from './files.ts';
@@ -150,7 +151,9 @@ export type Request =
   // Evidence bundles: Verify and Asset pages (bundle-requests.ts)
   | BundleRequest
   // Team page (team-protocol.ts)
-  | TeamRequest;
+  | TeamRequest
+  // The Git journal in IndexedDB: status, push, pull (browser-journal.ts)
+  | JournalRequest;
 
 /** The device's signing identity, as the settings page shows it. */
 export interface IdentityInfo {
@@ -183,7 +186,7 @@ export interface ImportResult {
 }
 
 /** The result type of each request type. */
-export interface Results extends TeamResults, BundleResults {
+export interface Results extends TeamResults, BundleResults, JournalResults {
   open: EngineState;
   events: EventsPage;
   create: EngineState;

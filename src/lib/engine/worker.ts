@@ -11,6 +11,7 @@ import { handleDevice, isDeviceRequest } from './device-requests.ts';
 import { TeamService } from './team.ts';
 import { handleBundle, isBundleRequest } from './bundle-requests.ts';
 import { isTeamRequest } from './team-protocol.ts';
+import { BrowserJournal, isJournalRequest } from './browser-journal.ts';
 import {
   EngineErrorCode,
   PROTOCOL_VERSION,
@@ -46,6 +47,9 @@ const host = new LedgerHost({
   },
   ensureIdentity: async (name, backupPassphrase) => device(await ensureIdentity(name, undefined, { backupPassphrase }))
 });
+
+/** The Git journal in IndexedDB, kept in step with the open ledger (browser-journal.ts). */
+const journal = new BrowserJournal(host);
 
 const deviceDeps = {
   host,
@@ -91,6 +95,8 @@ async function handle(request: Request, progress: (p: Progress) => void): Promis
   if (isDeviceRequest(request)) return handleDevice(deviceDeps, request, progress);
   // Evidence bundles: export from the Asset page, verify on the Verify page (bundle-requests.ts).
   if (isBundleRequest(request)) return handleBundle(host, request, progress);
+  // The Git journal: status, push, pull (Settings page).
+  if (isJournalRequest(request)) return journal.handle(request);
   switch (request.type) {
     case 'open': {
       const withEvents = request.withEvents === true;
@@ -148,5 +154,7 @@ scope.addEventListener('message', (e: MessageEvent<unknown>) => {
       console.error('ledger worker:', err);
       post({ v: PROTOCOL_VERSION, id: m.id, kind: 'result', ok: false, error: toErrorInfo(err) });
     }
+    // The journal follows the open ledger (opened, created, imported, reopened), writing behind.
+    void host.settled().then(() => journal.follow(), () => undefined);
   });
 });
