@@ -46,7 +46,18 @@ const cspDirectives: CspDirectives = {
   // blob: and data: let the 3D preview's GLTFLoader read the user's local model files (blob: URLs made in the
   // page) and embedded data: buffers; nothing remote.
   // ws: the team sync relay (npm run relay: 127.0.0.1 by default); PL_RELAY_ORIGINS adds others (space-separated).
-  'connect-src': ['self', 'blob:', 'data:', 'ws://127.0.0.1:*', 'ws://localhost:*', ...((process.env.PL_RELAY_ORIGINS ?? '').split(/\s+/).filter(Boolean) as 'self'[])],
+  // http(s): Git remotes of the journal (push/pull from Settings): local ones (a host or CORS proxy on this
+  // machine) by default; PL_GIT_ORIGINS adds others (space-separated, e.g. https://git.example.com).
+  'connect-src': [
+    'self',
+    'blob:',
+    'data:',
+    'ws://127.0.0.1:*',
+    'ws://localhost:*',
+    'http://127.0.0.1:*',
+    'http://localhost:*',
+    ...((`${process.env.PL_RELAY_ORIGINS ?? ''} ${process.env.PL_GIT_ORIGINS ?? ''}`).split(/\s+/).filter(Boolean) as 'self'[])
+  ],
   'object-src': ['none'],
   'base-uri': ['none'],
   'form-action': ['self'],

@@ -46,8 +46,9 @@ const MIME = {
 const BASE_CSP =
   "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; " +
   "img-src 'self' data: blob:; font-src 'self'; " +
-  // The ledger worker (served with this policy) connects to the team sync relay (vite.config.ts has the same list).
-  `connect-src 'self' ws://127.0.0.1:* ws://localhost:*${process.env.PL_RELAY_ORIGINS ? ` ${process.env.PL_RELAY_ORIGINS}` : ''}; ` +
+  // The ledger worker (served with this policy) connects to the team sync relay and to the Git journal's remotes
+  // (vite.config.ts has the same list).
+  `connect-src 'self' ws://127.0.0.1:* ws://localhost:* http://127.0.0.1:* http://localhost:*${process.env.PL_RELAY_ORIGINS ? ` ${process.env.PL_RELAY_ORIGINS}` : ''}${process.env.PL_GIT_ORIGINS ? ` ${process.env.PL_GIT_ORIGINS}` : ''}; ` +
   "object-src 'none'; base-uri 'none'; " +
   "form-action 'self'; frame-ancestors 'none'";
 

@@ -5,6 +5,9 @@
  *   const server = await startGitServer();            // root: a fresh temp dir
  *   await server.createRepo('team.git');              // bare, -b main
  *   server.url('team.git')                            // http://127.0.0.1:PORT/team.git
+ *
+ * `cors: true` answers browsers' cross-origin requests (preflight, Access-Control-Allow-*), as a Git host
+ * must for the web app to push and pull.
  */
 import http from 'node:http';
 import { spawn, execFileSync } from 'node:child_process';
@@ -23,11 +26,23 @@ export interface GitServer {
   close(): Promise<void>;
 }
 
-export async function startGitServer(opts: { auth?: { username: string; password: string }; root?: string } = {}): Promise<GitServer> {
+export async function startGitServer(opts: { auth?: { username: string; password: string }; root?: string; cors?: boolean } = {}): Promise<GitServer> {
   const root = opts.root ?? mkdtempSync(path.join(tmpdir(), 'git-http-'));
   const expected = opts.auth ? 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64') : undefined;
   const errors: string[] = [];
   const server = http.createServer((req, res) => {
+    if (opts.cors) {
+      // What a Git host must answer for a browser to push and pull (see README.md, "Git journal").
+      res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
+      res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, accept, git-protocol');
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      res.setHeader('Vary', 'Origin');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+    }
     if (expected && req.headers.authorization !== expected) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' });
       res.end('authentication required');

@@ -29,6 +29,8 @@ export const ErrorCode = {
   JOURNAL_MISSING: 'JOURNAL_MISSING',
   JOURNAL_EXTRA: 'JOURNAL_EXTRA',
   JOURNAL_MISMATCH: 'JOURNAL_MISMATCH',
+  /** A journal object (loose or in a pack) whose bytes are damaged: it does not inflate, or its content no longer hashes to its name. */
+  JOURNAL_CORRUPT: 'JOURNAL_CORRUPT',
   /** An event's journal commit signature (`<id>.git`, ledger-schema/README.md "Journal commits") that does not verify. */
   JOURNAL_SIGNATURE_INVALID: 'JOURNAL_SIGNATURE_INVALID',
   /** An event stored without its journal commit signature. */

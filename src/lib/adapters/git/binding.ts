@@ -23,6 +23,11 @@ export interface GitFs {
 export interface GitZlib {
   deflate(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
   inflate(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Inflates the zlib stream at the start of `data`, which is followed by other bytes (a pack entry), into at
+   * most `max` bytes; says how many input bytes it took. Optional: pako does it otherwise (inflate.ts).
+   */
+  inflatePrefix?(data: Uint8Array, max: number): { data: Uint8Array; consumed: number };
 }
 
 export interface GitHttp {

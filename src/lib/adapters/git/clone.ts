@@ -26,12 +26,12 @@ export async function clone(
     if (journal) return journal;
     if (!genesis) throw new NeedGenesis();
     const { store } = await DocStore.load(storage);
-    await store.commit([[genesis.id, genesis.json]]);
+    await store.commit([[genesis.id, genesis.json]], genesis.id);
     const ledger = await Ledger.open({ storage, signer });
-    journal = await GitJournal.attach(binding, ledger, signer);
+    journal = await GitJournal.attach(binding, ledger);
     return journal;
   });
   if (!journal) throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} is empty: there is no ledger to clone`);
-  void remote;
+  await journal.recordRemote('pull', { url, main: remote.get('main'), count: journal.ledger.size }).catch(() => undefined);
   return journal;
 }

@@ -1,48 +1,69 @@
 /**
- * The journal against the Automerge document, read-only: every commit reachable from the journal's refs must
- * be the commit its event determines (event + stored signature), and every event with a signature must have
- * its commit in the journal's history.
+ * The journal against the Automerge document, read-only: every stored object must be intact, every commit
+ * reachable from the journal's refs must be the commit its event determines (event + stored signature), and
+ * every event with a signature must have its commit in the journal's history.
+ *   JOURNAL_CORRUPT   a stored object (or pack / index file) whose bytes are damaged, named (store-read.ts)
  *   JOURNAL_MISSING   an event whose commit the journal's history lacks
  *   JOURNAL_MISMATCH  a commit for an event the ledger holds that differs from the one the event determines
  *   JOURNAL_EXTRA     a commit whose event the ledger does not hold (or that holds no event at all)
+ * Objects are read by the journal's own reader (no isomorphic-git), so this runs in the browser as well.
  */
-import * as git from 'isomorphic-git';
 import { ErrorCode } from '../../core/errors.ts';
 import { eventId } from '../../core/event.ts';
 import type { Ledger } from '../../core/ledger.ts';
 import type { Problem } from '../../core/verify.ts';
 import { EVENT_FILE } from '../../core/journal/commit.ts';
+import { parseCommit, parseTree } from '../../core/journal/objects.ts';
 import type { GitBinding } from './binding.ts';
+import { listRefs } from './refs.ts';
+import { ObjectReader } from './store-read.ts';
+
+/** What verify should tell the user to do about journal problems (printed once after them). */
+export const JOURNAL_ADVICE: Partial<Record<string, string>> = {
+  [ErrorCode.JOURNAL_CORRUPT]:
+    'The journal is derived from the ledger: delete DIR/journal.git and run any write command, `provenance-ledger journal repair`, or pull from a remote that holds it, to write it again.',
+  [ErrorCode.JOURNAL_MISSING]: 'Run `provenance-ledger journal repair` (or any write command) to write the missing commits from the ledger.',
+  [ErrorCode.JOURNAL_MISMATCH]: 'The journal holds commits its events do not determine: delete DIR/journal.git and run `provenance-ledger journal repair` to write it again from the ledger.',
+  [ErrorCode.JOURNAL_EXTRA]: 'The journal holds commits the ledger does not: delete DIR/journal.git and run `provenance-ledger journal repair` to write it again from the ledger.'
+};
 
 export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<Problem[]> {
-  const { fs, gitdir } = binding;
-  const cache = {};
   const problems: Problem[] = [];
+  const store = await ObjectReader.open(binding);
+  const damaged = new Set<string>();
+  for (const p of await store.check()) {
+    if (p.oid) damaged.add(p.oid);
+    problems.push({ code: ErrorCode.JOURNAL_CORRUPT, message: p.message, location: p.oid ? `journal object ${p.oid}` : `journal file ${p.file}` });
+  }
   const expected = new Map<string, string>(); // commit -> event
   for (const ev of ledger.events()) {
     const oid = ledger.commitOf(ev.id);
     if (oid) expected.set(oid, ev.id);
   }
-  const refs = await git.listRefs({ fs, gitdir, filepath: 'refs/heads' }).catch(() => [] as string[]);
-  const stack: string[] = [];
-  for (const r of refs) {
-    const oid = await git.resolveRef({ fs, gitdir, ref: `refs/heads/${r}` }).catch(() => undefined);
-    if (oid) stack.push(oid);
-  }
+  const stack = [...(await listRefs(binding, 'refs/heads')).values()];
   const seen = new Set<string>();
   const reached = new Set<string>(); // event ids whose right commit is in the history
+  const read = async (oid: string) => {
+    const o = await store.read(oid);
+    if (!o) throw new Error('it is not stored');
+    return o;
+  };
   while (stack.length) {
     const oid = stack.pop()!;
     if (seen.has(oid)) continue;
     seen.add(oid);
-    let parents: string[];
+    let commit;
     try {
-      parents = (await git.readCommit({ fs, gitdir, oid, cache })).commit.parent;
+      const o = await read(oid);
+      if (o.type !== 'commit') throw new Error(`it is a ${o.type}`);
+      commit = parseCommit(o.content);
     } catch (e) {
-      problems.push({ code: ErrorCode.JOURNAL_EXTRA, message: `commit ${oid} in the journal cannot be read: ${(e as Error).message}`, location: `journal commit ${oid}` });
+      if (!damaged.has(oid)) problems.push({ code: ErrorCode.JOURNAL_EXTRA, message: `commit ${oid} in the journal cannot be read: ${(e as Error).message}`, location: `journal commit ${oid}` });
+      const ev = expected.get(oid);
+      if (ev) reached.add(ev); // reported as damaged (or unreadable) above, not again as missing
       continue;
     }
-    stack.push(...parents);
+    stack.push(...commit.parents);
     const ev = expected.get(oid);
     if (ev) {
       reached.add(ev);
@@ -50,8 +71,9 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
     }
     let id: string | undefined;
     try {
-      const { blob } = await git.readBlob({ fs, gitdir, oid, filepath: EVENT_FILE, cache });
-      id = await eventId(JSON.parse(new TextDecoder().decode(blob)).event);
+      const entries = parseTree((await read(commit.tree)).content);
+      const blob = entries.length === 1 && entries[0].name === EVENT_FILE ? await read(entries[0].oid) : undefined;
+      id = blob ? await eventId(JSON.parse(new TextDecoder().decode(blob.content)).event) : undefined;
     } catch {
       id = undefined;
     }
@@ -62,7 +84,7 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
     }
   }
   for (const [oid, id] of expected) {
-    if (!reached.has(id)) problems.push({ code: ErrorCode.JOURNAL_MISSING, message: `the journal lacks commit ${oid} of this event (a write session or pull writes it)`, eventId: id, location: `event ${id}` });
+    if (!reached.has(id)) problems.push({ code: ErrorCode.JOURNAL_MISSING, message: `the journal lacks commit ${oid} of this event`, eventId: id, location: `event ${id}` });
   }
   return problems;
 }

@@ -1,22 +1,37 @@
 /**
- * Pull (and the fetch half of clone) over Git's smart HTTP protocol (isomorphic-git), with a quarantine
- * (quarantine.ts): every new commit is checked before the ledger sees any of it (core/journal/check.ts: the
- * event, its signature, schema, id, ledger, membership, the commit's signature, and the commit id recomputed
- * from the event). Accepted events go to the ledger with their journal signatures (`<id>.git`).
+ * Pull (and the fetch half of clone) over Git's smart HTTP protocol, with the journal's own client
+ * (upload-pack, protocol v0, no side-band: the pack follows the acknowledgements) and pack reader (pack.ts):
+ *
+ *   GET  <url>/info/refs?service=git-upload-pack    the remote's refs (smart-http.ts)
+ *   POST <url>/git-upload-pack                       "want <oid> ofs-delta …", "want …", flush, "have <oid>", …, "done"
+ *   response                                         "NAK" | "ACK <oid>", then the pack
+ *
+ * The pack stays in memory (the quarantine) until every new commit in it is accepted; a refusal leaves nothing
+ * local changed. Each object is named by the SHA-1 of its content, never by what the remote says.
+ *
+ * Checked once, before anything is stored:
+ *  - pull: core/journal/check.ts checks every new commit (the event, its signature, schema, id, ledger,
+ *    membership, the commit's signature, and the commit id recomputed from the event); then Ledger.receive
+ *    takes the events with their journal signatures (and checks them again: it is the ledger's door).
+ *  - clone: the ledger is new and empty, and clone's caller removes it on any failure, so Ledger.receive is the
+ *    one check of every event, every commit signature (the `<id>.git` value, verified over the commit that its
+ *    event determines, which the commit here must equal byte for byte) and every author's membership; this
+ *    module checks the rest (each commit rebuilt from its event and signature, signed by its event's author,
+ *    one genesis root, nothing unchecked in the pack), and a single refusal by the ledger fails the clone.
  */
-import * as git from 'isomorphic-git';
 import { ErrorCode, LedgerError } from '../../core/errors.ts';
-import { checkIncoming, type IncomingCommit } from '../../core/journal/check.ts';
+import { checkIncoming, type IncomingCommit, type IncomingResult } from '../../core/journal/check.ts';
 import { parseCommit, parseTree } from '../../core/journal/objects.ts';
 import { EVENT_FILE } from '../../core/journal/commit.ts';
 import { encodeSig, sigKey } from '../../core/journal/signatures.ts';
 import type { GitBinding } from './binding.ts';
-import { idxOids, readPack } from './pack.ts';
-import { webZlib } from './objects.ts';
+import { parsePack, PackError, type ParsedPack } from './pack.ts';
 import type { GitJournal } from './journal.ts';
-import { auth, remoteError, remoteName } from './remote-auth.ts';
-import { Q, Q_REFS, dropQuarantine, packFiles, setTracking } from './quarantine.ts';
-
+import { remoteName } from './remote-auth.ts';
+import { dropOldQuarantine, removePack, setTracking, storePack } from './quarantine.ts';
+import { listRefs } from './refs.ts';
+import { advertisedRefs, exchange, FLUSH, pkt, type ExchangeState } from './smart-http.ts';
+import { ObjectReader } from './store-read.ts';
 
 export interface PullResult {
   /** Events accepted into the ledger. */
@@ -25,100 +40,159 @@ export interface PullResult {
   remote: Map<string, string>;
 }
 
-/**
- * Fetches from `url` and accepts what is new, or refuses it all. `journal` null means clone: the remote's
- * genesis founds the ledger; `found` creates it from the verified genesis entry and returns its journal.
- */
+/** Fetches from `url` and accepts what is new, or refuses it all. */
 export async function pull(journal: GitJournal, url: string): Promise<PullResult> {
-  return fetchAndAccept(journal.binding, url, async () => journal);
+  const r = await fetchAndAccept(journal.binding, url, async () => journal);
+  await journal.recordRemote('pull', { url, main: r.remote.get('main'), count: r.received }).catch(() => undefined);
+  return r;
 }
 
+/** Haves for the negotiation: what we last saw of this remote, the ledger's heads, and its latest events. */
+async function haves(journal: GitJournal | undefined, name: string): Promise<string[]> {
+  if (!journal) return [];
+  const out = new Set<string>((await listRefs(journal.binding, `refs/remotes/${name}`)).values());
+  const events = journal.ledger.events();
+  for (const id of [...journal.ledger.heads(), ...events.slice(-64).map((e) => e.id).reverse()]) {
+    const oid = journal.commitOf(id);
+    if (oid) out.add(oid);
+  }
+  return [...out].filter((o) => journal.eventOf(o) !== undefined).slice(0, 256);
+}
+
+/** One upload-pack exchange: the pack holding `wants` and what they need beyond `haves`. */
+async function uploadPack(binding: GitBinding, url: string, wants: string[], have: string[], caps: Set<string>, state: ExchangeState): Promise<Uint8Array> {
+  const asked = ['ofs-delta', 'no-progress'].filter((c) => caps.has(c));
+  const lines = [
+    pkt(`want ${wants[0]} ${[...asked, 'agent=provenance-ledger'].join(' ')}\n`),
+    ...wants.slice(1).map((w) => pkt(`want ${w}\n`)),
+    FLUSH,
+    ...have.map((h) => pkt(`have ${h}\n`)),
+    pkt('done\n')
+  ];
+  const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0));
+  let at = 0;
+  for (const l of lines) (body.set(l, at), (at += l.length));
+  const res = await exchange(binding, url, {
+    method: 'POST',
+    path: '/git-upload-pack',
+    headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result' },
+    body
+  }, state);
+  const dec = new TextDecoder();
+  let i = 0;
+  while (i + 4 <= res.length) {
+    if (res[i] === 0x50 && res[i + 1] === 0x41 && res[i + 2] === 0x43 && res[i + 3] === 0x4b) return res.subarray(i);
+    const n = parseInt(dec.decode(res.subarray(i, i + 4)), 16);
+    if (!Number.isFinite(n) || (n > 0 && n < 4) || i + n > res.length) break;
+    if (n === 0) {
+      i += 4;
+      continue;
+    }
+    const line = dec.decode(res.subarray(i + 4, i + n)).trim();
+    i += n;
+    if (line.startsWith('ERR ')) throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} refused the fetch: ${line.slice(4)}`);
+  }
+  throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} answered the fetch without a pack`);
+}
+
+/**
+ * Fetches from `url` and accepts what is new, or refuses it all. `open()` gives the journal to fetch into; for a
+ * clone it throws NeedGenesis until it is called with the remote's verified genesis entry, which founds the
+ * ledger (see clone.ts).
+ */
 export async function fetchAndAccept(
   binding: GitBinding,
   url: string,
   open: (genesis?: { id: string; json: string }) => Promise<GitJournal>
 ): Promise<PullResult> {
-  const { fs, gitdir } = binding;
-  const packsBefore = await packFiles(binding);
-  if ((await git.getConfig({ fs, gitdir, path: `remote.${Q}.fetch` })) === undefined) {
-    await git.setConfig({ fs, gitdir, path: `remote.${Q}.fetch`, value: `+refs/heads/*:${Q_REFS}/*` });
+  const state: ExchangeState = {};
+  const { refs, caps } = await advertisedRefs(binding, url, 'git-upload-pack', state);
+  const remote = new Map<string, string>();
+  for (const [ref, oid] of refs) {
+    const m = /^refs\/heads\/(main|concurrent\/[0-9a-f]{64})$/.exec(ref);
+    if (m) remote.set(m[1], oid); // other branches are not ours to read
   }
-  const a = auth(binding, url);
-  let fetched: { fetchHead: string | null };
-  try {
-    fetched = await git.fetch({
-      fs, http: binding.http as any, gitdir, url, remote: Q, ref: 'main', remoteRef: 'refs/heads/main', singleBranch: false, tags: false,
-      corsProxy: binding.corsProxy, onAuth: a.onAuth, onAuthFailure: a.onAuthFailure, cache: {}
-    });
-  } catch (e) {
-    await dropQuarantine(binding, packsBefore);
-    if ((e as any)?.code === 'NotFoundError') {
-      throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} has no refs/heads/main: it is not a ledger journal`, { cause: e });
-    }
-    throw remoteError(e, url, a.failed);
+  if (refs.size > 0 && !remote.has('main')) {
+    throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} has no refs/heads/main: it is not a ledger journal`);
   }
-  const name = await remoteName(url);
-  try {
-    const remote = new Map<string, string>();
-    if (fetched.fetchHead !== null) {
-      for (const r of await git.listRefs({ fs, gitdir, filepath: Q_REFS })) {
-        if (r === 'HEAD') continue;
-        if (r !== 'main' && !/^concurrent\/[0-9a-f]{64}$/.test(r)) continue; // other branches are not ours to read
-        remote.set(r, await git.resolveRef({ fs, gitdir, ref: `${Q_REFS}/${r}` }));
-      }
-    }
-    const journal = await collectAndCheck(binding, url, name, remote, packsBefore, open);
-    // Accepted: the remote's refs become our record of it; local refs follow the ledger's heads.
-    await dropQuarantine(binding, new Set([...(await packFiles(binding))]));
-    await setTracking(binding, name, remote);
-    await journal.updateRefs(remote.get('main'));
-    return { received: journal.lastReceived, remote };
-  } catch (e) {
-    await dropQuarantine(binding, packsBefore);
-    throw e;
-  }
-}
-
-
-async function collectAndCheck(
-  binding: GitBinding,
-  url: string,
-  name: string,
-  remote: Map<string, string>,
-  packsBefore: Set<string>,
-  open: (genesis?: { id: string; json: string }) => Promise<GitJournal>
-): Promise<GitJournal & { lastReceived: number }> {
-  const { fs, gitdir } = binding;
-  const cache = {};
   let journal: GitJournal | undefined;
   try {
     journal = await open();
   } catch (e) {
     if (!(e instanceof NeedGenesis)) throw e;
   }
-  // The fetched pack, read whole (pack.ts) rather than object by object; anything else through isomorphic-git.
-  const fetched = new Map<string, { type: string; content: Uint8Array }>();
-  for (const f of await packFiles(binding)) {
-    if (packsBefore.has(f) || !f.endsWith('.idx')) continue;
+  const name = await remoteName(url);
+  const known = (oid: string) => journal?.eventOf(oid) !== undefined;
+  const wants = [...new Set(remote.values())].filter((o) => !known(o));
+  let packBytes: Uint8Array | undefined;
+  let parsed: ParsedPack | undefined;
+  if (wants.length) {
+    packBytes = await uploadPack(binding, url, wants, await haves(journal, name), caps, state);
     try {
-      const base = `${gitdir}/objects/pack/${f.slice(0, -4)}`;
-      const objects = await readPack(new Uint8Array(await fs.promises.readFile(`${base}.pack`)), new Uint8Array(await fs.promises.readFile(`${base}.idx`)), binding.zlib?.inflate ?? webZlib.inflate);
-      for (const [oid, o] of objects) fetched.set(oid, o);
-    } catch {
-      /* read through isomorphic-git below */
+      parsed = await parsePack(packBytes, { zlib: binding.zlib });
+    } catch (e) {
+      const where = e instanceof PackError && e.offset !== undefined ? ` (the object at byte ${e.offset} of the pack)` : '';
+      throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent a damaged pack${where}: ${(e as Error).message}; nothing was accepted`, { cause: e });
     }
   }
+  if (remote.size === 0) {
+    if (journal) await journal.updateRefs();
+    return { received: 0, remote };
+  }
+  const checked = await collectAndCheck(binding, url, name, remote, parsed, journal, open);
+  journal = checked.journal;
+  const result = checked.result;
+  let stored: string | undefined;
+  if (parsed && packBytes && result.accepted.length) stored = await storePack(binding, packBytes, parsed);
+  journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
+  // Each event with its journal signature (<id>.git): the ledger checks them (see the file comment) and stores both.
+  const { accepted, problems } = await journal.ledger.receive(
+    result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]])
+  );
+  await journal.settled();
+  await journal.catchUp(); // commits of events the ledger already held (a clone's genesis)
+  if (problems.length) {
+    if (stored && accepted.length === 0) await removePack(binding, stored);
+    const p = problems[0];
+    const commit = result.accepted.find((c) => c.eventId === p.eventId)?.oid;
+    throw new LedgerError(
+      ErrorCode.COMMIT_REFUSED,
+      `${url}: commit ${commit ?? '?'} is refused: its event ${p.eventId ?? ''} is not accepted: [${p.code}] ${p.message}; nothing was accepted`,
+      { detail: { commit, problems } }
+    );
+  }
+  // Accepted: the remote's refs become our record of it; local refs follow the ledger's heads.
+  await setTracking(binding, name, remote);
+  await dropOldQuarantine(binding);
+  await journal.updateRefs(remote.get('main'));
+  return { received: accepted.length, remote };
+}
+
+async function collectAndCheck(
+  binding: GitBinding,
+  url: string,
+  name: string,
+  remote: Map<string, string>,
+  parsed: ParsedPack | undefined,
+  opened: GitJournal | undefined,
+  open: (genesis?: { id: string; json: string }) => Promise<GitJournal>
+): Promise<{ journal: GitJournal; result: IncomingResult }> {
+  let journal = opened;
+  let local: ObjectReader | undefined;
   const read = async (oid: string): Promise<{ type: string; object: Uint8Array }> => {
-    const f = fetched.get(oid);
+    const f = parsed?.objects.get(oid);
     if (f) return { type: f.type, object: f.content };
-    return (await git.readObject({ fs, gitdir, oid, format: 'content', cache })) as { type: string; object: Uint8Array };
+    local ??= await ObjectReader.open(binding);
+    const o = await local.read(oid);
+    if (!o) throw new Error('the remote did not send it and it is not held here');
+    return { type: o.type, object: o.content };
   };
   const known = (oid: string) => journal?.eventOf(oid) !== undefined;
+  const refuse = (oid: string, why: string) =>
+    new LedgerError(ErrorCode.COMMIT_REFUSED, `${url}: commit ${oid} is refused: ${why}; nothing was accepted`, { detail: { commit: oid } });
   // Walk back from the remote's refs to the commits we hold.
   const incoming = new Map<string, IncomingCommit>();
   const stack = [...remote.values()].filter((o) => !known(o));
-  const refuse = (oid: string, why: string) =>
-    new LedgerError(ErrorCode.COMMIT_REFUSED, `${url}: commit ${oid} is refused: ${why}; nothing was accepted`, { detail: { commit: oid } });
   while (stack.length) {
     const oid = stack.pop()!;
     if (incoming.has(oid) || known(oid)) continue;
@@ -129,15 +203,15 @@ async function collectAndCheck(
       throw refuse(oid, `it cannot be read (${(e as Error).message})`);
     }
     if (raw.type !== 'commit') throw refuse(oid, `it is a ${raw.type}, not a commit`);
-    let parsed;
+    let commit;
     try {
-      parsed = parseCommit(raw.object);
+      commit = parseCommit(raw.object);
     } catch (e) {
       throw refuse(oid, (e as Error).message);
     }
     let json: string;
     try {
-      const tree = await read(parsed.tree);
+      const tree = await read(commit.tree);
       if (tree.type !== 'tree') throw new TypeError('its tree is not a tree');
       const entries = parseTree(tree.object);
       if (entries.length !== 1 || entries[0].name !== EVENT_FILE || entries[0].mode !== '100644') {
@@ -149,11 +223,12 @@ async function collectAndCheck(
     } catch (e) {
       throw refuse(oid, (e as Error).message);
     }
-    incoming.set(oid, { oid, commit: parsed, json, objects: [oid, parsed.tree] });
-    for (const p of parsed.parents) if (!known(p) && !incoming.has(p)) stack.push(p);
+    incoming.set(oid, { oid, commit, json, objects: [oid, commit.tree] });
+    for (const p of commit.parents) if (!known(p) && !incoming.has(p)) stack.push(p);
   }
 
   // Clone: the one root commit must be a genesis event; it founds the ledger.
+  const cloning = !journal;
   if (!journal) {
     const roots = [...incoming.values()].filter((c) => c.commit.parents.length === 0);
     if (roots.length !== 1) throw new LedgerError(ErrorCode.GENESIS, `${url}: the journal has ${roots.length} root commits, a ledger has exactly one (its genesis)`);
@@ -165,7 +240,7 @@ async function collectAndCheck(
     journal = await open({ id, json: genesisJson });
   }
 
-  const result = await checkIncoming(journal, [...incoming.values()]);
+  const result = await checkIncoming(journal, [...incoming.values()], { verify: !cloning });
   if (result.refused) throw refuse(result.refused.oid, result.refused.reason);
 
   // What we pushed or saw before must still be there.
@@ -185,28 +260,12 @@ async function collectAndCheck(
 
   // Nothing in the fetched pack may be left unchecked.
   const verified = new Set<string>(result.objects);
-  for (const f of await packFiles(binding)) {
-    if (packsBefore.has(f) || !f.endsWith('.idx')) continue;
-    const idx = new Uint8Array(await fs.promises.readFile(`${gitdir}/objects/pack/${f}`));
-    for (const oid of idxOids(idx)) {
-      if (!verified.has(oid) && !journal.eventOf(oid) && !(await journal.hasLocalObject(oid, packsBefore))) {
-        throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
-      }
+  for (const oid of parsed?.objects.keys() ?? []) {
+    if (!verified.has(oid) && !journal.eventOf(oid) && !(await journal.hasLocalObject(oid))) {
+      throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
     }
   }
-
-  journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
-  // Each event with its journal signature (<id>.git): the ledger checks it again and stores both.
-  const { accepted, problems } = await journal.ledger.receive(
-    result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]])
-  );
-  await journal.settled();
-  await journal.catchUp(); // commits of events the ledger already held (a clone's genesis)
-  if (problems.length) {
-    const p = problems[0];
-    throw new LedgerError(p.code, `${url}: event ${p.eventId} was refused by the ledger: ${p.message}`, { detail: problems });
-  }
-  return Object.assign(journal, { lastReceived: accepted.length });
+  return { journal, result };
 }
 
 export class NeedGenesis extends Error {}

@@ -14,10 +14,16 @@
  * refs are dropped. No merge commits are ever written: every commit in the journal is an event.
  *
  * Keeping in step: GitJournal.attach() observes the ledger (Ledger.observe) and writes the commits of accepted
- * events as they are stored; events without a signature (a ledger from before signatures travelled) are
- * reported in `missing` and by verify (JOURNAL_MISSING).
+ * events as they are stored, after catching up on every event that has no commit yet; events without a
+ * signature (a ledger from before signatures travelled) are reported in `missing` and by verify
+ * (JOURNAL_SIGNATURE_MISSING; `provenance-ledger journal repair` signs the ones this device authored). By
+ * default an append waits for its commit (the CLI: the process ends right after). With `background` (the
+ * browser's worker) it does not: events that arrive while a write is under way are written together in the
+ * next one, and `settled()` waits for all of them.
+ *
+ * Refs and the repository layout are read and written by refs.ts, objects by objects.ts / store-read.ts: no
+ * isomorphic-git, so the same code runs over IndexedDB in a worker.
  */
-import * as git from 'isomorphic-git';
 import type { Ledger } from '../../core/ledger.ts';
 import type { EventId, LedgerEvent } from '../../core/event.ts';
 import type { Signer } from '../../core/keys.ts';
@@ -27,7 +33,43 @@ import type { GitObject } from '../../core/journal/objects.ts';
 import type { GitBinding } from './binding.ts';
 import { EventMap } from './event-map.ts';
 import { ObjectWriter } from './objects.ts';
-import { JournalCommits } from '../../core/journal/signatures.ts';
+import { commitHints, JournalCommits } from '../../core/journal/signatures.ts';
+import { deleteRef, initRepo, listRefs, readRef, writeRef } from './refs.ts';
+
+export interface AttachOptions {
+  /** Appends do not wait for their commits; writes are batched (see the file comment). */
+  background?: boolean;
+}
+
+/** What the journal shows about itself (Settings in the web app, `journal status` in the CLI). */
+export interface JournalStatus {
+  /** Commits the journal holds (one per event). */
+  commits: number;
+  /** Events of the ledger. */
+  events: number;
+  /** Commit of refs/heads/main. */
+  head?: string;
+  /** Other heads (concurrent appends not yet joined). */
+  concurrent: number;
+  /** Events with no journal commit (no journal signature). */
+  missing: number;
+  /** Events still being written (background mode). */
+  pending: number;
+  lastPush?: RemoteRecord;
+  lastPull?: RemoteRecord;
+  lastError?: string;
+}
+
+export interface RemoteRecord {
+  /** The remote, with any credentials in it left out. */
+  url: string;
+  at: string;
+  main?: string;
+  /** Events received (pull) or commits the remote holds after a push. */
+  count: number;
+}
+
+const REMOTES_FILE = 'journal-remotes.json';
 
 export const MAIN = 'refs/heads/main';
 export const CONCURRENT = 'refs/heads/concurrent/';
@@ -58,25 +100,96 @@ export class GitJournal {
     return this.binding.gitdir;
   }
 
-  /** Opens (creating if needed) the journal, writes what it lacks, and keeps it in step with the ledger. */
-  static async attach(binding: GitBinding, ledger: Ledger, _signer?: Signer): Promise<GitJournal> {
+  /**
+   * Opens (creating if needed) the journal, writes what it lacks, and keeps it in step with the ledger. The
+   * ledger is observed from the start, so nothing appended meanwhile is missed; with `background`, attach
+   * returns at once and the catch-up runs behind (settled() waits for it).
+   */
+  static async attach(binding: GitBinding, ledger: Ledger, opts: AttachOptions | Signer = {}): Promise<GitJournal> {
+    const options: AttachOptions = 'publicKey' in opts ? {} : opts;
     const j = new GitJournal(binding, ledger);
-    await GitJournal.init(binding);
-    j.#objects = await ObjectWriter.open(binding);
-    j.#map = await EventMap.load(binding.fs, binding.gitdir, ledger, j.#objects);
-    await j.catchUp();
-    if (j.#objects.wantsRepack) await j.pack();
-    j.#detach = ledger.observe((events) => j.#enqueue(() => j.#write(events)));
+    j.#background = options.background === true;
+    j.#detach = ledger.observe((events) => j.#observed(events));
+    const opening = j.#enqueue(async () => {
+      await GitJournal.init(binding);
+      j.#objects = await ObjectWriter.open(binding);
+      j.#map = await EventMap.load(binding, ledger, j.#objects);
+    });
+    // Enqueued at once, so that writes of events observed meanwhile come after the catch-up (a commit is
+    // never written before its parents).
+    const caughtUp = Promise.all([opening, j.catchUp(), j.#enqueue(async () => {
+      if (j.#objects.wantsRepack) await j.#repack();
+    })]);
+    if (j.#background) {
+      caughtUp.catch(() => undefined); // kept in lastError; retried by the next catchUp
+      return j;
+    }
+    try {
+      await caughtUp;
+    } catch (e) {
+      j.detach();
+      throw e;
+    }
     return j;
   }
 
   /** Creates the bare repository (HEAD -> main) if there is none. */
   static async init(binding: GitBinding): Promise<void> {
+    await initRepo(binding);
+  }
+
+  #background = false;
+  /** Events observed and not yet handed to a write (background mode). */
+  #pending: LedgerEvent[] = [];
+  #draining = false;
+
+  #observed(events: LedgerEvent[]): Promise<void> | void {
+    if (!this.#background) return this.#enqueue(() => this.#write(events));
+    this.#pending.push(...events);
+    if (this.#draining) return;
+    this.#draining = true;
+    void this.#enqueue(async () => {
+      this.#draining = false;
+      const batch = this.#pending;
+      this.#pending = [];
+      await this.#write(batch);
+    });
+  }
+
+  /** Counts for display (Settings, `journal status`). */
+  async status(): Promise<JournalStatus> {
+    const main = this.#map ? await this.resolve(MAIN) : undefined;
+    const concurrent = this.#map ? (await listRefs(this.binding, 'refs/heads/concurrent')).size : 0;
+    const remotes = await this.#remotes();
+    const err = this.#lastError;
+    return {
+      commits: this.#map?.byEvent.size ?? 0,
+      events: this.ledger.size,
+      head: main,
+      concurrent,
+      missing: this.missing.size,
+      pending: Math.max(0, this.ledger.size - (this.#map?.byEvent.size ?? 0) - this.missing.size),
+      lastPush: remotes.push,
+      lastPull: remotes.pull,
+      ...(err ? { lastError: err instanceof Error ? err.message : String(err) } : {})
+    };
+  }
+
+  async #remotes(): Promise<{ push?: RemoteRecord; pull?: RemoteRecord }> {
     try {
-      await binding.fs.promises.stat(`${binding.gitdir}/HEAD`);
+      const b = await this.binding.fs.promises.readFile(`${this.binding.gitdir}/${REMOTES_FILE}`);
+      const v = JSON.parse(typeof b === 'string' ? b : new TextDecoder().decode(b));
+      return typeof v === 'object' && v ? v : {};
     } catch {
-      await git.init({ fs: binding.fs, gitdir: binding.gitdir, bare: true, defaultBranch: 'main' });
+      return {};
     }
+  }
+
+  /** Remembers the last push or pull (shown by status()); the URL is kept without credentials. */
+  async recordRemote(kind: 'push' | 'pull', r: Omit<RemoteRecord, 'at' | 'url'> & { url: string }): Promise<void> {
+    const all = await this.#remotes();
+    all[kind] = { ...r, url: r.url.replace(/\/\/[^@/]*@/, '//'), at: new Date().toISOString() };
+    await this.binding.fs.promises.writeFile(`${this.binding.gitdir}/${REMOTES_FILE}`, new TextEncoder().encode(JSON.stringify(all) + '\n'));
   }
 
   detach(): void {
@@ -148,7 +261,7 @@ export class GitJournal {
     const objects: GitObject[] = [];
     for (const ev of events) {
       if (this.#map.byEvent.has(ev.id)) continue;
-      const oid = this.ledger.commitOf(ev.id);
+      let oid = this.ledger.commitOf(ev.id);
       if (!oid) {
         this.missing.add(ev.id);
         continue;
@@ -160,6 +273,11 @@ export class GitJournal {
         if (!c) {
           this.missing.add(ev.id);
           continue;
+        }
+        if (c.commit.oid !== oid) {
+          // The id came from a wrong hint (event-map.ts): the built commit is the truth; no hint is trusted now.
+          commitHints.delete();
+          oid = c.commit.oid;
         }
         objects.push(c.commit, c.tree, c.blob);
       }
@@ -199,7 +317,6 @@ export class GitJournal {
    * main must descend from (what the remote holds), default the current main.
    */
   async updateRefs(base?: string): Promise<{ main?: string; concurrent: string[] }> {
-    const { fs, gitdir } = this.binding;
     const heads = this.ledger.heads().filter((h) => this.#map.byEvent.has(h));
     base ??= await this.resolve(MAIN);
     const baseEvent = base ? this.#map.byCommit.get(base) : undefined;
@@ -216,13 +333,13 @@ export class GitJournal {
     }
     if (main) {
       const oid = this.#map.byEvent.get(main)!;
-      if (oid !== (await this.resolve(MAIN))) await git.writeRef({ fs, gitdir, ref: MAIN, value: oid, force: true });
+      if (oid !== (await this.resolve(MAIN))) await writeRef(this.binding, MAIN, oid);
     }
-    const existing = await git.listRefs({ fs, gitdir, filepath: 'refs/heads/concurrent' }).catch(() => [] as string[]);
-    for (const name of existing) if (!side.includes(name)) await git.deleteRef({ fs, gitdir, ref: CONCURRENT + name });
+    const existing = await listRefs(this.binding, 'refs/heads/concurrent');
+    for (const name of existing.keys()) if (!side.includes(name)) await deleteRef(this.binding, CONCURRENT + name);
     for (const id of side) {
       const oid = this.#map.byEvent.get(id)!;
-      if ((await this.resolve(CONCURRENT + id)) !== oid) await git.writeRef({ fs, gitdir, ref: CONCURRENT + id, value: oid, force: true });
+      if (existing.get(id) !== oid) await writeRef(this.binding, CONCURRENT + id, oid);
     }
     return { main: main && this.#map.byEvent.get(main), concurrent: side };
   }
@@ -245,11 +362,7 @@ export class GitJournal {
   }
 
   async resolve(ref: string): Promise<string | undefined> {
-    try {
-      return await git.resolveRef({ fs: this.binding.fs, gitdir: this.binding.gitdir, ref });
-    } catch {
-      return undefined;
-    }
+    return readRef(this.binding, ref);
   }
 
   /** True when the object is stored loose or in one of the packs `packs` (file names in objects/pack). */

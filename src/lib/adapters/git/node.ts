@@ -30,7 +30,14 @@ export function nodeBinding(dir: string, prompt?: (url: string) => Promise<Crede
     fs: fs as unknown as GitBinding['fs'],
     gitdir: journalDir(dir),
     http,
-    zlib: { deflate: (b) => zlib.deflateSync(b), inflate: (b) => zlib.inflateSync(b) },
+    zlib: {
+      deflate: (b) => zlib.deflateSync(b),
+      inflate: (b) => zlib.inflateSync(b),
+      inflatePrefix: (b, max) => {
+        const r = zlib.inflateSync(b, { info: true, maxOutputLength: Math.max(1, max) }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+        return { data: new Uint8Array(r.buffer.buffer, r.buffer.byteOffset, r.buffer.length), consumed: r.engine.bytesWritten };
+      }
+    },
     credentials: async (url) => credentialsFromEnv() ?? (prompt ? prompt(url) : undefined)
   };
 }

@@ -1,14 +1,13 @@
 /**
- * The quarantine of a fetch: fetched objects land in a new pack and the remote's refs under
- * refs/remotes/quarantine/*; on any refusal both are removed, so nothing local changes. Accepted refs become
- * refs/remotes/<name>/* (what we last saw of that remote).
+ * The quarantine of a fetch is memory: the pack a remote sends is parsed and checked there (fetch.ts), and
+ * only when every commit in it is accepted is it written to objects/pack (with an index this module builds),
+ * so a refused fetch leaves nothing behind. Accepted refs become refs/remotes/<name>/* (what we last saw of
+ * that remote).
  */
-import * as git from 'isomorphic-git';
 import type { GitBinding } from './binding.ts';
-
-export const Q = 'quarantine';
-export const Q_REFS = `refs/remotes/${Q}`;
-
+import { buildIdx, type ParsedPack } from './pack.ts';
+import { fromHex } from '../../core/bytes.ts';
+import { deleteRef, listRefs, mkdirs, writeRef } from './refs.ts';
 
 export async function packFiles(binding: GitBinding): Promise<Set<string>> {
   try {
@@ -18,23 +17,32 @@ export async function packFiles(binding: GitBinding): Promise<Set<string>> {
   }
 }
 
-export async function dropQuarantine(binding: GitBinding, packsBefore: Set<string>): Promise<void> {
+/** Stores an accepted pack as it came (pack + a version-2 index); returns its file name (without extension). */
+export async function storePack(binding: GitBinding, bytes: Uint8Array, parsed: ParsedPack): Promise<string> {
   const { fs, gitdir } = binding;
-  for (const ref of await git.listRefs({ fs, gitdir, filepath: Q_REFS }).catch(() => [] as string[])) {
-    await git.deleteRef({ fs, gitdir, ref: `${Q_REFS}/${ref}` }).catch(() => undefined);
-  }
-  for (const f of await packFiles(binding)) {
-    if (!packsBefore.has(f)) await fs.promises.unlink(`${gitdir}/objects/pack/${f}`).catch(() => undefined);
-  }
-  await fs.promises.unlink(`${gitdir}/FETCH_HEAD`).catch(() => undefined);
+  const idx = await buildIdx(parsed.entries, fromHex(parsed.sha));
+  const name = `pack-${parsed.sha}`;
+  await mkdirs(fs, `${gitdir}/objects/pack`);
+  // The index last: a pack without its index is ignored by readers, so a write cut short is harmless.
+  await fs.promises.writeFile(`${gitdir}/objects/pack/${name}.pack`, bytes);
+  await fs.promises.writeFile(`${gitdir}/objects/pack/${name}.idx`, idx);
+  return name;
 }
 
+/** Removes a stored pack (the accepted events were refused by the ledger after all). */
+export async function removePack(binding: GitBinding, name: string): Promise<void> {
+  const { fs, gitdir } = binding;
+  await fs.promises.unlink(`${gitdir}/objects/pack/${name}.idx`).catch(() => undefined);
+  await fs.promises.unlink(`${gitdir}/objects/pack/${name}.pack`).catch(() => undefined);
+}
 
 export async function setTracking(binding: GitBinding, name: string, refs: Map<string, string>): Promise<void> {
-  const { fs, gitdir } = binding;
   const prefix = `refs/remotes/${name}`;
-  for (const r of await git.listRefs({ fs, gitdir, filepath: prefix }).catch(() => [] as string[])) {
-    if (!refs.has(r)) await git.deleteRef({ fs, gitdir, ref: `${prefix}/${r}` });
-  }
-  for (const [r, oid] of refs) await git.writeRef({ fs, gitdir, ref: `${prefix}/${r}`, value: oid, force: true });
+  for (const r of (await listRefs(binding, prefix)).keys()) if (!refs.has(r)) await deleteRef(binding, `${prefix}/${r}`);
+  for (const [r, oid] of refs) await writeRef(binding, `${prefix}/${r}`, oid);
+}
+
+/** Old journals fetched through isomorphic-git into refs/remotes/quarantine: left-overs are removed. */
+export async function dropOldQuarantine(binding: GitBinding): Promise<void> {
+  for (const r of (await listRefs(binding, 'refs/remotes/quarantine')).keys()) await deleteRef(binding, `refs/remotes/quarantine/${r}`);
 }

@@ -15,71 +15,10 @@ import type { GitBinding } from './binding.ts';
 import type { GitJournal } from './journal.ts';
 import { webZlib } from './objects.ts';
 import { buildPack } from './pack.ts';
+import { advertisedRefs as advertised, exchange, parsePkts, pkt, ZERO_OID, type ExchangeState } from './smart-http.ts';
 
-const ZERO = '0'.repeat(40);
+const ZERO = ZERO_OID;
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-function pkt(line: string): Uint8Array {
-  const body = enc.encode(line);
-  return enc.encode((body.length + 4).toString(16).padStart(4, '0') + line);
-}
-
-function parsePkts(b: Uint8Array): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while (i + 4 <= b.length) {
-    const n = parseInt(dec.decode(b.subarray(i, i + 4)), 16);
-    if (!Number.isFinite(n)) throw new TypeError('malformed pkt-line');
-    if (n === 0) {
-      out.push('');
-      i += 4;
-      continue;
-    }
-    out.push(dec.decode(b.subarray(i + 4, i + n)));
-    i += n;
-  }
-  return out;
-}
-
-async function collect(body: AsyncIterable<Uint8Array> | undefined): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  if (body) for await (const c of body) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
-  return out;
-}
-
-/** One HTTP exchange, asking the binding for credentials once when the host wants them. */
-async function exchange(binding: GitBinding, url: string, req: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array }, state: { auth?: string }) {
-  const base = binding.corsProxy ? `${binding.corsProxy.replace(/\/$/, '')}/${url.replace(/^https?:\/\//, '')}` : url;
-  const clean = new URL(url);
-  const inline = clean.username ? { username: decodeURIComponent(clean.username), password: decodeURIComponent(clean.password) } : undefined;
-  if (inline && !state.auth) state.auth = 'Basic ' + btoa(`${inline.username}:${inline.password}`);
-  const target = base.replace(/\/\/[^@/]*@/, '//').replace(/\/$/, '') + req.path;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const headers: Record<string, string> = { 'user-agent': 'git/provenance-ledger', ...req.headers };
-    if (state.auth) headers.authorization = state.auth;
-    let res;
-    try {
-      res = await binding.http!.request({ url: target, method: req.method, headers, body: req.body ? [req.body] : undefined });
-    } catch (e) {
-      throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
-    }
-    const body = await collect(res.body);
-    if (res.statusCode === 401 || res.statusCode === 403) {
-      if (state.auth || attempt > 0) throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} refused the credentials (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`);
-      const c = await binding.credentials?.(url);
-      if (!c) throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} wants credentials and none were given (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`);
-      state.auth = 'Basic ' + btoa(`${c.username}:${c.password}`);
-      continue;
-    }
-    if (res.statusCode !== 200) throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} answered HTTP ${res.statusCode} to ${req.method} ${req.path}`);
-    return body;
-  }
-  throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} refused the credentials`);
-}
 
 export interface RefUpdate {
   /** Full ref name (refs/heads/…). */
@@ -89,14 +28,8 @@ export interface RefUpdate {
 }
 
 /** The remote's refs as receive-pack advertises them. */
-export async function advertisedRefs(binding: GitBinding, url: string, state: { auth?: string } = {}): Promise<Map<string, string>> {
-  const body = await exchange(binding, url, { method: 'GET', path: '/info/refs?service=git-receive-pack' }, state);
-  const refs = new Map<string, string>();
-  for (const line of parsePkts(body)) {
-    const m = /^([0-9a-f]{40}) ([^\0\n]+)/.exec(line);
-    if (m && m[1] !== ZERO) refs.set(m[2], m[1]);
-  }
-  return refs;
+export async function advertisedRefs(binding: GitBinding, url: string, state: ExchangeState = {}): Promise<Map<string, string>> {
+  return (await advertised(binding, url, 'git-receive-pack', state)).refs;
 }
 
 /**
@@ -105,7 +38,7 @@ export async function advertisedRefs(binding: GitBinding, url: string, state: { 
  */
 export async function sendPack(journal: GitJournal, url: string, expected: Map<string, string>, updates: RefUpdate[]): Promise<{ refused: string[] }> {
   const binding = journal.binding;
-  const state: { auth?: string } = {};
+  const state: ExchangeState = {};
   const remote = await advertisedRefs(binding, url, state);
   const refused: string[] = [];
   const commands: string[] = [];

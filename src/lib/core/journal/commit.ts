@@ -110,8 +110,12 @@ export async function signEventCommit(input: EventCommitInput, signer: Signer): 
   return buildEventCommit(input, await signSshsig(signer, unsigned), tree);
 }
 
-/** Rebuilds the commit from the event and a signature found elsewhere (does not check the signature). */
-export async function rebuildEventCommit(input: EventCommitInput, signature: Uint8Array): Promise<EventCommit & { unsigned: Uint8Array }> {
+/**
+ * Rebuilds the commit from the event and a signature found elsewhere (does not check the signature). With
+ * `envelope`, the blob is those bytes as received (a commit holding non-canonical JSON then still matches here,
+ * and is refused by the event checks, which require canonical bytes).
+ */
+export async function rebuildEventCommit(input: EventCommitInput, signature: Uint8Array, envelope?: Uint8Array): Promise<EventCommit & { unsigned: Uint8Array }> {
   await initSha1();
-  return buildEventCommit(input, signature);
+  return buildEventCommit(input, signature, eventTree(input.ev, envelope));
 }
