@@ -75,6 +75,23 @@ export interface ChangesResult extends ReceiveResult {
   rejected: Array<{ hash: string; code: string; message: string }>;
 }
 
+/** Entries parsed as events, unchecked (for building their journal commits while they are checked). */
+function parseLoose(entries: Iterable<[string, string]>): Map<EventId, LedgerEvent> {
+  const out = new Map<EventId, LedgerEvent>();
+  for (const [id, json] of entries) {
+    if (!isEventId(id)) continue;
+    try {
+      const env = JSON.parse(json);
+      if (env && typeof env === 'object' && env.event && typeof env.event === 'object' && Array.isArray(env.event.parents)) {
+        out.set(id as EventId, { id: id as EventId, event: env.event, sig: env.sig });
+      }
+    } catch {
+      /* refused by checkEntries */
+    }
+  }
+  return out;
+}
+
 export class Ledger {
   #store: DocStore;
   #signer?: Signer;
@@ -474,6 +491,9 @@ export class Ledger {
   /**
    * Checks journal signatures of events arriving with a receive: each verifies over its event's commit, or
    * the event is refused. Returns the signatures to store (also of held events that lacked one).
+   * `events` may be parsed but not yet checked (the callers check them at the same time, so that building
+   * commits overlaps the event signatures' verification): a signature found good over an event that fails
+   * its own checks is never stored, as that event is refused.
    */
   async #checkArrivingSigs(events: Map<EventId, LedgerEvent>, sigIn: Map<string, string>, json: Map<string, string>): Promise<{ good: Map<string, string>; bad: Map<string, Problem> }> {
     const good = new Map<string, string>();
@@ -520,10 +540,11 @@ export class Ledger {
     const sigIn = new Map<string, string>();
     const entries = input.filter(([k, v]) => !(isSigKey(k) && sigIn.set(eventOfSigKey(k), v)));
     const fresh = entries.filter(([id]) => !this.#events.has(id as EventId));
-    const { events, problems } = await checkEntries(fresh, this.id);
     // Journal signatures (<id>.git) must verify over their event's commit; an event with a bad one is refused.
-    const sigs = await this.#checkArrivingSigs(events, sigIn, new Map(fresh));
+    // Both checks run at once (see #checkArrivingSigs); what either refuses is refused.
+    const [{ events, problems }, sigs] = await Promise.all([checkEntries(fresh, this.id), this.#checkArrivingSigs(parseLoose(fresh), sigIn, new Map(fresh))]);
     for (const [id, p] of sigs.bad) {
+      if (!events.has(id as EventId)) continue; // refused already, with its own reason
       problems.push(p);
       events.delete(id as EventId);
     }
@@ -581,7 +602,11 @@ export class Ledger {
         if (!store.has(id) && !isSigKey(id)) fresh.set(id, json);
       }
     }
-    const checked = await checkEntries(fresh, this.id);
+    // Journal signatures (<id>.git): each must verify over the commit built from its event. Checked at the
+    // same time as the events (see #checkArrivingSigs).
+    const sigIn = new Map<string, string>();
+    for (const c of candidates) for (const [k, v] of c.entries) if (isSigKey(k) && !store.has(k)) sigIn.set(eventOfSigKey(k), v);
+    const [checked, sigCheck] = await Promise.all([checkEntries(fresh, this.id), this.#checkArrivingSigs(parseLoose(fresh), sigIn, fresh)]);
     const bad = new Map<string, Problem[]>();
     for (const p of checked.problems) if (p.eventId) bad.set(p.eventId, [...(bad.get(p.eventId) ?? []), p]);
     for (const c of candidates) {
@@ -592,10 +617,6 @@ export class Ledger {
         }
       }
     }
-    // Journal signatures (<id>.git): each must verify over the commit built from its event.
-    const sigIn = new Map<string, string>();
-    for (const c of candidates) for (const [k, v] of c.entries) if (isSigKey(k) && !store.has(k)) sigIn.set(eventOfSigKey(k), v);
-    const sigCheck = await this.#checkArrivingSigs(checked.events, sigIn, fresh);
     for (const id of sigIn.keys()) {
       if (sigCheck.good.has(id)) continue;
       const p = sigCheck.bad.get(id) ?? { code: ErrorCode.JOURNAL_SIGNATURE_INVALID, message: 'a journal signature that cannot be checked: a parent has no journal commit', eventId: id };
