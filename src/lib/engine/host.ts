@@ -129,10 +129,15 @@ export class LedgerHost {
     if (this.#loading) return this.#ready(await this.#loading);
     // The cache is read before Automerge's wasm is even compiled: nothing on the fast path needs it.
     const storage = await this.#openStorage(!opts.fast);
-    if (!(await Ledger.exists(storage))) return { state: 'empty' };
-    this.#identity = await this.#deps.loadIdentity();
-    const cached = opts.fast ? await readOpenCache(storage) : undefined;
-    const jsonl = cached && opts.withEvents ? await readCachedEvents(storage) : undefined;
+    // The fast path's reads all at once: is there a ledger, the device identity, the open cache.
+    const [exists, identity, cached, jsonl] = await Promise.all([
+      Ledger.exists(storage),
+      this.#deps.loadIdentity(),
+      opts.fast ? readOpenCache(storage) : undefined,
+      opts.fast && opts.withEvents ? readCachedEvents(storage) : undefined
+    ]);
+    if (!exists) return { state: 'empty' };
+    this.#identity = identity;
     if (cached) this.#cached = { count: cached.events, facts: cached.facts, lines: jsonl !== undefined ? Promise.resolve(jsonl) : undefined };
     const loading = this.#openStorage().then(() => Ledger.open({ storage, signer: this.#identity?.signer })).then((ledger) => {
       if (this.#loading === loading) this.#adopt(ledger, storage, !cached && !opts.fast);

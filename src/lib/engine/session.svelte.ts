@@ -96,7 +96,11 @@ export class LedgerSession {
   /** The hashing worker (hash-worker.ts), started on first use; only with the bundled ledger worker. */
   #hasher: EngineClient | null | undefined;
 
-  constructor(client?: EngineClient) {
+  readonly #pageSize: number;
+
+  /** `pageSize`: events per `events` request (tests make it small to see several pages). */
+  constructor(client?: EngineClient, opts: { pageSize?: number } = {}) {
+    this.#pageSize = opts.pageSize ?? PAGE;
     this.#client = client ?? EngineClient.start();
     if (client) this.#hasher = null;
     this.#client.onNotice((n) => this.#onNotice(n));
@@ -149,12 +153,12 @@ export class LedgerSession {
         for (;;) {
           let version: number | undefined;
           const all: LedgerEvent[] = [];
-          for (let offset = 0; ; offset += PAGE) {
-            const page = await this.#client.call({ type: 'events', offset, limit: PAGE });
+          for (let offset = 0; ; offset += this.#pageSize) {
+            const page = await this.#client.call({ type: 'events', offset, limit: this.#pageSize });
             if (version !== undefined && page.version !== version) break;
             version = page.version;
             await parseJsonl(page.jsonl, all);
-            if (offset + PAGE >= page.total) {
+            if (offset + this.#pageSize >= page.total) {
               this.#setEvents(all, version);
               const missed = this.#noticesWhileLoading;
               this.#noticesWhileLoading = [];
