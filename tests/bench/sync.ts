@@ -1,6 +1,8 @@
 /**
  * Sync benchmark hooks (called by tests/bench/bench.ts; runnable alone: node tests/bench/sync.ts).
- *   sync_5k_5k_ms            two devices with 5,000 divergent events each converge through a real relay
+ *   sync_5k_5k_ms            two devices with 5,000 divergent events each converge through a real relay, each in
+ *                            a process of its own (as two devices are); the second runs this file with --peer
+ *   sync_5k_5k_one_process_ms  the same with both devices in one process (their work adds up on one thread)
  *   sync_5k_5k_round_trips   sync messages each way until converged (max of the two directions)
  *   sync_bytes_ratio_vs_raw  sealed bytes sent / bytes raw Automerge sync sends for the same work
  *   sync_one_event_ms        one new event appended on one device, until the connected peer holds it
@@ -16,6 +18,14 @@ import { MemoryStorage } from '../../src/lib/adapters/storage/memory.ts';
 import { Ledger, defaultMemberId } from '../../src/lib/core/ledger.ts';
 import { generateDeviceKey, signerFromCryptoKey, type Signer } from '../../src/lib/core/keys.ts';
 import { initHash, sha256HexSync } from '../../src/lib/core/hash.ts';
+import { decodeTeamKey, encodeTeamKey } from '../../src/lib/core/team/teamkey.ts';
+import { exportPrivateKey, importPrivateKey } from '../../src/lib/core/keys.ts';
+import { fromBase64url, toBase64url } from '../../src/lib/core/bytes.ts';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms: number): Promise<void> {
@@ -26,9 +36,9 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
   }
 }
 
-async function signer(): Promise<Signer> {
-  const k = await generateDeviceKey(false);
-  return signerFromCryptoKey(k.privateKey, k.publicKey);
+async function signer(): Promise<Signer & { pkcs8: Uint8Array }> {
+  const k = await generateDeviceKey(true);
+  return Object.assign(signerFromCryptoKey(k.privateKey, k.publicKey), { pkcs8: await exportPrivateKey(k.privateKey) });
 }
 
 function clock(start: number): () => Date {
@@ -72,7 +82,15 @@ async function twoDevices(each: number) {
   };
   await batch(a);
   await batch(b);
-  return { a: { ledger: a, storage: storeA, signer: sa }, b: { ledger: b, storage: storeB, signer: sb } };
+  return { a: { ledger: a, storage: storeA, signer: sa, before: A.save(a.doc) }, b: { ledger: b, storage: storeB, signer: sb, before: A.save(b.doc) } };
+}
+
+interface Device {
+  ledger: Ledger;
+  storage: MemoryStorage;
+  signer: Signer & { pkcs8: Uint8Array };
+  /** The document as it was before any sync. */
+  before: Uint8Array;
 }
 
 /** Bytes and round trips raw Automerge sync needs for the same two documents. */
@@ -95,15 +113,108 @@ function rawSync(docA: A.Doc<unknown>, docB: A.Doc<unknown>): { bytes: number; r
 
 export interface SyncBench {
   sync_5k_5k_ms: number;
+  sync_5k_5k_one_process_ms: number;
   sync_5k_5k_round_trips: number;
   sync_bytes_ratio_vs_raw: number;
   sync_one_event_ms: number;
 }
 
-/** Two devices, `each` divergent events each, converging through a real relay on loopback. */
+/**
+ * The second device in a process of its own: `node tests/bench/sync.ts --peer CONFIG`. It opens its ledger,
+ * says "ready", starts syncing on "go", says "converged <bytes sent> <messages sent>" once it holds `total`
+ * events and its hub is quiet, then "one" once it holds one more.
+ */
+async function peerProcess(configFile: string): Promise<void> {
+  const cfg = JSON.parse(readFileSync(configFile, 'utf8'));
+  await initHash();
+  const storage = new MemoryStorage();
+  const bytes = new Uint8Array(readFileSync(cfg.doc));
+  await storage.save(['doc', 'snapshot', sha256HexSync(bytes)], bytes);
+  const k = await importPrivateKey(fromBase64url(cfg.pkcs8));
+  const ledger = await Ledger.open({ storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey) });
+  const team = decodeTeamKey(fromBase64url(cfg.team))!;
+  const lines = createInterface({ input: process.stdin });
+  const say = (m: string) => process.stdout.write(m + '\n');
+  say('ready');
+  for await (const line of lines) {
+    if (line !== 'go') continue;
+    const hub = await SyncHub.start({ ledger, storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey), team, room: cfg.room, transport: await connectRelay(cfg.relay, cfg.room), onReport: process.env.PL_BENCH_DEBUG ? (r) => console.error(JSON.stringify(r).slice(0, 300)) : undefined });
+    await until(() => ledger.size === cfg.total, 120_000);
+    say(`converged ${performance.now()}`);
+    await until(() => hub.quiet(100), 10_000);
+    const p = hub.peers()[0];
+    say(`quiet ${p.bytesSent} ${p.sent}`);
+    await until(() => ledger.size === cfg.total + 1, 20_000);
+    say('one');
+    await hub.close();
+    break;
+  }
+  lines.close();
+}
+
+/** Two devices, `each` divergent events each, converging through a real relay on loopback, in two processes. */
 export async function benchSync(each = 5000): Promise<SyncBench> {
   const { a, b } = await twoDevices(each);
   const raw = rawSync(A.clone(a.ledger.doc) as A.Doc<unknown>, A.clone(b.ledger.doc) as A.Doc<unknown>);
+  const total = a.ledger.size + b.ledger.size - 2;
+  const oneProcess = await syncInProcess(a, b, raw);
+  const relay = await startRelay({ port: 0, frameRate: 100_000, frameBurst: 100_000, byteRate: 1e12, byteBurst: 1e12 });
+  const dir = mkdtempSync(path.join(tmpdir(), 'pl-sync-bench-'));
+  try {
+    const team = newTeamKey(1);
+    const room = await roomId(team);
+    // The peer starts from B's ledger as it was before the in-process run (a fresh pair of the same documents).
+    writeFileSync(path.join(dir, 'b.doc'), b.before);
+    const config = { doc: path.join(dir, 'b.doc'), pkcs8: toBase64url(b.signer.pkcs8), team: toBase64url(encodeTeamKey(team)), room, relay: relay.url, total };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const freshA = await reopen(a.before, a.signer);
+    const child = spawn(process.execPath, [fileURLToPathSafe(import.meta.url), '--peer', path.join(dir, 'config.json')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const said: Array<{ line: string; at: number }> = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => said.push({ line, at: performance.now() }));
+    const heard = async (word: string) => {
+      await until(() => said.some((x) => x.line.startsWith(word)), 120_000);
+      return said.find((x) => x.line.startsWith(word))!;
+    };
+    await heard('ready');
+    const t0 = performance.now();
+    child.stdin!.write('go\n');
+    const ha = await SyncHub.start({ ledger: freshA.ledger, storage: freshA.storage, signer: a.signer, team, room, transport: await connectRelay(relay.url, room) });
+    await until(() => freshA.ledger.size === total, 120_000);
+    const doneA = performance.now();
+    const doneB = (await heard('converged')).at;
+    const ms = Math.max(doneA, doneB) - t0;
+    const [, bytesB, sentB] = (await heard('quiet')).line.split(' ').map(Number);
+    await until(() => ha.quiet(100), 10_000);
+    const pa = ha.peers()[0];
+    const t1 = performance.now();
+    await freshA.ledger.append('generation', body());
+    ha.poke();
+    const one = (await heard('one')).at - t1;
+    await ha.close();
+    child.stdin!.end();
+    return {
+      sync_5k_5k_ms: Math.round(ms),
+      sync_5k_5k_one_process_ms: oneProcess,
+      sync_5k_5k_round_trips: Math.max(pa.sent, sentB),
+      sync_bytes_ratio_vs_raw: Math.round(((pa.bytesSent + bytesB) / raw.bytes) * 1000) / 1000,
+      sync_one_event_ms: Math.round(one * 10) / 10
+    };
+  } finally {
+    await relay.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fileURLToPathSafe = (u: string): string => new URL(u).pathname;
+
+async function reopen(doc: Uint8Array, s: Signer) {
+  const storage = new MemoryStorage();
+  await storage.save(['doc', 'snapshot', sha256HexSync(doc)], doc);
+  return { storage, ledger: await Ledger.open({ storage, signer: s }) };
+}
+
+/** The same convergence with both devices in this process. */
+async function syncInProcess(a: Device, b: Device, raw: { bytes: number }): Promise<number> {
   const relay = await startRelay({ port: 0, frameRate: 100_000, frameBurst: 100_000, byteRate: 1e12, byteBurst: 1e12 });
   try {
     const team = newTeamKey(1);
@@ -115,23 +226,9 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     await until(() => a.ledger.size === total && b.ledger.size === total, 60_000);
     const ms = performance.now() - t0;
     await until(() => ha.quiet(100) && hb.quiet(100), 10_000);
-    const pa = ha.peers()[0];
-    const pb = hb.peers()[0];
-    const sent = pa.bytesSent + pb.bytesSent;
-    // One new event to a connected peer.
-    const t1 = performance.now();
-    await a.ledger.append('generation', body());
-    ha.poke();
-    await until(() => b.ledger.size === total + 1, 10_000);
-    const one = performance.now() - t1;
     await ha.close();
     await hb.close();
-    return {
-      sync_5k_5k_ms: Math.round(ms),
-      sync_5k_5k_round_trips: Math.max(pa.sent, pb.sent),
-      sync_bytes_ratio_vs_raw: Math.round((sent / raw.bytes) * 1000) / 1000,
-      sync_one_event_ms: Math.round(one * 10) / 10
-    };
+    return Math.round(ms);
   } finally {
     await relay.close();
   }
@@ -172,7 +269,9 @@ export async function benchRelay(): Promise<{ relay_peers_held: number }> {
   return { relay_peers_held: (await holdPeers(50, 10, 20)).peers };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--peer') {
+  await peerProcess(process.argv[3]);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const each = Number(process.argv[2] ?? 5000);
   console.log(JSON.stringify({ ...(await benchSync(each)), ...(await benchRelay()) }, null, 2));
 }
