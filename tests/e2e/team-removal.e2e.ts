@@ -7,6 +7,8 @@
  *   2. A CLI owner removes a browser member with `provenance-ledger remove`: at its next `sync` the removed
  *      browser is told so on its Team page and stops; the other browser gets the new key from the CLI and syncs
  *      on the new epoch.
+ *   3. Over WebRTC alone (in a network namespace with a default route, as team.e2e.ts): the owner removes a
+ *      member and hands the new key to the connected browser over the data channels; both go on in the new room.
  */
 import { test, expect, type Browser, type Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
@@ -14,16 +16,20 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
-import { ROOT, joinTeam, launch, makeInvite, peerOnline, startProcess, startRelay, startSync, stop } from './support/team.ts';
+import { ROOT, joinTeam, launch, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
 
 test.describe.configure({ mode: 'serial' });
 
 const BIN = path.join(ROOT, 'bin/provenance-ledger.js');
 
-/** Runs the CLI without blocking the test (the browsers answer invites and syncs meanwhile). */
+/** Runs the CLI without blocking the test (the browsers answer invites and syncs meanwhile); `prefix` runs it in a network namespace. */
 function cli(...args: string[]): Promise<{ code: number | null; out: string; json: () => any }> {
+  return cliIn([], ...args);
+}
+function cliIn(prefix: string[], ...args: string[]): Promise<{ code: number | null; out: string; json: () => any }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...rest] = [...prefix, process.execPath, BIN, ...args];
+    const child = spawn(cmd, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
@@ -218,6 +224,53 @@ test('a CLI owner removes a browser member: that browser is told on its Team pag
     await bb.close();
     await bd.close();
     await stop(relay.child);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('over WebRTC alone, the owner hands the new key to the connected browser and both go on in the new epoch', async () => {
+  test.setTimeout(240_000);
+  const ns = makeNetns();
+  const relay = await startRelay(ns.exec);
+  const app = await startAppServer(ns.exec);
+  const tmp = mkdtempSync(path.join(tmpdir(), 'pl-removal-e2e-'));
+  const dir = path.join(tmp, 'carl');
+  const [ba, bb] = [await launch(ns.chromium), await launch(ns.chromium)];
+  try {
+    const { page: a, problems: pa } = await open(ba, app.url);
+    const { page: b, problems: pb } = await open(bb, app.url);
+    await createLedger(a, 'Ada Admin', 'Studio Mesh');
+    await joinTeam(b, await makeInvite(a, relay.url), 'Bea Member', relay.url);
+    await expect(b.getByTestId('ledger-name')).toHaveText('Studio Mesh', { timeout: 45_000 });
+    const joined = await cliIn(ns.exec, 'join', await makeInvite(a, relay.url), '--ledger', dir, '--name', 'Carl CLI', '--relay', relay.url, '--json');
+    expect(joined.code, joined.out).toBe(0);
+
+    await startSync(a, relay.url, { relay: false, webrtc: true, tabs: false });
+    await startSync(b, relay.url, { relay: false, webrtc: true, tabs: false });
+    await peerOnline(a, 'Bea Member', 'webrtc');
+    await expect(memberRow(b, 'Carl CLI')).toBeVisible({ timeout: 20_000 });
+
+    await memberRow(a, 'Carl CLI').getByTestId('remove-member').click();
+    await a.getByTestId('confirm-remove').click();
+    await expect(a.getByTestId('remove-done')).toContainText('Carl CLI was removed', { timeout: 30_000 });
+    await expect(a.getByTestId('sync-log')).toContainText('Handed the team key of epoch 2');
+    await expect(b.getByTestId('team-epoch')).toHaveText(/epoch 2$/, { timeout: 30_000 });
+    await expect(b.getByTestId('sync-running')).toContainText('Running over: webrtc');
+    await expect(memberRow(b, 'Carl CLI')).toContainText('removed', { timeout: 20_000 });
+    await peerOnline(b, 'Ada Admin', 'webrtc');
+
+    await recordGeneration(a, generation('Meshwork'));
+    await nav(b, 'Team');
+    await searchShows(b, 'Meshwork', true);
+    await expect(b.getByTestId('log-rejected')).toHaveCount(0);
+    expect(pa).toEqual([]);
+    expect(pb).toEqual([]);
+  } finally {
+    await ba.close();
+    await bb.close();
+    await stop(app.child);
+    await stop(relay.child);
+    ns.destroy();
     rmSync(tmp, { recursive: true, force: true });
   }
 });

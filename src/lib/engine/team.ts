@@ -50,6 +50,8 @@ const SETTINGS_KEY = ['team', 'settings'];
 const REMOVED_KEY = ['team', 'removed'];
 /** After recording a removal, how long to let connected peers (the removed one too) receive it before the key changes. */
 const FLUSH_MS = 3000;
+/** How long the WebRTC hand-over of a new key to the peers connected at a removal may take. */
+const HANDOVER_MS = 10_000;
 const MAX_LOG = 300;
 const ROLES: Role[] = ['admin', 'member', 'viewer'];
 const RELAY_RE = /^wss?:\/\/[^\s/]+(\/[^\s]*)?$/;
@@ -262,11 +264,39 @@ export class TeamService {
       const t0 = Date.now();
       do await new Promise((r) => setTimeout(r, 100));
       while (Date.now() - t0 < FLUSH_MS && !this.#hubs.every(({ hub }) => hub.quiet(300)));
+      await this.#handOverOverWebRtc().catch((e: Error) => this.#add({ kind: 'error', transport: 'webrtc', message: `Could not hand the new team key over WebRTC: ${e.message}` }));
       this.#moveToNewEpoch();
       await this.#switching;
     }
     return this.status();
   }
+
+  /**
+   * WebRTC runs one mesh per page, so after the move no WebRTC hub stays in the old epoch's room (relay and tabs
+   * do). Before moving, the WebRTC hub greets its peers again in the old room: each remaining one proves
+   * membership anew and is handed the new key then (removed ones are refused). Waits until each was handed it.
+   */
+  async #handOverOverWebRtc(): Promise<void> {
+    const old = this.#hubs.find((h) => h.kind === 'webrtc');
+    const ledger = this.#ledger;
+    if (!old || !this.#port || !ledger) return;
+    const waiting = old.hub.peers().map((p) => p.peer).filter((k) => ledger.member(k)?.active);
+    if (waiting.length === 0) return;
+    const storage = await this.#storage();
+    const oldKey = (await loadTeamKeys(storage)).find((k) => k.epoch === old.epoch);
+    if (!oldKey) return;
+    this.#hubs = this.#hubs.filter((h) => h !== old);
+    old.detach?.();
+    await old.hub.close().catch(() => undefined);
+    this.#handedTo.clear();
+    const transport = await this.#webrtc(this.#port, (await this.settings()).relay, oldKey);
+    const hub = await this.#hub('webrtc', ledger, storage, oldKey, await roomId(oldKey), transport);
+    this.#hubs.push({ kind: 'webrtc', hub, epoch: oldKey.epoch, detach: transport.detach });
+    const t0 = Date.now();
+    while (Date.now() - t0 < HANDOVER_MS && !waiting.every((k) => this.#handedTo.has(k))) await new Promise((r) => setTimeout(r, 100));
+  }
+  /** Peers this device handed a newer team key to (since the last WebRTC hand-over began). */
+  #handedTo = new Set<string>();
 
   /** This device's removal: from its own roster, or from a notice a peer showed it. */
   async #removal(ledger: Ledger, key: string): Promise<TeamRemoval | null> {
@@ -402,7 +432,7 @@ export class TeamService {
     let detached = false;
     const post = (m: BridgeMessage) => port.postMessage(m);
     signaling.onMessage((msg) => post({ t: 'sig', msg }));
-    sigTransport.onClose((r) => this.#add({ kind: 'error', transport: 'webrtc', message: `Signaling connection closed: ${r}` }));
+    sigTransport.onClose((r) => !closed && this.#add({ kind: 'error', transport: 'webrtc', message: `Signaling connection closed: ${r}` }));
     port.onmessage = (e: MessageEvent) => {
       const m = e.data as BridgeMessage;
       if (closed || typeof m !== 'object' || m === null) return;
@@ -484,6 +514,7 @@ export class TeamService {
           this.#announced.add(r.epoch);
           this.#add({ kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `New team key (epoch ${r.epoch}) received: the team changed; sync moves to the new epoch's room` });
         } else {
+          this.#handedTo.add(r.peer);
           this.#add({ kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `Handed the team key of epoch ${r.epoch} to a device still on an older one` });
         }
         break;
