@@ -230,6 +230,12 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
   program.command('pull').description('pull and check every commit of a Git remote').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalPull(opts, o, url)));
   program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalClone(opts, o, url)));
   program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').action(run(async (opts, o) => (await journal()).journalAllowedSigners(opts, o)));
+  const journalCmd = program.command('journal').description("the ledger's Git journal (DIR/journal.git)").exitOverride();
+  journalCmd.command('status').description('commits, head, events without a commit, last push and pull').action(run(async (opts, o) => (await journal()).journalStatus(opts, o)));
+  journalCmd
+    .command('repair')
+    .description("sign the missing journal commits of this device's events, and write a damaged journal again from the ledger (exit 1 while events lack a commit)")
+    .action(run(async (opts, o) => (await journal()).journalRepair(opts, o)));
 
   // Team sync (commands/sync.ts): relay URL from --relay, else $PROVENANCE_LEDGER_RELAY, else ws://127.0.0.1:8787.
   program.command('invite').description('print an invite code and wait on the relay for the new device').option('--role <role>', 'admin, member or viewer', 'member').option('--relay <url>', 'the relay').option('--timeout <s>', 'how long to wait').action(run(invite));

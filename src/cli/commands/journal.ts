@@ -1,5 +1,6 @@
 /**
- * push, pull, clone, allowed-signers: the ledger's Git journal (DIR/journal.git) and its remotes.
+ * push, pull, clone, allowed-signers, journal status, journal repair: the ledger's Git journal
+ * (DIR/journal.git) and its remotes.
  * Credentials come from PROVENANCE_LEDGER_GIT_USERNAME / _PASSWORD or _TOKEN, or a prompt on a terminal;
  * they are never written to disk.
  */
@@ -14,7 +15,7 @@ import { clone as cloneRemote, pull as pullRemote, push as pushRemote } from '..
 import { allowedSigners as signersFile } from '../../lib/core/journal/allowed-signers.ts';
 import { identitySigner, loadIdentity } from '../../lib/adapters/node/identity.ts';
 import { ledgerDir, openSession, type GlobalOptions } from '../context.ts';
-import type { Output } from '../output.ts';
+import { Exit, type ExitCode, type Output } from '../output.ts';
 
 async function prompt(url: string): Promise<Credentials | undefined> {
   if (!process.stdin.isTTY) return undefined;
@@ -83,4 +84,94 @@ export async function journalProblems(dir: string, ledger: import('../../lib/cor
   if (!(await stat(path.join(binding.gitdir, 'HEAD')).then(() => true, () => false))) return [];
   const { crossCheck } = await import('../../lib/adapters/git/crosscheck.ts');
   return crossCheck(binding, ledger);
+}
+
+const short = (s?: string) => (s ? s.slice(0, 12) : '-');
+
+/** journal status: what DIR/journal.git holds against the ledger. */
+export async function journalStatus(opts: GlobalOptions, out: Output): Promise<void> {
+  const { journal } = await journalOf(opts);
+  const s = await journal.status();
+  out.result({ ...s }, (say) => {
+    say(`journal ${journal.gitdir}: ${s.commits} commits for ${s.events} events; main ${s.head ?? '(none)'}`);
+    if (s.concurrent) say(`  ${s.concurrent} concurrent head(s) (the next event joins them)`);
+    if (s.missing) say(`  ${s.missing} event(s) have no journal signature, so no commit: see \`provenance-ledger journal repair\``);
+    say(`  last push: ${s.lastPush ? `${s.lastPush.at} to ${s.lastPush.url} (main ${short(s.lastPush.main)})` : 'never'}`);
+    say(`  last pull: ${s.lastPull ? `${s.lastPull.at} from ${s.lastPull.url} (${s.lastPull.count} new)` : 'never'}`);
+  });
+}
+
+/**
+ * journal repair: signs the missing journal commits of events this device authored (its key must be in DIR),
+ * says which events only other authors can sign, and writes DIR/journal.git again from the ledger when its
+ * files are damaged (the damaged directory is kept aside). Exit 0 when the journal is complete, 1 otherwise.
+ */
+export async function journalRepair(opts: GlobalOptions, out: Output): Promise<ExitCode> {
+  const dir = ledgerDir(opts);
+  const { rename } = await import('node:fs/promises');
+  const { signMissing, REWRITE_CODES } = await import('../../lib/adapters/git/repair.ts');
+  const { crossCheck } = await import('../../lib/adapters/git/crosscheck.ts');
+  const session = await openSession(opts, { write: false });
+  const identity = session.identity;
+  const signer = identity && session.ledger.member(identity.publicKey)?.active ? identitySigner(identity) : undefined;
+  const signedResult = await signMissing(session.ledger, signer);
+  const binding = nodeBinding(dir);
+  let movedAside: string | undefined;
+  const hasJournal = await stat(path.join(binding.gitdir, 'HEAD')).then(() => true, () => false);
+  if (hasJournal) {
+    const before = await crossCheck(binding, session.ledger);
+    if (before.some((p) => REWRITE_CODES.has(p.code))) {
+      movedAside = `${binding.gitdir}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await rename(binding.gitdir, movedAside);
+    }
+  }
+  const journal = await GitJournal.attach(binding, session.ledger);
+  await journal.settled();
+  await journal.pack();
+  const after = await crossCheck(binding, session.ledger);
+  const s = await journal.status();
+  const complete = s.missing === 0 && after.length === 0;
+  const name = (a: { name: string; author: string }) => `${a.name || 'an unknown member'} (key ${a.author.slice(0, 12)}…)`;
+  out.result(
+    { ok: complete, signed: signedResult.signed, others: signedResult.others, waiting: signedResult.waiting, rewritten: movedAside !== undefined, damagedKeptAt: movedAside ?? null, commits: s.commits, events: s.events, problems: [...signedResult.problems, ...after] },
+    (say) => {
+      if (signedResult.signed.length) say(`signed the journal commits of ${signedResult.signed.length} event(s) authored by this device`);
+      if (movedAside) say(`the journal's files were damaged: written again from the ledger (the damaged copy is kept at ${movedAside})`);
+      if (!identity && signedResult.others.length) say(`this directory has no device key: only an event's author can sign its commit (key import a backup of yours to sign your events)`);
+      for (const o of signedResult.others) {
+        say(`${o.events.length} event(s) by ${name(o)} have no journal signature: only their author can sign them; ask them to run \`provenance-ledger journal repair\` on a device holding that key, then pull or sync`);
+      }
+      if (signedResult.waiting.length) say(`${signedResult.waiting.length} event(s) of yours wait for those: run journal repair again once their parents are signed`);
+      for (const p of [...signedResult.problems, ...after]) say(`  [${p.code}] ${p.location ?? ''}: ${p.message}`);
+      say(complete ? `ok: the journal holds all ${s.commits} commits and agrees with the ledger` : `the journal holds ${s.commits} commits for ${s.events} events`);
+    }
+  );
+  return complete ? Exit.OK : Exit.PROBLEMS;
+}
+
+/**
+ * What verify should tell the user to do about journal problems: sign the commits of this device's events
+ * (journal repair), ask other authors to sign theirs, or write a damaged journal again.
+ */
+export async function journalAdvice(dir: string, ledger: import('../../lib/core/ledger.ts').Ledger, problems: import('../../lib/core/verify.ts').Problem[]): Promise<string[]> {
+  const advice: string[] = [];
+  const missing = new Set(problems.filter((p) => p.code === 'JOURNAL_SIGNATURE_MISSING').map((p) => p.eventId ?? ''));
+  if (missing.size) {
+    const { byAuthor } = await import('../../lib/adapters/git/repair.ts');
+    const storage = await FsStorage.open(dir);
+    const identity = await loadIdentity(storage).catch(() => undefined);
+    const events = ledger.events().filter((e) => missing.has(e.id));
+    for (const g of byAuthor(ledger, events)) {
+      const who = `${g.name || 'an unknown member'} (key ${g.author.slice(0, 12)}…)`;
+      if (identity?.publicKey === g.author) {
+        advice.push(`${g.events.length} event(s) authored by this device lack a journal signature: run \`provenance-ledger journal repair --ledger ${dir}\` to sign their commits`);
+      } else {
+        advice.push(`${g.events.length} event(s) by ${who} lack a journal signature: only their author can sign them (\`provenance-ledger journal repair\` on a device holding that key, then pull or sync)`);
+      }
+    }
+  }
+  if (problems.some((p) => ['JOURNAL_CORRUPT', 'JOURNAL_MISMATCH', 'JOURNAL_EXTRA', 'JOURNAL_MISSING'].includes(p.code))) {
+    advice.push(`the Git journal (${path.join(dir, 'journal.git')}) is derived from the ledger: \`provenance-ledger journal repair --ledger ${dir}\` writes it again (a damaged one is kept aside)`);
+  }
+  return advice;
 }

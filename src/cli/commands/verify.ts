@@ -16,13 +16,17 @@ export async function verify(opts: GlobalOptions, out: Output): Promise<ExitCode
   const storage = await existingStorage(dir);
   let report: VerifyReport;
   let name: string | undefined;
+  let advice: string[] = [];
   try {
     const ledger = await Ledger.open({ storage, allowProblems: true });
     name = ledger.name;
     report = await ledger.verify();
     // The Git journal (DIR/journal.git), when there is one, must agree with the document.
-    const journal = await (await import('./journal.ts')).journalProblems(dir, ledger);
+    const journalCmds = await import('./journal.ts');
+    const journal = await journalCmds.journalProblems(dir, ledger);
     if (journal.length) report = { ...report, ok: false, problems: [...report.problems, ...journal] };
+    // What to do about journal problems, in plain words (journal repair, or which author must sign).
+    advice = await journalCmds.journalAdvice(dir, ledger, report.problems);
   } catch (e) {
     if (!isLedgerError(e) || e.code === ErrorCode.NOT_INITIALIZED) throw e;
     const stored = await Ledger.verifyStorage(storage);
@@ -30,7 +34,7 @@ export async function verify(opts: GlobalOptions, out: Output): Promise<ExitCode
     report = { ...stored, ok: false };
   }
   const { ok, checked, valid, ledgerId, problems } = report;
-  out.result({ ok, checked, valid, ledgerId: ledgerId ?? null, problems }, (say) => {
+  out.result({ ok, checked, valid, ledgerId: ledgerId ?? null, problems, ...(advice.length ? { advice } : {}) }, (say) => {
     if (ok) {
       say(`ok: ledger "${name}" verified, ${valid} of ${checked} events valid, no problems`);
       return;
@@ -40,6 +44,7 @@ export async function verify(opts: GlobalOptions, out: Output): Promise<ExitCode
       say(`  [${p.code}] ${p.location ?? ''}${p.eventId && !p.location?.includes(p.eventId) ? ` (event ${p.eventId})` : ''}`);
       say(`      ${p.message}`);
     }
+    for (const a of advice) say(`what to do: ${a}`);
   });
   return ok ? Exit.OK : Exit.PROBLEMS;
 }

@@ -2,7 +2,7 @@
  * Tamper campaign: flip bytes all over a stored ledger (document chunks and the device log), a cosigned
  * checkpoint and an evidence bundle, and re-verify. Every byte of the small ones, a large random sample of the big
  * ones. Every change must be detected and located; the test prints the detection rate, which must be 100%.
- * (The Git journal has its own tamper tests with the journal; it is not part of this campaign.)
+ * The Git journal has its campaign in tests/unit/journal/tamper.test.ts (verify, git fsck and pull).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';

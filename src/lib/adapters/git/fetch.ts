@@ -83,7 +83,9 @@ async function uploadPack(binding: GitBinding, url: string, wants: string[], hav
   while (i + 4 <= res.length) {
     if (res[i] === 0x50 && res[i + 1] === 0x41 && res[i + 2] === 0x43 && res[i + 3] === 0x4b) return res.subarray(i);
     const n = parseInt(dec.decode(res.subarray(i, i + 4)), 16);
-    if (!Number.isFinite(n) || (n > 0 && n < 4) || i + n > res.length) break;
+    if (!/^[0-9a-f]{4}$/.test(dec.decode(res.subarray(i, i + 4))) || (n > 0 && n < 4) || i + n > res.length) {
+      throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent a damaged answer: neither an acknowledgement nor a pack at byte ${i} (the pack's signature is damaged, or it is not Git); nothing was accepted`);
+    }
     if (n === 0) {
       i += 4;
       continue;

@@ -317,7 +317,7 @@ export class GitJournal {
    * main must descend from (what the remote holds), default the current main.
    */
   async updateRefs(base?: string): Promise<{ main?: string; concurrent: string[] }> {
-    const heads = this.ledger.heads().filter((h) => this.#map.byEvent.has(h));
+    const heads = this.#heads();
     base ??= await this.resolve(MAIN);
     const baseEvent = base ? this.#map.byCommit.get(base) : undefined;
     let main: string | undefined;
@@ -342,6 +342,22 @@ export class GitJournal {
       if (existing.get(id) !== oid) await writeRef(this.binding, CONCURRENT + id, oid);
     }
     return { main: main && this.#map.byEvent.get(main), concurrent: side };
+  }
+
+  /**
+   * The heads of the journal's history: the ledger's heads when each has its commit; otherwise (events
+   * without a journal signature have no commit, nor do their descendants) the commits none of whose children
+   * has one.
+   */
+  #heads(): string[] {
+    const heads = this.ledger.heads();
+    if (heads.every((h) => this.#map.byEvent.has(h))) return heads;
+    const covered = new Set<string>();
+    for (const ev of this.ledger.events()) {
+      if (!this.#map.byEvent.has(ev.id)) continue;
+      for (const p of ev.event.parents) covered.add(p);
+    }
+    return this.ledger.events().filter((e) => this.#map.byEvent.has(e.id) && !covered.has(e.id)).map((e) => e.id).sort();
   }
 
   /** True when event `a` is `b` or one of its ancestors (in the ledger). */
