@@ -4,14 +4,20 @@
  * a real relay on 127.0.0.1 (src/relay/server.ts, Node's WebSocket). Nothing is mocked but the storage.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as A from '@automerge/automerge';
 import { LedgerHost, type DeviceIdentity } from '../../../src/lib/engine/host.ts';
 import { TeamService } from '../../../src/lib/engine/team.ts';
 import type { SyncSettings, TeamStatus } from '../../../src/lib/engine/team-protocol.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
-import { loadTeamKeys } from '../../../src/lib/core/team/teamkey.ts';
+import { loadTeamKeys, roomId } from '../../../src/lib/core/team/teamkey.ts';
 import { startRelay, type Relay } from '../../../src/relay/server.ts';
+import { connectRelay } from '../../../src/lib/adapters/transport/websocket.ts';
+import { signEvent } from '../../../src/lib/core/event.ts';
+import type { UnsignedEvent } from '../../../src/lib/core/types.ts';
 import { generationBody } from '../helpers/ledger.ts';
+import { pushRecord } from '../helpers/doc-edit.ts';
+import { Hostile } from '../sync/hostile-peer.ts';
 
 let relay: Relay;
 const running: TeamService[] = [];
@@ -169,5 +175,39 @@ describe('team service: removal and key rotation', () => {
     expect(cleo.host.ledger().get(ev.id)).toBeUndefined();
     expect((await loadTeamKeys(cleo.storage)).map((k) => k.epoch)).toEqual([1]);
     expect((await log(bea)).filter((l) => l.kind === 'rejected')).toEqual([]);
+  });
+
+  it('an event signed by the removed key after its removal, relayed by a member, is refused and shown in the sync log', async () => {
+    const [ada, bea, cleo] = await threeDevices();
+    await ada.team.remove(memberId(await ada.team.status(), 'Cleo'));
+    await ada.team.start(settings());
+    const ledger = ada.host.ledger();
+    const before = ledger.size;
+    // What a removed device that kept the team's document would write: an event whose past holds its removal.
+    const forged = await signEvent(
+      { spec: 'provenance-ledger/event/v1', type: 'generation', ledger: ledger.id, author: cleo.identity.publicKey, time: new Date().toISOString(), parents: ledger.heads(), body: generationBody({ project: 'After my removal' }) } as UnsignedEvent,
+      cleo.identity.signer
+    );
+    let doc = A.clone(ledger.doc) as A.Doc<unknown>;
+    doc = A.change(doc, (d) => pushRecord(d, [[forged.id, new TextDecoder().decode(forged.bytes)]]));
+    // Bea (an active member, on epoch 2) relays it.
+    const team = (await loadTeamKeys(ada.storage))[0];
+    const room = await roomId(team);
+    const h = new Hostile(await connectRelay(relay.url, room), bea.identity.signer, team, room);
+    await h.start();
+    let state = A.initSyncState();
+    for (let round = 0; round < 8; round++) {
+      for (const m of h.inbox.splice(0)) if (m[0] === 2) [doc, state] = A.receiveSyncMessage(doc, state, m.subarray(2));
+      const [s2, msg] = A.generateSyncMessage(doc, state);
+      state = s2;
+      if (msg) await h.sync(msg);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const refusal = await until('the refusal in the sync log', async () => (await log(ada)).find((l) => l.kind === 'rejected' && l.code === 'AUTHOR_REMOVED'));
+    expect(refusal.message).toContain(forged.id.slice(0, 16));
+    expect(refusal.peerName).toBe('Bea');
+    expect(ledger.get(forged.id)).toBeUndefined();
+    expect(ledger.size).toBe(before);
+    h.t.close();
   });
 });
