@@ -1,7 +1,8 @@
 /**
  * The worker's team service (engine/team.ts) through member removal and team key rotation: three devices, each
  * a LedgerHost over its own memory storage with its own TeamService, joined by real invites and syncing through
- * a real relay on 127.0.0.1 (src/relay/server.ts, Node's WebSocket). Nothing is mocked but the storage.
+ * a real relay on 127.0.0.1 (src/relay/server.ts, Node's WebSocket). Nothing is mocked but the storage; the
+ * last test adds a member's device that speaks the wire protocol by hand (sync/hostile-peer.ts) to relay a forgery.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as A from '@automerge/automerge';
