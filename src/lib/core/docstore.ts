@@ -301,8 +301,9 @@ export class DocStore {
       if (!this.#ledgerId) throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'the document has no records list and no ledger is named to create it');
       [doc] = A.applyChanges(doc, [layoutChange(this.#ledgerId).change]);
     }
+    // One push of the whole group: each push asks Automerge for the list's length, which walks the list.
     this.#doc = A.change(doc, (d) => {
-      for (const r of records) d[RECORDS]!.push(new A.ImmutableString(r));
+      d[RECORDS]!.push(...records.map((r) => new A.ImmutableString(r)));
     });
     const bytes = A.saveSince(this.#doc, before);
     const key = [...INCR, sha256HexSync(bytes)];

@@ -40,6 +40,8 @@ export async function eventId(event: UnsignedEvent): Promise<EventId> {
   return sha256HexSync(canonicalBytes(event)) as EventId;
 }
 
+const ENVELOPE_HEAD = utf8('{"event":');
+
 /** Signs an unsigned event; returns the envelope, its id and its canonical bytes. */
 export async function signEvent(
   event: UnsignedEvent,
@@ -53,7 +55,10 @@ export async function signEvent(
   const id = sha256HexSync(payload) as EventId;
   const sig = toBase64url(await signer.sign(pae(PAYLOAD_TYPE, payload)));
   const envelope = { event, sig };
-  return { id, envelope, bytes: utf8(canonicalJson(envelope)) };
+  // The envelope's canonical form, built around the event's canonical bytes: its two keys sort as "event",
+  // "sig", and a base64url signature needs no escaping (the same bytes as canonicalJson(envelope)).
+  const bytes = concatBytes(ENVELOPE_HEAD, payload, utf8(`,"sig":"${sig}"}`));
+  return { id, envelope, bytes };
 }
 
 /** A problem found in one stored envelope, before any ledger-level (roster, parents) check. */

@@ -126,6 +126,10 @@ describe('round trips (property)', () => {
           );
         }
         if (compact) await ledger.compact();
+        // Each stored envelope is exactly the RFC 8785 form of {event, sig} (signEvent builds it around the
+        // event's canonical bytes).
+        const { canonicalJson } = await import('../../../src/lib/core/canonical.ts');
+        for (const e of ledger.events()) expect(ledger.envelopeJson(e.id)).toBe(canonicalJson({ event: e.event, sig: e.sig }));
         const again = await Ledger.open({ storage, signer });
         expect(again.events()).toEqual(ledger.events());
         expect(again.heads()).toEqual(ledger.heads());
