@@ -205,6 +205,42 @@ describe('bad input: a clear error and nothing local changes', () => {
     expect(snapshot(b.ledger, b.gitdir)).toBe(before);
   });
 
+  it('a clone of a remote holding a non-member\'s commit or a forged event is refused, naming the commit', async () => {
+    // Clone checks each event once, in Ledger.receive (fetch.ts): a single refusal fails the whole clone.
+    const { url, a, bare } = await setup('c.git');
+    const good = gitIn(bare, 'rev-parse', 'main').trim();
+    const parents = a.ledger.heads();
+    const parentOids = parents.map((p) => a.journal.commitOf(p)!);
+    const time = formatTime(new Date(Date.parse('2026-12-01T00:00:00Z')));
+    const plant = async (ev: any, signer: any, authorName: string) => {
+      const c = await signEventCommit({ ev, parentOids, authorName }, signer);
+      for (const o of [c.blob, c.tree, c.commit]) execFileSync('git', ['--git-dir', bare, 'hash-object', '-w', '-t', o.type, '--stdin'], { input: o.content });
+      gitIn(bare, 'update-ref', 'refs/heads/main', c.commit.oid);
+      return c.commit.oid;
+    };
+    // 1. An outsider's event (its commit as the outsider would make it: no roster name).
+    const outsider = await newSigner();
+    const e1 = { spec: EVENT_SPEC, type: 'generation', ledger: a.ledger.id, author: outsider.publicKey, time, parents, body: generationBody() } as any;
+    const s1 = await signEvent(e1, outsider);
+    const c1 = await plant({ id: s1.id, event: e1, sig: s1.envelope.sig }, outsider, '');
+    const err1 = await clone(nodeBinding(freshDir()), url, new MemoryStorage()).catch((e) => e);
+    expect(err1).toMatchObject({ code: 'COMMIT_REFUSED' });
+    expect(err1.message).toContain(c1);
+    expect(err1.message).toContain('AUTHOR_NOT_MEMBER');
+    // 2. A member's event whose event signature is forged (its commit properly signed by the member's key).
+    const e2 = { spec: EVENT_SPEC, type: 'generation', ledger: a.ledger.id, author: a.signer.publicKey, time, parents, body: generationBody() } as any;
+    const s2 = await signEvent(e2, a.signer);
+    const forged = s2.envelope.sig.replace(/^./, (ch: string) => (ch === 'A' ? 'B' : 'A'));
+    const c2 = await plant({ id: s2.id, event: e2, sig: forged }, a.signer, 'Ada');
+    const err2 = await clone(nodeBinding(freshDir()), url, new MemoryStorage()).catch((e) => e);
+    expect(err2).toMatchObject({ code: 'COMMIT_REFUSED' });
+    expect(err2.message).toContain(c2);
+    expect(err2.message).toContain('SIGNATURE_INVALID');
+    // The untouched history clones.
+    gitIn(bare, 'update-ref', 'refs/heads/main', good);
+    expect((await clone(nodeBinding(freshDir()), url, new MemoryStorage())).ledger.size).toBe(a.ledger.size);
+  });
+
   it('a history that lacks what we pushed before', async () => {
     const { url, a, bare } = await setup('h.git');
     const genesis = a.journal.commitOf(a.ledger.id)!;

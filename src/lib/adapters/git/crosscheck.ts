@@ -13,6 +13,7 @@ import { eventId } from '../../core/event.ts';
 import type { Ledger } from '../../core/ledger.ts';
 import type { Problem } from '../../core/verify.ts';
 import { EVENT_FILE } from '../../core/journal/commit.ts';
+import { JournalCommits } from '../../core/journal/signatures.ts';
 import { parseCommit, parseTree } from '../../core/journal/objects.ts';
 import type { GitBinding } from './binding.ts';
 import { listRefs } from './refs.ts';
@@ -35,10 +36,15 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
     if (p.oid) damaged.add(p.oid);
     problems.push({ code: ErrorCode.JOURNAL_CORRUPT, message: p.message, location: p.oid ? `journal object ${p.oid}` : `journal file ${p.file}` });
   }
+  // Every commit id built here from the events and their signatures, never from the commit-id hints
+  // (core/journal/signatures.ts) that the ledger's commitOf may answer from.
+  await JournalCommits.ready();
+  const commits = new JournalCommits({ event: (id) => ledger.get(id), signature: (id) => ledger.journalSignature(id), envelope: (id) => ledger.envelopeJson(id) }, { hints: false });
   const expected = new Map<string, string>(); // commit -> event
+  const commitOf = new Map<string, string>(); // event -> commit
   for (const ev of ledger.events()) {
-    const oid = ledger.commitOf(ev.id);
-    if (oid) expected.set(oid, ev.id);
+    const oid = commits.oid(ev.id);
+    if (oid) (expected.set(oid, ev.id), commitOf.set(ev.id, oid));
   }
   const stack = [...(await listRefs(binding, 'refs/heads')).values()];
   const seen = new Set<string>();
@@ -78,7 +84,7 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
       id = undefined;
     }
     if (id && ledger.get(id)) {
-      problems.push({ code: ErrorCode.JOURNAL_MISMATCH, message: `journal commit ${oid} differs from the commit its event determines (${ledger.commitOf(id) ?? 'none: the event has no journal signature'})`, eventId: id, location: `journal commit ${oid}` });
+      problems.push({ code: ErrorCode.JOURNAL_MISMATCH, message: `journal commit ${oid} differs from the commit its event determines (${commitOf.get(id) ?? 'none: the event has no journal signature'})`, eventId: id, location: `journal commit ${oid}` });
     } else {
       problems.push({ code: ErrorCode.JOURNAL_EXTRA, message: `journal commit ${oid} holds ${id ? `event ${id}, which the ledger does not hold` : 'no valid event'}`, eventId: id, location: `journal commit ${oid}` });
     }

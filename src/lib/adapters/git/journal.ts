@@ -210,6 +210,10 @@ export class GitJournal {
   get size(): number {
     return this.#map.byEvent.size;
   }
+  /** How many commit ids came from the journal's commit-id file at attach, not computed (event-map.ts). */
+  get hintedAtOpen(): number {
+    return this.#map?.hinted ?? 0;
+  }
   /** The author name of an event's commit: held by the ledger, or arriving with a pull (parents first). */
   nameFor(ev: LedgerEvent): string {
     if (this.ledger.get(ev.id)) return this.ledger.journalAuthorName(ev.id) ?? '';
