@@ -190,8 +190,12 @@ export class JournalCommits {
     if (parentOids.some((p) => p === undefined)) return undefined;
     for (const p of ev.event.parents) this.#order(p, false); // the author names of the past (hints skip them)
     const name = this.#names.add(ev);
-    const unsigned = unsignedCommit({ ev, parentOids: parentOids as string[], authorName: name }, eventTree(ev, envelope).tree.oid);
-    return encodeSig(await signSshsig(signer, unsigned));
+    const input = { ev, parentOids: parentOids as string[], authorName: name };
+    const tree = eventTree(ev, envelope);
+    const sig = await signSshsig(signer, unsignedCommit(input, tree.tree.oid));
+    // Its commit id now, while the tree is at hand: the next append names this event as its parent.
+    this.#oids.set(ev.id, buildEventCommit(input, sig, tree).commit.oid);
+    return encodeSig(sig);
   }
 
   /** Checks the stored signature of one event: present, well-formed, and an sshsig by the author over its commit. */
