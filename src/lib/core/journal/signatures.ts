@@ -1,7 +1,7 @@
 /**
  * Journal commit signatures travel with their events: the author signs the event's Git commit when appending,
- * and the raw 64-byte Ed25519 signature is stored in the event's record of the document under `<event id>.git` (one
- * ImmutableString, base64url, no padding), in the same change as the event (ledger-schema/README.md, "Journal
+ * and the raw 64-byte Ed25519 signature is stored in the event's record of the document under `<event id>.git`
+ * (base64url, no padding), in the same change as the event (ledger-schema/README.md, "Journal
  * commits"). Any device rebuilds the identical signed commit from the event plus those 64 bytes, so the Git
  * journal is a pure function of the document.
  *
