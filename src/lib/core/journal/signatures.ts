@@ -310,16 +310,20 @@ export async function checkJournalSignatures(journal: JournalCommits, ids: strin
  */
 export async function verifyJournalSignatures(entries: Array<[string, string]>, sigs: Map<string, string>, badIds: Set<string>): Promise<Problem[]> {
   const events = new Map<string, LedgerEvent>();
+  const stored = new Map<string, string>();
   for (const [id, json] of entries) {
-    if (!isEventId(id) || badIds.has(id)) continue;
+    if (!isEventId(id) || badIds.has(id) || events.has(id)) continue;
     try {
       const env = JSON.parse(json);
       events.set(id, { id: id as EventId, event: env.event, sig: env.sig });
+      stored.set(id, json);
     } catch {
       /* reported by verifyEntries */
     }
   }
-  const journal = new JournalCommits({ event: (id) => events.get(id), signature: (id) => sigs.get(id) }, { hints: false });
+  // Blobs from the stored envelopes as they are: an envelope that is not canonical fails verifyEntries, and
+  // its commit (built from other bytes than the author's) fails here too, which the caller leaves out.
+  const journal = new JournalCommits({ event: (id) => events.get(id), signature: (id) => sigs.get(id), envelope: (id) => stored.get(id) }, { hints: false });
   const problems: Problem[] = [];
   const results = await checkJournalSignatures(journal, [...events.keys()]);
   // A changed signature changes its commit id, so its descendants' commits no longer verify either: report
