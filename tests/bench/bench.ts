@@ -555,6 +555,7 @@ const HOOK_TARGETS: Record<string, { ok: (v: number, anchor?: number) => boolean
   journal_bytes_per_event: { ok: (v) => v <= 1024, text: '≤ 1,024 B' },
   push_10k_s: { ok: (v) => v < 10, text: '< 10 s' },
   clone_10k_s: { ok: (v) => v < 15, text: '< 15 s' },
+  browser_journal_events_per_s: { ok: (v) => v >= 100, text: '≥ 100/s' },
   proof_bytes_1m: { ok: (v) => v <= 1024, text: '≤ 1,024 B' },
   proof_verify_ms: { ok: (v) => v < 5, text: '< 5 ms' },
   tree_head_1m_ms: { ok: (v) => v < 3000, text: '< 3,000 ms' },

@@ -10,8 +10,14 @@
  *   git_fast_import_commits_per_s   stock `git fast-import` of the same N events (same trees, messages,
  *                                   authors, parents; unsigned: git 2.39's fast-import has no gpgsig), same run
  *   journal_bytes_per_event         bytes of DIR/journal.git (every file) / N, after packing
+ *   journal_commit_ids_bytes_per_event  bytes of the commit-id cache beside it (DIR/journal-commits) / N
  *   push_10k_s                      push of the N-event journal to a local `git http-backend`
- *   clone_10k_s                     clone from it and rebuild a verifying ledger (every commit checked)
+ *   clone_10k_s                     clone from it and rebuild a verifying ledger (every commit, event and
+ *                                   membership checked once, by Ledger.receive)
+ *   journal_reopen_10k_ms           what a CLI write does on top of opening the ledger: a fresh Ledger over the
+ *                                   same storage (commit-id hints of this process forgotten), journal attached,
+ *                                   one append written; with the journal's commit-id file (event-map.ts)
+ *   journal_reopen_10k_nohints_ms   the same with that file removed (every commit id computed)
  */
 import '@automerge/automerge';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -22,6 +28,10 @@ import { Ledger } from '../../src/lib/core/ledger.ts';
 import { MemoryStorage } from '../../src/lib/adapters/storage/memory.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../src/lib/core/keys.ts';
 import { GitJournal } from '../../src/lib/adapters/git/journal.ts';
+import { HINTS_DIR } from '../../src/lib/adapters/git/event-map.ts';
+import { commitHints } from '../../src/lib/core/journal/signatures.ts';
+import type { Signer } from '../../src/lib/core/keys.ts';
+import type { StorageAdapter } from '../../src/lib/core/storage.ts';
 import { nodeBinding } from '../../src/lib/adapters/git/node.ts';
 import { clone, push } from '../../src/lib/adapters/git/remote.ts';
 import { startGitServer } from '../helpers/git-http-server.ts';
@@ -44,11 +54,13 @@ function dirBytes(d: string): number {
 }
 
 /** A ledger of `n` events (genesis, a policy snapshot, a checklist, generations), appended in groups. */
-export async function buildLedger(n: number): Promise<Ledger> {
-  const k = await generateDeviceKey(false);
-  const signer = signerFromCryptoKey(k.privateKey, k.publicKey);
+export async function buildLedger(n: number, storage: StorageAdapter = new MemoryStorage(), signer?: Signer): Promise<Ledger> {
+  if (!signer) {
+    const k = await generateDeviceKey(false);
+    signer = signerFromCryptoKey(k.privateKey, k.publicKey);
+  }
   let t = Date.parse('2026-11-03T09:00:00.000Z');
-  const ledger = await Ledger.create({ storage: new MemoryStorage(), signer, memberName: 'Ada', ledgerName: 'Bench', now: () => new Date((t += 1000)) });
+  const ledger = await Ledger.create({ storage, signer, memberName: 'Ada', ledgerName: 'Bench', now: () => new Date((t += 1000)) });
   const ps = await ledger.append('policy-snapshot' as EventType, policySnapshotBody());
   const cl = await ledger.append('checklist' as EventType, checklistBody(ps.id));
   const bodies = generationBodies(n - 3, { policySnapshot: ps.id, checklist: cl.id });
@@ -79,8 +91,8 @@ function fastImportStream(ledger: Ledger): Buffer {
   return Buffer.concat(parts);
 }
 
-const commitCache = new Map<string, { author: string; message: string }>();
-function execFileSafe(ledger: Ledger, id: string): { author: string; message: string } {
+const commitCache = new Map<string, { author: string; message: string; blob: Uint8Array }>();
+function execFileSafe(_ledger: Ledger, id: string): { author: string; message: string } {
   return commitCache.get(id)!;
 }
 
@@ -89,7 +101,7 @@ async function fillCommitCache(ledger: Ledger): Promise<void> {
     const c = (await ledger.journalCommit(ev.id))!;
     const text = new TextDecoder().decode(c.commit.content);
     const author = /^author (.*)$/m.exec(text)![1];
-    commitCache.set(ev.id, { author, message: text.slice(text.indexOf('\n\n') + 2) });
+    commitCache.set(ev.id, { author, message: text.slice(text.indexOf('\n\n') + 2), blob: c.blob.content });
   }
 }
 
@@ -100,7 +112,10 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
   const server = await startGitServer();
   try {
     log(`journal: building a ledger of ${n} events`);
-    const ledger = await buildLedger(n);
+    const k = await generateDeviceKey(false);
+    const signer = signerFromCryptoKey(k.privateKey, k.publicKey);
+    const storage = new MemoryStorage();
+    const ledger = await buildLedger(n, storage, signer);
 
     // 1. Materializing every commit (what a device does on attach, or after a sync brings N events).
     const a = path.join(tmp, 'a');
@@ -111,7 +126,31 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     if (journal.size !== n) throw new Error(`the journal holds ${journal.size} commits, not ${n}`);
     const journal_commits_per_s = Math.round(n / writeS);
     const journal_bytes_per_event = Math.round(dirBytes(path.join(a, 'journal.git')) / n);
-    log(`journal: ${n} commits in ${writeS.toFixed(2)} s; ${journal_bytes_per_event} B/event`);
+    const journal_commit_ids_bytes_per_event = Math.round(dirBytes(path.join(a, HINTS_DIR)) / n);
+    log(`journal: ${n} commits in ${writeS.toFixed(2)} s; ${journal_bytes_per_event} B/event in journal.git, ${journal_commit_ids_bytes_per_event} B/event in its commit-id cache beside it`);
+
+    // 1b. A CLI write on this journal: a fresh Ledger over the same storage (as a new process opens it; the
+    // hints this process registered forgotten), the journal attached, one append written. With the journal's
+    // commit-id file, then without it. Ledger.open itself is the same in both and not counted.
+    journal.detach();
+    const reopen = async () => {
+      commitHints.delete();
+      const l = await Ledger.open({ storage, signer, now: () => new Date(Date.parse('2027-01-01T00:00:00Z')) });
+      const t1 = performance.now();
+      const j = await GitJournal.attach(nodeBinding(a), l);
+      await l.append('generation' as EventType, generationBodies(1, { policySnapshot: l.events()[1].id, checklist: l.events()[2].id }, 99)[0]);
+      await j.settled();
+      const ms = performance.now() - t1;
+      j.detach();
+      return { ms, hinted: j.hintedAtOpen };
+    };
+    const withFile = await reopen();
+    rmSync(path.join(a, HINTS_DIR), { recursive: true, force: true });
+    const withoutFile = await reopen();
+    const journal_reopen_10k_ms = Math.round(withFile.ms);
+    const journal_reopen_10k_nohints_ms = Math.round(withoutFile.ms);
+    log(`journal: reopen + attach + one append: ${journal_reopen_10k_ms} ms with the commit-id file (${withFile.hinted} ids from it), ${journal_reopen_10k_nohints_ms} ms without (${withoutFile.hinted})`);
+    commitHints.delete();
 
     // 2. Stock git fast-import of the same events.
     await fillCommitCache(ledger);
@@ -146,7 +185,7 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const clone_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
     if (cloned.ledger.size !== n) throw new Error(`the clone holds ${cloned.ledger.size} events, not ${n}`);
     log(`journal: push ${push_10k_s} s, clone ${clone_10k_s} s`);
-    return { journal_commits_per_s, journal_append_per_s, git_fast_import_commits_per_s, journal_bytes_per_event, push_10k_s, clone_10k_s };
+    return { journal_commits_per_s, journal_append_per_s, git_fast_import_commits_per_s, journal_bytes_per_event, push_10k_s, clone_10k_s, journal_reopen_10k_ms, journal_reopen_10k_nohints_ms, journal_commit_ids_bytes_per_event };
   } finally {
     await server.close();
     rmSync(tmp, { recursive: true, force: true });

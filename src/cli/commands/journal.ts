@@ -67,6 +67,7 @@ export async function journalClone(opts: GlobalOptions, out: Output, url: string
     else {
       await storage.removeRange(['doc']).catch(() => undefined);
       await rm(path.join(dir, 'journal.git'), { recursive: true, force: true });
+      await rm(path.join(dir, 'journal-commits'), { recursive: true, force: true });
     }
     throw e;
   }

@@ -20,6 +20,7 @@ import type { Ledger } from '../core/ledger.ts';
 import type { Problem } from '../core/verify.ts';
 import type { Credentials, GitBinding } from '../adapters/git/binding.ts';
 import type { GitJournal, JournalStatus } from '../adapters/git/journal.ts';
+import { hintsDir } from '../adapters/git/event-map.ts';
 import type { EngineState } from './protocol.ts';
 import type { LedgerHost } from './host.ts';
 
@@ -233,7 +234,7 @@ export class BrowserJournal {
   }
 }
 
-/** Removes the journal's repository (everything under its gitdir) from the binding's file system. */
+/** Removes the journal's repository (everything under its gitdir) and its commit-id cache from the binding's file system. */
 export async function removeJournal(binding: GitBinding): Promise<void> {
   const { fs } = binding;
   const rm = async (path: string): Promise<void> => {
@@ -245,4 +246,5 @@ export async function removeJournal(binding: GitBinding): Promise<void> {
     } else await fs.promises.unlink(path).catch(() => undefined);
   };
   await rm(binding.gitdir);
+  await rm(hintsDir(binding));
 }

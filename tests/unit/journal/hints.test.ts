@@ -56,7 +56,7 @@ const fsck = (gitdir: string) => execFileSync('git', ['--git-dir', gitdir, 'fsck
 describe('commit-id hints', () => {
   it('a new process takes every commit id from the file and appends the commits its events determine', async () => {
     const { storage, signer, dir, gitdir, size } = await setup();
-    expect(readdirSync(path.join(gitdir, HINTS_DIR)).length).toBeGreaterThan(0);
+    expect(readdirSync(path.join(dir, HINTS_DIR)).length).toBeGreaterThan(0);
     const ledger = await reopen(storage, signer);
     const journal = await GitJournal.attach(nodeBinding(dir), ledger);
     expect(journal.hintedAtOpen).toBe(size);
@@ -71,7 +71,7 @@ describe('commit-id hints', () => {
 
   it('a damaged file is ignored (ids computed again) and replaced', async () => {
     const { storage, signer, dir, gitdir, size } = await setup(8);
-    const hintDir = path.join(gitdir, HINTS_DIR);
+    const hintDir = path.join(dir, HINTS_DIR);
     for (const f of readdirSync(hintDir)) {
       const b = readFileSync(path.join(hintDir, f));
       b[b.length >> 1] ^= 1;
@@ -92,7 +92,7 @@ describe('commit-id hints', () => {
     const { storage, signer, dir, gitdir } = await setup(6);
     const probe = await reopen(storage, signer);
     const head = probe.heads()[0];
-    const hintDir = path.join(gitdir, HINTS_DIR);
+    const hintDir = path.join(dir, HINTS_DIR);
     // Forge a file whose checksum is right but which gives the head event another commit id.
     const file = readdirSync(hintDir).sort().at(-1)!;
     const text = readFileSync(path.join(hintDir, file), 'utf8');

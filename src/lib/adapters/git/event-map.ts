@@ -1,8 +1,9 @@
 /**
  * The journal's index from event id to commit id. The journal is a function of the document, so every commit
  * id can be computed from the ledger (Ledger.commitOf), but computing them all costs about half a second at
- * 10,000 events, in every process. So the ids written are also remembered in `journal-commits/` beside the
- * objects (git ignores it), and registered at attach as hints for the ledger's commit ids
+ * 10,000 events, in every process. So the ids written are also remembered in a cache beside the repository,
+ * `journal-commits/` next to `journal.git` (DIR/journal-commits for the CLI; not part of the Git repository:
+ * deleting it only costs that half second), and registered at attach as hints for the ledger's commit ids
  * (core/journal/signatures.ts, commitHints): a hint is used only while the event's stored signature is the one
  * it was made with, is checked before anything is signed over it, and verify never uses hints.
  *
@@ -23,6 +24,9 @@ import type { GitBinding } from './binding.ts';
 import type { ObjectWriter } from './objects.ts';
 
 export const HINTS_DIR = 'journal-commits';
+
+/** Where the commit-id cache of a journal lives: beside its gitdir (DIR/journal.git -> DIR/journal-commits). */
+export const hintsDir = (binding: GitBinding): string => `${binding.gitdir.replace(/\/[^/]*$/, '')}/${HINTS_DIR}`;
 const MAGIC = 'provenance-ledger journal commit ids 1';
 const FOLD_AT = 64;
 const LINE_RE = /^([0-9a-f]{64}) ([A-Za-z0-9_-]{16}) ([0-9a-f]{40})$/;
@@ -42,7 +46,7 @@ export class EventMap {
     m.#b = binding;
     m.#ledger = ledger;
     const { fs, gitdir } = binding;
-    const dir = `${gitdir}/${HINTS_DIR}`;
+    const dir = hintsDir(binding);
     const hints: Array<{ id: string; sig: string; oid: string }> = [];
     for (const f of (await fs.promises.readdir(dir).catch(() => [] as string[])).sort()) {
       if (!/^\d{12}$/.test(f)) {
@@ -88,8 +92,8 @@ export class EventMap {
   }
 
   async #persist(ids: string[]): Promise<void> {
-    const { fs, gitdir } = this.#b;
-    const dir = `${gitdir}/${HINTS_DIR}`;
+    const { fs } = this.#b;
+    const dir = hintsDir(this.#b);
     await fs.promises.mkdir(dir).catch(() => undefined);
     const fold = this.#files.length + 1 > FOLD_AT;
     const list = fold ? [...this.byEvent.keys()] : ids;
