@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PASSPHRASE, ROOT, restoreAndImport, seed, watch } from './support/app.ts';
+import { PASSPHRASE, ROOT, SHOTS, restoreAndImport, seed, watch } from './support/app.ts';
 import { glb, recordGeneration } from './flows.ts';
 import { startGitServer, type GitServer } from '../helpers/git-http-server.ts';
 
@@ -88,6 +88,8 @@ test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI
   await expect(panel.getByTestId('journal-events')).toHaveText('10');
   await expect(panel.getByTestId('journal-head')).toHaveText(/^[0-9a-f]{40}$/);
   const head = (await panel.getByTestId('journal-head').textContent())!.trim();
+  await panel.getByTestId('journal-check').click();
+  await expect(panel.getByTestId('journal-check-result')).toContainText('Every object is intact');
 
   // The journal in IndexedDB, copied out: a repository stock git reads, whose commits are the CLI's.
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-journal-e2e-'));
@@ -116,6 +118,7 @@ test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI
   await panel.getByTestId('journal-push').click();
   await expect(panel.getByTestId('journal-ok')).toContainText(`Pushed: the remote’s main is ${head.slice(0, 12)}`, { timeout: 60_000 });
   await expect(panel.getByTestId('journal-last-push')).toContainText(url);
+  await panel.screenshot({ path: `${SHOTS}settings-journal.png` });
   const bare = path.join(server.root, 'web.git');
   expect(git(bare, 'rev-parse', 'main').trim()).toBe(head);
   git(bare, 'fsck', '--strict');
