@@ -10,14 +10,21 @@
  *                                         one at a time; the journal writes behind in batches)
  *   browser_appends_per_s                 the awaited appends alone (the time until the last append answered),
  *                                         for comparison: what the journal costs is the difference
+ *   browser_journal_catch_up_10k_s        a 10,000-event ledger imported on a fresh device (Settings' import
+ *                                         request): from the import's answer until the journal holds all 10,000
+ *                                         commits (written behind, while the app stays usable)
+ *   browser_journal_reopen_10k_ms         a new worker (a page reload) on that device: from its open answer until
+ *                                         the journal reports all 10,000 commits again (commit-id cache read,
+ *                                         nothing recomputed or rewritten)
  *
  * The ledger worker is the app's own module (build/_app/immutable/workers/worker-*.js), started on a
  * same-origin page that does not boot the app, and spoken to with the app's protocol (protocol.ts).
  *
- *   node tests/bench/journal-browser.ts [--events 500]
+ *   node tests/bench/journal-browser.ts [--events 500] [--catch-up 10000]   (--catch-up 0 skips that part)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -50,9 +57,32 @@ export interface JournalBrowserResult {
   browser_journal_events_per_s: number;
   browser_journal_pipelined_per_s: number;
   browser_appends_per_s: number;
+  browser_journal_catch_up_10k_s?: number;
+  browser_journal_reopen_10k_ms?: number;
 }
 
-export async function runJournalBrowserBench(opts: { events?: number } = {}): Promise<JournalBrowserResult> {
+/** In the page: a worker and a call() that speaks the app's protocol to it (as a string, evaluated there). */
+const CLIENT = `(workerUrl) => {
+  const w = new Worker(workerUrl, { type: 'module' });
+  let next = 1;
+  const waiting = new Map();
+  w.onmessage = (e) => {
+    const m = e.data;
+    if (m.kind !== 'result' || typeof m.id !== 'number') return;
+    const p = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.ok) p && p.resolve(m.result);
+    else p && p.reject(new Error(m.error && m.error.message));
+  };
+  const call = (request) => new Promise((resolve, reject) => {
+    const id = next++;
+    waiting.set(id, { resolve, reject });
+    w.postMessage({ v: 1, id, request });
+  });
+  return { w, call };
+}`;
+
+export async function runJournalBrowserBench(opts: { events?: number; catchUp?: number } = {}): Promise<JournalBrowserResult> {
   const events = opts.events ?? 500;
   const worker = workerPath();
   const { url, child } = await serve();
@@ -118,11 +148,59 @@ export async function runJournalBrowserBench(opts: { events?: number } = {}): Pr
       { worker, events }
     );
     log(`${events} appends awaited one by one: answered in ${(r.appended / 1000).toFixed(2)} s, in the journal after ${(r.withJournal / 1000).toFixed(2)} s; posted at once: ${(r.pipelined / 1000).toFixed(2)} s; ${r.commits} commits`);
-    return {
+    const out: JournalBrowserResult = {
       browser_journal_events_per_s: Math.round(events / (r.withJournal / 1000)),
       browser_journal_pipelined_per_s: Math.round(events / (r.pipelined / 1000)),
       browser_appends_per_s: Math.round(events / (r.appended / 1000))
     };
+    const big = opts.catchUp ?? 10_000;
+    if (big > 0) {
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-jbench-'));
+      try {
+        log(`seeding a ledger of ${big} events in Node…`);
+        execFileSync(process.execPath, ['tests/e2e/support/seed-ledger.ts', '--out', tmp, '--events', String(big)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+        const text = readFileSync(path.join(tmp, 'ledger.jsonl'), 'utf8');
+        const p2 = await (await browser.newContext({ baseURL: url })).newPage(); // a fresh device (its own IndexedDB)
+        p2.setDefaultTimeout(600_000);
+        await p2.goto('/favicon.svg');
+        const c = await p2.evaluate(
+          async ({ client, worker, text, big }) => {
+            const make = (0, eval)(client);
+            const poll = async (call: (r: unknown) => Promise<any>) => {
+              for (;;) {
+                const st = await call({ type: 'journal-status' });
+                if (st && st.commits >= big && st.pending === 0) return st;
+                await new Promise((res) => setTimeout(res, 20));
+              }
+            };
+            let { w, call } = make(worker);
+            await call({ type: 'open' });
+            const t0 = performance.now();
+            await call({ type: 'import-ledger', file: new Blob([text]) });
+            const imported = performance.now() - t0;
+            const t1 = performance.now();
+            await poll(call);
+            const caughtUp = performance.now() - t1;
+            w.terminate();
+            ({ w, call } = make(worker));
+            await call({ type: 'open' });
+            await call({ type: 'identity' }); // waits for the ledger's load, as any request but open does
+            const t2 = performance.now();
+            const st = await poll(call);
+            const reopen = performance.now() - t2;
+            w.terminate();
+            return { imported, caughtUp, reopen, commits: st.commits };
+          },
+          { client: CLIENT, worker, text, big }
+        );
+        log(`${big} events imported in ${(c.imported / 1000).toFixed(1)} s; the journal held all ${c.commits} commits ${(c.caughtUp / 1000).toFixed(1)} s later; after a reload, ${Math.round(c.reopen)} ms until it reports them again`);
+        out.browser_journal_catch_up_10k_s = +(c.caughtUp / 1000).toFixed(2);
+        out.browser_journal_reopen_10k_ms = Math.round(c.reopen);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+    return out;
   } finally {
     await browser.close();
     child.kill('SIGTERM');
@@ -137,7 +215,10 @@ export async function bench(ctx: { log?: (s: string) => void } = {}): Promise<Re
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const args = process.argv.slice(2);
-  const i = args.indexOf('--events');
-  console.log(JSON.stringify(await runJournalBrowserBench({ events: i >= 0 ? Number(args[i + 1]) : undefined }), null, 2));
+  const num = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? Number(args[i + 1]) : undefined;
+  };
+  console.log(JSON.stringify(await runJournalBrowserBench({ events: num('--events'), catchUp: num('--catch-up') }), null, 2));
   process.exit(0);
 }

@@ -65,9 +65,10 @@ export class EventMap {
     commitHints.add(hints);
     const fromFile = new Set(hints.map((h) => h.id));
     const fresh: string[] = [];
+    const stored = await objects.storedOids();
     for (const ev of ledger.events()) {
       const oid = ledger.commitOf(ev.id);
-      if (!oid || !(await objects.has(oid))) continue;
+      if (!oid || !stored.has(oid)) continue;
       m.#set(ev.id, oid);
       if (fromFile.has(ev.id)) m.hinted++;
       else fresh.push(ev.id);

@@ -14,6 +14,7 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import http from 'isomorphic-git/http/web';
 import type { Credentials, GitBinding, GitFs } from './binding.ts';
+import { pakoZlib } from './inflate.ts';
 
 interface FileEntry {
   dir?: true;
@@ -150,11 +151,11 @@ export async function idbFs(dbName = 'provenance-ledger-git'): Promise<GitFs & {
   return { promises, close: () => db.close() };
 }
 
-/** The journal's binding in the browser: IndexedDB, isomorphic-git's fetch-based HTTP client, CompressionStream. */
+/** The journal's binding in the browser: IndexedDB, isomorphic-git's fetch-based HTTP client, pako's zlib. */
 export async function browserBinding(opts: {
   dbName?: string;
   credentials?: (url: string) => Promise<Credentials | undefined>;
   corsProxy?: string;
 } = {}): Promise<GitBinding> {
-  return { fs: await idbFs(opts.dbName), gitdir: '/journal.git', http, credentials: opts.credentials, corsProxy: opts.corsProxy };
+  return { fs: await idbFs(opts.dbName), gitdir: '/journal.git', http, credentials: opts.credentials, corsProxy: opts.corsProxy, zlib: pakoZlib };
 }

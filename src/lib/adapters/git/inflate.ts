@@ -6,7 +6,18 @@
  */
 import ZStream from 'pako/lib/zlib/zstream.js';
 import zinflate from 'pako/lib/zlib/inflate.js';
+import pakoDeflate from 'pako/lib/deflate.js';
+import pakoInflate from 'pako/lib/inflate.js';
 import type { GitZlib } from './binding.ts';
+
+/**
+ * zlib by pako, synchronous: the browser binding's (a CompressionStream per object costs about a millisecond
+ * in a worker, which a catch-up of 30,000 objects cannot afford).
+ */
+export const pakoZlib: GitZlib = {
+  deflate: (data) => pakoDeflate.deflate(data),
+  inflate: (data) => pakoInflate.inflate(data)
+};
 
 const Z_FINISH = 4;
 const Z_STREAM_END = 1;

@@ -263,8 +263,10 @@ export class GitJournal {
   async #write(events: LedgerEvent[]): Promise<void> {
     const entries: Array<[string, string]> = [];
     const objects: GitObject[] = [];
+    const seen = new Set<string>();
     for (const ev of events) {
-      if (this.#map.byEvent.has(ev.id)) continue;
+      if (this.#map.byEvent.has(ev.id) || seen.has(ev.id)) continue;
+      seen.add(ev.id);
       let oid = this.ledger.commitOf(ev.id);
       if (!oid) {
         this.missing.add(ev.id);
@@ -285,8 +287,7 @@ export class GitJournal {
         }
         objects.push(c.commit, c.tree, c.blob);
       }
-      this.#map.byEvent.set(ev.id, oid); // recorded for parents below; persisted with the batch
-      entries.push([ev.id, oid]);
+      entries.push([ev.id, oid]); // recorded in the map once the objects are written
       this.missing.delete(ev.id);
     }
     await this.#objects.writeBatch(objects);

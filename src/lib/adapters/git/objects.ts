@@ -142,32 +142,67 @@ export class ObjectWriter {
     await this.#b.fs.promises.writeFile(`${this.#b.gitdir}/${COUNT_FILE}`, new TextEncoder().encode(String(this.#loose)));
   }
 
-  /** True when the object is stored loose or in one of `packs` (file names in objects/pack; default all). */
+  /**
+   * True when the object is stored loose or in one of `packs` (file names in objects/pack; default all). The
+   * packs' indexes are read once and kept (a journal opened on a large ledger asks about every commit: one
+   * lookup in memory each, not a file read); the directory is read again only on a miss.
+   */
   async has(oid: string, packs?: Set<string>): Promise<boolean> {
-    const { fs, gitdir } = this.#b;
-    if (!packs) {
-      for (const set of this.#packOids.values()) if (set.has(oid)) return true;
+    if (packs) {
+      for (const name of packs) if (name.endsWith('.idx') && (await this.#packSet(name))?.has(oid)) return true;
+      return this.#isLoose(oid);
     }
+    if (!this.#scanned) await this.#scanPacks();
+    for (const set of this.#packOids.values()) if (set.has(oid)) return true;
+    if (await this.#isLoose(oid)) return true;
+    await this.#scanPacks(); // a pack written since (a pull)
+    for (const set of this.#packOids.values()) if (set.has(oid)) return true;
+    return false;
+  }
+
+  #scanned = false;
+
+  /**
+   * Every object id stored, loose or packed, in one set: for a journal opened on a large ledger, which asks about
+   * every commit at once (one directory listing per loose-object directory, each pack's index once).
+   */
+  async storedOids(): Promise<Set<string>> {
+    const { fs, gitdir } = this.#b;
+    await this.#scanPacks();
+    const out = new Set<string>();
+    for (const set of this.#packOids.values()) for (const o of set) out.add(o);
+    for (const d of await fs.promises.readdir(`${gitdir}/objects`).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(d)) continue;
+      for (const f of await fs.promises.readdir(`${gitdir}/objects/${d}`).catch(() => [] as string[])) if (/^[0-9a-f]{38}$/.test(f)) out.add(d + f);
+    }
+    return out;
+  }
+
+  async #isLoose(oid: string): Promise<boolean> {
     try {
-      await fs.promises.stat(this.#path(oid));
+      await this.#b.fs.promises.stat(this.#path(oid));
       return true;
     } catch {
-      /* not loose */
+      return false;
     }
-    const names = packs ?? new Set(await fs.promises.readdir(`${gitdir}/objects/pack`).catch(() => [] as string[]));
-    for (const name of names) {
-      if (!name.endsWith('.idx')) continue;
-      let set = this.#packOids.get(name);
-      if (!set) {
-        try {
-          set = new Set(idxOids(new Uint8Array(await fs.promises.readFile(`${gitdir}/objects/pack/${name}`))));
-        } catch {
-          continue;
-        }
-        this.#packOids.set(name, set);
+  }
+
+  async #scanPacks(): Promise<void> {
+    this.#scanned = true;
+    const names = await this.#b.fs.promises.readdir(`${this.#b.gitdir}/objects/pack`).catch(() => [] as string[]);
+    for (const name of names) if (name.endsWith('.idx')) await this.#packSet(name);
+  }
+
+  async #packSet(name: string): Promise<Set<string> | undefined> {
+    let set = this.#packOids.get(name);
+    if (!set) {
+      try {
+        set = new Set(idxOids(new Uint8Array(await this.#b.fs.promises.readFile(`${this.#b.gitdir}/objects/pack/${name}`))));
+      } catch {
+        return undefined;
       }
-      if (set.has(oid)) return true;
+      this.#packOids.set(name, set);
     }
-    return false;
+    return set;
   }
 }

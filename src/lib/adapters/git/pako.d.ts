@@ -19,3 +19,11 @@ declare module 'pako/lib/zlib/inflate.js' {
   };
   export default inflate;
 }
+declare module 'pako/lib/deflate.js' {
+  const deflate: { deflate(data: Uint8Array, options?: { level?: number }): Uint8Array };
+  export default deflate;
+}
+declare module 'pako/lib/inflate.js' {
+  const inflate: { inflate(data: Uint8Array): Uint8Array };
+  export default inflate;
+}
