@@ -70,6 +70,8 @@ export interface RemoteRecord {
 }
 
 const REMOTES_FILE = 'journal-remotes.json';
+/** Events written per batch when catching up (one pack each). */
+const CATCH_UP_BATCH = 2000;
 
 export const MAIN = 'refs/heads/main';
 export const CONCURRENT = 'refs/heads/concurrent/';
@@ -242,8 +244,10 @@ export class GitJournal {
     return this.#enqueue(async () => {
       const all = new Map(this.ledger.events().map((e) => [e.id, e]));
       const lacking = topoOrder(all).filter((id) => !this.#map.byEvent.has(id));
-      if (lacking.length) await this.#write(lacking.map((id) => all.get(id)!));
-      else await this.updateRefs();
+      // In batches, parents first: each batch is stored (a pack, its commit ids, the refs) before the next, so
+      // a catch-up cut short (a page reload, a killed process) keeps what it wrote.
+      for (let i = 0; i < lacking.length; i += CATCH_UP_BATCH) await this.#write(lacking.slice(i, i + CATCH_UP_BATCH).map((id) => all.get(id)!));
+      if (!lacking.length) await this.updateRefs();
       this.#lastError = undefined;
       return [...this.missing];
     });
