@@ -28,7 +28,7 @@ import type { GitBinding } from './binding.ts';
 import { parsePack, PackError, type ParsedPack } from './pack.ts';
 import type { GitJournal } from './journal.ts';
 import { remoteName } from './remote-auth.ts';
-import { dropOldQuarantine, removePack, setTracking, storePack } from './quarantine.ts';
+import { dropOldQuarantine, setTracking, storePack } from './quarantine.ts';
 import { listRefs } from './refs.ts';
 import { advertisedRefs, exchange, FLUSH, pkt, type ExchangeState } from './smart-http.ts';
 import { ObjectReader } from './store-read.ts';
@@ -144,17 +144,17 @@ export async function fetchAndAccept(
   const checked = await collectAndCheck(binding, url, name, remote, parsed, journal, open);
   journal = checked.journal;
   const result = checked.result;
-  let stored: string | undefined;
-  if (parsed && packBytes && result.accepted.length) stored = await storePack(binding, packBytes, parsed);
   journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
   // Each event with its journal signature (<id>.git): the ledger checks them (see the file comment) and stores both.
   const { accepted, problems } = await journal.ledger.receive(
     result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]])
   );
+  // Only now, after the ledger's checks, does the pack leave memory: it holds the accepted events' commits (which
+  // the journal, told to expect them, did not write again).
+  if (parsed && packBytes && accepted.length) await storePack(binding, packBytes, parsed);
   await journal.settled();
   await journal.catchUp(); // commits of events the ledger already held (a clone's genesis)
   if (problems.length) {
-    if (stored && accepted.length === 0) await removePack(binding, stored);
     const p = problems[0];
     const commit = result.accepted.find((c) => c.eventId === p.eventId)?.oid;
     throw new LedgerError(

@@ -1,7 +1,7 @@
 /**
  * The quarantine of a fetch is memory: the pack a remote sends is parsed and checked there (fetch.ts), and
- * only when every commit in it is accepted is it written to objects/pack (with an index this module builds),
- * so a refused fetch leaves nothing behind. Accepted refs become refs/remotes/<name>/* (what we last saw of
+ * only once the ledger has accepted its events is it written to objects/pack (with an index this module
+ * builds), so a refused fetch leaves nothing behind. Accepted refs become refs/remotes/<name>/* (what we last saw of
  * that remote).
  */
 import type { GitBinding } from './binding.ts';
@@ -27,13 +27,6 @@ export async function storePack(binding: GitBinding, bytes: Uint8Array, parsed: 
   await fs.promises.writeFile(`${gitdir}/objects/pack/${name}.pack`, bytes);
   await fs.promises.writeFile(`${gitdir}/objects/pack/${name}.idx`, idx);
   return name;
-}
-
-/** Removes a stored pack (the accepted events were refused by the ledger after all). */
-export async function removePack(binding: GitBinding, name: string): Promise<void> {
-  const { fs, gitdir } = binding;
-  await fs.promises.unlink(`${gitdir}/objects/pack/${name}.idx`).catch(() => undefined);
-  await fs.promises.unlink(`${gitdir}/objects/pack/${name}.pack`).catch(() => undefined);
 }
 
 export async function setTracking(binding: GitBinding, name: string, refs: Map<string, string>): Promise<void> {
