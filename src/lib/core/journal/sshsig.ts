@@ -54,21 +54,29 @@ async function sha512(message: Uint8Array): Promise<Uint8Array> {
   return h.digest('binary');
 }
 
+/** Everything before the hash in the signed data, by namespace (one commit per event: computed once). */
+const signedPrefixes = new Map<string, Uint8Array>();
+
 /** The bytes the key actually signs for `message`. */
 export async function sshsigSignedData(message: Uint8Array, namespace = SSHSIG_NAMESPACE): Promise<Uint8Array> {
-  return concatBytes(MAGIC, sshString(namespace), sshString(''), sshString(SSHSIG_HASH), sshString(await sha512(message)));
+  let prefix = signedPrefixes.get(namespace);
+  if (!prefix) signedPrefixes.set(namespace, (prefix = concatBytes(MAGIC, sshString(namespace), sshString(''), sshString(SSHSIG_HASH))));
+  return concatBytes(prefix, sshString(await sha512(message)));
 }
 
+/** Everything before the signature in a blob, by key and namespace (a team has few keys). */
+const blobPrefixes = new Map<string, Uint8Array>();
+const SIG_TYPE = sshString(KEY_TYPE);
+
 export function sshsigBlob(key: PublicKey | string, signature: Uint8Array, namespace = SSHSIG_NAMESPACE): Uint8Array {
-  return concatBytes(
-    MAGIC,
-    u32(1),
-    sshString(sshPublicKeyBlob(key)),
-    sshString(namespace),
-    sshString(''),
-    sshString(SSHSIG_HASH),
-    sshString(concatBytes(sshString(KEY_TYPE), sshString(signature)))
-  );
+  const id = `${namespace}\n${key}`;
+  let prefix = blobPrefixes.get(id);
+  if (!prefix) {
+    prefix = concatBytes(MAGIC, u32(1), sshString(sshPublicKeyBlob(key)), sshString(namespace), sshString(''), sshString(SSHSIG_HASH));
+    if (blobPrefixes.size > 4096) blobPrefixes.clear();
+    blobPrefixes.set(id, prefix);
+  }
+  return concatBytes(prefix, u32(SIG_TYPE.length + 4 + signature.length), SIG_TYPE, u32(signature.length), signature);
 }
 
 /** The armored form, lines joined by "\n", no final newline. */
