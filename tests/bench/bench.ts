@@ -650,6 +650,18 @@ log(`bench: ${N} events, Node ${process.version}, ${os.cpus().length} CPUs, load
 await ledgerPhases();
 if (has('hash')) await phase('hash', hashPhase);
 if (has('rss')) await phase('rss', rssPhase);
+// The browser hooks measure the built app: build it into this run's directory unless PL_BUILD_DIR names a build.
+if (['ui', 'journal-browser'].some((n) => hookModules.includes(n) && has(n)) && !process.env.PL_BUILD_DIR) {
+  await phase('app build', async () => {
+    const out = newDir('app');
+    log(`bench: building the web app into ${out} (set PL_BUILD_DIR to use an existing build)`);
+    // (SvelteKit's work dir stays in the project: its prerender step resolves packages from there.)
+    const env = { ...process.env, PL_BUILD_DIR: path.join(out, 'build') };
+    const r = spawnSync(process.execPath, [path.join(HERE, '../../node_modules/vite/bin/vite.js'), 'build'], { cwd: path.join(HERE, '../..'), env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`vite build failed: ${(r.stderr ?? '').slice(-2000)}`);
+    process.env.PL_BUILD_DIR = env.PL_BUILD_DIR;
+  });
+}
 for (const name of hookModules) if (has(name)) await phase(name, () => hookPhase(name));
 
 json.bench_seconds = Math.round((performance.now() - started) / 100) / 10;

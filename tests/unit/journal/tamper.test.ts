@@ -25,6 +25,7 @@ import { clone, pull, push } from '../../../src/lib/adapters/git/remote.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { startGitServer, type GitServer } from '../../helpers/git-http-server.ts';
 import type { Ledger } from '../../../src/lib/core/ledger.ts';
+import { positions, report as reportCampaign, rng, tally, type Tally } from '../helpers/tamper.ts';
 
 let tmp: string;
 let server: GitServer;
@@ -37,33 +38,6 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Positions to flip: all of a small buffer, else `sample` random ones plus the first and last 64. */
-function positions(length: number, sample: number, rand: () => number): number[] {
-  if (length <= sample) return Array.from({ length }, (_, i) => i);
-  const set = new Set<number>();
-  for (let i = 0; i < Math.min(64, length); i++) set.add(i), set.add(length - 1 - i);
-  while (set.size < sample) set.add(Math.floor(rand() * length));
-  return [...set].sort((a, b) => a - b);
-}
-
-interface Tally {
-  flips: number;
-  detected: number;
-  located: number;
-  misses: string[];
-}
-const tally = (): Tally => ({ flips: 0, detected: 0, located: 0, misses: [] });
-const report = (what: string, t: Tally) =>
-  console.log(`tamper journal ${what}: ${t.flips} flips, detected ${t.detected} (${((100 * t.detected) / t.flips).toFixed(2)}%), located ${t.located}`);
 
 let n = 0;
 /** A ledger of a few events and its journal in a fresh directory. */
@@ -142,7 +116,7 @@ describe('tamper campaign: the Git journal', () => {
         if (problems.some((p) => p.code === 'JOURNAL_CORRUPT' && p.location === `journal object ${oid}`)) t.located++;
       }
     }
-    report('loose objects', t);
+    reportCampaign('journal loose objects', t);
     console.log(`tamper journal loose objects: ${unchanged} more flips hit deflate padding bits and left the object unchanged`);
     expect(unchanged).toBeLessThan(t.flips / 100);
     expect(t.misses).toEqual([]);
@@ -191,7 +165,7 @@ describe('tamper campaign: the Git journal', () => {
         if (locations.some((l) => expected.includes(l))) t.located++;
         else t.misses.push(`${label} byte ${pos}: located at ${locations.join(', ')}`);
       }
-      report(label, t);
+      reportCampaign(`journal ${label}`, t);
       expect(t.misses).toEqual([]);
       expect(t.detected).toBe(t.flips);
       expect(t.located).toBe(t.flips);
@@ -260,7 +234,7 @@ describe('tamper campaign: the Git journal', () => {
         else t.misses.push(`pack byte ${pos}: not located: ${err.message}`);
         expect(snapshot()).toBe(before);
       }
-      report('pull (pack changed in transit)', t);
+      reportCampaign('journal pull (pack changed in transit)', t);
       expect(t.misses).toEqual([]);
       expect(t.located).toBe(t.flips);
       flip = -1;

@@ -14,42 +14,13 @@ import { createEd25519Verifier } from '../../../src/lib/core/merkle/note.ts';
 import { logVerifierKey, witnessVerifierKey } from '../../../src/lib/core/proofs/keys.ts';
 import { utf8 } from '../../../src/lib/core/bytes.ts';
 import { witnessedBundle, type BundleFixture } from './bundle-fixture.ts';
+import { positions, report as reportCampaign, rng, tally, type Tally } from '../helpers/tamper.ts';
 
 let fx: BundleFixture;
 beforeAll(async () => {
   fx = await witnessedBundle();
 });
 
-/** A deterministic PRNG (mulberry32) so a failure can be replayed. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Positions to flip: all of a small buffer, else `sample` random ones plus the first and last 64. */
-function positions(length: number, sample: number, rand: () => number): number[] {
-  if (length <= sample) return Array.from({ length }, (_, i) => i);
-  const set = new Set<number>();
-  for (let i = 0; i < Math.min(64, length); i++) set.add(i), set.add(length - 1 - i);
-  while (set.size < sample) set.add(Math.floor(rand() * length));
-  return [...set].sort((a, b) => a - b);
-}
-
-interface Tally {
-  flips: number;
-  detected: number;
-  located: number;
-  misses: string[];
-}
-const tally = (): Tally => ({ flips: 0, detected: 0, located: 0, misses: [] });
-const report = (what: string, t: Tally) => {
-  const rate = ((100 * t.detected) / t.flips).toFixed(2);
-  console.log(`tamper ${what}: ${t.flips} flips, detected ${t.detected} (${rate}%), located ${t.located}`);
-};
 
 describe('tamper campaign', () => {
   it('stored ledger: document chunks and device log', async () => {
@@ -81,7 +52,7 @@ describe('tamper campaign', () => {
         else t.misses.push(`${name} byte ${pos}: not located (${problems.map((p) => p.location).join(', ')})`);
       }
     }
-    report('stored ledger', t);
+    reportCampaign('stored ledger', t);
     expect(t.misses).toEqual([]);
     expect(t.detected).toBe(t.flips);
   }, 120_000);
@@ -115,7 +86,7 @@ describe('tamper campaign', () => {
         if (lineOf(pos) < lines.length) t.located++;
       }
     }
-    report('checkpoint', t);
+    reportCampaign('checkpoint', t);
     expect(t.misses).toEqual([]);
   }, 120_000);
 
@@ -135,7 +106,7 @@ describe('tamper campaign', () => {
       t.detected++;
       if (r.failures.every((f) => f.location)) t.located++;
     }
-    report(`bundle (${bytes.length} bytes)`, t);
+    reportCampaign(`bundle (${bytes.length} bytes)`, t);
     expect(t.misses).toEqual([]);
     expect(t.located).toBe(t.flips);
   }, 300_000);
