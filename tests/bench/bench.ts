@@ -572,7 +572,7 @@ const HOOK_TARGETS: Record<string, { ok: (v: number, anchor?: number) => boolean
 };
 
 const unitOf = (key: string) =>
-  /_per_s$/.test(key) ? '/s' : /_ms$/.test(key) ? 'ms' : /_s$/.test(key) ? 's' : /ratio/.test(key) ? '×' : /bytes/.test(key) ? 'B' : '';
+  /mb_per_s$/.test(key) ? 'MB/s' : /_per_s$/.test(key) ? '/s' : /_ms$/.test(key) ? 'ms' : /_s$/.test(key) ? 's' : /ratio/.test(key) ? '×' : /bytes/.test(key) ? 'B' : '';
 
 /** Runs one hook module (tests/bench/<name>.ts) in a fresh process; merges its figures into the results. */
 async function hookPhase(name: string) {
@@ -598,7 +598,9 @@ async function hookPhase(name: string) {
       value: v,
       unit: unitOf(key),
       ...(typeof a === 'number' ? { anchor: t.anchor, anchorValue: a } : {}),
-      ...(t ? { target: t.text, pass: t.ok(v, typeof a === 'number' ? a : undefined) } : {})
+      // A target relative to an anchor this run did not measure (e.g. --only ui without hash) has no verdict.
+      ...(t ? { target: t.text, pass: t.anchor !== undefined && typeof a !== 'number' ? undefined : t.ok(v, typeof a === 'number' ? a : undefined) } : {}),
+      ...(t?.anchor !== undefined && typeof a !== 'number' ? { note: `no ${t.anchor} in this run: measure it too (--only hash,…) for a verdict` } : {})
     });
   }
 }
