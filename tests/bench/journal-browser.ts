@@ -22,26 +22,16 @@
  *
  *   node tests/bench/journal-browser.ts [--events 500] [--catch-up 10000]   (--catch-up 0 skips that part)
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { ROOT, serve } from './_app.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const log = (s: string) => process.stderr.write(`journal-browser bench: ${s}\n`);
 
-function serve(): Promise<{ url: string; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/serve.js', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout!.on('data', (b: Buffer) => {
-      const m = /running at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(b.toString());
-      if (m) resolve({ url: m[1], child });
-    });
-    child.on('exit', (code) => reject(new Error(`serve.js exited with ${code}`)));
-  });
-}
 
 /** The built ledger worker: the worker module that answers journal requests. */
 function workerPath(): string {

@@ -15,15 +15,15 @@
  *
  * bench.ts calls runUiBench() and merges its keys into its --json output.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { ROOT, serve } from './_app.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface UiBenchResult {
   ui_open_10k_ms: number;
@@ -32,16 +32,6 @@ export interface UiBenchResult {
   ui_longest_task_ms_while_hashing: number;
 }
 
-function serve(): Promise<{ url: string; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/serve.js', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout!.on('data', (b: Buffer) => {
-      const m = /running at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(b.toString());
-      if (m) resolve({ url: m[1], child });
-    });
-    child.on('exit', (code) => reject(new Error(`serve.js exited with ${code}`)));
-  });
-}
 
 const log = (s: string) => process.stderr.write(`ui bench: ${s}\n`);
 
