@@ -13,19 +13,18 @@ import * as A from '@automerge/automerge';
 import { startRelay } from '../../src/relay/server.ts';
 import { connectRelay } from '../../src/lib/adapters/transport/websocket.ts';
 import { SyncHub } from '../../src/lib/core/sync/hub.ts';
-import { newTeamKey, roomId } from '../../src/lib/core/team/teamkey.ts';
+import { decodeTeamKey, encodeTeamKey, newTeamKey, roomId } from '../../src/lib/core/team/teamkey.ts';
 import { MemoryStorage } from '../../src/lib/adapters/storage/memory.ts';
 import { Ledger, defaultMemberId } from '../../src/lib/core/ledger.ts';
-import { generateDeviceKey, signerFromCryptoKey, type Signer } from '../../src/lib/core/keys.ts';
+import { exportPrivateKey, generateDeviceKey, importPrivateKey, signerFromCryptoKey, type Signer } from '../../src/lib/core/keys.ts';
 import { initHash, sha256HexSync } from '../../src/lib/core/hash.ts';
-import { decodeTeamKey, encodeTeamKey } from '../../src/lib/core/team/teamkey.ts';
-import { exportPrivateKey, importPrivateKey } from '../../src/lib/core/keys.ts';
 import { fromBase64url, toBase64url } from '../../src/lib/core/bytes.ts';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms: number): Promise<void> {
@@ -169,7 +168,7 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     const config = { doc: path.join(dir, 'b.doc'), pkcs8: toBase64url(b.signer.pkcs8), team: toBase64url(encodeTeamKey(team)), room, relay: relay.url, total };
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
     const freshA = await reopen(a.before, a.signer);
-    const child = spawn(process.execPath, [fileURLToPathSafe(import.meta.url), '--peer', path.join(dir, 'config.json')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--peer', path.join(dir, 'config.json')], { stdio: ['pipe', 'pipe', 'inherit'] });
     const said: Array<{ line: string; at: number }> = [];
     createInterface({ input: child.stdout! }).on('line', (line) => said.push({ line, at: performance.now() }));
     const heard = async (word: string) => {
@@ -205,8 +204,6 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-const fileURLToPathSafe = (u: string): string => new URL(u).pathname;
 
 async function reopen(doc: Uint8Array, s: Signer) {
   const storage = new MemoryStorage();

@@ -155,8 +155,12 @@ export class DocStore {
     this.#savedHeads = A.getHeads(doc);
     this.#chunks = chunks;
     this.#compactAfter = opts.compactAfter ?? 256;
-    this.#index(scanDoc(doc).entries);
+    this.#scanned = { doc, scan: scanDoc(doc) };
+    this.#index(this.#scanned.scan.entries);
   }
+
+  /** The scan of the document as loaded, kept for scan() (verify reads it right after loading). */
+  #scanned?: { doc: A.Doc<LedgerDoc>; scan: DocScan };
 
   #index(entries: Iterable<[string, string]>): void {
     for (const [k, v] of entries) if (!this.#entries.has(k)) this.#entries.set(k, v);
@@ -178,7 +182,8 @@ export class DocStore {
 
   /** Every entry as stored, duplicates included, and the records that could not be read (for verify). */
   scan(): DocScan {
-    return scanDoc(this.#doc);
+    if (this.#scanned?.doc !== this.#doc) this.#scanned = { doc: this.#doc, scan: scanDoc(this.#doc) };
+    return this.#scanned.scan;
   }
 
   /** The ledger this document holds: needed before the first write to a document without its records list. */
@@ -297,7 +302,7 @@ export class DocStore {
     let doc = this.#doc;
     if (!Array.isArray(doc[RECORDS])) {
       // An empty document's first entry is the genesis event, whose id is the ledger id.
-      if (!this.#ledgerId && this.#entries.size === 0 && /^[0-9a-f]{64}$/.test(entries[0][0])) this.#ledgerId = entries[0][0];
+      if (!this.#ledgerId && this.#entries.size === 0 && HASH_RE.test(entries[0][0])) this.#ledgerId = entries[0][0];
       if (!this.#ledgerId) throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'the document has no records list and no ledger is named to create it');
       [doc] = A.applyChanges(doc, [layoutChange(this.#ledgerId).change]);
     }

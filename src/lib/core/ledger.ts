@@ -169,7 +169,7 @@ export class Ledger {
     const gitSig = (await ledger.#journal.sign({ id, event: genesis, sig: envelope.sig }, opts.signer))!;
     await store.commit([[id, new TextDecoder().decode(bytes)], [sigKey(id), gitSig]], id);
     ledger.#sigs.set(id, gitSig);
-    ledger.#index({ id, event: genesis, sig: JSON.parse(new TextDecoder().decode(bytes)).sig });
+    ledger.#index({ id, event: genesis, sig: envelope.sig });
     ledger.#genesis = ledger.#events.get(id)!;
     ledger.#roster = decideAcceptance(ledger.#events, id).roster;
     return ledger;
