@@ -22,7 +22,15 @@ const run = promisify(execFile);
 
 test.use({ baseURL: process.env.E2E_BASE_URL });
 
-const git = (gitdir: string, ...args: string[]) => execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8' });
+/** Stock git; a failure carries what git printed on both streams (fsck reports missing objects on stdout). */
+const git = (gitdir: string, ...args: string[]): string => {
+  try {
+    return execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const { stdout, stderr } = e as { stdout?: string; stderr?: string };
+    throw new Error(`git ${args.join(' ')} failed in ${gitdir}:\n${stdout ?? ''}${stderr ?? ''}`);
+  }
+};
 /** The CLI, run without blocking this process (the Git server the test started answers from it). */
 const cli = async (args: string[], env: Record<string, string> = {}): Promise<string> =>
   (await run(process.execPath, [path.join(ROOT, 'bin/provenance-ledger.js'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } })).stdout;

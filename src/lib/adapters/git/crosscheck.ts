@@ -2,7 +2,8 @@
  * The journal against the Automerge document, read-only: every stored object must be intact, every commit
  * reachable from the journal's refs must be the commit its event determines (event + stored signature), and
  * every event with a signature must have its commit in the journal's history.
- *   JOURNAL_CORRUPT   a stored object (or pack / index file) whose bytes are damaged, named (store-read.ts)
+ *   JOURNAL_CORRUPT   a stored object (or pack / index file) whose bytes are damaged, named (store-read.ts), or
+ *                     the tree or event blob of a right commit that is not stored
  *   JOURNAL_MISSING   an event whose commit the journal's history lacks
  *   JOURNAL_MISMATCH  a commit for an event the ledger holds that differs from the one the event determines
  *   JOURNAL_EXTRA     a commit whose event the ledger does not hold (or that holds no event at all)
@@ -54,6 +55,22 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
     if (!o) throw new Error('it is not stored');
     return o;
   };
+  /** A missing tree or event blob of a commit (a write cut short): the journal is written again from the ledger. */
+  const incomplete = async (oid: string, treeOid: string): Promise<Problem[]> => {
+    const lacks = (what: string, missing: string): Problem[] => [
+      { code: ErrorCode.JOURNAL_CORRUPT, message: `journal commit ${oid} names ${what}, which is not stored`, location: `journal object ${missing}` }
+    ];
+    if (damaged.has(treeOid)) return [];
+    if (!(await store.has(treeOid))) return lacks(`tree ${treeOid}`, treeOid);
+    let entries;
+    try {
+      entries = parseTree((await read(treeOid)).content);
+    } catch {
+      return []; // a damaged tree is reported by check() above
+    }
+    for (const e of entries) if (!damaged.has(e.oid) && !(await store.has(e.oid))) return lacks(`${e.name} (blob ${e.oid})`, e.oid);
+    return [];
+  };
   while (stack.length) {
     const oid = stack.pop()!;
     if (seen.has(oid)) continue;
@@ -73,6 +90,8 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
     const ev = expected.get(oid);
     if (ev) {
       reached.add(ev);
+      // The commit is the right one, so its tree and blob are known: both must be stored too.
+      for (const problem of await incomplete(oid, commit.tree)) problems.push({ ...problem, eventId: ev });
       continue;
     }
     let id: string | undefined;

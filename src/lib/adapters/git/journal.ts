@@ -289,7 +289,9 @@ export class GitJournal {
           commitHints.delete();
           oid = c.commit.oid;
         }
-        objects.push(c.commit, c.tree, c.blob);
+        // Blob, tree, then commit: an event counts as written once its commit is stored (event-map.ts), so a
+        // write cut short (a closed tab, a killed process) must never leave a commit without its tree or blob.
+        objects.push(c.blob, c.tree, c.commit);
       }
       entries.push([ev.id, oid]); // recorded in the map once the objects are written
       this.missing.delete(ev.id);
@@ -316,7 +318,7 @@ export class GitJournal {
       if (!this.#map.byEvent.has(id)) continue;
       const c = await this.ledger.journalCommit(id);
       if (!c || c.commit.oid !== this.#map.byEvent.get(id)) throw new Error(`the journal's commit of event ${id} cannot be rebuilt from the document: not repacking`);
-      objects.push(c.commit, c.tree, c.blob);
+      objects.push(c.blob, c.tree, c.commit);
     }
     if (objects.length) await this.#objects.repack(objects);
   }

@@ -71,7 +71,8 @@ export class ObjectWriter {
     const path = this.#path(o.oid);
     const rename = (fs.promises as { rename?: (a: string, b: string) => Promise<void> }).rename;
     if (rename) {
-      const tmp = `${dir}/tmp_${o.oid.slice(2, 10)}_${Math.random().toString(36).slice(2)}`;
+      // git's own prefix for a loose object being written: fsck passes over one that a cut-short write left.
+      const tmp = `${dir}/tmp_obj_${o.oid.slice(2, 10)}_${Math.random().toString(36).slice(2)}`;
       await fs.promises.writeFile(tmp, data);
       await rename.call(fs.promises, tmp, path);
     } else {

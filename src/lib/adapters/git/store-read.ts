@@ -123,6 +123,16 @@ export class ObjectReader {
     return undefined;
   }
 
+  /** True when the object is stored, loose or in a pack (not read, so not checked). */
+  async has(oid: string): Promise<boolean> {
+    if (!OID_RE.test(oid)) return false;
+    if (this.#packs.some((p) => p.byOid.has(oid))) return true;
+    return this.#b.fs.promises.stat(`${this.#b.gitdir}/objects/${oid.slice(0, 2)}/${oid.slice(2)}`).then(
+      () => true,
+      () => false
+    );
+  }
+
   async #readLoose(oid: string): Promise<StoredObject | undefined> {
     const file = `objects/${oid.slice(0, 2)}/${oid.slice(2)}`;
     let raw: Uint8Array;
