@@ -25,6 +25,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms: number): Promise<void> {
@@ -138,9 +139,23 @@ async function peerProcess(configFile: string): Promise<void> {
   say('ready');
   for await (const line of lines) {
     if (line !== 'go') continue;
+    // PL_SYNC_PROFILE=FILE: a V8 CPU profile of this device's side of the sync, from "go" until it converged
+    // (read it with profile-top.ts).
+    const profile = process.env.PL_SYNC_PROFILE;
+    const session = profile ? new Session() : undefined;
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 250 });
+      await session.post('Profiler.start');
+    }
     const hub = await SyncHub.start({ ledger, storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey), team, room: cfg.room, transport: await connectRelay(cfg.relay, cfg.room), onReport: process.env.PL_BENCH_DEBUG ? (r) => console.error(JSON.stringify(r).slice(0, 300)) : undefined });
     await until(() => ledger.size === cfg.total, 120_000);
     say(`converged ${performance.now()}`);
+    if (session) {
+      writeFileSync(profile!, JSON.stringify((await session.post('Profiler.stop')).profile));
+      session.disconnect();
+    }
     await until(() => hub.quiet(100), 10_000);
     const p = hub.peers()[0];
     say(`quiet ${p.bytesSent} ${p.sent}`);

@@ -17,7 +17,7 @@ import { generateDeviceKey, signerFromCryptoKey } from '../../lib/core/keys.ts';
 import { initHash, sha256HexSync } from '../../lib/core/hash.ts';
 import type { Role } from '../../lib/core/roster.ts';
 import { SyncHub, type SyncReport } from '../../lib/core/sync/hub.ts';
-import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, type TeamKey } from '../../lib/core/team/teamkey.ts';
+import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, syncEpochs, type TeamKey } from '../../lib/core/team/teamkey.ts';
 import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoom } from '../../lib/core/team/invite.ts';
 import { removalTargets, removeAndRotate, type Removal } from '../../lib/core/team/removal.ts';
 import { ledgerDir, openSession, type GlobalOptions } from '../context.ts';
@@ -173,10 +173,10 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
       }
     });
   };
-  // The current epoch's room; owners and admins also visit the previous one, to hand the new key to
-  // members who were offline when it changed.
-  const hubs = [await hubFor(keys[0])];
-  if (keys[1] && (me.role === 'owner' || me.role === 'admin')) hubs.push(await hubFor(keys[1]));
+  // The current epoch's room; owners and admins also visit the earlier ones, to hand the new key to
+  // members who were offline while it changed (teamkey.ts, syncEpochs).
+  const hubs = [];
+  for (const k of syncEpochs(keys, me.role)) hubs.push(await hubFor(k));
   line(out, { syncing: { relay, epoch: keys[0].epoch } }, `syncing ledger "${ledger.name}" through ${relay} (team key epoch ${keys[0].epoch})`);
 
   if (!opts.once) {

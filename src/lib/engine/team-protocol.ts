@@ -77,7 +77,7 @@ export interface TeamStatus {
   removed: TeamRemoval | null;
   /** The newest team key epoch this device holds, or null (not yet synced with an owner). */
   epoch: number | null;
-  /** The rooms sync runs in now: the current epoch's, and for owners and admins the previous one's too (to hand the new key to devices still on it). */
+  /** The rooms sync runs in now: the current epoch's, and for owners and admins the earlier ones' too (to hand the new key to devices still on them). */
   rooms: Array<{ transport: SyncTransportKind; epoch: number }>;
   members: TeamMember[];
   invites: TeamInvite[];

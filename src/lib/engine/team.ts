@@ -19,7 +19,7 @@ import type { Role } from '../core/roster.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import { SyncHub, type SyncReport } from '../core/sync/hub.ts';
 import type { Transport } from '../core/sync/transport.ts';
-import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, type TeamKey } from '../core/team/teamkey.ts';
+import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, syncEpochs, type TeamKey } from '../core/team/teamkey.ts';
 import { hostInvite, inviteRoom, joinInvite, makeInviteCode, parseInviteCode } from '../core/team/invite.ts';
 import { removalOf, removalTargets, removeAndRotate, type Removal } from '../core/team/removal.ts';
 import { connectRelay } from '../adapters/transport/websocket.ts';
@@ -369,14 +369,14 @@ export class TeamService {
   }
 
   /**
-   * Sync in the current epoch's room over each chosen transport; owners and admins also stay in the previous
-   * epoch's room (relay and tabs), to hand the new key to devices that were away when it changed, as the CLI's
+   * Sync in the current epoch's room over each chosen transport; owners and admins also stay in the earlier
+   * epochs' rooms (relay and tabs), to hand the new key to devices that were away while it changed, as the CLI's
    * `sync` does. Whoever is refused there (a removed device) is refused at the membership proof.
    */
   async #open(s: SyncSettings, keys: TeamKey[], port?: MessagePort): Promise<void> {
     const { ledger, role } = this.#me();
     const storage = await this.#storage();
-    const rooms = [keys[0], ...(keys[1] && (role === 'owner' || role === 'admin') ? [keys[1]] : [])];
+    const rooms = syncEpochs(keys, role);
     for (const team of rooms) {
       const current = team === keys[0];
       const room = await roomId(team);
@@ -384,7 +384,7 @@ export class TeamService {
       if (s.relayOn) tries.push(['relay', () => connectRelay(s.relay, room)]);
       if (s.tabs) tries.push(['tabs', async () => connectBroadcastChannel(room)]);
       if (s.webrtc && current && port) tries.push(['webrtc', () => this.#webrtc(port, s.relay, team)]);
-      const where = current ? `team key epoch ${team.epoch}` : `previous team key epoch ${team.epoch}, to hand the new key over`;
+      const where = current ? `team key epoch ${team.epoch}` : `earlier team key epoch ${team.epoch}, to hand the new key over`;
       for (const [kind, connect] of tries) {
         try {
           const transport = await connect();

@@ -65,10 +65,16 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false> | 
 
 /** An owner and two members who joined it with invites, as on the Team page. */
 async function threeDevices(): Promise<[Device, Device, Device]> {
+  const [ada, bea, cleo] = await team('Bea', 'Cleo');
+  return [ada, bea, cleo];
+}
+
+/** An owner (Ada) and members `names` who joined it with invites. */
+async function team(...names: string[]): Promise<Device[]> {
   const ada = await device('Ada');
   await ada.host.create('Ada', 'Studio');
   const members: Device[] = [];
-  for (const name of ['Bea', 'Cleo']) {
+  for (const name of names) {
     const d = await device(name);
     await d.host.open();
     const inv = await ada.team.invite('member', relay.url);
@@ -77,7 +83,7 @@ async function threeDevices(): Promise<[Device, Device, Device]> {
     await until(`${name}'s invite to finish`, async () => (await ada.team.status()).invites.find((i) => i.code === inv.code)?.state === 'joined');
     members.push(d);
   }
-  return [ada, members[0], members[1]];
+  return [ada, ...members];
 }
 
 const settings = (): SyncSettings => ({ relay: relay.url, relayOn: true, webrtc: false, tabs: false });
@@ -175,6 +181,29 @@ describe('team service: removal and key rotation', () => {
     expect(bea.host.ledger().get(late.id)).toBeUndefined();
     expect(cleo.host.ledger().get(ev.id)).toBeUndefined();
     expect((await loadTeamKeys(cleo.storage)).map((k) => k.epoch)).toEqual([1]);
+    expect((await log(bea)).filter((l) => l.kind === 'rejected')).toEqual([]);
+  });
+
+  it('a device that was away through two rotations gets the newest key from the owner in its old room', async () => {
+    const [ada, bea, cleo, dan] = await team('Bea', 'Cleo', 'Dan');
+    // Nobody syncing: the owner removes Cleo, then Dan; the key rotates twice.
+    expect((await ada.team.remove(memberId(await ada.team.status(), 'Cleo'))).epoch).toBe(2);
+    expect((await ada.team.remove(memberId(await ada.team.status(), 'Dan'))).epoch).toBe(3);
+    const ev = await ada.host.ledger().append('generation', generationBody({ project: 'After two rotations' }));
+    await ada.team.start(settings());
+    expect((await ada.team.status()).rooms.map((r) => r.epoch)).toEqual([3, 2, 1]);
+
+    // Bea comes back on epoch 1: handed epoch 3 in its old room, it moves and receives the owner's event.
+    expect((await loadTeamKeys(bea.storage)).map((k) => k.epoch)).toEqual([1]);
+    await bea.team.start(settings());
+    await until('Bea on epoch 3', async () => {
+      const b = await bea.team.status();
+      return b.epoch === 3 && b.rooms.every((r) => r.epoch === 3);
+    });
+    await until("the owner's event at Bea", () => bea.host.ledger().get(ev.id));
+    expect((await loadTeamKeys(bea.storage)).map((k) => k.epoch)).toEqual([3, 1]);
+    expect((await log(ada)).some((l) => l.kind === 'team-key' && /Handed the team key of epoch 3/.test(l.message))).toBe(true);
+    for (const gone of [cleo, dan]) expect(bea.host.ledger().member(gone.identity.publicKey)?.active).toBe(false);
     expect((await log(bea)).filter((l) => l.kind === 'rejected')).toEqual([]);
   });
 

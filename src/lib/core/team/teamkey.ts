@@ -70,6 +70,19 @@ export async function ensureTeamKey(storage: StorageAdapter, isOwner: boolean): 
   return k;
 }
 
+/** Earlier epochs an owner or admin keeps syncing in, besides the current one (see syncEpochs). */
+export const HANDOVER_EPOCHS = 8;
+
+/**
+ * The team keys whose rooms a device syncs in: the newest; for an owner or admin also the earlier ones it holds
+ * (up to HANDOVER_EPOCHS), where it hands the newest key to devices that were away while the key changed, once
+ * or several times. A removed device that greets there is refused at the membership proof.
+ */
+export function syncEpochs(keys: TeamKey[], role: string | undefined): TeamKey[] {
+  const privileged = role === 'owner' || role === 'admin';
+  return keys.slice(0, privileged ? 1 + HANDOVER_EPOCHS : 1);
+}
+
 /** The relay room of an epoch: HKDF of the key, so it reveals nothing and changes with the key. */
 export async function roomId(k: TeamKey): Promise<string> {
   return toBase64url(await hkdf(k.key, utf8('provenance-ledger/room'), `epoch ${k.epoch}`, 16));
