@@ -527,15 +527,16 @@ export class Ledger {
   /**
    * Accepts events from elsewhere (a peer, an import): each is verified (bytes, schema, id, signature, ledger,
    * parents present, author in the roster of its past) before any is stored. Invalid ones are reported and
-   * left out; the valid ones are persisted together.
+   * left out; the valid ones are persisted together. With `allOrNothing` (a pull, an import: they promise
+   * "nothing was accepted" when anything is refused), one problem means nothing is stored.
    */
-  async receive(entries: Array<[string, string]>): Promise<ReceiveResult> {
-    const run = this.#tail.then(() => this.#receive(entries));
+  async receive(entries: Array<[string, string]>, opts: { allOrNothing?: boolean } = {}): Promise<ReceiveResult> {
+    const run = this.#tail.then(() => this.#receive(entries, opts.allOrNothing === true));
     this.#tail = run.catch(() => undefined);
     return run;
   }
 
-  async #receive(input: Array<[string, string]>): Promise<ReceiveResult> {
+  async #receive(input: Array<[string, string]>, allOrNothing: boolean): Promise<ReceiveResult> {
     // No need to wait for appends being written: the document store runs one mutation at a time.
     const sigIn = new Map<string, string>();
     const entries = input.filter(([k, v]) => !(isSigKey(k) && sigIn.set(eventOfSigKey(k), v)));
@@ -559,6 +560,7 @@ export class Ledger {
     }
     const acc = this.#decide(all);
     for (const r of acc.rejected) if (events.has(r.id)) problems.push({ code: r.code, message: r.message, eventId: r.id });
+    if (allOrNothing && problems.length) return { accepted: [], problems };
     const accepted = acc.order.filter((id) => events.has(id) && !this.#events.has(id));
     const jsonOf = new Map(fresh);
     const acceptedSet = new Set<string>(accepted);

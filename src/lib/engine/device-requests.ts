@@ -123,10 +123,10 @@ export async function importLedger(host: LedgerHost, file: unknown): Promise<Imp
     before = 0;
   }
   const ledger = host.ledger();
-  const result = await ledger.receive([...parsed.entries, ...parsed.signatures]);
+  const result = await ledger.receive([...parsed.entries, ...parsed.signatures], { allOrNothing: true });
   if (result.problems.length > 0) {
     const p = result.problems[0];
-    throw new LedgerError(p.code, `Some events were not accepted: ${p.message}`, { eventId: p.eventId, detail: result.problems });
+    throw new LedgerError(p.code, `An event in the file is not accepted, so nothing was imported: ${p.message}`, { eventId: p.eventId, detail: result.problems });
   }
   await host.saveOpenCache().catch(() => undefined); // the next page load opens fast
   const after = await host.open();

@@ -109,6 +109,34 @@ describe('Ledger', () => {
     expect((await ledger.verify()).ok).toBe(true);
   });
 
+  it('with allOrNothing, one refused event means nothing is stored (a pull, an import)', async () => {
+    const { ledger, storage, signer } = await newLedger();
+    const copy = new MemoryStorage();
+    for (const c of await storage.loadRange([])) await copy.save(c.key, c.data);
+    const other = await Ledger.open({ storage: copy, signer });
+    const good = await other.append('generation', generationBody());
+    const bad = await other.append('generation', generationBody());
+    const { canonicalJson } = await import('../../../src/lib/core/canonical.ts');
+    const forgedEnvelope = canonicalJson({ event: { ...bad.event, body: { ...(bad.event.body as object), project: 'Stolen' } }, sig: bad.sig });
+    const entries: Array<[string, string]> = [
+      [good.id, other.envelopeJson(good.id)!],
+      [`${good.id}.git`, other.journalSignature(good.id)!],
+      [bad.id, forgedEnvelope]
+    ];
+    const saved = JSON.stringify(await storage.loadRange([]));
+    const res = await ledger.receive(entries, { allOrNothing: true });
+    expect(res.accepted).toEqual([]);
+    expect(res.problems.map((p) => [p.code, p.eventId])).toEqual([
+      ['ID_MISMATCH', bad.id],
+      ['SIGNATURE_INVALID', bad.id]
+    ]);
+    expect(ledger.get(good.id)).toBeUndefined();
+    expect(ledger.size).toBe(1);
+    expect(JSON.stringify(await storage.loadRange([]))).toBe(saved);
+    // Without the forgery, the same call stores the good event.
+    expect((await ledger.receive(entries.slice(0, 2), { allOrNothing: true })).accepted).toEqual([good.id]);
+  });
+
   it('never dates an event before its parents, even when the device clock goes back', async () => {
     const storage = new MemoryStorage();
     const signer = await newSigner();

@@ -147,7 +147,8 @@ export async function fetchAndAccept(
   journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
   // Each event with its journal signature (<id>.git): the ledger checks them (see the file comment) and stores both.
   const { accepted, problems } = await journal.ledger.receive(
-    result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]])
+    result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]]),
+    { allOrNothing: true }
   );
   // Only now, after the ledger's checks, does the pack leave memory: it holds the accepted events' commits (which
   // the journal, told to expect them, did not write again).
