@@ -34,7 +34,7 @@ import { verify } from './commands/verify.ts';
 import { keyExport, keyImport } from './commands/key.ts';
 import { compactLedger } from './commands/compact.ts';
 import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
-import { invite, join, removeMember, sync } from './commands/sync.ts';
+import { changeMemberRole, invite, join, removeMember, sync } from './commands/sync.ts';
 
 const VERSION = '0.1.0';
 
@@ -242,6 +242,12 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
   program.command('join').description('join a team with an invite code: makes --ledger DIR a member device').argument('<code>').option('--relay <url>', 'the relay').option('--name <name>', 'your member name').option('--timeout <s>', 'how long to wait').action(run((opts, o, code) => join(code, opts, o)));
   program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').action(run(sync));
   program.command('remove').description("remove a member's device(s) from the team and rotate the team key").argument('<member>', 'device key, member id or name').action(run((opts, o, ref) => removeMember(ref, opts, o)));
+  program
+    .command('role')
+    .description("change a member's role (owner or admin; exit 1 when the roster rules refuse it)")
+    .argument('<member>', 'device key, member id or name')
+    .argument('<role>', 'owner, admin, member or viewer')
+    .action(run((opts, o, ref, role) => changeMemberRole(ref, role, opts, o)));
 
   // Proofs (commands/proofs.ts): the device log's checkpoints, witnessing, evidence bundles.
   const proofs = () => import('./commands/proofs.ts');

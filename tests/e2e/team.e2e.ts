@@ -2,11 +2,13 @@
  * Team sync between real peers: two Chromium instances (two `chromium.launch`es, each with its own profile,
  * worker and IndexedDB) through a real relay process; the same over WebRTC data channels inside a network
  * namespace with a default route (the relay only signals); and a CLI ledger with a browser, including a
- * hostile peer whose frames show up on the Team page as refusals with their codes. No mocks.
+ * hostile peer whose frames show up on the Team page as refusals with their codes. Over the relay, the owner
+ * also changes the member's role on the Team page and the change reaches the member's browser. No mocks.
  */
 import { test, expect, type Browser, type Page } from '@playwright/test';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
@@ -64,6 +66,52 @@ async function twoBrowsersSync(a: Page, b: Page, relay: string, over: { relay: b
   }
 }
 
+/** axe-core's serious and critical violations on the page as it is (evaluated as a11y.e2e.ts does, past the CSP). */
+async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: Document): Promise<{ violations: { id: string; impact: string; nodes: { html: string }[] }[] }> } }).axe;
+    const r = await axe.run(document);
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.html.slice(0, 120)).join(' | ')}`);
+  });
+}
+
+const memberRow = (page: Page, name: string) => page.getByTestId('members').getByTestId('member-row').filter({ hasText: name });
+
+/** Ada (the owner) makes Bea an admin, then a viewer, on her Team page; each change reaches Bea's browser. */
+async function changeRoles(a: Page, b: Page) {
+  await nav(a, 'Team');
+  // Ada, the only owner, is offered no role for herself; for Bea, every role the rules let an owner give.
+  await expect(memberRow(a, 'Ada Admin').getByTestId('role-form')).toHaveCount(0);
+  const select = a.getByLabel('New role for Bea Member');
+  await expect(select.locator('option')).toHaveText(['owner', 'admin', 'viewer']);
+  expect(await axeViolations(a)).toEqual([]);
+  await select.selectOption('admin');
+  await a.getByRole('button', { name: 'Change role of Bea Member' }).click();
+  await expect(a.getByRole('status').filter({ hasText: 'Bea Member is now an admin (was member)' })).toBeVisible();
+  await expect(memberRow(a, 'Bea Member').locator('td').nth(1)).toHaveText('admin');
+  await expect(a.getByLabel('New role for Bea Member').locator('option')).toHaveText(['owner', 'member', 'viewer']);
+  await expect(a.getByTestId('sync-log')).toContainText('Bea Member is now an admin');
+
+  // Bea's browser receives the change: it is an admin there too, and may now invite.
+  await nav(b, 'Team');
+  await expect(memberRow(b, 'Bea Member').locator('td').nth(1)).toHaveText('admin', { timeout: 20_000 });
+  await expect(b.getByTestId('make-invite')).toBeVisible();
+  await expect(b.getByTestId('role-form')).toHaveCount(0); // an admin changes no owner's or admin's role
+
+  // With the keyboard: Ada makes Bea a viewer.
+  const again = a.getByLabel('New role for Bea Member');
+  await again.focus();
+  await again.selectOption('viewer');
+  await a.keyboard.press('Tab');
+  await expect(a.getByRole('button', { name: 'Change role of Bea Member' })).toBeFocused();
+  await a.keyboard.press('Enter');
+  await expect(a.getByTestId('role-done')).toHaveText('Bea Member is now a viewer (was admin). The other devices learn it at their next sync.');
+  await expect(b.getByText('Only an owner or admin can invite.')).toBeVisible({ timeout: 20_000 });
+  await expect(memberRow(b, 'Bea Member').locator('td').nth(1)).toHaveText('viewer');
+  await expect(a.getByTestId('role-error')).toHaveCount(0);
+}
+
 test('two Chromium instances sync through the relay', async () => {
   test.setTimeout(180_000);
   const relay = await startRelay();
@@ -73,6 +121,7 @@ test('two Chromium instances sync through the relay', async () => {
     const a = await open(ba, base);
     const b = await open(bb, base);
     await twoBrowsersSync(a.page, b.page, relay.url, { relay: true, webrtc: false, tabs: false }, 'relay');
+    await changeRoles(a.page, b.page);
     expect(a.problems).toEqual([]);
     expect(b.problems).toEqual([]);
   } finally {

@@ -1,5 +1,5 @@
 /**
- * Team commands: invite, join, sync, remove. A thin shell over core/team and core/sync with the relay's
+ * Team commands: invite, join, sync, remove, role. A thin shell over core/team and core/sync with the relay's
  * WebSocket transport. invite and sync print one line (or, with --json, one JSON document per line) as
  * things happen, so a script can read the invite code while the command waits. sync hands the hubs this
  * device's Merkle log, so each sync also witnesses (ledger-schema/README.md section 19): the output says who
@@ -15,11 +15,12 @@ import { Ledger, defaultMemberId } from '../../lib/core/ledger.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../lib/core/keys.ts';
 import { initHash, sha256HexSync } from '../../lib/core/hash.ts';
-import type { Role } from '../../lib/core/roster.ts';
+import type { Role, RosterEntry } from '../../lib/core/roster.ts';
 import { SyncHub, type SyncReport } from '../../lib/core/sync/hub.ts';
 import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, syncEpochs, type TeamKey } from '../../lib/core/team/teamkey.ts';
 import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoom } from '../../lib/core/team/invite.ts';
 import { removalTargets, removeAndRotate, type Removal } from '../../lib/core/team/removal.ts';
+import { changeRole, isRole, ROLES as ALL_ROLES, roleTargets } from '../../lib/core/team/roles.ts';
 import { ledgerDir, openSession, type GlobalOptions } from '../context.ts';
 import { CliError, Exit, type ExitCode, type Output } from '../output.ts';
 
@@ -219,6 +220,38 @@ export async function removeMember(ref: string, opts: GlobalOptions, out: Output
     for (const t of targets) say(`Removed ${t.name} (${t.key.slice(0, 12)}…)`);
     say(`Team key rotated to epoch ${next.epoch}: run sync to hand it to the remaining devices.`);
   });
+}
+
+/**
+ * An owner or admin changes a member's role: one `member` update event per device of the member (core/team/
+ * roles.ts). Exit 1 when the roster rules refuse the change, 2 for a role that does not exist. The change is
+ * checked on the ledger opened read-only first: a write session sets up the Git journal of a device that has
+ * none yet, and a refused change must leave the directory as it was.
+ */
+export async function changeMemberRole(ref: string, role: string, opts: GlobalOptions, out: Output): Promise<ExitCode> {
+  if (!isRole(role)) throw new LedgerError(ErrorCode.BAD_INPUT, `the role must be one of ${ALL_ROLES.join(', ')}; got "${role}"`);
+  const refused = (check: () => RosterEntry[]): RosterEntry[] | undefined => {
+    try {
+      return check();
+    } catch (e) {
+      if (!(e instanceof LedgerError)) throw e;
+      out.error(e);
+      return undefined;
+    }
+  };
+  const look = await openSession(opts);
+  if (look.identity && !refused(() => roleTargets(look.ledger, look.identity!.publicKey, ref, role))) return Exit.PROBLEMS;
+  const { ledger, identity } = await openSession(opts, { write: true });
+  const targets = refused(() => roleTargets(ledger, identity!.publicKey, ref, role));
+  if (!targets) return Exit.PROBLEMS;
+  const from = [...new Set(targets.map((t) => t.role))];
+  const ids = await changeRole(ledger, targets, role);
+  out.result({ changed: targets.map((t) => ({ key: t.key, memberId: t.memberId, name: t.name, from: t.role, role })), events: ids }, (say) => {
+    say(`${targets[0].name} is now ${role === 'owner' || role === 'admin' ? 'an' : 'a'} ${role} (was ${from.join(', ')}): ${ids.length} member event${ids.length === 1 ? '' : 's'} recorded`);
+    for (const [i, t] of targets.entries()) say(`  device ${t.key.slice(0, 12)}…  event ${ids[i].slice(0, 16)}`);
+    say('The other devices learn it at their next sync.');
+  });
+  return Exit.OK;
 }
 
 function defaultName(): string {

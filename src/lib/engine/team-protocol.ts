@@ -30,6 +30,8 @@ export interface TeamMember {
   role: string;
   active: boolean;
   devices: TeamDevice[];
+  /** The roles this device may give the member now (the roster rules, core/team/roles.ts); empty when none. */
+  assignable: string[];
 }
 
 export interface TeamInvite {
@@ -97,7 +99,9 @@ export type TeamRequest =
   | { type: 'team-sync'; settings: SyncSettings; port?: MessagePort }
   | { type: 'team-stop' }
   /** An owner or admin removes a member (every active device of it) and rotates the team key. */
-  | { type: 'team-remove'; memberId: string };
+  | { type: 'team-remove'; memberId: string }
+  /** An owner or admin changes a member's role (a member update event for every active device of it). */
+  | { type: 'team-role'; memberId: string; role: string };
 
 export interface TeamResults {
   'team-status': TeamStatus;
@@ -106,9 +110,10 @@ export interface TeamResults {
   'team-sync': TeamStatus;
   'team-stop': TeamStatus;
   'team-remove': TeamStatus;
+  'team-role': TeamStatus;
 }
 
-export const TEAM_REQUESTS: ReadonlySet<string> = new Set(['team-status', 'team-invite', 'team-join', 'team-sync', 'team-stop', 'team-remove']);
+export const TEAM_REQUESTS: ReadonlySet<string> = new Set(['team-status', 'team-invite', 'team-join', 'team-sync', 'team-stop', 'team-remove', 'team-role']);
 
 /** Messages on the MessagePort between the page's WebRTC mesh and the worker's hub and signaling. */
 export type BridgeMessage =

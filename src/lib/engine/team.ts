@@ -22,6 +22,7 @@ import type { Transport } from '../core/sync/transport.ts';
 import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, syncEpochs, type TeamKey } from '../core/team/teamkey.ts';
 import { hostInvite, inviteRoom, joinInvite, makeInviteCode, parseInviteCode } from '../core/team/invite.ts';
 import { removalOf, removalTargets, removeAndRotate, type Removal } from '../core/team/removal.ts';
+import { assignableRoles, changeRole, roleTargets } from '../core/team/roles.ts';
 import { connectRelay } from '../adapters/transport/websocket.ts';
 import { connectBroadcastChannel } from '../adapters/transport/broadcast-channel.ts';
 import { parseSignal, sealedSignaling, signalRoom, type Signaling } from '../adapters/transport/webrtc.ts';
@@ -121,6 +122,8 @@ export class TeamService {
         return this.status();
       case 'team-remove':
         return this.remove(r.memberId);
+      case 'team-role':
+        return this.changeRole(r.memberId, r.role);
     }
   }
 
@@ -271,6 +274,28 @@ export class TeamService {
     return this.status();
   }
 
+  // ── Roles ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * An owner or admin changes a member's role: a `member` update event for each of its active devices
+   * (core/team/roles.ts, as `provenance-ledger role`). Connected peers receive them at once; the others at their
+   * next sync.
+   */
+  async changeRole(memberIdIn: unknown, roleIn: unknown): Promise<TeamStatus> {
+    if (typeof memberIdIn !== 'string' || !memberIdIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member is required');
+    if (typeof roleIn !== 'string' || !roleIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'The new role is required');
+    const { ledger, key } = this.#me();
+    // By member id only (the page names members by id): a name or device key that happens to equal it is no match.
+    const targets = roleTargets(ledger, key, memberIdIn, roleIn).filter((t) => t.memberId === memberIdIn);
+    if (targets.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'No active member with that id');
+    const from = targets[0].role;
+    const events = await changeRole(ledger, targets, roleIn as Role);
+    const name = targets[0].name;
+    this.#add({ kind: 'info', peer: targets[0].key, peerName: name, message: `${name} is now ${roleIn === 'owner' || roleIn === 'admin' ? 'an' : 'a'} ${roleIn} (was ${from}; member event ${events[0].slice(0, 16)}${events.length > 1 ? ` and ${events.length - 1} more` : ''})` });
+    this.#pokeAll();
+    return this.status();
+  }
+
   /**
    * WebRTC runs one mesh per page, so after the move no WebRTC hub stays in the old epoch's room (relay and tabs
    * do). Before moving, the WebRTC hub greets its peers again in the old room: each remaining one proves
@@ -376,7 +401,7 @@ export class TeamService {
   async #open(s: SyncSettings, keys: TeamKey[], port?: MessagePort): Promise<void> {
     const { ledger, role } = this.#me();
     const storage = await this.#storage();
-    const rooms = syncEpochs(keys, role);
+    const rooms = syncEpochs(keys, role ?? undefined);
     for (const team of rooms) {
       const current = team === keys[0];
       const room = await roomId(team);
@@ -587,10 +612,11 @@ export class TeamService {
     const byMember = new Map<string, TeamMember>();
     for (const e of ledger.roster()) {
       let m = byMember.get(e.memberId);
-      if (!m) byMember.set(e.memberId, (m = { memberId: e.memberId, name: e.name, role: e.role, active: false, devices: [] }));
+      if (!m) byMember.set(e.memberId, (m = { memberId: e.memberId, name: e.name, role: e.role, active: false, devices: [], assignable: [] }));
       if (e.active) (m.active = true), (m.role = e.role), (m.name = e.name);
       m.devices.push({ key: e.key, fingerprint: await keyFingerprint(e.key as PublicKey), active: e.active, me: e.key === key });
     }
+    for (const m of byMember.values()) if (m.active && key) m.assignable = assignableRoles(ledger, key, m.memberId);
     const online = new Map<string, Set<SyncTransportKind>>();
     for (const { kind, hub } of this.#hubs) for (const p of hub.peers()) (online.get(p.peer) ?? online.set(p.peer, new Set()).get(p.peer)!).add(kind);
     const peers: TeamPeer[] = [];

@@ -138,7 +138,7 @@ export async function makeInvite(page: Page, relay: string, role = 'member'): Pr
   await page.goto('/team');
   await expect(page.getByRole('heading', { name: 'Team', level: 1 })).toBeVisible();
   await page.getByLabel('Relay', { exact: true }).fill(relay);
-  await page.getByLabel('Role').selectOption(role);
+  await page.getByLabel('Role', { exact: true }).selectOption(role);
   await page.getByTestId('make-invite').click();
   await expect(page.getByTestId('invite-code')).toBeVisible();
   const code = (await page.getByTestId('invite-code').textContent())!.trim();
