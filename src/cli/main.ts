@@ -238,10 +238,21 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .action(run(async (opts, o) => (await journal()).journalRepair(opts, o)));
 
   // Team sync (commands/sync.ts): relay URL from --relay, else $PROVENANCE_LEDGER_RELAY, else ws://127.0.0.1:8787.
-  program.command('invite').description('print an invite code and wait on the relay for the new device').option('--role <role>', 'admin, member or viewer', 'member').option('--relay <url>', 'the relay').option('--timeout <s>', 'how long to wait').action(run(invite));
+  program
+    .command('invite')
+    .description('print an invite code and wait on the relay for the new device (exit 1 when the roster rules refuse it)')
+    .option('--role <role>', 'the new member: admin, member or viewer (default member)')
+    .option('--member <member>', "another device of this member (id or name): it gets the member's id, name and role")
+    .option('--relay <url>', 'the relay')
+    .option('--timeout <s>', 'how long to wait')
+    .action(run(invite));
   program.command('join').description('join a team with an invite code: makes --ledger DIR a member device').argument('<code>').option('--relay <url>', 'the relay').option('--name <name>', 'your member name').option('--timeout <s>', 'how long to wait').action(run((opts, o, code) => join(code, opts, o)));
   program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').action(run(sync));
-  program.command('remove').description("remove a member's device(s) from the team and rotate the team key").argument('<member>', 'device key, member id or name').action(run((opts, o, ref) => removeMember(ref, opts, o)));
+  program
+    .command('remove')
+    .description("remove a member's devices, or one device by its key, from the team and rotate the team key (exit 1 when the roster rules refuse it)")
+    .argument('<member>', 'device key (that device only), member id or name (every device of the member)')
+    .action(run((opts, o, ref) => removeMember(ref, opts, o)));
   program
     .command('role')
     .description("change a member's role (owner or admin; exit 1 when the roster rules refuse it)")

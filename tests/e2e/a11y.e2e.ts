@@ -9,33 +9,10 @@
  * not govern, as @axe-core/playwright does. The policy itself stays strict and unchanged.
  */
 import { test, expect, type Page } from '@playwright/test';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { SHOTS, createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
-
-const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const AXE_SOURCE = readFileSync(AXE_PATH, 'utf8');
+import { AXE_PATH, AXE_SOURCE, audit } from './support/axe.ts';
 
 const PAGES = ['/', '/record', '/checklist', '/policies', '/search', '/asset', '/verify', '/team', '/settings'];
-
-interface Finding {
-  id: string;
-  impact: string;
-  help: string;
-  nodes: string[];
-}
-
-/** Runs axe on the page as it is; returns the serious and critical violations. */
-async function audit(page: Page): Promise<Finding[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[]; html: string }[] }[] }> } }).axe;
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.html.slice(0, 160)}`) }));
-  });
-}
 
 /** Opens `path` (a full load) and waits until the page has settled: its heading shown, nothing loading. */
 async function visit(page: Page, path: string) {

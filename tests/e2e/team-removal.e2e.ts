@@ -1,13 +1,16 @@
 /**
- * Member removal and team key rotation between real peers: two Chromium instances (each its own
- * `chromium.launch`, profile, worker and IndexedDB) and a CLI ledger, through a real relay process. No mocks.
+ * Member removal and team key rotation between real peers: Chromium instances (each its own `chromium.launch`,
+ * profile, worker and IndexedDB) and a CLI ledger, through a real relay process. No mocks.
  *   1. A browser owner removes a CLI member on its Team page: the other browser receives the new epoch's key,
  *      moves to its room and keeps receiving events; the removed CLI device, back on the old epoch, is refused
  *      (shown in the owner's sync log), told it was removed, and its new event reaches nobody.
  *   2. A CLI owner removes a browser member with `provenance-ledger remove`: at its next `sync` the removed
  *      browser is told so on its Team page and stops; the other browser gets the new key from the CLI and syncs
  *      on the new epoch.
- *   3. Over WebRTC alone (in a network namespace with a default route, as team.e2e.ts): the owner removes a
+ *   3. A member with two devices: the owner invites another device of a member on its Team page (For: another
+ *      device of Bea); the third browser joins as Bea whatever name it types; the owner removes that one device
+ *      ("Remove this device"): it is told and stops, Bea's other browser moves to the new epoch and keeps syncing.
+ *   4. Over WebRTC alone (in a network namespace with a default route, as team.e2e.ts): the owner removes a
  *      member and hands the new key to the connected browser over the data channels; both go on in the new room.
  */
 import { test, expect, type Browser, type Page } from '@playwright/test';
@@ -16,7 +19,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
-import { ROOT, joinTeam, launch, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
+import { audit } from './support/axe.ts';
+import { ROOT, joinTeam, launch, makeDeviceInvite, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -225,6 +229,86 @@ test('a CLI owner removes a browser member: that browser is told on its Team pag
     await bd.close();
     await stop(relay.child);
     rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a member with two devices: the owner invites a second device of Bea on the Team page, then removes that device only', async () => {
+  test.setTimeout(240_000);
+  const relay = await startRelay();
+  const [ba, bb, bc] = [await launch(), await launch(), await launch()];
+  try {
+    const base = process.env.E2E_BASE_URL!;
+    const { page: a, problems: pa } = await open(ba, base);
+    const { page: b, problems: pb } = await open(bb, base);
+    const { page: c, problems: pc } = await open(bc, base);
+    await createLedger(a, 'Ada Admin', 'Studio Devices');
+    await joinTeam(b, await makeInvite(a, relay.url), 'Bea Member', relay.url);
+    await expect(b.getByTestId('ledger-name')).toHaveText('Studio Devices', { timeout: 45_000 });
+
+    // Bea's laptop joins with an invite for another device of Bea; whatever name it types, it is Bea's.
+    const code = await makeDeviceInvite(a, relay.url, 'Bea Member');
+    await joinTeam(c, code, 'Bea Laptop', relay.url);
+    await expect(c.getByTestId('joined-as')).toHaveText('This device joined as another device of Bea Member (member): the team knows it by that name, not “Bea Laptop”.');
+    await expect(a.getByTestId('invite-state').last()).toHaveText('joined');
+    await expect(a.getByTestId('invites')).toContainText('another device of Bea Member (member) · joined: a new device of Bea Member joined');
+    await expect(memberRow(c, 'Bea Member').getByTestId('device')).toHaveCount(2);
+    const laptop = (await memberRow(c, 'Bea Member').getByTestId('device').filter({ hasText: 'this device' }).locator('.mono').textContent())!.trim();
+    await expect(memberRow(c, 'Bea Laptop')).toHaveCount(0);
+    // On the owner's page: one member, two devices, each with its own remove button; the owner's row has none.
+    await nav(a, 'Team');
+    const beaRow = memberRow(a, 'Bea Member');
+    await expect(beaRow).toHaveCount(1);
+    await expect(beaRow.getByTestId('device')).toHaveCount(2);
+    await expect(beaRow.getByTestId('remove-device')).toHaveCount(2);
+    await expect(memberRow(a, 'Ada Admin').getByTestId('remove-device')).toHaveCount(0);
+    // Bea's desk browser, a member, may not remove a device.
+    await nav(b, 'Team');
+    await expect(memberRow(b, 'Bea Member').getByTestId('remove-device')).toHaveCount(0);
+
+    for (const p of [a, b, c]) await startSync(p, relay.url, { relay: true, webrtc: false, tabs: false });
+    await expect(a.getByTestId('peer-row').filter({ hasText: 'Bea Member' }).getByText('online')).toHaveCount(2, { timeout: 30_000 });
+    await recordGeneration(c, generation('Laptopwork'));
+    await nav(c, 'Team');
+    await searchShows(a, 'Laptopwork', true);
+
+    // The laptop is lost: the owner removes that device; the confirmation says only that device goes.
+    await beaRow.getByTestId('device').filter({ hasText: laptop }).getByRole('button', { name: `Remove this device of Bea Member (${laptop})` }).click();
+    const confirm = a.getByRole('alertdialog', { name: `Remove Bea Member's device ${laptop}?` });
+    await expect(confirm).toBeVisible();
+    await expect(confirm).toBeFocused();
+    await expect(confirm).toContainText(`Only device ${laptop} can no longer sync with the team: every member refuses it from now on. Bea Member stays a member, with one other device.`);
+    await expect(confirm).toContainText('The team key moves to epoch 2');
+    // The two-device row, its buttons and the confirmation pass axe (no serious or critical violation).
+    await a.getByLabel('For', { exact: true }).selectOption({ label: 'another device of Bea Member' });
+    expect(await audit(a)).toEqual([]);
+    await confirm.getByRole('button', { name: `Remove device ${laptop}` }).click();
+    await expect(a.getByTestId('remove-done')).toContainText(`Bea Member's device ${laptop} was removed; Bea Member stays a member.`);
+    await expect(a.getByTestId('team-epoch')).toHaveText(/epoch 2$/);
+    await expect(beaRow.getByTestId('device').filter({ hasText: laptop })).toContainText('removed');
+    await expect(beaRow.getByTestId('remove-device')).toHaveCount(0);
+    await expect(beaRow.getByTestId('remove-member')).toBeVisible();
+    await expect(beaRow.locator('td').first()).toHaveText('Bea Member');
+
+    // The laptop is told and stops; the desk browser moves to epoch 2 and keeps receiving.
+    await nav(c, 'Team');
+    await expect(c.getByTestId('removed-notice')).toBeVisible({ timeout: 30_000 });
+    await expect(c.getByTestId('sync-running')).toContainText('Not syncing');
+    await nav(b, 'Team');
+    await expect(b.getByTestId('team-epoch')).toHaveText(/epoch 2$/, { timeout: 30_000 });
+    await expect(memberRow(b, 'Bea Member').getByTestId('device').filter({ hasText: laptop })).toContainText('removed', { timeout: 20_000 });
+    await expect(b.getByTestId('removed-notice')).toHaveCount(0);
+    await recordGeneration(a, generation('Deskwork'));
+    await nav(b, 'Team');
+    await searchShows(b, 'Deskwork', true);
+    await searchShows(c, 'Deskwork', false);
+    expect(pa).toEqual([]);
+    expect(pb).toEqual([]);
+    expect(pc).toEqual([]);
+  } finally {
+    await ba.close();
+    await bb.close();
+    await bc.close();
+    await stop(relay.child);
   }
 });
 

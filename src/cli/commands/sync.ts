@@ -11,58 +11,84 @@ import path from 'node:path';
 import { FsStorage } from '../../lib/adapters/storage/fs.ts';
 import { identitySigner, saveIdentity } from '../../lib/adapters/node/identity.ts';
 import { connectRelay } from '../../lib/adapters/transport/websocket.ts';
-import { Ledger, defaultMemberId } from '../../lib/core/ledger.ts';
+import { Ledger } from '../../lib/core/ledger.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../lib/core/keys.ts';
 import { initHash, sha256HexSync } from '../../lib/core/hash.ts';
-import type { Role, RosterEntry } from '../../lib/core/roster.ts';
+import type { Role } from '../../lib/core/roster.ts';
 import { SyncHub, type SyncReport } from '../../lib/core/sync/hub.ts';
 import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, syncEpochs, type TeamKey } from '../../lib/core/team/teamkey.ts';
 import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoom } from '../../lib/core/team/invite.ts';
 import { removalTargets, removeAndRotate, type Removal } from '../../lib/core/team/removal.ts';
 import { changeRole, isRole, ROLES as ALL_ROLES, roleTargets } from '../../lib/core/team/roles.ts';
+import { admit, deviceInviteTarget, INVITE_ROLES, newMemberRole, type Admitted, type DeviceInviteTarget } from '../../lib/core/team/devices.ts';
 import { ledgerDir, openSession, type GlobalOptions } from '../context.ts';
 import { CliError, Exit, type ExitCode, type Output } from '../output.ts';
 
 export const RELAY_ENV = 'PROVENANCE_LEDGER_RELAY';
 const DEFAULT_RELAY = 'ws://127.0.0.1:8787';
-const ROLES: Role[] = ['admin', 'member', 'viewer'];
 
 const relayOf = (opts: { relay?: string }) => opts.relay ?? process.env[RELAY_ENV] ?? DEFAULT_RELAY;
 const line = (out: Output, data: Record<string, unknown>, text: string) => out.result(data, (say) => say(text));
 
 export interface InviteOptions extends GlobalOptions {
   role?: string;
+  /** Another device of this member (a member id or name): the new device gets the member's id, name and role. */
+  member?: string;
   relay?: string;
   timeout?: string;
 }
 
-export async function invite(opts: InviteOptions, out: Output): Promise<void> {
-  const role = (opts.role ?? 'member') as Role;
-  if (!ROLES.includes(role)) throw new LedgerError(ErrorCode.BAD_INPUT, `--role must be one of ${ROLES.join(', ')}`);
+/**
+ * Invites one device: a new member with --role (admin, member or viewer; default member), or with --member
+ * another device of a member already in the team (core/team/devices.ts). Refused by the roster rules: exit 1,
+ * the directory left as it was (checked on the ledger opened read-only first, as `role` does); usage: exit 2.
+ */
+export async function invite(opts: InviteOptions, out: Output): Promise<ExitCode> {
+  if (opts.member !== undefined && opts.role !== undefined) {
+    throw new CliError('USAGE', "--role and --member do not go together: a device invited for a member gets the member's role");
+  }
+  if (opts.member !== undefined && !opts.member.trim()) throw new CliError('USAGE', '--member needs a member id or name');
+  const role = opts.role ?? 'member';
+  if (!INVITE_ROLES.includes(role as Role)) throw new LedgerError(ErrorCode.BAD_INPUT, `--role must be one of ${INVITE_ROLES.join(', ')}; got "${role}"`);
+  const check = (ledger: Ledger, key: string): DeviceInviteTarget | Role =>
+    opts.member !== undefined ? deviceInviteTarget(ledger, key, opts.member.trim()) : newMemberRole(ledger, key, role);
+  const look = await openSession(opts);
+  if (look.identity && !checked(out, () => check(look.ledger, look.identity!.publicKey))) return Exit.PROBLEMS;
   const { ledger, storage, identity } = await openSession(opts, { write: true });
+  const ok = checked(out, () => check(ledger, identity!.publicKey));
+  if (!ok) return Exit.PROBLEMS;
+  const target = typeof ok.value === 'string' ? undefined : ok.value;
   const me = ledger.member(identity!.publicKey)!;
-  if (me.role !== 'owner' && me.role !== 'admin') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `only an owner or admin may invite (you are ${me.role})`);
-  if (role === 'admin' && me.role !== 'owner') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, 'only an owner may invite an admin');
   const team = await ensureTeamKey(storage, me.role === 'owner');
   if (!team) throw new LedgerError(ErrorCode.NOT_FOUND, 'this device holds no team key: sync with the owner first');
   const { code, invite: inv } = makeInviteCode(ledger.id);
   const relay = relayOf(opts);
   const transport = await connectRelay(relay, await inviteRoom(inv));
-  line(out, { invite: { code, role, relay } }, `Invite code: ${code}\n  on the new device: provenance-ledger join ${code} --ledger NEWDIR --relay ${relay}`);
+  const what = target ? `another device of ${target.name} (${target.role})` : `a new ${role}`;
+  line(
+    out,
+    { invite: { code, role: target?.role ?? role, relay, ...(target ? { member: { id: target.memberId, name: target.name } } : {}) } },
+    `Invite code for ${what}: ${code}\n  on the new device: provenance-ledger join ${code} --ledger NEWDIR --relay ${relay}`
+  );
+  let added: Admitted | undefined;
   const joiner = await hostInvite({
     invite: inv,
     transport,
     team,
     timeoutMs: opts.timeout ? Number(opts.timeout) * 1000 : undefined,
     admit: async (j) => {
-      if (ledger.member(j.deviceKey)?.active) throw new LedgerError(ErrorCode.BAD_INPUT, 'that device is already a member');
-      const ev = await ledger.append('member', { action: 'add', member: { id: defaultMemberId(j.deviceKey), name: j.name, key: j.deviceKey, role } });
-      line(out, { added: { name: j.name, key: j.deviceKey, role, event: ev.id } }, `Added ${j.name} (${j.deviceKey.slice(0, 12)}…) as ${role}: event ${ev.id.slice(0, 16)}`);
-      return { ledgerId: ledger.id, role, doc: A.save(ledger.doc) };
+      const a = (added = await admit(ledger, identity!.publicKey, target ? { memberId: target.memberId } : { role }, j));
+      line(
+        out,
+        { added: { memberId: a.memberId, name: a.name, key: j.deviceKey, role: a.role, event: a.event.id } },
+        `Added ${target ? `another device of ${a.name}` : a.name} (${j.deviceKey.slice(0, 12)}…) as ${a.role}: event ${a.event.id.slice(0, 16)}`
+      );
+      return { ledgerId: ledger.id, role: a.role, doc: A.save(ledger.doc) };
     }
   }).finally(() => transport.close());
-  line(out, { joined: { name: joiner.name, key: joiner.deviceKey } }, `${joiner.name} joined.`);
+  line(out, { joined: { name: added!.name, key: joiner.deviceKey, memberId: added!.memberId } }, target ? `A new device of ${added!.name} joined.` : `${added!.name} joined.`);
+  return Exit.OK;
 }
 
 export interface JoinOptions extends GlobalOptions {
@@ -91,14 +117,24 @@ export async function join(codeText: string, opts: JoinOptions, out: Output): Pr
       await storage.removeRange(['doc']);
       throw new LedgerError(ErrorCode.GENESIS, `the ledger received does not verify or does not make this device a member${report.ok ? '' : `: ${report.problems.slice(0, 3).map((p) => `${p.code} ${p.message}`).join('; ')}`}`);
     }
-    await saveIdentity(storage, key, name);
+    // The device keeps the name the roster gives it: for another device of a member, the member's, whatever it typed.
+    const mine = ledger.member(key.publicKey)!;
+    const devices = ledger.roster().filter((m) => m.active && m.memberId === mine.memberId).length;
+    await saveIdentity(storage, key, mine.name);
     await saveTeamKey(storage, welcome.team);
     await done();
     await new Promise((r) => setTimeout(r, 100));
     out.result(
-      { ledger: { id: ledger.id, name: ledger.name, dir: path.resolve(dir), events: ledger.size }, member: { name, publicKey: key.publicKey, role: welcome.role }, teamEpoch: welcome.team.epoch },
+      {
+        ledger: { id: ledger.id, name: ledger.name, dir: path.resolve(dir), events: ledger.size },
+        member: { id: mine.memberId, name: mine.name, publicKey: key.publicKey, role: mine.role, devices },
+        teamEpoch: welcome.team.epoch
+      },
       (say) => {
-        say(`Joined ledger "${ledger.name}" in ${path.resolve(dir)} as ${welcome.role}`);
+        if (devices > 1) {
+          say(`Joined ledger "${ledger.name}" in ${path.resolve(dir)} as another device of ${mine.name} (${mine.role}; member id ${mine.memberId}, ${devices} devices)`);
+          if (opts.name !== undefined && opts.name !== mine.name) say(`  the name given, "${opts.name}", is not used: this device records as ${mine.name}`);
+        } else say(`Joined ledger "${ledger.name}" in ${path.resolve(dir)} as ${mine.role}`);
         say(`  ledger id    ${ledger.id}`);
         say(`  events       ${ledger.size}, every one verified`);
         say(`  device key   ${key.publicKey}`);
@@ -212,14 +248,36 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   return rejected.length > 0 || removed ? Exit.PROBLEMS : Exit.OK;
 }
 
-export async function removeMember(ref: string, opts: GlobalOptions, out: Output): Promise<void> {
+/**
+ * An owner or admin removes a member (every active device of it) or one device (by its key), and rotates the
+ * team key (core/team/removal.ts). Exit 1 when the roster rules refuse it; checked on the ledger opened
+ * read-only first, so that a refusal leaves the directory as it was (see changeMemberRole).
+ */
+export async function removeMember(ref: string, opts: GlobalOptions, out: Output): Promise<ExitCode> {
+  const look = await openSession(opts);
+  if (look.identity && !checked(out, () => removalTargets(look.ledger, look.identity!.publicKey, ref))) return Exit.PROBLEMS;
   const { ledger, storage, identity } = await openSession(opts, { write: true });
-  const targets = removalTargets(ledger, identity!.publicKey, ref);
+  const targets = checked(out, () => removalTargets(ledger, identity!.publicKey, ref))?.value;
+  if (!targets) return Exit.PROBLEMS;
   const { events: ids, team: next } = await removeAndRotate(ledger, storage, targets);
-  out.result({ removed: targets.map((t) => ({ key: t.key, name: t.name })), events: ids, teamEpoch: next.epoch }, (say) => {
+  out.result({ removed: targets.map((t) => ({ key: t.key, memberId: t.memberId, name: t.name })), events: ids, teamEpoch: next.epoch }, (say) => {
     for (const t of targets) say(`Removed ${t.name} (${t.key.slice(0, 12)}…)`);
+    const left = ledger.roster().filter((m) => m.active && m.memberId === targets[0].memberId).length;
+    if (left > 0) say(`${targets[0].name} stays a member with ${left} other device${left === 1 ? '' : 's'}.`);
     say(`Team key rotated to epoch ${next.epoch}: run sync to hand it to the remaining devices.`);
   });
+  return Exit.OK;
+}
+
+/** Runs a roster rules check: a refusal (a LedgerError) is reported on stderr and yields undefined. */
+function checked<T>(out: Output, check: () => T): { value: T } | undefined {
+  try {
+    return { value: check() };
+  } catch (e) {
+    if (!(e instanceof LedgerError)) throw e;
+    out.error(e);
+    return undefined;
+  }
 }
 
 /**
@@ -230,19 +288,10 @@ export async function removeMember(ref: string, opts: GlobalOptions, out: Output
  */
 export async function changeMemberRole(ref: string, role: string, opts: GlobalOptions, out: Output): Promise<ExitCode> {
   if (!isRole(role)) throw new LedgerError(ErrorCode.BAD_INPUT, `the role must be one of ${ALL_ROLES.join(', ')}; got "${role}"`);
-  const refused = (check: () => RosterEntry[]): RosterEntry[] | undefined => {
-    try {
-      return check();
-    } catch (e) {
-      if (!(e instanceof LedgerError)) throw e;
-      out.error(e);
-      return undefined;
-    }
-  };
   const look = await openSession(opts);
-  if (look.identity && !refused(() => roleTargets(look.ledger, look.identity!.publicKey, ref, role))) return Exit.PROBLEMS;
+  if (look.identity && !checked(out, () => roleTargets(look.ledger, look.identity!.publicKey, ref, role))) return Exit.PROBLEMS;
   const { ledger, identity } = await openSession(opts, { write: true });
-  const targets = refused(() => roleTargets(ledger, identity!.publicKey, ref, role));
+  const targets = checked(out, () => roleTargets(ledger, identity!.publicKey, ref, role))?.value;
   if (!targets) return Exit.PROBLEMS;
   const from = [...new Set(targets.map((t) => t.role))];
   const ids = await changeRole(ledger, targets, role);

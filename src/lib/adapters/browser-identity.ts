@@ -104,6 +104,28 @@ export async function ensureIdentity(memberName: string, dbName = IDENTITY_DB, o
   }
 }
 
+/**
+ * Gives the stored identity another member name, the key unchanged (a device that joined as another device of a
+ * member takes the member's name). Read and written in one transaction; throws when there is no identity.
+ */
+export async function renameIdentity(memberName: string, dbName = IDENTITY_DB): Promise<BrowserIdentity> {
+  const name = memberName.trim();
+  if (name.length === 0 || name.length > 200) throw new RangeError('member name must be 1 to 200 characters');
+  const db = await open(dbName);
+  try {
+    const tx = db.transaction(STORE, 'readwrite');
+    const cur: unknown = await tx.store.get(DEVICE);
+    if (cur === undefined) throw new Error('this device has no identity to rename');
+    if (!isIdentity(cur)) throw new Error('the stored device identity is malformed');
+    const renamed: BrowserIdentity = { ...cur, memberName: name };
+    await tx.store.put(renamed, DEVICE);
+    await tx.done;
+    return renamed;
+  } finally {
+    db.close();
+  }
+}
+
 export function identitySigner(identity: BrowserIdentity): Signer {
   return signerFromCryptoKey(identity.privateKey, identity.publicKey);
 }

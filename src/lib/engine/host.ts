@@ -304,6 +304,16 @@ export class LedgerHost {
   }
 
   /** Forgets the open ledger and identity and opens both again (after an import or a key restore). */
+  /**
+   * Reads the device identity again after its member name changed in its store (a device that joined as another
+   * device of a member takes the member's name). The key is the same: the open ledger stays open.
+   */
+  async reloadIdentity(): Promise<EngineState> {
+    const id = await this.#deps.loadIdentity();
+    if (id && id.publicKey === this.#identity?.publicKey) this.#identity = id;
+    return this.open();
+  }
+
   async reopen(): Promise<EngineState> {
     await this.settled().catch(() => undefined);
     this.#cacheWriter?.stop();

@@ -22,6 +22,8 @@ export interface TeamDevice {
   active: boolean;
   /** This browser's device. */
   me: boolean;
+  /** This device may remove this one device now (the roster rules, core/team/removal.ts); the member stays. */
+  removable: boolean;
 }
 
 export interface TeamMember {
@@ -32,11 +34,15 @@ export interface TeamMember {
   devices: TeamDevice[];
   /** The roles this device may give the member now (the roster rules, core/team/roles.ts); empty when none. */
   assignable: string[];
+  /** This device may invite another device of the member now (core/team/devices.ts). */
+  deviceInvite: boolean;
 }
 
 export interface TeamInvite {
   code: string;
   role: string;
+  /** An invite of another device of this member (its id and name); absent for a new member. */
+  member?: { id: string; name: string };
   state: 'waiting' | 'joined' | 'failed';
   created: string;
   joinedName?: string;
@@ -94,12 +100,15 @@ export interface TeamStatus {
 
 export type TeamRequest =
   | { type: 'team-status' }
-  | { type: 'team-invite'; role: string; relay: string }
+  /** A new member with `role`, or another device of the member `memberId` (which gets the member's role: no `role` then). */
+  | { type: 'team-invite'; role?: string; memberId?: string; relay: string }
   | { type: 'team-join'; code: string; name: string; relay: string }
   | { type: 'team-sync'; settings: SyncSettings; port?: MessagePort }
   | { type: 'team-stop' }
   /** An owner or admin removes a member (every active device of it) and rotates the team key. */
   | { type: 'team-remove'; memberId: string }
+  /** An owner or admin removes one device of a member (by its key; the member stays) and rotates the team key. */
+  | { type: 'team-remove-device'; key: string }
   /** An owner or admin changes a member's role (a member update event for every active device of it). */
   | { type: 'team-role'; memberId: string; role: string };
 
@@ -110,10 +119,11 @@ export interface TeamResults {
   'team-sync': TeamStatus;
   'team-stop': TeamStatus;
   'team-remove': TeamStatus;
+  'team-remove-device': TeamStatus;
   'team-role': TeamStatus;
 }
 
-export const TEAM_REQUESTS: ReadonlySet<string> = new Set(['team-status', 'team-invite', 'team-join', 'team-sync', 'team-stop', 'team-remove', 'team-role']);
+export const TEAM_REQUESTS: ReadonlySet<string> = new Set(['team-status', 'team-invite', 'team-join', 'team-sync', 'team-stop', 'team-remove', 'team-remove-device', 'team-role']);
 
 /** Messages on the MessagePort between the page's WebRTC mesh and the worker's hub and signaling. */
 export type BridgeMessage =

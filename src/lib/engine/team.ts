@@ -10,18 +10,19 @@
  * from here, sealed with the team key, so the page never holds the key.
  */
 import * as A from '@automerge/automerge/slim';
-import { Ledger, defaultMemberId } from '../core/ledger.ts';
+import { Ledger } from '../core/ledger.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';
 import { keyFingerprint, type PublicKey, type Signer } from '../core/keys.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { fromUtf8, utf8 } from '../core/bytes.ts';
-import type { Role } from '../core/roster.ts';
+import type { Role, RosterEntry } from '../core/roster.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import { SyncHub, type SyncReport } from '../core/sync/hub.ts';
 import type { Transport } from '../core/sync/transport.ts';
 import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, syncEpochs, type TeamKey } from '../core/team/teamkey.ts';
 import { hostInvite, inviteRoom, joinInvite, makeInviteCode, parseInviteCode } from '../core/team/invite.ts';
-import { removalOf, removalTargets, removeAndRotate, type Removal } from '../core/team/removal.ts';
+import { deviceRemovalTarget, removalOf, removalTargets, removeAndRotate, type Removal } from '../core/team/removal.ts';
+import { admit, deviceInviteTargetById, deviceInviteTargets, INVITE_ROLES, newMemberRole, type Admitted } from '../core/team/devices.ts';
 import { assignableRoles, changeRole, roleTargets } from '../core/team/roles.ts';
 import { connectRelay } from '../adapters/transport/websocket.ts';
 import { connectBroadcastChannel } from '../adapters/transport/broadcast-channel.ts';
@@ -54,7 +55,6 @@ const FLUSH_MS = 3000;
 /** How long the WebRTC hand-over of a new key to the peers connected at a removal may take. */
 const HANDOVER_MS = 10_000;
 const MAX_LOG = 300;
-const ROLES: Role[] = ['admin', 'member', 'viewer'];
 const RELAY_RE = /^wss?:\/\/[^\s/]+(\/[^\s]*)?$/;
 
 export interface TeamDeps {
@@ -62,6 +62,8 @@ export interface TeamDeps {
   /** The device key, made on first use (join). */
   ensureIdentity(name: string): Promise<DeviceIdentity>;
   loadIdentity(): Promise<DeviceIdentity | undefined>;
+  /** Gives the stored device identity another member name (a device that joined as another device of a member takes the member's). */
+  renameIdentity?(name: string): Promise<void>;
 }
 
 interface RunningHub {
@@ -111,7 +113,7 @@ export class TeamService {
       case 'team-status':
         return this.status();
       case 'team-invite':
-        return this.invite(r.role, r.relay);
+        return this.invite(r.role, r.relay, r.memberId);
       case 'team-join':
         return this.join(r.code, r.name, r.relay);
       case 'team-sync':
@@ -122,6 +124,8 @@ export class TeamService {
         return this.status();
       case 'team-remove':
         return this.remove(r.memberId);
+      case 'team-remove-device':
+        return this.removeDevice(r.key);
       case 'team-role':
         return this.changeRole(r.memberId, r.role);
     }
@@ -165,38 +169,47 @@ export class TeamService {
 
   // ── Invites ────────────────────────────────────────────────────────────────────────────────────────────
 
-  async invite(roleIn: unknown, relayIn: unknown): Promise<TeamInvite> {
-    const role = (typeof roleIn === 'string' ? roleIn : 'member') as Role;
-    if (!ROLES.includes(role)) throw new LedgerError(ErrorCode.BAD_INPUT, `The role must be one of ${ROLES.join(', ')}`);
+  /**
+   * An invite: of a new member with `roleIn` (admin, member or viewer), or, with `memberIdIn`, of another device
+   * of that member, which gets the member's id, name and role (core/team/devices.ts, as `provenance-ledger invite
+   * --member`; no role goes with it then).
+   */
+  async invite(roleIn: unknown, relayIn: unknown, memberIdIn?: unknown): Promise<TeamInvite> {
+    const given = (v: unknown) => v !== undefined && v !== null && v !== '';
+    if (given(memberIdIn) && typeof memberIdIn !== 'string') throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member the device is for must be a member id');
+    if (given(memberIdIn) && given(roleIn)) throw new LedgerError(ErrorCode.BAD_INPUT, "An invite of another device of a member gives the member's role: no role goes with it");
+    const role = given(roleIn) ? roleIn : 'member';
+    if (typeof role !== 'string' || !INVITE_ROLES.includes(role as Role)) throw new LedgerError(ErrorCode.BAD_INPUT, `The role must be one of ${INVITE_ROLES.join(', ')}`);
     const relay = checkRelay(relayIn);
-    const { ledger, role: myRole } = this.#me();
-    if (myRole !== 'owner' && myRole !== 'admin') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `Only an owner or admin may invite (this device is ${myRole ?? 'not a member'})`);
-    if (role === 'admin' && myRole !== 'owner') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, 'Only an owner may invite an admin');
+    const { ledger, key, role: myRole } = this.#me();
+    const target = given(memberIdIn) ? deviceInviteTargetById(ledger, key, memberIdIn as string) : (newMemberRole(ledger, key, role), undefined);
     const storage = await this.#storage();
     const team = await ensureTeamKey(storage, myRole === 'owner');
     if (!team) throw new LedgerError(ErrorCode.NOT_FOUND, 'This device holds no team key yet: sync with the owner first');
     const { code, invite: inv } = makeInviteCode(ledger.id);
     const transport = await connectRelay(relay, await inviteRoom(inv));
-    const entry: TeamInvite = { code, role, state: 'waiting', created: new Date().toISOString() };
+    const entry: TeamInvite = { code, role: target?.role ?? role, ...(target ? { member: { id: target.memberId, name: target.name } } : {}), state: 'waiting', created: new Date().toISOString() };
     this.#invites.push(entry);
     await this.#saveSettings({ ...(await this.settings()), relay });
-    this.#add({ kind: 'info', message: `Invite made for a new ${role}; waiting at the relay for the new device` });
+    this.#add({ kind: 'info', message: `Invite made for ${target ? `another device of ${target.name} (${target.role})` : `a new ${role}`}; waiting at the relay for the new device` });
+    let added: Admitted | undefined;
     void hostInvite({
       invite: inv,
       transport,
       team,
       timeoutMs: 30 * 60_000,
       admit: async (j) => {
-        if (ledger.member(j.deviceKey)?.active) throw new LedgerError(ErrorCode.BAD_INPUT, 'that device is already a member');
-        const ev = await ledger.append('member', { action: 'add', member: { id: defaultMemberId(j.deviceKey), name: j.name, key: j.deviceKey, role } });
-        this.#add({ kind: 'info', message: `Added ${j.name} as ${role} (member event ${ev.id.slice(0, 16)})`, peer: j.deviceKey, peerName: j.name });
-        return { ledgerId: ledger.id, role, doc: A.save(ledger.doc) };
+        const a = (added = await admit(ledger, key, target ? { memberId: target.memberId } : { role }, j));
+        const who = target ? `another device of ${a.name}` : a.name;
+        this.#add({ kind: 'info', message: `Added ${who} as ${a.role} (member event ${a.event.id.slice(0, 16)})`, peer: j.deviceKey, peerName: a.name });
+        return { ledgerId: ledger.id, role: a.role, doc: A.save(ledger.doc) };
       }
     })
       .then((j) => {
+        const name = added?.name ?? j.name;
         entry.state = 'joined';
-        entry.joinedName = j.name;
-        this.#add({ kind: 'info', message: `${j.name} joined the team`, peer: j.deviceKey, peerName: j.name });
+        entry.joinedName = name;
+        this.#add({ kind: 'info', message: target ? `A new device of ${name} joined the team` : `${name} joined the team`, peer: j.deviceKey, peerName: name });
         this.#pokeAll();
       })
       .catch((e: Error) => {
@@ -236,8 +249,18 @@ export class TeamService {
       await this.#saveSettings({ ...(await this.settings()), relay });
       await done();
       await new Promise((r) => setTimeout(r, 100));
-      this.#add({ kind: 'info', message: `Joined “${state.ledger.name}” as ${welcome.role}; ${state.events.length} events received, every one verified` });
-      return state;
+      // The device keeps the name the roster gives it: for another device of a member, the member's, whatever was typed.
+      const ledger = this.#d.host.ledger();
+      const mine = ledger.member(identity.publicKey)!;
+      const devices = ledger.roster().filter((m) => m.active && m.memberId === mine.memberId).length;
+      let joined: EngineState = state;
+      if (mine.name !== identity.memberName && this.#d.renameIdentity) {
+        await this.#d.renameIdentity(mine.name);
+        joined = await this.#d.host.reloadIdentity();
+      }
+      const as = devices > 1 ? `another device of ${mine.name} (${mine.role})${mine.name !== name ? `; the name typed, “${name}”, is not used` : ''}` : mine.role;
+      this.#add({ kind: 'info', message: `Joined “${state.ledger.name}” as ${as}; ${state.events.length} events received, every one verified` });
+      return joined;
     } finally {
       transport.close();
     }
@@ -247,21 +270,43 @@ export class TeamService {
 
   /**
    * An owner or admin removes a member: a `member` remove event for each of its active devices, then a new team
-   * key epoch covering them (core/team/removal.ts, as `provenance-ledger remove`). Connected peers, the removed
-   * device among them, get the removal events first; then sync moves to the new epoch's room, and this device
-   * stays in the old one to hand the new key to the remaining devices (never to the removed ones: they fail the
-   * membership proof).
+   * key epoch covering them (core/team/removal.ts, as `provenance-ledger remove`).
    */
   async remove(memberIdIn: unknown): Promise<TeamStatus> {
     if (typeof memberIdIn !== 'string' || !memberIdIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member to remove is required');
     const { ledger, key } = this.#me();
     const targets = removalTargets(ledger, key, memberIdIn).filter((t) => t.memberId === memberIdIn);
     if (targets.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'No active member with that id');
+    const name = targets[0].name;
+    return this.#removeAndMove(targets, (events, epoch) => `Removed ${name} (${targets.length} device${targets.length === 1 ? '' : 's'}; member event ${events[0].slice(0, 16)}); team key rotated to epoch ${epoch}`);
+  }
+
+  /**
+   * An owner or admin removes one device of a member (a lost laptop): one `member` remove event for that key,
+   * then a new team key epoch, as for a member. The member and its other devices stay.
+   */
+  async removeDevice(keyIn: unknown): Promise<TeamStatus> {
+    if (typeof keyIn !== 'string' || !keyIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'Which device to remove is required');
+    const { ledger, key } = this.#me();
+    const target = deviceRemovalTarget(ledger, key, keyIn);
+    const fingerprint = await keyFingerprint(target.key as PublicKey);
+    return this.#removeAndMove([target], (events, epoch) => {
+      const left = ledger.roster().filter((m) => m.active && m.memberId === target.memberId).length;
+      return `Removed ${target.name}'s device ${fingerprint} (member event ${events[0].slice(0, 16)}); ${target.name} stays a member with ${left} device${left === 1 ? '' : 's'}; team key rotated to epoch ${epoch}`;
+    });
+  }
+
+  /**
+   * Records the removals and rotates the team key (core/team/removal.ts). Connected peers, the removed devices
+   * among them, get the removal events first; then sync moves to the new epoch's room, and this device stays in the
+   * old one to hand the new key to the remaining devices (never to the removed ones: they fail the membership proof).
+   */
+  async #removeAndMove(targets: RosterEntry[], said: (events: string[], epoch: number) => string): Promise<TeamStatus> {
+    const { ledger } = this.#me();
     const storage = await this.#storage();
     const { events, team } = await removeAndRotate(ledger, storage, targets);
     this.#newest = team;
-    const name = targets[0].name;
-    this.#add({ kind: 'info', peer: targets[0].key, peerName: name, message: `Removed ${name} (${targets.length} device${targets.length === 1 ? '' : 's'}; member event ${events[0].slice(0, 16)}); team key rotated to epoch ${team.epoch}` });
+    this.#add({ kind: 'info', peer: targets[0].key, peerName: targets[0].name, message: said(events, team.epoch) });
     if (this.#hubs.length) {
       this.#pokeAll();
       const t0 = Date.now();
@@ -398,10 +443,11 @@ export class TeamService {
    * epochs' rooms (relay and tabs), to hand the new key to devices that were away while it changed, as the CLI's
    * `sync` does. Whoever is refused there (a removed device) is refused at the membership proof.
    */
-  async #open(s: SyncSettings, keys: TeamKey[], port?: MessagePort): Promise<void> {
+  async #open(s: SyncSettings, keys: TeamKey[], port?: MessagePort, only?: (team: TeamKey) => boolean): Promise<void> {
     const { ledger, role } = this.#me();
     const storage = await this.#storage();
-    const rooms = syncEpochs(keys, role ?? undefined);
+    this.#roomsFor = privileged(role);
+    const rooms = syncEpochs(keys, role ?? undefined).filter((k) => !only || only(k));
     for (const team of rooms) {
       const current = team === keys[0];
       const room = await roomId(team);
@@ -446,6 +492,37 @@ export class TeamService {
       .catch((e: Error) => this.#add({ kind: 'error', message: `Could not move sync to the new team key: ${e.message}` }));
   }
   #switching: Promise<void> = Promise.resolve();
+  /** Whether the rooms sync runs in are an owner's or admin's (the earlier epochs' too: syncEpochs), or a member's. */
+  #roomsFor?: boolean;
+
+  /**
+   * This device's role changed by a member event it received (promoted to admin, or demoted): an owner or admin
+   * also syncs in the earlier epochs' rooms (relay and tabs) and a member or viewer does not, so those rooms are
+   * opened or left now. Sync in the current epoch's room goes on untouched.
+   */
+  #followRole(): void {
+    this.#switching = this.#switching
+      .then(async () => {
+        if (this.#hubs.length === 0) return;
+        const { role } = this.#me();
+        const keys = await loadTeamKeys(await this.#storage());
+        if (!keys[0] || !this.#hubs.some((h) => h.epoch === keys[0].epoch)) return; // a key move is due: it opens the rooms the role wants
+        const want = new Set(syncEpochs(keys, role ?? undefined).map((k) => k.epoch));
+        const leave = this.#hubs.filter((h) => !want.has(h.epoch));
+        this.#hubs = this.#hubs.filter((h) => want.has(h.epoch));
+        for (const h of leave) await h.hub.close().catch(() => undefined);
+        const held = new Set(this.#hubs.map((h) => h.epoch));
+        const opening = keys.filter((k) => want.has(k.epoch) && !held.has(k.epoch));
+        this.#add({
+          kind: 'info',
+          message: privileged(role)
+            ? `This device is now ${role === 'owner' ? 'an owner' : 'an admin'}: sync also waits in the rooms of ${opening.length} earlier team key epoch${opening.length === 1 ? '' : 's'}, to hand the newest key to devices still on them`
+            : `This device is now a ${role}: sync leaves the rooms of earlier team key epochs`
+        });
+        await this.#open(await this.settings(), keys, this.#port, (k) => !held.has(k.epoch));
+      })
+      .catch((e: Error) => this.#add({ kind: 'error', message: `Could not change the rooms sync runs in: ${e.message}` }));
+  }
 
   async #webrtc(port: MessagePort, relay: string, team: TeamKey): Promise<Transport & { detach: () => void }> {
     const sigTransport = await connectRelay(relay, await signalRoom(team));
@@ -573,6 +650,14 @@ export class TeamService {
       const removed = removalOf(ledger, me);
       if (removed) return void this.#removedStop(removed, 'ledger');
     }
+    if (this.#hubs.length && !this.#stopping && this.#roomsFor !== undefined && me) {
+      const m = ledger.member(me);
+      const now = privileged(m?.active ? m.role : null);
+      if (m?.active && now !== this.#roomsFor) {
+        this.#roomsFor = now;
+        this.#followRole();
+      }
+    }
     const heads = ledger.heads().join();
     if (heads !== this.#heads) {
       this.#heads = heads;
@@ -612,11 +697,15 @@ export class TeamService {
     const byMember = new Map<string, TeamMember>();
     for (const e of ledger.roster()) {
       let m = byMember.get(e.memberId);
-      if (!m) byMember.set(e.memberId, (m = { memberId: e.memberId, name: e.name, role: e.role, active: false, devices: [], assignable: [] }));
+      if (!m) byMember.set(e.memberId, (m = { memberId: e.memberId, name: e.name, role: e.role, active: false, devices: [], assignable: [], deviceInvite: false }));
       if (e.active) (m.active = true), (m.role = e.role), (m.name = e.name);
-      m.devices.push({ key: e.key, fingerprint: await keyFingerprint(e.key as PublicKey), active: e.active, me: e.key === key });
+      m.devices.push({ key: e.key, fingerprint: await keyFingerprint(e.key as PublicKey), active: e.active, me: e.key === key, removable: e.active && key !== '' && removable(ledger, key, e.key) });
     }
-    for (const m of byMember.values()) if (m.active && key) m.assignable = assignableRoles(ledger, key, m.memberId);
+    const forDevices = new Set(key ? deviceInviteTargets(ledger, key).map((t) => t.memberId) : []);
+    for (const m of byMember.values()) {
+      if (m.active && key) m.assignable = assignableRoles(ledger, key, m.memberId);
+      m.deviceInvite = forDevices.has(m.memberId);
+    }
     const online = new Map<string, Set<SyncTransportKind>>();
     for (const { kind, hub } of this.#hubs) for (const p of hub.peers()) (online.get(p.peer) ?? online.set(p.peer, new Set()).get(p.peer)!).add(kind);
     const peers: TeamPeer[] = [];
@@ -644,6 +733,18 @@ export class TeamService {
       log: this.#log.slice(-150),
       events: ledger.size
     };
+  }
+}
+
+const privileged = (role: string | null | undefined) => role === 'owner' || role === 'admin';
+
+/** Whether this device may remove the device `target` now (removal.ts deviceRemovalTarget passes). */
+function removable(ledger: Ledger, myKey: string, target: string): boolean {
+  try {
+    deviceRemovalTarget(ledger, myKey, target);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -5,7 +5,7 @@
 import { LedgerHost } from './host.ts';
 import { initAutomerge } from './wasm.ts';
 import { IdbStorage } from '../adapters/storage/idb.ts';
-import { ensureIdentity, identitySigner, loadIdentity, restoreIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
+import { ensureIdentity, identitySigner, loadIdentity, renameIdentity, restoreIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
 import { VaultLock } from './vault-lock.ts';
 import { handleDevice, isDeviceRequest } from './device-requests.ts';
 import { TeamService } from './team.ts';
@@ -66,7 +66,8 @@ const team = new TeamService({
     const id = await loadIdentity();
     return id && device(id);
   },
-  ensureIdentity: async (name) => device(await ensureIdentity(name))
+  ensureIdentity: async (name) => device(await ensureIdentity(name)),
+  renameIdentity: async (name) => void (await renameIdentity(name))
 });
 
 /**

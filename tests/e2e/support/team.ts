@@ -147,6 +147,20 @@ export async function makeInvite(page: Page, relay: string, role = 'member'): Pr
   return code;
 }
 
+/** On the owner's or admin's Team page: makes an invite of another device of `member` and returns its code. */
+export async function makeDeviceInvite(page: Page, relay: string, member: string): Promise<string> {
+  await page.goto('/team');
+  await expect(page.getByRole('heading', { name: 'Team', level: 1 })).toBeVisible();
+  await page.getByLabel('Relay', { exact: true }).fill(relay);
+  await page.getByLabel('For', { exact: true }).selectOption({ label: `another device of ${member}` });
+  await expect(page.getByLabel('Role', { exact: true })).toHaveCount(0);
+  await expect(page.getByTestId('invite-for-role')).toContainText(`The new device joins as ${member}, with ${member}'s role`);
+  await page.getByTestId('make-invite').click();
+  await expect(page.getByTestId('invite-code')).toBeVisible();
+  await expect(page.getByTestId('invite-made-for')).toContainText(`For another device of ${member}`);
+  return (await page.getByTestId('invite-code').textContent())!.trim();
+}
+
 /** On a new browser: joins with a code through the Team page's link. */
 export async function joinTeam(page: Page, code: string, name: string, relay: string): Promise<void> {
   await page.goto(`/team?join=${encodeURIComponent(code)}`);

@@ -2,7 +2,7 @@
 import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
-import { ensureIdentity, identitySigner, loadIdentity } from '../../../src/lib/adapters/browser-identity.ts';
+import { ensureIdentity, identitySigner, loadIdentity, renameIdentity } from '../../../src/lib/adapters/browser-identity.ts';
 import { verifySignature } from '../../../src/lib/core/keys.ts';
 
 let n = 0;
@@ -26,6 +26,20 @@ describe('browser identity', () => {
     const msg = new TextEncoder().encode('hello');
     const sig = await identitySigner(again).sign(msg);
     expect(await verifySignature(id.publicKey, msg, sig)).toBe(true);
+  });
+
+  it('is renamed with its key unchanged (a device that joined as another device of a member)', async () => {
+    const name = db();
+    await expect(renameIdentity('Bea', name)).rejects.toThrow('no identity');
+    const id = await ensureIdentity('Bea laptop', name);
+    const renamed = await renameIdentity(' Bea ', name);
+    expect(renamed.memberName).toBe('Bea');
+    const back = (await loadIdentity(name))!;
+    expect([back.memberName, back.publicKey, back.createdAt]).toEqual(['Bea', id.publicKey, id.createdAt]);
+    expect(back.privateKey.extractable).toBe(false);
+    const msg = new TextEncoder().encode('still signs');
+    expect(await verifySignature(id.publicKey, msg, await identitySigner(back).sign(msg))).toBe(true);
+    await expect(renameIdentity('', name)).rejects.toThrow(RangeError);
   });
 
   it('refuses empty names and malformed stored records', async () => {

@@ -41,6 +41,22 @@ export function removalTargets(ledger: Ledger, myKey: string, ref: string): Rost
 }
 
 /**
+ * One device of a member (the Team page's "Remove this device"): `key` must be an active device key, checked as
+ * removalTargets checks a member. The member's other devices stay.
+ */
+export function deviceRemovalTarget(ledger: Ledger, myKey: string, key: string): RosterEntry {
+  const me = ledger.member(myKey);
+  if (!me?.active || !privileged(me.role)) {
+    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `only an owner or admin may remove a device (this device is ${me?.active ? me.role : 'not an active member'})`);
+  }
+  const target = ledger.member(key);
+  if (!target?.active) throw new LedgerError(ErrorCode.NOT_FOUND, `no active device ${key.slice(0, 12)}…`);
+  if (key === myKey) throw new LedgerError(ErrorCode.BAD_INPUT, 'a device cannot remove itself');
+  if (me.role !== 'owner' && privileged(target.role)) throw new LedgerError(ErrorCode.NOT_AUTHORIZED, "only an owner may remove an owner's or admin's device");
+  return target;
+}
+
+/**
  * Records the removal of each target and rotates the team key: epoch + 1, covering the removals of every
  * earlier epoch and these. Returns the events and the new key (already stored).
  */
