@@ -7,69 +7,13 @@
  * key epoch and keeps syncing. When that device's own role changes by an event it receives, its sync follows:
  * promoted to admin it also opens the earlier epoch's room; demoted, it leaves it.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LedgerHost, type DeviceIdentity } from '../../../src/lib/engine/host.ts';
-import { TeamService } from '../../../src/lib/engine/team.ts';
-import type { SyncSettings, TeamStatus } from '../../../src/lib/engine/team-protocol.ts';
-import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
-import { generateDeviceKey, keyFingerprint, signerFromCryptoKey, type PublicKey } from '../../../src/lib/core/keys.ts';
-import { startRelay, type Relay } from '../../../src/relay/server.ts';
+import { describe, expect, it } from 'vitest';
+import { keyFingerprint, type PublicKey } from '../../../src/lib/core/keys.ts';
 import { generationBody } from '../helpers/ledger.ts';
+import { device, joins, member, relayUrl, settings, team, until, useRelay, type Device } from './team-fixture.ts';
 
-let relay: Relay;
-const running: TeamService[] = [];
-beforeAll(async () => {
-  relay = await startRelay({ port: 0 });
-});
-afterEach(async () => {
-  for (const t of running.splice(0)) await t.stop();
-});
-afterAll(async () => {
-  await relay.close();
-});
+useRelay();
 
-interface Device {
-  host: LedgerHost;
-  team: TeamService;
-  identity: DeviceIdentity;
-}
-
-async function device(name: string): Promise<Device> {
-  const storage = new MemoryStorage();
-  const k = await generateDeviceKey(false);
-  const identity: DeviceIdentity = { memberName: name, publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
-  let made = false;
-  const loadIdentity = async () => (made ? { ...identity } : undefined);
-  const ensureIdentity = async () => ((made = true), { ...identity });
-  const renameIdentity = async (to: string) => void (identity.memberName = to);
-  const host = new LedgerHost({ init: async () => {}, openStorage: async () => storage, loadIdentity, ensureIdentity });
-  const team = new TeamService({ host, loadIdentity, ensureIdentity, renameIdentity });
-  running.push(team);
-  return { host, team, identity };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** `name` joins with an invite `ada` makes (a new member with `role`, or another device of `memberId`). */
-async function joins(ada: Device, name: string, how: { role?: string; memberId?: string }): Promise<Device> {
-  const d = await device(name);
-  await d.host.open();
-  const inv = await ada.team.handle({ type: 'team-invite', relay: relay.url, ...how });
-  expect((await d.team.join(inv.code, name, relay.url)).state).toBe('ready');
-  await until(`${name}'s invite to finish`, async () => (await ada.team.status()).invites.find((i) => i.code === inv.code)?.state === 'joined');
-  return d;
-}
-
-const settings = (): SyncSettings => ({ relay: relay.url, relayOn: true, webrtc: false, tabs: false });
-const member = (s: TeamStatus, name: string) => s.members.find((m) => m.name === name)!;
 const logged = async (d: Device, re: RegExp) => (await d.team.status()).log.some((l) => re.test(l.message));
 
 describe('team service: a member with several devices', () => {
@@ -87,10 +31,10 @@ describe('team service: a member with several devices', () => {
     expect((await cleo.team.status()).members.map((m) => [m.name, m.deviceInvite])).toEqual([['Ada', false], ['Bea', true], ['Cleo', false]]);
     expect((await bea.team.status()).members.every((m) => !m.deviceInvite)).toBe(true);
     // Refused: a member inviting, an admin adding a device to the owner, an unknown member, a role with a member.
-    await expect(bea.team.invite(undefined, relay.url, beaId)).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED', message: expect.stringMatching(/only an owner or admin may invite/) });
-    await expect(cleo.team.invite(undefined, relay.url, adaId)).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED', message: expect.stringMatching(/only an owner may add a device to an owner or admin/) });
-    await expect(ada.team.invite(undefined, relay.url, 'no-such-member')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(ada.team.invite('viewer', relay.url, beaId)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/no role goes with it/) });
+    await expect(bea.team.invite(undefined, relayUrl(), beaId)).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED', message: expect.stringMatching(/only an owner or admin may invite/) });
+    await expect(cleo.team.invite(undefined, relayUrl(), adaId)).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED', message: expect.stringMatching(/only an owner may add a device to an owner or admin/) });
+    await expect(ada.team.invite(undefined, relayUrl(), 'no-such-member')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(ada.team.invite('viewer', relayUrl(), beaId)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/no role goes with it/) });
     expect((await ada.team.status()).invites).toHaveLength(2);
 
     // Another device of Bea: the invite says for whom; the device joins typing another name and takes Bea's.

@@ -4,75 +4,11 @@
  * through a real relay on 127.0.0.1. The owner makes a member an admin; the change reaches that member's
  * device over sync, whose Team page then offers it an admin's choices, which it uses.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LedgerHost, type DeviceIdentity } from '../../../src/lib/engine/host.ts';
-import { TeamService } from '../../../src/lib/engine/team.ts';
-import type { SyncSettings, TeamStatus } from '../../../src/lib/engine/team-protocol.ts';
-import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
-import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
-import { startRelay, type Relay } from '../../../src/relay/server.ts';
+import { describe, expect, it } from 'vitest';
 import { generationBody } from '../helpers/ledger.ts';
+import { member, settings, team, until, useRelay } from './team-fixture.ts';
 
-let relay: Relay;
-const running: TeamService[] = [];
-beforeAll(async () => {
-  relay = await startRelay({ port: 0 });
-});
-afterEach(async () => {
-  for (const t of running.splice(0)) await t.stop();
-});
-afterAll(async () => {
-  await relay.close();
-});
-
-interface Device {
-  name: string;
-  host: LedgerHost;
-  team: TeamService;
-  identity: DeviceIdentity;
-}
-
-async function device(name: string): Promise<Device> {
-  const storage = new MemoryStorage();
-  const k = await generateDeviceKey(false);
-  const identity: DeviceIdentity = { memberName: name, publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
-  let made = false;
-  const loadIdentity = async () => (made ? identity : undefined);
-  const ensureIdentity = async () => ((made = true), identity);
-  const host = new LedgerHost({ init: async () => {}, openStorage: async () => storage, loadIdentity, ensureIdentity });
-  const team = new TeamService({ host, loadIdentity, ensureIdentity });
-  running.push(team);
-  return { name, host, team, identity };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** An owner (Ada) and members `names` who joined it with invites. */
-async function team(...names: string[]): Promise<Device[]> {
-  const ada = await device('Ada');
-  await ada.host.create('Ada', 'Studio');
-  const members: Device[] = [];
-  for (const name of names) {
-    const d = await device(name);
-    await d.host.open();
-    const inv = await ada.team.invite('member', relay.url);
-    expect((await d.team.join(inv.code, name, relay.url)).state).toBe('ready');
-    await until(`${name}'s invite to finish`, async () => (await ada.team.status()).invites.find((i) => i.code === inv.code)?.state === 'joined');
-    members.push(d);
-  }
-  return [ada, ...members];
-}
-
-const settings = (): SyncSettings => ({ relay: relay.url, relayOn: true, webrtc: false, tabs: false });
-const member = (s: TeamStatus, name: string) => s.members.find((m) => m.name === name)!;
+useRelay();
 
 describe('team service: changing a role', () => {
   it('the owner makes a member an admin; the change syncs to the member, who may then act as an admin', async () => {

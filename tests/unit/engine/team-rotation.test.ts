@@ -4,95 +4,25 @@
  * a real relay on 127.0.0.1 (src/relay/server.ts, Node's WebSocket). Nothing is mocked but the storage; the
  * last test adds a member's device that speaks the wire protocol by hand (sync/hostile-peer.ts) to relay a forgery.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as A from '@automerge/automerge';
-import { LedgerHost, type DeviceIdentity } from '../../../src/lib/engine/host.ts';
-import { TeamService } from '../../../src/lib/engine/team.ts';
-import type { SyncSettings, TeamStatus } from '../../../src/lib/engine/team-protocol.ts';
-import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
-import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
 import { loadTeamKeys, roomId } from '../../../src/lib/core/team/teamkey.ts';
-import { startRelay, type Relay } from '../../../src/relay/server.ts';
 import { connectRelay } from '../../../src/lib/adapters/transport/websocket.ts';
 import { signEvent } from '../../../src/lib/core/event.ts';
 import type { UnsignedEvent } from '../../../src/lib/core/types.ts';
 import { generationBody } from '../helpers/ledger.ts';
 import { pushRecord } from '../helpers/doc-edit.ts';
 import { Hostile } from '../sync/hostile-peer.ts';
+import { TeamService } from '../../../src/lib/engine/team.ts';
+import { device, log, memberId, online, relayUrl, settings, team, until, useRelay, type Device } from './team-fixture.ts';
 
-let relay: Relay;
-const running: TeamService[] = [];
-beforeAll(async () => {
-  relay = await startRelay({ port: 0 });
-});
-afterEach(async () => {
-  for (const t of running.splice(0)) await t.stop();
-});
-afterAll(async () => {
-  await relay.close();
-});
-
-interface Device {
-  name: string;
-  host: LedgerHost;
-  team: TeamService;
-  storage: MemoryStorage;
-  identity: DeviceIdentity;
-}
-
-async function device(name: string): Promise<Device> {
-  const storage = new MemoryStorage();
-  const k = await generateDeviceKey(false);
-  const identity: DeviceIdentity = { memberName: name, publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
-  let made = false;
-  const loadIdentity = async () => (made ? identity : undefined);
-  const ensureIdentity = async () => ((made = true), identity);
-  const host = new LedgerHost({ init: async () => {}, openStorage: async () => storage, loadIdentity, ensureIdentity });
-  const team = new TeamService({ host, loadIdentity, ensureIdentity });
-  running.push(team);
-  return { name, host, team, storage, identity };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+useRelay();
 
 /** An owner and two members who joined it with invites, as on the Team page. */
 async function threeDevices(): Promise<[Device, Device, Device]> {
   const [ada, bea, cleo] = await team('Bea', 'Cleo');
   return [ada, bea, cleo];
 }
-
-/** An owner (Ada) and members `names` who joined it with invites. */
-async function team(...names: string[]): Promise<Device[]> {
-  const ada = await device('Ada');
-  await ada.host.create('Ada', 'Studio');
-  const members: Device[] = [];
-  for (const name of names) {
-    const d = await device(name);
-    await d.host.open();
-    const inv = await ada.team.invite('member', relay.url);
-    const state = await d.team.join(inv.code, name, relay.url);
-    expect(state.state).toBe('ready');
-    await until(`${name}'s invite to finish`, async () => (await ada.team.status()).invites.find((i) => i.code === inv.code)?.state === 'joined');
-    members.push(d);
-  }
-  return [ada, ...members];
-}
-
-const settings = (): SyncSettings => ({ relay: relay.url, relayOn: true, webrtc: false, tabs: false });
-const memberId = (s: TeamStatus, name: string) => s.members.find((m) => m.name === name)!.memberId;
-const online = async (d: Device, ...names: string[]) => {
-  const s = await d.team.status();
-  return names.every((n) => s.peers.some((p) => p.name === n && p.online));
-};
-const log = async (d: Device) => (await d.team.status()).log;
 
 describe('team service: removal and key rotation', () => {
   it('an owner removes a member: the member is told, the remaining device moves to the new epoch and keeps syncing', async () => {
@@ -223,7 +153,7 @@ describe('team service: removal and key rotation', () => {
     // Bea (an active member, on epoch 2) relays it.
     const team = (await loadTeamKeys(ada.storage))[0];
     const room = await roomId(team);
-    const h = new Hostile(await connectRelay(relay.url, room), bea.identity.signer, team, room);
+    const h = new Hostile(await connectRelay(relayUrl(), room), bea.identity.signer, team, room);
     await h.start();
     let state = A.initSyncState();
     for (let round = 0; round < 8; round++) {

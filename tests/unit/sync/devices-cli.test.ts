@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BIN, hashTree, run, tempDir } from '../cli/helpers.ts';
+import { docs, startInvite as inviteIn, stopInvites } from './cli-invite.ts';
 import { startRelay, type Relay } from '../../../src/relay/server.ts';
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
 import { loadIdentity } from '../../../src/lib/adapters/node/identity.ts';
@@ -26,6 +27,7 @@ beforeAll(async () => {
   tmp = await tempDir('pl-devices-');
 });
 afterAll(async () => {
+  stopInvites();
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await relay.close();
   await tmp.cleanup();
@@ -33,26 +35,8 @@ afterAll(async () => {
 
 const dir = (name: string) => path.join(tmp.dir, name);
 const pl = (name: string, ...args: string[]) => run([...args, '--ledger', dir(name), '--relay', relay.url]);
-/** The documents a --json command printed as things happened (pretty-printed, one after another). */
-const docs = (out: string) => out.trim().split(/\n(?=\{)/).map((d) => JSON.parse(d));
-
-/** Starts `invite` in the background, returns its code, its first document, and the promise of its output. */
-function startInvite(name: string, ...args: string[]): Promise<{ code: string; first: any; done: Promise<string> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'invite', ...args, '--ledger', dir(name), '--relay', relay.url, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    let err = '';
-    const done = new Promise<string>((res) => child.on('close', () => res(out + err)));
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      out += d;
-      const m = /"code": "([A-Z0-9-]+)"/.exec(out);
-      if (m && /\n\}\n/.test(out)) resolve({ code: m[1], first: docs(out)[0], done });
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-    child.on('close', (c) => reject(new Error(`invite exited ${c}: ${out}${err}`)));
-  });
-}
+/** Starts `invite` in `name`'s directory in the background (cli-invite.ts). */
+const startInvite = (name: string, ...args: string[]) => inviteIn(dir(name), relay.url, ...args);
 
 /** A `sync` that runs until stopped (SIGTERM), with its output. */
 function startSync(name: string): Promise<{ stop: () => Promise<{ code: number | null; out: string }> }> {

@@ -5,9 +5,9 @@
  * does not exist) and leaves the ledger directory byte for byte as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { BIN, hashTree, run, tempDir, type RunResult } from '../cli/helpers.ts';
+import { hashTree, run, tempDir, type RunResult } from '../cli/helpers.ts';
+import { startInvite as inviteIn, stopInvites } from './cli-invite.ts';
 import { startRelay, type Relay } from '../../../src/relay/server.ts';
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
@@ -20,6 +20,7 @@ beforeAll(async () => {
   tmp = await tempDir('pl-role-');
 });
 afterAll(async () => {
+  stopInvites();
   await relay.close();
   await tmp.cleanup();
 });
@@ -28,22 +29,8 @@ const dir = (name: string) => path.join(tmp.dir, name);
 const pl = (name: string, ...args: string[]) => run([...args, '--ledger', dir(name), '--relay', relay.url]);
 const role = (name: string, ...args: string[]) => run(['role', ...args, '--ledger', dir(name)]);
 
-/** Starts `invite` in the background, returns its code and the promise of its end. */
-function startInvite(name: string): Promise<{ code: string; done: Promise<string> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'invite', '--ledger', dir(name), '--relay', relay.url, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const done = new Promise<string>((res) => child.on('close', () => res(out + err)));
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      out += d;
-      const m = /"code": "([A-Z0-9-]+)"/.exec(out);
-      if (m) resolve({ code: m[1], done });
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-    child.on('close', (c) => reject(new Error(`invite exited ${c}: ${out}${err}`)));
-  });
-}
+/** Starts `invite` in `name`'s directory in the background (cli-invite.ts). */
+const startInvite = (name: string, ...args: string[]) => inviteIn(dir(name), relay.url, ...args);
 
 const ledgerOf = async (name: string) => Ledger.open({ storage: await FsStorage.open(dir(name)) });
 const keyOf = async (name: string, member: string) => (await ledgerOf(name)).roster().find((m) => m.name === member)!.key;
