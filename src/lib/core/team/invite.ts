@@ -10,6 +10,9 @@
  *      someone who learns the code later cannot read them), in numbered parts.
  *   3. The new device verifies every event of the document, checks that it is now an active member, keeps
  *      the ledger and the team key, and answers DONE. The secret is spent after one JOIN.
+ * When the admin's device refuses the JOIN (the roster changed while the invite waited, the key is already a
+ * member), it says why in REFUSED (sealed with the invite key; plain text of at most 500 characters, shown to
+ * the new device's user as text), instead of leaving the new device waiting until it times out.
  */
 import { concatBytes, fromBase64url, fromUtf8, toBase64url, toHex, utf8 } from '../bytes.ts';
 import { verifySignature, type Signer } from '../keys.ts';
@@ -24,6 +27,8 @@ const JOIN = 1;
 const WELCOME = 2;
 const PART = 3;
 const DONE = 4;
+const REFUSED = 5;
+const MAX_REASON = 500;
 const PART_SIZE = 512 * 1024;
 const MAX_WELCOME = 512 * 1024 * 1024;
 
@@ -127,7 +132,13 @@ export async function hostInvite(o: {
         if (!shared) return;
         spent = true;
         joiner = { deviceKey: j.deviceKey, name: j.name };
-        const admitted = await o.admit(joiner);
+        let admitted: Awaited<ReturnType<typeof o.admit>>;
+        try {
+          admitted = await o.admit(joiner);
+        } catch (e) {
+          o.transport.send(await sealed(key, REFUSED, utf8(String((e as Error).message ?? e).slice(0, MAX_REASON))));
+          throw e;
+        }
         welcomeKey = await aeadKey(await hkdf(shared, o.invite.secret, lp(utf8('provenance-ledger/invite-welcome/v1'), utf8(room))));
         const meta = utf8(JSON.stringify({ ledgerId: admitted.ledgerId, role: admitted.role, team: toBase64url(encodeTeamKey(o.team)) }));
         const body = concatBytes(lp(meta), admitted.doc);
@@ -179,6 +190,17 @@ export async function joinInvite(o: { invite: InviteCode; transport: Transport; 
           welcomeKey = await aeadKey(await hkdf(shared, o.invite.secret, lp(utf8('provenance-ledger/invite-welcome/v1'), utf8(room))));
           clearInterval(again);
           return;
+        }
+        if (f[0] === REFUSED && !welcomeKey) {
+          const m = await unseal(key, f);
+          if (!m || m.kind !== REFUSED) return;
+          let reason: string;
+          try {
+            reason = fromUtf8(m.plain).slice(0, MAX_REASON);
+          } catch {
+            reason = 'no reason given';
+          }
+          return stop(new Error(`the inviting device refused this device: ${reason}`));
         }
         if (f[0] !== PART || !welcomeKey) return;
         const m = await unseal(welcomeKey, f);
