@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
 import { audit } from './support/axe.ts';
+import { SHOTS } from './support/app.ts';
 import { ROOT, joinTeam, launch, makeDeviceInvite, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
 
 test.describe.configure({ mode: 'serial' });
@@ -106,6 +107,7 @@ test('a browser owner removes a CLI member: the other browser moves to the new k
     await expect(confirm).toBeVisible();
     await expect(confirm).toContainText("Carl CLI's device can no longer sync with the team");
     await expect(confirm).toContainText('The team key moves to epoch 2');
+    await a.screenshot({ path: `${SHOTS}team-01-remove-member.png`, fullPage: true });
     await expect(confirm).toBeFocused();
     await confirm.getByTestId('confirm-remove').click();
     await expect(a.getByTestId('remove-done')).toContainText('Carl CLI was removed');
@@ -278,6 +280,7 @@ test('a member with two devices: the owner invites a second device of Bea on the
     await expect(confirm).toBeFocused();
     await expect(confirm).toContainText(`Only device ${laptop} can no longer sync with the team: every member refuses it from now on. Bea Member stays a member, with one other device.`);
     await expect(confirm).toContainText('The team key moves to epoch 2');
+    await a.screenshot({ path: `${SHOTS}team-03-remove-device.png`, fullPage: true });
     // The two-device row, its buttons and the confirmation pass axe (no serious or critical violation).
     await a.getByLabel('For', { exact: true }).selectOption({ label: 'another device of Bea Member' });
     expect(await audit(a)).toEqual([]);

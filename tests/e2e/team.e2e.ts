@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
+import { SHOTS } from './support/app.ts';
 import { ROOT, joinTeam, launch, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
 
 test.describe.configure({ mode: 'serial' });
@@ -89,6 +90,7 @@ async function changeRoles(a: Page, b: Page) {
   await select.selectOption('admin');
   await a.getByRole('button', { name: 'Change role of Bea Member' }).click();
   await expect(a.getByRole('status').filter({ hasText: 'Bea Member is now an admin (was member)' })).toBeVisible();
+  await a.screenshot({ path: `${SHOTS}team-02-role-changed.png`, fullPage: true });
   await expect(memberRow(a, 'Bea Member').locator('td').nth(1)).toHaveText('admin');
   await expect(a.getByLabel('New role for Bea Member').locator('option')).toHaveText(['owner', 'member', 'viewer']);
   await expect(a.getByTestId('sync-log')).toContainText('Bea Member is now an admin');
