@@ -269,6 +269,8 @@ test('a member with two devices: the owner invites a second device of Bea on the
 
     for (const p of [a, b, c]) await startSync(p, relay.url, { relay: true, webrtc: false, tabs: false });
     await expect(a.getByTestId('peer-row').filter({ hasText: 'Bea Member' }).getByText('online')).toHaveCount(2, { timeout: 30_000 });
+    // Peers are named by the device fingerprints the members table shows, so each can be told apart.
+    await expect(a.getByTestId('peer-row').filter({ hasText: laptop })).toHaveCount(1);
     await recordGeneration(c, generation('Laptopwork'));
     await nav(c, 'Team');
     await searchShows(a, 'Laptopwork', true);

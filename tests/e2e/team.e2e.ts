@@ -85,14 +85,19 @@ async function changeRoles(a: Page, b: Page) {
   // Ada, the only owner, is offered no role for herself; for Bea, every role the rules let an owner give.
   await expect(memberRow(a, 'Ada Admin').getByTestId('role-form')).toHaveCount(0);
   const select = a.getByLabel('New role for Bea Member');
-  await expect(select.locator('option')).toHaveText(['owner', 'admin', 'viewer']);
+  // No role is chosen until the owner picks one: the button alone changes nothing.
+  await expect(select.locator('option')).toHaveText(['Choose a role…', 'owner', 'admin', 'viewer']);
+  await expect(select).toHaveValue('');
+  await a.getByRole('button', { name: 'Change role of Bea Member' }).click();
+  await expect(memberRow(a, 'Bea Member').locator('td').nth(1)).toHaveText('member');
+  expect(await select.evaluate((e: HTMLSelectElement) => e.validity.valueMissing)).toBe(true);
   expect(await axeViolations(a)).toEqual([]);
   await select.selectOption('admin');
   await a.getByRole('button', { name: 'Change role of Bea Member' }).click();
   await expect(a.getByRole('status').filter({ hasText: 'Bea Member is now an admin (was member)' })).toBeVisible();
   await a.screenshot({ path: `${SHOTS}team-02-role-changed.png`, fullPage: true });
   await expect(memberRow(a, 'Bea Member').locator('td').nth(1)).toHaveText('admin');
-  await expect(a.getByLabel('New role for Bea Member').locator('option')).toHaveText(['owner', 'member', 'viewer']);
+  await expect(a.getByLabel('New role for Bea Member').locator('option')).toHaveText(['Choose a role…', 'owner', 'member', 'viewer']);
   await expect(a.getByTestId('sync-log')).toContainText('Bea Member is now an admin');
 
   // Bea's browser receives the change: it is an admin there too, and may now invite.
