@@ -63,6 +63,7 @@ async function twoBrowsersSync(a: Page, b: Page, relay: string, over: { relay: b
     await nav(p, 'Team');
     // Witnessing at each sync: each device's checkpoint is cosigned by the other.
     await expect(p.getByTestId('sync-log')).toContainText("cosigned this device's checkpoint", { timeout: 20_000 });
+    await expect(p.getByTestId('peer-row').getByTestId('peer-witnessing')).toContainText("cosigned this device's log at", { timeout: 20_000 });
     await expect(p.getByTestId('log-rejected')).toHaveCount(0);
   }
 }
@@ -203,6 +204,7 @@ test('a CLI ledger and a browser sync through the relay; a hostile peer is refus
     // Witnessing at sync: the browser cosigned the CLI's checkpoint, so the CLI's bundle is witnessed by Bea.
     expect(sync.witnessed.map((w: { name: string }) => w.name)).toContain('Bea Browser');
     await expect(page.getByTestId('sync-log')).toContainText("Cosigned Carl CLI's checkpoint");
+    await expect(page.getByTestId('peer-row').filter({ hasText: 'Carl CLI' }).getByTestId('peer-witnessing')).toContainText('its log cosigned here at');
     const bundle = path.join(tmp, 'cli-model.bundle.json');
     cli('prove', out, '--ledger', dir, '--out', bundle);
     const verified = cli('verify-bundle', bundle, '--file', out);

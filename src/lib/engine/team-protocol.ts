@@ -56,6 +56,10 @@ export interface TeamPeer {
   transports: SyncTransportKind[];
   /** Last time this device exchanged sync messages with the peer and had nothing left to say (RFC 3339). */
   lastSync: string | null;
+  /** The largest checkpoint of this device's log that the peer cosigned (its entries), null when none is known. */
+  witnessed: number | null;
+  /** The largest checkpoint of the peer's log that this device cosigned in this session (its entries), or null. */
+  cosigned: number | null;
 }
 
 export interface SyncLogEntry {

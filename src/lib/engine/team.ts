@@ -29,6 +29,7 @@ import { connectBroadcastChannel } from '../adapters/transport/broadcast-channel
 import { parseSignal, sealedSignaling, signalRoom, type Signaling } from '../adapters/transport/webrtc.ts';
 import type { LedgerHost, DeviceIdentity } from './host.ts';
 import { attachedDeviceLog } from './bundle-requests.ts';
+import { newestCosignedBy } from '../core/proofs/witness-sync.ts';
 import type { EngineState } from './protocol.ts';
 import {
   DEFAULT_RELAY,
@@ -590,6 +591,9 @@ export class TeamService {
     });
   }
   #newest?: TeamKey;
+  /** Per peer: the largest checkpoint of this device's log it cosigned, and of its log this device cosigned. */
+  #witnessed = new Map<string, number>();
+  #cosigned = new Map<string, number>();
   /** Team key epochs this device received from an owner or admin (the rest of the 'team-key' reports are keys it handed out). */
   #received = new Set<number>();
   #announced = new Set<number>();
@@ -624,11 +628,27 @@ export class TeamService {
         if (!this.#stopping) void this.#onNotice(r.removal);
         break;
       case 'witnessed':
+        this.#witnessed.set(r.peer, Math.max(r.size, this.#witnessed.get(r.peer) ?? 0));
         this.#add({ kind: 'info', transport: kind, peer: r.peer, peerName, message: `${peerName ?? 'A teammate'} cosigned this device's checkpoint (log of ${r.size} entries): bundles exported now are witnessed` });
         break;
       case 'cosigned':
+        this.#cosigned.set(r.peer, Math.max(r.size, this.#cosigned.get(r.peer) ?? 0));
         this.#add({ kind: 'info', transport: kind, peer: r.peer, peerName, message: `Cosigned ${peerName ?? 'a teammate'}'s checkpoint (log of ${r.size} entries), consistent with the one cosigned before` });
         break;
+    }
+  }
+
+  /**
+   * The largest checkpoint of this device's log that `peer` cosigned: reported in this session, else found among
+   * the stored checkpoints (so it survives a page reload; witness-sync.ts remembers the search).
+   */
+  async #witnessedBy(ledger: Ledger, peer: string): Promise<number | null> {
+    const seen = this.#witnessed.get(peer);
+    if (seen !== undefined) return seen;
+    try {
+      return (await newestCosignedBy(await attachedDeviceLog(this.#d.host, ledger), ledger.id, peer)) ?? null;
+    } catch {
+      return null; // no log yet (nothing recorded): nothing witnessed
     }
   }
 
@@ -715,7 +735,9 @@ export class TeamService {
         name: this.#names.get(peer) ?? ledger.member(peer)?.name ?? '',
         online: online.has(peer),
         transports: [...(online.get(peer) ?? [])],
-        lastSync: seen.lastSync
+        lastSync: seen.lastSync,
+        witnessed: await this.#witnessedBy(ledger, peer),
+        cosigned: this.#cosigned.get(peer) ?? null
       });
     }
     const keys = await loadTeamKeys(await this.#storage());
