@@ -99,6 +99,7 @@ async function changeRoles(a: Page, b: Page) {
   await a.screenshot({ path: `${SHOTS}team-02-role-changed.png`, fullPage: true });
   await expect(memberRow(a, 'Bea Member').locator('td').nth(1)).toHaveText('admin');
   await expect(a.getByLabel('New role for Bea Member').locator('option')).toHaveText(['Choose a role…', 'owner', 'member', 'viewer']);
+  await expect(a.getByLabel('New role for Bea Member')).toHaveValue(''); // nothing preselected after a change either
   await expect(a.getByTestId('sync-log')).toContainText('Bea Member is now an admin');
 
   // Bea's browser receives the change: it is an admin there too, and may now invite.
