@@ -45,7 +45,8 @@ describe('invite exchange', () => {
       team: newTeamKey(1),
       timeoutMs: 20_000,
       admit: async () => {
-        throw new Error(reason);
+        // Control characters (a terminal escape, a line break) do not reach the person reading the reason.
+        throw new Error(`\u001b[2J${reason}\nsecond line`);
       }
     });
     const hostResult = host.then(
@@ -53,8 +54,8 @@ describe('invite exchange', () => {
       (e: Error) => e.message
     );
     // The new device would wait ten minutes for a welcome: the refusal ends the wait with its reason.
-    await expect(joinInvite({ invite, transport: room.join(), signer: await newSigner(), name: 'Bea', timeoutMs: 600_000 })).rejects.toThrow(`the inviting device refused this device: ${reason}`);
-    expect(await hostResult).toBe(reason);
+    await expect(joinInvite({ invite, transport: room.join(), signer: await newSigner(), name: 'Bea', timeoutMs: 600_000 })).rejects.toThrow(`the inviting device refused this device: [2J${reason} second line`);
+    expect(await hostResult).toBe(`\u001b[2J${reason}\nsecond line`);
   });
 
   it('a refusal that does not open with the invite key is ignored; the real welcome still arrives', async () => {

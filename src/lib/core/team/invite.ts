@@ -21,6 +21,7 @@ import { fromBase32, toBase32 } from '../sync/base32.ts';
 import { counterNonce } from '../sync/frame.ts';
 import type { Transport } from '../sync/transport.ts';
 import { decodeTeamKey, encodeTeamKey, type TeamKey } from './teamkey.ts';
+import { peerText } from '../proofs/witness-sync.ts';
 
 const VERSION = 1;
 const JOIN = 1;
@@ -196,7 +197,8 @@ export async function joinInvite(o: { invite: InviteCode; transport: Transport; 
           if (!m || m.kind !== REFUSED) return;
           let reason: string;
           try {
-            reason = fromUtf8(m.plain).slice(0, MAX_REASON);
+            // Shown to a person (a terminal, a page): one line, no control characters.
+            reason = peerText(fromUtf8(m.plain), MAX_REASON).trim() || 'no reason given';
           } catch {
             reason = 'no reason given';
           }
