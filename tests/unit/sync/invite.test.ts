@@ -54,7 +54,11 @@ describe('invite exchange', () => {
       (e: Error) => e.message
     );
     // The new device would wait ten minutes for a welcome: the refusal ends the wait with its reason.
-    await expect(joinInvite({ invite, transport: room.join(), signer: await newSigner(), name: 'Bea', timeoutMs: 600_000 })).rejects.toThrow(`the inviting device refused this device: [2J${reason} second line`);
+    await expect(joinInvite({ invite, transport: room.join(), signer: await newSigner(), name: 'Bea', timeoutMs: 600_000 })).rejects.toMatchObject({
+      name: 'LedgerError',
+      code: 'AUTHOR_NOT_AUTHORIZED',
+      message: `the inviting device refused this device: [2J${reason} second line`
+    });
     expect(await hostResult).toBe(`\u001b[2J${reason}\nsecond line`);
   });
 

@@ -22,6 +22,7 @@ import { counterNonce } from '../sync/frame.ts';
 import type { Transport } from '../sync/transport.ts';
 import { decodeTeamKey, encodeTeamKey, type TeamKey } from './teamkey.ts';
 import { peerText } from '../proofs/witness-sync.ts';
+import { ErrorCode, LedgerError } from '../errors.ts';
 
 const VERSION = 1;
 const JOIN = 1;
@@ -105,10 +106,10 @@ export async function hostInvite(o: {
   let welcomeKey: AeadKey | undefined;
   return new Promise<Joiner>((resolve, reject) => {
     let joiner: Joiner | undefined;
-    const timer = setTimeout(() => reject(new Error('nobody joined before the invite expired')), o.timeoutMs ?? 600_000);
+    const timer = setTimeout(() => reject(new LedgerError(ErrorCode.NOT_FOUND, 'nobody joined before the invite expired')), o.timeoutMs ?? 600_000);
     const fail = (e: unknown) => (clearTimeout(timer), reject(e));
     let chain = Promise.resolve();
-    o.transport.onClose((r) => fail(new Error(r)));
+    o.transport.onClose((r) => fail(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `the relay connection closed: ${peerText(r)}`)));
     o.transport.onFrame((f) => {
       chain = chain.then(async () => {
         if (spent && welcomeKey && f[0] === DONE) {
@@ -167,7 +168,7 @@ export async function joinInvite(o: { invite: InviteCode; transport: Transport; 
   let size = 0;
   return new Promise((resolve, reject) => {
     const again = setInterval(() => o.transport.send(join), 1000);
-    const timer = setTimeout(() => stop(new Error('no answer to the invite: is the inviting device still waiting?')), o.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => stop(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, 'no answer to the invite: is the inviting device still waiting?')), o.timeoutMs ?? 120_000);
     const stop = (e?: Error, w?: Welcome) => {
       clearInterval(again);
       clearTimeout(timer);
@@ -179,7 +180,7 @@ export async function joinInvite(o: { invite: InviteCode; transport: Transport; 
         });
     };
     let chain = Promise.resolve();
-    o.transport.onClose((r) => stop(new Error(r)));
+    o.transport.onClose((r) => stop(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `the relay connection closed: ${peerText(r)}`)));
     o.transport.onFrame((f) => {
       chain = chain.then(async () => {
         if (f[0] === WELCOME && !welcomeKey) {
@@ -202,22 +203,22 @@ export async function joinInvite(o: { invite: InviteCode; transport: Transport; 
           } catch {
             reason = 'no reason given';
           }
-          return stop(new Error(`the inviting device refused this device: ${reason}`));
+          return stop(new LedgerError(ErrorCode.NOT_AUTHORIZED, `the inviting device refused this device: ${reason}`));
         }
         if (f[0] !== PART || !welcomeKey) return;
         const m = await unseal(welcomeKey, f);
         const seq = m && Number(new DataView(m.nonce.buffer).getBigUint64(4));
-        if (!m || seq !== got.length) return stop(new Error('the welcome arrived damaged or out of order'));
+        if (!m || seq !== got.length) return stop(new LedgerError(ErrorCode.MALFORMED, 'the welcome arrived damaged or out of order'));
         got.push(m.plain);
         size += m.plain.length;
-        if (size > MAX_WELCOME) return stop(new Error('the welcome is too large'));
+        if (size > MAX_WELCOME) return stop(new LedgerError(ErrorCode.MALFORMED, 'the welcome is too large'));
         if (got.length < parts) return;
         const body = concatBytes(...got);
         const n = new DataView(body.buffer, body.byteOffset).getUint32(0);
         const meta = JSON.parse(fromUtf8(body.subarray(4, 4 + n)));
         const team = decodeTeamKey(fromBase64url(String(meta.team)));
         if (!team || typeof meta.ledgerId !== 'string' || !meta.ledgerId.startsWith(o.invite.ledgerPrefix)) {
-          return stop(new Error('the welcome is not for the ledger this invite names'));
+          return stop(new LedgerError(ErrorCode.WRONG_LEDGER, 'the welcome is not for the ledger this invite names'));
         }
         stop(undefined, { ledgerId: meta.ledgerId, team, role: String(meta.role), doc: body.slice(4 + n) });
       }).catch((e) => stop(e as Error));
