@@ -4,6 +4,8 @@
  * The relay only ever sees the room id and sealed frames.
  */
 import type { Transport } from '../../core/sync/transport.ts';
+import { ErrorCode, LedgerError } from '../../core/errors.ts';
+import { peerText } from '../../core/proofs/witness-sync.ts';
 
 export const ROOM_RE = /^[A-Za-z0-9_-]{8,64}$/;
 
@@ -15,11 +17,12 @@ export function roomUrl(relay: string, room: string): string {
 /** Connects to the relay's room; resolves once the connection is open. */
 export function connectRelay(relay: string, room: string, opts: { timeoutMs?: number } = {}): Promise<Transport> {
   return new Promise((resolve, reject) => {
+    const url = roomUrl(relay, room);
     let ws: WebSocket;
     try {
-      ws = new WebSocket(roomUrl(relay, room));
+      ws = new WebSocket(url);
     } catch (e) {
-      reject(e);
+      reject(new LedgerError(ErrorCode.BAD_INPUT, `not a relay address (ws:// or wss://): ${peerText(relay, 200)} (${(e as Error).message})`, { cause: e }));
       return;
     }
     ws.binaryType = 'arraybuffer';
@@ -29,18 +32,27 @@ export function connectRelay(relay: string, room: string, opts: { timeoutMs?: nu
     const timer = setTimeout(() => {
       if (!opened) {
         ws.close();
-        reject(new Error(`no answer from the relay at ${relay}`));
+        reject(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `no answer from the relay at ${relay}: is it running (npm run relay) and reachable?`));
       }
     }, opts.timeoutMs ?? 10_000);
     ws.onmessage = (e) => {
       if (e.data instanceof ArrayBuffer) onFrame(new Uint8Array(e.data));
     };
-    ws.onclose = (e) => {
+    let ended = false;
+    /** Reports the end once, whichever event says so first (Node's WebSocket may fire error without close). */
+    const end = (why: string, unreachable: string) => {
       clearTimeout(timer);
-      if (!opened) reject(new Error(`the relay at ${relay} refused the connection (${e.code} ${e.reason})`));
-      onClose(`relay closed the connection (${e.code}${e.reason ? ` ${e.reason}` : ''})`);
+      if (ended) return;
+      ended = true;
+      if (!opened) reject(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, unreachable));
+      else onClose(why);
     };
-    ws.onerror = () => {};
+    ws.onclose = (e) => {
+      // The close reason comes from the other side: shown as one line without control characters.
+      const reason = e.reason ? ` ${peerText(e.reason, 200)}` : '';
+      end(`relay closed the connection (${e.code}${reason})`, `the relay at ${relay} refused the connection (${e.code}${reason})`);
+    };
+    ws.onerror = () => end('the connection to the relay failed', `could not connect to the relay at ${relay}: is it running (npm run relay) and reachable?`);
     ws.onopen = () => {
       opened = true;
       clearTimeout(timer);
