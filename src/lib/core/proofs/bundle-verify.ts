@@ -81,7 +81,8 @@ export async function verifyBundle(bytes: Uint8Array, files: readonly GivenFile[
     bundle = parseBundle(bytes);
   } catch (e) {
     if (e instanceof BundleFormatError) {
-      return { ok: false, failures: [{ code: e.message.includes('too large') ? BundleCode.TOO_LARGE : BundleCode.MALFORMED, message: e.message, location: e.path }] };
+      // The location names the field; the message says what is wrong with it (reports print "location: message").
+      return { ok: false, failures: [{ code: e.reason.includes('too large') ? BundleCode.TOO_LARGE : BundleCode.MALFORMED, message: e.reason, location: e.path }] };
     }
     return { ok: false, failures: [{ code: BundleCode.MALFORMED, message: String((e as Error)?.message ?? e), location: 'bundle' }] };
   }

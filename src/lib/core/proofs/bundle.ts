@@ -56,10 +56,13 @@ export interface Bundle {
 
 export class BundleFormatError extends Error {
   readonly path: string;
+  /** What is wrong, without the path (the message starts with the path). */
+  readonly reason: string;
   constructor(path: string, message: string) {
     super(`${path}: ${message}`);
     this.name = 'BundleFormatError';
     this.path = path;
+    this.reason = message;
   }
 }
 
