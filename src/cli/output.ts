@@ -37,6 +37,15 @@ export interface Streams {
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Text for a terminal: control characters other than newline and tab (an escape sequence, a carriage return that
+ * would overwrite the line) become U+FFFD. Human output carries text from files, bundles, peers and remotes;
+ * none of it may drive the terminal. (JSON output is safe as it is: JSON.stringify escapes them.)
+ */
+export function terminalSafe(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd');
+}
+
 export class Output {
   json = false;
   readonly #streams: Streams;
@@ -55,8 +64,8 @@ export class Output {
       const doc = this.#notes.length ? { ...data, notes: this.#notes } : data;
       this.#streams.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     } else {
-      human((line = '') => this.#streams.stdout.write(line + '\n'));
-      for (const n of this.#notes) this.#streams.stdout.write(`note: ${n}\n`);
+      human((line = '') => this.#streams.stdout.write(terminalSafe(line) + '\n'));
+      for (const n of this.#notes) this.#streams.stdout.write(`note: ${terminalSafe(n)}\n`);
     }
     this.#notes = [];
   }
@@ -69,7 +78,7 @@ export class Output {
   /** A warning that does not stop the command: always on stderr. */
   warn(message: string): void {
     this.#clearProgress();
-    this.#streams.stderr.write(this.json ? JSON.stringify({ warning: message }) + '\n' : `warning: ${message}\n`);
+    this.#streams.stderr.write(this.json ? JSON.stringify({ warning: message }) + '\n' : `warning: ${terminalSafe(message)}\n`);
   }
 
   /** Reports a failure on stderr and returns the exit code to use. */
@@ -94,7 +103,7 @@ export class Output {
     if (this.json) {
       this.#streams.stderr.write(JSON.stringify({ error: { code, message, ...(detail === undefined ? {} : { detail }) } }) + '\n');
     } else {
-      this.#streams.stderr.write(`error [${code}]: ${message}\n`);
+      this.#streams.stderr.write(`error [${code}]: ${terminalSafe(message)}\n`);
     }
     return exitCode;
   }
