@@ -182,6 +182,8 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
     } else if (r.type === 'witnessed') {
       witnessed.push({ peer: r.peer, name: peers.get(r.peer), size: r.size, time: r.time });
       line(out, { witnessed: { peer: r.peer, size: r.size, time: r.time } }, `${nameOf(r.peer)} cosigned this device's checkpoint (log of ${r.size} entries)`);
+    } else if (r.type === 'witness-unanswered') {
+      line(out, { witnessUnanswered: { peer: r.peer, size: r.size } }, `${nameOf(r.peer)} did not answer the request to cosign this device's checkpoint (log of ${r.size} entries); asked again at the next sync`);
     } else if (r.type === 'cosigned') {
       cosigned.push({ peer: r.peer, name: peers.get(r.peer), size: r.size });
       line(out, { cosigned: { peer: r.peer, size: r.size } }, `cosigned ${nameOf(r.peer)}'s checkpoint (log of ${r.size} entries, consistent with what this device cosigned before)`);

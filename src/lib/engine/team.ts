@@ -631,6 +631,9 @@ export class TeamService {
         this.#witnessed.set(r.peer, Math.max(r.size, this.#witnessed.get(r.peer) ?? 0));
         this.#add({ kind: 'info', transport: kind, peer: r.peer, peerName, message: `${peerName ?? 'A teammate'} cosigned this device's checkpoint (log of ${r.size} entries): bundles exported now are witnessed` });
         break;
+      case 'witness-unanswered':
+        this.#add({ kind: 'info', transport: kind, peer: r.peer, peerName, message: `${peerName ?? 'A teammate'} did not answer the request to cosign this device's checkpoint (log of ${r.size} entries); it is asked again at the next sync` });
+        break;
       case 'cosigned':
         this.#cosigned.set(r.peer, Math.max(r.size, this.#cosigned.get(r.peer) ?? 0));
         this.#add({ kind: 'info', transport: kind, peer: r.peer, peerName, message: `Cosigned ${peerName ?? 'a teammate'}'s checkpoint (log of ${r.size} entries), consistent with the one cosigned before` });

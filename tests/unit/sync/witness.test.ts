@@ -33,7 +33,7 @@ async function teamKey(): Promise<{ key: TeamKey; room: string }> {
   return { key, room: await roomId(key) };
 }
 
-function hub(d: Dev, k: { key: TeamKey; room: string }, transport: Transport, reports: SyncReport[], opts: { log?: WitnessLog | null; maxStrikes?: number } = {}) {
+function hub(d: Dev, k: { key: TeamKey; room: string }, transport: Transport, reports: SyncReport[], opts: { log?: WitnessLog | null; maxStrikes?: number; witnessTimeoutMs?: number } = {}) {
   return SyncHub.start({
     ledger: d.ledger,
     storage: d.storage,
@@ -44,6 +44,7 @@ function hub(d: Dev, k: { key: TeamKey; room: string }, transport: Transport, re
     onReport: (r) => reports.push(r),
     log: opts.log === null ? undefined : (opts.log ?? d.log),
     witnessDelayMs: 50,
+    witnessTimeoutMs: opts.witnessTimeoutMs,
     maxStrikes: opts.maxStrikes
   });
 }
@@ -322,6 +323,24 @@ describe('hostile witness messages', () => {
     expect(of(reports, 'cosigned')).toEqual([]);
     expect(await s.snapshot()).toEqual(s.before);
     await s.hv.close();
+  });
+
+  it('a peer that never answers a witness request is reported (not silently dropped); nothing is cosigned', async () => {
+    const t = await makeTeam();
+    const k = await teamKey();
+    const r = memoryRoom();
+    const reports: SyncReport[] = [];
+    const hv = await hub(t.ada, k, r.join(), reports, { witnessTimeoutMs: 300 });
+    const h = new Hostile(r.join(), t.grace.signer, k.key, k.room);
+    await h.start();
+    // The hostile peer reads the request and says nothing.
+    await until(() => received(h, 4).length > 0, 5000, 'a witness request');
+    await until(() => of(reports, 'witness-unanswered').length > 0, 5000, 'the unanswered report');
+    expect(of(reports, 'witness-unanswered')[0]).toMatchObject({ peer: t.grace.signer.publicKey, size: t.ada.log.size });
+    expect(of(reports, 'witnessed')).toEqual([]);
+    expect(await cosignaturesOn(t.ada, t.grace, t.ada.log.size)).toEqual([]);
+    await hv.close();
+    h.t.close();
   });
 
   it('unsolicited, malformed and falsely cosigned responses are refused; the checkpoint stays as it was', async () => {

@@ -85,7 +85,9 @@ export type SyncReport =
   /** The peer cosigned this device's checkpoint of `size` entries at `time` (POSIX seconds); it is stored. */
   | { type: 'witnessed'; conn: string; peer: string; size: number; time: number }
   /** This device checked the peer's checkpoint of `size` entries against the one it cosigned before, and cosigned it. */
-  | { type: 'cosigned'; conn: string; peer: string; size: number };
+  | { type: 'cosigned'; conn: string; peer: string; size: number }
+  /** The peer did not answer this device's request to cosign its checkpoint of `size` entries in time (asked again at the next sync). */
+  | { type: 'witness-unanswered'; conn: string; peer: string; size: number };
 
 export interface SyncHubOptions {
   ledger: Ledger;
@@ -109,6 +111,8 @@ export interface SyncHubOptions {
   log?: WitnessLog | (() => Promise<WitnessLog>);
   /** Quiet time on a session before asking for a cosignature (default 300 ms). */
   witnessDelayMs?: number;
+  /** How long a witness request waits for its answer (WITNESS_TIMEOUT_MS by default; tests shorten it). */
+  witnessTimeoutMs?: number;
 }
 
 interface Session {
@@ -559,7 +563,9 @@ export class SyncHub {
     const timer = setTimeout(() => {
       if (s.witnessOut?.timer !== timer) return;
       s.witnessOut = undefined;
-    }, WITNESS_TIMEOUT_MS);
+      if (!s.dead && !this.#closed) this.#report({ type: 'witness-unanswered', conn: s.hex, peer: s.peer!, size: req.size });
+      this.#witnessDone(s);
+    }, this.#o.witnessTimeoutMs ?? WITNESS_TIMEOUT_MS);
     s.witnessOut = { req, retried: from !== undefined, timer };
     await this.#sendSealed(s, concatBytes(new Uint8Array([MSG_WITNESS_REQUEST]), req.bytes));
   }
