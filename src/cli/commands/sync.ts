@@ -171,6 +171,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
     if (r.type === 'accepted') {
       accepted.push(...r.events);
       line(out, { accepted: r.events, peer: r.peer }, `accepted ${r.events.length} event(s) from ${peers.get(r.peer) ?? r.peer.slice(0, 12)}`);
+      followRole();
     } else if (r.type === 'rejected') {
       rejected.push({ code: r.code, message: r.message, eventId: r.eventId, peer: r.peer });
       line(out, { rejected: r }, `rejected [${r.code}] ${r.message}${r.eventId ? ` (event ${r.eventId.slice(0, 16)})` : ''}`);
@@ -214,8 +215,38 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   };
   // The current epoch's room; owners and admins also visit the earlier ones, to hand the new key to
   // members who were offline while it changed (teamkey.ts, syncEpochs).
-  const hubs = [];
-  for (const k of syncEpochs(keys, me.role)) hubs.push(await hubFor(k));
+  const hubs: SyncHub[] = [];
+  const epochOf = new Map<SyncHub, number>();
+  /**
+   * This device's role changed by an event it received (made an owner or admin, or no longer one): the earlier
+   * epochs' rooms are joined or left at once, as the web app does. One change at a time.
+   */
+  let role = me.role;
+  let following: Promise<void> = Promise.resolve();
+  function followRole(): void {
+    following = following.then(async () => {
+      const now = ledger.member(identity!.publicKey)?.role;
+      if (!now || now === role || removed) return;
+      role = now;
+      const want = syncEpochs(keys, now);
+      for (const h of [...hubs]) {
+        if (want.some((k) => k.epoch === epochOf.get(h))) continue;
+        hubs.splice(hubs.indexOf(h), 1);
+        await h.close();
+      }
+      for (const k of want) if (![...epochOf.entries()].some(([h, e]) => e === k.epoch && hubs.includes(h))) {
+        const h = await hubFor(k);
+        hubs.push(h);
+        epochOf.set(h, k.epoch);
+      }
+      line(out, { role: { now, epochs: want.map((k) => k.epoch) } }, `this device is now ${now}: syncing in the rooms of team key epoch${want.length === 1 ? '' : 's'} ${want.map((k) => k.epoch).join(', ')}`);
+    }).catch((e) => out.warn(`could not follow the role change: ${(e as Error).message}`));
+  }
+  for (const k of syncEpochs(keys, me.role)) {
+    const h = await hubFor(k);
+    hubs.push(h);
+    epochOf.set(h, k.epoch);
+  }
   line(out, { syncing: { relay, epoch: keys[0].epoch } }, `syncing ledger "${ledger.name}" through ${relay} (team key epoch ${keys[0].epoch})`);
 
   if (!opts.once) {
@@ -234,6 +265,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
       if (!connected && Date.now() - t0 > waitMs) break;
     }
   }
+  await following;
   const seen = hubs.flatMap((h) => h.peers());
   for (const h of hubs) await h.close();
   out.result(

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { hashTree, run, tempDir, type RunResult } from '../cli/helpers.ts';
-import { startInvite as inviteIn, stopInvites } from './cli-invite.ts';
+import { docs, startInvite as inviteIn, stopInvites } from './cli-invite.ts';
 import { startRelay, type Relay } from '../../../src/relay/server.ts';
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
@@ -92,6 +92,8 @@ describe('provenance-ledger role', () => {
     expect(sa.code, sa.stdout + sa.stderr).toBe(0);
     expect(sb.code, sb.stdout + sb.stderr).toBe(0);
     expect((await ledgerOf('bea')).member(beaKey)!.role).toBe('admin');
+    // Bea's running sync followed the change: as an admin it syncs in every key epoch's room it holds (one here).
+    expect(docs(sb.stdout).find((d) => d.role)?.role).toEqual({ now: 'admin', epochs: [1] });
     await refused('bea', ['Cleo', 'admin'], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner may grant, change or revoke the owner or admin role/);
     await refused('bea', ['Ada', 'member'], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner may/);
     const byBea = await role('bea', 'Cleo', 'viewer', '--json');
