@@ -2,35 +2,16 @@
  * Real peers: CLI ledgers in separate processes, through a real relay on 127.0.0.1. Everything the relay
  * forwards is captured and searched for what must never leave a device in the clear.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import * as A from '@automerge/automerge';
-import { run, tempDir } from '../cli/helpers.ts';
-import { startInvite as inviteIn, stopInvites } from './cli-invite.ts';
-import { startRelay, type Relay } from '../../../src/relay/server.ts';
+import { run } from '../cli/helpers.ts';
+import { useCliTeam } from './cli-team.ts';
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
 
-let relay: Relay;
 const captured: Uint8Array[] = [];
-let tmp: { dir: string; cleanup: () => Promise<void> };
-
-beforeAll(async () => {
-  relay = await startRelay({ port: 0, onForward: (_room, f) => captured.push(f.slice()) });
-  tmp = await tempDir('pl-sync-');
-});
-afterAll(async () => {
-  stopInvites();
-  await relay.close();
-  await tmp.cleanup();
-});
-
-const dir = (name: string) => path.join(tmp.dir, name);
-const pl = (name: string, ...args: string[]) => run([...args, '--ledger', dir(name), '--relay', relay.url]);
-
-/** Starts `invite` in `name`'s directory in the background (cli-invite.ts). */
-const startInvite = (name: string, ...args: string[]) => inviteIn(dir(name), relay.url, ...args);
+const { dir, pl, startInvite } = useCliTeam('pl-sync-', { onForward: (_room, f) => captured.push(f.slice()) });
 
 async function openDoc(name: string) {
   const ledger = await Ledger.open({ storage: await FsStorage.open(dir(name)) });
@@ -55,7 +36,7 @@ describe('CLI sync between real processes through the relay', () => {
       expect(await inv.done).toContain('joined');
     }
     // Offline appends on every device, with confidential details.
-    const out = path.join(tmp.dir, SECRETS.file);
+    const out = dir(SECRETS.file);
     await writeFile(out, 'glTF binary of the robot');
     for (const who of ['a', 'b', 'c']) {
       const r = await run(['record', 'generation', '--ledger', dir(who), '--platform', 'Tripo', '--prompt', SECRETS.prompt, '--output', out, '--project', SECRETS.project, '--classification', 'client', '--training-opt-out']);
@@ -91,7 +72,7 @@ describe('CLI sync between real processes through the relay', () => {
       expect(summary.cosigned.length, r.stdout).toBeGreaterThan(0);
     }
     expect(last(rs[0]).witnessed.map((w: { name: string }) => w.name)).toEqual(expect.arrayContaining([expect.stringMatching(/Bob Marley|Cleo Patra/)]));
-    const bundle = path.join(tmp.dir, 'a.bundle.json');
+    const bundle = dir('a.bundle.json');
     const proved = await run(['prove', out, '--ledger', dir('a'), '--out', bundle]);
     expect(proved.code, proved.stdout + proved.stderr).toBe(0);
     expect(proved.stdout).toMatch(/witnessed by (Bob Marley|Cleo Patra) at /);

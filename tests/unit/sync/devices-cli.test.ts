@@ -6,42 +6,26 @@
  * one device: it is refused and its later events reach nobody, while the member's other device keeps syncing
  * and moves to the new team key epoch.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { BIN, hashTree, run, tempDir } from '../cli/helpers.ts';
-import { docs, startInvite as inviteIn, stopInvites } from './cli-invite.ts';
-import { startRelay, type Relay } from '../../../src/relay/server.ts';
+import { BIN, hashTree, run } from '../cli/helpers.ts';
+import { docs, useCliTeam } from './cli-team.ts';
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
 import { loadIdentity } from '../../../src/lib/adapters/node/identity.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
 import { loadTeamKeys } from '../../../src/lib/core/team/teamkey.ts';
 
-let relay: Relay;
-let tmp: { dir: string; cleanup: () => Promise<void> };
 const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  relay = await startRelay({ port: 0 });
-  tmp = await tempDir('pl-devices-');
-});
-afterAll(async () => {
-  stopInvites();
+afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await relay.close();
-  await tmp.cleanup();
 });
-
-const dir = (name: string) => path.join(tmp.dir, name);
-const pl = (name: string, ...args: string[]) => run([...args, '--ledger', dir(name), '--relay', relay.url]);
-/** Starts `invite` in `name`'s directory in the background (cli-invite.ts). */
-const startInvite = (name: string, ...args: string[]) => inviteIn(dir(name), relay.url, ...args);
+const { dir, pl, relayUrl, startInvite } = useCliTeam('pl-devices-');
 
 /** A `sync` that runs until stopped (SIGTERM), with its output. */
 function startSync(name: string): Promise<{ stop: () => Promise<{ code: number | null; out: string }> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'sync', '--ledger', dir(name), '--relay', relay.url, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'sync', '--ledger', dir(name), '--relay', relayUrl(), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     const closed = new Promise<{ code: number | null; out: string }>((res) => child.on('close', (code) => res({ code, out })));
@@ -60,7 +44,7 @@ const keyOf = async (name: string) => (await loadIdentity(await FsStorage.open(d
 /** Runs a command in `name`'s directory expecting a refusal: the exit code, the error, and not one byte changed. */
 async function refused(name: string, args: string[], exit: number, code: string, message: RegExp): Promise<void> {
   const before = await hashTree(dir(name));
-  const r = await run([...args, '--ledger', dir(name), ...(args[0] === 'invite' ? ['--relay', relay.url] : []), '--json']);
+  const r = await run([...args, '--ledger', dir(name), ...(args[0] === 'invite' ? ['--relay', relayUrl()] : []), '--json']);
   expect(r.code, r.stdout + r.stderr).toBe(exit);
   expect(r.stdout).toBe('');
   expect(r.errorJson().error).toMatchObject({ code });
@@ -82,7 +66,7 @@ describe('a member with several devices', () => {
       ['Cleo', 'admin']
     ]) {
       const inv = await startInvite('ada', '--role', role);
-      expect(inv.first.invite).toEqual({ code: inv.code, role, relay: relay.url });
+      expect(inv.first.invite).toEqual({ code: inv.code, role, relay: relayUrl() });
       const j = await pl(who.toLowerCase(), 'join', inv.code, '--name', who, '--json');
       expect(j.code, j.stderr).toBe(0);
       expect(j.json().member).toMatchObject({ name: who, role, devices: 1 });
@@ -107,7 +91,7 @@ describe('a member with several devices', () => {
 
     // The owner invites another device of Bea; it joins under another name, and keeps Bea's.
     const inv = await startInvite('ada', '--member', 'Bea');
-    expect(inv.first.invite).toEqual({ code: inv.code, role: 'member', relay: relay.url, member: { id: beaId, name: 'Bea' } });
+    expect(inv.first.invite).toEqual({ code: inv.code, role: 'member', relay: relayUrl(), member: { id: beaId, name: 'Bea' } });
     const j = await pl('bea2', 'join', inv.code, '--name', 'Bea laptop');
     expect(j.code, j.stderr).toBe(0);
     expect(j.stdout).toMatch(/^Joined ledger "Studio" in .* as another device of Bea \(member; member id [0-9a-f]{16}, 2 devices\)\n/);

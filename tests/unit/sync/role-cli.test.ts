@@ -4,33 +4,14 @@
  * which may then change roles itself, within an admin's rights. Every refused change exits 1 (2 for a role that
  * does not exist) and leaves the ledger directory byte for byte as it was.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import { hashTree, run, tempDir, type RunResult } from '../cli/helpers.ts';
-import { docs, startInvite as inviteIn, stopInvites } from './cli-invite.ts';
-import { startRelay, type Relay } from '../../../src/relay/server.ts';
+import { describe, expect, it } from 'vitest';
+import { hashTree, run, type RunResult } from '../cli/helpers.ts';
+import { docs, useCliTeam } from './cli-team.ts';
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
 
-let relay: Relay;
-let tmp: { dir: string; cleanup: () => Promise<void> };
-
-beforeAll(async () => {
-  relay = await startRelay({ port: 0 });
-  tmp = await tempDir('pl-role-');
-});
-afterAll(async () => {
-  stopInvites();
-  await relay.close();
-  await tmp.cleanup();
-});
-
-const dir = (name: string) => path.join(tmp.dir, name);
-const pl = (name: string, ...args: string[]) => run([...args, '--ledger', dir(name), '--relay', relay.url]);
+const { dir, pl, startInvite } = useCliTeam('pl-role-');
 const role = (name: string, ...args: string[]) => run(['role', ...args, '--ledger', dir(name)]);
-
-/** Starts `invite` in `name`'s directory in the background (cli-invite.ts). */
-const startInvite = (name: string, ...args: string[]) => inviteIn(dir(name), relay.url, ...args);
 
 const ledgerOf = async (name: string) => Ledger.open({ storage: await FsStorage.open(dir(name)) });
 const keyOf = async (name: string, member: string) => (await ledgerOf(name)).roster().find((m) => m.name === member)!.key;
