@@ -27,8 +27,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { ROOT, serve } from './_app.ts';
+import { ROOT, launchChromium, serve } from './_app.ts';
 
 const log = (s: string) => process.stderr.write(`journal-browser bench: ${s}\n`);
 
@@ -76,11 +75,7 @@ export async function runJournalBrowserBench(opts: { events?: number; catchUp?: 
   const events = opts.events ?? 500;
   const worker = workerPath();
   const { url, child } = await serve();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking']
-  });
+  const browser = await launchChromium();
   try {
     const page = await (await browser.newContext({ baseURL: url })).newPage();
     page.setDefaultTimeout(600_000);

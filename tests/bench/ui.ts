@@ -21,8 +21,7 @@ import { randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { ROOT, serve } from './_app.ts';
+import { ROOT, launchChromium, serve } from './_app.ts';
 
 
 export interface UiBenchResult {
@@ -43,11 +42,7 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
   execFileSync(process.execPath, ['tests/e2e/support/seed-ledger.ts', '--out', tmp, '--events', String(events)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 
   const { url, child } = await serve();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking']
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext({ baseURL: url, viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();

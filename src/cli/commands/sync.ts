@@ -217,6 +217,11 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   // members who were offline while it changed (teamkey.ts, syncEpochs).
   const hubs: SyncHub[] = [];
   const epochOf = new Map<SyncHub, number>();
+  async function addHub(k: TeamKey): Promise<void> {
+    const h = await hubFor(k);
+    hubs.push(h);
+    epochOf.set(h, k.epoch);
+  }
   /**
    * This device's role changed by an event it received (made an owner or admin, or no longer one): the earlier
    * epochs' rooms are joined or left at once, as the web app does. One change at a time.
@@ -232,21 +237,14 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
       for (const h of [...hubs]) {
         if (want.some((k) => k.epoch === epochOf.get(h))) continue;
         hubs.splice(hubs.indexOf(h), 1);
+        epochOf.delete(h);
         await h.close();
       }
-      for (const k of want) if (![...epochOf.entries()].some(([h, e]) => e === k.epoch && hubs.includes(h))) {
-        const h = await hubFor(k);
-        hubs.push(h);
-        epochOf.set(h, k.epoch);
-      }
+      for (const k of want) if (!hubs.some((h) => epochOf.get(h) === k.epoch)) await addHub(k);
       line(out, { role: { now, epochs: want.map((k) => k.epoch) } }, `this device is now ${now}: syncing in the rooms of team key epoch${want.length === 1 ? '' : 's'} ${want.map((k) => k.epoch).join(', ')}`);
     }).catch((e) => out.warn(`could not follow the role change: ${(e as Error).message}`));
   }
-  for (const k of syncEpochs(keys, me.role)) {
-    const h = await hubFor(k);
-    hubs.push(h);
-    epochOf.set(h, k.epoch);
-  }
+  for (const k of syncEpochs(keys, me.role)) await addHub(k);
   line(out, { syncing: { relay, epoch: keys[0].epoch } }, `syncing ledger "${ledger.name}" through ${relay} (team key epoch ${keys[0].epoch})`);
 
   if (!opts.once) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
+import { forkDevice } from '../sync/helpers.ts';
 import { generationBody, newLedger, newSigner } from '../helpers/ledger.ts';
 
 describe('Ledger', () => {
@@ -111,9 +112,7 @@ describe('Ledger', () => {
 
   it('with allOrNothing, one refused event means nothing is stored (a pull, an import)', async () => {
     const { ledger, storage, signer } = await newLedger();
-    const copy = new MemoryStorage();
-    for (const c of await storage.loadRange([])) await copy.save(c.key, c.data);
-    const other = await Ledger.open({ storage: copy, signer });
+    const { ledger: other } = await forkDevice(ledger, signer); // a second device holding a copy
     const good = await other.append('generation', generationBody());
     const bad = await other.append('generation', generationBody());
     const { canonicalJson } = await import('../../../src/lib/core/canonical.ts');

@@ -5,7 +5,7 @@
  */
 import type { Transport } from '../../core/sync/transport.ts';
 import { ErrorCode, LedgerError } from '../../core/errors.ts';
-import { peerText } from '../../core/proofs/witness-sync.ts';
+import { peerText } from '../../core/text.ts';
 
 export const ROOM_RE = /^[A-Za-z0-9_-]{8,64}$/;
 

@@ -271,7 +271,3 @@ export async function answerSyncWitnessRequest(args: {
 /** A response's bytes (UTF-8 JSON). */
 export const encodeWitnessResponse = (r: WitnessResponse): Uint8Array => utf8(JSON.stringify(r));
 
-/** For messages shown to people: the first line of a peer-supplied text, without control characters. */
-export function peerText(s: string, max = 300): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').slice(0, max);
-}

@@ -44,12 +44,12 @@ import { SyncCode } from './codes.ts';
 import type { Transport } from './transport.ts';
 import { ProofCode, isProofError } from '../proofs/errors.ts';
 import { parseWitnessResponse } from '../proofs/witness.ts';
+import { peerText } from '../text.ts';
 import {
   acceptCosigned,
   answerSyncWitnessRequest,
   encodeWitnessResponse,
   makeSyncWitnessRequest,
-  peerText,
   type OutgoingWitnessRequest,
   type WitnessLog
 } from '../proofs/witness-sync.ts';

@@ -21,7 +21,7 @@ import { fromBase32, toBase32 } from '../sync/base32.ts';
 import { counterNonce } from '../sync/frame.ts';
 import type { Transport } from '../sync/transport.ts';
 import { decodeTeamKey, encodeTeamKey, type TeamKey } from './teamkey.ts';
-import { peerText } from '../proofs/witness-sync.ts';
+import { peerText } from '../text.ts';
 import { ErrorCode, LedgerError } from '../errors.ts';
 
 const VERSION = 1;
