@@ -37,22 +37,39 @@ export function certificateDer(cert: Certificate): Uint8Array {
   return new Uint8Array(cert.toSchema().toBER(false));
 }
 
-async function findSigner(si: SignerInfo, certs: readonly Certificate[]): Promise<Certificate | undefined> {
+type Hex = { valueBlock?: { valueHexView?: Uint8Array } };
+
+/** The signer's certificate by issuer and serial number, or by a subject key identifier extension. */
+export function findSignerSync(si: SignerInfo, certs: readonly Certificate[]): Certificate | undefined {
   const sid = si.sid as { issuer?: unknown; serialNumber?: asn1js.Integer } & asn1js.AsnType;
   if (sid && 'issuer' in sid && sid.serialNumber) {
     return certs.find((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber!));
   }
-  // [0] SubjectKeyIdentifier
-  type Hex = { valueBlock?: { valueHexView?: Uint8Array } };
-  const block = sid as unknown as asn1js.AsnType & Hex;
-  const keyId = block.idBlock?.isConstructed
+  const keyId = subjectKeyId(si);
+  return keyId && certs.find((c) => {
+    const ski = c.extensions?.find((e) => e.extnID === ID_SKI)?.parsedValue as Hex | undefined;
+    return ski?.valueBlock?.valueHexView && bytesEqual(new Uint8Array(ski.valueBlock.valueHexView), keyId);
+  });
+}
+
+/** The [0] SubjectKeyIdentifier of a signer identifier, if it is one. */
+function subjectKeyId(si: SignerInfo): Uint8Array | undefined {
+  const block = si.sid as unknown as asn1js.AsnType & Hex;
+  if (!block || 'issuer' in block) return undefined;
+  const v = block.idBlock?.isConstructed
     ? ((block as asn1js.Constructed).valueBlock.value[0] as Hex | undefined)?.valueBlock?.valueHexView
     : block.valueBlock?.valueHexView;
+  return v && new Uint8Array(v);
+}
+
+async function findSigner(si: SignerInfo, certs: readonly Certificate[]): Promise<Certificate | undefined> {
+  const found = findSignerSync(si, certs);
+  if (found) return found;
+  // RFC 5280 4.2.1.2 method 1 (SHA-1 of the public key), for certificates without the extension.
+  const keyId = subjectKeyId(si);
   if (!keyId) return undefined;
   for (const c of certs) {
-    const ski = c.extensions?.find((e) => e.extnID === ID_SKI)?.parsedValue as asn1js.OctetString | undefined;
-    const id = ski?.valueBlock?.valueHexView ?? (await digest('SHA-1', c.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView));
-    if (bytesEqual(new Uint8Array(id), new Uint8Array(keyId))) return c;
+    if (bytesEqual(await digest('SHA-1', c.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView), keyId)) return c;
   }
   return undefined;
 }

@@ -10,6 +10,8 @@ export const TimestampErrorCode = {
   IMPRINT_MISMATCH: 'TSA_IMPRINT_MISMATCH',
   /** The token's nonce is absent or differs from the request's. */
   NONCE_MISMATCH: 'TSA_NONCE_MISMATCH',
+  /** A token that does not parse (tokenInfo; verifyTimestampToken reports it as a verdict instead). */
+  TOKEN_MALFORMED: 'TSA_TOKEN_MALFORMED',
   /** A trusted-roots file that holds no certificate, or a block that is not an X.509 certificate. */
   ROOTS_MALFORMED: 'TSA_ROOTS_MALFORMED',
   /** The TSA could not be reached (network error, HTTP error status, timeout). */
