@@ -9,7 +9,7 @@ import { EVENT_SPEC, formatTime, isEventId, signEvent, type EventId, type Ledger
 import { ErrorCode, LedgerError } from './errors.ts';
 import type { Signer } from './keys.ts';
 import { validateEvent } from './validate.ts';
-import { applyToRoster, decideAcceptance, extendAcceptance, extendIndex, isGenesis, rosterOf, type PastIndex, type Rejection, type Roster, type RosterEntry } from './roster.ts';
+import { applyToRoster, decideAcceptance, extendAcceptance, extendIndex, isGenesis, rosterOf, topoOrder, type PastIndex, type Rejection, type Roster, type RosterEntry } from './roster.ts';
 import { checkEntries, verifyEntries, type Problem, type VerifyReport } from './verify.ts';
 import { hashesIn, matches, traceFile, type EventFilter } from './query.ts';
 import { initHash } from './hash.ts';
@@ -202,7 +202,7 @@ export class Ledger {
       });
     }
     // Every stored event was accepted when it was appended or received (receive stores only what counts), so
-    // opening trusts them; verify() re-checks everything. Sorted by (time, id) they are in topological order.
+    // opening trusts them; verify() re-checks everything. events() is a topological order.
     ledger.#genesis = genesis;
     store.bindLedger(genesis.id);
     for (const ev of all.values()) ledger.#index(ev);
@@ -242,12 +242,18 @@ export class Ledger {
     return this.#events.has(id as EventId) ? this.#store.get(id) : undefined;
   }
 
-  /** Every event that counts, oldest first (time, then id). */
+  /**
+   * Every event that counts, oldest first: parents first, then (time, id). Sorting by (time, id) alone is that
+   * order unless two events share a time (a child recorded with its parent's time by an older writer whose clock
+   * was behind): only then is the topological order computed.
+   */
   events(): LedgerEvent[] {
     if (!this.#sorted) {
-      this.#sorted = [...this.#events.values()].sort((a, b) =>
+      const sorted = [...this.#events.values()].sort((a, b) =>
         a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
       );
+      const tie = sorted.some((e, i) => i > 0 && e.event.time === sorted[i - 1].event.time);
+      this.#sorted = tie ? topoOrder(this.#events).map((id) => this.#events.get(id)!) : sorted;
     }
     return this.#sorted;
   }
@@ -340,12 +346,15 @@ export class Ledger {
     if (this.#storageProblems.length) throw new LedgerError(ErrorCode.STORAGE_CORRUPT, 'the stored ledger is damaged: appends are refused');
     if (this.#failure !== undefined) throw this.#failure;
     const heads = this.heads();
-    // An event's time is never before its parents' (ledger-schema/README.md section 10), even with a clock behind.
+    // An event's time is after its parents' (ledger-schema/README.md section 10), even with a clock behind: then
+    // it is the newest parent's time plus one millisecond, so (time, id) order stays topological.
     let time = formatTime(this.#now());
+    let newest = '';
     for (const h of heads) {
       const t = this.#events.get(h)!.event.time;
-      if (t > time) time = t;
+      if (t > newest) newest = t;
     }
+    if (newest && time <= newest) time = formatTime(new Date(Date.parse(newest) + 1));
     const event = {
       spec: EVENT_SPEC,
       type,

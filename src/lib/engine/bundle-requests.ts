@@ -20,12 +20,13 @@ import { MAX_BUNDLE_BYTES, type BundleSubject } from '../core/proofs/bundle.ts';
 import { BundleCode, verifyBundle, type BundleFailure } from '../core/proofs/bundle-verify.ts';
 import { describeFacts } from '../core/proofs/report.ts';
 import { ProofCode, isProofError } from '../core/proofs/errors.ts';
+import { TimestampStore } from '../core/timestamp/store.ts';
 import type { LedgerHost } from './host.ts';
 import { hashAll } from './custody.ts';
 import type { Progress } from './protocol.ts';
 
 export type BundleRequest =
-  | { type: 'verify-bundle'; bundle: Blob; files?: File[] }
+  | { type: 'verify-bundle'; bundle: Blob; files?: File[]; /** DER roots for time-stamp tokens. */ tsaRoots?: Uint8Array[]; expectLedger?: string }
   | {
       type: 'export-bundle';
       /** An event id (the bundle proves that event and the chains of its files) or a file's SHA-256 (its chain). */
@@ -44,9 +45,14 @@ export interface BundleFileCheck {
 }
 
 export interface BundleVerifyResult {
+  /** The bundle is valid and every file given is one it names. */
   ok: boolean;
+  /** The bundle itself is valid, whatever the files given. */
+  bundleOk: boolean;
   failures: BundleFailure[];
-  /** The plain-words report (core describeFacts), one statement a line; empty when invalid. */
+  /** What the reader must know that does not make the bundle invalid (an untrusted token, a re-formatted file). */
+  notices: string[];
+  /** The plain-words report (core describeFacts), one statement a line; empty when the bundle is invalid. */
   statements: string[];
   files: BundleFileCheck[];
 }
@@ -102,7 +108,12 @@ async function deviceLog(host: LedgerHost, ledger: Ledger): Promise<DeviceLog> {
   return log;
 }
 
-export async function verifyBundleRequest(bundle: unknown, files: unknown, progress: (p: Progress) => void): Promise<BundleVerifyResult> {
+export async function verifyBundleRequest(
+  bundle: unknown,
+  files: unknown,
+  progress: (p: Progress) => void,
+  opts: { tsaRoots?: unknown; expectLedger?: unknown } = {}
+): Promise<BundleVerifyResult> {
   if (!(bundle instanceof Blob)) throw new LedgerError(ErrorCode.BAD_INPUT, 'Choose an evidence bundle file.');
   const given = files === undefined ? [] : files;
   if (!Array.isArray(given) || !given.every((f) => f instanceof Blob && typeof (f as File).name === 'string')) {
@@ -111,11 +122,15 @@ export async function verifyBundleRequest(bundle: unknown, files: unknown, progr
   // Over the limit: a slice one byte too long, so the core parser names it (as the CLI does).
   const bytes = new Uint8Array(await bundle.slice(0, MAX_BUNDLE_BYTES + 1).arrayBuffer());
   const refs = await hashAll(given as File[], progress);
-  const res = await verifyBundle(bytes, refs.map((f) => ({ name: f.name, sha256: f.sha256 })));
-  const statements = res.ok && res.facts ? describeFacts(res.facts) : [];
+  const roots = Array.isArray(opts.tsaRoots) ? opts.tsaRoots.filter((r): r is Uint8Array => r instanceof Uint8Array) : [];
+  const expectLedger = typeof opts.expectLedger === 'string' && opts.expectLedger ? opts.expectLedger : undefined;
+  const res = await verifyBundle(bytes, refs.map((f) => ({ name: f.name, sha256: f.sha256 })), { tsaRoots: roots, expectLedger });
+  const statements = res.bundleOk && res.facts ? describeFacts(res.facts) : [];
   return {
     ok: res.ok,
+    bundleOk: res.bundleOk,
     failures: res.failures,
+    notices: res.notices,
     statements,
     files: refs.map((f) => ({
       name: f.name,
@@ -156,7 +171,8 @@ export async function exportBundle(host: LedgerHost, subjectRef: unknown, reveal
     }
   }
 
-  const build = (allowUnwitnessed: boolean) => buildBundle({ ledger, log, logPublicKey: identity.publicKey, subject, openings, allowUnwitnessed });
+  const timestamps = new TimestampStore(await host.storage());
+  const build = (allowUnwitnessed: boolean) => buildBundle({ ledger, log, logPublicKey: identity.publicKey, subject, openings, allowUnwitnessed, timestamps });
   let built;
   let unwitnessed = false;
   try {
@@ -185,6 +201,6 @@ export async function exportBundle(host: LedgerHost, subjectRef: unknown, reveal
 }
 
 export async function handleBundle(host: LedgerHost, request: BundleRequest, progress: (p: Progress) => void): Promise<unknown> {
-  if (request.type === 'verify-bundle') return verifyBundleRequest(request.bundle, request.files, progress);
+  if (request.type === 'verify-bundle') return verifyBundleRequest(request.bundle, request.files, progress, request);
   return exportBundle(host, request.subject, request.revealPrompt, request.name);
 }

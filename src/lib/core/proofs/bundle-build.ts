@@ -3,25 +3,35 @@
  * asset's events and the member events in their causal past, nothing else: every other event appears only as
  * hashes inside the inclusion proofs.
  */
-import { toBase64 } from '../bytes.ts';
+import { fromBase64, toBase64 } from '../bytes.ts';
 import type { EventId, LedgerEvent } from '../event.ts';
 import type { Ledger } from '../ledger.ts';
 import type { Opening } from '../commitment.ts';
 import { fileHashes } from '../query.ts';
 import { canonicalJson } from '../canonical.ts';
 import { ErrorCode, LedgerError } from '../errors.ts';
-import { openCheckpoint, type Checkpoint } from '../merkle/checkpoint.ts';
+import { formatCheckpoint, openCheckpoint, type Checkpoint } from '../merkle/checkpoint.ts';
 import { createCosignatureVerifier, cosignaturesOf } from '../merkle/cosignature.ts';
 import { createEd25519Verifier } from '../merkle/note.ts';
 import { BUNDLE_FORMAT, serializeBundle, type Bundle, type BundleSubject } from './bundle.ts';
 import { verifyBundle } from './bundle-verify.ts';
-import { describeFacts } from './report.ts';
+import { proverReport } from './report.ts';
 import { ProofCode, ProofError } from './errors.ts';
 import type { DeviceLog } from './log.ts';
 import { logVerifierKey, witnessVerifierKey } from './keys.ts';
 import { publicKeyOf } from './witness.ts';
+import { topoOrder } from '../roster.ts';
+import { checkpointImprint } from '../timestamp/request.ts';
+import { verifyTimestampToken } from '../timestamp/verify.ts';
+import { MAX_TIMESTAMPS, type BundleTimestamp } from './bundle.ts';
 
-const byTimeId = (a: LedgerEvent, b: LedgerEvent) => (a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : 1);
+/** Where the device keeps the time-stamp tokens of its checkpoints (TimestampStore). */
+export interface TimestampSource {
+  /** Checkpoint sizes that hold tokens, ascending. */
+  sizes(): Promise<number[]>;
+  /** The tokens (base64 DER) over the checkpoint of that size. */
+  tokens(size: number): Promise<Array<{ token: string }>>;
+}
 
 export interface BuildOptions {
   ledger: Ledger;
@@ -33,6 +43,8 @@ export interface BuildOptions {
   openings?: readonly Opening[];
   /** Use the newest checkpoint even when no teammate has cosigned it (the report then says so). */
   allowUnwitnessed?: boolean;
+  /** Time-stamp tokens of this log's checkpoints: each included event gets the earliest one that covers it. */
+  timestamps?: TimestampSource;
 }
 
 /** The events about an asset: the chain of custody of a file, or an event and the chains of the files it names. */
@@ -115,6 +127,8 @@ export async function chooseCheckpoint(
 /** Builds the bundle; its report is the verifier's own reading of it. */
 export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle; bytes: Uint8Array }> {
   const { ledger, log } = opts;
+  const self = ledger.member(opts.logPublicKey);
+  if (self && !self.active) throw new ProofError(ProofCode.CHECKPOINT_INVALID, `this device was removed from the ledger by event ${self.since}: its log proves nothing after that`);
   const asset = assetEvents(ledger, opts.subject);
   const included = new Map<string, LedgerEvent>();
   for (const e of [...asset, ...memberPast(ledger, asset)]) included.set(e.id, e);
@@ -140,7 +154,9 @@ export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle;
   if (chosen.witnessKeys.length > 0 && witnessKeys.length === 0 && !opts.allowUnwitnessed) {
     throw new ProofError(ProofCode.NO_CHECKPOINT, 'the newest cosigned checkpoint predates its witnesses\' membership in this log: sync again, or pass --unwitnessed');
   }
-  const events = [...included.values()].sort(byTimeId);
+  const order = topoOrder(new Map([...included.values()].map((e) => [e.id as EventId, e])));
+  const events = order.map((id) => included.get(id)!);
+  const timestamps = opts.timestamps ? await chooseTimestamps(opts.timestamps, log, chosen.checkpoint, events.map((e) => log.indexOf(e.id)!)) : [];
   const commitments = new Set<string>();
   for (const e of events) {
     const b = e.event.body as { prompt?: { commitment: string }; negativePrompt?: { commitment: string } };
@@ -157,13 +173,41 @@ export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle;
     checkpoint: chosen.note,
     logKey: await logVerifierKey(ledger.id, opts.logPublicKey),
     witnessKeys,
+    timestamps,
     openings: (opts.openings ?? []).filter((o) => commitments.has(o.commitment)).map((o) => ({ alg: o.alg, commitment: o.commitment, salt: o.salt, prompt: o.prompt })),
     report: ''
   };
   const check = await verifyBundle(serializeBundle(bundle));
-  if (!check.facts || check.failures.some((f) => f.code !== 'REPORT_DIFFERS')) {
-    throw new ProofError(ProofCode.CHECKPOINT_INVALID, `the bundle does not verify: ${check.failures.map((f) => `${f.code} ${f.location}: ${f.message}`).join('; ')}`);
+  if (!check.facts || !check.bundleOk) {
+    throw new ProofError(ProofCode.BUNDLE_INVALID, `the bundle would not verify: ${check.failures.map((f) => `${f.code} ${f.location}: ${f.message}`).join('; ')}`);
   }
-  bundle.report = describeFacts(check.facts).join('\n') + '\n';
+  bundle.report = proverReport(check.facts);
   return { bundle, bytes: serializeBundle(bundle) };
+}
+
+/**
+ * The tokens to include: for each included leaf, those at the smallest time-stamped size that covers it (the
+ * earliest bound), with the consistency proof from that size to the bundle's checkpoint. Tokens that do not
+ * match their checkpoint are left out (the stored file is damaged; verify reports it).
+ */
+async function chooseTimestamps(source: TimestampSource, log: DeviceLog, checkpoint: Checkpoint, leaves: number[]): Promise<BundleTimestamp[]> {
+  const sizes = (await source.sizes()).filter((n) => n >= 1 && n <= checkpoint.size);
+  const chosen = new Set<number>();
+  for (const leaf of leaves) {
+    const n = sizes.find((x) => x > leaf);
+    if (n !== undefined) chosen.add(n);
+  }
+  const out: BundleTimestamp[] = [];
+  for (const size of [...chosen].sort((a, b) => a - b)) {
+    const root = log.rootAt(size);
+    const imprint = await checkpointImprint(formatCheckpoint({ origin: checkpoint.origin, size, rootHash: root, extensions: [] }));
+    const consistency = size === checkpoint.size ? [] : log.consistencyProof(size, checkpoint.size).map((h) => toBase64(h));
+    for (const t of await source.tokens(size)) {
+      if (out.length >= MAX_TIMESTAMPS) return out;
+      const verdict = await verifyTimestampToken(fromBase64(t.token), imprint, []);
+      if (verdict.status === 'invalid') continue;
+      out.push({ size, root: toBase64(root), consistency, token: t.token });
+    }
+  }
+  return out;
 }

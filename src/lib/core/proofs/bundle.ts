@@ -7,7 +7,9 @@
  */
 import { canonicalJson } from '../canonical.ts';
 
-export const BUNDLE_FORMAT = 'provenance-ledger/bundle/v1';
+/** The format written now: v1 plus RFC 3161 time-stamp tokens (`timestamps`). v1 bundles are still read. */
+export const BUNDLE_FORMAT = 'provenance-ledger/bundle/v2';
+export const BUNDLE_FORMAT_V1 = 'provenance-ledger/bundle/v1';
 export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
 export const MAX_BUNDLE_EVENTS = 10_000;
 export const MAX_ENVELOPE_CHARS = 1024 * 1024;
@@ -16,6 +18,12 @@ export const MAX_WITNESS_KEYS = 100;
 export const MAX_OPENINGS = 1000;
 export const MAX_NOTE_CHARS = 64 * 1024;
 export const MAX_REPORT_CHARS = 1024 * 1024;
+export const MAX_TIMESTAMPS = 16;
+/** A DER time-stamp token, base64: 64 KiB of bytes. */
+export const MAX_TOKEN_CHARS = 87_384;
+export const MAX_SUBJECT_NAME_CHARS = 255;
+export const MAX_KEY_CHARS = 4096;
+export const MAX_PROMPT_CHARS = 100_000;
 
 /** One included event: its exact envelope bytes (as a string), its leaf index, its inclusion proof. */
 export interface BundleEvent {
@@ -34,14 +42,29 @@ export interface PromptOpening {
   prompt: string;
 }
 
+/**
+ * An RFC 3161 time-stamp token over a checkpoint of the same log: the one in the bundle (`size` equal to its size,
+ * `consistency` empty) or an earlier one, with the RFC 9162 consistency proof from it to the bundle's checkpoint.
+ * The token's message imprint is SHA-256 of that checkpoint's signed text: `<origin>\n<size>\n<root>\n`.
+ */
+export interface BundleTimestamp {
+  size: number;
+  /** The root at `size`, base64 (padded). */
+  root: string;
+  /** Base64 hashes, from `size` to the bundle checkpoint's size. */
+  consistency: string[];
+  /** The TimeStampToken (CMS ContentInfo), DER, base64 (padded). */
+  token: string;
+}
+
 export type BundleSubject = { sha256: string; name?: string } | { event: string };
 
 export interface Bundle {
-  format: typeof BUNDLE_FORMAT;
+  format: typeof BUNDLE_FORMAT | typeof BUNDLE_FORMAT_V1;
   /** The ledger id: the id of the genesis event. */
   ledger: string;
   subject: BundleSubject;
-  /** Sorted by (time, id): the asset's events and the member events that make their authors members. */
+  /** Parents first, then (time, id): the asset's events and the member events that make their authors members. */
   events: BundleEvent[];
   /** The signed checkpoint note (C2SP tlog-checkpoint) with its cosignatures. */
   checkpoint: string;
@@ -50,8 +73,16 @@ export interface Bundle {
   /** The cosigners' verifier keys (type 0x04). */
   witnessKeys: string[];
   openings: PromptOpening[];
-  /** A readable report: what a verifier following section 17 states (ours checks it is exactly its own reading). */
+  /** v2: time-stamp tokens over this checkpoint or earlier ones of the same log (absent in v1). */
+  timestamps?: BundleTimestamp[];
+  /** The prover's readable report. Not evidence: a verifier states its own reading of the checked facts. */
   report: string;
+}
+
+/** What parseBundle tolerated around the canonical bytes (section 16): said to the reader, never silent. */
+export interface BundleTolerance {
+  bom: boolean;
+  trailingWhitespace: number;
 }
 
 export class BundleFormatError extends Error {
@@ -68,15 +99,29 @@ export class BundleFormatError extends Error {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const B64_HASH = /^[A-Za-z0-9+/]{43}=$/;
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Decodes and asserts a bundle from its bytes. Throws BundleFormatError naming the offending field. */
-export function parseBundle(bytes: Uint8Array): Bundle {
+/**
+ * Decodes and asserts a bundle from its bytes. Throws BundleFormatError naming the offending field.
+ *
+ * The one rule for re-formatted files (section 16): a UTF-8 byte order mark before the JSON and ASCII whitespace
+ * after it (what editors and mail add) are tolerated and reported in `tolerated`; every other byte must be the
+ * canonical JSON (a CRLF or a space inside it is a change).
+ */
+export function parseBundle(bytes: Uint8Array, tolerated?: BundleTolerance): Bundle {
   if (!(bytes instanceof Uint8Array)) throw new BundleFormatError('bundle', 'not bytes');
   if (bytes.length > MAX_BUNDLE_BYTES) throw new BundleFormatError('bundle', `too large: ${bytes.length} bytes, the limit is ${MAX_BUNDLE_BYTES}`);
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  let end = bytes.length;
+  while (end > (bom ? 3 : 0) && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09 || bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
+  if (tolerated) {
+    tolerated.bom = bom;
+    tolerated.trailingWhitespace = bytes.length - end;
+  }
   let text: string;
   try {
-    text = decoder.decode(bytes);
+    text = decoder.decode(bytes.subarray(bom ? 3 : 0, end));
   } catch {
     throw new BundleFormatError('bundle', 'not UTF-8');
   }
@@ -94,8 +139,10 @@ export function parseBundle(bytes: Uint8Array): Bundle {
 
 /** Asserts the shape of a parsed bundle; every field is attacker-controlled. */
 export function assertBundle(b: unknown): asserts b is Bundle {
-  const o = object(b, 'bundle', ['format', 'ledger', 'subject', 'events', 'checkpoint', 'logKey', 'witnessKeys', 'openings', 'report']);
-  if (o.format !== BUNDLE_FORMAT) throw new BundleFormatError('format', `not ${JSON.stringify(BUNDLE_FORMAT)}`);
+  const v1 = typeof b === 'object' && b !== null && (b as { format?: unknown }).format === BUNDLE_FORMAT_V1;
+  const fields = ['format', 'ledger', 'subject', 'events', 'checkpoint', 'logKey', 'witnessKeys', 'openings', 'report'];
+  const o = object(b, 'bundle', v1 ? fields : [...fields, 'timestamps']);
+  if (o.format !== BUNDLE_FORMAT && !v1) throw new BundleFormatError('format', `not ${JSON.stringify(BUNDLE_FORMAT)} (or ${JSON.stringify(BUNDLE_FORMAT_V1)})`);
   hex64(o.ledger, 'ledger');
   const subj = o.subject;
   if (typeof subj === 'object' && subj !== null && 'event' in subj) {
@@ -104,7 +151,7 @@ export function assertBundle(b: unknown): asserts b is Bundle {
   } else {
     const s = object(subj, 'subject', ['sha256', 'name'], ['sha256']);
     hex64(s.sha256, 'subject.sha256');
-    if (s.name !== undefined) string(s.name, 'subject.name', 255);
+    if (s.name !== undefined) string(s.name, 'subject.name', MAX_SUBJECT_NAME_CHARS);
   }
   const events = array(o.events, 'events', MAX_BUNDLE_EVENTS);
   if (events.length === 0) throw new BundleFormatError('events', 'empty');
@@ -120,16 +167,29 @@ export function assertBundle(b: unknown): asserts b is Bundle {
     });
   });
   string(o.checkpoint, 'checkpoint', MAX_NOTE_CHARS);
-  string(o.logKey, 'logKey', 4096);
-  array(o.witnessKeys, 'witnessKeys', MAX_WITNESS_KEYS).forEach((k, i) => string(k, `witnessKeys[${i}]`, 4096));
+  string(o.logKey, 'logKey', MAX_KEY_CHARS);
+  array(o.witnessKeys, 'witnessKeys', MAX_WITNESS_KEYS).forEach((k, i) => string(k, `witnessKeys[${i}]`, MAX_KEY_CHARS));
   array(o.openings, 'openings', MAX_OPENINGS).forEach((x, i) => {
     const path = `openings[${i}]`;
     const op = object(x, path, ['alg', 'commitment', 'salt', 'prompt']);
     string(op.alg, `${path}.alg`, 64);
     hex64(op.commitment, `${path}.commitment`);
     string(op.salt, `${path}.salt`, 64);
-    string(op.prompt, `${path}.prompt`, 100_000);
+    string(op.prompt, `${path}.prompt`, MAX_PROMPT_CHARS);
   });
+  if (!v1) {
+    array(o.timestamps, 'timestamps', MAX_TIMESTAMPS).forEach((x, i) => {
+      const path = `timestamps[${i}]`;
+      const t = object(x, path, ['size', 'root', 'consistency', 'token']);
+      if (typeof t.size !== 'number' || !Number.isSafeInteger(t.size) || t.size < 1) throw new BundleFormatError(`${path}.size`, 'not a positive integer');
+      if (typeof t.root !== 'string' || !B64_HASH.test(t.root)) throw new BundleFormatError(`${path}.root`, 'not a base64 32-byte hash');
+      array(t.consistency, `${path}.consistency`, MAX_PROOF_HASHES).forEach((h, j) => {
+        if (typeof h !== 'string' || !B64_HASH.test(h)) throw new BundleFormatError(`${path}.consistency[${j}]`, 'not a base64 32-byte hash');
+      });
+      string(t.token, `${path}.token`, MAX_TOKEN_CHARS);
+      if (!B64.test(t.token as string)) throw new BundleFormatError(`${path}.token`, 'not base64');
+    });
+  }
   string(o.report, 'report', MAX_REPORT_CHARS, true);
 }
 

@@ -10,6 +10,8 @@ export const ProofCode = {
   NOT_IN_LOG: 'NOT_IN_LOG',
   NO_CHECKPOINT: 'NO_CHECKPOINT',
   CHECKPOINT_INVALID: 'CHECKPOINT_INVALID',
+  /** prove: the bundle made from this ledger would not verify (its failures follow, each with its own code). */
+  BUNDLE_INVALID: 'BUNDLE_INVALID',
   /** Witnessing: a checkpoint whose log key is not a member of the witness's ledger, or of another ledger. */
   WITNESS_UNKNOWN_LOG: 'WITNESS_UNKNOWN_LOG',
   /** Witnessing: the log is smaller than the checkpoint cosigned last (events dropped). */

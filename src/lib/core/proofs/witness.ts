@@ -98,6 +98,8 @@ export async function witnessCheckpoint(args: {
   };
   const logKey = await logKeyFor(note, ledgerId, args.memberKeys);
   const vkey = parseVerifierKey(logKey);
+  // A cosignature says another device checked this log: a device never witnesses its own.
+  if (toBase64url(vkey.publicKey) === args.signer.publicKey) refuse(ProofCode.WITNESS_UNKNOWN_LOG, `${vkey.name} is this device's own log: a device does not witness itself`);
   let opened: Awaited<ReturnType<typeof openCheckpoint>>;
   try {
     opened = await openCheckpoint(note, await createEd25519Verifier(logKey));
