@@ -95,9 +95,13 @@ export interface CheckpointOptions extends GlobalOptions {
   from?: string[];
   cosigned?: string;
   force?: boolean;
+  /** TSAs to time-stamp this checkpoint with (one-shot); without, the configured ones. */
+  tsa?: string[];
 }
 
-export async function checkpoint(opts: CheckpointOptions, out: Output): Promise<void> {
+export async function checkpoint(opts: CheckpointOptions, out: Output): Promise<ExitCode> {
+  const stamping = await import('./timestamp.ts');
+  const tsas = stamping.checkTsaOption(opts.tsa);
   const s = await openWithLog(opts);
   const { ledger, log, signer } = s;
   if (opts.cosigned) {
@@ -107,7 +111,7 @@ export async function checkpoint(opts: CheckpointOptions, out: Output): Promise<
     out.result({ merged: path.resolve(opts.cosigned), size: parseCheckpoint(parseNote(note).text).size, cosignatures: n }, (say) =>
       say(`Merged ${n} cosignature${n === 1 ? '' : 's'} into this log's checkpoint of size ${parseCheckpoint(parseNote(note).text).size}.`)
     );
-    return;
+    return Exit.OK;
   }
   const note = await guard(() => log.checkpoint(ledger.id, signer));
   const origin = await logOrigin(ledger.id, signer.publicKey);
@@ -124,14 +128,17 @@ export async function checkpoint(opts: CheckpointOptions, out: Output): Promise<
     const proofs = new Map(sizes.map((n) => [n, log.consistencyProof(n, log.size)] as [number, Uint8Array[]]));
     request = await writeNew(opts.out, utf8(JSON.stringify(makeWitnessRequest(note, logKey, proofs), null, 2) + '\n'), opts.force);
   }
-  out.result({ origin, size: log.size, logKey, checkpoint: note, ...(request ? { request } : {}) }, (say) => {
+  const stamps = await stamping.stampLog(s.storage, log, tsas);
+  out.result({ origin, size: log.size, logKey, checkpoint: note, ...(request ? { request } : {}), ...(stamps ? { timestamps: stamps } : {}) }, (say) => {
     say(`Checkpoint of this device's log (${log.size} entries), signed:`);
     say();
     for (const l of note.trimEnd().split('\n')) say(`  ${l}`);
     say();
     say(`log key (vkey): ${logKey}`);
     if (request) say(`witness request written to ${request}: a teammate runs provenance-ledger witness --request ${path.basename(request)} --out cosigned.txt`);
+    for (const r of stamps ?? []) say(stamping.describeStamp(r, log.size));
   });
+  return stamps?.some((r) => !r.ok) ? Exit.PROBLEMS : Exit.OK;
 }
 
 // ------------------------------------------------------------------------------------------------ witness
@@ -237,6 +244,12 @@ export async function prove(ref: string, opts: ProveOptions, out: Output): Promi
     subject = { sha256, name: path.basename(ref) };
   }
   const log = await guard(() => DeviceLog.attach(s.ledger, s.storage, { signer: identitySigner(s.identity!) }));
+  // Configured TSAs time-stamp the newest checkpoint first (and pending requests are retried); a failure is a warning.
+  const stamping = await import('./timestamp.ts');
+  for (const r of (await stamping.stampLog(s.storage, log)) ?? []) {
+    if (r.ok) out.note(stamping.describeStamp(r, log.size));
+    else out.warn(stamping.describeStamp(r, log.size));
+  }
   let openings: Opening[] = [];
   if (opts.revealPrompt) {
     const vault = new PromptVault(s.storage);

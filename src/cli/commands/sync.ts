@@ -266,8 +266,13 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   await following;
   const seen = hubs.flatMap((h) => h.peers());
   for (const h of hubs) await h.close();
+  // After witnessing: the configured TSAs time-stamp the newest checkpoint, pending requests are retried.
+  const stamping = await import('./timestamp.ts');
+  const log = await deviceLog!();
+  const stamps = (await stamping.stampLog(storage, log)) ?? [];
+  for (const r of stamps) line(out, { timestamp: r }, stamping.describeStamp(r, log.size));
   out.result(
-    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, witnessed, cosigned, ...(removed ? { removed } : {}), events: ledger.size, heads: ledger.heads() },
+    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, witnessed, cosigned, ...(removed ? { removed } : {}), ...(stamps.length ? { timestamps: stamps } : {}), events: ledger.size, heads: ledger.heads() },
     (say) => {
       if (removed) say(`this device was removed from the team by ${removed.byName || removed.by.slice(0, 12)}: it can no longer sync with the team`);
       if (seen.length === 0) say('no peer was online');
