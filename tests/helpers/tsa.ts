@@ -83,7 +83,9 @@ let counter = 0;
 export function openssl(args: string[], opts: { cwd?: string; input?: Uint8Array } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = execFile('openssl', args, { cwd: opts.cwd, encoding: 'buffer', maxBuffer: 16 * 1024 * 1024, timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`openssl ${args[0]} ${args[1] ?? ''} failed: ${stderr.toString().trim() || err.message}`));
+      // stderr without the progress lines of key generation (runs of '.', '+', '*' and '-')
+      const said = stderr.toString().split('\n').filter((l) => !/^[-.+*\s]*$/.test(l)).join('\n').trim();
+      if (err) reject(new Error(`openssl ${args.join(' ')} failed: ${said.slice(-800) || err.message}`));
       else resolve(stdout);
     });
     if (opts.input) child.stdin?.end(opts.input);
@@ -168,8 +170,8 @@ ess_cert_id_alg = sha256
 `;
 
 /** -subj value with DER order C, O, CN (so the RFC 4514 text reads "CN=..., O=..., C=ZZ"). */
-const subj = (cn: string) => `/C=ZZ/O=${ORG}/CN=${cn}`;
-const rfc4514 = (cn: string) => `CN=${cn}, O=${ORG}, C=ZZ`;
+const subj = (cn: string) => `/C=ZZ/O=${ORG}/CN=${cn.replace(/[\\/+]/g, (c) => '\\' + c)}`;
+const rfc4514 = (cn: string) => `CN=${cn.replace(/[\\"+,;<>]/g, (c) => '\\' + c)}, O=${ORG}, C=ZZ`;
 
 /** openssl ca date: YYYYMMDDHHMMSSZ. */
 const caDate = (d: Date) => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
