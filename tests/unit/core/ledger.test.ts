@@ -136,7 +136,7 @@ describe('Ledger', () => {
     expect((await ledger.receive(entries.slice(0, 2), { allOrNothing: true })).accepted).toEqual([good.id]);
   });
 
-  it('never dates an event before its parents, even when the device clock goes back', async () => {
+  it('dates an event after its parents, even when the device clock goes back (its newest parent\'s time plus 1 ms)', async () => {
     const storage = new MemoryStorage();
     const signer = await newSigner();
     const times = ['2026-11-01T10:00:00.000Z', '2026-11-01T12:00:00.000Z', '2026-11-01T09:00:00.000Z'];
@@ -144,7 +144,7 @@ describe('Ledger', () => {
     const ledger = await Ledger.create({ storage, signer, memberName: 'Ada', ledgerName: 'S', now: () => new Date(times[Math.min(i++, 2)]) });
     await ledger.append('generation', generationBody());
     const late = await ledger.append('generation', generationBody());
-    expect(late.event.time).toBe('2026-11-01T12:00:00.000Z');
+    expect(late.event.time).toBe('2026-11-01T12:00:00.001Z');
     expect((await ledger.verify()).ok).toBe(true);
   });
 
