@@ -23,7 +23,10 @@ import { isProofError, ProofError } from '../../lib/core/proofs/errors.ts';
 import { logOrigin, logVerifierKey } from '../../lib/core/proofs/keys.ts';
 import { buildBundle } from '../../lib/core/proofs/bundle-build.ts';
 import { MAX_BUNDLE_BYTES, type BundleSubject } from '../../lib/core/proofs/bundle.ts';
-import { verifyBundle } from '../../lib/core/proofs/bundle-verify.ts';
+import { BundleCode, verifyBundle } from '../../lib/core/proofs/bundle-verify.ts';
+import { TimestampStore } from '../../lib/core/timestamp/store.ts';
+import { parsePemCertificates } from '../../lib/core/timestamp/pem.ts';
+import { isTimestampError } from '../../lib/core/timestamp/errors.ts';
 import { describeFacts } from '../../lib/core/proofs/report.ts';
 import {
   loadWitnessState,
@@ -263,7 +266,7 @@ export async function prove(ref: string, opts: ProveOptions, out: Output): Promi
     }
   }
   const { bundle, bytes } = await guard(() =>
-    buildBundle({ ledger: s.ledger, log, logPublicKey: s.identity!.publicKey, subject, openings, allowUnwitnessed: opts.unwitnessed })
+    buildBundle({ ledger: s.ledger, log, logPublicKey: s.identity!.publicKey, subject, openings, allowUnwitnessed: opts.unwitnessed, timestamps: new TimestampStore(s.storage) })
   );
   if (opts.revealPrompt && bundle.openings.length === 0) out.note('no prompt opening of these generations is in this device\'s vault: none revealed');
   openings = [];
@@ -280,22 +283,53 @@ export async function prove(ref: string, opts: ProveOptions, out: Output): Promi
 
 export interface VerifyBundleOptions extends GlobalOptions {
   file?: string[];
+  /** PEM files of the roots a time-stamp token must chain to (else $PROVENANCE_LEDGER_TSA_ROOTS). */
+  tsaRoots?: string[];
+  expectLedger?: string;
+}
+
+export const TSA_ROOTS_ENV = 'PROVENANCE_LEDGER_TSA_ROOTS';
+
+async function readRoots(files: readonly string[]): Promise<Uint8Array[]> {
+  const roots: Uint8Array[] = [];
+  for (const f of files) {
+    try {
+      roots.push(...parsePemCertificates(fromUtf8(await readSmall(f, 1024 * 1024, 'TSA roots'))));
+    } catch (e) {
+      if (isTimestampError(e)) throw new LedgerError(ErrorCode.BAD_INPUT, `${f}: ${e.message}`);
+      throw e;
+    }
+  }
+  return roots;
 }
 
 export async function verifyBundleCommand(bundleFile: string, opts: VerifyBundleOptions, out: Output): Promise<ExitCode> {
   const bytes = await readSmall(bundleFile, MAX_BUNDLE_BYTES, 'bundle');
+  if (opts.expectLedger !== undefined && !/^[0-9a-f]{64}$/i.test(opts.expectLedger)) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, `--expect-ledger: ${JSON.stringify(opts.expectLedger)} is not a ledger id (64 hex digits)`);
+  }
+  const rootFiles = opts.tsaRoots?.length ? opts.tsaRoots : (process.env[TSA_ROOTS_ENV] ?? '').split(path.delimiter).filter(Boolean);
+  const tsaRoots = await readRoots(rootFiles);
   const files = [];
   for (const f of opts.file ?? []) files.push({ name: path.basename(f), ...(await hashFile(f)) });
-  const res = await verifyBundle(bytes, files);
-  const statements = res.ok && res.facts ? describeFacts(res.facts) : [];
-  out.result({ ok: res.ok, failures: res.failures, statements }, (say) => {
-    if (res.ok) {
-      say(`VALID: ${path.basename(bundleFile)} checks out (signatures, membership, inclusion proofs, checkpoint and cosignatures${files.length ? ', files' : ''}). What it proves:`);
+  const res = await verifyBundle(bytes, files, { tsaRoots, expectLedger: opts.expectLedger });
+  const statements = res.bundleOk && res.facts ? describeFacts(res.facts) : [];
+  const bundleFailures = res.failures.filter((f) => f.code !== BundleCode.FILE_MISMATCH);
+  const fileFailures = res.failures.filter((f) => f.code === BundleCode.FILE_MISMATCH);
+  out.result({ ok: res.ok, bundleOk: res.bundleOk, failures: res.failures, notices: res.notices, statements }, (say) => {
+    const name = path.basename(bundleFile);
+    if (res.bundleOk) {
+      say(`VALID: ${name} checks out (signatures, membership, inclusion proofs, checkpoint, cosignatures and time-stamps).`);
+      for (const f of fileFailures) say(`FILE DOES NOT MATCH [${f.code}]: ${f.message}`);
+      if (files.length && !fileFailures.length) say(`Every file given is one the bundle names.`);
+      for (const n of res.notices) say(`Notice: ${n}`);
       say();
       for (const l of statements) say(l);
     } else {
-      say(`INVALID: ${res.failures.length} failure${res.failures.length === 1 ? '' : 's'} in ${path.basename(bundleFile)}`);
-      for (const f of res.failures) say(`  [${f.code}] ${f.location}: ${f.message}`);
+      say(`INVALID: ${bundleFailures.length} failure${bundleFailures.length === 1 ? '' : 's'} in ${name}: nothing in it can be relied on`);
+      for (const f of bundleFailures) say(`  [${f.code}] ${f.location}: ${f.message}`);
+      for (const f of fileFailures) say(`  [${f.code}] ${f.location}: ${f.message}`);
+      for (const n of res.notices) say(`Notice: ${n}`);
     }
   });
   return res.ok ? Exit.OK : Exit.PROBLEMS;
