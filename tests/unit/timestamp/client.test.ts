@@ -9,6 +9,7 @@ import { parseTimestampRequest } from '../../../src/lib/core/timestamp/request.t
 import { requestTimestamp, timestampEndpoint } from '../../../src/lib/core/timestamp/client.ts';
 import { verifyTimestampToken } from '../../../src/lib/core/timestamp/verify.ts';
 import { toHex } from '../../../src/lib/core/bytes.ts';
+import { startRelay } from '../../../src/relay/server.ts';
 import { startTestTsa } from '../../helpers/tsa.ts';
 
 const imprint = new Uint8Array(32).fill(0xab);
@@ -58,6 +59,18 @@ describe('requestTimestamp', () => {
     };
     await requestTimestamp(tsa.url, imprint, { fetch: relay, via: 'http://127.0.0.1:1' });
     expect(asked).toBe(`http://127.0.0.1:1/timestamp?tsa=${encodeURIComponent(new URL(tsa.url).href)}`);
+  });
+
+  it('through the real relay: a token from an allowed TSA; a TSA the relay does not allow is its HTTP 403, named', async () => {
+    const relay = await startRelay({ port: 0, tsaAllow: [tsa.url] });
+    try {
+      const token = await requestTimestamp(tsa.url, imprint, { via: relay.httpUrl });
+      expect(await verifyTimestampToken(token, imprint, [tsa.rootDer])).toMatchObject({ status: 'trusted' });
+      const e = await fail(requestTimestamp('http://tsa.example/tsr', imprint, { via: relay.httpUrl }));
+      expect(e).toMatchObject({ code: 'TSA_UNREACHABLE', message: expect.stringMatching(new RegExp(`^HTTP 403 .*from relay ${new URL(relay.httpUrl).host} \\(for tsa\\.example\\)$`)) });
+    } finally {
+      await relay.close();
+    }
   });
 
   it('HTTP errors, refused connections and silence are TSA_UNREACHABLE, one line naming the status and host', async () => {

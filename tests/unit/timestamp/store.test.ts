@@ -12,6 +12,7 @@ import { checkpointImprint } from '../../../src/lib/core/timestamp/request.ts';
 import { timestampCheckpoint } from '../../../src/lib/core/timestamp/stamp.ts';
 import { TimestampStore, type TokenEntry } from '../../../src/lib/core/timestamp/store.ts';
 import { verifyTimestampToken } from '../../../src/lib/core/timestamp/verify.ts';
+import { startRelay } from '../../../src/relay/server.ts';
 import { startTestTsa } from '../../helpers/tsa.ts';
 import { generationBody, newLedger } from '../helpers/ledger.ts';
 
@@ -29,7 +30,7 @@ describe('TimestampStore', () => {
     ]);
     const before = await store.storage.load(['settings', 'tsa']);
     expect(JSON.parse(fromUtf8(before!))).toEqual({ tsas: ['http://timestamp.digicert.com/', 'https://freetsa.org/tsr'] });
-    for (const bad of [['ftp://tsa.example/'], ['not a url'], ['https://user:pw@tsa.example/'], [`https://tsa.example/${'a'.repeat(2048)}`], Array.from({ length: 9 }, (_, i) => `https://tsa${i}.example/`)]) {
+    for (const bad of [['ftp://tsa.example/'], ['not a url'], ['https://tsa.example/#x'], ['https://user:pw@tsa.example/'], [`https://tsa.example/${'a'.repeat(2048)}`], Array.from({ length: 9 }, (_, i) => `https://tsa${i}.example/`)]) {
       expect(await code(store.setTsas(bad))).toBe('BAD_INPUT');
     }
     expect(await store.storage.load(['settings', 'tsa'])).toEqual(before); // refused: nothing written
@@ -126,6 +127,17 @@ describe('timestampCheckpoint against the test TSA', () => {
     expect(tsa.requests).toBe(before + 1);
     expect(await timestampCheckpoint({ log, store, tsas: [tsa.url] })).toMatchObject([{ ok: true, held: true }]);
     expect(tsa.requests).toBe(before + 1);
+  });
+
+  it('through a relay (via): the token is kept with the relay it came through', async () => {
+    const { log, store } = await device();
+    const relay = await startRelay({ port: 0, tsaAllow: [tsa.url] });
+    try {
+      expect(await timestampCheckpoint({ log, store, tsas: [tsa.url], via: relay.httpUrl })).toMatchObject([{ ok: true }]);
+    } finally {
+      await relay.close();
+    }
+    expect(await store.tokens(log.size)).toMatchObject([{ tsa: new URL(tsa.url).href, via: new URL(relay.httpUrl).href }]);
   });
 
   it('queues a failed request (reported, nothing kept) and obtains it at the next run', async () => {

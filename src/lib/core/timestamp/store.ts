@@ -57,8 +57,8 @@ export const sizeName = (size: number): string => {
 };
 
 /**
- * A TSA's URL as kept: http(s), no user name or password (they would be stored and printed), at most 2048
- * characters; normalized (new URL(u).href) so that one TSA is one entry. BAD_INPUT otherwise.
+ * A TSA's URL as kept: http(s), no user name or password (they would be stored and printed), no #fragment, at
+ * most 2048 characters; normalized (new URL(u).href) so that one TSA is one entry. BAD_INPUT otherwise.
  */
 export function normalizeTsaUrl(text: unknown, what = 'TSA URL'): string {
   if (typeof text !== 'string' || text.length === 0 || text.length > MAX_TSA_URL) {
@@ -72,6 +72,7 @@ export function normalizeTsaUrl(text: unknown, what = 'TSA URL'): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new LedgerError(ErrorCode.BAD_INPUT, `${what} ${JSON.stringify(text.slice(0, 100))} is not an http(s) URL`);
   if (url.username || url.password) throw new LedgerError(ErrorCode.BAD_INPUT, `${what} must not carry a user name or password`);
+  if (url.hash) throw new LedgerError(ErrorCode.BAD_INPUT, `${what} must not carry a #fragment`);
   if (url.href.length > MAX_TSA_URL) throw new LedgerError(ErrorCode.BAD_INPUT, `${what} is longer than ${MAX_TSA_URL} characters`);
   return url.href;
 }
