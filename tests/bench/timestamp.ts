@@ -9,11 +9,14 @@
  *                         checkpoint (one event appended before each run, outside the timing).
  *   openssl_ts_reply_ms   the anchor, same run: that TSA's `openssl ts -reply` on a fresh request, run directly
  *                         (no HTTP, no checks). Median of 10, in round robin with the runs above.
+ *   verify_bundle_with_tsa_ms  verifyBundle of an evidence bundle carrying one token, with the TSA's root (every
+ *                         step of ledger-schema section 17). Median of 10.
+ *   openssl_ts_verify_ms  the anchor: `openssl ts -verify` of the same token alone (a process start included).
  *
  * The difference is what this code adds to what any RFC 3161 TSA built on openssl costs anyway.
  */
 import '@automerge/automerge';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,7 +27,12 @@ import { DeviceLog } from '../../src/lib/core/proofs/log.ts';
 import { createTimestampRequest } from '../../src/lib/core/timestamp/request.ts';
 import { timestampCheckpoint } from '../../src/lib/core/timestamp/stamp.ts';
 import { TimestampStore } from '../../src/lib/core/timestamp/store.ts';
-import { startTestTsa } from '../helpers/tsa.ts';
+import { buildBundle } from '../../src/lib/core/proofs/bundle-build.ts';
+import { verifyBundle } from '../../src/lib/core/proofs/bundle-verify.ts';
+import { formatCheckpoint, parseCheckpoint } from '../../src/lib/core/merkle/checkpoint.ts';
+import { parseNote } from '../../src/lib/core/merkle/note.ts';
+import { checkpointImprint } from '../../src/lib/core/timestamp/request.ts';
+import { openssl, startTestTsa } from '../helpers/tsa.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
@@ -60,8 +68,41 @@ export async function bench(ctx: { runs?: number; tmpDir?: string; log?: (m: str
       }
     }
     say(`  timestamp: checkpoint to stored token ${stamp.map((x) => x.toFixed(1)).join(', ')} ms; openssl ts -reply ${reply.map((x) => x.toFixed(1)).join(', ')} ms`);
+
+    // A bundle about the ledger's first event, carrying the token over the earliest time-stamped checkpoint and the
+    // consistency proof to the newest: verified whole with the TSA's root, beside stock `openssl ts -verify` of the
+    // same token alone.
+    const { bytes, bundle } = await buildBundle({ ledger, log, logPublicKey: signer.publicKey, subject: { event: ledger.id }, allowUnwitnessed: true, timestamps: store });
+    if (bundle.timestamps?.length !== 1) throw new Error('the bundle carries no time-stamp token');
+    const tokenFile = path.join(dir, 'token.der');
+    const rootFile = path.join(dir, 'root.pem');
+    await writeFile(tokenFile, Buffer.from(bundle.timestamps[0].token, 'base64'));
+    await writeFile(rootFile, tsa.rootPem);
+    const cp = parseCheckpoint(parseNote(bundle.checkpoint).text);
+    const stamped = { origin: cp.origin, size: bundle.timestamps[0].size, rootHash: Buffer.from(bundle.timestamps[0].root, 'base64'), extensions: [] };
+    const imprint = Buffer.from(await checkpointImprint(formatCheckpoint(stamped))).toString('hex');
+    const verifyTimes: number[] = [];
+    const opensslTimes: number[] = [];
+    for (let r = -1; r < runs; r++) {
+      const t0 = performance.now();
+      const v = await verifyBundle(bytes, [], { tsaRoots: [tsa.rootDer] });
+      const t1 = performance.now();
+      if (!v.ok || v.facts?.timestamps[0]?.verdict.status !== 'trusted') throw new Error(`the bundle does not verify as time-stamped: ${JSON.stringify(v.failures)}`);
+      await openssl(['ts', '-verify', '-digest', imprint, '-in', tokenFile, '-token_in', '-CAfile', rootFile]);
+      const t2 = performance.now();
+      if (r >= 0) {
+        verifyTimes.push(t1 - t0);
+        opensslTimes.push(t2 - t1);
+      }
+    }
+    say(`  verify-bundle with a token: ${verifyTimes.map((x) => x.toFixed(1)).join(', ')} ms; openssl ts -verify: ${opensslTimes.map((x) => x.toFixed(1)).join(', ')} ms`);
     const round = (x: number) => Math.round(x * 10) / 10;
-    return { timestamp_ms: round(median(stamp)), openssl_ts_reply_ms: round(median(reply)) };
+    return {
+      timestamp_ms: round(median(stamp)),
+      openssl_ts_reply_ms: round(median(reply)),
+      verify_bundle_with_tsa_ms: round(median(verifyTimes)),
+      openssl_ts_verify_ms: round(median(opensslTimes))
+    };
   } finally {
     await tsa.close();
     await rm(dir, { recursive: true, force: true });
