@@ -73,6 +73,11 @@ async function readToken(token: Uint8Array, imprint: Uint8Array): Promise<{ genT
 
 const codeOf = (e: unknown) => (e as { code?: string })?.code ?? 'INTERNAL';
 const messageOf = (e: unknown) => ((e as Error)?.message ?? String(e)).split('\n')[0];
+/** The storage key a STORAGE_CORRUPT error names (TimestampStore puts it in its detail). */
+const keyOf = (e: unknown) => {
+  const key = (e as { detail?: { key?: unknown } })?.detail?.key;
+  return typeof key === 'string' ? { key } : {};
+};
 
 export async function timestampCheckpoint(opts: TimestampCheckpointOptions): Promise<StampResult[]> {
   const { log, store } = opts;
@@ -87,7 +92,7 @@ export async function timestampCheckpoint(opts: TimestampCheckpointOptions): Pro
     try {
       for (const t of (await store.pendingAt(size))!.tsas) want(size, t);
     } catch (e) {
-      results.push({ tsa: '', size, ok: false, code: codeOf(e), error: messageOf(e), key: (e as { detail?: { key?: string } }).detail?.key });
+      results.push({ tsa: '', size, ok: false, code: codeOf(e), error: messageOf(e), ...keyOf(e) });
     }
   }
 
@@ -100,7 +105,7 @@ export async function timestampCheckpoint(opts: TimestampCheckpointOptions): Pro
     } catch (q) {
       error += `; and it could not be queued: ${messageOf(q)}`;
     }
-    results.push({ tsa, size, ok: false, code: codeOf(e), error, ...((e as { detail?: { key?: string } }).detail?.key ? { key: (e as { detail: { key: string } }).detail.key } : {}) });
+    results.push({ tsa, size, ok: false, code: codeOf(e), error, ...keyOf(e) });
   };
 
   for (const [size, set] of [...wanted].sort((a, b) => a[0] - b[0])) {
