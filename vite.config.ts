@@ -5,6 +5,7 @@ import { defineConfig } from 'vite';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { offlineVerifier } from './src/verifier/vite-plugin.ts';
 
 /**
  * SvelteKit's root component renders its route announcer with a fixed style attribute. A CSP without
@@ -81,7 +82,10 @@ export default defineConfig({
       // The app has no server: version polling would only fetch a static file every hour for nothing.
       version: { pollInterval: 0 },
       ...(process.env.PL_KIT_DIR ? { outDir: process.env.PL_KIT_DIR } : {})
-    })
+    }),
+    // The offline verifier: one self-contained HTML file, written beside the app as verify-offline.html
+    // (src/verifier/vite-plugin.ts).
+    offlineVerifier({ outDir: buildDir })
   ],
   worker: { format: 'es' },
   test: {

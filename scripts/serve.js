@@ -7,7 +7,9 @@
  * - SPA fallback: unknown paths without a file extension get 200.html (or index.html);
  * - no directory traversal: the decoded path is resolved and must stay inside build/, dot-files refused;
  * - security headers: the page's CSP (read from the <meta http-equiv> SvelteKit wrote, so its script hashes
- *   match) also as a header with frame-ancestors 'none', nosniff, no referrer, no framing.
+ *   match) also as a header with frame-ancestors 'none', nosniff, no referrer, no framing;
+ * - /verify-offline.html, the offline verifier the build writes beside the app (src/verifier/), is served like the
+ *   other pages: its own policy (no connection at all, its inline script and style by hash) becomes its header.
  *
  * Options: --dir <path> (default $PL_BUILD_DIR or build), --port <n> (0: any free port), --strict-port (fail instead of
  * trying the next port).
