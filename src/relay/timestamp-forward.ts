@@ -198,7 +198,7 @@ export function createTimestampForwarder(o: TimestampForwardOptions): TimestampF
         r = await doFetch(tsa, {
           method: 'POST',
           headers: { 'Content-Type': 'application/timestamp-query', Accept: 'application/timestamp-reply' },
-          body: der,
+          body: der as Uint8Array<ArrayBuffer>,
           // A redirect would send the request where the operator did not allow it.
           redirect: 'manual',
           signal: ctrl.signal
