@@ -14,6 +14,7 @@ import type { KeyBackup } from '../core/backup.ts';
 import type { CustodyInput } from './custody.ts';
 import type { FileRef } from './files.ts';
 import type { TeamRequest, TeamResults } from './team-protocol.ts';
+import type { TimestampRequest, TimestampResults } from './timestamps.ts';
 import type { DashboardFacts } from '../ui/dashboard.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -153,7 +154,9 @@ export type Request =
   // Team page (team-protocol.ts)
   | TeamRequest
   // The Git journal in IndexedDB: status, push, pull (browser-journal.ts)
-  | JournalRequest;
+  | JournalRequest
+  // Trusted time: RFC 3161 time-stamps of the device log's checkpoints (timestamps.ts)
+  | TimestampRequest;
 
 /** The device's signing identity, as the settings page shows it. */
 export interface IdentityInfo {
@@ -186,7 +189,7 @@ export interface ImportResult {
 }
 
 /** The result type of each request type. */
-export interface Results extends TeamResults, BundleResults, JournalResults {
+export interface Results extends TeamResults, BundleResults, JournalResults, TimestampResults {
   open: EngineState;
   events: EventsPage;
   create: EngineState;

@@ -9,9 +9,10 @@ import { ensureIdentity, identitySigner, loadIdentity, renameIdentity, restoreId
 import { VaultLock } from './vault-lock.ts';
 import { handleDevice, isDeviceRequest } from './device-requests.ts';
 import { TeamService } from './team.ts';
-import { handleBundle, isBundleRequest } from './bundle-requests.ts';
+import { attachedDeviceLog, handleBundle, isBundleRequest } from './bundle-requests.ts';
 import { isTeamRequest } from './team-protocol.ts';
 import { BrowserJournal, isJournalRequest } from './browser-journal.ts';
+import { TimestampService, isTimestampRequest } from './timestamps.ts';
 import {
   EngineErrorCode,
   PROTOCOL_VERSION,
@@ -30,6 +31,7 @@ const LEDGER_DB = 'provenance-ledger';
 interface WorkerScope {
   postMessage(message: unknown): void;
   addEventListener(type: 'message', listener: (e: MessageEvent<unknown>) => void): void;
+  addEventListener(type: 'online', listener: () => void): void;
 }
 const scope = self as unknown as WorkerScope;
 
@@ -70,6 +72,14 @@ const team = new TeamService({
   renameIdentity: async (name) => void (await renameIdentity(name))
 });
 
+/** RFC 3161 time-stamps of the device log's checkpoints, through the relay (timestamps.ts; Settings → Trusted time). */
+const timestamps = new TimestampService({
+  host,
+  teamRelay: async () => (await team.settings()).relay,
+  deviceLog: (ledger) => attachedDeviceLog(host, ledger)
+});
+scope.addEventListener('online', () => timestamps.wake());
+
 /**
  * Ledger states go to the page without their events (count and dashboard facts instead: host.pageState); the
  * page pulls the event list in pages (`events`) when it needs it.
@@ -98,6 +108,8 @@ async function handle(request: Request, progress: (p: Progress) => void): Promis
   if (isBundleRequest(request)) return handleBundle(host, request, progress);
   // The Git journal: status, push, pull (Settings page).
   if (isJournalRequest(request)) return journal.handle(request);
+  // Trusted time: TSAs, relay, tokens, pending requests (Settings page).
+  if (isTimestampRequest(request)) return timestamps.handle(request);
   switch (request.type) {
     case 'open': {
       const withEvents = request.withEvents === true;
@@ -157,5 +169,7 @@ scope.addEventListener('message', (e: MessageEvent<unknown>) => {
     }
     // The journal follows the open ledger (opened, created, imported, reopened), writing behind.
     void host.settled().then(() => journal.follow(), () => undefined);
+    // Time-stamping follows it too (with TSAs configured: after each checkpoint, and pending requests retried).
+    void host.settled().then(() => timestamps.follow(), () => undefined);
   });
 });
