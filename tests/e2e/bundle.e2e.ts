@@ -29,7 +29,7 @@ test('bundle: export from the asset page, verify with the file, a tampered copy 
   await expect(card.getByTestId('bundle-exported')).toContainText('1 prompt revealed');
   const text = readFileSync((await download.path())!, 'utf8');
   const bundle = JSON.parse(text);
-  expect(bundle.format).toBe('provenance-ledger/bundle/v1');
+  expect(bundle.format).toBe('provenance-ledger/bundle/v2');
   expect(bundle.subject).toEqual({ sha256: hash, name: 'owl.glb' });
 
   // Verified on the Verify page, with the file.
@@ -42,8 +42,9 @@ test('bundle: export from the asset page, verify with the file, a tampered copy 
   await expect(report).toContainText(`owl.glb (sha256 ${hash}) was recorded as output of a generation on Meshy`);
   await expect(report).toContainText('Ada Artist');
   await expect(report).toContainText('"a small brass owl"');
-  await expect(report).toContainText('No teammate has cosigned this checkpoint');
-  await expect(report).toContainText(`owl.glb hashes to sha256 ${hash}, the file the bundle names.`);
+  await expect(report).toContainText('No teammate cosigned this checkpoint.');
+  await expect(report).toContainText('No trusted time-stamp covers these events');
+  await expect(report).toContainText(`owl.glb hashes to sha256 ${hash}, a file the bundle names.`);
   await expect(page.getByTestId('bundle-file-check')).toHaveAttribute('data-matches', 'true');
   await page.screenshot({ path: `${SHOTS}bundle-valid.png`, fullPage: true });
 

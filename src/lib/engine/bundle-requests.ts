@@ -1,10 +1,8 @@
 /**
  * Evidence bundles in the worker (ledger-schema/README.md 16-17), with the same core code as the CLI's
- * `provenance-ledger prove` and `verify-bundle` (src/cli/commands/proofs.ts):
+ * `provenance-ledger prove` (src/cli/commands/proofs.ts). Checking a bundle needs no ledger: the Verify page and
+ * the offline verifier do it with src/verifier/check.ts.
  *
- * - `verify-bundle`: a dropped bundle (and optional files, hashed here) checked by core verifyBundle, offline and
- *   independent of this device's ledger; the answer carries the plain-words report (core describeFacts), every
- *   failure by code, and for each given file whether the bundle names its hash.
  * - `export-bundle`: the device's Merkle log (core DeviceLog) is attached to the worker's ledger over the same
  *   storage (as src/cli/context.ts does), a checkpoint is signed, and core buildBundle writes the bundle. With no
  *   teammate's cosignature, it is built as `prove --unwitnessed` does and the answer says so.
@@ -16,45 +14,18 @@ import type { Opening } from '../core/commitment.ts';
 import { PromptVault } from '../core/vault.ts';
 import { DeviceLog } from '../core/proofs/log.ts';
 import { buildBundle } from '../core/proofs/bundle-build.ts';
-import { MAX_BUNDLE_BYTES, type BundleSubject } from '../core/proofs/bundle.ts';
-import { BundleCode, verifyBundle, type BundleFailure } from '../core/proofs/bundle-verify.ts';
-import { describeFacts } from '../core/proofs/report.ts';
+import type { BundleSubject } from '../core/proofs/bundle.ts';
 import { ProofCode, isProofError } from '../core/proofs/errors.ts';
 import { TimestampStore } from '../core/timestamp/store.ts';
 import type { LedgerHost } from './host.ts';
-import { hashAll } from './custody.ts';
-import type { Progress } from './protocol.ts';
 
-export type BundleRequest =
-  | { type: 'verify-bundle'; bundle: Blob; files?: File[]; /** DER roots for time-stamp tokens. */ tsaRoots?: Uint8Array[]; expectLedger?: string }
-  | {
-      type: 'export-bundle';
-      /** An event id (the bundle proves that event and the chains of its files) or a file's SHA-256 (its chain). */
-      subject: string;
-      /** The file's name, for a SHA-256 subject (the report names the file by it). */
-      name?: string;
-      revealPrompt?: boolean;
-    };
-
-export interface BundleFileCheck {
-  name: string;
-  size: number;
-  sha256: string;
-  /** An included event names a file with this hash. */
-  matches: boolean;
-}
-
-export interface BundleVerifyResult {
-  /** The bundle is valid and every file given is one it names. */
-  ok: boolean;
-  /** The bundle itself is valid, whatever the files given. */
-  bundleOk: boolean;
-  failures: BundleFailure[];
-  /** What the reader must know that does not make the bundle invalid (an untrusted token, a re-formatted file). */
-  notices: string[];
-  /** The plain-words report (core describeFacts), one statement a line; empty when the bundle is invalid. */
-  statements: string[];
-  files: BundleFileCheck[];
+export interface BundleRequest {
+  type: 'export-bundle';
+  /** An event id (the bundle proves that event and the chains of its files) or a file's SHA-256 (its chain). */
+  subject: string;
+  /** The file's name, for a SHA-256 subject (the report names the file by it). */
+  name?: string;
+  revealPrompt?: boolean;
 }
 
 export interface BundleExportResult {
@@ -72,11 +43,10 @@ export interface BundleExportResult {
 }
 
 export interface BundleResults {
-  'verify-bundle': BundleVerifyResult;
   'export-bundle': BundleExportResult;
 }
 
-export const BUNDLE_REQUESTS: ReadonlySet<string> = new Set(['verify-bundle', 'export-bundle']);
+export const BUNDLE_REQUESTS: ReadonlySet<string> = new Set(['export-bundle']);
 export const isBundleRequest = (r: { type: string }): r is BundleRequest => BUNDLE_REQUESTS.has(r.type);
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -106,41 +76,6 @@ async function deviceLog(host: LedgerHost, ledger: Ledger): Promise<DeviceLog> {
   await log.reconcile(ledger);
   await log.checkpoint(ledger.id, signer);
   return log;
-}
-
-export async function verifyBundleRequest(
-  bundle: unknown,
-  files: unknown,
-  progress: (p: Progress) => void,
-  opts: { tsaRoots?: unknown; expectLedger?: unknown } = {}
-): Promise<BundleVerifyResult> {
-  if (!(bundle instanceof Blob)) throw new LedgerError(ErrorCode.BAD_INPUT, 'Choose an evidence bundle file.');
-  const given = files === undefined ? [] : files;
-  if (!Array.isArray(given) || !given.every((f) => f instanceof Blob && typeof (f as File).name === 'string')) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, 'files must be a list of files');
-  }
-  // Over the limit: a slice one byte too long, so the core parser names it (as the CLI does).
-  const bytes = new Uint8Array(await bundle.slice(0, MAX_BUNDLE_BYTES + 1).arrayBuffer());
-  const refs = await hashAll(given as File[], progress);
-  const roots = Array.isArray(opts.tsaRoots) ? opts.tsaRoots.filter((r): r is Uint8Array => r instanceof Uint8Array) : [];
-  const expectLedger = typeof opts.expectLedger === 'string' && opts.expectLedger ? opts.expectLedger : undefined;
-  const res = await verifyBundle(bytes, refs.map((f) => ({ name: f.name, sha256: f.sha256 })), { tsaRoots: roots, expectLedger });
-  const statements = res.bundleOk && res.facts ? describeFacts(res.facts) : [];
-  return {
-    ok: res.ok,
-    bundleOk: res.bundleOk,
-    failures: res.failures,
-    notices: res.notices,
-    statements,
-    files: refs.map((f) => ({
-      name: f.name,
-      size: f.size,
-      sha256: f.sha256,
-      matches: res.facts
-        ? res.facts.files.some((g) => g.sha256 === f.sha256)
-        : !res.failures.some((x) => x.code === BundleCode.FILE_MISMATCH && x.location === f.name) && res.failures.every((x) => x.code === BundleCode.FILE_MISMATCH)
-    }))
-  };
 }
 
 export async function exportBundle(host: LedgerHost, subjectRef: unknown, revealPrompt: unknown, name?: unknown): Promise<BundleExportResult> {
@@ -200,7 +135,6 @@ export async function exportBundle(host: LedgerHost, subjectRef: unknown, reveal
   };
 }
 
-export async function handleBundle(host: LedgerHost, request: BundleRequest, progress: (p: Progress) => void): Promise<unknown> {
-  if (request.type === 'verify-bundle') return verifyBundleRequest(request.bundle, request.files, progress, request);
+export async function handleBundle(host: LedgerHost, request: BundleRequest): Promise<unknown> {
   return exportBundle(host, request.subject, request.revealPrompt, request.name);
 }

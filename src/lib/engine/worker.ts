@@ -105,7 +105,7 @@ async function handle(request: Request, progress: (p: Progress) => void): Promis
   // The Asset, Verify and Settings requests (device-requests.ts).
   if (isDeviceRequest(request)) return handleDevice(deviceDeps, request, progress);
   // Evidence bundles: export from the Asset page, verify on the Verify page (bundle-requests.ts).
-  if (isBundleRequest(request)) return handleBundle(host, request, progress);
+  if (isBundleRequest(request)) return handleBundle(host, request);
   // The Git journal: status, push, pull (Settings page).
   if (isJournalRequest(request)) return journal.handle(request);
   // Trusted time: TSAs, relay, tokens, pending requests (Settings page).

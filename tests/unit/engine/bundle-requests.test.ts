@@ -1,8 +1,9 @@
-/** Evidence bundles in the worker (bundle-requests.ts), over memory storage: export as `prove`, verify as `verify-bundle`. */
+/** Evidence bundles in the worker (bundle-requests.ts), over memory storage: export as `prove`; checked as the Verify page does (src/verifier/check.ts). */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { LedgerHost, type DeviceIdentity } from '../../../src/lib/engine/host.ts';
-import { exportBundle, verifyBundleRequest } from '../../../src/lib/engine/bundle-requests.ts';
+import { exportBundle } from '../../../src/lib/engine/bundle-requests.ts';
+import { checkBundle, type CheckInput } from '../../../src/verifier/check.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
 
@@ -24,7 +25,7 @@ async function setup() {
 }
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-const noProgress = () => {};
+const verifyBundleRequest = (bundle: Blob, files: File[]) => checkBundle({ bundle, files } satisfies CheckInput);
 
 describe('evidence bundles in the worker', () => {
   it('exports an unwitnessed bundle with the prompt revealed; it verifies with its file, a changed hash does not', async () => {
@@ -45,11 +46,12 @@ describe('evidence bundles in the worker', () => {
     expect(out.openings).toBe(1);
     expect(out.report).toContain('robot.glb');
 
-    const good = await verifyBundleRequest(new Blob([out.text]), [new File(['glTF-bytes'], 'robot.glb'), new File(['other'], 'other.glb')], noProgress);
-    expect(good.failures.map((f) => f.code)).toEqual(['FILE_NOT_IN_BUNDLE']);
-    expect(good.files.map((f) => [f.name, f.matches])).toEqual([['robot.glb', true], ['other.glb', false]]);
+    const good = await verifyBundleRequest(new Blob([out.text]), [new File(['glTF-bytes'], 'robot.glb'), new File(['other'], 'other.glb')]);
+    expect(good.bundleOk).toBe(true);
+    expect(good.fileFailures.map((f) => f.code)).toEqual(['FILE_NOT_IN_BUNDLE']);
+    expect(good.files.map((f) => [f.name, f.named])).toEqual([['robot.glb', true], ['other.glb', false]]);
 
-    const ok = await verifyBundleRequest(new Blob([out.text]), [new File(['glTF-bytes'], 'robot.glb')], noProgress);
+    const ok = await verifyBundleRequest(new Blob([out.text]), [new File(['glTF-bytes'], 'robot.glb')]);
     expect(ok.ok).toBe(true);
     expect(ok.statements.join('\n')).toContain('was recorded as output of a generation on Tripo');
     expect(ok.statements.join('\n')).toContain('"a brass robot"');
@@ -68,20 +70,19 @@ describe('evidence bundles in the worker', () => {
     const second = await exportBundle(host, later.id, false);
     expect(JSON.parse(second.text).subject).toEqual({ event: later.id });
     expect(second.openings).toBe(0);
-    expect((await verifyBundleRequest(new Blob([second.text]), [], noProgress)).ok).toBe(true);
+    expect((await verifyBundleRequest(new Blob([second.text]), [])).ok).toBe(true);
 
     const b = JSON.parse(out.text);
     const i = b.events.findIndex((e: { proof: string[] }) => e.proof.length > 0);
     b.events[i].proof[0] = (b.events[i].proof[0][0] === 'A' ? 'B' : 'A') + b.events[i].proof[0].slice(1);
-    const bad = await verifyBundleRequest(new Blob([JSON.stringify(b)]), [], noProgress);
+    const bad = await verifyBundleRequest(new Blob([JSON.stringify(b)]), []);
     expect(bad.ok).toBe(false);
     expect(bad.failures[0].code).toBe('INCLUSION_PROOF_INVALID');
     expect(bad.statements).toEqual([]);
   });
 
-  it('refuses a subject that is neither an event id nor a SHA-256, and a missing bundle', async () => {
+  it('refuses a subject that is neither an event id nor a SHA-256', async () => {
     const host = await setup();
     await expect(exportBundle(host, 'nope', false)).rejects.toMatchObject({ code: 'BAD_INPUT' });
-    await expect(verifyBundleRequest('x', [], noProgress)).rejects.toMatchObject({ code: 'BAD_INPUT' });
   });
 });
