@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { offlineVerifier } from './src/verifier/vite-plugin.ts';
+import { connectOrigins } from './scripts/connect-origins.js';
 
 /**
  * SvelteKit's root component renders its route announcer with a fixed style attribute. A CSP without
@@ -46,7 +47,8 @@ const cspDirectives: CspDirectives = {
   'font-src': ['self'],
   // blob: and data: let the 3D preview's GLTFLoader read the user's local model files (blob: URLs made in the
   // page) and embedded data: buffers; nothing remote.
-  // ws: the team sync relay (npm run relay: 127.0.0.1 by default); PL_RELAY_ORIGINS adds others (space-separated).
+  // ws: the team sync relay (npm run relay: 127.0.0.1 by default); PL_RELAY_ORIGINS adds others (space-separated;
+  // each ws(s) relay's http(s) origin too, for its time-stamp forwarder).
   // http(s): Git remotes of the journal (push/pull from Settings): local ones (a host or CORS proxy on this
   // machine) by default; PL_GIT_ORIGINS adds others (space-separated, e.g. https://git.example.com).
   'connect-src': [
@@ -57,7 +59,7 @@ const cspDirectives: CspDirectives = {
     'ws://localhost:*',
     'http://127.0.0.1:*',
     'http://localhost:*',
-    ...((`${process.env.PL_RELAY_ORIGINS ?? ''} ${process.env.PL_GIT_ORIGINS ?? ''}`).split(/\s+/).filter(Boolean) as 'self'[])
+    ...(connectOrigins() as 'self'[])
   ],
   'object-src': ['none'],
   'base-uri': ['none'],

@@ -19,6 +19,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connectOrigins } from './connect-origins.js';
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -50,7 +51,7 @@ const BASE_CSP =
   "img-src 'self' data: blob:; font-src 'self'; " +
   // The ledger worker (served with this policy) connects to the team sync relay and to the Git journal's remotes
   // (vite.config.ts has the same list).
-  `connect-src 'self' ws://127.0.0.1:* ws://localhost:* http://127.0.0.1:* http://localhost:*${process.env.PL_RELAY_ORIGINS ? ` ${process.env.PL_RELAY_ORIGINS}` : ''}${process.env.PL_GIT_ORIGINS ? ` ${process.env.PL_GIT_ORIGINS}` : ''}; ` +
+  `connect-src 'self' ws://127.0.0.1:* ws://localhost:* http://127.0.0.1:* http://localhost:*${connectOrigins().map((o) => ` ${o}`).join('')}; ` +
   "object-src 'none'; base-uri 'none'; " +
   "form-action 'self'; frame-ancestors 'none'";
 

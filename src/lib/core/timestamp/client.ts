@@ -81,8 +81,16 @@ export async function requestTimestamp(tsaUrl: string, imprint: Uint8Array, opts
       throw unreachable(`${who} is unreachable: ${reason(e)}`, e);
     }
     if (!res.ok) {
-      await res.body?.cancel().catch(() => {});
-      throw unreachable(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} from ${who}`);
+      // A relay says why in one line of text (the TSA's own status, a TSA it does not forward to): shown, bounded
+      // and without control characters; anything else is dropped.
+      let why = '';
+      if (opts.via !== undefined && (res.headers.get('content-type') ?? '').startsWith('text/plain')) {
+        why = await readBounded(res, 1024, who).then(
+          (b) => new TextDecoder().decode(b).split('\n')[0].replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '').trim().slice(0, 200),
+          () => ''
+        );
+      } else await res.body?.cancel().catch(() => {});
+      throw unreachable(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} from ${who}${why ? `: ${why}` : ''}`);
     }
     try {
       response = await readBounded(res, MAX_RESPONSE_BYTES, who);
