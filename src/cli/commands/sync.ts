@@ -169,7 +169,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   const nameOf = (key: string) => peers.get(key) || ledger.member(key)?.name || key.slice(0, 12);
   const onReport = (r: SyncReport) => {
     if (r.type === 'accepted') {
-      accepted.push(...r.events);
+      for (const e of r.events) accepted.push(e);
       line(out, { accepted: r.events, peer: r.peer }, `accepted ${r.events.length} event(s) from ${peers.get(r.peer) ?? r.peer.slice(0, 12)}`);
       followRole();
     } else if (r.type === 'rejected') {

@@ -79,7 +79,13 @@ export function fromBase64url(s: string): Uint8Array {
   return fromBase64(s.replace(/-/g, '+').replace(/_/g, '/'), false);
 }
 
+/** The parts joined. For a few parts; a list of any length goes to concatAll (a spread of 100k arguments overflows the stack). */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return concatAll(parts);
+}
+
+/** The parts joined, however many. */
+export function concatAll(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);

@@ -31,7 +31,7 @@
  */
 import * as A from '@automerge/automerge/slim';
 import type { StorageAdapter, StorageChunk, StorageKey } from './storage.ts';
-import { concatBytes } from './bytes.ts';
+import { concatAll } from './bytes.ts';
 import { initHash, sha256HexSync } from './hash.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
 
@@ -50,6 +50,9 @@ const HASH_RE = /^[0-9a-f]{64}$/;
 
 /** The Automerge object id of a ledger's `records` list: made by the first operation of its layout change. */
 export const recordsObjectId = (ledgerId: string): string => `1@${ledgerId}`;
+
+/** Records per Automerge list push (its items are arguments: a spread of 100k overflows the stack). */
+const PUSH_SLICE = 10_000;
 
 const layouts = new Map<string, { change: Uint8Array; hash: string }>();
 /** The ledger's layout change (see above): its bytes and hash, the same on every device. */
@@ -113,7 +116,7 @@ export function scanDoc(doc: A.Doc<LedgerDoc>): DocScan {
       }
       const r = decodeRecord(v.val);
       if (r.problem) malformed.push({ location: `record ${i}`, message: r.problem });
-      else entries.push(...r.entries);
+      else for (const e of r.entries) entries.push(e);
     }
   }
   return { entries, malformed };
@@ -247,11 +250,11 @@ export class DocStore {
         // than to load the same changes in change form (measured at 10k events: 10 chunks on the snapshot took
         // 1.5 s and 800 MB, 80 ran the wasm out of memory; in change form 100 chunks load in about 1 s and
         // 270 MB). So the snapshot is turned into its changes first, and the store is compacted after loading.
-        const base = A.load<LedgerDoc>(concatBytes(...snapshots.map((c) => c.data)));
+        const base = A.load<LedgerDoc>(concatAll(snapshots.map((c) => c.data)));
         const rest = good.filter((c) => c.key[1] !== 'snapshot').map((c) => c.data);
-        doc = A.load<LedgerDoc>(concatBytes(A.saveSince(base, []), ...rest));
+        doc = A.load<LedgerDoc>(concatAll([A.saveSince(base, []), ...rest]));
       } else {
-        doc = good.length ? A.load<LedgerDoc>(concatBytes(...good.map((c) => c.data))) : A.init<LedgerDoc>();
+        doc = good.length ? A.load<LedgerDoc>(concatAll(good.map((c) => c.data))) : A.init<LedgerDoc>();
       }
     } catch {
       // Locate the chunk Automerge cannot read, keep the rest.
@@ -306,9 +309,10 @@ export class DocStore {
       if (!this.#ledgerId) throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'the document has no records list and no ledger is named to create it');
       [doc] = A.applyChanges(doc, [layoutChange(this.#ledgerId).change]);
     }
-    // One push of the whole group: each push asks Automerge for the list's length, which walks the list.
+    // Few pushes for the whole group: each push asks Automerge for the list's length, which walks the list; a push
+    // takes its items as arguments, so a clone's 100k records go in slices (one spread of them overflows the stack).
     this.#doc = A.change(doc, (d) => {
-      d[RECORDS]!.push(...records.map((r) => new A.ImmutableString(r)));
+      for (let i = 0; i < records.length; i += PUSH_SLICE) d[RECORDS]!.push(...records.slice(i, i + PUSH_SLICE).map((r) => new A.ImmutableString(r)));
     });
     const bytes = A.saveSince(this.#doc, before);
     const key = [...INCR, sha256HexSync(bytes)];

@@ -215,7 +215,7 @@ export class LedgerHost {
   #changed(events: LedgerEvent[]): void {
     this.#version++;
     if (this.#pendingAdded) {
-      this.#pendingAdded.push(...events);
+      for (const e of events) this.#pendingAdded.push(e);
       if (this.#pendingAdded.length > NOTICE_MAX_EVENTS) this.#pendingAdded = null;
     }
     if (this.#noticeTimer !== undefined) return;

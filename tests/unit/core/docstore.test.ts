@@ -10,6 +10,19 @@ const LEDGER = 'ab'.repeat(32);
 const keys = (store: DocStore): string[] => [...store.entries()].map(([k]) => k);
 
 describe('DocStore', () => {
+  it('takes one batch of more entries than a call can have arguments (a clone of a large ledger), and loads it back', async () => {
+    await initHash();
+    const storage = new MemoryStorage();
+    const { store } = await DocStore.load(storage);
+    const n = 130_000; // records are pairs of entries: 65k records; a spread of this many arguments overflows
+    const small = (i: number): [string, string] => [i.toString(16).padStart(64, '0'), String(i)];
+    await store.commit(Array.from({ length: n }, (_, i) => small(i)), LEDGER);
+    const { store: again, problems } = await DocStore.load(storage);
+    expect(problems).toEqual([]);
+    expect(keys(again)).toHaveLength(n);
+    expect(again.get(small(n - 1)[0])).toBe(String(n - 1));
+  }, 120_000);
+
   it('loads a snapshot with many incremental chunks on it, and folds them into one snapshot', async () => {
     await initHash();
     const storage = new MemoryStorage();

@@ -58,7 +58,7 @@ export class EventMap {
         await fs.promises.unlink(`${dir}/${f}`).catch(() => undefined);
         continue;
       }
-      hints.push(...lines);
+      for (const l of lines) hints.push(l);
       m.#files.push(f);
       m.#seq = Math.max(m.#seq, Number(f));
     }

@@ -147,7 +147,7 @@ export class GitJournal {
 
   #observed(events: LedgerEvent[]): Promise<void> | void {
     if (!this.#background) return this.#enqueue(() => this.#write(events));
-    this.#pending.push(...events);
+    for (const e of events) this.#pending.push(e);
     if (this.#draining) return;
     this.#draining = true;
     void this.#enqueue(async () => {

@@ -10,7 +10,7 @@
  *   idx    ff744f63 u32(2) fanout[256] oids(sorted) crc32[] u32 offsets[] pack-sha1 idx-sha1
  */
 import { createSHA1 } from 'hash-wasm';
-import { concatBytes, fromHex, toHex } from '../../core/bytes.ts';
+import { concatAll, concatBytes, fromHex, toHex } from '../../core/bytes.ts';
 import type { GitObject } from '../../core/journal/objects.ts';
 
 export type Deflate = (data: Uint8Array) => Uint8Array | Promise<Uint8Array>;
@@ -195,7 +195,8 @@ export async function buildPack(objects: GitObject[], deflate: Deflate, opts: { 
   sha1.init();
   for (const p of parts) sha1.update(p);
   const packSum = sha1.digest('binary');
-  const pack = concatBytes(...parts, packSum);
+  parts.push(packSum);
+  const pack = concatAll(parts);
 
   return { sha: toHex(packSum), pack, idx: await buildIdx(entries, packSum) };
 }
