@@ -1,5 +1,6 @@
 /** What every command needs: the ledger directory, its storage, the device identity, the ledger itself. */
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { FsStorage } from '../lib/adapters/storage/fs.ts';
 import { loadIdentity, identitySigner, type NodeIdentity } from '../lib/adapters/node/identity.ts';
 import { Ledger } from '../lib/core/ledger.ts';
@@ -22,10 +23,21 @@ export function ledgerDir(opts: GlobalOptions): string {
 }
 
 /**
- * The storage of an existing ledger directory. Never creates the directory (a typo in --ledger must not
- * leave an empty ledger behind): that is init's job.
+ * The top-level folders of a ledger directory that its storage writes (ledger-schema/README.md section 12):
+ * the only ones in which opening it removes stale temp files. (A folder left out only keeps its stale temp
+ * files.) journal.git and journal-commits are Git's and the journal's, not the storage's.
  */
-export async function existingStorage(dir: string): Promise<FsStorage> {
+export const LEDGER_FOLDERS = ['doc', 'identity', 'vault', 'texts', 'log', 'team', 'sync', 'settings', 'witness', 'witness-refusals'] as const;
+/** Any of these in a directory makes it a ledger's (possibly a damaged one); none: not a ledger. */
+const LEDGER_MARKS = ['doc', 'identity', 'log', 'journal.git'];
+
+/**
+ * The storage of an existing ledger directory. Never creates the directory (a typo in --ledger must not
+ * leave an empty ledger behind): that is init's job. A directory that holds none of a ledger's own folders is
+ * refused before anything in it is read, walked or removed; `write` sessions sweep stale temp files from the
+ * ledger's own folders (LEDGER_FOLDERS), read-only ones touch nothing.
+ */
+export async function existingStorage(dir: string, opts: { write?: boolean } = {}): Promise<FsStorage> {
   try {
     const st = await stat(dir);
     if (!st.isDirectory()) throw new LedgerError(ErrorCode.BAD_INPUT, `--ledger ${dir} is not a directory`);
@@ -33,7 +45,14 @@ export async function existingStorage(dir: string): Promise<FsStorage> {
     if (e instanceof LedgerError) throw e;
     throw new LedgerError(ErrorCode.NOT_INITIALIZED, `no ledger in ${dir}: the directory does not exist (create one with provenance-ledger init)`);
   }
-  return FsStorage.open(dir);
+  const marks = await Promise.all(LEDGER_MARKS.map((m) => lstat(path.join(dir, m)).then(() => true, () => false)));
+  if (!marks.includes(true)) {
+    throw new LedgerError(
+      ErrorCode.NOT_INITIALIZED,
+      `${dir} is not a ledger: it holds none of ${LEDGER_MARKS.map((m) => `${m}/`).join(', ')} (nothing in it was read or changed; create a ledger with provenance-ledger init)`
+    );
+  }
+  return FsStorage.open(dir, { sweep: opts.write ? LEDGER_FOLDERS : [] });
 }
 
 export interface Session {
@@ -53,7 +72,7 @@ export interface Session {
  */
 export async function openSession(opts: GlobalOptions, mode: { write?: boolean; allowProblems?: boolean } = {}): Promise<Session> {
   const dir = ledgerDir(opts);
-  const storage = await existingStorage(dir);
+  const storage = await existingStorage(dir, { write: mode.write });
   const identity = await loadIdentity(storage);
   if (mode.write && !identity) {
     throw new LedgerError(ErrorCode.KEY_MISMATCH, `no device key in ${dir}: run init, or key import a backup of your key`);

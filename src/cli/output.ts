@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { isLedgerError } from '../lib/core/errors.ts';
+import { escapeBidi } from '../lib/core/bidi.ts';
 
 /** Exit codes: scripts match on them. */
 export const Exit = {
@@ -39,11 +40,20 @@ const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
 
 /**
  * Text for a terminal: control characters other than newline and tab (an escape sequence, a carriage return that
- * would overwrite the line) become U+FFFD. Human output carries text from files, bundles, peers and remotes;
- * none of it may drive the terminal. (JSON output is safe as it is: JSON.stringify escapes them.)
+ * would overwrite the line) become U+FFFD, and bidirectional controls (a right-to-left override that would
+ * reorder the line) are shown as `<U+202E>` (src/lib/core/bidi.ts). Human output carries text from files,
+ * bundles, peers and remotes; none of it may drive the terminal. (JSON output: see jsonSafe.)
  */
 export function terminalSafe(s: string): string {
-  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd');
+  return escapeBidi(s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd'));
+}
+
+/**
+ * A JSON document for the terminal: JSON.stringify escapes control characters but not bidirectional controls;
+ * they are written as `\u202e` escapes, the same JSON value.
+ */
+export function jsonSafe(json: string): string {
+  return json.replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export class Output {
@@ -62,7 +72,7 @@ export class Output {
     this.#clearProgress();
     if (this.json) {
       const doc = this.#notes.length ? { ...data, notes: this.#notes } : data;
-      this.#streams.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+      this.#streams.stdout.write(jsonSafe(JSON.stringify(doc, null, 2)) + '\n');
     } else {
       human((line = '') => this.#streams.stdout.write(terminalSafe(line) + '\n'));
       for (const n of this.#notes) this.#streams.stdout.write(`note: ${terminalSafe(n)}\n`);
@@ -78,7 +88,7 @@ export class Output {
   /** A warning that does not stop the command: always on stderr. */
   warn(message: string): void {
     this.#clearProgress();
-    this.#streams.stderr.write(this.json ? JSON.stringify({ warning: message }) + '\n' : `warning: ${terminalSafe(message)}\n`);
+    this.#streams.stderr.write(this.json ? jsonSafe(JSON.stringify({ warning: message })) + '\n' : `warning: ${terminalSafe(message)}\n`);
   }
 
   /** Reports a failure on stderr and returns the exit code to use. */
@@ -101,7 +111,7 @@ export class Output {
       exitCode = Exit.INTERNAL;
     }
     if (this.json) {
-      this.#streams.stderr.write(JSON.stringify({ error: { code, message, ...(detail === undefined ? {} : { detail }) } }) + '\n');
+      this.#streams.stderr.write(jsonSafe(JSON.stringify({ error: { code, message, ...(detail === undefined ? {} : { detail }) } })) + '\n');
     } else {
       this.#streams.stderr.write(`error [${code}]: ${terminalSafe(message)}\n`);
     }
@@ -118,7 +128,7 @@ export class Output {
     const width = Math.max(10, Math.min(40, (err.columns ?? 80) - 50));
     const frac = total ? Math.min(1, done / total) : 1;
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-    const name = path.basename(file).slice(0, 24);
+    const name = terminalSafe(path.basename(file)).slice(0, 24);
     err.write(`\r${name} [${bar}] ${String(Math.floor(frac * 100)).padStart(3)}% ${mib(done)}/${mib(total)} MiB`);
     this.#progressShown = true;
     if (done >= total) this.#clearProgress();

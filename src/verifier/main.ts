@@ -6,9 +6,11 @@
 import '#lib/ui/app.css';
 import { mount } from 'svelte';
 import Offline from './Offline.svelte';
+import { guardBidi } from '#lib/ui/bidi-guard.ts';
 
 const target = document.getElementById('app');
 if (target) {
   target.textContent = '';
   mount(Offline, { target });
+  guardBidi(); // text from a bundle cannot reorder the page's text
 }

@@ -1,6 +1,6 @@
 /**
  * Child process for the bench's memory figure: hashes one file through the CLI's code path (hashFile: hash-wasm
- * over a 1 MiB-chunk read stream) and prints, as JSON, its RSS before and its peak RSS (VmHWM) after.
+ * over 1 MiB reads) and prints, as JSON, its RSS before and its peak RSS (VmHWM) after.
  * Usage: node tests/bench/hash-child.ts FILE
  */
 import { readFileSync } from 'node:fs';

@@ -4,7 +4,7 @@ import { loadIdentity, saveIdentity, identitySigner } from '../../lib/adapters/n
 import { Ledger } from '../../lib/core/ledger.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import { generateDeviceKey, keyFingerprint } from '../../lib/core/keys.ts';
-import { ledgerDir, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, ledgerDir, type GlobalOptions } from '../context.ts';
 import type { Output } from '../output.ts';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,7 @@ export interface InitOptions extends GlobalOptions {
 
 export async function init(opts: InitOptions, out: Output): Promise<void> {
   const dir = ledgerDir(opts);
-  const storage = await FsStorage.open(dir);
+  const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   if (await Ledger.exists(storage)) {
     throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, `${dir} already holds a ledger: refusing to create another over it`);
   }

@@ -14,7 +14,7 @@ import type { Credentials } from '../../lib/adapters/git/binding.ts';
 import { clone as cloneRemote, pull as pullRemote, push as pushRemote } from '../../lib/adapters/git/remote.ts';
 import { allowedSigners as signersFile } from '../../lib/core/journal/allowed-signers.ts';
 import { identitySigner, loadIdentity } from '../../lib/adapters/node/identity.ts';
-import { ledgerDir, openSession, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
 import { Exit, type ExitCode, type Output } from '../output.ts';
 
 async function prompt(url: string): Promise<Credentials | undefined> {
@@ -54,7 +54,7 @@ export async function journalPull(opts: GlobalOptions, out: Output, url: string)
 export async function journalClone(opts: GlobalOptions, out: Output, url: string): Promise<void> {
   const dir = ledgerDir(opts);
   const existed = await stat(dir).then(() => true, () => false);
-  const storage = await FsStorage.open(dir);
+  const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   try {
     const identity = await loadIdentity(storage);
     const journal = await cloneRemote(nodeBinding(dir, prompt), url, storage, identity ? identitySigner(identity) : undefined);
@@ -159,7 +159,7 @@ export async function journalAdvice(dir: string, ledger: import('../../lib/core/
   const missing = new Set(problems.filter((p) => p.code === 'JOURNAL_SIGNATURE_MISSING').map((p) => p.eventId ?? ''));
   if (missing.size) {
     const { byAuthor } = await import('../../lib/adapters/git/repair.ts');
-    const storage = await FsStorage.open(dir);
+    const storage = await FsStorage.open(dir, { sweep: [] });
     const identity = await loadIdentity(storage).catch(() => undefined);
     const events = ledger.events().filter((e) => missing.has(e.id));
     for (const g of byAuthor(ledger, events)) {

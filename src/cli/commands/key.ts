@@ -7,11 +7,11 @@ import path from 'node:path';
 import { FsStorage } from '../../lib/adapters/storage/fs.ts';
 import { loadIdentity, saveIdentity } from '../../lib/adapters/node/identity.ts';
 import { getPassphrase } from '../../lib/adapters/node/passphrase.ts';
-import { assertReadableFile } from '../../lib/adapters/node/files.ts';
+import { assertReadableFile, nativePath } from '../../lib/adapters/node/files.ts';
 import { decryptKeyBackup, encryptKeyBackup } from '../../lib/core/backup.ts';
 import { keyFingerprint } from '../../lib/core/keys.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
-import { existingStorage, ledgerDir, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, existingStorage, ledgerDir, type GlobalOptions } from '../context.ts';
 import type { Output } from '../output.ts';
 
 export async function keyExport(opts: GlobalOptions & { out: string; force?: boolean }, out: Output): Promise<void> {
@@ -47,14 +47,14 @@ export async function keyImport(file: string, opts: GlobalOptions, out: Output):
   await assertReadableFile(file, 'backup file');
   let backup: unknown;
   try {
-    backup = JSON.parse(await readFile(file, 'utf8'));
+    backup = JSON.parse(await readFile(nativePath(file), 'utf8'));
   } catch (e) {
     throw new LedgerError(ErrorCode.BAD_BACKUP, `backup file ${file} is not valid JSON: ${(e as Error).message}`);
   }
   const passphrase = await getPassphrase('Passphrase of the backup: ');
   // Decrypt before touching the directory: a wrong passphrase changes nothing.
   const key = await decryptKeyBackup(backup, passphrase, true);
-  const storage = await FsStorage.open(dir);
+  const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   const existing = await loadIdentity(storage);
   const fingerprint = await keyFingerprint(key.publicKey);
   let status: 'imported' | 'already-present';

@@ -14,7 +14,7 @@ import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import { PromptVault } from '../../lib/core/vault.ts';
 import type { Opening } from '../../lib/core/commitment.ts';
 import { identitySigner } from '../../lib/adapters/node/identity.ts';
-import { hashFile } from '../../lib/adapters/node/files.ts';
+import { hashFile, nativePath } from '../../lib/adapters/node/files.ts';
 import { parseCheckpoint } from '../../lib/core/merkle/checkpoint.ts';
 import { parseNote } from '../../lib/core/merkle/note.ts';
 import { isMerkleError } from '../../lib/core/merkle/errors.ts';
@@ -81,14 +81,14 @@ async function writeNew(file: string, data: Uint8Array, force = false): Promise<
 async function readSmall(file: string, max: number, what: string): Promise<Uint8Array> {
   let size: number;
   try {
-    const st = await stat(file);
+    const st = await stat(nativePath(file));
     if (!st.isFile()) throw new Error('not a regular file');
     size = st.size;
   } catch (e) {
     throw new CliError('USAGE', `cannot read ${what} ${file}: ${(e as Error).message}`);
   }
   if (size > max) return new Uint8Array(size > max + 1 ? max + 1 : size); // judged too large by the parser
-  return new Uint8Array(await readFile(file));
+  return new Uint8Array(await readFile(nativePath(file)));
 }
 
 // ------------------------------------------------------------------------------------------------ checkpoint

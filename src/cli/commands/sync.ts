@@ -22,7 +22,7 @@ import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoom } f
 import { removalTargets, removeAndRotate, type Removal } from '../../lib/core/team/removal.ts';
 import { changeRole, isRole, ROLES as ALL_ROLES, roleTargets } from '../../lib/core/team/roles.ts';
 import { admit, deviceInviteTarget, INVITE_ROLES, newMemberRole, type Admitted, type DeviceInviteTarget } from '../../lib/core/team/devices.ts';
-import { ledgerDir, openSession, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
 import { CliError, Exit, type ExitCode, type Output } from '../output.ts';
 
 export const RELAY_ENV = 'PROVENANCE_LEDGER_RELAY';
@@ -101,7 +101,7 @@ export async function join(codeText: string, opts: JoinOptions, out: Output): Pr
   const inv = parseInviteCode(codeText);
   if (!inv) throw new CliError('BAD_INPUT', `"${codeText}" is not an invite code`);
   const dir = ledgerDir(opts);
-  const storage = await FsStorage.open(dir);
+  const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   if (await Ledger.exists(storage)) throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, `${dir} already holds a ledger`);
   const name = opts.name ?? defaultName();
   const key = await generateDeviceKey(true);

@@ -24,6 +24,8 @@ export const ErrorCode = {
   NOT_INITIALIZED: 'NOT_INITIALIZED',
   ALREADY_INITIALIZED: 'ALREADY_INITIALIZED',
   BAD_INPUT: 'BAD_INPUT',
+  /** A file that changed (size, modification or change time, or its content) while it was read: nothing recorded. */
+  FILE_CHANGED: 'FILE_CHANGED',
   VAULT_MISSING: 'VAULT_MISSING',
   /** Git journal (src/lib/core/journal): an event the journal lacks, or a commit that differs from its event. */
   JOURNAL_MISSING: 'JOURNAL_MISSING',

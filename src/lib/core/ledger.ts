@@ -9,6 +9,7 @@ import { EVENT_SPEC, formatTime, isEventId, signEvent, type EventId, type Ledger
 import { ErrorCode, LedgerError } from './errors.ts';
 import type { Signer } from './keys.ts';
 import { validateEvent } from './validate.ts';
+import { bidiProblems } from './bidi.ts';
 import { applyToRoster, decideAcceptance, extendAcceptance, extendIndex, isGenesis, rosterOf, topoOrder, type PastIndex, type Rejection, type Roster, type RosterEntry } from './roster.ts';
 import { checkEntries, verifyEntries, type Problem, type VerifyReport } from './verify.ts';
 import { hashesIn, matches, traceFile, type EventFilter } from './query.ts';
@@ -738,7 +739,8 @@ export class Ledger {
   }
 
   #assertSchema(event: UnsignedEvent): void {
-    const problems = validateEvent(event);
+    // Writers only: bidirectional controls in labels are refused here, not by the schema (src/lib/core/bidi.ts).
+    const problems = [...validateEvent(event), ...bidiProblems(event.body)];
     if (problems.length > 0) {
       throw new LedgerError(
         ErrorCode.SCHEMA,

@@ -67,23 +67,58 @@ export async function* readSlices(file: Blob): AsyncIterable<Uint8Array> {
 }
 
 /**
+ * A file whose lastModified is this close to the start of its hash (or later) is hashed twice, and refused
+ * unless both agree: a change made within one file-system time stamp tick may leave the time stamp, and so the
+ * File's snapshot check below, as it was (2 s covers FAT; local file systems stamp in 1-10 ms ticks).
+ */
+export const RACY_MS = 2000;
+
+/** The FILE_CHANGED error (the code of src/lib/core/errors.ts), naming the file. */
+function fileChanged(name: string, how: string): Error {
+  return Object.assign(new Error(`${name} ${how} after it was chosen, while it was being read: its hash would be of neither version, so nothing was done with it; choose the file again once nothing is writing it`), { code: 'FILE_CHANGED' });
+}
+
+/**
  * Hashes a file in the worker, slice by slice from `source`. The bytes never leave the workers, and memory
  * holds at most a few slices.
+ *
+ * A File is a snapshot: the browser refuses to read it (NotReadableError) once the file on disk no longer has
+ * the size and modification time it had when it was chosen (File API, "snapshot state"), so a file rewritten
+ * while it is hashed fails here as FILE_CHANGED instead of yielding a hash of neither version. A change that
+ * keeps both (within one time stamp tick) is caught by hashing a recently modified file twice (RACY_MS).
  */
 export async function hashFile(file: Blob & { name: string }, onProgress?: (done: number) => void, source: SliceSource = readSlices): Promise<FileRef> {
+  const start = Date.now();
+  const sha256 = await hashOnce(file, onProgress, source);
+  const lastModified = (file as Partial<File>).lastModified;
+  if (typeof lastModified === 'number' && lastModified > start - RACY_MS) {
+    if ((await hashOnce(file, undefined, source)) !== sha256) throw fileChanged(file.name, 'changed on disk');
+  }
+  return { name: file.name, format: formatOf(file.name), size: file.size, sha256 };
+}
+
+async function hashOnce(file: Blob & { name: string }, onProgress: ((done: number) => void) | undefined, source: SliceSource): Promise<string> {
   const h = spare ?? (await createSHA256());
   spare = undefined;
   try {
     h.init();
     const size = file.size;
     let done = 0;
-    for await (const slice of source(file)) {
-      h.update(slice);
-      done += slice.byteLength;
-      onProgress?.(done);
+    try {
+      for await (const slice of source(file)) {
+        h.update(slice);
+        done += slice.byteLength;
+        onProgress?.(done);
+      }
+    } catch (e) {
+      // Chromium and Firefox: "NotReadableError"; the hashing worker's reader passes the name on in its message.
+      if ((e as Error)?.name === 'NotReadableError' || /NotReadableError/.test(String((e as Error)?.message))) {
+        throw fileChanged(file.name, 'changed, moved or became unreadable on disk');
+      }
+      throw e;
     }
     if (done !== size) throw new Error(`${file.name} could not be read to its end`);
-    return { name: file.name, format: formatOf(file.name), size, sha256: h.digest('hex') };
+    return h.digest('hex');
   } finally {
     spare = h;
   }

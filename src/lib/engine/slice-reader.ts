@@ -48,7 +48,8 @@ async function read(id: number, file: Blob, ahead: number): Promise<void> {
     }
     post({ t: 'end', id });
   } catch (e) {
-    post({ t: 'error', id, message: (e as Error).message ?? String(e) });
+    // The name too: a NotReadableError says the file changed on disk since it was chosen (files.ts hashFile).
+    post({ t: 'error', id, message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
   } finally {
     jobs.delete(id);
   }

@@ -3,7 +3,7 @@ import type { StorageKey } from '../../../lib/core/storage.ts';
 import type { LedgerEvent } from '../../../lib/core/event.ts';
 import type { Ledger } from '../../../lib/core/ledger.ts';
 import type { EventType, FileRef } from '../../../lib/core/types.ts';
-import { fileRefs } from '../../../lib/adapters/node/files.ts';
+import { fileRefs, nonUtf8Note } from '../../../lib/adapters/node/files.ts';
 import { eventJson, logLine, renderValue } from '../../format.ts';
 import { resolveEvent, type Session } from '../../context.ts';
 import type { Output } from '../../output.ts';
@@ -44,6 +44,10 @@ export function printRecorded(ev: LedgerEvent, ledger: Ledger, out: Output): voi
 
 /** Hashes the files named on the command line, with a progress bar for big ones. */
 export function hashFiles(files: string[], out: Output, role?: string): Promise<FileRef[]> {
+  for (const f of files) {
+    const note = nonUtf8Note(f);
+    if (note) out.note(note);
+  }
   return fileRefs(files, { role, onProgress: out.progress });
 }
 

@@ -9,7 +9,8 @@
  * target and fsyncs the directory, so a process killed at any moment leaves the old value or the new one.
  * `durable: false` skips both fsyncs: still atomic against a killed process, not against power loss.
  * Temp files a crash leaves behind are ignored, and removed by open() once older than `staleTempMs` (a younger
- * one may belong to another process saving into the same directory right now).
+ * one may belong to another process saving into the same directory right now), only in the key folders that
+ * `sweep` names (see FsStorageOptions).
  *
  * Directories are created 0700: the ledger directory holds a private key. Case-insensitive file systems (macOS,
  * Windows defaults) fold keys that differ only in letter case onto one file: keep key parts single-case there.
@@ -32,6 +33,12 @@ export interface FsStorageOptions {
   durable?: boolean;
   /** open() removes temp files older than this many milliseconds. Default 60 000. */
   staleTempMs?: number;
+  /**
+   * The top-level key folders in which open() removes stale temp files (files named as save() names its temp
+   * files, nothing else): the sweep enters no other folder, and no symbolic link. Default: every key folder,
+   * for a directory that is this storage's alone; `[]`: no sweep (a reader that must not write).
+   */
+  sweep?: readonly string[];
 }
 
 const VALUE_SUFFIX = '+';
@@ -57,7 +64,7 @@ export class FsStorage implements StorageAdapter {
     const root = path.resolve(dir);
     await mkdir(root, { recursive: true, mode: DIR_MODE });
     const storage = new FsStorage(root, options.durable ?? true);
-    await storage.#removeStaleTemps(options.staleTempMs ?? 60_000);
+    await storage.#removeStaleTemps(options.staleTempMs ?? 60_000, options.sweep);
     return storage;
   }
 
@@ -256,11 +263,13 @@ export class FsStorage implements StorageAdapter {
     }
   }
 
-  async #removeStaleTemps(maxAgeMs: number): Promise<void> {
+  async #removeStaleTemps(maxAgeMs: number, folders?: readonly string[]): Promise<void> {
     const stale: string[] = [];
-    await this.#visit([], (parts, name, kind) => {
+    const onEntry = (parts: StorageKey, name: string, kind: 'file' | 'dir') => {
       if (kind === 'file' && TEMP_FILE.test(name)) stale.push(path.join(this.#path(parts), name));
-    });
+    };
+    if (!folders) await this.#visit([], onEntry);
+    for (const f of folders ?? []) if (isKeyPart(f) && (await isDirectory(this.#path([f])))) await this.#visit([f], onEntry);
     const cutoff = Date.now() - maxAgeMs;
     await mapLimit(stale, CONCURRENCY, async (file) => {
       try {
