@@ -205,7 +205,8 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
 
   program
     .command('verify')
-    .description('check every stored chunk and event (exit 1 when a problem is found)')
+    .description('check every file the ledger keeps: document, journal, device log, checkpoints, time-stamps, policy texts, vault, identity (exit 1 when a problem is found; never writes)')
+    .option('--repair', 'write again what is derived from the document (the device log, checkpoints that no longer verify) and say what was done')
     .action(run(verify));
 
   const key = program.command('key').description(`back up or restore this device's key (passphrase from $${PASSPHRASE_ENV} or typed)`).exitOverride();

@@ -100,7 +100,7 @@ export class Output {
     let detail: unknown;
     if (err instanceof CliError) {
       ({ code, message, exitCode } = err);
-    } else if (isLedgerError(err)) {
+    } else if (isLedgerError(err) || isCodedError(err)) {
       code = err.code;
       message = err.message;
       detail = err.detail;
@@ -143,3 +143,8 @@ export class Output {
 }
 
 const mib = (n: number) => (n / 1048576).toFixed(0);
+
+/** The core's other coded errors (proofs, Merkle, time-stamps): a refusal with a stable code, never a crash. */
+function isCodedError(e: unknown): e is Error & { code: string; detail?: unknown } {
+  return e instanceof Error && ['ProofError', 'MerkleError', 'TimestampError'].includes(e.name) && typeof (e as { code?: unknown }).code === 'string';
+}

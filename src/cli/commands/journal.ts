@@ -37,7 +37,10 @@ async function journalOf(opts: GlobalOptions) {
 }
 
 export async function journalPush(opts: GlobalOptions, out: Output, url: string): Promise<void> {
-  const { journal } = await journalOf(opts);
+  const { session, journal } = await journalOf(opts);
+  // Nothing is sent while the device log disagrees with the document (it may hold an event the document lost).
+  const { assertStoredLogMatches } = await import('../../lib/core/proofs/log-check.ts');
+  await assertStoredLogMatches(session.storage, session.ledger);
   const r = await pushRemote(journal, url);
   out.result({ url, main: r.main ?? null, concurrent: r.concurrent, received: r.received, commits: journal.size }, (say) => {
     say(`pushed ${journal.size} commits to ${url} (main ${r.main?.slice(0, 12)})${r.received ? `, after pulling ${r.received} new events` : ''}`);

@@ -56,7 +56,11 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (isProofError(e)) throw new CliError(e.code, e.message, Exit.INPUT);
+    if (isProofError(e)) {
+      // A damaged device log says how to repair it, whichever check found it.
+      const repair = (e.code === 'LOG_CORRUPT' || e.code === 'LOG_MISMATCH') && !e.message.includes('verify --repair');
+      throw new CliError(e.code, repair ? `${e.message}: nothing was signed; the device log is derived from the ledger, \`provenance-ledger verify --repair\` writes it again` : e.message, Exit.INPUT);
+    }
     if (isMerkleError(e)) throw new CliError(e.code, e.message, Exit.INPUT);
     throw e;
   }

@@ -23,15 +23,16 @@ export async function reveal(ref: string, opts: GlobalOptions, out: Output): Pro
     {
       event: ev.id,
       alg: opening.alg,
-      commitment: opening.commitment,
+      // The commitment the event holds; vault.get gave the opening only once salt and prompt recompute it.
+      commitment: body.prompt.commitment,
       salt: opening.salt,
       prompt: opening.prompt,
-      ...(negative ? { negativePrompt: { commitment: negative.commitment, salt: negative.salt, prompt: negative.prompt } } : {}),
+      ...(negative ? { negativePrompt: { commitment: body.negativePrompt!.commitment, salt: negative.salt, prompt: negative.prompt } } : {}),
       verified: true
     },
     (say) => {
       say(`prompt of generation ${ev.id}`);
-      say(`  commitment  ${opening.commitment} (${opening.alg}, checked: SHA-256(salt || prompt) matches)`);
+      say(`  commitment  ${body.prompt!.commitment} (${opening.alg}, checked: SHA-256(salt || prompt) matches)`);
       say(`  salt        ${opening.salt}`);
       say('  prompt:');
       for (const l of opening.prompt.split('\n')) say(`    ${l}`);

@@ -157,6 +157,8 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   await ensureTeamKey(storage, me.role === 'owner');
   let keys = await loadTeamKeys(storage);
   if (keys.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'this device holds no team key: join the team with an invite');
+  // The device log first: nothing is witnessed, cosigned or sent while it does not match the document.
+  await deviceLog!();
   const relay = relayOf(opts);
   const signer = identitySigner(identity!);
   const accepted: string[] = [];

@@ -1,50 +1,110 @@
 /**
- * verify: every stored chunk and every event checked again from disk. Exit 0 when all is well, 1 when a
- * problem is found; each problem is printed with its code, event id and location. Damaged storage is
- * reported, not crashed on: the ledger is opened with allowProblems, and if even that fails (say the chunk
- * holding the genesis event was changed), the storage is verified without opening it, and why it cannot open
- * is reported too.
+ * verify: every file the ledger keeps, checked again from disk: every stored chunk and every event, the Git
+ * journal, the device log and its checkpoints, the time-stamp store, policy texts, the prompt vault and the device
+ * identity (verify-stored.ts); what it cannot check is said. Exit 0 when all is well, 1 when a problem is found;
+ * each problem is printed with its code, event id and location. A check never writes: the document is opened
+ * without compacting it. Damaged storage is reported, not crashed on: the ledger is opened with allowProblems,
+ * and if even that fails (say the chunk holding the genesis event was changed), the storage is verified without
+ * opening it, and why it cannot open is reported too. `--repair` writes again what is derived from the document
+ * (the device log, checkpoints that no longer verify) and says what it did.
  */
+import { lstat } from 'node:fs/promises';
+import path from 'node:path';
 import { Ledger } from '../../lib/core/ledger.ts';
 import { ErrorCode, isLedgerError } from '../../lib/core/errors.ts';
-import type { VerifyReport } from '../../lib/core/verify.ts';
+import type { Problem, VerifyReport } from '../../lib/core/verify.ts';
 import { existingStorage, ledgerDir, type GlobalOptions } from '../context.ts';
 import { Exit, type ExitCode, type Output } from '../output.ts';
+import type { StoredReport } from './verify-stored.ts';
 
-export async function verify(opts: GlobalOptions, out: Output): Promise<ExitCode> {
+export interface VerifyOptions extends GlobalOptions {
+  repair?: boolean;
+}
+
+const LABELS: Record<string, string> = {
+  'device-log': 'device log',
+  checkpoints: 'checkpoints',
+  timestamps: 'time-stamp files',
+  'policy-texts': 'policy texts',
+  vault: 'prompt vault',
+  identity: 'device identity'
+};
+
+const exists = (file: string) => lstat(file).then(() => true, () => false);
+
+export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode> {
   const dir = ledgerDir(opts);
   const storage = await existingStorage(dir);
   let report: VerifyReport;
   let name: string | undefined;
   let advice: string[] = [];
+  let stored: StoredReport | undefined;
+  let repaired: { done: string[]; refused: string[] } | undefined;
+  let journalChecked = false;
   try {
-    const ledger = await Ledger.open({ storage, allowProblems: true });
+    const ledger = await Ledger.open({ storage, allowProblems: true, compactOnLoad: false });
     name = ledger.name;
     report = await ledger.verify();
+    const files = await import('./verify-stored.ts');
+    if (opts.repair) repaired = await files.repairStored(storage, ledger, report.problems.length);
     // The Git journal (DIR/journal.git), when there is one, must agree with the document.
     const journalCmds = await import('./journal.ts');
     const journal = await journalCmds.journalProblems(dir, ledger);
+    journalChecked = await exists(path.join(dir, 'journal.git', 'HEAD'));
+    // A journal's commit-id cache without the journal: journal.git was removed (it is written again from the ledger).
+    if (!journalChecked && (await exists(path.join(dir, 'journal-commits')))) {
+      journal.push({ code: ErrorCode.JOURNAL_CORRUPT, message: 'the Git journal is gone (its commit-id cache journal-commits/ is still here)', location: 'journal.git' });
+    }
+    if (journalChecked) journal.push(...((await files.journalRefProblems(dir, ledger)) as Problem[]));
     if (journal.length) report = { ...report, ok: false, problems: [...report.problems, ...journal] };
     // What to do about journal problems, in plain words (journal repair, or which author must sign).
     advice = await journalCmds.journalAdvice(dir, ledger, report.problems);
+    // Every other file the ledger keeps.
+    stored = await files.checkStoredFiles(dir, storage, ledger);
+    if (stored.problems.length) report = { ...report, ok: false, problems: [...report.problems, ...(stored.problems as Problem[])] };
+    advice.push(...stored.advice);
   } catch (e) {
     if (!isLedgerError(e) || e.code === ErrorCode.NOT_INITIALIZED) throw e;
-    const stored = await Ledger.verifyStorage(storage);
-    stored.problems.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
-    report = { ...stored, ok: false };
+    const doc = await Ledger.verifyStorage(storage);
+    doc.problems.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
+    report = { ...doc, ok: false };
   }
   const { ok, checked, valid, ledgerId, problems } = report;
-  out.result({ ok, checked, valid, ledgerId: ledgerId ?? null, problems, ...(advice.length ? { advice } : {}) }, (say) => {
-    if (ok) {
-      say(`ok: ledger "${name}" verified, ${valid} of ${checked} events valid, no problems`);
-      return;
+  const unchecked = stored
+    ? [...stored.classes.filter((c) => c.unchecked).map((c) => ({ what: c.class, why: c.unchecked! })), ...stored.unchecked.map((u) => ({ what: `${u.folder}/`, why: u.why }))]
+    : [{ what: 'every file beside the document', why: 'the ledger cannot be opened, so nothing can be checked against it' }];
+  if (stored && !journalChecked) unchecked.unshift({ what: 'journal', why: 'this directory has no Git journal (journal.git)' });
+  const files = stored ? Object.fromEntries(stored.classes.map((c) => [c.class, { checked: c.checked, problems: c.problems }])) : {};
+  const notes = stored?.notes ?? [];
+  out.result(
+    {
+      ok,
+      checked,
+      valid,
+      ledgerId: ledgerId ?? null,
+      problems,
+      files,
+      unchecked,
+      ...(notes.length ? { notices: notes } : {}),
+      ...(advice.length ? { advice } : {}),
+      ...(repaired ? { repaired: repaired.done, notRepaired: repaired.refused } : {})
+    },
+    (say) => {
+      for (const r of repaired?.done ?? []) say(`repaired: ${r}`);
+      for (const r of repaired?.refused ?? []) say(`not repaired: ${r}`);
+      if (ok) say(`ok: ledger "${name}" verified, ${valid} of ${checked} events valid, no problems`);
+      else {
+        say(`FAILED: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${name ? `ledger "${name}"` : dir} (${valid} of ${checked} events valid)`);
+        for (const p of problems) {
+          say(`  [${p.code}] ${p.location ?? ''}${p.eventId && !p.location?.includes(p.eventId) ? ` (event ${p.eventId})` : ''}`);
+          say(`      ${p.message}`);
+        }
+      }
+      if (stored) say(`checked: document, ${journalChecked ? 'journal, ' : ''}${stored.classes.filter((c) => !c.unchecked).map((c) => `${LABELS[c.class]} (${c.checked})`).join(', ')}`);
+      for (const u of unchecked) say(`not checked: ${u.what}: ${u.why}`);
+      for (const n of notes) say(`notice: ${n}`);
+      for (const a of advice) say(`what to do: ${a}`);
     }
-    say(`FAILED: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${name ? `ledger "${name}"` : dir} (${valid} of ${checked} events valid)`);
-    for (const p of problems) {
-      say(`  [${p.code}] ${p.location ?? ''}${p.eventId && !p.location?.includes(p.eventId) ? ` (event ${p.eventId})` : ''}`);
-      say(`      ${p.message}`);
-    }
-    for (const a of advice) say(`what to do: ${a}`);
-  });
+  );
   return ok ? Exit.OK : Exit.PROBLEMS;
 }

@@ -27,6 +27,10 @@ export const ErrorCode = {
   /** A file that changed (size, modification or change time, or its content) while it was read: nothing recorded. */
   FILE_CHANGED: 'FILE_CHANGED',
   VAULT_MISSING: 'VAULT_MISSING',
+  /** A prompt opening in the vault that is damaged: not JSON, wrong shape, or it does not recompute its commitment. */
+  VAULT_CORRUPT: 'VAULT_CORRUPT',
+  /** The stored device identity (identity/device) is damaged, or its key is not one the ledger knows for this device. */
+  IDENTITY_INVALID: 'IDENTITY_INVALID',
   /** Git journal (src/lib/core/journal): an event the journal lacks, or a commit that differs from its event. */
   JOURNAL_MISSING: 'JOURNAL_MISSING',
   JOURNAL_EXTRA: 'JOURNAL_EXTRA',

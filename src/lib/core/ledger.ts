@@ -36,6 +36,8 @@ export interface LedgerOptions {
   /** Open even when stored chunks are corrupt (for verify and recovery); appends are then refused. */
   allowProblems?: boolean;
   compactAfter?: number;
+  /** Fold many incremental chunks into one snapshot while opening (default true; false for verify: a check never writes). */
+  compactOnLoad?: boolean;
   /** Called after each stored batch of accepted events (see Ledger.observe). */
   onAccepted?: AcceptedObserver;
 }

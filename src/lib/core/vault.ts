@@ -6,6 +6,7 @@ import type { StorageAdapter } from './storage.ts';
 import type { Opening } from './commitment.ts';
 import { fromUtf8, utf8 } from './bytes.ts';
 import { verifyOpening } from './commitment.ts';
+import { ErrorCode, LedgerError } from './errors.ts';
 
 const PREFIX = 'vault';
 
@@ -25,8 +26,16 @@ export class PromptVault {
     if (!/^[0-9a-f]{64}$/.test(commitment)) return undefined;
     const bytes = await this.#storage.load([PREFIX, commitment]);
     if (!bytes) return undefined;
-    const opening = JSON.parse(fromUtf8(bytes)) as Opening;
-    await verifyOpening(opening, commitment);
+    // A damaged file fails with VAULT_CORRUPT naming it: an opening is given out only once it recomputes.
+    const where = `${PREFIX}/${commitment}`;
+    let opening: Opening;
+    try {
+      opening = JSON.parse(fromUtf8(bytes)) as Opening;
+      if (typeof opening !== 'object' || opening === null || opening.commitment !== commitment) throw new Error(`it does not name commitment ${commitment}`);
+      await verifyOpening(opening, commitment);
+    } catch (e) {
+      throw new LedgerError(ErrorCode.VAULT_CORRUPT, `the prompt opening ${where} is damaged (${(e as Error).message}): it cannot be revealed`, { detail: { key: where } });
+    }
     return opening;
   }
 }

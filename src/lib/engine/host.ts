@@ -435,7 +435,8 @@ export class LedgerHost {
   async policyText(sha256: unknown): Promise<string | null> {
     if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new LedgerError(ErrorCode.BAD_INPUT, 'not a SHA-256 hash');
     const bytes = await (await this.#openStorage()).load(['texts', sha256]);
-    return bytes ? fromUtf8(bytes) : null;
+    // A text whose bytes no longer hash to its name is damaged: treated as missing (never diffed or shown as it).
+    return bytes && (await sha256Hex(bytes)) === sha256 ? fromUtf8(bytes) : null;
   }
 
   async verify(): Promise<VerifyReport> {

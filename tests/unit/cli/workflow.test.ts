@@ -309,7 +309,9 @@ describe('provenance-ledger CLI workflow', () => {
   it('verify reports a sound ledger, then compact keeps it sound', async () => {
     const v = await pl('verify', '--json');
     expect(v.code, v.stderr).toBe(0);
-    expect(v.json()).toEqual({ ok: true, checked: 9, valid: 9, ledgerId: ids.genesis, problems: [] });
+    expect(v.json()).toMatchObject({ ok: true, checked: 9, valid: 9, ledgerId: ids.genesis, problems: [] });
+    // Every file class the ledger keeps was read (the identity, the device log, its checkpoints, texts, the vault).
+    expect(Object.keys(v.json().files).sort()).toEqual(['checkpoints', 'device-log', 'identity', 'policy-texts', 'timestamps', 'vault']);
     const c = await pl('compact', '--json');
     expect(c.code, c.stderr).toBe(0);
     expect(c.json()).toMatchObject({ events: 9, chunksAfter: 1 });

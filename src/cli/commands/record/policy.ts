@@ -63,7 +63,12 @@ export async function recordPolicy(opts: PolicyOptions, out: Output): Promise<vo
   let changes: PolicySnapshotBody['changes'];
   if (previous) {
     const prevText = (previous.event.body as PolicySnapshotBody).text;
-    const prevBytes = await storage.load(['texts', prevText.sha256]);
+    // A stored text is used only when its bytes still hash to its name (verify reports one that does not).
+    let prevBytes = await storage.load(['texts', prevText.sha256]);
+    if (prevBytes && prevText.sha256 !== sha256 && (await sha256Hex(prevBytes)) !== prevText.sha256) {
+      out.warn(`the stored text of the previous snapshot (texts/${prevText.sha256}) is damaged: its bytes no longer hash to its name, so it is treated as missing (provenance-ledger verify reports it)`);
+      prevBytes = undefined;
+    }
     if (prevText.sha256 === sha256) {
       changes = { changedSections: 0, addedChars: 0, removedChars: 0 };
       out.note(`the text is unchanged since the previous snapshot ${previous.id.slice(0, 12)}`);
@@ -92,6 +97,12 @@ export async function recordPolicy(opts: PolicyOptions, out: Output): Promise<vo
   }) as unknown as PolicySnapshotBody;
 
   const key = ['texts', sha256];
+  // A damaged file already under this text's name is replaced by the text itself (the bytes its name stands for).
+  const held = await storage.load(key);
+  if (held && (await sha256Hex(held)) !== sha256) {
+    await storage.save(key, text);
+    out.note(`texts/${sha256} was damaged: written again with this text, whose hash is its name`);
+  }
   const ev = await appendWithSideData(s, 'policy-snapshot', body, [{ key, write: () => storage.save(key, text) }]);
   printRecorded(ev, ledger, out);
 }

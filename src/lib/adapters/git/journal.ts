@@ -25,6 +25,7 @@
  * isomorphic-git, so the same code runs over IndexedDB in a worker.
  */
 import type { Ledger } from '../../core/ledger.ts';
+import { ErrorCode, LedgerError } from '../../core/errors.ts';
 import type { EventId, LedgerEvent } from '../../core/event.ts';
 import type { Signer } from '../../core/keys.ts';
 import { topoOrder } from '../../core/roster.ts';
@@ -130,7 +131,7 @@ export class GitJournal {
       await caughtUp;
     } catch (e) {
       j.detach();
-      throw e;
+      throw damagedJournal(e, binding.gitdir);
     }
     return j;
   }
@@ -405,4 +406,20 @@ export class GitJournal {
   eventIds(): EventId[] {
     return [...this.#map.byEvent.keys()] as EventId[];
   }
+}
+
+/**
+ * A catch-up that failed on the journal's own files (a folder or file of journal.git gone or unreadable) is a
+ * damaged journal: said so with JOURNAL_CORRUPT and how to repair it, never as a crash. Other failures (a full
+ * disk, no permission) are passed on as they are.
+ */
+function damagedJournal(e: unknown, gitdir: string): unknown {
+  if (e instanceof LedgerError) return e;
+  const errno = (e as { code?: unknown })?.code;
+  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno) && !['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno)) return e;
+  return new LedgerError(
+    ErrorCode.JOURNAL_CORRUPT,
+    `the Git journal (${gitdir}) is damaged and cannot be written (${(e as Error)?.message ?? String(e)}): nothing was recorded or sent; \`provenance-ledger journal repair\` writes it again from the ledger (keeping the damaged one aside), \`provenance-ledger verify\` lists what is wrong`,
+    { cause: e }
+  );
 }

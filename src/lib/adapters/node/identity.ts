@@ -7,7 +7,7 @@
 import type { StorageAdapter } from '../../core/storage.ts';
 import { fromBase64url, fromUtf8, toBase64url, utf8 } from '../../core/bytes.ts';
 import { ErrorCode, LedgerError } from '../../core/errors.ts';
-import { exportPrivateKey, importPrivateKey, signerFromCryptoKey, type DeviceKey, type PublicKey, type Signer } from '../../core/keys.ts';
+import { exportPrivateKey, importPrivateKey, signerFromCryptoKey, verifySignature, type DeviceKey, type PublicKey, type Signer } from '../../core/keys.ts';
 
 export const IDENTITY_KEY = ['identity', 'device'];
 
@@ -25,7 +25,7 @@ export async function loadIdentity(storage: StorageAdapter): Promise<NodeIdentit
   const bytes = await storage.load(IDENTITY_KEY);
   if (!bytes) return undefined;
   const bad = (what: string): never => {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `the stored device identity is damaged: ${what}`);
+    throw new LedgerError(ErrorCode.IDENTITY_INVALID, `the stored device identity (identity/device) is damaged: ${what}; restore it with provenance-ledger key import <backup>`);
   };
   let record: Record<string, unknown> = {};
   try {
@@ -46,7 +46,7 @@ export async function loadIdentity(storage: StorageAdapter): Promise<NodeIdentit
     bad('privateKey is not a base64url PKCS#8 Ed25519 key');
   }
   if (key!.publicKey !== record.publicKey) {
-    throw new LedgerError(ErrorCode.KEY_MISMATCH, 'the stored device identity is damaged: its private key does not match its public key');
+    throw new LedgerError(ErrorCode.IDENTITY_INVALID, 'the stored device identity (identity/device) is damaged: its private key does not match its public key; restore it with provenance-ledger key import <backup>');
   }
   return { publicKey: key!.publicKey, name: record.name as string, privateKey: key!.privateKey, pkcs8 };
 }
@@ -61,4 +61,41 @@ export async function saveIdentity(storage: StorageAdapter, key: DeviceKey, name
 
 export function identitySigner(identity: NodeIdentity): Signer {
   return signerFromCryptoKey(identity.privateKey, identity.publicKey);
+}
+
+/** What verify finds of the stored identity: the key when it is sound, else the problem (and where). */
+export interface IdentityCheck {
+  /** The device's public key, when the identity is sound. */
+  publicKey?: PublicKey;
+  problem?: { code: string; message: string; location: string };
+  /** Why it could not be checked (no identity here, and nothing says this directory had one). */
+  unchecked?: string;
+}
+
+/**
+ * verify's check of identity/device, read-only: it parses, its private key is the one of its public key, that key
+ * signs and the signature verifies, and it is the key the ledger knows for this device (a member's, active or
+ * removed). `logKey`: the key this device's log checkpoints name, when known (then the identity must be it, and a
+ * missing identity is a lost key, not a copy made without one).
+ */
+export async function checkIdentity(storage: StorageAdapter, roster: ReadonlyArray<{ key: string }>, logKey?: string): Promise<IdentityCheck> {
+  const location = IDENTITY_KEY.join('/');
+  const problem = (message: string, code: string = ErrorCode.IDENTITY_INVALID) => ({ problem: { code, message, location } });
+  let identity: NodeIdentity | undefined;
+  try {
+    identity = await loadIdentity(storage);
+  } catch (e) {
+    return problem((e as Error).message);
+  }
+  if (!identity) {
+    if (logKey) return problem(`the device key that signed this log's checkpoints (${logKey.slice(0, 12)}…) is gone: key import your backup of it`, ErrorCode.STORAGE_MISSING);
+    return { unchecked: 'no device key in this directory (a copy made without one): nothing to check' };
+  }
+  const probe = utf8('provenance-ledger/identity-check/v1');
+  if (!(await verifySignature(identity.publicKey, probe, await identitySigner(identity).sign(probe)))) {
+    return problem('its private key makes signatures its public key does not verify');
+  }
+  if (!roster.some((m) => m.key === identity.publicKey)) return problem(`its key (${identity.publicKey.slice(0, 12)}…) is not one of this ledger's members' keys`);
+  if (logKey && logKey !== identity.publicKey) return problem(`its key (${identity.publicKey.slice(0, 12)}…) is not the one that signed this log's checkpoints (${logKey.slice(0, 12)}…)`);
+  return { publicKey: identity.publicKey };
 }

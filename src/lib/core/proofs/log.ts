@@ -28,6 +28,7 @@ import { createEd25519Verifier, parseNote, signNote, formatNote, type NoteSignat
 import { ProofCode, ProofError } from './errors.ts';
 import { logNoteSigner, logOrigin, logVerifierKey, witnessVerifierKey } from './keys.ts';
 import { createCosignatureVerifier } from '../merkle/cosignature.ts';
+import { assertLogMatches } from './log-check.ts';
 
 export const CHUNK = 1024;
 const ENTRY = 2 * HASH_SIZE;
@@ -106,6 +107,8 @@ export class DeviceLog {
    */
   static async attach(ledger: Ledger, storage: StorageAdapter, opts: { signer?: Signer } = {}): Promise<DeviceLog> {
     const log = await DeviceLog.load(storage);
+    // Nothing is appended, signed or proved over a log that does not match the ledger (log-check.ts).
+    assertLogMatches(log, ledger);
     await log.reconcile(ledger);
     log.#detach = ledger.observe((events) =>
       log.#enqueue(async () => {
@@ -259,8 +262,18 @@ export class DeviceLog {
     const existing = await this.storage.load([...CHECKPOINTS, checkpointName(size)]);
     const origin = await logOrigin(ledgerId, signer.publicKey);
     if (existing) {
-      const note = fromUtf8(existing);
-      if (parseNote(note).text === formatCheckpoint({ origin, size, rootHash: this.root(), extensions: [] })) return note;
+      // A stored checkpoint is never written over: the same one is returned once its signature verifies.
+      const where = `log/checkpoints/${checkpointName(size)}`;
+      let note: string;
+      let text: string;
+      try {
+        note = fromUtf8(existing);
+        text = (await openCheckpoint(note, await createEd25519Verifier(await logVerifierKey(ledgerId, signer.publicKey)))).note.text;
+      } catch (e) {
+        throw new ProofError(ProofCode.CHECKPOINT_INVALID, `${where} is damaged (${(e as Error).message}): left as it is; \`provenance-ledger verify --repair\` keeps it aside and signs it again`);
+      }
+      if (text === formatCheckpoint({ origin, size, rootHash: this.root(), extensions: [] })) return note;
+      throw new ProofError(ProofCode.CHECKPOINT_INVALID, `${where} was signed over another root than this log's at size ${size}: left as it is; \`provenance-ledger verify\` says which is wrong, \`verify --repair\` keeps it aside and signs again`);
     }
     const note = await signNote(formatCheckpoint({ origin, size, rootHash: this.root(), extensions: [] }), [await logNoteSigner(ledgerId, signer)]);
     await this.storage.save([...CHECKPOINTS, checkpointName(size)], utf8(note));

@@ -7,6 +7,8 @@
  *   log/timestamps-pending/<size, 16 decimal digits>  {"tsas":[url…],"attempts":n,"lastError":"…","lastTry":"…"}
  *                                                      requests that failed (or were made offline), tried again later
  *   settings/tsa                                      {"tsas":[url…]}: the TSAs this ledger directory uses
+ *   log/timestamps-held                               {"tokens":{"<size>":[url…]}}: every token stored, written
+ *                                                      after the token itself (verify says when one is gone)
  *
  * Every file is read as untrusted: a damaged one (not JSON, wrong shape, a bad URL, a token that is not base64)
  * fails with STORAGE_CORRUPT naming its key, and is never written over: it stays as evidence until removed.
@@ -26,6 +28,8 @@ const MAX_ERROR_CHARS = 500;
 const TOKENS = ['log', 'timestamps'];
 const PENDING = ['log', 'timestamps-pending'];
 const SETTINGS = ['settings', 'tsa'];
+/** Which tokens were stored, by size: {"tokens": {"<size>": [tsa…]}} (so that a token file gone is noticed). */
+const HELD = ['log', 'timestamps-held'];
 const SIZE_NAME = /^[0-9]{16}$/;
 
 export interface TokenEntry {
@@ -145,7 +149,64 @@ export class TimestampStore {
     if (have.some((t) => t.tsa === fresh.tsa)) return false;
     if (have.length >= MAX_TOKENS_PER_SIZE) throw new LedgerError(ErrorCode.BAD_INPUT, `checkpoint ${size} already holds ${MAX_TOKENS_PER_SIZE} tokens`);
     await this.storage.save([...TOKENS, sizeName(size)], utf8(JSON.stringify({ tokens: [...have, fresh] }) + '\n'));
+    try {
+      const held = await this.held();
+      held.set(size, [...(held.get(size) ?? []), fresh.tsa]);
+      const doc = Object.fromEntries([...held].sort(([a], [b]) => a - b).map(([n, tsas]) => [sizeName(n), [...new Set(tsas)]]));
+      await this.storage.save(HELD, utf8(JSON.stringify({ tokens: doc }) + '\n'));
+    } catch (e) {
+      if ((e as LedgerError).code !== ErrorCode.STORAGE_CORRUPT) throw e; // a damaged record is left as it is (problems() names it)
+    }
     return true;
+  }
+
+  /** The tokens stored (log/timestamps-held): TSAs by checkpoint size. Tokens stored before it was kept are not in it. */
+  async held(): Promise<Map<number, string[]>> {
+    const doc = await this.#read(HELD);
+    if (doc === undefined) return new Map();
+    return this.#parse(HELD, () => {
+      if (!isObject(doc) || !isObject(doc.tokens)) throw new Error('want {"tokens": {"<size>": [url…]}}');
+      const out = new Map<number, string[]>();
+      for (const [name, tsas] of Object.entries(doc.tokens)) {
+        if (!SIZE_NAME.test(name) || Number(name) < 1) throw new Error(`${JSON.stringify(name.slice(0, 20))} is not a checkpoint size`);
+        if (!Array.isArray(tsas) || tsas.length > MAX_TOKENS_PER_SIZE) throw new Error(`the TSAs of size ${Number(name)} are not a list`);
+        out.set(Number(name), tsas.map((u) => normalizeTsaUrl(u)));
+      }
+      return out;
+    });
+  }
+
+  /** Tokens held that the record lacks (stored before it was kept, or a write cut short between the two). */
+  async unrecorded(): Promise<Array<{ size: number; tsa: string }>> {
+    const held = await this.held();
+    const out: Array<{ size: number; tsa: string }> = [];
+    for (const size of await this.sizes()) {
+      const have = await this.tokens(size).catch(() => [] as TokenEntry[]);
+      for (const t of have) if (!held.get(size)?.includes(t.tsa)) out.push({ size, tsa: t.tsa });
+    }
+    return out;
+  }
+
+  /** Adds every token held to the record (verify --repair); entries of tokens that are gone stay, as evidence of the loss. */
+  async recordHeld(): Promise<number> {
+    const add = await this.unrecorded();
+    if (add.length === 0) return 0;
+    const held = await this.held();
+    for (const { size, tsa } of add) held.set(size, [...(held.get(size) ?? []), tsa]);
+    const doc = Object.fromEntries([...held].sort(([a], [b]) => a - b).map(([n, tsas]) => [sizeName(n), [...new Set(tsas)]]));
+    await this.storage.save(HELD, utf8(JSON.stringify({ tokens: doc }) + '\n'));
+    return add.length;
+  }
+
+  /** Tokens the record says were stored and that are gone (their file removed, or the TSA's entry dropped from it). */
+  async missing(): Promise<Array<{ size: number; tsa: string }>> {
+    const out: Array<{ size: number; tsa: string }> = [];
+    for (const [size, tsas] of await this.held()) {
+      const have = await this.tokens(size).catch(() => undefined); // a damaged file is named by problems()
+      if (!have) continue;
+      for (const tsa of tsas) if (!have.some((t) => t.tsa === tsa)) out.push({ size, tsa });
+    }
+    return out;
   }
 
   // ------------------------------------------------------------------------------------------ pending requests
@@ -213,6 +274,7 @@ export class TimestampStore {
       }
     };
     await attempt(SETTINGS, () => this.tsas());
+    await attempt(HELD, () => this.held());
     for (const [prefix, read] of [[TOKENS, (n: number) => this.tokens(n)], [PENDING, (n: number) => this.pendingAt(n)]] as const) {
       for (const k of await this.storage.listKeys(prefix)) {
         if (k.length !== 3 || !SIZE_NAME.test(k[2]) || Number(k[2]) < 1) {
