@@ -2,8 +2,16 @@
  * The relay: forwards opaque binary frames between the connections of one room, and nothing else. It stores
  * nothing, logs no frame, and sees only room ids (derived from team keys: they say nothing) and ciphertext.
  *
- * Limits: frame size (MAX_FRAME), per-connection rate (token buckets for frames and bytes; a connection
- * over them is closed with 1008), rooms and peers per room, total connections.
+ * Admission (ledger-schema/README.md section 19): a room id is an Ed25519 public key whose private key only the
+ * room's devices can derive (core/sync/room.ts). The relay sends each connection a fresh challenge; until the
+ * connection answers with the room key's signature over it, it may send no frame, hears none and does not count
+ * against the room: a stranger who knows a room id cannot enter it, fill it or break its sync.
+ *
+ * Limits: frame size (MAX_FRAME), per-connection rate (token buckets for frames and bytes; a connection over
+ * them is closed with 1008), bytes waiting to be read per connection and in all (a reader that falls behind is
+ * closed with 1013 and its queued frames dropped), peers per room, rooms, connections; per address (IPv4, or an
+ * IPv6 /64): connection attempts, connections awaiting admission, connections, rooms. When the relay is full, a
+ * connection that has not proved a room key yet is closed first.
  *
  * On the same port, over plain HTTP, it forwards RFC 3161 time-stamp requests to the time-stamping authorities its
  * operator allows (`tsaAllow`; timestamp-forward.ts): only a 32-byte SHA-256 imprint leaves the device. Any other
@@ -17,6 +25,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
 import { parseArgs } from 'node:util';
 import { MAX_FRAME } from '../lib/core/sync/frame.ts';
+import { randomBytes } from '../lib/core/sync/crypto.ts';
+import { admission, CHALLENGE_LEN, checkAdmission } from '../lib/core/sync/room.ts';
+import { fromBase64url } from '../lib/core/bytes.ts';
 import { createTimestampForwarder, tsaAllowList, type TimestampForwardOptions } from './timestamp-forward.ts';
 
 export interface RelayOptions {
@@ -25,6 +36,7 @@ export interface RelayOptions {
   maxFrame?: number;
   maxRooms?: number;
   maxPeersPerRoom?: number;
+  /** Connections in all, admitted or awaiting admission (the latter are closed first when it is reached). */
   maxConnections?: number;
   /** Frames per second a connection may send (sustained), and the burst above it. */
   frameRate?: number;
@@ -32,12 +44,44 @@ export interface RelayOptions {
   /** Bytes per second a connection may send (sustained), and the burst. */
   byteRate?: number;
   byteBurst?: number;
+  /** Bytes waiting to be read by one connection (the relay's queue and its socket's) before it is closed (16 MiB). */
+  maxBuffered?: number;
+  /** Bytes waiting to be read by all connections; over it, the connection a frame is queued for is closed (512 MiB). */
+  maxBufferedTotal?: number;
+  /** How long a connection has to prove its room key (10 s). */
+  admissionTimeoutMs?: number;
+  /** Per address (IPv4, or IPv6 /64): connections awaiting admission (64), connections in all (256), rooms (64). */
+  maxPendingPerAddress?: number;
+  maxConnectionsPerAddress?: number;
+  maxRoomsPerAddress?: number;
+  /** Connection attempts per address per second (sustained, 60), and the burst (240). */
+  attemptRate?: number;
+  attemptBurst?: number;
+  /** A connection the relay closed is dropped if it has not ended after this long (10 s). */
+  closeGraceMs?: number;
   /** Called with every frame forwarded (tests capture what the relay sees). */
   onForward?: (room: string, frame: Uint8Array) => void;
+  /** One line for each admitted connection the relay closes (too slow, over its rate): the reason, no address or room. */
+  log?: (line: string) => void;
   /** The time-stamping authorities (their URLs, compared exactly) this relay forwards RFC 3161 requests to. */
   tsaAllow?: string[];
   /** The forwarder's limits and hooks (timeout, rate per address, fetch, log): timestamp-forward.ts. */
   timestamp?: Omit<TimestampForwardOptions, 'allow'>;
+}
+
+export interface RelayStats {
+  rooms: number;
+  /** Admitted connections. */
+  peers: number;
+  /** Connections awaiting admission. */
+  pending: number;
+  forwarded: number;
+  timestamps: number;
+  /** Bytes waiting to be read, in all. */
+  buffered: number;
+  /** Connections refused before admission (a proof refused, a limit reached), and admitted ones closed for being too slow. */
+  refused: number;
+  slow: number;
 }
 
 export interface Relay {
@@ -45,11 +89,14 @@ export interface Relay {
   /** The same port over HTTP: time-stamp requests go to `${httpUrl}/timestamp`. */
   httpUrl: string;
   port: number;
-  stats(): { rooms: number; peers: number; forwarded: number; timestamps: number };
+  stats(): RelayStats;
   close(): Promise<void>;
 }
 
-const ROOM_PATH = /^\/room\/([A-Za-z0-9_-]{8,64})$/;
+const ROOM_PATH = /^\/room\/([A-Za-z0-9_-]{43})$/;
+const MiB = 1024 * 1024;
+/** Below this many bytes in its socket, a frame goes to the connection at once; above, it waits in the relay's queue. */
+const LOW_WATER = MiB;
 
 class Bucket {
   #tokens: number;
@@ -62,13 +109,57 @@ class Bucket {
     this.#tokens = burst;
   }
   take(n: number): boolean {
-    const now = Date.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
-    this.#last = now;
+    this.#refill();
     if (this.#tokens < n) return false;
     this.#tokens -= n;
     return true;
   }
+  full(): boolean {
+    this.#refill();
+    return this.#tokens >= this.#burst;
+  }
+  #refill(): void {
+    const now = Date.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
+    this.#last = now;
+  }
+}
+
+/** The address limits count against: an IPv4 address, or the /64 of an IPv6 one (one host holds a whole /64). */
+export function addressKey(remote: string | undefined): string {
+  if (!remote) return '?';
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remote);
+  if (v4) return v4[1];
+  if (!remote.includes(':')) return remote;
+  const [head, tail] = remote.split('%')[0].split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+}
+
+interface Conn {
+  ws: WebSocket;
+  id: string;
+  address: Address;
+  state: 'pending' | 'checking' | 'admitted' | 'closing' | 'gone';
+  challenge: Uint8Array;
+  room?: Set<Conn>;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Bytes handed to the socket and not yet written out; frames waiting in the relay's queue, and their bytes. */
+  inflight: number;
+  queue: Buffer[];
+  queued: number;
+  frames?: Bucket;
+  bytes?: Bucket;
+}
+
+interface Address {
+  key: string;
+  pending: number;
+  conns: number;
+  rooms: Map<string, number>;
+  attempts: Bucket;
 }
 
 export function startRelay(o: RelayOptions = {}): Promise<Relay> {
@@ -76,9 +167,21 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
   const maxRooms = o.maxRooms ?? 1000;
   const maxPeers = o.maxPeersPerRoom ?? 64;
   const maxConnections = o.maxConnections ?? 4000;
-  const rooms = new Map<string, Set<WebSocket>>();
-  let connections = 0;
+  const maxBuffered = o.maxBuffered ?? 16 * MiB;
+  const maxBufferedTotal = o.maxBufferedTotal ?? 512 * MiB;
+  const maxPendingPerAddress = o.maxPendingPerAddress ?? 64;
+  const maxPerAddress = o.maxConnectionsPerAddress ?? 256;
+  const maxRoomsPerAddress = o.maxRoomsPerAddress ?? 64;
+  const log = o.log ?? (() => undefined);
+  const rooms = new Map<string, Set<Conn>>();
+  const addresses = new Map<string, Address>();
+  /** Connections awaiting admission, oldest first (the first closed when the relay is full). */
+  const pending = new Set<Conn>();
+  let admitted = 0;
   let forwarded = 0;
+  let buffered = 0;
+  let refused = 0;
+  let slow = 0;
   const timestamps = createTimestampForwarder({ ...o.timestamp, allow: o.tsaAllow ?? [] });
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     if (timestamps.handle(req, res)) return;
@@ -89,35 +192,156 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
   });
   const wss = new WebSocketServer({ server, maxPayload: maxFrame, perMessageDeflate: false });
 
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const m = ROOM_PATH.exec(req.url ?? '');
-    if (!m) return ws.close(1008, 'expected /room/<id>');
-    const id = m[1];
-    let room = rooms.get(id);
-    if (!room && rooms.size >= maxRooms) return ws.close(1013, 'too many rooms');
-    if (room && room.size >= maxPeers) return ws.close(1013, 'room full');
-    if (connections >= maxConnections) return ws.close(1013, 'too many connections');
-    if (!room) rooms.set(id, (room = new Set()));
-    room.add(ws);
-    connections++;
-    const frames = new Bucket(o.frameRate ?? 500, o.frameBurst ?? 2000);
-    const bytes = new Bucket(o.byteRate ?? 32 * 1024 * 1024, o.byteBurst ?? 64 * 1024 * 1024);
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) return ws.close(1003, 'binary frames only');
-      const frame = data instanceof Buffer ? data : Buffer.concat(data as Buffer[]);
-      if (!frames.take(1) || !bytes.take(frame.length)) return ws.close(1008, 'rate limit');
-      o.onForward?.(id, new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
-      for (const peer of room!) {
-        if (peer !== ws && peer.readyState === peer.OPEN) {
-          peer.send(frame, { binary: true });
-          forwarded++;
-        }
+  function addressOf(remote: string | undefined): Address {
+    const key = addressKey(remote);
+    let a = addresses.get(key);
+    if (!a) {
+      // Forget idle addresses (no connection, a full bucket: they say nothing a new entry would not) before the map grows large.
+      if (addresses.size >= 10_000) for (const [k, v] of addresses) if (v.pending + v.conns === 0 && v.attempts.full()) addresses.delete(k);
+      addresses.set(key, (a = { key, pending: 0, conns: 0, rooms: new Map(), attempts: new Bucket(o.attemptRate ?? 60, o.attemptBurst ?? 240) }));
+    }
+    return a;
+  }
+
+  /** Takes a connection out of its room and the counts (once), and drops what waits for it. */
+  function leave(c: Conn): void {
+    if (c.state === 'pending' || c.state === 'checking') {
+      pending.delete(c);
+      c.address.pending--;
+    } else if (c.state === 'admitted') {
+      admitted--;
+      c.address.conns--;
+      const n = (c.address.rooms.get(c.id) ?? 1) - 1;
+      if (n > 0) c.address.rooms.set(c.id, n);
+      else c.address.rooms.delete(c.id);
+      c.room!.delete(c);
+      if (c.room!.size === 0 && rooms.get(c.id) === c.room) rooms.delete(c.id);
+    }
+    buffered -= c.queued;
+    c.queue = [];
+    c.queued = 0;
+    if (c.timer) clearTimeout(c.timer);
+  }
+
+  /** Closes a connection with a code and a one-line reason; its queued frames are dropped at once. */
+  function shut(c: Conn, code: number, reason: string): void {
+    if (c.state === 'closing' || c.state === 'gone') return;
+    if (c.state !== 'admitted') refused++;
+    leave(c);
+    c.state = 'closing';
+    c.ws.close(code, reason);
+    // A reader that never reads never ends the closing handshake: its socket is dropped after the grace.
+    c.timer = setTimeout(() => c.ws.terminate(), o.closeGraceMs ?? 10_000);
+  }
+
+  /** Hands a frame to the socket, counting it until it is written out. */
+  function write(c: Conn, frame: Buffer): void {
+    c.inflight += frame.length;
+    buffered += frame.length;
+    c.ws.send(frame, { binary: true }, () => {
+      if (c.state === 'gone') return;
+      c.inflight -= frame.length;
+      buffered -= frame.length;
+      while (c.queue.length > 0 && c.inflight < LOW_WATER && c.state === 'admitted') {
+        const next = c.queue.shift()!;
+        c.queued -= next.length;
+        buffered -= next.length;
+        write(c, next);
       }
     });
+    forwarded++;
+  }
+
+  /** A frame for one member of a room: to its socket, or to the relay's queue while the socket is full. */
+  function deliver(c: Conn, frame: Buffer): void {
+    if (c.state !== 'admitted') return;
+    if (c.queue.length === 0 && c.inflight < LOW_WATER) return write(c, frame);
+    const waiting = c.inflight + c.queued + frame.length;
+    if (waiting > maxBuffered || buffered + frame.length > maxBufferedTotal) {
+      slow++;
+      const why = waiting > maxBuffered ? `over ${Math.round(maxBuffered / MiB)} MiB waiting to be read` : 'the relay has too much waiting to be read';
+      log(`closed a connection (1013): too slow, ${why}`);
+      return shut(c, 1013, `too slow: ${why}`);
+    }
+    c.queue.push(frame);
+    c.queued += frame.length;
+    buffered += frame.length;
+  }
+
+  async function onProof(c: Conn, data: Buffer, isBinary: boolean): Promise<void> {
+    if (isBinary || c.state !== 'pending') return shut(c, 1008, 'admission first: answer the challenge with the room key');
+    c.state = 'checking';
+    let proof: Uint8Array | undefined;
+    try {
+      const m = JSON.parse(data.toString('utf8'));
+      if (typeof m?.proof === 'string') proof = fromBase64url(m.proof);
+    } catch {
+      proof = undefined;
+    }
+    const ok = proof !== undefined && (await checkAdmission(c.id, c.challenge, proof));
+    if (c.state !== 'checking') return; // closed meanwhile
+    if (!ok) return shut(c, 1008, 'admission refused: not a proof of this room key');
+    let room = rooms.get(c.id);
+    if (room && room.size >= maxPeers) return shut(c, 1013, 'room full');
+    if (!room && rooms.size >= maxRooms) return shut(c, 1013, 'too many rooms');
+    if (!c.address.rooms.has(c.id) && c.address.rooms.size >= maxRoomsPerAddress) return shut(c, 1013, 'too many rooms from this address');
+    leave(c);
+    c.state = 'admitted';
+    if (!room) rooms.set(c.id, (room = new Set()));
+    room.add(c);
+    c.room = room;
+    admitted++;
+    c.address.conns++;
+    c.address.rooms.set(c.id, (c.address.rooms.get(c.id) ?? 0) + 1);
+    c.frames = new Bucket(o.frameRate ?? 500, o.frameBurst ?? 2000);
+    c.bytes = new Bucket(o.byteRate ?? 32 * MiB, o.byteBurst ?? 64 * MiB);
+    c.ws.send(admission.admitted());
+  }
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const m = ROOM_PATH.exec(req.url ?? '');
+    const refuse = (code: number, reason: string) => {
+      refused++;
+      ws.close(code, reason);
+      const t = setTimeout(() => ws.terminate(), o.closeGraceMs ?? 10_000);
+      ws.once('close', () => clearTimeout(t));
+    };
+    if (!m) return refuse(1008, 'expected /room/<id>, the id a room key of 43 base64url characters');
+    const address = addressOf(req.socket.remoteAddress);
+    if (!address.attempts.take(1)) return refuse(1013, 'too many connection attempts from this address');
+    if (address.pending >= maxPendingPerAddress) return refuse(1013, 'too many connections awaiting admission from this address');
+    if (address.pending + address.conns >= maxPerAddress) return refuse(1013, 'too many connections from this address');
+    if (pending.size + admitted >= maxConnections) {
+      // Full: a connection still to prove its room key makes way; without one, the newcomer is refused.
+      const oldest = pending.values().next().value;
+      if (!oldest) return refuse(1013, 'too many connections');
+      shut(oldest, 1013, 'the relay is full: admission took too long');
+    }
+    const c: Conn = { ws, id: m[1], address, state: 'pending', challenge: randomBytes(CHALLENGE_LEN), inflight: 0, queue: [], queued: 0 };
+    pending.add(c);
+    address.pending++;
+    c.timer = setTimeout(() => shut(c, 1008, 'no admission proof in time'), o.admissionTimeoutMs ?? 10_000);
+    ws.send(admission.challenge(c.challenge));
+    ws.on('message', (data, isBinary) => {
+      if (c.state === 'pending' || c.state === 'checking') {
+        const text = data instanceof Buffer ? data : Buffer.concat(data as Buffer[]);
+        return void onProof(c, text, isBinary).catch(() => shut(c, 1011, 'admission failed'));
+      }
+      if (c.state !== 'admitted') return;
+      if (!isBinary) return shut(c, 1003, 'binary frames only');
+      const frame = data instanceof Buffer ? data : Buffer.concat(data as Buffer[]);
+      if (!c.frames!.take(1) || !c.bytes!.take(frame.length)) {
+        log('closed a connection (1008): over its rate limit');
+        return shut(c, 1008, 'rate limit');
+      }
+      o.onForward?.(c.id, new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
+      for (const peer of c.room!) if (peer !== c) deliver(peer, frame);
+    });
     ws.on('close', () => {
-      connections--;
-      room!.delete(ws);
-      if (room!.size === 0) rooms.delete(id);
+      leave(c);
+      buffered -= c.inflight;
+      c.inflight = 0;
+      c.state = 'gone';
     });
     ws.on('error', () => ws.terminate());
   });
@@ -134,7 +358,7 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
         url: `ws://${hostPart}:${port}`,
         httpUrl: `http://${hostPart}:${port}`,
         port,
-        stats: () => ({ rooms: rooms.size, peers: connections, forwarded, timestamps: timestamps.stats().forwarded }),
+        stats: () => ({ rooms: rooms.size, peers: admitted, pending: pending.size, forwarded, timestamps: timestamps.stats().forwarded, buffered, refused, slow }),
         close: () =>
           new Promise<void>((res) => {
             for (const c of wss.clients) c.terminate();
@@ -159,7 +383,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const port = process.env.PORT ? Number(process.env.PORT) : 8787;
-  const relay = await startRelay({ port, tsaAllow, timestamp: { log: (line) => process.stdout.write(`${line}\n`) } });
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const relay = await startRelay({ port, tsaAllow, log: say, timestamp: { log: say } });
   process.stdout.write(`relay listening on ${relay.url}\n`);
   process.stdout.write(
     tsaAllow.length

@@ -13,7 +13,8 @@ import * as A from '@automerge/automerge';
 import { startRelay } from '../../src/relay/server.ts';
 import { connectRelay } from '../../src/lib/adapters/transport/websocket.ts';
 import { SyncHub } from '../../src/lib/core/sync/hub.ts';
-import { decodeTeamKey, encodeTeamKey, newTeamKey, roomId } from '../../src/lib/core/team/teamkey.ts';
+import { decodeTeamKey, encodeTeamKey, newTeamKey, roomKey } from '../../src/lib/core/team/teamkey.ts';
+import { randomRoomKey } from '../../src/lib/core/sync/room.ts';
 import { MemoryStorage } from '../../src/lib/adapters/storage/memory.ts';
 import { Ledger, defaultMemberId } from '../../src/lib/core/ledger.ts';
 import { exportPrivateKey, generateDeviceKey, importPrivateKey, signerFromCryptoKey, type Signer } from '../../src/lib/core/keys.ts';
@@ -149,7 +150,8 @@ async function peerProcess(configFile: string): Promise<void> {
       await session.post('Profiler.setSamplingInterval', { interval: 250 });
       await session.post('Profiler.start');
     }
-    const hub = await SyncHub.start({ ledger, storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey), team, room: cfg.room, transport: await connectRelay(cfg.relay, cfg.room), onReport: process.env.PL_BENCH_DEBUG ? (r) => console.error(JSON.stringify(r).slice(0, 300)) : undefined });
+    const rk = await roomKey(team);
+    const hub = await SyncHub.start({ ledger, storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey), team, room: rk.id, transport: await connectRelay(cfg.relay, rk), onReport: process.env.PL_BENCH_DEBUG ? (r) => console.error(JSON.stringify(r).slice(0, 300)) : undefined });
     await until(() => ledger.size === cfg.total, 120_000);
     say(`converged ${performance.now()}`);
     if (session) {
@@ -177,7 +179,8 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
   const dir = mkdtempSync(path.join(tmpdir(), 'pl-sync-bench-'));
   try {
     const team = newTeamKey(1);
-    const room = await roomId(team);
+    const rk = await roomKey(team);
+    const room = rk.id;
     // The peer starts from B's ledger as it was before the in-process run (a fresh pair of the same documents).
     writeFileSync(path.join(dir, 'b.doc'), b.before);
     const config = { doc: path.join(dir, 'b.doc'), pkcs8: toBase64url(b.signer.pkcs8), team: toBase64url(encodeTeamKey(team)), room, relay: relay.url, total };
@@ -193,7 +196,7 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     await heard('ready');
     const t0 = performance.now();
     child.stdin!.write('go\n');
-    const ha = await SyncHub.start({ ledger: freshA.ledger, storage: freshA.storage, signer: a.signer, team, room, transport: await connectRelay(relay.url, room) });
+    const ha = await SyncHub.start({ ledger: freshA.ledger, storage: freshA.storage, signer: a.signer, team, room, transport: await connectRelay(relay.url, rk) });
     await until(() => freshA.ledger.size === total, 120_000);
     const doneA = performance.now();
     const doneB = (await heard('converged')).at;
@@ -235,11 +238,12 @@ async function syncInProcess(a: Device, b: Device, raw: { bytes: number }): Prom
   const relay = await startRelay({ port: 0, frameRate: 100_000, frameBurst: 100_000, byteRate: 1e12, byteBurst: 1e12 });
   try {
     const team = newTeamKey(1);
-    const room = await roomId(team);
+    const rk = await roomKey(team);
+    const room = rk.id;
     const total = a.ledger.size + b.ledger.size - 2;
     const t0 = performance.now();
-    const ha = await SyncHub.start({ ...a, team, room, transport: await connectRelay(relay.url, room) });
-    const hb = await SyncHub.start({ ...b, team, room, transport: await connectRelay(relay.url, room) });
+    const ha = await SyncHub.start({ ...a, team, room, transport: await connectRelay(relay.url, rk) });
+    const hb = await SyncHub.start({ ...b, team, room, transport: await connectRelay(relay.url, rk) });
     await until(() => a.ledger.size === total && b.ledger.size === total, 60_000);
     const ms = performance.now() - t0;
     await until(() => ha.quiet(100) && hb.quiet(100), 10_000);
@@ -253,12 +257,14 @@ async function syncInProcess(a: Device, b: Device, raw: { bytes: number }): Prom
 
 /** `peers` connections spread over `rooms` rooms, each sending `frames` frames; counts what arrived. */
 export async function holdPeers(peers = 50, rooms = 10, frames = 20): Promise<{ peers: number; lost: number; crossRoom: number }> {
-  const relay = await startRelay({ port: 0 });
+  // Every peer here comes from 127.0.0.1, all at once: the per-address limit of connections awaiting admission is
+  // raised to let them (it is not what this measures).
+  const relay = await startRelay({ port: 0, maxPendingPerAddress: peers });
   try {
+    const keys = await Promise.all(Array.from({ length: rooms }, () => randomRoomKey()));
     const conns = await Promise.all(
       Array.from({ length: peers }, async (_, i) => {
-        const room = `bench-room-${i % rooms}`;
-        const t = await connectRelay(relay.url, room);
+        const t = await connectRelay(relay.url, keys[i % rooms]);
         const got: Uint8Array[] = [];
         t.onFrame((f) => got.push(f));
         return { i, room: i % rooms, t, got };

@@ -4,6 +4,8 @@
  * things happen, so a script can read the invite code while the command waits. sync hands the hubs this
  * device's Merkle log, so each sync also witnesses (ledger-schema/README.md section 19): the output says who
  * cosigned this device's checkpoint and whose it cosigned, and --once waits for those exchanges to finish.
+ * Every reason the relay gives for refusing a room or closing a connection is shown; when it refused or closed
+ * any, or --once ran out of --timeout, sync exits 1.
  */
 import * as A from '@automerge/automerge/slim';
 import { userInfo } from 'node:os';
@@ -17,8 +19,9 @@ import { generateDeviceKey, signerFromCryptoKey } from '../../lib/core/keys.ts';
 import { initHash, sha256HexSync } from '../../lib/core/hash.ts';
 import type { Role } from '../../lib/core/roster.ts';
 import { SyncHub, type SyncReport } from '../../lib/core/sync/hub.ts';
-import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, syncEpochs, type TeamKey } from '../../lib/core/team/teamkey.ts';
-import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoom } from '../../lib/core/team/invite.ts';
+import { connHex } from '../../lib/core/sync/frame.ts';
+import { ensureTeamKey, loadTeamKeys, roomKey, saveTeamKey, syncEpochs, type TeamKey } from '../../lib/core/team/teamkey.ts';
+import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoomKey } from '../../lib/core/team/invite.ts';
 import { removalTargets, removeAndRotate, type Removal } from '../../lib/core/team/removal.ts';
 import { changeRole, isRole, ROLES as ALL_ROLES, roleTargets } from '../../lib/core/team/roles.ts';
 import { admit, deviceInviteTarget, INVITE_ROLES, newMemberRole, type Admitted, type DeviceInviteTarget } from '../../lib/core/team/devices.ts';
@@ -64,7 +67,7 @@ export async function invite(opts: InviteOptions, out: Output): Promise<ExitCode
   if (!team) throw new LedgerError(ErrorCode.NOT_FOUND, 'this device holds no team key: sync with the owner first');
   const { code, invite: inv } = makeInviteCode(ledger.id);
   const relay = relayOf(opts);
-  const transport = await connectRelay(relay, await inviteRoom(inv));
+  const transport = await connectRelay(relay, await inviteRoomKey(inv));
   const what = target ? `another device of ${target.name} (${target.role})` : `a new ${role}`;
   line(
     out,
@@ -106,7 +109,7 @@ export async function join(codeText: string, opts: JoinOptions, out: Output): Pr
   const name = opts.name ?? defaultName();
   const key = await generateDeviceKey(true);
   const relay = relayOf(opts);
-  const transport = await connectRelay(relay, await inviteRoom(inv));
+  const transport = await connectRelay(relay, await inviteRoomKey(inv));
   try {
     const { welcome, done } = await joinInvite({ invite: inv, transport, signer: signerFromCryptoKey(key.privateKey, key.publicKey), name, timeoutMs: opts.timeout ? Number(opts.timeout) * 1000 : undefined });
     await initHash();
@@ -149,6 +152,7 @@ export interface SyncOptions extends GlobalOptions {
   relay?: string;
   once?: boolean;
   wait?: string;
+  timeout?: string;
 }
 
 export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
@@ -168,6 +172,10 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   const witnessed: Array<{ peer: string; name?: string; size: number; time: number }> = [];
   const cosigned: Array<{ peer: string; name?: string; size: number }> = [];
   let removed: Removal | undefined;
+  /** What the relay said when it refused a room or closed a connection (every reason is shown). */
+  const relayClosed: Array<{ epoch: number; reason: string }> = [];
+  /** The hubs (by connection) whose connection the relay closed. */
+  const ended = new Set<string>();
   const nameOf = (key: string) => peers.get(key) || ledger.member(key)?.name || key.slice(0, 12);
   const onReport = (r: SyncReport) => {
     if (r.type === 'accepted') {
@@ -180,6 +188,11 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
     } else if (r.type === 'peer') {
       peers.set(r.peer, r.name ?? '');
       line(out, { peer: { key: r.peer, name: r.name } }, `connected to ${r.name} (${r.peer.slice(0, 12)}…), membership verified`);
+    } else if (r.type === 'closed') {
+      const epoch = [...epochOf].find(([h]) => connHex(h.conn) === r.conn)?.[1] ?? 0;
+      ended.add(r.conn);
+      relayClosed.push({ epoch, reason: r.reason });
+      line(out, { closed: { epoch, reason: r.reason } }, `the room of team key epoch ${epoch}: the ${r.reason}`);
     } else if (r.type === 'disconnected') {
       line(out, { disconnected: r }, `disconnected ${r.peer ? r.peer.slice(0, 12) + '…' : r.conn.slice(0, 8)}: ${r.reason}`);
     } else if (r.type === 'witnessed') {
@@ -198,13 +211,13 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
     }
   };
   const hubFor = async (team: TeamKey) => {
-    const room = await roomId(team);
+    const room = await roomKey(team);
     return SyncHub.start({
       ledger,
       storage,
       signer,
       team,
-      room,
+      room: room.id,
       transport: await connectRelay(relay, room),
       onReport,
       log: deviceLog,
@@ -219,10 +232,19 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   // members who were offline while it changed (teamkey.ts, syncEpochs).
   const hubs: SyncHub[] = [];
   const epochOf = new Map<SyncHub, number>();
+  /** Joins an epoch's room; a relay that refuses it is reported (with its reason) and the other rooms go on. */
   async function addHub(k: TeamKey): Promise<void> {
-    const h = await hubFor(k);
-    hubs.push(h);
+    let h: SyncHub;
+    try {
+      h = await hubFor(k);
+    } catch (e) {
+      if (!(e instanceof LedgerError) || e.code !== ErrorCode.REMOTE_REJECTED) throw e;
+      relayClosed.push({ epoch: k.epoch, reason: e.message });
+      line(out, { refused: { epoch: k.epoch, message: e.message, ...(e.detail as object) } }, `the room of team key epoch ${k.epoch}: ${e.message}`);
+      return;
+    }
     epochOf.set(h, k.epoch);
+    hubs.push(h);
   }
   /**
    * This device's role changed by an event it received (made an owner or admin, or no longer one): the earlier
@@ -246,23 +268,34 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
       line(out, { role: { now, epochs: want.map((k) => k.epoch) } }, `this device is now ${now}: syncing in the rooms of team key epoch${want.length === 1 ? '' : 's'} ${want.map((k) => k.epoch).join(', ')}`);
     }).catch((e) => out.warn(`could not follow the role change: ${(e as Error).message}`));
   }
+  let timedOut = false;
   for (const k of syncEpochs(keys, me.role)) await addHub(k);
   line(out, { syncing: { relay, epoch: keys[0].epoch } }, `syncing ledger "${ledger.name}" through ${relay} (team key epoch ${keys[0].epoch})`);
 
   if (!opts.once) {
     await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+      const done = () => (clearInterval(poll), resolve());
+      // Until interrupted, or until the relay has refused or closed every room (nothing more can come).
+      const poll = setInterval(() => hubs.every((h) => ended.has(connHex(h.conn))) && done(), 200);
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
     });
   } else {
     const waitMs = (opts.wait ? Number(opts.wait) : 30) * 1000;
+    const timeoutMs = (opts.timeout ? Number(opts.timeout) : 300) * 1000;
     const t0 = Date.now();
     for (;;) {
       await new Promise((r) => setTimeout(r, 50));
       if (removed) break; // refused by the team: nothing more will come
+      if (hubs.every((h) => ended.has(connHex(h.conn)))) break; // the relay refused or closed every room
       const connected = hubs.some((h) => h.peers().length > 0);
       if (connected && hubs.every((h) => h.quiet(400))) break;
       if (!connected && Date.now() - t0 > waitMs) break;
+      if (Date.now() - t0 > timeoutMs) {
+        timedOut = true;
+        line(out, { timedOut: { seconds: timeoutMs / 1000 } }, `stopped after ${timeoutMs / 1000} s: the peers had not gone quiet (--timeout)`);
+        break;
+      }
     }
   }
   await following;
@@ -274,17 +307,18 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   const stamps = (await stamping.stampLog(storage, log)) ?? [];
   for (const r of stamps) line(out, { timestamp: r }, stamping.describeStamp(r, log.size));
   out.result(
-    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, witnessed, cosigned, ...(removed ? { removed } : {}), ...(stamps.length ? { timestamps: stamps } : {}), events: ledger.size, heads: ledger.heads() },
+    { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, witnessed, cosigned, ...(relayClosed.length ? { relay: relayClosed } : {}), ...(timedOut ? { timedOut: true } : {}), ...(removed ? { removed } : {}), ...(stamps.length ? { timestamps: stamps } : {}), events: ledger.size, heads: ledger.heads() },
     (say) => {
       if (removed) say(`this device was removed from the team by ${removed.byName || removed.by.slice(0, 12)}: it can no longer sync with the team`);
-      if (seen.length === 0) say('no peer was online');
+      if (seen.length === 0) say(relayClosed.length ? 'no peer could be reached: the relay refused or closed the connection' : 'no peer was online');
+      for (const c of relayClosed) say(`  relay: the room of team key epoch ${c.epoch}: ${c.reason}`);
       say(`done: ${accepted.length} event(s) accepted, ${rejected.length} refused; the ledger holds ${ledger.size} events`);
       const by = [...new Set(witnessed.map((w) => nameOf(w.peer)))];
       if (by.length) say(`this device's log was witnessed by ${by.join(', ')} (size ${Math.max(...witnessed.map((w) => w.size))})`);
       for (const r of rejected) say(`  refused [${r.code}] ${r.message}`);
     }
   );
-  return rejected.length > 0 || removed ? Exit.PROBLEMS : Exit.OK;
+  return rejected.length > 0 || removed || relayClosed.length > 0 || timedOut ? Exit.PROBLEMS : Exit.OK;
 }
 
 /**

@@ -19,14 +19,14 @@ import type { Role, RosterEntry } from '../core/roster.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import { SyncHub, type SyncReport } from '../core/sync/hub.ts';
 import type { Transport } from '../core/sync/transport.ts';
-import { ensureTeamKey, loadTeamKeys, roomId, saveTeamKey, syncEpochs, type TeamKey } from '../core/team/teamkey.ts';
-import { hostInvite, inviteRoom, joinInvite, makeInviteCode, parseInviteCode } from '../core/team/invite.ts';
+import { ensureTeamKey, loadTeamKeys, roomId, roomKey, saveTeamKey, syncEpochs, type TeamKey } from '../core/team/teamkey.ts';
+import { hostInvite, inviteRoomKey, joinInvite, makeInviteCode, parseInviteCode } from '../core/team/invite.ts';
 import { deviceRemovalTarget, removalOf, removalTargets, removeAndRotate, type Removal } from '../core/team/removal.ts';
 import { admit, deviceInviteTargetById, deviceInviteTargets, INVITE_ROLES, newMemberRole, type Admitted } from '../core/team/devices.ts';
 import { assignableRoles, changeRole, roleTargets } from '../core/team/roles.ts';
 import { connectRelay } from '../adapters/transport/websocket.ts';
 import { connectBroadcastChannel } from '../adapters/transport/broadcast-channel.ts';
-import { parseSignal, sealedSignaling, signalRoom, type Signaling } from '../adapters/transport/webrtc.ts';
+import { parseSignal, sealedSignaling, signalRoomKey, type Signaling } from '../adapters/transport/webrtc.ts';
 import type { LedgerHost, DeviceIdentity } from './host.ts';
 import { attachedDeviceLog } from './bundle-requests.ts';
 import { newestCosignedBy } from '../core/proofs/witness-sync.ts';
@@ -188,7 +188,7 @@ export class TeamService {
     const team = await ensureTeamKey(storage, myRole === 'owner');
     if (!team) throw new LedgerError(ErrorCode.NOT_FOUND, 'This device holds no team key yet: sync with the owner first');
     const { code, invite: inv } = makeInviteCode(ledger.id);
-    const transport = await connectRelay(relay, await inviteRoom(inv));
+    const transport = await connectRelay(relay, await inviteRoomKey(inv));
     const entry: TeamInvite = { code, role: target?.role ?? role, ...(target ? { member: { id: target.memberId, name: target.name } } : {}), state: 'waiting', created: new Date().toISOString() };
     this.#invites.push(entry);
     await this.#saveSettings({ ...(await this.settings()), relay });
@@ -232,7 +232,7 @@ export class TeamService {
     const storage = await this.#storage();
     if (await Ledger.exists(storage)) throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'This device already holds a ledger');
     const identity = await this.#d.ensureIdentity(name);
-    const transport = await connectRelay(relay, await inviteRoom(inv));
+    const transport = await connectRelay(relay, await inviteRoomKey(inv));
     try {
       const { welcome, done } = await joinInvite({ invite: inv, transport, signer: identity.signer, name, timeoutMs: 60_000 });
       await storage.save(['doc', 'snapshot', await sha256Hex(welcome.doc)], welcome.doc);
@@ -451,9 +451,10 @@ export class TeamService {
     const rooms = syncEpochs(keys, role ?? undefined).filter((k) => !only || only(k));
     for (const team of rooms) {
       const current = team === keys[0];
-      const room = await roomId(team);
+      const key = await roomKey(team);
+      const room = key.id;
       const tries: Array<[SyncTransportKind, Connect]> = [];
-      if (s.relayOn) tries.push(['relay', () => connectRelay(s.relay, room)]);
+      if (s.relayOn) tries.push(['relay', () => connectRelay(s.relay, key)]);
       if (s.tabs) tries.push(['tabs', async () => connectBroadcastChannel(room)]);
       if (s.webrtc && current && port) tries.push(['webrtc', () => this.#webrtc(port, s.relay, team)]);
       const where = current ? `team key epoch ${team.epoch}` : `earlier team key epoch ${team.epoch}, to hand the new key over`;
@@ -526,7 +527,7 @@ export class TeamService {
   }
 
   async #webrtc(port: MessagePort, relay: string, team: TeamKey): Promise<Transport & { detach: () => void }> {
-    const sigTransport = await connectRelay(relay, await signalRoom(team));
+    const sigTransport = await connectRelay(relay, await signalRoomKey(team));
     const signaling: Signaling = await sealedSignaling(sigTransport, team);
     this.#port = port;
     let onFrame: (f: Uint8Array) => void = () => {};
@@ -599,6 +600,7 @@ export class TeamService {
   #announced = new Set<number>();
 
   #onReport(kind: SyncTransportKind, r: SyncReport): void {
+    if (r.type === 'closed') return void this.#add({ kind: 'error', transport: kind, message: `Sync over ${label(kind)} stopped: the ${r.reason}` });
     const peerName = r.peer ? (this.#names.get(r.peer) ?? this.#ledger?.member(r.peer)?.name) : undefined;
     if (r.peer) this.#peerSeen.set(r.peer, { lastSync: this.#peerSeen.get(r.peer)?.lastSync ?? null, lastReport: Date.now() });
     switch (r.type) {

@@ -1,11 +1,11 @@
 /**
  * A hostile peer for the e2e test: it holds a real device's team key (read from a CLI ledger directory), so it
- * reaches the team's relay room, and sends what a member must refuse: a truncated frame, a greeting that does
- * not open with the team key, and a sealed frame from a connection that never greeted.
+ * proves the room key and enters the team's relay room, and sends what a member must refuse: a truncated frame,
+ * a greeting that does not open with the team key, and a sealed frame from a connection that never greeted.
  *   node tests/e2e/support/hostile-peer.ts <ledger dir> <relay url>
  */
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
-import { loadTeamKeys, roomId } from '../../../src/lib/core/team/teamkey.ts';
+import { loadTeamKeys, roomKey } from '../../../src/lib/core/team/teamkey.ts';
 import { connectRelay } from '../../../src/lib/adapters/transport/websocket.ts';
 import { BROADCAST, KIND_HELLO, KIND_SEALED, frameHeader } from '../../../src/lib/core/sync/frame.ts';
 import { randomBytes } from '../../../src/lib/core/sync/crypto.ts';
@@ -14,7 +14,7 @@ import { concatBytes } from '../../../src/lib/core/bytes.ts';
 const [dir, relay] = process.argv.slice(2);
 const keys = await loadTeamKeys(await FsStorage.open(dir));
 if (!keys[0]) throw new Error('no team key in ' + dir);
-const t = await connectRelay(relay, await roomId(keys[0]));
+const t = await connectRelay(relay, await roomKey(keys[0]));
 const me = randomBytes(16);
 const frames = [
   randomBytes(20), // truncated

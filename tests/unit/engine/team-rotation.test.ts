@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as A from '@automerge/automerge';
-import { loadTeamKeys, roomId } from '../../../src/lib/core/team/teamkey.ts';
+import { loadTeamKeys, roomKey } from '../../../src/lib/core/team/teamkey.ts';
 import { connectRelay } from '../../../src/lib/adapters/transport/websocket.ts';
 import { signEvent } from '../../../src/lib/core/event.ts';
 import type { UnsignedEvent } from '../../../src/lib/core/types.ts';
@@ -152,8 +152,9 @@ describe('team service: removal and key rotation', () => {
     doc = A.change(doc, (d) => pushRecord(d, [[forged.id, new TextDecoder().decode(forged.bytes)]]));
     // Bea (an active member, on epoch 2) relays it.
     const team = (await loadTeamKeys(ada.storage))[0];
-    const room = await roomId(team);
-    const h = new Hostile(await connectRelay(relayUrl(), room), bea.identity.signer, team, room);
+    const rk = await roomKey(team);
+    const room = rk.id;
+    const h = new Hostile(await connectRelay(relayUrl(), rk), bea.identity.signer, team, room);
     await h.start();
     let state = A.initSyncState();
     for (let round = 0; round < 8; round++) {

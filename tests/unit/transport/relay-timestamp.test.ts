@@ -14,9 +14,10 @@
  *   pending request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { spawn } from 'node:child_process';
 import { startRelay, type Relay } from '../../../src/relay/server.ts';
+import { connectRelay } from '../../../src/lib/adapters/transport/websocket.ts';
+import { randomRoomKey } from '../../../src/lib/core/sync/room.ts';
 import { tsaAllowList } from '../../../src/relay/timestamp-forward.ts';
 import { startTestTsa, type TestTsa } from '../../helpers/tsa.ts';
 import { createTimestampRequest } from '../../../src/lib/core/timestamp/request.ts';
@@ -170,12 +171,10 @@ describe('relay: time-stamp forwarding', () => {
 
   it('other plain HTTP is 426 as before, and rooms still forward frames', async () => {
     expect((await fetch(`${relay.httpUrl}/`)).status).toBe(426);
-    const room = `${relay.url}/room/abcdefgh12345678`;
-    const a = new WebSocket(room);
-    const b = new WebSocket(room);
-    await Promise.all([a, b].map((w) => new Promise((r, j) => (w.once('open', r), w.once('error', j)))));
-    const got = new Promise<Buffer>((r) => b.once('message', (d) => r(d as Buffer)));
-    a.send(Buffer.from([1, 2, 3]), { binary: true });
+    const room = await randomRoomKey();
+    const [a, b] = await Promise.all([connectRelay(relay.url, room), connectRelay(relay.url, room)]);
+    const got = new Promise<Uint8Array>((r) => b.onFrame(r));
+    a.send(Uint8Array.of(1, 2, 3));
     expect([...(await got)]).toEqual([1, 2, 3]);
     a.close();
     b.close();

@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connectRelay } from '../../../src/lib/adapters/transport/websocket.ts';
+import { randomRoomKey } from '../../../src/lib/core/sync/room.ts';
 
-const ROOM = 'abcdefgh12345678';
+const ROOM = await randomRoomKey();
 
 describe('relay transport: connection failures', () => {
   it('an address that is not a WebSocket URL is BAD_INPUT', async () => {

@@ -20,6 +20,7 @@ import type { Transport } from '../../core/sync/transport.ts';
 import type { TeamKey } from '../../core/team/teamkey.ts';
 import { BROADCAST, HEADER_LEN, KIND_HELLO, MAX_FRAME, connHex, frameTarget } from '../../core/sync/frame.ts';
 import { aeadKey, hkdf, open, randomBytes, seal, type AeadKey } from '../../core/sync/crypto.ts';
+import { deriveRoomKey, type RoomKey } from '../../core/sync/room.ts';
 import { concatBytes, fromUtf8, toBase64url, toHex, utf8 } from '../../core/bytes.ts';
 
 export type SignalType = 'announce' | 'offer' | 'answer' | 'bye';
@@ -53,9 +54,13 @@ export function parseSignal(v: unknown): SignalMessage | undefined {
   return { type: m.type, from: m.from, ...(m.to ? { to: m.to } : {}), ...(typeof m.sdp === 'string' ? { sdp: m.sdp } : {}) };
 }
 
-/** The relay room of the signaling for a team key's epoch (never the sync room). */
+/** The relay room of the signaling for a team key's epoch (never the sync room): a room key from the team key. */
+export function signalRoomKey(team: TeamKey): Promise<RoomKey> {
+  return deriveRoomKey(team.key, 'provenance-ledger/signal-room-key', `epoch ${team.epoch}`);
+}
+
 export async function signalRoom(team: TeamKey): Promise<string> {
-  return toBase64url(await hkdf(team.key, utf8('provenance-ledger/signal-room'), `epoch ${team.epoch}`, 16));
+  return (await signalRoomKey(team)).id;
 }
 
 async function signalKey(team: TeamKey): Promise<AeadKey> {

@@ -4,9 +4,12 @@
  *
  * Nothing a peer sends touches the real document directly: its sync messages are received into a shadow
  * copy, the changes that are new there are handed to Ledger.applyVerifiedChanges, which applies them only
- * when every event in them counts. After a refusal the shadow and the peer's sync state are reset.
- * Every refusal is reported with a stable code; a connection that sends invalid data `maxStrikes` times is
- * cut off (its frames are ignored from then on). Each peer's sync state is persisted under sync/<key id>.
+ * when every event in them counts. After a refusal the shadow and the peer's sync state are reset, the peer is
+ * answered once and its sync messages are ignored for the rest of the session (it would offer the change again).
+ * Every refusal is reported with a stable code. A frame's cleartext header names its sender, but only a frame that
+ * opens under a session's key is held against that session: one that does not authenticate is dropped (it may be
+ * forged). A session whose authenticated messages break the protocol `maxStrikes` times is cut off (its frames
+ * are ignored from then on). Each peer's sync state is persisted under sync/<key id>.
  *
  * Witnessing at sync (ledger-schema/README.md section 19): once sync with a peer has gone quiet (the documents
  * converged) and again after later changes, debounced, a hub given this device's log (`log`) sends the peer a
@@ -73,12 +76,16 @@ const WITNESS_REFILL_MS = 2000;
 /** Second byte of a SYNC fragment: 1 when more fragments follow. */
 const MAX_MESSAGE = 128 * 1024 * 1024;
 const MAX_PENDING = 64;
+/** Frames dropped without a strike (they do not authenticate) reported per hub; the rest are dropped silently. */
+const MAX_DROPPED_REPORTS = 20;
 
 export type SyncReport =
   | { type: 'peer'; conn: string; peer: string; name?: string }
   | { type: 'accepted'; conn: string; peer: string; events: EventId[] }
   | { type: 'rejected'; conn: string; peer?: string; code: string; message: string; eventId?: string }
   | { type: 'disconnected'; conn: string; peer?: string; reason: string }
+  /** The transport closed from the other side (the relay refused or dropped this connection): its reason. */
+  | { type: 'closed'; conn: string; reason: string }
   | { type: 'team-key'; conn: string; peer: string; epoch: number }
   /** A peer refused this device and showed it the signed removal of its key (checked against this device's roster). */
   | { type: 'removed'; conn: string; peer: string; removal: Removal }
@@ -130,6 +137,8 @@ interface Session {
   fragmentBytes: number;
   syncState: A.SyncState;
   shadow?: A.Doc<unknown>;
+  /** A change from this peer was refused: its sync messages are ignored for the rest of the session. */
+  refusedOnce?: boolean;
   strikes: number;
   dead: boolean;
   lastActivity: number;
@@ -175,6 +184,7 @@ export class SyncHub {
       hub.#closed = true;
       for (const s of hub.#sessions.values()) hub.#stopWitness(s);
       for (const s of hub.#sessions.values()) if (!s.dead) hub.#report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason });
+      hub.#report({ type: 'closed', conn: connHex(hub.conn), reason });
     });
     await hub.#sendHello(BROADCAST);
     return hub;
@@ -218,59 +228,78 @@ export class SyncHub {
   #receive(frame: Uint8Array): void {
     if (this.#closed) return;
     this.#pending++;
-    this.lastActivity = Date.now();
     this.#inbox = this.#inbox
-      .then(() => this.#handle(frame))
+      .then(() => {
+        this.#idle = false;
+        return this.#handle(frame);
+      })
       .catch((e) => this.#report({ type: 'rejected', conn: '?', code: SyncCode.PROTOCOL, message: `internal: ${(e as Error).message}` }))
       .finally(() => {
         this.#pending--;
-        this.lastActivity = Date.now();
+        // Frames dropped or ignored (forged, for others, from a peer cut off or ignored) do not keep the hub busy.
+        if (!this.#idle) this.lastActivity = Date.now();
       });
   }
+  /** The frame being handled was dropped or ignored. */
+  #idle = false;
 
-  /** One more strike against a connection; cut off at maxStrikes. */
-  #strike(conn: string, code: string, message: string, extra: { peer?: string; eventId?: string } = {}): void {
-    this.#report({ type: 'rejected', conn, code, message, ...extra });
-    const s = this.#sessions.get(conn);
-    const strikes = s ? ++s.strikes : (this.#strikes.get(conn) ?? 0) + 1;
-    if (!s) this.#strikes.set(conn, strikes);
-    if (strikes >= (this.#o.maxStrikes ?? 3)) {
-      this.#blocked.add(conn);
-      if (s) {
-        s.dead = true;
-        this.#stopWitness(s);
-      }
-      this.#report({ type: 'disconnected', conn, peer: s?.peer ?? extra.peer, reason: `${SyncCode.PEER_DISCONNECTED}: ${strikes} invalid messages` });
+  /**
+   * One more strike against an authenticated session (a frame that opened under its session key and then broke
+   * the protocol); cut off at maxStrikes.
+   */
+  #strike(s: Session, code: string, message: string, extra: { peer?: string; eventId?: string } = {}): void {
+    this.#report({ type: 'rejected', conn: s.hex, code, message, peer: s.peer, ...extra });
+    if (++s.strikes >= (this.#o.maxStrikes ?? 3)) {
+      this.#blocked.add(s.hex);
+      s.dead = true;
+      this.#stopWitness(s);
+      this.#report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason: `${SyncCode.PEER_DISCONNECTED}: ${s.strikes} invalid messages` });
     }
   }
-  #strikes = new Map<string, number>();
+
+  /**
+   * A frame that does not authenticate (or whose sender cannot be told): dropped and counted against no one, since
+   * its cleartext `from` may name anyone. Reported, up to MAX_DROPPED_REPORTS per hub.
+   */
+  #drop(conn: string, code: string, message: string): void {
+    this.#idle = true;
+    if (++this.#dropped <= MAX_DROPPED_REPORTS) this.#report({ type: 'rejected', conn, code, message: `${message} (dropped: it may be forged)` });
+  }
+  #dropped = 0;
 
   async #handle(raw: Uint8Array): Promise<void> {
-    // Frames come from the network: everything below is attacker-controlled until opened.
+    // Frames come from the network: everything below is attacker-controlled until opened. The header (`from`,
+    // `to`, `seq`) is cleartext: until a frame opens under a session key, nothing in it is held against anyone.
     if (raw.length > MAX_FRAME) {
       const from = raw.length >= HEADER_LEN ? connHex(raw.subarray(2, 18)) : '?';
-      if (!this.#blocked.has(from)) this.#strike(from, SyncCode.FRAME_TOO_LARGE, `a frame of ${raw.length} bytes (limit ${MAX_FRAME})`);
-      return;
+      return this.#drop(from, SyncCode.FRAME_TOO_LARGE, `a frame of ${raw.length} bytes (limit ${MAX_FRAME})`);
     }
     const f = parseFrame(raw);
     if ('error' in f) {
       const from = raw.length >= 18 ? connHex(raw.subarray(2, 18)) : '?';
-      if (!this.#blocked.has(from)) this.#strike(from, SyncCode.FRAME_INVALID, f.error);
-      return;
+      return this.#drop(from, SyncCode.FRAME_INVALID, f.error);
     }
     const from = connHex(f.from);
     const to = connHex(f.to);
-    if (to !== connHex(BROADCAST) && to !== connHex(this.conn)) return; // for someone else
-    if (from === connHex(this.conn) || this.#blocked.has(from)) return;
+    if (to !== connHex(BROADCAST) && to !== connHex(this.conn)) return void (this.#idle = true); // for someone else
+    if (from === connHex(this.conn) || this.#blocked.has(from)) return void (this.#idle = true);
     if (f.kind === KIND_HELLO) return this.#onHello(f.from, from, f.header, f.nonce!, f.ciphertext, to !== connHex(BROADCAST));
     const s = this.#sessions.get(from);
-    if (!s?.keys) return this.#strike(from, SyncCode.FRAME_INVALID, 'a sealed frame from a connection that never greeted');
-    if (s.dead) return;
-    if (f.seq !== s.recvSeq) {
-      return this.#strike(from, SyncCode.FRAME_REPLAYED, `frame ${f.seq} where ${s.recvSeq} was due: replayed, reordered or lost`, { peer: s.peer });
-    }
+    if (!s?.keys) return this.#drop(from, SyncCode.FRAME_INVALID, 'a sealed frame from a connection that never greeted');
+    if (s.dead) return void (this.#idle = true);
     const plain = await open(s.keys.recv, counterNonce(f.seq), f.ciphertext, f.header);
-    if (!plain) return this.#strike(from, SyncCode.FRAME_INVALID, 'a frame that does not authenticate under the session key', { peer: s.peer });
+    if (!plain) return this.#drop(from, SyncCode.FRAME_INVALID, 'a frame that does not authenticate under the session key');
+    // It opened, so the peer sealed it once; out of sequence, it was replayed or reordered on the way (by
+    // whoever relays it), or frames before it were lost: the peer is not to blame, the frame is not used.
+    if (f.seq < s.recvSeq) return this.#drop(from, SyncCode.FRAME_REPLAYED, `frame ${f.seq} where ${s.recvSeq} was due: replayed`);
+    if (f.seq > s.recvSeq) {
+      this.#report({ type: 'rejected', conn: s.hex, peer: s.peer, code: SyncCode.FRAME_REPLAYED, message: `frame ${f.seq} where ${s.recvSeq} was due: frames were lost on the way` });
+      s.dead = true;
+      this.#blocked.add(s.hex);
+      this.#stopWitness(s);
+      this.#report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason: `${SyncCode.PEER_DISCONNECTED}: frames lost on the way; the session cannot go on` });
+      return;
+    }
     s.recvSeq++;
     s.lastActivity = Date.now();
     await this.#onMessage(s, plain);
@@ -279,12 +308,13 @@ export class SyncHub {
   async #onHello(conn: ConnId, hex: string, header: Uint8Array, nonce: Uint8Array, ct: Uint8Array, directed: boolean): Promise<void> {
     const plain = await open(this.#helloKey, nonce, ct, concatBytes(header, nonce));
     const hello = plain && parseHello(plain);
-    if (!hello) return this.#strike(hex, SyncCode.FRAME_INVALID, 'a greeting that does not open with this room\'s team key');
+    if (!hello) return this.#drop(hex, SyncCode.FRAME_INVALID, 'a greeting that does not open with this room\'s team key');
     const known = this.#sessions.get(hex);
     if (known) {
-      // A repeated greeting must be the same one (the broadcast and the reply to ours cross).
+      // A repeated greeting must be the same one (the broadcast and the reply to ours cross). Any holder of the
+      // team key can seal a greeting naming any connection: a different one is dropped, held against no one.
       if (known.hello && concatBytes(known.hello.bytes).join() !== hello.bytes.join()) {
-        this.#strike(hex, SyncCode.PROTOCOL, 'a second, different greeting on one connection', { peer: known.peer });
+        this.#drop(hex, SyncCode.PROTOCOL, 'a second, different greeting for one connection');
       }
       return;
     }
@@ -293,7 +323,7 @@ export class SyncHub {
       if (this.#sessions.size >= MAX_PENDING) return;
     }
     const keys = await sessionKeys(this.#o.team, this.#o.room, { conn: this.conn, local: this.#local }, { conn, hello });
-    if (!keys) return this.#strike(hex, SyncCode.AUTH_FAILED, 'an unusable key exchange value');
+    if (!keys) return this.#drop(hex, SyncCode.AUTH_FAILED, 'a greeting with an unusable key exchange value');
     const s: Session = {
       conn,
       hex,
@@ -306,7 +336,7 @@ export class SyncHub {
       fragments: [],
       fragmentBytes: 0,
       syncState: A.initSyncState(),
-      strikes: this.#strikes.get(hex) ?? 0,
+      strikes: 0,
       dead: false,
       lastActivity: Date.now(),
       sent: 0,
@@ -348,10 +378,10 @@ export class SyncHub {
   async #onMessage(s: Session, m: Uint8Array): Promise<void> {
     const type = m[0];
     if (!s.authed) {
-      if (type !== MSG_AUTH || m.length !== 65) return this.#strike(s.hex, SyncCode.PROTOCOL, 'data before the membership proof');
+      if (type !== MSG_AUTH || m.length !== 65) return this.#strike(s, SyncCode.PROTOCOL, 'data before the membership proof');
       const key = s.hello!.deviceKey;
       if (!(await checkAuth(key, s.keys!.th, s.conn, m.subarray(1)))) {
-        return this.#strike(s.hex, SyncCode.AUTH_FAILED, 'the membership proof does not verify', { peer: key });
+        return this.#strike(s, SyncCode.AUTH_FAILED, 'the membership proof does not verify', { peer: key });
       }
       const member = this.#o.ledger.member(key);
       if (!member || !member.active) {
@@ -381,12 +411,13 @@ export class SyncHub {
       return this.#pump(s);
     }
     if (type === MSG_SYNC) {
-      if (m.length < 2) return this.#strike(s.hex, SyncCode.PROTOCOL, 'an empty sync fragment', { peer: s.peer });
+      if (s.refusedOnce) return void (this.#idle = true); // it offered a change refused in this session: answered once, ignored since
+      if (m.length < 2) return this.#strike(s, SyncCode.PROTOCOL, 'an empty sync fragment');
       s.fragmentBytes += m.length - 2;
       if (s.fragmentBytes > MAX_MESSAGE) {
         s.fragments = [];
         s.fragmentBytes = 0;
-        return this.#strike(s.hex, SyncCode.FRAME_TOO_LARGE, `a sync message over ${MAX_MESSAGE} bytes`, { peer: s.peer });
+        return this.#strike(s, SyncCode.FRAME_TOO_LARGE, `a sync message over ${MAX_MESSAGE} bytes`);
       }
       s.fragments.push(m.slice(2));
       if (m[1] === 1) return;
@@ -401,7 +432,7 @@ export class SyncHub {
     if (type === MSG_REMOVED) return this.#onRemoved(s, m.subarray(1));
     if (type === MSG_WITNESS_REQUEST) return this.#onWitnessRequest(s, m.subarray(1));
     if (type === MSG_WITNESS_RESPONSE) return this.#onWitnessResponse(s, m.subarray(1));
-    return this.#strike(s.hex, SyncCode.PROTOCOL, `unknown message type ${type}`, { peer: s.peer });
+    return this.#strike(s, SyncCode.PROTOCOL, `unknown message type ${type}`);
   }
 
   async #onSync(s: Session, msg: Uint8Array): Promise<void> {
@@ -416,7 +447,7 @@ export class SyncHub {
     } catch (e) {
       s.shadow = undefined;
       s.syncState = A.initSyncState();
-      this.#strike(s.hex, SyncCode.SYNC_MALFORMED, `not an Automerge sync message: ${(e as Error).message}`, { peer: s.peer });
+      this.#strike(s, SyncCode.SYNC_MALFORMED, `not an Automerge sync message: ${(e as Error).message}`);
       return this.#pump(s);
     }
     const changes = A.getChanges(shadow, next);
@@ -426,10 +457,15 @@ export class SyncHub {
       if (r.rejected.length) {
         for (const p of r.problems) this.#report({ type: 'rejected', conn: s.hex, peer: s.peer, code: p.code, message: p.message, eventId: p.eventId });
         const first = r.rejected[0];
-        this.#strike(s.hex, first.code, `${r.rejected.length} change(s) refused: ${first.message}`, { peer: s.peer });
+        this.#strike(s, first.code, `${r.rejected.length} change(s) refused: ${first.message}; the peer's sync messages are ignored for the rest of this session`);
+        // The peer holds a change this device will never take, so the two documents cannot converge in this
+        // session: Automerge would offer it again and again. The peer is answered once (this device's heads, from
+        // a fresh sync state) and its sync messages are ignored from now on; the next session tries again.
         s.shadow = undefined;
         s.syncState = A.initSyncState();
-        return this.#pumpAll();
+        s.refusedOnce = true;
+        if (r.accepted.length) return this.#pumpAll();
+        return this.#pump(s);
       }
       if (r.accepted.length) {
         s.shadow = next;
@@ -475,7 +511,7 @@ export class SyncHub {
     const k = decodeTeamKey(b);
     const sender = this.#o.ledger.member(s.peer!);
     if (!k || !sender?.active || (sender.role !== 'owner' && sender.role !== 'admin')) {
-      return this.#strike(s.hex, SyncCode.TEAM_KEY_REFUSED, 'a team key from a peer that may not issue one', { peer: s.peer });
+      return this.#strike(s, SyncCode.TEAM_KEY_REFUSED, 'a team key from a peer that may not issue one');
     }
     const newest = this.#o.newestTeamKey?.();
     if (newest && k.epoch <= newest.epoch) return;
@@ -492,7 +528,7 @@ export class SyncHub {
       json = '';
     }
     const removal = await checkRemovalNotice(this.#o.ledger, json, this.#o.signer.publicKey);
-    if (!removal) return this.#strike(s.hex, SyncCode.PROTOCOL, 'a removal notice that is not a valid removal of this device', { peer: s.peer });
+    if (!removal) return this.#strike(s, SyncCode.PROTOCOL, 'a removal notice that is not a valid removal of this device');
     this.#report({ type: 'removed', conn: s.hex, peer: s.peer!, removal });
   }
 
@@ -576,7 +612,7 @@ export class SyncHub {
     s.witnessTokens = Math.min(WITNESS_BURST, s.witnessTokens + (now - s.witnessRefilled) / WITNESS_REFILL_MS);
     s.witnessRefilled = now;
     if (s.witnessTokens < 1) {
-      return this.#strike(s.hex, SyncCode.PROTOCOL, `witness requests faster than one every ${WITNESS_REFILL_MS / 1000} s`, { peer: s.peer });
+      return this.#strike(s, SyncCode.PROTOCOL, `witness requests faster than one every ${WITNESS_REFILL_MS / 1000} s`);
     }
     s.witnessTokens -= 1;
     const a = await answerSyncWitnessRequest({
@@ -592,7 +628,7 @@ export class SyncHub {
     if (a.outcome !== 'refused') return;
     const e = a.error!;
     const message = `not cosigned: ${this.#peerName(s)}'s checkpoint${a.size ? ` of size ${a.size}` : ''}: ${e.message}${e.evidence ? ` (both signed checkpoints are kept under ${e.evidence})` : ''}`;
-    if (a.hostile) return this.#strike(s.hex, e.code, message, { peer: s.peer });
+    if (a.hostile) return this.#strike(s, e.code, message);
     this.#report({ type: 'rejected', conn: s.hex, peer: s.peer, code: e.code, message });
   }
 
@@ -602,11 +638,11 @@ export class SyncHub {
     try {
       r = parseWitnessResponse(body);
     } catch (e) {
-      return this.#strike(s.hex, ProofCode.WITNESS_RESPONSE_INVALID, (e as Error).message, { peer: s.peer });
+      return this.#strike(s, ProofCode.WITNESS_RESPONSE_INVALID, (e as Error).message);
     }
     const out = s.witnessOut;
     if (!out || r.size !== out.req.size) {
-      return this.#strike(s.hex, SyncCode.PROTOCOL, `a witness response for a checkpoint of size ${r.size}, which this device did not ask to be cosigned`, { peer: s.peer });
+      return this.#strike(s, SyncCode.PROTOCOL, `a witness response for a checkpoint of size ${r.size}, which this device did not ask to be cosigned`);
     }
     clearTimeout(out.timer);
     s.witnessOut = undefined;
@@ -631,7 +667,7 @@ export class SyncHub {
         this.#report({ type: 'witnessed', conn: s.hex, peer: s.peer!, size: c.size, time: c.timestamp });
       } catch (e) {
         if (!isProofError(e, ProofCode.WITNESS_RESPONSE_INVALID)) throw e;
-        this.#strike(s.hex, e.code, e.message, { peer: s.peer });
+        this.#strike(s, e.code, e.message);
       }
     } finally {
       if (!s.witnessOut && !s.witnessMaking) this.#witnessDone(s);

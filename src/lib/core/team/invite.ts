@@ -2,7 +2,7 @@
  * Invites: an admin's device lets one new device into the team.
  *
  * The code is base32 of [version 1][one-time secret, 16 bytes][first 8 bytes of the ledger id]. From the
- * secret come the invite's relay room and its key (HKDF); nothing else about the team is in the code.
+ * secret come the invite's relay room key and its sealing key (HKDF); nothing else about the team is in the code.
  *   1. The new device sends JOIN {device key, name, X25519 key, signature by the device key} sealed with the
  *      invite key: knowing the secret authenticates it, the signature proves it holds the device key.
  *   2. The admin's device records the `member` add event, then sends WELCOME: its X25519 key (sealed with the
@@ -19,6 +19,7 @@ import { verifySignature, type Signer } from '../keys.ts';
 import { aeadKey, ephemeralKey, hkdf, lp, open, randomBytes, seal, sharedSecret, type AeadKey, type EphemeralKey } from '../sync/crypto.ts';
 import { fromBase32, toBase32 } from '../sync/base32.ts';
 import { counterNonce } from '../sync/frame.ts';
+import { deriveRoomKey, type RoomKey } from '../sync/room.ts';
 import type { Transport } from '../sync/transport.ts';
 import { decodeTeamKey, encodeTeamKey, type TeamKey } from './teamkey.ts';
 import { peerText } from '../text.ts';
@@ -54,8 +55,13 @@ export function parseInviteCode(code: string): InviteCode | undefined {
   return { secret: b.slice(1, 17), ledgerPrefix: toHex(b.slice(17)) };
 }
 
+/** The invite's relay room (a room key from the secret: only holders of the code enter it at the relay). */
+export function inviteRoomKey(inv: InviteCode): Promise<RoomKey> {
+  return deriveRoomKey(inv.secret, 'provenance-ledger/invite', 'room key');
+}
+
 export async function inviteRoom(inv: InviteCode): Promise<string> {
-  return toBase64url(await hkdf(inv.secret, utf8('provenance-ledger/invite'), 'room', 16));
+  return (await inviteRoomKey(inv)).id;
 }
 
 async function inviteKey(inv: InviteCode): Promise<AeadKey> {

@@ -8,7 +8,8 @@
  */
 import type { StorageAdapter } from '../storage.ts';
 import { fromBase64url, fromUtf8, toBase64url, utf8 } from '../bytes.ts';
-import { hkdf, randomBytes } from '../sync/crypto.ts';
+import { randomBytes } from '../sync/crypto.ts';
+import { deriveRoomKey, type RoomKey } from '../sync/room.ts';
 
 export interface TeamKey {
   epoch: number;
@@ -83,7 +84,15 @@ export function syncEpochs(keys: TeamKey[], role: string | undefined): TeamKey[]
   return keys.slice(0, privileged ? 1 + HANDOVER_EPOCHS : 1);
 }
 
-/** The relay room of an epoch: HKDF of the key, so it reveals nothing and changes with the key. */
+/**
+ * The relay room of an epoch: a room key (sync/room.ts) derived from the team key, so its id reveals nothing,
+ * changes with the key, and only holders of the team key can enter it at the relay.
+ */
+export function roomKey(k: TeamKey): Promise<RoomKey> {
+  return deriveRoomKey(k.key, 'provenance-ledger/room-key', `epoch ${k.epoch}`);
+}
+
+/** The id of an epoch's room (what the relay sees; sync binds its greetings and transcripts to it). */
 export async function roomId(k: TeamKey): Promise<string> {
-  return toBase64url(await hkdf(k.key, utf8('provenance-ledger/room'), `epoch ${k.epoch}`, 16));
+  return (await roomKey(k)).id;
 }
