@@ -248,7 +248,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .option('--timeout <s>', 'how long to wait')
     .action(run(invite));
   program.command('join').description('join a team with an invite code: makes --ledger DIR a member device').argument('<code>').option('--relay <url>', 'the relay').option('--name <name>', 'your member name').option('--timeout <s>', 'how long to wait').action(run((opts, o, code) => join(code, opts, o)));
-  program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').action(run(sync));
+  program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').option('--timeout <s>', 'with --once: the longest it runs in all (default 300)').action(run(sync));
   program
     .command('remove')
     .description("remove a member's devices, or one device by its key, from the team and rotate the team key (exit 1 when the roster rules refuse it)")
