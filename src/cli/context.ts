@@ -81,6 +81,8 @@ export async function openSession(opts: GlobalOptions, mode: { write?: boolean; 
     storage,
     signer: mode.write && identity ? identitySigner(identity) : undefined,
     allowProblems: mode.allowProblems
+  }).catch(async (e) => {
+    throw await (await import('./commands/recover.ts')).noDocumentError(dir, e); // doc/ gone, journal or log here
   });
   if (mode.write && identity && !ledger.member(identity.publicKey)?.active) {
     throw new LedgerError(ErrorCode.UNKNOWN_AUTHOR, `this device's key (${identity.publicKey.slice(0, 12)}…) is not an active member of ledger "${ledger.name}"`);
@@ -90,6 +92,7 @@ export async function openSession(opts: GlobalOptions, mode: { write?: boolean; 
   if (mode.write) {
     const [{ GitJournal }, { nodeBinding }] = await Promise.all([import('../lib/adapters/git/journal.ts'), import('../lib/adapters/git/node.ts')]);
     journal = await GitJournal.attach(nodeBinding(dir), ledger);
+    await (await import('./commands/recover.ts')).sweepVault(storage, ledger); // openings of appends cut short
     // The device's Merkle log takes each accepted event and signs a checkpoint after it. Attached on the first
     // accepted event, so that a command refused before appending leaves the directory exactly as it was.
     const signer = identitySigner(identity!);

@@ -237,6 +237,10 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .command('repair')
     .description("sign the missing journal commits of this device's events, and write a damaged journal again from the ledger (exit 1 while events lack a commit)")
     .action(run(async (opts, o) => (await journal()).journalRepair(opts, o)));
+  program
+    .command('recover')
+    .description("rebuild a lost or damaged document from this device's Git journal and its readable chunks, event by event (damaged files kept aside; exit 1 when an event could not be restored)")
+    .action(run(async (opts, o) => (await import('./commands/recover.ts')).recover(opts, o)));
 
   // Team sync (commands/sync.ts): relay URL from --relay, else $PROVENANCE_LEDGER_RELAY, else ws://127.0.0.1:8787.
   program

@@ -20,6 +20,14 @@ export async function init(opts: InitOptions, out: Output): Promise<void> {
   if (await Ledger.exists(storage)) {
     throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, `${dir} already holds a ledger: refusing to create another over it`);
   }
+  // A ledger's journal or device log without its document: that ledger lost its document (recover rebuilds it).
+  const copies = await (await import('./recover.ts')).survivingCopies(dir);
+  if (copies.length) {
+    throw new LedgerError(
+      ErrorCode.ALREADY_INITIALIZED,
+      `${dir} holds ${copies.join(' and ')} of a ledger whose document is missing: refusing to start another ledger beside it; run \`provenance-ledger recover --ledger ${dir}\` to rebuild its document`
+    );
+  }
   let identity = await loadIdentity(storage);
   const name = opts.name ?? identity?.name ?? defaultName();
   const ledgerName = opts.ledgerName ?? path.basename(path.resolve(dir));

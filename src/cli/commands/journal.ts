@@ -174,6 +174,9 @@ export async function journalAdvice(dir: string, ledger: import('../../lib/core/
       }
     }
   }
+  if (problems.some((p) => p.code === 'EVENT_NOT_IN_DOCUMENT')) {
+    advice.push(`the document lost event(s) that its Git journal still holds: \`provenance-ledger recover --ledger ${dir}\` restores them (no write proceeds until then)`);
+  }
   if (problems.some((p) => ['JOURNAL_CORRUPT', 'JOURNAL_MISMATCH', 'JOURNAL_EXTRA', 'JOURNAL_MISSING'].includes(p.code))) {
     advice.push(`the Git journal (${path.join(dir, 'journal.git')}) is derived from the ledger: \`provenance-ledger journal repair --ledger ${dir}\` writes it again (a damaged one is kept aside)`);
   }

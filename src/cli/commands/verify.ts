@@ -41,6 +41,7 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
   let stored: StoredReport | undefined;
   let repaired: { done: string[]; refused: string[] } | undefined;
   let journalChecked = false;
+  let pending: Problem[] = [];
   try {
     const ledger = await Ledger.open({ storage, allowProblems: true, compactOnLoad: false });
     name = ledger.name;
@@ -50,6 +51,10 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
     // The Git journal (DIR/journal.git), when there is one, must agree with the document.
     const journalCmds = await import('./journal.ts');
     const journal = await journalCmds.journalProblems(dir, ledger);
+    // An event whose commit the journal lacks (a write cut short, concurrent appends) loses nothing: the journal is
+    // written from the document, and the next write catches it up when it opens. Pending, not damage.
+    pending = journal.filter((p) => p.code === ErrorCode.JOURNAL_MISSING).map((p) => ({ ...p, code: ErrorCode.JOURNAL_PENDING, message: `${p.message} yet: the next write writes it` }));
+    journal.splice(0, journal.length, ...journal.filter((p) => p.code !== ErrorCode.JOURNAL_MISSING));
     journalChecked = await exists(path.join(dir, 'journal.git', 'HEAD'));
     // A journal's commit-id cache without the journal: journal.git was removed (it is written again from the ledger).
     if (!journalChecked && (await exists(path.join(dir, 'journal-commits')))) {
@@ -61,11 +66,24 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
     advice = await journalCmds.journalAdvice(dir, ledger, report.problems);
     // Every other file the ledger keeps.
     stored = await files.checkStoredFiles(dir, storage, ledger);
+    // The log's head without its checkpoint, with no time-stamp kept for it: signing it was cut short (the log's
+    // state is written before its checkpoint). The next write signs it (the same bytes: Ed25519 is deterministic).
+    const headCheckpoint = await (await import('./recover.ts')).unsignedHead(storage);
+    if (headCheckpoint) {
+      pending.push(...stored.problems.filter((p) => p.code === ErrorCode.STORAGE_MISSING && p.location === headCheckpoint).map((p) => ({ code: ErrorCode.CHECKPOINT_PENDING, message: `the log's head has no signed checkpoint yet: the next checkpoint, prove, sync or record signs it`, location: p.location })));
+      const left = stored.problems.filter((p) => !(p.code === ErrorCode.STORAGE_MISSING && p.location === headCheckpoint));
+      const cls = stored.classes.find((c) => c.class === 'checkpoints');
+      if (cls) cls.problems -= stored.problems.length - left.length;
+      if (cls?.problems === 0) stored.advice = stored.advice.filter((a) => !a.includes('keeps a damaged checkpoint aside'));
+      stored.problems = left;
+    }
     if (stored.problems.length) report = { ...report, ok: false, problems: [...report.problems, ...(stored.problems as Problem[])] };
     advice.push(...stored.advice);
-  } catch (e) {
+  } catch (err) {
+    // The document gone while its journal or log is here is a problem to report (recover rebuilds it), not "no ledger".
+    const e = await (await import('./recover.ts')).noDocumentError(dir, err);
     if (!isLedgerError(e) || e.code === ErrorCode.NOT_INITIALIZED) throw e;
-    const doc = await Ledger.verifyStorage(storage);
+    const doc = e !== err ? { ok: false, checked: 0, valid: 0, problems: [] } : await Ledger.verifyStorage(storage);
     doc.problems.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
     report = { ...doc, ok: false };
   }
@@ -86,6 +104,7 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
       files,
       unchecked,
       ...(notes.length ? { notices: notes } : {}),
+      ...(pending.length ? { pending } : {}),
       ...(advice.length ? { advice } : {}),
       ...(repaired ? { repaired: repaired.done, notRepaired: repaired.refused } : {})
     },
@@ -102,6 +121,7 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
       }
       if (stored) say(`checked: document, ${journalChecked ? 'journal, ' : ''}${stored.classes.filter((c) => !c.unchecked).map((c) => `${LABELS[c.class]} (${c.checked})`).join(', ')}`);
       for (const u of unchecked) say(`not checked: ${u.what}: ${u.why}`);
+      for (const p of pending) say(`pending: [${p.code}] ${p.location ?? ''}: ${p.message}`);
       for (const n of notes) say(`notice: ${n}`);
       for (const a of advice) say(`what to do: ${a}`);
     }

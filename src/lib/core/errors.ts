@@ -37,6 +37,15 @@ export const ErrorCode = {
   JOURNAL_MISMATCH: 'JOURNAL_MISMATCH',
   /** A journal object (loose or in a pack) whose bytes are damaged: it does not inflate, or its content no longer hashes to its name. */
   JOURNAL_CORRUPT: 'JOURNAL_CORRUPT',
+  /**
+   * A valid event of the ledger that the local journal (or device log) holds and the document does not: the
+   * document lost it (a lost or damaged chunk). `provenance-ledger recover` restores it; no write drops it.
+   */
+  EVENT_NOT_IN_DOCUMENT: 'EVENT_NOT_IN_DOCUMENT',
+  /** Not a problem: an event whose journal commit is not written yet (a write cut short, concurrent appends); the next write writes it. */
+  JOURNAL_PENDING: 'JOURNAL_PENDING',
+  /** Not a problem: the device log's head has no signed checkpoint yet (signing it was cut short); the next write signs it. */
+  CHECKPOINT_PENDING: 'CHECKPOINT_PENDING',
   /** An event's journal commit signature (`<id>.git`, ledger-schema/README.md "Journal commits") that does not verify. */
   JOURNAL_SIGNATURE_INVALID: 'JOURNAL_SIGNATURE_INVALID',
   /** An event stored without its journal commit signature. */

@@ -735,6 +735,12 @@ export class Ledger {
     return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: report.ledgerId, problems: all };
   }
 
+  /** True when the document in storage, read again now, holds the event (another process appended it since). */
+  async storedNow(id: string): Promise<boolean> {
+    const { store } = await DocStore.load(this.#store.storage, { compactOnLoad: false });
+    return store.has(id);
+  }
+
   async compact(): Promise<void> {
     await this.flushed();
     await this.#store.compact();

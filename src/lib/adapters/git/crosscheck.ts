@@ -7,12 +7,14 @@
  *   JOURNAL_MISSING   an event whose commit the journal's history lacks
  *   JOURNAL_MISMATCH  a commit for an event the ledger holds that differs from the one the event determines
  *   JOURNAL_EXTRA     a commit whose event the ledger does not hold (or that holds no event at all)
+ *   EVENT_NOT_IN_DOCUMENT  a commit holding a valid event of this ledger that the document lacks: the document
+ *                     lost it (`provenance-ledger recover` restores it from the journal)
  * Objects are read by the journal's own reader (no isomorphic-git), so this runs in the browser as well.
  */
 import { ErrorCode } from '../../core/errors.ts';
 import { eventId } from '../../core/event.ts';
 import type { Ledger } from '../../core/ledger.ts';
-import type { Problem } from '../../core/verify.ts';
+import { checkEntries, type Problem } from '../../core/verify.ts';
 import { EVENT_FILE } from '../../core/journal/commit.ts';
 import { JournalCommits } from '../../core/journal/signatures.ts';
 import { parseCommit, parseTree } from '../../core/journal/objects.ts';
@@ -26,6 +28,7 @@ export const JOURNAL_ADVICE: Partial<Record<string, string>> = {
     'The journal is derived from the ledger: delete DIR/journal.git and run any write command, `provenance-ledger journal repair`, or pull from a remote that holds it, to write it again.',
   [ErrorCode.JOURNAL_MISSING]: 'Run `provenance-ledger journal repair` (or any write command) to write the missing commits from the ledger.',
   [ErrorCode.JOURNAL_MISMATCH]: 'The journal holds commits its events do not determine: delete DIR/journal.git and run `provenance-ledger journal repair` to write it again from the ledger.',
+  [ErrorCode.EVENT_NOT_IN_DOCUMENT]: 'The document lost events the journal holds: run `provenance-ledger recover` to restore them (no write proceeds until then).',
   [ErrorCode.JOURNAL_EXTRA]: 'The journal holds commits the ledger does not: delete DIR/journal.git and run `provenance-ledger journal repair` to write it again from the ledger.'
 };
 
@@ -95,15 +98,20 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
       continue;
     }
     let id: string | undefined;
+    let json: string | undefined;
     try {
       const entries = parseTree((await read(commit.tree)).content);
       const blob = entries.length === 1 && entries[0].name === EVENT_FILE ? await read(entries[0].oid) : undefined;
-      id = blob ? await eventId(JSON.parse(new TextDecoder().decode(blob.content)).event) : undefined;
+      json = blob ? new TextDecoder().decode(blob.content) : undefined;
+      id = json ? await eventId(JSON.parse(json).event) : undefined;
     } catch {
       id = undefined;
     }
     if (id && ledger.get(id)) {
       problems.push({ code: ErrorCode.JOURNAL_MISMATCH, message: `journal commit ${oid} differs from the commit its event determines (${commitOf.get(id) ?? 'none: the event has no journal signature'})`, eventId: id, location: `journal commit ${oid}` });
+    } else if (id && json && (await checkEntries([[id, json]], ledger.id)).problems.length === 0) {
+      // A valid event of this ledger that the document lacks: the document lost it, the journal did not.
+      problems.push({ code: ErrorCode.EVENT_NOT_IN_DOCUMENT, message: `event ${id} is in the journal (commit ${oid}) but not in the document: run \`provenance-ledger recover\` to restore it`, eventId: id, location: `journal commit ${oid}` });
     } else {
       problems.push({ code: ErrorCode.JOURNAL_EXTRA, message: `journal commit ${oid} holds ${id ? `event ${id}, which the ledger does not hold` : 'no valid event'}`, eventId: id, location: `journal commit ${oid}` });
     }

@@ -32,14 +32,16 @@ import { topoOrder } from '../../core/roster.ts';
 import { rebuildEventCommit } from '../../core/journal/commit.ts';
 import type { GitObject } from '../../core/journal/objects.ts';
 import type { GitBinding } from './binding.ts';
-import { EventMap } from './event-map.ts';
+import { EventMap, hintsDir } from './event-map.ts';
 import { ObjectWriter } from './objects.ts';
 import { commitHints, JournalCommits } from '../../core/journal/signatures.ts';
-import { deleteRef, initRepo, listRefs, readRef, writeRef } from './refs.ts';
+import { deleteRef, initRepo, listRefs, mkdirs, readRef, writeRef } from './refs.ts';
 
 export interface AttachOptions {
   /** Appends do not wait for their commits; writes are batched (see the file comment). */
   background?: boolean;
+  /** Create a missing journal in place rather than beside it and renamed into place (see #createAside). */
+  inPlace?: boolean;
 }
 
 /** What the journal shows about itself (Settings in the web app, `journal status` in the CLI). */
@@ -110,6 +112,7 @@ export class GitJournal {
    */
   static async attach(binding: GitBinding, ledger: Ledger, opts: AttachOptions | Signer = {}): Promise<GitJournal> {
     const options: AttachOptions = 'publicKey' in opts ? {} : opts;
+    if (!options.background && !options.inPlace) await GitJournal.#createAside(binding, ledger);
     const j = new GitJournal(binding, ledger);
     j.#background = options.background === true;
     j.#detach = ledger.observe((events) => j.#observed(events));
@@ -134,6 +137,38 @@ export class GitJournal {
       throw damagedJournal(e, binding.gitdir);
     }
     return j;
+  }
+
+  /**
+   * Crash order of a journal's creation (the first write of a ledger's journal, or after journal.git was
+   * removed): the repository is built whole (objects, refs, its commit-id cache) in a folder beside it,
+   * `.journal.git.new-<random>/`, and renamed into place only then, its commit-id cache after it. A kill leaves
+   * no journal (the next write starts again, removing what the cut-short one left) or a whole one, never a
+   * repository without its main branch. Where directories cannot be renamed (IndexedDB), or with `background`,
+   * the journal is created in place.
+   */
+  static async #createAside(binding: GitBinding, ledger: Ledger): Promise<void> {
+    const { fs, gitdir } = binding;
+    const rename = (fs.promises as { rename?: (a: string, b: string) => Promise<void> }).rename;
+    const cut = gitdir.lastIndexOf('/');
+    if (!rename || cut <= 0 || (await fs.promises.stat(`${gitdir}/HEAD`).then(() => true, () => false))) return;
+    // A journal.git folder without HEAD (an older writer's creation cut short) is completed in place.
+    if (await fs.promises.stat(gitdir).then(() => true, () => false)) return;
+    const parent = gitdir.slice(0, cut);
+    const name = gitdir.slice(cut + 1);
+    for (const f of await fs.promises.readdir(parent).catch(() => [] as string[])) {
+      if (f.startsWith(`.${name}.new-`)) await removeTree(fs, `${parent}/${f}`);
+    }
+    const root = `${parent}/.${name}.new-${Math.random().toString(36).slice(2, 10)}`;
+    await mkdirs(fs, root);
+    const aside: GitBinding = { ...binding, gitdir: `${root}/${name}` };
+    const built = await GitJournal.attach(aside, ledger, { inPlace: true });
+    built.detach();
+    await rename.call(fs.promises, aside.gitdir, gitdir);
+    if (!(await fs.promises.stat(hintsDir(binding)).then(() => true, () => false))) {
+      await rename.call(fs.promises, hintsDir(aside), hintsDir(binding)).catch(() => undefined);
+    }
+    await removeTree(fs, root);
   }
 
   /** Creates the bare repository (HEAD -> main) if there is none. */
@@ -329,8 +364,11 @@ export class GitJournal {
    * main must descend from (what the remote holds), default the current main.
    */
   async updateRefs(base?: string): Promise<{ main?: string; concurrent: string[] }> {
+    const current = await this.resolve(MAIN);
+    const existing = await listRefs(this.binding, 'refs/heads/concurrent');
+    if (!(await this.#mayMoveRefs([current, ...existing.values()]))) return { main: current, concurrent: [...existing.keys()] };
     const heads = this.#heads();
-    base ??= await this.resolve(MAIN);
+    base ??= current;
     const baseEvent = base ? this.#map.byCommit.get(base) : undefined;
     let main: string | undefined;
     let side: string[] = [];
@@ -345,15 +383,41 @@ export class GitJournal {
     }
     if (main) {
       const oid = this.#map.byEvent.get(main)!;
-      if (oid !== (await this.resolve(MAIN))) await writeRef(this.binding, MAIN, oid);
+      if (oid !== current) await writeRef(this.binding, MAIN, oid);
     }
-    const existing = await listRefs(this.binding, 'refs/heads/concurrent');
     for (const name of existing.keys()) if (!side.includes(name)) await deleteRef(this.binding, CONCURRENT + name);
     for (const id of side) {
       const oid = this.#map.byEvent.get(id)!;
       if (existing.get(id) !== oid) await writeRef(this.binding, CONCURRENT + id, oid);
     }
     return { main: main && this.#map.byEvent.get(main), concurrent: side };
+  }
+
+  /**
+   * Whether the refs may move off these commits. A ref on a commit the ledger does not determine is looked at:
+   * when it holds a valid event of this ledger that the document lacks, moving the ref would drop that event's
+   * commit from the journal's history, and the journal may be the last copy of it (the document lost a chunk):
+   * refused with EVENT_NOT_IN_DOCUMENT, `provenance-ledger recover` restores it first. Unless the document in
+   * storage holds it now: another process appended it since this ledger was opened; then the refs are left as
+   * they are (this ledger's newer commits are pending until the next write, which sees both).
+   */
+  async #mayMoveRefs(oids: Array<string | undefined>): Promise<boolean> {
+    const unknown = oids.filter((o): o is string => !!o && !this.#map.byCommit.has(o));
+    if (!unknown.length) return true;
+    const { ObjectReader } = await import('./store-read.ts');
+    const { lostEvent } = await import('./salvage.ts');
+    const store = await ObjectReader.open(this.binding);
+    for (const oid of unknown) {
+      const lost = await lostEvent(store, oid, this.ledger.id, (id) => !!this.ledger.get(id));
+      if (!lost) continue; // not a valid event of this ledger: a damaged journal, written again from the document
+      if (await this.ledger.storedNow(lost.eventId)) return false;
+      throw new LedgerError(
+        ErrorCode.EVENT_NOT_IN_DOCUMENT,
+        `event ${lost.eventId} is in the journal (commit ${oid}) but not in the document: run \`provenance-ledger recover\` to restore it; nothing was written`,
+        { eventId: lost.eventId }
+      );
+    }
+    return true;
   }
 
   /**
@@ -422,4 +486,15 @@ function damagedJournal(e: unknown, gitdir: string): unknown {
     `the Git journal (${gitdir}) is damaged and cannot be written (${(e as Error)?.message ?? String(e)}): nothing was recorded or sent; \`provenance-ledger journal repair\` writes it again from the ledger (keeping the damaged one aside), \`provenance-ledger verify\` lists what is wrong`,
     { cause: e }
   );
+}
+
+/** Removes a folder and everything in it (a cut-short creation's leftovers), on the binding's file system. */
+async function removeTree(fs: GitBinding['fs'], dir: string): Promise<void> {
+  for (const f of await fs.promises.readdir(dir).catch(() => [] as string[])) {
+    const p = `${dir}/${f}`;
+    const st = await fs.promises.lstat(p).catch(() => undefined);
+    if (st?.isDirectory()) await removeTree(fs, p);
+    else await fs.promises.unlink(p).catch(() => undefined);
+  }
+  await fs.promises.rmdir(dir).catch(() => undefined);
 }

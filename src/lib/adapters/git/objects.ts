@@ -98,8 +98,19 @@ export class ObjectWriter {
     const { fs, gitdir } = this.#b;
     const { sha, pack, idx } = await buildPack(objects, this.#zlib.deflate, { deltas });
     await fs.promises.mkdir(`${gitdir}/objects/pack`).catch(() => undefined);
-    await fs.promises.writeFile(`${gitdir}/objects/pack/pack-${sha}.pack`, pack);
-    await fs.promises.writeFile(`${gitdir}/objects/pack/pack-${sha}.idx`, idx);
+    // The pack, then its index, each written whole under a temporary name and renamed where the file system can:
+    // readers go by the index, so a kill leaves no pack, a pack without its index (unread), or both whole.
+    const rename = (fs.promises as { rename?: (a: string, b: string) => Promise<void> }).rename;
+    for (const [ext, bytes] of [['pack', pack], ['idx', idx]] as const) {
+      const file = `${gitdir}/objects/pack/pack-${sha}.${ext}`;
+      if (!rename) {
+        await fs.promises.writeFile(file, bytes);
+        continue;
+      }
+      const tmp = `${gitdir}/objects/pack/tmp_pack_${Math.random().toString(36).slice(2)}`;
+      await fs.promises.writeFile(tmp, bytes);
+      await rename.call(fs.promises, tmp, file);
+    }
     this.#packOids.set(`pack-${sha}.idx`, new Set(objects.map((o) => o.oid)));
     this.#smallPacks++;
     return `pack-${sha}`;

@@ -73,6 +73,17 @@ export class FsStorage implements StorageAdapter {
     return readValue(this.#file(key));
   }
 
+  /** When the value was last written (ms since the epoch); undefined when there is none. */
+  async modifiedAt(key: StorageKey): Promise<number | undefined> {
+    assertKey(key);
+    try {
+      return (await lstat(this.#file(key))).mtimeMs;
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
   async save(key: StorageKey, data: Uint8Array): Promise<void> {
     assertKey(key);
     assertBytes(data);

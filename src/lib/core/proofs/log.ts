@@ -8,9 +8,13 @@
  *                           || leaf hash; append-only, only the last chunk is ever rewritten (with more entries)
  *   log/checkpoints/<size>  signed checkpoint notes (size in 16 decimal digits), cosignatures merged in
  *
- * Chunks are written before the state (in one saveMany when the adapter has it), so after a crash the chunks hold
- * at least `size` entries; entries past `size` are ignored and the reconciliation on the next attach appends
- * again whatever the ledger holds that the log lacks. The tree head is kept incrementally (the frontier), never
+ * Crash order: the leaf chunks are written (and their writes finished) before the state, which is the commit
+ * point: after a kill the chunks hold at least `size` entries; entries past `size` are ignored (and written over
+ * by the next append), and the reconciliation on the next attach appends again whatever the ledger holds that the
+ * log lacks. Opening for writing (attach) also recovers what an older writer, which wrote both at once, could
+ * leave: a state ahead of its leaves is rolled back to the entries the leaves hold (and persisted), and with no
+ * state at all the head is recomputed from the complete entries stored; the events then lacking are appended
+ * again from the document, which is the truth. The tree head is kept incrementally (the frontier), never
  * recomputed from events; proofs rebuild the interior nodes from the stored leaf hashes on first use, checking
  * that they give the persisted head.
  */
@@ -71,8 +75,13 @@ export class DeviceLog {
     for (let i = 0; i < tree.size; i++) this.#index.set(toHex(entries.subarray(i * ENTRY, i * ENTRY + HASH_SIZE)), i);
   }
 
-  /** Loads the log kept in storage (an empty log when there is none). Throws LOG_CORRUPT when it is damaged. */
-  static async load(storage: StorageAdapter): Promise<DeviceLog> {
+  /**
+   * Loads the log kept in storage (an empty log when there is none). Throws LOG_CORRUPT when it is damaged.
+   * With `recover` (attach: a writer opening it), the states a cut-short write leaves are recovered instead (see
+   * the file comment): a state ahead of its leaves is rolled back to them, a missing state is recomputed from the leaves;
+   * the recovered state is persisted by the next reconcile.
+   */
+  static async load(storage: StorageAdapter, opts: { recover?: boolean } = {}): Promise<DeviceLog> {
     const hasher = await createTreeHasher();
     const state = await storage.load(STATE_KEY);
     const chunks = await storage.loadRange(LEAVES);
@@ -82,9 +91,6 @@ export class DeviceLog {
     } catch (e) {
       throw new ProofError(ProofCode.LOG_CORRUPT, `log/state is damaged: ${(e as Error).message}`, { cause: e });
     }
-    const size = tree.size;
-    const entries = new Uint8Array(Math.max(size, 1) * ENTRY);
-    let have = 0;
     let stored = 0;
     chunks.forEach((c, n) => {
       const where = c.key.join('/');
@@ -92,12 +98,37 @@ export class DeviceLog {
       if (c.data.length % ENTRY !== 0 || c.data.length > CHUNK * ENTRY) throw new ProofError(ProofCode.LOG_CORRUPT, `${where}: length ${c.data.length} is not a whole number of entries`);
       if (stored % CHUNK !== 0) throw new ProofError(ProofCode.LOG_CORRUPT, `${where}: follows a chunk that is not full`);
       stored += c.data.length / ENTRY;
+    });
+    let size = tree.size;
+    let recovered: string | undefined;
+    if (opts.recover && !state && stored > 0) {
+      size = stored;
+      recovered = `log/state was missing: recomputed from the ${stored} entries of log/leaves`;
+    } else if (opts.recover && stored < size) {
+      recovered = `log/state said ${size} entries, log/leaves holds ${stored}: rolled back to the leaves`;
+      size = stored;
+    }
+    const entries = new Uint8Array(Math.max(size, 1) * ENTRY);
+    let have = 0;
+    for (const c of chunks) {
       const take = Math.max(0, Math.min(c.data.length / ENTRY, size - have));
       if (take > 0) entries.set(c.data.subarray(0, take * ENTRY), have * ENTRY);
       have += take;
-    });
+    }
     if (have < size) throw new ProofError(ProofCode.LOG_CORRUPT, `log/leaves holds ${have} entries, the state says ${size}`);
-    return new DeviceLog(storage, hasher, tree, entries);
+    if (recovered) {
+      tree = new MerkleTree(hasher, null);
+      for (let i = 0; i < size; i++) tree.append(entries.subarray(i * ENTRY + HASH_SIZE, (i + 1) * ENTRY));
+    }
+    const log = new DeviceLog(storage, hasher, tree, entries);
+    log.#recovered = recovered;
+    return log;
+  }
+
+  /** What load() recovered from a cut-short write (until the recovered state is persisted). */
+  #recovered?: string;
+  get recovered(): string | undefined {
+    return this.#recovered;
   }
 
   /**
@@ -106,7 +137,7 @@ export class DeviceLog {
    * batch the ledger accepts (Ledger.observe). With a signer, a checkpoint is signed after each batch.
    */
   static async attach(ledger: Ledger, storage: StorageAdapter, opts: { signer?: Signer } = {}): Promise<DeviceLog> {
-    const log = await DeviceLog.load(storage);
+    const log = await DeviceLog.load(storage, { recover: true });
     // Nothing is appended, signed or proved over a log that does not match the ledger (log-check.ts).
     assertLogMatches(log, ledger);
     await log.reconcile(ledger);
@@ -138,7 +169,11 @@ export class DeviceLog {
   reconcile(ledger: Ledger): Promise<number> {
     return this.#enqueue(async () => {
       const lacking = ledger.events().filter((e) => !this.#index.has(e.id));
-      if (lacking.length === 0) return 0;
+      if (lacking.length === 0) {
+        if (this.#recovered) await this.storage.save(STATE_KEY, this.#tree.serialize());
+        this.#recovered = undefined;
+        return 0;
+      }
       const all = new Map(lacking.map((e) => [e.id, e] as [EventId, LedgerEvent]));
       await this.#append(topoOrder(all).map((id) => all.get(id)!));
       return lacking.length;
@@ -183,12 +218,11 @@ export class DeviceLog {
       const end = Math.min(size, (n + 1) * CHUNK);
       writes.push({ key: [...LEAVES, chunkName(n)], data: entries.slice(n * CHUNK * ENTRY, end * ENTRY) });
     }
-    const state = { key: STATE_KEY, data: tree.serialize() };
-    if (this.storage.saveMany) await this.storage.saveMany([...writes, state]);
-    else {
-      for (const w of writes) await this.storage.save(w.key, w.data);
-      await this.storage.save(state.key, state.data);
-    }
+    // Leaves first, then the state (the commit point): every prefix of these writes is a log load() reads.
+    if (this.storage.saveMany) await this.storage.saveMany(writes);
+    else for (const w of writes) await this.storage.save(w.key, w.data);
+    await this.storage.save(STATE_KEY, tree.serialize());
+    this.#recovered = undefined;
     this.#entries = entries;
     fresh.forEach((f, j) => this.#index.set(f.id, start + j));
     if (this.#full) for (const f of fresh) this.#tree.append(f.leaf);
