@@ -182,7 +182,12 @@ export async function recoverDocument(storage: StorageAdapter, found: FoundEvent
   if (whole) {
     ledger = whole;
     kept = ledger.size;
-    candidates = await pick(foundEntries, ledger.id);
+    // Copies an earlier recovery kept aside are read again: one cut short after founding the new document left
+    // events there that only they hold.
+    const aside = (await documentPrefixes(storage)).filter((p) => p !== 'doc');
+    const asideEntries = aside.length ? await entriesOfChunks(storage, aside, ledger.id) : [];
+    for (const [k] of asideEntries) if (isEventId(k) && !fromOf.has(k)) fromOf.set(k, 'a damaged document kept aside');
+    candidates = await pick([...foundEntries, ...asideEntries], ledger.id);
   } else {
     // Rebuild: every copy of the document (this one, earlier ones kept aside) and the journal's events.
     const prefixes = await documentPrefixes(storage);
