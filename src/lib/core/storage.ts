@@ -28,7 +28,9 @@ export interface StorageAdapter {
   removeRange(prefix: StorageKey): Promise<void>;
   /**
    * Applies every write, then every removal (a key both written and removed ends up removed). Each write is
-   * atomic; adapters that can (IndexedDB, memory) make the whole batch one atomic step.
+   * atomic; adapters that can (IndexedDB, memory) make the whole batch one atomic step. Others (a directory) make
+   * the writes in no set order: a caller whose crash order needs one write before another (the device log's leaves
+   * before its state) makes them in separate calls.
    */
   saveMany?(writes: StorageChunk[], removals?: StorageKey[]): Promise<void>;
 }
