@@ -84,33 +84,37 @@ export async function salvageJournal(binding: GitBinding, storedOids: Iterable<s
   const byOid = new Map<string, CommitEvent>();
   const unreadable: Salvage['unreadable'] = [];
   const seen = new Set<string>();
-  const visit = async (oid: string, fromRef: boolean) => {
-    if (seen.has(oid)) return;
-    seen.add(oid);
-    let o;
-    try {
-      o = await store.read(oid);
-    } catch (e) {
-      unreadable.push({ oid, message: (e as Error).message });
-      return;
-    }
-    if (!o) {
-      if (fromRef) unreadable.push({ oid, message: 'named by the journal but not stored' });
-      return;
-    }
-    if (o.type !== 'commit') return;
-    try {
-      const c = await readCommitEvent(store, oid);
-      byOid.set(oid, c);
-      for (const p of c.commit.parents) await visit(p, true);
-    } catch (e) {
-      unreadable.push({ oid, message: (e as Error).message });
+  /** Walks from `start` to every ancestor (a loop, not recursion: a history may be long). */
+  const visit = async (start: string, fromRef: boolean) => {
+    const stack: Array<[string, boolean]> = [[start, fromRef]];
+    while (stack.length) {
+      const [oid, named] = stack.pop()!;
+      if (seen.has(oid)) continue;
+      seen.add(oid);
+      let o;
+      try {
+        o = await store.read(oid);
+      } catch (e) {
+        unreadable.push({ oid, message: (e as Error).message });
+        continue;
+      }
+      if (!o) {
+        if (named) unreadable.push({ oid, message: 'named by the journal but not stored' });
+        continue;
+      }
+      if (o.type !== 'commit') continue;
+      try {
+        const c = await readCommitEvent(store, oid);
+        byOid.set(oid, c);
+        for (const p of c.commit.parents) stack.push([p, true]);
+      } catch (e) {
+        unreadable.push({ oid, message: (e as Error).message });
+      }
     }
   };
   for (const prefix of ['refs/heads', 'refs/remotes']) for (const oid of (await listRefs(binding, prefix)).values()) await visit(oid, true);
   for (const oid of storedOids) await visit(oid, false);
-  // Parents first: a commit's parents are visited before it is listed only through the walk above, so order by
-  // the journal's own links (Kahn's algorithm over the commits found).
+  // Parents first, by the journal's own links (Kahn's algorithm over the commits found).
   const all = [...byOid.values()];
   const byEvent = new Map<string, CommitEvent>();
   for (const c of all) if (!byEvent.has(c.eventId)) byEvent.set(c.eventId, c);
