@@ -1,0 +1,178 @@
+/**
+ * The complete backup of a device: one passphrase-encrypted file holding the device key (its key backup), the
+ * whole ledger (every event and its journal signature, as the ledger export writes them), the policy texts and
+ * the prompt vault. Same primitives as the key backup (backup.ts): Argon2id derives an AES-256-GCM key, and the
+ * header (every field but the ciphertext) is the additional authenticated data, so no field can be swapped.
+ *
+ *   { "format": "provenance-ledger/backup/v1", "ledgerId", "ledgerName", "publicKey", "createdAt",
+ *     "counts": { "events", "texts", "prompts" }, "kdf": {...}, "cipher": { "alg": "AES-256-GCM", "iv" },
+ *     "ciphertext": base64url(AES-GCM(payload)) }
+ *
+ *   payload (UTF-8 JSON): { "key": <key backup, backup.ts, encrypted with the same passphrase>,
+ *     "ledger": <the ledger export text, format v2>, "texts": [[sha256, text], ...], "prompts": [<opening>, ...] }
+ *
+ * A wrong passphrase or any changed byte fails authentication (BAD_PASSPHRASE); a file that is not one, or is
+ * cut short, is refused field by field (BAD_BACKUP). Decrypting checks every text against its hash and every
+ * prompt opening against its commitment; the ledger itself is verified by whoever restores it (transfer.ts).
+ * See ledger-schema/README.md, "Complete backup".
+ */
+import { canonicalBytes } from './canonical.ts';
+import { fromBase64url, fromUtf8, toBase64url, utf8 } from './bytes.ts';
+import { ErrorCode, LedgerError } from './errors.ts';
+import { assertKeyBackup, deriveKey, DEFAULT_KDF, type KdfParams, type KeyBackup } from './backup.ts';
+import { verifyOpening, type Opening } from './commitment.ts';
+import { sha256Hex } from './hash.ts';
+
+export const FULL_BACKUP_FORMAT = 'provenance-ledger/backup/v1';
+
+export interface FullBackupPayload {
+  key: KeyBackup;
+  ledger: string;
+  texts: Array<[string, string]>;
+  prompts: Opening[];
+}
+
+export interface FullBackupHeader {
+  format: typeof FULL_BACKUP_FORMAT;
+  ledgerId: string;
+  ledgerName: string;
+  publicKey: string;
+  createdAt: string;
+  counts: { events: number; texts: number; prompts: number };
+  kdf: KdfParams;
+  cipher: { alg: 'AES-256-GCM'; iv: string };
+}
+
+export interface FullBackup extends FullBackupHeader {
+  ciphertext: string;
+}
+
+const header = (b: FullBackupHeader): Uint8Array =>
+  canonicalBytes({
+    format: b.format,
+    ledgerId: b.ledgerId,
+    ledgerName: b.ledgerName,
+    publicKey: b.publicKey,
+    createdAt: b.createdAt,
+    counts: b.counts,
+    kdf: b.kdf,
+    cipher: b.cipher
+  });
+
+export async function encryptFullBackup(
+  payload: FullBackupPayload,
+  meta: { ledgerId: string; ledgerName: string; events: number; createdAt?: string },
+  passphrase: string,
+  params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF
+): Promise<FullBackup> {
+  if (typeof passphrase !== 'string' || passphrase.length < 8) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'the passphrase must be at least 8 characters');
+  }
+  const kdf: KdfParams = { alg: 'argon2id', salt: toBase64url(crypto.getRandomValues(new Uint8Array(16))), ...params };
+  const cipher = { alg: 'AES-256-GCM' as const, iv: toBase64url(crypto.getRandomValues(new Uint8Array(12))) };
+  const head: FullBackupHeader = {
+    format: FULL_BACKUP_FORMAT,
+    ledgerId: meta.ledgerId,
+    ledgerName: meta.ledgerName,
+    publicKey: payload.key.publicKey,
+    createdAt: meta.createdAt ?? new Date().toISOString(),
+    counts: { events: meta.events, texts: payload.texts.length, prompts: payload.prompts.length },
+    kdf,
+    cipher
+  };
+  const key = await deriveKey(passphrase, kdf);
+  const ct = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: fromBase64url(cipher.iv) as BufferSource, additionalData: header(head) as BufferSource },
+    key,
+    utf8(JSON.stringify(payload)) as BufferSource
+  );
+  return { ...head, ciphertext: toBase64url(new Uint8Array(ct)) };
+}
+
+const bad = (what: string): never => {
+  throw new LedgerError(ErrorCode.BAD_BACKUP, `This is not a complete backup, or it is damaged: ${what}. Nothing was changed.`);
+};
+
+/** Parses the text of a backup file, field by field. */
+export function parseFullBackup(text: string): FullBackup {
+  let x: unknown;
+  try {
+    x = JSON.parse(text);
+  } catch {
+    bad('the file is not JSON (cut short or altered)');
+  }
+  if (typeof x !== 'object' || x === null) bad('not a JSON object');
+  const b = x as Record<string, any>;
+  if (b.format !== FULL_BACKUP_FORMAT) {
+    if (typeof b.format === 'string' && b.format.startsWith('provenance-ledger/key-backup/')) bad('this is a key backup (the key only), restore it under Settings → Restore a key');
+    bad(`format must be "${FULL_BACKUP_FORMAT}"`);
+  }
+  if (typeof b.ledgerId !== 'string' || !/^[0-9a-f]{64}$/.test(b.ledgerId)) bad('ledgerId');
+  if (typeof b.ledgerName !== 'string' || b.ledgerName.length > 256) bad('ledgerName');
+  if (typeof b.publicKey !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(b.publicKey)) bad('publicKey');
+  if (typeof b.createdAt !== 'string' || b.createdAt.length > 64) bad('createdAt');
+  const c = b.counts;
+  if (typeof c !== 'object' || c === null || !['events', 'texts', 'prompts'].every((k) => Number.isSafeInteger(c[k]) && c[k] >= 0)) bad('counts');
+  const k = b.kdf;
+  if (typeof k !== 'object' || k === null || k.alg !== 'argon2id') bad('kdf.alg must be argon2id');
+  if (typeof k.salt !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(k.salt)) bad('kdf.salt');
+  if (!Number.isInteger(k.iterations) || k.iterations < 1 || k.iterations > 64) bad('kdf.iterations');
+  if (!Number.isInteger(k.memoryKiB) || k.memoryKiB < 8 || k.memoryKiB > 4 * 1024 * 1024) bad('kdf.memoryKiB');
+  if (!Number.isInteger(k.parallelism) || k.parallelism < 1 || k.parallelism > 16) bad('kdf.parallelism');
+  if (typeof b.cipher !== 'object' || b.cipher === null || b.cipher.alg !== 'AES-256-GCM') bad('cipher.alg');
+  if (typeof b.cipher.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(b.cipher.iv)) bad('cipher.iv');
+  if (typeof b.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{24,}$/.test(b.ciphertext)) bad('ciphertext');
+  return b as FullBackup;
+}
+
+/**
+ * Decrypts a backup and checks what it holds: the key backup's form and public key, each policy text against its
+ * SHA-256, each prompt opening against its commitment, the counts against the header. Nothing is stored here.
+ */
+export async function decryptFullBackup(backup: FullBackup | string, passphrase: string): Promise<{ header: FullBackupHeader; payload: FullBackupPayload }> {
+  const b = typeof backup === 'string' ? parseFullBackup(backup) : parseFullBackup(JSON.stringify(backup));
+  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
+  const key = await deriveKey(passphrase, b.kdf);
+  let plain: Uint8Array;
+  try {
+    plain = new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: fromBase64url(b.cipher.iv) as BufferSource, additionalData: header(b) as BufferSource },
+        key,
+        fromBase64url(b.ciphertext) as BufferSource
+      )
+    );
+  } catch {
+    throw new LedgerError(ErrorCode.BAD_PASSPHRASE, 'Wrong passphrase, or the backup file was altered. Nothing was changed.');
+  }
+  let p: Record<string, any>;
+  try {
+    p = JSON.parse(fromUtf8(plain));
+  } catch {
+    return bad('its contents are not JSON');
+  }
+  if (typeof p !== 'object' || p === null) bad('its contents are not an object');
+  try {
+    assertKeyBackup(p.key);
+  } catch (e) {
+    bad(`the device key: ${(e as Error).message}`);
+  }
+  if (p.key.publicKey !== b.publicKey) bad('the device key is not the one the header names');
+  if (typeof p.ledger !== 'string' || p.ledger.length === 0) bad('no ledger');
+  if (!Array.isArray(p.texts) || !Array.isArray(p.prompts)) bad('no texts or prompts list');
+  if (p.texts.length !== b.counts.texts || p.prompts.length !== b.counts.prompts) bad('the counts differ from the header');
+  for (const t of p.texts) {
+    if (!Array.isArray(t) || t.length !== 2 || typeof t[0] !== 'string' || typeof t[1] !== 'string' || (await sha256Hex(utf8(t[1]))) !== t[0]) {
+      bad('a policy text does not match its hash');
+    }
+  }
+  for (const o of p.prompts) {
+    try {
+      await verifyOpening(o, (o as Opening)?.commitment);
+    } catch {
+      bad('a prompt opening does not match its commitment');
+    }
+  }
+  const { ciphertext: _ct, ...head } = b;
+  return { header: head, payload: p as FullBackupPayload };
+}
