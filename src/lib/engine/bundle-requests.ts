@@ -10,7 +10,7 @@
 import { fromUtf8 } from '../core/bytes.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';
 import type { Ledger } from '../core/ledger.ts';
-import type { Opening } from '../core/commitment.ts';
+import { verifyOpening, type Opening } from '../core/commitment.ts';
 import { PromptVault } from '../core/vault.ts';
 import { DeviceLog } from '../core/proofs/log.ts';
 import { buildBundle } from '../core/proofs/bundle-build.ts';
@@ -18,8 +18,26 @@ import type { BundleSubject } from '../core/proofs/bundle.ts';
 import { ProofCode, isProofError } from '../core/proofs/errors.ts';
 import { TimestampStore } from '../core/timestamp/store.ts';
 import type { LedgerHost } from './host.ts';
+import { VAULT_LOCKED } from './vault-lock.ts';
 
-export interface BundleRequest {
+export type BundleRequest = ExportBundleRequest | RevealPromptRequest;
+
+/**
+ * `reveal-prompt`: the prompt of one of the ledger's generations, from this device's vault, checked against the
+ * commitment the event holds (the vault checks each opening on the way out, and it is checked here against the
+ * event's own commitment). Asked only when the user confirmed on the generation's page; nothing is kept.
+ */
+export interface RevealPromptRequest {
+  type: 'reveal-prompt';
+  /** The generation's event id. */
+  event: string;
+}
+
+export type RevealPromptResult =
+  | { status: 'revealed'; prompt: string; commitment: string }
+  | { status: 'no-prompt' | 'not-in-vault' | 'locked'; message: string };
+
+export interface ExportBundleRequest {
   type: 'export-bundle';
   /** An event id (the bundle proves that event and the chains of its files) or a file's SHA-256 (its chain). */
   subject: string;
@@ -44,9 +62,10 @@ export interface BundleExportResult {
 
 export interface BundleResults {
   'export-bundle': BundleExportResult;
+  'reveal-prompt': RevealPromptResult;
 }
 
-export const BUNDLE_REQUESTS: ReadonlySet<string> = new Set(['export-bundle']);
+export const BUNDLE_REQUESTS: ReadonlySet<string> = new Set(['export-bundle', 'reveal-prompt']);
 export const isBundleRequest = (r: { type: string }): r is BundleRequest => BUNDLE_REQUESTS.has(r.type);
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -135,6 +154,26 @@ export async function exportBundle(host: LedgerHost, subjectRef: unknown, reveal
   };
 }
 
+export async function revealPrompt(host: LedgerHost, eventId: unknown): Promise<RevealPromptResult> {
+  const ledger = host.writableLedger();
+  const id = typeof eventId === 'string' ? eventId.trim().toLowerCase() : '';
+  const ev = HEX64.test(id) ? ledger.get(id) : undefined;
+  if (!ev || ev.event.type !== 'generation') throw new LedgerError(ErrorCode.BAD_INPUT, 'reveal-prompt needs the id of a generation in this ledger');
+  const commitment = (ev.event.body as { prompt?: { commitment?: unknown } }).prompt?.commitment;
+  if (typeof commitment !== 'string') return { status: 'no-prompt', message: 'This generation was recorded without a prompt: there is nothing to show.' };
+  let opening: Opening | undefined;
+  try {
+    opening = await new PromptVault(await host.storage()).get(commitment);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== VAULT_LOCKED) throw e;
+    return { status: 'locked', message: (e as Error).message };
+  }
+  if (!opening) return { status: 'not-in-vault', message: "This device's prompt vault does not hold this prompt (it was recorded on another device, or the vault was not restored)." };
+  await verifyOpening(opening, commitment);
+  return { status: 'revealed', prompt: opening.prompt, commitment };
+}
+
 export async function handleBundle(host: LedgerHost, request: BundleRequest): Promise<unknown> {
+  if (request.type === 'reveal-prompt') return revealPrompt(host, request.event);
   return exportBundle(host, request.subject, request.revealPrompt, request.name);
 }

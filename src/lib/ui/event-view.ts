@@ -4,6 +4,7 @@
  */
 import type { LedgerEvent } from '#lib/core/event.ts';
 import { shortId } from './format.ts';
+import { deletionStatusWord, operationWord, policyKindWord, roleWord } from './words.ts';
 
 export interface EventView {
   id: string;
@@ -43,8 +44,8 @@ export function eventView(e: LedgerEvent): EventView {
     const action = str(body.action);
     view.summary =
       action === 'create'
-        ? `Ledger “${str(body.ledgerName) ?? ''}” created by ${name}${role ? ` (${role})` : ''}`
-        : `${action ?? 'change'}: ${name}${role ? ` (${role})` : ''}`;
+        ? `Ledger “${str(body.ledgerName) ?? ''}” created by ${name}${role ? ` (${roleWord(role).toLowerCase()})` : ''}`
+        : `${action ?? 'change'}: ${name}${role ? ` (${roleWord(role).toLowerCase()})` : ''}`;
   } else {
     view.platform = str(obj(body.platform).name);
     view.project = str(body.project);
@@ -72,7 +73,7 @@ function summaryOf(type: string, body: Record<string, unknown>): string | undefi
   const platform = str(obj(body.platform).name);
   switch (type) {
     case 'policy-snapshot':
-      return `${platform ?? 'A platform'}: ${KINDS[str(body.kind) ?? 'other'] ?? 'policy document'}${str(body.version) ? ` (${str(body.version)})` : ''}`;
+      return `${platform ?? 'A platform'}: ${KINDS[str(body.kind) ?? 'other'] ?? policyKindWord(body.kind).toLowerCase()}${str(body.version) ? ` (${str(body.version)})` : ''}`;
     case 'checklist': {
       const items = obj(body.items);
       const done = ['classified', 'policiesReviewed', 'privacySettingsEnabled', 'inputsSanitized'].filter((k) => items[k] === true).length;
@@ -81,11 +82,11 @@ function summaryOf(type: string, body: Record<string, unknown>): string | undefi
     case 'export':
       return `Exported ${fileNames(body.files)} to ${str(obj(body.destination).label) ?? 'a destination'}`;
     case 'derivation':
-      return `${str(body.operation) ?? 'Edit'} in ${str(obj(body.tool).name) ?? 'a tool'}: ${fileNames(body.outputs)}`;
+      return `${str(body.operation) ? operationWord(body.operation) : 'Edit'} in ${str(obj(body.tool).name) ?? 'a tool'}: ${fileNames(body.outputs)}`;
     case 'handoff':
       return `Handed ${fileNames(body.files)} to ${str(obj(body.recipient).name) ?? 'a recipient'}`;
     case 'deletion':
-      return `Deletion ${str(body.status) ?? ''} on ${platform ?? 'a platform'}`;
+      return `Deletion ${str(body.status) ? deletionStatusWord(body.status).toLowerCase() : ''} on ${platform ?? 'a platform'}`;
     default:
       return undefined;
   }

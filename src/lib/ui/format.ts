@@ -2,9 +2,16 @@
 
 export const shortId = (id: string): string => id.slice(0, 12);
 
+/**
+ * A time as recorded: a date entered without a time (a policy's retrieval date) is recorded as midnight UTC of
+ * that day, and shown as the date alone (in UTC, so that it is the day entered, wherever it is read).
+ */
 export function formatTime(iso: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
+  if (/^\d{4}-\d{2}-\d{2}(T00:00(:00(\.0+)?)?(Z|[+-]00:?00))?$/.test(iso)) {
+    return d.toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+  }
   return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 

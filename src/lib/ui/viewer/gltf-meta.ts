@@ -37,7 +37,30 @@ const TRIANGLES = 4;
 const TRIANGLE_STRIP = 5;
 const TRIANGLE_FAN = 6;
 
-function summarize(doc: Document, missing: string[]): GltfMeta {
+/**
+ * The file's own asset.generator, from its JSON as written: @gltf-transform/core's reader puts its own name
+ * ("glTF-Transform v4…") in the Document's asset, so the Document cannot say who made the file.
+ */
+export function ownGenerator(json: unknown): string | null {
+  const asset = typeof json === 'object' && json !== null ? (json as { asset?: { generator?: unknown } }).asset : undefined;
+  return typeof asset?.generator === 'string' ? asset.generator : null;
+}
+
+/** The JSON chunk of a GLB (header 12 bytes, then chunk length, type 'JSON', data), or null. */
+export function glbJson(bytes: Uint8Array): unknown {
+  if (bytes.byteLength < 20) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== 0x46546c67 || view.getUint32(16, true) !== 0x4e4f534a) return null;
+  const length = view.getUint32(12, true);
+  if (20 + length > bytes.byteLength) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + length)));
+  } catch {
+    return null;
+  }
+}
+
+function summarize(doc: Document, missing: string[], generator: string | null): GltfMeta {
   const root = doc.getRoot();
   let vertices = 0;
   let triangles = 0;
@@ -64,7 +87,7 @@ function summarize(doc: Document, missing: string[]): GltfMeta {
   });
   const asset = root.getAsset();
   return {
-    generator: asset.generator ?? null,
+    generator,
     version: asset.version,
     vertices,
     triangles,
@@ -81,7 +104,8 @@ function summarize(doc: Document, missing: string[]): GltfMeta {
 export async function readGltfMeta(model: ModelFiles): Promise<GltfMeta> {
   const io = new WebIO();
   if (model.kind === 'glb') {
-    return summarize(await io.readBinary(new Uint8Array(await model.main.arrayBuffer())), []);
+    const bytes = new Uint8Array(await model.main.arrayBuffer());
+    return summarize(await io.readBinary(bytes), [], ownGenerator(glbJson(bytes)));
   }
   const json = JSON.parse(await model.main.text());
   const resources: Record<string, Uint8Array> = {};
@@ -92,12 +116,13 @@ export async function readGltfMeta(model: ModelFiles): Promise<GltfMeta> {
     else missing.push(uriBaseName(uri));
   }
   if (missing.length) return { ...emptyMeta(json), missing };
-  return summarize(await io.readJSON({ json, resources: resources as Record<string, Uint8Array<ArrayBuffer>> }), []);
+  const generator = ownGenerator(json);
+  return summarize(await io.readJSON({ json, resources: resources as Record<string, Uint8Array<ArrayBuffer>> }), [], generator);
 }
 
 function emptyMeta(json: { asset?: { generator?: unknown; version?: unknown } }): GltfMeta {
   return {
-    generator: typeof json.asset?.generator === 'string' ? json.asset.generator : null,
+    generator: ownGenerator(json),
     version: typeof json.asset?.version === 'string' ? json.asset.version : '?',
     vertices: 0,
     triangles: 0,

@@ -4,6 +4,7 @@
  * is plain text for Svelte to escape.
  */
 import type { LedgerEvent } from '#lib/core/event.ts';
+import { classificationWord, deletionStatusWord, destinationKindWord, evidenceKindWord, modeWord, operationWord, policyKindWord } from '#lib/ui/words.ts';
 
 export interface FileRow {
   name: string;
@@ -45,7 +46,7 @@ const refs = (v: unknown) =>
       set: str(f.set)
     }));
 
-const yes = (b: unknown) => (b === true ? 'on' : 'off');
+const yes = (b: unknown) => (b === true ? 'on' : b === false ? 'off' : 'not recorded');
 
 export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
   const ev = obj(e.event);
@@ -58,9 +59,9 @@ export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
       const p = obj(b.platform);
       step.title = `Generated on ${str(p.name) ?? 'a platform'}`;
       d('Model', str(p.modelVersion));
-      d('Mode', str(b.mode));
+      d('Mode', str(b.mode) && modeWord(b.mode));
       d('Project', str(b.project));
-      d('Classification', str(b.classification));
+      d('Classification', str(b.classification) && classificationWord(b.classification));
       const s = obj(b.settings);
       d('Training opt-out', yes(s.trainingOptOut));
       d('Privacy mode', yes(s.privacyMode));
@@ -74,7 +75,7 @@ export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
     case 'export': {
       const dest = obj(b.destination);
       step.title = `Exported to ${str(dest.label) ?? 'a destination'}`;
-      d('Kind', str(dest.kind));
+      d('Kind', str(dest.kind) && destinationKindWord(dest.kind));
       d('Encrypted', dest.encrypted === true ? 'yes' : 'no');
       step.tone = dest.encrypted === true ? 'ok' : 'warn';
       step.files = refs(b.files).map((f) => ({ name: f.name, sha256: f.sha256, what: 'exported' }));
@@ -82,7 +83,7 @@ export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
     }
     case 'derivation': {
       const tool = obj(b.tool);
-      step.title = `${str(b.operation) ?? 'Edited'} in ${str(tool.name) ?? 'a tool'}${str(tool.version) ? ` ${tool.version}` : ''}`;
+      step.title = `${str(b.operation) ? operationWord(b.operation) : 'Edited'} in ${str(tool.name) ?? 'a tool'}${str(tool.version) ? ` ${tool.version}` : ''}`;
       step.files = [
         ...refs(b.parents).map((f) => ({ name: f.name, sha256: f.sha256, what: 'from' })),
         ...refs(b.outputs).map((f) => ({ name: f.name, sha256: f.sha256, what: 'result' }))
@@ -100,10 +101,10 @@ export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
     }
     case 'deletion': {
       const status = str(b.status) ?? 'requested';
-      step.title = `Cloud copy deletion ${status} on ${str(obj(b.platform).name) ?? 'the platform'}`;
+      step.title = `Cloud copy deletion ${deletionStatusWord(status).toLowerCase()} on ${str(obj(b.platform).name) ?? 'the platform'}`;
       step.tone = status === 'confirmed' ? 'ok' : status === 'failed' ? 'danger' : 'warn';
       const ev2 = obj(b.evidence);
-      d('Evidence', str(ev2.sha256) ? `${str(ev2.kind) ?? 'file'}, SHA-256 ${ev2.sha256}` : undefined);
+      d('Evidence', str(ev2.sha256) ? `${str(ev2.kind) ? evidenceKindWord(ev2.kind) : 'File'}, SHA-256 ${ev2.sha256}` : undefined);
       d('Job', str(obj(b.target).platformJobId));
       break;
     }
@@ -111,7 +112,7 @@ export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
       step.title = `Checklist for ${str(b.project) ?? 'the project'}`;
       break;
     case 'policy-snapshot':
-      step.title = `Policy snapshot: ${str(obj(b.platform).name) ?? ''} ${str(b.kind) ?? ''}`.trim();
+      step.title = `Policy snapshot: ${str(obj(b.platform).name) ?? ''} ${str(b.kind) ? policyKindWord(b.kind).toLowerCase() : ''}`.trim();
       break;
     default:
       step.title = type;
