@@ -11,17 +11,21 @@ import { isGenesis } from '../core/roster.ts';
 import { sigKey } from '../core/journal/signatures.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';
 import { keyFingerprint, type PublicKey } from '../core/keys.ts';
-import type { KeyBackup } from '../core/backup.ts';
+import { decryptKeyBackup, type KeyBackup } from '../core/backup.ts';
+import { decryptFullBackup, encryptFullBackup } from '../core/full-backup.ts';
+import { PromptVault } from '../core/vault.ts';
+import { sha256Hex } from '../core/hash.ts';
+import { fromUtf8, utf8 } from '../core/bytes.ts';
 import type { LedgerHost } from './host.ts';
 import { recordCustody, hashAll } from './custody.ts';
 import { MAX_IMPORT_BYTES, encodeLedger, parseLedgerExport, verifyExport } from './transfer.ts';
 import type { VaultLock } from './vault-lock.ts';
-import type { IdentityInfo, ImportResult, Progress, Request, Results, VaultStatus } from './protocol.ts';
+import type { IdentityInfo, ImportResult, Progress, Request, RestoreResult, Results, VaultStatus } from './protocol.ts';
 import type { BrowserIdentity } from '../adapters/browser-identity.ts';
 
 export type DeviceRequest = Extract<
   Request,
-  { type: 'hash-files' | 'trace' | 'record-custody' | 'identity' | 'key-backup' | 'restore-key' | 'export-ledger' | 'import-ledger' | 'vault' }
+  { type: 'hash-files' | 'trace' | 'record-custody' | 'identity' | 'key-backup' | 'restore-key' | 'export-ledger' | 'import-ledger' | 'vault' | 'full-backup' | 'full-restore' }
 >;
 
 export const DEVICE_REQUESTS: ReadonlySet<string> = new Set([
@@ -33,7 +37,9 @@ export const DEVICE_REQUESTS: ReadonlySet<string> = new Set([
   'restore-key',
   'export-ledger',
   'import-ledger',
-  'vault'
+  'vault',
+  'full-backup',
+  'full-restore'
 ]);
 
 export const isDeviceRequest = (r: Request): r is DeviceRequest => DEVICE_REQUESTS.has(r.type);
@@ -134,6 +140,90 @@ export async function importLedger(host: LedgerHost, file: unknown): Promise<Imp
   return { ledgerName: parsed.manifest.ledgerName, accepted: count - before, already: parsed.entries.length - (count - before), state: after };
 }
 
+/**
+ * The complete backup (core/full-backup.ts), encrypted with the passphrase of this device's key backup (one
+ * passphrase opens both): the key backup, the ledger export, every policy text and prompt opening this device holds.
+ */
+export async function fullBackup(deps: DeviceDeps, passphrase: unknown): Promise<Results['full-backup']> {
+  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the passphrase of your key backup.');
+  const key = await keyBackup(deps.identity);
+  try {
+    await decryptKeyBackup(key, passphrase);
+  } catch {
+    throw new LedgerError(
+      ErrorCode.BAD_PASSPHRASE,
+      'This is not the passphrase of this device’s key backup (the one given when the ledger was created). The backup is encrypted with it, so one passphrase restores everything.'
+    );
+  }
+  const ledger = deps.host.ledger();
+  const storage = await deps.host.storage();
+  const texts: Array<[string, string]> = [];
+  for (const { key: k, data } of await storage.loadRange(['texts'])) {
+    // A damaged text (its bytes no longer hash to its name) is left out, as the app treats it as missing.
+    if (k.length === 2 && (await sha256Hex(data)) === k[1]) texts.push([k[1], fromUtf8(data)]);
+  }
+  const vault = new PromptVault(await deps.vault());
+  const prompts = [];
+  for (const c of await vault.commitments()) {
+    const o = await vault.get(c); // a locked vault fails here with VAULT_LOCKED: nothing is written
+    if (o) prompts.push(o);
+  }
+  const backup = await encryptFullBackup({ key, ledger: encodeLedger(ledger), texts, prompts }, { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size }, passphrase);
+  const safe = ledger.name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'ledger';
+  return { text: JSON.stringify(backup) + '\n', filename: `${safe}.backup.json`, events: ledger.size, texts: texts.length, prompts: prompts.length };
+}
+
+/**
+ * Restores a complete backup. Everything is decrypted and checked before anything is written: the passphrase,
+ * every text and opening (core/full-backup.ts), the key backup, and every event and journal signature as a whole
+ * ledger (transfer.ts). A device holding another ledger is refused (WRONG_LEDGER), nothing changed. A device
+ * without a ledger takes the backup's key, ledger, texts and prompts. A device holding the same ledger keeps its
+ * own key and gains what it lacks (events, texts, prompts); when it lacks nothing, the result says so (all zero).
+ */
+export async function fullRestore(deps: DeviceDeps, file: unknown, passphrase: unknown): Promise<RestoreResult> {
+  const { host } = deps;
+  if (!(file instanceof Blob)) throw new LedgerError(ErrorCode.BAD_INPUT, 'Choose a backup file.');
+  if (file.size > MAX_IMPORT_BYTES * 2) throw new LedgerError(ErrorCode.BAD_INPUT, 'The file is larger than 1 GB.');
+  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
+  const { header, payload } = await decryptFullBackup(await file.text(), passphrase);
+  const parsed = parseLedgerExport(payload.ledger);
+  if (parsed.manifest.ledgerId !== header.ledgerId) throw new LedgerError(ErrorCode.BAD_BACKUP, 'The backup’s ledger is not the one its header names. Nothing was changed.');
+  await verifyExport(parsed);
+  await decryptKeyBackup(payload.key, passphrase); // the key opens with the same passphrase
+
+  const state = await host.open();
+  const holds = state.state === 'ready';
+  if (holds && state.ledger.id !== header.ledgerId) {
+    throw new LedgerError(
+      ErrorCode.WRONG_LEDGER,
+      `This browser already holds the ledger “${state.ledger.name}”; the backup is of “${header.ledgerName}”. A browser keeps one ledger: restore it in another browser profile. Nothing was changed.`
+    );
+  }
+  const storage = await host.storage();
+  const vault = new PromptVault(await deps.vault());
+  const heldPrompts = new Set(await vault.commitments());
+  const newPrompts = payload.prompts.filter((o) => !heldPrompts.has(o.commitment));
+  const vs = await (await deps.vault()).status();
+  if (newPrompts.length > 0 && vs.protected && !vs.unlocked) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'The prompt vault is locked: unlock it in Settings, then restore again. Nothing was changed.');
+  }
+  let keyRestored = false;
+  if (!holds) {
+    await deps.identity.restore(payload.key, passphrase);
+    keyRestored = true;
+  }
+  // Texts and openings first: an event whose text or prompt this device cannot show is worse than the reverse.
+  let texts = 0;
+  for (const [sha, text] of payload.texts) {
+    if (await storage.load(['texts', sha])) continue;
+    await storage.save(['texts', sha], utf8(text));
+    texts++;
+  }
+  for (const o of newPrompts) await vault.put(o);
+  const imported = await importLedger(host, new Blob([payload.ledger]));
+  return { ledgerName: header.ledgerName, accepted: imported.accepted, already: imported.already, texts, prompts: newPrompts.length, keyRestored, state: imported.state };
+}
+
 export async function handleDevice<T extends DeviceRequest>(
   deps: DeviceDeps,
   request: T,
@@ -174,6 +264,12 @@ export async function handleDevice<T extends DeviceRequest>(
     }
     case 'import-ledger':
       result = await importLedger(host, r.file);
+      break;
+    case 'full-backup':
+      result = await fullBackup(deps, r.passphrase);
+      break;
+    case 'full-restore':
+      result = await fullRestore(deps, r.file, r.passphrase);
       break;
     case 'vault': {
       const vault = await deps.vault();

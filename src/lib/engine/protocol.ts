@@ -148,6 +148,8 @@ export type Request =
   | { type: 'restore-key'; backup: unknown; passphrase: string }
   | { type: 'export-ledger' }
   | { type: 'import-ledger'; file: Blob }
+  | { type: 'full-backup'; passphrase: string }
+  | { type: 'full-restore'; file: Blob; passphrase: string }
   | { type: 'vault'; action: VaultAction; passphrase?: string; current?: string }
   // Evidence bundles: Verify and Asset pages (bundle-requests.ts)
   | BundleRequest
@@ -188,6 +190,19 @@ export interface ImportResult {
   state: EngineState;
 }
 
+/** What restoring a complete backup added (nothing when the device already held all of it). */
+export interface RestoreResult {
+  ledgerName: string;
+  /** Events new to this device, and those it already held. */
+  accepted: number;
+  already: number;
+  texts: number;
+  prompts: number;
+  /** The backup's device key became this device's key (a device without a ledger). */
+  keyRestored: boolean;
+  state: EngineState;
+}
+
 /** The result type of each request type. */
 export interface Results extends TeamResults, BundleResults, JournalResults, TimestampResults {
   open: EngineState;
@@ -208,6 +223,9 @@ export interface Results extends TeamResults, BundleResults, JournalResults, Tim
   'restore-key': EngineState;
   'export-ledger': { text: string; filename: string; events: number };
   'import-ledger': ImportResult;
+  /** The complete backup (core/full-backup.ts): the file's text and a name for it. */
+  'full-backup': { text: string; filename: string; events: number; texts: number; prompts: number };
+  'full-restore': RestoreResult;
   vault: VaultStatus;
 }
 

@@ -86,7 +86,7 @@ scope.addEventListener('online', () => timestamps.wake());
  */
 function forPage(type: Request['type'], result: unknown): unknown {
   if (type === 'restore-key' || type === 'team-join') return host.pageState(result as EngineState);
-  if (type === 'import-ledger') {
+  if (type === 'import-ledger' || type === 'full-restore') {
     const r = result as { state: EngineState };
     return { ...r, state: host.pageState(r.state) };
   }
