@@ -4,6 +4,7 @@ import { LedgerHost, type DeviceIdentity } from '../../../src/lib/engine/host.ts
 import { revealPrompt } from '../../../src/lib/engine/bundle-requests.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
+import { VaultLock } from '../../../src/lib/engine/vault-lock.ts';
 
 async function setup() {
   const k = await generateDeviceKey(false);
@@ -63,5 +64,21 @@ describe('reveal-prompt', () => {
     const o = JSON.parse(new TextDecoder().decode(bytes!));
     await storage.save(['vault', c], new TextEncoder().encode(JSON.stringify({ ...o, prompt: 'a forged prompt' })));
     await expect(revealPrompt(host, e.id)).rejects.toThrow(/damaged|cannot be revealed/);
+  });
+
+  it('a locked vault is said, not thrown; unlocked, the prompt shows', async () => {
+    const storage = new VaultLock(new MemoryStorage(), { iterations: 1, memoryKiB: 64, parallelism: 1 });
+    const k = await generateDeviceKey(false);
+    const id: DeviceIdentity = { memberName: 'Ada', publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
+    const host = new LedgerHost({ init: async () => {}, openStorage: async () => storage, loadIdentity: async () => id, ensureIdentity: async () => id });
+    await host.create('Ada', 'Studio Nord');
+    await storage.setPassphrase('correct horse battery');
+    const e = await host.recordGeneration(generation('a locked-away prompt'));
+    await storage.lock();
+    const r = await revealPrompt(host, e.id);
+    expect(r).toMatchObject({ status: 'locked' });
+    expect(JSON.stringify(r)).not.toContain('a locked-away prompt');
+    await storage.unlock('correct horse battery');
+    expect(await revealPrompt(host, e.id)).toMatchObject({ status: 'revealed', prompt: 'a locked-away prompt' });
   });
 });
