@@ -88,6 +88,9 @@ test('asset: timeline, files, 3D preview of GLB and glTF, metadata, custody form
   await expect(page.getByTestId('asset-files')).toContainText('box-retopo.glb');
 
   await form.getByRole('radio', { name: /Handoff/ }).check();
+  // Nothing is ticked for a handoff: which files went to the client is the user's statement.
+  await expect(form.getByRole('checkbox', { checked: true })).toHaveCount(0);
+  await form.getByRole('checkbox', { name: /box-retopo\.glb/ }).check();
   await form.getByLabel('Recipient').fill('Client Co');
   await form.getByLabel('Terms').fill('exclusive licence');
   await form.getByRole('button', { name: 'Record handoff' }).click();

@@ -82,8 +82,10 @@ test('create a ledger, record a generation, reload', async ({ page }) => {
   await form.getByLabel('Prompt').fill('a weathered bronze robot, secret client brief');
   await form.getByLabel('Project', { exact: true }).fill(HOSTILE);
   await form.getByLabel('Classification').selectOption('client');
-  await expect(form.getByLabel('Training opt-out was on')).toBeChecked();
-  await form.getByLabel('Privacy mode was on').uncheck();
+  // Nothing is claimed until chosen: both settings start at "Not recorded".
+  await expect(form.getByRole('group', { name: 'Training opt-out' }).getByLabel('Not recorded')).toBeChecked();
+  await form.getByRole('group', { name: 'Training opt-out' }).getByLabel('On', { exact: true }).check();
+  await form.getByRole('group', { name: 'Privacy mode' }).getByLabel('Off', { exact: true }).check();
   await form.getByLabel('Output files').setInputFiles([
     { name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb },
     { name: 'robot.obj', mimeType: 'text/plain', buffer: OBJ }

@@ -1,13 +1,14 @@
 /**
  * Record a generation: a multi-file glTF set grouped under one set label, a 20 MB GLB hashed in the worker
- * with a progress bar per file, hashes equal to Node's, platform remembered, hostile file names as text.
+ * with a progress bar per file, hashes equal to Node's, model version and mode remembered per platform only,
+ * hostile file names as text.
  */
 import { test, expect } from '@playwright/test';
 import { HOSTILE, SHOTS, createLedger, glb, gltfSet, nav, sha256, watch } from './flows.ts';
 
 test.use({ baseURL: process.env.E2E_BASE_URL });
 
-test('record a glTF set and a 20 MB GLB with progress, hashes match, platform remembered', async ({ page }) => {
+test('record a glTF set and a 20 MB GLB with progress, hashes match, model version remembered for its platform', async ({ page }) => {
   const problems = watch(page);
   await createLedger(page);
   await nav(page, 'Record');
@@ -75,19 +76,23 @@ test('record a glTF set and a 20 MB GLB with progress, hashes match, platform re
   await expect(page.locator('main img')).toHaveCount(0);
   await expect(page.locator('main')).not.toContainText('weathered bronze robot');
 
-  // The form was emptied of files and prompt, and remembers platform, version and project, across reloads.
+  // The form was emptied of files and prompt. After a reload nothing is pre-filled; choosing Tripo again brings
+  // back the version and mode last used on Tripo, marked as such.
   await expect(form.getByTestId('output-files')).toHaveCount(0);
   await page.reload();
-  await expect(form.getByLabel('Platform', { exact: true })).toHaveValue('Tripo');
-  await expect(form.getByLabel('Model version')).toHaveValue('v2.5');
-  await expect(form.getByLabel('Project', { exact: true })).toHaveValue('Bronze Robots');
-  await expect(form.getByLabel('Classification')).toHaveValue('client');
+  await expect(form.getByLabel('Platform', { exact: true })).toHaveValue('');
+  await expect(form.getByLabel('Model version')).toHaveValue('');
+  await expect(form.getByLabel('Project', { exact: true })).toHaveValue('');
   await expect(form.getByLabel('Prompt')).toHaveValue('');
+  await form.getByLabel('Platform', { exact: true }).fill('Tripo');
+  await expect(form.getByLabel('Model version')).toHaveValue('v2.5');
+  await expect(form.getByTestId('model-suggested')).toHaveText('Suggested: last used on Tripo');
+  await expect(form.getByLabel('Mode', { exact: true })).toHaveValue('image-to-3d');
 
   // Missing fields are named before anything is sent.
   await form.getByLabel('Platform', { exact: true }).fill('');
   await form.getByRole('button', { name: 'Record generation' }).click();
-  await expect(form.getByRole('alert')).toContainText('Still needed: platform, at least one output file');
+  await expect(form.getByRole('alert')).toContainText('Still needed: platform, project, at least one output file');
 
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${SHOTS}record-04-narrow.png`, fullPage: true });

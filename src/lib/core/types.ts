@@ -121,8 +121,10 @@ export interface PromptCommitment {
 }
 
 export interface GenerationSettings {
-  trainingOptOut: boolean;
-  privacyMode: boolean;
+  /** true: was on; false: was off; absent: not recorded (the author said neither). */
+  trainingOptOut?: boolean;
+  /** true: was on; false: was off; absent: not recorded. */
+  privacyMode?: boolean;
   seed?: string;
   visibility?: Visibility;
   /** At most 32 entries; names match /^[A-Za-z0-9_.-]{1,64}$/. */

@@ -385,8 +385,8 @@ export class LedgerHost {
       inputs,
       outputs,
       settings: {
-        trainingOptOut: input.trainingOptOut === true,
-        privacyMode: input.privacyMode === true,
+        ...(typeof input.trainingOptOut === 'boolean' ? { trainingOptOut: input.trainingOptOut } : {}),
+        ...(typeof input.privacyMode === 'boolean' ? { privacyMode: input.privacyMode } : {}),
         ...(seed ? { seed } : {})
       },
       project,

@@ -34,8 +34,9 @@ export interface GenerationInput {
   prompt?: string;
   project: string;
   classification: Classification;
-  trainingOptOut: boolean;
-  privacyMode: boolean;
+  /** On, off, or absent: not recorded (nothing is claimed without the user's choice). */
+  trainingOptOut?: boolean;
+  privacyMode?: boolean;
   seed?: string;
   outputs: File[];
   inputs: File[];

@@ -97,6 +97,16 @@ describe('LedgerHost', () => {
     expect(await host.verify()).toMatchObject({ ok: true, checked: 2, problems: [] });
   });
 
+  it('signs no privacy setting the user did not choose: absent means not recorded, false means off', async () => {
+    const { host } = await setup();
+    await host.create('Ada', 'L');
+    const none = await host.recordGeneration(input({ trainingOptOut: undefined, privacyMode: undefined, seed: '9' }), () => {});
+    expect((none.event.body as Record<string, any>).settings).toEqual({ seed: '9' });
+    const off = await host.recordGeneration(input({ trainingOptOut: false, privacyMode: undefined }), () => {});
+    expect((off.event.body as Record<string, any>).settings).toEqual({ trainingOptOut: false });
+    expect(await host.verify()).toMatchObject({ ok: true, problems: [] });
+  });
+
   it('leaves the prompt out entirely when none is given', async () => {
     const { host } = await setup();
     await host.create('Ada', 'L');

@@ -62,7 +62,7 @@ export async function recordGeneration(opts: GenerationOptions, out: Output): Pr
     prompt: committed?.commitment,
     inputs,
     outputs,
-    settings: compact({ trainingOptOut: !!opts.trainingOptOut, privacyMode: !!opts.privacyMode, seed: opts.seed }),
+    settings: compact({ trainingOptOut: opts.trainingOptOut, privacyMode: opts.privacyMode, seed: opts.seed }),
     project,
     classification,
     client: opts.client ?? cl?.client,

@@ -245,7 +245,7 @@ const __cjs1_formats = __commonJs(function (module, exports) {
 export const validateEnvelope = validate52;
 const schema19 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/envelope.schema.json","title":"Signed envelope","description":"What is stored and exchanged (README section 6): the unsigned event and the author's Ed25519 signature over its DSSE PAE.","type":"object","properties":{"event":{"$ref":"event.schema.json"},"sig":{"$ref":"defs.schema.json#/$defs/signature"}},"required":["event","sig"],"additionalProperties":false};
 const schema20 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/event.schema.json","title":"Unsigned event","description":"The unsigned event (README section 3). Its id is the SHA-256 of its canonical bytes; its author signs it inside the envelope.","type":"object","properties":{"spec":{"type":"string","const":"provenance-ledger/event/v1"},"type":{"type":"string","enum":["generation","policy-snapshot","checklist","export","derivation","handoff","deletion","member"]},"ledger":{"description":"The id of the ledger's genesis event. Absent in the genesis event only.","$ref":"defs.schema.json#/$defs/eventId"},"author":{"description":"The Ed25519 public key of the device that signs the event.","$ref":"defs.schema.json#/$defs/key"},"time":{"description":"When the author recorded the event, by the author's clock.","$ref":"defs.schema.json#/$defs/time"},"parents":{"description":"The ledger heads the author had seen: sorted ascending, no duplicates, empty only in the genesis event.","type":"array","items":{"type":"string","$ref":"defs.schema.json#/$defs/eventId"},"uniqueItems":true,"maxItems":64},"body":{"type":"object"}},"required":["spec","type","author","time","parents","body"],"additionalProperties":false,"allOf":[{"$comment":"The genesis event is the member event whose action is create: no ledger, no parents. Every other event names its ledger and at least one parent.","if":{"type":"object","properties":{"type":{"const":"member"},"body":{"type":"object","properties":{"action":{"const":"create"}},"required":["action"]}},"required":["type","body"]},"then":{"type":"object","properties":{"ledger":false,"parents":{"type":"array","maxItems":0}}},"else":{"type":"object","properties":{"parents":{"type":"array","minItems":1}},"required":["ledger"]}},{"if":{"type":"object","properties":{"type":{"const":"generation"}},"required":["type"]},"then":{"type":"object","properties":{"body":{"$ref":"generation.schema.json"}}}},{"if":{"type":"object","properties":{"type":{"const":"policy-snapshot"}},"required":["type"]},"then":{"type":"object","properties":{"body":{"$ref":"policy-snapshot.schema.json"}}}},{"if":{"type":"object","properties":{"type":{"const":"checklist"}},"required":["type"]},"then":{"type":"object","properties":{"body":{"$ref":"checklist.schema.json"}}}},{"if":{"type":"object","properties":{"type":{"const":"export"}},"required":["type"]},"then":{"type":"object","properties":{"body":{"$ref":"export.schema.json"}}}},{"if":{"type":"object","properties":{"type":{"const":"derivation"}},"required":["type"]},"then":{"type":"object","properties":{"body":{"$ref":"derivation.schema.json"}}}},{"if":{"type":"object","properties":{"type":{"const":"handoff"}},"required":["type"]},"then":{"type":"object","properties":{"body":{"$ref":"handoff.schema.json"}}}},{"if":{"type":"object","properties":{"type":{"const":"deletion"}},"required":["type"]},"then":{"type":"object","properties":{"body":{"$ref":"deletion.schema.json"}}}},{"if":{"type":"object","properties":{"type":{"const":"member"}},"required":["type"]},"then":{"type":"object","properties":{"body":{"$ref":"member.schema.json"}}}}]};
-const schema21 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/generation.schema.json","title":"generation body","description":"One run of a cloud generator: what went in (hashes, a prompt commitment), what came out (hashes of every output file), under which settings, policies and checklist.","type":"object","properties":{"platform":{"$ref":"defs.schema.json#/$defs/platform"},"mode":{"type":"string","enum":["text-to-3d","image-to-3d","multiview-to-3d","text-to-texture","retexture","other"]},"prompt":{"description":"A commitment to the prompt; the prompt and its salt stay in the local vault.","$ref":"defs.schema.json#/$defs/promptCommitment"},"negativePrompt":{"$ref":"defs.schema.json#/$defs/promptCommitment"},"inputs":{"description":"Reference inputs sent to the platform (images, meshes to retexture); empty for text-only runs.","$ref":"defs.schema.json#/$defs/fileRefs"},"outputs":{"description":"Every file the platform produced, as downloaded.","type":"array","$ref":"defs.schema.json#/$defs/fileRefs","minItems":1},"settings":{"type":"object","properties":{"trainingOptOut":{"description":"The platform's 'do not train on my content' option was on.","type":"boolean"},"privacyMode":{"description":"The platform's private/privacy mode was on.","type":"boolean"},"seed":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},"visibility":{"type":"string","enum":["public","private","unlisted"]},"extra":{"description":"Other settings that matter, by the platform's own names.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"maxProperties":32,"additionalProperties":{"type":["string","boolean","integer"],"maxLength":256,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$","minimum":-9007199254740991,"maximum":9007199254740991}}},"required":["trainingOptOut","privacyMode"],"additionalProperties":false},"project":{"$ref":"defs.schema.json#/$defs/project"},"classification":{"$ref":"defs.schema.json#/$defs/classification"},"client":{"$ref":"defs.schema.json#/$defs/client"},"checklist":{"description":"The checklist event that applied.","$ref":"defs.schema.json#/$defs/eventId"},"policySnapshots":{"description":"The policy-snapshot events in force for this platform when generating.","type":"array","$ref":"defs.schema.json#/$defs/eventIds","maxItems":64},"platformJobId":{"description":"The platform's own id for the task, as shown by its UI or API.","type":"string","minLength":1,"maxLength":256,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},"generatedAt":{"description":"When the platform produced the outputs.","$ref":"defs.schema.json#/$defs/time"},"asset":{"type":"object","properties":{"title":{"$ref":"defs.schema.json#/$defs/label"},"tags":{"type":"array","items":{"type":"string","$ref":"defs.schema.json#/$defs/tag"},"uniqueItems":true,"maxItems":64}},"additionalProperties":false},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["platform","mode","inputs","outputs","settings","project","classification","policySnapshots"],"additionalProperties":false};
+const schema21 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/generation.schema.json","title":"generation body","description":"One run of a cloud generator: what went in (hashes, a prompt commitment), what came out (hashes of every output file), under which settings, policies and checklist.","type":"object","properties":{"platform":{"$ref":"defs.schema.json#/$defs/platform"},"mode":{"type":"string","enum":["text-to-3d","image-to-3d","multiview-to-3d","text-to-texture","retexture","other"]},"prompt":{"description":"A commitment to the prompt; the prompt and its salt stay in the local vault.","$ref":"defs.schema.json#/$defs/promptCommitment"},"negativePrompt":{"$ref":"defs.schema.json#/$defs/promptCommitment"},"inputs":{"description":"Reference inputs sent to the platform (images, meshes to retexture); empty for text-only runs.","$ref":"defs.schema.json#/$defs/fileRefs"},"outputs":{"description":"Every file the platform produced, as downloaded.","type":"array","$ref":"defs.schema.json#/$defs/fileRefs","minItems":1},"settings":{"type":"object","properties":{"trainingOptOut":{"description":"The platform's 'do not train on my content' option was on (true) or off (false); absent: not recorded.","type":"boolean"},"privacyMode":{"description":"The platform's private/privacy mode was on (true) or off (false); absent: not recorded.","type":"boolean"},"seed":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},"visibility":{"type":"string","enum":["public","private","unlisted"]},"extra":{"description":"Other settings that matter, by the platform's own names.","type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"maxProperties":32,"additionalProperties":{"type":["string","boolean","integer"],"maxLength":256,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$","minimum":-9007199254740991,"maximum":9007199254740991}}},"additionalProperties":false},"project":{"$ref":"defs.schema.json#/$defs/project"},"classification":{"$ref":"defs.schema.json#/$defs/classification"},"client":{"$ref":"defs.schema.json#/$defs/client"},"checklist":{"description":"The checklist event that applied.","$ref":"defs.schema.json#/$defs/eventId"},"policySnapshots":{"description":"The policy-snapshot events in force for this platform when generating.","type":"array","$ref":"defs.schema.json#/$defs/eventIds","maxItems":64},"platformJobId":{"description":"The platform's own id for the task, as shown by its UI or API.","type":"string","minLength":1,"maxLength":256,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},"generatedAt":{"description":"When the platform produced the outputs.","$ref":"defs.schema.json#/$defs/time"},"asset":{"type":"object","properties":{"title":{"$ref":"defs.schema.json#/$defs/label"},"tags":{"type":"array","items":{"type":"string","$ref":"defs.schema.json#/$defs/tag"},"uniqueItems":true,"maxItems":64}},"additionalProperties":false},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["platform","mode","inputs","outputs","settings","project","classification","policySnapshots"],"additionalProperties":false};
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = __cjs0_ucs2length.default;
 const schema23 = {"description":"A cloud generator platform and, where known, the model version used.","type":"object","properties":{"name":{"$ref":"#/$defs/platformName"},"modelVersion":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},"url":{"$ref":"#/$defs/url"}},"required":["name"],"additionalProperties":false};
@@ -1766,8 +1766,9 @@ errors++;
 if(data.settings !== undefined){
 let data6 = data.settings;
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.trainingOptOut === undefined){
-const err13 = {instancePath:instancePath+"/settings",schemaPath:"#/properties/settings/required",keyword:"required",params:{missingProperty: "trainingOptOut"},message:"must have required property '"+"trainingOptOut"+"'"};
+for(const key1 in data6){
+if(!(((((key1 === "trainingOptOut") || (key1 === "privacyMode")) || (key1 === "seed")) || (key1 === "visibility")) || (key1 === "extra"))){
+const err13 = {instancePath:instancePath+"/settings",schemaPath:"#/properties/settings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -1776,8 +1777,10 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(data6.privacyMode === undefined){
-const err14 = {instancePath:instancePath+"/settings",schemaPath:"#/properties/settings/required",keyword:"required",params:{missingProperty: "privacyMode"},message:"must have required property '"+"privacyMode"+"'"};
+}
+if(data6.trainingOptOut !== undefined){
+if(typeof data6.trainingOptOut !== "boolean"){
+const err14 = {instancePath:instancePath+"/settings/trainingOptOut",schemaPath:"#/properties/settings/properties/trainingOptOut/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -1786,9 +1789,10 @@ vErrors.push(err14);
 }
 errors++;
 }
-for(const key1 in data6){
-if(!(((((key1 === "trainingOptOut") || (key1 === "privacyMode")) || (key1 === "seed")) || (key1 === "visibility")) || (key1 === "extra"))){
-const err15 = {instancePath:instancePath+"/settings",schemaPath:"#/properties/settings/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data6.privacyMode !== undefined){
+if(typeof data6.privacyMode !== "boolean"){
+const err15 = {instancePath:instancePath+"/settings/privacyMode",schemaPath:"#/properties/settings/properties/privacyMode/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -1798,9 +1802,11 @@ vErrors.push(err15);
 errors++;
 }
 }
-if(data6.trainingOptOut !== undefined){
-if(typeof data6.trainingOptOut !== "boolean"){
-const err16 = {instancePath:instancePath+"/settings/trainingOptOut",schemaPath:"#/properties/settings/properties/trainingOptOut/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data6.seed !== undefined){
+let data9 = data6.seed;
+if(typeof data9 === "string"){
+if(func2(data9) > 128){
+const err16 = {instancePath:instancePath+"/settings/seed",schemaPath:"#/properties/settings/properties/seed/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -1809,10 +1815,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-if(data6.privacyMode !== undefined){
-if(typeof data6.privacyMode !== "boolean"){
-const err17 = {instancePath:instancePath+"/settings/privacyMode",schemaPath:"#/properties/settings/properties/privacyMode/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(func2(data9) < 1){
+const err17 = {instancePath:instancePath+"/settings/seed",schemaPath:"#/properties/settings/properties/seed/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -1821,12 +1825,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data6.seed !== undefined){
-let data9 = data6.seed;
-if(typeof data9 === "string"){
-if(func2(data9) > 128){
-const err18 = {instancePath:instancePath+"/settings/seed",schemaPath:"#/properties/settings/properties/seed/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"};
+if(!pattern3.test(data9)){
+const err18 = {instancePath:instancePath+"/settings/seed",schemaPath:"#/properties/settings/properties/seed/pattern",keyword:"pattern",params:{pattern: "^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},message:"must match pattern \""+"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -1835,8 +1835,9 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(func2(data9) < 1){
-const err19 = {instancePath:instancePath+"/settings/seed",schemaPath:"#/properties/settings/properties/seed/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err19 = {instancePath:instancePath+"/settings/seed",schemaPath:"#/properties/settings/properties/seed/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1845,8 +1846,11 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(!pattern3.test(data9)){
-const err20 = {instancePath:instancePath+"/settings/seed",schemaPath:"#/properties/settings/properties/seed/pattern",keyword:"pattern",params:{pattern: "^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},message:"must match pattern \""+"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"+"\""};
+}
+if(data6.visibility !== undefined){
+let data10 = data6.visibility;
+if(typeof data10 !== "string"){
+const err20 = {instancePath:instancePath+"/settings/visibility",schemaPath:"#/properties/settings/properties/visibility/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -1855,9 +1859,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-else {
-const err21 = {instancePath:instancePath+"/settings/seed",schemaPath:"#/properties/settings/properties/seed/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!(((data10 === "public") || (data10 === "private")) || (data10 === "unlisted"))){
+const err21 = {instancePath:instancePath+"/settings/visibility",schemaPath:"#/properties/settings/properties/visibility/enum",keyword:"enum",params:{allowedValues: schema21.properties.settings.properties.visibility.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -1867,10 +1870,11 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data6.visibility !== undefined){
-let data10 = data6.visibility;
-if(typeof data10 !== "string"){
-const err22 = {instancePath:instancePath+"/settings/visibility",schemaPath:"#/properties/settings/properties/visibility/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data6.extra !== undefined){
+let data11 = data6.extra;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(Object.keys(data11).length > 32){
+const err22 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1879,8 +1883,11 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(!(((data10 === "public") || (data10 === "private")) || (data10 === "unlisted"))){
-const err23 = {instancePath:instancePath+"/settings/visibility",schemaPath:"#/properties/settings/properties/visibility/enum",keyword:"enum",params:{allowedValues: schema21.properties.settings.properties.visibility.enum},message:"must be equal to one of the allowed values"};
+for(const key2 in data11){
+const _errs23 = errors;
+if(typeof key2 === "string"){
+if(!pattern13.test(key2)){
+const err23 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\"",propertyName:key2};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1890,11 +1897,8 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data6.extra !== undefined){
-let data11 = data6.extra;
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(Object.keys(data11).length > 32){
-const err24 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"};
+else {
+const err24 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key2};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1903,11 +1907,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-for(const key2 in data11){
-const _errs23 = errors;
-if(typeof key2 === "string"){
-if(!pattern13.test(key2)){
-const err25 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\"",propertyName:key2};
+var valid2 = _errs23 === errors;
+if(!valid2){
+const err25 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/propertyNames",keyword:"propertyNames",params:{propertyName: key2},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1917,8 +1919,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-else {
-const err26 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key2};
+for(const key3 in data11){
+let data12 = data11[key3];
+if(((typeof data12 !== "string") && (typeof data12 !== "boolean")) && (!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12))))){
+const err26 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/type",keyword:"type",params:{type: schema21.properties.settings.properties.extra.additionalProperties.type},message:"must be string,boolean,integer"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1927,9 +1931,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-var valid2 = _errs23 === errors;
-if(!valid2){
-const err27 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/propertyNames",keyword:"propertyNames",params:{propertyName: key2},message:"property name must be valid"};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 9007199254740991 || isNaN(data12)){
+const err27 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1938,11 +1942,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-for(const key3 in data11){
-let data12 = data11[key3];
-if(((typeof data12 !== "string") && (typeof data12 !== "boolean")) && (!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12))))){
-const err28 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/type",keyword:"type",params:{type: schema21.properties.settings.properties.extra.additionalProperties.type},message:"must be string,boolean,integer"};
+if(data12 < -9007199254740991 || isNaN(data12)){
+const err28 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: -9007199254740991},message:"must be >= -9007199254740991"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1951,9 +1952,10 @@ vErrors.push(err28);
 }
 errors++;
 }
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 9007199254740991 || isNaN(data12)){
-const err29 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+}
+if(typeof data12 === "string"){
+if(func2(data12) > 256){
+const err29 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1962,8 +1964,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data12 < -9007199254740991 || isNaN(data12)){
-const err30 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: -9007199254740991},message:"must be >= -9007199254740991"};
+if(!pattern3.test(data12)){
+const err30 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},message:"must match pattern \""+"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"+"\""};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1973,9 +1975,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(typeof data12 === "string"){
-if(func2(data12) > 256){
-const err31 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1984,38 +1987,15 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(!pattern3.test(data12)){
-const err32 = {instancePath:instancePath+"/settings/extra/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/settings/properties/extra/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},message:"must match pattern \""+"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"+"\""};
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/settings",schemaPath:"#/properties/settings/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err33 = {instancePath:instancePath+"/settings/extra",schemaPath:"#/properties/settings/properties/extra/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-}
-else {
-const err34 = {instancePath:instancePath+"/settings",schemaPath:"#/properties/settings/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
 }
 errors++;
 }
@@ -2052,23 +2032,23 @@ errors = vErrors.length;
 }
 if(Array.isArray(data17)){
 if(data17.length > 64){
-const err35 = {instancePath:instancePath+"/policySnapshots",schemaPath:"#/properties/policySnapshots/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+const err33 = {instancePath:instancePath+"/policySnapshots",schemaPath:"#/properties/policySnapshots/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
-vErrors = [err35];
+vErrors = [err33];
 }
 else {
-vErrors.push(err35);
+vErrors.push(err33);
 }
 errors++;
 }
 }
 else {
-const err36 = {instancePath:instancePath+"/policySnapshots",schemaPath:"#/properties/policySnapshots/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err34 = {instancePath:instancePath+"/policySnapshots",schemaPath:"#/properties/policySnapshots/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err36];
+vErrors = [err34];
 }
 else {
-vErrors.push(err36);
+vErrors.push(err34);
 }
 errors++;
 }
@@ -2077,7 +2057,27 @@ if(data.platformJobId !== undefined){
 let data18 = data.platformJobId;
 if(typeof data18 === "string"){
 if(func2(data18) > 256){
-const err37 = {instancePath:instancePath+"/platformJobId",schemaPath:"#/properties/platformJobId/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+const err35 = {instancePath:instancePath+"/platformJobId",schemaPath:"#/properties/platformJobId/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(func2(data18) < 1){
+const err36 = {instancePath:instancePath+"/platformJobId",schemaPath:"#/properties/platformJobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(!pattern3.test(data18)){
+const err37 = {instancePath:instancePath+"/platformJobId",schemaPath:"#/properties/platformJobId/pattern",keyword:"pattern",params:{pattern: "^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},message:"must match pattern \""+"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2086,34 +2086,14 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(func2(data18) < 1){
-const err38 = {instancePath:instancePath+"/platformJobId",schemaPath:"#/properties/platformJobId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err38 = {instancePath:instancePath+"/platformJobId",schemaPath:"#/properties/platformJobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
 else {
 vErrors.push(err38);
-}
-errors++;
-}
-if(!pattern3.test(data18)){
-const err39 = {instancePath:instancePath+"/platformJobId",schemaPath:"#/properties/platformJobId/pattern",keyword:"pattern",params:{pattern: "^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},message:"must match pattern \""+"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"+"\""};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/platformJobId",schemaPath:"#/properties/platformJobId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
 }
 errors++;
 }
@@ -2129,12 +2109,12 @@ let data20 = data.asset;
 if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 for(const key4 in data20){
 if(!((key4 === "title") || (key4 === "tags"))){
-const err41 = {instancePath:instancePath+"/asset",schemaPath:"#/properties/asset/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+const err39 = {instancePath:instancePath+"/asset",schemaPath:"#/properties/asset/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
-vErrors = [err41];
+vErrors = [err39];
 }
 else {
-vErrors.push(err41);
+vErrors.push(err39);
 }
 errors++;
 }
@@ -2149,12 +2129,12 @@ if(data20.tags !== undefined){
 let data22 = data20.tags;
 if(Array.isArray(data22)){
 if(data22.length > 64){
-const err42 = {instancePath:instancePath+"/asset/tags",schemaPath:"#/properties/asset/properties/tags/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
+const err40 = {instancePath:instancePath+"/asset/tags",schemaPath:"#/properties/asset/properties/tags/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
-vErrors = [err42];
+vErrors = [err40];
 }
 else {
-vErrors.push(err42);
+vErrors.push(err40);
 }
 errors++;
 }
@@ -2162,12 +2142,12 @@ const len0 = data22.length;
 for(let i0=0; i0<len0; i0++){
 let data23 = data22[i0];
 if(typeof data23 !== "string"){
-const err43 = {instancePath:instancePath+"/asset/tags/" + i0,schemaPath:"#/properties/asset/properties/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err41 = {instancePath:instancePath+"/asset/tags/" + i0,schemaPath:"#/properties/asset/properties/tags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
-vErrors = [err43];
+vErrors = [err41];
 }
 else {
-vErrors.push(err43);
+vErrors.push(err41);
 }
 errors++;
 }
@@ -2187,12 +2167,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err44 = {instancePath:instancePath+"/asset/tags",schemaPath:"#/properties/asset/properties/tags/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+const err42 = {instancePath:instancePath+"/asset/tags",schemaPath:"#/properties/asset/properties/tags/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
-vErrors = [err44];
+vErrors = [err42];
 }
 else {
-vErrors.push(err44);
+vErrors.push(err42);
 }
 errors++;
 break;
@@ -2202,24 +2182,24 @@ indices0[item0] = i1;
 }
 }
 else {
-const err45 = {instancePath:instancePath+"/asset/tags",schemaPath:"#/properties/asset/properties/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err43 = {instancePath:instancePath+"/asset/tags",schemaPath:"#/properties/asset/properties/tags/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err45];
+vErrors = [err43];
 }
 else {
-vErrors.push(err45);
+vErrors.push(err43);
 }
 errors++;
 }
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/asset",schemaPath:"#/properties/asset/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err44 = {instancePath:instancePath+"/asset",schemaPath:"#/properties/asset/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err46];
+vErrors = [err44];
 }
 else {
-vErrors.push(err46);
+vErrors.push(err44);
 }
 errors++;
 }
@@ -2232,12 +2212,12 @@ errors = vErrors.length;
 }
 }
 else {
-const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err47];
+vErrors = [err45];
 }
 else {
-vErrors.push(err47);
+vErrors.push(err45);
 }
 errors++;
 }
