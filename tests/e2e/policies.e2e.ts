@@ -97,9 +97,11 @@ test('policy snapshots: answers with flags, HTML read as text, diff of the chang
   // The changed passage is highlighted (a coloured background), the unchanged text is not marked.
   const bg = await saved.getByTestId('added').first().evaluate((el) => getComputedStyle(el).backgroundColor);
   expect(bg).not.toBe('rgba(0, 0, 0, 0)');
-  await expect(saved).not.toContainText('We share data'); // only changed passages by default
-  await view.getByLabel('Show only changed passages').uncheck();
+  // Only changed passages by default, with one unchanged line either side of each.
   await expect(saved).toContainText('We share data with cloud providers');
+  await expect(saved).not.toContainText('We do not use your prompts');
+  await view.getByLabel('Show only changed passages').uncheck();
+  await expect(saved).toContainText('We do not use your prompts');
   await expect(view.locator('[data-testid="answer"][data-key="internalAccess"]')).toHaveAttribute('data-flag', 'red');
   await expect(page.locator('main img, main iframe, main script')).toHaveCount(0);
   await page.screenshot({ path: `${SHOTS}policies-04-snapshot-diff.png`, fullPage: true });

@@ -190,6 +190,18 @@ export function policyReviews(events: readonly LedgerEvent[], now = Date.now()):
   return reviewsOf(platformFacts(events), now);
 }
 
+/**
+ * The one rule of a fresh policy review, shared by the Dashboard's gaps and the warnings of the checklist and
+ * the Record page: a snapshot retrieved at most REVIEW_DAYS before the moment `at` (a generation's time, or
+ * now) and no later than a minute after it.
+ */
+export const freshWindow = (at: number): [number, number] => [at - REVIEW_DAYS * DAY_MS, at + 60_000];
+export function isFresh(retrieved: string, at: number): boolean {
+  const [lo, hi] = freshWindow(at);
+  const t = ms(retrieved);
+  return t >= lo && t <= hi;
+}
+
 export interface Gap {
   id: string;
   time: string;
@@ -232,13 +244,10 @@ export function gaps(events: readonly LedgerEvent[]): Gap[] {
     const noChecklist = !checklist || typeOf(checklist) !== 'checklist';
     const platform = platformOf(e) ?? '';
     const genMs = ms(time);
-    // Fresh: retrieved no later than a minute after the generation and at most 90 days before it.
-    const lo = genMs - REVIEW_DAYS * DAY_MS;
-    const hi = genMs + 60_000;
-    const fresh = (t: number) => t <= hi && t >= lo;
+    const [lo, hi] = freshWindow(genMs);
     const cited = arr(b.policySnapshots).some((id) => {
       const s = typeof id === 'string' ? byId.get(id) : undefined;
-      return !!s && typeOf(s) === 'policy-snapshot' && fresh(ms(snapshotTime(s)));
+      return !!s && typeOf(s) === 'policy-snapshot' && isFresh(snapshotTime(s), genMs);
     });
     const noFreshPolicy = !(cited || anyIn(snapshotTimes.get(platform), lo, hi));
     if (noChecklist || noFreshPolicy) {
@@ -335,4 +344,122 @@ export function distinct(events: readonly LedgerEvent[], pick: (e: LedgerEvent) 
     if (v) s.add(v);
   }
   return [...s].sort((a, b) => a.localeCompare(b));
+}
+
+/* ---- warnings before signing (checklist, Record page) ---- */
+
+export interface StaleSnapshot {
+  id: string;
+  platform: string;
+  kind: string;
+  retrievedAt: string;
+  ageDays: number;
+}
+
+export interface RedFlags {
+  id: string;
+  platform: string;
+  kind: string;
+  /** The questions answered against the artist, e.g. {key: 'trainingOnInputs', answer: 'yes'}. */
+  answers: { key: string; answer: string }[];
+}
+
+export interface PolicyWarnings {
+  /** Snapshots picked as reviewed (or in force) that are not fresh now, oldest first. */
+  stale: StaleSnapshot[];
+  /**
+   * A confidential or client project and no fresh snapshot of the platform: a generation recorded now would be
+   * listed under Gaps on the Dashboard (the same rule, isFresh).
+   */
+  noFreshPolicy: boolean;
+  /** For a confidential or client project: the platform's current snapshots with red flags. */
+  redFlags: RedFlags[];
+  /** The checklist chosen was done for another platform. */
+  otherChecklist?: { id: string; platform: string };
+  /** Picked snapshots of another platform. */
+  otherSnapshots: { id: string; platform: string; kind: string }[];
+}
+
+const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+/**
+ * What to warn about before signing a checklist or a generation (never blocking): stale snapshots, red flags
+ * for a confidential or client project, and a checklist or snapshots of another platform. `redFlagOf(key,
+ * answer)` tells a red answer (policy.ts flagOf), passed in so this module stays free of the questions list.
+ */
+export function policyWarnings(
+  events: readonly LedgerEvent[],
+  opts: { platform?: string; classification?: string; snapshots?: readonly string[]; checklist?: string; now?: number },
+  redFlagOf: (key: string, answer: string) => boolean
+): PolicyWarnings {
+  const now = opts.now ?? Date.now();
+  const platform = opts.platform?.trim() ?? '';
+  const sensitive = opts.classification === 'confidential' || opts.classification === 'client';
+  const byId = new Map<string, LedgerEvent>(events.map((e) => [e.id, e] as const));
+  const picked = (opts.snapshots ?? []).map((id) => byId.get(id)).filter((e): e is LedgerEvent => !!e && typeOf(e) === 'policy-snapshot');
+  const kindOf = (e: LedgerEvent) => str(bodyOf(e).kind) ?? 'other';
+  const stale = picked
+    .filter((e) => !isFresh(snapshotTime(e), now))
+    .map((e) => ({
+      id: e.id,
+      platform: platformOf(e) ?? '—',
+      kind: kindOf(e),
+      retrievedAt: snapshotTime(e),
+      ageDays: Math.max(0, Math.floor((now - ms(snapshotTime(e))) / DAY_MS))
+    }))
+    .sort((a, b) => b.ageDays - a.ageDays);
+  const noFreshPolicy =
+    sensitive && platform !== '' && !latestSnapshots(events, platform).some((e) => isFresh(snapshotTime(e), now));
+  const platforms = platform ? [platform] : [...new Set(picked.map((e) => platformOf(e) ?? '').filter(Boolean))];
+  const redFlags: RedFlags[] = [];
+  if (sensitive) {
+    for (const p of platforms) {
+      for (const e of currentSnapshots(events, p)) {
+        const answers = obj(bodyOf(e).answers);
+        const red = Object.entries(answers)
+          .map(([key, v]) => ({ key, answer: str(obj(v).answer) ?? '' }))
+          .filter((a) => redFlagOf(a.key, a.answer));
+        if (red.length) redFlags.push({ id: e.id, platform: platformOf(e) ?? p, kind: kindOf(e), answers: red });
+      }
+    }
+  }
+  const c = opts.checklist ? byId.get(opts.checklist) : undefined;
+  const cp = c ? platformOf(c) : undefined;
+  const otherChecklist = c && cp && platform && !same(cp, platform) ? { id: c.id, platform: cp } : undefined;
+  const otherSnapshots = platform
+    ? picked.filter((e) => !same(platformOf(e) ?? '', platform)).map((e) => ({ id: e.id, platform: platformOf(e) ?? '—', kind: kindOf(e) }))
+    : [];
+  return { stale, noFreshPolicy, redFlags, ...(otherChecklist ? { otherChecklist } : {}), otherSnapshots };
+}
+
+/** Whether there is anything to warn about. */
+export const anyWarning = (w: PolicyWarnings): boolean =>
+  w.stale.length > 0 || w.noFreshPolicy || w.redFlags.length > 0 || !!w.otherChecklist || w.otherSnapshots.length > 0;
+
+/** The snapshot of the same platform and kind retrieved before this one, if any (the newest such). */
+export function previousSnapshot(events: readonly LedgerEvent[], snapshot: LedgerEvent): LedgerEvent | undefined {
+  const id = str(bodyOf(snapshot).previous);
+  const named = id ? events.find((e) => e.id === id && typeOf(e) === 'policy-snapshot') : undefined;
+  if (named) return named;
+  const kind = str(bodyOf(snapshot).kind);
+  const t = snapshotTime(snapshot);
+  const platform = platformOf(snapshot);
+  if (!platform) return undefined;
+  return latestSnapshots(events, platform).find((e) => e.id !== snapshot.id && str(bodyOf(e).kind) === kind && snapshotTime(e) <= t);
+}
+
+/**
+ * The generations on a platform recorded under the previous terms: from the previous snapshot's retrieval up to
+ * `until` (the new snapshot's retrieval; now while drafting), newest first.
+ */
+export function generationsUnder(events: readonly LedgerEvent[], platform: string, from: string, until: string): LedgerEvent[] {
+  const lo = ms(from);
+  const hi = ms(until);
+  return events
+    .filter((e) => typeOf(e) === 'generation' && same(platformOf(e) ?? '', platform))
+    .filter((e) => {
+      const t = ms(timeOf(e));
+      return t >= lo && t < hi;
+    })
+    .sort((a, b) => (timeOf(a) < timeOf(b) ? 1 : -1));
 }

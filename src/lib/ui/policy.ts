@@ -1,17 +1,15 @@
 /**
- * Policy documents on the page: HTML read as text (never rendered), the key questions with their flags, the
- * side-by-side diff between two snapshots, and quarterly review reminders as an iCalendar file.
+ * Policy documents on the page: HTML read as text (never rendered), the key questions with their flags, and the
+ * quarterly review reminders as an iCalendar file.
  * Everything returned is plain text or data for Svelte to escape.
  */
-import { diffArrays, diffWordsWithSpace } from 'diff';
-
 export const QUESTIONS = [
-  { key: 'trainingOnInputs', label: 'Are prompts and input files used for training?', good: 'no', keywords: ['train', 'prompt', 'input', 'upload', 'improve our model', 'machine learning'] },
-  { key: 'trainingOnOutputs', label: 'Are generated outputs used for training?', good: 'no', keywords: ['output', 'generated', 'creations', 'train', 'improve'] },
-  { key: 'optOutAvailable', label: 'Can you opt out of training?', good: 'yes', keywords: ['opt out', 'opt-out', 'disable', 'settings'] },
-  { key: 'retentionAfterDeletion', label: 'Are files kept after you delete them?', good: 'no', keywords: ['retain', 'retention', 'delete', 'days', 'backup'] },
-  { key: 'thirdPartySharing', label: 'Is content shared with third parties?', good: 'no', keywords: ['third part', 'share', 'partner', 'vendor', 'sub-processor'] },
-  { key: 'internalAccess', label: 'Can the platform’s staff access your content?', good: 'no', keywords: ['employee', 'staff', 'personnel', 'access', 'review'] }
+  { key: 'trainingOnInputs', short: 'training on inputs', label: 'Are prompts and input files used for training?', good: 'no', keywords: ['train', 'prompt', 'input', 'upload', 'improve our model', 'machine learning'] },
+  { key: 'trainingOnOutputs', short: 'training on outputs', label: 'Are generated outputs used for training?', good: 'no', keywords: ['output', 'generated', 'creations', 'train', 'improve'] },
+  { key: 'optOutAvailable', short: 'opt-out of training', label: 'Can you opt out of training?', good: 'yes', keywords: ['opt out', 'opt-out', 'disable', 'settings'] },
+  { key: 'retentionAfterDeletion', short: 'files kept after deletion', label: 'Are files kept after you delete them?', good: 'no', keywords: ['retain', 'retention', 'delete', 'days', 'backup'] },
+  { key: 'thirdPartySharing', short: 'sharing with third parties', label: 'Is content shared with third parties?', good: 'no', keywords: ['third part', 'share', 'partner', 'vendor', 'sub-processor'] },
+  { key: 'internalAccess', short: 'staff access', label: 'Can the platform’s staff access your content?', good: 'no', keywords: ['employee', 'staff', 'personnel', 'access', 'review'] }
 ] as const;
 export type QuestionKey = (typeof QUESTIONS)[number]['key'];
 export type AnswerValue = 'yes' | 'no' | 'unclear' | 'not-stated';
@@ -108,79 +106,7 @@ export function excerptsFor(text: string, key: QuestionKey, max = 3): string[] {
   return hits.slice(0, max).map((s) => (s.length > 600 ? `${s.slice(0, 597)}…` : s));
 }
 
-export interface Segment {
-  text: string;
-  /** A passage that differs from the other side. */
-  changed: boolean;
-}
-
-export interface DiffRow {
-  /** undefined: nothing on this side (a paragraph added or removed). */
-  left?: Segment[];
-  right?: Segment[];
-  changed: boolean;
-}
-
-export interface DiffResult {
-  rows: DiffRow[];
-  changedSections: number;
-  addedChars: number;
-  removedChars: number;
-}
-
-/**
- * A side-by-side diff by paragraph: equal paragraphs side by side, changed ones paired and diffed word by
- * word (the changed words marked), added or removed ones facing an empty cell.
- */
-export function policyDiff(oldText: string, newText: string): DiffResult {
-  const a = paragraphs(oldText);
-  const b = paragraphs(newText);
-  const parts = diffArrays(a, b);
-  const rows: DiffRow[] = [];
-  let addedChars = 0;
-  let removedChars = 0;
-  let changedSections = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i];
-    if (!p.added && !p.removed) {
-      for (const para of p.value) rows.push({ left: [{ text: para, changed: false }], right: [{ text: para, changed: false }], changed: false });
-      continue;
-    }
-    const removed = p.removed ? p.value : [];
-    const next = p.removed && parts[i + 1]?.added ? parts[++i] : undefined;
-    const added = p.added ? p.value : (next?.value ?? []);
-    changedSections++;
-    const n = Math.max(removed.length, added.length);
-    for (let k = 0; k < n; k++) {
-      const l = removed[k];
-      const r = added[k];
-      if (l !== undefined && r !== undefined) {
-        const left: Segment[] = [];
-        const right: Segment[] = [];
-        for (const c of diffWordsWithSpace(l, r)) {
-          if (c.added) {
-            right.push({ text: c.value, changed: true });
-            addedChars += c.value.length;
-          } else if (c.removed) {
-            left.push({ text: c.value, changed: true });
-            removedChars += c.value.length;
-          } else {
-            left.push({ text: c.value, changed: false });
-            right.push({ text: c.value, changed: false });
-          }
-        }
-        rows.push({ left, right, changed: true });
-      } else if (l !== undefined) {
-        removedChars += l.length;
-        rows.push({ left: [{ text: l, changed: true }], changed: true });
-      } else if (r !== undefined) {
-        addedChars += r.length;
-        rows.push({ right: [{ text: r, changed: true }], changed: true });
-      }
-    }
-  }
-  return { rows, changedSections, addedChars, removedChars };
-}
+/* The side-by-side diff between two snapshots' texts, and the comparison of their answers: policy-diff.ts. */
 
 /* ---- iCalendar (RFC 5545) ---- */
 
