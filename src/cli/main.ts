@@ -32,6 +32,7 @@ import { trace } from './commands/trace.ts';
 import { reveal } from './commands/reveal.ts';
 import { verify } from './commands/verify.ts';
 import { keyExport, keyImport } from './commands/key.ts';
+import { backupLedger, restoreLedger } from './commands/backup.ts';
 import { compactLedger } from './commands/compact.ts';
 import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
 import { changeMemberRole, invite, join, removeMember, sync } from './commands/sync.ts';
@@ -223,6 +224,18 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .description('restore a device key from a backup into the ledger directory')
     .argument('<file>', 'the backup file')
     .action(run((opts, o, file) => keyImport(file, opts, o)));
+
+  program
+    .command('backup')
+    .description('write the complete backup: the device key, every event, the policy texts and the prompt vault, passphrase-encrypted')
+    .requiredOption('--out <file>', 'the backup file to write')
+    .option('--force', 'overwrite the file if it exists')
+    .action(run(backupLedger));
+  program
+    .command('restore')
+    .description('restore a complete backup into the ledger directory (a new one, or the same ledger: what is missing is added; another ledger: refused)')
+    .argument('<file>', 'the backup file')
+    .action(run((opts, o, file) => restoreLedger(file, opts, o)));
 
   program
     .command('compact')
