@@ -1,6 +1,7 @@
 /**
  * backup / restore: the complete backup through the real CLI. Restored into a new directory: every event, the
- * policy text, the prompt (reveal) and the key, and verify is clean; restored again: nothing to do; a wrong
+ * policy text, the prompt (reveal) and the key, and verify is clean; restored again: nothing to do; a later backup of
+ * the same ledger: only the new event and prompt are added; a wrong
  * passphrase, a damaged file and a directory holding another ledger are refused with the directory unchanged.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -48,6 +49,19 @@ describe('backup / restore', () => {
     const again = await run(['restore', backupFile, '--ledger', R], { env: PASS });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('nothing to do');
+
+    // The same ledger, one generation further: only what is missing is added, the directory's key kept.
+    await writeFile(path.join(work, 'robot2.glb'), Buffer.from('glTF second robot'));
+    const g2 = await run(['record', 'generation', '--ledger', L, '--platform', 'Tripo', '--mode', 'text-to-3d', '--prompt', 'a taller brass robot', '--output', path.join(work, 'robot2.glb'), '--project', 'Robot', '--classification', 'client', '--json']);
+    expect(g2.code, g2.stderr).toBe(0);
+    const later = path.join(work, 'later.backup.json');
+    expect((await run(['backup', '--ledger', L, '--out', later], { env: PASS })).code).toBe(0);
+    const merged = await run(['restore', later, '--ledger', R, '--json'], { env: PASS });
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.json()).toMatchObject({ events: 1, already: 3, texts: 0, prompts: 1, keyRestored: false });
+    expect((await run(['verify', '--ledger', R])).code).toBe(0);
+    const rev2 = await run(['reveal', g2.json().event.id, '--ledger', R]);
+    expect(rev2.stdout).toContain('a taller brass robot');
   });
 
   it('refuses a wrong passphrase, a damaged file and another ledger, changing nothing', async () => {
