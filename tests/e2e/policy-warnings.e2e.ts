@@ -177,3 +177,31 @@ test('a changed answer is shown before signing and on the snapshot; the plain-te
   await page.screenshot({ path: `${SHOTS}policy-warnings-08-record-red-flag.png`, fullPage: true });
   expect(problems).toEqual([]);
 });
+
+test('the optional questions are answered and shown; the platforms side by side', async ({ page }) => {
+  const problems = watch(page);
+  await createLedger(page);
+  const old = new Date(Date.now() - 200 * DAY);
+  await snapshot(page, { platform: 'Tripo', text: TRIPO, date: ymd(old), answers: { trainingOnInputs: 'Yes', contentLicense: 'Yes' } });
+  const view = page.getByTestId('snapshot-view');
+  await expect(view.locator('[data-testid="answer"][data-key="contentLicense"]')).toHaveAttribute('data-flag', 'red');
+  // Unanswered optional questions are not recorded, so not shown.
+  await expect(view.locator('[data-testid="answer"][data-key="outputsOwned"]')).toHaveCount(0);
+  await snapshot(page, { platform: 'Meshy', text: V1, answers: { trainingOnInputs: 'No', outputsOwned: 'Yes', dataProtectionCommitments: 'Yes' } });
+  await expect(view.locator('[data-testid="answer"][data-key="outputsOwned"]')).toHaveAttribute('data-flag', 'green');
+
+  const cmp = page.getByTestId('platform-comparison');
+  await expect(cmp.getByTestId('compare-platform')).toHaveText(['Meshy', 'Tripo']);
+  const row = (key: string) => cmp.locator(`[data-testid="compare-row"][data-key="${key}"] td`);
+  await expect(row('trainingOnInputs')).toHaveText([/No/, /Yes/]);
+  await expect(row('trainingOnInputs').nth(1)).toHaveAttribute('data-flag', 'red');
+  await expect(row('contentLicense').nth(1)).toHaveAttribute('data-flag', 'red');
+  await expect(row('outputsOwned').nth(0)).toHaveAttribute('data-flag', 'green');
+  await expect(row('outputsOwned').nth(1)).toContainText('Not stated');
+  await expect(cmp.getByTestId('compare-review').locator('td').nth(1)).toContainText('Overdue');
+  await expect(cmp.getByTestId('compare-review').locator('td').nth(0)).not.toContainText('Overdue');
+  await expect(cmp.getByTestId('compare-docs').locator('td').nth(0)).toContainText('Privacy policy');
+  await cmp.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}policy-warnings-09-platforms-side-by-side.png`, fullPage: true });
+  expect(problems).toEqual([]);
+});

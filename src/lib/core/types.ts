@@ -170,6 +170,14 @@ export interface PolicyAnswers {
   retentionAfterDeletion: RetentionAnswer;
   thirdPartySharing: PolicyAnswer;
   internalAccess: PolicyAnswer;
+  /** Optional questions (absent: not answered). Does the user own the generated outputs? */
+  outputsOwned?: PolicyAnswer;
+  /** Does the platform take a licence to the user's inputs or outputs beyond running the service? */
+  contentLicense?: PolicyAnswer;
+  /** Does the platform say what its models are trained on? */
+  trainingDataDisclosed?: PolicyAnswer;
+  /** Does the platform commit to data protection terms (a DPA, GDPR, CCPA)? */
+  dataProtectionCommitments?: PolicyAnswer;
 }
 
 export interface PolicySnapshotBody {

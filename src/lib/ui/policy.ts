@@ -9,8 +9,15 @@ export const QUESTIONS = [
   { key: 'optOutAvailable', short: 'opt-out of training', label: 'Can you opt out of training?', good: 'yes', keywords: ['opt out', 'opt-out', 'disable', 'settings'] },
   { key: 'retentionAfterDeletion', short: 'files kept after deletion', label: 'Are files kept after you delete them?', good: 'no', keywords: ['retain', 'retention', 'delete', 'days', 'backup'] },
   { key: 'thirdPartySharing', short: 'sharing with third parties', label: 'Is content shared with third parties?', good: 'no', keywords: ['third part', 'share', 'partner', 'vendor', 'sub-processor'] },
-  { key: 'internalAccess', short: 'staff access', label: 'Can the platform’s staff access your content?', good: 'no', keywords: ['employee', 'staff', 'personnel', 'access', 'review'] }
+  { key: 'internalAccess', short: 'staff access', label: 'Can the platform’s staff access your content?', good: 'no', keywords: ['employee', 'staff', 'personnel', 'access', 'review'] },
+  // Optional questions (absent from older snapshots: read as "not stated"; recorded only when answered).
+  { key: 'outputsOwned', short: 'you own the outputs', label: 'Do you own the generated outputs?', good: 'yes', optional: true, keywords: ['user content', 'ownership', 'own', 'owner', 'intellectual property', 'rights'] },
+  { key: 'contentLicense', short: 'licence to your content', label: 'Does the platform take a licence to your inputs or outputs beyond running the service?', good: 'no', optional: true, keywords: ['license', 'licence', 'grant', 'royalty-free', 'worldwide', 'sublicens'] },
+  { key: 'trainingDataDisclosed', short: 'training data disclosed', label: 'Does the platform say what its models are trained on?', good: 'yes', optional: true, keywords: ['trained on', 'training data', 'dataset', 'data sources', 'licensed data'] },
+  { key: 'dataProtectionCommitments', short: 'DPA / GDPR / CCPA commitments', label: 'Does the platform commit to data protection terms (a DPA, GDPR, CCPA)?', good: 'yes', optional: true, keywords: ['gdpr', 'ccpa', 'data processing', 'dpa', 'processor', 'controller'] }
 ] as const;
+/** Whether a question is one of the optional ones (written only when answered). */
+export const isOptional = (key: string): boolean => QUESTIONS.some((q) => q.key === key && 'optional' in q && q.optional);
 export type QuestionKey = (typeof QUESTIONS)[number]['key'];
 export type AnswerValue = 'yes' | 'no' | 'unclear' | 'not-stated';
 export const ANSWER_LABELS: Record<AnswerValue, string> = { yes: 'Yes', no: 'No', unclear: 'Unclear', 'not-stated': 'Not stated' };

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import type { LedgerEvent } from '../../../src/lib/core/event.ts';
 import { changedWithContext, compareAnswers, describeChange, linesOf, policyDiff, wordDiff } from '../../../src/lib/ui/policy-diff.ts';
-import { flagOf } from '../../../src/lib/ui/policy.ts';
+import { flagOf, isOptional } from '../../../src/lib/ui/policy.ts';
+import { validateBody } from '../../../src/lib/core/validate.ts';
+import { readFileSync } from 'node:fs';
 import { DAY_MS, gaps, generationsUnder, isFresh, policyWarnings, previousSnapshot } from '../../../src/lib/ui/insights.ts';
 
 const V1 = `Tripo Privacy Policy
@@ -219,5 +221,25 @@ describe('previous terms', () => {
     expect(previousSnapshot(events, p2)?.id).toBe(p1.id);
     expect(previousSnapshot(events, p1)).toBeUndefined();
     expect(generationsUnder(events, 'Tripo', iso(NOW - 200 * DAY_MS), iso(NOW - DAY_MS)).map((e) => e.id)).toEqual([g2.id, g1.id]);
+  });
+});
+
+describe('the optional questions', () => {
+  const body = JSON.parse(readFileSync(new URL('../../../ledger-schema/examples/valid/policy-snapshot-first.json', import.meta.url), 'utf8')).body;
+  it('keep older snapshots valid, and are valid when answered', () => {
+    expect(validateBody('policy-snapshot', body)).toEqual([]);
+    const answered = { ...body, answers: { ...body.answers, outputsOwned: { answer: 'yes', excerpt: 'You own the outputs.' }, contentLicense: { answer: 'yes' }, trainingDataDisclosed: { answer: 'no' }, dataProtectionCommitments: { answer: 'unclear' } } };
+    expect(validateBody('policy-snapshot', answered)).toEqual([]);
+    expect(validateBody('policy-snapshot', { ...body, answers: { ...body.answers, outputsOwned: { answer: 'maybe' } } })).not.toEqual([]);
+    expect(validateBody('policy-snapshot', { ...body, answers: { ...body.answers, somethingElse: { answer: 'yes' } } })).not.toEqual([]);
+  });
+  it('have flags, and an absent one reads as not stated', () => {
+    expect(['outputsOwned', 'contentLicense', 'trainingDataDisclosed', 'dataProtectionCommitments'].every(isOptional)).toBe(true);
+    expect(isOptional('trainingOnInputs')).toBe(false);
+    expect(flagOf('outputsOwned', 'no')).toBe('red');
+    expect(flagOf('contentLicense', 'yes')).toBe('red');
+    expect(flagOf('trainingDataDisclosed', 'yes')).toBe('green');
+    expect(flagOf('dataProtectionCommitments', 'yes')).toBe('green');
+    expect(compareAnswers({}, { contentLicense: { answer: 'yes' } }).map(describeChange)).toEqual(['licence to your content: Not stated → Yes']);
   });
 });

@@ -2226,7 +2226,7 @@ return errors === 0;
 }
 validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/policy-snapshot.schema.json","title":"policy-snapshot body","description":"A platform's policy document as retrieved on a date: the hash of its text (the text stays local), the answers to the key privacy questions, and what changed since the previous snapshot.","type":"object","$defs":{"answerValue":{"type":"string","enum":["yes","no","unclear","not-stated"]},"answer":{"type":"object","properties":{"answer":{"$ref":"#/$defs/answerValue"},"excerpt":{"$ref":"defs.schema.json#/$defs/excerpt"}},"required":["answer"],"additionalProperties":false},"retention":{"type":"object","properties":{"answer":{"$ref":"#/$defs/answerValue"},"days":{"description":"How many days files are kept after the user deletes them, when the policy says.","type":"integer","minimum":0,"maximum":36500},"excerpt":{"$ref":"defs.schema.json#/$defs/excerpt"}},"required":["answer"],"additionalProperties":false},"count":{"type":"integer","minimum":0,"maximum":9007199254740991}},"properties":{"platform":{"$ref":"defs.schema.json#/$defs/platformSite"},"kind":{"type":"string","enum":["privacy-policy","terms-of-service","dpa","model-license","other"]},"documentUrl":{"$ref":"defs.schema.json#/$defs/url"},"retrievedAt":{"$ref":"defs.schema.json#/$defs/time"},"text":{"description":"The document's text as saved locally: hash, size in bytes, and media type.","type":"object","properties":{"sha256":{"$ref":"defs.schema.json#/$defs/sha256"},"size":{"$ref":"defs.schema.json#/$defs/size"},"mediaType":{"type":"string","enum":["text/plain","text/html"]}},"required":["sha256","size","mediaType"],"additionalProperties":false},"version":{"description":"The version or 'last updated' label the document gives itself.","type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},"answers":{"type":"object","properties":{"trainingOnInputs":{"description":"Are prompts and input files used to train models?","$ref":"#/$defs/answer"},"trainingOnOutputs":{"description":"Are generated outputs used to train models?","$ref":"#/$defs/answer"},"optOutAvailable":{"description":"Can the user opt out of training?","$ref":"#/$defs/answer"},"retentionAfterDeletion":{"description":"Are files kept after the user deletes them, and how long?","$ref":"#/$defs/retention"},"thirdPartySharing":{"description":"Is content shared with third parties?","$ref":"#/$defs/answer"},"internalAccess":{"description":"Can the platform's staff access user content?","$ref":"#/$defs/answer"}},"required":["trainingOnInputs","trainingOnOutputs","optOutAvailable","retentionAfterDeletion","thirdPartySharing","internalAccess"],"additionalProperties":false},"previous":{"description":"The previous snapshot of the same platform and kind.","$ref":"defs.schema.json#/$defs/eventId"},"changes":{"description":"What changed since the previous snapshot.","type":"object","properties":{"summary":{"$ref":"defs.schema.json#/$defs/text"},"changedSections":{"$ref":"#/$defs/count"},"addedChars":{"$ref":"#/$defs/count"},"removedChars":{"$ref":"#/$defs/count"}},"additionalProperties":false},"reviewedBy":{"description":"Who read the document and gave the answers (a member name or id).","$ref":"defs.schema.json#/$defs/label"},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["platform","kind","retrievedAt","text","answers"],"additionalProperties":false,"dependentRequired":{"changes":["previous"]}};
+const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/policy-snapshot.schema.json","title":"policy-snapshot body","description":"A platform's policy document as retrieved on a date: the hash of its text (the text stays local), the answers to the key privacy questions, and what changed since the previous snapshot.","type":"object","$defs":{"answerValue":{"type":"string","enum":["yes","no","unclear","not-stated"]},"answer":{"type":"object","properties":{"answer":{"$ref":"#/$defs/answerValue"},"excerpt":{"$ref":"defs.schema.json#/$defs/excerpt"}},"required":["answer"],"additionalProperties":false},"retention":{"type":"object","properties":{"answer":{"$ref":"#/$defs/answerValue"},"days":{"description":"How many days files are kept after the user deletes them, when the policy says.","type":"integer","minimum":0,"maximum":36500},"excerpt":{"$ref":"defs.schema.json#/$defs/excerpt"}},"required":["answer"],"additionalProperties":false},"count":{"type":"integer","minimum":0,"maximum":9007199254740991}},"properties":{"platform":{"$ref":"defs.schema.json#/$defs/platformSite"},"kind":{"type":"string","enum":["privacy-policy","terms-of-service","dpa","model-license","other"]},"documentUrl":{"$ref":"defs.schema.json#/$defs/url"},"retrievedAt":{"$ref":"defs.schema.json#/$defs/time"},"text":{"description":"The document's text as saved locally: hash, size in bytes, and media type.","type":"object","properties":{"sha256":{"$ref":"defs.schema.json#/$defs/sha256"},"size":{"$ref":"defs.schema.json#/$defs/size"},"mediaType":{"type":"string","enum":["text/plain","text/html"]}},"required":["sha256","size","mediaType"],"additionalProperties":false},"version":{"description":"The version or 'last updated' label the document gives itself.","type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},"answers":{"type":"object","properties":{"trainingOnInputs":{"description":"Are prompts and input files used to train models?","$ref":"#/$defs/answer"},"trainingOnOutputs":{"description":"Are generated outputs used to train models?","$ref":"#/$defs/answer"},"optOutAvailable":{"description":"Can the user opt out of training?","$ref":"#/$defs/answer"},"retentionAfterDeletion":{"description":"Are files kept after the user deletes them, and how long?","$ref":"#/$defs/retention"},"thirdPartySharing":{"description":"Is content shared with third parties?","$ref":"#/$defs/answer"},"internalAccess":{"description":"Can the platform's staff access user content?","$ref":"#/$defs/answer"},"outputsOwned":{"description":"Optional. Does the user own the generated outputs (the policy's \"User Content\" or \"Ownership\" terms)?","$ref":"#/$defs/answer"},"contentLicense":{"description":"Optional. Does the platform take a licence to the user's inputs or outputs beyond running the service?","$ref":"#/$defs/answer"},"trainingDataDisclosed":{"description":"Optional. Does the platform say what its models are trained on?","$ref":"#/$defs/answer"},"dataProtectionCommitments":{"description":"Optional. Does the platform commit to data protection terms (a DPA, GDPR, CCPA)?","$ref":"#/$defs/answer"}},"required":["trainingOnInputs","trainingOnOutputs","optOutAvailable","retentionAfterDeletion","thirdPartySharing","internalAccess"],"additionalProperties":false},"previous":{"description":"The previous snapshot of the same platform and kind.","$ref":"defs.schema.json#/$defs/eventId"},"changes":{"description":"What changed since the previous snapshot.","type":"object","properties":{"summary":{"$ref":"defs.schema.json#/$defs/text"},"changedSections":{"$ref":"#/$defs/count"},"addedChars":{"$ref":"#/$defs/count"},"removedChars":{"$ref":"#/$defs/count"}},"additionalProperties":false},"reviewedBy":{"description":"Who read the document and gave the answers (a member name or id).","$ref":"defs.schema.json#/$defs/label"},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["platform","kind","retrievedAt","text","answers"],"additionalProperties":false,"dependentRequired":{"changes":["previous"]}};
 const schema47 = {"description":"A platform as a service provider (no model version).","type":"object","properties":{"name":{"$ref":"#/$defs/platformName"},"url":{"$ref":"#/$defs/url"}},"required":["name"],"additionalProperties":false};
 
 function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -2740,10 +2740,10 @@ return errors === 0;
 validate129.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate135.evaluated;
+const evaluated0 = validate139.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2772,16 +2772,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate135.errors = vErrors;
+validate139.errors = vErrors;
 return errors === 0;
 }
-validate135.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate139.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate137.evaluated;
+const evaluated0 = validate141.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2830,17 +2830,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate137.errors = vErrors;
+validate141.errors = vErrors;
 return errors === 0;
 }
-validate137.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate141.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 const schema58 = {"type":"integer","minimum":0,"maximum":9007199254740991};
 
-function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate139.evaluated;
+const evaluated0 = validate143.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2879,16 +2879,16 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate139.errors = vErrors;
+validate143.errors = vErrors;
 return errors === 0;
 }
-validate139.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate143.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate143.evaluated;
+const evaluated0 = validate147.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2937,16 +2937,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate143.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
-validate143.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate147.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate145.evaluated;
+const evaluated0 = validate149.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2967,10 +2967,10 @@ if(!(validate104(data, {instancePath,parentData,parentDataProperty,rootData,dyna
 vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
-validate145.errors = vErrors;
+validate149.errors = vErrors;
 return errors === 0;
 }
-validate145.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate149.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
 function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -3289,7 +3289,7 @@ vErrors.push(err24);
 errors++;
 }
 for(const key2 in data9){
-if(!((((((key2 === "trainingOnInputs") || (key2 === "trainingOnOutputs")) || (key2 === "optOutAvailable")) || (key2 === "retentionAfterDeletion")) || (key2 === "thirdPartySharing")) || (key2 === "internalAccess"))){
+if(!(func1.call(schema46.properties.answers.properties, key2))){
 const err25 = {instancePath:instancePath+"/answers",schemaPath:"#/properties/answers/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err25];
@@ -3336,6 +3336,30 @@ vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.err
 errors = vErrors.length;
 }
 }
+if(data9.outputsOwned !== undefined){
+if(!(validate121(data9.outputsOwned, {instancePath:instancePath+"/answers/outputsOwned",parentData:data9,parentDataProperty:"outputsOwned",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+errors = vErrors.length;
+}
+}
+if(data9.contentLicense !== undefined){
+if(!(validate121(data9.contentLicense, {instancePath:instancePath+"/answers/contentLicense",parentData:data9,parentDataProperty:"contentLicense",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+errors = vErrors.length;
+}
+}
+if(data9.trainingDataDisclosed !== undefined){
+if(!(validate121(data9.trainingDataDisclosed, {instancePath:instancePath+"/answers/trainingDataDisclosed",parentData:data9,parentDataProperty:"trainingDataDisclosed",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+errors = vErrors.length;
+}
+}
+if(data9.dataProtectionCommitments !== undefined){
+if(!(validate121(data9.dataProtectionCommitments, {instancePath:instancePath+"/answers/dataProtectionCommitments",parentData:data9,parentDataProperty:"dataProtectionCommitments",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
 const err26 = {instancePath:instancePath+"/answers",schemaPath:"#/properties/answers/type",keyword:"type",params:{type: "object"},message:"must be object"};
@@ -3349,15 +3373,15 @@ errors++;
 }
 }
 if(data.previous !== undefined){
-if(!(validate135(data.previous, {instancePath:instancePath+"/previous",parentData:data,parentDataProperty:"previous",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
+if(!(validate139(data.previous, {instancePath:instancePath+"/previous",parentData:data,parentDataProperty:"previous",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
 errors = vErrors.length;
 }
 }
 if(data.changes !== undefined){
-let data17 = data.changes;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-for(const key3 in data17){
+let data21 = data.changes;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key3 in data21){
 if(!((((key3 === "summary") || (key3 === "changedSections")) || (key3 === "addedChars")) || (key3 === "removedChars"))){
 const err27 = {instancePath:instancePath+"/changes",schemaPath:"#/properties/changes/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
@@ -3369,27 +3393,27 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data17.summary !== undefined){
-if(!(validate137(data17.summary, {instancePath:instancePath+"/changes/summary",parentData:data17,parentDataProperty:"summary",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate137.errors : vErrors.concat(validate137.errors);
+if(data21.summary !== undefined){
+if(!(validate141(data21.summary, {instancePath:instancePath+"/changes/summary",parentData:data21,parentDataProperty:"summary",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
 errors = vErrors.length;
 }
 }
-if(data17.changedSections !== undefined){
-if(!(validate139(data17.changedSections, {instancePath:instancePath+"/changes/changedSections",parentData:data17,parentDataProperty:"changedSections",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(data21.changedSections !== undefined){
+if(!(validate143(data21.changedSections, {instancePath:instancePath+"/changes/changedSections",parentData:data21,parentDataProperty:"changedSections",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
-if(data17.addedChars !== undefined){
-if(!(validate139(data17.addedChars, {instancePath:instancePath+"/changes/addedChars",parentData:data17,parentDataProperty:"addedChars",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(data21.addedChars !== undefined){
+if(!(validate143(data21.addedChars, {instancePath:instancePath+"/changes/addedChars",parentData:data21,parentDataProperty:"addedChars",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
-if(data17.removedChars !== undefined){
-if(!(validate139(data17.removedChars, {instancePath:instancePath+"/changes/removedChars",parentData:data17,parentDataProperty:"removedChars",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(data21.removedChars !== undefined){
+if(!(validate143(data21.removedChars, {instancePath:instancePath+"/changes/removedChars",parentData:data21,parentDataProperty:"removedChars",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
 errors = vErrors.length;
 }
 }
@@ -3406,14 +3430,14 @@ errors++;
 }
 }
 if(data.reviewedBy !== undefined){
-if(!(validate143(data.reviewedBy, {instancePath:instancePath+"/reviewedBy",parentData:data,parentDataProperty:"reviewedBy",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate143.errors : vErrors.concat(validate143.errors);
+if(!(validate147(data.reviewedBy, {instancePath:instancePath+"/reviewedBy",parentData:data,parentDataProperty:"reviewedBy",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate147.errors : vErrors.concat(validate147.errors);
 errors = vErrors.length;
 }
 }
 if(data.notes !== undefined){
-if(!(validate145(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate149(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
 errors = vErrors.length;
 }
 }
@@ -3450,10 +3474,10 @@ validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 
 const schema61 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/checklist.schema.json","title":"checklist body","description":"The pre-generation checklist for a project: classification decided, policies reviewed (which snapshots), privacy settings enabled, inputs sanitized.","type":"object","properties":{"project":{"$ref":"defs.schema.json#/$defs/project"},"classification":{"$ref":"defs.schema.json#/$defs/classification"},"client":{"$ref":"defs.schema.json#/$defs/client"},"platform":{"description":"The platform the checklist was done for, when it is specific to one.","$ref":"defs.schema.json#/$defs/platform"},"policySnapshots":{"description":"The policy-snapshot events reviewed.","type":"array","$ref":"defs.schema.json#/$defs/eventIds","maxItems":64},"items":{"type":"object","properties":{"classified":{"description":"The work's classification was decided.","type":"boolean"},"policiesReviewed":{"description":"The platform's current policies were read.","type":"boolean"},"privacySettingsEnabled":{"description":"Training opt-out and privacy mode were switched on where offered.","type":"boolean"},"inputsSanitized":{"description":"Reference inputs were stripped of metadata, client names and faces.","type":"boolean"},"ndaChecked":{"description":"The client's NDA allows the use of this platform.","type":"boolean"}},"required":["classified","policiesReviewed","privacySettingsEnabled","inputsSanitized"],"additionalProperties":false},"settingsEnabled":{"description":"The platform settings switched on, by the platform's own names.","type":"array","items":{"type":"string","$ref":"defs.schema.json#/$defs/label"},"uniqueItems":true,"maxItems":64},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["project","classification","policySnapshots","items"],"additionalProperties":false};
 
-function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate150.evaluated;
+const evaluated0 = validate154.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3474,16 +3498,16 @@ if(!(validate78(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-validate150.errors = vErrors;
+validate154.errors = vErrors;
 return errors === 0;
 }
-validate150.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate154.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate153.evaluated;
+const evaluated0 = validate157.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3510,16 +3534,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate153.errors = vErrors;
+validate157.errors = vErrors;
 return errors === 0;
 }
-validate153.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate157.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate155.evaluated;
+const evaluated0 = validate159.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3540,16 +3564,16 @@ if(!(validate78(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-validate155.errors = vErrors;
+validate159.errors = vErrors;
 return errors === 0;
 }
-validate155.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate159.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate158.evaluated;
+const evaluated0 = validate162.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3647,16 +3671,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate158.errors = vErrors;
+validate162.errors = vErrors;
 return errors === 0;
 }
-validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate166.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3727,16 +3751,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate166.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate165.evaluated;
+const evaluated0 = validate169.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3785,16 +3809,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate165.errors = vErrors;
+validate169.errors = vErrors;
 return errors === 0;
 }
-validate165.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate169.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate167.evaluated;
+const evaluated0 = validate171.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3815,17 +3839,17 @@ if(!(validate104(data, {instancePath,parentData,parentDataProperty,rootData,dyna
 vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
-validate167.errors = vErrors;
+validate171.errors = vErrors;
 return errors === 0;
 }
-validate167.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate171.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://provenance-ledger.example/schema/v1/checklist.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate149.evaluated;
+const evaluated0 = validate153.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3886,33 +3910,33 @@ errors++;
 }
 }
 if(data.project !== undefined){
-if(!(validate150(data.project, {instancePath:instancePath+"/project",parentData:data,parentDataProperty:"project",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
+if(!(validate154(data.project, {instancePath:instancePath+"/project",parentData:data,parentDataProperty:"project",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
 errors = vErrors.length;
 }
 }
 if(data.classification !== undefined){
-if(!(validate153(data.classification, {instancePath:instancePath+"/classification",parentData:data,parentDataProperty:"classification",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
+if(!(validate157(data.classification, {instancePath:instancePath+"/classification",parentData:data,parentDataProperty:"classification",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate157.errors : vErrors.concat(validate157.errors);
 errors = vErrors.length;
 }
 }
 if(data.client !== undefined){
-if(!(validate155(data.client, {instancePath:instancePath+"/client",parentData:data,parentDataProperty:"client",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
+if(!(validate159(data.client, {instancePath:instancePath+"/client",parentData:data,parentDataProperty:"client",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
 errors = vErrors.length;
 }
 }
 if(data.platform !== undefined){
-if(!(validate158(data.platform, {instancePath:instancePath+"/platform",parentData:data,parentDataProperty:"platform",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+if(!(validate162(data.platform, {instancePath:instancePath+"/platform",parentData:data,parentDataProperty:"platform",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
 errors = vErrors.length;
 }
 }
 if(data.policySnapshots !== undefined){
 let data4 = data.policySnapshots;
-if(!(validate162(data4, {instancePath:instancePath+"/policySnapshots",parentData:data,parentDataProperty:"policySnapshots",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
+if(!(validate166(data4, {instancePath:instancePath+"/policySnapshots",parentData:data,parentDataProperty:"policySnapshots",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
 errors = vErrors.length;
 }
 if(Array.isArray(data4)){
@@ -4091,8 +4115,8 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(!(validate165(data12, {instancePath:instancePath+"/settingsEnabled/" + i0,parentData:data11,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
+if(!(validate169(data12, {instancePath:instancePath+"/settingsEnabled/" + i0,parentData:data11,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate169.errors : vErrors.concat(validate169.errors);
 errors = vErrors.length;
 }
 }
@@ -4133,8 +4157,8 @@ errors++;
 }
 }
 if(data.notes !== undefined){
-if(!(validate167(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
+if(!(validate171(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
 errors = vErrors.length;
 }
 }
@@ -4149,17 +4173,17 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate149.errors = vErrors;
+validate153.errors = vErrors;
 return errors === 0;
 }
-validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema69 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/export.schema.json","title":"export body","description":"Files downloaded from a platform and stored somewhere: which files (hashes), where (a label, never a path), encrypted or not.","type":"object","properties":{"generation":{"description":"The generation event the files came from.","$ref":"defs.schema.json#/$defs/eventId"},"files":{"type":"array","$ref":"defs.schema.json#/$defs/fileRefs","minItems":1},"destination":{"type":"object","properties":{"label":{"description":"The team's name for the place, e.g. 'Studio NAS' (never a path).","$ref":"defs.schema.json#/$defs/label"},"kind":{"type":"string","enum":["encrypted-drive","nas","backup","local","cloud-storage","other"]},"encrypted":{"type":"boolean"}},"required":["label","kind","encrypted"],"additionalProperties":false},"exportedAt":{"$ref":"defs.schema.json#/$defs/time"},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["files","destination"],"additionalProperties":false};
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate172.evaluated;
+const evaluated0 = validate176.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4188,16 +4212,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate176.errors = vErrors;
 return errors === 0;
 }
-validate172.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate176.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate174.evaluated;
+const evaluated0 = validate178.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4233,16 +4257,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate174.errors = vErrors;
+validate178.errors = vErrors;
 return errors === 0;
 }
-validate174.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate178.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate177.evaluated;
+const evaluated0 = validate181.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4291,16 +4315,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate177.errors = vErrors;
+validate181.errors = vErrors;
 return errors === 0;
 }
-validate177.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate181.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate179.evaluated;
+const evaluated0 = validate183.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4339,16 +4363,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate179.errors = vErrors;
+validate183.errors = vErrors;
 return errors === 0;
 }
-validate179.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate183.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate181.evaluated;
+const evaluated0 = validate185.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4369,17 +4393,17 @@ if(!(validate104(data, {instancePath,parentData,parentDataProperty,rootData,dyna
 vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
-validate181.errors = vErrors;
+validate185.errors = vErrors;
 return errors === 0;
 }
-validate181.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate185.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://provenance-ledger.example/schema/v1/export.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate171.evaluated;
+const evaluated0 = validate175.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4420,15 +4444,15 @@ errors++;
 }
 }
 if(data.generation !== undefined){
-if(!(validate172(data.generation, {instancePath:instancePath+"/generation",parentData:data,parentDataProperty:"generation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+if(!(validate176(data.generation, {instancePath:instancePath+"/generation",parentData:data,parentDataProperty:"generation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
 if(data.files !== undefined){
 let data1 = data.files;
-if(!(validate174(data1, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
+if(!(validate178(data1, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
 errors = vErrors.length;
 }
 if(Array.isArray(data1)){
@@ -4500,8 +4524,8 @@ errors++;
 }
 }
 if(data2.label !== undefined){
-if(!(validate177(data2.label, {instancePath:instancePath+"/destination/label",parentData:data2,parentDataProperty:"label",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
+if(!(validate181(data2.label, {instancePath:instancePath+"/destination/label",parentData:data2,parentDataProperty:"label",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
@@ -4553,14 +4577,14 @@ errors++;
 }
 }
 if(data.exportedAt !== undefined){
-if(!(validate179(data.exportedAt, {instancePath:instancePath+"/exportedAt",parentData:data,parentDataProperty:"exportedAt",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+if(!(validate183(data.exportedAt, {instancePath:instancePath+"/exportedAt",parentData:data,parentDataProperty:"exportedAt",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.notes !== undefined){
-if(!(validate181(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
+if(!(validate185(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
 errors = vErrors.length;
 }
 }
@@ -4575,17 +4599,17 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate171.errors = vErrors;
+validate175.errors = vErrors;
 return errors === 0;
 }
-validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate175.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema75 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/derivation.schema.json","title":"derivation body","description":"A local edit of earlier files (retopology, texturing, rigging...): the files it started from, the files it produced, and the tool.","type":"object","properties":{"parents":{"description":"The earlier files the edit started from.","type":"array","$ref":"defs.schema.json#/$defs/fileRefs","minItems":1},"outputs":{"description":"The files the edit produced.","type":"array","$ref":"defs.schema.json#/$defs/fileRefs","minItems":1},"tool":{"type":"object","properties":{"name":{"$ref":"defs.schema.json#/$defs/label"},"version":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"}},"required":["name"],"additionalProperties":false},"operation":{"type":"string","enum":["retopology","texturing","rigging","uv-unwrap","decimation","sculpting","format-conversion","compositing","other"]},"sources":{"description":"The events that recorded the parent files (generations, exports, earlier derivations).","type":"array","$ref":"defs.schema.json#/$defs/eventIds"},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["parents","outputs","tool","operation"],"additionalProperties":false};
 
-function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate186.evaluated;
+const evaluated0 = validate190.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4621,16 +4645,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate186.errors = vErrors;
+validate190.errors = vErrors;
 return errors === 0;
 }
-validate186.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate190.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate194(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate190.evaluated;
+const evaluated0 = validate194.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4679,16 +4703,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate190.errors = vErrors;
+validate194.errors = vErrors;
 return errors === 0;
 }
-validate190.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate194.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate192.evaluated;
+const evaluated0 = validate196.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4759,16 +4783,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate192.errors = vErrors;
+validate196.errors = vErrors;
 return errors === 0;
 }
-validate192.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate196.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate195(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate199(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate195.evaluated;
+const evaluated0 = validate199.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4789,17 +4813,17 @@ if(!(validate104(data, {instancePath,parentData,parentDataProperty,rootData,dyna
 vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
-validate195.errors = vErrors;
+validate199.errors = vErrors;
 return errors === 0;
 }
-validate195.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate199.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate189(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://provenance-ledger.example/schema/v1/derivation.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate185.evaluated;
+const evaluated0 = validate189.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4861,8 +4885,8 @@ errors++;
 }
 if(data.parents !== undefined){
 let data0 = data.parents;
-if(!(validate186(data0, {instancePath:instancePath+"/parents",parentData:data,parentDataProperty:"parents",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate190(data0, {instancePath:instancePath+"/parents",parentData:data,parentDataProperty:"parents",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
 errors = vErrors.length;
 }
 if(Array.isArray(data0)){
@@ -4890,8 +4914,8 @@ errors++;
 }
 if(data.outputs !== undefined){
 let data1 = data.outputs;
-if(!(validate186(data1, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+if(!(validate190(data1, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
 errors = vErrors.length;
 }
 if(Array.isArray(data1)){
@@ -4943,8 +4967,8 @@ errors++;
 }
 }
 if(data2.name !== undefined){
-if(!(validate190(data2.name, {instancePath:instancePath+"/tool/name",parentData:data2,parentDataProperty:"name",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate190.errors : vErrors.concat(validate190.errors);
+if(!(validate194(data2.name, {instancePath:instancePath+"/tool/name",parentData:data2,parentDataProperty:"name",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate194.errors : vErrors.concat(validate194.errors);
 errors = vErrors.length;
 }
 }
@@ -5040,14 +5064,14 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!(validate192(data6, {instancePath:instancePath+"/sources",parentData:data,parentDataProperty:"sources",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate196(data6, {instancePath:instancePath+"/sources",parentData:data,parentDataProperty:"sources",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
 errors = vErrors.length;
 }
 }
 if(data.notes !== undefined){
-if(!(validate195(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate199(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
 errors = vErrors.length;
 }
 }
@@ -5062,17 +5086,17 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate185.errors = vErrors;
+validate189.errors = vErrors;
 return errors === 0;
 }
-validate185.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate189.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema80 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/handoff.schema.json","title":"handoff body","description":"Deliverables handed to a client: which files (hashes), to whom, derived from which events.","type":"object","properties":{"files":{"type":"array","$ref":"defs.schema.json#/$defs/fileRefs","minItems":1},"recipient":{"type":"object","properties":{"name":{"$ref":"defs.schema.json#/$defs/label"},"organization":{"$ref":"defs.schema.json#/$defs/label"},"contact":{"description":"An e-mail address, phone number or handle.","$ref":"defs.schema.json#/$defs/label"}},"required":["name"],"additionalProperties":false},"derivedFrom":{"description":"The events that recorded the delivered files or their sources.","type":"array","$ref":"defs.schema.json#/$defs/eventIds"},"deliveredAt":{"$ref":"defs.schema.json#/$defs/time"},"channel":{"description":"How the files were delivered (e.g. 'client SFTP', 'USB drive in person').","$ref":"defs.schema.json#/$defs/label"},"terms":{"description":"The licence or contract terms the files were delivered under.","$ref":"defs.schema.json#/$defs/text"},"project":{"$ref":"defs.schema.json#/$defs/project"},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["files","recipient"],"additionalProperties":false};
 
-function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate200.evaluated;
+const evaluated0 = validate204.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5108,16 +5132,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate200.errors = vErrors;
+validate204.errors = vErrors;
 return errors === 0;
 }
-validate200.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate204.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate203.evaluated;
+const evaluated0 = validate207.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5166,16 +5190,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate203.errors = vErrors;
+validate207.errors = vErrors;
 return errors === 0;
 }
-validate203.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate207.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate207.evaluated;
+const evaluated0 = validate211.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5246,16 +5270,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate207.errors = vErrors;
+validate211.errors = vErrors;
 return errors === 0;
 }
-validate207.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate211.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate210(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate210.evaluated;
+const evaluated0 = validate214.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5294,16 +5318,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate210.errors = vErrors;
+validate214.errors = vErrors;
 return errors === 0;
 }
-validate210.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate214.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate217(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate213.evaluated;
+const evaluated0 = validate217.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5352,16 +5376,16 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate213.errors = vErrors;
+validate217.errors = vErrors;
 return errors === 0;
 }
-validate213.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate217.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate215(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate215.evaluated;
+const evaluated0 = validate219.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5382,16 +5406,16 @@ if(!(validate78(data, {instancePath,parentData,parentDataProperty,rootData,dynam
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
-validate215.errors = vErrors;
+validate219.errors = vErrors;
 return errors === 0;
 }
-validate215.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate219.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate218.evaluated;
+const evaluated0 = validate222.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5412,17 +5436,17 @@ if(!(validate104(data, {instancePath,parentData,parentDataProperty,rootData,dyna
 vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
-validate218.errors = vErrors;
+validate222.errors = vErrors;
 return errors === 0;
 }
-validate218.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate222.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate199(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://provenance-ledger.example/schema/v1/handoff.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate199.evaluated;
+const evaluated0 = validate203.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5464,8 +5488,8 @@ errors++;
 }
 if(data.files !== undefined){
 let data0 = data.files;
-if(!(validate200(data0, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
+if(!(validate204(data0, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
 errors = vErrors.length;
 }
 if(Array.isArray(data0)){
@@ -5517,20 +5541,20 @@ errors++;
 }
 }
 if(data1.name !== undefined){
-if(!(validate203(data1.name, {instancePath:instancePath+"/recipient/name",parentData:data1,parentDataProperty:"name",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate207(data1.name, {instancePath:instancePath+"/recipient/name",parentData:data1,parentDataProperty:"name",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
 if(data1.organization !== undefined){
-if(!(validate203(data1.organization, {instancePath:instancePath+"/recipient/organization",parentData:data1,parentDataProperty:"organization",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate207(data1.organization, {instancePath:instancePath+"/recipient/organization",parentData:data1,parentDataProperty:"organization",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
 if(data1.contact !== undefined){
-if(!(validate203(data1.contact, {instancePath:instancePath+"/recipient/contact",parentData:data1,parentDataProperty:"contact",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate207(data1.contact, {instancePath:instancePath+"/recipient/contact",parentData:data1,parentDataProperty:"contact",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
@@ -5558,38 +5582,38 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(!(validate207(data5, {instancePath:instancePath+"/derivedFrom",parentData:data,parentDataProperty:"derivedFrom",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
+if(!(validate211(data5, {instancePath:instancePath+"/derivedFrom",parentData:data,parentDataProperty:"derivedFrom",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
 errors = vErrors.length;
 }
 }
 if(data.deliveredAt !== undefined){
-if(!(validate210(data.deliveredAt, {instancePath:instancePath+"/deliveredAt",parentData:data,parentDataProperty:"deliveredAt",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
+if(!(validate214(data.deliveredAt, {instancePath:instancePath+"/deliveredAt",parentData:data,parentDataProperty:"deliveredAt",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
 errors = vErrors.length;
 }
 }
 if(data.channel !== undefined){
-if(!(validate203(data.channel, {instancePath:instancePath+"/channel",parentData:data,parentDataProperty:"channel",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate207(data.channel, {instancePath:instancePath+"/channel",parentData:data,parentDataProperty:"channel",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
 if(data.terms !== undefined){
-if(!(validate213(data.terms, {instancePath:instancePath+"/terms",parentData:data,parentDataProperty:"terms",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate217(data.terms, {instancePath:instancePath+"/terms",parentData:data,parentDataProperty:"terms",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate217.errors : vErrors.concat(validate217.errors);
 errors = vErrors.length;
 }
 }
 if(data.project !== undefined){
-if(!(validate215(data.project, {instancePath:instancePath+"/project",parentData:data,parentDataProperty:"project",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
+if(!(validate219(data.project, {instancePath:instancePath+"/project",parentData:data,parentDataProperty:"project",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
 errors = vErrors.length;
 }
 }
 if(data.notes !== undefined){
-if(!(validate218(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
+if(!(validate222(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
 errors = vErrors.length;
 }
 }
@@ -5604,17 +5628,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate199.errors = vErrors;
+validate203.errors = vErrors;
 return errors === 0;
 }
-validate199.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate203.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema88 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/deletion.schema.json","title":"deletion body","description":"The deletion of a cloud copy: requested, confirmed by the platform, or failed, with the hash of the evidence (kept locally).","type":"object","properties":{"platform":{"$ref":"defs.schema.json#/$defs/platformSite"},"target":{"description":"What was to be deleted: at least one of a generation event, the platform's job id, file hashes.","type":"object","properties":{"generation":{"$ref":"defs.schema.json#/$defs/eventId"},"platformJobId":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[^\\x00-\\x1f\\x7f\\ud800-\\udfff]*$"},"files":{"type":"array","items":{"type":"string","$ref":"defs.schema.json#/$defs/sha256"},"uniqueItems":true,"minItems":1,"maxItems":1000}},"minProperties":1,"additionalProperties":false},"status":{"type":"string","enum":["requested","confirmed","failed"]},"evidence":{"description":"The confirmation e-mail, screenshot or API response, by hash (the evidence itself stays local).","type":"object","properties":{"sha256":{"$ref":"defs.schema.json#/$defs/sha256"},"kind":{"type":"string","enum":["email","screenshot","api-response","other"]},"size":{"$ref":"defs.schema.json#/$defs/size"},"mediaType":{"$ref":"defs.schema.json#/$defs/mediaType"}},"required":["sha256","kind"],"additionalProperties":false},"requestedAt":{"$ref":"defs.schema.json#/$defs/time"},"confirmedAt":{"$ref":"defs.schema.json#/$defs/time"},"notes":{"$ref":"defs.schema.json#/$defs/notes"}},"required":["platform","target","status"],"additionalProperties":false,"if":{"type":"object","properties":{"status":{"const":"confirmed"}},"required":["status"]},"else":{"type":"object","properties":{"confirmedAt":false}}};
 
-function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate223.evaluated;
+const evaluated0 = validate227.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5667,54 +5691,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate223.errors = vErrors;
-return errors === 0;
-}
-validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate227.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(typeof data === "string"){
-if(!pattern6.test(data)){
-const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-}
-else {
-const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
 validate227.errors = vErrors;
 return errors === 0;
 }
-validate227.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate229.evaluated;
+const evaluated0 = validate231.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5743,16 +5729,54 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate229.errors = vErrors;
+validate231.errors = vErrors;
 return errors === 0;
 }
-validate229.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate231.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate232.evaluated;
+const evaluated0 = validate233.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(typeof data === "string"){
+if(!pattern6.test(data)){
+const err0 = {instancePath,schemaPath:"#/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+else {
+const err1 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+validate233.errors = vErrors;
+return errors === 0;
+}
+validate233.evaluated = {"dynamicProps":false,"dynamicItems":false};
+
+
+function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate236.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5791,16 +5815,16 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate232.errors = vErrors;
+validate236.errors = vErrors;
 return errors === 0;
 }
-validate232.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate236.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate234.evaluated;
+const evaluated0 = validate238.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5839,16 +5863,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate234.errors = vErrors;
+validate238.errors = vErrors;
 return errors === 0;
 }
-validate234.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate238.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate240(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate236.evaluated;
+const evaluated0 = validate240.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5887,16 +5911,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate236.errors = vErrors;
+validate240.errors = vErrors;
 return errors === 0;
 }
-validate236.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate240.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate239(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate239.evaluated;
+const evaluated0 = validate243.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5917,17 +5941,17 @@ if(!(validate104(data, {instancePath,parentData,parentDataProperty,rootData,dyna
 vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
-validate239.errors = vErrors;
+validate243.errors = vErrors;
 return errors === 0;
 }
-validate239.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate243.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://provenance-ledger.example/schema/v1/deletion.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate222.evaluated;
+const evaluated0 = validate226.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6072,8 +6096,8 @@ errors++;
 }
 }
 if(data.platform !== undefined){
-if(!(validate223(data.platform, {instancePath:instancePath+"/platform",parentData:data,parentDataProperty:"platform",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate227(data.platform, {instancePath:instancePath+"/platform",parentData:data,parentDataProperty:"platform",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
@@ -6103,8 +6127,8 @@ errors++;
 }
 }
 if(data3.generation !== undefined){
-if(!(validate227(data3.generation, {instancePath:instancePath+"/target/generation",parentData:data3,parentDataProperty:"generation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
+if(!(validate231(data3.generation, {instancePath:instancePath+"/target/generation",parentData:data3,parentDataProperty:"generation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate231.errors : vErrors.concat(validate231.errors);
 errors = vErrors.length;
 }
 }
@@ -6189,8 +6213,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!(validate229(data7, {instancePath:instancePath+"/target/files/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
+if(!(validate233(data7, {instancePath:instancePath+"/target/files/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate233.errors : vErrors.concat(validate233.errors);
 errors = vErrors.length;
 }
 }
@@ -6301,8 +6325,8 @@ errors++;
 }
 }
 if(data9.sha256 !== undefined){
-if(!(validate229(data9.sha256, {instancePath:instancePath+"/evidence/sha256",parentData:data9,parentDataProperty:"sha256",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
+if(!(validate233(data9.sha256, {instancePath:instancePath+"/evidence/sha256",parentData:data9,parentDataProperty:"sha256",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate233.errors : vErrors.concat(validate233.errors);
 errors = vErrors.length;
 }
 }
@@ -6330,14 +6354,14 @@ errors++;
 }
 }
 if(data9.size !== undefined){
-if(!(validate232(data9.size, {instancePath:instancePath+"/evidence/size",parentData:data9,parentDataProperty:"size",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
+if(!(validate236(data9.size, {instancePath:instancePath+"/evidence/size",parentData:data9,parentDataProperty:"size",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
 errors = vErrors.length;
 }
 }
 if(data9.mediaType !== undefined){
-if(!(validate234(data9.mediaType, {instancePath:instancePath+"/evidence/mediaType",parentData:data9,parentDataProperty:"mediaType",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate234.errors : vErrors.concat(validate234.errors);
+if(!(validate238(data9.mediaType, {instancePath:instancePath+"/evidence/mediaType",parentData:data9,parentDataProperty:"mediaType",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
@@ -6354,20 +6378,20 @@ errors++;
 }
 }
 if(data.requestedAt !== undefined){
-if(!(validate236(data.requestedAt, {instancePath:instancePath+"/requestedAt",parentData:data,parentDataProperty:"requestedAt",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+if(!(validate240(data.requestedAt, {instancePath:instancePath+"/requestedAt",parentData:data,parentDataProperty:"requestedAt",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.confirmedAt !== undefined){
-if(!(validate236(data.confirmedAt, {instancePath:instancePath+"/confirmedAt",parentData:data,parentDataProperty:"confirmedAt",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+if(!(validate240(data.confirmedAt, {instancePath:instancePath+"/confirmedAt",parentData:data,parentDataProperty:"confirmedAt",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
 errors = vErrors.length;
 }
 }
 if(data.notes !== undefined){
-if(!(validate239(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate243(data.notes, {instancePath:instancePath+"/notes",parentData:data,parentDataProperty:"notes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
 errors = vErrors.length;
 }
 }
@@ -6382,19 +6406,19 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate222.errors = vErrors;
+validate226.errors = vErrors;
 return errors === 0;
 }
-validate222.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate226.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 const schema96 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://provenance-ledger.example/schema/v1/member.schema.json","title":"member body","description":"A change to the roster that says whose signatures count. The member event with action 'create' is the ledger's genesis event and names the ledger.","type":"object","properties":{"action":{"type":"string","enum":["create","add","update","remove"]},"member":{"type":"object","properties":{"id":{"$ref":"defs.schema.json#/$defs/memberId"},"name":{"$ref":"defs.schema.json#/$defs/label"},"key":{"$ref":"defs.schema.json#/$defs/key"},"role":{"type":"string","enum":["owner","admin","member","viewer"]}},"required":["id","name","key","role"],"additionalProperties":false},"ledgerName":{"description":"The ledger's human name; only in the genesis (create) event.","$ref":"defs.schema.json#/$defs/label"},"reason":{"$ref":"defs.schema.json#/$defs/text"}},"required":["action","member"],"additionalProperties":false,"if":{"type":"object","properties":{"action":{"const":"create"}},"required":["action"]},"then":{"type":"object","required":["ledgerName"]},"else":{"type":"object","properties":{"ledgerName":false}}};
 const schema97 = {"description":"A stable member id, chosen when the member is first added and kept across key changes.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"};
 const pattern45 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "u");
 
-function validate244(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate248(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate244.evaluated;
+const evaluated0 = validate248.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6423,16 +6447,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate244.errors = vErrors;
+validate248.errors = vErrors;
 return errors === 0;
 }
-validate244.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate248.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate246(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate246.evaluated;
+const evaluated0 = validate250.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6481,18 +6505,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate246.errors = vErrors;
+validate250.errors = vErrors;
 return errors === 0;
 }
-validate246.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate250.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 const schema99 = {"description":"A raw 32-byte Ed25519 public key, base64url without padding. The last character carries 2 unused bits, which must be zero, so that every key has exactly one encoding.","type":"string","pattern":"^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"};
 const pattern47 = new RegExp("^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$", "u");
 
-function validate248(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate248.evaluated;
+const evaluated0 = validate252.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6521,16 +6545,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate248.errors = vErrors;
+validate252.errors = vErrors;
 return errors === 0;
 }
-validate248.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate252.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate251(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate255(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate251.evaluated;
+const evaluated0 = validate255.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6579,17 +6603,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate251.errors = vErrors;
+validate255.errors = vErrors;
 return errors === 0;
 }
-validate251.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate255.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate247(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://provenance-ledger.example/schema/v1/member.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate243.evaluated;
+const evaluated0 = validate247.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6832,20 +6856,20 @@ errors++;
 }
 }
 if(data3.id !== undefined){
-if(!(validate244(data3.id, {instancePath:instancePath+"/member/id",parentData:data3,parentDataProperty:"id",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+if(!(validate248(data3.id, {instancePath:instancePath+"/member/id",parentData:data3,parentDataProperty:"id",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
 errors = vErrors.length;
 }
 }
 if(data3.name !== undefined){
-if(!(validate246(data3.name, {instancePath:instancePath+"/member/name",parentData:data3,parentDataProperty:"name",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
+if(!(validate250(data3.name, {instancePath:instancePath+"/member/name",parentData:data3,parentDataProperty:"name",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
 errors = vErrors.length;
 }
 }
 if(data3.key !== undefined){
-if(!(validate248(data3.key, {instancePath:instancePath+"/member/key",parentData:data3,parentDataProperty:"key",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
+if(!(validate252(data3.key, {instancePath:instancePath+"/member/key",parentData:data3,parentDataProperty:"key",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
 }
@@ -6885,14 +6909,14 @@ errors++;
 }
 }
 if(data.ledgerName !== undefined){
-if(!(validate246(data.ledgerName, {instancePath:instancePath+"/ledgerName",parentData:data,parentDataProperty:"ledgerName",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
+if(!(validate250(data.ledgerName, {instancePath:instancePath+"/ledgerName",parentData:data,parentDataProperty:"ledgerName",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
 errors = vErrors.length;
 }
 }
 if(data.reason !== undefined){
-if(!(validate251(data.reason, {instancePath:instancePath+"/reason",parentData:data,parentDataProperty:"reason",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate251.errors : vErrors.concat(validate251.errors);
+if(!(validate255(data.reason, {instancePath:instancePath+"/reason",parentData:data,parentDataProperty:"reason",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate255.errors : vErrors.concat(validate255.errors);
 errors = vErrors.length;
 }
 }
@@ -6907,16 +6931,16 @@ vErrors.push(err21);
 }
 errors++;
 }
-validate243.errors = vErrors;
+validate247.errors = vErrors;
 return errors === 0;
 }
-validate243.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate247.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate258(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate254.evaluated;
+const evaluated0 = validate258.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6945,16 +6969,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate254.errors = vErrors;
+validate258.errors = vErrors;
 return errors === 0;
 }
-validate254.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate258.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate256(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate260(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate256.evaluated;
+const evaluated0 = validate260.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6983,16 +7007,16 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate256.errors = vErrors;
+validate260.errors = vErrors;
 return errors === 0;
 }
-validate256.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate260.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
-function validate258(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate258.evaluated;
+const evaluated0 = validate262.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7031,10 +7055,10 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate258.errors = vErrors;
+validate262.errors = vErrors;
 return errors === 0;
 }
-validate258.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate262.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
 function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -7538,8 +7562,8 @@ if(_valid3){
 const _errs39 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.body !== undefined){
-if(!(validate149(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
+if(!(validate153(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate153.errors : vErrors.concat(validate153.errors);
 errors = vErrors.length;
 }
 }
@@ -7637,8 +7661,8 @@ if(_valid4){
 const _errs47 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.body !== undefined){
-if(!(validate171(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
+if(!(validate175(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
 errors = vErrors.length;
 }
 }
@@ -7736,8 +7760,8 @@ if(_valid5){
 const _errs55 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.body !== undefined){
-if(!(validate185(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+if(!(validate189(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate189.errors : vErrors.concat(validate189.errors);
 errors = vErrors.length;
 }
 }
@@ -7835,8 +7859,8 @@ if(_valid6){
 const _errs63 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.body !== undefined){
-if(!(validate199(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
+if(!(validate203(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
@@ -7934,8 +7958,8 @@ if(_valid7){
 const _errs71 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.body !== undefined){
-if(!(validate222(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
+if(!(validate226(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate226.errors : vErrors.concat(validate226.errors);
 errors = vErrors.length;
 }
 }
@@ -8033,8 +8057,8 @@ if(_valid8){
 const _errs79 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.body !== undefined){
-if(!(validate243(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+if(!(validate247(data.body, {instancePath:instancePath+"/body",parentData:data,parentDataProperty:"body",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
 errors = vErrors.length;
 }
 }
@@ -8196,20 +8220,20 @@ errors++;
 }
 }
 if(data.ledger !== undefined){
-if(!(validate254(data.ledger, {instancePath:instancePath+"/ledger",parentData:data,parentDataProperty:"ledger",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
+if(!(validate258(data.ledger, {instancePath:instancePath+"/ledger",parentData:data,parentDataProperty:"ledger",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
 }
 if(data.author !== undefined){
-if(!(validate256(data.author, {instancePath:instancePath+"/author",parentData:data,parentDataProperty:"author",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate256.errors : vErrors.concat(validate256.errors);
+if(!(validate260(data.author, {instancePath:instancePath+"/author",parentData:data,parentDataProperty:"author",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
 errors = vErrors.length;
 }
 }
 if(data.time !== undefined){
-if(!(validate258(data.time, {instancePath:instancePath+"/time",parentData:data,parentDataProperty:"time",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
+if(!(validate262(data.time, {instancePath:instancePath+"/time",parentData:data,parentDataProperty:"time",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
 }
@@ -8239,8 +8263,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(!(validate254(data28, {instancePath:instancePath+"/parents/" + i0,parentData:data27,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
+if(!(validate258(data28, {instancePath:instancePath+"/parents/" + i0,parentData:data27,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
 }
@@ -8312,10 +8336,10 @@ validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 const schema104 = {"description":"A raw 64-byte Ed25519 signature, base64url without padding. The last character carries 4 unused bits, which must be zero.","type":"string","pattern":"^[A-Za-z0-9_-]{85}[AQgw]$"};
 const pattern52 = new RegExp("^[A-Za-z0-9_-]{85}[AQgw]$", "u");
 
-function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate266(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate262.evaluated;
+const evaluated0 = validate266.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8344,10 +8368,10 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate262.errors = vErrors;
+validate266.errors = vErrors;
 return errors === 0;
 }
-validate262.evaluated = {"dynamicProps":false,"dynamicItems":false};
+validate266.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 
 function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -8401,8 +8425,8 @@ errors = vErrors.length;
 }
 }
 if(data.sig !== undefined){
-if(!(validate262(data.sig, {instancePath:instancePath+"/sig",parentData:data,parentDataProperty:"sig",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
+if(!(validate266(data.sig, {instancePath:instancePath+"/sig",parentData:data,parentDataProperty:"sig",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate266.errors : vErrors.concat(validate266.errors);
 errors = vErrors.length;
 }
 }
@@ -8428,14 +8452,14 @@ export const validateGenerationBody = validate54;
 
 export const validatePolicySnapshotBody = validate108;
 
-export const validateChecklistBody = validate149;
+export const validateChecklistBody = validate153;
 
-export const validateExportBody = validate171;
+export const validateExportBody = validate175;
 
-export const validateDerivationBody = validate185;
+export const validateDerivationBody = validate189;
 
-export const validateHandoffBody = validate199;
+export const validateHandoffBody = validate203;
 
-export const validateDeletionBody = validate222;
+export const validateDeletionBody = validate226;
 
-export const validateMemberBody = validate243;
+export const validateMemberBody = validate247;
