@@ -126,7 +126,7 @@ test('a changed answer is shown before signing and on the snapshot; the plain-te
   await expect(changes.getByTestId('generations-under')).toContainText('1 generation recorded on this platform under the previous terms');
   await expect(changes.getByTestId('generation-under')).toContainText('Old Terms');
   const draft = form.getByTestId('policy-diff');
-  await expect(draft.getByTestId('added')).toHaveText([' and to train our models']);
+  await expect(draft.getByTestId('added')).toHaveText(['and to train our models']);
   await expect(draft.getByTestId('removed')).toHaveCount(0);
   await changes.scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SHOTS}policy-warnings-04-draft-changes.png`, fullPage: true });
@@ -145,7 +145,7 @@ test('a changed answer is shown before signing and on the snapshot; the plain-te
   await expect(diff.getByTestId('diff-row').nth(2)).toContainText('We do not sell your data.');
   await expect(diff.getByTestId('diff-skip')).toHaveCount(2);
   await expect(diff).not.toContainText('We collect usage data');
-  await expect(diff.getByTestId('added')).toHaveText([' and to train our models']);
+  await expect(diff.getByTestId('added')).toHaveText(['and to train our models']);
   await expect(diff.getByTestId('removed')).toHaveCount(0);
   await page.screenshot({ path: `${SHOTS}policy-warnings-05-snapshot-changes.png`, fullPage: true });
   // The whole text: every line its own row, only one marked.

@@ -114,8 +114,15 @@ export function wordDiff(a: string, b: string): { left: Segment[]; right: Segmen
     const post = tail ? ra.slice(ra.length - tail).join('') : '';
     push(left, pre, false);
     push(right, pre, false);
-    push(left, ra.slice(head, ra.length - tail).join(''), true);
-    push(right, ad.slice(head, ad.length - tail).join(''), true);
+    // The spaces around words only added (or only removed) are not marked: only the words are.
+    const mark = (side: Segment[], text: string) => {
+      const m = /^(\s*)([\s\S]*?)(\s*)$/.exec(text) ?? ['', '', text, ''];
+      push(side, m[1], false);
+      push(side, m[2], true);
+      push(side, m[3], false);
+    };
+    mark(left, ra.slice(head, ra.length - tail).join(''));
+    mark(right, ad.slice(head, ad.length - tail).join(''));
     push(left, post, false);
     push(right, post, false);
   }

@@ -63,10 +63,10 @@ describe('policyDiff: by lines', () => {
     expect(marked(changed[0].right)).toEqual(['June', '2026']);
     expect(plain(changed[0].left)).toBe('Last updated: 1 March 2025');
     expect(marked(changed[1].left)).toEqual([]);
-    expect(marked(changed[1].right)).toEqual([' and to train our models']);
+    expect(marked(changed[1].right)).toEqual(['and to train our models']);
     expect(plain(changed[1].left)).toBe('We use your content to provide the service.');
     expect(plain(changed[1].right)).toBe('We use your content to provide the service and to train our models.');
-    expect(d.addedChars).toBe('June2026'.length + ' and to train our models'.length);
+    expect(d.addedChars).toBe('June2026'.length + 'and to train our models'.length);
     expect(d.removedChars).toBe('March2025'.length);
   });
 
