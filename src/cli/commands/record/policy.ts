@@ -36,6 +36,8 @@ export const ANSWER_KEYS = [
   'thirdPartySharing',
   'internalAccess'
 ] as const;
+/** Answered or left out (absent: not answered); older snapshots have none. */
+export const OPTIONAL_ANSWER_KEYS = ['outputsOwned', 'contentLicense', 'trainingDataDisclosed', 'dataProtectionCommitments'] as const;
 
 export async function recordPolicy(opts: PolicyOptions, out: Output): Promise<void> {
   const s = await openSession(opts, { write: true });
@@ -108,8 +110,8 @@ export async function recordPolicy(opts: PolicyOptions, out: Output): Promise<vo
 }
 
 /**
- * Reads the answers file: an object with the six questions, each either {answer, excerpt?, days?} or just the
- * answer word ("no"). The schema check at append names any field still wrong.
+ * Reads the answers file: an object with the six questions (and any of the optional ones), each either
+ * {answer, excerpt?, days?} or just the answer word ("no"). The schema check at append names any field still wrong.
  */
 async function readAnswers(file: string): Promise<Record<string, unknown>> {
   const text = await readTextFile(file, 'answers file');
@@ -123,7 +125,8 @@ async function readAnswers(file: string): Promise<Record<string, unknown>> {
     throw new LedgerError(ErrorCode.BAD_INPUT, `answers file ${file} must hold a JSON object with the keys ${ANSWER_KEYS.join(', ')}`);
   }
   const given = value as Record<string, unknown>;
-  const unknown = Object.keys(given).filter((k) => !(ANSWER_KEYS as readonly string[]).includes(k));
+  const known: readonly string[] = [...ANSWER_KEYS, ...OPTIONAL_ANSWER_KEYS];
+  const unknown = Object.keys(given).filter((k) => !known.includes(k));
   const missing = ANSWER_KEYS.filter((k) => !(k in given));
   if (unknown.length || missing.length) {
     throw new LedgerError(
@@ -133,7 +136,7 @@ async function readAnswers(file: string): Promise<Record<string, unknown>> {
     );
   }
   const answers: Record<string, unknown> = {};
-  for (const k of ANSWER_KEYS) answers[k] = typeof given[k] === 'string' ? { answer: given[k] } : given[k];
+  for (const k of known) if (k in given) answers[k] = typeof given[k] === 'string' ? { answer: given[k] } : given[k];
   return answers;
 }
 
