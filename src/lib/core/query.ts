@@ -53,6 +53,21 @@ export function hashesIn(value: unknown, out: Set<string> = new Set()): Set<stri
   return out;
 }
 
+/** The FileRefs ({name, sha256, ...}) anywhere in an event's body. */
+export function fileRefs(ev: LedgerEvent): Array<{ name: string; sha256: string }> {
+  const out: Array<{ name: string; sha256: string }> = [];
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.sha256 === 'string' && typeof o.name === 'string') out.push({ name: o.name, sha256: o.sha256 });
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(ev.event.body);
+  return out;
+}
+
 /** File hashes an event names as inputs, outputs, parents or deliverables (the FileRefs in its body). */
 export function fileHashes(ev: LedgerEvent): string[] {
   const out: string[] = [];

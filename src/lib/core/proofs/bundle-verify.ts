@@ -19,7 +19,7 @@ import { checkpointImprint } from '../timestamp/request.ts';
 import { verifyTimestampToken, type TokenVerdict } from '../timestamp/verify.ts';
 import { BundleFormatError, parseBundle, type Bundle, type BundleTolerance } from './bundle.ts';
 import { logOrigin, witnessName } from './keys.ts';
-import { fileHashes } from '../query.ts';
+import { fileHashes, fileRefs } from '../query.ts';
 import { proverReport } from './report.ts';
 
 export const BundleCode = {
@@ -384,21 +384,6 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
     notices.push("The bundle's own report is not this verifier's reading of it (edited, or written by another version): rely on the statements below, not on it.");
   }
   return { ok: failures.length === 0, bundleOk, failures, notices, facts };
-}
-
-/** The FileRefs ({name, sha256, ...}) anywhere in an event body. */
-function fileRefs(ev: LedgerEvent): Array<{ name: string; sha256: string }> {
-  const out: Array<{ name: string; sha256: string }> = [];
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o.sha256 === 'string' && typeof o.name === 'string') out.push({ name: o.name, sha256: o.sha256 });
-      Object.values(o).forEach(walk);
-    }
-  };
-  walk(ev.event.body);
-  return out;
 }
 
 function applyGenesis(roster: Roster, ev: LedgerEvent): void {

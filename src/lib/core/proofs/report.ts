@@ -8,6 +8,7 @@ import { fromBase64url, toBase64, toHex } from '../bytes.ts';
 import { sha256Sync } from '../hash.ts';
 import type { LedgerEvent } from '../event.ts';
 import type { BundleFacts } from './bundle-verify.ts';
+import { fileRefs } from '../query.ts';
 
 const short = (h: string) => `${h.slice(0, 16)}…`;
 const fp = (key: string) => toHex(sha256Sync(fromBase64url(key))).slice(0, 16);
@@ -149,7 +150,7 @@ export function describeFacts(f: BundleFacts): string[] {
 function subjectLabel(f: BundleFacts, records: readonly LedgerEvent[]): string {
   if (!('sha256' in f.subject)) return '';
   const h = f.subject.sha256;
-  const name = f.subject.name ?? f.files.find((x) => x.sha256 === h)?.file ?? refsOf(records).find((r) => r.sha256 === h)?.name ?? 'the file';
+  const name = f.subject.name ?? f.files.find((x) => x.sha256 === h)?.file ?? records.flatMap(fileRefs).find((r) => r.sha256 === h)?.name ?? 'the file';
   return `${name} (sha256 ${h})`;
 }
 
@@ -242,20 +243,6 @@ function describeEvent(ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: Bun
     default:
       return `Event ${short(ev.id)} (${ev.event.type}), ${by}.`;
   }
-}
-
-function refsOf(events: readonly LedgerEvent[]): FileRef[] {
-  const out: FileRef[] = [];
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o.sha256 === 'string' && typeof o.name === 'string') out.push({ name: o.name, sha256: o.sha256 });
-      Object.values(o).forEach(walk);
-    }
-  };
-  for (const e of events) walk(e.event.body);
-  return out;
 }
 
 /**
