@@ -42,8 +42,8 @@ export async function journalPush(opts: GlobalOptions, out: Output, url: string)
   const { assertStoredLogMatches } = await import('../../lib/core/proofs/log-check.ts');
   await assertStoredLogMatches(session.storage, session.ledger);
   const r = await pushRemote(journal, url);
-  out.result({ url, main: r.main ?? null, concurrent: r.concurrent, received: r.received, commits: journal.size }, (say) => {
-    say(`pushed ${journal.size} commits to ${url} (main ${r.main?.slice(0, 12)})${r.received ? `, after pulling ${r.received} new events` : ''}`);
+  out.result({ url, main: r.main ?? null, concurrent: r.concurrent, received: r.received, commits: journal.size, newCommits: r.sent }, (say) => {
+    say(`pushed ${r.sent} new commit${r.sent === 1 ? '' : 's'} to ${url} (main ${r.main?.slice(0, 12)}, the journal holds ${journal.size})${r.received ? `, after pulling ${r.received} new events` : ''}`);
     if (r.concurrent.length) say(`  ${r.concurrent.length} concurrent head(s) pushed as refs/heads/concurrent/*; the next event joins them`);
   });
 }

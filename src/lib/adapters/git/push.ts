@@ -13,6 +13,8 @@ export interface PushResult {
   /** Events pulled first. */
   received: number;
   pushed: boolean;
+  /** Commits new to the remote: those it did not hold before this push (0 when it was up to date). */
+  sent: number;
 }
 
 /** Pulls, then pushes main (fast-forward only) and the concurrent refs; retries when the remote moved. */
@@ -32,8 +34,9 @@ export async function push(journal: GitJournal, url: string, attempts = 3): Prom
     for (const r of pulled.remote.keys()) if (!wanted.has(r) && r.startsWith('concurrent/')) updates.push({ ref: `refs/heads/${r}` });
     const expected = new Map([...pulled.remote].map(([r, oid]) => [`refs/heads/${r}`, oid]));
     let refused: string[];
+    let sent = 0;
     try {
-      ({ refused } = await sendPack(journal, url, expected, updates));
+      ({ refused, sent } = await sendPack(journal, url, expected, updates));
     } catch (e) {
       // A connection reset mid-exchange: the remote applied all of it or none; the next attempt pulls and sees.
       const reset = (e as { cause?: { code?: string } }).cause?.code === 'ECONNRESET';
@@ -44,7 +47,7 @@ export async function push(journal: GitJournal, url: string, attempts = 3): Prom
     if (!moved) {
       await setTracking(journal.binding, name, wanted);
       await journal.recordRemote('push', { url, main: refs.main, count: journal.size }).catch(() => undefined);
-      return { main: refs.main, concurrent: refs.concurrent, received, pushed: true };
+      return { main: refs.main, concurrent: refs.concurrent, received, pushed: true, sent };
     }
   }
   throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} kept moving while we pushed (${attempts} attempts): pull and push again`);

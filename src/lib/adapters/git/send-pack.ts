@@ -34,9 +34,10 @@ export async function advertisedRefs(binding: GitBinding, url: string, state: Ex
 
 /**
  * Sends the commits the remote lacks and updates `updates` (each only if the remote ref still has `expected`,
- * the value the caller saw). Returns the refs the remote refused (moved meanwhile, not a fast-forward).
+ * the value the caller saw). Returns the refs the remote refused (moved meanwhile, not a fast-forward) and
+ * how many commits it sent: those the remote did not hold (none reachable from its refs).
  */
-export async function sendPack(journal: GitJournal, url: string, expected: Map<string, string>, updates: RefUpdate[]): Promise<{ refused: string[] }> {
+export async function sendPack(journal: GitJournal, url: string, expected: Map<string, string>, updates: RefUpdate[]): Promise<{ refused: string[]; sent: number }> {
   const binding = journal.binding;
   const state: ExchangeState = {};
   const remote = await advertisedRefs(binding, url, state);
@@ -51,7 +52,7 @@ export async function sendPack(journal: GitJournal, url: string, expected: Map<s
     if ((old ?? ZERO) === (u.oid ?? ZERO)) continue;
     commands.push(`${old ?? ZERO} ${u.oid ?? ZERO} ${u.ref}`);
   }
-  if (refused.length || commands.length === 0) return { refused };
+  if (refused.length || commands.length === 0) return { refused, sent: 0 };
   // Events the remote holds: everything reachable from its refs (all were checked and accepted by the pull).
   const held = new Set<string>();
   const stack = [...remote.values()].map((o) => journal.eventOf(o)).filter((e): e is string => !!e);
@@ -98,5 +99,5 @@ export async function sendPack(journal: GitJournal, url: string, expected: Map<s
     const m = /^ng (\S+) (.*)$/.exec(l.trim());
     if (m) refused.push(m[1]);
   }
-  return { refused };
+  return { refused, sent: objects.length / 3 };
 }
