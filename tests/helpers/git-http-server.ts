@@ -7,7 +7,9 @@
  *   server.url('team.git')                            // http://127.0.0.1:PORT/team.git
  *
  * `cors: true` answers browsers' cross-origin requests (preflight, Access-Control-Allow-*), as a Git host
- * must for the web app to push and pull.
+ * must for the web app to push and pull. `keepAliveTimeout` (ms) closes idle kept-alive connections sooner
+ * than Node's 5 s default, without telling the client so (no `Keep-Alive: timeout=` hint, as nginx and many
+ * proxies answer); `server` is the Node http server (its connections, for tests that watch them).
  */
 import http from 'node:http';
 import { spawn, execFileSync } from 'node:child_process';
@@ -21,12 +23,13 @@ export interface GitServer {
   /** What `git http-backend` said on stderr or a non-zero exit, per request (for diagnosing failures). */
   errors: string[];
   port: number;
+  server: http.Server;
   url(repo: string): string;
   createRepo(name: string): string;
   close(): Promise<void>;
 }
 
-export async function startGitServer(opts: { auth?: { username: string; password: string }; root?: string; cors?: boolean } = {}): Promise<GitServer> {
+export async function startGitServer(opts: { auth?: { username: string; password: string }; root?: string; cors?: boolean; keepAliveTimeout?: number } = {}): Promise<GitServer> {
   const root = opts.root ?? mkdtempSync(path.join(tmpdir(), 'git-http-'));
   const expected = opts.auth ? 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64') : undefined;
   const errors: string[] = [];
@@ -43,6 +46,8 @@ export async function startGitServer(opts: { auth?: { username: string; password
         return;
       }
     }
+    // An explicit Connection header keeps Node from adding its Keep-Alive hint.
+    if (opts.keepAliveTimeout !== undefined) res.setHeader('Connection', 'keep-alive');
     if (expected && req.headers.authorization !== expected) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' });
       res.end('authentication required');
@@ -95,11 +100,13 @@ export async function startGitServer(opts: { auth?: { username: string; password
       res.end();
     });
   });
+  if (opts.keepAliveTimeout !== undefined) server.keepAliveTimeout = opts.keepAliveTimeout;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     root,
     port,
+    server,
     errors,
     url: (repo) => `http://127.0.0.1:${port}/${repo}`,
     createRepo(name) {

@@ -1,12 +1,12 @@
 /**
- * The Node binding of the Git journal: Node's fs, isomorphic-git's Node HTTP client, and credentials from
+ * The Node binding of the Git journal: Node's fs, its HTTP client (node-http.ts), and credentials from
  * the environment (PROVENANCE_LEDGER_GIT_USERNAME / _PASSWORD, or _TOKEN), else from a prompt the caller
  * supplies. Credentials live in memory for one command and are never written anywhere.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import http from 'isomorphic-git/http/node';
+import { nodeHttp } from './node-http.ts';
 import type { Credentials, GitBinding } from './binding.ts';
 
 export const GIT_USERNAME_ENV = 'PROVENANCE_LEDGER_GIT_USERNAME';
@@ -29,7 +29,7 @@ export function nodeBinding(dir: string, prompt?: (url: string) => Promise<Crede
   return {
     fs: fs as unknown as GitBinding['fs'],
     gitdir: journalDir(dir),
-    http,
+    http: nodeHttp,
     zlib: {
       deflate: (b) => zlib.deflateSync(b),
       inflate: (b) => zlib.inflateSync(b),
