@@ -458,6 +458,14 @@ function sha256sum(file: string): string {
   return r.stdout.split(/\s/)[0];
 }
 
+/** `openssl dgst -sha256` of the file (the machine's SHA-256: OpenSSL with the CPU's SHA extensions). */
+function opensslSha256(file: string): string {
+  const r = spawnSync('openssl', ['dgst', '-sha256', '-r', file], { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`openssl dgst failed: ${r.stderr}`);
+  return r.stdout.trim().split(/\s/)[0];
+}
+
 /** The core's streaming hasher over a read stream with the given chunk size. */
 async function streamHash(file: string, highWaterMark: number): Promise<string> {
   return (await sha256Stream(createReadStream(file, { highWaterMark }) as AsyncIterable<Uint8Array>, () => {})).sha256;
@@ -483,7 +491,8 @@ async function hashPhase() {
     if ((await hashFile(file, () => {})).sha256 !== expected) failures.push('hashFile disagrees with sha256sum');
     const contenders: Array<{ key: string; label: string; fn: () => Promise<string>; times: number[] }> = [
       { key: 'sha256sum', label: 'sha256sum', fn: async () => sha256sum(file), times: [] },
-      { key: '1MiB', label: 'hashFile (CLI path: 1 MiB reads of one descriptor, checked unchanged)', fn: async () => (await hashFile(file, () => {})).sha256, times: [] },
+      { key: 'openssl', label: 'openssl dgst -sha256 (the anchor)', fn: async () => opensslSha256(file), times: [] },
+      { key: '1MiB', label: 'hashFile (CLI path: node:crypto over 1 MiB reads of one descriptor, checked unchanged)', fn: async () => (await hashFile(file, () => {})).sha256, times: [] },
       { key: '4MiB', label: 'sha256Stream, 4 MiB chunks', fn: () => streamHash(file, 4 * MiB), times: [] },
       { key: '16MiB', label: 'sha256Stream, 16 MiB chunks', fn: () => streamHash(file, 16 * MiB), times: [] },
       { key: 'node', label: 'node:crypto createHash (reference)', fn: () => nodeCryptoHash(file), times: [] }
@@ -502,12 +511,22 @@ async function hashPhase() {
     const best = (['1MiB', '4MiB', '16MiB'] as const).reduce((a, b) => (rate[b] > rate[a] ? b : a));
     json.sha256_mb_per_s = Math.round(rate['1MiB']);
     json.sha256sum_mb_per_s = Math.round(sum);
+    json.openssl_sha256_mb_per_s = Math.round(rate.openssl);
     json.sha256_by_chunk_mb_per_s = { '1MiB': Math.round(rate['1MiB']), '4MiB': Math.round(rate['4MiB']), '16MiB': Math.round(rate['16MiB']) };
     json.sha256_best_chunk = best;
     json.sha256_best_mb_per_s = Math.round(rate[best]);
     json.node_crypto_sha256_mb_per_s = Math.round(rate.node);
     const anchor = { anchor: 'sha256sum, same file, warm cache', anchorValue: sum, target: '≥ 0.5 × sha256sum' };
-    rows.push({ figure: `SHA-256, ${opts.hashMiB} MiB, hashFile (the CLI's path, 1 MiB chunks)`, value: rate['1MiB'], unit: 'MB/s', ...anchor, pass: rate['1MiB'] >= 0.5 * sum });
+    // The CLI hashes with node:crypto (OpenSSL): its anchor is openssl itself on the same file, in the same run.
+    rows.push({
+      figure: `SHA-256, ${opts.hashMiB} MiB, hashFile (the CLI's path, 1 MiB chunks)`,
+      value: rate['1MiB'],
+      unit: 'MB/s',
+      anchor: 'openssl dgst -sha256, same file, warm cache',
+      anchorValue: rate.openssl,
+      target: '≥ 0.8 × openssl dgst -sha256',
+      pass: rate['1MiB'] >= 0.8 * rate.openssl
+    });
     for (const k of ['4MiB', '16MiB'] as const) {
       rows.push({ figure: `SHA-256, sha256Stream, ${k.replace('MiB', ' MiB')} chunks${k === best ? ' (best)' : ''}`, value: rate[k], unit: 'MB/s', ...anchor, pass: rate[k] >= 0.5 * sum });
     }

@@ -12,7 +12,7 @@ import * as fsCb from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createSHA256 } from 'hash-wasm';
+import { createHash } from 'node:crypto';
 import { ErrorCode, LedgerError } from '../../core/errors.ts';
 import type { FileRef } from '../../core/types.ts';
 
@@ -183,8 +183,8 @@ async function readStable(
 
 /** One read of the whole file from offset 0 to its end (not to its stat size: a growing file reads longer). */
 async function readPass(fd: number, collect: boolean, onProgress?: (done: number) => void): Promise<{ sha256: string; size: number; bytes?: Uint8Array }> {
-  const h = await createSHA256();
-  h.init();
+  // node:crypto's SHA-256 (OpenSSL, with the CPU's SHA extensions where it has them), fed chunk by chunk.
+  const h = createHash('sha256');
   const chunks: Uint8Array[] = [];
   let size = 0;
   let spare: Uint8Array | undefined;
