@@ -43,6 +43,35 @@ export async function deriveKey(passphrase: string, kdf: KdfParams): Promise<Cry
   return crypto.subtle.importKey('raw', raw as BufferSource, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
 }
 
+/** Fresh Argon2id and AES-256-GCM parameters for one passphrase-sealed file (a passphrase of 8 characters or more). */
+export function sealParams(passphrase: string, params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF) {
+  if (typeof passphrase !== 'string' || passphrase.length < 8) {
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'the passphrase must be at least 8 characters');
+  }
+  const kdf: KdfParams = { alg: 'argon2id', salt: toBase64url(crypto.getRandomValues(new Uint8Array(16))), ...params };
+  const cipher = { alg: 'AES-256-GCM' as const, iv: toBase64url(crypto.getRandomValues(new Uint8Array(12))) };
+  return { kdf, cipher };
+}
+
+/** AES-256-GCM under the passphrase's Argon2id key, the header bytes authenticated; base64url ciphertext. */
+export async function seal(passphrase: string, kdf: KdfParams, iv: string, aad: Uint8Array, plain: Uint8Array): Promise<string> {
+  const key = await deriveKey(passphrase, kdf);
+  const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: fromBase64url(iv) as BufferSource, additionalData: aad as BufferSource }, key, plain as BufferSource);
+  return toBase64url(new Uint8Array(ct));
+}
+
+/** The plaintext of `seal`; a wrong passphrase or any changed byte (header included) fails as BAD_PASSPHRASE. */
+export async function unseal(passphrase: string, kdf: KdfParams, iv: string, aad: Uint8Array, ciphertext: string, failure: string): Promise<Uint8Array> {
+  const key = await deriveKey(passphrase, kdf);
+  try {
+    return new Uint8Array(
+      await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64url(iv) as BufferSource, additionalData: aad as BufferSource }, key, fromBase64url(ciphertext) as BufferSource)
+    );
+  } catch {
+    throw new LedgerError(ErrorCode.BAD_PASSPHRASE, failure);
+  }
+}
+
 function header(b: Omit<KeyBackup, 'ciphertext'>): Uint8Array {
   return canonicalBytes({ format: b.format, publicKey: b.publicKey, name: b.name, kdf: b.kdf, cipher: b.cipher });
 }
@@ -54,19 +83,9 @@ export async function encryptKeyBackup(
   passphrase: string,
   params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF
 ): Promise<KeyBackup> {
-  if (typeof passphrase !== 'string' || passphrase.length < 8) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, 'the passphrase must be at least 8 characters');
-  }
-  const kdf: KdfParams = { alg: 'argon2id', salt: toBase64url(crypto.getRandomValues(new Uint8Array(16))), ...params };
-  const cipher = { alg: 'AES-256-GCM' as const, iv: toBase64url(crypto.getRandomValues(new Uint8Array(12))) };
+  const { kdf, cipher } = sealParams(passphrase, params);
   const partial: Omit<KeyBackup, 'ciphertext'> = { format: BACKUP_FORMAT, publicKey, name, kdf, cipher };
-  const key = await deriveKey(passphrase, kdf);
-  const ct = await crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv: fromBase64url(cipher.iv) as BufferSource, additionalData: header(partial) as BufferSource },
-    key,
-    pkcs8 as BufferSource
-  );
-  return { ...partial, ciphertext: toBase64url(new Uint8Array(ct)) };
+  return { ...partial, ciphertext: await seal(passphrase, kdf, cipher.iv, header(partial), pkcs8) };
 }
 
 /** Field-by-field check of an untrusted backup file. */
@@ -93,19 +112,7 @@ export function assertKeyBackup(x: unknown): asserts x is KeyBackup {
 /** Decrypts a backup; a wrong passphrase or any changed byte fails authentication (BAD_PASSPHRASE). */
 export async function decryptKeyBackup(backup: unknown, passphrase: string, extractable = false): Promise<DeviceKey & { name: string }> {
   assertKeyBackup(backup);
-  const key = await deriveKey(passphrase, backup.kdf);
-  let pkcs8: Uint8Array;
-  try {
-    pkcs8 = new Uint8Array(
-      await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: fromBase64url(backup.cipher.iv) as BufferSource, additionalData: header(backup) as BufferSource },
-        key,
-        fromBase64url(backup.ciphertext) as BufferSource
-      )
-    );
-  } catch {
-    throw new LedgerError(ErrorCode.BAD_PASSPHRASE, 'wrong passphrase, or the backup file was altered');
-  }
+  const pkcs8 = await unseal(passphrase, backup.kdf, backup.cipher.iv, header(backup), backup.ciphertext, 'wrong passphrase, or the backup file was altered');
   const dk = await importPrivateKey(pkcs8, extractable);
   if (dk.publicKey !== backup.publicKey) {
     throw new LedgerError(ErrorCode.KEY_MISMATCH, 'the decrypted key does not match the public key in the backup');

@@ -17,9 +17,9 @@
  * See ledger-schema/README.md, "Complete backup".
  */
 import { canonicalBytes } from './canonical.ts';
-import { fromBase64url, fromUtf8, toBase64url, utf8 } from './bytes.ts';
+import { fromUtf8, utf8 } from './bytes.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
-import { assertKeyBackup, deriveKey, DEFAULT_KDF, type KdfParams, type KeyBackup } from './backup.ts';
+import { assertKeyBackup, DEFAULT_KDF, seal, sealParams, unseal, type KdfParams, type KeyBackup } from './backup.ts';
 import { verifyOpening, type Opening } from './commitment.ts';
 import { sha256Hex } from './hash.ts';
 
@@ -65,11 +65,7 @@ export async function encryptFullBackup(
   passphrase: string,
   params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF
 ): Promise<FullBackup> {
-  if (typeof passphrase !== 'string' || passphrase.length < 8) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, 'the passphrase must be at least 8 characters');
-  }
-  const kdf: KdfParams = { alg: 'argon2id', salt: toBase64url(crypto.getRandomValues(new Uint8Array(16))), ...params };
-  const cipher = { alg: 'AES-256-GCM' as const, iv: toBase64url(crypto.getRandomValues(new Uint8Array(12))) };
+  const { kdf, cipher } = sealParams(passphrase, params);
   const head: FullBackupHeader = {
     format: FULL_BACKUP_FORMAT,
     ledgerId: meta.ledgerId,
@@ -80,13 +76,7 @@ export async function encryptFullBackup(
     kdf,
     cipher
   };
-  const key = await deriveKey(passphrase, kdf);
-  const ct = await crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv: fromBase64url(cipher.iv) as BufferSource, additionalData: header(head) as BufferSource },
-    key,
-    utf8(JSON.stringify(payload)) as BufferSource
-  );
-  return { ...head, ciphertext: toBase64url(new Uint8Array(ct)) };
+  return { ...head, ciphertext: await seal(passphrase, kdf, cipher.iv, header(head), utf8(JSON.stringify(payload))) };
 }
 
 const bad = (what: string): never => {
@@ -132,19 +122,7 @@ export function parseFullBackup(text: string): FullBackup {
 export async function decryptFullBackup(backup: FullBackup | string, passphrase: string): Promise<{ header: FullBackupHeader; payload: FullBackupPayload }> {
   const b = typeof backup === 'string' ? parseFullBackup(backup) : parseFullBackup(JSON.stringify(backup));
   if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
-  const key = await deriveKey(passphrase, b.kdf);
-  let plain: Uint8Array;
-  try {
-    plain = new Uint8Array(
-      await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: fromBase64url(b.cipher.iv) as BufferSource, additionalData: header(b) as BufferSource },
-        key,
-        fromBase64url(b.ciphertext) as BufferSource
-      )
-    );
-  } catch {
-    throw new LedgerError(ErrorCode.BAD_PASSPHRASE, 'Wrong passphrase, or the backup file was altered. Nothing was changed.');
-  }
+  const plain = await unseal(passphrase, b.kdf, b.cipher.iv, header(b), b.ciphertext, 'Wrong passphrase, or the backup file was altered. Nothing was changed.');
   let p: Record<string, any>;
   try {
     p = JSON.parse(fromUtf8(plain));
