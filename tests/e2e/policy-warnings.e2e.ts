@@ -39,10 +39,11 @@ Backups are encrypted.`;
 const V2 = V1.replace('We use your content to provide the service.', 'We use your content to provide the service and to train our models.');
 
 async function snapshot(page: Page, o: { platform: string; text: string; date?: string; answers?: Record<string, string>; carry?: boolean; save?: boolean }) {
+  // The Policies link leads to /policies, where the new-snapshot form is shown (with ?snapshot= a snapshot is).
   await nav(page, 'Policies');
-  const link = page.getByRole('link', { name: 'New snapshot' });
-  if (await link.isVisible()) await link.click();
+  await expect(page).toHaveURL(/\/policies$/);
   const form = page.getByTestId('policy-form');
+  await expect(form).toBeVisible();
   await form.getByLabel('Platform', { exact: true }).fill(o.platform);
   if (o.date) await form.getByLabel('Retrieved on').fill(o.date);
   await form.getByLabel('Policy text', { exact: true }).fill(o.text);
