@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
 import { SHOTS } from './support/app.ts';
-import { ROOT, joinTeam, launch, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
+import { ROOT, expectNoSideScroll, joinTeam, launch, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -98,11 +98,7 @@ async function changeRoles(a: Page, b: Page) {
   await expect(a.getByRole('status').filter({ hasText: 'Bea Member is now an admin (was member)' })).toBeVisible();
   await a.screenshot({ path: `${SHOTS}team-02-role-changed.png`, fullPage: true });
   // On a phone-sized screen the populated page does not scroll sideways (wide tables scroll inside their card).
-  const wide = a.viewportSize()!;
-  await a.setViewportSize({ width: 360, height: 800 });
-  expect(await a.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
-  await a.screenshot({ path: `${SHOTS}team-04-narrow.png`, fullPage: true });
-  await a.setViewportSize(wide);
+  await expectNoSideScroll(a);
   await expect(memberRow(a, 'Bea Member').locator('td').nth(1)).toHaveText('admin');
   await expect(a.getByLabel('New role for Bea Member').locator('option')).toHaveText(['Choose a role…', 'owner', 'member', 'viewer']);
   await expect(a.getByLabel('New role for Bea Member')).toHaveValue(''); // nothing preselected after a change either

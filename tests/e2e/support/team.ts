@@ -144,7 +144,33 @@ export async function makeInvite(page: Page, relay: string, role = 'member'): Pr
   const code = (await page.getByTestId('invite-code').textContent())!.trim();
   expect(code).toMatch(/^[A-Z2-7]{5}(-[A-Z2-7]{1,5})+$/);
   await expect(page.getByTestId('invite-qr')).toBeVisible();
+  await expectNoSideScroll(page); // the invite's link and command, long words, wrap on a phone-sized screen
   return code;
+}
+
+/**
+ * On a phone-sized screen (360 px) the page does not scroll sideways: long words wrap, wide tables scroll inside
+ * their card. The layout is read again until it settles (a resize reflows on the next frame); a failure names
+ * the elements that stick out.
+ */
+export async function expectNoSideScroll(page: Page): Promise<void> {
+  const wide = page.viewportSize()!;
+  await page.setViewportSize({ width: 360, height: 800 });
+  try {
+    await expect(async () => {
+      const { over, culprits } = await page.evaluate(() => {
+        const root = document.documentElement;
+        const sticking = [...document.querySelectorAll('body *')]
+          .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 1 && !e.parentElement?.closest('.table-scroll, .log'))
+          .slice(0, 6)
+          .map((e) => `<${e.tagName.toLowerCase()} class="${e.className}"> ${(e.textContent ?? '').trim().slice(0, 50)}`);
+        return { over: root.scrollWidth - root.clientWidth, culprits: sticking };
+      });
+      expect(over, `the page scrolls sideways by ${over} px on a 360 px screen; sticking out: ${culprits.join(' | ')}`).toBe(0);
+    }).toPass({ timeout: 5_000 });
+  } finally {
+    await page.setViewportSize(wide);
+  }
 }
 
 /** On the owner's or admin's Team page: makes an invite of another device of `member` and returns its code. */
