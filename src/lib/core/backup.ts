@@ -88,6 +88,21 @@ export async function encryptKeyBackup(
   return { ...partial, ciphertext: await seal(passphrase, kdf, cipher.iv, header(partial), pkcs8) };
 }
 
+/**
+ * Checks the sealing fields of an untrusted file (`kdf`: Argon2id with bounded costs, `cipher`: AES-256-GCM and
+ * its IV) as sealParams writes them; `bad` names the first field that is wrong and throws.
+ */
+export function assertSealParams(b: Record<string, any>, bad: (what: string) => never): void {
+  const k = b.kdf;
+  if (typeof k !== 'object' || k === null || k.alg !== 'argon2id') bad('kdf.alg must be argon2id');
+  if (typeof k.salt !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(k.salt)) bad('kdf.salt');
+  if (!Number.isInteger(k.iterations) || k.iterations < 1 || k.iterations > 64) bad('kdf.iterations');
+  if (!Number.isInteger(k.memoryKiB) || k.memoryKiB < 8 || k.memoryKiB > 4 * 1024 * 1024) bad('kdf.memoryKiB');
+  if (!Number.isInteger(k.parallelism) || k.parallelism < 1 || k.parallelism > 16) bad('kdf.parallelism');
+  if (typeof b.cipher !== 'object' || b.cipher === null || b.cipher.alg !== 'AES-256-GCM') bad('cipher.alg');
+  if (typeof b.cipher.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(b.cipher.iv)) bad('cipher.iv');
+}
+
 /** Field-by-field check of an untrusted backup file. */
 export function assertKeyBackup(x: unknown): asserts x is KeyBackup {
   const bad = (what: string): never => {
@@ -98,14 +113,7 @@ export function assertKeyBackup(x: unknown): asserts x is KeyBackup {
   if (b.format !== BACKUP_FORMAT) bad(`format must be "${BACKUP_FORMAT}"`);
   if (typeof b.publicKey !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(b.publicKey)) bad('publicKey');
   if (typeof b.name !== 'string' || b.name.length > 256) bad('name');
-  const k = b.kdf;
-  if (typeof k !== 'object' || k === null || k.alg !== 'argon2id') bad('kdf.alg must be argon2id');
-  if (typeof k.salt !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(k.salt)) bad('kdf.salt');
-  if (!Number.isInteger(k.iterations) || k.iterations < 1 || k.iterations > 64) bad('kdf.iterations');
-  if (!Number.isInteger(k.memoryKiB) || k.memoryKiB < 8 || k.memoryKiB > 4 * 1024 * 1024) bad('kdf.memoryKiB');
-  if (!Number.isInteger(k.parallelism) || k.parallelism < 1 || k.parallelism > 16) bad('kdf.parallelism');
-  if (typeof b.cipher !== 'object' || b.cipher === null || b.cipher.alg !== 'AES-256-GCM') bad('cipher.alg');
-  if (typeof b.cipher.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(b.cipher.iv)) bad('cipher.iv');
+  assertSealParams(b, bad);
   if (typeof b.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{20,400}$/.test(b.ciphertext)) bad('ciphertext');
 }
 

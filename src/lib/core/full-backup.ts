@@ -19,7 +19,7 @@
 import { canonicalBytes } from './canonical.ts';
 import { fromUtf8, utf8 } from './bytes.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
-import { assertKeyBackup, DEFAULT_KDF, seal, sealParams, unseal, type KdfParams, type KeyBackup } from './backup.ts';
+import { assertKeyBackup, assertSealParams, DEFAULT_KDF, seal, sealParams, unseal, type KdfParams, type KeyBackup } from './backup.ts';
 import { verifyOpening, type Opening } from './commitment.ts';
 import { sha256Hex } from './hash.ts';
 
@@ -103,14 +103,7 @@ export function parseFullBackup(text: string): FullBackup {
   if (typeof b.createdAt !== 'string' || b.createdAt.length > 64) bad('createdAt');
   const c = b.counts;
   if (typeof c !== 'object' || c === null || !['events', 'texts', 'prompts'].every((k) => Number.isSafeInteger(c[k]) && c[k] >= 0)) bad('counts');
-  const k = b.kdf;
-  if (typeof k !== 'object' || k === null || k.alg !== 'argon2id') bad('kdf.alg must be argon2id');
-  if (typeof k.salt !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(k.salt)) bad('kdf.salt');
-  if (!Number.isInteger(k.iterations) || k.iterations < 1 || k.iterations > 64) bad('kdf.iterations');
-  if (!Number.isInteger(k.memoryKiB) || k.memoryKiB < 8 || k.memoryKiB > 4 * 1024 * 1024) bad('kdf.memoryKiB');
-  if (!Number.isInteger(k.parallelism) || k.parallelism < 1 || k.parallelism > 16) bad('kdf.parallelism');
-  if (typeof b.cipher !== 'object' || b.cipher === null || b.cipher.alg !== 'AES-256-GCM') bad('cipher.alg');
-  if (typeof b.cipher.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(b.cipher.iv)) bad('cipher.iv');
+  assertSealParams(b, bad);
   if (typeof b.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{24,}$/.test(b.ciphertext)) bad('ciphertext');
   return b as FullBackup;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encryptKeyBackup } from '../../../src/lib/core/backup.ts';
+import { decryptKeyBackup, encryptKeyBackup } from '../../../src/lib/core/backup.ts';
 import { decryptFullBackup, encryptFullBackup, parseFullBackup, FULL_BACKUP_FORMAT } from '../../../src/lib/core/full-backup.ts';
 import { exportPrivateKey, generateDeviceKey } from '../../../src/lib/core/keys.ts';
 import { commitPrompt } from '../../../src/lib/core/commitment.ts';
@@ -31,6 +31,27 @@ describe('complete backup (key, ledger, policy texts, prompt vault)', () => {
     expect(header.ledgerId).toBe(LEDGER_ID);
     expect(header.ledgerName).toBe('Brass Robot Studio');
     expect(back).toEqual(JSON.parse(JSON.stringify(payload)));
+  });
+
+  it('names the sealing field that is out of bounds, in the complete backup and in the key backup inside it alike', async () => {
+    const { backup, payload } = await makeBackup();
+    const cases: Array<[string, (b: any) => void]> = [
+      ['kdf.alg must be argon2id', (b) => (b.kdf.alg = 'pbkdf2')],
+      ['kdf.iterations', (b) => (b.kdf.iterations = 1000)],
+      ['kdf.memoryKiB', (b) => (b.kdf.memoryKiB = 4)],
+      ['kdf.parallelism', (b) => (b.kdf.parallelism = 0)],
+      ['kdf.salt', (b) => (b.kdf.salt = 'short')],
+      ['cipher.alg', (b) => (b.cipher.alg = 'AES-128-CBC')],
+      ['cipher.iv', (b) => (b.cipher.iv = 'AAAA')]
+    ];
+    for (const [field, spoil] of cases) {
+      const full = structuredClone(backup);
+      spoil(full);
+      expect(() => parseFullBackup(JSON.stringify(full))).toThrow(field);
+      const key = structuredClone(payload.key);
+      spoil(key);
+      await expect(decryptKeyBackup(key, PASS)).rejects.toThrow(field);
+    }
   });
 
   it('refuses a wrong passphrase', async () => {
