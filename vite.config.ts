@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { offlineVerifier } from './src/verifier/vite-plugin.ts';
 import { connectOrigins } from './scripts/connect-origins.js';
+import { compilerOptions } from './svelte.options.js';
 
 /**
  * SvelteKit's root component renders its route announcer with a fixed style attribute. A CSP without
@@ -74,6 +75,8 @@ const buildDir = process.env.PL_BUILD_DIR || 'build';
 export default defineConfig({
   plugins: [
     sveltekit({
+      // The Svelte compiler options (svelte.options.js, shared with ESLint).
+      compilerOptions,
       // Static build: the root layout prerenders an empty shell (ssr = false); every other URL falls back
       // to 200.html, which boots the same client-side router.
       adapter: adapter({ pages: buildDir, assets: buildDir, fallback: '200.html', strict: true }),

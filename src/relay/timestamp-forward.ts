@@ -75,7 +75,6 @@ export function tsaAllowList(env: string | undefined, args: readonly string[] = 
 
 /** Text for a one-line answer or log line: control characters replaced, at most 200 characters. */
 function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
   const t = s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
   return t.length > 200 ? `${t.slice(0, 199)}…` : t;
 }

@@ -13,6 +13,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { build, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { compilerOptions } from '../../svelte.options.js';
 
 export const OFFLINE_VERIFIER_FILE = 'verify-offline.html';
 
@@ -61,7 +62,7 @@ export async function buildOfflineVerifier(root: string): Promise<{ html: string
     logLevel: 'warn',
     publicDir: false,
     define: { 'process.env.NODE_ENV': JSON.stringify('production') },
-    plugins: [svelte({ configFile: false, emitCss: true })],
+    plugins: [svelte({ configFile: false, emitCss: true, compilerOptions })],
     build: {
       write: false,
       emptyOutDir: false,
