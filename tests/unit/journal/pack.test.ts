@@ -43,4 +43,35 @@ describe('packs', () => {
       rmSync(tmp, { recursive: true, force: true });
     }
   });
+
+  describe('applyDelta refuses hostile deltas, naming what is wrong', () => {
+    const base = new TextEncoder().encode('0123456789abcdef');
+    const d = (...bytes: number[]) => new Uint8Array(bytes);
+
+    it('applies a well-formed delta of a copy and an insert', () => {
+      // base size 16, result size 6: copy 4 bytes at offset 2, insert "xy".
+      expect(new TextDecoder().decode(applyDelta(base, d(16, 6, 0x91, 2, 4, 2, 0x78, 0x79)))).toBe('2345xy');
+    });
+
+    it.each([
+      ['an empty delta', d(), /truncated delta \(base size\)/],
+      ['a delta that ends inside its result size', d(16, 0x80), /truncated delta \(result size\)/],
+      ['a size varint longer than 7 bytes', d(16, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1), /result size too long/],
+      ['the wrong base size', d(15, 1, 1, 0x41), /base size mismatch/],
+      ['a copy whose offset bytes are missing', d(16, 4, 0x8f), /truncated delta \(copy offset\)/],
+      ['a copy whose size bytes are missing', d(16, 4, 0x91, 0), /truncated delta \(copy size\)/],
+      ['a copy past the end of the base', d(16, 4, 0x91, 14, 4), /reads past the 16-byte base/],
+      ['a copy at an offset of 4 GiB - 1', d(16, 4, 0x9f, 0xff, 0xff, 0xff, 0xff, 4), /reads past the 16-byte base/],
+      ['a copy past the result size', d(16, 2, 0x91, 0, 4), /copy past the result size/],
+      ['an insert longer than the delta', d(16, 4, 4, 0x41), /truncated delta \(insert\)/],
+      ['an insert past the result size', d(16, 1, 2, 0x41, 0x42), /insert past the result size/],
+      ['opcode 0', d(16, 1, 0), /opcode 0/],
+      ['a result shorter than it claims', d(16, 3, 1, 0x41), /result size mismatch/],
+      // 2^42 bytes claimed by 3 bytes of instructions: refused before anything is allocated.
+      ['a result size no instruction could fill', d(16, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1, 0x80, 0x80, 0x80), /cannot make/]
+    ])('%s', (_name, delta, message) => {
+      expect(() => applyDelta(base, delta)).toThrow(TypeError);
+      expect(() => applyDelta(base, delta)).toThrow(message);
+    });
+  });
 });
