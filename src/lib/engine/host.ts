@@ -12,7 +12,7 @@ import type { Signer } from '../core/keys.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import { hashFile, type FileRef } from './files.ts';
 import { OpenCacheWriter, readCachedEvents, readOpenCache, toJsonl, writeOpenCache } from './open-cache.ts';
-import { factsOf, type DashboardFacts } from '../ui/dashboard.ts';
+import { factsOf, type DashboardFacts } from '../core/dashboard.ts';
 import { sha256Hex } from '../core/hash.ts';
 import { fromUtf8, utf8 } from '../core/bytes.ts';
 import {

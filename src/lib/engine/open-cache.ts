@@ -4,7 +4,7 @@
  * Loading the Automerge document of a 10,000-event ledger takes seconds in a browser, and that used to stand
  * between a page load and the dashboard. The worker keeps, beside the ledger, two entries made from it:
  *
- *   cache/open     the ledger's name and id, its event count and the dashboard's facts (ui/dashboard.ts: a few
+ *   cache/open     the ledger's name and id, its event count and the dashboard's facts (core/dashboard.ts: a few
  *                  KB whatever the ledger's size). A page load answers from it alone: one small IndexedDB read,
  *                  nothing parsed, nothing summed, and the page gets a few KB instead of every event.
  *   cache/events   the event list as JSON lines (exactly as `Ledger.events()` gives them, oldest first), read
@@ -24,7 +24,7 @@
 import type { Ledger } from '../core/ledger.ts';
 import type { StorageAdapter } from '../core/storage.ts';
 import type { LedgerInfo } from './protocol.ts';
-import { factsOf, isDashboardFacts, type DashboardFacts } from '../ui/dashboard.ts';
+import { factsOf, isDashboardFacts, type DashboardFacts } from '../core/dashboard.ts';
 
 export const OPEN_CACHE_KEY = ['cache', 'open'];
 export const EVENTS_CACHE_KEY = ['cache', 'events'];

@@ -15,7 +15,7 @@ import type { CustodyInput } from './custody.ts';
 import type { FileRef } from './files.ts';
 import type { TeamRequest, TeamResults } from './team-protocol.ts';
 import type { TimestampRequest, TimestampResults } from './timestamps.ts';
-import type { DashboardFacts } from '../ui/dashboard.ts';
+import type { DashboardFacts } from '../core/dashboard.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -102,7 +102,7 @@ export type EngineState =
       events: LedgerEvent[];
       /** How many events the ledger holds (set in the page's form, where `events` is empty). */
       count?: number;
-      /** What the dashboard shows, summed over every event in the worker (ui/dashboard.ts). */
+      /** What the dashboard shows, summed over every event in the worker (core/dashboard.ts). */
       facts?: DashboardFacts;
       /** Every event as JSON lines, oldest first (an open with `withEvents`): one string, parsed in slices on the page. */
       eventsJsonl?: string;

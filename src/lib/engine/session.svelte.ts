@@ -6,7 +6,7 @@ import { createContext } from 'svelte';
 import type { LedgerEvent } from '../core/event.ts';
 import type { VerifyReport } from '../core/verify.ts';
 import { EngineClient } from './client.ts';
-import { dashboardFacts, dashboardView, type DashboardFacts, type DashboardView } from '../ui/dashboard.ts';
+import { dashboardFacts, dashboardView, type DashboardFacts, type DashboardView } from '../core/dashboard.ts';
 import {
   EngineError,
   toErrorInfo,
@@ -68,7 +68,7 @@ export class LedgerSession {
   member = $state.raw<MemberInfo | null>(null);
   /** How many events the ledger holds (known at open, before any event is on the page). */
   count = $state(0);
-  /** The dashboard's figures, summed over every event in the worker (ui/dashboard.ts); kept in step by its notices. */
+  /** The dashboard's figures, summed over every event in the worker (core/dashboard.ts); kept in step by its notices. */
   facts = $state.raw<DashboardFacts | null>(null);
   /** What the dashboard shows now. */
   readonly dashboard: DashboardView | null = $derived(this.facts ? dashboardView(this.facts, Date.now()) : null);

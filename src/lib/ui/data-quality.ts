@@ -5,7 +5,7 @@
  */
 import type { LedgerEvent } from '#lib/core/event.ts';
 import { externalUris, uriBaseName } from './viewer/model-files.ts';
-import { bodyOf, platformOf, typeOf } from './insights.ts';
+import { bodyOf, platformOf, typeOf } from '../core/insights.ts';
 
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);

@@ -4,7 +4,7 @@
  * Rows are cached per event object, so appending one event re-indexes one event, not the whole ledger.
  */
 import type { LedgerEvent } from '#lib/core/event.ts';
-import { bodyOf, classificationOf, memberNames, platformOf, projectOf, timeOf, typeOf } from './insights.ts';
+import { bodyOf, classificationOf, memberNames, platformOf, projectOf, timeOf, typeOf } from '../core/insights.ts';
 
 export interface SearchFilter {
   text?: string;

@@ -1,7 +1,7 @@
 /** Policy snapshot texts as the page reads them: fetched from the worker by hash, HTML turned into text. */
 import type { LedgerEvent } from '#lib/core/event.ts';
 import type { LedgerSession } from '#lib/engine/session.svelte.ts';
-import { bodyOf } from '#lib/ui/insights.ts';
+import { bodyOf } from '#lib/core/insights.ts';
 import { htmlToText } from '#lib/ui/policy.ts';
 
 export interface SnapshotText {

@@ -8,7 +8,7 @@ import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
 import { EVENTS_CACHE_KEY, OPEN_CACHE_KEY, readCachedEvents, readOpenCache, writeOpenCache } from '../../../src/lib/engine/open-cache.ts';
-import { dashboardFacts } from '../../../src/lib/ui/dashboard.ts';
+import { dashboardFacts } from '../../../src/lib/core/dashboard.ts';
 import type { ChangeNotice } from '../../../src/lib/engine/protocol.ts';
 
 const checklist = (project: string) => ({

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { LedgerEvent } from '../../../src/lib/core/event.ts';
-import { SHOWN, dashboardFacts, dashboardView, isDashboardFacts } from '../../../src/lib/ui/dashboard.ts';
-import { DAY_MS, counts, gaps, platformOf, policyReviews, snapshotTime, stillOnServers, typeOf } from '../../../src/lib/ui/insights.ts';
+import { SHOWN, dashboardFacts, dashboardView, isDashboardFacts } from '../../../src/lib/core/dashboard.ts';
+import { DAY_MS, counts, gaps, platformOf, policyReviews, snapshotTime, stillOnServers, typeOf } from '../../../src/lib/core/insights.ts';
 import { mergeEvents } from '../../../src/lib/engine/session.svelte.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');

@@ -9,7 +9,7 @@ import { changedWithContext, compareAnswers, describeChange, linesOf, policyDiff
 import { flagOf, isOptional } from '../../../src/lib/ui/policy.ts';
 import { validateBody } from '../../../src/lib/core/validate.ts';
 import { readFileSync } from 'node:fs';
-import { DAY_MS, gaps, generationsUnder, isFresh, policyWarnings, previousSnapshot } from '../../../src/lib/ui/insights.ts';
+import { DAY_MS, gaps, generationsUnder, isFresh, policyWarnings, previousSnapshot } from '../../../src/lib/core/insights.ts';
 
 const V1 = `Tripo Privacy Policy
 Last updated: 1 March 2025
