@@ -14,7 +14,9 @@ export async function clone(
   binding: GitBinding,
   url: string,
   storage: import('../../core/storage.ts').StorageAdapter,
-  signer?: import('../../core/keys.ts').Signer
+  signer?: import('../../core/keys.ts').Signer,
+  /** The archive keys of the team key epochs this device holds: a sealed remote is opened with them. */
+  keys?: readonly import('../../core/journal/sealed.ts').ArchiveKey[]
 ): Promise<GitJournal> {
   const { GitJournal } = await import('./journal.ts');
   const { Ledger } = await import('../../core/ledger.ts');
@@ -22,7 +24,8 @@ export async function clone(
   if (await Ledger.exists(storage)) throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'a ledger already exists here: clone into an empty directory');
   await GitJournal.init(binding);
   let journal: GitJournal | undefined;
-  const { remote } = await fetchAndAccept(binding, url, async (genesis) => {
+  const { sealedFetch } = await import('./sealed.ts');
+  const { remote, kind } = await fetchAndAccept(binding, url, async (genesis) => {
     if (journal) return journal;
     if (!genesis) throw new NeedGenesis();
     const { store } = await DocStore.load(storage);
@@ -30,8 +33,8 @@ export async function clone(
     const ledger = await Ledger.open({ storage, signer });
     journal = await GitJournal.attach(binding, ledger);
     return journal;
-  });
+  }, await sealedFetch(undefined, keys ?? []));
   if (!journal) throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} is empty: there is no ledger to clone`);
-  await journal.recordRemote('pull', { url, main: remote.get('main'), count: journal.ledger.size }).catch(() => undefined);
+  await journal.recordRemote('pull', { url, main: remote.get('main'), count: journal.ledger.size, sealed: kind === 'sealed' }).catch(() => undefined);
   return journal;
 }

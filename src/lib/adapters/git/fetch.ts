@@ -32,18 +32,24 @@ import { dropOldQuarantine, setTracking, storePack } from './quarantine.ts';
 import { listRefs } from './refs.ts';
 import { advertisedRefs, exchange, FLUSH, pkt, type ExchangeState } from './smart-http.ts';
 import { ObjectReader } from './store-read.ts';
+import type { SealedFetch } from './sealed.ts';
+import { looksSealed } from '../../core/journal/sealed.ts';
 
 export interface PullResult {
   /** Events accepted into the ledger. */
   received: number;
   /** The remote's refs (name -> commit) after the pull. */
   remote: Map<string, string>;
+  /** What the remote holds: a sealed journal (sealed.ts), a readable one, or nothing yet. */
+  kind: 'sealed' | 'plain' | 'empty';
+  /** The remote's refs as readable commit ids (the same as `remote` for a readable journal). */
+  readable: Map<string, string>;
 }
 
 /** Fetches from `url` and accepts what is new, or refuses it all. */
-export async function pull(journal: GitJournal, url: string): Promise<PullResult> {
-  const r = await fetchAndAccept(journal.binding, url, async () => journal);
-  await journal.recordRemote('pull', { url, main: r.remote.get('main'), count: r.received }).catch(() => undefined);
+export async function pull(journal: GitJournal, url: string, sealed?: SealedFetch): Promise<PullResult> {
+  const r = await fetchAndAccept(journal.binding, url, async () => journal, sealed);
+  await journal.recordRemote('pull', { url, main: r.remote.get('main'), count: r.received, ...(r.kind === 'empty' ? {} : { sealed: r.kind === 'sealed' }) }).catch(() => undefined);
   return r;
 }
 
@@ -105,11 +111,12 @@ async function uploadPack(binding: GitBinding, url: string, wants: string[], hav
 export async function fetchAndAccept(
   binding: GitBinding,
   url: string,
-  open: (genesis?: { id: string; json: string }) => Promise<GitJournal>
+  open: (genesis?: { id: string; json: string }) => Promise<GitJournal>,
+  sealed?: SealedFetch
 ): Promise<PullResult> {
   const state: ExchangeState = {};
   const { refs, caps } = await advertisedRefs(binding, url, 'git-upload-pack', state);
-  const remote = new Map<string, string>();
+  let remote = new Map<string, string>();
   for (const [ref, oid] of refs) {
     const m = /^refs\/heads\/(main|concurrent\/[0-9a-f]{64})$/.exec(ref);
     if (m) remote.set(m[1], oid); // other branches are not ours to read
@@ -124,12 +131,13 @@ export async function fetchAndAccept(
     if (!(e instanceof NeedGenesis)) throw e;
   }
   const name = await remoteName(url);
-  const known = (oid: string) => journal?.eventOf(oid) !== undefined;
+  const known = (oid: string) => journal?.eventOf(oid) !== undefined || sealed?.eventOf(oid) !== undefined;
   const wants = [...new Set(remote.values())].filter((o) => !known(o));
   let packBytes: Uint8Array | undefined;
   let parsed: ParsedPack | undefined;
   if (wants.length) {
-    packBytes = await uploadPack(binding, url, wants, await haves(journal, name), caps, state);
+    const offered = [...(sealed?.haves() ?? []), ...(await haves(journal, name))].slice(0, 256);
+    packBytes = await uploadPack(binding, url, wants, offered, caps, state);
     try {
       parsed = await parsePack(packBytes, { zlib: binding.zlib });
     } catch (e) {
@@ -139,12 +147,21 @@ export async function fetchAndAccept(
   }
   if (remote.size === 0) {
     if (journal) await journal.updateRefs();
-    return { received: 0, remote };
+    return { received: 0, remote, kind: 'empty', readable: remote };
+  }
+  // A sealed journal (sealed.ts) is opened into the readable commits it stands for, which are checked below as any.
+  const main = remote.get('main')!;
+  const mainObject = parsed?.objects.get(main);
+  const isSealed = sealed?.eventOf(main) !== undefined || (!journal?.eventOf(main) && mainObject?.type === 'commit' && sealedShape(mainObject.content));
+  const actual = remote;
+  if (isSealed) {
+    if (!sealed) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `${url} holds a sealed journal, and this device holds no team key to open it; nothing was accepted`);
+    ({ remote, parsed } = await sealed.translate(url, remote, parsed, journal));
   }
   const checked = await collectAndCheck(binding, url, name, remote, parsed, journal, open);
   journal = checked.journal;
   const result = checked.result;
-  journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
+  if (!isSealed) journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
   // Each event with its journal signature (<id>.git): the ledger checks them (see the file comment) and stores both.
   const { accepted, problems } = await journal.ledger.receive(
     result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]]),
@@ -152,7 +169,8 @@ export async function fetchAndAccept(
   );
   // Only now, after the ledger's checks, does the pack leave memory: it holds the accepted events' commits (which
   // the journal, told to expect them, did not write again).
-  if (parsed && packBytes && accepted.length) await storePack(binding, packBytes, parsed);
+  // A sealed pack is not kept: the journal writes the readable commits itself (they were only checked here).
+  if (parsed && packBytes && accepted.length && !isSealed) await storePack(binding, packBytes, parsed);
   await journal.settled();
   await journal.catchUp(); // commits of events the ledger already held (a clone's genesis)
   if (problems.length) {
@@ -168,7 +186,15 @@ export async function fetchAndAccept(
   await setTracking(binding, name, remote);
   await dropOldQuarantine(binding);
   await journal.updateRefs(remote.get('main'));
-  return { received: accepted.length, remote };
+  return { received: accepted.length, remote: actual, kind: isSealed ? 'sealed' : 'plain', readable: remote };
+}
+
+function sealedShape(content: Uint8Array): boolean {
+  try {
+    return looksSealed(parseCommit(content));
+  } catch {
+    return false;
+  }
 }
 
 async function collectAndCheck(

@@ -60,6 +60,8 @@ export interface JournalStatus {
   pending: number;
   lastPush?: RemoteRecord;
   lastPull?: RemoteRecord;
+  /** Every remote pushed to or pulled from, and whether it holds the sealed journal or a readable one. */
+  remotes?: Array<{ url: string; sealed: boolean; at: string }>;
   lastError?: string;
 }
 
@@ -70,6 +72,8 @@ export interface RemoteRecord {
   main?: string;
   /** Events received (pull) or commits the remote holds after a push. */
   count: number;
+  /** The remote holds the sealed journal (adapters/git/sealed.ts), not a readable one. */
+  sealed?: boolean;
 }
 
 const REMOTES_FILE = 'journal-remotes.json';
@@ -209,11 +213,12 @@ export class GitJournal {
       pending: Math.max(0, this.ledger.size - (this.#map?.byEvent.size ?? 0) - this.missing.size),
       lastPush: remotes.push,
       lastPull: remotes.pull,
+      remotes: Object.entries(remotes.kinds ?? {}).map(([url, k]) => ({ url, sealed: k.sealed === true, at: String(k.at) })),
       ...(err ? { lastError: err instanceof Error ? err.message : String(err) } : {})
     };
   }
 
-  async #remotes(): Promise<{ push?: RemoteRecord; pull?: RemoteRecord }> {
+  async #remotes(): Promise<{ push?: RemoteRecord; pull?: RemoteRecord; kinds?: Record<string, { sealed?: boolean; at?: string }> }> {
     try {
       const b = await this.binding.fs.promises.readFile(`${this.binding.gitdir}/${REMOTES_FILE}`);
       const v = JSON.parse(typeof b === 'string' ? b : new TextDecoder().decode(b));
@@ -226,7 +231,10 @@ export class GitJournal {
   /** Remembers the last push or pull (shown by status()); the URL is kept without credentials. */
   async recordRemote(kind: 'push' | 'pull', r: Omit<RemoteRecord, 'at' | 'url'> & { url: string }): Promise<void> {
     const all = await this.#remotes();
-    all[kind] = { ...r, url: r.url.replace(/\/\/[^@/]*@/, '//'), at: new Date().toISOString() };
+    const url = r.url.replace(/\/\/[^@/]*@/, '//');
+    const at = new Date().toISOString();
+    all[kind] = { ...r, url, at };
+    if (r.sealed !== undefined) all.kinds = { ...(typeof all.kinds === 'object' && all.kinds ? all.kinds : {}), [url]: { sealed: r.sealed, at } };
     await this.binding.fs.promises.writeFile(`${this.binding.gitdir}/${REMOTES_FILE}`, new TextEncoder().encode(JSON.stringify(all) + '\n'));
   }
 

@@ -46,7 +46,7 @@ export async function push(journal: GitJournal, url: string, attempts = 3): Prom
     const moved = refused.length > 0;
     if (!moved) {
       await setTracking(journal.binding, name, wanted);
-      await journal.recordRemote('push', { url, main: refs.main, count: journal.size }).catch(() => undefined);
+      await journal.recordRemote('push', { url, main: refs.main, count: journal.size, sealed: false }).catch(() => undefined);
       return { main: refs.main, concurrent: refs.concurrent, received, pushed: true, sent };
     }
   }

@@ -7,3 +7,4 @@ export { remoteName } from './remote-auth.ts';
 export { pull, fetchAndAccept, NeedGenesis, type PullResult } from './fetch.ts';
 export { push, type PushResult } from './push.ts';
 export { clone } from './clone.ts';
+export { pushSealed, sealedFetch, type SealedPushResult } from './sealed.ts';

@@ -37,7 +37,21 @@ export async function advertisedRefs(binding: GitBinding, url: string, state: Ex
  * the value the caller saw). Returns the refs the remote refused (moved meanwhile, not a fast-forward) and
  * how many commits it sent: those the remote did not hold (none reachable from its refs).
  */
-export async function sendPack(journal: GitJournal, url: string, expected: Map<string, string>, updates: RefUpdate[]): Promise<{ refused: string[]; sent: number }> {
+export async function sendPack(
+  journal: GitJournal,
+  url: string,
+  expected: Map<string, string>,
+  updates: RefUpdate[],
+  /** For a sealed remote (sealed.ts): the events of its commits, and the objects of an event's sealed commit. */
+  form: { eventOf(oid: string): string | undefined; objects(id: string): Promise<GitObject[]> } = {
+    eventOf: (oid) => journal.eventOf(oid),
+    objects: async (id) => {
+      const c = await journal.ledger.journalCommit(id);
+      if (!c) throw new LedgerError(ErrorCode.JOURNAL_MISSING, `event ${id} has no journal commit to push`);
+      return [c.commit, c.tree, c.blob];
+    }
+  }
+): Promise<{ refused: string[]; sent: number }> {
   const binding = journal.binding;
   const state: ExchangeState = {};
   const remote = await advertisedRefs(binding, url, state);
@@ -55,7 +69,7 @@ export async function sendPack(journal: GitJournal, url: string, expected: Map<s
   if (refused.length || commands.length === 0) return { refused, sent: 0 };
   // Events the remote holds: everything reachable from its refs (all were checked and accepted by the pull).
   const held = new Set<string>();
-  const stack = [...remote.values()].map((o) => journal.eventOf(o)).filter((e): e is string => !!e);
+  const stack = [...remote.values()].map((o) => form.eventOf(o)).filter((e): e is string => !!e);
   while (stack.length) {
     const id = stack.pop()!;
     if (held.has(id)) continue;
@@ -63,7 +77,7 @@ export async function sendPack(journal: GitJournal, url: string, expected: Map<s
     for (const p of journal.ledger.get(id)?.event.parents ?? []) stack.push(p);
   }
   const objects: GitObject[] = [];
-  const sending = new Set(updates.filter((u) => u.oid).map((u) => journal.eventOf(u.oid!)).filter((e): e is string => !!e));
+  const sending = new Set(updates.filter((u) => u.oid).map((u) => form.eventOf(u.oid!)).filter((e): e is string => !!e));
   const need = new Set<string>();
   const walk = [...sending];
   while (walk.length) {
@@ -74,9 +88,7 @@ export async function sendPack(journal: GitJournal, url: string, expected: Map<s
   }
   for (const ev of journal.ledger.events()) {
     if (!need.has(ev.id)) continue;
-    const c = await journal.ledger.journalCommit(ev.id);
-    if (!c) throw new LedgerError(ErrorCode.JOURNAL_MISSING, `event ${ev.id} has no journal commit to push`);
-    objects.push(c.commit, c.tree, c.blob);
+    objects.push(...(await form.objects(ev.id)));
   }
   const { pack } = await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate);
   const lines = commands.map((c, i) => pkt(i === 0 ? `${c}\0 report-status delete-refs agent=provenance-ledger\n` : `${c}\n`));

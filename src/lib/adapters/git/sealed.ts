@@ -1,0 +1,330 @@
+/**
+ * Sealed remotes (core/journal/sealed.ts): the journal a Git host holds as ciphertext. The local journal stays
+ * the readable one (DIR/journal.git, its commit ids unchanged); the sealed commits are a function of it and of
+ * the team keys, built when pushing (never stored locally: they are cheap to make again) and opened when pulling
+ * or cloning, where every sealed commit is turned back into the event's readable commit and then checked exactly
+ * as a readable pull checks it (fetch.ts).
+ *
+ * What a pull of a sealed remote checks on top: each sealed commit is rebuilt from what it opens to (the archive
+ * key of its epoch, the event, the journal signature, the sealed commits of its parents) and must equal the
+ * received one byte for byte, its epoch must be the one the event's history gives, and the pack may hold nothing
+ * else. A device that holds no key for an epoch the remote holds is refused with SEALED_KEY_MISSING.
+ */
+import { ErrorCode, LedgerError } from '../../core/errors.ts';
+import { eventId, type EventId, type LedgerEvent } from '../../core/event.ts';
+import { fromBase64url, fromUtf8 } from '../../core/bytes.ts';
+import type { Ledger } from '../../core/ledger.ts';
+import { topoOrder } from '../../core/roster.ts';
+import { rebuildEventCommit } from '../../core/journal/commit.ts';
+import { parseCommit, parseTree, type ParsedCommit } from '../../core/journal/objects.ts';
+import { JournalCommits } from '../../core/journal/signatures.ts';
+import {
+  looksSealed,
+  openBlob,
+  parseSealedMessage,
+  sealEvent,
+  sealedCommitOf,
+  SealedEpochs,
+  SEALED_FILE,
+  type ArchiveKey,
+  type SealedCommit
+} from '../../core/journal/sealed.ts';
+import { gitObjectSync, initSha1 } from '../../core/journal/objects.ts';
+import type { GitJournal } from './journal.ts';
+import type { ParsedPack, ParsedPackEntry } from './pack.ts';
+
+/** The sealed commits of a ledger's events, built parents first and kept for the journal's lifetime. */
+export class SealedState {
+  readonly keys: readonly ArchiveKey[];
+  readonly epochs: SealedEpochs;
+  readonly byEvent = new Map<string, SealedCommit>();
+  readonly byOid = new Map<string, string>();
+  /** Every object id of the sealed commits (commit, tree, blob). */
+  readonly objects = new Set<string>();
+  /** Events this device cannot seal, with the reason (a missing key, a missing journal signature, a parent). */
+  readonly unsealable = new Map<string, string>();
+
+  constructor(keys: readonly ArchiveKey[]) {
+    this.keys = keys;
+    this.epochs = new SealedEpochs(keys);
+  }
+
+  add(id: string, c: SealedCommit): void {
+    this.byEvent.set(id, c);
+    this.byOid.set(c.commit.oid, id);
+    for (const o of [c.commit, c.tree, c.blob]) this.objects.add(o.oid);
+  }
+
+  /** Seals every ledger event not sealed yet (the blobs in parallel batches, then the commits parents first). */
+  async update(ledger: Ledger): Promise<void> {
+    const all = new Map(ledger.events().map((e) => [e.id, e]));
+    const order = topoOrder(all).filter((id) => !this.byEvent.has(id) && !this.unsealable.has(id));
+    const BATCH = 512;
+    for (let i = 0; i < order.length; i += BATCH) {
+      const batch = order.slice(i, i + BATCH).map((id) => all.get(id)!);
+      const plans = batch.map((ev) => {
+        this.epochs.add(ev);
+        const blocked = ev.event.parents.find((p) => this.unsealable.has(p));
+        if (blocked) return { ev, error: this.unsealable.get(blocked)! };
+        const sig = ledger.journalSignature(ev.id);
+        if (!sig) return { ev, error: `event ${ev.id} has no journal signature (journal repair)` };
+        const k = this.epochs.keyFor(ev.id);
+        if ('error' in k) return { ev, error: k.error };
+        return { ev, key: k.key, sig: fromBase64url(sig) };
+      });
+      const blobs = await Promise.all(plans.map((p) => (p.key ? sealEvent(p.key, p.ev, p.sig!, []).then((c) => c.blob) : undefined)));
+      for (let j = 0; j < plans.length; j++) {
+        const p = plans[j];
+        const blocked = p.ev.event.parents.find((q) => this.unsealable.has(q));
+        if (!p.key || blocked) {
+          this.unsealable.set(p.ev.id, p.error ?? this.unsealable.get(blocked!)!);
+          continue;
+        }
+        const parents = p.ev.event.parents.map((q) => this.byEvent.get(q)?.commit.oid ?? '');
+        this.add(p.ev.id, await sealedCommitOf(p.key, p.ev, blobs[j]!, parents));
+      }
+    }
+  }
+}
+
+const states = new WeakMap<GitJournal, SealedState>();
+
+/** The journal's sealed state under these keys, brought up to date with its ledger. */
+export async function sealedState(journal: GitJournal, keys: readonly ArchiveKey[]): Promise<SealedState> {
+  let s = states.get(journal);
+  const same = s && s.keys.length === keys.length && s.keys.every((k, i) => k === keys[i]);
+  if (!s || !same) states.set(journal, (s = new SealedState(keys)));
+  await s.update(journal.ledger);
+  return s;
+}
+
+/** What fetch.ts asks of a sealed remote. */
+export interface SealedFetch {
+  /** The event of a sealed commit this device holds (its sealed form). */
+  eventOf(oid: string): string | undefined;
+  /** Sealed commits to offer as haves. */
+  haves(): string[];
+  /**
+   * Opens the sealed commits of a fetched pack: the readable commits they stand for (as a pack of their objects,
+   * every one checked) and the remote's refs as readable commit ids. Throws a LedgerError on any refusal.
+   */
+  translate(url: string, remote: Map<string, string>, parsed: ParsedPack | undefined, journal: GitJournal | undefined): Promise<{ remote: Map<string, string>; parsed: ParsedPack }>;
+}
+
+/** The sealed side of a fetch for `journal` (undefined for a clone) under `keys`. */
+export async function sealedFetch(journal: GitJournal | undefined, keys: readonly ArchiveKey[]): Promise<SealedFetch> {
+  const state = journal ? await sealedState(journal, keys) : new SealedState(keys);
+  return {
+    eventOf: (oid) => state.byOid.get(oid),
+    haves: () => {
+      if (!journal) return [];
+      const ids = [...journal.ledger.heads(), ...journal.ledger.events().slice(-64).map((e) => e.id).reverse()];
+      return ids.map((id) => state.byEvent.get(id)?.commit.oid).filter((o): o is string => !!o);
+    },
+    translate: (url, remote, parsed, j) => translate(url, remote, parsed, j?.ledger, state)
+  };
+}
+
+interface Arriving {
+  oid: string;
+  commit: ParsedCommit;
+  id: EventId;
+  epoch: number;
+  blob: { oid: string; content: Uint8Array };
+  tree: string;
+  signature: Uint8Array;
+  envelope: Uint8Array;
+  ev?: LedgerEvent;
+}
+
+async function translate(
+  url: string,
+  remote: Map<string, string>,
+  parsed: ParsedPack | undefined,
+  ledger: Ledger | undefined,
+  state: SealedState
+): Promise<{ remote: Map<string, string>; parsed: ParsedPack }> {
+  await initSha1();
+  const refuse = (oid: string, why: string) =>
+    new LedgerError(ErrorCode.COMMIT_REFUSED, `${url}: sealed commit ${oid} is refused: ${why}; nothing was accepted`, { detail: { commit: oid } });
+  const byEpoch = new Map(state.keys.map((k) => [k.epoch, k]));
+  const held = state.keys.map((k) => k.epoch).join(', ') || 'none';
+  const arriving = new Map<string, Arriving>();
+  const stack = [...remote.values()].filter((o) => !state.byOid.has(o));
+  while (stack.length) {
+    const oid = stack.pop()!;
+    if (arriving.has(oid) || state.byOid.has(oid)) continue;
+    const raw = parsed?.objects.get(oid);
+    if (!raw) throw refuse(oid, 'the remote did not send it');
+    if (raw.type !== 'commit') throw refuse(oid, `it is a ${raw.type}, not a commit`);
+    let commit: ParsedCommit;
+    try {
+      commit = parseCommit(raw.content);
+    } catch (e) {
+      throw refuse(oid, (e as Error).message);
+    }
+    const named = looksSealed(commit) ? parseSealedMessage(commit.message) : undefined;
+    if (!named) throw refuse(oid, 'it is not a sealed journal commit (a readable commit in a sealed journal)');
+    const key = byEpoch.get(named.epoch);
+    if (!key) {
+      throw new LedgerError(
+        ErrorCode.SEALED_KEY_MISSING,
+        `${url} holds events sealed under team key epoch ${named.epoch}, and this device holds no key for that epoch (it holds: ${held}): restore a key backup made after that epoch, or join the team again; nothing was accepted`,
+        { detail: { commit: oid, epoch: named.epoch } }
+      );
+    }
+    const tree = parsed?.objects.get(commit.tree);
+    if (!tree || tree.type !== 'tree') throw refuse(oid, 'its tree is missing or not a tree');
+    let entries;
+    try {
+      entries = parseTree(tree.content);
+    } catch (e) {
+      throw refuse(oid, (e as Error).message);
+    }
+    if (entries.length !== 1 || entries[0].name !== SEALED_FILE || entries[0].mode !== '100644') throw refuse(oid, `its tree must hold exactly ${SEALED_FILE}`);
+    const blob = parsed?.objects.get(entries[0].oid);
+    if (!blob || blob.type !== 'blob') throw refuse(oid, `${SEALED_FILE} is missing or not a blob`);
+    const opened = await openBlob(key, named.id, blob.content);
+    if (!opened) throw refuse(oid, `it does not open under the archive key of epoch ${named.epoch} for event ${named.id}`);
+    arriving.set(oid, { oid, commit, id: named.id, epoch: named.epoch, blob: { oid: blob.oid, content: blob.content }, tree: tree.oid, ...opened });
+    for (const p of commit.parents) if (!state.byOid.has(p) && !arriving.has(p)) stack.push(p);
+  }
+
+  // The events they hold, checked to be the ones their messages name.
+  const byId = new Map<EventId, Arriving>();
+  for (const a of arriving.values()) {
+    let ev: LedgerEvent;
+    try {
+      const env = JSON.parse(fromUtf8(a.envelope));
+      if (typeof env?.event !== 'object' || env.event === null || !Array.isArray(env.event.parents)) throw new TypeError('not an event envelope');
+      if ((await eventId(env.event)) !== a.id) throw new TypeError(`it holds another event than ${a.id}`);
+      ev = { id: a.id, event: env.event, sig: env.sig };
+    } catch (e) {
+      throw refuse(a.oid, `what it seals is not its event: ${(e as Error).message}`);
+    }
+    if (byId.has(a.id)) throw refuse(a.oid, `a second commit for event ${a.id}`);
+    a.ev = ev;
+    byId.set(a.id, a);
+  }
+  const incoming = new Map<EventId, LedgerEvent>([...byId].map(([id, a]) => [id, a.ev!]));
+  const names = new JournalCommits({ event: (id) => ledger?.get(id) ?? incoming.get(id as EventId), signature: () => undefined }, { hints: false });
+  const sealedOf = (id: string) => state.byEvent.get(id)?.commit.oid ?? byId.get(id as EventId)?.oid;
+  const plainOf = new Map<string, string>();
+  const objects = new Map<string, ParsedPackEntry>();
+  const put = (o: { oid: string; type: 'blob' | 'tree' | 'commit'; content: Uint8Array }) => objects.set(o.oid, { oid: o.oid, type: o.type, content: o.content, offset: 0, crc: 0 });
+  for (const id of topoOrder(incoming)) {
+    const a = byId.get(id)!;
+    const ev = a.ev!;
+    state.epochs.add(ev);
+    const k = state.epochs.keyFor(id);
+    if ('error' in k) throw refuse(a.oid, k.error);
+    if (k.key.epoch !== a.epoch) throw refuse(a.oid, `it is sealed under epoch ${a.epoch}, but its event's history places it in epoch ${k.key.epoch}`);
+    const parents = ev.event.parents.map((p) => sealedOf(p));
+    const missing = ev.event.parents.find((_, i) => !parents[i]);
+    if (missing) throw refuse(a.oid, `its event names parent ${missing}, which neither we nor the remote hold sealed`);
+    const rebuilt = await sealedCommitOf(k.key, ev, gitObjectSync('blob', a.blob.content), parents as string[]);
+    if (rebuilt.commit.oid !== a.oid) throw refuse(a.oid, `it differs from the sealed commit its event ${id} determines (${rebuilt.commit.oid}): tampered`);
+    if (ledger?.get(id)) continue; // held: its readable commit is ours
+    let plain;
+    try {
+      const parentOids = ev.event.parents.map((p) => ledger?.commitOf(p) ?? plainOf.get(p) ?? '');
+      plain = await rebuildEventCommit({ ev, parentOids, authorName: names.nameFor(id) ?? '' }, a.signature, a.envelope);
+    } catch (e) {
+      throw refuse(a.oid, `its event cannot be made into a commit: ${(e as Error).message}`);
+    }
+    plainOf.set(id, plain.commit.oid);
+    put(plain.blob);
+    put(plain.tree);
+    put(plain.commit);
+  }
+
+  // Nothing in the pack but the sealed commits walked here (or ones this device builds itself).
+  const walked = new Set<string>();
+  for (const a of arriving.values()) (walked.add(a.oid), walked.add(a.tree), walked.add(a.blob.oid));
+  for (const oid of parsed?.objects.keys() ?? []) {
+    if (!walked.has(oid) && !state.objects.has(oid)) throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
+  }
+
+  const readable = new Map<string, string>();
+  for (const [ref, oid] of remote) {
+    const id = state.byOid.get(oid) ?? arriving.get(oid)?.id;
+    const plain = id && (ledger?.commitOf(id) ?? plainOf.get(id));
+    if (!plain) throw refuse(oid, 'its event has no readable commit here');
+    readable.set(ref, plain);
+  }
+  return { remote: readable, parsed: { entries: [...objects.values()], objects, sha: '' } };
+}
+
+export interface SealedPushResult {
+  /** The readable commit of the event main points at, and the concurrent heads (event ids). */
+  main?: string;
+  concurrent: string[];
+  received: number;
+  pushed: boolean;
+  /** Sealed commits new to the remote. */
+  sent: number;
+  /** The sealed commit the remote's main now names. */
+  sealedMain?: string;
+}
+
+/**
+ * Pushes the sealed journal: pulls (sealed) first, then main (fast-forward only) and the concurrent refs as sealed
+ * commits; never forced; retries when the remote moved. Refuses a remote that holds a readable journal.
+ */
+export async function pushSealed(journal: GitJournal, url: string, keys: readonly ArchiveKey[], attempts = 3): Promise<SealedPushResult> {
+  const { fetchAndAccept } = await import('./fetch.ts');
+  const { sendPack } = await import('./send-pack.ts');
+  const { setTracking } = await import('./quarantine.ts');
+  const { remoteName } = await import('./remote-auth.ts');
+  if (keys.length === 0) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, 'this device holds no team key to seal the journal with');
+  const name = await remoteName(url);
+  let received = 0;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    await journal.catchUp();
+    const pulled = await fetchAndAccept(journal.binding, url, async () => journal, await sealedFetch(journal, keys));
+    if (pulled.kind === 'plain') {
+      throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} holds a readable (unsealed) journal: push --plain to keep adding to it, or push to a new remote to seal`);
+    }
+    received += pulled.received;
+    const state = await sealedState(journal, keys);
+    const refs = await journal.updateRefs(pulled.readable.get('main'));
+    const sealedOf = (oid: string | undefined): string => {
+      const id = oid && journal.eventOf(oid);
+      const c = id ? state.byEvent.get(id) : undefined;
+      if (!c) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `cannot seal the journal: ${(id && state.unsealable.get(id)) ?? `commit ${oid} has no event`}`);
+      return c.commit.oid;
+    };
+    const wanted = new Map<string, string>();
+    const readable = new Map<string, string>();
+    if (refs.main) (wanted.set('main', sealedOf(refs.main)), readable.set('main', refs.main));
+    for (const id of refs.concurrent) {
+      wanted.set(`concurrent/${id}`, sealedOf(journal.commitOf(id)));
+      readable.set(`concurrent/${id}`, journal.commitOf(id)!);
+    }
+    const updates = [...wanted].map(([r, oid]) => ({ ref: `refs/heads/${r}`, oid })) as Array<{ ref: string; oid?: string }>;
+    for (const r of pulled.remote.keys()) if (!wanted.has(r) && r.startsWith('concurrent/')) updates.push({ ref: `refs/heads/${r}` });
+    const expected = new Map([...pulled.remote].map(([r, oid]) => [`refs/heads/${r}`, oid]));
+    let refused: string[];
+    let sent = 0;
+    try {
+      ({ refused, sent } = await sendPack(journal, url, expected, updates, {
+        eventOf: (oid) => state.byOid.get(oid),
+        objects: async (id) => {
+          const c = state.byEvent.get(id);
+          if (!c) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `cannot seal the journal: ${state.unsealable.get(id) ?? `event ${id} is not sealed`}`);
+          return [c.commit, c.tree, c.blob];
+        }
+      }));
+    } catch (e) {
+      const reset = (e as { cause?: { code?: string } }).cause?.code === 'ECONNRESET';
+      if (!reset || attempt === attempts) throw e;
+      refused = ['(connection reset)'];
+    }
+    if (refused.length === 0) {
+      await setTracking(journal.binding, name, readable);
+      await journal.recordRemote('push', { url, main: refs.main, count: journal.size, sealed: true }).catch(() => undefined);
+      return { main: refs.main, concurrent: refs.concurrent, received, pushed: true, sent, sealedMain: wanted.get('main') };
+    }
+  }
+  throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} kept moving while we pushed (${attempts} attempts): pull and push again`);
+}
