@@ -16,6 +16,7 @@ import type { FileRef } from './files.ts';
 import type { TeamRequest, TeamResults } from './team-protocol.ts';
 import type { TimestampRequest, TimestampResults } from './timestamps.ts';
 import type { DashboardFacts } from '../core/dashboard.ts';
+import { CodedError } from '../core/errors.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -296,17 +297,14 @@ export function isRequestMessage(m: unknown): m is RequestMessage {
   );
 }
 
-/** An engine failure on the page side: the ErrorInfo from the worker, as an Error with its code. */
-export class EngineError extends Error {
-  readonly code: string;
-  readonly eventId?: string;
+/** An engine failure on the page side: the ErrorInfo from the worker, as a CodedError with its code. */
+export class EngineError extends CodedError {
   constructor(info: ErrorInfo) {
-    super(info.message);
+    super(info.code, info.message, { eventId: info.eventId });
     this.name = 'EngineError';
-    this.code = info.code;
-    this.eventId = info.eventId;
   }
-  toJSON(): ErrorInfo {
+  /** The ErrorInfo it was made from. */
+  override toJSON(): ErrorInfo {
     return { code: this.code, message: this.message, eventId: this.eventId };
   }
 }

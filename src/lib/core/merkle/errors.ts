@@ -1,7 +1,9 @@
 /**
  * Typed errors of the transparency-log primitives. Codes are stable: callers, scripts and the UI match on them.
- * Kept apart from ../errors.ts so the Merkle code stays a self-contained layer.
+ * Its own code union (the class is the core's CodedError), so the Merkle code names only its own failures.
  */
+import { CodedError } from '../errors.ts';
+
 export const MerkleErrorCode = {
   /** A hash (leaf hash, proof element, root used as a seed) is not 32 bytes. */
   HASH_WRONG_LENGTH: 'HASH_WRONG_LENGTH',
@@ -34,18 +36,11 @@ export const MerkleErrorCode = {
 } as const;
 export type MerkleErrorCode = (typeof MerkleErrorCode)[keyof typeof MerkleErrorCode];
 
-/** An error with a stable code; serializes with toJSON so it crosses a worker boundary. */
-export class MerkleError extends Error {
-  readonly code: MerkleErrorCode;
-  readonly detail?: unknown;
+/** An error of the transparency-log primitives, with one of MerkleErrorCode. */
+export class MerkleError extends CodedError<MerkleErrorCode> {
   constructor(code: MerkleErrorCode, message: string, opts: { detail?: unknown; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(code, message, opts);
     this.name = 'MerkleError';
-    this.code = code;
-    this.detail = opts.detail;
-  }
-  toJSON() {
-    return { name: this.name, code: this.code, message: this.message, detail: this.detail };
   }
 }
 

@@ -2,6 +2,8 @@
  * Stable codes of the proofs layer (device log, checkpoints, witnessing, evidence bundles). Scripts, the UI and
  * the tests match on them; never rename one.
  */
+import { CodedError } from '../errors.ts';
+
 export const ProofCode = {
   /** The stored log (state, leaf chunks, checkpoints) is damaged or disagrees with itself. */
   LOG_CORRUPT: 'LOG_CORRUPT',
@@ -27,17 +29,11 @@ export const ProofCode = {
 } as const;
 export type ProofCode = (typeof ProofCode)[keyof typeof ProofCode];
 
-export class ProofError extends Error {
-  readonly code: ProofCode;
-  readonly detail?: unknown;
+/** An error of the proofs layer, with one of ProofCode. */
+export class ProofError extends CodedError<ProofCode> {
   constructor(code: ProofCode, message: string, opts: { detail?: unknown; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(code, message, opts);
     this.name = 'ProofError';
-    this.code = code;
-    this.detail = opts.detail;
-  }
-  toJSON() {
-    return { name: this.name, code: this.code, message: this.message, detail: this.detail };
   }
 }
 

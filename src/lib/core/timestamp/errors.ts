@@ -1,4 +1,6 @@
 /** Errors of RFC 3161 time-stamping (requests, responses, trusted roots). Codes are stable: callers match on them. */
+import { CodedError } from '../errors.ts';
+
 export const TimestampErrorCode = {
   /** A TimeStampReq that is not a v1 request with a 32-byte SHA-256 imprint (or bytes that are not DER at all). */
   REQUEST_INVALID: 'TSA_REQUEST_INVALID',
@@ -19,17 +21,11 @@ export const TimestampErrorCode = {
 } as const;
 export type TimestampErrorCode = (typeof TimestampErrorCode)[keyof typeof TimestampErrorCode];
 
-export class TimestampError extends Error {
-  readonly code: TimestampErrorCode;
-  readonly detail?: unknown;
+/** An error of RFC 3161 time-stamping, with one of TimestampErrorCode. */
+export class TimestampError extends CodedError<TimestampErrorCode> {
   constructor(code: TimestampErrorCode, message: string, opts: { detail?: unknown; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(code, message, opts);
     this.name = 'TimestampError';
-    this.code = code;
-    this.detail = opts.detail;
-  }
-  toJSON() {
-    return { name: this.name, code: this.code, message: this.message, detail: this.detail };
   }
 }
 
