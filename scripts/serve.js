@@ -18,6 +18,7 @@ import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { connectOrigins } from './connect-origins.js';
 
@@ -74,16 +75,13 @@ export function cspForHtml(html) {
   return /frame-ancestors/.test(policy) ? policy : `${policy}; frame-ancestors 'none'`;
 }
 
-function parseArgs(argv) {
-  const o = { dir: process.env.PL_BUILD_DIR || 'build', port: undefined, strictPort: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--dir') o.dir = argv[++i];
-    else if (a === '--port') o.port = argv[++i];
-    else if (a === '--strict-port') o.strictPort = true;
-    else throw new Error(`unknown option ${a}`);
-  }
-  return o;
+/** The command line: --dir, --port, --strict-port; an unknown option or a missing value is an error. */
+function options(args) {
+  const { values } = parseArgs({
+    args,
+    options: { dir: { type: 'string' }, port: { type: 'string' }, 'strict-port': { type: 'boolean', default: false } }
+  });
+  return { dir: values.dir ?? (process.env.PL_BUILD_DIR || 'build'), port: values.port, strictPort: values['strict-port'] };
 }
 
 /**
@@ -189,7 +187,7 @@ function listen(server, port) {
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = options(process.argv.slice(2));
   const requested = Number(opts.port ?? process.env.PORT ?? 4173);
   if (!Number.isInteger(requested) || requested < 0 || requested > 65535) throw new Error(`invalid port ${opts.port ?? process.env.PORT}`);
   const server = await createStaticServer({ dir: opts.dir });
