@@ -26,6 +26,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Session } from 'node:inspector/promises';
+import { parseArgs } from 'node:util';
 import { FsStorage } from '../../src/lib/adapters/storage/fs.ts';
 import { Ledger } from '../../src/lib/core/ledger.ts';
 import { generateDeviceKey, importPrivateKey, exportPrivateKey, signerFromCryptoKey, type Signer } from '../../src/lib/core/keys.ts';
@@ -35,12 +36,16 @@ import { fromBase64url } from '../../src/lib/core/bytes.ts';
 import { sshsigSignedData } from '../../src/lib/core/journal/sshsig.ts';
 import { checklistBody, generationBodies, policySnapshotBody } from './events.ts';
 
-const [task, ...rest] = process.argv.slice(2);
-const arg = (name: string, d?: string): string | undefined => {
-  const i = rest.indexOf(`--${name}`);
-  return i >= 0 ? rest[i + 1] : d;
-};
-const flag = (name: string) => rest.includes(`--${name}`);
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: Object.fromEntries([
+    ...['dir', 'layout', 'runs', 'module', 'ledger', 'n', 'seed', 'window', 'compact-after', 'profile'].map((o) => [o, { type: 'string' as const }]),
+    ['durable', { type: 'boolean' as const }]
+  ])
+});
+const task = positionals[0];
+const arg = (name: string, d?: string): string | undefined => (values[name] as string | undefined) ?? d;
+const flag = (name: string) => values[name] === true;
 const num = (name: string, d: number) => Number(arg(name, String(d)));
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const dir = arg('dir');
