@@ -1,5 +1,5 @@
 /**
- * glTF metadata read with @gltf-transform/core in the page: generator, vertex and triangle counts,
+ * glTF metadata read with @gltf-transform/core (loaded on first use) in the page: generator, vertex and triangle counts,
  * meshes, materials, textures. Reads the user's local files (nothing is fetched from anywhere else): a .glb
  * from its bytes, a .gltf from its JSON plus the buffers and images it names, matched by file name.
  *
@@ -7,7 +7,7 @@
  * size and an artist's budget refer to. Triangles: indexed or not, for TRIANGLES, TRIANGLE_STRIP and
  * TRIANGLE_FAN primitives; points and lines count none.
  */
-import { WebIO, type Document } from '@gltf-transform/core';
+import type { Document } from '@gltf-transform/core';
 import { externalUris, uriBaseName, type ModelFiles } from './model-files.ts';
 
 export interface TextureInfo {
@@ -102,6 +102,8 @@ function summarize(doc: Document, missing: string[], generator: string | null): 
 }
 
 export async function readGltfMeta(model: ModelFiles): Promise<GltfMeta> {
+  // Loaded when a model is read, as three.js is for the preview: most visits to an asset page never need it.
+  const { WebIO } = await import('@gltf-transform/core');
   const io = new WebIO();
   if (model.kind === 'glb') {
     const bytes = new Uint8Array(await model.main.arrayBuffer());
