@@ -242,10 +242,10 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .description('rewrite the stored document as one snapshot')
     .action(run(compactLedger));
 
-  program.command('push').description("push the ledger's Git journal (pulling first; never forced)").argument('<url>').action(run(async (opts, o, url) => (await journal()).journalPush(opts, o, url)));
-  program.command('pull').description('pull and check every commit of a Git remote').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalPull(opts, o, url)));
-  program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalClone(opts, o, url)));
-  program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').action(run(async (opts, o) => (await journal()).journalAllowedSigners(opts, o)));
+  program.command('push').description("push the ledger's Git journal, sealed (the host reads no name) unless --plain (pulling first; never forced)").argument('<url>').option('--plain', 'push a readable journal (for a public or self-hosted remote where readability is wanted)').action(run(async (opts, o, url) => (await journal()).journalPush(opts, o, url)));
+  program.command('pull').description('pull and check every commit of a Git remote (a sealed one is opened with the team keys)').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalPull(opts, o, url)));
+  program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote (a sealed one needs the team keys: --key-backup, or a directory that joined)').argument('<url>').option('--key-backup <file>', 'restore the device key and team keys from this key backup first (passphrase from $PROVENANCE_LEDGER_PASSPHRASE or typed)').action(run(async (opts, o, url) => (await journal()).journalClone(opts, o, url)));
+  program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').option('--sealed', "the archive keys that sign a sealed journal's commits").action(run(async (opts, o) => (await journal()).journalAllowedSigners(opts, o)));
   const journalCmd = program.command('journal').description("the ledger's Git journal (DIR/journal.git)").exitOverride();
   journalCmd.command('status').description('commits, head, events without a commit, last push and pull').action(run(async (opts, o) => (await journal()).journalStatus(opts, o)));
   journalCmd

@@ -11,7 +11,8 @@ import { FsStorage } from '../../lib/adapters/storage/fs.ts';
 import { GitJournal } from '../../lib/adapters/git/journal.ts';
 import { nodeBinding } from '../../lib/adapters/git/node.ts';
 import type { Credentials } from '../../lib/adapters/git/binding.ts';
-import { clone as cloneRemote, pull as pullRemote, push as pushRemote } from '../../lib/adapters/git/remote.ts';
+import { clone as cloneRemote, pull as pullRemote, push as pushRemote, pushSealed, sealedFetch } from '../../lib/adapters/git/remote.ts';
+import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import { allowedSigners as signersFile } from '../../lib/core/journal/allowed-signers.ts';
 import { identitySigner, loadIdentity } from '../../lib/adapters/node/identity.ts';
 import { LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
@@ -36,31 +37,72 @@ async function journalOf(opts: GlobalOptions) {
   return { session, journal };
 }
 
-export async function journalPush(opts: GlobalOptions, out: Output, url: string): Promise<void> {
+/**
+ * The archive keys of the team key epochs held in DIR (they seal and open the sealed journal). With `create`, the
+ * owner of a ledger that has no team key yet makes epoch 1 (as its first sync would).
+ */
+async function archiveKeysOf(session: Awaited<ReturnType<typeof openSession>>, create = false) {
+  const { loadTeamKeys, ensureTeamKey } = await import('../../lib/core/team/teamkey.ts');
+  const { archiveKeys } = await import('../../lib/core/journal/sealed.ts');
+  if (create && session.identity && session.ledger.member(session.identity.publicKey)?.role === 'owner') await ensureTeamKey(session.storage, true);
+  return archiveKeys(await loadTeamKeys(session.storage));
+}
+
+export async function journalPush(opts: GlobalOptions & { plain?: boolean }, out: Output, url: string): Promise<void> {
   const { session, journal } = await journalOf(opts);
   // Nothing is sent while the device log disagrees with the document (it may hold an event the document lost).
   const { assertStoredLogMatches } = await import('../../lib/core/proofs/log-check.ts');
   await assertStoredLogMatches(session.storage, session.ledger);
-  const r = await pushRemote(journal, url);
-  out.result({ url, main: r.main ?? null, concurrent: r.concurrent, received: r.received, commits: journal.size, newCommits: r.sent }, (say) => {
-    say(`pushed ${r.sent} new commit${r.sent === 1 ? '' : 's'} to ${url} (main ${r.main?.slice(0, 12)}, the journal holds ${journal.size})${r.received ? `, after pulling ${r.received} new events` : ''}`);
+  let r: { main?: string; concurrent: string[]; received: number; sent: number };
+  if (opts.plain) r = await pushRemote(journal, url);
+  else {
+    const keys = await archiveKeysOf(session, true);
+    if (!keys.length) {
+      throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `this device holds no team key to seal the journal with: sync with your team first (or push --plain for a readable journal)`);
+    }
+    r = await pushSealed(journal, url, keys);
+  }
+  const sealed = !opts.plain;
+  out.result({ url, sealed, main: r.main ?? null, concurrent: r.concurrent, received: r.received, commits: journal.size, newCommits: r.sent }, (say) => {
+    say(`pushed ${r.sent} new commit${r.sent === 1 ? '' : 's'} to ${url}${sealed ? ', sealed' : ', readable'} (main ${r.main?.slice(0, 12)}, the journal holds ${journal.size})${r.received ? `, after pulling ${r.received} new events` : ''}`);
+    if (!sealed) say('  readable journal: the Git host can read every event (project, file and member names)');
     if (r.concurrent.length) say(`  ${r.concurrent.length} concurrent head(s) pushed as refs/heads/concurrent/*; the next event joins them`);
   });
 }
 
 export async function journalPull(opts: GlobalOptions, out: Output, url: string): Promise<void> {
-  const { journal } = await journalOf(opts);
-  const r = await pullRemote(journal, url);
-  out.result({ url, received: r.received, events: journal.ledger.size }, (say) => say(`pulled ${r.received} new events from ${url}; the ledger holds ${journal.ledger.size}`));
+  const { session, journal } = await journalOf(opts);
+  // A remote last seen readable is pulled as one; any other is opened with the team keys when it is sealed.
+  const known = (await journal.status()).remotes?.find((x) => x.url === url.replace(/\/\/[^@/]*@/, '//'));
+  const keys = known && !known.sealed ? [] : await archiveKeysOf(session);
+  const r = await pullRemote(journal, url, keys.length ? await sealedFetch(journal, keys) : undefined);
+  out.result({ url, sealed: r.kind === 'sealed', received: r.received, events: journal.ledger.size }, (say) =>
+    say(`pulled ${r.received} new events from ${url}${r.kind === 'sealed' ? ' (sealed)' : ''}; the ledger holds ${journal.ledger.size}`)
+  );
 }
 
-export async function journalClone(opts: GlobalOptions, out: Output, url: string): Promise<void> {
+export async function journalClone(opts: GlobalOptions & { keyBackup?: string }, out: Output, url: string): Promise<void> {
   const dir = ledgerDir(opts);
+  // The key backup is opened before anything is written: a wrong passphrase leaves no directory behind.
+  const restored = opts.keyBackup ? await openKeyBackup(opts.keyBackup) : undefined;
   const existed = await stat(dir).then(() => true, () => false);
   const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   try {
+    const { loadTeamKeys, saveTeamKey } = await import('../../lib/core/team/teamkey.ts');
+    if (restored) {
+      const { saveIdentity } = await import('../../lib/adapters/node/identity.ts');
+      const existing = await loadIdentity(storage);
+      if (existing && existing.publicKey !== restored.publicKey) {
+        throw new LedgerError(ErrorCode.KEY_MISMATCH, `${dir} already has another device key (${existing.publicKey.slice(0, 12)}…) than the backup's`);
+      }
+      if (!existing) await saveIdentity(storage, restored, restored.name);
+      const held = new Set((await loadTeamKeys(storage)).map((k) => k.epoch));
+      for (const k of restored.teamKeys) if (!held.has(k.epoch)) await saveTeamKey(storage, k);
+    }
     const identity = await loadIdentity(storage);
-    const journal = await cloneRemote(nodeBinding(dir, prompt), url, storage, identity ? identitySigner(identity) : undefined);
+    const { archiveKeys } = await import('../../lib/core/journal/sealed.ts');
+    const keys = await archiveKeys(await loadTeamKeys(storage));
+    const journal = await cloneRemote(nodeBinding(dir, prompt), url, storage, identity ? identitySigner(identity) : undefined, keys);
     out.result({ url, dir: path.resolve(dir), ledger: { id: journal.ledger.id, name: journal.ledger.name }, events: journal.ledger.size }, (say) => {
       say(`cloned ledger "${journal.ledger.name}" (${journal.ledger.size} events, all verified) into ${path.resolve(dir)}`);
       if (!identity) say('  this directory has no device key: import yours (key import) or init one and ask an admin to add it');
@@ -76,8 +118,30 @@ export async function journalClone(opts: GlobalOptions, out: Output, url: string
   }
 }
 
-export async function journalAllowedSigners(opts: GlobalOptions, out: Output): Promise<void> {
+/** Decrypts a key backup file (passphrase from the environment or typed), or says what is wrong with it. */
+async function openKeyBackup(file: string) {
+  const { readFile } = await import('node:fs/promises');
+  const { assertReadableFile, nativePath } = await import('../../lib/adapters/node/files.ts');
+  const { getPassphrase } = await import('../../lib/adapters/node/passphrase.ts');
+  const { decryptKeyBackup } = await import('../../lib/core/backup.ts');
+  await assertReadableFile(file, 'key backup file');
+  let backup: unknown;
+  try {
+    backup = JSON.parse(await readFile(nativePath(file), 'utf8'));
+  } catch (e) {
+    throw new LedgerError(ErrorCode.BAD_BACKUP, `key backup file ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return decryptKeyBackup(backup, await getPassphrase('Passphrase of the key backup: '), true);
+}
+
+export async function journalAllowedSigners(opts: GlobalOptions & { sealed?: boolean }, out: Output): Promise<void> {
   const session = await openSession(opts, { write: false });
+  if (opts.sealed) {
+    const { sealedAllowedSigners } = await import('../../lib/core/journal/sealed.ts');
+    const text = sealedAllowedSigners(await archiveKeysOf(session));
+    out.result({ allowedSigners: text }, (say) => say(text.trimEnd()));
+    return;
+  }
   const text = signersFile(session.ledger.roster(), session.ledger.name);
   out.result({ allowedSigners: text }, (say) => say(text.trimEnd()));
 }
@@ -102,6 +166,7 @@ export async function journalStatus(opts: GlobalOptions, out: Output): Promise<v
     if (s.missing) say(`  ${s.missing} event(s) have no journal signature, so no commit: see \`provenance-ledger journal repair\``);
     say(`  last push: ${s.lastPush ? `${s.lastPush.at} to ${s.lastPush.url} (main ${short(s.lastPush.main)})` : 'never'}`);
     say(`  last pull: ${s.lastPull ? `${s.lastPull.at} from ${s.lastPull.url} (${s.lastPull.count} new)` : 'never'}`);
+    for (const r of s.remotes ?? []) say(`  remote ${r.url}: ${r.sealed ? 'sealed (the host holds ciphertext only)' : 'readable (the host can read every event)'}`);
   });
 }
 

@@ -11,7 +11,7 @@ import { assertReadableFile, nativePath } from '../../lib/adapters/node/files.ts
 import { decryptKeyBackup, encryptKeyBackup } from '../../lib/core/backup.ts';
 import { keyFingerprint } from '../../lib/core/keys.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
-import { LEDGER_FOLDERS, existingStorage, ledgerDir, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, existingStorage, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
 import type { Output } from '../output.ts';
 
 export async function keyExport(opts: GlobalOptions & { out: string; force?: boolean }, out: Output): Promise<void> {
@@ -20,7 +20,16 @@ export async function keyExport(opts: GlobalOptions & { out: string; force?: boo
   const identity = await loadIdentity(storage);
   if (!identity) throw new LedgerError(ErrorCode.NOT_FOUND, `no device key in ${dir} to export`);
   const passphrase = await getPassphrase('Passphrase for the backup: ', true);
-  const backup = await encryptKeyBackup(identity.pkcs8, identity.publicKey, identity.name, passphrase);
+  // The team keys go with the device key: they open the sealed journal (clone --key-backup). The owner of a ledger
+  // that has none yet makes epoch 1 now, so the backup of a solo ledger opens what it will push.
+  const { loadTeamKeys, ensureTeamKey } = await import('../../lib/core/team/teamkey.ts');
+  let teamKeys = await loadTeamKeys(storage);
+  if (!teamKeys.length) {
+    const session = await openSession(opts, { write: false }).catch(() => undefined);
+    if (session?.ledger.member(identity.publicKey)?.role === 'owner') await ensureTeamKey(storage, true);
+    teamKeys = await loadTeamKeys(storage);
+  }
+  const backup = await encryptKeyBackup(identity.pkcs8, identity.publicKey, identity.name, passphrase, undefined, teamKeys);
   let handle;
   try {
     // 'wx': never overwrite an existing file (it may be an older backup of another key) unless --force.
@@ -36,8 +45,9 @@ export async function keyExport(opts: GlobalOptions & { out: string; force?: boo
     await handle.close();
   }
   const fingerprint = await keyFingerprint(identity.publicKey);
-  out.result({ out: path.resolve(opts.out), publicKey: identity.publicKey, fingerprint, name: identity.name }, (say) => {
+  out.result({ out: path.resolve(opts.out), publicKey: identity.publicKey, fingerprint, name: identity.name, teamKeyEpochs: teamKeys.map((k) => k.epoch) }, (say) => {
     say(`Wrote the encrypted key backup of ${identity.name} (fingerprint ${fingerprint}) to ${path.resolve(opts.out)}`);
+    if (teamKeys.length) say(`  with the team keys of epoch${teamKeys.length === 1 ? '' : 's'} ${teamKeys.map((k) => k.epoch).sort((a, b) => a - b).join(', ')} (they open the sealed journal)`);
     say('Keep it and its passphrase apart; either alone is useless, both together sign as you.');
   });
 }
@@ -69,7 +79,12 @@ export async function keyImport(file: string, opts: GlobalOptions, out: Output):
     await saveIdentity(storage, key, key.name);
     status = 'imported';
   }
-  out.result({ status, dir: path.resolve(dir), publicKey: key.publicKey, fingerprint, name: key.name }, (say) => {
+  // Team keys the directory lacks (an epoch already held is kept as it is).
+  const { loadTeamKeys, saveTeamKey } = await import('../../lib/core/team/teamkey.ts');
+  const held = new Set((await loadTeamKeys(storage)).map((k) => k.epoch));
+  const added = key.teamKeys.filter((k) => !held.has(k.epoch));
+  for (const k of added) await saveTeamKey(storage, k);
+  out.result({ status, dir: path.resolve(dir), publicKey: key.publicKey, fingerprint, name: key.name, teamKeyEpochs: added.map((k) => k.epoch) }, (say) => {
     say(status === 'imported' ? `Imported the key of ${key.name} (fingerprint ${fingerprint}) into ${path.resolve(dir)}` : `${path.resolve(dir)} already holds this key (fingerprint ${fingerprint}); nothing changed`);
   });
 }

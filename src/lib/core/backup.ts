@@ -25,6 +25,19 @@ export interface KeyBackup {
   kdf: KdfParams;
   cipher: { alg: 'AES-256-GCM'; iv: string };
   ciphertext: string;
+  /**
+   * The team keys the device held when the backup was made (they open a sealed journal: clone with a key backup),
+   * sealed under the same passphrase with their own nonce: UTF-8 JSON `[{"epoch", "key", "covers"}, …]`.
+   * Absent from backups made before sealed journals, or of a device that held none.
+   */
+  teamKeys?: { iv: string; ciphertext: string };
+}
+
+/** A team key as a key backup carries it (core/team/teamkey.ts's record). */
+export interface BackupTeamKey {
+  epoch: number;
+  key: Uint8Array;
+  covers: string[];
 }
 
 export const DEFAULT_KDF = { iterations: 3, memoryKiB: 65536, parallelism: 1 } as const;
@@ -81,12 +94,23 @@ export async function encryptKeyBackup(
   publicKey: PublicKey,
   name: string,
   passphrase: string,
-  params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF
+  params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF,
+  teamKeys: readonly BackupTeamKey[] = []
 ): Promise<KeyBackup> {
   const { kdf, cipher } = sealParams(passphrase, params);
-  const partial: Omit<KeyBackup, 'ciphertext'> = { format: BACKUP_FORMAT, publicKey, name, kdf, cipher };
-  return { ...partial, ciphertext: await seal(passphrase, kdf, cipher.iv, header(partial), pkcs8) };
+  const partial: Omit<KeyBackup, 'ciphertext' | 'teamKeys'> = { format: BACKUP_FORMAT, publicKey, name, kdf, cipher };
+  const backup: KeyBackup = { ...partial, ciphertext: await seal(passphrase, kdf, cipher.iv, header(partial), pkcs8) };
+  if (teamKeys.length) {
+    const iv = toBase64url(crypto.getRandomValues(new Uint8Array(12)));
+    const json = JSON.stringify(teamKeys.map((k) => ({ epoch: k.epoch, key: toBase64url(k.key), covers: k.covers })));
+    backup.teamKeys = { iv, ciphertext: await seal(passphrase, kdf, iv, teamKeysAad(partial), new TextEncoder().encode(json)) };
+  }
+  return backup;
 }
+
+/** The team keys' associated data: the header and a label, so neither part can stand in for the other. */
+const teamKeysAad = (b: Omit<KeyBackup, 'ciphertext' | 'teamKeys'>): Uint8Array =>
+  new Uint8Array([...header(b), ...new TextEncoder().encode('\nteam keys')]);
 
 /**
  * Checks the sealing fields of an untrusted file (`kdf`: Argon2id with bounded costs, `cipher`: AES-256-GCM and
@@ -115,15 +139,46 @@ export function assertKeyBackup(x: unknown): asserts x is KeyBackup {
   if (typeof b.name !== 'string' || b.name.length > 256) bad('name');
   assertSealParams(b, bad);
   if (typeof b.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{20,400}$/.test(b.ciphertext)) bad('ciphertext');
+  if (b.teamKeys !== undefined) {
+    const t = b.teamKeys;
+    if (typeof t !== 'object' || t === null) bad('teamKeys');
+    if (typeof t.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(t.iv)) bad('teamKeys.iv');
+    if (typeof t.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{20,4000000}$/.test(t.ciphertext)) bad('teamKeys.ciphertext');
+  }
 }
 
 /** Decrypts a backup; a wrong passphrase or any changed byte fails authentication (BAD_PASSPHRASE). */
-export async function decryptKeyBackup(backup: unknown, passphrase: string, extractable = false): Promise<DeviceKey & { name: string }> {
+export async function decryptKeyBackup(backup: unknown, passphrase: string, extractable = false): Promise<DeviceKey & { name: string; teamKeys: BackupTeamKey[] }> {
   assertKeyBackup(backup);
   const pkcs8 = await unseal(passphrase, backup.kdf, backup.cipher.iv, header(backup), backup.ciphertext, 'wrong passphrase, or the backup file was altered');
   const dk = await importPrivateKey(pkcs8, extractable);
   if (dk.publicKey !== backup.publicKey) {
     throw new LedgerError(ErrorCode.KEY_MISMATCH, 'the decrypted key does not match the public key in the backup');
   }
-  return { ...dk, name: backup.name };
+  let teamKeys: BackupTeamKey[] = [];
+  if (backup.teamKeys) {
+    const plain = await unseal(passphrase, backup.kdf, backup.teamKeys.iv, teamKeysAad(backup), backup.teamKeys.ciphertext, 'the team keys of the backup file were altered');
+    teamKeys = parseTeamKeys(plain);
+  }
+  return { ...dk, name: backup.name, teamKeys };
+}
+
+function parseTeamKeys(b: Uint8Array): BackupTeamKey[] {
+  const bad = (): never => {
+    throw new LedgerError(ErrorCode.BAD_BACKUP, 'not a key backup: its team keys are not a list of {epoch, key, covers}');
+  };
+  let list: unknown;
+  try {
+    list = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b));
+  } catch {
+    return bad();
+  }
+  if (!Array.isArray(list)) return bad();
+  return list.map((r) => {
+    if (typeof r !== 'object' || r === null || !Number.isSafeInteger(r.epoch) || r.epoch < 1 || typeof r.key !== 'string') return bad();
+    if (!Array.isArray(r.covers) || !r.covers.every((c: unknown) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c))) return bad();
+    const key = fromBase64url(r.key);
+    if (key.length !== 32) return bad();
+    return { epoch: r.epoch, key, covers: r.covers };
+  });
 }
