@@ -1,14 +1,33 @@
 #!/usr/bin/env node
-// The provenance-ledger command. The CLI is TypeScript run directly by Node's type stripping (Node >= 22.6;
-// unflagged from 22.18). Under `npx provenance-ledger` or an npm script, `node` is the project's own Node 22
-// (the `node` devDependency), because npm puts node_modules/.bin first on PATH.
+// The provenance-ledger command. Put it on your PATH with `npm link` (or `npm install -g .`) in the project;
+// relative paths in arguments are resolved from the directory you call it in.
+//
+// It runs the CLI's prebuilt JavaScript (scripts/build-cli.js: node_modules/.cache/provenance-ledger/cli/),
+// built here when missing or older than a source file; while another process builds it, or if the build fails,
+// it runs the TypeScript sources directly by Node's type stripping (Node >= 22.18).
+import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import module from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
-  process.stderr.write(
-    `error [USAGE]: provenance-ledger needs Node 22.18 or newer (this is ${process.version}); ` +
-      'run it as `npx provenance-ledger` in the project, where npm provides Node 22\n'
-  );
-  process.exit(2);
+  // An older `node` first on PATH: the project's own Node 22 (the `node` dependency) runs the command instead.
+  const own = path.join(ROOT, 'node_modules', 'node', 'bin', 'node');
+  let status = 2;
+  if (process.env.PROVENANCE_LEDGER_REEXEC !== own && statSync(own, { throwIfNoEntry: false })?.isFile()) {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(own, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, PROVENANCE_LEDGER_REEXEC: own } });
+    if (r.signal) process.kill(process.pid, r.signal);
+    status = r.status ?? 3;
+  } else {
+    process.stderr.write(
+      `error [USAGE]: provenance-ledger needs Node 22.18 or newer (this is ${process.version}); ` +
+        'run npm install in the project (it provides Node 22), or put Node 22 first on your PATH\n'
+    );
+  }
+  process.exit(status);
 }
 // `provenance-ledger log | head`: a closed pipe ends the output quietly, as for any Unix tool.
 for (const stream of [process.stdout, process.stderr]) {
@@ -17,5 +36,46 @@ for (const stream of [process.stdout, process.stderr]) {
     throw e;
   });
 }
-const { main } = await import('../src/cli/main.ts');
+
+/** The prebuilt CLI when it is current (every source it was made from unchanged); else undefined. */
+function prebuilt(cache) {
+  try {
+    const { build, inputs } = JSON.parse(readFileSync(path.join(cache, 'current.json'), 'utf8'));
+    for (const [rel, size, mtime] of inputs) {
+      const st = statSync(path.join(ROOT, rel), { throwIfNoEntry: false });
+      if (!st || st.size !== size || st.mtimeMs !== mtime) return undefined;
+    }
+    const main = path.join(cache, build, 'main.js');
+    return statSync(main, { throwIfNoEntry: false }) ? main : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds the CLI unless another process is building it (then undefined: this run uses the sources). */
+async function build(cache) {
+  const lock = path.join(cache, 'build.lock');
+  try {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(cache, { recursive: true });
+    const st = statSync(lock, { throwIfNoEntry: false });
+    if (st && Date.now() - st.mtimeMs > 120_000) rmSync(lock, { force: true }); // left by a build that died
+    closeSync(openSync(lock, 'wx'));
+  } catch {
+    return undefined;
+  }
+  try {
+    return await (await import('../scripts/build-cli.js')).buildCli();
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+const cache = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
+// V8's compiled code of the modules, kept between runs (Node's module compile cache, checked against each source).
+module.enableCompileCache?.(path.join(cache, '..', 'v8'));
+const entry = process.env.PROVENANCE_LEDGER_PREBUILT === 'off' ? undefined : (prebuilt(cache) ?? (await build(cache)));
+const { main } = await import(entry ? pathToFileURL(entry).href : '../src/cli/main.ts');
 process.exitCode = await main(process.argv);

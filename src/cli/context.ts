@@ -2,12 +2,13 @@
 import { lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FsStorage } from '../lib/adapters/storage/fs.ts';
-import { loadIdentity, identitySigner, type NodeIdentity } from '../lib/adapters/node/identity.ts';
-import { Ledger } from '../lib/core/ledger.ts';
+import type { NodeIdentity } from '../lib/adapters/node/identity.ts';
+import type { Ledger } from '../lib/core/ledger.ts';
 import { ErrorCode, LedgerError } from '../lib/core/errors.ts';
 import type { LedgerEvent } from '../lib/core/event.ts';
 import type { EventType } from '../lib/core/types.ts';
 import { CliError, type Output } from './output.ts';
+import { openReadIndex, trackDocument, writeReadIndex, type LedgerReader, type TrackedStorage } from './read-index.ts';
 
 export const LEDGER_DIR_ENV = 'PROVENANCE_LEDGER_DIR';
 
@@ -27,7 +28,7 @@ export function ledgerDir(opts: GlobalOptions): string {
  * the only ones in which opening it removes stale temp files. (A folder left out only keeps its stale temp
  * files.) journal.git and journal-commits are Git's and the journal's, not the storage's.
  */
-export const LEDGER_FOLDERS = ['doc', 'identity', 'vault', 'texts', 'log', 'team', 'sync', 'settings', 'witness', 'witness-refusals'] as const;
+export const LEDGER_FOLDERS = ['doc', 'identity', 'vault', 'texts', 'log', 'team', 'sync', 'settings', 'witness', 'witness-refusals', 'cache'] as const;
 /** Any of these in a directory makes it a ledger's (possibly a damaged one); none: not a ledger. */
 const LEDGER_MARKS = ['doc', 'identity', 'log', 'journal.git'];
 
@@ -72,7 +73,10 @@ export interface Session {
  */
 export async function openSession(opts: GlobalOptions, mode: { write?: boolean; allowProblems?: boolean } = {}): Promise<Session> {
   const dir = ledgerDir(opts);
-  const storage = await existingStorage(dir, { write: mode.write });
+  const tracked = trackDocument(await existingStorage(dir, { write: mode.write }));
+  const storage = tracked.storage;
+  await import('@automerge/automerge'); // the wasm that the core's '@automerge/automerge/slim' uses
+  const [{ loadIdentity, identitySigner }, { Ledger }] = await Promise.all([import('../lib/adapters/node/identity.ts'), import('../lib/core/ledger.ts')]);
   const identity = await loadIdentity(storage);
   if (mode.write && !identity) {
     throw new LedgerError(ErrorCode.KEY_MISMATCH, `no device key in ${dir}: run init, or key import a backup of your key`);
@@ -108,11 +112,40 @@ export async function openSession(opts: GlobalOptions, mode: { write?: boolean; 
       return attach();
     };
   }
+  if (!mode.allowProblems) opened.push({ ledger, tracked });
   return { dir, storage, ledger, identity, journal, deviceLog };
 }
 
+/** The sessions this process opened, so that afterCommand can bring the read index in step with the document. */
+const opened: Array<{ ledger: Ledger; tracked: TrackedStorage }> = [];
+
+/**
+ * Keeps the read index of a ledger this command holds in memory over `tracked` (a command that opens its ledger
+ * without openSession: init, restore, join).
+ */
+export function keepReadIndex(ledger: Ledger, tracked: TrackedStorage): void {
+  opened.push({ ledger, tracked });
+}
+
+/**
+ * At the end of a command that succeeded: each ledger whose document it changed writes its read index
+ * (read-index.ts), when the chunks on disk are the ones it holds. A command that changed nothing writes nothing.
+ */
+export async function afterCommand(): Promise<void> {
+  for (const s of opened.splice(0)) if (s.tracked.changed()) await writeReadIndex(s.ledger, s.tracked);
+}
+
+/**
+ * The ledger for a command that only reads it (log, show, trace): from the read index when it is sound and the
+ * document is unchanged, else by a full load (openSession). Writes nothing either way.
+ */
+export async function readLedger(opts: GlobalOptions): Promise<LedgerReader> {
+  const view = await openReadIndex(await existingStorage(ledgerDir(opts)));
+  return view ?? (await openSession(opts)).ledger;
+}
+
 /** Resolves a full event id or a unique prefix of at least 8 hex digits, optionally of a given type. */
-export function resolveEvent(ledger: Ledger, ref: string, type?: EventType): LedgerEvent {
+export function resolveEvent(ledger: Pick<LedgerReader, 'get' | 'events'>, ref: string, type?: EventType): LedgerEvent {
   const what = type ? `${type} event` : 'event';
   const prefix = ref.trim().toLowerCase();
   if (!/^[0-9a-f]{8,64}$/.test(prefix)) {
@@ -146,4 +179,4 @@ export function oneOf<T extends string>(value: string, choices: readonly T[], fl
   return value as T;
 }
 
-export type { Output };
+export type { Output, LedgerReader };

@@ -2,10 +2,13 @@
 import type { LedgerEvent } from '../lib/core/event.ts';
 import type { Ledger } from '../lib/core/ledger.ts';
 
+/** What formatting reads of a ledger: a loaded Ledger or the read index's view of it. */
+type Members = Pick<Ledger, 'member'>;
+
 type Body = Record<string, any>;
 
 /** An event as --json commands print it. */
-export function eventJson(ev: LedgerEvent, ledger: Ledger) {
+export function eventJson(ev: LedgerEvent, ledger: Members) {
   return {
     id: ev.id,
     type: ev.event.type,
@@ -51,7 +54,7 @@ export function summary(ev: LedgerEvent): string {
 }
 
 /** One log line: time, short id, type, author, summary. */
-export function logLine(ev: LedgerEvent, ledger: Ledger): string {
+export function logLine(ev: LedgerEvent, ledger: Members): string {
   const who = ledger.member(ev.event.author)?.name ?? ev.event.author.slice(0, 8);
   return `${shortTime(ev.event.time)}  ${shortId(ev.id)}  ${ev.event.type.padEnd(15)}  ${who.padEnd(12)}  ${summary(ev)}`;
 }

@@ -2,9 +2,11 @@
  * provenance-ledger: the command line over the core. This file only declares commands and options and maps
  * failures to exit codes; each command lives in commands/, and every byte of terminal output goes through
  * output.ts.
+ *
+ * Loading is lazy: this file imports only commander, the schema's constants and the output module. A command's
+ * module is imported when that command runs, and Automerge (its wasm) before any command that opens the
+ * document; log, show and trace first try the read index (read-index.ts), which needs neither.
  */
-// Node: the full Automerge entry point initializes the wasm that the core's '@automerge/automerge/slim' uses.
-import '@automerge/automerge';
 import { Command, CommanderError, Option } from 'commander';
 import {
   CLASSIFICATIONS,
@@ -16,31 +18,47 @@ import {
   GENERATION_MODES,
   POLICY_KINDS
 } from '../lib/core/types.ts';
-import { LEDGER_DIR_ENV, type GlobalOptions } from './context.ts';
+import { LEDGER_DIR_ENV, afterCommand, type GlobalOptions } from './context.ts';
 import { CliError, Exit, Output, type ExitCode } from './output.ts';
-import { init } from './commands/init.ts';
-import { recordGeneration } from './commands/record/generation.ts';
-import { recordPolicy } from './commands/record/policy.ts';
-import { recordChecklist } from './commands/record/checklist.ts';
-import { recordExport } from './commands/record/export.ts';
-import { recordDerivation } from './commands/record/derivation.ts';
-import { recordHandoff } from './commands/record/handoff.ts';
-import { recordDeletion } from './commands/record/deletion.ts';
+import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
+// The read commands are small and load Automerge themselves only when the read index cannot answer.
 import { log } from './commands/log.ts';
 import { show } from './commands/show.ts';
 import { trace } from './commands/trace.ts';
-import { reveal } from './commands/reveal.ts';
-import { verify } from './commands/verify.ts';
-import { keyExport, keyImport } from './commands/key.ts';
-import { backupLedger, restoreLedger } from './commands/backup.ts';
-import { compactLedger } from './commands/compact.ts';
-import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
-import { changeMemberRole, invite, join, removeMember, sync } from './commands/sync.ts';
 
 const VERSION = '0.1.0';
 
-/** The Git journal commands load their adapters (isomorphic-git bindings) only when used. */
-const journal = () => import('./commands/journal.ts');
+/**
+ * Imports a command's module when the command runs. The core's '@automerge/automerge/slim' needs the wasm that
+ * the full entry point initializes, so that comes first.
+ */
+function lazy<M>(load: () => Promise<M>): () => Promise<M> {
+  return async () => {
+    await import('@automerge/automerge');
+    return load();
+  };
+}
+const cmd = {
+  init: lazy(() => import('./commands/init.ts')),
+  generation: lazy(() => import('./commands/record/generation.ts')),
+  policy: lazy(() => import('./commands/record/policy.ts')),
+  checklist: lazy(() => import('./commands/record/checklist.ts')),
+  export: lazy(() => import('./commands/record/export.ts')),
+  derivation: lazy(() => import('./commands/record/derivation.ts')),
+  handoff: lazy(() => import('./commands/record/handoff.ts')),
+  deletion: lazy(() => import('./commands/record/deletion.ts')),
+  reveal: lazy(() => import('./commands/reveal.ts')),
+  verify: lazy(() => import('./commands/verify.ts')),
+  key: lazy(() => import('./commands/key.ts')),
+  backup: lazy(() => import('./commands/backup.ts')),
+  compact: lazy(() => import('./commands/compact.ts')),
+  /** The Git journal commands and their adapters (isomorphic-git bindings). */
+  journal: lazy(() => import('./commands/journal.ts')),
+  recover: lazy(() => import('./commands/recover.ts')),
+  sync: lazy(() => import('./commands/sync.ts')),
+  proofs: lazy(() => import('./commands/proofs.ts')),
+  stamps: lazy(() => import('./commands/timestamp.ts'))
+};
 
 type Action = (opts: any, out: Output, ...args: string[]) => Promise<ExitCode | void>;
 
@@ -63,7 +81,10 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
       args.pop(); // the command's own options: optsWithGlobals() includes them
       const opts = cmd.optsWithGlobals<GlobalOptions>();
       out.json = !!opts.json;
-      done((await fn(opts, out, ...(args as string[]))) ?? Exit.OK);
+      const code = (await fn(opts, out, ...(args as string[]))) ?? Exit.OK;
+      // A command that changed the document leaves the read index in step with it (context.ts afterCommand).
+      if (code === Exit.OK) await afterCommand();
+      done(code);
     };
 
   program
@@ -71,7 +92,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .description('make this device key (unless one was imported) and a new ledger it owns')
     .option('--name <name>', 'your member name (default: your user name)')
     .option('--ledger-name <name>', "the ledger's name (default: the directory's name)")
-    .action(run(init));
+    .action(run(async (opts, o) => (await cmd.init()).init(opts, o)));
 
   const record = program.command('record').description('record an event').exitOverride();
 
@@ -97,7 +118,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .option('--checklist <id>', 'the checklist event that applied')
     .option('--policy <ids...>', 'policy-snapshot events in force (default: the latest of each kind for the platform)')
     .option('--notes <text>', 'notes')
-    .action(run(recordGeneration));
+    .action(run(async (opts, o) => (await cmd.generation()).recordGeneration(opts, o)));
 
   record
     .command('policy')
@@ -112,7 +133,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .option('--reviewed-by <name>', 'who read it and gave the answers')
     .option('--summary <text>', 'what changed since the previous snapshot, in words')
     .option('--notes <text>', 'notes')
-    .action(run(recordPolicy));
+    .action(run(async (opts, o) => (await cmd.policy()).recordPolicy(opts, o)));
 
   record
     .command('checklist')
@@ -129,7 +150,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .option('--nda-checked', "the client's NDA allows this platform")
     .option('--setting <names...>', 'platform settings switched on, by their own names')
     .option('--notes <text>', 'notes')
-    .action(run(recordChecklist));
+    .action(run(async (opts, o) => (await cmd.checklist()).recordChecklist(opts, o)));
 
   record
     .command('export')
@@ -140,7 +161,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .option('--encrypted', 'the destination is encrypted')
     .option('--generation <id>', 'the generation the files came from (default: found by hash)')
     .option('--notes <text>', 'notes')
-    .action(run(recordExport));
+    .action(run(async (opts, o) => (await cmd.export()).recordExport(opts, o)));
 
   record
     .command('derivation')
@@ -152,7 +173,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .addOption(new Option('--operation <op>', 'what was done').choices(DERIVATION_OPERATIONS).makeOptionMandatory())
     .option('--source <ids...>', 'events that recorded the --from files (default: found by hash)')
     .option('--notes <text>', 'notes')
-    .action(run(recordDerivation));
+    .action(run(async (opts, o) => (await cmd.derivation()).recordDerivation(opts, o)));
 
   record
     .command('handoff')
@@ -166,7 +187,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .option('--terms <text>', 'the licence or contract terms')
     .option('--project <name>', 'the project')
     .option('--notes <text>', 'notes')
-    .action(run(recordHandoff));
+    .action(run(async (opts, o) => (await cmd.handoff()).recordHandoff(opts, o)));
 
   record
     .command('deletion')
@@ -178,7 +199,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .option('--evidence <file>', 'the confirmation (e-mail, screenshot, API response): hashed, kept by you')
     .addOption(new Option('--evidence-kind <kind>', 'what the evidence is (default: from its extension)').choices(EVIDENCE_KINDS))
     .option('--notes <text>', 'notes')
-    .action(run(recordDeletion));
+    .action(run(async (opts, o) => (await cmd.deletion()).recordDeletion(opts, o)));
 
   program
     .command('log')
@@ -204,13 +225,14 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .command('reveal')
     .description("the prompt behind a generation's commitment, from this device's vault")
     .argument('<id>', 'generation event id or prefix')
-    .action(run((opts, o, id) => reveal(id, opts, o)));
+    .action(run(async (opts, o, id) => (await cmd.reveal()).reveal(id, opts, o)));
 
   program
     .command('verify')
     .description('check every file the ledger keeps: document, journal, device log, checkpoints, time-stamps, policy texts, vault, identity (exit 1 when a problem is found; never writes)')
     .option('--repair', 'write again what is derived from the document (the device log, checkpoints that no longer verify) and say what was done')
-    .action(run(verify));
+    .option('--full', "check every event and journal commit signature one by one (by default this device's events under its newest good checkpoint are covered by that checkpoint's one signature)")
+    .action(run(async (opts, o) => (await cmd.verify()).verify(opts, o)));
 
   const key = program.command('key').description(`back up or restore this device's key (passphrase from $${PASSPHRASE_ENV} or typed)`).exitOverride();
   key
@@ -218,44 +240,44 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .description('write a passphrase-encrypted backup of the device key')
     .requiredOption('--out <file>', 'the backup file to write')
     .option('--force', 'overwrite the file if it exists')
-    .action(run(keyExport));
+    .action(run(async (opts, o) => (await cmd.key()).keyExport(opts, o)));
   key
     .command('import')
     .description('restore a device key from a backup into the ledger directory')
     .argument('<file>', 'the backup file')
-    .action(run((opts, o, file) => keyImport(file, opts, o)));
+    .action(run(async (opts, o, file) => (await cmd.key()).keyImport(file, opts, o)));
 
   program
     .command('backup')
     .description('write the complete backup: the device key, every event, the policy texts and the prompt vault, passphrase-encrypted')
     .requiredOption('--out <file>', 'the backup file to write')
     .option('--force', 'overwrite the file if it exists')
-    .action(run(backupLedger));
+    .action(run(async (opts, o) => (await cmd.backup()).backupLedger(opts, o)));
   program
     .command('restore')
     .description('restore a complete backup into the ledger directory (a new one, or the same ledger: what is missing is added; another ledger: refused)')
     .argument('<file>', 'the backup file')
-    .action(run((opts, o, file) => restoreLedger(file, opts, o)));
+    .action(run(async (opts, o, file) => (await cmd.backup()).restoreLedger(file, opts, o)));
 
   program
     .command('compact')
     .description('rewrite the stored document as one snapshot')
-    .action(run(compactLedger));
+    .action(run(async (opts, o) => (await cmd.compact()).compactLedger(opts, o)));
 
-  program.command('push').description("push the ledger's Git journal, sealed (the host reads no name) unless --plain (pulling first; never forced)").argument('<url>').option('--plain', 'push a readable journal (for a public or self-hosted remote where readability is wanted)').action(run(async (opts, o, url) => (await journal()).journalPush(opts, o, url)));
-  program.command('pull').description('pull and check every commit of a Git remote (a sealed one is opened with the team keys)').argument('<url>').action(run(async (opts, o, url) => (await journal()).journalPull(opts, o, url)));
-  program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote (a sealed one needs the team keys: --key-backup, or a directory that joined)').argument('<url>').option('--key-backup <file>', 'restore the device key and team keys from this key backup first (passphrase from $PROVENANCE_LEDGER_PASSPHRASE or typed)').action(run(async (opts, o, url) => (await journal()).journalClone(opts, o, url)));
-  program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').option('--sealed', "the archive keys that sign a sealed journal's commits").action(run(async (opts, o) => (await journal()).journalAllowedSigners(opts, o)));
+  program.command('push').description("push the ledger's Git journal, sealed (the host reads no name) unless --plain (pulling first; never forced)").argument('<url>').option('--plain', 'push a readable journal (for a public or self-hosted remote where readability is wanted)').action(run(async (opts, o, url) => (await cmd.journal()).journalPush(opts, o, url)));
+  program.command('pull').description('pull and check every commit of a Git remote (a sealed one is opened with the team keys)').argument('<url>').action(run(async (opts, o, url) => (await cmd.journal()).journalPull(opts, o, url)));
+  program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote (a sealed one needs the team keys: --key-backup, or a directory that joined)').argument('<url>').option('--key-backup <file>', 'restore the device key and team keys from this key backup first (passphrase from $PROVENANCE_LEDGER_PASSPHRASE or typed)').action(run(async (opts, o, url) => (await cmd.journal()).journalClone(opts, o, url)));
+  program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').option('--sealed', "the archive keys that sign a sealed journal's commits").action(run(async (opts, o) => (await cmd.journal()).journalAllowedSigners(opts, o)));
   const journalCmd = program.command('journal').description("the ledger's Git journal (DIR/journal.git)").exitOverride();
-  journalCmd.command('status').description('commits, head, events without a commit, last push and pull').action(run(async (opts, o) => (await journal()).journalStatus(opts, o)));
+  journalCmd.command('status').description('commits, head, events without a commit, last push and pull').action(run(async (opts, o) => (await cmd.journal()).journalStatus(opts, o)));
   journalCmd
     .command('repair')
     .description("sign the missing journal commits of this device's events, and write a damaged journal again from the ledger (exit 1 while events lack a commit)")
-    .action(run(async (opts, o) => (await journal()).journalRepair(opts, o)));
+    .action(run(async (opts, o) => (await cmd.journal()).journalRepair(opts, o)));
   program
     .command('recover')
     .description("rebuild a lost or damaged document from this device's Git journal and its readable chunks, event by event (damaged files kept aside; exit 1 when an event could not be restored)")
-    .action(run(async (opts, o) => (await import('./commands/recover.ts')).recover(opts, o)));
+    .action(run(async (opts, o) => (await cmd.recover()).recover(opts, o)));
 
   // Team sync (commands/sync.ts): relay URL from --relay, else $PROVENANCE_LEDGER_RELAY, else ws://127.0.0.1:8787.
   program
@@ -265,34 +287,32 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .option('--member <member>', "another device of this member (id or name): it gets the member's id, name and role")
     .option('--relay <url>', 'the relay')
     .option('--timeout <s>', 'how long to wait')
-    .action(run(invite));
-  program.command('join').description('join a team with an invite code: makes --ledger DIR a member device').argument('<code>').option('--relay <url>', 'the relay').option('--name <name>', 'your member name').option('--timeout <s>', 'how long to wait').action(run((opts, o, code) => join(code, opts, o)));
-  program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').option('--timeout <s>', 'with --once: the longest it runs in all (default 300)').action(run(sync));
+    .action(run(async (opts, o) => (await cmd.sync()).invite(opts, o)));
+  program.command('join').description('join a team with an invite code: makes --ledger DIR a member device').argument('<code>').option('--relay <url>', 'the relay').option('--name <name>', 'your member name').option('--timeout <s>', 'how long to wait').action(run(async (opts, o, code) => (await cmd.sync()).join(code, opts, o)));
+  program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').option('--timeout <s>', 'with --once: the longest it runs in all (default 300)').action(run(async (opts, o) => (await cmd.sync()).sync(opts, o)));
   program
     .command('remove')
     .description("remove a member's devices, or one device by its key, from the team and rotate the team key (exit 1 when the roster rules refuse it)")
     .argument('<member>', 'device key (that device only), member id or name (every device of the member)')
-    .action(run((opts, o, ref) => removeMember(ref, opts, o)));
+    .action(run(async (opts, o, ref) => (await cmd.sync()).removeMember(ref, opts, o)));
   program
     .command('role')
     .description("change a member's role (owner or admin; exit 1 when the roster rules refuse it)")
     .argument('<member>', 'device key, member id or name')
     .argument('<role>', 'owner, admin, member or viewer')
-    .action(run((opts, o, ref, role) => changeMemberRole(ref, role, opts, o)));
+    .action(run(async (opts, o, ref, role) => (await cmd.sync()).changeMemberRole(ref, role, opts, o)));
 
   // Proofs (commands/proofs.ts): the device log's checkpoints, witnessing, evidence bundles.
-  const proofs = () => import('./commands/proofs.ts');
-  program.command('checkpoint').description("sign this device's log head; --out writes a witness request, --cosigned merges a teammate's cosignature; --tsa time-stamps it (exit 1 when a TSA fails: queued)").option('--out <file>', 'write a witness request (checkpoint + consistency proofs)').option('--tsa <url...>', 'time-stamp it with these RFC 3161 TSAs (default: the configured ones, see tsa add)').option('--from <sizes...>', 'with --out: prove consistency from these sizes (default: earlier checkpoints)').option('--cosigned <file>', 'merge a cosigned checkpoint returned by a witness').option('--force', 'overwrite --out').action(run(async (opts, o) => (await proofs()).checkpoint(opts, o)));
-  program.command('witness').description("check a teammate's log against the checkpoint you cosigned last, and cosign it (exit 1 when refused)").option('--log <dir>', "the teammate's ledger directory").option('--request <file>', 'a witness request file (from checkpoint --out)').option('--out <file>', 'with --request: where to write the cosigned checkpoint').option('--force', 'overwrite --out').action(run(async (opts, o) => (await proofs()).witness(opts, o)));
-  program.command('prove').description('write an evidence bundle about a file or an event, verifiable offline').argument('<file-or-id>', 'the file (found by its hash) or an event id').requiredOption('--out <bundle>', 'the bundle file to write').option('--reveal-prompt', "include the prompt openings from this device's vault").option('--unwitnessed', 'use the newest checkpoint even if no teammate cosigned it').option('--force', 'overwrite --out').action(run(async (opts, o, ref) => (await proofs()).prove(ref, opts, o)));
-  program.command('verify-bundle').description('check an evidence bundle offline (exit 0 valid, 1 invalid, 2 usage)').argument('<bundle>', 'the bundle file').option('--file <files...>', 'files to check against the hashes the bundle names').option('--tsa-roots <pem...>', 'PEM files of the time-stamp roots you trust (else $PROVENANCE_LEDGER_TSA_ROOTS)').option('--expect-ledger <id>', 'the ledger id you know by other means: any other fails').action(run(async (opts, o, b) => (await proofs()).verifyBundleCommand(b, opts, o)));
+  program.command('checkpoint').description("sign this device's log head; --out writes a witness request, --cosigned merges a teammate's cosignature; --tsa time-stamps it (exit 1 when a TSA fails: queued)").option('--out <file>', 'write a witness request (checkpoint + consistency proofs)').option('--tsa <url...>', 'time-stamp it with these RFC 3161 TSAs (default: the configured ones, see tsa add)').option('--from <sizes...>', 'with --out: prove consistency from these sizes (default: earlier checkpoints)').option('--cosigned <file>', 'merge a cosigned checkpoint returned by a witness').option('--force', 'overwrite --out').action(run(async (opts, o) => (await cmd.proofs()).checkpoint(opts, o)));
+  program.command('witness').description("check a teammate's log against the checkpoint you cosigned last, and cosign it (exit 1 when refused)").option('--log <dir>', "the teammate's ledger directory").option('--request <file>', 'a witness request file (from checkpoint --out)').option('--out <file>', 'with --request: where to write the cosigned checkpoint').option('--force', 'overwrite --out').action(run(async (opts, o) => (await cmd.proofs()).witness(opts, o)));
+  program.command('prove').description('write an evidence bundle about a file or an event, verifiable offline').argument('<file-or-id>', 'the file (found by its hash) or an event id').requiredOption('--out <bundle>', 'the bundle file to write').option('--reveal-prompt', "include the prompt openings from this device's vault").option('--unwitnessed', 'use the newest checkpoint even if no teammate cosigned it').option('--force', 'overwrite --out').action(run(async (opts, o, ref) => (await cmd.proofs()).prove(ref, opts, o)));
+  program.command('verify-bundle').description('check an evidence bundle offline (exit 0 valid, 1 invalid, 2 usage)').argument('<bundle>', 'the bundle file').option('--file <files...>', 'files to check against the hashes the bundle names').option('--tsa-roots <pem...>', 'PEM files of the time-stamp roots you trust (else $PROVENANCE_LEDGER_TSA_ROOTS)').option('--expect-ledger <id>', 'the ledger id you know by other means: any other fails').action(run(async (opts, o, b) => (await cmd.proofs()).verifyBundleCommand(b, opts, o)));
 
   // RFC 3161 time-stamps of checkpoints (commands/timestamp.ts): the TSAs checkpoint, sync and prove use.
-  const stamps = () => import('./commands/timestamp.ts');
   const tsa = program.command('tsa').description('the RFC 3161 time-stamping authorities that time-stamp this device\'s checkpoints').exitOverride();
-  tsa.command('add').description('time-stamp checkpoints with this TSA from now on (only a 32-byte hash is sent)').argument('<url>', 'the TSA, e.g. https://freetsa.org/tsr').action(run(async (opts, o, url) => (await stamps()).tsaAdd(url, opts, o)));
-  tsa.command('remove').description('stop using this TSA, and drop its pending requests (its tokens are kept)').argument('<url>').action(run(async (opts, o, url) => (await stamps()).tsaRemove(url, opts, o)));
-  tsa.command('list').description('configured TSAs, tokens held per checkpoint size, pending requests (exit 1 when a file is damaged)').action(run(async (opts, o) => (await stamps()).tsaList(opts, o)));
+  tsa.command('add').description('time-stamp checkpoints with this TSA from now on (only a 32-byte hash is sent)').argument('<url>', 'the TSA, e.g. https://freetsa.org/tsr').action(run(async (opts, o, url) => (await cmd.stamps()).tsaAdd(url, opts, o)));
+  tsa.command('remove').description('stop using this TSA, and drop its pending requests (its tokens are kept)').argument('<url>').action(run(async (opts, o, url) => (await cmd.stamps()).tsaRemove(url, opts, o)));
+  tsa.command('list').description('configured TSAs, tokens held per checkpoint size, pending requests (exit 1 when a file is damaged)').action(run(async (opts, o) => (await cmd.stamps()).tsaList(opts, o)));
 
   return program;
 }

@@ -1,5 +1,5 @@
 /** log: the ledger's events, oldest first, optionally filtered. */
-import { openSession, type GlobalOptions } from '../context.ts';
+import { readLedger, type GlobalOptions } from '../context.ts';
 import { eventJson, logLine } from '../format.ts';
 import type { Output } from '../output.ts';
 
@@ -10,7 +10,7 @@ export interface LogOptions extends GlobalOptions {
 }
 
 export async function log(opts: LogOptions, out: Output): Promise<void> {
-  const { ledger } = await openSession(opts);
+  const ledger = await readLedger(opts);
   const events = ledger.query({ types: opts.type ? [opts.type] : undefined, project: opts.project, platform: opts.platform });
   out.result(
     { ledger: { id: ledger.id, name: ledger.name }, count: events.length, events: events.map((e) => eventJson(e, ledger)) },

@@ -1,10 +1,10 @@
 /** show: one event in full. */
-import { openSession, resolveEvent, type GlobalOptions } from '../context.ts';
+import { readLedger, resolveEvent, type GlobalOptions } from '../context.ts';
 import { eventJson, renderValue, shortTime } from '../format.ts';
 import type { Output } from '../output.ts';
 
 export async function show(ref: string, opts: GlobalOptions, out: Output): Promise<void> {
-  const { ledger } = await openSession(opts);
+  const ledger = await readLedger(opts);
   const ev = resolveEvent(ledger, ref);
   const author = ledger.member(ev.event.author);
   out.result({ event: { ...eventJson(ev, ledger), sig: ev.sig } }, (say) => {

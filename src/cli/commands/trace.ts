@@ -1,12 +1,12 @@
 /** trace: the chain of custody of a file, found by its hash. A file the ledger does not know is not an error. */
 import path from 'node:path';
 import { hashFile } from '../../lib/adapters/node/files.ts';
-import { openSession, type GlobalOptions } from '../context.ts';
+import { readLedger, type GlobalOptions } from '../context.ts';
 import { eventJson, formatSize, logLine, mentionsOf } from '../format.ts';
 import type { Output } from '../output.ts';
 
 export async function trace(file: string, opts: GlobalOptions, out: Output): Promise<void> {
-  const { ledger } = await openSession(opts);
+  const ledger = await readLedger(opts);
   const { sha256, size } = await hashFile(file, out.progress);
   const events = ledger.trace(sha256);
   const found = events.length > 0;

@@ -36,7 +36,8 @@ const NOT_CHECKED: Record<string, string> = {
   sync: "each peer's sync state (rebuilt by the next sync)",
   witness: "the state this device keeps of teammates' logs it cosigned (checked at each witnessing)",
   'witness-refusals': 'refused checkpoints kept as evidence of a fork (kept as they are)',
-  'journal-commits': "a cache of the journal's commit ids (each file carries its own SHA-256; the journal drops a damaged one)"
+  'journal-commits': "a cache of the journal's commit ids (each file carries its own SHA-256; the journal drops a damaged one)",
+  cache: "the read index of log, show and trace (authenticated with this device's key and used only while it names exactly the stored document chunks; a full load replaces it otherwise)"
 };
 
 /** Every stored file beside the document and the journal, read-only. `documentSound`: the document had no problem. */

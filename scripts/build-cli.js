@@ -1,0 +1,75 @@
+/**
+ * The CLI's prebuilt JavaScript: src/cli/main.ts and every module it reaches (commands load lazily: one chunk per
+ * dynamic import), bundled by rolldown (the bundler vite builds with) into
+ * node_modules/.cache/provenance-ledger/cli/<build>/, so that a command does not strip the types of ~150 .ts
+ * files at every start (Node's type stripping loads its own wasm compiler: ~150 ms before anything runs).
+ * Packages stay imports of node_modules, except commander.
+ *
+ * bin/provenance-ledger.js runs the build when it finds none, or finds that a source file it was made from has
+ * changed (size or modification time, in current.json), then uses it; while another process is building, or
+ * when the build fails, it runs the TypeScript sources as they are. Nothing else depends on it: deleting the
+ * cache folder is always safe. `node scripts/build-cli.js` builds it by hand.
+ *
+ * current.json is written last, atomically (temp file + rename): a build cut short is never used. Older builds
+ * are removed once they are an hour old (a process started from one may still load its lazy chunks).
+ */
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CACHE = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
+const KEEP_MS = 60 * 60 * 1000;
+
+/** Builds the bundle; resolves with the path of its main.js. */
+export async function buildCli() {
+  const { rolldown } = await import('rolldown');
+  const started = Date.now();
+  const name = `build-${Date.now().toString(36)}-${process.pid}`;
+  const out = path.join(CACHE, name);
+  mkdirSync(CACHE, { recursive: true });
+  const bundle = await rolldown({
+    input: path.join(ROOT, 'src/cli/main.ts'),
+    platform: 'node',
+    // Packages and Node's modules are imported at run time, from node_modules; only the project's sources are bundled.
+    // commander is bundled too: every command parses with it, and one ES module loads faster than its CommonJS files.
+    external: (id, _importer, resolved) => !resolved && !/^[./#]/.test(id) && !path.isAbsolute(id) && id !== 'commander',
+    logLevel: 'silent',
+    transform: { target: 'esnext' }
+  });
+  let inputs;
+  try {
+    const { output } = await bundle.write({ dir: out, format: 'esm', entryFileNames: 'main.js', chunkFileNames: '[name]-[hash].js' });
+    const ids = new Set([fileURLToPath(import.meta.url)]);
+    for (const o of output) if (o.type === 'chunk') for (const id of o.moduleIds) if (path.isAbsolute(id) && !id.includes(`${path.sep}node_modules${path.sep}`)) ids.add(id);
+    inputs = [...ids].sort().map((id) => {
+      const st = statSync(id);
+      return [path.relative(ROOT, id), st.size, st.mtimeMs];
+    });
+  } finally {
+    await bundle.close();
+  }
+  // A source saved while the build read it: this build may hold either version, so it is not used.
+  if (inputs.some(([, , mtime]) => mtime >= started - 1000)) {
+    rmSync(out, { recursive: true, force: true });
+    throw new Error('a source file changed during the build');
+  }
+  const current = path.join(CACHE, 'current.json');
+  const tmp = `${current}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ build: name, inputs }));
+  renameSync(tmp, current);
+  for (const d of readdirSync(CACHE)) {
+    if (d === name || !d.startsWith('build-')) continue;
+    try {
+      if (Date.now() - statSync(path.join(CACHE, d)).mtimeMs > KEEP_MS) rmSync(path.join(CACHE, d), { recursive: true, force: true });
+    } catch {
+      /* another process removed it */
+    }
+  }
+  return path.join(out, 'main.js');
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const main = await buildCli();
+  process.stdout.write(`built ${path.relative(ROOT, main)}\n`);
+}
