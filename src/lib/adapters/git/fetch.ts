@@ -155,7 +155,9 @@ export async function fetchAndAccept(
   const isSealed = sealed?.eventOf(main) !== undefined || (!journal?.eventOf(main) && mainObject?.type === 'commit' && sealedShape(mainObject.content));
   const actual = remote;
   if (isSealed) {
-    if (!sealed) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `${url} holds a sealed journal, and this device holds no team key to open it; nothing was accepted`);
+    if (!sealed) {
+      throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `${url} holds a sealed journal: it is read and written with the team keys (push without --plain; pull and clone with the keys); nothing was accepted`);
+    }
     ({ remote, parsed } = await sealed.translate(url, remote, parsed, journal));
   }
   const checked = await collectAndCheck(binding, url, name, remote, parsed, journal, open);
