@@ -19,6 +19,8 @@ import type { StoredReport } from './verify-stored.ts';
 
 export interface VerifyOptions extends GlobalOptions {
   repair?: boolean;
+  /** Check every signature one by one (ledger-schema/README.md section 11, "What each mode proves"). */
+  full?: boolean;
 }
 
 const LABELS: Record<string, string> = {
@@ -45,7 +47,7 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
   try {
     const ledger = await Ledger.open({ storage, allowProblems: true, compactOnLoad: false });
     name = ledger.name;
-    report = await ledger.verify();
+    report = await ledger.verify({ full: opts.full === true });
     const files = await import('./verify-stored.ts');
     if (opts.repair) repaired = await files.repairStored(storage, ledger, report.problems.length);
     // The Git journal (DIR/journal.git), when there is one, must agree with the document.
@@ -83,11 +85,11 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
     // The document gone while its journal or log is here is a problem to report (recover rebuilds it), not "no ledger".
     const e = await (await import('./recover.ts')).noDocumentError(dir, err);
     if (!isLedgerError(e) || e.code === ErrorCode.NOT_INITIALIZED) throw e;
-    const doc = e !== err ? { ok: false, checked: 0, valid: 0, problems: [] } : await Ledger.verifyStorage(storage);
+    const doc = e !== err ? { ok: false, checked: 0, valid: 0, problems: [] } : await Ledger.verifyStorage(storage, undefined, { full: true });
     doc.problems.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
     report = { ...doc, ok: false };
   }
-  const { ok, checked, valid, ledgerId, problems } = report;
+  const { ok, checked, valid, ledgerId, problems, signatures } = report;
   const unchecked = stored
     ? [...stored.classes.filter((c) => c.unchecked).map((c) => ({ what: c.class, why: c.unchecked! })), ...stored.unchecked.map((u) => ({ what: `${u.folder}/`, why: u.why }))]
     : [{ what: 'every file beside the document', why: 'the ledger cannot be opened, so nothing can be checked against it' }];
@@ -101,6 +103,7 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
       valid,
       ledgerId: ledgerId ?? null,
       problems,
+      ...(signatures ? { signatures } : {}),
       files,
       unchecked,
       ...(notes.length ? { notices: notes } : {}),
@@ -118,6 +121,14 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
           say(`  [${p.code}] ${p.location ?? ''}${p.eventId && !p.location?.includes(p.eventId) ? ` (event ${p.eventId})` : ''}`);
           say(`      ${p.message}`);
         }
+      }
+      if (signatures?.mode === 'full') say('signatures: every event and journal commit signature checked one by one (--full)');
+      else if (signatures) {
+        say(
+          signatures.covered
+            ? `signatures: ${signatures.covered} of this device's events covered by its signed checkpoint of size ${signatures.headSize} (one signature; leaves recomputed from the stored events), the other ${checked - signatures.covered} checked one by one; --full checks every one`
+            : 'signatures: every event signature checked one by one (no checkpoint of this device covers the stored events)'
+        );
       }
       if (stored) say(`checked: document, ${journalChecked ? 'journal, ' : ''}${stored.classes.filter((c) => !c.unchecked).map((c) => `${LABELS[c.class]} (${c.checked})`).join(', ')}`);
       for (const u of unchecked) say(`not checked: ${u.what}: ${u.why}`);

@@ -20,6 +20,7 @@ import { decodeChanges } from './sync/changes.ts';
 import { SyncCode } from './sync/codes.ts';
 import type { EventCommit } from './journal/commit.ts';
 import { checkJournalSignatures, eventOfSigKey, isSigKey, JournalCommits, sigKey, verifyJournalSignatures } from './journal/signatures.ts';
+import { storedSignedHead, type Covered, type SignedHead } from './proofs/signed-head.ts';
 
 export const MAX_PARENTS = 64;
 /** The most appends written as one group (one Automerge change, one stored chunk). */
@@ -56,6 +57,22 @@ export interface CreateOptions extends LedgerOptions {
   memberId?: string;
 }
 
+export interface VerifyOptions {
+  /** Leave the journal signatures out (the benchmark's split of where the time goes). */
+  journal?: boolean;
+  /** Check every event and journal signature one by one, signed tree heads or not (`verify --full`). */
+  full?: boolean;
+}
+
+/** Options of Ledger.applyVerifiedChanges. */
+export interface ApplyOptions {
+  /**
+   * The sending peer's signed tree heads (proofs/signed-head.ts PeerHeads): the events its pending head covers,
+   * recomputed from the envelopes held or arriving, skip their own signature check; every other check runs.
+   */
+  heads?: { cover(envelope: (id: string) => string | undefined): Promise<Covered> };
+}
+
 export interface ReceiveResult {
   accepted: EventId[];
   problems: Problem[];
@@ -76,6 +93,8 @@ export interface ChangesResult extends ReceiveResult {
   applied: string[];
   /** Changes refused whole, with why (problems holds the per-event reasons). */
   rejected: Array<{ hash: string; code: string; message: string }>;
+  /** Events whose signature the sender's checked signed tree head covered (ApplyOptions.heads). */
+  covered?: number;
 }
 
 /** Entries parsed as events, unchecked (for building their journal commits while they are checked). */
@@ -592,13 +611,13 @@ export class Ledger {
    * invalid is refused whole, with every change that builds on it. The accepted changes are applied as they
    * are, so both devices end with the same Automerge history.
    */
-  async applyVerifiedChanges(changes: Uint8Array[]): Promise<ChangesResult> {
-    const run = this.#tail.then(() => this.#applyVerifiedChanges(changes));
+  async applyVerifiedChanges(changes: Uint8Array[], opts: ApplyOptions = {}): Promise<ChangesResult> {
+    const run = this.#tail.then(() => this.#applyVerifiedChanges(changes, opts));
     this.#tail = run.catch(() => undefined);
     return run;
   }
 
-  async #applyVerifiedChanges(changes: Uint8Array[]): Promise<ChangesResult> {
+  async #applyVerifiedChanges(changes: Uint8Array[], opts: ApplyOptions): Promise<ChangesResult> {
     // No need to wait for appends being written: the document store runs one mutation at a time.
     const doc = this.#store.doc;
     const store = this.#store;
@@ -620,7 +639,9 @@ export class Ledger {
     // same time as the events (see #checkArrivingSigs).
     const sigIn = new Map<string, string>();
     for (const c of candidates) for (const [k, v] of c.entries) if (isSigKey(k) && !store.has(k)) sigIn.set(eventOfSigKey(k), v);
-    const [checked, sigCheck] = await Promise.all([checkEntries(fresh, this.id), this.#checkArrivingSigs(parseLoose(fresh), sigIn, fresh)]);
+    // The sender's events its own checked signed tree head covers need no signature check of their own.
+    const covered = opts.heads ? await opts.heads.cover((id) => store.get(id) ?? fresh.get(id)) : undefined;
+    const [checked, sigCheck] = await Promise.all([checkEntries(fresh, this.id, { covered }), this.#checkArrivingSigs(parseLoose(fresh), sigIn, fresh)]);
     const bad = new Map<string, Problem[]>();
     for (const p of checked.problems) if (p.eventId) bad.set(p.eventId, [...(bad.get(p.eventId) ?? []), p]);
     for (const c of candidates) {
@@ -694,14 +715,16 @@ export class Ledger {
     this.#roster = acc.roster;
     acc.commit();
     await this.#notify(accepted.map((id) => all.get(id)!), 'receive');
-    return { accepted, problems, applied: candidates.map((c) => c.hash), rejected };
+    return { accepted, problems, applied: candidates.map((c) => c.hash), rejected, covered: checked.covered?.size ?? 0 };
   }
 
   /**
    * Verifies everything from storage again: chunk hashes, then every event (canonical bytes, schema, id,
    * signature, ledger, parents, roster). Reports each problem with its code, event id and location.
+   * By default an event covered by a signed tree head of its author's log is not signature-checked again (see
+   * verifyStorage); `full` checks every signature.
    */
-  async verify(opts: { journal?: boolean } = {}): Promise<VerifyReport> {
+  async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
     await this.flushed();
     return Ledger.verifyStorage(this.#store.storage, this.id, opts);
   }
@@ -709,8 +732,14 @@ export class Ledger {
   /**
    * Verifies a stored ledger without opening it for use, so that even a ledger too damaged to open is
    * reported on: chunk hashes, then every event. `ledgerId`, when known, pins which genesis counts.
+   *
+   * Two modes (ledger-schema/README.md section 11, "What each mode proves"). By default, when the device log
+   * stored beside the document has a checkpoint whose root the stored envelopes give again and whose signature
+   * verifies (proofs/signed-head.ts), the events of that checkpoint's signer up to its size need no Ed25519 check
+   * of their own (their journal signatures are checked for presence and form); every other event, and every other
+   * check, runs as in `full`, which checks every event and journal signature one by one.
    */
-  static async verifyStorage(storage: StorageAdapter, ledgerId?: string, opts: { journal?: boolean } = {}): Promise<VerifyReport> {
+  static async verifyStorage(storage: StorageAdapter, ledgerId?: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
     await initHash();
     await JournalCommits.ready();
     const { store, problems: storageProblems } = await DocStore.load(storage, { compactOnLoad: false });
@@ -724,15 +753,32 @@ export class Ledger {
         if (!sigs.has(eventOfSigKey(key))) sigs.set(eventOfSigKey(key), v);
       } else entries.push([key, v]);
     }
+    // The signed tree head that covers events (default mode): the newest checkpoint of the device log that the
+    // stored envelopes (the first copy of each id, as readers take) give again.
+    let head: SignedHead | undefined;
+    if (!opts.full && ledgerId) {
+      const first = new Map<string, string>();
+      for (const [k, v] of entries) if (!first.has(k)) first.set(k, v);
+      head = await storedSignedHead(storage, ledgerId, first);
+    }
+    const covered = head?.covered;
     // The events and every event's journal commit signature (<id>.git, ledger-schema/README.md "Journal
     // commits") are checked at the same time: the journal's commit building runs while event signatures are
     // verified on the thread pool. Journal problems of events that are invalid themselves are left out.
     // `journal: false` leaves the journal signatures out (the benchmark's split of where the time goes).
-    const [report, journalAll] = await Promise.all([verifyEntries(entries, ledgerId), opts.journal === false ? [] : verifyJournalSignatures(entries, sigs, new Set())]);
+    const [report, journalAll] = await Promise.all([
+      verifyEntries(entries, ledgerId, { covered }),
+      opts.journal === false ? [] : verifyJournalSignatures(entries, sigs, new Set(), { covered })
+    ]);
     const bad = new Set(report.problems.map((p) => p.eventId ?? ''));
     const journal = journalAll.filter((p) => !bad.has(p.eventId ?? ''));
     const all = [...problems, ...report.problems, ...journal];
-    return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: report.ledgerId, problems: all };
+    const signatures = {
+      mode: opts.full ? ('full' as const) : ('signed-heads' as const),
+      covered: report.covered.size,
+      ...(head?.size ? { headSize: head.size } : {})
+    };
+    return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: report.ledgerId, problems: all, signatures };
   }
 
   /** True when the document in storage, read again now, holds the event (another process appended it since). */

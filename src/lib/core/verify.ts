@@ -9,6 +9,7 @@ import { utf8 } from './bytes.ts';
 import { validateEvent } from './validate.ts';
 import { decideAcceptance, isGenesis, type Acceptance } from './roster.ts';
 import type { UnsignedEvent } from './types.ts';
+import type { Covered } from './proofs/signed-head.ts';
 
 export interface Problem {
   code: ErrorCode;
@@ -26,6 +27,12 @@ export interface VerifyReport {
   valid: number;
   ledgerId?: string;
   problems: Problem[];
+  /**
+   * How the event signatures were established: `full` checked every one; `signed-heads` took those a checked
+   * signed tree head of their author's log covers from it (`covered` events, the checkpoint of size `headSize`)
+   * and checked the rest one by one.
+   */
+  signatures?: { mode: 'full' | 'signed-heads'; covered: number; headSize?: number };
 }
 
 export interface CheckedEntries {
@@ -33,6 +40,16 @@ export interface CheckedEntries {
   events: Map<EventId, LedgerEvent>;
   problems: Problem[];
   genesisId?: EventId;
+  /** Ids whose event signature a signed tree head covered (not checked again). */
+  covered?: Set<string>;
+}
+
+export interface CheckOptions {
+  /**
+   * Events a checked signed tree head covers (proofs/signed-head.ts): an entry whose stored JSON is exactly the
+   * covered bytes and whose author is the head's signer needs no Ed25519 check of its own. Every other check runs.
+   */
+  covered?: Covered;
 }
 
 const SIG_BATCH = 512;
@@ -41,9 +58,9 @@ const SIG_BATCH = 512;
  * Per-event checks over raw entries (key = the id the entry is stored or announced under, value = the
  * envelope's canonical JSON). `ledgerId`, when known, is the ledger the entries must belong to.
  */
-export async function checkEntries(entries: Iterable<[string, string]>, ledgerId?: string): Promise<CheckedEntries> {
+export async function checkEntries(entries: Iterable<[string, string]>, ledgerId?: string, opts: CheckOptions = {}): Promise<CheckedEntries> {
   const problems: Problem[] = [];
-  const parsed: Array<{ key: string; ev: LedgerEvent; eventBytes?: Uint8Array }> = [];
+  const parsed: Array<{ key: string; ev: LedgerEvent; eventBytes?: Uint8Array; covered: boolean }> = [];
   // One id, one content: a second copy with other bytes is refused, and so is the id (which copy would count?).
   const seen = new Map<string, string>();
   const conflicting = new Set<string>();
@@ -72,19 +89,24 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
       }
       continue;
     }
-    parsed.push({ key, ev: { id: key as EventId, event: envelope.event as UnsignedEvent, sig: envelope.sig }, eventBytes });
+    // Covered: these very bytes are a leaf of the signed tree head of this event's author (the head's signer).
+    const head = opts.covered?.get(key);
+    const covered = head !== undefined && head.json === json && envelope.event.author === head.key;
+    parsed.push({ key, ev: { id: key as EventId, event: envelope.event as UnsignedEvent, sig: envelope.sig }, eventBytes, covered });
   }
 
   const good = new Map<EventId, LedgerEvent>();
+  const coveredIds = new Set<string>();
   const unique = parsed.filter(({ key }) => !conflicting.has(key));
   for (let i = 0; i < unique.length; i += SIG_BATCH) {
     const batch = unique.slice(i, i + SIG_BATCH);
-    const results = await Promise.all(batch.map(({ key, ev, eventBytes }) => checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes)));
-    batch.forEach(({ key, ev }, j) => {
+    const results = await Promise.all(batch.map(({ key, ev, eventBytes, covered }) => checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes, covered)));
+    batch.forEach(({ key, ev, covered }, j) => {
       if (results[j].length > 0) {
         for (const p of results[j]) problems.push({ ...p, eventId: key, location: `event ${key}` });
       } else {
         good.set(ev.id, ev);
+        if (covered) coveredIds.add(key);
       }
     });
   }
@@ -110,12 +132,12 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
       good.delete(id);
     }
   }
-  return { events: good, problems, genesisId };
+  return { events: good, problems, genesisId, covered: coveredIds };
 }
 
 /** Whole-ledger verification over raw entries. `knownIds` are ids present in storage (valid or not). */
-export async function verifyEntries(entries: Array<[string, string]>, ledgerId?: string): Promise<VerifyReport & { acceptance: Acceptance }> {
-  const { events, problems, genesisId } = await checkEntries(entries, ledgerId);
+export async function verifyEntries(entries: Array<[string, string]>, ledgerId?: string, opts: CheckOptions = {}): Promise<VerifyReport & { acceptance: Acceptance; covered: Set<string> }> {
+  const { events, problems, genesisId, covered } = await checkEntries(entries, ledgerId, opts);
   const stored = new Set(entries.map(([k]) => k));
   if (!genesisId || !stored.has(genesisId)) {
     problems.push({ code: ErrorCode.GENESIS, message: 'the genesis event that creates this ledger is missing or invalid', eventId: genesisId });
@@ -129,5 +151,5 @@ export async function verifyEntries(entries: Array<[string, string]>, ledgerId?:
   }
   const acceptance = decideAcceptance(events, genesisId);
   for (const r of acceptance.rejected) problems.push({ code: r.code, message: r.message, eventId: r.id, location: `event ${r.id}` });
-  return { ok: problems.length === 0, checked: entries.length, valid: acceptance.accepted.size, ledgerId: genesisId, problems, acceptance };
+  return { ok: problems.length === 0, checked: entries.length, valid: acceptance.accepted.size, ledgerId: genesisId, problems, acceptance, covered: covered ?? new Set() };
 }

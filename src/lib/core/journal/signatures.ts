@@ -18,6 +18,7 @@
 import { fromBase64url, toBase64url } from '../bytes.ts';
 import { ErrorCode } from '../errors.ts';
 import type { Problem } from '../verify.ts';
+import type { Covered } from '../proofs/signed-head.ts';
 import { isEventId, type EventId, type LedgerEvent } from '../event.ts';
 import { verifySignature, type Signer } from '../keys.ts';
 import { buildEventCommit, eventTree, unsignedCommit, type EventCommit } from './commit.ts';
@@ -138,7 +139,12 @@ export class JournalCommits {
       const sig = decodeSig(this.#src.signature(x));
       const parentOids = ev.event.parents.map((p) => this.#oids.get(p));
       if (!sig || parentOids.some((p) => p === undefined)) continue;
-      const c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(x)! }, sig, this.#tree(ev));
+      let c;
+      try {
+        c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(x)! }, sig, this.#tree(ev));
+      } catch {
+        continue; // a damaged event (say an author that is not base64url) has no commit; verify reports it
+      }
       this.#oids.set(x, c.commit.oid);
     }
     return this.#oids.get(id);
@@ -214,7 +220,12 @@ export class JournalCommits {
       parentOids.push(o);
     }
     this.#order(id, false);
-    const c = buildEventCommit({ ev, parentOids, authorName: this.#names.get(id)! }, sig, this.#tree(ev));
+    let c;
+    try {
+      c = buildEventCommit({ ev, parentOids, authorName: this.#names.get(id)! }, sig, this.#tree(ev));
+    } catch (e) {
+      return { ok: false, code: 'invalid', message: `the event's commit cannot be built: ${(e as Error).message}` };
+    }
     // The commit id is a function of the event and the signature value, as oid() computes it; cached now so
     // children checked next do not build this commit again (removed below if the signature fails).
     this.#oids.set(id, c.commit.oid);
@@ -307,25 +318,54 @@ export async function checkJournalSignatures(journal: JournalCommits, ids: strin
 /**
  * Verify's journal check over stored entries: every event that is otherwise valid (not in `badIds`) has a
  * signature that verifies over its commit; every signature belongs to an event.
+ *
+ * `covered` (verify's default mode): the events a checked signed tree head of their author covers. Their journal
+ * signatures were checked where their commits were built (signed by the author at append, verified at receive or
+ * pull) and are not covered by the head: here they must be present and well-formed (64 bytes), and their Ed25519
+ * check is left to `verify --full`. Their commits are built only as far as a later event's check needs them.
  */
-export async function verifyJournalSignatures(entries: Array<[string, string]>, sigs: Map<string, string>, badIds: Set<string>): Promise<Problem[]> {
-  const events = new Map<string, LedgerEvent>();
+export async function verifyJournalSignatures(entries: Array<[string, string]>, sigs: Map<string, string>, badIds: Set<string>, opts: { covered?: Covered } = {}): Promise<Problem[]> {
+  // Events are parsed when first needed: a covered one only if a later event's commit names its commit.
   const stored = new Map<string, string>();
+  const parsed = new Map<string, LedgerEvent | null>();
+  const formOnly = new Set<string>();
   for (const [id, json] of entries) {
-    if (!isEventId(id) || badIds.has(id) || events.has(id)) continue;
-    try {
-      const env = JSON.parse(json);
-      events.set(id, { id: id as EventId, event: env.event, sig: env.sig });
-      stored.set(id, json);
-    } catch {
-      /* reported by verifyEntries */
-    }
+    if (!isEventId(id) || badIds.has(id) || stored.has(id)) continue;
+    stored.set(id, json);
+    // Covered: these bytes are the head's leaf, and the head's signer is their author (the covering module
+    // matched the canonical envelope's author; verifyEntries checks it again on the parsed event).
+    if (opts.covered?.get(id)?.json === json) formOnly.add(id);
   }
+  const eventOf = (id: string): LedgerEvent | undefined => {
+    let ev = parsed.get(id);
+    if (ev === undefined) {
+      const json = stored.get(id);
+      ev = null;
+      if (json !== undefined) {
+        try {
+          const env = JSON.parse(json);
+          // Only an event with parents can have a commit built; anything else is reported by verifyEntries.
+          if (env && typeof env.event === 'object' && env.event !== null && Array.isArray(env.event.parents)) ev = { id: id as EventId, event: env.event, sig: env.sig };
+        } catch {
+          /* reported by verifyEntries */
+        }
+      }
+      parsed.set(id, ev);
+    }
+    return ev ?? undefined;
+  };
+  for (const id of stored.keys()) if (!formOnly.has(id) && !eventOf(id)) stored.delete(id);
+  const events = { has: (id: string) => stored.has(id), keys: () => stored.keys(), get: eventOf };
   // Blobs from the stored envelopes as they are: an envelope that is not canonical fails verifyEntries, and
   // its commit (built from other bytes than the author's) fails here too, which the caller leaves out.
-  const journal = new JournalCommits({ event: (id) => events.get(id), signature: (id) => sigs.get(id), envelope: (id) => stored.get(id) }, { hints: false });
+  const journal = new JournalCommits({ event: eventOf, signature: (id) => sigs.get(id), envelope: (id) => stored.get(id) }, { hints: false });
   const problems: Problem[] = [];
-  const results = await checkJournalSignatures(journal, [...events.keys()]);
+  const results = await checkJournalSignatures(journal, [...events.keys()].filter((id) => !formOnly.has(id)));
+  for (const id of formOnly) {
+    const value = sigs.get(id);
+    if (value === undefined) results.set(id, { code: ErrorCode.JOURNAL_SIGNATURE_MISSING, message: 'the event has no journal commit signature', eventId: id, location: `event ${id}` });
+    else if (!decodeSig(value)) results.set(id, { code: ErrorCode.JOURNAL_SIGNATURE_INVALID, message: 'the journal signature is not 64 bytes in base64url', eventId: id, location: `event ${id}${SIG_SUFFIX}` });
+  }
   // A changed signature changes its commit id, so its descendants' commits no longer verify either: report
   // only the first (a descendant of a reported event is left out).
   const failed = (id: string) => { const r = results.get(id); return r !== undefined && r !== 'ok'; };
