@@ -74,8 +74,11 @@ export class Output {
       const doc = this.#notes.length ? { ...data, notes: this.#notes } : data;
       this.#streams.stdout.write(jsonSafe(JSON.stringify(doc, null, 2)) + '\n');
     } else {
-      human((line = '') => this.#streams.stdout.write(terminalSafe(line) + '\n'));
-      for (const n of this.#notes) this.#streams.stdout.write(`note: ${terminalSafe(n)}\n`);
+      // One write for the whole result: a log of 10k events is one system call, not 10k.
+      const lines: string[] = [];
+      human((line = '') => void lines.push(terminalSafe(line)));
+      for (const n of this.#notes) lines.push(`note: ${terminalSafe(n)}`);
+      if (lines.length) this.#streams.stdout.write(lines.join('\n') + '\n');
     }
     this.#notes = [];
   }

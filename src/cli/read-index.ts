@@ -102,7 +102,7 @@ export async function openReadIndex(storage: FsStorage): Promise<ReadView | unde
   if (!tag || tag.length !== 32 || !timingSafeEqual(tag, mac(key, body))) return report('not used: it does not authenticate (damaged, torn or not made by this device)'), undefined;
   let index: IndexBody;
   try {
-    index = JSON.parse(body.toString('utf8'));
+    index = JSON.parse(body.toString('latin1'));
   } catch {
     return report('not used: it is not JSON'), undefined;
   }
@@ -271,7 +271,10 @@ export async function writeReadIndex(ledger: Ledger, tracked: TrackedStorage): P
       ids: events.map((e) => e.id)
     };
     // The envelopes go in as the stored canonical JSON text, so a reader parses exactly what a full load parses.
-    const body = Buffer.from(`${JSON.stringify(head).slice(0, -1)},"envelopes":[${envelopes.join(',')}]}`, 'utf8');
+    // All of it ASCII (every other character as its \u escape: the same JSON values), so that a reader decodes it
+    // as Latin-1, several times faster than UTF-8 for the megabytes of a large ledger.
+    const text = `${JSON.stringify(head).slice(0, -1)},"envelopes":[${envelopes.join(',')}]}`;
+    const body = Buffer.from(text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), 'latin1');
     const tag = mac(key, body).toString('hex');
     await storage.save(READ_INDEX_KEY, Buffer.concat([Buffer.from(`${tag}\n`, 'latin1'), body]));
     return true;
