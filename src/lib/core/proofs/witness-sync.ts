@@ -47,6 +47,8 @@ export interface WitnessLog {
   addCosignatures(note: string): Promise<void>;
   /** Waits for pending appends (optional). */
   settled?(): Promise<void>;
+  /** The event id of leaf `index` (optional: a log without it offers no signed tree head at sync). */
+  eventIdAt?(index: number): string;
 }
 
 /** How many stored checkpoints are searched (newest first) for the last one a witness cosigned. */

@@ -24,7 +24,7 @@ import type { StorageAdapter } from '../storage.ts';
 import type { Signer } from '../keys.ts';
 import { keyFingerprint, type PublicKey } from '../keys.ts';
 import type { EventId } from '../event.ts';
-import { concatBytes, fromUtf8, utf8 } from '../bytes.ts';
+import { concatBytes, fromHex, fromUtf8, toHex, utf8 } from '../bytes.ts';
 import { decodeTeamKey, encodeTeamKey, type TeamKey } from '../team/teamkey.ts';
 import { checkRemovalNotice, removalNotice, type Removal } from '../team/removal.ts';
 import { open, randomBytes, seal, type AeadKey } from './crypto.ts';
@@ -48,6 +48,7 @@ import type { Transport } from './transport.ts';
 import { ProofCode, isProofError } from '../proofs/errors.ts';
 import { parseWitnessResponse } from '../proofs/witness.ts';
 import { peerText } from '../text.ts';
+import { PeerHeads } from '../proofs/signed-head.ts';
 import {
   acceptCosigned,
   answerSyncWitnessRequest,
@@ -66,6 +67,14 @@ const MSG_WITNESS_REQUEST = 4;
 const MSG_WITNESS_RESPONSE = 5;
 /** To a peer refused because it was removed: the signed removal event (core/team/removal.ts), so it knows why. */
 const MSG_REMOVED = 6;
+/**
+ * The sender's signed tree head, sent before the sync message it precedes: uint32 BE start, uint32 BE note
+ * length, the checkpoint note, then the event ids (32 raw bytes each) of its log's leaves from `start` to the
+ * checkpoint's size (ledger-schema/README.md section 19, "Signed tree heads at sync").
+ */
+const MSG_SIGNED_HEAD = 7;
+/** The most leaf ids one signed-head message carries (it fits one frame); a longer stretch is not offered. */
+const MAX_HEAD_IDS = Math.floor((MAX_FRAGMENT - 1024 * 16) / 32);
 /** Quiet time on a session before this device asks the peer to witness its log. */
 const WITNESS_DELAY_MS = 300;
 /** A request the peer has not answered in this time is dropped. */
@@ -81,7 +90,8 @@ const MAX_DROPPED_REPORTS = 20;
 
 export type SyncReport =
   | { type: 'peer'; conn: string; peer: string; name?: string }
-  | { type: 'accepted'; conn: string; peer: string; events: EventId[] }
+  /** `covered`: how many of them the peer's checked signed tree head covered (no signature check of their own). */
+  | { type: 'accepted'; conn: string; peer: string; events: EventId[]; covered?: number }
   | { type: 'rejected'; conn: string; peer?: string; code: string; message: string; eventId?: string }
   | { type: 'disconnected'; conn: string; peer?: string; reason: string }
   /** The transport closed from the other side (the relay refused or dropped this connection): its reason. */
@@ -154,6 +164,10 @@ interface Session {
   /** The peer's budget of witness requests (token bucket). */
   witnessTokens: number;
   witnessRefilled: number;
+  /** The peer's signed tree heads offered in this session (its events they cover skip their own signature check). */
+  heads?: PeerHeads;
+  /** The size of this device's log up to which its signed head was sent to the peer in this session. */
+  headSent: number;
 }
 
 export class SyncHub {
@@ -345,7 +359,8 @@ export class SyncHub {
       witnessMaking: false,
       witnessAgain: false,
       witnessTokens: WITNESS_BURST,
-      witnessRefilled: Date.now()
+      witnessRefilled: Date.now(),
+      headSent: 0
     };
     this.#sessions.set(hex, s);
     if (!directed) await this.#sendHello(conn);
@@ -397,6 +412,7 @@ export class SyncHub {
       }
       s.authed = true;
       s.peer = key as PublicKey;
+      s.heads = new PeerHeads(this.#o.ledger.id, key);
       s.keyId = await keyFingerprint(s.peer);
       this.#report({ type: 'peer', conn: s.hex, peer: key, name: member.name });
       const stored = await this.#o.storage.load(['sync', s.keyId]);
@@ -432,6 +448,7 @@ export class SyncHub {
     if (type === MSG_REMOVED) return this.#onRemoved(s, m.subarray(1));
     if (type === MSG_WITNESS_REQUEST) return this.#onWitnessRequest(s, m.subarray(1));
     if (type === MSG_WITNESS_RESPONSE) return this.#onWitnessResponse(s, m.subarray(1));
+    if (type === MSG_SIGNED_HEAD) return this.#onSignedHead(s, m.subarray(1));
     return this.#strike(s, SyncCode.PROTOCOL, `unknown message type ${type}`);
   }
 
@@ -452,8 +469,8 @@ export class SyncHub {
     }
     const changes = A.getChanges(shadow, next);
     if (changes.length > 0) {
-      const r = await ledger.applyVerifiedChanges(changes);
-      if (r.accepted.length) this.#report({ type: 'accepted', conn: s.hex, peer: s.peer!, events: r.accepted });
+      const r = await ledger.applyVerifiedChanges(changes, { heads: s.heads });
+      if (r.accepted.length) this.#report({ type: 'accepted', conn: s.hex, peer: s.peer!, events: r.accepted, ...(r.covered ? { covered: r.covered } : {}) });
       if (r.rejected.length) {
         for (const p of r.problems) this.#report({ type: 'rejected', conn: s.hex, peer: s.peer, code: p.code, message: p.message, eventId: p.eventId });
         const first = r.rejected[0];
@@ -487,6 +504,8 @@ export class SyncHub {
   /** Sends whatever the sync protocol has to say to this peer (from the real document only). */
   async #pump(s: Session): Promise<void> {
     if (s.dead || this.#closed) return;
+    await this.#offerHead(s);
+    if (s.dead || this.#closed) return;
     const [state, msg] = A.generateSyncMessage(this.#o.ledger.doc, s.syncState);
     s.syncState = state;
     if (!msg) return;
@@ -497,6 +516,55 @@ export class SyncHub {
       const more = i + MAX_FRAGMENT < msg.length ? 1 : 0;
       void this.#sendSealed(s, concatBytes(new Uint8Array([MSG_SYNC, more]), part));
     }
+  }
+
+  /**
+   * Sends the peer this device's signed tree head when its log has grown since the last one sent in this session
+   * (signing a checkpoint of the log's size unless one is stored), with the leaf ids the peer has not been sent.
+   * The peer's receipt of this device's events under it then checks one signature instead of one per event.
+   */
+  async #offerHead(s: Session): Promise<void> {
+    const log = await this.#witnessLog();
+    if (!log?.eventIdAt || !s.authed || log.size <= s.headSent) return;
+    await log.settled?.();
+    const start = s.headSent;
+    let note: string;
+    try {
+      note = await log.checkpoint(this.#o.ledger.id, this.#o.signer);
+    } catch {
+      return; // a log that cannot sign offers nothing; its events are checked one by one
+    }
+    const size = Number(note.split('\n', 2)[1]);
+    if (!Number.isSafeInteger(size) || size <= start || size - start > MAX_HEAD_IDS || size > log.size) return;
+    const text = utf8(note);
+    const out = new Uint8Array(1 + 8 + text.length + 32 * (size - start));
+    out[0] = MSG_SIGNED_HEAD;
+    const view = new DataView(out.buffer);
+    view.setUint32(1, start);
+    view.setUint32(5, text.length);
+    out.set(text, 9);
+    for (let i = start, o = 9 + text.length; i < size; i++, o += 32) out.set(fromHex(log.eventIdAt(i)), o);
+    s.headSent = size;
+    await this.#sendSealed(s, out);
+  }
+
+  /** A peer's signed tree head: kept for its next sync message (checked there, against what arrives). */
+  #onSignedHead(s: Session, b: Uint8Array): void {
+    if (b.length < 8) return this.#strike(s, SyncCode.PROTOCOL, 'a signed tree head message too short');
+    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const start = view.getUint32(0);
+    const len = view.getUint32(4);
+    if (8 + len > b.length || (b.length - 8 - len) % 32 !== 0) return this.#strike(s, SyncCode.PROTOCOL, 'a malformed signed tree head message');
+    let note: string;
+    try {
+      note = fromUtf8(b.subarray(8, 8 + len));
+    } catch {
+      return this.#strike(s, SyncCode.PROTOCOL, 'a signed tree head whose note is not UTF-8');
+    }
+    const ids: string[] = [];
+    for (let o = 8 + len; o < b.length; o += 32) ids.push(toHex(b.subarray(o, o + 32)));
+    // One that does not continue the head checked before covers nothing (its events are checked one by one).
+    s.heads?.offer(start, ids, note);
   }
 
   async #offerTeamKey(s: Session): Promise<void> {
