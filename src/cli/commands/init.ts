@@ -4,7 +4,8 @@ import { loadIdentity, saveIdentity, identitySigner } from '../../lib/adapters/n
 import { Ledger } from '../../lib/core/ledger.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import { generateDeviceKey, keyFingerprint } from '../../lib/core/keys.ts';
-import { LEDGER_FOLDERS, ledgerDir, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, keepReadIndex, ledgerDir, type GlobalOptions } from '../context.ts';
+import { trackDocument } from '../read-index.ts';
 import type { Output } from '../output.ts';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -40,7 +41,9 @@ export async function init(opts: InitOptions, out: Output): Promise<void> {
   }
   let ledger: Ledger;
   try {
-    ledger = await Ledger.create({ storage, signer: identitySigner(identity), memberName: name, ledgerName });
+    const tracked = trackDocument(storage, { created: true }); // no chunk yet (Ledger.exists said so)
+    ledger = await Ledger.create({ storage: tracked.storage, signer: identitySigner(identity), memberName: name, ledgerName });
+    keepReadIndex(ledger, tracked);
   } catch (e) {
     // Leave the directory as it was: an invalid name must not leave a key without a ledger behind.
     if (created) await storage.removeRange(['identity']);
