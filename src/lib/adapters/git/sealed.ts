@@ -22,14 +22,17 @@ import {
   looksSealed,
   openBlob,
   parseSealedMessage,
-  sealEvent,
+  sealedBlobObject,
   sealedCommitOf,
+  sealedSigned,
+  sealedUnsigned,
   SealedEpochs,
   SEALED_FILE,
   type ArchiveKey,
   type SealedCommit
 } from '../../core/journal/sealed.ts';
-import { gitObjectSync, initSha1 } from '../../core/journal/objects.ts';
+import { initSha1 } from '../../core/journal/objects.ts';
+import { parseArmoredSshsig, verifySshsig } from '../../core/journal/sshsig.ts';
 import type { GitJournal } from './journal.ts';
 import type { ParsedPack, ParsedPackEntry } from './pack.ts';
 
@@ -72,7 +75,7 @@ export class SealedState {
         if ('error' in k) return { ev, error: k.error };
         return { ev, key: k.key, sig: fromBase64url(sig) };
       });
-      const blobs = await Promise.all(plans.map((p) => (p.key ? sealEvent(p.key, p.ev, p.sig!, []).then((c) => c.blob) : undefined)));
+      const blobs = await Promise.all(plans.map((p) => (p.key ? sealedBlobObject(p.key, p.ev, p.sig!, ledgerEnvelope(ledger, p.ev)) : undefined)));
       for (let j = 0; j < plans.length; j++) {
         const p = plans[j];
         const blocked = p.ev.event.parents.find((q) => this.unsealable.has(q));
@@ -86,6 +89,12 @@ export class SealedState {
     }
   }
 }
+
+/** The envelope bytes as the ledger stores them (what the readable blob holds too). */
+const ledgerEnvelope = (ledger: Ledger, ev: LedgerEvent): Uint8Array | undefined => {
+  const json = ledger.envelopeJson(ev.id);
+  return json === undefined ? undefined : new TextEncoder().encode(json);
+};
 
 const states = new WeakMap<GitJournal, SealedState>();
 
@@ -151,9 +160,12 @@ async function translate(
   const held = state.keys.map((k) => k.epoch).join(', ') || 'none';
   const arriving = new Map<string, Arriving>();
   const stack = [...remote.values()].filter((o) => !state.byOid.has(o));
+  const walked: Array<Omit<Arriving, 'signature' | 'envelope'> & { key: ArchiveKey }> = [];
+  const seen = new Set<string>();
   while (stack.length) {
     const oid = stack.pop()!;
-    if (arriving.has(oid) || state.byOid.has(oid)) continue;
+    if (seen.has(oid) || state.byOid.has(oid)) continue;
+    seen.add(oid);
     const raw = parsed?.objects.get(oid);
     if (!raw) throw refuse(oid, 'the remote did not send it');
     if (raw.type !== 'commit') throw refuse(oid, `it is a ${raw.type}, not a commit`);
@@ -184,26 +196,38 @@ async function translate(
     if (entries.length !== 1 || entries[0].name !== SEALED_FILE || entries[0].mode !== '100644') throw refuse(oid, `its tree must hold exactly ${SEALED_FILE}`);
     const blob = parsed?.objects.get(entries[0].oid);
     if (!blob || blob.type !== 'blob') throw refuse(oid, `${SEALED_FILE} is missing or not a blob`);
-    const opened = await openBlob(key, named.id, blob.content);
-    if (!opened) throw refuse(oid, `it does not open under the archive key of epoch ${named.epoch} for event ${named.id}`);
-    arriving.set(oid, { oid, commit, id: named.id, epoch: named.epoch, blob: { oid: blob.oid, content: blob.content }, tree: tree.oid, ...opened });
-    for (const p of commit.parents) if (!state.byOid.has(p) && !arriving.has(p)) stack.push(p);
+    walked.push({ oid, commit, id: named.id, epoch: named.epoch, key, blob: { oid: blob.oid, content: blob.content }, tree: tree.oid });
+    for (const p of commit.parents) if (!state.byOid.has(p) && !seen.has(p)) stack.push(p);
   }
 
-  // The events they hold, checked to be the ones their messages name.
+  // The blobs opened and the events read from them, in parallel batches: each must be the event its message names.
+  const BATCH = 512;
+  for (let i = 0; i < walked.length; i += BATCH) {
+    const batch = walked.slice(i, i + BATCH);
+    const opened = await Promise.all(batch.map((w) => openBlob(w.key, w.id, w.blob.content)));
+    const ids = await Promise.all(
+      opened.map(async (o) => {
+        try {
+          const env = o && JSON.parse(fromUtf8(o.envelope));
+          if (typeof env?.event !== 'object' || env.event === null || !Array.isArray(env.event.parents)) return { env, error: 'not an event envelope' };
+          return { env, id: await eventId(env.event) };
+        } catch (e) {
+          return { error: (e as Error).message };
+        }
+      })
+    );
+    batch.forEach((w, j) => {
+      const o = opened[j];
+      if (!o) throw refuse(w.oid, `it does not open under the archive key of epoch ${w.epoch} for event ${w.id}`);
+      const r = ids[j];
+      if (r.id !== w.id) throw refuse(w.oid, `what it seals is not its event: ${r.error ?? `it holds another event than ${w.id}`}`);
+      const { key: _key, ...rest } = w;
+      arriving.set(w.oid, { ...rest, ...o, ev: { id: w.id, event: r.env.event, sig: r.env.sig } });
+    });
+  }
   const byId = new Map<EventId, Arriving>();
   for (const a of arriving.values()) {
-    let ev: LedgerEvent;
-    try {
-      const env = JSON.parse(fromUtf8(a.envelope));
-      if (typeof env?.event !== 'object' || env.event === null || !Array.isArray(env.event.parents)) throw new TypeError('not an event envelope');
-      if ((await eventId(env.event)) !== a.id) throw new TypeError(`it holds another event than ${a.id}`);
-      ev = { id: a.id, event: env.event, sig: env.sig };
-    } catch (e) {
-      throw refuse(a.oid, `what it seals is not its event: ${(e as Error).message}`);
-    }
     if (byId.has(a.id)) throw refuse(a.oid, `a second commit for event ${a.id}`);
-    a.ev = ev;
     byId.set(a.id, a);
   }
   const incoming = new Map<EventId, LedgerEvent>([...byId].map(([id, a]) => [id, a.ev!]));
@@ -212,6 +236,7 @@ async function translate(
   const plainOf = new Map<string, string>();
   const objects = new Map<string, ParsedPackEntry>();
   const put = (o: { oid: string; type: 'blob' | 'tree' | 'commit'; content: Uint8Array }) => objects.set(o.oid, { oid: o.oid, type: o.type, content: o.content, offset: 0, crc: 0 });
+  const toVerify: Array<{ oid: string; armored: string; unsigned: Uint8Array; key: string }> = [];
   for (const id of topoOrder(incoming)) {
     const a = byId.get(id)!;
     const ev = a.ev!;
@@ -222,8 +247,18 @@ async function translate(
     const parents = ev.event.parents.map((p) => sealedOf(p));
     const missing = ev.event.parents.find((_, i) => !parents[i]);
     if (missing) throw refuse(a.oid, `its event names parent ${missing}, which neither we nor the remote hold sealed`);
-    const rebuilt = await sealedCommitOf(k.key, ev, gitObjectSync('blob', a.blob.content), parents as string[]);
-    if (rebuilt.commit.oid !== a.oid) throw refuse(a.oid, `it differs from the sealed commit its event ${id} determines (${rebuilt.commit.oid}): tampered`);
+    // The commit its event determines, with the signature it carries (checked below): byte for byte the one received.
+    const { unsigned } = sealedUnsigned(k.key, ev, a.blob.oid, parents as string[]);
+    let sig;
+    try {
+      sig = parseArmoredSshsig(a.commit.gpgsig ?? '');
+    } catch (e) {
+      throw refuse(a.oid, `its signature is malformed: ${(e as Error).message}`);
+    }
+    if (sig.publicKey !== k.key.signer.publicKey) throw refuse(a.oid, `it is not signed by the archive key of epoch ${k.key.epoch}`);
+    const rebuilt = sealedSigned(k.key, unsigned, sig.signature);
+    if (rebuilt.oid !== a.oid) throw refuse(a.oid, `it differs from the sealed commit its event ${id} determines (${rebuilt.oid}): tampered`);
+    toVerify.push({ oid: a.oid, armored: a.commit.gpgsig!, unsigned, key: k.key.signer.publicKey });
     if (ledger?.get(id)) continue; // held: its readable commit is ours
     let plain;
     try {
@@ -237,12 +272,18 @@ async function translate(
     put(plain.tree);
     put(plain.commit);
   }
+  for (let i = 0; i < toVerify.length; i += BATCH) {
+    const batch = toVerify.slice(i, i + BATCH);
+    const ok = await Promise.all(batch.map((v) => verifySshsig(v.armored, v.unsigned, v.key)));
+    const bad = ok.indexOf(false);
+    if (bad >= 0) throw refuse(batch[bad].oid, 'its signature does not verify against the archive key');
+  }
 
   // Nothing in the pack but the sealed commits walked here (or ones this device builds itself).
-  const walked = new Set<string>();
-  for (const a of arriving.values()) (walked.add(a.oid), walked.add(a.tree), walked.add(a.blob.oid));
+  const checked = new Set<string>();
+  for (const a of arriving.values()) (checked.add(a.oid), checked.add(a.tree), checked.add(a.blob.oid));
   for (const oid of parsed?.objects.keys() ?? []) {
-    if (!walked.has(oid) && !state.objects.has(oid)) throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
+    if (!checked.has(oid) && !state.objects.has(oid)) throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
   }
 
   const readable = new Map<string, string>();
@@ -309,6 +350,7 @@ export async function pushSealed(journal: GitJournal, url: string, keys: readonl
     try {
       ({ refused, sent } = await sendPack(journal, url, expected, updates, {
         eventOf: (oid) => state.byOid.get(oid),
+        pack: { deltas: false },
         objects: async (id) => {
           const c = state.byEvent.get(id);
           if (!c) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `cannot seal the journal: ${state.unsealable.get(id) ?? `event ${id} is not sealed`}`);

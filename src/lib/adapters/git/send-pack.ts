@@ -43,7 +43,7 @@ export async function sendPack(
   expected: Map<string, string>,
   updates: RefUpdate[],
   /** For a sealed remote (sealed.ts): the events of its commits, and the objects of an event's sealed commit. */
-  form: { eventOf(oid: string): string | undefined; objects(id: string): Promise<GitObject[]> } = {
+  form: { eventOf(oid: string): string | undefined; objects(id: string): Promise<GitObject[]>; pack?: { deltas?: boolean } } = {
     eventOf: (oid) => journal.eventOf(oid),
     objects: async (id) => {
       const c = await journal.ledger.journalCommit(id);
@@ -90,7 +90,8 @@ export async function sendPack(
     if (!need.has(ev.id)) continue;
     objects.push(...(await form.objects(ev.id)));
   }
-  const { pack } = await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate);
+  // Ciphertext shares nothing with other ciphertext: a sealed journal's pack goes without deltas.
+  const { pack } = await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate, form.pack);
   const lines = commands.map((c, i) => pkt(i === 0 ? `${c}\0 report-status delete-refs agent=provenance-ledger\n` : `${c}\n`));
   const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0) + 4 + (objects.length ? pack.length : 0));
   let at = 0;

@@ -141,23 +141,34 @@ export async function sealEvent(
   parentOids: readonly string[],
   envelope: Uint8Array = envelopeBytes(ev)
 ): Promise<SealedCommit> {
+  return sealedCommitOf(k, ev, await sealedBlobObject(k, ev, signature, envelope), parentOids);
+}
+
+/** The blob object alone (it does not depend on the parents: blobs are sealed in parallel, commits in order). */
+export async function sealedBlobObject(k: ArchiveKey, ev: LedgerEvent, signature: Uint8Array, envelope: Uint8Array = envelopeBytes(ev)): Promise<GitObject> {
   await initSha1();
-  const blob = gitObjectSync('blob', await sealBlob(k, ev.id, signature, envelope));
-  return sealedCommitOf(k, ev, blob, parentOids);
+  return gitObjectSync('blob', await sealBlob(k, ev.id, signature, envelope));
 }
 
 /** The tree and signed commit around a sealed blob. */
 export async function sealedCommitOf(k: ArchiveKey, ev: LedgerEvent, blob: GitObject, parentOids: readonly string[]): Promise<SealedCommit> {
   await initSha1();
-  const tree = gitObjectSync('tree', treeContent([{ mode: '100644', name: SEALED_FILE, oid: blob.oid }]));
+  const { tree, unsigned } = sealedUnsigned(k, ev, blob.oid, parentOids);
+  return { epoch: k.epoch, blob, tree, commit: sealedSigned(k, unsigned, await signSshsig(k.signer, unsigned)) };
+}
+
+/** The tree and the unsigned commit content (sync: initSha1() must have been awaited). */
+export function sealedUnsigned(k: ArchiveKey, ev: LedgerEvent, blobOid: string, parentOids: readonly string[]): { tree: GitObject; unsigned: Uint8Array } {
+  const tree = gitObjectSync('tree', treeContent([{ mode: '100644', name: SEALED_FILE, oid: blobOid }]));
   const seconds = Math.floor(Date.parse(ev.event.time) / 1000);
   const who = `${SEALED_AUTHOR} <${sealedEmail(k)}> ${seconds} +0000`;
   const head = [`tree ${tree.oid}`, ...parentOids.map((p) => `parent ${p}`), `author ${who}`, `committer ${who}`];
-  const unsigned = utf8(`${head.join('\n')}\n\n${sealedMessage(ev.id, k.epoch)}`);
-  const sig = await signSshsig(k.signer, unsigned);
-  const commit = gitObjectSync('commit', insertSignature(unsigned, armorSshsig(sshsigBlob(k.signer.publicKey, sig))));
-  return { epoch: k.epoch, blob, tree, commit };
+  return { tree, unsigned: utf8(`${head.join('\n')}\n\n${sealedMessage(ev.id, k.epoch)}`) };
 }
+
+/** The signed commit object from the unsigned content and the archive key's 64-byte signature (not checked here). */
+export const sealedSigned = (k: ArchiveKey, unsigned: Uint8Array, signature: Uint8Array): GitObject =>
+  gitObjectSync('commit', insertSignature(unsigned, armorSshsig(sshsigBlob(k.signer.publicKey, signature))));
 
 const isRemoval = (ev: LedgerEvent): boolean =>
   ev.event.type === 'member' && (ev.event.body as { action?: unknown } | undefined)?.action === 'remove';
