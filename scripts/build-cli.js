@@ -21,6 +21,21 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const CACHE = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
 const KEEP_MS = 60 * 60 * 1000;
 
+/**
+ * commander loads node:child_process (and through it net, dgram, streams...) for subcommands that are separate
+ * executables, which this CLI has none of: it gets the module on first use instead, so that no command pays
+ * for loading it at start.
+ */
+const CHILD_PROCESS_IMPORT = "import childProcess from 'node:child_process';";
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  transform(code, id) {
+    if (!id.includes(`${path.sep}commander${path.sep}`) || !code.includes(CHILD_PROCESS_IMPORT)) return null;
+    const lazy = "const childProcess = new Proxy({}, { get: (_, key) => process.getBuiltinModule('node:child_process')[key] });";
+    return { code: code.replace(CHILD_PROCESS_IMPORT, lazy), map: null };
+  }
+};
+
 /** Builds the bundle; resolves with the path of its main.js. */
 export async function buildCli() {
   const { rolldown } = await import('rolldown');
@@ -35,6 +50,7 @@ export async function buildCli() {
     // commander is bundled too: every command parses with it, and one ES module loads faster than its CommonJS files.
     external: (id, _importer, resolved) => !resolved && !/^[./#]/.test(id) && !path.isAbsolute(id) && id !== 'commander',
     logLevel: 'silent',
+    plugins: [lazyChildProcess],
     transform: { target: 'esnext' }
   });
   let inputs;
