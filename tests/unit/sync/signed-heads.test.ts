@@ -132,7 +132,7 @@ describe('receipt under a peer signed tree head', () => {
     const ra: SyncReport[] = [];
     const rg: SyncReport[] = [];
     const start = (d: Dev, reports: SyncReport[]) =>
-      SyncHub.start({ ledger: d.ledger, storage: d.storage, signer: d.signer, team: key, room, transport: r.join(), onReport: (x) => reports.push(x), log: d.log, witnessDelayMs: 50 });
+      SyncHub.start({ ledger: d.ledger, storage: d.storage, signer: d.signer, team: key, room, transport: r.join(), onReport: (x) => reports.push(x), log: d.log, witnessDelayMs: 50, signedHeadMin: 1 });
     const ha = await start(ada, ra);
     const hg = await start(grace, rg);
     await until(() => ada.ledger.size === 9 && grace.ledger.size === 9, 10_000, 'convergence');

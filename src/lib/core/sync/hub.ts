@@ -75,6 +75,11 @@ const MSG_REMOVED = 6;
 const MSG_SIGNED_HEAD = 7;
 /** The most leaf ids one signed-head message carries (it fits one frame); a longer stretch is not offered. */
 const MAX_HEAD_IDS = Math.floor((MAX_FRAGMENT - 1024 * 16) / 32);
+/**
+ * The fewest new leaves worth a signed head: below it the peer checks the few events one by one (cheaper than a
+ * checkpoint signed here and checked there), and a sync of one event waits on no log.
+ */
+const MIN_HEAD_IDS = 64;
 /** Quiet time on a session before this device asks the peer to witness its log. */
 const WITNESS_DELAY_MS = 300;
 /** A request the peer has not answered in this time is dropped. */
@@ -130,6 +135,8 @@ export interface SyncHubOptions {
   witnessDelayMs?: number;
   /** How long a witness request waits for its answer (WITNESS_TIMEOUT_MS by default; tests shorten it). */
   witnessTimeoutMs?: number;
+  /** The fewest new log leaves a signed tree head is offered for (MIN_HEAD_IDS by default; tests lower it). */
+  signedHeadMin?: number;
 }
 
 interface Session {
@@ -519,14 +526,14 @@ export class SyncHub {
   }
 
   /**
-   * Sends the peer this device's signed tree head when its log has grown since the last one sent in this session
-   * (signing a checkpoint of the log's size unless one is stored), with the leaf ids the peer has not been sent.
+   * Sends the peer this device's signed tree head when its log has grown by MIN_HEAD_IDS leaves or more since the
+   * last one sent in this session (signing a checkpoint of the log's size unless one is stored), with the leaf ids
+   * the peer has not been sent.
    * The peer's receipt of this device's events under it then checks one signature instead of one per event.
    */
   async #offerHead(s: Session): Promise<void> {
     const log = await this.#witnessLog();
-    if (!log?.eventIdAt || !s.authed || log.size <= s.headSent) return;
-    await log.settled?.();
+    if (!log?.eventIdAt || !s.authed || log.size - s.headSent < (this.#o.signedHeadMin ?? MIN_HEAD_IDS)) return;
     const start = s.headSent;
     let note: string;
     try {
