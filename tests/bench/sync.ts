@@ -5,6 +5,10 @@
  *   sync_5k_5k_one_process_ms  the same with both devices in one process (their work adds up on one thread)
  *   sync_5k_5k_round_trips   sync messages each way until converged (max of the two directions)
  *   sync_bytes_ratio_vs_raw  sealed bytes sent / bytes raw Automerge sync sends for the same work
+ *   raw_automerge_sync_5k_5k_ms  the anchor: raw Automerge sync of the same two documents, in one process, no
+ *                            crypto, no checks (generate/receive sync messages until neither has more)
+ * Each device keeps its device log (as the CLI and the web app do), so each receives the other's events under
+ * the other's signed tree head (ledger-schema/README.md section 19).
  *   sync_one_event_ms        one new event appended on one device, until the connected peer holds it
  *   relay_peers_held         concurrent peers the relay held in 10 rooms with no frame lost (of 50)
  */
@@ -27,6 +31,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
+import { DeviceLog } from '../../src/lib/core/proofs/log.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms: number): Promise<void> {
@@ -118,6 +123,7 @@ export interface SyncBench {
   sync_5k_5k_round_trips: number;
   sync_bytes_ratio_vs_raw: number;
   sync_one_event_ms: number;
+  raw_automerge_sync_5k_5k_ms: number;
 }
 
 /**
@@ -134,6 +140,7 @@ async function peerProcess(configFile: string): Promise<void> {
   const k = await importPrivateKey(fromBase64url(cfg.pkcs8));
   const ledger = await Ledger.open({ storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey) });
   for (const h of ledger.heads()) ledger.commitOf(h); // as reopen() does
+  const log = await DeviceLog.attach(ledger, storage, { signer: signerFromCryptoKey(k.privateKey, k.publicKey) });
   const team = decodeTeamKey(fromBase64url(cfg.team))!;
   const lines = createInterface({ input: process.stdin });
   const say = (m: string) => process.stdout.write(m + '\n');
@@ -151,7 +158,7 @@ async function peerProcess(configFile: string): Promise<void> {
       await session.post('Profiler.start');
     }
     const rk = await roomKey(team);
-    const hub = await SyncHub.start({ ledger, storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey), team, room: rk.id, transport: await connectRelay(cfg.relay, rk), onReport: process.env.PL_BENCH_DEBUG ? (r) => console.error(JSON.stringify(r).slice(0, 300)) : undefined });
+    const hub = await SyncHub.start({ ledger, storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey), team, room: rk.id, transport: await connectRelay(cfg.relay, rk), log, onReport: process.env.PL_BENCH_DEBUG ? (r) => console.error(JSON.stringify(r).slice(0, 300)) : undefined });
     await until(() => ledger.size === cfg.total, 120_000);
     say(`converged ${performance.now()}`);
     if (session) {
@@ -172,7 +179,9 @@ async function peerProcess(configFile: string): Promise<void> {
 /** Two devices, `each` divergent events each, converging through a real relay on loopback, in two processes. */
 export async function benchSync(each = 5000): Promise<SyncBench> {
   const { a, b } = await twoDevices(each);
+  const rawT0 = performance.now();
   const raw = rawSync(A.clone(a.ledger.doc) as A.Doc<unknown>, A.clone(b.ledger.doc) as A.Doc<unknown>);
+  const rawMs = performance.now() - rawT0;
   const total = a.ledger.size + b.ledger.size - 2;
   const oneProcess = await syncInProcess(a, b, raw);
   const relay = await startRelay({ port: 0, frameRate: 100_000, frameBurst: 100_000, byteRate: 1e12, byteBurst: 1e12 });
@@ -196,7 +205,7 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     await heard('ready');
     const t0 = performance.now();
     child.stdin!.write('go\n');
-    const ha = await SyncHub.start({ ledger: freshA.ledger, storage: freshA.storage, signer: a.signer, team, room, transport: await connectRelay(relay.url, rk) });
+    const ha = await SyncHub.start({ ledger: freshA.ledger, storage: freshA.storage, signer: a.signer, team, room, transport: await connectRelay(relay.url, rk), log: freshA.log });
     await until(() => freshA.ledger.size === total, 120_000);
     const doneA = performance.now();
     const doneB = (await heard('converged')).at;
@@ -215,7 +224,8 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
       sync_5k_5k_one_process_ms: oneProcess,
       sync_5k_5k_round_trips: Math.max(pa.sent, sentB),
       sync_bytes_ratio_vs_raw: Math.round(((pa.bytesSent + bytesB) / raw.bytes) * 1000) / 1000,
-      sync_one_event_ms: Math.round(one * 10) / 10
+      sync_one_event_ms: Math.round(one * 10) / 10,
+      raw_automerge_sync_5k_5k_ms: Math.round(rawMs)
     };
   } finally {
     await relay.close();
@@ -230,7 +240,9 @@ async function reopen(doc: Uint8Array, s: Signer) {
   // A device with its Git journal attached knows its events' commit ids (the journal's event map); a bare
   // Ledger.open works them out at its first append (about 0.5 s at 10,000 events), which is not sync.
   for (const h of ledger.heads()) ledger.commitOf(h);
-  return { storage, ledger };
+  // Its device log, attached (and its checkpoint signed) before the sync starts, as a device has it.
+  const log = await DeviceLog.attach(ledger, storage, { signer: s });
+  return { storage, ledger, log };
 }
 
 /** The same convergence with both devices in this process. */
@@ -241,9 +253,11 @@ async function syncInProcess(a: Device, b: Device, raw: { bytes: number }): Prom
     const rk = await roomKey(team);
     const room = rk.id;
     const total = a.ledger.size + b.ledger.size - 2;
+    const logA = await DeviceLog.attach(a.ledger, a.storage, { signer: a.signer });
+    const logB = await DeviceLog.attach(b.ledger, b.storage, { signer: b.signer });
     const t0 = performance.now();
-    const ha = await SyncHub.start({ ...a, team, room, transport: await connectRelay(relay.url, rk) });
-    const hb = await SyncHub.start({ ...b, team, room, transport: await connectRelay(relay.url, rk) });
+    const ha = await SyncHub.start({ ...a, team, room, transport: await connectRelay(relay.url, rk), log: logA });
+    const hb = await SyncHub.start({ ...b, team, room, transport: await connectRelay(relay.url, rk), log: logB });
     await until(() => a.ledger.size === total && b.ledger.size === total, 60_000);
     const ms = performance.now() - t0;
     await until(() => ha.quiet(100) && hb.quiet(100), 10_000);
