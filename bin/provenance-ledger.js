@@ -3,8 +3,8 @@
 // relative paths in arguments are resolved from the directory you call it in.
 //
 // It runs the CLI's prebuilt JavaScript (scripts/build-cli.js: node_modules/.cache/provenance-ledger/cli/),
-// built here when missing or older than a source file; while another process builds it, or if the build fails,
-// it runs the TypeScript sources directly by Node's type stripping (Node >= 22.18).
+// built here when missing or older than a source file; while another process builds it, if the build fails, or
+// when module hooks are preloaded, it runs the TypeScript sources directly by Node's type stripping (Node >= 22.18).
 import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import module from 'node:module';
 import path from 'node:path';
@@ -76,6 +76,8 @@ async function build(cache) {
 const cache = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
 // V8's compiled code of the modules, kept between runs (Node's module compile cache, checked against each source).
 module.enableCompileCache?.(path.join(cache, '..', 'v8'));
-const entry = process.env.PROVENANCE_LEDGER_PREBUILT === 'off' ? undefined : (prebuilt(cache) ?? (await build(cache)));
+// Module hooks preloaded into this process (--import, --require, --loader) hook the source files: they get them.
+const hooked = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^(--import|--require|--loader|--experimental-loader|-r)(=|$)/.test(a));
+const entry = process.env.PROVENANCE_LEDGER_PREBUILT === 'off' || hooked ? undefined : (prebuilt(cache) ?? (await build(cache)));
 const { main } = await import(entry ? pathToFileURL(entry).href : '../src/cli/main.ts');
 process.exitCode = await main(process.argv);
