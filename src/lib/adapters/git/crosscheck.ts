@@ -78,6 +78,26 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
     const oid = stack.pop()!;
     if (seen.has(oid)) continue;
     seen.add(oid);
+    const right = expected.get(oid);
+    if (right && !damaged.has(oid) && (await store.has(oid))) {
+      // The commit its event determines, stored (check() above read every stored object and found its content
+      // hashing to its name): its parents and its tree are the ones its event determines, known without reading
+      // it again. Its tree and blob must be stored too.
+      reached.add(right);
+      const ev = ledger.get(right as Parameters<Ledger['get']>[0])!;
+      for (const p of ev.event.parents) {
+        const parent = commitOf.get(p);
+        if (parent) stack.push(parent);
+      }
+      const built = commits.commit(right);
+      for (const o of built ? [built.tree, built.blob] : []) {
+        if (damaged.has(o.oid) || (await store.has(o.oid))) continue;
+        const what = o === built!.tree ? `tree ${o.oid}` : `${EVENT_FILE} (blob ${o.oid})`;
+        problems.push({ code: ErrorCode.JOURNAL_CORRUPT, message: `journal commit ${oid} names ${what}, which is not stored`, location: `journal object ${o.oid}`, eventId: right });
+        break;
+      }
+      continue;
+    }
     let commit;
     try {
       const o = await read(oid);
