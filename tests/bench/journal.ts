@@ -14,6 +14,9 @@
  *   push_10k_s                      push of the N-event journal to a local `git http-backend`
  *   clone_10k_s                     clone from it and rebuild a verifying ledger (every commit, event and
  *                                   membership checked once, by Ledger.receive)
+ *   isomorphic_git_push_10k_s       the anchor of our own Git code: isomorphic-git (isomorphic-git/http/node,
+ *                                   Node's fs) pushing the same journal.git to another empty repository there
+ *   isomorphic_git_clone_10k_s      isomorphic-git cloning that repository (one event.json checked out)
  *   journal_reopen_10k_ms           what a CLI write does on top of opening the ledger: a fresh Ledger over the
  *                                   same storage (commit-id hints of this process forgotten), journal attached,
  *                                   one append written; with the journal's commit-id file (event-map.ts)
@@ -105,6 +108,31 @@ async function fillCommitCache(ledger: Ledger): Promise<void> {
   }
 }
 
+/**
+ * isomorphic-git's push of `gitdir`'s main to a new empty repository on `server`, and its clone of that (checkout of
+ * the one event.json included), each timed; both checked by `git rev-list --count` against `n` commits.
+ */
+export async function isomorphicGitAnchors(gitdir: string, server: Awaited<ReturnType<typeof startGitServer>>, tmp: string, n: number): Promise<{ isomorphic_git_push_10k_s: number; isomorphic_git_clone_10k_s: number }> {
+  const git = await import('isomorphic-git');
+  const http = (await import('isomorphic-git/http/node')).default;
+  const fs = await import('node:fs');
+  const repo = `iso-${Math.random().toString(36).slice(2, 8)}.git`;
+  server.createRepo(repo);
+  const url = server.url(repo);
+  let t0 = performance.now();
+  const pushed = await git.push({ fs, http, gitdir, url, ref: 'main', remoteRef: 'main' });
+  const isomorphic_git_push_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
+  if (!pushed.ok) throw new Error(`isomorphic-git push failed: ${JSON.stringify(pushed)}`);
+  const count = (dir: string) => Number(execFileSync('git', ['--git-dir', dir, 'rev-list', '--count', 'main'], { encoding: 'utf8' }).trim());
+  if (count(path.join(server.root, repo)) !== n) throw new Error(`isomorphic-git pushed ${count(path.join(server.root, repo))} commits, not ${n}`);
+  const dir = path.join(tmp, 'iso-clone');
+  t0 = performance.now();
+  await git.clone({ fs, http, dir, url, ref: 'main', singleBranch: true });
+  const isomorphic_git_clone_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
+  if (count(path.join(dir, '.git')) !== n) throw new Error(`isomorphic-git cloned ${count(path.join(dir, '.git'))} commits, not ${n}`);
+  return { isomorphic_git_push_10k_s, isomorphic_git_clone_10k_s };
+}
+
 export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
   const n = ctx.n ?? 10_000;
   const log = ctx.log ?? ((s: string) => process.stderr.write(s + '\n'));
@@ -129,7 +157,25 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const journal_commit_ids_bytes_per_event = Math.round(dirBytes(path.join(a, HINTS_DIR)) / n);
     log(`journal: ${n} commits in ${writeS.toFixed(2)} s; ${journal_bytes_per_event} B/event in journal.git, ${journal_commit_ids_bytes_per_event} B/event in its commit-id cache beside it`);
 
-    // 1b. A CLI write on this journal: a fresh Ledger over the same storage (as a new process opens it; the
+    // 2. Push to and clone from a local git http-backend (before step 5 appends to the storage behind this ledger).
+    server.createRepo('bench.git');
+    const url = server.url('bench.git');
+    t0 = performance.now();
+    await push(journal, url);
+    const push_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
+    const b = path.join(tmp, 'b');
+    t0 = performance.now();
+    const cloned = await clone(nodeBinding(b), url, new MemoryStorage());
+    const clone_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
+    if (cloned.ledger.size !== n) throw new Error(`the clone holds ${cloned.ledger.size} events, not ${n}`);
+    log(`journal: push ${push_10k_s} s, clone ${clone_10k_s} s`);
+
+    // 2b. The anchor of our own Git code: isomorphic-git (its Node HTTP client, Node's fs) pushing the same
+    // journal.git to another empty repository on the same server, and cloning that.
+    const iso = await isomorphicGitAnchors(path.join(a, 'journal.git'), server, tmp, n);
+    log(`journal: isomorphic-git push ${iso.isomorphic_git_push_10k_s} s, clone ${iso.isomorphic_git_clone_10k_s} s`);
+
+    // 5. A CLI write on this journal: a fresh Ledger over the same storage (as a new process opens it; the
     // hints this process registered forgotten), the journal attached, one append written. With the journal's
     // commit-id file, then without it. Ledger.open itself is the same in both and not counted.
     journal.detach();
@@ -152,7 +198,7 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     log(`journal: reopen + attach + one append: ${journal_reopen_10k_ms} ms with the commit-id file (${withFile.hinted} ids from it), ${journal_reopen_10k_nohints_ms} ms without (${withoutFile.hinted})`);
     commitHints.delete();
 
-    // 2. Stock git fast-import of the same events.
+    // 3. Stock git fast-import of the same events.
     await fillCommitCache(ledger);
     const stream = fastImportStream(ledger);
     const fi = path.join(tmp, 'fi.git');
@@ -163,7 +209,7 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     if (r.status !== 0) throw new Error(`git fast-import failed: ${r.stderr}`);
     const git_fast_import_commits_per_s = Math.round(n / fiS);
 
-    // 3. Appends with the journal attached, one at a time.
+    // 4. Appends with the journal attached, one at a time.
     const seqN = Math.min(1000, n);
     const small = await buildLedger(3);
     const sj = await GitJournal.attach(nodeBinding(path.join(tmp, 's')), small);
@@ -173,19 +219,7 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const journal_append_per_s = Math.round(seqN / ((performance.now() - t0) / 1000));
     if (sj.size !== seqN + 3) throw new Error('the journal did not keep in step with appends');
 
-    // 4. Push to and clone from a local git http-backend.
-    server.createRepo('bench.git');
-    const url = server.url('bench.git');
-    t0 = performance.now();
-    await push(journal, url);
-    const push_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
-    const b = path.join(tmp, 'b');
-    t0 = performance.now();
-    const cloned = await clone(nodeBinding(b), url, new MemoryStorage());
-    const clone_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
-    if (cloned.ledger.size !== n) throw new Error(`the clone holds ${cloned.ledger.size} events, not ${n}`);
-    log(`journal: push ${push_10k_s} s, clone ${clone_10k_s} s`);
-    return { journal_commits_per_s, journal_append_per_s, git_fast_import_commits_per_s, journal_bytes_per_event, push_10k_s, clone_10k_s, journal_reopen_10k_ms, journal_reopen_10k_nohints_ms, journal_commit_ids_bytes_per_event };
+    return { journal_commits_per_s, journal_append_per_s, git_fast_import_commits_per_s, journal_bytes_per_event, push_10k_s, clone_10k_s, ...iso, journal_reopen_10k_ms, journal_reopen_10k_nohints_ms, journal_commit_ids_bytes_per_event };
   } finally {
     await server.close();
     rmSync(tmp, { recursive: true, force: true });
