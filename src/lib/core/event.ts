@@ -71,11 +71,17 @@ export interface EnvelopeProblem {
  * Parses stored envelope bytes defensively (they may come from a hostile peer or a corrupted disk).
  * Checks: UTF-8, JSON, exactly {event, sig}, canonical form. Schema checks are separate (validate.ts).
  */
-export function parseEnvelope(bytes: Uint8Array): { envelope?: SignedEnvelope; problem?: EnvelopeProblem; eventBytes?: Uint8Array } {
+export function parseEnvelope(
+  bytes: Uint8Array,
+  /** The string `bytes` is the UTF-8 encoding of, when the caller has it (saves decoding and re-encoding). */
+  source?: string
+): { envelope?: SignedEnvelope; problem?: EnvelopeProblem; eventBytes?: Uint8Array } {
   let text: string;
   let value: unknown;
+  // A well-formed string (no lone surrogate) is exactly what its UTF-8 bytes decode to; otherwise decode them.
+  const same = source !== undefined && (source as { isWellFormed?: () => boolean }).isWellFormed?.() === true;
   try {
-    text = fromUtf8(bytes);
+    text = same ? source! : fromUtf8(bytes);
     value = JSON.parse(text);
   } catch (e) {
     return { problem: { code: ErrorCode.MALFORMED, message: `not UTF-8 JSON: ${(e as Error).message}` } };
@@ -97,7 +103,8 @@ export function parseEnvelope(bytes: Uint8Array): { envelope?: SignedEnvelope; p
   } catch (e) {
     return { problem: { code: ErrorCode.MALFORMED, message: (e as Error).message } };
   }
-  if (!bytesEqual(utf8(canonical), bytes)) {
+  // The same string as the one the bytes encode means the same bytes; anything else is compared byte for byte.
+  if (!(same && canonical === text) && !bytesEqual(utf8(canonical), bytes)) {
     return { envelope: env, problem: { code: ErrorCode.CANONICAL, message: 'stored bytes are not the canonical (RFC 8785) form' } };
   }
   // The bytes are exactly {"event":JCS(event),"sig":"..."} (JCS sorts "event" before "sig"), so the event's

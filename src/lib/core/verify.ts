@@ -79,7 +79,7 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
       problems.push({ code: ErrorCode.MALFORMED, message: `stored under a key that is not an event id`, eventId: key, location: where });
       continue;
     }
-    const { envelope, problem, eventBytes } = parseEnvelope(utf8(json));
+    const { envelope, problem, eventBytes } = parseEnvelope(utf8(json), json);
     if (problem) problems.push({ ...problem, eventId: key, location: where });
     if (!envelope || problem) continue;
     const schema = validateEvent(envelope.event);
