@@ -119,12 +119,15 @@ test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI
   expect(Object.keys(computed)).toHaveLength(10);
   for (const [eventId, oid] of Object.entries(computed)) expect(inIdb.get(eventId), `commit of event ${eventId}`).toBe(oid);
 
-  // Push from Settings to a Git remote (CORS allowed by the host).
+  // Push a readable journal from Settings to a Git remote (CORS allowed by the host); sealed-journal.e2e.ts pushes
+  // the sealed one.
   server.createRepo('web.git');
   const url = server.url('web.git');
   await panel.getByLabel('Remote (Git smart-HTTP address)').fill(url);
+  await panel.getByTestId('journal-readable').check();
   await panel.getByTestId('journal-push').click();
-  await expect(panel.getByTestId('journal-ok')).toContainText(`Pushed: the remote’s main is ${head.slice(0, 12)}`, { timeout: 60_000 });
+  await expect(panel.getByTestId('journal-ok')).toContainText(`Pushed a readable journal: the remote’s main is ${head.slice(0, 12)}`, { timeout: 60_000 });
+  await expect(panel.getByTestId('journal-remote')).toHaveText(`${url}: readable (the host can read every event)`);
   await expect(panel.getByTestId('journal-last-push')).toContainText(url);
   await panel.screenshot({ path: `${SHOTS}settings-journal.png` });
   const bare = path.join(server.root, 'web.git');
@@ -147,7 +150,7 @@ test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI
   const out = path.join(tmp, 'three.glb');
   writeFileSync(out, glb(48, 'three'));
   await cli(['record', 'generation', '--ledger', dir, '--platform', 'Rodin', '--project', 'Journal', '--mode', 'text-to-3d', '--classification', 'confidential', '--prompt', 'a bronze robot', '--output', out]);
-  await cli(['push', url, '--ledger', dir]);
+  await cli(['push', url, '--plain', '--ledger', dir]);
   const cliHead = git(bare, 'rev-parse', 'main').trim();
   expect(cliHead).not.toBe(head);
   await panel.getByTestId('journal-pull').click();

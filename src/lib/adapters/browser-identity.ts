@@ -17,7 +17,7 @@
  */
 import { openDB, type IDBPDatabase } from 'idb';
 import { exportPrivateKey, generateDeviceKey, importPrivateKey, signerFromCryptoKey, type PublicKey, type Signer } from '../core/keys.ts';
-import { DEFAULT_KDF, assertKeyBackup, decryptKeyBackup, encryptKeyBackup, type KeyBackup } from '../core/backup.ts';
+import { DEFAULT_KDF, assertKeyBackup, decryptKeyBackup, encryptKeyBackup, type BackupTeamKey, type KeyBackup } from '../core/backup.ts';
 
 export const IDENTITY_DB = 'provenance-ledger-identity';
 const STORE = 'identity';
@@ -156,7 +156,7 @@ async function withBackup(
  * Replaces this device's key with the one in a backup file. The backup is checked and decrypted first (a bad
  * file throws BAD_BACKUP, a wrong passphrase BAD_PASSPHRASE) and nothing is written unless both pass.
  */
-export async function restoreIdentity(backup: unknown, passphrase: string, dbName = IDENTITY_DB): Promise<BrowserIdentity> {
+export async function restoreIdentity(backup: unknown, passphrase: string, dbName = IDENTITY_DB): Promise<BrowserIdentity & { teamKeys: BackupTeamKey[] }> {
   assertKeyBackup(backup);
   const key = await decryptKeyBackup(backup, passphrase, false);
   const identity: BrowserIdentity = {
@@ -169,7 +169,9 @@ export async function restoreIdentity(backup: unknown, passphrase: string, dbNam
   const db = await open(dbName);
   try {
     await db.put(STORE, identity, DEVICE);
-    return identity;
+    // The team keys the backup carries (they open a sealed journal) go with the answer, never into this store:
+    // the caller keeps them beside the ledger.
+    return { ...identity, teamKeys: key.teamKeys };
   } finally {
     db.close();
   }

@@ -26,7 +26,7 @@ import type { LedgerHost } from './host.ts';
 
 export type JournalRequest =
   | { type: 'journal-status' }
-  | { type: 'journal-push'; url: string; username?: string; password?: string; corsProxy?: string }
+  | { type: 'journal-push'; url: string; username?: string; password?: string; corsProxy?: string; plain?: boolean }
   | { type: 'journal-pull'; url: string; username?: string; password?: string; corsProxy?: string }
   | { type: 'journal-verify' };
 
@@ -36,6 +36,8 @@ export interface JournalPushResult {
   concurrent: number;
   /** Events pulled first. */
   received: number;
+  /** The remote holds the sealed journal (ciphertext only), not a readable one. */
+  sealed: boolean;
   status: JournalStatus;
 }
 
@@ -162,10 +164,21 @@ export class BrowserJournal {
         return this.#withCreds(request, async (url) => {
           const j = await this.#required();
           await j.settled();
-          const { push } = await import('../adapters/git/push.ts');
-          const r = await push(j, url);
+          let r: { main?: string; concurrent: string[]; received: number };
+          const sealed = request.plain !== true;
+          if (sealed) {
+            // The sealed journal (adapters/git/sealed.ts): the host reads no name. The owner of a ledger without a
+            // team key yet makes epoch 1, as its first sync would.
+            const keys = await this.#archiveKeys(true);
+            if (!keys.length) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, 'This device holds no team key to seal the journal with: sync with your team first, or push a readable journal.');
+            const { pushSealed } = await import('../adapters/git/sealed.ts');
+            r = await pushSealed(j, url, keys);
+          } else {
+            const { push } = await import('../adapters/git/push.ts');
+            r = await push(j, url);
+          }
           if (r.received) await this.#host.saveOpenCache().catch(() => undefined);
-          return { url, main: r.main ?? null, concurrent: r.concurrent.length, received: r.received, status: await j.status() } satisfies JournalPushResult;
+          return { url, sealed, main: r.main ?? null, concurrent: r.concurrent.length, received: r.received, status: await j.status() } satisfies JournalPushResult;
         });
       case 'journal-pull':
         return this.#withCreds(request, (url) => this.#pull(url));
@@ -199,12 +212,27 @@ export class BrowserJournal {
     }
   }
 
+  /** The archive keys of the team key epochs this device holds (core/journal/sealed.ts). */
+  async #archiveKeys(create = false) {
+    const { loadTeamKeys, ensureTeamKey } = await import('../core/team/teamkey.ts');
+    const { archiveKeys } = await import('../core/journal/sealed.ts');
+    const storage = await this.#host.storage();
+    if (create) {
+      const me = this.#host.deviceIdentity()?.signer.publicKey;
+      const ledger = this.#openLedger();
+      if (me && ledger?.member(me)?.role === 'owner') await ensureTeamKey(storage, true);
+    }
+    return archiveKeys(await loadTeamKeys(storage));
+  }
+
   async #pull(url: string): Promise<JournalPullResult> {
     const j = await this.journal();
+    const keys = await this.#archiveKeys();
     if (j) {
       await j.settled();
       const { pull } = await import('../adapters/git/fetch.ts');
-      const r = await pull(j, url);
+      const { sealedFetch } = await import('../adapters/git/sealed.ts');
+      const r = await pull(j, url, keys.length ? await sealedFetch(j, keys) : undefined);
       await j.settled();
       if (r.received) await this.#host.saveOpenCache().catch(() => undefined);
       return { url, received: r.received, cloned: false, status: await j.status(), state: await this.#pageState() };
@@ -216,7 +244,7 @@ export class BrowserJournal {
     let cloned: GitJournal;
     try {
       await removeJournal(binding);
-      cloned = await clone(binding, url, storage, this.#host.deviceIdentity()?.signer);
+      cloned = await clone(binding, url, storage, this.#host.deviceIdentity()?.signer, keys);
     } catch (e) {
       await storage.removeRange(['doc']).catch(() => undefined);
       await removeJournal(binding).catch(() => undefined);

@@ -47,7 +47,8 @@ export const isDeviceRequest = (r: Request): r is DeviceRequest => DEVICE_REQUES
 /** The device key functions (browser-identity.ts in the worker; fakes in unit tests). */
 export interface IdentityStore {
   load(): Promise<BrowserIdentity | undefined>;
-  restore(backup: unknown, passphrase: string): Promise<BrowserIdentity>;
+  /** The restored identity, with the team keys the backup carries (kept beside the ledger, not with the key). */
+  restore(backup: unknown, passphrase: string): Promise<BrowserIdentity & { teamKeys?: Array<{ epoch: number; key: Uint8Array; covers: string[] }> }>;
 }
 
 export interface DeviceDeps {
@@ -252,7 +253,14 @@ export async function handleDevice<T extends DeviceRequest>(
       break;
     case 'restore-key': {
       if (typeof r.passphrase !== 'string' || r.passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
-      await deps.identity.restore(r.backup, r.passphrase);
+      const restored = await deps.identity.restore(r.backup, r.passphrase);
+      if (restored.teamKeys?.length) {
+        // Team keys from the backup that this device lacks (they open the sealed journal); a held epoch is kept.
+        const { loadTeamKeys, saveTeamKey } = await import('../core/team/teamkey.ts');
+        const storage = await host.storage();
+        const held = new Set((await loadTeamKeys(storage)).map((k) => k.epoch));
+        for (const k of restored.teamKeys) if (!held.has(k.epoch)) await saveTeamKey(storage, k);
+      }
       result = await host.reopen();
       break;
     }
