@@ -11,6 +11,7 @@ import { LedgerHost, type DeviceIdentity } from '../../../src/lib/engine/host.ts
 import { BrowserJournal } from '../../../src/lib/engine/browser-journal.ts';
 import { browserBinding } from '../../../src/lib/adapters/git/idb-fs.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
+import { loadTeamKeys, saveTeamKey } from '../../../src/lib/core/team/teamkey.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
 import { JournalCommits } from '../../../src/lib/core/journal/signatures.ts';
 import { startGitServer, type GitServer } from '../../helpers/git-http-server.ts';
@@ -70,19 +71,27 @@ describe('the journal in the ledger worker', () => {
     expect(v.ok).toBe(true);
   });
 
-  it('pushes to a remote, and a device without a ledger clones it by pulling; pull brings new events', async () => {
+  it('pushes (sealed) to a remote, and a device without a ledger clones it by pulling with the team keys; pull brings new events', async () => {
     server.createRepo('browser.git');
     const url = server.url('browser.git');
     const a = await device();
     await a.host.create('Ada', 'Studio');
     a.journal.follow();
     for (let i = 0; i < 3; i++) await a.host.recordChecklist(checklist(i));
-    const pushed = (await a.journal.handle({ type: 'journal-push', url })) as { main: string; status: { lastPush?: { url: string } } };
+    const pushed = (await a.journal.handle({ type: 'journal-push', url })) as { main: string; sealed: boolean; status: { lastPush?: { url: string } } };
     expect(pushed.main).toMatch(/^[0-9a-f]{40}$/);
+    expect(pushed.sealed).toBe(true);
     expect(pushed.status.lastPush?.url).toBe(url);
     execFileSync('git', ['--git-dir', path.join(server.root, 'browser.git'), 'fsck', '--strict'], { stdio: 'pipe' });
 
     const b = await device(a.identity); // the same member on a second, empty device
+    // Without the team key: refused, naming the epoch, and nothing is kept.
+    const refused = await b.journal.handle({ type: 'journal-pull', url }).catch((e) => e);
+    expect(refused.code).toBe('SEALED_KEY_MISSING');
+    expect(refused.message).toContain('team key epoch 1');
+    expect(await b.storage.loadRange(['doc'])).toEqual([]);
+    // With it (what restoring a key backup keeps beside the ledger):
+    for (const k of await loadTeamKeys(a.storage)) await saveTeamKey(b.storage, k);
     const cloned = (await b.journal.handle({ type: 'journal-pull', url })) as { cloned: boolean; received: number; status: { commits: number; head: string } };
     expect(cloned).toMatchObject({ cloned: true, received: 4 });
     expect(cloned.status).toMatchObject({ commits: 4, head: pushed.main });
