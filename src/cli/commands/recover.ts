@@ -82,7 +82,7 @@ export async function recover(opts: GlobalOptions, out: Output): Promise<ExitCod
 async function stepLog(storage: Awaited<ReturnType<typeof existingStorage>>, ledger: Ledger): Promise<{ logNote?: string; lost: string[] }> {
   const { DeviceLog } = await import('../../lib/core/proofs/log.ts');
   if ((await storage.listKeys(['log', 'leaves'])).length === 0 && (await storage.listKeys(['log', 'state'])).length === 0) return { lost: [] };
-  let ids: string[] = [];
+  let ids: string[];
   try {
     const log = await DeviceLog.load(storage, { recover: true });
     ids = Array.from({ length: log.size }, (_, i) => log.eventIdAt(i));

@@ -9,7 +9,7 @@ export function canonicalJson(value: unknown): string {
   try {
     out = canonicalize(value);
   } catch (e) {
-    throw new TypeError(`value has no canonical JSON form: ${(e as Error).message}`);
+    throw new TypeError(`value has no canonical JSON form: ${(e as Error).message}`, { cause: e });
   }
   if (out === undefined) throw new TypeError('value has no canonical JSON form');
   return out;

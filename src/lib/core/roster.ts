@@ -253,7 +253,11 @@ function indexRoster(index: PastIndex, held: (id: EventId) => LedgerEvent | unde
 function union(a: EventId[], b: EventId[], position: Map<EventId, number>): EventId[] {
   const s = new Set(a);
   let added = false;
-  for (const x of b) if (!s.has(x)) (s.add(x), (added = true));
+  for (const x of b) {
+    if (s.has(x)) continue;
+    s.add(x);
+    added = true;
+  }
   if (!added) return a;
   return [...s].sort((x, y) => position.get(x)! - position.get(y)!);
 }

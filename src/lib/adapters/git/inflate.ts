@@ -42,7 +42,7 @@ export class PackInflater {
       try {
         r = this.#prefix(input.subarray(offset), size + 1);
       } catch (e) {
-        throw new TypeError(`zlib data at pack offset ${offset} is corrupt or truncated (${(e as Error).message})`);
+        throw new TypeError(`zlib data at pack offset ${offset} is corrupt or truncated (${(e as Error).message})`, { cause: e });
       }
       if (r.data.length !== size) throw new TypeError(`the object at pack offset ${offset} inflates to ${r.data.length} bytes, its header says ${size}`);
       return { data: r.data, end: offset + r.consumed };

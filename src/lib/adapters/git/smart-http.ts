@@ -47,7 +47,10 @@ export async function collect(body: AsyncIterable<Uint8Array> | Iterable<Uint8Ar
   if (body) for await (const c of body) parts.push(c);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

@@ -21,7 +21,7 @@ import type { TeamKey } from '../../core/team/teamkey.ts';
 import { BROADCAST, HEADER_LEN, KIND_HELLO, MAX_FRAME, connHex, frameTarget } from '../../core/sync/frame.ts';
 import { aeadKey, hkdf, open, randomBytes, seal, type AeadKey } from '../../core/sync/crypto.ts';
 import { deriveRoomKey, type RoomKey } from '../../core/sync/room.ts';
-import { concatBytes, fromUtf8, toBase64url, toHex, utf8 } from '../../core/bytes.ts';
+import { concatBytes, fromUtf8, toHex, utf8 } from '../../core/bytes.ts';
 
 export type SignalType = 'announce' | 'offer' | 'answer' | 'bye';
 
@@ -240,7 +240,10 @@ export class WebRtcMesh implements Transport {
     return new Promise((resolve) => {
       const t = setTimeout(resolve, GATHER_TIMEOUT_MS);
       pc.addEventListener('icegatheringstatechange', () => {
-        if (pc.iceGatheringState === 'complete') (clearTimeout(t), resolve());
+        if (pc.iceGatheringState === 'complete') {
+          clearTimeout(t);
+          resolve();
+        }
       });
     });
   }

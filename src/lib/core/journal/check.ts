@@ -148,7 +148,10 @@ export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommi
       if (!ev) continue;
       for (const p of ev.event.parents) {
         if (p === a) return true;
-        if (!seen.has(p)) (seen.add(p), stack.push(p));
+        if (!seen.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
       }
     }
     return false;

@@ -158,7 +158,7 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
   const entries: Array<[string, string]> = [];
   const where = new Map<string, number>();
   bundle.events.forEach((e, i) => {
-    let id = '';
+    let id: string;
     try {
       const env = JSON.parse(e.envelope);
       id = sha256HexSync(canonicalBytes(env?.event));

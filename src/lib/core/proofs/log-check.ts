@@ -335,7 +335,10 @@ export async function rebuildLog(storage: StorageAdapter, ledger: LedgerView, op
   raw.ids.forEach((id, i) => {
     const found = ledger.get(id) ? id : byLeaf.get(toHex(raw.leaves[i]));
     if (!found) unknown.push(`${leafWhere(i)} names event ${id}`);
-    else if (!placed.has(found)) (placed.add(found), order.push(found));
+    else if (!placed.has(found)) {
+      placed.add(found);
+      order.push(found);
+    }
   });
   if (unknown.length) {
     throw new ProofError(

@@ -120,7 +120,10 @@ export async function hostInvite(o: {
       chain = chain.then(async () => {
         if (spent && welcomeKey && f[0] === DONE) {
           const m = await unseal(welcomeKey, f);
-          if (m?.kind === DONE) (clearTimeout(timer), resolve(joiner!));
+          if (m?.kind === DONE) {
+            clearTimeout(timer);
+            resolve(joiner!);
+          }
           return;
         }
         if (spent || f[0] !== JOIN) return;
