@@ -109,9 +109,18 @@ function rawSync(docA: A.Doc<unknown>, docB: A.Doc<unknown>): { bytes: number; r
     let moved = false;
     let m: Uint8Array | null;
     [sA, m] = A.generateSyncMessage(docA, sA);
-    if (m) ((bytes += m.length), ([docB, sB] = A.receiveSyncMessage(docB, sB, m)), (moved = true), rounds++);
+    if (m) {
+      bytes += m.length;
+      [docB, sB] = A.receiveSyncMessage(docB, sB, m);
+      moved = true;
+      rounds++;
+    }
     [sB, m] = A.generateSyncMessage(docB, sB);
-    if (m) ((bytes += m.length), ([docA, sA] = A.receiveSyncMessage(docA, sA, m)), (moved = true));
+    if (m) {
+      bytes += m.length;
+      [docA, sA] = A.receiveSyncMessage(docA, sA, m);
+      moved = true;
+    }
     if (!moved) break;
   }
   return { bytes, rounds };
@@ -183,7 +192,7 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
   const raw = rawSync(A.clone(a.ledger.doc) as A.Doc<unknown>, A.clone(b.ledger.doc) as A.Doc<unknown>);
   const rawMs = performance.now() - rawT0;
   const total = a.ledger.size + b.ledger.size - 2;
-  const oneProcess = await syncInProcess(a, b, raw);
+  const oneProcess = await syncInProcess(a, b);
   const relay = await startRelay({ port: 0, frameRate: 100_000, frameBurst: 100_000, byteRate: 1e12, byteBurst: 1e12 });
   const dir = mkdtempSync(path.join(tmpdir(), 'pl-sync-bench-'));
   try {
@@ -246,7 +255,7 @@ async function reopen(doc: Uint8Array, s: Signer) {
 }
 
 /** The same convergence with both devices in this process. */
-async function syncInProcess(a: Device, b: Device, raw: { bytes: number }): Promise<number> {
+async function syncInProcess(a: Device, b: Device): Promise<number> {
   const relay = await startRelay({ port: 0, frameRate: 100_000, frameBurst: 100_000, byteRate: 1e12, byteBurst: 1e12 });
   try {
     const team = newTeamKey(1);

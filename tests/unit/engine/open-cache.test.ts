@@ -70,7 +70,7 @@ describe('open cache', () => {
   });
 
   it('pages the event list from the cache while the ledger loads, then from the ledger', async () => {
-    const { storage, host } = await setup();
+    const { host } = await setup();
     const a = host();
     await a.create('Ada', 'Studio');
     for (const p of ['P1', 'P2', 'P3', 'P4']) await a.recordChecklist(checklist(p));

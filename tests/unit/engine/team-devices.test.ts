@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { keyFingerprint, type PublicKey } from '../../../src/lib/core/keys.ts';
 import { generationBody } from '../helpers/ledger.ts';
-import { device, joins, member, relayUrl, settings, team, until, useRelay, type Device } from './team-fixture.ts';
+import { device, joins, member, relayUrl, settings, until, useRelay, type Device } from './team-fixture.ts';
 
 useRelay();
 

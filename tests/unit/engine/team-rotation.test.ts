@@ -14,7 +14,7 @@ import { generationBody } from '../helpers/ledger.ts';
 import { pushRecord } from '../helpers/doc-edit.ts';
 import { Hostile } from '../sync/hostile-peer.ts';
 import { TeamService } from '../../../src/lib/engine/team.ts';
-import { device, log, memberId, online, relayUrl, settings, team, until, useRelay, type Device } from './team-fixture.ts';
+import { log, memberId, online, relayUrl, settings, team, until, useRelay, type Device } from './team-fixture.ts';
 
 useRelay();
 

@@ -14,7 +14,10 @@ export function rng(seed: number): () => number {
 export function positions(length: number, sample: number, rand: () => number): number[] {
   if (length <= sample) return Array.from({ length }, (_, i) => i);
   const set = new Set<number>();
-  for (let i = 0; i < Math.min(64, length); i++) set.add(i), set.add(length - 1 - i);
+  for (let i = 0; i < Math.min(64, length); i++) {
+    set.add(i);
+    set.add(length - 1 - i);
+  }
   while (set.size < sample) set.add(Math.floor(rand() * length));
   return [...set].sort((a, b) => a - b);
 }

@@ -29,7 +29,7 @@ const gitIn = (gitdir: string, ...args: string[]): string => {
     return execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const { stdout, stderr } = e as { stdout?: string; stderr?: string };
-    throw new Error(`git ${args.join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`);
+    throw new Error(`git ${args.join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`, { cause: e });
   }
 };
 

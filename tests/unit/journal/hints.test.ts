@@ -70,7 +70,7 @@ describe('commit-id hints', () => {
   });
 
   it('a damaged file is ignored (ids computed again) and replaced', async () => {
-    const { storage, signer, dir, gitdir, size } = await setup(8);
+    const { storage, signer, dir, size } = await setup(8);
     const hintDir = path.join(dir, HINTS_DIR);
     for (const f of readdirSync(hintDir)) {
       const b = readFileSync(path.join(hintDir, f));

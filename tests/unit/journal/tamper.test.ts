@@ -25,7 +25,7 @@ import { clone, pull, push } from '../../../src/lib/adapters/git/remote.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { startGitServer, type GitServer } from '../../helpers/git-http-server.ts';
 import type { Ledger } from '../../../src/lib/core/ledger.ts';
-import { positions, report as reportCampaign, rng, tally, type Tally } from '../helpers/tamper.ts';
+import { positions, report as reportCampaign, rng, tally } from '../helpers/tamper.ts';
 
 let tmp: string;
 let server: GitServer;
@@ -87,7 +87,7 @@ describe('tamper campaign: the Git journal', () => {
         const orig = readFileSync(file);
         const bad = Buffer.from(orig);
         bad[pos] ^= 1 << bit;
-        let same = false;
+        let same: boolean;
         try {
           same = inflateSync(bad).equals(inflateSync(orig));
         } catch {

@@ -38,7 +38,10 @@ describe('the worked example bundle', () => {
       for (const p of e.proof.map((x: string) => Buffer.from(x, 'base64'))) {
         if (fn % 2 === 1 || fn === sn) {
           r = sha256(Buffer.from([1]), p, r);
-          while (fn % 2 === 0 && fn !== 0) (fn >>= 1), (sn >>= 1);
+          while (fn % 2 === 0 && fn !== 0) {
+            fn >>= 1;
+            sn >>= 1;
+          }
         } else r = sha256(Buffer.from([1]), r, p);
         fn >>= 1;
         sn >>= 1;

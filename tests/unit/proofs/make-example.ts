@@ -65,7 +65,10 @@ try {
       if (sn === 0) throw new Error('proof too long');
       if (fn % 2 === 1 || fn === sn) {
         h = hasher.hashChildren(p, h);
-        if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) (fn >>= 1), (sn >>= 1);
+        while (fn % 2 === 0 && fn !== 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
       } else h = hasher.hashChildren(h, p);
       fn >>= 1;
       sn >>= 1;

@@ -14,7 +14,7 @@ import { createEd25519Verifier } from '../../../src/lib/core/merkle/note.ts';
 import { logVerifierKey, witnessVerifierKey } from '../../../src/lib/core/proofs/keys.ts';
 import { utf8 } from '../../../src/lib/core/bytes.ts';
 import { witnessedBundle, type BundleFixture } from './bundle-fixture.ts';
-import { positions, report as reportCampaign, rng, tally, type Tally } from '../helpers/tamper.ts';
+import { positions, report as reportCampaign, rng, tally } from '../helpers/tamper.ts';
 
 let fx: BundleFixture;
 beforeAll(async () => {

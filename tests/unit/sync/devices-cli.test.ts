@@ -8,7 +8,6 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { BIN, hashTree, run } from '../cli/helpers.ts';
 import { docs, useCliTeam } from './cli-team.ts';
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';

@@ -331,14 +331,14 @@ describe('the ledger worker time-stamps its checkpoints through the relay (engin
     d.setOnline(false);
     const before = tsa.requests;
     await d.host.recordGeneration(generation('offline'));
-    let s = await d.settle((x) => x.pending.length > 0);
+    const s = await d.settle((x) => x.pending.length > 0);
     expect(s.online).toBe(false);
     expect(s.pending).toEqual([expect.objectContaining({ size: 2, lastError: expect.stringContaining('offline') })]);
     await expect(d.service.handle({ type: 'timestamp-now' })).rejects.toMatchObject({ code: 'REMOTE_UNREACHABLE' });
     expect(tsa.requests).toBe(before);
     d.setOnline(true);
     d.service.wake();
-    s = await d.settle((x) => x.pending.length === 0 && tokenAt(x, 2).length > 0);
+    await d.settle((x) => x.pending.length === 0 && tokenAt(x, 2).length > 0);
     expect(tsa.requests).toBe(before + 1);
   });
 
