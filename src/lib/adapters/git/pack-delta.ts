@@ -6,6 +6,7 @@
  * makeDelta encodes one against a source (matching blocks of 8 bytes), applyDelta decodes one, checking every
  * offset and size against the bytes it has: a delta from a remote is hostile.
  */
+import { PackError, PackErrorCode } from './pack-format.ts';
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -97,12 +98,15 @@ export function makeDelta(src: Uint8Array, dst: Uint8Array, index = deltaIndex(s
 
 /**
  * Applies a git delta to `base`. Every size, offset and length is checked against the bytes there are before it
- * is used; throws a TypeError naming what is wrong on anything malformed (fetched bytes are hostile).
+ * is used; throws a PackError (DELTA_INVALID) naming what is wrong on anything malformed (fetched bytes are
+ * hostile).
  */
+const deltaError = (message: string) => new PackError(message, undefined, undefined, PackErrorCode.DELTA_INVALID);
+
 export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   let i = 0;
   const byte = (what: string) => {
-    if (i >= delta.length) throw new TypeError(`truncated delta (${what})`);
+    if (i >= delta.length) throw deltaError(`truncated delta (${what})`);
     return delta[i++];
   };
   const varintAt = (what: string) => {
@@ -111,18 +115,18 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
     let c;
     do {
       // 7 bytes hold 49 bits: more is no size this reader could allocate (nor a safe integer).
-      if (shift > 42) throw new TypeError(`delta ${what} too long`);
+      if (shift > 42) throw deltaError(`delta ${what} too long`);
       c = byte(what);
       n += (c & 0x7f) * 2 ** shift;
       shift += 7;
     } while (c & 0x80);
     return n;
   };
-  if (varintAt('base size') !== base.length) throw new TypeError('delta base size mismatch');
+  if (varintAt('base size') !== base.length) throw deltaError('delta base size mismatch');
   const size = varintAt('result size');
   // Each opcode byte yields at most 0x10000 bytes (a copy with no size bytes): a larger result is a lie, refused
   // before it is allocated.
-  if (size > (delta.length - i) * 0x10000) throw new TypeError(`delta claims a ${size}-byte result its ${delta.length - i} bytes of instructions cannot make`);
+  if (size > (delta.length - i) * 0x10000) throw deltaError(`delta claims a ${size}-byte result its ${delta.length - i} bytes of instructions cannot make`);
   const out = new Uint8Array(size);
   let at = 0;
   while (i < delta.length) {
@@ -133,18 +137,18 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
       for (let k = 0; k < 4; k++) if (op & (1 << k)) off += byte('copy offset') * 2 ** (8 * k);
       for (let k = 0; k < 3; k++) if (op & (0x10 << k)) len += byte('copy size') << (8 * k);
       if (len === 0) len = 0x10000;
-      if (off + len > base.length) throw new TypeError(`delta copy of ${len} bytes at ${off} reads past the ${base.length}-byte base`);
-      if (at + len > out.length) throw new TypeError('delta copy past the result size');
+      if (off + len > base.length) throw deltaError(`delta copy of ${len} bytes at ${off} reads past the ${base.length}-byte base`);
+      if (at + len > out.length) throw deltaError('delta copy past the result size');
       out.set(base.subarray(off, off + len), at);
       at += len;
     } else if (op) {
-      if (i + op > delta.length) throw new TypeError('truncated delta (insert)');
-      if (at + op > out.length) throw new TypeError('delta insert past the result size');
+      if (i + op > delta.length) throw deltaError('truncated delta (insert)');
+      if (at + op > out.length) throw deltaError('delta insert past the result size');
       out.set(delta.subarray(i, i + op), at);
       i += op;
       at += op;
-    } else throw new TypeError('delta opcode 0');
+    } else throw deltaError('delta opcode 0');
   }
-  if (at !== out.length) throw new TypeError('delta result size mismatch');
+  if (at !== out.length) throw deltaError('delta result size mismatch');
   return out;
 }

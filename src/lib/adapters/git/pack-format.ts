@@ -1,4 +1,5 @@
-/** What the pack writer and readers share: the object type codes and the CRC-32 of a pack entry. */
+/** What the pack writer and readers share: the object type codes, the CRC-32 of a pack entry, PackError. */
+import { CodedError } from '../../core/errors.ts';
 import type { GitObject } from '../../core/journal/objects.ts';
 
 export const TYPE_CODE = { commit: 1, tree: 2, blob: 3 } as const;
@@ -23,3 +24,24 @@ export function crc32(b: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+export const PackErrorCode = {
+  /** A pack (or one of its objects) that is malformed: every byte of a received pack is hostile. */
+  PACK_INVALID: 'PACK_INVALID',
+  /** A pack index that is not a version-2 index of its pack. */
+  PACK_INDEX_INVALID: 'PACK_INDEX_INVALID',
+  /** A git delta whose sizes, offsets or instructions do not fit the bytes it has. */
+  DELTA_INVALID: 'DELTA_INVALID'
+} as const;
+export type PackErrorCode = (typeof PackErrorCode)[keyof typeof PackErrorCode];
+
+/** A problem in a pack, its index or a delta, with the offset and (when it got that far) the object it concerns. */
+export class PackError extends CodedError<PackErrorCode> {
+  readonly offset?: number;
+  readonly oid?: string;
+  constructor(message: string, offset?: number, oid?: string, code: PackErrorCode = PackErrorCode.PACK_INVALID) {
+    super(code, message);
+    this.name = 'PackError';
+    this.offset = offset;
+    this.oid = oid;
+  }
+}

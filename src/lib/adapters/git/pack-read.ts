@@ -6,14 +6,14 @@ import { createSHA1 } from 'hash-wasm';
 import { toHex } from '../../core/bytes.ts';
 import type { GitObject } from '../../core/journal/objects.ts';
 import { applyDelta } from './pack-delta.ts';
-import { crc32, OFS_DELTA, REF_DELTA, TYPE_NAME } from './pack-format.ts';
+import { crc32, OFS_DELTA, PackError, PackErrorCode, REF_DELTA, TYPE_NAME } from './pack-format.ts';
 
 /** Object ids listed in a pack index (version 2). */
 export function idxOids(idx: Uint8Array): string[] {
   const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
-  if (dv.getUint32(0) !== 0xff744f63 || dv.getUint32(4) !== 2) throw new TypeError('unsupported pack index');
+  if (dv.getUint32(0) !== 0xff744f63 || dv.getUint32(4) !== 2) throw new PackError('unsupported pack index', undefined, undefined, PackErrorCode.PACK_INDEX_INVALID);
   const n = dv.getUint32(8 + 255 * 4);
-  if (idx.length < 8 + 256 * 4 + n * 28 + 40) throw new TypeError(`pack index too short for its ${n} objects`);
+  if (idx.length < 8 + 256 * 4 + n * 28 + 40) throw new PackError(`pack index too short for its ${n} objects`, undefined, undefined, PackErrorCode.PACK_INDEX_INVALID);
   const out: string[] = [];
   const base = 8 + 256 * 4;
   for (let i = 0; i < n; i++) out.push(toHex(idx.subarray(base + i * 20, base + i * 20 + 20)));
@@ -22,7 +22,7 @@ export function idxOids(idx: Uint8Array): string[] {
 
 /**
  * Reads every object of a pack (with its version-2 index) into memory: much faster than reading them one by
- * one through isomorphic-git. Throws a TypeError on anything malformed.
+ * one through isomorphic-git. Throws a PackError on anything malformed.
  */
 export async function readPack(pack: Uint8Array, idx: Uint8Array, inflate: (b: Uint8Array) => Uint8Array | Promise<Uint8Array>): Promise<Map<string, { type: string; content: Uint8Array }>> {
   const oids = idxOids(idx);
@@ -30,8 +30,8 @@ export async function readPack(pack: Uint8Array, idx: Uint8Array, inflate: (b: U
   const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
   const offBase = 8 + 256 * 4 + n * 24;
   const entries = oids.map((oid, k) => ({ oid, offset: dv.getUint32(offBase + k * 4) }));
-  if (entries.some((e) => e.offset & 0x80000000)) throw new TypeError('packs over 2 GiB are not read here');
-  if (entries.some((e) => e.offset < 12 || e.offset >= pack.length - 20)) throw new TypeError('pack index offset outside the pack');
+  if (entries.some((e) => e.offset & 0x80000000)) throw new PackError('packs over 2 GiB are not read here');
+  if (entries.some((e) => e.offset < 12 || e.offset >= pack.length - 20)) throw new PackError('pack index offset outside the pack', undefined, undefined, PackErrorCode.PACK_INDEX_INVALID);
   entries.sort((a, b) => a.offset - b.offset);
   const raw = new Map<number, { oid: string; type: number; data: Uint8Array; base?: number | string }>();
   for (let k = 0; k < n; k++) {
@@ -53,23 +53,23 @@ export async function readPack(pack: Uint8Array, idx: Uint8Array, inflate: (b: U
     } else if (type === REF_DELTA) {
       base = toHex(pack.subarray(i, i + 20));
       i += 20;
-    } else if (!TYPE_NAME[type]) throw new TypeError(`pack object of type ${type}`);
-    if (i > end) throw new TypeError('malformed pack');
+    } else if (!TYPE_NAME[type]) throw new PackError(`pack object of type ${type}`, offset);
+    if (i > end) throw new PackError('malformed pack', offset);
     raw.set(offset, { oid, type, data: await inflate(pack.subarray(i, end)), base });
   }
   const byOid = new Map<string, number>(entries.map((e) => [e.oid, e.offset]));
   const out = new Map<string, { type: string; content: Uint8Array }>();
   const resolve = (offset: number, depth = 0): { type: string; content: Uint8Array } => {
     const r = raw.get(offset);
-    if (!r) throw new TypeError('delta base not in the pack');
+    if (!r) throw new PackError('delta base not in the pack', offset);
     const done = out.get(r.oid);
     if (done) return done;
-    if (depth > 1000) throw new TypeError('delta chain too deep');
+    if (depth > 1000) throw new PackError('delta chain too deep', offset);
     let obj;
     if (r.base === undefined) obj = { type: TYPE_NAME[r.type]!, content: r.data };
     else {
       const baseOffset = typeof r.base === 'string' ? byOid.get(r.base) : r.base;
-      if (baseOffset === undefined) throw new TypeError('delta base not in the pack');
+      if (baseOffset === undefined) throw new PackError('delta base not in the pack', offset);
       const b = resolve(baseOffset, depth + 1);
       obj = { type: b.type, content: applyDelta(b.content, r.data) };
     }
@@ -95,18 +95,6 @@ export interface ParsedPack {
   objects: Map<string, ParsedPackEntry>;
   /** The pack's trailing SHA-1, hex. */
   sha: string;
-}
-
-/** A problem in a received pack, with the offset and (when it got that far) the object it concerns. */
-export class PackError extends TypeError {
-  readonly offset?: number;
-  readonly oid?: string;
-  constructor(message: string, offset?: number, oid?: string) {
-    super(message);
-    this.name = 'PackError';
-    this.offset = offset;
-    this.oid = oid;
-  }
 }
 
 /**
