@@ -1,33 +1,24 @@
 /**
  * The ledger's Automerge document and its persistence.
  *
- * Document layout (ledger-schema/README.md, "Storage layout"): the root map holds one list, `records`, and
- * each element of it is ONE ImmutableString (ARCHITECTURE.md: 100x faster to load than plain objects), a
- * record of one or more entries `<key> <value>` joined by "\n": an event (key = its id, value = the signed
- * envelope's canonical JSON) usually followed by its journal commit signature (key `<id>.git`). Canonical
- * JSON holds no raw newline, so a record splits unambiguously.
+ * Document layout (ledger-schema/README.md, "Storage layout"): the root map holds one list, `records`; each
+ * element is ONE ImmutableString, a record of entries `<key> <value>` joined by "\n": an event (key = its id,
+ * value = the signed envelope's canonical JSON), usually followed by its journal commit signature (key
+ * `<id>.git`). Canonical JSON holds no raw newline, so a record splits unambiguously. A list, not one root
+ * key per event: appends and merges of map keys slow down as the ledger grows (tests/bench/README.md, "What
+ * the anchors showed").
  *
- * Why a list and not one root key per event (the first layout): Automerge copies the whole root object at
- * every change to a map (appends got slower with every event: 377/s at 10k against 1,612/s for a list) and a
- * document loaded from storage merges thousands of new map keys ten times slower than new list elements
- * (5k+5k divergent: 7.3 s against 0.8 s, measured on this machine; tests/bench/README.md).
+ * The list is created by the ledger's *layout change* (actor = the ledger id, time 0, one operation
+ * `records = []`), byte-identical on every device, so every copy started alone (create, clone, import) holds
+ * the same list object `1@<ledger id>` and documents merge without two lists competing for the root key. The
+ * same event inserted twice becomes two equal records; readers keep the first. A document of the first layout
+ * (root keys) is still read, and gets the layout change when it is next written.
  *
- * The list is created by the ledger's *layout change*: a change made by the actor whose id is the ledger id,
- * at time 0, with one operation (`records = []`). It is byte-identical on every device, so it has the same
- * hash everywhere, and every device that starts a copy of the ledger by itself (create, clone from Git,
- * import into an empty browser) holds the very same list object `1@<ledger id>`: their documents merge
- * without two lists competing for the root key. The same event inserted by two devices becomes two equal
- * records; readers keep the first (ids are content hashes, and verify refuses two different contents under
- * one id). A document of the first layout (root keys) is still read, and gets the layout change when it is
- * next written.
- *
- * Storage layout (keys under "doc"):
- *   doc/snapshot/<sha256 of bytes>   a full A.save() of the document
- *   doc/incr/<sha256 of bytes>       one A.saveSince() chunk per committed batch of appends
- * Each chunk is named by the SHA-256 of its bytes, so a changed byte anywhere is detected at load and located
- * by its key. Every save is atomic (StorageAdapter contract), and a chunk is only ever added or removed whole:
- * a crash leaves the set of chunks as before or as after a commit. Compaction writes the new snapshot first,
- * then removes what it covers; a crash in between leaves duplicates, which Automerge loads idempotently.
+ * Storage (keys under "doc"): doc/snapshot/<sha256> is a full A.save(), doc/incr/<sha256> one A.saveSince()
+ * chunk per committed batch. A chunk is named by the SHA-256 of its bytes (a changed byte is found at load, by
+ * key) and only ever added or removed whole, each save atomic: a crash leaves the chunks as before or as after
+ * a commit. Compaction writes the new snapshot first, then removes what it covers; duplicates left by a crash
+ * in between load idempotently.
  */
 import * as A from '@automerge/automerge/slim';
 import type { StorageAdapter, StorageChunk, StorageKey } from './storage.ts';
