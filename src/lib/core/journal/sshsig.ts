@@ -11,6 +11,7 @@
 import { bytesEqual, concatBytes, fromBase64, fromBase64url, fromUtf8, toBase64, toBase64url, utf8 } from '../bytes.ts';
 import { type PublicKey, type Signer, verifySignature } from '../keys.ts';
 import { createSHA512, type IHasher } from 'hash-wasm';
+import { ErrorCode, LedgerError } from '../errors.ts';
 
 export const SSHSIG_NAMESPACE = 'git';
 export const SSHSIG_HASH = 'sha512';
@@ -101,17 +102,20 @@ export interface ParsedSshsig {
   signature: Uint8Array;
 }
 
+const malformed = (message: string) => new LedgerError(ErrorCode.SIGNATURE, message);
+
 /**
- * Parses an armored signature (attacker-controlled: every length is checked). Throws a TypeError naming the
- * defect; only Ed25519 version-1 signatures with an empty reserved field are accepted.
+ * Parses an armored signature (attacker-controlled: every length is checked). Throws a LedgerError
+ * (SIGNATURE_INVALID) naming the defect; only Ed25519 version-1 signatures with an empty reserved field are
+ * accepted.
  */
 export function parseArmoredSshsig(armored: string): ParsedSshsig {
   const lines = armored.trim().split('\n');
-  if (lines[0] !== BEGIN || lines[lines.length - 1] !== END) throw new TypeError('not an armored SSH signature');
+  if (lines[0] !== BEGIN || lines[lines.length - 1] !== END) throw malformed('not an armored SSH signature');
   const blob = fromBase64(lines.slice(1, -1).join(''));
   let at = 0;
   const take = (n: number): Uint8Array => {
-    if (at + n > blob.length) throw new TypeError('SSH signature truncated');
+    if (at + n > blob.length) throw malformed('SSH signature truncated');
     const out = blob.subarray(at, at + n);
     at += n;
     return out;
@@ -121,32 +125,32 @@ export function parseArmoredSshsig(armored: string): ParsedSshsig {
     return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
   };
   const readString = () => take(readU32());
-  if (!bytesEqual(take(6), MAGIC)) throw new TypeError('SSH signature: bad magic');
-  if (readU32() !== 1) throw new TypeError('SSH signature: unsupported version');
+  if (!bytesEqual(take(6), MAGIC)) throw malformed('SSH signature: bad magic');
+  if (readU32() !== 1) throw malformed('SSH signature: unsupported version');
   const pub = readString();
   const namespace = fromUtf8(readString());
-  if (readString().length !== 0) throw new TypeError('SSH signature: reserved field not empty');
+  if (readString().length !== 0) throw malformed('SSH signature: reserved field not empty');
   const hashAlg = fromUtf8(readString());
   const sig = readString();
-  if (at !== blob.length) throw new TypeError('SSH signature: trailing bytes');
+  if (at !== blob.length) throw malformed('SSH signature: trailing bytes');
   const inner = (b: Uint8Array, what: string): Uint8Array => {
     let i = 0;
     const str = () => {
-      if (i + 4 > b.length) throw new TypeError(`SSH signature: bad ${what}`);
+      if (i + 4 > b.length) throw malformed(`SSH signature: bad ${what}`);
       const n = ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
-      if (i + 4 + n > b.length) throw new TypeError(`SSH signature: bad ${what}`);
+      if (i + 4 + n > b.length) throw malformed(`SSH signature: bad ${what}`);
       const out = b.subarray(i + 4, i + 4 + n);
       i += 4 + n;
       return out;
     };
-    if (fromUtf8(str()) !== KEY_TYPE) throw new TypeError(`SSH signature: ${what} is not ${KEY_TYPE}`);
+    if (fromUtf8(str()) !== KEY_TYPE) throw malformed(`SSH signature: ${what} is not ${KEY_TYPE}`);
     const v = str();
-    if (i !== b.length) throw new TypeError(`SSH signature: trailing bytes in ${what}`);
+    if (i !== b.length) throw malformed(`SSH signature: trailing bytes in ${what}`);
     return v;
   };
   const key = inner(pub, 'public key');
   const signature = inner(sig, 'signature');
-  if (key.length !== 32 || signature.length !== 64) throw new TypeError('SSH signature: bad Ed25519 sizes');
+  if (key.length !== 32 || signature.length !== 64) throw malformed('SSH signature: bad Ed25519 sizes');
   return { publicKey: toBase64url(key), namespace, hashAlg, signature };
 }
 
