@@ -213,6 +213,36 @@ describe('sealed journal over a real git http-backend', () => {
     expect(plain.message).toMatch(/holds a readable \(unsealed\) journal: push --plain/);
   });
 
+  it('the sealed commit ids are kept beside the journal: a later push seals only what is new; a wrong entry is caught', async () => {
+    server.createRepo('cache.git');
+    const url = server.url('cache.git');
+    const o = await owner();
+    for (let i = 0; i < 4; i++) await o.ledger.append('generation', generationBody());
+    const keys = await o.keys();
+    const first = await pushSealed(o.journal, url, keys);
+    await o.ledger.append('generation', generationBody());
+    await o.journal.settled();
+    // A new process: a fresh journal over the same directory.
+    const again = await GitJournal.attach(nodeBinding(o.dir), o.ledger);
+    const r = await pushSealed(again, url, keys);
+    expect(r.sent).toBe(1);
+    const { sealedState } = await import('../../../src/lib/adapters/git/sealed.ts');
+    expect((await sealedState(again, keys)).byEvent.size).toBe(1); // only the new event was sealed
+    expect(git(path.join(server.root, 'cache.git'), 'rev-parse', 'main~1').trim()).toBe(first.sealedMain);
+
+    // A cache entry that is not the event's sealed commit: the push that would send it stops, saying so.
+    const file = path.join(o.dir, 'journal.git', 'sealed-commits');
+    const { readFileSync } = await import('node:fs');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines[1] = lines[1].replace(/ [0-9a-f]{40}$/, ' ' + 'ab'.repeat(20));
+    writeFileSync(file, lines.join('\n'));
+    server.createRepo('cache2.git');
+    const fresh = await GitJournal.attach(nodeBinding(o.dir), o.ledger);
+    const err = await pushSealed(fresh, server.url('cache2.git'), keys).catch((e) => e);
+    expect(err.code).toBe('JOURNAL_MISMATCH');
+    expect(err.message).toContain('remove that file and push again');
+  });
+
   it('a tampered sealed commit is refused and nothing local changes', async () => {
     server.createRepo('tamper.git');
     const url = server.url('tamper.git');

@@ -22,6 +22,7 @@ import {
   looksSealed,
   openBlob,
   parseSealedMessage,
+  sealEvent,
   sealedBlobObject,
   sealedCommitOf,
   sealedSigned,
@@ -36,12 +37,22 @@ import { parseArmoredSshsig, verifySshsig } from '../../core/journal/sshsig.ts';
 import type { GitJournal } from './journal.ts';
 import type { ParsedPack, ParsedPackEntry } from './pack.ts';
 
-/** The sealed commits of a ledger's events, built parents first and kept for the journal's lifetime. */
+/**
+ * The sealed commits of a ledger's events, built parents first and kept for the journal's lifetime. Their ids
+ * are also kept in `journal.git/sealed-commits` (a cache: the events' sealed commit ids under one set of keys), so
+ * a later push seals only what is new; the commits a push sends are built again and must match it.
+ */
 export class SealedState {
   readonly keys: readonly ArchiveKey[];
   readonly epochs: SealedEpochs;
+  /** The sealed commits built here, by event. */
   readonly byEvent = new Map<string, SealedCommit>();
+  /** The sealed commit id of every event sealed here or found in the cache. */
+  readonly oids = new Map<string, string>();
   readonly byOid = new Map<string, string>();
+  /** Cache entries not yet confirmed (read from the file, not built here). */
+  #cached = new Map<string, string>();
+  #changed = false;
   /** Every object id of the sealed commits (commit, tree, blob). */
   readonly objects = new Set<string>();
   /** Events this device cannot seal, with the reason (a missing key, a missing journal signature, a parent). */
@@ -54,14 +65,69 @@ export class SealedState {
 
   add(id: string, c: SealedCommit): void {
     this.byEvent.set(id, c);
-    this.byOid.set(c.commit.oid, id);
+    this.#setOid(id, c.commit.oid);
     for (const o of [c.commit, c.tree, c.blob]) this.objects.add(o.oid);
+  }
+
+  #setOid(id: string, oid: string): void {
+    if (this.oids.get(id) !== oid) this.#changed = true;
+    this.oids.set(id, oid);
+    this.byOid.set(oid, id);
+  }
+
+  /** The keys as the cache file names them: each epoch, its archive key and its covers. */
+  static keySet(keys: readonly ArchiveKey[]): string {
+    return JSON.stringify([...keys].sort((x, y) => x.epoch - y.epoch).map((k) => [k.epoch, k.signer.publicKey, [...k.covers].sort()]));
+  }
+
+  /** Takes the cache file's ids (only when it was written under the same keys). */
+  useCache(text: string): void {
+    const lines = text.split('\n');
+    if (lines[0] !== `${CACHE_HEADER} ${SealedState.keySet(this.keys)}`) return;
+    for (const l of lines.slice(1)) {
+      const m = /^([0-9a-f]{64}) ([0-9a-f]{40})$/.exec(l);
+      if (m) this.#cached.set(m[1], m[2]);
+    }
+  }
+
+  cacheText(): string | undefined {
+    if (!this.#changed) return undefined;
+    this.#changed = false;
+    return [`${CACHE_HEADER} ${SealedState.keySet(this.keys)}`, ...[...this.oids].map(([id, oid]) => `${id} ${oid}`)].join('\n') + '\n';
+  }
+
+  /** The objects of an event's sealed commit (built now when only its id was cached; it must be that id). */
+  async commit(ledger: Ledger, id: string): Promise<SealedCommit> {
+    const built = this.byEvent.get(id);
+    if (built) return built;
+    const ev = ledger.get(id);
+    const sig = ledger.journalSignature(id);
+    const k = this.epochs.keyFor(id);
+    if (!ev || !sig || 'error' in k) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `cannot seal the journal: ${this.unsealable.get(id) ?? ('error' in k ? k.error : `event ${id} is not sealed`)}`);
+    const parents = ev.event.parents.map((q) => this.oids.get(q) ?? '');
+    const c = await sealEvent(k.key, ev, fromBase64url(sig), parents, ledgerEnvelope(ledger, ev));
+    if (c.commit.oid !== this.oids.get(id)) {
+      throw new LedgerError(ErrorCode.JOURNAL_MISMATCH, `the sealed commit of event ${id} is ${c.commit.oid}, not ${this.oids.get(id)} as journal.git/${SEALED_CACHE} says: remove that file and push again`);
+    }
+    this.add(id, c);
+    return c;
   }
 
   /** Seals every ledger event not sealed yet (the blobs in parallel batches, then the commits parents first). */
   async update(ledger: Ledger): Promise<void> {
     const all = new Map(ledger.events().map((e) => [e.id, e]));
-    const order = topoOrder(all).filter((id) => !this.byEvent.has(id) && !this.unsealable.has(id));
+    let order = topoOrder(all).filter((id) => !this.oids.has(id) && !this.unsealable.has(id));
+    // Events whose id the cache holds (and whose parents are sealed): taken as they are, without sealing.
+    const rest: string[] = [];
+    for (const id of order) {
+      const ev = all.get(id)!;
+      this.epochs.add(ev);
+      const cached = this.#cached.get(id);
+      if (cached && ev.event.parents.every((p) => this.oids.has(p))) this.#setOid(id, cached);
+      else rest.push(id);
+    }
+    this.#cached.clear();
+    order = rest;
     const BATCH = 512;
     for (let i = 0; i < order.length; i += BATCH) {
       const batch = order.slice(i, i + BATCH).map((id) => all.get(id)!);
@@ -83,7 +149,7 @@ export class SealedState {
           this.unsealable.set(p.ev.id, p.error ?? this.unsealable.get(blocked!)!);
           continue;
         }
-        const parents = p.ev.event.parents.map((q) => this.byEvent.get(q)?.commit.oid ?? '');
+        const parents = p.ev.event.parents.map((q) => this.oids.get(q) ?? '');
         this.add(p.ev.id, await sealedCommitOf(p.key, p.ev, blobs[j]!, parents));
       }
     }
@@ -97,13 +163,23 @@ const ledgerEnvelope = (ledger: Ledger, ev: LedgerEvent): Uint8Array | undefined
 };
 
 const states = new WeakMap<GitJournal, SealedState>();
+const SEALED_CACHE = 'sealed-commits';
+const CACHE_HEADER = 'provenance-ledger sealed-commits v1';
 
-/** The journal's sealed state under these keys, brought up to date with its ledger. */
+/** The journal's sealed state under these keys, brought up to date with its ledger (and its cache file). */
 export async function sealedState(journal: GitJournal, keys: readonly ArchiveKey[]): Promise<SealedState> {
   let s = states.get(journal);
-  const same = s && s.keys.length === keys.length && s.keys.every((k, i) => k === keys[i]);
-  if (!s || !same) states.set(journal, (s = new SealedState(keys)));
+  const file = `${journal.binding.gitdir}/${SEALED_CACHE}`;
+  const fs = journal.binding.fs.promises;
+  if (!s || SealedState.keySet(s.keys) !== SealedState.keySet(keys)) {
+    states.set(journal, (s = new SealedState(keys)));
+    const text = await fs.readFile(file).then((b: string | Uint8Array) => (typeof b === 'string' ? b : new TextDecoder().decode(b)), () => '');
+    s.useCache(text);
+  }
   await s.update(journal.ledger);
+  const out = s.cacheText();
+  // A cache: written whole; one cut short loses only the lines it lacks (they are sealed again).
+  if (out) await fs.writeFile(file, new TextEncoder().encode(out)).catch(() => undefined);
   return s;
 }
 
@@ -128,7 +204,7 @@ export async function sealedFetch(journal: GitJournal | undefined, keys: readonl
     haves: () => {
       if (!journal) return [];
       const ids = [...journal.ledger.heads(), ...journal.ledger.events().slice(-64).map((e) => e.id).reverse()];
-      return ids.map((id) => state.byEvent.get(id)?.commit.oid).filter((o): o is string => !!o);
+      return ids.map((id) => state.oids.get(id)).filter((o): o is string => !!o);
     },
     translate: (url, remote, parsed, j) => translate(url, remote, parsed, j?.ledger, state)
   };
@@ -232,7 +308,7 @@ async function translate(
   }
   const incoming = new Map<EventId, LedgerEvent>([...byId].map(([id, a]) => [id, a.ev!]));
   const names = new JournalCommits({ event: (id) => ledger?.get(id) ?? incoming.get(id as EventId), signature: () => undefined }, { hints: false });
-  const sealedOf = (id: string) => state.byEvent.get(id)?.commit.oid ?? byId.get(id as EventId)?.oid;
+  const sealedOf = (id: string) => state.oids.get(id) ?? byId.get(id as EventId)?.oid;
   const plainOf = new Map<string, string>();
   const objects = new Map<string, ParsedPackEntry>();
   const put = (o: { oid: string; type: 'blob' | 'tree' | 'commit'; content: Uint8Array }) => objects.set(o.oid, { oid: o.oid, type: o.type, content: o.content, offset: 0, crc: 0 });
@@ -331,9 +407,9 @@ export async function pushSealed(journal: GitJournal, url: string, keys: readonl
     const refs = await journal.updateRefs(pulled.readable.get('main'));
     const sealedOf = (oid: string | undefined): string => {
       const id = oid && journal.eventOf(oid);
-      const c = id ? state.byEvent.get(id) : undefined;
+      const c = id ? state.oids.get(id) : undefined;
       if (!c) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `cannot seal the journal: ${(id && state.unsealable.get(id)) ?? `commit ${oid} has no event`}`);
-      return c.commit.oid;
+      return c;
     };
     const wanted = new Map<string, string>();
     const readable = new Map<string, string>();
@@ -352,8 +428,7 @@ export async function pushSealed(journal: GitJournal, url: string, keys: readonl
         eventOf: (oid) => state.byOid.get(oid),
         pack: { deltas: false },
         objects: async (id) => {
-          const c = state.byEvent.get(id);
-          if (!c) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `cannot seal the journal: ${state.unsealable.get(id) ?? `event ${id} is not sealed`}`);
+          const c = await state.commit(journal.ledger, id);
           return [c.commit, c.tree, c.blob];
         }
       }));
