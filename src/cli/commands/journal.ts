@@ -13,7 +13,7 @@ import { nodeBinding } from '../../lib/adapters/git/node.ts';
 import type { Credentials } from '../../lib/adapters/git/binding.ts';
 import { clone as cloneRemote, pull as pullRemote, push as pushRemote, pushSealed, sealedFetch } from '../../lib/adapters/git/remote.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
-import { allowedSigners as signersFile } from '../../lib/core/journal/allowed-signers.ts';
+import { allowedSigners as signersFile, removedUntil } from '../../lib/core/journal/allowed-signers.ts';
 import { identitySigner, loadIdentity } from '../../lib/adapters/node/identity.ts';
 import { LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
 import { Exit, type ExitCode, type Output } from '../output.ts';
@@ -142,7 +142,9 @@ export async function journalAllowedSigners(opts: GlobalOptions & { sealed?: boo
     out.result({ allowedSigners: text }, (say) => say(text.trimEnd()));
     return;
   }
-  const text = signersFile(session.ledger.roster(), session.ledger.name);
+  const { ledger } = session;
+  const roster = ledger.roster();
+  const text = signersFile(roster, ledger.name, removedUntil(roster, ledger.events(), (id) => ledger.get(id)));
   out.result({ allowedSigners: text }, (say) => say(text.trimEnd()));
 }
 

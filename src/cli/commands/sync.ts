@@ -22,7 +22,7 @@ import { SyncHub, type SyncReport } from '../../lib/core/sync/hub.ts';
 import { connHex } from '../../lib/core/sync/frame.ts';
 import { ensureTeamKey, loadTeamKeys, roomKey, saveTeamKey, syncEpochs, type TeamKey } from '../../lib/core/team/teamkey.ts';
 import { hostInvite, joinInvite, makeInviteCode, parseInviteCode, inviteRoomKey } from '../../lib/core/team/invite.ts';
-import { removalTargets, removeAndRotate, type Removal } from '../../lib/core/team/removal.ts';
+import { keepRemovalNotice, removalTargets, removeAndRotate, type Removal } from '../../lib/core/team/removal.ts';
 import { changeRole, isRole, ROLES as ALL_ROLES, roleTargets } from '../../lib/core/team/roles.ts';
 import { admit, deviceInviteTarget, INVITE_ROLES, newMemberRole, type Admitted, type DeviceInviteTarget } from '../../lib/core/team/devices.ts';
 import { LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
@@ -158,6 +158,13 @@ export interface SyncOptions extends GlobalOptions {
 export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   const { ledger, storage, identity, deviceLog } = await openSession(opts, { write: true });
   const me = ledger.member(identity!.publicKey)!;
+  // Shown its removal at an earlier sync (kept: core/team/removal.ts): the team refuses this device.
+  const told = ledger.removedBy;
+  if (told) {
+    const said = `this device was removed from the team by ${told.byName || told.by.slice(0, 12)} (member event ${told.eventId.slice(0, 16)}, ${told.at}): it can no longer sync with the team`;
+    out.result({ ledger: ledger.id, removed: told, events: ledger.size }, (say) => say(said));
+    return Exit.PROBLEMS;
+  }
   await ensureTeamKey(storage, me.role === 'owner');
   let keys = await loadTeamKeys(storage);
   if (keys.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'this device holds no team key: join the team with an invite');
@@ -172,6 +179,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   const witnessed: Array<{ peer: string; name?: string; size: number; time: number }> = [];
   const cosigned: Array<{ peer: string; name?: string; size: number }> = [];
   let removed: Removal | undefined;
+  let keeping: Promise<void> = Promise.resolve();
   /** What the relay said when it refused a room or closed a connection (every reason is shown). */
   const relayClosed: Array<{ epoch: number; reason: string }> = [];
   /** The hubs (by connection) whose connection the relay closed. */
@@ -205,6 +213,8 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
       line(out, { cosigned: { peer: r.peer, size: r.size } }, `cosigned ${nameOf(r.peer)}'s checkpoint (log of ${r.size} entries, consistent with what this device cosigned before)`);
     } else if (r.type === 'removed') {
       removed = r.removal;
+      // Kept, so this device records nothing more (Ledger refuses appends) and does not sync again.
+      keeping = keepRemovalNotice(storage, ledger, r.removal).catch((e) => out.warn(`could not keep the removal notice: ${(e as Error).message}`));
       line(out, { removed: r.removal }, `this device was removed from the team by ${r.removal.byName || r.removal.by.slice(0, 12)} (member event ${r.removal.eventId.slice(0, 16)}, ${r.removal.at}): the team refuses it`);
     } else if (r.type === 'team-key') {
       line(out, { teamKey: { epoch: r.epoch, peer: r.peer } }, `team key epoch ${r.epoch} ${peers.has(r.peer) ? 'exchanged with' : 'from'} ${peers.get(r.peer) ?? r.peer.slice(0, 12)}`);
@@ -299,6 +309,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
     }
   }
   await following;
+  await keeping;
   const seen = hubs.flatMap((h) => h.peers());
   for (const h of hubs) await h.close();
   // After witnessing: the configured TSAs time-stamp the newest checkpoint, pending requests are retried.
@@ -309,7 +320,7 @@ export async function sync(opts: SyncOptions, out: Output): Promise<ExitCode> {
   out.result(
     { ledger: ledger.id, peers: seen.map((p) => ({ key: p.peer, name: peers.get(p.peer) })), accepted, rejected, witnessed, cosigned, ...(relayClosed.length ? { relay: relayClosed } : {}), ...(timedOut ? { timedOut: true } : {}), ...(removed ? { removed } : {}), ...(stamps.length ? { timestamps: stamps } : {}), events: ledger.size, heads: ledger.heads() },
     (say) => {
-      if (removed) say(`this device was removed from the team by ${removed.byName || removed.by.slice(0, 12)}: it can no longer sync with the team`);
+      if (removed) say(`this device was removed from the team by ${removed.byName || removed.by.slice(0, 12)}: it can no longer sync with the team, and records nothing more`);
       if (seen.length === 0) say(relayClosed.length ? 'no peer could be reached: the relay refused or closed the connection' : 'no peer was online');
       for (const c of relayClosed) say(`  relay: the room of team key epoch ${c.epoch}: ${c.reason}`);
       say(`done: ${accepted.length} event(s) accepted, ${rejected.length} refused; the ledger holds ${ledger.size} events`);

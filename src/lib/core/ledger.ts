@@ -20,6 +20,7 @@ import { decodeChanges } from './sync/changes.ts';
 import { SyncCode } from './sync/codes.ts';
 import type { EventCommit } from './journal/commit.ts';
 import { checkJournalSignatures, eventOfSigKey, isSigKey, JournalCommits, sigKey, verifyJournalSignatures } from './journal/signatures.ts';
+import { loadRemovalNotice, stillRemoved, type Removal } from './team/removal.ts';
 import { storedSignedHead, type Covered, type SignedHead } from './proofs/signed-head.ts';
 
 export const MAX_PARENTS = 64;
@@ -139,6 +140,8 @@ export class Ledger {
   /** Envelope JSON of the events being received (only those in #pendingEvents, which passed the canonical check). */
   #pendingJson?: Map<string, string>;
   #journal = this.#newJournal();
+  /** The removal of this device that a peer showed it (team/removal.ts): appends are refused while it holds. */
+  #removal?: Removal;
 
   #newJournal(): JournalCommits {
     return new JournalCommits({
@@ -230,7 +233,24 @@ export class Ledger {
     for (const ev of all.values()) ledger.#index(ev);
     ledger.#sigs = Ledger.#readSigs(store);
     ledger.#roster = rosterOf(ledger.events().filter((e) => e.event.type === 'member'));
+    // A removal notice this device was shown and kept: it records nothing more (ledger-schema/README.md section 19).
+    if (opts.signer) ledger.#removal = await loadRemovalNotice(opts.storage, ledger, opts.signer.publicKey);
     return ledger;
+  }
+
+  /**
+   * From now on appends are refused (AUTHOR_REMOVED): a peer showed this device the signed removal of its key
+   * (checked by team/removal.ts checkRemovalNotice, and kept there). Lifted only when the ledger shows the key
+   * added again after the removal.
+   */
+  refuseAppends(removal: Removal): void {
+    this.#removal = removal;
+  }
+
+  /** The kept removal of this device that still holds, if any. */
+  get removedBy(): Removal | undefined {
+    const r = this.#removal;
+    return r && this.#signer && stillRemoved(this, this.#signer.publicKey, r) ? r : undefined;
   }
 
   get id(): EventId {
@@ -367,6 +387,14 @@ export class Ledger {
     if (!signer) throw new LedgerError(ErrorCode.KEY_MISMATCH, 'this ledger was opened without a device key: it is read-only');
     if (this.#storageProblems.length) throw new LedgerError(ErrorCode.STORAGE_CORRUPT, 'the stored ledger is damaged: appends are refused');
     if (this.#failure !== undefined) throw this.#failure;
+    const removed = this.removedBy;
+    if (removed) {
+      throw new LedgerError(
+        ErrorCode.REMOVED_AUTHOR,
+        `this device was removed from the team by ${removed.byName || removed.by.slice(0, 12)} (member event ${removed.eventId}, ${removed.at}): it records nothing more in this ledger`,
+        { eventId: removed.eventId, detail: { by: removed.by, at: removed.at } }
+      );
+    }
     const heads = this.heads();
     // An event's time is after its parents' (ledger-schema/README.md section 10), even with a clock behind: then
     // it is the newest parent's time plus one millisecond, so (time, id) order stays topological.

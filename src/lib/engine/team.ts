@@ -21,7 +21,7 @@ import { SyncHub, type SyncReport } from '../core/sync/hub.ts';
 import type { Transport } from '../core/sync/transport.ts';
 import { ensureTeamKey, loadTeamKeys, roomId, roomKey, saveTeamKey, syncEpochs, type TeamKey } from '../core/team/teamkey.ts';
 import { hostInvite, inviteRoomKey, joinInvite, makeInviteCode, parseInviteCode } from '../core/team/invite.ts';
-import { deviceRemovalTarget, removalOf, removalTargets, removeAndRotate, type Removal } from '../core/team/removal.ts';
+import { deviceRemovalTarget, keepRemovalNotice, loadRemovalNotice, removalOf, removalTargets, removeAndRotate, stillRemoved, type Removal } from '../core/team/removal.ts';
 import { admit, deviceInviteTargetById, deviceInviteTargets, INVITE_ROLES, newMemberRole, type Admitted } from '../core/team/devices.ts';
 import { assignableRoles, changeRole, roleTargets } from '../core/team/roles.ts';
 import { connectRelay } from '../adapters/transport/websocket.ts';
@@ -49,8 +49,6 @@ import {
 export { TEAM_REQUESTS } from './team-protocol.ts';
 
 const SETTINGS_KEY = ['team', 'settings'];
-/** A removal notice a peer showed this device (core/team/removal.ts), kept so the Team page says so after a reload. */
-const REMOVED_KEY = ['team', 'removed'];
 /** After recording a removal, how long to let connected peers (the removed one too) receive it before the key changes. */
 const FLUSH_MS = 3000;
 /** How long the WebRTC hand-over of a new key to the peers connected at a removal may take. */
@@ -369,26 +367,14 @@ export class TeamService {
   /** Peers this device handed a newer team key to (since the last WebRTC hand-over began). */
   #handedTo = new Set<string>();
 
-  /** This device's removal: from its own roster, or from a notice a peer showed it. */
+  /** This device's removal: from its own roster, or from a notice a peer showed it (kept: core/team/removal.ts). */
   async #removal(ledger: Ledger, key: string): Promise<TeamRemoval | null> {
     const r = removalOf(ledger, key);
     if (r) return { eventId: r.eventId, by: r.by, byName: r.byName, at: r.at, source: 'ledger' };
-    if (this.#notice === undefined) {
-      const b = await (await this.#storage()).load(REMOVED_KEY);
-      let n: (Removal & { ledger?: string }) | null = null;
-      try {
-        n = b ? JSON.parse(fromUtf8(b)) : null;
-      } catch {
-        n = null;
-      }
-      this.#notice = n && n.key === key && n.ledger === ledger.id ? n : null;
-    }
+    if (this.#notice === undefined) this.#notice = ledger.removedBy ?? (await loadRemovalNotice(await this.#storage(), ledger, key)) ?? null;
     const n = this.#notice;
-    if (!n) return null;
     // Invited again after the removal: the old notice no longer holds.
-    const m = ledger.member(key);
-    const readded = m?.active === true && (ledger.get(m.since)?.event.time ?? '') > n.at;
-    return readded ? null : this.#asTeamRemoval(n);
+    return n && stillRemoved(ledger, key, n) ? this.#asTeamRemoval(n) : null;
   }
   #notice?: Removal | null;
   #asTeamRemoval = (n: Removal): TeamRemoval => ({ eventId: n.eventId, by: n.by, byName: n.byName, at: n.at, source: 'notice' });
@@ -662,7 +648,8 @@ export class TeamService {
     const ledger = this.#ledger;
     if (!ledger || this.#notice?.eventId === r.eventId) return;
     this.#notice = r;
-    await (await this.#storage()).save(REMOVED_KEY, utf8(JSON.stringify({ ...r, ledger: ledger.id })));
+    // Kept with its signature; from now on the ledger refuses this device's appends.
+    await keepRemovalNotice(await this.#storage(), ledger, r);
     setTimeout(() => void this.#removedStop(r, 'notice'), 0);
   }
 

@@ -8,10 +8,13 @@
  * sync/hub.ts), so the removed devices never learn the new room.
  *
  * A removed device is told so by whoever refuses it: the removal event itself, signed by the owner or admin who
- * recorded it (a *removal notice*). The device checks it against its own roster before believing it.
+ * recorded it (a *removal notice*). The device checks it against its own roster before believing it, keeps it
+ * (`team/removed`), and from then on records nothing (Ledger refuses appends: AUTHOR_REMOVED), in the CLI and the
+ * web app alike, until the ledger shows the key added again after the removal.
  */
 import { canonicalJson } from '../canonical.ts';
 import { ErrorCode, LedgerError } from '../errors.ts';
+import { fromUtf8, utf8 } from '../bytes.ts';
 import { eventId, type EventId } from '../event.ts';
 import type { Ledger } from '../ledger.ts';
 import type { RosterEntry } from '../roster.ts';
@@ -82,6 +85,8 @@ export interface Removal {
   byName: string;
   /** The removal event's time (RFC 3339). */
   at: string;
+  /** The signed removal event (its envelope's canonical JSON), when a peer showed it as a notice. */
+  notice?: string;
 }
 
 /** The removal of `key` as this ledger holds it, when its roster says the key was removed. */
@@ -126,5 +131,55 @@ export async function checkRemovalNotice(ledger: Ledger, json: string, myKey: st
   const me = ledger.member(myKey);
   if (!author?.active || !privileged(author.role)) return undefined;
   if (privileged(me?.role) && author.role !== 'owner') return undefined;
-  return { eventId: ev.id, key: myKey, by: ev.event.author, byName: author.name, at: ev.event.time };
+  return { eventId: ev.id, key: myKey, by: ev.event.author, byName: author.name, at: ev.event.time, notice: json };
+}
+
+/** Where a device keeps the removal notice it was shown: the envelope's canonical JSON, as received. */
+export const REMOVAL_NOTICE_KEY = ['team', 'removed'];
+
+/**
+ * Keeps a checked removal notice (checkRemovalNotice) and makes the ledger refuse appends from now on. The
+ * notice is written before the ledger is told, so a crash between the two leaves it kept (and applied at the
+ * next open).
+ */
+export async function keepRemovalNotice(storage: StorageAdapter, ledger: Ledger, removal: Removal): Promise<void> {
+  if (!removal.notice) throw new LedgerError(ErrorCode.BAD_INPUT, 'a removal notice without the signed removal event');
+  await storage.save(REMOVAL_NOTICE_KEY, utf8(removal.notice));
+  ledger.refuseAppends(removal);
+}
+
+/**
+ * The removal notice this device keeps, checked again against its ledger (checkRemovalNotice), or undefined when
+ * there is none, it does not check, or the key was added again after the removal (stillRemoved). A notice kept
+ * by an earlier web app (its summary in JSON, checked when it came, without the signed event) still counts for
+ * the ledger and key it names.
+ */
+export async function loadRemovalNotice(storage: StorageAdapter, ledger: Ledger, myKey: string): Promise<Removal | undefined> {
+  const b = await storage.load(REMOVAL_NOTICE_KEY).catch(() => undefined);
+  if (!b) return undefined;
+  let json: string;
+  let v: { event?: unknown; eventId?: unknown; key?: unknown; by?: unknown; byName?: unknown; at?: unknown; ledger?: unknown };
+  try {
+    json = fromUtf8(b);
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  let r: Removal | undefined;
+  if (v && typeof v === 'object' && 'event' in v) r = await checkRemovalNotice(ledger, json, myKey);
+  else if (v && v.key === myKey && v.ledger === ledger.id && typeof v.eventId === 'string' && typeof v.by === 'string' && typeof v.at === 'string') {
+    r = { eventId: v.eventId as EventId, key: myKey, by: v.by, byName: typeof v.byName === 'string' ? v.byName : '', at: v.at };
+  }
+  return r && stillRemoved(ledger, myKey, r) ? r : undefined;
+}
+
+/**
+ * Whether a removal still holds for `key`: not when the ledger shows the key active again after it (it holds the
+ * removal and the key is active, so an add followed it; or the key's entry changed after the removal's time).
+ */
+export function stillRemoved(ledger: Ledger, key: string, r: Removal): boolean {
+  const m = ledger.member(key);
+  if (!m?.active) return true;
+  if (ledger.get(r.eventId)) return false;
+  return (ledger.get(m.since)?.event.time ?? '') <= r.at;
 }
