@@ -600,6 +600,7 @@ const HOOK_TARGETS: Record<string, { ok: (v: number, anchor?: number) => boolean
   // sealed.ts: the sealed journal's push and clone beside the readable ones of the same ledger, same process.
   sealed_push_10k_s: { ok: (v, a) => a !== undefined && v <= 1.2 * a, text: '≤ 1.2 × readable push', anchor: 'sealed_anchor_push_10k_s' },
   sealed_clone_10k_s: { ok: (v, a) => a !== undefined && v <= 1.2 * a, text: '≤ 1.2 × readable clone', anchor: 'sealed_anchor_clone_10k_s' },
+  sealed_push_next_10k_s: { ok: (v, a) => a !== undefined && v <= 1.2 * a, text: '≤ 1.2 × readable push', anchor: 'sealed_anchor_push_next_10k_s' },
   browser_journal_events_per_s: { ok: (v) => v >= 100, text: '≥ 100/s' },
   proof_bytes_1m: { ok: (v) => v <= 1024, text: '≤ 1,024 B' },
   proof_verify_ms: { ok: (v) => v < 5, text: '< 5 ms' },

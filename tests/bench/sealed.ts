@@ -8,6 +8,9 @@
  *                               the readable commits rebuilt and checked, the ledger rebuilt and verified
  *   sealed_anchor_push_10k_s    the readable push of the same ledger in the same process (the anchor)
  *   sealed_anchor_clone_10k_s   the readable clone of it (the anchor)
+ *   sealed_push_next_10k_s      one event more, pushed by a new process (a fresh journal over the same directory:
+ *                               the sealed commit ids come from journal.git/sealed-commits, one event is sealed)
+ *   sealed_anchor_push_next_10k_s  the same readable
  * Target: each sealed figure ≤ 1.2 × its anchor.
  */
 import '@automerge/automerge';
@@ -23,6 +26,8 @@ import { archiveKeys } from '../../src/lib/core/journal/sealed.ts';
 import { newTeamKey } from '../../src/lib/core/team/teamkey.ts';
 import { startGitServer } from '../helpers/git-http-server.ts';
 import { buildLedger } from './journal.ts';
+import { generationBodies } from './events.ts';
+import type { EventType } from '../../src/lib/core/types.ts';
 
 interface Ctx {
   n?: number;
@@ -52,7 +57,6 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const plainClone = await clone(nodeBinding(path.join(tmp, 'b')), server.url('plain.git'), new MemoryStorage());
     const sealed_anchor_clone_10k_s = secs(t0);
     if (plainClone.ledger.size !== n) throw new Error(`the readable clone holds ${plainClone.ledger.size} events, not ${n}`);
-    plainJournal.detach();
     plainClone.detach();
 
     server.createRepo('sealed.git');
@@ -68,8 +72,22 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     for (const ev of ledger.events().slice(-3)) {
       if (sealedClone.commitOf(ev.id) !== sealedJournal.commitOf(ev.id)) throw new Error(`the sealed clone's commit of ${ev.id} differs`);
     }
+    // One event more, pushed from a fresh journal over each directory (what the next CLI push does).
+    await ledger.append('generation' as EventType, generationBodies(1, { policySnapshot: ledger.events()[1].id, checklist: ledger.events()[2].id }, 77)[0]);
+    plainJournal.detach();
+    sealedJournal.detach();
+    const plainNext = await GitJournal.attach(nodeBinding(path.join(tmp, 'a')), ledger);
+    t0 = performance.now();
+    await push(plainNext, server.url('plain.git'));
+    const sealed_anchor_push_next_10k_s = secs(t0);
+    const sealedNext = await GitJournal.attach(nodeBinding(path.join(tmp, 'c')), ledger);
+    t0 = performance.now();
+    const next = await pushSealed(sealedNext, server.url('sealed.git'), keys);
+    const sealed_push_next_10k_s = secs(t0);
+    if (next.sent !== 1) throw new Error(`the next sealed push sent ${next.sent} commits, not 1`);
+    log(`sealed: next push ${sealed_push_next_10k_s} s (readable ${sealed_anchor_push_next_10k_s} s)`);
     log(`sealed: push ${sealed_push_10k_s} s (readable ${sealed_anchor_push_10k_s} s), clone ${sealed_clone_10k_s} s (readable ${sealed_anchor_clone_10k_s} s)`);
-    return { sealed_push_10k_s, sealed_clone_10k_s, sealed_anchor_push_10k_s, sealed_anchor_clone_10k_s };
+    return { sealed_push_10k_s, sealed_clone_10k_s, sealed_anchor_push_10k_s, sealed_anchor_clone_10k_s, sealed_push_next_10k_s, sealed_anchor_push_next_10k_s };
   } finally {
     await server.close();
     rmSync(tmp, { recursive: true, force: true });
