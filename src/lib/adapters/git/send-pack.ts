@@ -15,6 +15,9 @@ import type { GitBinding } from './binding.ts';
 import type { GitJournal } from './journal.ts';
 import { webZlib } from './objects.ts';
 import { buildPack } from './pack.ts';
+import { reusingPack } from './pack-reuse.ts';
+import { eventTree } from '../../core/journal/commit.ts';
+import { JournalCommits } from '../../core/journal/signatures.ts';
 import { advertisedRefs as advertised, exchange, parsePkts, pkt, ZERO_OID, type ExchangeState } from './smart-http.ts';
 
 const ZERO = ZERO_OID;
@@ -43,7 +46,9 @@ export async function sendPack(
   expected: Map<string, string>,
   updates: RefUpdate[],
   /** For a sealed remote (sealed.ts): the events of its commits, and the objects of an event's sealed commit. */
-  form: { eventOf(oid: string): string | undefined; objects(id: string): Promise<GitObject[]>; pack?: { deltas?: boolean } } = {
+  form: { eventOf(oid: string): string | undefined; objects(id: string): Promise<GitObject[]>; pack?: { deltas?: boolean }; stored?: boolean } = {
+    // The journal's own commits: its stored packs may be sent as they are (pack-reuse.ts).
+    stored: true,
     eventOf: (oid) => journal.eventOf(oid),
     objects: async (id) => {
       const c = await journal.ledger.journalCommit(id);
@@ -86,19 +91,36 @@ export async function sendPack(
     need.add(id);
     for (const p of journal.ledger.get(id as EventId)?.event.parents ?? []) walk.push(p);
   }
-  for (const ev of journal.ledger.events()) {
-    if (!need.has(ev.id)) continue;
-    objects.push(...(await form.objects(ev.id)));
+  let pack: Uint8Array;
+  let count: number;
+  if (form.stored) {
+    // Each event's commit, tree and blob ids (the tree and blob from the stored envelope, the commit from the
+    // journal): stored packs holding only these are sent as they are.
+    await JournalCommits.ready();
+    const events = journal.ledger.events().filter((ev) => need.has(ev.id)).map((ev) => {
+      const commit = journal.commitOf(ev.id);
+      const json = journal.ledger.envelopeJson(ev.id);
+      if (!commit || json === undefined) return { id: ev.id, oids: [] };
+      const { tree, blob } = eventTree(ev, enc.encode(json));
+      return { id: ev.id, oids: [commit, tree.oid, blob.oid] };
+    });
+    ({ pack, count } = await reusingPack(binding, events, form.objects, binding.zlib?.deflate ?? webZlib.deflate));
+  } else {
+    for (const ev of journal.ledger.events()) {
+      if (!need.has(ev.id)) continue;
+      objects.push(...(await form.objects(ev.id)));
+    }
+    // Ciphertext shares nothing with other ciphertext: a sealed journal's pack goes without deltas.
+    ({ pack } = await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate, form.pack));
+    count = objects.length;
   }
-  // Ciphertext shares nothing with other ciphertext: a sealed journal's pack goes without deltas.
-  const { pack } = await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate, form.pack);
   const lines = commands.map((c, i) => pkt(i === 0 ? `${c}\0 report-status delete-refs agent=provenance-ledger\n` : `${c}\n`));
-  const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0) + 4 + (objects.length ? pack.length : 0));
+  const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0) + 4 + (count ? pack.length : 0));
   let at = 0;
   for (const l of lines) (body.set(l, at), (at += l.length));
   body.set(enc.encode('0000'), at);
   at += 4;
-  if (objects.length) body.set(pack, at);
+  if (count) body.set(pack, at);
   const res = await exchange(binding, url, {
     method: 'POST',
     path: '/git-receive-pack',
@@ -112,5 +134,5 @@ export async function sendPack(
     const m = /^ng (\S+) (.*)$/.exec(l.trim());
     if (m) refused.push(m[1]);
   }
-  return { refused, sent: objects.length / 3 };
+  return { refused, sent: form.stored ? need.size : objects.length / 3 };
 }
