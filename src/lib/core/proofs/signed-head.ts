@@ -12,7 +12,7 @@
  *  3. the checkpoint's signature must verify under the log key of K, the author whose origin the checkpoint
  *     names (one Ed25519 check).
  *
- * The newest checkpoint that passes is used. Anything that fails (a damaged or missing envelope, leaf, id or
+ * The newest checkpoint that passes, of the newest few, is used. Anything that fails (a damaged or missing envelope, leaf, id or
  * checkpoint, a checkpoint whose origin is no author's) covers nothing: those events are checked one by one, so
  * damage is found and named as before. The caller still checks every covered event's bytes, schema, id and
  * ledger, and that its author is K (only K's events are covered by K's signature); membership is decided apart.
@@ -37,6 +37,8 @@ export interface SignedHead {
 }
 
 const NONE: SignedHead = { size: 0, covered: new Map() };
+/** The newest checkpoints tried (a device signs one per batch: a damaged leaf would fail every later one). */
+const TRIED = 8;
 const SIZE_NAME = /^[0-9]{16}$/;
 /** A canonical envelope starts with its event's first member, `author` (JCS sorts members). */
 const AUTHOR = /^\{"event":\{"author":"([A-Za-z0-9_-]{43})"/;
@@ -89,7 +91,7 @@ export async function storedSignedHead(storage: StorageAdapter, ledgerId: string
       .sort((a, b) => b - a);
     if (sizes.length === 0) return NONE;
     const ids = await logIds(storage);
-    const usable = sizes.filter((s) => s <= ids.length);
+    const usable = sizes.filter((s) => s <= ids.length).slice(0, TRIED);
     if (usable.length === 0) return NONE;
     const roots = await rootsAt(ids, (id) => envelopes.get(id), usable);
     for (const size of usable) {
