@@ -140,8 +140,7 @@ export async function afterCommand(): Promise<void> {
  * document is unchanged, else by a full load (openSession). Writes nothing either way.
  */
 export async function readLedger(opts: GlobalOptions): Promise<LedgerReader> {
-  const view = await openReadIndex(await existingStorage(ledgerDir(opts)));
-  return view ?? (await openSession(opts)).ledger;
+  return openReadIndex(ledgerDir(opts)) ?? (await openSession(opts)).ledger;
 }
 
 /** Resolves a full event id or a unique prefix of at least 8 hex digits, optionally of a given type. */

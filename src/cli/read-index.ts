@@ -20,6 +20,8 @@
  * not, why.
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { constants, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { FsStorage } from '../lib/adapters/storage/fs.ts';
 import type { StorageChunk, StorageKey } from '../lib/core/storage.ts';
 import type { EventId, LedgerEvent } from '../lib/core/event.ts';
@@ -86,12 +88,60 @@ function checkedChunks(chunks: StorageChunk[]): string[] | string {
 }
 
 /**
- * The ledger as the read index holds it, when the index is sound and names exactly the stored chunks;
- * undefined (the caller loads the document) otherwise.
+ * The files of a ledger directory the read index needs, read synchronously: a read answered from the index makes
+ * a dozen file system calls, and each asynchronous one would wait for a thread-pool round trip (under load, more
+ * than the work). Read as FsStorage reads them (`<key>+` files, no symbolic link followed), and anything that
+ * FsStorage might read differently (a symbolic link, a file in another place under doc/) makes it undefined:
+ * the caller then opens the ledger through FsStorage, with every check and error.
  */
-export async function openReadIndex(storage: FsStorage): Promise<ReadView | undefined> {
+const NOFOLLOW = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+function readValue(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file, { flag: NOFOLLOW });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every `+` file under doc/ (any depth, symbolic links not followed), as storage chunks; undefined if unsure. */
+function readDocChunks(dir: string): StorageChunk[] | string {
+  const chunks: StorageChunk[] = [];
+  const walk = (parts: string[]): string | undefined => {
+    for (const e of readdirSync(path.join(dir, ...parts), { withFileTypes: true })) {
+      if (e.isDirectory()) {
+        const bad = walk([...parts, e.name]);
+        if (bad) return bad;
+      } else if (e.isSymbolicLink()) return `${[...parts, e.name].join('/')} is a symbolic link`;
+      else if (e.isFile() && e.name.endsWith('+')) {
+        const data = readValue(path.join(dir, ...parts, e.name));
+        if (!data) return `${[...parts, e.name].join('/')} cannot be read`;
+        chunks.push({ key: [...parts, e.name.slice(0, -1)], data });
+      }
+    }
+    return undefined;
+  };
+  try {
+    if (!lstatSync(path.join(dir, 'doc')).isDirectory()) return 'doc is not a directory';
+    if (lstatSync(path.join(dir, 'doc+'), { throwIfNoEntry: false })) return 'doc+ is not a document chunk';
+    return walk(['doc']) ?? chunks;
+  } catch {
+    return 'doc cannot be read';
+  }
+}
+
+/**
+ * The ledger in directory `dir` as the read index holds it, when the index is sound and names exactly the stored
+ * chunks; undefined (the caller loads the document) otherwise. Synchronous (see readValue); writes nothing.
+ */
+export function openReadIndex(dir: string): ReadView | undefined {
   if (readIndexOff()) return undefined;
-  const [identity, stored] = await Promise.all([storage.load(IDENTITY_KEY), storage.load(READ_INDEX_KEY)]);
+  try {
+    if (!statSync(dir).isDirectory()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const stored = readValue(path.join(dir, ...READ_INDEX_KEY.slice(0, -1), `${READ_INDEX_KEY.at(-1)}+`));
+  const identity = readValue(path.join(dir, ...IDENTITY_KEY.slice(0, -1), `${IDENTITY_KEY.at(-1)}+`));
   if (!stored) return report('not used: there is none (a command that changes the document writes it)'), undefined;
   const key = identity && macKey(identity);
   if (!key) return report('not used: no readable device key in this directory'), undefined;
@@ -110,7 +160,8 @@ export async function openReadIndex(storage: FsStorage): Promise<ReadView | unde
     return report('not used: not a read index of this version'), undefined;
   }
   if (index.identity !== sha256(identity!)) return report('not used: the device identity changed since it was written'), undefined;
-  const chunks = checkedChunks(await storage.loadRange(['doc']));
+  const read = readDocChunks(dir);
+  const chunks = typeof read === 'string' ? read : checkedChunks(read);
   if (typeof chunks === 'string') return report(`not used: ${chunks}`), undefined;
   if (chunks.length !== index.chunks.length || chunks.some((c, i) => c !== index.chunks[i])) {
     return report('not used: the document changed since it was written'), undefined;
