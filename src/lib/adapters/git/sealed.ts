@@ -52,6 +52,22 @@ export class SealedState {
   readonly byOid = new Map<string, string>();
   /** Cache entries not yet confirmed (read from the file, not built here). */
   #cached = new Map<string, string>();
+  /**
+   * Sealed commit ids a remote holds for events this device holds but cannot seal (their epoch's key is not here:
+   * a member who joined after a rotation). Taken as the remote has them, so that new events can name them.
+   */
+  #learned = new Map<string, string>();
+
+  learn(id: string, oid: string): void {
+    this.#learned.set(id, oid);
+    this.byOid.set(oid, id);
+    this.unsealable.clear(); // looked at again by the next update: this one, and what it blocked, may now be sealed
+  }
+
+  /** The sealed commit id of an event: sealed here, cached, or taken from a remote (learn). */
+  oidOf(id: string): string | undefined {
+    return this.oids.get(id) ?? this.#learned.get(id);
+  }
   #changed = false;
   /** Every object id of the sealed commits (commit, tree, blob). */
   readonly objects = new Set<string>();
@@ -138,13 +154,17 @@ export class SealedState {
         const sig = ledger.journalSignature(ev.id);
         if (!sig) return { ev, error: `event ${ev.id} has no journal signature (journal repair)` };
         const k = this.epochs.keyFor(ev.id);
-        if ('error' in k) return { ev, error: k.error };
+        if ('error' in k) return { ev, error: k.error, learned: this.#learned.get(ev.id) };
         return { ev, key: k.key, sig: fromBase64url(sig) };
       });
       const blobs = await Promise.all(plans.map((p) => (p.key ? sealedBlobObject(p.key, p.ev, p.sig!, ledgerEnvelope(ledger, p.ev)) : undefined)));
       for (let j = 0; j < plans.length; j++) {
         const p = plans[j];
         const blocked = p.ev.event.parents.find((q) => this.unsealable.has(q));
+        if (!p.key && 'learned' in p && p.learned && !blocked) {
+          this.#setOid(p.ev.id, p.learned);
+          continue;
+        }
         if (!p.key || blocked) {
           this.unsealable.set(p.ev.id, p.error ?? this.unsealable.get(blocked!)!);
           continue;
@@ -222,6 +242,14 @@ interface Arriving {
   ev?: LedgerEvent;
 }
 
+function parseTreeOrUndefined(content: Uint8Array) {
+  try {
+    return parseTree(content);
+  } catch {
+    return undefined;
+  }
+}
+
 async function translate(
   url: string,
   remote: Map<string, string>,
@@ -237,6 +265,7 @@ async function translate(
   const arriving = new Map<string, Arriving>();
   const stack = [...remote.values()].filter((o) => !state.byOid.has(o));
   const walked: Array<Omit<Arriving, 'signature' | 'envelope'> & { key: ArchiveKey }> = [];
+  const heldUnopened = new Set<string>();
   const seen = new Set<string>();
   while (stack.length) {
     const oid = stack.pop()!;
@@ -254,6 +283,17 @@ async function translate(
     const named = looksSealed(commit) ? parseSealedMessage(commit.message) : undefined;
     if (!named) throw refuse(oid, 'it is not a sealed journal commit (a readable commit in a sealed journal)');
     const key = byEpoch.get(named.epoch);
+    if (!key && ledger?.get(named.id)) {
+      // An event this device holds, of an epoch before it joined: nothing to open; the remote's commit id is taken
+      // so that new events can name it, and its tree and blob are accounted for.
+      const t = parsed?.objects.get(commit.tree);
+      const e = t?.type === 'tree' ? parseTreeOrUndefined(t.content) : undefined;
+      if (!e || e.length !== 1 || e[0].name !== SEALED_FILE) throw refuse(oid, `its tree must hold exactly ${SEALED_FILE}`);
+      state.learn(named.id, oid);
+      heldUnopened.add(oid).add(commit.tree).add(e[0].oid);
+      for (const p of commit.parents) if (!state.byOid.has(p) && !seen.has(p)) stack.push(p);
+      continue;
+    }
     if (!key) {
       throw new LedgerError(
         ErrorCode.SEALED_KEY_MISSING,
@@ -308,7 +348,7 @@ async function translate(
   }
   const incoming = new Map<EventId, LedgerEvent>([...byId].map(([id, a]) => [id, a.ev!]));
   const names = new JournalCommits({ event: (id) => ledger?.get(id) ?? incoming.get(id as EventId), signature: () => undefined }, { hints: false });
-  const sealedOf = (id: string) => state.oids.get(id) ?? byId.get(id as EventId)?.oid;
+  const sealedOf = (id: string) => state.oidOf(id) ?? byId.get(id as EventId)?.oid;
   const plainOf = new Map<string, string>();
   const objects = new Map<string, ParsedPackEntry>();
   const put = (o: { oid: string; type: 'blob' | 'tree' | 'commit'; content: Uint8Array }) => objects.set(o.oid, { oid: o.oid, type: o.type, content: o.content, offset: 0, crc: 0 });
@@ -359,7 +399,7 @@ async function translate(
   const checked = new Set<string>();
   for (const a of arriving.values()) (checked.add(a.oid), checked.add(a.tree), checked.add(a.blob.oid));
   for (const oid of parsed?.objects.keys() ?? []) {
-    if (!checked.has(oid) && !state.objects.has(oid)) throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
+    if (!checked.has(oid) && !state.objects.has(oid) && !heldUnopened.has(oid)) throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
   }
 
   const readable = new Map<string, string>();
