@@ -98,6 +98,10 @@ describe('team service: removal and key rotation', () => {
     // Kept: a new service over the same storage (the page reloaded) still says so.
     const again = new TeamService({ host: cleo.host, loadIdentity: async () => cleo.identity, ensureIdentity: async () => cleo.identity });
     expect((await again.status()).removed).toMatchObject({ eventId: removal, source: 'notice' });
+    // And Cleo's device records nothing more: the ledger refuses the Record page's appends, naming the removal.
+    const size = cleo.host.ledger().size;
+    await expect(cleo.host.ledger().append('generation', generationBody({ project: 'After the notice' }))).rejects.toMatchObject({ code: 'AUTHOR_REMOVED', eventId: removal });
+    expect(cleo.host.ledger().size).toBe(size);
 
     // Bea comes back on epoch 1: handed epoch 2 in the old room, it moves and receives the owner's event.
     await bea.team.start(settings());

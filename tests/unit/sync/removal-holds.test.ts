@@ -196,5 +196,9 @@ describe('a removal holds on every path', () => {
     const problems = bad.json().problems as Array<{ code: string; eventId?: string; location?: string; message: string }>;
     expect(problems).toContainEqual(expect.objectContaining({ code: 'AUTHOR_REMOVED', eventId: later.id, location: `event ${later.id}` }));
     expect(problems.find((p) => p.eventId === later.id)!.message).toContain(`removed by event ${removalId}`);
+    // The same in the mode that checks every signature one by one.
+    const full = await c('ada-copy', 'verify', '--full', '--json');
+    expect(full.code).toBe(1);
+    expect(full.json().problems).toContainEqual(expect.objectContaining({ code: 'AUTHOR_REMOVED', eventId: later.id, location: `event ${later.id}` }));
   }, 240_000);
 });
