@@ -145,7 +145,8 @@ export class SealedState {
     this.#cached.clear();
     order = rest;
     const BATCH = 512;
-    for (let i = 0; i < order.length; i += BATCH) {
+    // Batches of blobs are sealed (in parallel) while the previous batch's commits are signed (in order).
+    const plan = (i: number) => {
       const batch = order.slice(i, i + BATCH).map((id) => all.get(id)!);
       const plans = batch.map((ev) => {
         this.epochs.add(ev);
@@ -157,7 +158,15 @@ export class SealedState {
         if ('error' in k) return { ev, error: k.error, learned: this.#learned.get(ev.id) };
         return { ev, key: k.key, sig: fromBase64url(sig) };
       });
-      const blobs = await Promise.all(plans.map((p) => (p.key ? sealedBlobObject(p.key, p.ev, p.sig!, ledgerEnvelope(ledger, p.ev)) : undefined)));
+      const blobs = Promise.all(plans.map((p) => (p.key ? sealedBlobObject(p.key, p.ev, p.sig!, ledgerEnvelope(ledger, p.ev)) : undefined)));
+      blobs.catch(() => undefined); // awaited below; a batch left behind by a failure must not be an unhandled rejection
+      return { plans, blobs };
+    };
+    let next = order.length ? plan(0) : undefined;
+    for (let i = 0; i < order.length; i += BATCH) {
+      const { plans, blobs: pending } = next!;
+      const blobs = await pending;
+      next = i + BATCH < order.length ? plan(i + BATCH) : undefined;
       for (let j = 0; j < plans.length; j++) {
         const p = plans[j];
         const blocked = p.ev.event.parents.find((q) => this.unsealable.has(q));

@@ -23,6 +23,7 @@
  * removal never holds the key of an epoch that covers it, so it cannot read what was written after the removal.
  * Pure WebCrypto: the browser, a worker, the CLI and tests alike.
  */
+import { createHMAC, createSHA256, type IHasher } from 'hash-wasm';
 import { bytesEqual, concatBytes, fromHex, utf8 } from '../bytes.ts';
 import type { EventId, LedgerEvent } from '../event.ts';
 import type { PublicKey, Signer } from '../keys.ts';
@@ -45,7 +46,8 @@ export interface ArchiveKey {
   /** The removal events the epoch was made after (its team key's `covers`). */
   readonly covers: ReadonlySet<string>;
   readonly aead: AeadKey;
-  readonly nonceKey: CryptoKey;
+  /** HMAC-SHA256 under the nonce key (hash-wasm: synchronous, one short plaintext per event). */
+  readonly nonceMac: IHasher;
   /** The epoch's archive key: it signs the sealed commits of the epoch, and nothing else. */
   readonly signer: Signer;
 }
@@ -55,13 +57,13 @@ export async function archiveKey(team: { epoch: number; key: Uint8Array; covers:
   if (team.key.length !== 32) throw new TypeError('a team key is 32 bytes');
   const okm = await hkdf(team.key, utf8(SEALED_CONTEXT), `epoch ${team.epoch}`, 96);
   const aead = await aeadKey(okm.slice(0, 32));
-  const nonceKey = await crypto.subtle.importKey('raw', okm.slice(32, 64) as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const nonceMac = await createHMAC(createSHA256(), okm.slice(32, 64));
   const pkcs8 = concatBytes(PKCS8_ED25519, okm.slice(64, 96));
   const temp = await crypto.subtle.importKey('pkcs8', pkcs8 as BufferSource, ED, true, ['sign']);
   const publicKey = (await crypto.subtle.exportKey('jwk', temp)).x as PublicKey;
   const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8 as BufferSource, ED, false, ['sign']);
   const signer: Signer = { publicKey, sign: async (m) => new Uint8Array(await crypto.subtle.sign(ED, privateKey, m as BufferSource)) };
-  return { epoch: team.epoch, covers: new Set(team.covers), aead, nonceKey, signer };
+  return { epoch: team.epoch, covers: new Set(team.covers), aead, nonceMac, signer };
 }
 
 export const archiveKeys = (teams: ReadonlyArray<{ epoch: number; key: Uint8Array; covers: readonly string[] }>): Promise<ArchiveKey[]> =>
@@ -85,15 +87,17 @@ export function sealedAllowedSigners(keys: readonly ArchiveKey[]): string {
 
 const aadOf = (epoch: number, id: string): Uint8Array => utf8(`${SEALED_CONTEXT}\nepoch ${epoch}\nevent ${id}`);
 
-async function nonceOf(k: ArchiveKey, plaintext: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.sign('HMAC', k.nonceKey, plaintext as BufferSource)).slice(0, NONCE_LEN);
+function nonceOf(k: ArchiveKey, plaintext: Uint8Array): Uint8Array {
+  k.nonceMac.init();
+  k.nonceMac.update(plaintext);
+  return k.nonceMac.digest('binary').slice(0, NONCE_LEN);
 }
 
 /** The blob of an event: nonce ‖ AES-256-GCM(plaintext = journal signature ‖ envelope). Deterministic. */
 export async function sealBlob(k: ArchiveKey, id: string, signature: Uint8Array, envelope: Uint8Array): Promise<Uint8Array> {
   if (signature.length !== SIG_LEN) throw new TypeError('a journal signature is 64 bytes');
   const plaintext = concatBytes(signature, envelope);
-  const nonce = await nonceOf(k, plaintext);
+  const nonce = nonceOf(k, plaintext);
   return concatBytes(nonce, await seal(k.aead, nonce, plaintext, aadOf(k.epoch, id)));
 }
 
@@ -107,7 +111,7 @@ export async function openBlob(k: ArchiveKey, id: string, blob: Uint8Array): Pro
   const nonce = blob.subarray(0, NONCE_LEN);
   const plaintext = await open(k.aead, nonce, blob.subarray(NONCE_LEN), aadOf(k.epoch, id));
   if (!plaintext || plaintext.length <= SIG_LEN) return undefined;
-  if (!bytesEqual(await nonceOf(k, plaintext), nonce)) return undefined;
+  if (!bytesEqual(nonceOf(k, plaintext), nonce)) return undefined;
   return { signature: plaintext.slice(0, SIG_LEN), envelope: plaintext.slice(SIG_LEN) };
 }
 
