@@ -114,6 +114,9 @@ export async function journalClone(opts: GlobalOptions & { keyBackup?: string },
       await rm(path.join(dir, 'journal.git'), { recursive: true, force: true });
       await rm(path.join(dir, 'journal-commits'), { recursive: true, force: true });
     }
+    if ((e as LedgerError).code === ErrorCode.SEALED_KEY_MISSING && !opts.keyBackup) {
+      throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `${(e as Error).message}. Give your key backup: clone ${url} --ledger ${dir} --key-backup FILE`, { cause: e });
+    }
     throw e;
   }
 }

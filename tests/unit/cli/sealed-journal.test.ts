@@ -71,6 +71,7 @@ describe('CLI: the sealed journal', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.errorJson().error.code).toBe('SEALED_KEY_MISSING');
     expect(refused.errorJson().error.message).toMatch(/team key epoch 1, and this device holds no key for that epoch/);
+    expect(refused.errorJson().error.message).toContain('--key-backup FILE');
     expect(spawnSync('test', ['-e', bare]).status).not.toBe(0);
 
     // A wrong passphrase: refused before anything is written.
