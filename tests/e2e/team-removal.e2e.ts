@@ -5,7 +5,8 @@
  *      moves to its room and keeps receiving events; the removed CLI device, back on the old epoch, is refused
  *      (shown in the owner's sync log), told it was removed, and its new event reaches nobody.
  *   2. A CLI owner removes a browser member with `provenance-ledger remove`: at its next `sync` the removed
- *      browser is told so on its Team page and stops; the other browser gets the new key from the CLI and syncs
+ *      browser is told so on its Team page and stops, and its Record page records nothing more (AUTHOR_REMOVED);
+ *      the other browser gets the new key from the CLI and syncs
  *      on the new epoch.
  *   3. A member with two devices: the owner invites another device of a member on its Team page (For: another
  *      device of Bea); the third browser joins as Bea whatever name it types; the owner removes that one device
@@ -205,6 +206,25 @@ test('a CLI owner removes a browser member: that browser is told on its Team pag
     await b.reload();
     await expect(b.getByTestId('removed-notice')).toBeVisible();
     await expect(b.getByTestId('sync-running')).toContainText('Not syncing');
+    // And Bea's device records nothing more: the Record page's append is refused, saying why; nothing is added.
+    await nav(b, 'Record');
+    const g = generation('Afterremoval');
+    const form = b.getByTestId('generation-form');
+    await form.getByLabel('Platform', { exact: true }).fill(g.platform);
+    await form.getByLabel('Project', { exact: true }).fill(g.project);
+    await form.getByLabel('Classification').selectOption(g.classification);
+    await form.getByLabel('Prompt').fill(g.prompt);
+    await form.getByLabel('Output files').setInputFiles(g.files);
+    await expect(form.getByTestId('output-files').getByTestId('file-row')).toHaveCount(1);
+    for (const box of await form.getByTestId('policy-picks').getByRole('checkbox').all()) await box.uncheck();
+    await form.getByLabel('Checklist').selectOption('');
+    await form.getByRole('button', { name: 'Record generation' }).click();
+    const error = b.getByTestId('error');
+    await expect(error).toContainText('removed from the team by Carl Owner', { timeout: 20_000 });
+    await expect(error).toContainText('it records nothing more in this ledger');
+    await expect(error).toContainText('AUTHOR_REMOVED');
+    await expect(b.getByTestId('recorded')).toHaveCount(0);
+    await searchShows(b, 'Afterremoval', false);
 
     // Dee receives epoch 2 from the CLI and syncs on it: the removal arrives.
     await nav(d, 'Team');
@@ -223,7 +243,8 @@ test('a CLI owner removes a browser member: that browser is told on its Team pag
     expect(again.json().peers.map((p: { name: string }) => p.name)).toEqual(['Dee Staying']);
     await searchShows(d, 'Newepoch', true);
     await searchShows(b, 'Newepoch', false);
-    expect(pb).toEqual([]);
+    // The worker logs the refused append (the one expected error); nothing else.
+    expect(pb.filter((p) => !p.startsWith('console: ledger worker: LedgerError: this device was removed from the team by Carl Owner'))).toEqual([]);
     expect(pd).toEqual([]);
   } finally {
     await stop(syncing?.child);
