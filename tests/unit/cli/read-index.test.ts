@@ -6,7 +6,7 @@
  * =off gives the full load's answer to compare with.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { cp, mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashTree, run, tempDir, type RunResult } from './helpers.ts';
@@ -186,6 +186,35 @@ describe('the read index', () => {
       const err = JSON.parse(got.stderr.slice(got.stderr.indexOf('{')));
       expect(err.error.code).toBe('STORAGE_CORRUPT');
       expect(err).toEqual(without.errorJson());
+    }
+  });
+
+  it('a file the document store does not expect (doc+, doc/incr/<not a hash>+, a symbolic link) fails as without the index', async () => {
+    const copy = path.join(work, 'unexpected');
+    await cp(L, copy, { recursive: true });
+    const [chunk] = await readdir(path.join(copy, 'doc', 'snapshot'));
+    const cases: Array<[string, () => Promise<void>, () => Promise<void>]> = [
+      ['doc+', () => writeFile(path.join(copy, 'doc+'), 'x'), () => rm(path.join(copy, 'doc+'))],
+      ['doc/incr/notes+', async () => { await mkdir(path.join(copy, 'doc', 'incr'), { recursive: true }); await writeFile(path.join(copy, 'doc', 'incr', 'notes+'), 'x'); }, () => rm(path.join(copy, 'doc', 'incr'), { recursive: true })],
+      ['a chunk replaced by a symbolic link to itself elsewhere', async () => {
+        await rename(path.join(copy, 'doc', 'snapshot', chunk), path.join(work, 'moved-chunk'));
+        await symlink(path.join(work, 'moved-chunk'), path.join(copy, 'doc', 'snapshot', chunk));
+      }, async () => {
+        await rm(path.join(copy, 'doc', 'snapshot', chunk));
+        await rename(path.join(work, 'moved-chunk'), path.join(copy, 'doc', 'snapshot', chunk));
+      }]
+    ];
+    expect((await pl(['log'], report, copy)).stderr).toContain('read index: used');
+    for (const [what, make, undo] of cases) {
+      await make();
+      const without = await pl(['log', '--json'], off, copy);
+      const got = await pl(['log', '--json'], report, copy);
+      expect(got.stderr, what).toContain('read index: not used');
+      expect(got.code, what).toBe(without.code);
+      expect(got.code, what).not.toBe(0);
+      expect(got.stdout, what).toBe('');
+      await undo();
+      expect((await pl(['log'], report, copy)).stderr, `${what}, undone`).toContain('read index: used');
     }
   });
 
