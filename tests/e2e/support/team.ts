@@ -161,8 +161,8 @@ export async function expectNoSideScroll(page: Page): Promise<void> {
       const { over, culprits } = await page.evaluate(() => {
         const root = document.documentElement;
         const sticking = [...document.querySelectorAll('body *')]
-          .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 1 && !e.parentElement?.closest('.table-scroll, .log'))
-          .slice(0, 6)
+          .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 1)
+          .slice(-6)
           .map((e) => `<${e.tagName.toLowerCase()} class="${e.className}"> ${(e.textContent ?? '').trim().slice(0, 50)}`);
         return { over: root.scrollWidth - root.clientWidth, culprits: sticking };
       });
