@@ -86,7 +86,7 @@ describe('the journal in the ledger worker', () => {
 
     const b = await device(a.identity); // the same member on a second, empty device
     // Without the team key: refused, naming the epoch, and nothing is kept.
-    const refused = await b.journal.handle({ type: 'journal-pull', url }).catch((e) => e);
+    const refused = (await b.journal.handle({ type: 'journal-pull', url }).catch((e) => e)) as { code: string; message: string };
     expect(refused.code).toBe('SEALED_KEY_MISSING');
     expect(refused.message).toContain('team key epoch 1');
     expect(await b.storage.loadRange(['doc'])).toEqual([]);

@@ -134,7 +134,7 @@ export class SealedState {
     const all = new Map(ledger.events().map((e) => [e.id, e]));
     let order = topoOrder(all).filter((id) => !this.oids.has(id) && !this.unsealable.has(id));
     // Events whose id the cache holds (and whose parents are sealed): taken as they are, without sealing.
-    const rest: string[] = [];
+    const rest: EventId[] = [];
     for (const id of order) {
       const ev = all.get(id)!;
       this.epochs.add(ev);
