@@ -16,6 +16,7 @@ import { parsePack } from '../../../src/lib/adapters/git/pack.ts';
 import { reusingPack, type EventObjects } from '../../../src/lib/adapters/git/pack-reuse.ts';
 import { push } from '../../../src/lib/adapters/git/remote.ts';
 import { eventTree } from '../../../src/lib/core/journal/commit.ts';
+import { concatAll } from '../../../src/lib/core/bytes.ts';
 import { JournalCommits } from '../../../src/lib/core/journal/signatures.ts';
 import { startGitServer, type GitServer } from '../../helpers/git-http-server.ts';
 
@@ -60,7 +61,7 @@ describe('a push reuses the stored packs', () => {
     const r = await reusingPack(d.journal.binding, events, built(d.journal), (b) => deflateSync(b));
     expect(r.count).toBe(events.length * 3);
     expect(r.reused).toBe(events.length * 3);
-    const parsed = await parsePack(r.pack, {});
+    const parsed = await parsePack(concatAll(r.parts), {});
     for (const e of events) for (const oid of e.oids) expect(parsed.objects.has(oid)).toBe(true);
 
     server.createRepo('reuse.git');
@@ -89,7 +90,7 @@ describe('a push reuses the stored packs', () => {
     const some = await reusingPack(d.journal.binding, events.slice(1), built(d.journal), deflate);
     expect(some.reused).toBe(0);
     expect(some.count).toBe((events.length - 1) * 3);
-    const parsedSome = await parsePack(some.pack, {});
+    const parsedSome = await parsePack(concatAll(some.parts), {});
     for (const e of events.slice(1)) for (const oid of e.oids) expect(parsedSome.objects.has(oid)).toBe(true);
 
     // One byte changed inside the stored pack (past its header): its CRC-32 fails, nothing of it is reused.
@@ -101,7 +102,7 @@ describe('a push reuses the stored packs', () => {
     const all = await reusingPack(d.journal.binding, events, built(d.journal), deflate);
     expect(all.reused).toBe(0);
     expect(all.count).toBe(events.length * 3);
-    const parsedAll = await parsePack(all.pack, {});
+    const parsedAll = await parsePack(concatAll(all.parts), {});
     for (const e of events) for (const oid of e.oids) expect(parsedAll.objects.has(oid)).toBe(true);
   }, 120_000);
 });

@@ -12,7 +12,6 @@
  * are built as any. The remote checks every object it receives (index-pack) whatever its origin.
  */
 import { createSHA1 } from 'hash-wasm';
-import { concatAll } from '../../core/bytes.ts';
 import type { GitObject } from '../../core/journal/objects.ts';
 import type { GitBinding } from './binding.ts';
 import { crc32 } from './pack-format.ts';
@@ -66,7 +65,7 @@ function checkedBody(pack: Uint8Array, p: StoredPack): Uint8Array | undefined {
 }
 
 /**
- * The pack holding every object of `events` (in the ledger's order), reusing the stored packs of `binding`'s
+ * The pack (in parts, to be concatenated) holding every object of `events` (in the ledger's order), reusing the stored packs of `binding`'s
  * repository whose objects are all among them; `objects(id)` builds the objects of the others.
  */
 export async function reusingPack(
@@ -74,7 +73,7 @@ export async function reusingPack(
   events: EventObjects[],
   objects: (id: string) => Promise<GitObject[]>,
   deflate: Deflate
-): Promise<{ pack: Uint8Array; count: number; reused: number }> {
+): Promise<{ parts: Uint8Array[]; count: number; reused: number }> {
   const wanted = new Set<string>();
   for (const e of events) for (const o of e.oids) wanted.add(o);
   const { fs, gitdir } = binding;
@@ -116,6 +115,6 @@ export async function reusingPack(
   sha1.init();
   sha1.update(head);
   for (const b of bodies) sha1.update(b);
-  const pack = concatAll([head, ...bodies, sha1.digest('binary')]);
-  return { pack, count, reused: count - rest.length };
+  // The pack in parts (the caller copies them once, into its request body).
+  return { parts: [head, ...bodies, sha1.digest('binary')], count, reused: count - rest.length };
 }

@@ -91,7 +91,7 @@ export async function sendPack(
     need.add(id);
     for (const p of journal.ledger.get(id as EventId)?.event.parents ?? []) walk.push(p);
   }
-  let pack: Uint8Array;
+  let pack: Uint8Array[];
   let count: number;
   if (form.stored) {
     // Each event's commit, tree and blob ids (the tree and blob from the stored envelope, the commit from the
@@ -104,23 +104,23 @@ export async function sendPack(
       const { tree, blob } = eventTree(ev, enc.encode(json));
       return { id: ev.id, oids: [commit, tree.oid, blob.oid] };
     });
-    ({ pack, count } = await reusingPack(binding, events, form.objects, binding.zlib?.deflate ?? webZlib.deflate));
+    ({ parts: pack, count } = await reusingPack(binding, events, form.objects, binding.zlib?.deflate ?? webZlib.deflate));
   } else {
     for (const ev of journal.ledger.events()) {
       if (!need.has(ev.id)) continue;
       objects.push(...(await form.objects(ev.id)));
     }
     // Ciphertext shares nothing with other ciphertext: a sealed journal's pack goes without deltas.
-    ({ pack } = await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate, form.pack));
+    pack = [(await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate, form.pack)).pack];
     count = objects.length;
   }
   const lines = commands.map((c, i) => pkt(i === 0 ? `${c}\0 report-status delete-refs agent=provenance-ledger\n` : `${c}\n`));
-  const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0) + 4 + (count ? pack.length : 0));
+  const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0) + 4 + (count ? pack.reduce((n, p) => n + p.length, 0) : 0));
   let at = 0;
   for (const l of lines) (body.set(l, at), (at += l.length));
   body.set(enc.encode('0000'), at);
   at += 4;
-  if (count) body.set(pack, at);
+  for (const p of count ? pack : []) (body.set(p, at), (at += p.length));
   const res = await exchange(binding, url, {
     method: 'POST',
     path: '/git-receive-pack',
