@@ -97,7 +97,8 @@ function checkedChunks(chunks: StorageChunk[]): string[] | string {
 const NOFOLLOW = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 function readValue(file: string): Buffer | undefined {
   try {
-    return readFileSync(file, { flag: NOFOLLOW });
+    // Node accepts numeric flags here (stringToFlags passes numbers through); @types/node only lists strings.
+    return readFileSync(file, { flag: NOFOLLOW as unknown as string });
   } catch {
     return undefined;
   }
