@@ -3,17 +3,32 @@
  * StorageAdapter in the browser), the bare repository's path on it, and an HTTP client for remotes
  * (isomorphic-git/http/node or isomorphic-git/http/web).
  */
+/** What stat and lstat give (Node's fs.Stats has it; so does idb-fs.ts). */
+export interface GitStat {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+}
+
+/** A text encoding for readFile: Node's name ('utf8') or its options object. */
+export type GitFsEncoding = 'utf8' | 'utf-8' | { encoding: 'utf8' | 'utf-8' };
+
 export interface GitFs {
   promises: {
-    readFile(path: string, opts?: unknown): Promise<any>;
-    writeFile(path: string, data: any, opts?: unknown): Promise<void>;
+    /** The file's bytes; with an encoding, its text. */
+    readFile(path: string): Promise<Uint8Array>;
+    readFile(path: string, opts: GitFsEncoding): Promise<string>;
+    writeFile(path: string, data: Uint8Array | string, opts?: unknown): Promise<void>;
     unlink(path: string): Promise<void>;
     readdir(path: string): Promise<string[]>;
     mkdir(path: string, opts?: unknown): Promise<void>;
     rmdir(path: string): Promise<void>;
-    stat(path: string): Promise<any>;
-    lstat(path: string): Promise<any>;
-    readlink?(path: string): Promise<any>;
+    stat(path: string): Promise<GitStat>;
+    lstat(path: string): Promise<GitStat>;
+    readlink?(path: string, opts?: unknown): Promise<string | Uint8Array>;
     symlink?(target: string, path: string): Promise<void>;
     chmod?(path: string, mode: number): Promise<void>;
   };
@@ -30,8 +45,27 @@ export interface GitZlib {
   inflatePrefix?(data: Uint8Array, max: number): { data: Uint8Array; consumed: number };
 }
 
+/** One HTTP request as smart-http.ts sends it (the shape isomorphic-git's HTTP clients take). */
+export interface GitHttpRequest {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  /** The body's chunks. */
+  body?: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+}
+
+/** Its answer (the shape isomorphic-git's HTTP clients give). */
+export interface GitHttpResponse {
+  url: string;
+  method?: string;
+  statusCode: number;
+  statusMessage: string;
+  headers?: Record<string, string>;
+  body?: AsyncIterable<Uint8Array>;
+}
+
 export interface GitHttp {
-  request(req: any): Promise<any>;
+  request(req: GitHttpRequest): Promise<GitHttpResponse>;
 }
 
 export interface Credentials {

@@ -13,7 +13,7 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import http from 'isomorphic-git/http/web';
-import type { Credentials, GitBinding, GitFs } from './binding.ts';
+import type { Credentials, GitBinding, GitFs, GitFsEncoding } from './binding.ts';
 import { pakoZlib } from './inflate.ts';
 
 interface FileEntry {
@@ -75,15 +75,18 @@ export async function idbFs(dbName = 'provenance-ledger-git'): Promise<GitFs & {
     if (!e) throw fsError('ENOENT', p);
     if (!e.dir) throw fsError('ENOTDIR', p);
   };
+  function readFile(path: string): Promise<Uint8Array>;
+  function readFile(path: string, opts: GitFsEncoding): Promise<string>;
+  async function readFile(path: string, opts?: GitFsEncoding): Promise<Uint8Array | string> {
+    const p = norm(path);
+    const e = await get(p);
+    if (!e) throw fsError('ENOENT', p);
+    if (e.dir) throw fsError('EISDIR', p);
+    const enc = typeof opts === 'string' ? opts : opts?.encoding;
+    return enc ? new TextDecoder().decode(e.data) : e.data!.slice();
+  }
   const promises: GitFs['promises'] & { rename(a: string, b: string): Promise<void> } = {
-    async readFile(path: string, opts?: unknown) {
-      const p = norm(path);
-      const e = await get(p);
-      if (!e) throw fsError('ENOENT', p);
-      if (e.dir) throw fsError('EISDIR', p);
-      const enc = typeof opts === 'string' ? opts : (opts as { encoding?: string } | undefined)?.encoding;
-      return enc ? new TextDecoder().decode(e.data) : e.data!.slice();
-    },
+    readFile,
     async writeFile(path: string, data: unknown) {
       const p = norm(path);
       await mustDir(parentOf(p));

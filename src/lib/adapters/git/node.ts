@@ -27,7 +27,7 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Creden
 
 export function nodeBinding(dir: string, prompt?: (url: string) => Promise<Credentials | undefined>): GitBinding {
   return {
-    fs: fs as unknown as GitBinding['fs'],
+    fs,
     gitdir: journalDir(dir),
     http: nodeHttp,
     zlib: {
