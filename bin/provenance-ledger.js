@@ -74,10 +74,10 @@ async function build(cache) {
 }
 
 const cache = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
-// V8's compiled code of the modules, kept between runs (Node's module compile cache, checked against each source).
-module.enableCompileCache?.(path.join(cache, '..', 'v8'));
 // Module hooks preloaded into this process (--import, --require, --loader) hook the source files: they get them.
 const hooked = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^(--import|--require|--loader|--experimental-loader|-r)(=|$)/.test(a));
 const entry = process.env.PROVENANCE_LEDGER_PREBUILT === 'off' || hooked ? undefined : (prebuilt(cache) ?? (await build(cache)));
+// V8's compiled code of the build's modules, kept between runs in the build's folder (Node's compile cache).
+if (entry) module.enableCompileCache?.(path.join(path.dirname(entry), '.v8'));
 const { main } = await import(entry ? pathToFileURL(entry).href : '../src/cli/main.ts');
 process.exitCode = await main(process.argv);

@@ -11,7 +11,8 @@
  * cache folder is always safe. `node scripts/build-cli.js` builds it by hand.
  *
  * current.json is written last, atomically (temp file + rename): a build cut short is never used. Older builds
- * are removed once they are an hour old (a process started from one may still load its lazy chunks).
+ * are removed once they are an hour old or beyond the newest 8 (a process started from one may still load its
+ * lazy chunks meanwhile). Each build keeps Node's compile cache of its modules in its own .v8/ folder.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CACHE = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
 const KEEP_MS = 60 * 60 * 1000;
+const KEEP_BUILDS = 8;
 
 /**
  * commander loads node:child_process (and through it net, dgram, streams...) for subcommands that are separate
@@ -74,14 +76,20 @@ export async function buildCli() {
   const tmp = `${current}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ build: name, inputs }));
   renameSync(tmp, current);
+  // Older builds go once an hour old, or beyond the newest KEEP_BUILDS (their compile caches with them).
+  const older = [];
   for (const d of readdirSync(CACHE)) {
     if (d === name || !d.startsWith('build-')) continue;
     try {
-      if (Date.now() - statSync(path.join(CACHE, d)).mtimeMs > KEEP_MS) rmSync(path.join(CACHE, d), { recursive: true, force: true });
+      older.push([d, statSync(path.join(CACHE, d)).mtimeMs]);
     } catch {
       /* another process removed it */
     }
   }
+  older.sort((a, b) => b[1] - a[1]);
+  older.forEach(([d, mtime], i) => {
+    if (i + 1 >= KEEP_BUILDS || Date.now() - mtime > KEEP_MS) rmSync(path.join(CACHE, d), { recursive: true, force: true });
+  });
   return path.join(out, 'main.js');
 }
 
