@@ -177,7 +177,7 @@ export class ReadView implements LedgerReader {
   readonly #events: LedgerEvent[];
   readonly #byId = new Map<EventId, LedgerEvent>();
   readonly #roster = new Map<string, RosterEntry>();
-  #byHash?: Map<string, Set<EventId>>;
+  #byHash?: Map<string, EventId[]>;
 
   constructor(index: IndexBody) {
     this.#ledger = index.ledger;
@@ -212,17 +212,19 @@ export class ReadView implements LedgerReader {
 
   trace(sha256: string): LedgerEvent[] {
     if (!this.#byHash) {
-      const index = new Map<string, Set<EventId>>();
+      // The same index as the Ledger's, with arrays for sets (each event once per hash: hashesIn gives a set);
+      // tens of thousands of hashes for 10k events, and traceFile only iterates them.
+      const index = new Map<string, EventId[]>();
       for (const ev of this.#byId.values()) {
         for (const h of hashesIn(ev.event.body)) {
-          let s = index.get(h);
-          if (!s) index.set(h, (s = new Set()));
-          s.add(ev.id);
+          const ids = index.get(h);
+          if (ids) ids.push(ev.id);
+          else index.set(h, [ev.id]);
         }
       }
       this.#byHash = index;
     }
-    return traceFile(sha256.toLowerCase(), this.#byHash, (id) => this.#byId.get(id));
+    return traceFile(sha256.toLowerCase(), this.#byHash as unknown as Map<string, Set<EventId>>, (id) => this.#byId.get(id));
   }
 }
 
