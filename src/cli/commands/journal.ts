@@ -114,6 +114,12 @@ export async function journalClone(opts: GlobalOptions & { keyBackup?: string },
       await rm(path.join(dir, 'journal.git'), { recursive: true, force: true });
       await rm(path.join(dir, 'journal-commits'), { recursive: true, force: true });
     }
+    if ((e as LedgerError).code === ErrorCode.SEALED_KEY_MISSING && !opts.keyBackup && process.stdin.isTTY) {
+      // On a terminal: ask for the key backup, then clone again with it.
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const file = (await rl.question(`${url} holds a sealed journal. Key backup file (device key and team keys), or empty to stop: `).finally(() => rl.close())).trim();
+      if (file) return journalClone({ ...opts, keyBackup: file }, out, url);
+    }
     if ((e as LedgerError).code === ErrorCode.SEALED_KEY_MISSING && !opts.keyBackup) {
       throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `${(e as Error).message}. Give your key backup: clone ${url} --ledger ${dir} --key-backup FILE`, { cause: e });
     }

@@ -163,7 +163,7 @@ export async function fetchAndAccept(
   const checked = await collectAndCheck(binding, url, name, remote, parsed, journal, open);
   journal = checked.journal;
   const result = checked.result;
-  if (!isSealed) journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
+  journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
   // Each event with its journal signature (<id>.git): the ledger checks them (see the file comment) and stores both.
   const { accepted, problems } = await journal.ledger.receive(
     result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]]),
@@ -171,8 +171,9 @@ export async function fetchAndAccept(
   );
   // Only now, after the ledger's checks, does the pack leave memory: it holds the accepted events' commits (which
   // the journal, told to expect them, did not write again).
-  // A sealed pack is not kept: the journal writes the readable commits itself (they were only checked here).
+  // A sealed pack is not kept: the readable commits it stood for (rebuilt and checked) are stored as a pack instead.
   if (parsed && packBytes && accepted.length && !isSealed) await storePack(binding, packBytes, parsed);
+  if (parsed && accepted.length && isSealed) await storeObjects(binding, parsed.entries);
   await journal.settled();
   await journal.catchUp(); // commits of events the ledger already held (a clone's genesis)
   if (problems.length) {
@@ -189,6 +190,17 @@ export async function fetchAndAccept(
   await dropOldQuarantine(binding);
   await journal.updateRefs(remote.get('main'));
   return { received: accepted.length, remote: actual, kind: isSealed ? 'sealed' : 'plain', readable: remote };
+}
+
+/** Objects as one pack with its index (the pack first: readers go by the index). */
+async function storeObjects(binding: GitBinding, objects: ParsedPack['entries']): Promise<void> {
+  const { buildPack } = await import('./pack.ts');
+  const { webZlib } = await import('./objects.ts');
+  const { mkdirs } = await import('./refs.ts');
+  const { pack, idx, sha } = await buildPack(objects as Array<import('../../core/journal/objects.ts').GitObject>, binding.zlib?.deflate ?? webZlib.deflate);
+  await mkdirs(binding.fs, `${binding.gitdir}/objects/pack`);
+  await binding.fs.promises.writeFile(`${binding.gitdir}/objects/pack/pack-${sha}.pack`, pack);
+  await binding.fs.promises.writeFile(`${binding.gitdir}/objects/pack/pack-${sha}.idx`, idx);
 }
 
 function sealedShape(content: Uint8Array): boolean {
