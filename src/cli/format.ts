@@ -5,8 +5,6 @@ import type { Ledger } from '../lib/core/ledger.ts';
 /** What formatting reads of a ledger: a loaded Ledger or the read index's view of it. */
 type Members = Pick<Ledger, 'member'>;
 
-type Body = Record<string, any>;
-
 /** An event as --json commands print it. */
 export function eventJson(ev: LedgerEvent, ledger: Members) {
   return {
@@ -28,26 +26,41 @@ const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** A one-line summary of an event's body. */
 export function summary(ev: LedgerEvent): string {
-  const b = ev.event.body as Body;
-  switch (ev.event.type) {
-    case 'generation':
+  const e = ev.event;
+  switch (e.type) {
+    case 'generation': {
+      const b = e.body;
       return `${b.platform.name}${b.platform.modelVersion ? ' ' + b.platform.modelVersion : ''} ${b.mode} · ${b.project} (${b.classification}) · ${count(b.outputs.length, 'output')}`;
-    case 'policy-snapshot':
+    }
+    case 'policy-snapshot': {
+      const b = e.body;
       return `${b.platform.name} ${b.kind} retrieved ${b.retrievedAt.slice(0, 10)}${b.previous ? ` · follows ${shortId(b.previous)}` : ''}`;
+    }
     case 'checklist': {
-      const items = Object.values(b.items as Record<string, boolean>);
+      const b = e.body;
+      const items: boolean[] = Object.values(b.items);
       return `${b.project} (${b.classification})${b.platform ? ' · ' + b.platform.name : ''} · ${items.filter(Boolean).length}/${items.length} items`;
     }
-    case 'export':
+    case 'export': {
+      const b = e.body;
       return `${count(b.files.length, 'file')} → ${b.destination.label} (${b.destination.kind}${b.destination.encrypted ? ', encrypted' : ''})`;
-    case 'derivation':
+    }
+    case 'derivation': {
+      const b = e.body;
       return `${b.operation} with ${b.tool.name}${b.tool.version ? ' ' + b.tool.version : ''} · ${count(b.parents.length, 'file')} → ${count(b.outputs.length, 'file')}`;
-    case 'handoff':
+    }
+    case 'handoff': {
+      const b = e.body;
       return `${count(b.files.length, 'file')} → ${b.recipient.name}${b.recipient.organization ? ' (' + b.recipient.organization + ')' : ''}`;
-    case 'deletion':
+    }
+    case 'deletion': {
+      const b = e.body;
       return `${b.platform.name} cloud copy: ${b.status}`;
-    case 'member':
+    }
+    case 'member': {
+      const b = e.body;
       return `${b.action} ${b.member.name} (${b.member.role})${b.ledgerName ? ` · ledger "${b.ledgerName}"` : ''}`;
+    }
     default:
       return '';
   }
@@ -91,7 +104,7 @@ export function renderValue(value: unknown, indent = '  '): string[] {
 }
 
 function isFileRef(v: unknown): v is { name: string; size: number; sha256: string; set?: string; role?: string } {
-  return !!v && typeof v === 'object' && typeof (v as Body).sha256 === 'string' && typeof (v as Body).name === 'string';
+  return !!v && typeof v === 'object' && typeof (v as Record<string, unknown>).sha256 === 'string' && typeof (v as Record<string, unknown>).name === 'string';
 }
 
 export function fileLine(f: { name: string; size: number; sha256: string; set?: string; role?: string }): string {

@@ -26,10 +26,16 @@ function textOf(ev: LedgerEvent): string {
   return s;
 }
 
-const bodyOf = (ev: LedgerEvent) => ev.event.body as Record<string, any>;
+/** The body fields a filter reads; each is absent from the bodies of some event types. */
+interface FilteredFields {
+  platform?: { name?: unknown };
+  project?: unknown;
+  classification?: unknown;
+}
+const filteredFields = (ev: LedgerEvent): FilteredFields => ev.event.body as FilteredFields;
 
 export function matches(ev: LedgerEvent, f: EventFilter): boolean {
-  const b = bodyOf(ev);
+  const b = filteredFields(ev);
   if (f.types?.length && !f.types.includes(ev.event.type)) return false;
   if (f.author && ev.event.author !== f.author) return false;
   if (f.from && ev.event.time < f.from) return false;
@@ -80,8 +86,8 @@ export function fileHashes(ev: LedgerEvent): string[] {
     }
   };
   walk(ev.event.body);
-  const target = bodyOf(ev).target;
-  if (ev.event.type === 'deletion' && Array.isArray(target?.files)) out.push(...target.files);
+  const e = ev.event;
+  if (e.type === 'deletion' && Array.isArray(e.body.target?.files)) out.push(...e.body.target.files);
   return out;
 }
 
@@ -114,8 +120,9 @@ export function traceFile(
   }
   // Context the generations cite: their checklist and policy snapshots.
   for (const ev of [...found.values()]) {
-    if (ev.event.type !== 'generation') continue;
-    const b = bodyOf(ev);
+    const e = ev.event;
+    if (e.type !== 'generation') continue;
+    const b = e.body;
     for (const id of [b.checklist, ...(b.policySnapshots ?? [])]) {
       const c = typeof id === 'string' ? get(id as EventId) : undefined;
       if (c) found.set(c.id, c);
