@@ -182,17 +182,18 @@ export function makeWitnessRequest(note: string, logKey: string, proofs: Map<num
 
 /** Parses a witness request (attacker-controlled), field by field. */
 export function parseWitnessRequest(bytes: Uint8Array): WitnessRequest {
-  const bad = (why: string): never => {
+  const bad: (why: string) => never = (why) => {
     throw new ProofError(ProofCode.WITNESS_REQUEST_INVALID, `invalid witness request: ${why}`);
   };
   if (bytes.length > MAX_REQUEST_BYTES) bad(`larger than ${MAX_REQUEST_BYTES} bytes`);
-  let v: any;
+  let parsed: unknown;
   try {
-    v = JSON.parse(fromUtf8(bytes));
+    parsed = JSON.parse(fromUtf8(bytes));
   } catch {
     bad('not UTF-8 JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('not an object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) bad('not an object');
+  const v = parsed as Record<string, unknown>;
   if (v.format !== WITNESS_REQUEST_FORMAT) bad(`format is not ${WITNESS_REQUEST_FORMAT}`);
   if (typeof v.checkpoint !== 'string') bad('checkpoint is not a string');
   if (typeof v.logKey !== 'string') bad('logKey is not a string');
@@ -203,7 +204,7 @@ export function parseWitnessRequest(bytes: Uint8Array): WitnessRequest {
   }
   const extra = Object.keys(v).filter((k) => !['format', 'checkpoint', 'logKey', 'consistency'].includes(k));
   if (extra.length) bad(`unknown field ${extra[0]}`);
-  return v as WitnessRequest;
+  return v as unknown as WitnessRequest;
 }
 
 // ------------------------------------------------------------------------------------------------ witnessing at sync
@@ -228,17 +229,18 @@ const isSize = (n: unknown): n is number => typeof n === 'number' && Number.isSa
 
 /** Parses a witness response (attacker-controlled), field by field. Throws WITNESS_RESPONSE_INVALID. */
 export function parseWitnessResponse(bytes: Uint8Array): WitnessResponse {
-  const bad = (why: string): never => {
+  const bad: (why: string) => never = (why) => {
     throw new ProofError(ProofCode.WITNESS_RESPONSE_INVALID, `invalid witness response: ${why}`);
   };
   if (bytes.length > MAX_WITNESS_MESSAGE) bad(`larger than ${MAX_WITNESS_MESSAGE} bytes`);
-  let v: any;
+  let parsed: unknown;
   try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     bad('not UTF-8 JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('not an object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) bad('not an object');
+  const v = parsed as Record<string, unknown>;
   if (v.format !== WITNESS_RESPONSE_FORMAT) bad(`format is not ${WITNESS_RESPONSE_FORMAT}`);
   if (!isSize(v.size)) bad('size is not a positive integer');
   const kinds = ['cosigned', 'need', 'refused'].filter((k) => k in v);
@@ -248,12 +250,12 @@ export function parseWitnessResponse(bytes: Uint8Array): WitnessResponse {
   if (kinds[0] === 'cosigned' && typeof v.cosigned !== 'string') bad('cosigned is not a string');
   if (kinds[0] === 'need' && (!isSize(v.need) || v.need >= v.size)) bad('need is not a size below the checkpoint\'s');
   if (kinds[0] === 'refused') {
-    const r = v.refused;
+    const r = v.refused as { code?: unknown; message?: unknown } | null;
     if (typeof r !== 'object' || r === null || typeof r.code !== 'string' || typeof r.message !== 'string' || Object.keys(r).length !== 2) {
       bad('refused is not {code, message}');
     }
     if (!/^[A-Z_]{1,40}$/.test(r.code)) bad('refused.code is not a code');
     if (r.message.length > 1000) bad('refused.message is longer than 1000 characters');
   }
-  return v as WitnessResponse;
+  return v as unknown as WitnessResponse;
 }
