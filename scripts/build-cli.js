@@ -3,7 +3,7 @@
  * dynamic import), bundled by rolldown (the bundler vite builds with) into
  * node_modules/.cache/provenance-ledger/cli/<build>/, so that a command does not strip the types of ~150 .ts
  * files at every start (Node's type stripping loads its own wasm compiler: ~150 ms before anything runs).
- * Packages stay imports of node_modules, except commander.
+ * Packages stay imports of node_modules, except commander, hash-wasm and pako (see `external` below).
  *
  * bin/provenance-ledger.js runs the build when it finds none, or finds that a source file it was made from has
  * changed (size or modification time, in current.json), then uses it; while another process is building, or
@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CACHE = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
 const KEEP_MS = 60 * 60 * 1000;
+const BUNDLED = /^(commander|hash-wasm|pako)(\/|$)/;
 const KEEP_BUILDS = 8;
 
 /**
@@ -49,8 +50,10 @@ export async function buildCli() {
     input: path.join(ROOT, 'src/cli/main.ts'),
     platform: 'node',
     // Packages and Node's modules are imported at run time, from node_modules; only the project's sources are bundled.
-    // commander is bundled too: every command parses with it, and one ES module loads faster than its CommonJS files.
-    external: (id, _importer, resolved) => !resolved && !/^[./#]/.test(id) && !path.isAbsolute(id) && id !== 'commander',
+    // A few pure-JavaScript packages are bundled too: commander (every command parses with it), and hash-wasm and
+    // pako, whose CommonJS files Node would otherwise scan for their exports at every start (hash-wasm's holds its
+    // wasm inline: hundreds of kilobytes); their ES module builds load as part of the bundle.
+    external: (id, _importer, resolved) => !resolved && !/^[./#]/.test(id) && !path.isAbsolute(id) && !BUNDLED.test(id),
     logLevel: 'silent',
     plugins: [lazyChildProcess],
     transform: { target: 'esnext' }

@@ -57,6 +57,8 @@ const cmd = {
   recover: lazy(() => import('./commands/recover.ts')),
   sync: lazy(() => import('./commands/sync.ts')),
   proofs: lazy(() => import('./commands/proofs.ts')),
+  /** verify-bundle reads a bundle file, never a ledger: no Automerge. */
+  bundle: () => import('./commands/proofs.ts'),
   stamps: lazy(() => import('./commands/timestamp.ts'))
 };
 
@@ -306,7 +308,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
   program.command('checkpoint').description("sign this device's log head; --out writes a witness request, --cosigned merges a teammate's cosignature; --tsa time-stamps it (exit 1 when a TSA fails: queued)").option('--out <file>', 'write a witness request (checkpoint + consistency proofs)').option('--tsa <url...>', 'time-stamp it with these RFC 3161 TSAs (default: the configured ones, see tsa add)').option('--from <sizes...>', 'with --out: prove consistency from these sizes (default: earlier checkpoints)').option('--cosigned <file>', 'merge a cosigned checkpoint returned by a witness').option('--force', 'overwrite --out').action(run(async (opts, o) => (await cmd.proofs()).checkpoint(opts, o)));
   program.command('witness').description("check a teammate's log against the checkpoint you cosigned last, and cosign it (exit 1 when refused)").option('--log <dir>', "the teammate's ledger directory").option('--request <file>', 'a witness request file (from checkpoint --out)').option('--out <file>', 'with --request: where to write the cosigned checkpoint').option('--force', 'overwrite --out').action(run(async (opts, o) => (await cmd.proofs()).witness(opts, o)));
   program.command('prove').description('write an evidence bundle about a file or an event, verifiable offline').argument('<file-or-id>', 'the file (found by its hash) or an event id').requiredOption('--out <bundle>', 'the bundle file to write').option('--reveal-prompt', "include the prompt openings from this device's vault").option('--unwitnessed', 'use the newest checkpoint even if no teammate cosigned it').option('--force', 'overwrite --out').action(run(async (opts, o, ref) => (await cmd.proofs()).prove(ref, opts, o)));
-  program.command('verify-bundle').description('check an evidence bundle offline (exit 0 valid, 1 invalid, 2 usage)').argument('<bundle>', 'the bundle file').option('--file <files...>', 'files to check against the hashes the bundle names').option('--tsa-roots <pem...>', 'PEM files of the time-stamp roots you trust (else $PROVENANCE_LEDGER_TSA_ROOTS)').option('--expect-ledger <id>', 'the ledger id you know by other means: any other fails').action(run(async (opts, o, b) => (await cmd.proofs()).verifyBundleCommand(b, opts, o)));
+  program.command('verify-bundle').description('check an evidence bundle offline (exit 0 valid, 1 invalid, 2 usage)').argument('<bundle>', 'the bundle file').option('--file <files...>', 'files to check against the hashes the bundle names').option('--tsa-roots <pem...>', 'PEM files of the time-stamp roots you trust (else $PROVENANCE_LEDGER_TSA_ROOTS)').option('--expect-ledger <id>', 'the ledger id you know by other means: any other fails').action(run(async (opts, o, b) => (await cmd.bundle()).verifyBundleCommand(b, opts, o)));
 
   // RFC 3161 time-stamps of checkpoints (commands/timestamp.ts): the TSAs checkpoint, sync and prove use.
   const tsa = program.command('tsa').description('the RFC 3161 time-stamping authorities that time-stamp this device\'s checkpoints').exitOverride();
