@@ -116,32 +116,39 @@ const teamKeysAad = (b: Omit<KeyBackup, 'ciphertext' | 'teamKeys'>): Uint8Array 
  * Checks the sealing fields of an untrusted file (`kdf`: Argon2id with bounded costs, `cipher`: AES-256-GCM and
  * its IV) as sealParams writes them; `bad` names the first field that is wrong and throws.
  */
-export function assertSealParams(b: Record<string, any>, bad: (what: string) => never): void {
-  const k = b.kdf;
-  if (typeof k !== 'object' || k === null || k.alg !== 'argon2id') bad('kdf.alg must be argon2id');
+export function assertSealParams(b: Record<string, unknown>, bad: (what: string) => never): void {
+  const k = fieldsOf(b.kdf, bad, 'kdf.alg must be argon2id');
+  if (k.alg !== 'argon2id') bad('kdf.alg must be argon2id');
   if (typeof k.salt !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(k.salt)) bad('kdf.salt');
-  if (!Number.isInteger(k.iterations) || k.iterations < 1 || k.iterations > 64) bad('kdf.iterations');
-  if (!Number.isInteger(k.memoryKiB) || k.memoryKiB < 8 || k.memoryKiB > 4 * 1024 * 1024) bad('kdf.memoryKiB');
-  if (!Number.isInteger(k.parallelism) || k.parallelism < 1 || k.parallelism > 16) bad('kdf.parallelism');
-  if (typeof b.cipher !== 'object' || b.cipher === null || b.cipher.alg !== 'AES-256-GCM') bad('cipher.alg');
-  if (typeof b.cipher.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(b.cipher.iv)) bad('cipher.iv');
+  if (!intIn(k.iterations, 1, 64)) bad('kdf.iterations');
+  if (!intIn(k.memoryKiB, 8, 4 * 1024 * 1024)) bad('kdf.memoryKiB');
+  if (!intIn(k.parallelism, 1, 16)) bad('kdf.parallelism');
+  const c = fieldsOf(b.cipher, bad, 'cipher.alg');
+  if (c.alg !== 'AES-256-GCM') bad('cipher.alg');
+  if (typeof c.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(c.iv)) bad('cipher.iv');
 }
+
+/** The fields of an untrusted value that must be a JSON object; `bad(what)` when it is not. */
+export function fieldsOf(v: unknown, bad: (what: string) => never, what: string): Record<string, unknown> {
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : bad(what);
+}
+
+/** An integer from lo to hi. */
+const intIn = (v: unknown, lo: number, hi: number): boolean => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 
 /** Field-by-field check of an untrusted backup file. */
 export function assertKeyBackup(x: unknown): asserts x is KeyBackup {
-  const bad = (what: string): never => {
+  const bad: (what: string) => never = (what) => {
     throw new LedgerError(ErrorCode.BAD_BACKUP, `not a key backup: ${what}`);
   };
-  if (typeof x !== 'object' || x === null) bad('not a JSON object');
-  const b = x as Record<string, any>;
+  const b = fieldsOf(x, bad, 'not a JSON object');
   if (b.format !== BACKUP_FORMAT) bad(`format must be "${BACKUP_FORMAT}"`);
   if (typeof b.publicKey !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(b.publicKey)) bad('publicKey');
   if (typeof b.name !== 'string' || b.name.length > 256) bad('name');
   assertSealParams(b, bad);
   if (typeof b.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{20,400}$/.test(b.ciphertext)) bad('ciphertext');
   if (b.teamKeys !== undefined) {
-    const t = b.teamKeys;
-    if (typeof t !== 'object' || t === null) bad('teamKeys');
+    const t = fieldsOf(b.teamKeys, bad, 'teamKeys');
     if (typeof t.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(t.iv)) bad('teamKeys.iv');
     if (typeof t.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{20,4000000}$/.test(t.ciphertext)) bad('teamKeys.ciphertext');
   }

@@ -19,7 +19,7 @@
 import { canonicalBytes } from './canonical.ts';
 import { fromUtf8, utf8 } from './bytes.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
-import { assertKeyBackup, assertSealParams, DEFAULT_KDF, seal, sealParams, unseal, type KdfParams, type KeyBackup } from './backup.ts';
+import { assertKeyBackup, assertSealParams, DEFAULT_KDF, fieldsOf, seal, sealParams, unseal, type KdfParams, type KeyBackup } from './backup.ts';
 import { verifyOpening, type Opening } from './commitment.ts';
 import { sha256Hex } from './hash.ts';
 
@@ -79,7 +79,7 @@ export async function encryptFullBackup(
   return { ...head, ciphertext: await seal(passphrase, kdf, cipher.iv, header(head), utf8(JSON.stringify(payload))) };
 }
 
-const bad = (what: string): never => {
+const bad: (what: string) => never = (what) => {
   throw new LedgerError(ErrorCode.BAD_BACKUP, `This is not a complete backup, or it is damaged: ${what}. Nothing was changed.`);
 };
 
@@ -91,8 +91,7 @@ export function parseFullBackup(text: string): FullBackup {
   } catch {
     bad('the file is not JSON (cut short or altered)');
   }
-  if (typeof x !== 'object' || x === null) bad('not a JSON object');
-  const b = x as Record<string, any>;
+  const b = fieldsOf(x, bad, 'not a JSON object');
   if (b.format !== FULL_BACKUP_FORMAT) {
     if (typeof b.format === 'string' && b.format.startsWith('provenance-ledger/key-backup/')) bad('this is a key backup (the key only), restore it under Settings → Restore a key');
     bad(`format must be "${FULL_BACKUP_FORMAT}"`);
@@ -101,11 +100,11 @@ export function parseFullBackup(text: string): FullBackup {
   if (typeof b.ledgerName !== 'string' || b.ledgerName.length > 256) bad('ledgerName');
   if (typeof b.publicKey !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(b.publicKey)) bad('publicKey');
   if (typeof b.createdAt !== 'string' || b.createdAt.length > 64) bad('createdAt');
-  const c = b.counts;
-  if (typeof c !== 'object' || c === null || !['events', 'texts', 'prompts'].every((k) => Number.isSafeInteger(c[k]) && c[k] >= 0)) bad('counts');
+  const c = fieldsOf(b.counts, bad, 'counts');
+  if (!['events', 'texts', 'prompts'].every((k) => Number.isSafeInteger(c[k]) && (c[k] as number) >= 0)) bad('counts');
   assertSealParams(b, bad);
   if (typeof b.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{24,}$/.test(b.ciphertext)) bad('ciphertext');
-  return b as FullBackup;
+  return b as unknown as FullBackup;
 }
 
 /**
@@ -116,13 +115,13 @@ export async function decryptFullBackup(backup: FullBackup | string, passphrase:
   const b = typeof backup === 'string' ? parseFullBackup(backup) : parseFullBackup(JSON.stringify(backup));
   if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
   const plain = await unseal(passphrase, b.kdf, b.cipher.iv, header(b), b.ciphertext, 'Wrong passphrase, or the backup file was altered. Nothing was changed.');
-  let p: Record<string, any>;
+  let parsed: unknown;
   try {
-    p = JSON.parse(fromUtf8(plain));
+    parsed = JSON.parse(fromUtf8(plain));
   } catch {
     return bad('its contents are not JSON');
   }
-  if (typeof p !== 'object' || p === null) bad('its contents are not an object');
+  const p = fieldsOf(parsed, bad, 'its contents are not an object');
   try {
     assertKeyBackup(p.key);
   } catch (e) {
@@ -145,5 +144,5 @@ export async function decryptFullBackup(backup: FullBackup | string, passphrase:
     }
   }
   const { ciphertext: _ct, ...head } = b;
-  return { header: head, payload: p as FullBackupPayload };
+  return { header: head, payload: p as unknown as FullBackupPayload };
 }
