@@ -99,12 +99,13 @@ export class BrowserJournal {
   async #getBinding(): Promise<GitBinding> {
     this.#binding ??= (async () => {
       const base = this.#deps.binding ? await this.#deps.binding() : await (await import('../adapters/git/idb-fs.ts')).browserBinding({ dbName: JOURNAL_DB });
-      const self = this;
+      // The getter's own `this` is the binding; these arrows keep the journal's.
+      const corsProxy = (): string | undefined => this.#corsProxy ?? base.corsProxy;
       return {
         ...base,
-        credentials: async () => self.#creds,
+        credentials: async () => this.#creds,
         get corsProxy() {
-          return self.#corsProxy ?? base.corsProxy;
+          return corsProxy();
         }
       } as GitBinding;
     })();

@@ -106,7 +106,7 @@ export async function importLedger(host: LedgerHost, file: unknown): Promise<Imp
 
   const storage = await host.storage();
   const state = await host.open();
-  let before = 0;
+  let before: number;
   if (state.state === 'ready') {
     if (state.ledger.id !== parsed.manifest.ledgerId) {
       throw new LedgerError(
