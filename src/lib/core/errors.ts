@@ -62,20 +62,32 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** An error with a stable code; serializes with toJSON so it crosses a worker boundary. */
-export class LedgerError extends Error {
-  readonly code: ErrorCode;
+/**
+ * The one error class of the project: a stable literal code (each layer has its union: ErrorCode here,
+ * MerkleErrorCode, ProofCode, TimestampErrorCode, the engine's codes), a message naming what is wrong, and
+ * optionally the event it concerns, details and a cause. toJSON lets it cross a worker boundary.
+ */
+export class CodedError<C extends string = string> extends Error {
+  readonly code: C;
   readonly eventId?: string;
   readonly detail?: unknown;
-  constructor(code: ErrorCode, message: string, opts: { eventId?: string; detail?: unknown; cause?: unknown } = {}) {
+  constructor(code: C, message: string, opts: { eventId?: string; detail?: unknown; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'LedgerError';
+    this.name = 'CodedError';
     this.code = code;
     this.eventId = opts.eventId;
     this.detail = opts.detail;
   }
-  toJSON() {
+  toJSON(): { name?: string; code: C; message: string; eventId?: string; detail?: unknown } {
     return { name: this.name, code: this.code, message: this.message, eventId: this.eventId, detail: this.detail };
+  }
+}
+
+/** An error of the ledger (events, storage, journal, vault), with one of ErrorCode. */
+export class LedgerError extends CodedError<ErrorCode> {
+  constructor(code: ErrorCode, message: string, opts: { eventId?: string; detail?: unknown; cause?: unknown } = {}) {
+    super(code, message, opts);
+    this.name = 'LedgerError';
   }
 }
 
