@@ -7,6 +7,7 @@
 import { fromBase64url, toBase64, toHex } from '../bytes.ts';
 import { sha256Sync } from '../hash.ts';
 import type { LedgerEvent } from '../event.ts';
+import type { EventBodies, EventType, GenerationSettings } from '../types.ts';
 import type { BundleFacts } from './bundle-verify.ts';
 import { fileRefs } from '../query.ts';
 
@@ -18,10 +19,14 @@ const isoSeconds = (t: number) => new Date(t * 1000).toISOString().replace('.000
 export const OFFLINE_VERIFIER_HINT =
   'Check this bundle yourself: open verify-offline.html (one self-contained page, no network; the Provenance Ledger app links it from its Verify page, and its build writes it beside index.html) and drop this file on it, or run provenance-ledger verify-bundle.';
 
-type Body = Record<string, any>;
 interface FileRef {
   name: string;
   sha256: string;
+}
+
+/** The body of an event of type `type`, or undefined when the event is of another type. */
+function bodyOf<T extends EventType>(ev: LedgerEvent, type: T): EventBodies[T] | undefined {
+  return ev.event.type === type ? (ev.event.body as EventBodies[T]) : undefined;
 }
 
 const MODES: Record<string, string> = {
@@ -60,10 +65,10 @@ export function describeFacts(f: BundleFacts): string[] {
     out.push(`About ${subjectLabel(f, records)}.`);
     const origin = originOf(h, records);
     if (origin.generation) {
-      const g = origin.generation.event.body as Body;
+      const g = bodyOf(origin.generation, 'generation')!; // originOf found it by its type, as each step below
       const steps = origin.steps.map((d) => {
-        const b = d.event.body as Body;
-        return `${b.operation} in ${b.tool.name}${b.tool.version ? ` ${b.tool.version}` : ''} → ${files(b.outputs.filter((o: FileRef) => origin.hashes.has(o.sha256)))}`;
+        const b = bodyOf(d, 'derivation')!;
+        return `${b.operation} in ${b.tool.name}${b.tool.version ? ` ${b.tool.version}` : ''} → ${files(b.outputs.filter((o) => origin.hashes.has(o.sha256)))}`;
       });
       out.push(
         `Origin: ${steps.length ? 'made from the output of' : 'output of'} an AI generation on ${g.platform.name} (generation ${short(origin.generation.id)})${steps.length ? `, through ${steps.length} recorded step(s): ${steps.join('; ')}` : ''}.`
@@ -84,8 +89,8 @@ export function describeFacts(f: BundleFacts): string[] {
   }
   const generations = records.filter((e) => e.event.type === 'generation');
   for (const g of generations) {
-    const deletions = records.filter((e) => e.event.type === 'deletion' && (e.event.body as Body).target?.generation === g.id);
-    const b = g.event.body as Body;
+    const deletions = records.filter((e) => bodyOf(e, 'deletion')?.target?.generation === g.id);
+    const b = bodyOf(g, 'generation')!;
     if (deletions.length === 0) out.push(`- No deletion of the cloud copy of generation ${short(g.id)} on ${b.platform.name} is recorded in this bundle.`);
   }
 
@@ -97,8 +102,9 @@ export function describeFacts(f: BundleFacts): string[] {
   );
   out.push(`- Ledger "${f.ledgerName}" (id ${f.ledger}) was created by ${who(genesis)}; its claimed time ${genesis.event.time}.`);
   for (const ev of f.events) {
-    if (ev.event.type !== 'member' || ev.id === f.ledger) continue;
-    const b = ev.event.body as Body;
+    const e = ev.event;
+    if (e.type !== 'member' || ev.id === f.ledger) continue;
+    const b = e.body;
     const verb = b.action === 'add' ? `was added as ${b.member.role}` : b.action === 'update' ? `was made ${b.member.role}` : 'was removed';
     out.push(`- ${b.member.name} (key ${fp(b.member.key)}) ${verb} by ${who(ev)}; claimed time ${ev.event.time}.`);
   }
@@ -163,30 +169,35 @@ function witnessedWords(f: BundleFacts): string {
 
 /** The sentences for an event that names the subject file, or undefined for the other events of its chain. */
 function subjectSentence(h: string, label: string, ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: BundleFacts): string[] | undefined {
-  const b = ev.event.body as Body;
-  const has = (list: unknown) => Array.isArray(list) && list.some((x: Body) => x?.sha256 === h);
+  const e = ev.event;
+  const has = (list: unknown) => Array.isArray(list) && list.some((x: { sha256?: unknown } | null | undefined) => x?.sha256 === h);
   const at = `at ${ev.event.time}`;
-  if (ev.event.type === 'generation' && has(b.outputs)) {
+  if (e.type === 'generation' && has(e.body.outputs)) {
+    const b = e.body;
     const opening = f.openings.find((o) => o.event === ev.id && o.field === 'prompt');
     const model = b.platform.modelVersion ? ` (model ${b.platform.modelVersion}, ${words(b.mode, MODES)})` : ` (${words(b.mode, MODES)})`;
     const prompt = opening ? '; the prompt was revealed and matches its commitment' : b.prompt ? '; the prompt stays secret (only its commitment is recorded)' : '';
-    const s = b.settings ?? {};
+    const s: GenerationSettings = b.settings ?? {};
     return [
       `- ${label} was recorded as output of a generation on ${b.platform.name}${model} by ${who(ev)} ${at}; ${witnessedWords(f)}${prompt}.`,
       `  settings claimed: training opt-out ${onOff(s.trainingOptOut)}, privacy mode ${onOff(s.privacyMode)}${s.seed !== undefined ? `, seed ${s.seed}` : ''}; project ${JSON.stringify(b.project)}, classification ${b.classification}; generation ${short(ev.id)} cites ${b.checklist ? `checklist ${short(b.checklist)}` : 'no checklist'} and ${b.policySnapshots?.length ? `policy snapshots ${b.policySnapshots.map(short).join(', ')}` : 'no policy snapshot'}.`
     ];
   }
-  if (ev.event.type === 'generation' && has(b.inputs)) return [`- ${label} was recorded as a reference input sent to ${b.platform.name} by ${who(ev)} ${at}.`];
-  if (ev.event.type === 'export' && has(b.files)) {
+  if (e.type === 'generation' && has(e.body.inputs)) return [`- ${label} was recorded as a reference input sent to ${e.body.platform.name} by ${who(ev)} ${at}.`];
+  if (e.type === 'export' && has(e.body.files)) {
+    const b = e.body;
     return [`- ${label} was exported to "${b.destination.label}" (${b.destination.kind}, ${b.destination.encrypted ? 'encrypted' : 'not encrypted'}) by ${who(ev)} ${at}.`];
   }
-  if (ev.event.type === 'derivation' && has(b.outputs)) {
+  if (e.type === 'derivation' && has(e.body.outputs)) {
+    const b = e.body;
     return [`- ${label} was made by ${b.operation} in ${b.tool.name}${b.tool.version ? ` ${b.tool.version}` : ''} from ${files(b.parents)}, recorded by ${who(ev)} ${at}.`];
   }
-  if (ev.event.type === 'derivation' && has(b.parents)) {
+  if (e.type === 'derivation' && has(e.body.parents)) {
+    const b = e.body;
     return [`- ${label} was edited (${b.operation} in ${b.tool.name}) into ${files(b.outputs)}, recorded by ${who(ev)} ${at}.`];
   }
-  if (ev.event.type === 'handoff' && has(b.files)) {
+  if (e.type === 'handoff' && has(e.body.files)) {
+    const b = e.body;
     return [`- ${label} was handed to ${b.recipient.name}${b.recipient.organization ? ` (${b.recipient.organization})` : ''} by ${who(ev)} ${at}.`];
   }
   return undefined;
@@ -205,14 +216,15 @@ export function proverReport(f: BundleFacts): string {
 }
 
 function describeEvent(ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: BundleFacts): string {
-  const b = ev.event.body as Body;
+  const e = ev.event;
   const by = `by ${who(ev)}, claimed time ${ev.event.time}`;
-  switch (ev.event.type) {
+  switch (e.type) {
     case 'generation': {
+      const b = e.body;
       const opened = f.openings.some((o) => o.event === ev.id && o.field === 'prompt');
       const prompt = b.prompt ? (opened ? 'the prompt is revealed below' : 'the prompt stays secret (only its commitment is recorded)') : 'no prompt recorded';
       const cites = [b.checklist ? `checklist ${short(b.checklist)}` : 'no checklist', b.policySnapshots?.length ? `policy snapshots ${b.policySnapshots.map(short).join(', ')}` : 'no policy snapshot'];
-      const s = b.settings ?? {};
+      const s: GenerationSettings = b.settings ?? {};
       return (
         `Generation ${short(ev.id)} on ${b.platform.name}${b.platform.modelVersion ? ` (model ${b.platform.modelVersion})` : ''}, ${words(b.mode, MODES)}, ${by}: ` +
         `outputs ${files(b.outputs)}; inputs ${files(b.inputs)}; ${prompt}; settings claimed: training opt-out ${onOff(s.trainingOptOut)}, privacy mode ${onOff(s.privacyMode)}` +
@@ -220,6 +232,7 @@ function describeEvent(ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: Bun
       );
     }
     case 'policy-snapshot': {
+      const b = e.body;
       const a = b.answers;
       return (
         `Policy snapshot ${short(ev.id)}: ${b.platform.name} ${words(b.kind, KINDS)} retrieved at ${b.retrievedAt} (text sha256 ${short(b.text.sha256)}): ` +
@@ -227,16 +240,24 @@ function describeEvent(ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: Bun
       );
     }
     case 'checklist': {
+      const b = e.body;
       const items = Object.entries(b.items).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ');
       return `Checklist ${short(ev.id)} for project ${JSON.stringify(b.project)} (${b.classification}): ${items}; ${by}.`;
     }
-    case 'export':
+    case 'export': {
+      const b = e.body;
       return `Export of ${files(b.files)}${b.generation ? ` (from generation ${short(b.generation)})` : ''} to "${b.destination.label}" (${b.destination.kind}, ${b.destination.encrypted ? 'encrypted' : 'not encrypted'}), ${by}.`;
-    case 'derivation':
+    }
+    case 'derivation': {
+      const b = e.body;
       return `Local edit: ${b.operation} in ${b.tool.name}${b.tool.version ? ` ${b.tool.version}` : ''} made ${files(b.outputs)} from ${files(b.parents)}, ${by}.`;
-    case 'handoff':
+    }
+    case 'handoff': {
+      const b = e.body;
       return `Handoff of ${files(b.files)} to ${b.recipient.name}${b.recipient.organization ? ` (${b.recipient.organization})` : ''}, ${by}.`;
+    }
     case 'deletion': {
+      const b = e.body;
       const target = b.target?.generation ? `of generation ${short(b.target.generation)}` : `of ${(b.target?.files ?? []).length} file(s)`;
       return `Cloud copy on ${b.platform.name} ${target}: deletion ${b.status}${b.evidence ? ` (evidence sha256 ${short(b.evidence.sha256)})` : ''}, ${by}.`;
     }
@@ -253,13 +274,13 @@ function originOf(sha256: string, events: readonly LedgerEvent[]): { generation?
   const visit = (h: string, seen: Set<string>): { generation?: LedgerEvent; steps: LedgerEvent[]; hashes: Set<string> } | undefined => {
     if (seen.has(h)) return undefined;
     seen.add(h);
-    const gen = events.find((e) => e.event.type === 'generation' && (e.event.body as Body).outputs.some((o: FileRef) => o.sha256 === h));
+    const gen = events.find((e) => bodyOf(e, 'generation')?.outputs.some((o) => o.sha256 === h));
     if (gen) return { generation: gen, steps: [], hashes: new Set([h]) };
     let fallback: { generation?: LedgerEvent; steps: LedgerEvent[]; hashes: Set<string> } | undefined;
     for (const d of events) {
-      const b = d.event.body as Body;
-      if (d.event.type !== 'derivation' || !b.outputs.some((o: FileRef) => o.sha256 === h)) continue;
-      for (const p of b.parents as FileRef[]) {
+      const b = bodyOf(d, 'derivation');
+      if (!b || !b.outputs.some((o) => o.sha256 === h)) continue;
+      for (const p of b.parents) {
         const up = visit(p.sha256, seen);
         if (up?.generation) return { generation: up.generation, steps: [...up.steps, d], hashes: new Set([...up.hashes, h]) };
         fallback ??= { steps: [...(up?.steps ?? []), d], hashes: new Set([...(up?.hashes ?? []), h]) };
