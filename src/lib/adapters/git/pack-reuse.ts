@@ -12,6 +12,7 @@
  * are built as any. The remote checks every object it receives (index-pack) whatever its origin.
  */
 import { createSHA1 } from 'hash-wasm';
+import { toHex } from '../../core/bytes.ts';
 import type { GitObject } from '../../core/journal/objects.ts';
 import type { GitBinding } from './binding.ts';
 import { crc32 } from './pack-format.ts';
@@ -39,9 +40,7 @@ function readIdx(name: string, idx: Uint8Array): StoredPack {
   const oids: string[] = [];
   const entries: StoredPack['entries'] = [];
   for (let i = 0; i < n; i++) {
-    let hex = '';
-    for (let j = 0; j < 20; j++) hex += idx[base + i * 20 + j].toString(16).padStart(2, '0');
-    oids.push(hex);
+    oids.push(toHex(idx.subarray(base + i * 20, base + i * 20 + 20)));
     const offset = dv.getUint32(base + n * 24 + i * 4);
     if (offset & 0x80000000) throw new TypeError('packs over 2 GiB are not reused');
     entries.push({ offset, crc: dv.getUint32(base + n * 20 + i * 4) });
