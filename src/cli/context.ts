@@ -135,6 +135,11 @@ export async function afterCommand(): Promise<void> {
   for (const s of opened.splice(0)) if (s.tracked.changed()) await writeReadIndex(s.ledger, s.tracked);
 }
 
+/** Forgets the sessions of an earlier command run in this process (main() runs more than once in tests). */
+export function forgetSessions(): void {
+  opened.length = 0;
+}
+
 /**
  * The ledger for a command that only reads it (log, show, trace): from the read index when it is sound and the
  * document is unchanged, else by a full load (openSession). Writes nothing either way.

@@ -18,7 +18,7 @@ import {
   GENERATION_MODES,
   POLICY_KINDS
 } from '../lib/core/types.ts';
-import { LEDGER_DIR_ENV, afterCommand, type GlobalOptions } from './context.ts';
+import { LEDGER_DIR_ENV, afterCommand, forgetSessions, type GlobalOptions } from './context.ts';
 import { CliError, Exit, Output, type ExitCode } from './output.ts';
 import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
 // The read commands are small and load Automerge themselves only when the read index cannot answer.
@@ -322,6 +322,7 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[] = process.argv, out = new Output()): Promise<ExitCode> {
   out.json = argv.includes('--json');
+  forgetSessions();
   let code: ExitCode = Exit.OK;
   const program = buildProgram(out, (c) => (code = c));
   try {
