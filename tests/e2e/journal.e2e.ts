@@ -28,7 +28,7 @@ const git = (gitdir: string, ...args: string[]): string => {
     return execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const { stdout, stderr } = e as { stdout?: string; stderr?: string };
-    throw new Error(`git ${args.join(' ')} failed in ${gitdir}:\n${stdout ?? ''}${stderr ?? ''}`);
+    throw new Error(`git ${args.join(' ')} failed in ${gitdir}:\n${stdout ?? ''}${stderr ?? ''}`, { cause: e });
   }
 };
 /** The CLI, run without blocking this process (the Git server the test started answers from it). */

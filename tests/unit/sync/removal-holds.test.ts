@@ -23,7 +23,7 @@ import { startGitServer, type GitServer } from '../../helpers/git-http-server.ts
 import { FsStorage } from '../../../src/lib/adapters/storage/fs.ts';
 import { identitySigner, loadIdentity } from '../../../src/lib/adapters/node/identity.ts';
 import { DocStore } from '../../../src/lib/core/docstore.ts';
-import { EVENT_SPEC, formatTime, signEvent, type EventId, type LedgerEvent } from '../../../src/lib/core/event.ts';
+import { EVENT_SPEC, formatTime, signEvent, type LedgerEvent } from '../../../src/lib/core/event.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
 import { signEventCommit } from '../../../src/lib/core/journal/commit.ts';
 import { encodeSig, sigKey } from '../../../src/lib/core/journal/signatures.ts';

@@ -16,7 +16,6 @@ import { canonicalJson } from '../../../src/lib/core/canonical.ts';
 import { toBase64url } from '../../../src/lib/core/bytes.ts';
 import { DeviceLog } from '../../../src/lib/core/proofs/log.ts';
 import { generationBody } from '../helpers/ledger.ts';
-import { entryOf, setEntry } from '../helpers/doc-edit.ts';
 import { makeTeam, type Team } from '../proofs/helpers.ts';
 import { until } from './helpers.ts';
 
