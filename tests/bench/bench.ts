@@ -65,7 +65,7 @@ function parseArgs(argv: string[]) {
       const list = val().split(',').filter(Boolean);
       const known = [...CORE_PHASES, ...hookModules, 'hooks'] as string[];
       for (const p of list) if (!known.includes(p)) usage(`unknown phase ${p} (known: ${known.join(', ')})`);
-      o.only = new Set(list.flatMap((p) => (p === 'hooks' ? hookModules : [p])));
+      o.only = new Set(list.flatMap((p) => (p === 'hooks' ? hookModules.filter((h) => !OPT_IN.has(h)) : [p])));
     } else if (name === '--n') o.n = num();
     else if (name === '--seq-n') o.seqN = num();
     else if (name === '--runs') o.runs = num();
