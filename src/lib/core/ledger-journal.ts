@@ -1,0 +1,23 @@
+/** The ledger's Git journal (ledger.ts): journal commits built from the events, and their stored signatures. */
+import type { DocStore } from './docstore.ts';
+import type { EventId } from './event.ts';
+import { eventOfSigKey, isSigKey, JournalCommits } from './journal/signatures.ts';
+import type { LedgerCore } from './ledger-core.ts';
+
+export function newJournal(core: LedgerCore): JournalCommits {
+  return new JournalCommits({
+    event: (id) => core.events.get(id as EventId) ?? core.pendingEvents?.get(id as EventId),
+    signature: (id) => core.sigs.get(id) ?? core.pendingSigs?.get(id),
+    // Held envelopes were checked canonical when appended or received; arriving ones by checkEntries.
+    envelope: (id) => {
+      if (core.events.has(id as EventId)) return core.store.get(id);
+      return core.pendingEvents?.has(id as EventId) ? core.pendingJson?.get(id) : undefined;
+    }
+  });
+}
+
+export function readSigs(store: DocStore): Map<string, string> {
+  const sigs = new Map<string, string>();
+  for (const [key, v] of store.entries()) if (isSigKey(key)) sigs.set(eventOfSigKey(key), v);
+  return sigs;
+}
