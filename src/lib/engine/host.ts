@@ -140,7 +140,9 @@ export class LedgerHost {
     this.#identity = identity;
     if (cached) this.#cached = { count: cached.events, facts: cached.facts, lines: jsonl !== undefined ? Promise.resolve(jsonl) : undefined };
     const loading = this.#openStorage().then(() => Ledger.open({ storage, signer: this.#identity?.signer })).then((ledger) => {
-      if (this.#loading === loading) this.#adopt(ledger, storage, !cached && !opts.fast);
+      // The same events as the open cache served meanwhile: the pages read from it stay valid (no new version).
+      const sameAsCache = cached !== undefined && cached !== null && ledger.events().length === cached.events;
+      if (this.#loading === loading) this.#adopt(ledger, storage, !cached && !opts.fast, sameAsCache);
       return ledger;
     });
     this.#loading = loading;
@@ -243,11 +245,11 @@ export class LedgerHost {
   }
 
   /** Takes a newly opened or created ledger, with its open cache and the page's change notices kept in step. */
-  #adopt(ledger: Ledger, storage: StorageAdapter, cacheStale: boolean): void {
+  #adopt(ledger: Ledger, storage: StorageAdapter, cacheStale: boolean, sameAsCache = false): void {
     this.#cacheWriter?.stop();
     this.#stopNotices?.();
     this.#ledger = ledger;
-    this.#version++;
+    if (!sameAsCache) this.#version++;
     this.#cacheWriter = new OpenCacheWriter(storage, ledger);
     this.#stopNotices = ledger.observe((events) => this.#changed(events));
     if (cacheStale) this.#cacheWriter.schedule(0);
