@@ -1,11 +1,11 @@
 /**
  * backup / restore: the complete backup (lib/core/full-backup.ts; ledger-schema/README.md section 21): the device
- * key, every event with its journal signature, the policy texts and the prompt vault in one passphrase-encrypted
- * file. The passphrase comes from $PROVENANCE_LEDGER_PASSPHRASE or is typed without echo.
+ * key, every event with its journal signature, the policy texts, the prompt vault and the team keys (they open the
+ * sealed journal) in one passphrase-encrypted file. The passphrase comes from $PROVENANCE_LEDGER_PASSPHRASE or is typed without echo.
  *
  * restore checks everything before it writes: the passphrase, every text and opening, the key, every event and
- * journal signature as a whole ledger. Into a directory without a ledger (or a missing one) it writes the key, texts,
- * openings and ledger; into the same ledger it adds what is missing (the directory's own key is kept); into a
+ * journal signature as a whole ledger. Into a directory without a ledger (or a missing one) it writes the key, team
+ * keys, texts, openings and ledger (team keys of epochs the directory lacks are added in either case); into the same ledger it adds what is missing (the directory's own key is kept); into a
  * directory holding another ledger it refuses (WRONG_LEDGER, exit 2) and writes nothing.
  */
 import { lstat, open, readFile } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { assertReadableFile, nativePath } from '../../lib/adapters/node/files.ts
 import { decryptKeyBackup, encryptKeyBackup } from '../../lib/core/backup.ts';
 import { decryptFullBackup, encryptFullBackup } from '../../lib/core/full-backup.ts';
 import { PromptVault } from '../../lib/core/vault.ts';
+import { loadTeamKeys, saveTeamKey } from '../../lib/core/team/teamkey.ts';
 import { Ledger } from '../../lib/core/ledger.ts';
 import { DocStore } from '../../lib/core/docstore.ts';
 import { sha256Hex } from '../../lib/core/hash.ts';
@@ -42,10 +43,11 @@ export async function backupLedger(opts: GlobalOptions & { out: string; force?: 
     const o = await vault.get(c);
     if (o) prompts.push(o);
   }
+  const teamKeys = await loadTeamKeys(session.storage);
   const passphrase = await getPassphrase('Passphrase for the backup: ', true);
   const key = await encryptKeyBackup(identity.pkcs8, identity.publicKey, identity.name, passphrase);
   const ledger = session.ledger;
-  const backup = await encryptFullBackup({ key, ledger: encodeLedger(ledger), texts, prompts }, { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size }, passphrase);
+  const backup = await encryptFullBackup({ key, ledger: encodeLedger(ledger), texts, prompts, teamKeys }, { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size }, passphrase);
   let handle;
   try {
     handle = await open(opts.out, opts.force ? 'w' : 'wx', 0o600);
@@ -59,8 +61,10 @@ export async function backupLedger(opts: GlobalOptions & { out: string; force?: 
     await handle.close();
   }
   const counts = { events: ledger.size, texts: texts.length, prompts: prompts.length };
-  out.result({ out: path.resolve(opts.out), ledger: { id: ledger.id, name: ledger.name }, ...counts }, (say) => {
+  const teamKeyEpochs = teamKeys.map((k) => k.epoch).sort((a, b) => a - b);
+  out.result({ out: path.resolve(opts.out), ledger: { id: ledger.id, name: ledger.name }, ...counts, teamKeyEpochs }, (say) => {
     say(`Wrote the complete backup of "${ledger.name}" (${counts.events} events, ${counts.texts} policy texts, ${counts.prompts} prompts and the key of ${identity.name}) to ${path.resolve(opts.out)}`);
+    if (teamKeyEpochs.length) say(`  with the team keys of epoch${teamKeyEpochs.length === 1 ? '' : 's'} ${teamKeyEpochs.join(', ')} (they open the sealed journal)`);
     say('Keep it and its passphrase apart; both together sign as you.');
   });
 }
@@ -93,6 +97,11 @@ export async function restoreLedger(file: string, opts: GlobalOptions, out: Outp
     await saveIdentity(storage, key, key.name);
     keyRestored = true;
   }
+  // Team keys of epochs this directory lacks (they open the sealed journal); a held epoch is kept.
+  const heldEpochs = new Set((await loadTeamKeys(storage)).map((k) => k.epoch));
+  const teamKeysAdded = (payload.teamKeys ?? []).filter((k) => !heldEpochs.has(k.epoch));
+  for (const k of teamKeysAdded) await saveTeamKey(storage, k);
+  const teamKeyEpochs = teamKeysAdded.map((k) => k.epoch).sort((a, b) => a - b);
   // Texts and openings before the events that name them.
   let texts = 0;
   for (const [sha, t] of payload.texts) {
@@ -128,14 +137,14 @@ export async function restoreLedger(file: string, opts: GlobalOptions, out: Outp
   if (session.journal) await session.journal.settled();
   if (session.deviceLog) await session.deviceLog();
   const events = session.ledger.size - before;
-  const nothing = events === 0 && texts === 0 && prompts === 0 && !keyRestored;
+  const nothing = events === 0 && texts === 0 && prompts === 0 && !keyRestored && teamKeyEpochs.length === 0;
   out.result(
-    { dir: path.resolve(dir), ledger: { id: header.ledgerId, name: header.ledgerName }, events, already: parsed.entries.length - events, texts, prompts, keyRestored },
+    { dir: path.resolve(dir), ledger: { id: header.ledgerId, name: header.ledgerName }, events, already: parsed.entries.length - events, texts, prompts, keyRestored, teamKeyEpochs },
     (say) =>
       say(
         nothing
           ? `${path.resolve(dir)} already holds everything in the backup of "${header.ledgerName}": nothing to do`
-          : `Restored "${header.ledgerName}" into ${path.resolve(dir)}: ${events} events added (${parsed.entries.length - events} already there), ${texts} policy texts, ${prompts} prompts${keyRestored ? ', the device key' : existing && existing.publicKey !== key.publicKey ? '; the directory keeps its own key' : ''}`
+          : `Restored "${header.ledgerName}" into ${path.resolve(dir)}: ${events} events added (${parsed.entries.length - events} already there), ${texts} policy texts, ${prompts} prompts${teamKeyEpochs.length ? `, the team keys of epoch${teamKeyEpochs.length === 1 ? '' : 's'} ${teamKeyEpochs.join(', ')}` : ''}${keyRestored ? ', the device key' : existing && existing.publicKey !== key.publicKey ? '; the directory keeps its own key' : ''}`
       )
   );
 }

@@ -102,7 +102,7 @@ export async function encryptKeyBackup(
   const backup: KeyBackup = { ...partial, ciphertext: await seal(passphrase, kdf, cipher.iv, header(partial), pkcs8) };
   if (teamKeys.length) {
     const iv = toBase64url(crypto.getRandomValues(new Uint8Array(12)));
-    const json = JSON.stringify(teamKeys.map((k) => ({ epoch: k.epoch, key: toBase64url(k.key), covers: k.covers })));
+    const json = JSON.stringify(teamKeysJson(teamKeys));
     backup.teamKeys = { iv, ciphertext: await seal(passphrase, kdf, iv, teamKeysAad(partial), new TextEncoder().encode(json)) };
   }
   return backup;
@@ -171,20 +171,38 @@ export async function decryptKeyBackup(backup: unknown, passphrase: string, extr
 }
 
 function parseTeamKeys(b: Uint8Array): BackupTeamKey[] {
-  const bad = (): never => {
-    throw new LedgerError(ErrorCode.BAD_BACKUP, 'not a key backup: its team keys are not a list of {epoch, key, covers}');
-  };
   let list: unknown;
   try {
     list = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b));
   } catch {
-    return bad();
+    list = undefined;
   }
+  return teamKeysFromJson(list, 'not a key backup: its team keys are not a list of {epoch, key, covers}');
+}
+
+/** The JSON form of team keys in a backup (key backup and complete backup alike): `[{"epoch", "key", "covers"}, …]`. */
+export function teamKeysJson(keys: readonly BackupTeamKey[]): Array<{ epoch: number; key: string; covers: string[] }> {
+  return keys.map((k) => ({ epoch: k.epoch, key: toBase64url(k.key), covers: [...k.covers] }));
+}
+
+/** Reads the JSON form of team keys, field by field; anything else is BAD_BACKUP with `message`. */
+export function teamKeysFromJson(list: unknown, message: string): BackupTeamKey[] {
+  const bad = (): never => {
+    throw new LedgerError(ErrorCode.BAD_BACKUP, message);
+  };
   if (!Array.isArray(list)) return bad();
+  const epochs = new Set<number>();
   return list.map((r) => {
     if (typeof r !== 'object' || r === null || !Number.isSafeInteger(r.epoch) || r.epoch < 1 || typeof r.key !== 'string') return bad();
+    if (epochs.has(r.epoch)) return bad();
+    epochs.add(r.epoch);
     if (!Array.isArray(r.covers) || !r.covers.every((c: unknown) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c))) return bad();
-    const key = fromBase64url(r.key);
+    let key: Uint8Array;
+    try {
+      key = fromBase64url(r.key);
+    } catch {
+      return bad();
+    }
     if (key.length !== 32) return bad();
     return { epoch: r.epoch, key, covers: r.covers };
   });

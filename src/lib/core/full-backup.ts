@@ -9,7 +9,9 @@
  *     "ciphertext": base64url(AES-GCM(payload)) }
  *
  *   payload (UTF-8 JSON): { "key": <key backup, backup.ts, encrypted with the same passphrase>,
- *     "ledger": <the ledger export text, format v2>, "texts": [[sha256, text], ...], "prompts": [<opening>, ...] }
+ *     "ledger": <the ledger export text, format v2>, "texts": [[sha256, text], ...], "prompts": [<opening>, ...],
+ *     "teamKeys": [{ "epoch", "key" (base64url), "covers" }, ...] }   (optional: the team keys the device held, which
+ *     open its sealed journal; absent from backups made before it was added, or of a device that held none)
  *
  * A wrong passphrase or any changed byte fails authentication (BAD_PASSPHRASE); a file that is not one, or is
  * cut short, is refused field by field (BAD_BACKUP). Decrypting checks every text against its hash and every
@@ -19,7 +21,7 @@
 import { canonicalBytes } from './canonical.ts';
 import { fromUtf8, utf8 } from './bytes.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
-import { assertKeyBackup, assertSealParams, DEFAULT_KDF, fieldsOf, seal, sealParams, unseal, type KdfParams, type KeyBackup } from './backup.ts';
+import { assertKeyBackup, assertSealParams, DEFAULT_KDF, fieldsOf, seal, sealParams, teamKeysFromJson, teamKeysJson, unseal, type BackupTeamKey, type KdfParams, type KeyBackup } from './backup.ts';
 import { verifyOpening, type Opening } from './commitment.ts';
 import { sha256Hex } from './hash.ts';
 
@@ -30,6 +32,8 @@ export interface FullBackupPayload {
   ledger: string;
   texts: Array<[string, string]>;
   prompts: Opening[];
+  /** Every team key epoch the device held (they open its sealed journal); absent when it held none. */
+  teamKeys?: BackupTeamKey[];
 }
 
 export interface FullBackupHeader {
@@ -76,7 +80,9 @@ export async function encryptFullBackup(
     kdf,
     cipher
   };
-  return { ...head, ciphertext: await seal(passphrase, kdf, cipher.iv, header(head), utf8(JSON.stringify(payload))) };
+  const { teamKeys, ...rest } = payload;
+  const plain = teamKeys?.length ? { ...rest, teamKeys: teamKeysJson(teamKeys) } : rest;
+  return { ...head, ciphertext: await seal(passphrase, kdf, cipher.iv, header(head), utf8(JSON.stringify(plain))) };
 }
 
 const bad: (what: string) => never = (what) => {
@@ -143,6 +149,9 @@ export async function decryptFullBackup(backup: FullBackup | string, passphrase:
       bad('a prompt opening does not match its commitment');
     }
   }
+  const { teamKeys: rawTeamKeys, ...rest } = p;
+  const payload = rest as unknown as FullBackupPayload;
+  if (rawTeamKeys !== undefined) payload.teamKeys = teamKeysFromJson(rawTeamKeys, 'This is not a complete backup, or it is damaged: its team keys are not a list of {epoch, key, covers}. Nothing was changed.');
   const { ciphertext: _ct, ...head } = b;
-  return { header: head, payload: p as unknown as FullBackupPayload };
+  return { header: head, payload };
 }

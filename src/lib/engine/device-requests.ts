@@ -143,7 +143,9 @@ export async function importLedger(host: LedgerHost, file: unknown): Promise<Imp
 
 /**
  * The complete backup (core/full-backup.ts), encrypted with the passphrase of this device's key backup (one
- * passphrase opens both): the key backup, the ledger export, every policy text and prompt opening this device holds.
+ * passphrase opens both): the key backup, the ledger export, every policy text and prompt opening this device holds,
+ * and its team keys (the key backup inside was made when the key was, before any team key: the sealed journal
+ * opens with these).
  */
 export async function fullBackup(deps: DeviceDeps, passphrase: unknown): Promise<Results['full-backup']> {
   if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the passphrase of your key backup.');
@@ -169,7 +171,9 @@ export async function fullBackup(deps: DeviceDeps, passphrase: unknown): Promise
     const o = await vault.get(c); // a locked vault fails here with VAULT_LOCKED: nothing is written
     if (o) prompts.push(o);
   }
-  const backup = await encryptFullBackup({ key, ledger: encodeLedger(ledger), texts, prompts }, { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size }, passphrase);
+  const { loadTeamKeys } = await import('../core/team/teamkey.ts');
+  const teamKeys = await loadTeamKeys(storage);
+  const backup = await encryptFullBackup({ key, ledger: encodeLedger(ledger), texts, prompts, teamKeys }, { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size }, passphrase);
   const safe = ledger.name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'ledger';
   return { text: JSON.stringify(backup) + '\n', filename: `${safe}.backup.json`, events: ledger.size, texts: texts.length, prompts: prompts.length };
 }
@@ -179,7 +183,7 @@ export async function fullBackup(deps: DeviceDeps, passphrase: unknown): Promise
  * every text and opening (core/full-backup.ts), the key backup, and every event and journal signature as a whole
  * ledger (transfer.ts). A device holding another ledger is refused (WRONG_LEDGER), nothing changed. A device
  * without a ledger takes the backup's key, ledger, texts and prompts. A device holding the same ledger keeps its
- * own key and gains what it lacks (events, texts, prompts); when it lacks nothing, the result says so (all zero).
+ * own key and gains what it lacks (events, texts, prompts, team key epochs); when it lacks nothing, the result says so (all zero).
  */
 export async function fullRestore(deps: DeviceDeps, file: unknown, passphrase: unknown): Promise<RestoreResult> {
   const { host } = deps;
@@ -213,6 +217,11 @@ export async function fullRestore(deps: DeviceDeps, file: unknown, passphrase: u
     await deps.identity.restore(payload.key, passphrase);
     keyRestored = true;
   }
+  // Team keys of epochs this device lacks (they open the sealed journal); a held epoch is kept.
+  const { loadTeamKeys, saveTeamKey } = await import('../core/team/teamkey.ts');
+  const heldEpochs = new Set((await loadTeamKeys(storage)).map((k) => k.epoch));
+  const newTeamKeys = (payload.teamKeys ?? []).filter((k) => !heldEpochs.has(k.epoch));
+  for (const k of newTeamKeys) await saveTeamKey(storage, k);
   // Texts and openings first: an event whose text or prompt this device cannot show is worse than the reverse.
   let texts = 0;
   for (const [sha, text] of payload.texts) {
@@ -222,7 +231,7 @@ export async function fullRestore(deps: DeviceDeps, file: unknown, passphrase: u
   }
   for (const o of newPrompts) await vault.put(o);
   const imported = await importLedger(host, new Blob([payload.ledger]));
-  return { ledgerName: header.ledgerName, accepted: imported.accepted, already: imported.already, texts, prompts: newPrompts.length, keyRestored, state: imported.state };
+  return { ledgerName: header.ledgerName, accepted: imported.accepted, already: imported.already, texts, prompts: newPrompts.length, keyRestored, teamKeys: newTeamKeys.length, state: imported.state };
 }
 
 export async function handleDevice<T extends DeviceRequest>(

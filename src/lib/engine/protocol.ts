@@ -202,6 +202,8 @@ export interface RestoreResult {
   prompts: number;
   /** The backup's device key became this device's key (a device without a ledger). */
   keyRestored: boolean;
+  /** Team key epochs new to this device (they open the sealed journal). */
+  teamKeys: number;
   state: EngineState;
 }
 

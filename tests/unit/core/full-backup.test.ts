@@ -5,6 +5,7 @@ import { exportPrivateKey, generateDeviceKey } from '../../../src/lib/core/keys.
 import { commitPrompt } from '../../../src/lib/core/commitment.ts';
 import { sha256Hex } from '../../../src/lib/core/hash.ts';
 import { utf8 } from '../../../src/lib/core/bytes.ts';
+import { newTeamKey } from '../../../src/lib/core/team/teamkey.ts';
 
 const FAST = { iterations: 1, memoryKiB: 1024, parallelism: 1 };
 const PASS = 'correct horse battery';
@@ -51,6 +52,45 @@ describe('complete backup (key, ledger, policy texts, prompt vault)', () => {
       const key = structuredClone(payload.key);
       spoil(key);
       await expect(decryptKeyBackup(key, PASS)).rejects.toThrow(field);
+    }
+  });
+
+  it('carries the team keys of every epoch the device holds, with their covers, sealed with the rest', async () => {
+    const { payload } = await makeBackup();
+    const teamKeys = [newTeamKey(2, ['c'.repeat(64)]), newTeamKey(1)];
+    const backup = await encryptFullBackup({ ...payload, teamKeys }, { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 }, PASS, FAST);
+    const text = JSON.stringify(backup);
+    expect(text).not.toContain('teamKeys');
+    const { payload: back } = await decryptFullBackup(text, PASS);
+    expect(back.teamKeys).toEqual(teamKeys);
+    expect(back.teamKeys![0].key).toBeInstanceOf(Uint8Array);
+    // The key backup inside is the one given (made without team keys): the complete backup's field is what carries them.
+    expect(back.key).toEqual(JSON.parse(JSON.stringify(payload.key)));
+    expect(back.key.teamKeys).toBeUndefined();
+  });
+
+  it('restores a backup made without team keys (older files, or a device that held none): no teamKeys field', async () => {
+    const { text, payload } = await makeBackup();
+    const { payload: back } = await decryptFullBackup(text, PASS);
+    expect('teamKeys' in back).toBe(false);
+    expect(back.ledger).toBe(payload.ledger);
+    // An empty list is written as no field at all.
+    const none = await encryptFullBackup({ ...payload, teamKeys: [] }, { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 }, PASS, FAST);
+    expect('teamKeys' in (await decryptFullBackup(JSON.stringify(none), PASS)).payload).toBe(false);
+  });
+
+  it('refuses team keys that are not {epoch, key (32 bytes), covers}, naming them', async () => {
+    const { payload } = await makeBackup();
+    const meta = { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 };
+    const spoilt = [
+      [{ epoch: 1, key: new Uint8Array(16), covers: [] }],
+      [{ epoch: 0, key: new Uint8Array(32), covers: [] }],
+      [{ epoch: 1, key: new Uint8Array(32), covers: ['not an event id'] }],
+      [{ epoch: 1, key: new Uint8Array(32), covers: [] }, { epoch: 1, key: new Uint8Array(32), covers: [] }]
+    ];
+    for (const teamKeys of spoilt) {
+      const b = await encryptFullBackup({ ...payload, teamKeys }, meta, PASS, FAST);
+      await expect(decryptFullBackup(JSON.stringify(b), PASS)).rejects.toMatchObject({ code: 'BAD_BACKUP', message: expect.stringMatching(/team keys/) });
     }
   });
 

@@ -2,11 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { LedgerHost } from '../../../src/lib/engine/host.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
-import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
+import { exportPrivateKey, generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
 import { handleDevice, importLedger } from '../../../src/lib/engine/device-requests.ts';
 import { VaultLock } from '../../../src/lib/engine/vault-lock.ts';
 import { PromptVault } from '../../../src/lib/core/vault.ts';
 import { commitPrompt } from '../../../src/lib/core/commitment.ts';
+import { decryptKeyBackup, encryptKeyBackup } from '../../../src/lib/core/backup.ts';
+import { loadTeamKeys, newTeamKey, saveTeamKey } from '../../../src/lib/core/team/teamkey.ts';
 
 const KDF = { iterations: 1, memoryKiB: 64, parallelism: 1 };
 
@@ -112,6 +114,35 @@ describe('device requests', () => {
     // The re-export from the importing device is the same ledger, signatures included.
     const again = await handleDevice(b.deps, { type: 'export-ledger' }, () => {});
     expect(again.text.split('\n').slice(1)).toEqual(exp.text.split('\n').slice(1));
+  });
+
+  it('the complete backup carries the team keys the device holds (not its key backup, made before them); restore stores them', async () => {
+    const PASS = 'correct horse battery';
+    const a = await device();
+    const k = await generateDeviceKey(true);
+    // The key backup made with the key, before any team key existed (as the browser makes it).
+    const keyBackup = await encryptKeyBackup(await exportPrivateKey(k.privateKey), k.publicKey, 'Ada', PASS, { iterations: 1, memoryKiB: 1024, parallelism: 1 });
+    a.deps.identity.load = async () => ({ privateKey: k.privateKey, publicKey: k.publicKey, memberName: 'Ada', createdAt: '2026-01-01T00:00:00Z', backup: keyBackup }) as any;
+    await a.host.create('Ada', 'Studio');
+    const held = [newTeamKey(1), newTeamKey(2, ['d'.repeat(64)])];
+    for (const t of held) await saveTeamKey(await a.host.storage(), t);
+    const made = await handleDevice(a.deps, { type: 'full-backup', passphrase: PASS }, () => {});
+
+    const b = await device();
+    let restoredKey: string | undefined;
+    b.deps.identity.restore = (async (backup: unknown, passphrase: string) => {
+      const r = await decryptKeyBackup(backup, passphrase);
+      restoredKey = r.publicKey;
+      return { ...r, memberName: r.name };
+    }) as any;
+    const r = await handleDevice(b.deps, { type: 'full-restore', file: new File([made.text], 'studio.backup.json'), passphrase: PASS }, () => {});
+    expect(r).toMatchObject({ keyRestored: true, teamKeys: 2 });
+    expect(restoredKey).toBe(k.publicKey);
+    expect(await loadTeamKeys(await b.host.storage())).toEqual(await loadTeamKeys(await a.host.storage()));
+
+    // Again: every epoch is held, nothing to add.
+    const again = await handleDevice(b.deps, { type: 'full-restore', file: new File([made.text], 'studio.backup.json'), passphrase: PASS }, () => {});
+    expect(again).toMatchObject({ accepted: 0, texts: 0, prompts: 0, teamKeys: 0, keyRestored: false });
   });
 
   it('encrypts vault entries under a passphrase and locks them', async () => {
