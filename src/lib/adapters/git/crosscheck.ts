@@ -48,7 +48,10 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
   const commitOf = new Map<string, string>(); // event -> commit
   for (const ev of ledger.events()) {
     const oid = commits.oid(ev.id);
-    if (oid) (expected.set(oid, ev.id), commitOf.set(ev.id, oid));
+    if (oid) {
+      expected.set(oid, ev.id);
+      commitOf.set(ev.id, oid);
+    }
   }
   const stack = [...(await listRefs(binding, 'refs/heads')).values()];
   const seen = new Set<string>();

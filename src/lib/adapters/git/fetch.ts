@@ -77,7 +77,10 @@ async function uploadPack(binding: GitBinding, url: string, wants: string[], hav
   ];
   const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0));
   let at = 0;
-  for (const l of lines) (body.set(l, at), (at += l.length));
+  for (const l of lines) {
+    body.set(l, at);
+    at += l.length;
+  }
   const res = await exchange(binding, url, {
     method: 'POST',
     path: '/git-upload-pack',

@@ -455,7 +455,10 @@ export class GitJournal {
       if (!ev) continue;
       for (const p of ev.event.parents) {
         if (p === a) return true;
-        if (!seen.has(p)) (seen.add(p), stack.push(p));
+        if (!seen.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
       }
     }
     return false;

@@ -99,7 +99,10 @@ export async function reusingPack(
   const rest: GitObject[] = [];
   for (const e of events) {
     if (e.oids.length && e.oids.every((o) => covered.has(o))) continue;
-    for (const o of await objects(e.id)) if (!covered.has(o.oid)) (rest.push(o), covered.add(o.oid));
+    for (const o of await objects(e.id)) if (!covered.has(o.oid)) {
+      rest.push(o);
+      covered.add(o.oid);
+    }
   }
   if (rest.length) {
     const built = (await buildPack(rest, deflate)).pack;

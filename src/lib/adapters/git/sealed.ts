@@ -406,7 +406,11 @@ async function translate(
 
   // Nothing in the pack but the sealed commits walked here (or ones this device builds itself).
   const checked = new Set<string>();
-  for (const a of arriving.values()) (checked.add(a.oid), checked.add(a.tree), checked.add(a.blob.oid));
+  for (const a of arriving.values()) {
+    checked.add(a.oid);
+    checked.add(a.tree);
+    checked.add(a.blob.oid);
+  }
   for (const oid of parsed?.objects.keys() ?? []) {
     if (!checked.has(oid) && !state.objects.has(oid) && !heldUnopened.has(oid)) throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
   }
@@ -462,7 +466,10 @@ export async function pushSealed(journal: GitJournal, url: string, keys: readonl
     };
     const wanted = new Map<string, string>();
     const readable = new Map<string, string>();
-    if (refs.main) (wanted.set('main', sealedOf(refs.main)), readable.set('main', refs.main));
+    if (refs.main) {
+      wanted.set('main', sealedOf(refs.main));
+      readable.set('main', refs.main);
+    }
     for (const id of refs.concurrent) {
       wanted.set(`concurrent/${id}`, sealedOf(journal.commitOf(id)));
       readable.set(`concurrent/${id}`, journal.commitOf(id)!);

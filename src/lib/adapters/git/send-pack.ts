@@ -117,10 +117,16 @@ export async function sendPack(
   const lines = commands.map((c, i) => pkt(i === 0 ? `${c}\0 report-status delete-refs agent=provenance-ledger\n` : `${c}\n`));
   const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0) + 4 + (count ? pack.reduce((n, p) => n + p.length, 0) : 0));
   let at = 0;
-  for (const l of lines) (body.set(l, at), (at += l.length));
+  for (const l of lines) {
+    body.set(l, at);
+    at += l.length;
+  }
   body.set(enc.encode('0000'), at);
   at += 4;
-  for (const p of count ? pack : []) (body.set(p, at), (at += p.length));
+  for (const p of count ? pack : []) {
+    body.set(p, at);
+    at += p.length;
+  }
   const res = await exchange(binding, url, {
     method: 'POST',
     path: '/git-receive-pack',
