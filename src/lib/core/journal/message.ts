@@ -26,12 +26,43 @@ function files(list: unknown, max = 3): string {
   return names.join(', ') + more;
 }
 
-type Body = Record<string, any>;
+/** A name-bearing part of a body (platform, tool, destination, recipient, member); any field may be missing. */
+interface Part {
+  name?: unknown;
+  modelVersion?: unknown;
+  label?: unknown;
+  role?: unknown;
+}
+
+/**
+ * What a summary reads of a body. Every field may be missing or of another type: the message is a pure function
+ * of whatever the event holds, written alike on every device.
+ */
+interface Body {
+  platform?: Part;
+  mode?: unknown;
+  outputs?: unknown;
+  kind?: unknown;
+  retrievedAt?: unknown;
+  project?: unknown;
+  classification?: unknown;
+  files?: unknown;
+  destination?: Part;
+  tool?: Part;
+  operation?: unknown;
+  parents?: unknown;
+  recipient?: Part;
+  status?: unknown;
+  target?: { files?: { length?: unknown } };
+  member?: Part;
+  action?: unknown;
+  ledgerName?: unknown;
+}
 
 function summary(type: string, b: Body): string {
   switch (type) {
     case 'generation': {
-      const p = b.platform ?? {};
+      const p: Part = b.platform ?? {};
       return `${p.name ?? '?'}${p.modelVersion ? ` ${p.modelVersion}` : ''} ${b.mode ?? ''} -> ${files(b.outputs)}`;
     }
     case 'policy-snapshot':
@@ -47,7 +78,7 @@ function summary(type: string, b: Body): string {
     case 'deletion':
       return `${b.platform?.name ?? '?'} ${b.status ?? ''}${b.target?.files ? ` (${b.target.files.length} files)` : ''}`;
     case 'member': {
-      const m = b.member ?? {};
+      const m: Part = b.member ?? {};
       if (b.action === 'create') return `create ledger "${b.ledgerName ?? ''}", owner ${m.name ?? '?'}`;
       return `${b.action ?? '?'} ${m.name ?? '?'}${b.action === 'remove' ? '' : ` (${m.role ?? '?'})`}`;
     }
