@@ -87,7 +87,11 @@ export async function status(t: TeamCore): Promise<TeamStatus> {
   for (const e of ledger.roster()) {
     let m = byMember.get(e.memberId);
     if (!m) byMember.set(e.memberId, (m = { memberId: e.memberId, name: e.name, role: e.role, active: false, devices: [], assignable: [], deviceInvite: false }));
-    if (e.active) (m.active = true), (m.role = e.role), (m.name = e.name);
+    if (e.active) {
+      m.active = true;
+      m.role = e.role;
+      m.name = e.name;
+    }
     m.devices.push({ key: e.key, fingerprint: await keyFingerprint(e.key as PublicKey), active: e.active, me: e.key === key, removable: e.active && key !== '' && removable(ledger, key, e.key) });
   }
   const forDevices = new Set(key ? deviceInviteTargets(ledger, key).map((t) => t.memberId) : []);

@@ -183,6 +183,9 @@ export async function stop(t: TeamCore): Promise<void> {
     await h.hub.close().catch(() => undefined);
     add(t, { kind: 'info', transport: h.kind, message: `Sync stopped over ${label(h.kind)}` });
   }
-  if (t.ticker) (clearInterval(t.ticker), (t.ticker = undefined));
+  if (t.ticker) {
+    clearInterval(t.ticker);
+    t.ticker = undefined;
+  }
   t.port = undefined;
 }

@@ -131,7 +131,7 @@ export async function onHello(h: HubCore, conn: ConnId, hex: string, header: Uin
     return;
   }
   if (h.sessions.size >= MAX_PENDING) {
-    for (const [k, s] of h.sessions) if (!s.authed || s.dead) (h.sessions.delete(k), undefined);
+    for (const [k, s] of h.sessions) if (!s.authed || s.dead) h.sessions.delete(k);
     if (h.sessions.size >= MAX_PENDING) return;
   }
   const keys = await sessionKeys(h.o.team, h.o.room, { conn: h.conn, local: h.local }, { conn, hello });

@@ -142,7 +142,10 @@ function scheduleSave(h: HubCore): void {
 }
 
 export async function saveStates(h: HubCore): Promise<void> {
-  if (h.saveTimer) (clearTimeout(h.saveTimer), (h.saveTimer = undefined));
+  if (h.saveTimer) {
+    clearTimeout(h.saveTimer);
+    h.saveTimer = undefined;
+  }
   for (const s of h.sessions.values()) {
     if (s.authed && s.keyId) await h.o.storage.save(['sync', s.keyId], A.encodeSyncState(s.syncState));
   }
