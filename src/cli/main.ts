@@ -62,6 +62,9 @@ const cmd = {
   stamps: lazy(() => import('./commands/timestamp.ts'))
 };
 
+// Commander's parsed options carry no types: each command takes them as its own options type and checks the
+// values it reads (the one place the CLI meets an untyped library).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Action = (opts: any, out: Output, ...args: string[]) => Promise<ExitCode | void>;
 
 /** Builds the program. `out` receives all output; `done` the exit code of the command that ran. */
