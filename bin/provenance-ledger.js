@@ -18,7 +18,10 @@ if (major < 22 || (major === 22 && minor < 18)) {
   let status = 2;
   if (process.env.PROVENANCE_LEDGER_REEXEC !== own && statSync(own, { throwIfNoEntry: false })?.isFile()) {
     const { spawnSync } = await import('node:child_process');
-    const r = spawnSync(own, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, PROVENANCE_LEDGER_REEXEC: own } });
+    const r = spawnSync(own, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, PROVENANCE_LEDGER_REEXEC: own }
+    });
     if (r.signal) process.kill(process.pid, r.signal);
     status = r.status ?? 3;
   } else {
@@ -75,8 +78,11 @@ async function build(cache) {
 
 const cache = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
 // Module hooks preloaded into this process (--import, --require, --loader) hook the source files: they get them.
-const hooked = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^(--import|--require|--loader|--experimental-loader|-r)(=|$)/.test(a));
-const entry = process.env.PROVENANCE_LEDGER_PREBUILT === 'off' || hooked ? undefined : (prebuilt(cache) ?? (await build(cache)));
+const hooked = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) =>
+  /^(--import|--require|--loader|--experimental-loader|-r)(=|$)/.test(a)
+);
+const entry =
+  process.env.PROVENANCE_LEDGER_PREBUILT === 'off' || hooked ? undefined : (prebuilt(cache) ?? (await build(cache)));
 // V8's compiled code of the build's modules, kept between runs in the build's folder (Node's compile cache).
 if (entry) module.enableCompileCache?.(path.join(path.dirname(entry), '.v8'));
 const { main } = await import(entry ? pathToFileURL(entry).href : '../src/cli/main.ts');

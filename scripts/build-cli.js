@@ -34,7 +34,8 @@ const lazyChildProcess = {
   name: 'lazy-child-process',
   transform(code, id) {
     if (!id.includes(`${path.sep}commander${path.sep}`) || !code.includes(CHILD_PROCESS_IMPORT)) return null;
-    const lazy = "const childProcess = new Proxy({}, { get: (_, key) => process.getBuiltinModule('node:child_process')[key] });";
+    const lazy =
+      "const childProcess = new Proxy({}, { get: (_, key) => process.getBuiltinModule('node:child_process')[key] });";
     return { code: code.replace(CHILD_PROCESS_IMPORT, lazy), map: null };
   }
 };
@@ -60,9 +61,17 @@ export async function buildCli() {
   });
   let inputs;
   try {
-    const { output } = await bundle.write({ dir: out, format: 'esm', entryFileNames: 'main.js', chunkFileNames: '[name]-[hash].js' });
+    const { output } = await bundle.write({
+      dir: out,
+      format: 'esm',
+      entryFileNames: 'main.js',
+      chunkFileNames: '[name]-[hash].js'
+    });
     const ids = new Set([fileURLToPath(import.meta.url)]);
-    for (const o of output) if (o.type === 'chunk') for (const id of o.moduleIds) if (path.isAbsolute(id) && !id.includes(`${path.sep}node_modules${path.sep}`)) ids.add(id);
+    for (const o of output)
+      if (o.type === 'chunk')
+        for (const id of o.moduleIds)
+          if (path.isAbsolute(id) && !id.includes(`${path.sep}node_modules${path.sep}`)) ids.add(id);
     inputs = [...ids].sort().map((id) => {
       const st = statSync(id);
       return [path.relative(ROOT, id), st.size, st.mtimeMs];
@@ -91,7 +100,8 @@ export async function buildCli() {
   }
   older.sort((a, b) => b[1] - a[1]);
   older.forEach(([d, mtime], i) => {
-    if (i + 1 >= KEEP_BUILDS || Date.now() - mtime > KEEP_MS) rmSync(path.join(CACHE, d), { recursive: true, force: true });
+    if (i + 1 >= KEEP_BUILDS || Date.now() - mtime > KEEP_MS)
+      rmSync(path.join(CACHE, d), { recursive: true, force: true });
   });
   return path.join(out, 'main.js');
 }

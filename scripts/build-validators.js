@@ -62,7 +62,10 @@ function inlineCommonJs(specifier, name) {
     .replace(/^"use strict";$/m, '')
     .trim();
   if (/\brequire\s*\(/.test(src)) throw new Error(`${specifier} requires other modules: cannot inline it`);
-  const body = src.split('\n').map((l) => (l ? '  ' + l : l)).join('\n');
+  const body = src
+    .split('\n')
+    .map((l) => (l ? '  ' + l : l))
+    .join('\n');
   return `// ${specifier} (${packageOf(specifier)}, MIT licence)\nconst ${name} = __commonJs(function (module, exports) {\n${body}\n});`;
 }
 

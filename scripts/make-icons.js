@@ -15,11 +15,33 @@ const LIGHT = [0xf3, 0xef, 0xe6];
 const GOLD = [0xe7, 0xb7, 0x5f];
 
 // The favicon's strokes in its 32×32 box.
-const OUTLINE = [[16, 5], [26, 10.5], [26, 21.5], [16, 27], [6, 21.5], [6, 10.5], [16, 5]];
-const INNER = [[[6, 10.5], [16, 16]], [[16, 16], [26, 10.5]], [[16, 16], [16, 27]]];
+const OUTLINE = [
+  [16, 5],
+  [26, 10.5],
+  [26, 21.5],
+  [16, 27],
+  [6, 21.5],
+  [6, 10.5],
+  [16, 5]
+];
+const INNER = [
+  [
+    [6, 10.5],
+    [16, 16]
+  ],
+  [
+    [16, 16],
+    [26, 10.5]
+  ],
+  [
+    [16, 16],
+    [16, 27]
+  ]
+];
 
 function distToSegment(px, py, [ax, ay], [bx, by]) {
-  const dx = bx - ax, dy = by - ay;
+  const dx = bx - ax,
+    dy = by - ay;
   const t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)));
   return Math.hypot(px - (ax + t * dx), py - (ay + t * dy));
 }
@@ -34,7 +56,10 @@ function draw(size, { maskable }) {
   const SS = 4; // 4×4 supersampling
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      let r = 0, g = 0, b = 0, a = 0;
+      let r = 0,
+        g = 0,
+        b = 0,
+        a = 0;
       for (let sy = 0; sy < SS; sy++) {
         for (let sx = 0; sx < SS; sx++) {
           const ux = (x + (sx + 0.5) / SS - offset) / scale;
@@ -43,20 +68,28 @@ function draw(size, { maskable }) {
           let inTile;
           if (maskable) inTile = true;
           else {
-            const cx = Math.min(Math.max(ux, radius), 32 - radius), cy = Math.min(Math.max(uy, radius), 32 - radius);
+            const cx = Math.min(Math.max(ux, radius), 32 - radius),
+              cy = Math.min(Math.max(uy, radius), 32 - radius);
             inTile = ux >= 0 && ux <= 32 && uy >= 0 && uy <= 32 && Math.hypot(ux - cx, uy - cy) <= radius;
           }
           if (!inTile) continue;
           let c = BG;
-          for (let i = 0; i < OUTLINE.length - 1; i++) if (distToSegment(ux, uy, OUTLINE[i], OUTLINE[i + 1]) <= half) c = LIGHT;
+          for (let i = 0; i < OUTLINE.length - 1; i++)
+            if (distToSegment(ux, uy, OUTLINE[i], OUTLINE[i + 1]) <= half) c = LIGHT;
           for (const [p, q] of INNER) if (distToSegment(ux, uy, p, q) <= half) c = GOLD;
-          r += c[0]; g += c[1]; b += c[2]; a += 255;
+          r += c[0];
+          g += c[1];
+          b += c[2];
+          a += 255;
         }
       }
-      const n = SS * SS, i = (y * size + x) * 4;
+      const n = SS * SS,
+        i = (y * size + x) * 4;
       if (a > 0) {
         const cov = a / 255;
-        px[i] = Math.round(r / cov); px[i + 1] = Math.round(g / cov); px[i + 2] = Math.round(b / cov);
+        px[i] = Math.round(r / cov);
+        px[i + 1] = Math.round(g / cov);
+        px[i + 2] = Math.round(b / cov);
       }
       px[i + 3] = Math.round(a / n);
     }
@@ -90,7 +123,12 @@ function png(w, h, rgba) {
   ihdr[9] = 6; // RGBA
   const raw = Buffer.alloc((w * 4 + 1) * h);
   for (let y = 0; y < h; y++) Buffer.from(rgba.buffer, y * w * 4, w * 4).copy(raw, y * (w * 4 + 1) + 1);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0))
+  ]);
 }
 
 const dir = fileURLToPath(new URL('../static/icons/', import.meta.url));

@@ -52,7 +52,9 @@ const BASE_CSP =
   "img-src 'self' data: blob:; font-src 'self'; " +
   // The ledger worker (served with this policy) connects to the team sync relay and to the Git journal's remotes
   // (vite.config.ts has the same list).
-  `connect-src 'self' ws://127.0.0.1:* ws://localhost:* http://127.0.0.1:* http://localhost:*${connectOrigins().map((o) => ` ${o}`).join('')}; ` +
+  `connect-src 'self' ws://127.0.0.1:* ws://localhost:* http://127.0.0.1:* http://localhost:*${connectOrigins()
+    .map((o) => ` ${o}`)
+    .join('')}; ` +
   "object-src 'none'; base-uri 'none'; " +
   "form-action 'self'; frame-ancestors 'none'";
 
@@ -71,7 +73,12 @@ const META_CSP = /<meta\s+http-equiv="content-security-policy"\s+content="([^"]*
 export function cspForHtml(html) {
   const m = META_CSP.exec(html);
   if (!m) return BASE_CSP;
-  const policy = m[1].replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&').trim().replace(/;$/, '');
+  const policy = m[1]
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .trim()
+    .replace(/;$/, '');
   return /frame-ancestors/.test(policy) ? policy : `${policy}; frame-ancestors 'none'`;
 }
 
@@ -81,7 +88,11 @@ function options(args) {
     args,
     options: { dir: { type: 'string' }, port: { type: 'string' }, 'strict-port': { type: 'boolean', default: false } }
   });
-  return { dir: values.dir ?? (process.env.PL_BUILD_DIR || 'build'), port: values.port, strictPort: values['strict-port'] };
+  return {
+    dir: values.dir ?? (process.env.PL_BUILD_DIR || 'build'),
+    port: values.port,
+    strictPort: values['strict-port']
+  };
 }
 
 /**
@@ -136,11 +147,17 @@ export async function createStaticServer({ dir = process.env.PL_BUILD_DIR || 'bu
     }
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return res.end();
-    createReadStream(real).on('error', () => res.destroy()).pipe(res);
+    createReadStream(real)
+      .on('error', () => res.destroy())
+      .pipe(res);
   }
 
   function notFound(res) {
-    res.writeHead(404, { ...COMMON_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Security-Policy': BASE_CSP });
+    res.writeHead(404, {
+      ...COMMON_HEADERS,
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Security-Policy': BASE_CSP
+    });
     res.end('Not found\n');
   }
 
@@ -189,7 +206,8 @@ function listen(server, port) {
 async function main() {
   const opts = options(process.argv.slice(2));
   const requested = Number(opts.port ?? process.env.PORT ?? 4173);
-  if (!Number.isInteger(requested) || requested < 0 || requested > 65535) throw new Error(`invalid port ${opts.port ?? process.env.PORT}`);
+  if (!Number.isInteger(requested) || requested < 0 || requested > 65535)
+    throw new Error(`invalid port ${opts.port ?? process.env.PORT}`);
   const server = await createStaticServer({ dir: opts.dir });
   let port = requested;
   for (let attempt = 0; ; attempt++) {

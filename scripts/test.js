@@ -20,7 +20,11 @@ const bin = path.join(root, 'node_modules', '.bin');
 const args = new Set(process.argv.slice(2));
 
 // Children find Node 22 (the npm `node` package) and the local tools first.
-const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, FORCE_COLOR: process.env.FORCE_COLOR ?? '1' };
+const env = {
+  ...process.env,
+  PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
+  FORCE_COLOR: process.env.FORCE_COLOR ?? '1'
+};
 
 function run(title, command, commandArgs, extraEnv = {}) {
   console.log(`\n━━ ${title} ━━`);
@@ -59,7 +63,14 @@ const add = (name, c) => {
 
 if (!args.has('--skip-check')) {
   // Type check (TypeScript strict, Svelte components): one result, counted as one test.
-  const code = await run('type check (svelte-check)', 'npm', ['run', '--silent', 'check', '--', '--threshold', 'error']);
+  const code = await run('type check (svelte-check)', 'npm', [
+    'run',
+    '--silent',
+    'check',
+    '--',
+    '--threshold',
+    'error'
+  ]);
   add('typecheck', code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
 }
 
@@ -74,7 +85,9 @@ if (!args.has('--skip-unit')) {
   ]);
   const r = readJson(report);
   // A suite that fails to load has no failed tests of its own: count it once; otherwise count the failed tests.
-  const suitesWithoutTests = (r?.testResults ?? []).filter((t) => t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed')).length;
+  const suitesWithoutTests = (r?.testResults ?? []).filter(
+    (t) => t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed')
+  ).length;
   add('unit', counts(code, r?.numPassedTests ?? 0, (r?.numFailedTests ?? 0) + suitesWithoutTests));
 }
 

@@ -28,7 +28,19 @@ export function ledgerDir(opts: GlobalOptions): string {
  * the only ones in which opening it removes stale temp files. (A folder left out only keeps its stale temp
  * files.) journal.git and journal-commits are Git's and the journal's, not the storage's.
  */
-export const LEDGER_FOLDERS = ['doc', 'identity', 'vault', 'texts', 'log', 'team', 'sync', 'settings', 'witness', 'witness-refusals', 'cache'] as const;
+export const LEDGER_FOLDERS = [
+  'doc',
+  'identity',
+  'vault',
+  'texts',
+  'log',
+  'team',
+  'sync',
+  'settings',
+  'witness',
+  'witness-refusals',
+  'cache'
+] as const;
 /** Any of these in a directory makes it a ledger's (possibly a damaged one); none: not a ledger. */
 const LEDGER_MARKS = ['doc', 'identity', 'log', 'journal.git'];
 
@@ -44,9 +56,19 @@ export async function existingStorage(dir: string, opts: { write?: boolean } = {
     if (!st.isDirectory()) throw new LedgerError(ErrorCode.BAD_INPUT, `--ledger ${dir} is not a directory`);
   } catch (e) {
     if (e instanceof LedgerError) throw e;
-    throw new LedgerError(ErrorCode.NOT_INITIALIZED, `no ledger in ${dir}: the directory does not exist (create one with provenance-ledger init)`);
+    throw new LedgerError(
+      ErrorCode.NOT_INITIALIZED,
+      `no ledger in ${dir}: the directory does not exist (create one with provenance-ledger init)`
+    );
   }
-  const marks = await Promise.all(LEDGER_MARKS.map((m) => lstat(path.join(dir, m)).then(() => true, () => false)));
+  const marks = await Promise.all(
+    LEDGER_MARKS.map((m) =>
+      lstat(path.join(dir, m)).then(
+        () => true,
+        () => false
+      )
+    )
+  );
   if (!marks.includes(true)) {
     throw new LedgerError(
       ErrorCode.NOT_INITIALIZED,
@@ -71,15 +93,24 @@ export interface Session {
  * Opens the ledger in the directory. `write` needs this device's key (and refuses to go on without it);
  * `allowProblems` opens damaged storage so that verify can report it.
  */
-export async function openSession(opts: GlobalOptions, mode: { write?: boolean; allowProblems?: boolean } = {}): Promise<Session> {
+export async function openSession(
+  opts: GlobalOptions,
+  mode: { write?: boolean; allowProblems?: boolean } = {}
+): Promise<Session> {
   const dir = ledgerDir(opts);
   const tracked = trackDocument(await existingStorage(dir, { write: mode.write }));
   const storage = tracked.storage;
   await import('@automerge/automerge'); // the wasm that the core's '@automerge/automerge/slim' uses
-  const [{ loadIdentity, identitySigner }, { Ledger }] = await Promise.all([import('../lib/adapters/node/identity.ts'), import('../lib/core/ledger.ts')]);
+  const [{ loadIdentity, identitySigner }, { Ledger }] = await Promise.all([
+    import('../lib/adapters/node/identity.ts'),
+    import('../lib/core/ledger.ts')
+  ]);
   const identity = await loadIdentity(storage);
   if (mode.write && !identity) {
-    throw new LedgerError(ErrorCode.KEY_MISMATCH, `no device key in ${dir}: run init, or key import a backup of your key`);
+    throw new LedgerError(
+      ErrorCode.KEY_MISMATCH,
+      `no device key in ${dir}: run init, or key import a backup of your key`
+    );
   }
   const ledger = await Ledger.open({
     storage,
@@ -89,19 +120,28 @@ export async function openSession(opts: GlobalOptions, mode: { write?: boolean; 
     throw await (await import('./commands/recover.ts')).noDocumentError(dir, e); // doc/ gone, journal or log here
   });
   if (mode.write && identity && !ledger.member(identity.publicKey)?.active) {
-    throw new LedgerError(ErrorCode.UNKNOWN_AUTHOR, `this device's key (${identity.publicKey.slice(0, 12)}…) is not an active member of ledger "${ledger.name}"`);
+    throw new LedgerError(
+      ErrorCode.UNKNOWN_AUTHOR,
+      `this device's key (${identity.publicKey.slice(0, 12)}…) is not an active member of ledger "${ledger.name}"`
+    );
   }
   let journal: Session['journal'];
   let deviceLog: Session['deviceLog'];
   if (mode.write) {
-    const [{ GitJournal }, { nodeBinding }] = await Promise.all([import('../lib/adapters/git/journal.ts'), import('../lib/adapters/git/node.ts')]);
+    const [{ GitJournal }, { nodeBinding }] = await Promise.all([
+      import('../lib/adapters/git/journal.ts'),
+      import('../lib/adapters/git/node.ts')
+    ]);
     journal = await GitJournal.attach(nodeBinding(dir), ledger);
     await (await import('./commands/recover.ts')).sweepVault(storage, ledger); // openings of appends cut short
     // The device's Merkle log takes each accepted event and signs a checkpoint after it. Attached on the first
     // accepted event, so that a command refused before appending leaves the directory exactly as it was.
     const signer = identitySigner(identity!);
     let log: Promise<import('../lib/core/proofs/log.ts').DeviceLog> | undefined;
-    const attach = () => (log ??= import('../lib/core/proofs/log.ts').then(({ DeviceLog }) => DeviceLog.attach(ledger, storage, { signer })));
+    const attach = () =>
+      (log ??= import('../lib/core/proofs/log.ts').then(({ DeviceLog }) =>
+        DeviceLog.attach(ledger, storage, { signer })
+      ));
     const detach = ledger.observe(async () => {
       if (log) return;
       detach();
@@ -153,13 +193,22 @@ export function resolveEvent(ledger: Pick<LedgerReader, 'get' | 'events'>, ref: 
   const what = type ? `${type} event` : 'event';
   const prefix = ref.trim().toLowerCase();
   if (!/^[0-9a-f]{8,64}$/.test(prefix)) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `"${ref}" is not an event id: give the id or a prefix of at least 8 hex digits`);
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `"${ref}" is not an event id: give the id or a prefix of at least 8 hex digits`
+    );
   }
   const exact = prefix.length === 64 ? ledger.get(prefix) : undefined;
   const found = exact ? [exact] : ledger.events().filter((e) => e.id.startsWith(prefix));
   if (found.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, `no ${what} ${ref} in this ledger`);
   if (found.length > 1) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `${ref} is ambiguous: ${found.length} events start with it (${found.slice(0, 4).map((e) => e.id.slice(0, 16)).join(', ')}…)`);
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `${ref} is ambiguous: ${found.length} events start with it (${found
+        .slice(0, 4)
+        .map((e) => e.id.slice(0, 16))
+        .join(', ')}…)`
+    );
   }
   const ev = found[0];
   if (type && ev.event.type !== type) {
@@ -171,7 +220,8 @@ export function resolveEvent(ledger: Pick<LedgerReader, 'get' | 'events'>, ref: 
 /** Parses a user-given time into the ledger's format (UTC, milliseconds). */
 export function parseTime(value: string, flag: string): string {
   const ms = Date.parse(value);
-  if (!Number.isFinite(ms)) throw new LedgerError(ErrorCode.BAD_INPUT, `${flag} "${value}" is not a date and time (e.g. 2026-11-29T14:00:00Z)`);
+  if (!Number.isFinite(ms))
+    throw new LedgerError(ErrorCode.BAD_INPUT, `${flag} "${value}" is not a date and time (e.g. 2026-11-29T14:00:00Z)`);
   return new Date(ms).toISOString();
 }
 

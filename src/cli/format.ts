@@ -104,7 +104,12 @@ export function renderValue(value: unknown, indent = '  '): string[] {
 }
 
 function isFileRef(v: unknown): v is { name: string; size: number; sha256: string; set?: string; role?: string } {
-  return !!v && typeof v === 'object' && typeof (v as Record<string, unknown>).sha256 === 'string' && typeof (v as Record<string, unknown>).name === 'string';
+  return (
+    !!v &&
+    typeof v === 'object' &&
+    typeof (v as Record<string, unknown>).sha256 === 'string' &&
+    typeof (v as Record<string, unknown>).name === 'string'
+  );
 }
 
 export function fileLine(f: { name: string; size: number; sha256: string; set?: string; role?: string }): string {

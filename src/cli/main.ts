@@ -106,15 +106,30 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .description('a run of a cloud generator: prompt commitment, input and output hashes, settings')
     .requiredOption('--platform <name>', 'the platform (e.g. Tripo, Meshy)')
     .option('--model-version <v>', "the platform's model version")
-    .addOption(new Option('--mode <mode>', 'what kind of run (default: image-to-3d with --input, else text-to-3d)').choices(GENERATION_MODES))
-    .option('--prompt <text>', 'the prompt (kept in the local vault; the ledger holds a commitment); visible in the process list: prefer --prompt-file')
-    .option('--prompt-file <file>', 'read the prompt from a UTF-8 file, or from stdin with "-" (exactly, newlines included)')
+    .addOption(
+      new Option('--mode <mode>', 'what kind of run (default: image-to-3d with --input, else text-to-3d)').choices(
+        GENERATION_MODES
+      )
+    )
+    .option(
+      '--prompt <text>',
+      'the prompt (kept in the local vault; the ledger holds a commitment); visible in the process list: prefer --prompt-file'
+    )
+    .option(
+      '--prompt-file <file>',
+      'read the prompt from a UTF-8 file, or from stdin with "-" (exactly, newlines included)'
+    )
     .option('--input <files...>', 'reference inputs sent to the platform')
     .requiredOption('--output <files...>', 'every file the platform produced (a .gltf brings its .bin and textures)')
-    .option('--project <name>', 'the project (default: the checklist\'s)')
-    .addOption(new Option('--classification <c>', "how confidential (default: the checklist's)").choices(CLASSIFICATIONS))
+    .option('--project <name>', "the project (default: the checklist's)")
+    .addOption(
+      new Option('--classification <c>', "how confidential (default: the checklist's)").choices(CLASSIFICATIONS)
+    )
     .option('--client <name>', 'the client')
-    .option('--training-opt-out', "the platform's no-training option was on (without this or --no-training-opt-out: not recorded)")
+    .option(
+      '--training-opt-out',
+      "the platform's no-training option was on (without this or --no-training-opt-out: not recorded)"
+    )
     .option('--no-training-opt-out', "the platform's no-training option was off")
     .option('--privacy-mode', "the platform's privacy mode was on (without this or --no-privacy-mode: not recorded)")
     .option('--no-privacy-mode', "the platform's privacy mode was off")
@@ -162,7 +177,9 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .description('files downloaded from a platform and stored somewhere')
     .requiredOption('--file <files...>', 'the files as stored')
     .requiredOption('--destination <label>', "the place's name, e.g. 'Studio NAS' (never a path)")
-    .addOption(new Option('--destination-kind <kind>', 'what kind of place').choices(DESTINATION_KINDS).makeOptionMandatory())
+    .addOption(
+      new Option('--destination-kind <kind>', 'what kind of place').choices(DESTINATION_KINDS).makeOptionMandatory()
+    )
     .option('--encrypted', 'the destination is encrypted')
     .option('--generation <id>', 'the generation the files came from (default: found by hash)')
     .option('--notes <text>', 'notes')
@@ -200,9 +217,13 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .requiredOption('--platform <name>', 'the platform')
     .option('--generation <id>', 'the generation whose cloud copy it is')
     .option('--job-id <id>', "the platform's id for the task")
-    .addOption(new Option('--status <status>', 'where the deletion stands').choices(DELETION_STATUSES).makeOptionMandatory())
+    .addOption(
+      new Option('--status <status>', 'where the deletion stands').choices(DELETION_STATUSES).makeOptionMandatory()
+    )
     .option('--evidence <file>', 'the confirmation (e-mail, screenshot, API response): hashed, kept by you')
-    .addOption(new Option('--evidence-kind <kind>', 'what the evidence is (default: from its extension)').choices(EVIDENCE_KINDS))
+    .addOption(
+      new Option('--evidence-kind <kind>', 'what the evidence is (default: from its extension)').choices(EVIDENCE_KINDS)
+    )
     .option('--notes <text>', 'notes')
     .action(run(async (opts, o) => (await cmd.deletion()).recordDeletion(opts, o)));
 
@@ -234,12 +255,23 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
 
   program
     .command('verify')
-    .description('check every file the ledger keeps: document, journal, device log, checkpoints, time-stamps, policy texts, vault, identity (exit 1 when a problem is found; never writes)')
-    .option('--repair', 'write again what is derived from the document (the device log, checkpoints that no longer verify) and say what was done')
-    .option('--full', "check every event and journal commit signature one by one (by default this device's events under its newest good checkpoint are covered by that checkpoint's one signature)")
+    .description(
+      'check every file the ledger keeps: document, journal, device log, checkpoints, time-stamps, policy texts, vault, identity (exit 1 when a problem is found; never writes)'
+    )
+    .option(
+      '--repair',
+      'write again what is derived from the document (the device log, checkpoints that no longer verify) and say what was done'
+    )
+    .option(
+      '--full',
+      "check every event and journal commit signature one by one (by default this device's events under its newest good checkpoint are covered by that checkpoint's one signature)"
+    )
     .action(run(async (opts, o) => (await cmd.verify()).verify(opts, o)));
 
-  const key = program.command('key').description(`back up or restore this device's key (passphrase from $${PASSPHRASE_ENV} or typed)`).exitOverride();
+  const key = program
+    .command('key')
+    .description(`back up or restore this device's key (passphrase from $${PASSPHRASE_ENV} or typed)`)
+    .exitOverride();
   key
     .command('export')
     .description('write a passphrase-encrypted backup of the device key')
@@ -254,13 +286,17 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
 
   program
     .command('backup')
-    .description('write the complete backup: the device key, every event, the policy texts and the prompt vault, passphrase-encrypted')
+    .description(
+      'write the complete backup: the device key, every event, the policy texts and the prompt vault, passphrase-encrypted'
+    )
     .requiredOption('--out <file>', 'the backup file to write')
     .option('--force', 'overwrite the file if it exists')
     .action(run(async (opts, o) => (await cmd.backup()).backupLedger(opts, o)));
   program
     .command('restore')
-    .description('restore a complete backup into the ledger directory (a new one, or the same ledger: what is missing is added; another ledger: refused)')
+    .description(
+      'restore a complete backup into the ledger directory (a new one, or the same ledger: what is missing is added; another ledger: refused)'
+    )
     .argument('<file>', 'the backup file')
     .action(run(async (opts, o, file) => (await cmd.backup()).restoreLedger(file, opts, o)));
 
@@ -269,35 +305,88 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .description('rewrite the stored document as one snapshot')
     .action(run(async (opts, o) => (await cmd.compact()).compactLedger(opts, o)));
 
-  program.command('push').description("push the ledger's Git journal, sealed (the host reads no name) unless --plain (pulling first; never forced)").argument('<url>').option('--plain', 'push a readable journal (for a public or self-hosted remote where readability is wanted)').action(run(async (opts, o, url) => (await cmd.journal()).journalPush(opts, o, url)));
-  program.command('pull').description('pull and check every commit of a Git remote (a sealed one is opened with the team keys)').argument('<url>').action(run(async (opts, o, url) => (await cmd.journal()).journalPull(opts, o, url)));
-  program.command('clone').description('rebuild a verifying ledger in --ledger DIR from a Git remote (a sealed one needs the team keys: --key-backup, or a directory that joined)').argument('<url>').option('--key-backup <file>', 'restore the device key and team keys from this key backup first (passphrase from $PROVENANCE_LEDGER_PASSPHRASE or typed)').action(run(async (opts, o, url) => (await cmd.journal()).journalClone(opts, o, url)));
-  program.command('allowed-signers').description('print an allowed-signers file for git verify-commit').option('--sealed', "the archive keys that sign a sealed journal's commits").action(run(async (opts, o) => (await cmd.journal()).journalAllowedSigners(opts, o)));
-  const journalCmd = program.command('journal').description("the ledger's Git journal (DIR/journal.git)").exitOverride();
-  journalCmd.command('status').description('commits, head, events without a commit, last push and pull').action(run(async (opts, o) => (await cmd.journal()).journalStatus(opts, o)));
+  program
+    .command('push')
+    .description(
+      "push the ledger's Git journal, sealed (the host reads no name) unless --plain (pulling first; never forced)"
+    )
+    .argument('<url>')
+    .option('--plain', 'push a readable journal (for a public or self-hosted remote where readability is wanted)')
+    .action(run(async (opts, o, url) => (await cmd.journal()).journalPush(opts, o, url)));
+  program
+    .command('pull')
+    .description('pull and check every commit of a Git remote (a sealed one is opened with the team keys)')
+    .argument('<url>')
+    .action(run(async (opts, o, url) => (await cmd.journal()).journalPull(opts, o, url)));
+  program
+    .command('clone')
+    .description(
+      'rebuild a verifying ledger in --ledger DIR from a Git remote (a sealed one needs the team keys: --key-backup, or a directory that joined)'
+    )
+    .argument('<url>')
+    .option(
+      '--key-backup <file>',
+      'restore the device key and team keys from this key backup first (passphrase from $PROVENANCE_LEDGER_PASSPHRASE or typed)'
+    )
+    .action(run(async (opts, o, url) => (await cmd.journal()).journalClone(opts, o, url)));
+  program
+    .command('allowed-signers')
+    .description('print an allowed-signers file for git verify-commit')
+    .option('--sealed', "the archive keys that sign a sealed journal's commits")
+    .action(run(async (opts, o) => (await cmd.journal()).journalAllowedSigners(opts, o)));
+  const journalCmd = program
+    .command('journal')
+    .description("the ledger's Git journal (DIR/journal.git)")
+    .exitOverride();
+  journalCmd
+    .command('status')
+    .description('commits, head, events without a commit, last push and pull')
+    .action(run(async (opts, o) => (await cmd.journal()).journalStatus(opts, o)));
   journalCmd
     .command('repair')
-    .description("sign the missing journal commits of this device's events, and write a damaged journal again from the ledger (exit 1 while events lack a commit)")
+    .description(
+      "sign the missing journal commits of this device's events, and write a damaged journal again from the ledger (exit 1 while events lack a commit)"
+    )
     .action(run(async (opts, o) => (await cmd.journal()).journalRepair(opts, o)));
   program
     .command('recover')
-    .description("rebuild a lost or damaged document from this device's Git journal and its readable chunks, event by event (damaged files kept aside; exit 1 when an event could not be restored)")
+    .description(
+      "rebuild a lost or damaged document from this device's Git journal and its readable chunks, event by event (damaged files kept aside; exit 1 when an event could not be restored)"
+    )
     .action(run(async (opts, o) => (await cmd.recover()).recover(opts, o)));
 
   // Team sync (commands/sync.ts): relay URL from --relay, else $PROVENANCE_LEDGER_RELAY, else ws://127.0.0.1:8787.
   program
     .command('invite')
-    .description('print an invite code and wait on the relay for the new device (exit 1 when the roster rules refuse it)')
+    .description(
+      'print an invite code and wait on the relay for the new device (exit 1 when the roster rules refuse it)'
+    )
     .option('--role <role>', 'the new member: admin, member or viewer (default member)')
     .option('--member <member>', "another device of this member (id or name): it gets the member's id, name and role")
     .option('--relay <url>', 'the relay')
     .option('--timeout <s>', 'how long to wait')
     .action(run(async (opts, o) => (await cmd.sync()).invite(opts, o)));
-  program.command('join').description('join a team with an invite code: makes --ledger DIR a member device').argument('<code>').option('--relay <url>', 'the relay').option('--name <name>', 'your member name').option('--timeout <s>', 'how long to wait').action(run(async (opts, o, code) => (await cmd.sync()).join(code, opts, o)));
-  program.command('sync').description('sync with the team through the relay (end-to-end encrypted; members only)').option('--relay <url>', 'the relay').option('--once', 'exit once in step with the peers online').option('--wait <s>', 'with --once: how long to wait for a peer (default 30)').option('--timeout <s>', 'with --once: the longest it runs in all (default 300)').action(run(async (opts, o) => (await cmd.sync()).sync(opts, o)));
+  program
+    .command('join')
+    .description('join a team with an invite code: makes --ledger DIR a member device')
+    .argument('<code>')
+    .option('--relay <url>', 'the relay')
+    .option('--name <name>', 'your member name')
+    .option('--timeout <s>', 'how long to wait')
+    .action(run(async (opts, o, code) => (await cmd.sync()).join(code, opts, o)));
+  program
+    .command('sync')
+    .description('sync with the team through the relay (end-to-end encrypted; members only)')
+    .option('--relay <url>', 'the relay')
+    .option('--once', 'exit once in step with the peers online')
+    .option('--wait <s>', 'with --once: how long to wait for a peer (default 30)')
+    .option('--timeout <s>', 'with --once: the longest it runs in all (default 300)')
+    .action(run(async (opts, o) => (await cmd.sync()).sync(opts, o)));
   program
     .command('remove')
-    .description("remove a member's devices, or one device by its key, from the team and rotate the team key (exit 1 when the roster rules refuse it)")
+    .description(
+      "remove a member's devices, or one device by its key, from the team and rotate the team key (exit 1 when the roster rules refuse it)"
+    )
     .argument('<member>', 'device key (that device only), member id or name (every device of the member)')
     .action(run(async (opts, o, ref) => (await cmd.sync()).removeMember(ref, opts, o)));
   program
@@ -308,16 +397,62 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
     .action(run(async (opts, o, ref, role) => (await cmd.sync()).changeMemberRole(ref, role, opts, o)));
 
   // Proofs (commands/proofs.ts): the device log's checkpoints, witnessing, evidence bundles.
-  program.command('checkpoint').description("sign this device's log head; --out writes a witness request, --cosigned merges a teammate's cosignature; --tsa time-stamps it (exit 1 when a TSA fails: queued)").option('--out <file>', 'write a witness request (checkpoint + consistency proofs)').option('--tsa <url...>', 'time-stamp it with these RFC 3161 TSAs (default: the configured ones, see tsa add)').option('--from <sizes...>', 'with --out: prove consistency from these sizes (default: earlier checkpoints)').option('--cosigned <file>', 'merge a cosigned checkpoint returned by a witness').option('--force', 'overwrite --out').action(run(async (opts, o) => (await cmd.proofs()).checkpoint(opts, o)));
-  program.command('witness').description("check a teammate's log against the checkpoint you cosigned last, and cosign it (exit 1 when refused)").option('--log <dir>', "the teammate's ledger directory").option('--request <file>', 'a witness request file (from checkpoint --out)').option('--out <file>', 'with --request: where to write the cosigned checkpoint').option('--force', 'overwrite --out').action(run(async (opts, o) => (await cmd.proofs()).witness(opts, o)));
-  program.command('prove').description('write an evidence bundle about a file or an event, verifiable offline').argument('<file-or-id>', 'the file (found by its hash) or an event id').requiredOption('--out <bundle>', 'the bundle file to write').option('--reveal-prompt', "include the prompt openings from this device's vault").option('--unwitnessed', 'use the newest checkpoint even if no teammate cosigned it').option('--force', 'overwrite --out').action(run(async (opts, o, ref) => (await cmd.proofs()).prove(ref, opts, o)));
-  program.command('verify-bundle').description('check an evidence bundle offline (exit 0 valid, 1 invalid, 2 usage)').argument('<bundle>', 'the bundle file').option('--file <files...>', 'files to check against the hashes the bundle names').option('--tsa-roots <pem...>', 'PEM files of the time-stamp roots you trust (else $PROVENANCE_LEDGER_TSA_ROOTS)').option('--expect-ledger <id>', 'the ledger id you know by other means: any other fails').action(run(async (opts, o, b) => (await cmd.bundle()).verifyBundleCommand(b, opts, o)));
+  program
+    .command('checkpoint')
+    .description(
+      "sign this device's log head; --out writes a witness request, --cosigned merges a teammate's cosignature; --tsa time-stamps it (exit 1 when a TSA fails: queued)"
+    )
+    .option('--out <file>', 'write a witness request (checkpoint + consistency proofs)')
+    .option('--tsa <url...>', 'time-stamp it with these RFC 3161 TSAs (default: the configured ones, see tsa add)')
+    .option('--from <sizes...>', 'with --out: prove consistency from these sizes (default: earlier checkpoints)')
+    .option('--cosigned <file>', 'merge a cosigned checkpoint returned by a witness')
+    .option('--force', 'overwrite --out')
+    .action(run(async (opts, o) => (await cmd.proofs()).checkpoint(opts, o)));
+  program
+    .command('witness')
+    .description("check a teammate's log against the checkpoint you cosigned last, and cosign it (exit 1 when refused)")
+    .option('--log <dir>', "the teammate's ledger directory")
+    .option('--request <file>', 'a witness request file (from checkpoint --out)')
+    .option('--out <file>', 'with --request: where to write the cosigned checkpoint')
+    .option('--force', 'overwrite --out')
+    .action(run(async (opts, o) => (await cmd.proofs()).witness(opts, o)));
+  program
+    .command('prove')
+    .description('write an evidence bundle about a file or an event, verifiable offline')
+    .argument('<file-or-id>', 'the file (found by its hash) or an event id')
+    .requiredOption('--out <bundle>', 'the bundle file to write')
+    .option('--reveal-prompt', "include the prompt openings from this device's vault")
+    .option('--unwitnessed', 'use the newest checkpoint even if no teammate cosigned it')
+    .option('--force', 'overwrite --out')
+    .action(run(async (opts, o, ref) => (await cmd.proofs()).prove(ref, opts, o)));
+  program
+    .command('verify-bundle')
+    .description('check an evidence bundle offline (exit 0 valid, 1 invalid, 2 usage)')
+    .argument('<bundle>', 'the bundle file')
+    .option('--file <files...>', 'files to check against the hashes the bundle names')
+    .option('--tsa-roots <pem...>', 'PEM files of the time-stamp roots you trust (else $PROVENANCE_LEDGER_TSA_ROOTS)')
+    .option('--expect-ledger <id>', 'the ledger id you know by other means: any other fails')
+    .action(run(async (opts, o, b) => (await cmd.bundle()).verifyBundleCommand(b, opts, o)));
 
   // RFC 3161 time-stamps of checkpoints (commands/timestamp.ts): the TSAs checkpoint, sync and prove use.
-  const tsa = program.command('tsa').description('the RFC 3161 time-stamping authorities that time-stamp this device\'s checkpoints').exitOverride();
-  tsa.command('add').description('time-stamp checkpoints with this TSA from now on (only a 32-byte hash is sent)').argument('<url>', 'the TSA, e.g. https://freetsa.org/tsr').action(run(async (opts, o, url) => (await cmd.stamps()).tsaAdd(url, opts, o)));
-  tsa.command('remove').description('stop using this TSA, and drop its pending requests (its tokens are kept)').argument('<url>').action(run(async (opts, o, url) => (await cmd.stamps()).tsaRemove(url, opts, o)));
-  tsa.command('list').description('configured TSAs, tokens held per checkpoint size, pending requests (exit 1 when a file is damaged)').action(run(async (opts, o) => (await cmd.stamps()).tsaList(opts, o)));
+  const tsa = program
+    .command('tsa')
+    .description("the RFC 3161 time-stamping authorities that time-stamp this device's checkpoints")
+    .exitOverride();
+  tsa
+    .command('add')
+    .description('time-stamp checkpoints with this TSA from now on (only a 32-byte hash is sent)')
+    .argument('<url>', 'the TSA, e.g. https://freetsa.org/tsr')
+    .action(run(async (opts, o, url) => (await cmd.stamps()).tsaAdd(url, opts, o)));
+  tsa
+    .command('remove')
+    .description('stop using this TSA, and drop its pending requests (its tokens are kept)')
+    .argument('<url>')
+    .action(run(async (opts, o, url) => (await cmd.stamps()).tsaRemove(url, opts, o)));
+  tsa
+    .command('list')
+    .description('configured TSAs, tokens held per checkpoint size, pending requests (exit 1 when a file is damaged)')
+    .action(run(async (opts, o) => (await cmd.stamps()).tsaList(opts, o)));
 
   return program;
 }

@@ -53,7 +53,10 @@ export function terminalSafe(s: string): string {
  * they are written as `\u202e` escapes, the same JSON value.
  */
 export function jsonSafe(json: string): string {
-  return json.replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return json.replace(
+    /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+  );
 }
 
 export class Output {
@@ -91,7 +94,9 @@ export class Output {
   /** A warning that does not stop the command: always on stderr. */
   warn(message: string): void {
     this.#clearProgress();
-    this.#streams.stderr.write(this.json ? jsonSafe(JSON.stringify({ warning: message })) + '\n' : `warning: ${terminalSafe(message)}\n`);
+    this.#streams.stderr.write(
+      this.json ? jsonSafe(JSON.stringify({ warning: message })) + '\n' : `warning: ${terminalSafe(message)}\n`
+    );
   }
 
   /** Reports a failure on stderr and returns the exit code to use. */
@@ -114,7 +119,9 @@ export class Output {
       exitCode = Exit.INTERNAL;
     }
     if (this.json) {
-      this.#streams.stderr.write(jsonSafe(JSON.stringify({ error: { code, message, ...(detail === undefined ? {} : { detail }) } })) + '\n');
+      this.#streams.stderr.write(
+        jsonSafe(JSON.stringify({ error: { code, message, ...(detail === undefined ? {} : { detail }) } })) + '\n'
+      );
     } else {
       this.#streams.stderr.write(`error [${code}]: ${terminalSafe(message)}\n`);
     }
@@ -149,5 +156,9 @@ const mib = (n: number) => (n / 1048576).toFixed(0);
 
 /** The core's other coded errors (proofs, Merkle, time-stamps): a refusal with a stable code, never a crash. */
 function isCodedError(e: unknown): e is Error & { code: string; detail?: unknown } {
-  return e instanceof Error && ['ProofError', 'MerkleError', 'TimestampError'].includes(e.name) && typeof (e as { code?: unknown }).code === 'string';
+  return (
+    e instanceof Error &&
+    ['ProofError', 'MerkleError', 'TimestampError'].includes(e.name) &&
+    typeof (e as { code?: unknown }).code === 'string'
+  );
 }

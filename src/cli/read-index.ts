@@ -143,29 +143,38 @@ export function openReadIndex(dir: string): ReadView | undefined {
   }
   const stored = readValue(path.join(dir, ...READ_INDEX_KEY.slice(0, -1), `${READ_INDEX_KEY.at(-1)}+`));
   const identity = readValue(path.join(dir, ...IDENTITY_KEY.slice(0, -1), `${IDENTITY_KEY.at(-1)}+`));
-  if (!stored) return report('not used: there is none (a command that changes the document writes it)'), undefined;
+  if (!stored) return (report('not used: there is none (a command that changes the document writes it)'), undefined);
   const key = identity && macKey(identity);
-  if (!key) return report('not used: no readable device key in this directory'), undefined;
+  if (!key) return (report('not used: no readable device key in this directory'), undefined);
   const bytes = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
   const nl = bytes.indexOf(0x0a);
   const tag = nl === 64 ? Buffer.from(bytes.subarray(0, 64).toString('latin1'), 'hex') : undefined;
   const body = bytes.subarray(nl + 1);
-  if (!tag || tag.length !== 32 || !timingSafeEqual(tag, mac(key, body))) return report('not used: it does not authenticate (damaged, torn or not made by this device)'), undefined;
+  if (!tag || tag.length !== 32 || !timingSafeEqual(tag, mac(key, body)))
+    return (report('not used: it does not authenticate (damaged, torn or not made by this device)'), undefined);
   let index: IndexBody;
   try {
     index = JSON.parse(body.toString('latin1'));
   } catch {
-    return report('not used: it is not JSON'), undefined;
+    return (report('not used: it is not JSON'), undefined);
   }
-  if (index?.format !== FORMAT || !Array.isArray(index.chunks) || !Array.isArray(index.ids) || !Array.isArray(index.envelopes) || index.ids.length !== index.envelopes.length || !Array.isArray(index.roster)) {
-    return report('not used: not a read index of this version'), undefined;
+  if (
+    index?.format !== FORMAT ||
+    !Array.isArray(index.chunks) ||
+    !Array.isArray(index.ids) ||
+    !Array.isArray(index.envelopes) ||
+    index.ids.length !== index.envelopes.length ||
+    !Array.isArray(index.roster)
+  ) {
+    return (report('not used: not a read index of this version'), undefined);
   }
-  if (index.identity !== sha256(identity!)) return report('not used: the device identity changed since it was written'), undefined;
+  if (index.identity !== sha256(identity!))
+    return (report('not used: the device identity changed since it was written'), undefined);
   const read = readDocChunks(dir);
   const chunks = typeof read === 'string' ? read : checkedChunks(read);
-  if (typeof chunks === 'string') return report(`not used: ${chunks}`), undefined;
+  if (typeof chunks === 'string') return (report(`not used: ${chunks}`), undefined);
   if (chunks.length !== index.chunks.length || chunks.some((c, i) => c !== index.chunks[i])) {
-    return report('not used: the document changed since it was written'), undefined;
+    return (report('not used: the document changed since it was written'), undefined);
   }
   report(`used (${index.ids.length} events)`);
   return new ReadView(index);
@@ -224,7 +233,9 @@ export class ReadView implements LedgerReader {
       }
       this.#byHash = index;
     }
-    return traceFile(sha256.toLowerCase(), this.#byHash as unknown as Map<string, Set<EventId>>, (id) => this.#byId.get(id));
+    return traceFile(sha256.toLowerCase(), this.#byHash as unknown as Map<string, Set<EventId>>, (id) =>
+      this.#byId.get(id)
+    );
   }
 }
 
@@ -276,7 +287,10 @@ export function trackDocument(storage: FsStorage, opts: { created?: boolean } = 
         await storage.saveMany(writes, removals);
       } finally {
         // Even a failed saveMany may have written some: the set no longer says what is on disk.
-        wrote(writes.map((w) => w.key), removals);
+        wrote(
+          writes.map((w) => w.key),
+          removals
+        );
       }
     },
     async removeRange(prefix: StorageKey) {
@@ -328,7 +342,10 @@ export async function writeReadIndex(ledger: Ledger, tracked: TrackedStorage): P
     // All of it ASCII (every other character as its \u escape: the same JSON values), so that a reader decodes it
     // as Latin-1, several times faster than UTF-8 for the megabytes of a large ledger.
     const text = `${JSON.stringify(head).slice(0, -1)},"envelopes":[${envelopes.join(',')}]}`;
-    const body = Buffer.from(text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), 'latin1');
+    const body = Buffer.from(
+      text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+      'latin1'
+    );
     const tag = mac(key, body).toString('hex');
     await storage.save(READ_INDEX_KEY, Buffer.concat([Buffer.from(`${tag}\n`, 'latin1'), body]));
     return true;

@@ -135,7 +135,10 @@ export function addressKey(remote: string | undefined): string {
   const h = head ? head.split(':') : [];
   const t = tail !== undefined && tail ? tail.split(':') : [];
   const groups = tail === undefined ? h : [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
 }
 
 interface Conn {
@@ -197,8 +200,18 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
     let a = addresses.get(key);
     if (!a) {
       // Forget idle addresses (no connection, a full bucket: they say nothing a new entry would not) before the map grows large.
-      if (addresses.size >= 10_000) for (const [k, v] of addresses) if (v.pending + v.conns === 0 && v.attempts.full()) addresses.delete(k);
-      addresses.set(key, (a = { key, pending: 0, conns: 0, rooms: new Map(), attempts: new Bucket(o.attemptRate ?? 60, o.attemptBurst ?? 240) }));
+      if (addresses.size >= 10_000)
+        for (const [k, v] of addresses) if (v.pending + v.conns === 0 && v.attempts.full()) addresses.delete(k);
+      addresses.set(
+        key,
+        (a = {
+          key,
+          pending: 0,
+          conns: 0,
+          rooms: new Map(),
+          attempts: new Bucket(o.attemptRate ?? 60, o.attemptBurst ?? 240)
+        })
+      );
     }
     return a;
   }
@@ -259,7 +272,10 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
     const waiting = c.inflight + c.queued + frame.length;
     if (waiting > maxBuffered || buffered + frame.length > maxBufferedTotal) {
       slow++;
-      const why = waiting > maxBuffered ? `over ${Math.round(maxBuffered / MiB)} MiB waiting to be read` : 'the relay has too much waiting to be read';
+      const why =
+        waiting > maxBuffered
+          ? `over ${Math.round(maxBuffered / MiB)} MiB waiting to be read`
+          : 'the relay has too much waiting to be read';
       log(`closed a connection (1013): too slow, ${why}`);
       return shut(c, 1013, `too slow: ${why}`);
     }
@@ -269,7 +285,8 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
   }
 
   async function onProof(c: Conn, data: Buffer, isBinary: boolean): Promise<void> {
-    if (isBinary || c.state !== 'pending') return shut(c, 1008, 'admission first: answer the challenge with the room key');
+    if (isBinary || c.state !== 'pending')
+      return shut(c, 1008, 'admission first: answer the challenge with the room key');
     c.state = 'checking';
     let proof: Uint8Array | undefined;
     try {
@@ -284,7 +301,8 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
     let room = rooms.get(c.id);
     if (room && room.size >= maxPeers) return shut(c, 1013, 'room full');
     if (!room && rooms.size >= maxRooms) return shut(c, 1013, 'too many rooms');
-    if (!c.address.rooms.has(c.id) && c.address.rooms.size >= maxRoomsPerAddress) return shut(c, 1013, 'too many rooms from this address');
+    if (!c.address.rooms.has(c.id) && c.address.rooms.size >= maxRoomsPerAddress)
+      return shut(c, 1013, 'too many rooms from this address');
     leave(c);
     c.state = 'admitted';
     if (!room) rooms.set(c.id, (room = new Set()));
@@ -309,7 +327,8 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
     if (!m) return refuse(1008, 'expected /room/<id>, the id a room key of 43 base64url characters');
     const address = addressOf(req.socket.remoteAddress);
     if (!address.attempts.take(1)) return refuse(1013, 'too many connection attempts from this address');
-    if (address.pending >= maxPendingPerAddress) return refuse(1013, 'too many connections awaiting admission from this address');
+    if (address.pending >= maxPendingPerAddress)
+      return refuse(1013, 'too many connections awaiting admission from this address');
     if (address.pending + address.conns >= maxPerAddress) return refuse(1013, 'too many connections from this address');
     if (pending.size + admitted >= maxConnections) {
       // Full: a connection still to prove its room key makes way; without one, the newcomer is refused.
@@ -317,7 +336,16 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
       if (!oldest) return refuse(1013, 'too many connections');
       shut(oldest, 1013, 'the relay is full: admission took too long');
     }
-    const c: Conn = { ws, id: m[1], address, state: 'pending', challenge: randomBytes(CHALLENGE_LEN), inflight: 0, queue: [], queued: 0 };
+    const c: Conn = {
+      ws,
+      id: m[1],
+      address,
+      state: 'pending',
+      challenge: randomBytes(CHALLENGE_LEN),
+      inflight: 0,
+      queue: [],
+      queued: 0
+    };
     pending.add(c);
     address.pending++;
     c.timer = setTimeout(() => shut(c, 1008, 'no admission proof in time'), o.admissionTimeoutMs ?? 10_000);
@@ -358,7 +386,16 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
         url: `ws://${hostPart}:${port}`,
         httpUrl: `http://${hostPart}:${port}`,
         port,
-        stats: () => ({ rooms: rooms.size, peers: admitted, pending: pending.size, forwarded, timestamps: timestamps.stats().forwarded, buffered, refused, slow }),
+        stats: () => ({
+          rooms: rooms.size,
+          peers: admitted,
+          pending: pending.size,
+          forwarded,
+          timestamps: timestamps.stats().forwarded,
+          buffered,
+          refused,
+          slow
+        }),
         close: () =>
           new Promise<void>((res) => {
             for (const c of wss.clients) c.terminate();
@@ -376,10 +413,16 @@ export function startRelay(o: RelayOptions = {}): Promise<Relay> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   let tsaAllow: string[];
   try {
-    const { values } = parseArgs({ options: { tsa: { type: 'string', multiple: true } }, strict: true, allowPositionals: false });
+    const { values } = parseArgs({
+      options: { tsa: { type: 'string', multiple: true } },
+      strict: true,
+      allowPositionals: false
+    });
     tsaAllow = tsaAllowList(process.env.PL_RELAY_TSA, values.tsa ?? []);
   } catch (e) {
-    process.stderr.write(`relay: ${(e as Error).message}\nusage: npm run relay [-- --tsa <TSA URL>…]   (or PL_RELAY_TSA="<URL> <URL>…")\n`);
+    process.stderr.write(
+      `relay: ${(e as Error).message}\nusage: npm run relay [-- --tsa <TSA URL>…]   (or PL_RELAY_TSA="<URL> <URL>…")\n`
+    );
     process.exit(2);
   }
   const port = process.env.PORT ? Number(process.env.PORT) : 8787;

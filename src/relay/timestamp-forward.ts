@@ -61,7 +61,8 @@ export function tsaAddress(text: string): string {
   } catch {
     throw new Error(`not a TSA address: ${oneLine(text)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`a TSA address must be http:// or https://: ${oneLine(text)}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`a TSA address must be http:// or https://: ${oneLine(text)}`);
   if (url.username || url.password) throw new Error(`a TSA address must not carry credentials: ${url.host}`);
   if (url.hash) throw new Error(`a TSA address has no #fragment: ${oneLine(text)}`);
   return url.href;
@@ -142,7 +143,13 @@ export function createTimestampForwarder(o: TimestampForwardOptions): TimestampF
     return true;
   }
 
-  function send(res: ServerResponse, status: number, body: string | Uint8Array, type: string, extra: Record<string, string> = {}): void {
+  function send(
+    res: ServerResponse,
+    status: number,
+    body: string | Uint8Array,
+    type: string,
+    extra: Record<string, string> = {}
+  ): void {
     if (res.headersSent) return void res.destroy();
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     res.writeHead(status, { ...COMMON, 'Content-Type': type, 'Content-Length': String(bytes.length), ...extra });
@@ -203,7 +210,8 @@ export function createTimestampForwarder(o: TimestampForwardOptions): TimestampF
           signal: ctrl.signal
         });
       } catch {
-        if (ctrl.signal.aborted) throw new HttpFailure(504, `the TSA did not answer within ${Math.round(timeoutMs / 1000)} s`);
+        if (ctrl.signal.aborted)
+          throw new HttpFailure(504, `the TSA did not answer within ${Math.round(timeoutMs / 1000)} s`);
         throw new HttpFailure(502, 'the TSA could not be reached');
       }
       if (r.status < 200 || r.status > 299) {
@@ -232,7 +240,8 @@ export function createTimestampForwarder(o: TimestampForwardOptions): TimestampF
           }
         } catch (e) {
           if (e instanceof HttpFailure) throw e;
-          if (ctrl.signal.aborted) throw new HttpFailure(504, `the TSA did not answer within ${Math.round(timeoutMs / 1000)} s`);
+          if (ctrl.signal.aborted)
+            throw new HttpFailure(504, `the TSA did not answer within ${Math.round(timeoutMs / 1000)} s`);
           throw new HttpFailure(502, 'the TSA broke off its answer');
         }
       }
@@ -246,7 +255,10 @@ export function createTimestampForwarder(o: TimestampForwardOptions): TimestampF
   async function post(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (!admit(req.socket.remoteAddress ?? '')) {
       req.resume();
-      return fail(res, 429, 'too many time-stamp requests from this address: try again in a minute', { 'Retry-After': '60', Connection: 'close' });
+      return fail(res, 429, 'too many time-stamp requests from this address: try again in a minute', {
+        'Retry-After': '60',
+        Connection: 'close'
+      });
     }
     const asked = url.searchParams.get('tsa');
     if (!asked) {
@@ -262,7 +274,13 @@ export function createTimestampForwarder(o: TimestampForwardOptions): TimestampF
     // Only ever one of the operator's own addresses is fetched, never the string the request brought.
     if (tsa === undefined || !allow.has(tsa)) {
       req.resume();
-      return fail(res, 403, list.length ? 'this relay does not forward to that TSA (GET /timestamp lists those it does)' : 'this relay forwards time-stamp requests to no TSA');
+      return fail(
+        res,
+        403,
+        list.length
+          ? 'this relay does not forward to that TSA (GET /timestamp lists those it does)'
+          : 'this relay forwards time-stamp requests to no TSA'
+      );
     }
     if (running >= maxConcurrent) {
       req.resume();
@@ -274,7 +292,10 @@ export function createTimestampForwarder(o: TimestampForwardOptions): TimestampF
       try {
         check(der);
       } catch (e) {
-        throw new HttpFailure(400, `not a time-stamp request this relay forwards: ${e instanceof Error ? e.message : String(e)}`);
+        throw new HttpFailure(
+          400,
+          `not a time-stamp request this relay forwards: ${e instanceof Error ? e.message : String(e)}`
+        );
       }
       const reply = await forward(tsa, der);
       forwarded++;
@@ -301,7 +322,8 @@ export function createTimestampForwarder(o: TimestampForwardOptions): TimestampF
         case 'OPTIONS': {
           const headers: Record<string, string> = { ...CORS, 'Access-Control-Max-Age': '600', 'Content-Length': '0' };
           // A page on a public origin reaching a relay on this machine or network (Private Network Access).
-          if (req.headers['access-control-request-private-network'] === 'true') headers['Access-Control-Allow-Private-Network'] = 'true';
+          if (req.headers['access-control-request-private-network'] === 'true')
+            headers['Access-Control-Allow-Private-Network'] = 'true';
           req.resume();
           res.writeHead(204, headers);
           res.end();

@@ -21,7 +21,15 @@ const SHELL = '/200.html';
 const base = new URL(self.registration.scope).pathname.replace(/\/$/, '');
 const url = (p: string) => `${base}/${p.replace(/^\//, '')}`;
 
-const PRECACHE = [...new Set([...immutable.map((f) => url(f.path)), ...assets.map((f) => url(f.path)), ...prerendered.map((f) => url(f.path)), url(SHELL), url('/')])];
+const PRECACHE = [
+  ...new Set([
+    ...immutable.map((f) => url(f.path)),
+    ...assets.map((f) => url(f.path)),
+    ...prerendered.map((f) => url(f.path)),
+    url(SHELL),
+    url('/')
+  ])
+];
 const KNOWN = new Set(PRECACHE);
 
 self.addEventListener('install', (event) => {

@@ -92,7 +92,10 @@ export async function readRoots(roots: ReadonlyArray<Blob & { name?: string }>):
 }
 
 /** Hashes one file as a stream (memory stays flat), reporting bytes done. */
-async function hashOne(file: Blob & { name: string }, onBytes?: (n: number) => void): Promise<{ name: string; size: number; sha256: string }> {
+async function hashOne(
+  file: Blob & { name: string },
+  onBytes?: (n: number) => void
+): Promise<{ name: string; size: number; sha256: string }> {
   const { sha256, size } = await sha256Stream(readSlices(file), onBytes);
   return { name: file.name, size, sha256 };
 }
@@ -129,7 +132,8 @@ export async function checkBundle(input: CheckInput, progress?: (p: CheckProgres
     opts
   );
   // A file the bundle does not name is a finding about the file (the core's bundleOk stays true): shown apart.
-  const isFileFailure = (x: BundleFailure) => x.code === BundleCode.FILE_MISMATCH && hashed.some((f) => f.name === x.location);
+  const isFileFailure = (x: BundleFailure) =>
+    x.code === BundleCode.FILE_MISMATCH && hashed.some((f) => f.name === x.location);
   const fileFailures = res.failures.filter(isFileFailure);
   const failures = res.failures.filter((x) => !isFileFailure(x));
   const bundleOk = res.bundleOk && failures.length === 0 && !!res.facts;

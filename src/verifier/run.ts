@@ -7,7 +7,10 @@ import type { CheckReply, CheckRequest } from './worker.ts';
 
 let worker: Worker | null | undefined;
 let nextId = 1;
-const pending = new Map<number, { resolve: (r: BundleCheck) => void; reject: (e: Error) => void; progress?: (p: CheckProgress) => void }>();
+const pending = new Map<
+  number,
+  { resolve: (r: BundleCheck) => void; reject: (e: Error) => void; progress?: (p: CheckProgress) => void }
+>();
 
 function start(): Worker | null {
   if (worker !== undefined) return worker;
@@ -37,7 +40,10 @@ function start(): Worker | null {
 }
 
 /** Checks a bundle (and files, and roots) off the page's thread. Rejects with `roots: true` when the roots are unreadable. */
-export async function runCheck(input: { bundle: File; files: File[]; roots: File[]; expectLedger?: string }, progress?: (p: CheckProgress) => void): Promise<BundleCheck> {
+export async function runCheck(
+  input: { bundle: File; files: File[]; roots: File[]; expectLedger?: string },
+  progress?: (p: CheckProgress) => void
+): Promise<BundleCheck> {
   const w = start();
   if (!w) {
     const { checkBundle, RootsError } = await import('./check.ts');
@@ -48,7 +54,13 @@ export async function runCheck(input: { bundle: File; files: File[]; roots: File
   const id = nextId++;
   return new Promise<BundleCheck>((resolve, reject) => {
     pending.set(id, { resolve, reject, progress });
-    const msg: CheckRequest = { id, bundle: input.bundle, files: input.files, roots: input.roots, ...(input.expectLedger ? { expectLedger: input.expectLedger } : {}) };
+    const msg: CheckRequest = {
+      id,
+      bundle: input.bundle,
+      files: input.files,
+      roots: input.roots,
+      ...(input.expectLedger ? { expectLedger: input.expectLedger } : {})
+    };
     w.postMessage(msg);
   });
 }

@@ -4,7 +4,8 @@
  * sentence of its own. Lines from a reader without sections or items (every line a sentence) become one list.
  * Only the shape is read here: the text is shown as it is (as text, never markup).
  */
-export type StatementBlock = { kind: 'text'; text: string } | { kind: 'list'; items: Array<{ text: string; more: string[] }> };
+export type StatementBlock =
+  { kind: 'text'; text: string } | { kind: 'list'; items: Array<{ text: string; more: string[] }> };
 export interface StatementSection {
   head?: string;
   blocks: StatementBlock[];

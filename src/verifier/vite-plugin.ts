@@ -26,7 +26,8 @@ const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'u
  */
 export function inlineScript(code: string): string {
   const out = code.replace(/<\/(script)/gi, '<\\/$1');
-  if (/<!--/.test(out) && /<script/i.test(out)) throw new Error('offline verifier: the script holds "<!--" and "<script", which cannot be inlined safely');
+  if (/<!--/.test(out) && /<script/i.test(out))
+    throw new Error('offline verifier: the script holds "<!--" and "<script", which cannot be inlined safely');
   return out;
 }
 
@@ -87,13 +88,19 @@ export async function buildOfflineVerifier(root: string): Promise<{ html: string
   const outputs = (Array.isArray(result) ? result : [result]).flatMap((r) => ('output' in r ? r.output : []));
   const chunks = outputs.filter((o) => o.type === 'chunk');
   const assets = outputs.filter((o) => o.type === 'asset');
-  if (chunks.length !== 1) throw new Error(`offline verifier: expected one script, got ${chunks.map((c) => c.fileName).join(', ') || 'none'}`);
+  if (chunks.length !== 1)
+    throw new Error(`offline verifier: expected one script, got ${chunks.map((c) => c.fileName).join(', ') || 'none'}`);
   const others = assets.filter((a) => !a.fileName.endsWith('.css'));
-  if (others.length) throw new Error(`offline verifier: files that would have to be fetched: ${others.map((a) => a.fileName).join(', ')}`);
+  if (others.length)
+    throw new Error(
+      `offline verifier: files that would have to be fetched: ${others.map((a) => a.fileName).join(', ')}`
+    );
   const code = chunks[0].type === 'chunk' ? chunks[0].code : '';
   const css = assets
     .filter((a) => a.fileName.endsWith('.css'))
-    .map((a) => (a.type === 'asset' ? (typeof a.source === 'string' ? a.source : new TextDecoder().decode(a.source)) : ''))
+    .map((a) =>
+      a.type === 'asset' ? (typeof a.source === 'string' ? a.source : new TextDecoder().decode(a.source)) : ''
+    )
     .join('\n');
 
   const script = inlineScript(code.trim());
@@ -130,7 +137,9 @@ export function offlineVerifier(opts: { outDir: string }): Plugin {
         const file = path.join(dir, OFFLINE_VERIFIER_FILE);
         await writeFile(file, html);
         const kb = (n: number) => `${(n / 1024).toFixed(1)} kB`;
-        console.log(`offline verifier: ${path.relative(root, file)} ${kb(Buffer.byteLength(html))} (script ${kb(script)}, style ${kb(style)})`);
+        console.log(
+          `offline verifier: ${path.relative(root, file)} ${kb(Buffer.byteLength(html))} (script ${kb(script)}, style ${kb(style)})`
+        );
       }
     },
     configureServer(server) {

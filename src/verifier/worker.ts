@@ -27,5 +27,12 @@ scope.addEventListener('message', (e) => {
   const { id, bundle, files, roots, expectLedger } = e.data;
   checkBundle({ bundle, files, roots, expectLedger }, (progress) => scope.postMessage({ id, t: 'progress', progress }))
     .then((result) => scope.postMessage({ id, t: 'done', result }))
-    .catch((err: unknown) => scope.postMessage({ id, t: 'error', message: String((err as Error)?.message ?? err), roots: err instanceof RootsError }));
+    .catch((err: unknown) =>
+      scope.postMessage({
+        id,
+        t: 'error',
+        message: String((err as Error)?.message ?? err),
+        roots: err instanceof RootsError
+      })
+    );
 });

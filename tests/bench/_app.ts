@@ -8,7 +8,10 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Starts scripts/serve.js (PL_BUILD_DIR or build/) on any free port; resolves with its URL once it listens. */
 export function serve(): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/serve.js', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['scripts/serve.js', '--port', '0'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit']
+    });
     child.stdout!.on('data', (b: Buffer) => {
       const m = /running at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(b.toString());
       if (m) resolve({ url: m[1], child });

@@ -13,7 +13,18 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, createReadStream, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeSync
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,7 +85,8 @@ function parseArgs(argv: string[]) {
     else if (name === '--rss-mib') o.rssMiB = num();
     else if (name === '--keep') o.keep = true;
     // --scale: the 100k-event phase (scale.ts, minutes long), alone or beside the phases --only names.
-    else if (name === '--scale') o.only = new Set([...(argv.some((x) => x.split('=')[0] === '--only') ? o.only : []), 'scale']);
+    else if (name === '--scale')
+      o.only = new Set([...(argv.some((x) => x.split('=')[0] === '--only') ? o.only : []), 'scale']);
     else if (name === '--help' || name === '-h') usage();
     else usage(`unknown option ${a}`);
   }
@@ -123,7 +135,17 @@ function median(xs: number[]): number {
 }
 
 const fmt = (v: number) =>
-  Number.isNaN(v) ? 'CRASHED' : !Number.isFinite(v) ? String(v) : Number.isInteger(v) ? v.toLocaleString('en-US') : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+  Number.isNaN(v)
+    ? 'CRASHED'
+    : !Number.isFinite(v)
+      ? String(v)
+      : Number.isInteger(v)
+        ? v.toLocaleString('en-US')
+        : Math.abs(v) >= 100
+          ? Math.round(v).toLocaleString('en-US')
+          : Math.abs(v) >= 10
+            ? v.toFixed(1)
+            : v.toFixed(2);
 const list = (xs: number[], f = (x: number) => x.toFixed(0)) => xs.map(f).join(', ');
 
 async function timeIt<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -140,7 +162,11 @@ async function phase(name: string, fn: () => Promise<void>): Promise<void> {
     const msg = (e as Error).stack ?? String(e);
     const text = (e as Error).message ?? String(e);
     // The child's own error line (e.g. "Error: Module terminated") says more than "worker.ts ... failed".
-    const lines = text.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+    const lines = text
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim())
+      .filter(Boolean);
     const cause = lines.find((l) => /^\w*(Error|Exception)\b|Timeout|terminated|exceeded/.test(l)) ?? lines[0];
     failures.push(`${name} crashed: ${text.split('\n')[0]}${cause ? ` ${cause}` : ''}`);
     log(`bench: phase ${name} crashed:\n${msg}`);
@@ -173,7 +199,10 @@ function newDir(what: string): string {
 /** Runs a node script in a fresh process and returns the JSON of the last line it prints on stdout. */
 function child<T>(script: string, args: Array<string | number>, timeoutMs = 600_000, live = false): Promise<T> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(HERE, script), ...args.map(String)], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    const p = spawn(process.execPath, [path.join(HERE, script), ...args.map(String)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs
+    });
     let out = '';
     let err = '';
     p.stdout.setEncoding('utf8').on('data', (d) => (out += d));
@@ -184,7 +213,10 @@ function child<T>(script: string, args: Array<string | number>, timeoutMs = 600_
     p.on('error', reject);
     p.on('close', (code, signal) => {
       const what = `${script} ${args.join(' ')}`;
-      if (code !== 0) return reject(new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${err.trim().split('\n').slice(-15).join('\n')}`));
+      if (code !== 0)
+        return reject(
+          new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${err.trim().split('\n').slice(-15).join('\n')}`)
+        );
       try {
         resolve(JSON.parse(out.trim().split('\n').pop()!) as T);
       } catch {
@@ -193,7 +225,8 @@ function child<T>(script: string, args: Array<string | number>, timeoutMs = 600_
     });
   });
 }
-const worker = <T>(task: string, args: Array<string | number>, timeoutMs?: number, live?: boolean) => child<T>('worker.ts', [task, ...args], timeoutMs, live);
+const worker = <T>(task: string, args: Array<string | number>, timeoutMs?: number, live?: boolean) =>
+  child<T>('worker.ts', [task, ...args], timeoutMs, live);
 
 function diskUsage(dir: string): { bytes: number; allocated: number; files: number } {
   let bytes = 0;
@@ -244,10 +277,22 @@ async function appendRuns(task: 'append' | 'seq', durable: boolean, n: number, r
   const label = `${task === 'seq' ? 'sequential' : `${opts.window} in flight`}, ${durable ? 'durable' : 'non-durable'}`;
   for (let r = 0; r < runs; r++) {
     const dir = newDir(task);
-    const res = await worker<AppendResult>(task, ['--dir', dir, '--n', n, '--window', opts.window, '--seed', r + 1, ...(durable ? ['--durable'] : [])]);
+    const res = await worker<AppendResult>(task, [
+      '--dir',
+      dir,
+      '--n',
+      n,
+      '--window',
+      opts.window,
+      '--seed',
+      r + 1,
+      ...(durable ? ['--durable'] : [])
+    ]);
     rates.push(res.per_s);
     cpu.push(res.cpu_ms);
-    log(`  ${label}, run ${r + 1}/${runs}: ${n} events in ${res.ms.toFixed(0)} ms = ${res.per_s.toFixed(0)}/s (CPU ${res.cpu_ms.toFixed(0)} ms, RSS ${res.rss_mb} MiB)`);
+    log(
+      `  ${label}, run ${r + 1}/${runs}: ${n} events in ${res.ms.toFixed(0)} ms = ${res.per_s.toFixed(0)}/s (CPU ${res.cpu_ms.toFixed(0)} ms, RSS ${res.rss_mb} MiB)`
+    );
     if (keep && r === runs - 1) kept = dir;
     else rmSync(dir, { recursive: true, force: true });
   }
@@ -271,13 +316,25 @@ async function ledgerPhases() {
     json.append_durable_runs = durable.rates.map(Math.round);
     json.append_cpu_ms_per_event = Math.round((durable.cpuMs / N) * 1000) / 1000;
     if (!has('append')) return;
-    rows.push({ figure: `append, ${opts.window} in flight, durable (fsync)`, value: durable.rate, unit: 'events/s', target: '≥ 1,500/s', pass: durable.rate >= APPEND_TARGET });
+    rows.push({
+      figure: `append, ${opts.window} in flight, durable (fsync)`,
+      value: durable.rate,
+      unit: 'events/s',
+      target: '≥ 1,500/s',
+      pass: durable.rate >= APPEND_TARGET
+    });
     if (durable.rate < APPEND_TARGET) {
       log(`append: durable is under ${APPEND_TARGET}/s: measuring non-durable (no fsync) too`);
       const fast = await appendRuns('append', false, N, runsOr(3), false);
       json.append_nondurable_events_per_s = Math.round(fast.rate);
       json.append_nondurable_runs = fast.rates.map(Math.round);
-      rows.push({ figure: `append, ${opts.window} in flight, NON-durable (no fsync)`, value: fast.rate, unit: 'events/s', target: '≥ 1,500/s', pass: fast.rate >= APPEND_TARGET });
+      rows.push({
+        figure: `append, ${opts.window} in flight, NON-durable (no fsync)`,
+        value: fast.rate,
+        unit: 'events/s',
+        target: '≥ 1,500/s',
+        pass: fast.rate >= APPEND_TARGET
+      });
     }
   });
 
@@ -289,7 +346,12 @@ async function ledgerPhases() {
     const seq = await appendRuns('seq', true, seqN, runsOr(3), false);
     json.append_sequential_events_per_s = Math.round(seq.rate);
     json.append_sequential_events = seqN;
-    rows.push({ figure: `append, sequential (each awaited), durable, ${fmt(seqN)} events`, value: seq.rate, unit: 'events/s', note: 'one Automerge change and one fsync\'d chunk per event' });
+    rows.push({
+      figure: `append, sequential (each awaited), durable, ${fmt(seqN)} events`,
+      value: seq.rate,
+      unit: 'events/s',
+      note: "one Automerge change and one fsync'd chunk per event"
+    });
   });
 
   // 3. Load, as the appends left it (incremental chunks, maybe a snapshot the core made on its own).
@@ -303,9 +365,19 @@ async function ledgerPhases() {
       if (res.size !== N + 3) failures.push(`load (as appended) found ${res.size} events, expected ${N + 3}`);
       log(`load, as appended (${chunks}): ${list(res.times)} ms`);
       json.load_10k_uncompacted_ms = Math.round(median(res.times));
-      rows.push({ figure: `load ${fmt(N)}, as appended (${chunks})`, value: median(res.times), unit: 'ms', note: 'the core compacts on its own every 256 chunks' });
+      rows.push({
+        figure: `load ${fmt(N)}, as appended (${chunks})`,
+        value: median(res.times),
+        unit: 'ms',
+        note: 'the core compacts on its own every 256 chunks'
+      });
     } catch (e) {
-      rows.push({ figure: `load ${fmt(N)}, as appended (${chunks}): CRASHED`, value: NaN, unit: '', note: 'see FAILURES' });
+      rows.push({
+        figure: `load ${fmt(N)}, as appended (${chunks}): CRASHED`,
+        value: NaN,
+        unit: '',
+        note: 'see FAILURES'
+      });
       throw e;
     }
   });
@@ -319,9 +391,21 @@ async function ledgerPhases() {
       log(`compact: ${c.ms.toFixed(0)} ms`);
       json.compact_10k_ms = Math.round(c.ms);
     } catch (e) {
-      log(`compact: the ledger as appended cannot be opened; making a stand-in with compactAfter off for the figures below`);
+      log(
+        `compact: the ledger as appended cannot be opened; making a stand-in with compactAfter off for the figures below`
+      );
       const dir = newDir('standin');
-      await worker<AppendResult>('append', ['--dir', dir, '--n', N, '--window', opts.window, '--durable', '--compact-after', 1_000_000_000]);
+      await worker<AppendResult>('append', [
+        '--dir',
+        dir,
+        '--n',
+        N,
+        '--window',
+        opts.window,
+        '--durable',
+        '--compact-after',
+        1_000_000_000
+      ]);
       await worker<{ ms: number }>('compact', ['--dir', dir]);
       mainDir = dir;
       json.figures_on_standin_ledger = true;
@@ -338,7 +422,9 @@ async function ledgerPhases() {
       log(`raw Automerge (${layout}): the same events, one change each, A.save at the end`);
       const r = await worker<RawResult>('raw', ['--dir', mainDir, '--layout', layout]);
       raws[layout] = r;
-      log(`  ${r.events} events in ${r.ms.toFixed(0)} ms = ${r.per_s.toFixed(0)}/s, ${r.bytes} bytes, A.load ${list(r.load_ms)} ms`);
+      log(
+        `  ${r.events} events in ${r.ms.toFixed(0)} ms = ${r.per_s.toFixed(0)}/s, ${r.bytes} bytes, A.load ${list(r.load_ms)} ms`
+      );
     }
     const anchor = raws.list;
     json.raw_automerge_events_per_s = Math.round(anchor.per_s);
@@ -355,7 +441,12 @@ async function ledgerPhases() {
         note: 'A.change copies the root JS object (one key per event) at every change: quadratic'
       });
     }
-    if (raws.handle) rows.push({ figure: 'raw Automerge, wasm handle: put + commit/event, no JS doc', value: raws.handle.per_s, unit: 'events/s' });
+    if (raws.handle)
+      rows.push({
+        figure: 'raw Automerge, wasm handle: put + commit/event, no JS doc',
+        value: raws.handle.per_s,
+        unit: 'events/s'
+      });
   });
   // The append figures' anchor.
   if (raws.list) {
@@ -392,12 +483,26 @@ async function ledgerPhases() {
   // 7. Verify everything from storage.
   await phase('verify', async () => {
     if (!mainDir || !has('verify')) return;
-    const res = await worker<{ times: number[]; covered: number; full_times: number[]; events_only_times: number[]; bare_times: number[]; bare_all_times: number[]; ok: boolean; valid: number; size: number; problems: string[] }>('verify', ['--dir', mainDir, '--runs', runsOr(3)]);
-    if (!res.ok || res.valid !== res.size) failures.push(`verify: ok=${res.ok}, ${res.valid} of ${res.size} valid: ${res.problems.join('; ')}`);
+    const res = await worker<{
+      times: number[];
+      covered: number;
+      full_times: number[];
+      events_only_times: number[];
+      bare_times: number[];
+      bare_all_times: number[];
+      ok: boolean;
+      valid: number;
+      size: number;
+      problems: string[];
+    }>('verify', ['--dir', mainDir, '--runs', runsOr(3)]);
+    if (!res.ok || res.valid !== res.size)
+      failures.push(`verify: ok=${res.ok}, ${res.valid} of ${res.size} valid: ${res.problems.join('; ')}`);
     const ms = median(res.times);
     const full = median(res.full_times);
     const bareAll = median(res.bare_all_times);
-    log(`verify (signed tree heads, ${res.covered} covered): ${list(res.times)} ms; --full: ${list(res.full_times)} ms; events only: ${list(res.events_only_times)} ms; bare Ed25519 (events): ${list(res.bare_times)} ms; (events + journal): ${list(res.bare_all_times)} ms`);
+    log(
+      `verify (signed tree heads, ${res.covered} covered): ${list(res.times)} ms; --full: ${list(res.full_times)} ms; events only: ${list(res.events_only_times)} ms; bare Ed25519 (events): ${list(res.bare_times)} ms; (events + journal): ${list(res.bare_all_times)} ms`
+    );
     json.verify_10k_ms = Math.round(ms);
     json.verify_10k_runs_ms = res.times.map(Math.round);
     json.verify_10k_covered = res.covered;
@@ -425,7 +530,9 @@ async function ledgerPhases() {
       anchorValue: bareAll,
       target: '≤ 1.5 × bare Ed25519 + raw A.load',
       pass: rawLoad === undefined ? undefined : full <= 1.5 * bareAll + rawLoad,
-      ...(rawLoad !== undefined ? { note: `limit ${Math.round(1.5 * bareAll + rawLoad)} ms (raw A.load ${Math.round(rawLoad)} ms)` } : {})
+      ...(rawLoad !== undefined
+        ? { note: `limit ${Math.round(1.5 * bareAll + rawLoad)} ms (raw A.load ${Math.round(rawLoad)} ms)` }
+        : {})
     });
     rows.push({
       figure: `verify --full ${fmt(N)}, events only (no journal signatures)`,
@@ -462,7 +569,7 @@ function writeRandomFile(file: string, bytes: number) {
   const fd = openSync(file, 'w', 0o600);
   try {
     const buf = Buffer.allocUnsafe(8 * MiB);
-    for (let done = 0; done < bytes; ) {
+    for (let done = 0; done < bytes;) {
       const n = Math.min(buf.length, bytes - done);
       randomFillSync(buf, 0, n);
       let off = 0;
@@ -515,7 +622,12 @@ async function hashPhase() {
     const contenders: Array<{ key: string; label: string; fn: () => Promise<string>; times: number[] }> = [
       { key: 'sha256sum', label: 'sha256sum', fn: async () => sha256sum(file), times: [] },
       { key: 'openssl', label: 'openssl dgst -sha256 (the anchor)', fn: async () => opensslSha256(file), times: [] },
-      { key: '1MiB', label: 'hashFile (CLI path: node:crypto over 1 MiB reads of one descriptor, checked unchanged)', fn: async () => (await hashFile(file, () => {})).sha256, times: [] },
+      {
+        key: '1MiB',
+        label: 'hashFile (CLI path: node:crypto over 1 MiB reads of one descriptor, checked unchanged)',
+        fn: async () => (await hashFile(file, () => {})).sha256,
+        times: []
+      },
       { key: '4MiB', label: 'sha256Stream, 4 MiB chunks', fn: () => streamHash(file, 4 * MiB), times: [] },
       { key: '16MiB', label: 'sha256Stream, 16 MiB chunks', fn: () => streamHash(file, 16 * MiB), times: [] },
       { key: 'node', label: 'node:crypto createHash (reference)', fn: () => nodeCryptoHash(file), times: [] }
@@ -535,7 +647,11 @@ async function hashPhase() {
     json.sha256_mb_per_s = Math.round(rate['1MiB']);
     json.sha256sum_mb_per_s = Math.round(sum);
     json.openssl_sha256_mb_per_s = Math.round(rate.openssl);
-    json.sha256_by_chunk_mb_per_s = { '1MiB': Math.round(rate['1MiB']), '4MiB': Math.round(rate['4MiB']), '16MiB': Math.round(rate['16MiB']) };
+    json.sha256_by_chunk_mb_per_s = {
+      '1MiB': Math.round(rate['1MiB']),
+      '4MiB': Math.round(rate['4MiB']),
+      '16MiB': Math.round(rate['16MiB'])
+    };
     json.sha256_best_chunk = best;
     json.sha256_best_mb_per_s = Math.round(rate[best]);
     json.node_crypto_sha256_mb_per_s = Math.round(rate.node);
@@ -551,9 +667,21 @@ async function hashPhase() {
       pass: rate['1MiB'] >= 0.8 * rate.openssl
     });
     for (const k of ['4MiB', '16MiB'] as const) {
-      rows.push({ figure: `SHA-256, sha256Stream, ${k.replace('MiB', ' MiB')} chunks${k === best ? ' (best)' : ''}`, value: rate[k], unit: 'MB/s', ...anchor, pass: rate[k] >= 0.5 * sum });
+      rows.push({
+        figure: `SHA-256, sha256Stream, ${k.replace('MiB', ' MiB')} chunks${k === best ? ' (best)' : ''}`,
+        value: rate[k],
+        unit: 'MB/s',
+        ...anchor,
+        pass: rate[k] >= 0.5 * sum
+      });
     }
-    rows.push({ figure: 'SHA-256, node:crypto createHash (reference, not the core)', value: rate.node, unit: 'MB/s', anchor: anchor.anchor, anchorValue: sum });
+    rows.push({
+      figure: 'SHA-256, node:crypto createHash (reference, not the core)',
+      value: rate.node,
+      unit: 'MB/s',
+      anchor: anchor.anchor,
+      anchorValue: sum
+    });
   } finally {
     rmSync(path.dirname(file), { recursive: true, force: true });
   }
@@ -567,10 +695,14 @@ async function rssPhase() {
   truncateSync(file, bytes); // sparse: reads as zeros without writing 2 GiB to disk
   try {
     log(`peak RSS: hashing a ${opts.rssMiB} MiB sparse file in a child process (the CLI's hashFile)`);
-    const r = await child<{ baselineRssMiB: number; peakHwmMiB: number; ms: number; size: number }>('hash-child.ts', [file]);
+    const r = await child<{ baselineRssMiB: number; peakHwmMiB: number; ms: number; size: number }>('hash-child.ts', [
+      file
+    ]);
     if (r.size !== bytes) failures.push(`the hash child hashed ${r.size} bytes, expected ${bytes}`);
     const above = r.peakHwmMiB - r.baselineRssMiB;
-    log(`  baseline RSS ${r.baselineRssMiB.toFixed(1)} MiB, peak ${r.peakHwmMiB.toFixed(1)} MiB, ${r.ms.toFixed(0)} ms`);
+    log(
+      `  baseline RSS ${r.baselineRssMiB.toFixed(1)} MiB, peak ${r.peakHwmMiB.toFixed(1)} MiB, ${r.ms.toFixed(0)} ms`
+    );
     json.hash_peak_rss_mb = Math.round(above * 10) / 10;
     json.hash_baseline_rss_mb = Math.round(r.baselineRssMiB * 10) / 10;
     rows.push({
@@ -598,9 +730,21 @@ const HOOK_TARGETS: Record<string, { ok: (v: number, anchor?: number) => boolean
   push_10k_s: { ok: (v) => v < 10, text: '< 10 s', anchor: 'isomorphic_git_push_10k_s' },
   clone_10k_s: { ok: (v) => v < 15, text: '< 15 s', anchor: 'isomorphic_git_clone_10k_s' },
   // sealed.ts: the sealed journal's push and clone beside the readable ones of the same ledger, same process.
-  sealed_push_10k_s: { ok: (v, a) => a !== undefined && v <= 1.2 * a, text: '≤ 1.2 × readable push', anchor: 'sealed_anchor_push_10k_s' },
-  sealed_clone_10k_s: { ok: (v, a) => a !== undefined && v <= 1.2 * a, text: '≤ 1.2 × readable clone', anchor: 'sealed_anchor_clone_10k_s' },
-  sealed_push_next_10k_s: { ok: (v, a) => a !== undefined && v <= 1.2 * a, text: '≤ 1.2 × readable push', anchor: 'sealed_anchor_push_next_10k_s' },
+  sealed_push_10k_s: {
+    ok: (v, a) => a !== undefined && v <= 1.2 * a,
+    text: '≤ 1.2 × readable push',
+    anchor: 'sealed_anchor_push_10k_s'
+  },
+  sealed_clone_10k_s: {
+    ok: (v, a) => a !== undefined && v <= 1.2 * a,
+    text: '≤ 1.2 × readable clone',
+    anchor: 'sealed_anchor_clone_10k_s'
+  },
+  sealed_push_next_10k_s: {
+    ok: (v, a) => a !== undefined && v <= 1.2 * a,
+    text: '≤ 1.2 × readable push',
+    anchor: 'sealed_anchor_push_next_10k_s'
+  },
   browser_journal_events_per_s: { ok: (v) => v >= 100, text: '≥ 100/s' },
   proof_bytes_1m: { ok: (v) => v <= 1024, text: '≤ 1,024 B' },
   proof_verify_ms: { ok: (v) => v < 5, text: '< 5 ms' },
@@ -608,29 +752,71 @@ const HOOK_TARGETS: Record<string, { ok: (v: number, anchor?: number) => boolean
   verify_bundle_ms: { ok: (v) => v < 100, text: '< 100 ms' },
   // sync.ts: both devices with their device logs (signed tree heads at sync), beside raw Automerge sync of the
   // same two documents in one process.
-  sync_5k_5k_ms: { ok: (v, a) => v <= 1500 && a !== undefined && v <= 4 * a, text: '≤ 1,500 ms and ≤ 4 × raw Automerge sync', anchor: 'raw_automerge_sync_5k_5k_ms' },
+  sync_5k_5k_ms: {
+    ok: (v, a) => v <= 1500 && a !== undefined && v <= 4 * a,
+    text: '≤ 1,500 ms and ≤ 4 × raw Automerge sync',
+    anchor: 'raw_automerge_sync_5k_5k_ms'
+  },
   sync_5k_5k_round_trips: { ok: (v) => v <= 3, text: '≤ 3' },
   sync_bytes_ratio_vs_raw: { ok: (v) => v <= 1.2, text: '≤ 1.2' },
   sync_one_event_ms: { ok: (v) => v < 100, text: '< 100 ms' },
   relay_peers_held: { ok: (v) => v >= 50, text: '50 of 50' },
   ui_open_10k_ms: { ok: (v) => v < 1000, text: '< 1,000 ms' },
   ui_search_10k_ms: { ok: (v) => v < 50, text: '< 50 ms' },
-  browser_sha256_mb_per_s: { ok: (v, a) => a !== undefined && v >= 0.5 * a, text: '≥ 0.5 × CLI', anchor: 'sha256_mb_per_s' },
+  browser_sha256_mb_per_s: {
+    ok: (v, a) => a !== undefined && v >= 0.5 * a,
+    text: '≥ 0.5 × CLI',
+    anchor: 'sha256_mb_per_s'
+  },
   ui_longest_task_ms_while_hashing: { ok: (v) => v < 100, text: '< 100 ms' },
   // timestamp.ts: checkpoint to stored token against a local openssl TSA, beside that openssl ts -reply alone.
-  timestamp_ms: { ok: (v, a) => a !== undefined && v <= a + 100, text: '≤ openssl ts -reply + 100 ms', anchor: 'openssl_ts_reply_ms' },
+  timestamp_ms: {
+    ok: (v, a) => a !== undefined && v <= a + 100,
+    text: '≤ openssl ts -reply + 100 ms',
+    anchor: 'openssl_ts_reply_ms'
+  },
   // A whole bundle with one token, beside stock openssl checking that token alone (one process).
-  verify_bundle_with_tsa_ms: { ok: (v, a) => a !== undefined && v <= 2 * a, text: '≤ 2 × openssl ts -verify', anchor: 'openssl_ts_verify_ms' }
+  verify_bundle_with_tsa_ms: {
+    ok: (v, a) => a !== undefined && v <= 2 * a,
+    text: '≤ 2 × openssl ts -verify',
+    anchor: 'openssl_ts_verify_ms'
+  }
 };
 
 const unitOf = (key: string) =>
-  /mb_per_s$/.test(key) ? 'MB/s' : /_per_s$/.test(key) ? '/s' : /_ms$/.test(key) ? 'ms' : /_s$/.test(key) ? 's' : /ratio/.test(key) ? '×' : /bytes/.test(key) ? 'B' : '';
+  /mb_per_s$/.test(key)
+    ? 'MB/s'
+    : /_per_s$/.test(key)
+      ? '/s'
+      : /_ms$/.test(key)
+        ? 'ms'
+        : /_s$/.test(key)
+          ? 's'
+          : /ratio/.test(key)
+            ? '×'
+            : /bytes/.test(key)
+              ? 'B'
+              : '';
 
 /** Runs one hook module (tests/bench/<name>.ts) in a fresh process; merges its figures into the results. */
 async function hookPhase(name: string) {
   log(`${name}: running the hooks in tests/bench/${name}.ts`);
-  const args = ['--dir', newDir(`hook-${name}`), '--module', name, '--n', N, ...(opts.runs ? ['--runs', opts.runs] : []), ...(mainDir ? ['--ledger', mainDir] : [])];
-  const res = await worker<{ figures: Record<string, unknown>; rows: Row[]; called: string[] }>('hook', args, OPT_IN.has(name) ? 7_200_000 : 600_000, true);
+  const args = [
+    '--dir',
+    newDir(`hook-${name}`),
+    '--module',
+    name,
+    '--n',
+    N,
+    ...(opts.runs ? ['--runs', opts.runs] : []),
+    ...(mainDir ? ['--ledger', mainDir] : [])
+  ];
+  const res = await worker<{ figures: Record<string, unknown>; rows: Row[]; called: string[] }>(
+    'hook',
+    args,
+    OPT_IN.has(name) ? 7_200_000 : 600_000,
+    true
+  );
   if (res.called.length === 0) {
     log(`${name}: no bench entry point exported (see tests/bench/README.md), skipped`);
     return;
@@ -641,7 +827,13 @@ async function hookPhase(name: string) {
   // A hook's figure that serves as another's anchor (git fast-import beside the journal) is shown beside it.
   const anchors = new Set(Object.values(HOOK_TARGETS).map((t) => t.anchor));
   for (const [key, v] of Object.entries(res.figures)) {
-    if (typeof v !== 'number' || (anchors.has(key) && key in res.figures && Object.entries(HOOK_TARGETS).some(([k, t]) => t.anchor === key && k in res.figures))) continue;
+    if (
+      typeof v !== 'number' ||
+      (anchors.has(key) &&
+        key in res.figures &&
+        Object.entries(HOOK_TARGETS).some(([k, t]) => t.anchor === key && k in res.figures))
+    )
+      continue;
     if (res.rows.some((r) => r.figure === key)) continue;
     const t = HOOK_TARGETS[key];
     const a = t?.anchor !== undefined ? (res.figures[t.anchor] ?? json[t.anchor]) : undefined;
@@ -651,8 +843,18 @@ async function hookPhase(name: string) {
       unit: unitOf(key),
       ...(typeof a === 'number' ? { anchor: t.anchor, anchorValue: a } : {}),
       // A target relative to an anchor this run did not measure (e.g. --only ui without hash) has no verdict.
-      ...(t ? { target: t.text, pass: t.anchor !== undefined && typeof a !== 'number' ? undefined : t.ok(v, typeof a === 'number' ? a : undefined) } : {}),
-      ...(t?.anchor !== undefined && typeof a !== 'number' ? { note: `no ${t.anchor} in this run: measure it too (--only hash,…) for a verdict` } : {})
+      ...(t
+        ? {
+            target: t.text,
+            pass:
+              t.anchor !== undefined && typeof a !== 'number'
+                ? undefined
+                : t.ok(v, typeof a === 'number' ? a : undefined)
+          }
+        : {}),
+      ...(t?.anchor !== undefined && typeof a !== 'number'
+        ? { note: `no ${t.anchor} in this run: measure it too (--only hash,…) for a verdict` }
+        : {})
     });
   }
 }
@@ -678,17 +880,28 @@ function printTable() {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const right = new Set([1, 3, 4]);
-  const line = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
   const notes = rows.filter((r) => r.note).map((r) => `  ${r.figure}: ${r.note}`);
   if (notes.length) out.push('', 'notes:', ...notes);
   out.push(
     '',
     `ratio = value / anchor. Medians of repeated runs, each in a fresh process. MB = 10^6 bytes. ${json.bench_seconds} s in all;`,
-    `Node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end.`
+    `Node ${process.version}, ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} at the end.`
   );
   if (json.figures_on_standin_ledger) {
-    out.push('', 'The ledger as appended could not be opened (see FAILURES): load, verify and size were measured on a stand-in', 'made by the same appends with compactAfter off, then compacted.');
+    out.push(
+      '',
+      'The ledger as appended could not be opened (see FAILURES): load, verify and size were measured on a stand-in',
+      'made by the same appends with compactAfter off, then compacted.'
+    );
   }
   if (failures.length) out.push('', 'FAILURES (exit status 1):', ...failures.map((f) => `  ${f}`));
   process.stdout.write(out.join('\n') + '\n');
@@ -697,9 +910,20 @@ function printTable() {
 // ---------------------------------------------------------------------------------------------- main
 
 const started = performance.now();
-json.machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, platform: `${process.platform} ${os.release()}`, loadavg_start: os.loadavg().map((l) => Math.round(l * 10) / 10) };
+json.machine = {
+  cpus: os.cpus().length,
+  cpu: os.cpus()[0]?.model,
+  node: process.version,
+  platform: `${process.platform} ${os.release()}`,
+  loadavg_start: os.loadavg().map((l) => Math.round(l * 10) / 10)
+};
 json.events = N;
-log(`bench: ${N} events, Node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, temp dir ${tmpRoot}`);
+log(
+  `bench: ${N} events, Node ${process.version}, ${os.cpus().length} CPUs, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, temp dir ${tmpRoot}`
+);
 
 await ledgerPhases();
 if (has('hash')) await phase('hash', hashPhase);
@@ -711,7 +935,12 @@ if (['ui', 'journal-browser'].some((n) => hookModules.includes(n) && has(n)) && 
     log(`bench: building the web app into ${out} (set PL_BUILD_DIR to use an existing build)`);
     // (SvelteKit's work dir stays in the project: its prerender step resolves packages from there.)
     const env = { ...process.env, PL_BUILD_DIR: path.join(out, 'build') };
-    const r = spawnSync(process.execPath, [path.join(HERE, '../../node_modules/vite/bin/vite.js'), 'build'], { cwd: path.join(HERE, '../..'), env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(HERE, '../../node_modules/vite/bin/vite.js'), 'build'], {
+      cwd: path.join(HERE, '../..'),
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8'
+    });
     if (r.status !== 0) throw new Error(`vite build failed: ${(r.stderr ?? '').slice(-2000)}`);
     process.env.PL_BUILD_DIR = env.PL_BUILD_DIR;
   });

@@ -38,7 +38,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 /** Spawns one Node process, resolves with its wall time (ms), exit code and output. */
 const timed = (args: string[], env: Record<string, string> = {}) => timedCommand(process.execPath, args, env);
 
-function timedCommand(command: string, args: string[], env: Record<string, string> = {}): Promise<{ ms: number; code: number | null; stdout: string; stderr: string }> {
+function timedCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {}
+): Promise<{ ms: number; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,7 +65,16 @@ async function prepare(dir: string, pkcs8: Uint8Array): Promise<void> {
   if (c.status !== 0) throw new Error(`compact failed: ${c.stderr}`);
 }
 
-export async function bench(ctx: { n?: number; runs?: number; tmpDir?: string; log?: (m: string) => void; ledgerDir?: string; keyFile?: string } = {}) {
+export async function bench(
+  ctx: {
+    n?: number;
+    runs?: number;
+    tmpDir?: string;
+    log?: (m: string) => void;
+    ledgerDir?: string;
+    keyFile?: string;
+  } = {}
+) {
   const runs = ctx.runs ?? 9;
   const say = ctx.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const tmp = mkdtempSync(path.join(ctx.tmpDir ?? tmpdir(), 'cli-'));
@@ -69,8 +82,18 @@ export async function bench(ctx: { n?: number; runs?: number; tmpDir?: string; l
     // 20 events: genesis and 19 checklists, appended by the core, then the identity and the index.
     const small = path.join(tmp, 'l20');
     const k = await generateDeviceKey(true);
-    const ledger = await Ledger.create({ storage: await FsStorage.open(small), signer: signerFromCryptoKey(k.privateKey, k.publicKey), memberName: 'Ada Moreau', ledgerName: 'Bench' });
-    for (let i = 0; i < 19; i++) await ledger.append('checklist', { ...checklistBody('0'.repeat(64)), policySnapshots: [], project: `Project ${i}` });
+    const ledger = await Ledger.create({
+      storage: await FsStorage.open(small),
+      signer: signerFromCryptoKey(k.privateKey, k.publicKey),
+      memberName: 'Ada Moreau',
+      ledgerName: 'Bench'
+    });
+    for (let i = 0; i < 19; i++)
+      await ledger.append('checklist', {
+        ...checklistBody('0'.repeat(64)),
+        policySnapshots: [],
+        project: `Project ${i}`
+      });
     await ledger.flushed();
     const { exportPrivateKey } = await import('../../src/lib/core/keys.ts');
     await prepare(small, await exportPrivateKey(k.privateKey));
@@ -83,7 +106,9 @@ export async function bench(ctx: { n?: number; runs?: number; tmpDir?: string; l
     } else {
       say(`  cli: making a ledger of ${ctx.n ?? 10_000} events (worker.ts append, compact)`);
       for (const task of [['append', '--n', String(ctx.n ?? 10_000)], ['compact']]) {
-        const r = spawnSync(process.execPath, [path.join(HERE, 'worker.ts'), task[0], '--dir', big, ...task.slice(1)], { encoding: 'utf8' });
+        const r = spawnSync(process.execPath, [path.join(HERE, 'worker.ts'), task[0], '--dir', big, ...task.slice(1)], {
+          encoding: 'utf8'
+        });
         if (r.status !== 0) throw new Error(`worker ${task[0]} failed: ${r.stderr.slice(-2000)}`);
       }
       keyFile = `${path.resolve(big)}.key`;
@@ -99,7 +124,8 @@ export async function bench(ctx: { n?: number; runs?: number; tmpDir?: string; l
     if (log20.count !== 20) throw new Error(`log of the small ledger: ${log20.count} events, not 20`);
     const log10k = await timed(cli(big, 'log', '--json'), { PROVENANCE_LEDGER_READ_INDEX: 'report' });
     const count = JSON.parse(log10k.stdout).count;
-    if (!log10k.stderr.includes('read index: used')) throw new Error(`log of the big ledger did not use its read index: ${log10k.stderr}`);
+    if (!log10k.stderr.includes('read index: used'))
+      throw new Error(`log of the big ledger did not use its read index: ${log10k.stderr}`);
     const tr = JSON.parse((await timed(cli(big, 'trace', traced, '--json'))).stdout);
     if (!tr.found) throw new Error('trace: the file is not found in the big ledger');
     const someId = JSON.parse(log10k.stdout).events[count >> 1].id as string;
@@ -130,13 +156,15 @@ export async function bench(ctx: { n?: number; runs?: number; tmpDir?: string; l
         for (const [key, [args, env]] of Object.entries(cmds)) {
           const res = await timedCommand('/usr/bin/time', ['-f', 'cpu %U %S', process.execPath, ...args], env);
           const m = /cpu (\d+\.\d+) (\d+\.\d+)\s*$/.exec(res.stderr);
-          if (res.code !== 0 || !m) throw new Error(`${key} under /usr/bin/time: exit ${res.code}: ${res.stderr.slice(-500)}`);
+          if (res.code !== 0 || !m)
+            throw new Error(`${key} under /usr/bin/time: exit ${res.code}: ${res.stderr.slice(-500)}`);
           (cpu[key.replace(/_ms$/, '_cpu_ms')] ??= []).push((Number(m[1]) + Number(m[2])) * 1000);
         }
       }
     }
     const full: number[] = [];
-    for (let r = 0; r < Math.min(3, runs); r++) full.push((await timed(cli(big, 'log'), { PROVENANCE_LEDGER_READ_INDEX: 'off' })).ms);
+    for (let r = 0; r < Math.min(3, runs); r++)
+      full.push((await timed(cli(big, 'log'), { PROVENANCE_LEDGER_READ_INDEX: 'off' })).ms);
 
     const json: Record<string, number> = { cli_events_10k: count };
     for (const [key, xs] of Object.entries(times)) json[key] = Math.round(median(xs));
@@ -144,16 +172,60 @@ export async function bench(ctx: { n?: number; runs?: number; tmpDir?: string; l
     for (const [key, xs] of Object.entries(cpu)) json[key] = Math.round(median(xs));
     const startup = json.node_startup_ms;
     const rows = [
-      { figure: 'cli_log_20_ms', value: json.cli_log_20_ms, unit: 'ms', anchor: 'node_startup_ms', anchorValue: startup, target: '≤ 2 × node -e 0', pass: json.cli_log_20_ms <= 2 * startup },
-      { figure: 'cli_log_10k_ms', value: json.cli_log_10k_ms, unit: 'ms', anchor: 'node_startup_ms', anchorValue: startup, target: '≤ 500 ms', pass: json.cli_log_10k_ms <= 500 },
-      { figure: 'cli_trace_10k_ms', value: json.cli_trace_10k_ms, unit: 'ms', anchor: 'node_startup_ms', anchorValue: startup, target: '≤ 500 ms', pass: json.cli_trace_10k_ms <= 500 },
-      { figure: 'cli_show_10k_ms', value: json.cli_show_10k_ms, unit: 'ms', anchor: 'node_startup_ms', anchorValue: startup },
-      { figure: 'cli_log_10k_full_ms', value: json.cli_log_10k_full_ms, unit: 'ms', note: 'log with the read index off (a full load of the document): median of 3' },
+      {
+        figure: 'cli_log_20_ms',
+        value: json.cli_log_20_ms,
+        unit: 'ms',
+        anchor: 'node_startup_ms',
+        anchorValue: startup,
+        target: '≤ 2 × node -e 0',
+        pass: json.cli_log_20_ms <= 2 * startup
+      },
+      {
+        figure: 'cli_log_10k_ms',
+        value: json.cli_log_10k_ms,
+        unit: 'ms',
+        anchor: 'node_startup_ms',
+        anchorValue: startup,
+        target: '≤ 500 ms',
+        pass: json.cli_log_10k_ms <= 500
+      },
+      {
+        figure: 'cli_trace_10k_ms',
+        value: json.cli_trace_10k_ms,
+        unit: 'ms',
+        anchor: 'node_startup_ms',
+        anchorValue: startup,
+        target: '≤ 500 ms',
+        pass: json.cli_trace_10k_ms <= 500
+      },
+      {
+        figure: 'cli_show_10k_ms',
+        value: json.cli_show_10k_ms,
+        unit: 'ms',
+        anchor: 'node_startup_ms',
+        anchorValue: startup
+      },
+      {
+        figure: 'cli_log_10k_full_ms',
+        value: json.cli_log_10k_full_ms,
+        unit: 'ms',
+        note: 'log with the read index off (a full load of the document): median of 3'
+      },
       { figure: 'node_startup_ms', value: startup, unit: 'ms' },
       ...Object.keys(cpu)
         .filter((k) => k !== 'node_startup_cpu_ms')
-        .map((k) => ({ figure: k, value: json[k], unit: 'ms', anchor: 'node_startup_cpu_ms', anchorValue: json.node_startup_cpu_ms, note: 'CPU time (user + system, /usr/bin/time), median of 5' })),
-      ...(cpu.node_startup_cpu_ms ? [{ figure: 'node_startup_cpu_ms', value: json.node_startup_cpu_ms, unit: 'ms' }] : [])
+        .map((k) => ({
+          figure: k,
+          value: json[k],
+          unit: 'ms',
+          anchor: 'node_startup_cpu_ms',
+          anchorValue: json.node_startup_cpu_ms,
+          note: 'CPU time (user + system, /usr/bin/time), median of 5'
+        })),
+      ...(cpu.node_startup_cpu_ms
+        ? [{ figure: 'node_startup_cpu_ms', value: json.node_startup_cpu_ms, unit: 'ms' }]
+        : [])
     ];
     return { json, rows };
   } finally {

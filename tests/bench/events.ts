@@ -59,9 +59,33 @@ export function generationBodies(count: number, ctx: BodyContext, seed = 1): Rec
         }
       ],
       outputs: [
-        { name: set, format: 'gltf', size: size(8_000, 40_000), sha256: hash(i, 'gltf'), mediaType: 'model/gltf+json', set, role: 'model' },
-        { name: `${subject}.bin`, format: 'bin', size: size(500_000, 8_000_000), sha256: hash(i, 'bin'), mediaType: 'application/octet-stream', set, role: 'buffer' },
-        { name: `${subject}_basecolor.png`, format: 'png', size: size(500_000, 6_000_000), sha256: hash(i, 'png'), mediaType: 'image/png', set, role: 'texture' }
+        {
+          name: set,
+          format: 'gltf',
+          size: size(8_000, 40_000),
+          sha256: hash(i, 'gltf'),
+          mediaType: 'model/gltf+json',
+          set,
+          role: 'model'
+        },
+        {
+          name: `${subject}.bin`,
+          format: 'bin',
+          size: size(500_000, 8_000_000),
+          sha256: hash(i, 'bin'),
+          mediaType: 'application/octet-stream',
+          set,
+          role: 'buffer'
+        },
+        {
+          name: `${subject}_basecolor.png`,
+          format: 'png',
+          size: size(500_000, 6_000_000),
+          sha256: hash(i, 'png'),
+          mediaType: 'image/png',
+          set,
+          role: 'texture'
+        }
       ],
       settings: { trainingOptOut: true, privacyMode: true, seed: String(size(1, 2_000_000_000)) },
       project: PROJECTS[i % PROJECTS.length],
@@ -82,13 +106,27 @@ export function policySnapshotBody(): Record<string, unknown> {
     kind: 'privacy-policy',
     documentUrl: 'https://www.tripo3d.ai/privacy-policy',
     retrievedAt: '2026-11-03T09:58:12.345Z',
-    text: { sha256: 'c0fc8a9e88931dc8b258aaa8593452e06c415e66e0af3527f2edf455b5d5b9d5', size: 48213, mediaType: 'text/html' },
+    text: {
+      sha256: 'c0fc8a9e88931dc8b258aaa8593452e06c415e66e0af3527f2edf455b5d5b9d5',
+      size: 48213,
+      mediaType: 'text/html'
+    },
     version: 'Last updated: September 1, 2026',
     answers: {
-      trainingOnInputs: { answer: 'yes', excerpt: 'We may use the content you upload to improve our services and models.' },
+      trainingOnInputs: {
+        answer: 'yes',
+        excerpt: 'We may use the content you upload to improve our services and models.'
+      },
       trainingOnOutputs: { answer: 'unclear' },
-      optOutAvailable: { answer: 'yes', excerpt: 'Paid plans can turn off "Use my data for training" in account settings.' },
-      retentionAfterDeletion: { answer: 'yes', days: 30, excerpt: 'Deleted content may remain in backups for up to 30 days.' },
+      optOutAvailable: {
+        answer: 'yes',
+        excerpt: 'Paid plans can turn off "Use my data for training" in account settings.'
+      },
+      retentionAfterDeletion: {
+        answer: 'yes',
+        days: 30,
+        excerpt: 'Deleted content may remain in backups for up to 30 days.'
+      },
       thirdPartySharing: { answer: 'yes', excerpt: 'We share data with cloud hosting and analytics providers.' },
       internalAccess: { answer: 'not-stated' }
     },

@@ -31,7 +31,6 @@ import { ROOT, launchChromium, serve } from './_app.ts';
 
 const log = (s: string) => process.stderr.write(`journal-browser bench: ${s}\n`);
 
-
 /** The built ledger worker: the worker module that answers journal requests. */
 function workerPath(): string {
   const build = path.resolve(ROOT, process.env.PL_BUILD_DIR || 'build');
@@ -71,7 +70,9 @@ const CLIENT = `(workerUrl) => {
   return { w, call };
 }`;
 
-export async function runJournalBrowserBench(opts: { events?: number; catchUp?: number } = {}): Promise<JournalBrowserResult> {
+export async function runJournalBrowserBench(
+  opts: { events?: number; catchUp?: number } = {}
+): Promise<JournalBrowserResult> {
   const events = opts.events ?? 500;
   const worker = workerPath();
   const { url, child } = await serve();
@@ -86,7 +87,13 @@ export async function runJournalBrowserBench(opts: { events?: number; catchUp?: 
         let next = 1;
         const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
         w.onmessage = (e: MessageEvent) => {
-          const m = e.data as { id?: number; kind?: string; ok?: boolean; result?: unknown; error?: { message: string } };
+          const m = e.data as {
+            id?: number;
+            kind?: string;
+            ok?: boolean;
+            result?: unknown;
+            error?: { message: string };
+          };
           if (m.kind !== 'result' || typeof m.id !== 'number') return;
           const p = waiting.get(m.id);
           waiting.delete(m.id);
@@ -124,7 +131,9 @@ export async function runJournalBrowserBench(opts: { events?: number; catchUp?: 
         const withJournal = performance.now() - t0;
         // Posted at once.
         t0 = performance.now();
-        await Promise.all(Array.from({ length: events }, (_, i) => call({ type: 'record-checklist', input: input(i) })));
+        await Promise.all(
+          Array.from({ length: events }, (_, i) => call({ type: 'record-checklist', input: input(i) }))
+        );
         const s2 = await caughtUp(21 + 2 * events);
         const pipelined = performance.now() - t0;
         w.terminate();
@@ -132,7 +141,9 @@ export async function runJournalBrowserBench(opts: { events?: number; catchUp?: 
       },
       { worker, events }
     );
-    log(`${events} appends awaited one by one: answered in ${(r.appended / 1000).toFixed(2)} s, in the journal after ${(r.withJournal / 1000).toFixed(2)} s; posted at once: ${(r.pipelined / 1000).toFixed(2)} s; ${r.commits} commits`);
+    log(
+      `${events} appends awaited one by one: answered in ${(r.appended / 1000).toFixed(2)} s, in the journal after ${(r.withJournal / 1000).toFixed(2)} s; posted at once: ${(r.pipelined / 1000).toFixed(2)} s; ${r.commits} commits`
+    );
     const out: JournalBrowserResult = {
       browser_journal_events_per_s: Math.round(events / (r.withJournal / 1000)),
       browser_journal_pipelined_per_s: Math.round(events / (r.pipelined / 1000)),
@@ -143,7 +154,10 @@ export async function runJournalBrowserBench(opts: { events?: number; catchUp?: 
       const tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-jbench-'));
       try {
         log(`seeding a ledger of ${big} events in Node…`);
-        execFileSync(process.execPath, ['tests/e2e/support/seed-ledger.ts', '--out', tmp, '--events', String(big)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+        execFileSync(process.execPath, ['tests/e2e/support/seed-ledger.ts', '--out', tmp, '--events', String(big)], {
+          cwd: ROOT,
+          stdio: ['ignore', 'ignore', 'inherit']
+        });
         const text = readFileSync(path.join(tmp, 'ledger.jsonl'), 'utf8');
         const p2 = await (await browser.newContext({ baseURL: url })).newPage(); // a fresh device (its own IndexedDB)
         p2.setDefaultTimeout(600_000);
@@ -178,7 +192,9 @@ export async function runJournalBrowserBench(opts: { events?: number; catchUp?: 
           },
           { client: CLIENT, worker, text, big }
         );
-        log(`${big} events imported in ${(c.imported / 1000).toFixed(1)} s; the journal held all ${c.commits} commits ${(c.caughtUp / 1000).toFixed(1)} s later; after a reload, ${Math.round(c.reopen)} ms until it reports them again`);
+        log(
+          `${big} events imported in ${(c.imported / 1000).toFixed(1)} s; the journal held all ${c.commits} commits ${(c.caughtUp / 1000).toFixed(1)} s later; after a reload, ${Math.round(c.reopen)} ms until it reports them again`
+        );
         out.browser_journal_catch_up_10k_s = +(c.caughtUp / 1000).toFixed(2);
         out.browser_journal_reopen_10k_ms = Math.round(c.reopen);
       } finally {
@@ -204,6 +220,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
     const i = args.indexOf(name);
     return i >= 0 ? Number(args[i + 1]) : undefined;
   };
-  console.log(JSON.stringify(await runJournalBrowserBench({ events: num('--events'), catchUp: num('--catch-up') }), null, 2));
+  console.log(
+    JSON.stringify(await runJournalBrowserBench({ events: num('--events'), catchUp: num('--catch-up') }), null, 2)
+  );
   process.exit(0);
 }

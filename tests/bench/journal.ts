@@ -57,17 +57,28 @@ function dirBytes(d: string): number {
 }
 
 /** A ledger of `n` events (genesis, a policy snapshot, a checklist, generations), appended in groups. */
-export async function buildLedger(n: number, storage: StorageAdapter = new MemoryStorage(), signer?: Signer): Promise<Ledger> {
+export async function buildLedger(
+  n: number,
+  storage: StorageAdapter = new MemoryStorage(),
+  signer?: Signer
+): Promise<Ledger> {
   if (!signer) {
     const k = await generateDeviceKey(false);
     signer = signerFromCryptoKey(k.privateKey, k.publicKey);
   }
   let t = Date.parse('2026-11-03T09:00:00.000Z');
-  const ledger = await Ledger.create({ storage, signer, memberName: 'Ada', ledgerName: 'Bench', now: () => new Date((t += 1000)) });
+  const ledger = await Ledger.create({
+    storage,
+    signer,
+    memberName: 'Ada',
+    ledgerName: 'Bench',
+    now: () => new Date((t += 1000))
+  });
   const ps = await ledger.append('policy-snapshot' as EventType, policySnapshotBody());
   const cl = await ledger.append('checklist' as EventType, checklistBody(ps.id));
   const bodies = generationBodies(n - 3, { policySnapshot: ps.id, checklist: cl.id });
-  for (let i = 0; i < bodies.length; i += 256) await Promise.all(bodies.slice(i, i + 256).map((b) => ledger.append('generation' as EventType, b)));
+  for (let i = 0; i < bodies.length; i += 256)
+    await Promise.all(bodies.slice(i, i + 256).map((b) => ledger.append('generation' as EventType, b)));
   return ledger;
 }
 
@@ -86,9 +97,18 @@ function fastImportStream(ledger: Ledger): Buffer {
     const msg = Buffer.from(commit.message);
     const parents = ev.event.parents.map((p) => mark.get(p)!);
     parts.push(
-      Buffer.from(`commit refs/heads/main\nmark :${c}\nauthor ${commit.author}\ncommitter ${commit.author}\ndata ${msg.length}\n`),
+      Buffer.from(
+        `commit refs/heads/main\nmark :${c}\nauthor ${commit.author}\ncommitter ${commit.author}\ndata ${msg.length}\n`
+      ),
       msg,
-      Buffer.from((parents.length ? `from :${parents[0]}\n` : 'deleteall\n') + parents.slice(1).map((p) => `merge :${p}\n`).join('') + `M 100644 :${blob} event.json\n\n`)
+      Buffer.from(
+        (parents.length ? `from :${parents[0]}\n` : 'deleteall\n') +
+          parents
+            .slice(1)
+            .map((p) => `merge :${p}\n`)
+            .join('') +
+          `M 100644 :${blob} event.json\n\n`
+      )
     );
   }
   return Buffer.concat(parts);
@@ -112,7 +132,12 @@ async function fillCommitCache(ledger: Ledger): Promise<void> {
  * isomorphic-git's push of `gitdir`'s main to a new empty repository on `server`, and its clone of that (checkout of
  * the one event.json included), each timed; both checked by `git rev-list --count` against `n` commits.
  */
-export async function isomorphicGitAnchors(gitdir: string, server: Awaited<ReturnType<typeof startGitServer>>, tmp: string, n: number): Promise<{ isomorphic_git_push_10k_s: number; isomorphic_git_clone_10k_s: number }> {
+export async function isomorphicGitAnchors(
+  gitdir: string,
+  server: Awaited<ReturnType<typeof startGitServer>>,
+  tmp: string,
+  n: number
+): Promise<{ isomorphic_git_push_10k_s: number; isomorphic_git_clone_10k_s: number }> {
   const git = await import('isomorphic-git');
   const http = (await import('isomorphic-git/http/node')).default;
   const fs = await import('node:fs');
@@ -123,13 +148,16 @@ export async function isomorphicGitAnchors(gitdir: string, server: Awaited<Retur
   const pushed = await git.push({ fs, http, gitdir, url, ref: 'main', remoteRef: 'main' });
   const isomorphic_git_push_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
   if (!pushed.ok) throw new Error(`isomorphic-git push failed: ${JSON.stringify(pushed)}`);
-  const count = (dir: string) => Number(execFileSync('git', ['--git-dir', dir, 'rev-list', '--count', 'main'], { encoding: 'utf8' }).trim());
-  if (count(path.join(server.root, repo)) !== n) throw new Error(`isomorphic-git pushed ${count(path.join(server.root, repo))} commits, not ${n}`);
+  const count = (dir: string) =>
+    Number(execFileSync('git', ['--git-dir', dir, 'rev-list', '--count', 'main'], { encoding: 'utf8' }).trim());
+  if (count(path.join(server.root, repo)) !== n)
+    throw new Error(`isomorphic-git pushed ${count(path.join(server.root, repo))} commits, not ${n}`);
   const dir = path.join(tmp, 'iso-clone');
   t0 = performance.now();
   await git.clone({ fs, http, dir, url, ref: 'main', singleBranch: true });
   const isomorphic_git_clone_10k_s = +((performance.now() - t0) / 1000).toFixed(2);
-  if (count(path.join(dir, '.git')) !== n) throw new Error(`isomorphic-git cloned ${count(path.join(dir, '.git'))} commits, not ${n}`);
+  if (count(path.join(dir, '.git')) !== n)
+    throw new Error(`isomorphic-git cloned ${count(path.join(dir, '.git'))} commits, not ${n}`);
   return { isomorphic_git_push_10k_s, isomorphic_git_clone_10k_s };
 }
 
@@ -155,7 +183,9 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const journal_commits_per_s = Math.round(n / writeS);
     const journal_bytes_per_event = Math.round(dirBytes(path.join(a, 'journal.git')) / n);
     const journal_commit_ids_bytes_per_event = Math.round(dirBytes(path.join(a, HINTS_DIR)) / n);
-    log(`journal: ${n} commits in ${writeS.toFixed(2)} s; ${journal_bytes_per_event} B/event in journal.git, ${journal_commit_ids_bytes_per_event} B/event in its commit-id cache beside it`);
+    log(
+      `journal: ${n} commits in ${writeS.toFixed(2)} s; ${journal_bytes_per_event} B/event in journal.git, ${journal_commit_ids_bytes_per_event} B/event in its commit-id cache beside it`
+    );
 
     // 2. Push to and clone from a local git http-backend (before step 5 appends to the storage behind this ledger).
     server.createRepo('bench.git');
@@ -184,7 +214,10 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
       const l = await Ledger.open({ storage, signer, now: () => new Date(Date.parse('2027-01-01T00:00:00Z')) });
       const t1 = performance.now();
       const j = await GitJournal.attach(nodeBinding(a), l);
-      await l.append('generation' as EventType, generationBodies(1, { policySnapshot: l.events()[1].id, checklist: l.events()[2].id }, 99)[0]);
+      await l.append(
+        'generation' as EventType,
+        generationBodies(1, { policySnapshot: l.events()[1].id, checklist: l.events()[2].id }, 99)[0]
+      );
       await j.settled();
       const ms = performance.now() - t1;
       j.detach();
@@ -195,7 +228,9 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const withoutFile = await reopen();
     const journal_reopen_10k_ms = Math.round(withFile.ms);
     const journal_reopen_10k_nohints_ms = Math.round(withoutFile.ms);
-    log(`journal: reopen + attach + one append: ${journal_reopen_10k_ms} ms with the commit-id file (${withFile.hinted} ids from it), ${journal_reopen_10k_nohints_ms} ms without (${withoutFile.hinted})`);
+    log(
+      `journal: reopen + attach + one append: ${journal_reopen_10k_ms} ms with the commit-id file (${withFile.hinted} ids from it), ${journal_reopen_10k_nohints_ms} ms without (${withoutFile.hinted})`
+    );
     commitHints.delete();
 
     // 3. Stock git fast-import of the same events.
@@ -219,7 +254,18 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const journal_append_per_s = Math.round(seqN / ((performance.now() - t0) / 1000));
     if (sj.size !== seqN + 3) throw new Error('the journal did not keep in step with appends');
 
-    return { journal_commits_per_s, journal_append_per_s, git_fast_import_commits_per_s, journal_bytes_per_event, push_10k_s, clone_10k_s, ...iso, journal_reopen_10k_ms, journal_reopen_10k_nohints_ms, journal_commit_ids_bytes_per_event };
+    return {
+      journal_commits_per_s,
+      journal_append_per_s,
+      git_fast_import_commits_per_s,
+      journal_bytes_per_event,
+      push_10k_s,
+      clone_10k_s,
+      ...iso,
+      journal_reopen_10k_ms,
+      journal_reopen_10k_nohints_ms,
+      journal_commit_ids_bytes_per_event
+    };
   } finally {
     await server.close();
     rmSync(tmp, { recursive: true, force: true });

@@ -38,8 +38,13 @@ for (let i = 0; i < p.samples.length; i++) {
   self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + dt);
 }
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-const short = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'nm/').replace(/^.*\/work\/main\//, '');
-const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${short(n.callFrame.url)}${n.callFrame.url ? ':' + (n.callFrame.lineNumber + 1) : ''}`;
+const short = (url: string) =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*\/node_modules\//, 'nm/')
+    .replace(/^.*\/work\/main\//, '');
+const label = (n: Node) =>
+  `${n.callFrame.functionName || '(anonymous)'} ${short(n.callFrame.url)}${n.callFrame.url ? ':' + (n.callFrame.lineNumber + 1) : ''}`;
 
 const fnSelf = new Map<string, number>();
 const fileSelf = new Map<string, number>();
@@ -72,17 +77,33 @@ const BUCKETS: Array<[string, (fn: string, url: string) => boolean]> = [
   ['(idle: waiting on I/O or the thread pool)', (fn) => fn === '(idle)'],
   ['(garbage collector)', (fn) => fn === '(garbage collector)'],
   ['Automerge A.change: JS root object copy (applyAndReturnPatches)', (fn) => fn === 'applyAndReturnPatches'],
-  ['Automerge A.change: puts, proxies, commit', (fn, url) => (fn === 'change' || fn === '_change') && url.includes('automerge')],
-  ['Automerge save / saveSince', (fn, url) => /^(save|saveSince|saveIncremental)$/.test(fn) && url.includes('automerge')],
+  [
+    'Automerge A.change: puts, proxies, commit',
+    (fn, url) => (fn === 'change' || fn === '_change') && url.includes('automerge')
+  ],
+  [
+    'Automerge save / saveSince',
+    (fn, url) => /^(save|saveSince|saveIncremental)$/.test(fn) && url.includes('automerge')
+  ],
   ['Automerge load', (fn, url) => /^(load|loadIncremental)$/.test(fn) && url.includes('automerge')],
   ['Automerge other', (_, url) => url.includes('automerge')],
   ['journal commit signing / checking (core/journal)', (_, url) => url.includes('/core/journal/')],
-  ['Ed25519 sign / verify (WebCrypto)', (fn, url) => /signVerify|eddsaSignVerify/.test(fn) || (url.includes('node:internal/crypto') && fn !== 'randomFillSync')],
-  ['schema validation (ajv validators)', (fn, url) => fn === 'validateEvent' || url.includes('validators.js') || url.includes('/ajv/')],
+  [
+    'Ed25519 sign / verify (WebCrypto)',
+    (fn, url) =>
+      /signVerify|eddsaSignVerify/.test(fn) || (url.includes('node:internal/crypto') && fn !== 'randomFillSync')
+  ],
+  [
+    'schema validation (ajv validators)',
+    (fn, url) => fn === 'validateEvent' || url.includes('validators.js') || url.includes('/ajv/')
+  ],
   ['canonical JSON (canonicalize)', (fn, url) => fn === 'canonicalJson' || url.includes('canonicalize')],
   ['SHA-256 (hash-wasm)', (fn, url) => /^sha256/.test(fn) || url.includes('hash-wasm')],
   ['roster / acceptance / index', (_, url) => /core\/(roster|query)\.ts/.test(url) || false],
-  ['storage (fs adapter, node:fs)', (_, url) => url.includes('adapters/storage/') || url.includes('node:internal/fs') || url === 'node:fs'],
+  [
+    'storage (fs adapter, node:fs)',
+    (_, url) => url.includes('adapters/storage/') || url.includes('node:internal/fs') || url === 'node:fs'
+  ],
   ['bench harness (events.ts, worker.ts)', (_, url) => url.includes('tests/bench/')],
   ['module loading / compiling', (_, url) => url.includes('node:internal/modules') || url.includes('amaro')]
 ];

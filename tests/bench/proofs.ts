@@ -71,7 +71,8 @@ export async function treeHead1mMs(runs = 2): Promise<number> {
 export async function proofBytes1m(): Promise<number> {
   const { tree } = await millionTree();
   let max = 0;
-  for (const i of [0, 1, 123_456, 524_287, 524_288, 999_998, M - 1]) max = Math.max(max, tree.inclusionProof(i).length * 32);
+  for (const i of [0, 1, 123_456, 524_287, 524_288, 999_998, M - 1])
+    max = Math.max(max, tree.inclusionProof(i).length * 32);
   return max;
 }
 
@@ -102,20 +103,45 @@ export async function twentyEventBundle(): Promise<Uint8Array> {
   const storage = new MemoryStorage();
   const ledger = await Ledger.create({ storage, signer: ada, memberName: 'Ada', ledgerName: 'Bench' });
   const log = await DeviceLog.attach(ledger, storage);
-  await ledger.append('member', { action: 'add', member: { id: 'grace', name: 'Grace', key: grace.publicKey, role: 'member' } });
+  await ledger.append('member', {
+    action: 'add',
+    member: { id: 'grace', name: 'Grace', key: grace.publicKey, role: 'member' }
+  });
   const model = { name: 'model.glb', format: 'glb', size: 1000, sha256: 'ab'.repeat(32) };
   const gen = await ledger.append('generation', {
-    platform: { name: 'Tripo' }, mode: 'text-to-3d', prompt: { alg: 'sha256-salt32-utf8-v1', commitment: 'cd'.repeat(32) }, inputs: [], outputs: [model],
-    settings: { trainingOptOut: true, privacyMode: true }, project: 'Bench', classification: 'client', policySnapshots: []
+    platform: { name: 'Tripo' },
+    mode: 'text-to-3d',
+    prompt: { alg: 'sha256-salt32-utf8-v1', commitment: 'cd'.repeat(32) },
+    inputs: [],
+    outputs: [model],
+    settings: { trainingOptOut: true, privacyMode: true },
+    project: 'Bench',
+    classification: 'client',
+    policySnapshots: []
   });
   for (let i = 0; i < 17; i++) {
-    await ledger.append('export', { generation: gen.id, files: [model], destination: { label: `Drive ${i}`, kind: 'backup', encrypted: true } });
+    await ledger.append('export', {
+      generation: gen.id,
+      files: [model],
+      destination: { label: `Drive ${i}`, kind: 'backup', encrypted: true }
+    });
   }
   await log.settled();
   const note = await log.checkpoint(ledger.id, ada);
-  const w = await witnessCheckpoint({ ledgerId: ledger.id, memberKeys: ledger.roster().map((m) => m.key), note, proof: [], signer: grace });
+  const w = await witnessCheckpoint({
+    ledgerId: ledger.id,
+    memberKeys: ledger.roster().map((m) => m.key),
+    note,
+    proof: [],
+    signer: grace
+  });
   await log.addCosignatures(w.note);
-  const { bytes, bundle } = await buildBundle({ ledger, log, logPublicKey: ada.publicKey, subject: { sha256: model.sha256, name: 'model.glb' } });
+  const { bytes, bundle } = await buildBundle({
+    ledger,
+    log,
+    logPublicKey: ada.publicKey,
+    subject: { sha256: model.sha256, name: 'model.glb' }
+  });
   if (bundle.events.length !== 20) throw new Error(`expected 20 events, got ${bundle.events.length}`);
   return bytes;
 }
@@ -134,7 +160,9 @@ export async function verifyBundleMs(runs = 30): Promise<number> {
 }
 
 /** All four figures, keyed as in `npm run bench -- --json`. */
-export async function proofBenchmarks(): Promise<Record<'proof_bytes_1m' | 'proof_verify_ms' | 'tree_head_1m_ms' | 'verify_bundle_ms', number>> {
+export async function proofBenchmarks(): Promise<
+  Record<'proof_bytes_1m' | 'proof_verify_ms' | 'tree_head_1m_ms' | 'verify_bundle_ms', number>
+> {
   const tree_head_1m_ms = await treeHead1mMs();
   return {
     proof_bytes_1m: await proofBytes1m(),
@@ -144,7 +172,12 @@ export async function proofBenchmarks(): Promise<Record<'proof_bytes_1m' | 'proo
   };
 }
 
-export const PROOF_TARGETS = { proof_bytes_1m: 1024, proof_verify_ms: 5, tree_head_1m_ms: 3000, verify_bundle_ms: 100 } as const;
+export const PROOF_TARGETS = {
+  proof_bytes_1m: 1024,
+  proof_verify_ms: 5,
+  tree_head_1m_ms: 3000,
+  verify_bundle_ms: 100
+} as const;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(JSON.stringify(await proofBenchmarks(), null, 2));

@@ -48,10 +48,18 @@ interface Timed {
 }
 
 /** Runs a command under /usr/bin/time: its wall time and peak RSS (the command's own process tree's largest). */
-export function timed(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Timed> {
+export function timed(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}
+): Promise<Timed> {
   const stats = path.join(mkdtempSync(path.join(os.tmpdir(), 'pl-scale-time-')), 'time');
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', '%e %M', '-o', stats, cmd, ...args], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('/usr/bin/time', ['-f', '%e %M', '-o', stats, cmd, ...args], {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
@@ -66,17 +74,25 @@ export function timed(cmd: string, args: readonly string[], opts: { cwd?: string
   });
 }
 
-const node = (script: string, args: Array<string | number>) => [process.execPath, [script, ...args.map(String)]] as const;
+const node = (script: string, args: Array<string | number>) =>
+  [process.execPath, [script, ...args.map(String)]] as const;
 
 function must(r: Timed, what: string): Timed {
-  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`);
+  if (r.code !== 0)
+    throw new Error(
+      `${what} failed (exit ${r.code}):\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`
+    );
   return r;
 }
 
 /** The cache directory of a built ledger of `n` events (n - 3 generations after genesis, policy and checklist). */
 function cacheDirFor(n: number): string {
   const root = process.env.PL_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'provenance-ledger-bench');
-  const source = createHash('sha256').update(`${BUILDER_VERSION}\n`).update(readFileSync(path.join(HERE, 'events.ts'))).digest('hex').slice(0, 12);
+  const source = createHash('sha256')
+    .update(`${BUILDER_VERSION}\n`)
+    .update(readFileSync(path.join(HERE, 'events.ts')))
+    .digest('hex')
+    .slice(0, 12);
   return path.join(root, `scale-${n}-${source}`);
 }
 
@@ -96,9 +112,15 @@ export async function cachedLedger(n: number, log: (s: string) => void): Promise
   const ledger = path.join(build, 'ledger');
   log(`scale: building a ${n}-event ledger (bulk appends) in ${build}; it is kept in ${dir}`);
   const t = performance.now();
-  must(await timed(...node(path.join(HERE, 'worker.ts'), ['append', '--dir', ledger, '--n', n - 3, '--window', 256])), 'the bulk appends');
+  must(
+    await timed(...node(path.join(HERE, 'worker.ts'), ['append', '--dir', ledger, '--n', n - 3, '--window', 256])),
+    'the bulk appends'
+  );
   must(await timed(...node(path.join(HERE, 'worker.ts'), ['compact', '--dir', ledger])), 'compact');
-  must(await timed(process.execPath, [CLI, '--ledger', ledger, 'journal', 'status']), 'writing the journal (journal status)');
+  must(
+    await timed(process.execPath, [CLI, '--ledger', ledger, 'journal', 'status']),
+    'writing the journal (journal status)'
+  );
   log(`scale: built in ${((performance.now() - t) / 1000).toFixed(0)} s`);
   // ready last: a build cut short before it is never taken for a whole one.
   spawnSync('touch', [path.join(build, 'ready')]);
@@ -128,13 +150,24 @@ async function verifyChild(dir: string, runs: number): Promise<void> {
     report = await ledger.verify();
     times.push(performance.now() - t);
   }
-  process.stdout.write(JSON.stringify({ times, ok: report!.ok, valid: report!.valid, size: ledger.size }) + '\n', () => process.exit(0));
+  process.stdout.write(JSON.stringify({ times, ok: report!.ok, valid: report!.valid, size: ledger.size }) + '\n', () =>
+    process.exit(0)
+  );
 }
 
 async function verifyTimes(dir: string, runs: number, expected: number): Promise<{ ms: number; rssMb: number }> {
-  const r = must(await timed(...node(fileURLToPath(import.meta.url), ['--verify', dir, '--runs', runs])), `ledger.verify() of ${dir}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { times: number[]; ok: boolean; valid: number; size: number };
-  if (!out.ok || out.valid !== expected || out.size !== expected) throw new Error(`ledger.verify() of ${dir}: ${out.valid} of ${out.size} events valid, expected ${expected}`);
+  const r = must(
+    await timed(...node(fileURLToPath(import.meta.url), ['--verify', dir, '--runs', runs])),
+    `ledger.verify() of ${dir}`
+  );
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    times: number[];
+    ok: boolean;
+    valid: number;
+    size: number;
+  };
+  if (!out.ok || out.valid !== expected || out.size !== expected)
+    throw new Error(`ledger.verify() of ${dir}: ${out.valid} of ${out.size} events valid, expected ${expected}`);
   const s = [...out.times].sort((a, b) => a - b);
   return { ms: s[s.length >> 1], rssMb: r.rssMb };
 }
@@ -150,35 +183,73 @@ export async function bench(ctx: Ctx = {}) {
   try {
     const big = await cachedLedger(n, log);
     const little = await cachedLedger(small, log);
-    const plain = (await timed(process.execPath, [CLI, 'push', '--help'])).stdout.includes('--plain') ? ['--plain'] : [];
+    const plain = (await timed(process.execPath, [CLI, 'push', '--help'])).stdout.includes('--plain')
+      ? ['--plain']
+      : [];
 
     // verify: ledger.verify() in a fresh process, 100k and 10k alike; and the CLI's whole verify of the 100k.
     const v10 = await verifyTimes(copyOf(little, tmp, 'v10'), ctx.runs ?? 3, small);
     log(`scale: verify_10k_ms ${v10.ms.toFixed(0)}`);
     const v100 = await verifyTimes(copyOf(big, tmp, 'v100'), 1, n);
     log(`scale: verify_${k}_ms ${v100.ms.toFixed(0)} (peak RSS ${v100.rssMb} MiB)`);
-    const cliVerify = must(await timed(process.execPath, [CLI, '--ledger', copyOf(big, tmp, 'cv'), 'verify']), 'provenance-ledger verify');
+    const cliVerify = must(
+      await timed(process.execPath, [CLI, '--ledger', copyOf(big, tmp, 'cv'), 'verify']),
+      'provenance-ledger verify'
+    );
     log(`scale: provenance-ledger verify ${cliVerify.s} s (peak RSS ${cliVerify.rssMb} MiB)`);
 
     // push: ours, then stock git push of the same journal.git, each to an empty bare repository on the same server.
     const pushDir = copyOf(big, tmp, 'push');
     server.createRepo('ours.git');
     server.createRepo('git.git');
-    const push = must(await timed(process.execPath, [CLI, '--ledger', pushDir, 'push', ...plain, '--json', server.url('ours.git')]), 'provenance-ledger push');
+    const push = must(
+      await timed(process.execPath, [CLI, '--ledger', pushDir, 'push', ...plain, '--json', server.url('ours.git')]),
+      'provenance-ledger push'
+    );
     const pushed = JSON.parse(push.stdout) as { newCommits: number; commits: number };
-    if (pushed.newCommits !== n || pushed.commits !== n) throw new Error(`push sent ${pushed.newCommits} commits of ${pushed.commits}, expected ${n}`);
+    if (pushed.newCommits !== n || pushed.commits !== n)
+      throw new Error(`push sent ${pushed.newCommits} commits of ${pushed.commits}, expected ${n}`);
     log(`scale: push ${push.s} s (peak RSS ${push.rssMb} MiB)`);
-    const gitPush = must(await timed('git', ['--git-dir', path.join(copyOf(big, tmp, 'gitpush'), 'journal.git'), 'push', '-q', server.url('git.git'), 'refs/heads/main:refs/heads/main']), 'git push');
+    const gitPush = must(
+      await timed('git', [
+        '--git-dir',
+        path.join(copyOf(big, tmp, 'gitpush'), 'journal.git'),
+        'push',
+        '-q',
+        server.url('git.git'),
+        'refs/heads/main:refs/heads/main'
+      ]),
+      'git push'
+    );
     log(`scale: git push ${gitPush.s} s (peak RSS ${gitPush.rssMb} MiB)`);
-    const count = (repo: string) => Number(spawnSync('git', ['--git-dir', path.join(server.root, repo), 'rev-list', '--count', 'main'], { encoding: 'utf8' }).stdout.trim());
-    if (count('ours.git') !== n || count('git.git') !== n) throw new Error(`the remotes hold ${count('ours.git')} and ${count('git.git')} commits, expected ${n}`);
+    const count = (repo: string) =>
+      Number(
+        spawnSync('git', ['--git-dir', path.join(server.root, repo), 'rev-list', '--count', 'main'], {
+          encoding: 'utf8'
+        }).stdout.trim()
+      );
+    if (count('ours.git') !== n || count('git.git') !== n)
+      throw new Error(`the remotes hold ${count('ours.git')} and ${count('git.git')} commits, expected ${n}`);
 
     // clone: ours rebuilds a verifying ledger; git clone of the stock push.
-    const clone = must(await timed(process.execPath, [CLI, '--ledger', path.join(tmp, 'clone'), 'clone', '--json', server.url('ours.git')]), 'provenance-ledger clone');
+    const clone = must(
+      await timed(process.execPath, [
+        CLI,
+        '--ledger',
+        path.join(tmp, 'clone'),
+        'clone',
+        '--json',
+        server.url('ours.git')
+      ]),
+      'provenance-ledger clone'
+    );
     const cloned = JSON.parse(clone.stdout) as { events: number };
     if (cloned.events !== n) throw new Error(`the clone holds ${cloned.events} events, expected ${n}`);
     log(`scale: clone ${clone.s} s (peak RSS ${clone.rssMb} MiB)`);
-    const gitClone = must(await timed('git', ['clone', '-q', server.url('git.git'), path.join(tmp, 'gitclone')]), 'git clone');
+    const gitClone = must(
+      await timed('git', ['clone', '-q', server.url('git.git'), path.join(tmp, 'gitclone')]),
+      'git clone'
+    );
     log(`scale: git clone ${gitClone.s} s (peak RSS ${gitClone.rssMb} MiB)`);
 
     const peak = Math.max(push.rssMb, clone.rssMb, v100.rssMb, cliVerify.rssMb);
@@ -196,7 +267,16 @@ export async function bench(ctx: Ctx = {}) {
       [`verify_${k}_rss_mb`]: v100.rssMb,
       [`cli_verify_${k}_rss_mb`]: cliVerify.rssMb
     };
-    const row = (figure: string, value: number, unit: string, anchor: string | undefined, anchorValue: number | undefined, target: string | undefined, pass: boolean | undefined, note?: string) => ({
+    const row = (
+      figure: string,
+      value: number,
+      unit: string,
+      anchor: string | undefined,
+      anchorValue: number | undefined,
+      target: string | undefined,
+      pass: boolean | undefined,
+      note?: string
+    ) => ({
       figure,
       value,
       unit,
@@ -205,10 +285,46 @@ export async function bench(ctx: Ctx = {}) {
       ...(note ? { note } : {})
     });
     const rows = [
-      row(`push_${k}_s`, push.s, 's', `git_push_${k}_s`, gitPush.s, '≤ 2 × git push', push.s <= 2 * gitPush.s, `peak RSS ${push.rssMb} MiB`),
-      row(`clone_${k}_s`, clone.s, 's', `git_clone_${k}_s`, gitClone.s, '≤ 3 × git clone', clone.s <= 3 * gitClone.s, `peak RSS ${clone.rssMb} MiB`),
-      row(`verify_${k}_ms`, v100.ms, 'ms', 'verify_10k_ms', v10.ms, '≤ 10 × verify_10k_ms', v100.ms <= 10 * v10.ms, `ledger.verify(); peak RSS ${v100.rssMb} MiB`),
-      row(`cli_verify_${k}_ms`, cliVerify.s * 1000, 'ms', 'verify_10k_ms', v10.ms, undefined, undefined, `the whole command (document, journal, every file); provenance-ledger verify; peak RSS ${cliVerify.rssMb} MiB`),
+      row(
+        `push_${k}_s`,
+        push.s,
+        's',
+        `git_push_${k}_s`,
+        gitPush.s,
+        '≤ 2 × git push',
+        push.s <= 2 * gitPush.s,
+        `peak RSS ${push.rssMb} MiB`
+      ),
+      row(
+        `clone_${k}_s`,
+        clone.s,
+        's',
+        `git_clone_${k}_s`,
+        gitClone.s,
+        '≤ 3 × git clone',
+        clone.s <= 3 * gitClone.s,
+        `peak RSS ${clone.rssMb} MiB`
+      ),
+      row(
+        `verify_${k}_ms`,
+        v100.ms,
+        'ms',
+        'verify_10k_ms',
+        v10.ms,
+        '≤ 10 × verify_10k_ms',
+        v100.ms <= 10 * v10.ms,
+        `ledger.verify(); peak RSS ${v100.rssMb} MiB`
+      ),
+      row(
+        `cli_verify_${k}_ms`,
+        cliVerify.s * 1000,
+        'ms',
+        'verify_10k_ms',
+        v10.ms,
+        undefined,
+        undefined,
+        `the whole command (document, journal, every file); provenance-ledger verify; peak RSS ${cliVerify.rssMb} MiB`
+      ),
       row(`peak_rss_${k}_mb`, peak, 'MiB', undefined, undefined, '≤ 1,024 MiB', peak <= 1024)
     ];
     return { json: figures, rows };
@@ -223,7 +339,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   if (arg('verify')) await verifyChild(arg('verify')!, Number(arg('runs') ?? 1));
   else {
-    const out = await bench({ n: arg('n') ? Number(arg('n')) : undefined, runs: arg('runs') ? Number(arg('runs')) : undefined });
+    const out = await bench({
+      n: arg('n') ? Number(arg('n')) : undefined,
+      runs: arg('runs') ? Number(arg('runs')) : undefined
+    });
     console.log(JSON.stringify(out, null, 2));
     process.exit(0);
   }

@@ -56,7 +56,8 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     t0 = performance.now();
     const plainClone = await clone(nodeBinding(path.join(tmp, 'b')), server.url('plain.git'), new MemoryStorage());
     const sealed_anchor_clone_10k_s = secs(t0);
-    if (plainClone.ledger.size !== n) throw new Error(`the readable clone holds ${plainClone.ledger.size} events, not ${n}`);
+    if (plainClone.ledger.size !== n)
+      throw new Error(`the readable clone holds ${plainClone.ledger.size} events, not ${n}`);
     plainClone.detach();
 
     server.createRepo('sealed.git');
@@ -66,14 +67,25 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const sealed_push_10k_s = secs(t0);
     if (r.sent !== n) throw new Error(`the sealed push sent ${r.sent} commits, not ${n}`);
     t0 = performance.now();
-    const sealedClone = await clone(nodeBinding(path.join(tmp, 'd')), server.url('sealed.git'), new MemoryStorage(), undefined, keys);
+    const sealedClone = await clone(
+      nodeBinding(path.join(tmp, 'd')),
+      server.url('sealed.git'),
+      new MemoryStorage(),
+      undefined,
+      keys
+    );
     const sealed_clone_10k_s = secs(t0);
-    if (sealedClone.ledger.size !== n) throw new Error(`the sealed clone holds ${sealedClone.ledger.size} events, not ${n}`);
+    if (sealedClone.ledger.size !== n)
+      throw new Error(`the sealed clone holds ${sealedClone.ledger.size} events, not ${n}`);
     for (const ev of ledger.events().slice(-3)) {
-      if (sealedClone.commitOf(ev.id) !== sealedJournal.commitOf(ev.id)) throw new Error(`the sealed clone's commit of ${ev.id} differs`);
+      if (sealedClone.commitOf(ev.id) !== sealedJournal.commitOf(ev.id))
+        throw new Error(`the sealed clone's commit of ${ev.id} differs`);
     }
     // One event more, pushed from a fresh journal over each directory (what the next CLI push does).
-    await ledger.append('generation' as EventType, generationBodies(1, { policySnapshot: ledger.events()[1].id, checklist: ledger.events()[2].id }, 77)[0]);
+    await ledger.append(
+      'generation' as EventType,
+      generationBodies(1, { policySnapshot: ledger.events()[1].id, checklist: ledger.events()[2].id }, 77)[0]
+    );
     plainJournal.detach();
     sealedJournal.detach();
     const plainNext = await GitJournal.attach(nodeBinding(path.join(tmp, 'a')), ledger);
@@ -86,8 +98,17 @@ export async function bench(ctx: Ctx = {}): Promise<Record<string, number>> {
     const sealed_push_next_10k_s = secs(t0);
     if (next.sent !== 1) throw new Error(`the next sealed push sent ${next.sent} commits, not 1`);
     log(`sealed: next push ${sealed_push_next_10k_s} s (readable ${sealed_anchor_push_next_10k_s} s)`);
-    log(`sealed: push ${sealed_push_10k_s} s (readable ${sealed_anchor_push_10k_s} s), clone ${sealed_clone_10k_s} s (readable ${sealed_anchor_clone_10k_s} s)`);
-    return { sealed_push_10k_s, sealed_clone_10k_s, sealed_anchor_push_10k_s, sealed_anchor_clone_10k_s, sealed_push_next_10k_s, sealed_anchor_push_next_10k_s };
+    log(
+      `sealed: push ${sealed_push_10k_s} s (readable ${sealed_anchor_push_10k_s} s), clone ${sealed_clone_10k_s} s (readable ${sealed_anchor_clone_10k_s} s)`
+    );
+    return {
+      sealed_push_10k_s,
+      sealed_clone_10k_s,
+      sealed_anchor_push_10k_s,
+      sealed_anchor_clone_10k_s,
+      sealed_push_next_10k_s,
+      sealed_anchor_push_next_10k_s
+    };
   } finally {
     await server.close();
     rmSync(tmp, { recursive: true, force: true });

@@ -21,7 +21,13 @@ import { decodeTeamKey, encodeTeamKey, newTeamKey, roomKey } from '../../src/lib
 import { randomRoomKey } from '../../src/lib/core/sync/room.ts';
 import { MemoryStorage } from '../../src/lib/adapters/storage/memory.ts';
 import { Ledger, defaultMemberId } from '../../src/lib/core/ledger.ts';
-import { exportPrivateKey, generateDeviceKey, importPrivateKey, signerFromCryptoKey, type Signer } from '../../src/lib/core/keys.ts';
+import {
+  exportPrivateKey,
+  generateDeviceKey,
+  importPrivateKey,
+  signerFromCryptoKey,
+  type Signer
+} from '../../src/lib/core/keys.ts';
 import { initHash, sha256HexSync } from '../../src/lib/core/hash.ts';
 import { fromBase64url, toBase64url } from '../../src/lib/core/bytes.ts';
 import { spawn } from 'node:child_process';
@@ -75,8 +81,17 @@ async function twoDevices(each: number) {
   const sa = await signer();
   const sb = await signer();
   const storeA = new MemoryStorage();
-  const a = await Ledger.create({ storage: storeA, signer: sa, memberName: 'A', ledgerName: 'Bench', now: clock(Date.parse('2026-01-01T00:00:00Z')) });
-  await a.append('member', { action: 'add', member: { id: defaultMemberId(sb.publicKey), name: 'B', key: sb.publicKey, role: 'member' } });
+  const a = await Ledger.create({
+    storage: storeA,
+    signer: sa,
+    memberName: 'A',
+    ledgerName: 'Bench',
+    now: clock(Date.parse('2026-01-01T00:00:00Z'))
+  });
+  await a.append('member', {
+    action: 'add',
+    member: { id: defaultMemberId(sb.publicKey), name: 'B', key: sb.publicKey, role: 'member' }
+  });
   const storeB = new MemoryStorage();
   const bytes = A.save(a.doc);
   await storeB.save(['doc', 'snapshot', sha256HexSync(bytes)], bytes);
@@ -88,7 +103,10 @@ async function twoDevices(each: number) {
   };
   await batch(a);
   await batch(b);
-  return { a: { ledger: a, storage: storeA, signer: sa, before: A.save(a.doc) }, b: { ledger: b, storage: storeB, signer: sb, before: A.save(b.doc) } };
+  return {
+    a: { ledger: a, storage: storeA, signer: sa, before: A.save(a.doc) },
+    b: { ledger: b, storage: storeB, signer: sb, before: A.save(b.doc) }
+  };
 }
 
 interface Device {
@@ -167,7 +185,16 @@ async function peerProcess(configFile: string): Promise<void> {
       await session.post('Profiler.start');
     }
     const rk = await roomKey(team);
-    const hub = await SyncHub.start({ ledger, storage, signer: signerFromCryptoKey(k.privateKey, k.publicKey), team, room: rk.id, transport: await connectRelay(cfg.relay, rk), log, onReport: process.env.PL_BENCH_DEBUG ? (r) => console.error(JSON.stringify(r).slice(0, 300)) : undefined });
+    const hub = await SyncHub.start({
+      ledger,
+      storage,
+      signer: signerFromCryptoKey(k.privateKey, k.publicKey),
+      team,
+      room: rk.id,
+      transport: await connectRelay(cfg.relay, rk),
+      log,
+      onReport: process.env.PL_BENCH_DEBUG ? (r) => console.error(JSON.stringify(r).slice(0, 300)) : undefined
+    });
     await until(() => ledger.size === cfg.total, 120_000);
     say(`converged ${performance.now()}`);
     if (session) {
@@ -201,10 +228,19 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     const room = rk.id;
     // The peer starts from B's ledger as it was before the in-process run (a fresh pair of the same documents).
     writeFileSync(path.join(dir, 'b.doc'), b.before);
-    const config = { doc: path.join(dir, 'b.doc'), pkcs8: toBase64url(b.signer.pkcs8), team: toBase64url(encodeTeamKey(team)), room, relay: relay.url, total };
+    const config = {
+      doc: path.join(dir, 'b.doc'),
+      pkcs8: toBase64url(b.signer.pkcs8),
+      team: toBase64url(encodeTeamKey(team)),
+      room,
+      relay: relay.url,
+      total
+    };
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
     const freshA = await reopen(a.before, a.signer);
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--peer', path.join(dir, 'config.json')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--peer', path.join(dir, 'config.json')], {
+      stdio: ['pipe', 'pipe', 'inherit']
+    });
     const said: Array<{ line: string; at: number }> = [];
     createInterface({ input: child.stdout! }).on('line', (line) => said.push({ line, at: performance.now() }));
     const heard = async (word: string) => {
@@ -214,7 +250,15 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     await heard('ready');
     const t0 = performance.now();
     child.stdin!.write('go\n');
-    const ha = await SyncHub.start({ ledger: freshA.ledger, storage: freshA.storage, signer: a.signer, team, room, transport: await connectRelay(relay.url, rk), log: freshA.log });
+    const ha = await SyncHub.start({
+      ledger: freshA.ledger,
+      storage: freshA.storage,
+      signer: a.signer,
+      team,
+      room,
+      transport: await connectRelay(relay.url, rk),
+      log: freshA.log
+    });
     await until(() => freshA.ledger.size === total, 120_000);
     const doneA = performance.now();
     const doneB = (await heard('converged')).at;
@@ -279,7 +323,11 @@ async function syncInProcess(a: Device, b: Device): Promise<number> {
 }
 
 /** `peers` connections spread over `rooms` rooms, each sending `frames` frames; counts what arrived. */
-export async function holdPeers(peers = 50, rooms = 10, frames = 20): Promise<{ peers: number; lost: number; crossRoom: number }> {
+export async function holdPeers(
+  peers = 50,
+  rooms = 10,
+  frames = 20
+): Promise<{ peers: number; lost: number; crossRoom: number }> {
   // Every peer here comes from 127.0.0.1, all at once: the per-address limit of connections awaiting admission is
   // raised to let them (it is not what this measures).
   const relay = await startRelay({ port: 0, maxPendingPerAddress: peers });

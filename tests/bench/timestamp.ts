@@ -52,13 +52,22 @@ export async function bench(ctx: { runs?: number; tmpDir?: string; log?: (m: str
     const reply: number[] = [];
     // One untimed round first: openssl's and pkijs's first use, the HTTP connection.
     for (let r = -1; r < runs; r++) {
-      await ledger.append('checklist', { project: `P${r + 1}`, classification: 'public', policySnapshots: [], items: { classified: true, policiesReviewed: true, privacySettingsEnabled: true, inputsSanitized: true } });
+      await ledger.append('checklist', {
+        project: `P${r + 1}`,
+        classification: 'public',
+        policySnapshots: [],
+        items: { classified: true, policiesReviewed: true, privacySettingsEnabled: true, inputsSanitized: true }
+      });
       await log.settled();
       const t0 = performance.now();
       const res = await timestampCheckpoint({ log, store, tsas: [tsa.url] });
       const t1 = performance.now();
-      if (res.length !== 1 || !res[0].ok || (await store.tokens(log.size)).length !== 1) throw new Error(`no token stored: ${JSON.stringify(res)}`);
-      const query = createTimestampRequest(globalThis.crypto.getRandomValues(new Uint8Array(32)), globalThis.crypto.getRandomValues(new Uint8Array(8)));
+      if (res.length !== 1 || !res[0].ok || (await store.tokens(log.size)).length !== 1)
+        throw new Error(`no token stored: ${JSON.stringify(res)}`);
+      const query = createTimestampRequest(
+        globalThis.crypto.getRandomValues(new Uint8Array(32)),
+        globalThis.crypto.getRandomValues(new Uint8Array(8))
+      );
       const t2 = performance.now();
       await tsa.reply(query);
       const t3 = performance.now();
@@ -67,19 +76,33 @@ export async function bench(ctx: { runs?: number; tmpDir?: string; log?: (m: str
         reply.push(t3 - t2);
       }
     }
-    say(`  timestamp: checkpoint to stored token ${stamp.map((x) => x.toFixed(1)).join(', ')} ms; openssl ts -reply ${reply.map((x) => x.toFixed(1)).join(', ')} ms`);
+    say(
+      `  timestamp: checkpoint to stored token ${stamp.map((x) => x.toFixed(1)).join(', ')} ms; openssl ts -reply ${reply.map((x) => x.toFixed(1)).join(', ')} ms`
+    );
 
     // A bundle about the ledger's first event, carrying the token over the earliest time-stamped checkpoint and the
     // consistency proof to the newest: verified whole with the TSA's root, beside stock `openssl ts -verify` of the
     // same token alone.
-    const { bytes, bundle } = await buildBundle({ ledger, log, logPublicKey: signer.publicKey, subject: { event: ledger.id }, allowUnwitnessed: true, timestamps: store });
+    const { bytes, bundle } = await buildBundle({
+      ledger,
+      log,
+      logPublicKey: signer.publicKey,
+      subject: { event: ledger.id },
+      allowUnwitnessed: true,
+      timestamps: store
+    });
     if (bundle.timestamps?.length !== 1) throw new Error('the bundle carries no time-stamp token');
     const tokenFile = path.join(dir, 'token.der');
     const rootFile = path.join(dir, 'root.pem');
     await writeFile(tokenFile, Buffer.from(bundle.timestamps[0].token, 'base64'));
     await writeFile(rootFile, tsa.rootPem);
     const cp = parseCheckpoint(parseNote(bundle.checkpoint).text);
-    const stamped = { origin: cp.origin, size: bundle.timestamps[0].size, rootHash: Buffer.from(bundle.timestamps[0].root, 'base64'), extensions: [] };
+    const stamped = {
+      origin: cp.origin,
+      size: bundle.timestamps[0].size,
+      rootHash: Buffer.from(bundle.timestamps[0].root, 'base64'),
+      extensions: []
+    };
     const imprint = Buffer.from(await checkpointImprint(formatCheckpoint(stamped))).toString('hex');
     const verifyTimes: number[] = [];
     const opensslTimes: number[] = [];
@@ -87,7 +110,8 @@ export async function bench(ctx: { runs?: number; tmpDir?: string; log?: (m: str
       const t0 = performance.now();
       const v = await verifyBundle(bytes, [], { tsaRoots: [tsa.rootDer] });
       const t1 = performance.now();
-      if (!v.ok || v.facts?.timestamps[0]?.verdict.status !== 'trusted') throw new Error(`the bundle does not verify as time-stamped: ${JSON.stringify(v.failures)}`);
+      if (!v.ok || v.facts?.timestamps[0]?.verdict.status !== 'trusted')
+        throw new Error(`the bundle does not verify as time-stamped: ${JSON.stringify(v.failures)}`);
       await openssl(['ts', '-verify', '-digest', imprint, '-in', tokenFile, '-token_in', '-CAfile', rootFile]);
       const t2 = performance.now();
       if (r >= 0) {
@@ -95,7 +119,9 @@ export async function bench(ctx: { runs?: number; tmpDir?: string; log?: (m: str
         opensslTimes.push(t2 - t1);
       }
     }
-    say(`  verify-bundle with a token: ${verifyTimes.map((x) => x.toFixed(1)).join(', ')} ms; openssl ts -verify: ${opensslTimes.map((x) => x.toFixed(1)).join(', ')} ms`);
+    say(
+      `  verify-bundle with a token: ${verifyTimes.map((x) => x.toFixed(1)).join(', ')} ms; openssl ts -verify: ${opensslTimes.map((x) => x.toFixed(1)).join(', ')} ms`
+    );
     const round = (x: number) => Math.round(x * 10) / 10;
     return {
       timestamp_ms: round(median(stamp)),

@@ -23,14 +23,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT, launchChromium, serve } from './_app.ts';
 
-
 export interface UiBenchResult {
   ui_open_10k_ms: number;
   ui_search_10k_ms: number | null;
   browser_sha256_mb_per_s: number;
   ui_longest_task_ms_while_hashing: number;
 }
-
 
 const log = (s: string) => process.stderr.write(`ui bench: ${s}\n`);
 
@@ -39,7 +37,10 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
   const hashMiB = opts.hashMiB ?? 512;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-uibench-'));
   log(`seeding a ledger of ${events} events in Node…`);
-  execFileSync(process.execPath, ['tests/e2e/support/seed-ledger.ts', '--out', tmp, '--events', String(events)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, ['tests/e2e/support/seed-ledger.ts', '--out', tmp, '--events', String(events)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit']
+  });
 
   const { url, child } = await serve();
   const browser = await launchChromium();
@@ -59,8 +60,15 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
       .getByTestId('journal-commits')
       .filter({ hasText: new RegExp(`^${events}$`) })
       .waitFor({ timeout: 600_000 })
-      .then(() => true, () => false);
-    log(journaled ? `Git journal written in ${((Date.now() - tj) / 1000).toFixed(1)} s` : 'the Git journal was not complete after 10 minutes: measuring anyway');
+      .then(
+        () => true,
+        () => false
+      );
+    log(
+      journaled
+        ? `Git journal written in ${((Date.now() - tj) / 1000).toFixed(1)} s`
+        : 'the Git journal was not complete after 10 minutes: measuring anyway'
+    );
 
     // Open: a fresh page load of the dashboard until it shows the event count (median of 5, after one warm-up).
     // Each load's marks say where the time went: the app's script started (ledger-open-sent), the worker
@@ -69,14 +77,19 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
     for (let i = 0; i < 6; i++) {
       const t0 = Date.now();
       await page.goto('/');
-      await page.getByTestId('count-events').filter({ hasText: events.toLocaleString('en') }).waitFor();
+      await page
+        .getByTestId('count-events')
+        .filter({ hasText: events.toLocaleString('en') })
+        .waitFor();
       const total = Date.now() - t0;
       if (i === 0) continue;
       opens.push(total);
       const marks = await page.evaluate(() =>
         Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, Math.round(m.startTime)]))
       );
-      log(`open ${i}: ${total} ms (script started ${marks['ledger-open-sent']} ms, worker answered ${marks['ledger-open-answered']} ms after navigation start)`);
+      log(
+        `open ${i}: ${total} ms (script started ${marks['ledger-open-sent']} ms, worker answered ${marks['ledger-open-answered']} ms after navigation start)`
+      );
     }
     opens.sort((a, b) => a - b);
     const ui_open_10k_ms = opens[Math.floor(opens.length / 2)];
@@ -88,7 +101,10 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
     const hasSearch = await page
       .locator('#s-text')
       .waitFor({ timeout: 30_000 })
-      .then(() => true, () => false);
+      .then(
+        () => true,
+        () => false
+      );
     if (hasSearch) {
       await page.getByTestId('search-count').waitFor();
       const times: number[] = [];
@@ -142,12 +158,18 @@ export async function runUiBench(opts: { events?: number; hashMiB?: number } = {
       const wall = (Date.now() - t0) / 1000;
       const seconds = (await page.evaluate(() => performance.getEntriesByName('hash-files').at(-1)!.duration)) / 1000;
       rates.push((hashMiB * 1024 * 1024) / 1e6 / seconds);
-      log(`hash ${i}: ${hashMiB} MiB hashed in ${seconds.toFixed(2)} s = ${rates.at(-1)!.toFixed(0)} MB/s (${wall.toFixed(2)} s from pick to verdict)`);
+      log(
+        `hash ${i}: ${hashMiB} MiB hashed in ${seconds.toFixed(2)} s = ${rates.at(-1)!.toFixed(0)} MB/s (${wall.toFixed(2)} s from pick to verdict)`
+      );
     }
     rates.sort((a, b) => a - b);
     const browser_sha256_mb_per_s = Math.round(rates[1] * 10) / 10;
-    const ui_longest_task_ms_while_hashing = Math.round(await page.evaluate(() => (window as unknown as { __longest: number }).__longest));
-    log(`hash: median ${browser_sha256_mb_per_s} MB/s; longest main-thread task meanwhile ${ui_longest_task_ms_while_hashing} ms`);
+    const ui_longest_task_ms_while_hashing = Math.round(
+      await page.evaluate(() => (window as unknown as { __longest: number }).__longest)
+    );
+    log(
+      `hash: median ${browser_sha256_mb_per_s} MB/s; longest main-thread task meanwhile ${ui_longest_task_ms_while_hashing} ms`
+    );
     return { ui_open_10k_ms, ui_search_10k_ms, browser_sha256_mb_per_s, ui_longest_task_ms_while_hashing };
   } finally {
     await browser.close();

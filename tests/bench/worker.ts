@@ -31,7 +31,13 @@ import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { FsStorage } from '../../src/lib/adapters/storage/fs.ts';
 import { Ledger } from '../../src/lib/core/ledger.ts';
-import { generateDeviceKey, importPrivateKey, exportPrivateKey, signerFromCryptoKey, type Signer } from '../../src/lib/core/keys.ts';
+import {
+  generateDeviceKey,
+  importPrivateKey,
+  exportPrivateKey,
+  signerFromCryptoKey,
+  type Signer
+} from '../../src/lib/core/keys.ts';
 import { PAYLOAD_TYPE, pae } from '../../src/lib/core/event.ts';
 import { canonicalBytes } from '../../src/lib/core/canonical.ts';
 import { fromBase64url } from '../../src/lib/core/bytes.ts';
@@ -42,7 +48,10 @@ import { checklistBody, generationBodies, policySnapshotBody } from './events.ts
 const { positionals, values: parsed } = parseArgs({
   allowPositionals: true,
   options: Object.fromEntries([
-    ...['dir', 'layout', 'runs', 'module', 'ledger', 'n', 'seed', 'window', 'compact-after', 'profile'].map((o) => [o, { type: 'string' as const }]),
+    ...['dir', 'layout', 'runs', 'module', 'ledger', 'n', 'seed', 'window', 'compact-after', 'profile'].map((o) => [
+      o,
+      { type: 'string' as const }
+    ]),
     ['durable', { type: 'boolean' as const }]
   ])
 });
@@ -54,7 +63,9 @@ const num = (name: string, d: number) => Number(arg(name, String(d)));
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const dir = arg('dir');
 if (!task || !dir) {
-  process.stderr.write('usage: node tests/bench/worker.ts append|seq|raw|load|compact|verify|hook --dir DIR [options]\n');
+  process.stderr.write(
+    'usage: node tests/bench/worker.ts append|seq|raw|load|compact|verify|hook --dir DIR [options]\n'
+  );
   process.exit(2);
 }
 
@@ -71,7 +82,8 @@ async function signerFor(create: boolean, ledgerDir = dir!): Promise<Signer> {
   return signerFromCryptoKey(k.privateKey, k.publicKey);
 }
 
-const open = async (signer?: Signer, ledgerDir = dir!) => Ledger.open({ storage: await FsStorage.open(ledgerDir, { durable: true }), signer });
+const open = async (signer?: Signer, ledgerDir = dir!) =>
+  Ledger.open({ storage: await FsStorage.open(ledgerDir, { durable: true }), signer });
 
 /** [id, canonical envelope JSON] of every stored event, oldest first. */
 function entriesOf(ledger: Ledger): Array<[string, string]> {
@@ -111,7 +123,13 @@ async function append(sequential: boolean) {
   const signer = await signerFor(true);
   const storage = await FsStorage.open(dir!, { durable });
   const compactAfter = arg('compact-after') ? Number(arg('compact-after')) : undefined;
-  const ledger = await Ledger.create({ storage, signer, memberName: 'Ada Moreau', ledgerName: 'Studio bench', compactAfter });
+  const ledger = await Ledger.create({
+    storage,
+    signer,
+    memberName: 'Ada Moreau',
+    ledgerName: 'Studio bench',
+    compactAfter
+  });
   const ps = await ledger.append('policy-snapshot', policySnapshotBody());
   const cl = await ledger.append('checklist', checklistBody(ps.id));
   const bodies = generationBodies(n, { policySnapshot: ps.id, checklist: cl.id }, num('seed', 1));
@@ -175,7 +193,14 @@ function raw(entries: Array<[string, string]>, layout: string) {
     A.load(bytes);
     loads.push(performance.now() - t2);
   }
-  return { ms, events: entries.length, per_s: entries.length / (ms / 1000), bytes: bytes.length, load_ms: loads, rss_mb: rss() };
+  return {
+    ms,
+    events: entries.length,
+    per_s: entries.length / (ms / 1000),
+    bytes: bytes.length,
+    load_ms: loads,
+    rss_mb: rss()
+  };
 }
 
 async function verify() {
@@ -234,7 +259,13 @@ async function verify() {
   }
   const keys = new Map<string, CryptoKey>();
   for (const it of items) {
-    if (!keys.has(it.key)) keys.set(it.key, await crypto.subtle.importKey('raw', fromBase64url(it.key) as BufferSource, { name: 'Ed25519' }, false, ['verify']));
+    if (!keys.has(it.key))
+      keys.set(
+        it.key,
+        await crypto.subtle.importKey('raw', fromBase64url(it.key) as BufferSource, { name: 'Ed25519' }, false, [
+          'verify'
+        ])
+      );
   }
   const bareRuns = async (list: typeof items): Promise<number[]> => {
     const out: number[] = [];
@@ -242,7 +273,16 @@ async function verify() {
       const t = performance.now();
       for (let i = 0; i < list.length; i += 512) {
         const ok = await Promise.all(
-          list.slice(i, i + 512).map((it) => crypto.subtle.verify({ name: 'Ed25519' }, keys.get(it.key)!, it.sig as BufferSource, it.msg as BufferSource))
+          list
+            .slice(i, i + 512)
+            .map((it) =>
+              crypto.subtle.verify(
+                { name: 'Ed25519' },
+                keys.get(it.key)!,
+                it.sig as BufferSource,
+                it.msg as BufferSource
+              )
+            )
         );
         if (ok.includes(false)) throw new Error('a signature failed the bare check');
       }
@@ -277,7 +317,9 @@ const ENTRY = /^bench[A-Z0-9_]|Benchmarks?$|^run\w*Bench$/;
 
 async function hook() {
   const name = arg('module')!;
-  const mod = (await import(pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.ts`)).href)) as Record<string, unknown>;
+  const mod = (await import(
+    pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.ts`)).href
+  )) as Record<string, unknown>;
   type Fn = (...a: unknown[]) => unknown;
   const isFn = (f: unknown): f is Fn => typeof f === 'function';
   const main = (['bench', 'run', 'default'] as const).find((k) => isFn(mod[k]));

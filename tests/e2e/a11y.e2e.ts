@@ -25,7 +25,8 @@ async function auditAll(page: Page, paths: string[], label: string) {
   const found: string[] = [];
   for (const path of paths) {
     await visit(page, path);
-    for (const f of await audit(page)) found.push(`${label} ${path}: [${f.impact}] ${f.id}: ${f.help}\n    ${f.nodes.join('\n    ')}`);
+    for (const f of await audit(page))
+      found.push(`${label} ${path}: [${f.impact}] ${f.id}: ${f.help}\n    ${f.nodes.join('\n    ')}`);
   }
   return found;
 }
@@ -38,14 +39,20 @@ test('axe cannot be injected as an inline script under the CSP, and the CSP stay
   // The refusal is the CSP's (reported on the console), not a missing file.
   expect(problems.some((p) => /Content Security Policy/i.test(p))).toBe(true);
   await page.evaluate(AXE_SOURCE);
-  expect(await page.evaluate(() => typeof (window as unknown as { axe?: { run?: unknown } }).axe?.run)).toBe('function');
+  expect(await page.evaluate(() => typeof (window as unknown as { axe?: { run?: unknown } }).axe?.run)).toBe(
+    'function'
+  );
   // And it finds what it should: an image without a text alternative, added for the check, is critical.
   await expect(page.getByRole('heading', { name: 'Create your ledger' })).toBeVisible();
-  await page.evaluate(() => document.querySelector('main')!.append(Object.assign(document.createElement('img'), { src: '/favicon.svg' })));
+  await page.evaluate(() =>
+    document.querySelector('main')!.append(Object.assign(document.createElement('img'), { src: '/favicon.svg' }))
+  );
   expect((await audit(page)).map((f) => f.id)).toContain('image-alt');
 });
 
-test('every page, empty and populated, light and dark, wide and narrow: no serious or critical axe violations', async ({ page }) => {
+test('every page, empty and populated, light and dark, wide and narrow: no serious or critical axe violations', async ({
+  page
+}) => {
   test.setTimeout(180_000);
   const problems = watch(page);
   const found: string[] = [];
@@ -58,11 +65,23 @@ test('every page, empty and populated, light and dark, wide and narrow: no serio
   await nav(page, 'Policies');
   const pf = page.getByTestId('policy-form');
   await pf.getByLabel('Platform', { exact: true }).fill('Tripo');
-  await pf.getByLabel('Policy text', { exact: true }).fill('Tripo privacy policy.\n\nWe may train on your inputs unless you opt out.');
+  await pf
+    .getByLabel('Policy text', { exact: true })
+    .fill('Tripo privacy policy.\n\nWe may train on your inputs unless you opt out.');
   await pf.getByRole('button', { name: 'Save snapshot' }).click();
   await expect(page.getByTestId('snapshot-view')).toBeVisible();
-  await recordGeneration(page, { platform: 'Tripo', project: 'Bronze Robots', classification: 'client', files: [{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64) }] });
-  await recordGeneration(page, { platform: 'Meshy', project: 'Open Chairs', classification: 'confidential', files: [{ name: 'chair.glb', mimeType: 'model/gltf-binary', buffer: glb(32) }] });
+  await recordGeneration(page, {
+    platform: 'Tripo',
+    project: 'Bronze Robots',
+    classification: 'client',
+    files: [{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64) }]
+  });
+  await recordGeneration(page, {
+    platform: 'Meshy',
+    project: 'Open Chairs',
+    classification: 'confidential',
+    files: [{ name: 'chair.glb', mimeType: 'model/gltf-binary', buffer: glb(32) }]
+  });
   await nav(page, 'Assets');
   await page.getByRole('link', { name: 'robot.glb' }).first().click();
   await expect(page).toHaveURL(/\/asset\/.+/);
@@ -80,9 +99,12 @@ test('every page, empty and populated, light and dark, wide and narrow: no serio
   await visit(page, '/verify');
   await page.getByTestId('verify-ledger').click();
   await expect(page.getByTestId('report-ok')).toBeVisible();
-  await page.locator('#verify-files').setInputFiles({ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64) });
+  await page
+    .locator('#verify-files')
+    .setInputFiles({ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64) });
   await expect(page.getByTestId('verify-result')).toBeVisible();
-  for (const f of await audit(page)) found.push(`verify results: [${f.impact}] ${f.id}: ${f.help}\n    ${f.nodes.join('\n    ')}`);
+  for (const f of await audit(page))
+    found.push(`verify results: [${f.impact}] ${f.id}: ${f.help}\n    ${f.nodes.join('\n    ')}`);
 
   await page.emulateMedia({ colorScheme: 'dark' });
   found.push(...(await auditAll(page, populated, 'dark')));
@@ -92,7 +114,8 @@ test('every page, empty and populated, light and dark, wide and narrow: no serio
   await page.setViewportSize({ width: 390, height: 844 });
   found.push(...(await auditAll(page, ['/', '/record', '/search', asset], 'narrow')));
   await page.getByRole('button', { name: 'Menu' }).click();
-  for (const f of await audit(page)) found.push(`narrow menu open: [${f.impact}] ${f.id}: ${f.help}\n    ${f.nodes.join('\n    ')}`);
+  for (const f of await audit(page))
+    found.push(`narrow menu open: [${f.impact}] ${f.id}: ${f.help}\n    ${f.nodes.join('\n    ')}`);
 
   expect(found, found.join('\n')).toEqual([]);
   expect(problems).toEqual([]);

@@ -36,7 +36,8 @@ test('asset: timeline, files, 3D preview of GLB and glTF, metadata, custody form
   await expect(page.getByTestId('asset-title')).toHaveText('box.glb');
   await expect(page.getByTestId('step')).toHaveCount(1);
   await expect(page.getByTestId('cloud-status')).toContainText('Still on the platform');
-  for (const o of s.outputs) await expect(page.locator(`[data-testid="asset-file"][data-sha256="${o.sha256}"]`)).toContainText(o.sha256);
+  for (const o of s.outputs)
+    await expect(page.locator(`[data-testid="asset-file"][data-sha256="${o.sha256}"]`)).toContainText(o.sha256);
 
   // A changed GLB is refused: its hash matches nothing recorded.
   const changed = path.join(dir, 'changed', 'box.glb');
@@ -103,13 +104,12 @@ test('asset: timeline, files, 3D preview of GLB and glTF, metadata, custody form
   await form.getByLabel(/Confirmation evidence/).setInputFiles(mail);
   await form.getByRole('button', { name: 'Record deletion' }).click();
   await expect(page.getByTestId('step')).toHaveCount(5);
-  await expect(page.getByTestId('step').locator('xpath=.').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')))).resolves.toEqual([
-    'generation',
-    'export',
-    'derivation',
-    'handoff',
-    'deletion'
-  ]);
+  await expect(
+    page
+      .getByTestId('step')
+      .locator('xpath=.')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-type')))
+  ).resolves.toEqual(['generation', 'export', 'derivation', 'handoff', 'deletion']);
   await expect(page.getByTestId('cloud-status')).toContainText('deleted');
   // Hostile text is shown as text.
   await expect(page.getByTestId('timeline')).toContainText('Encrypted SSD <b>Vault-2</b>');

@@ -16,15 +16,23 @@ test.use({ baseURL: process.env.E2E_BASE_URL });
 test.setTimeout(180_000);
 
 const PASS = 'correct horse battery';
-const V1 = 'Tripo Privacy Policy\n\nWe do not use your inputs to train our models.\n\nWe retain files for 30 days after deletion.';
-const V2 = 'Tripo Privacy Policy\n\nWe do not use your inputs to train our models.\n\nWe retain files for 180 days after deletion.';
+const V1 =
+  'Tripo Privacy Policy\n\nWe do not use your inputs to train our models.\n\nWe retain files for 30 days after deletion.';
+const V2 =
+  'Tripo Privacy Policy\n\nWe do not use your inputs to train our models.\n\nWe retain files for 180 days after deletion.';
 
-async function fresh(browser: Browser): Promise<{ page: Page; problems: { unexpected: () => string[] }; close: () => Promise<void> }> {
+async function fresh(
+  browser: Browser
+): Promise<{ page: Page; problems: { unexpected: () => string[] }; close: () => Promise<void> }> {
   const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL, acceptDownloads: true });
   const page = await context.newPage();
   const problems = watch(page);
   // The worker logs each refusal it answers (the wrong passphrase, the damaged file, the other ledger): expected.
-  return { page, problems: { unexpected: () => problems.filter((p) => !p.startsWith('console: ledger worker: LedgerError')) }, close: () => context.close() };
+  return {
+    page,
+    problems: { unexpected: () => problems.filter((p) => !p.startsWith('console: ledger worker: LedgerError')) },
+    close: () => context.close()
+  };
 }
 
 async function create(page: Page, member: string, ledger: string, passphrase?: string) {
@@ -54,7 +62,9 @@ const events = async (page: Page) => {
   return Number((await n.textContent())!.replace(/\D/g, ''));
 };
 
-test('a complete backup restores into a fresh profile (policy diff, prompt), refuses a wrong passphrase, a damaged file and another ledger', async ({ browser }) => {
+test('a complete backup restores into a fresh profile (policy diff, prompt), refuses a wrong passphrase, a damaged file and another ledger', async ({
+  browser
+}) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-backup-'));
   const model = glb(64, 'backup');
   const hash = sha256(model);
@@ -64,7 +74,13 @@ test('a complete backup restores into a fresh profile (policy diff, prompt), ref
   await create(a.page, 'Ada Artist', 'Brass Robot Studio', PASS);
   await snapshot(a.page, V1, '2026-01');
   await snapshot(a.page, V2, '2026-02');
-  await recordGeneration(a.page, { platform: 'Tripo', modelVersion: 'v2.5', project: 'Robot Client', prompt: 'a small brass robot, low poly', files: [{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: model }] });
+  await recordGeneration(a.page, {
+    platform: 'Tripo',
+    modelVersion: 'v2.5',
+    project: 'Robot Client',
+    prompt: 'a small brass robot, low poly',
+    files: [{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: model }]
+  });
   const countA = await events(a.page);
   await a.page.goto('/settings');
   const card = a.page.getByTestId('full-backup');
@@ -89,7 +105,14 @@ test('a complete backup restores into a fresh profile (policy diff, prompt), ref
   // A damaged copy: one character of the ciphertext changed.
   const i = Math.floor(backup.ciphertext.length / 2);
   const damaged = path.join(dir, 'damaged.backup.json');
-  writeFileSync(damaged, JSON.stringify({ ...backup, ciphertext: backup.ciphertext.slice(0, i) + (backup.ciphertext[i] === 'A' ? 'B' : 'A') + backup.ciphertext.slice(i + 1) }));
+  writeFileSync(
+    damaged,
+    JSON.stringify({
+      ...backup,
+      ciphertext:
+        backup.ciphertext.slice(0, i) + (backup.ciphertext[i] === 'A' ? 'B' : 'A') + backup.ciphertext.slice(i + 1)
+    })
+  );
   const truncated = path.join(dir, 'truncated.backup.json');
   writeFileSync(truncated, text.slice(0, Math.floor(text.length / 2)));
   expect(a.problems.unexpected()).toEqual([]);
@@ -104,12 +127,16 @@ test('a complete backup restores into a fresh profile (policy diff, prompt), ref
   await restore.getByLabel('File of the complete backup').setInputFiles(file);
   await restore.getByLabel('Passphrase of the complete backup').fill('wrong horse battery');
   await restore.getByRole('button', { name: 'Restore from the backup' }).click();
-  await expect(restore.getByTestId('full-restore-error')).toHaveText('Wrong passphrase, or the backup file was altered. Nothing was changed.');
+  await expect(restore.getByTestId('full-restore-error')).toHaveText(
+    'Wrong passphrase, or the backup file was altered. Nothing was changed.'
+  );
   await b.page.screenshot({ path: `${SHOTS}backup-02-wrong-passphrase.png`, fullPage: true });
   await restore.getByLabel('File of the complete backup').setInputFiles(damaged);
   await restore.getByLabel('Passphrase of the complete backup').fill(PASS);
   await restore.getByRole('button', { name: 'Restore from the backup' }).click();
-  await expect(restore.getByTestId('full-restore-error')).toHaveText('Wrong passphrase, or the backup file was altered. Nothing was changed.');
+  await expect(restore.getByTestId('full-restore-error')).toHaveText(
+    'Wrong passphrase, or the backup file was altered. Nothing was changed.'
+  );
   await restore.getByLabel('File of the complete backup').setInputFiles(truncated);
   await restore.getByRole('button', { name: 'Restore from the backup' }).click();
   await expect(restore.getByTestId('full-restore-error')).toContainText('not JSON');
@@ -163,7 +190,9 @@ test('a complete backup restores into a fresh profile (policy diff, prompt), ref
   await other.getByLabel('File of the complete backup').setInputFiles(file);
   await other.getByLabel('Passphrase of the complete backup').fill(PASS);
   await other.getByRole('button', { name: 'Restore from the backup' }).click();
-  await expect(other.getByTestId('full-restore-error')).toContainText('This browser already holds the ledger “Other Studio”; the backup is of “Brass Robot Studio”');
+  await expect(other.getByTestId('full-restore-error')).toContainText(
+    'This browser already holds the ledger “Other Studio”; the backup is of “Brass Robot Studio”'
+  );
   await expect(other.getByTestId('full-restore-error')).toContainText('Nothing was changed.');
   await c.page.screenshot({ path: `${SHOTS}backup-05-other-ledger-refused.png`, fullPage: true });
   await expect(c.page.getByTestId('identity-name')).toHaveText('Grace');

@@ -26,17 +26,45 @@ function oldBundle(): { bundle: string; file: Buffer } {
   const file = Buffer.alloc(1000, 7);
   writeFileSync(path.join(dir, 'robot.glb'), file);
   const pl = (old: boolean, ...args: string[]) =>
-    execFileSync(process.execPath, [...(old ? ['--import', path.join(ROOT, 'tests/unit/cli/fixtures/old-writer.ts')] : []), path.join(ROOT, 'bin/provenance-ledger.js'), ...args, '--ledger', L], { cwd: dir, stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [
+        ...(old ? ['--import', path.join(ROOT, 'tests/unit/cli/fixtures/old-writer.ts')] : []),
+        path.join(ROOT, 'bin/provenance-ledger.js'),
+        ...args,
+        '--ledger',
+        L
+      ],
+      { cwd: dir, stdio: 'pipe' }
+    );
   pl(true, 'init', '--name', `Ada${RLO}evil`);
-  pl(true, 'record', 'generation', '--platform', 'Tripo', '--prompt', 'p', '--output', 'robot.glb', '--project', `ab${RLO}cd`, '--classification', 'public');
+  pl(
+    true,
+    'record',
+    'generation',
+    '--platform',
+    'Tripo',
+    '--prompt',
+    'p',
+    '--output',
+    'robot.glb',
+    '--project',
+    `ab${RLO}cd`,
+    '--classification',
+    'public'
+  );
   pl(false, 'prove', 'robot.glb', '--out', path.join(dir, 'bundle.json'), '--unwitnessed');
   return { bundle: readFileSync(path.join(dir, 'bundle.json'), 'utf8'), file };
 }
 
 async function check(page: Page, b: { bundle: string; file: Buffer }): Promise<void> {
   expect(b.bundle).toContain(RLO); // the bundle itself holds the raw character
-  await page.locator('#bundle-file').setInputFiles({ name: 'bundle.json', mimeType: 'application/json', buffer: Buffer.from(b.bundle) });
-  await page.locator('#bundle-files').setInputFiles({ name: 'robot.glb', mimeType: 'application/octet-stream', buffer: b.file });
+  await page
+    .locator('#bundle-file')
+    .setInputFiles({ name: 'bundle.json', mimeType: 'application/json', buffer: Buffer.from(b.bundle) });
+  await page
+    .locator('#bundle-files')
+    .setInputFiles({ name: 'robot.glb', mimeType: 'application/octet-stream', buffer: b.file });
   await page.getByTestId('verify-bundle').click();
   await expect(page.getByTestId('bundle-valid')).toBeVisible();
   const report = page.getByTestId('bundle-report');
@@ -45,7 +73,9 @@ async function check(page: Page, b: { bundle: string; file: Buffer }): Promise<v
   expect(await page.evaluate(() => document.body.textContent ?? '')).not.toMatch(BIDI);
 }
 
-test('a bundle whose labels hold a right-to-left override: shown escaped on the Verify page and offline', async ({ page }) => {
+test('a bundle whose labels hold a right-to-left override: shown escaped on the Verify page and offline', async ({
+  page
+}) => {
   const problems = watch(page);
   const b = oldBundle();
   await page.goto('/verify');
@@ -71,7 +101,9 @@ test('a bundle whose labels hold a right-to-left override: shown escaped on the 
   expect(problems).toEqual([]);
 
   const offline = await page.context().newPage();
-  await offline.route('**/*', (route) => (route.request().url() === OFFLINE ? route.continue() : route.abort('blockedbyclient')));
+  await offline.route('**/*', (route) =>
+    route.request().url() === OFFLINE ? route.continue() : route.abort('blockedbyclient')
+  );
   await offline.goto(OFFLINE);
   await check(offline, b);
 });

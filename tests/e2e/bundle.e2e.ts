@@ -15,7 +15,13 @@ test('bundle: export from the asset page, verify with the file, a tampered copy 
   await createLedger(page);
   const model = glb(64, 'bundle');
   const hash = sha256(model);
-  await recordGeneration(page, { platform: 'Meshy', modelVersion: 'v4', project: 'Bundles', prompt: 'a small brass owl', files: [{ name: 'owl.glb', mimeType: 'model/gltf-binary', buffer: model }] });
+  await recordGeneration(page, {
+    platform: 'Meshy',
+    modelVersion: 'v4',
+    project: 'Bundles',
+    prompt: 'a small brass owl',
+    files: [{ name: 'owl.glb', mimeType: 'model/gltf-binary', buffer: model }]
+  });
 
   await page.goto(`/asset/${hash}`);
   await expect(page.getByTestId('asset-title')).toHaveText('owl.glb');
@@ -34,7 +40,9 @@ test('bundle: export from the asset page, verify with the file, a tampered copy 
 
   // Verified on the Verify page, with the file.
   await page.goto('/verify');
-  await page.locator('#bundle-file').setInputFiles({ name: 'owl.bundle.json', mimeType: 'application/json', buffer: Buffer.from(text) });
+  await page
+    .locator('#bundle-file')
+    .setInputFiles({ name: 'owl.bundle.json', mimeType: 'application/json', buffer: Buffer.from(text) });
   await page.locator('#bundle-files').setInputFiles({ name: 'owl.glb', mimeType: 'model/gltf-binary', buffer: model });
   await page.getByTestId('verify-bundle').click();
   await expect(page.getByTestId('bundle-valid')).toContainText('Bundle valid');
@@ -55,7 +63,11 @@ test('bundle: export from the asset page, verify with the file, a tampered copy 
   const withProof = tampered.events.findIndex((e: { proof: string[] }) => e.proof.length > 0);
   expect(withProof).toBeGreaterThanOrEqual(0);
   tampered.events[withProof].proof[0] = flip(tampered.events[withProof].proof[0]);
-  await page.locator('#bundle-file').setInputFiles({ name: 'owl-tampered.bundle.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(tampered)) });
+  await page.locator('#bundle-file').setInputFiles({
+    name: 'owl-tampered.bundle.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from(JSON.stringify(tampered))
+  });
   await page.getByTestId('verify-bundle').click();
   await expect(page.getByTestId('bundle-invalid')).toContainText('Bundle invalid');
   await expect(page.getByTestId('bundle-failure').first()).toHaveAttribute('data-code', 'INCLUSION_PROOF_INVALID');

@@ -60,11 +60,26 @@ test('checklist, then the dashboard figures match what was recorded', async ({ p
   await form.getByLabel('Project', { exact: true }).fill('Bronze Robots');
   await expect(form.getByLabel('Checklist')).not.toHaveValue('');
   await expect(form.getByTestId('policy-picks').getByRole('checkbox')).toBeChecked();
-  await recordGeneration(page, { platform: 'Tripo', project: 'Bronze Robots', classification: 'client', files: [{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64) }] });
+  await recordGeneration(page, {
+    platform: 'Tripo',
+    project: 'Bronze Robots',
+    classification: 'client',
+    files: [{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64) }]
+  });
   // Generation 2: Meshy, confidential, no checklist, no Meshy snapshot: a gap on both counts.
-  await recordGeneration(page, { platform: 'Meshy', project: HOSTILE, classification: 'confidential', files: [{ name: `${HOSTILE}.glb`, mimeType: 'model/gltf-binary', buffer: glb(128) }] });
+  await recordGeneration(page, {
+    platform: 'Meshy',
+    project: HOSTILE,
+    classification: 'confidential',
+    files: [{ name: `${HOSTILE}.glb`, mimeType: 'model/gltf-binary', buffer: glb(128) }]
+  });
   // Generation 3: public work is never a gap.
-  await recordGeneration(page, { platform: 'Meshy', project: 'Open Chairs', classification: 'public', files: [{ name: 'chair.obj', mimeType: 'text/plain', buffer: Buffer.from('v 0 0 0\n') }] });
+  await recordGeneration(page, {
+    platform: 'Meshy',
+    project: 'Open Chairs',
+    classification: 'public',
+    files: [{ name: 'chair.obj', mimeType: 'text/plain', buffer: Buffer.from('v 0 0 0\n') }]
+  });
 
   await nav(page, 'Dashboard');
   await expect(page.getByTestId('count-generations')).toHaveText('3');
@@ -93,7 +108,9 @@ test('checklist, then the dashboard figures match what was recorded', async ({ p
   // Recent activity, newest first.
   await expect(page.getByTestId('recent-event')).toHaveCount(6);
   await expect(page.getByTestId('recent-event').first()).toContainText('chair.obj');
-  await expect(page.getByTestId('recent-event').nth(3)).toContainText('Checklist for Bronze Robots on Tripo: 4 of 4 done');
+  await expect(page.getByTestId('recent-event').nth(3)).toContainText(
+    'Checklist for Bronze Robots on Tripo: 4 of 4 done'
+  );
   await expect(page.locator('main img')).toHaveCount(0);
   await page.screenshot({ path: `${SHOTS}dashboard-02-figures.png`, fullPage: true });
 

@@ -24,7 +24,9 @@ async function fillGeneration(page: Page, platform: string, files: string[]) {
   return form;
 }
 
-test('data quality: warnings before signing, the file’s own generator, words not codes, dates as recorded, my prompt on purpose', async ({ page }) => {
+test('data quality: warnings before signing, the file’s own generator, words not codes, dates as recorded, my prompt on purpose', async ({
+  page
+}) => {
   test.setTimeout(120_000);
   const problems = watch(page);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-dq-'));
@@ -52,7 +54,10 @@ test('data quality: warnings before signing, the file’s own generator, words n
   await expect(page.getByTestId('recorded')).toContainText('Generation recorded');
   const firstId = (await page.getByTestId('recorded').locator('code').first().innerText()).trim();
   expect(firstId).toMatch(/^[0-9a-f]{12}$/);
-  const assetHref = await page.getByTestId('recorded').getByRole('link', { name: 'Open the asset' }).getAttribute('href');
+  const assetHref = await page
+    .getByTestId('recorded')
+    .getByRole('link', { name: 'Open the asset' })
+    .getAttribute('href');
 
   // 2. The same .bin again, for another generation: warned, naming the event that recorded it.
   await fillGeneration(page, 'Meshy', [box.bin]);
@@ -60,7 +65,10 @@ test('data quality: warnings before signing, the file’s own generator, words n
   await expect(dup).toContainText('box.bin');
   await expect(dup).toContainText('already in the ledger');
   await expect(dup).toContainText(firstId);
-  await expect(dup.getByRole('link', { name: firstId })).toHaveAttribute('href', `/asset/${assetHref!.split('/').pop()}`);
+  await expect(dup.getByRole('link', { name: firstId })).toHaveAttribute(
+    'href',
+    `/asset/${assetHref!.split('/').pop()}`
+  );
   await page.screenshot({ path: `${SHOTS}data-quality-02-duplicate.png`, fullPage: true });
   // Not blocking: the button still records.
   await expect(page.getByRole('button', { name: 'Record generation' })).toBeEnabled();
@@ -87,7 +95,8 @@ test('data quality: warnings before signing, the file’s own generator, words n
   await expect(page.getByTestId('asset-title')).toHaveText('box.gltf');
   await expect(page.getByTestId('timeline')).toContainText('Image to 3D');
   const text = await page.locator('main').innerText();
-  for (const code of ['image-to-3d', 'privacy-policy', 'text-to-3d', 'encrypted-drive']) expect(text).not.toContain(code);
+  for (const code of ['image-to-3d', 'privacy-policy', 'text-to-3d', 'encrypted-drive'])
+    expect(text).not.toContain(code);
   await page.locator('#preview-files').setInputFiles([box.gltf, box.bin, box.png]);
   await expect(page.getByTestId('meta-generator')).toHaveText('COLLADA2GLTF');
   await expect(page.getByTestId('preview')).not.toContainText('glTF-Transform');

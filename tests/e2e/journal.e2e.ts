@@ -33,7 +33,13 @@ const git = (gitdir: string, ...args: string[]): string => {
 };
 /** The CLI, run without blocking this process (the Git server the test started answers from it). */
 const cli = async (args: string[], env: Record<string, string> = {}): Promise<string> =>
-  (await run(process.execPath, [path.join(ROOT, 'bin/provenance-ledger.js'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } })).stdout;
+  (
+    await run(process.execPath, [path.join(ROOT, 'bin/provenance-ledger.js'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...env }
+    })
+  ).stdout;
 
 /** Copies the worker's IndexedDB file system (database provenance-ledger-git) into a directory on disk. */
 async function dumpJournal(page: Page, dir: string): Promise<void> {
@@ -81,13 +87,23 @@ test.afterAll(async () => {
   await server?.close();
 });
 
-test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI clone, pull from Settings', async ({ page }) => {
+test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI clone, pull from Settings', async ({
+  page
+}) => {
   test.setTimeout(180_000);
   const problems = watch(page);
   const s = seed({ events: 8 });
   await restoreAndImport(page, s); // 8 events received
-  await recordGeneration(page, { platform: 'Tripo', project: 'Journal', files: [{ name: 'one.glb', mimeType: 'model/gltf-binary', buffer: glb(16, 'one') }] });
-  await recordGeneration(page, { platform: 'Meshy', project: 'Journal', files: [{ name: 'two.glb', mimeType: 'model/gltf-binary', buffer: glb(32, 'two') }] });
+  await recordGeneration(page, {
+    platform: 'Tripo',
+    project: 'Journal',
+    files: [{ name: 'one.glb', mimeType: 'model/gltf-binary', buffer: glb(16, 'one') }]
+  });
+  await recordGeneration(page, {
+    platform: 'Meshy',
+    project: 'Journal',
+    files: [{ name: 'two.glb', mimeType: 'model/gltf-binary', buffer: glb(32, 'two') }]
+  });
 
   // Settings shows the journal once the worker has written every commit (it writes behind the appends).
   await page.goto('/settings');
@@ -115,9 +131,12 @@ test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-ledger').click()]);
   const exported = path.join(tmp, 'ledger.jsonl');
   await dl.saveAs(exported);
-  const computed = JSON.parse(execFileSync(process.execPath, ['tests/e2e/support/journal-ids.ts', exported], { cwd: ROOT, encoding: 'utf8' })) as Record<string, string>;
+  const computed = JSON.parse(
+    execFileSync(process.execPath, ['tests/e2e/support/journal-ids.ts', exported], { cwd: ROOT, encoding: 'utf8' })
+  ) as Record<string, string>;
   expect(Object.keys(computed)).toHaveLength(10);
-  for (const [eventId, oid] of Object.entries(computed)) expect(inIdb.get(eventId), `commit of event ${eventId}`).toBe(oid);
+  for (const [eventId, oid] of Object.entries(computed))
+    expect(inIdb.get(eventId), `commit of event ${eventId}`).toBe(oid);
 
   // Push a readable journal from Settings to a Git remote (CORS allowed by the host); sealed-journal.e2e.ts pushes
   // the sealed one.
@@ -126,7 +145,10 @@ test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI
   await panel.getByLabel('Remote (Git smart-HTTP address)').fill(url);
   await panel.getByTestId('journal-readable').check();
   await panel.getByTestId('journal-push').click();
-  await expect(panel.getByTestId('journal-ok')).toContainText(`Pushed a readable journal: the remote’s main is ${head.slice(0, 12)}`, { timeout: 60_000 });
+  await expect(panel.getByTestId('journal-ok')).toContainText(
+    `Pushed a readable journal: the remote’s main is ${head.slice(0, 12)}`,
+    { timeout: 60_000 }
+  );
   await expect(panel.getByTestId('journal-remote')).toHaveText(`${url}: readable (the host can read every event)`);
   await expect(panel.getByTestId('journal-last-push')).toContainText(url);
   await panel.screenshot({ path: `${SHOTS}settings-journal.png` });
@@ -142,14 +164,44 @@ test('appends become commits in IndexedDB with the CLI’s commit ids; push, CLI
   const signers = path.join(tmp, 'allowed_signers');
   writeFileSync(signers, JSON.parse(await cli(['allowed-signers', '--ledger', dir, '--json'])).allowedSigners);
   for (const oid of inIdb.values()) {
-    execFileSync('git', ['--git-dir', idbGit, '-c', 'gpg.format=ssh', '-c', `gpg.ssh.allowedSignersFile=${signers}`, 'verify-commit', oid], { stdio: 'pipe' });
+    execFileSync(
+      'git',
+      [
+        '--git-dir',
+        idbGit,
+        '-c',
+        'gpg.format=ssh',
+        '-c',
+        `gpg.ssh.allowedSignersFile=${signers}`,
+        'verify-commit',
+        oid
+      ],
+      { stdio: 'pipe' }
+    );
   }
 
   // The CLI appends with the same member's key and pushes; the web app pulls it back, every commit checked.
   await cli(['key', 'import', s.backup, '--ledger', dir], { PROVENANCE_LEDGER_PASSPHRASE: PASSPHRASE });
   const out = path.join(tmp, 'three.glb');
   writeFileSync(out, glb(48, 'three'));
-  await cli(['record', 'generation', '--ledger', dir, '--platform', 'Rodin', '--project', 'Journal', '--mode', 'text-to-3d', '--classification', 'confidential', '--prompt', 'a bronze robot', '--output', out]);
+  await cli([
+    'record',
+    'generation',
+    '--ledger',
+    dir,
+    '--platform',
+    'Rodin',
+    '--project',
+    'Journal',
+    '--mode',
+    'text-to-3d',
+    '--classification',
+    'confidential',
+    '--prompt',
+    'a bronze robot',
+    '--output',
+    out
+  ]);
   await cli(['push', url, '--plain', '--ledger', dir]);
   const cliHead = git(bare, 'rev-parse', 'main').trim();
   expect(cliHead).not.toBe(head);

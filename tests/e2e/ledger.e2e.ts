@@ -16,7 +16,9 @@ test.use({ baseURL: process.env.E2E_BASE_URL });
 
 /** A minimal valid binary glTF 2.0 file: header + one JSON chunk. */
 function tinyGlb(): Buffer {
-  let json = Buffer.from(JSON.stringify({ asset: { version: '2.0', generator: 'e2e' }, scenes: [{ nodes: [] }], scene: 0 }));
+  let json = Buffer.from(
+    JSON.stringify({ asset: { version: '2.0', generator: 'e2e' }, scenes: [{ nodes: [] }], scene: 0 })
+  );
   const pad = (4 - (json.length % 4)) % 4;
   json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
   const header = Buffer.alloc(12);
@@ -132,7 +134,11 @@ test('errors from the engine are announced in the alert region', async ({ page }
   // A file name with a control character passes the form but not the core's schema check, in the worker.
   await form.getByLabel('Platform', { exact: true }).fill('Meshy');
   await form.getByLabel('Project', { exact: true }).fill('Odd files');
-  await form.getByLabel('Output files').setInputFiles([{ name: 'bad\u0007name.stl', mimeType: 'model/stl', buffer: Buffer.from('solid a\nendsolid a\n') }]);
+  await form
+    .getByLabel('Output files')
+    .setInputFiles([
+      { name: 'bad\u0007name.stl', mimeType: 'model/stl', buffer: Buffer.from('solid a\nendsolid a\n') }
+    ]);
   await form.getByRole('button', { name: 'Record generation' }).click();
   const alert = page.getByTestId('error');
   await expect(alert).toContainText('SCHEMA_INVALID');
@@ -175,7 +181,13 @@ test('the server sends security headers, WebAssembly MIME, SPA fallback and refu
   expect(deep.status()).toBe(200);
   expect(deep.headers()['content-type']).toContain('text/html');
 
-  for (const evil of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/_app/%2e%2e/%2e%2e/package.json', '/.git/config']) {
+  for (const evil of [
+    '/../package.json',
+    '/%2e%2e/package.json',
+    '/..%2fpackage.json',
+    '/_app/%2e%2e/%2e%2e/package.json',
+    '/.git/config'
+  ]) {
     const r = await request.get(evil);
     expect(r.status(), evil).not.toBe(200);
     expect(await r.text(), evil).not.toContain('provenance-ledger');

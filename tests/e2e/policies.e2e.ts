@@ -30,7 +30,9 @@ const V2_HTML = `<!doctype html><html><head><title>Policy</title><style>body{col
 <img src=x onerror="alert(2)"><iframe src="javascript:alert(3)"></iframe>
 </body></html>`;
 
-test('policy snapshots: answers with flags, HTML read as text, diff of the changed passage, .ics reminders', async ({ page }) => {
+test('policy snapshots: answers with flags, HTML read as text, diff of the changed passage, .ics reminders', async ({
+  page
+}) => {
   const problems = watch(page);
   await createLedger(page);
   await nav(page, 'Policies');
@@ -49,7 +51,9 @@ test('policy snapshots: answers with flags, HTML read as text, diff of the chang
   await q('trainingOnOutputs').getByLabel('Yes', { exact: true }).check();
   await expect(q('trainingOnOutputs').getByTestId('flag')).toHaveText('Red flag');
   // Excerpts suggested from the text.
-  await q('trainingOnOutputs').getByRole('button', { name: /Generated models may be used/ }).click();
+  await q('trainingOnOutputs')
+    .getByRole('button', { name: /Generated models may be used/ })
+    .click();
   await expect(q('trainingOnOutputs').getByLabel('Excerpt')).toHaveValue(/Generated models may be used/);
   await q('optOutAvailable').getByLabel('Yes', { exact: true }).check();
   await q('retentionAfterDeletion').getByLabel('Yes', { exact: true }).check();
@@ -61,15 +65,25 @@ test('policy snapshots: answers with flags, HTML read as text, diff of the chang
 
   const view = page.getByTestId('snapshot-view');
   await expect(view).toContainText('Meshy: Privacy policy');
-  await expect(view.locator('[data-testid="answer"][data-key="trainingOnInputs"]')).toHaveAttribute('data-flag', 'green');
-  await expect(view.locator('[data-testid="answer"][data-key="trainingOnOutputs"]')).toHaveAttribute('data-flag', 'red');
-  await expect(view.locator('[data-testid="answer"][data-key="retentionAfterDeletion"]')).toContainText('kept 30 days after deletion');
+  await expect(view.locator('[data-testid="answer"][data-key="trainingOnInputs"]')).toHaveAttribute(
+    'data-flag',
+    'green'
+  );
+  await expect(view.locator('[data-testid="answer"][data-key="trainingOnOutputs"]')).toHaveAttribute(
+    'data-flag',
+    'red'
+  );
+  await expect(view.locator('[data-testid="answer"][data-key="retentionAfterDeletion"]')).toContainText(
+    'kept 30 days after deletion'
+  );
   await expect(view).toContainText('This is the first privacy policy');
 
   // The second snapshot, dropped as a hostile HTML file.
   await page.getByRole('link', { name: 'New snapshot' }).click();
   await form.getByLabel('Platform', { exact: true }).fill('Meshy');
-  await form.getByLabel('Policy file').setInputFiles({ name: `${HOSTILE}.html`, mimeType: 'text/html', buffer: Buffer.from(V2_HTML) });
+  await form
+    .getByLabel('Policy file')
+    .setInputFiles({ name: `${HOSTILE}.html`, mimeType: 'text/html', buffer: Buffer.from(V2_HTML) });
   await expect(form.getByLabel('HTML (read as text)')).toBeChecked();
   await expect(form.getByRole('status')).toContainText(`Read ${HOSTILE}.html`);
   await form.getByText('Text read from the HTML').click();
@@ -95,7 +109,10 @@ test('policy snapshots: answers with flags, HTML read as text, diff of the chang
   await expect(saved.getByTestId('added').first()).toHaveText('180');
   await expect(saved.getByTestId('added').nth(1)).toContainText(HOSTILE);
   // The changed passage is highlighted (a coloured background), the unchanged text is not marked.
-  const bg = await saved.getByTestId('added').first().evaluate((el) => getComputedStyle(el).backgroundColor);
+  const bg = await saved
+    .getByTestId('added')
+    .first()
+    .evaluate((el) => getComputedStyle(el).backgroundColor);
   expect(bg).not.toBe('rgba(0, 0, 0, 0)');
   // Only changed passages by default, with one unchanged line either side of each.
   await expect(saved).toContainText('We share data with cloud providers');
@@ -116,7 +133,10 @@ test('policy snapshots: answers with flags, HTML read as text, diff of the chang
   const schedule = page.getByTestId('schedule');
   await expect(schedule.getByTestId('schedule-row')).toHaveCount(1);
   await expect(schedule).toContainText('next by');
-  const [download] = await Promise.all([page.waitForEvent('download'), schedule.getByRole('button', { name: 'Download reminders (.ics)' }).click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    schedule.getByRole('button', { name: 'Download reminders (.ics)' }).click()
+  ]);
   expect(download.suggestedFilename()).toBe('policy-reviews.ics');
   const ics = readFileSync(await download.path(), 'utf8');
   expect(ics.startsWith('BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:')).toBe(true);

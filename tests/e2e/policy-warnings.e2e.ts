@@ -12,7 +12,8 @@ import { SHOTS, createLedger, glb, nav, recordGeneration, watch } from './flows.
 test.use({ baseURL: process.env.E2E_BASE_URL });
 
 const DAY = 86_400_000;
-const ymd = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+const ymd = (d: Date) =>
+  `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 
 const TRIPO = `Tripo Privacy Policy
 Last updated: 1 March 2025
@@ -36,9 +37,22 @@ We do not sell your data.
 We keep files for 30 days after you delete them.
 Backups are encrypted.`;
 
-const V2 = V1.replace('We use your content to provide the service.', 'We use your content to provide the service and to train our models.');
+const V2 = V1.replace(
+  'We use your content to provide the service.',
+  'We use your content to provide the service and to train our models.'
+);
 
-async function snapshot(page: Page, o: { platform: string; text: string; date?: string; answers?: Record<string, string>; carry?: boolean; save?: boolean }) {
+async function snapshot(
+  page: Page,
+  o: {
+    platform: string;
+    text: string;
+    date?: string;
+    answers?: Record<string, string>;
+    carry?: boolean;
+    save?: boolean;
+  }
+) {
   // The Policies link leads to /policies, where the new-snapshot form is shown (with ?snapshot= a snapshot is).
   await nav(page, 'Policies');
   await expect(page).toHaveURL(/\/policies$/);
@@ -58,22 +72,36 @@ async function snapshot(page: Page, o: { platform: string; text: string; date?: 
   return form;
 }
 
-test('a stale snapshot warns on the checklist and the Record page; a snapshot of another platform warns', async ({ page }) => {
+test('a stale snapshot warns on the checklist and the Record page; a snapshot of another platform warns', async ({
+  page
+}) => {
   const problems = watch(page);
   await createLedger(page);
   const then = new Date(Date.now() - 431 * DAY);
-  const age = Math.floor((Date.now() - new Date(then.getFullYear(), then.getMonth(), then.getDate(), 12).getTime()) / DAY);
-  await snapshot(page, { platform: 'Tripo', text: TRIPO, date: ymd(then), answers: { trainingOnInputs: 'No', optOutAvailable: 'Yes' } });
+  const age = Math.floor(
+    (Date.now() - new Date(then.getFullYear(), then.getMonth(), then.getDate(), 12).getTime()) / DAY
+  );
+  await snapshot(page, {
+    platform: 'Tripo',
+    text: TRIPO,
+    date: ymd(then),
+    answers: { trainingOnInputs: 'No', optOutAvailable: 'Yes' }
+  });
 
   // The checklist: the stale snapshot is suggested, and named with its age before anything is ticked.
   await nav(page, 'Checklist');
   const form = page.getByTestId('checklist-form');
   await form.getByLabel('Project', { exact: true }).fill('Robot Client');
   // A snapshot picked before the platform was typed, then another platform typed: it warns.
-  await form.getByTestId('checklist-snapshots').getByRole('checkbox', { name: /Tripo · Privacy policy/ }).check();
+  await form
+    .getByTestId('checklist-snapshots')
+    .getByRole('checkbox', { name: /Tripo · Privacy policy/ })
+    .check();
   await form.getByLabel('Platform', { exact: true }).fill('Meshy');
   const warnings = form.getByTestId('policy-warnings');
-  await expect(warnings.getByTestId('warning-other-snapshots')).toContainText('of another platform: Tripo privacy policy');
+  await expect(warnings.getByTestId('warning-other-snapshots')).toContainText(
+    'of another platform: Tripo privacy policy'
+  );
   await page.screenshot({ path: `${SHOTS}policy-warnings-03-checklist-other-platform.png`, fullPage: true });
   await form.getByLabel('Platform', { exact: true }).fill('Tripo');
   await expect(warnings.getByTestId('warning-other-snapshots')).toHaveCount(0);
@@ -104,7 +132,9 @@ test('a stale snapshot warns on the checklist and the Record page; a snapshot of
   await page.screenshot({ path: `${SHOTS}policy-warnings-02-record-stale.png`, fullPage: true });
 
   // Recorded anyway (warnings never block): the Dashboard lists it under Gaps, as the warning said.
-  await gen.getByLabel('Output files').setInputFiles([{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(16) }]);
+  await gen
+    .getByLabel('Output files')
+    .setInputFiles([{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(16) }]);
   await gen.getByRole('button', { name: 'Record generation' }).click();
   await expect(page.getByTestId('recorded')).toContainText('Generation recorded');
   await nav(page, 'Dashboard');
@@ -112,19 +142,34 @@ test('a stale snapshot warns on the checklist and the Record page; a snapshot of
   expect(problems).toEqual([]);
 });
 
-test('a changed answer is shown before signing and on the snapshot; the plain-text diff keeps lines; red flags warn', async ({ page }) => {
+test('a changed answer is shown before signing and on the snapshot; the plain-text diff keeps lines; red flags warn', async ({
+  page
+}) => {
   const problems = watch(page);
   await createLedger(page);
   await snapshot(page, { platform: 'Meshy', text: V1, answers: { trainingOnOutputs: 'No', optOutAvailable: 'Yes' } });
-  await recordGeneration(page, { platform: 'Meshy', project: 'Old Terms', classification: 'confidential', files: [{ name: 'chair.glb', mimeType: 'model/gltf-binary', buffer: glb(8) }] });
+  await recordGeneration(page, {
+    platform: 'Meshy',
+    project: 'Old Terms',
+    classification: 'confidential',
+    files: [{ name: 'chair.glb', mimeType: 'model/gltf-binary', buffer: glb(8) }]
+  });
 
   // The new snapshot: "training on inputs" goes from Not stated to Yes. Shown before signing.
-  const form = await snapshot(page, { platform: 'Meshy', text: V2, carry: true, answers: { trainingOnInputs: 'Yes' }, save: false });
+  const form = await snapshot(page, {
+    platform: 'Meshy',
+    text: V2,
+    carry: true,
+    answers: { trainingOnInputs: 'Yes' },
+    save: false
+  });
   const changes = form.getByTestId('answer-changes');
   await expect(changes.getByTestId('answer-change')).toHaveCount(1);
   await expect(changes.getByTestId('answer-change')).toHaveText(/training on inputs: Not stated → Yes/);
   await expect(changes.getByTestId('answer-change')).toHaveAttribute('data-worse', 'true');
-  await expect(changes.getByTestId('generations-under')).toContainText('1 generation recorded on this platform under the previous terms');
+  await expect(changes.getByTestId('generations-under')).toContainText(
+    '1 generation recorded on this platform under the previous terms'
+  );
   await expect(changes.getByTestId('generation-under')).toContainText('Old Terms');
   const draft = form.getByTestId('policy-diff');
   await expect(draft.getByTestId('added')).toHaveText(['and to train our models']);
@@ -153,7 +198,9 @@ test('a changed answer is shown before signing and on the snapshot; the plain-te
   await view.getByLabel('Show only changed passages').uncheck();
   await expect(diff.getByTestId('diff-row')).toHaveCount(12);
   await expect(diff.locator('[data-testid="diff-row"][data-changed="true"]')).toHaveCount(1);
-  await expect(diff.getByTestId('diff-row').nth(3)).toHaveText(/We collect the prompts you type\.\s*We collect the prompts you type\./);
+  await expect(diff.getByTestId('diff-row').nth(3)).toHaveText(
+    /We collect the prompts you type\.\s*We collect the prompts you type\./
+  );
   await page.screenshot({ path: `${SHOTS}policy-warnings-06-plain-text-diff.png`, fullPage: true });
 
   // The red flag warns before signing a client checklist and a client generation.
@@ -161,7 +208,9 @@ test('a changed answer is shown before signing and on the snapshot; the plain-te
   const cl = page.getByTestId('checklist-form');
   await cl.getByLabel('Project', { exact: true }).fill('Robot Client');
   await cl.getByLabel('Platform', { exact: true }).fill('Meshy');
-  await expect(cl.getByTestId('warning-red-flags')).toContainText("Meshy's current privacy policy: training on inputs: Yes");
+  await expect(cl.getByTestId('warning-red-flags')).toContainText(
+    "Meshy's current privacy policy: training on inputs: Yes"
+  );
   await expect(cl.getByTestId('warning-stale')).toHaveCount(0);
   await cl.getByTestId('policy-warnings').scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SHOTS}policy-warnings-07-checklist-red-flag.png`, fullPage: true });
@@ -183,12 +232,21 @@ test('the optional questions are answered and shown; the platforms side by side'
   const problems = watch(page);
   await createLedger(page);
   const old = new Date(Date.now() - 200 * DAY);
-  await snapshot(page, { platform: 'Tripo', text: TRIPO, date: ymd(old), answers: { trainingOnInputs: 'Yes', contentLicense: 'Yes' } });
+  await snapshot(page, {
+    platform: 'Tripo',
+    text: TRIPO,
+    date: ymd(old),
+    answers: { trainingOnInputs: 'Yes', contentLicense: 'Yes' }
+  });
   const view = page.getByTestId('snapshot-view');
   await expect(view.locator('[data-testid="answer"][data-key="contentLicense"]')).toHaveAttribute('data-flag', 'red');
   // Unanswered optional questions are not recorded, so not shown.
   await expect(view.locator('[data-testid="answer"][data-key="outputsOwned"]')).toHaveCount(0);
-  await snapshot(page, { platform: 'Meshy', text: V1, answers: { trainingOnInputs: 'No', outputsOwned: 'Yes', dataProtectionCommitments: 'Yes' } });
+  await snapshot(page, {
+    platform: 'Meshy',
+    text: V1,
+    answers: { trainingOnInputs: 'No', outputsOwned: 'Yes', dataProtectionCommitments: 'Yes' }
+  });
   await expect(view.locator('[data-testid="answer"][data-key="outputsOwned"]')).toHaveAttribute('data-flag', 'green');
 
   const cmp = page.getByTestId('platform-comparison');

@@ -56,7 +56,14 @@ test('Chromium reports no installability error (a real, non-incognito profile)',
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
     baseURL: process.env.E2E_BASE_URL,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync'
+    ]
   });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -67,7 +74,9 @@ test('Chromium reports no installability error (a real, non-incognito profile)',
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;
       if (!navigator.serviceWorker.controller) {
-        await new Promise<void>((r) => navigator.serviceWorker.addEventListener('controllerchange', () => r(), { once: true }));
+        await new Promise<void>((r) =>
+          navigator.serviceWorker.addEventListener('controllerchange', () => r(), { once: true })
+        );
       }
     });
     const cdp = await context.newCDPSession(page);

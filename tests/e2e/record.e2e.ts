@@ -8,7 +8,9 @@ import { HOSTILE, SHOTS, createLedger, glb, gltfSet, nav, sha256, watch } from '
 
 test.use({ baseURL: process.env.E2E_BASE_URL });
 
-test('record a glTF set and a 20 MB GLB with progress, hashes match, model version remembered for its platform', async ({ page }) => {
+test('record a glTF set and a 20 MB GLB with progress, hashes match, model version remembered for its platform', async ({
+  page
+}) => {
   const problems = watch(page);
   await createLedger(page);
   await nav(page, 'Record');
@@ -27,9 +29,13 @@ test('record a glTF set and a 20 MB GLB with progress, hashes match, model versi
   await form.getByLabel('Project', { exact: true }).fill('Bronze Robots');
   await form.getByLabel('Classification').selectOption('client');
   await form.getByLabel('Seed').fill('42');
-  await form.getByLabel('Output files').setInputFiles([...set, { name: 'statue.glb', mimeType: 'model/gltf-binary', buffer: big }]);
+  await form
+    .getByLabel('Output files')
+    .setInputFiles([...set, { name: 'statue.glb', mimeType: 'model/gltf-binary', buffer: big }]);
   await form.getByLabel('Output files').setInputFiles([{ name: `${HOSTILE}.stl`, mimeType: 'model/stl', buffer: stl }]);
-  await form.getByLabel('Reference images or files (optional)').setInputFiles([{ name: 'sketch.png', mimeType: 'image/png', buffer: set[2].buffer }]);
+  await form
+    .getByLabel('Reference images or files (optional)')
+    .setInputFiles([{ name: 'sketch.png', mimeType: 'image/png', buffer: set[2].buffer }]);
 
   // The .gltf, the .bin and the texture it names form one set; the others stand alone.
   const rows = form.getByTestId('output-files').getByTestId('file-row');
@@ -69,9 +75,16 @@ test('record a glTF set and a 20 MB GLB with progress, hashes match, model versi
     ['statue.glb', big],
     [`${HOSTILE}.stl`, stl]
   ] as const) {
-    await expect(done.locator('li').filter({ has: page.getByText(name, { exact: true }) }).locator('[data-sha256]')).toHaveAttribute('data-sha256', sha256(bytes));
+    await expect(
+      done
+        .locator('li')
+        .filter({ has: page.getByText(name, { exact: true }) })
+        .locator('[data-sha256]')
+    ).toHaveAttribute('data-sha256', sha256(bytes));
   }
-  await expect(done.locator('li').filter({ has: page.getByText('robot.bin', { exact: true }) })).toContainText('set robot.gltf');
+  await expect(done.locator('li').filter({ has: page.getByText('robot.bin', { exact: true }) })).toContainText(
+    'set robot.gltf'
+  );
   await expect(done).toContainText(HOSTILE);
   await expect(page.locator('main img')).toHaveCount(0);
   await expect(page.locator('main')).not.toContainText('weathered bronze robot');
@@ -104,11 +117,14 @@ test('files can be dropped on the drop zone', async ({ page }) => {
   await createLedger(page);
   await nav(page, 'Record');
   const set = gltfSet('chair');
-  const dt = await page.evaluateHandle((files) => {
-    const dt = new DataTransfer();
-    for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name));
-    return dt;
-  }, set.map((f) => ({ name: f.name, b64: f.buffer.toString('base64') })));
+  const dt = await page.evaluateHandle(
+    (files) => {
+      const dt = new DataTransfer();
+      for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name));
+      return dt;
+    },
+    set.map((f) => ({ name: f.name, b64: f.buffer.toString('base64') }))
+  );
   await page.getByTestId('drop-outputs').dispatchEvent('drop', { dataTransfer: dt });
   const rows = page.getByTestId('output-files').getByTestId('file-row');
   await expect(rows).toHaveCount(3);

@@ -17,19 +17,42 @@ test('the dashboard and search follow a peer’s events without a reload', async
   const tmp = mkdtempSync(path.join(tmpdir(), 'pl-refresh-e2e-'));
   const dir = path.join(tmp, 'cli');
   const bin = path.join(ROOT, 'bin/provenance-ledger.js');
-  const cli = (...args: string[]) => execFileSync(process.execPath, [bin, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const cli = (...args: string[]) =>
+    execFileSync(process.execPath, [bin, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const record = (project: string) => {
     const out = path.join(tmp, `${project}.glb`);
     writeFileSync(out, glb(32, project));
-    cli('record', 'generation', '--ledger', dir, '--platform', 'Tripo', '--output', out, '--project', project, '--classification', 'client', '--prompt', `a prompt for ${project}`);
+    cli(
+      'record',
+      'generation',
+      '--ledger',
+      dir,
+      '--platform',
+      'Tripo',
+      '--output',
+      out,
+      '--project',
+      project,
+      '--classification',
+      'client',
+      '--prompt',
+      `a prompt for ${project}`
+    );
     cli('sync', '--ledger', dir, '--relay', relay.url, '--once', '--json');
   };
   const browser = await launch();
   try {
     cli('init', '--ledger', dir, '--name', 'Carl CLI', '--ledger-name', 'Studio Live');
-    const inv = await startProcess(process.execPath, [bin, 'invite', '--ledger', dir, '--relay', relay.url, '--json'], /"code": "([A-Z0-9-]+)"/);
+    const inv = await startProcess(
+      process.execPath,
+      [bin, 'invite', '--ledger', dir, '--relay', relay.url, '--json'],
+      /"code": "([A-Z0-9-]+)"/
+    );
     const invDone = new Promise<string>((res) => inv.child.on('exit', () => res(inv.output())));
-    const context = await browser.newContext({ baseURL: process.env.E2E_BASE_URL, viewport: { width: 1280, height: 900 } });
+    const context = await browser.newContext({
+      baseURL: process.env.E2E_BASE_URL,
+      viewport: { width: 1280, height: 900 }
+    });
     const page = await context.newPage();
     const problems = watch(page);
     await joinTeam(page, inv.match[1], 'Bea Browser', relay.url);

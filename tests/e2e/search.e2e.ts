@@ -21,7 +21,13 @@ test('search filters over many events, virtualized', async ({ page }) => {
       platform: PLATFORMS[i % 3],
       project: PROJECTS[i % 4],
       classification: CLASSES[i % 4],
-      files: [{ name: i === 6 ? `${HOSTILE}.stl` : `part-${String(i).padStart(2, '0')}.stl`, mimeType: 'model/stl', buffer: Buffer.from(`solid p${i}\nendsolid p${i}\n`) }]
+      files: [
+        {
+          name: i === 6 ? `${HOSTILE}.stl` : `part-${String(i).padStart(2, '0')}.stl`,
+          mimeType: 'model/stl',
+          buffer: Buffer.from(`solid p${i}\nendsolid p${i}\n`)
+        }
+      ]
     });
   }
   await nav(page, 'Search');
@@ -71,7 +77,8 @@ test('search filters over many events, virtualized', async ({ page }) => {
   await page.getByRole('button', { name: 'Clear filters' }).click();
 
   // Date range: today holds everything, yesterday nothing.
-  const day = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  const day = (d: Date) =>
+    `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
   const today = new Date();
   const yesterday = new Date(Date.now() - 86_400_000);
   await s.getByLabel('From').fill(day(today));

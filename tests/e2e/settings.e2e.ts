@@ -21,7 +21,10 @@ async function create(page: Page, passphrase?: string) {
   await expect(page.getByTestId('ledger-name')).toHaveText('Studio Nord', { timeout: 30_000 });
 }
 
-test('key backup at creation, download, restore elsewhere; wrong passphrase changes nothing', async ({ page, browser }) => {
+test('key backup at creation, download, restore elsewhere; wrong passphrase changes nothing', async ({
+  page,
+  browser
+}) => {
   const problems = watch(page);
   await create(page, 'a long backup passphrase');
   await page.goto('/settings');
@@ -29,7 +32,10 @@ test('key backup at creation, download, restore elsewhere; wrong passphrase chan
   const fingerprint = (await page.getByTestId('fingerprint').textContent())!.trim();
   expect(fingerprint.replace(/ /g, '')).toMatch(/^[0-9a-f]{16}$/);
   await page.screenshot({ path: `${SHOTS}settings.png`, fullPage: true });
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download encrypted key backup' }).click()]);
+  const [dl] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download encrypted key backup' }).click()
+  ]);
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'pl-key-')), dl.suggestedFilename());
   await dl.saveAs(file);
   const backup = JSON.parse(readFileSync(file, 'utf8'));
@@ -104,7 +110,12 @@ test('ledger export, import on a new device, corrupt file refused with nothing c
   const exported = path.join(dir, dl.suggestedFilename());
   await dl.saveAs(exported);
   const lines = readFileSync(exported, 'utf8').trim().split('\n');
-  expect(JSON.parse(lines[0])).toMatchObject({ format: 'provenance-ledger/export/v2', events: 5, signatures: 5, ledgerName: 'Studio Nord' });
+  expect(JSON.parse(lines[0])).toMatchObject({
+    format: 'provenance-ledger/export/v2',
+    events: 5,
+    signatures: 5,
+    ledgerName: 'Studio Nord'
+  });
   expect(lines).toHaveLength(11); // the manifest, then each event followed by its journal signature (<id>.git)
 
   // The export imports on another device, read-only without the key.

@@ -49,18 +49,32 @@ test('a fresh profile signs no privacy claim it was not given, and says "not rec
   await form.getByLabel('Platform', { exact: true }).fill('Tripo');
   await form.getByLabel('Project', { exact: true }).fill('Sketches');
   await form.getByLabel('Prompt').fill('a small brass robot');
-  await form.getByLabel('Output files').setInputFiles([{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64, 'one') }]);
+  await form
+    .getByLabel('Output files')
+    .setInputFiles([{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64, 'one') }]);
   await form.getByRole('button', { name: 'Record generation' }).click();
   const done = page.getByTestId('recorded');
   await expect(done).toContainText('Generation recorded');
-  await expect(page.getByTestId('recorded-settings')).toHaveText('Training opt-out: not recorded · Privacy mode: not recorded');
+  await expect(page.getByTestId('recorded-settings')).toHaveText(
+    'Training opt-out: not recorded · Privacy mode: not recorded'
+  );
   await page.screenshot({ path: `${SHOTS}claims-02-recorded-not-recorded.png`, fullPage: true });
 
   // The asset page says so.
   await done.getByRole('link', { name: 'Open the asset' }).click();
   const details = page.locator('[data-testid="step"][data-type="generation"] dl.details');
-  await expect(details.locator('div').filter({ has: page.getByText('Training opt-out', { exact: true }) }).locator('dd')).toHaveText('not recorded');
-  await expect(details.locator('div').filter({ has: page.getByText('Privacy mode', { exact: true }) }).locator('dd')).toHaveText('not recorded');
+  await expect(
+    details
+      .locator('div')
+      .filter({ has: page.getByText('Training opt-out', { exact: true }) })
+      .locator('dd')
+  ).toHaveText('not recorded');
+  await expect(
+    details
+      .locator('div')
+      .filter({ has: page.getByText('Privacy mode', { exact: true }) })
+      .locator('dd')
+  ).toHaveText('not recorded');
   await page.screenshot({ path: `${SHOTS}claims-03-asset-not-recorded.png`, fullPage: true });
 
   // The signed event itself has no trainingOptOut or privacyMode.
@@ -71,7 +85,9 @@ test('a fresh profile signs no privacy claim it was not given, and says "not rec
   expect(problems).toEqual([]);
 });
 
-test('values stay with their platform: Tripo v2.5 is not carried to Meshy, nor is a Tripo checklist', async ({ page }, info) => {
+test('values stay with their platform: Tripo v2.5 is not carried to Meshy, nor is a Tripo checklist', async ({
+  page
+}, info) => {
   const problems = watch(page);
   await createLedger(page);
 
@@ -105,7 +121,9 @@ test('values stay with their platform: Tripo v2.5 is not carried to Meshy, nor i
   await expect(checklist).toHaveValue('');
   await expect(checklist.locator('option')).toHaveText(['None']);
   await page.screenshot({ path: `${SHOTS}claims-04-meshy-cleared.png`, fullPage: true });
-  await form.getByLabel('Output files').setInputFiles([{ name: 'teapot.glb', mimeType: 'model/gltf-binary', buffer: glb(64, 'meshy') }]);
+  await form
+    .getByLabel('Output files')
+    .setInputFiles([{ name: 'teapot.glb', mimeType: 'model/gltf-binary', buffer: glb(64, 'meshy') }]);
   await form.getByRole('button', { name: 'Record generation' }).click();
   await expect(page.getByTestId('recorded')).toContainText('Generation recorded');
   await expect(page.getByTestId('recorded-settings')).toHaveText('Training opt-out: on · Privacy mode: off');
@@ -117,7 +135,9 @@ test('values stay with their platform: Tripo v2.5 is not carried to Meshy, nor i
   await expect(form.getByLabel('Model version')).toHaveValue('');
   await form.getByLabel('Model version').fill('v2.5');
   await form.getByLabel('Mode', { exact: true }).selectOption('image-to-3d');
-  await form.getByLabel('Output files').setInputFiles([{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64, 'tripo') }]);
+  await form
+    .getByLabel('Output files')
+    .setInputFiles([{ name: 'robot.glb', mimeType: 'model/gltf-binary', buffer: glb(64, 'tripo') }]);
   await form.getByRole('button', { name: 'Record generation' }).click();
   await expect(page.getByTestId('recorded')).toContainText('Generation recorded');
 
@@ -152,7 +172,7 @@ test('values stay with their platform: Tripo v2.5 is not carried to Meshy, nor i
   expect(problems).toEqual([]);
 });
 
-test('a handoff ticks no file: which files went to the client is the user\'s statement', async ({ page }) => {
+test("a handoff ticks no file: which files went to the client is the user's statement", async ({ page }) => {
   const problems = watch(page);
   await createLedger(page);
   await nav(page, 'Record');
@@ -160,7 +180,9 @@ test('a handoff ticks no file: which files went to the client is the user\'s sta
   await form.getByLabel('Platform', { exact: true }).fill('Tripo');
   await form.getByLabel('Project', { exact: true }).fill('Handoffs');
   await form.getByLabel('Prompt').fill('a chair');
-  await form.getByLabel('Output files').setInputFiles([{ name: 'chair.glb', mimeType: 'model/gltf-binary', buffer: glb(64, 'chair') }]);
+  await form
+    .getByLabel('Output files')
+    .setInputFiles([{ name: 'chair.glb', mimeType: 'model/gltf-binary', buffer: glb(64, 'chair') }]);
   await form.getByRole('button', { name: 'Record generation' }).click();
   await page.getByTestId('recorded').getByRole('link', { name: 'Open the asset' }).click();
 

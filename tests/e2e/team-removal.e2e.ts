@@ -22,7 +22,20 @@ import path from 'node:path';
 import { createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
 import { audit } from './support/axe.ts';
 import { SHOTS } from './support/app.ts';
-import { ROOT, joinTeam, launch, makeDeviceInvite, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
+import {
+  ROOT,
+  joinTeam,
+  launch,
+  makeDeviceInvite,
+  makeInvite,
+  makeNetns,
+  peerOnline,
+  startAppServer,
+  startProcess,
+  startRelay,
+  startSync,
+  stop
+} from './support/team.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -40,7 +53,19 @@ function cliIn(prefix: string[], ...args: string[]): Promise<{ code: number | nu
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
     // --json prints one document per thing that happened (pretty-printed); the last is the summary.
-    child.on('close', (code) => resolve({ code, out, json: () => JSON.parse(out.trim().split(/\n(?=\{)/).at(-1)!) }));
+    child.on('close', (code) =>
+      resolve({
+        code,
+        out,
+        json: () =>
+          JSON.parse(
+            out
+              .trim()
+              .split(/\n(?=\{)/)
+              .at(-1)!
+          )
+      })
+    );
   });
 }
 
@@ -59,7 +84,8 @@ async function open(browser: Browser, baseURL: string): Promise<{ page: Page; pr
   return { page, problems: watch(page) };
 }
 
-const memberRow = (page: Page, name: string) => page.getByTestId('members').getByTestId('member-row').filter({ hasText: name });
+const memberRow = (page: Page, name: string) =>
+  page.getByTestId('members').getByTestId('member-row').filter({ hasText: name });
 
 async function searchShows(page: Page, text: string, shown: boolean) {
   await nav(page, 'Search');
@@ -97,7 +123,12 @@ test('a browser owner removes a CLI member: the other browser moves to the new k
     await expect(memberRow(b, 'Carl CLI')).toBeVisible({ timeout: 20_000 });
     const first = await cli('sync', '--ledger', dir, '--relay', relay.url, '--once', '--wait', '20', '--json');
     expect(first.code, first.out).toBe(0);
-    expect(first.json().peers.map((p: { name: string }) => p.name).sort()).toEqual(['Ada Admin', 'Bea Member']);
+    expect(
+      first
+        .json()
+        .peers.map((p: { name: string }) => p.name)
+        .sort()
+    ).toEqual(['Ada Admin', 'Bea Member']);
 
     // Ada removes Carl: a confirmation names him and says what it means.
     await nav(a, 'Team');
@@ -131,7 +162,22 @@ test('a browser owner removes a CLI member: the other browser moves to the new k
     // Carl, unaware, records an event and syncs on the old epoch: Ada refuses him and tells him why.
     const out = path.join(tmp, 'late.glb');
     writeFileSync(out, glb(16, 'late'));
-    const rec = await cli('record', 'generation', '--ledger', dir, '--platform', 'Tripo', '--output', out, '--project', 'Latecomer', '--classification', 'client', '--prompt', 'after the removal');
+    const rec = await cli(
+      'record',
+      'generation',
+      '--ledger',
+      dir,
+      '--platform',
+      'Tripo',
+      '--output',
+      out,
+      '--project',
+      'Latecomer',
+      '--classification',
+      'client',
+      '--prompt',
+      'after the removal'
+    );
     expect(rec.code, rec.out).toBe(0);
     const late = await cli('sync', '--ledger', dir, '--relay', relay.url, '--once', '--wait', '15', '--json');
     expect(late.code, late.out).toBe(1);
@@ -165,7 +211,9 @@ test('a CLI owner removes a browser member: that browser is told on its Team pag
   const [bb, bd] = [await launch(), await launch()];
   let syncing: Awaited<ReturnType<typeof startProcess>> | undefined;
   try {
-    expect((await cli('init', '--ledger', dir, '--name', 'Carl Owner', '--ledger-name', 'Studio CLI Owner')).code).toBe(0);
+    expect((await cli('init', '--ledger', dir, '--name', 'Carl Owner', '--ledger-name', 'Studio CLI Owner')).code).toBe(
+      0
+    );
     const base = process.env.E2E_BASE_URL!;
     const { page: b, problems: pb } = await open(bb, base);
     const { page: d, problems: pd } = await open(bd, base);
@@ -173,7 +221,11 @@ test('a CLI owner removes a browser member: that browser is told on its Team pag
       [b, 'Bea Leaving'],
       [d, 'Dee Staying']
     ] as const) {
-      const inv = await startProcess(process.execPath, [BIN, 'invite', '--ledger', dir, '--relay', relay.url, '--json'], /"code": "([A-Z0-9-]+)"/);
+      const inv = await startProcess(
+        process.execPath,
+        [BIN, 'invite', '--ledger', dir, '--relay', relay.url, '--json'],
+        /"code": "([A-Z0-9-]+)"/
+      );
       const done = new Promise<string>((res) => inv.child.on('exit', () => res(inv.output())));
       await joinTeam(page, inv.match[1], name, relay.url);
       await expect(page.getByTestId('ledger-name')).toHaveText('Studio CLI Owner', { timeout: 45_000 });
@@ -193,7 +245,11 @@ test('a CLI owner removes a browser member: that browser is told on its Team pag
     expect(removed.json()).toMatchObject({ removed: [{ name: 'Bea Leaving' }], teamEpoch: 2 });
 
     // The CLI syncs in epoch 2's room and in epoch 1's: Bea is refused there and shown the removal.
-    syncing = await startProcess(process.execPath, [BIN, 'sync', '--ledger', dir, '--relay', relay.url], /syncing ledger/);
+    syncing = await startProcess(
+      process.execPath,
+      [BIN, 'sync', '--ledger', dir, '--relay', relay.url],
+      /syncing ledger/
+    );
     await nav(b, 'Team');
     const notice = b.getByTestId('removed-notice');
     await expect(notice).toBeVisible({ timeout: 30_000 });
@@ -237,14 +293,37 @@ test('a CLI owner removes a browser member: that browser is told on its Team pag
     // A new CLI event reaches Dee on the new epoch; Bea, removed, gets nothing.
     const out = path.join(tmp, 'new.glb');
     writeFileSync(out, glb(16, 'new'));
-    expect((await cli('record', 'generation', '--ledger', dir, '--platform', 'Tripo', '--output', out, '--project', 'Newepoch', '--classification', 'client', '--prompt', 'p')).code).toBe(0);
+    expect(
+      (
+        await cli(
+          'record',
+          'generation',
+          '--ledger',
+          dir,
+          '--platform',
+          'Tripo',
+          '--output',
+          out,
+          '--project',
+          'Newepoch',
+          '--classification',
+          'client',
+          '--prompt',
+          'p'
+        )
+      ).code
+    ).toBe(0);
     const again = await cli('sync', '--ledger', dir, '--relay', relay.url, '--once', '--wait', '20', '--json');
     expect(again.code, again.out).toBe(0);
     expect(again.json().peers.map((p: { name: string }) => p.name)).toEqual(['Dee Staying']);
     await searchShows(d, 'Newepoch', true);
     await searchShows(b, 'Newepoch', false);
     // The worker logs the refused append (the one expected error); nothing else.
-    expect(pb.filter((p) => !p.startsWith('console: ledger worker: LedgerError: this device was removed from the team by Carl Owner'))).toEqual([]);
+    expect(
+      pb.filter(
+        (p) => !p.startsWith('console: ledger worker: LedgerError: this device was removed from the team by Carl Owner')
+      )
+    ).toEqual([]);
     expect(pd).toEqual([]);
   } finally {
     await stop(syncing?.child);
@@ -271,11 +350,19 @@ test('a member with two devices: the owner invites a second device of Bea on the
     // Bea's laptop joins with an invite for another device of Bea; whatever name it types, it is Bea's.
     const code = await makeDeviceInvite(a, relay.url, 'Bea Member');
     await joinTeam(c, code, 'Bea Laptop', relay.url);
-    await expect(c.getByTestId('joined-as')).toHaveText('This device joined as another device of Bea Member (member): the team knows it by that name, not “Bea Laptop”.');
+    await expect(c.getByTestId('joined-as')).toHaveText(
+      'This device joined as another device of Bea Member (member): the team knows it by that name, not “Bea Laptop”.'
+    );
     await expect(a.getByTestId('invite-state').last()).toHaveText('joined');
-    await expect(a.getByTestId('invites')).toContainText('another device of Bea Member (member) · joined: a new device of Bea Member joined');
+    await expect(a.getByTestId('invites')).toContainText(
+      'another device of Bea Member (member) · joined: a new device of Bea Member joined'
+    );
     await expect(memberRow(c, 'Bea Member').getByTestId('device')).toHaveCount(2);
-    const laptop = (await memberRow(c, 'Bea Member').getByTestId('device').filter({ hasText: 'this device' }).locator('.mono').textContent())!.trim();
+    const laptop = (await memberRow(c, 'Bea Member')
+      .getByTestId('device')
+      .filter({ hasText: 'this device' })
+      .locator('.mono')
+      .textContent())!.trim();
     await expect(memberRow(c, 'Bea Laptop')).toHaveCount(0);
     // On the owner's page: one member, two devices, each with its own remove button; the owner's row has none.
     await nav(a, 'Team');
@@ -289,7 +376,9 @@ test('a member with two devices: the owner invites a second device of Bea on the
     await expect(memberRow(b, 'Bea Member').getByTestId('remove-device')).toHaveCount(0);
 
     for (const p of [a, b, c]) await startSync(p, relay.url, { relay: true, webrtc: false, tabs: false });
-    await expect(a.getByTestId('peer-row').filter({ hasText: 'Bea Member' }).getByText('online')).toHaveCount(2, { timeout: 30_000 });
+    await expect(a.getByTestId('peer-row').filter({ hasText: 'Bea Member' }).getByText('online')).toHaveCount(2, {
+      timeout: 30_000
+    });
     // Peers are named by the device fingerprints the members table shows, so each can be told apart.
     await expect(a.getByTestId('peer-row').filter({ hasText: laptop })).toHaveCount(1);
     await recordGeneration(c, generation('Laptopwork'));
@@ -297,18 +386,26 @@ test('a member with two devices: the owner invites a second device of Bea on the
     await searchShows(a, 'Laptopwork', true);
 
     // The laptop is lost: the owner removes that device; the confirmation says only that device goes.
-    await beaRow.getByTestId('device').filter({ hasText: laptop }).getByRole('button', { name: `Remove this device of Bea Member (${laptop})` }).click();
+    await beaRow
+      .getByTestId('device')
+      .filter({ hasText: laptop })
+      .getByRole('button', { name: `Remove this device of Bea Member (${laptop})` })
+      .click();
     const confirm = a.getByRole('alertdialog', { name: `Remove Bea Member's device ${laptop}?` });
     await expect(confirm).toBeVisible();
     await expect(confirm).toBeFocused();
-    await expect(confirm).toContainText(`Only device ${laptop} can no longer sync with the team: every member refuses it from now on. Bea Member stays a member, with one other device.`);
+    await expect(confirm).toContainText(
+      `Only device ${laptop} can no longer sync with the team: every member refuses it from now on. Bea Member stays a member, with one other device.`
+    );
     await expect(confirm).toContainText('The team key moves to epoch 2');
     await a.screenshot({ path: `${SHOTS}team-03-remove-device.png`, fullPage: true });
     // The two-device row, its buttons and the confirmation pass axe (no serious or critical violation).
     await a.getByLabel('For', { exact: true }).selectOption({ label: 'another device of Bea Member' });
     expect(await audit(a)).toEqual([]);
     await confirm.getByRole('button', { name: `Remove device ${laptop}` }).click();
-    await expect(a.getByTestId('remove-done')).toContainText(`Bea Member's device ${laptop} was removed; Bea Member stays a member.`);
+    await expect(a.getByTestId('remove-done')).toContainText(
+      `Bea Member's device ${laptop} was removed; Bea Member stays a member.`
+    );
     await expect(a.getByTestId('team-epoch')).toHaveText(/epoch 2$/);
     await expect(beaRow.getByTestId('device').filter({ hasText: laptop })).toContainText('removed');
     await expect(beaRow.getByTestId('remove-device')).toHaveCount(0);
@@ -321,7 +418,10 @@ test('a member with two devices: the owner invites a second device of Bea on the
     await expect(c.getByTestId('sync-running')).toContainText('Not syncing');
     await nav(b, 'Team');
     await expect(b.getByTestId('team-epoch')).toHaveText(/epoch 2$/, { timeout: 30_000 });
-    await expect(memberRow(b, 'Bea Member').getByTestId('device').filter({ hasText: laptop })).toContainText('removed', { timeout: 20_000 });
+    await expect(memberRow(b, 'Bea Member').getByTestId('device').filter({ hasText: laptop })).toContainText(
+      'removed',
+      { timeout: 20_000 }
+    );
     await expect(b.getByTestId('removed-notice')).toHaveCount(0);
     await recordGeneration(a, generation('Deskwork'));
     await nav(b, 'Team');
@@ -352,7 +452,18 @@ test('over WebRTC alone, the owner hands the new key to the connected browser an
     await createLedger(a, 'Ada Admin', 'Studio Mesh');
     await joinTeam(b, await makeInvite(a, relay.url), 'Bea Member', relay.url);
     await expect(b.getByTestId('ledger-name')).toHaveText('Studio Mesh', { timeout: 45_000 });
-    const joined = await cliIn(ns.exec, 'join', await makeInvite(a, relay.url), '--ledger', dir, '--name', 'Carl CLI', '--relay', relay.url, '--json');
+    const joined = await cliIn(
+      ns.exec,
+      'join',
+      await makeInvite(a, relay.url),
+      '--ledger',
+      dir,
+      '--name',
+      'Carl CLI',
+      '--relay',
+      relay.url,
+      '--json'
+    );
     expect(joined.code, joined.out).toBe(0);
 
     await startSync(a, relay.url, { relay: false, webrtc: true, tabs: false });

@@ -13,7 +13,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLedger, glb, nav, recordGeneration, watch } from './flows.ts';
 import { SHOTS } from './support/app.ts';
-import { ROOT, expectNoSideScroll, joinTeam, launch, makeInvite, makeNetns, peerOnline, startAppServer, startProcess, startRelay, startSync, stop } from './support/team.ts';
+import {
+  ROOT,
+  expectNoSideScroll,
+  joinTeam,
+  launch,
+  makeInvite,
+  makeNetns,
+  peerOnline,
+  startAppServer,
+  startProcess,
+  startRelay,
+  startSync,
+  stop
+} from './support/team.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -35,7 +48,13 @@ async function open(browser: Browser, baseURL: string): Promise<{ page: Page; pr
 /** The Team page's log shows `n` or more accepted events from peers. */
 const accepted = (page: Page) => expect(page.getByTestId('log-accepted').first()).toBeVisible({ timeout: 30_000 });
 
-async function twoBrowsersSync(a: Page, b: Page, relay: string, over: { relay: boolean; webrtc: boolean; tabs: boolean }, transport: string) {
+async function twoBrowsersSync(
+  a: Page,
+  b: Page,
+  relay: string,
+  over: { relay: boolean; webrtc: boolean; tabs: boolean },
+  transport: string
+) {
   await createLedger(a, 'Ada Admin', 'Studio Sync');
   const code = await makeInvite(a, relay);
   await joinTeam(b, code, 'Bea Member', relay);
@@ -63,22 +82,35 @@ async function twoBrowsersSync(a: Page, b: Page, relay: string, over: { relay: b
     await nav(p, 'Team');
     // Witnessing at each sync: each device's checkpoint is cosigned by the other.
     await expect(p.getByTestId('sync-log')).toContainText("cosigned this device's checkpoint", { timeout: 20_000 });
-    await expect(p.getByTestId('peer-row').getByTestId('peer-witnessing')).toContainText("cosigned this device's log at", { timeout: 20_000 });
+    await expect(p.getByTestId('peer-row').getByTestId('peer-witnessing')).toContainText(
+      "cosigned this device's log at",
+      { timeout: 20_000 }
+    );
     await expect(p.getByTestId('log-rejected')).toHaveCount(0);
   }
 }
 
 /** axe-core's serious and critical violations on the page as it is (evaluated as a11y.e2e.ts does, past the CSP). */
 async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
+  if (!(await page.evaluate(() => 'axe' in window)))
+    await page.evaluate(readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
   return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document): Promise<{ violations: { id: string; impact: string; nodes: { html: string }[] }[] }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(ctx: Document): Promise<{ violations: { id: string; impact: string; nodes: { html: string }[] }[] }>;
+        };
+      }
+    ).axe;
     const r = await axe.run(document);
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.html.slice(0, 120)).join(' | ')}`);
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.html.slice(0, 120)).join(' | ')}`);
   });
 }
 
-const memberRow = (page: Page, name: string) => page.getByTestId('members').getByTestId('member-row').filter({ hasText: name });
+const memberRow = (page: Page, name: string) =>
+  page.getByTestId('members').getByTestId('member-row').filter({ hasText: name });
 
 /** Ada (the owner) makes Bea an admin, then a viewer, on her Team page; each change reaches Bea's browser. */
 async function changeRoles(a: Page, b: Page) {
@@ -100,7 +132,12 @@ async function changeRoles(a: Page, b: Page) {
   // On a phone-sized screen the populated page does not scroll sideways (wide tables scroll inside their card).
   await expectNoSideScroll(a);
   await expect(memberRow(a, 'Bea Member').locator('td').nth(1)).toHaveText('admin');
-  await expect(a.getByLabel('New role for Bea Member').locator('option')).toHaveText(['Choose a role…', 'owner', 'member', 'viewer']);
+  await expect(a.getByLabel('New role for Bea Member').locator('option')).toHaveText([
+    'Choose a role…',
+    'owner',
+    'member',
+    'viewer'
+  ]);
   await expect(a.getByLabel('New role for Bea Member')).toHaveValue(''); // nothing preselected after a change either
   await expect(a.getByTestId('sync-log')).toContainText('Bea Member is now an admin');
 
@@ -117,7 +154,9 @@ async function changeRoles(a: Page, b: Page) {
   await a.keyboard.press('Tab');
   await expect(a.getByRole('button', { name: 'Change role of Bea Member' })).toBeFocused();
   await a.keyboard.press('Enter');
-  await expect(a.getByTestId('role-done')).toHaveText('Bea Member is now a viewer (was admin). The other devices learn it at their next sync.');
+  await expect(a.getByTestId('role-done')).toHaveText(
+    'Bea Member is now a viewer (was admin). The other devices learn it at their next sync.'
+  );
   await expect(b.getByText('Only an owner or admin can invite.')).toBeVisible({ timeout: 20_000 });
   await expect(memberRow(b, 'Bea Member').locator('td').nth(1)).toHaveText('viewer');
   await expect(a.getByTestId('role-error')).toHaveCount(0);
@@ -173,12 +212,17 @@ test('a CLI ledger and a browser sync through the relay; a hostile peer is refus
   const tmp = mkdtempSync(path.join(tmpdir(), 'pl-team-e2e-'));
   const dir = path.join(tmp, 'cli');
   const bin = path.join(ROOT, 'bin/provenance-ledger.js');
-  const cli = (...args: string[]) => execFileSync(process.execPath, [bin, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const cli = (...args: string[]) =>
+    execFileSync(process.execPath, [bin, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const browser = await launch();
   try {
     cli('init', '--ledger', dir, '--name', 'Carl CLI', '--ledger-name', 'Studio CLI');
     // The CLI's invite code, answered by the browser.
-    const inv = await startProcess(process.execPath, [bin, 'invite', '--ledger', dir, '--relay', relay.url, '--json'], /"code": "([A-Z0-9-]+)"/);
+    const inv = await startProcess(
+      process.execPath,
+      [bin, 'invite', '--ledger', dir, '--relay', relay.url, '--json'],
+      /"code": "([A-Z0-9-]+)"/
+    );
     const invDone = new Promise<string>((res) => inv.child.on('exit', () => res(inv.output())));
     const { page, problems } = await open(browser, process.env.E2E_BASE_URL!);
     await joinTeam(page, inv.match[1], 'Bea Browser', relay.url);
@@ -189,9 +233,26 @@ test('a CLI ledger and a browser sync through the relay; a hostile peer is refus
     await recordGeneration(page, generation('Browserbird'));
     const out = path.join(tmp, 'cli-model.glb');
     writeFileSync(out, glb(32, 'cli'));
-    cli('record', 'generation', '--ledger', dir, '--platform', 'Tripo', '--output', out, '--project', 'Clifield', '--classification', 'client', '--prompt', 'a secret CLI prompt');
+    cli(
+      'record',
+      'generation',
+      '--ledger',
+      dir,
+      '--platform',
+      'Tripo',
+      '--output',
+      out,
+      '--project',
+      'Clifield',
+      '--classification',
+      'client',
+      '--prompt',
+      'a secret CLI prompt'
+    );
     // --json prints one document per thing that happened (pretty-printed); the last is the summary.
-    const docs = cli('sync', '--ledger', dir, '--relay', relay.url, '--once', '--json').trim().split(/\n(?=\{)/);
+    const docs = cli('sync', '--ledger', dir, '--relay', relay.url, '--once', '--json')
+      .trim()
+      .split(/\n(?=\{)/);
     const sync = JSON.parse(docs.at(-1)!);
     expect(sync.rejected).toEqual([]);
     expect(sync.accepted.length).toBe(1); // the browser's generation
@@ -207,16 +268,23 @@ test('a CLI ledger and a browser sync through the relay; a hostile peer is refus
     // Witnessing at sync: the browser cosigned the CLI's checkpoint, so the CLI's bundle is witnessed by Bea.
     expect(sync.witnessed.map((w: { name: string }) => w.name)).toContain('Bea Browser');
     await expect(page.getByTestId('sync-log')).toContainText("Cosigned Carl CLI's checkpoint");
-    await expect(page.getByTestId('peer-row').filter({ hasText: 'Carl CLI' }).getByTestId('peer-witnessing')).toContainText('its log cosigned here at');
+    await expect(
+      page.getByTestId('peer-row').filter({ hasText: 'Carl CLI' }).getByTestId('peer-witnessing')
+    ).toContainText('its log cosigned here at');
     const bundle = path.join(tmp, 'cli-model.bundle.json');
     cli('prove', out, '--ledger', dir, '--out', bundle);
     const verified = cli('verify-bundle', bundle, '--file', out);
     expect(verified).toMatch(/^VALID/);
-    expect(verified).toMatch(/cli-model\.glb \(sha256 [0-9a-f]{64}\) was recorded as output of a generation on Tripo .*by Carl CLI .*; witnessed by Bea Browser at /);
+    expect(verified).toMatch(
+      /cli-model\.glb \(sha256 [0-9a-f]{64}\) was recorded as output of a generation on Tripo .*by Carl CLI .*; witnessed by Bea Browser at /
+    );
 
     // A hostile peer in the team's room: its frames are refused, with codes, and shown as text.
     await expect(page.getByTestId('log-rejected')).toHaveCount(0);
-    const hostile = spawn(process.execPath, ['tests/e2e/support/hostile-peer.ts', dir, relay.url], { cwd: ROOT, stdio: 'pipe' });
+    const hostile = spawn(process.execPath, ['tests/e2e/support/hostile-peer.ts', dir, relay.url], {
+      cwd: ROOT,
+      stdio: 'pipe'
+    });
     await new Promise((res) => hostile.on('exit', res));
     await expect(page.getByTestId('log-rejected')).toHaveCount(3, { timeout: 15_000 });
     await expect(page.getByTestId('log-code').first()).toHaveText('FRAME_INVALID');

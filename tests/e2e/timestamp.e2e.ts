@@ -26,11 +26,17 @@ test.afterAll(async () => {
   await tsa?.close();
 });
 
-test('Settings: a TSA through the relay time-stamps the checkpoints; a failure is shown, and Time-stamp now recovers it', async ({ page }) => {
+test('Settings: a TSA through the relay time-stamps the checkpoints; a failure is shown, and Time-stamp now recovers it', async ({
+  page
+}) => {
   test.setTimeout(120_000);
   const problems = watch(page);
   await createLedger(page);
-  await recordGeneration(page, { platform: 'Tripo', project: 'Trusted time', files: [{ name: 'one.glb', mimeType: 'model/gltf-binary', buffer: glb(16, 'one') }] });
+  await recordGeneration(page, {
+    platform: 'Tripo',
+    project: 'Trusted time',
+    files: [{ name: 'one.glb', mimeType: 'model/gltf-binary', buffer: glb(16, 'one') }]
+  });
 
   await nav(page, 'Settings');
   const panel = page.getByTestId('timestamps');
@@ -49,9 +55,13 @@ test('Settings: a TSA through the relay time-stamps the checkpoints; a failure i
 
   // The checkpoint of the two events (the ledger's creation and the generation) is time-stamped through the relay.
   const first = panel.locator('[data-testid="timestamp-checkpoint"][data-size="2"]');
-  await expect(first.getByTestId('timestamp-token')).toContainText(`Time-stamped by ${tsa.tsaSubject} at `, { timeout: 30_000 });
+  await expect(first.getByTestId('timestamp-token')).toContainText(`Time-stamped by ${tsa.tsaSubject} at `, {
+    timeout: 30_000
+  });
   await expect(first.getByTestId('timestamp-token')).toContainText(`via relay ${relay.httpUrl} (`);
-  await expect(first.getByTestId('timestamp-token').locator('time')).toHaveText(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? UTC$/);
+  await expect(first.getByTestId('timestamp-token').locator('time')).toHaveText(
+    /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? UTC$/
+  );
   expect(tsa.requests).toBe(1);
   expect(relay.stats().timestamps).toBe(1);
   await expect(panel.getByTestId('timestamp-pending')).toHaveCount(0);
@@ -61,7 +71,11 @@ test('Settings: a TSA through the relay time-stamps the checkpoints; a failure i
 
   // The TSA fails: the next checkpoint is not time-stamped, and the panel says why.
   tsa.setFailing('http-500');
-  await recordGeneration(page, { platform: 'Meshy', project: 'Trusted time', files: [{ name: 'two.glb', mimeType: 'model/gltf-binary', buffer: glb(32, 'two') }] });
+  await recordGeneration(page, {
+    platform: 'Meshy',
+    project: 'Trusted time',
+    files: [{ name: 'two.glb', mimeType: 'model/gltf-binary', buffer: glb(32, 'two') }]
+  });
   await nav(page, 'Settings');
   const pending = panel.getByTestId('timestamp-pending');
   await expect(pending).toContainText('Checkpoint of 3 events: not yet time-stamped by', { timeout: 40_000 });
@@ -79,7 +93,9 @@ test('Settings: a TSA through the relay time-stamps the checkpoints; a failure i
   // The TSA recovers: Time-stamp now obtains the token, and nothing stays pending.
   tsa.setFailing(false);
   await panel.getByTestId('timestamp-now').click();
-  await expect(panel.getByTestId('timestamp-ok')).toHaveText('Every listed TSA has time-stamped the newest checkpoint.');
+  await expect(panel.getByTestId('timestamp-ok')).toHaveText(
+    'Every listed TSA has time-stamped the newest checkpoint.'
+  );
   const second = panel.locator('[data-testid="timestamp-checkpoint"][data-size="3"]');
   await expect(second.getByTestId('timestamp-token')).toContainText(`Time-stamped by ${tsa.tsaSubject} at `);
   await expect(second.getByTestId('timestamp-token')).toContainText(`via relay ${relay.httpUrl} (`);
@@ -88,12 +104,18 @@ test('Settings: a TSA through the relay time-stamps the checkpoints; a failure i
 
   // After a reload, the tokens are read back from IndexedDB.
   await page.reload();
-  await expect(page.getByTestId('timestamps').locator('[data-testid="timestamp-checkpoint"][data-size="3"]').getByTestId('timestamp-token')).toContainText(
-    `Time-stamped by ${tsa.tsaSubject}`
-  );
-  await expect(page.getByTestId('timestamps').locator('[data-testid="timestamp-checkpoint"][data-size="2"]').getByTestId('timestamp-token')).toContainText(
-    `Time-stamped by ${tsa.tsaSubject}`
-  );
+  await expect(
+    page
+      .getByTestId('timestamps')
+      .locator('[data-testid="timestamp-checkpoint"][data-size="3"]')
+      .getByTestId('timestamp-token')
+  ).toContainText(`Time-stamped by ${tsa.tsaSubject}`);
+  await expect(
+    page
+      .getByTestId('timestamps')
+      .locator('[data-testid="timestamp-checkpoint"][data-size="2"]')
+      .getByTestId('timestamp-token')
+  ).toContainText(`Time-stamped by ${tsa.tsaSubject}`);
 
   // The relay's 502s are the failures the test caused; nothing else went wrong on the page.
   expect(problems.filter((p) => !/status of 502/.test(p))).toEqual([]);

@@ -29,21 +29,34 @@ async function openOffline(page: Page): Promise<string[]> {
   page.on('request', (r) => {
     if (r.url() !== URL_) requests.push(`${r.method()} ${r.url()}`);
   });
-  await page.route('**/*', (route) => (route.request().url() === URL_ ? route.continue() : route.abort('blockedbyclient')));
+  await page.route('**/*', (route) =>
+    route.request().url() === URL_ ? route.continue() : route.abort('blockedbyclient')
+  );
   await page.goto(URL_);
   await expect(page.getByRole('heading', { name: 'Verify an evidence bundle', level: 1 })).toBeVisible();
   return requests;
 }
 
-async function verify(page: Page, bundle: { name: string; text: string }, files: Array<{ name: string; buffer: Buffer }>) {
-  await page.locator('#bundle-file').setInputFiles({ name: bundle.name, mimeType: 'application/json', buffer: Buffer.from(bundle.text) });
-  if (files.length) await page.locator('#bundle-files').setInputFiles(files.map((f) => ({ ...f, mimeType: 'application/octet-stream' })));
+async function verify(
+  page: Page,
+  bundle: { name: string; text: string },
+  files: Array<{ name: string; buffer: Buffer }>
+) {
+  await page
+    .locator('#bundle-file')
+    .setInputFiles({ name: bundle.name, mimeType: 'application/json', buffer: Buffer.from(bundle.text) });
+  if (files.length)
+    await page
+      .locator('#bundle-files')
+      .setInputFiles(files.map((f) => ({ ...f, mimeType: 'application/octet-stream' })));
   await expect(page.getByTestId('bundle-result')).toBeEmpty();
   await page.getByTestId('verify-bundle').click();
   await expect(page.getByTestId('bundle-verdict')).toBeVisible();
 }
 
-test('offline verifier: from disk, no network: a valid bundle and its file, a tampered copy, a stranger file', async ({ page }) => {
+test('offline verifier: from disk, no network: a valid bundle and its file, a tampered copy, a stranger file', async ({
+  page
+}) => {
   const problems = watch(page);
   const requests = await openOffline(page);
   const html = readFileSync(FILE, 'utf8');
@@ -108,7 +121,9 @@ test('offline verifier: a dropped bundle and file; its policy refuses any connec
       const drop = (testid: string, files: File[]) => {
         const dt = new DataTransfer();
         for (const f of files) dt.items.add(f);
-        document.querySelector(`[data-testid="${testid}"]`)!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        document
+          .querySelector(`[data-testid="${testid}"]`)!
+          .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
       };
       drop('bundle-drop', [new File([text], 'dropped.bundle.json', { type: 'application/json' })]);
       drop('bundle-files-drop', [new File([Uint8Array.from(atob(model), (c) => c.charCodeAt(0))], 'model.glb')]);
@@ -123,7 +138,9 @@ test('offline verifier: a dropped bundle and file; its policy refuses any connec
 
   // The page's own policy forbids connections: a fetch tried from it is refused by CSP (connect-src 'none').
   const refused = await page.evaluate(async () => {
-    const violation = new Promise<string>((resolve) => document.addEventListener('securitypolicyviolation', (e) => resolve(e.effectiveDirective), { once: true }));
+    const violation = new Promise<string>((resolve) =>
+      document.addEventListener('securitypolicyviolation', (e) => resolve(e.effectiveDirective), { once: true })
+    );
     const outcome = await fetch('http://127.0.0.1:9/beacon').then(
       () => 'fetched',
       () => 'refused'
@@ -134,7 +151,10 @@ test('offline verifier: a dropped bundle and file; its policy refuses any connec
   expect(requests).toEqual([]);
 });
 
-test('offline verifier: served at /verify-offline.html with its policy, offered by the Verify page', async ({ page, request }) => {
+test('offline verifier: served at /verify-offline.html with its policy, offered by the Verify page', async ({
+  page,
+  request
+}) => {
   const res = await request.get('/verify-offline.html');
   expect(res.status()).toBe(200);
   const csp = res.headers()['content-security-policy'];
@@ -152,9 +172,16 @@ test('offline verifier: served at /verify-offline.html with its policy, offered 
   expect(readFileSync((await download.path())!, 'utf8')).toBe(readFileSync(FILE, 'utf8'));
 });
 
-test('time-stamp roots from a PEM file: trusted with the TSA\'s root; without it, or with another, a notice', async ({ page }) => {
+test("time-stamp roots from a PEM file: trusted with the TSA's root; without it, or with another, a notice", async ({
+  page
+}) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-ts-bundle-'));
-  const made = JSON.parse(execFileSync(process.execPath, ['tests/e2e/support/timestamped-bundle.ts', '--out', dir], { cwd: ROOT, encoding: 'utf8' })) as { genTime: string; tsa: string };
+  const made = JSON.parse(
+    execFileSync(process.execPath, ['tests/e2e/support/timestamped-bundle.ts', '--out', dir], {
+      cwd: ROOT,
+      encoding: 'utf8'
+    })
+  ) as { genTime: string; tsa: string };
   const bundle = path.join(dir, 'bundle.json');
   const garbage = path.join(dir, 'broken.pem');
   writeFileSync(garbage, '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
@@ -167,7 +194,9 @@ test('time-stamp roots from a PEM file: trusted with the TSA\'s root; without it
     const run = async (roots: string[]) => {
       await page.locator('#bundle-file').setInputFiles(bundle);
       await page.locator('#bundle-roots').setInputFiles(roots);
-      await expect(page.getByTestId('bundle-roots-chosen')).toHaveText(roots.length ? `Roots: ${roots.map((r) => path.basename(r)).join(', ')}` : 'No roots added.');
+      await expect(page.getByTestId('bundle-roots-chosen')).toHaveText(
+        roots.length ? `Roots: ${roots.map((r) => path.basename(r)).join(', ')}` : 'No roots added.'
+      );
       await page.getByTestId('verify-bundle').click();
     };
 
@@ -181,7 +210,9 @@ test('time-stamp roots from a PEM file: trusted with the TSA\'s root; without it
     // The TSA's root: the time is proven.
     await run([path.join(dir, 'root.pem')]);
     await expect(page.getByTestId('bundle-valid')).toBeVisible();
-    await expect(page.getByTestId('bundle-report')).toContainText(`existed no later than ${made.genTime} according to ${made.tsa}`);
+    await expect(page.getByTestId('bundle-report')).toContainText(
+      `existed no later than ${made.genTime} according to ${made.tsa}`
+    );
     await expect(page.getByTestId('bundle-notices')).toHaveCount(0);
     await expect(page.getByTestId('bundle-roots-used')).toHaveText('Checked against 1 trusted time-stamp root.');
     if (where === 'offline') await page.screenshot({ path: `${SHOTS}verify-offline-timestamp.png`, fullPage: true });

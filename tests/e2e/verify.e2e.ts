@@ -79,7 +79,10 @@ test('verify: a first-time visitor, with no ledger, checks an evidence bundle', 
   await expect(page.getByTestId('bundle-file-check')).toHaveAttribute('data-matches', 'true');
   await expect(page.getByTestId('bundle-invalid')).toHaveCount(0);
   await expect(page.getByTestId('bundle-file-mismatch')).toHaveCount(0);
-  await expect(page.getByRole('link', { name: 'Download the offline verifier' })).toHaveAttribute('href', '/verify-offline.html');
+  await expect(page.getByRole('link', { name: 'Download the offline verifier' })).toHaveAttribute(
+    'href',
+    '/verify-offline.html'
+  );
   await page.screenshot({ path: `${SHOTS}verify-bundle-no-ledger.png`, fullPage: true });
 
   // Checking created nothing: the first screen still offers to create a ledger.
@@ -88,11 +91,15 @@ test('verify: a first-time visitor, with no ledger, checks an evidence bundle', 
   expect(problems).toEqual([]);
 });
 
-test('verify: a valid bundle with a file it does not name is valid, and the file is not the one it is about', async ({ page }) => {
+test('verify: a valid bundle with a file it does not name is valid, and the file is not the one it is about', async ({
+  page
+}) => {
   const problems = watch(page);
   await page.goto('/verify');
   await page.locator('#bundle-file').setInputFiles(example.bundlePath);
-  await page.locator('#bundle-files').setInputFiles({ name: stranger.name, mimeType: 'model/gltf-binary', buffer: stranger.buffer });
+  await page
+    .locator('#bundle-files')
+    .setInputFiles({ name: stranger.name, mimeType: 'model/gltf-binary', buffer: stranger.buffer });
   await page.getByTestId('verify-bundle').click();
 
   // The bundle: valid, its statements stand.

@@ -29,9 +29,13 @@ export interface GitServer {
   close(): Promise<void>;
 }
 
-export async function startGitServer(opts: { auth?: { username: string; password: string }; root?: string; cors?: boolean; keepAliveTimeout?: number } = {}): Promise<GitServer> {
+export async function startGitServer(
+  opts: { auth?: { username: string; password: string }; root?: string; cors?: boolean; keepAliveTimeout?: number } = {}
+): Promise<GitServer> {
   const root = opts.root ?? mkdtempSync(path.join(tmpdir(), 'git-http-'));
-  const expected = opts.auth ? 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64') : undefined;
+  const expected = opts.auth
+    ? 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')
+    : undefined;
   const errors: string[] = [];
   const server = http.createServer((req, res) => {
     if (opts.cors) {

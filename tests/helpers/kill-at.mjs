@@ -25,7 +25,8 @@ import path from 'node:path';
 const root = process.env.PL_TEST_FS_DIR ? path.resolve(process.env.PL_TEST_FS_DIR) : undefined;
 const killAtRaw = process.env.PL_TEST_KILL_AT;
 const killAt = killAtRaw === undefined || killAtRaw === '' ? undefined : Number(killAtRaw);
-if (killAt !== undefined && !(Number.isSafeInteger(killAt) && killAt > 0)) throw new Error(`PL_TEST_KILL_AT must be a positive integer, not ${JSON.stringify(killAtRaw)}`);
+if (killAt !== undefined && !(Number.isSafeInteger(killAt) && killAt > 0))
+  throw new Error(`PL_TEST_KILL_AT must be a positive integer, not ${JSON.stringify(killAtRaw)}`);
 const logFile = process.env.PL_TEST_FS_LOG;
 
 if (root) {
@@ -69,10 +70,22 @@ if (root) {
   process.on('exit', flushLog);
 
   const writes = (flags) => {
-    if (typeof flags === 'number') return (flags & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND)) !== 0;
+    if (typeof flags === 'number')
+      return (
+        (flags &
+          (fs.constants.O_WRONLY |
+            fs.constants.O_RDWR |
+            fs.constants.O_CREAT |
+            fs.constants.O_TRUNC |
+            fs.constants.O_APPEND)) !==
+        0
+      );
     return typeof flags === 'string' && /[wa+]/.test(flags);
   };
-  const bytesOf = (data, encoding) => (typeof data === 'string' ? Buffer.from(data, typeof encoding === 'string' ? encoding : encoding?.encoding ?? 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  const bytesOf = (data, encoding) =>
+    typeof data === 'string'
+      ? Buffer.from(data, typeof encoding === 'string' ? encoding : (encoding?.encoding ?? 'utf8'))
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   /** Writes the first half of data to file (replacing it), as a write cut short leaves it. */
   const tearFile = (file, data, encoding) => () => {
     const b = bytesOf(data, encoding);
@@ -93,13 +106,15 @@ if (root) {
     ['symlink', 'link', 2]
   ];
   /** An operation that changes nothing (a folder made that exists, a file or folder removed that does not). */
-  const noOp = (kind, p) => (kind === 'mkdir' ? fs.existsSync(p) : ['unlink', 'rm', 'rmdir'].includes(kind) ? !fs.existsSync(p) : false);
+  const noOp = (kind, p) =>
+    kind === 'mkdir' ? fs.existsSync(p) : ['unlink', 'rm', 'rmdir'].includes(kind) ? !fs.existsSync(p) : false;
   const wrapPath = (obj, name, kind, n) => {
     const f = obj[name];
     if (typeof f !== 'function') return;
     obj[name] = function (...args) {
       const paths = args.slice(0, n);
-      if (paths.some(inside) && !noOp(kind, paths[0])) step(kind, paths.map((p) => (inside(p) ? rel(p) : String(p))).join(' -> '));
+      if (paths.some(inside) && !noOp(kind, paths[0]))
+        step(kind, paths.map((p) => (inside(p) ? rel(p) : String(p))).join(' -> '));
       return f.apply(this, args);
     };
   };
@@ -110,11 +125,22 @@ if (root) {
   }
 
   // Whole-file writes.
-  for (const [obj, name] of [[fs, 'writeFile'], [fs, 'writeFileSync'], [fs, 'appendFile'], [fs, 'appendFileSync'], [fsp, 'writeFile'], [fsp, 'appendFile']]) {
+  for (const [obj, name] of [
+    [fs, 'writeFile'],
+    [fs, 'writeFileSync'],
+    [fs, 'appendFile'],
+    [fs, 'appendFileSync'],
+    [fsp, 'writeFile'],
+    [fsp, 'appendFile']
+  ]) {
     const f = obj[name];
     obj[name] = function (file, data, ...rest) {
       if (inside(file) && (typeof data === 'string' || ArrayBuffer.isView(data))) {
-        step(name.startsWith('append') ? 'append' : 'write', rel(file), name.startsWith('append') ? undefined : tearFile(file, data, rest[0]));
+        step(
+          name.startsWith('append') ? 'append' : 'write',
+          rel(file),
+          name.startsWith('append') ? undefined : tearFile(file, data, rest[0])
+        );
       }
       return f.call(this, file, data, ...rest);
     };
@@ -124,7 +150,7 @@ if (root) {
   const cbOpen = fs.open;
   fs.open = function (file, flags, mode, cb) {
     const callback = [flags, mode, cb].find((a) => typeof a === 'function');
-    const fl = typeof flags === 'function' ? 'r' : flags ?? 'r';
+    const fl = typeof flags === 'function' ? 'r' : (flags ?? 'r');
     if (!inside(file)) return cbOpen.apply(this, arguments);
     if (writes(fl)) step('open', rel(file));
     const args = [...arguments];
@@ -176,7 +202,14 @@ if (root) {
   const probe = await pOpen(process.execPath, 'r');
   const FileHandle = Object.getPrototypeOf(probe);
   await probe.close();
-  for (const [name, kind] of [['write', 'write'], ['writeFile', 'write'], ['appendFile', 'append'], ['sync', 'fsync'], ['datasync', 'fsync'], ['truncate', 'truncate']]) {
+  for (const [name, kind] of [
+    ['write', 'write'],
+    ['writeFile', 'write'],
+    ['appendFile', 'append'],
+    ['sync', 'fsync'],
+    ['datasync', 'fsync'],
+    ['truncate', 'truncate']
+  ]) {
     const f = FileHandle[name];
     FileHandle[name] = function (data, ...rest) {
       if (handles.has(this)) {

@@ -9,7 +9,8 @@
 const raw = process.env.PL_TEST_CLOCK_SKEW_MS;
 if (raw !== undefined && raw.trim() !== '') {
   const skew = Number(raw);
-  if (!Number.isSafeInteger(skew)) throw new Error(`PL_TEST_CLOCK_SKEW_MS must be an integer number of milliseconds, not ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(skew))
+    throw new Error(`PL_TEST_CLOCK_SKEW_MS must be an integer number of milliseconds, not ${JSON.stringify(raw)}`);
   if (skew !== 0) {
     const RealDate = Date;
     const realNow = RealDate.now.bind(RealDate);

@@ -82,12 +82,22 @@ let counter = 0;
 /** Runs openssl with an argument array; rejects with its stderr on a non-zero exit. */
 export function openssl(args: string[], opts: { cwd?: string; input?: Uint8Array } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = execFile('openssl', args, { cwd: opts.cwd, encoding: 'buffer', maxBuffer: 16 * 1024 * 1024, timeout: 30_000 }, (err, stdout, stderr) => {
-      // stderr without the progress lines of key generation (runs of '.', '+', '*' and '-')
-      const said = stderr.toString().split('\n').filter((l) => !/^[-.+*\s]*$/.test(l)).join('\n').trim();
-      if (err) reject(new Error(`openssl ${args.join(' ')} failed: ${said.slice(-800) || err.message}`));
-      else resolve(stdout);
-    });
+    const child = execFile(
+      'openssl',
+      args,
+      { cwd: opts.cwd, encoding: 'buffer', maxBuffer: 16 * 1024 * 1024, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        // stderr without the progress lines of key generation (runs of '.', '+', '*' and '-')
+        const said = stderr
+          .toString()
+          .split('\n')
+          .filter((l) => !/^[-.+*\s]*$/.test(l))
+          .join('\n')
+          .trim();
+        if (err) reject(new Error(`openssl ${args.join(' ')} failed: ${said.slice(-800) || err.message}`));
+        else resolve(stdout);
+      }
+    );
     if (opts.input) child.stdin?.end(opts.input);
     else child.stdin?.end();
   });
@@ -174,7 +184,11 @@ const subj = (cn: string) => `/C=ZZ/O=${ORG}/CN=${cn.replace(/[\\/+]/g, (c) => '
 const rfc4514 = (cn: string) => `CN=${cn.replace(/[\\"+,;<>]/g, (c) => '\\' + c)}, O=${ORG}, C=ZZ`;
 
 /** openssl ca date: YYYYMMDDHHMMSSZ. */
-const caDate = (d: Date) => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+const caDate = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 const DAY = 86_400_000;
 
 function keyArgs(keyType: 'rsa' | 'p256'): string[] {
@@ -182,17 +196,74 @@ function keyArgs(keyType: 'rsa' | 'p256'): string[] {
 }
 
 async function makeRoot(dir: string, name: string, cn: string, keyType: 'rsa' | 'p256'): Promise<string> {
-  await openssl(['req', '-config', 'ca.cnf', '-x509', ...keyArgs(keyType), '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`,
-    '-subj', subj(cn), '-days', '7300', '-sha256'], { cwd: dir });
+  await openssl(
+    [
+      'req',
+      '-config',
+      'ca.cnf',
+      '-x509',
+      ...keyArgs(keyType),
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-subj',
+      subj(cn),
+      '-days',
+      '7300',
+      '-sha256'
+    ],
+    { cwd: dir }
+  );
   return readFile(path.join(dir, `${name}.pem`), 'utf8');
 }
 
 /** Issues `<name>.pem` for a fresh key `<keyName>.key` (made if absent) with the given extensions section. */
-async function issue(dir: string, o: { name: string; keyName: string; cn: string; ext: string; issuer: string; notBefore: Date; notAfter: Date; keyType: 'rsa' | 'p256'; newKey: boolean }) {
-  const keyOpts = o.newKey ? [...keyArgs(o.keyType), '-nodes', '-keyout', `${o.keyName}.key`] : ['-key', `${o.keyName}.key`];
-  await openssl(['req', '-config', 'ca.cnf', '-new', ...keyOpts, '-out', `${o.name}.csr`, '-subj', subj(o.cn)], { cwd: dir });
-  await openssl(['ca', '-config', 'ca.cnf', '-batch', '-notext', '-cert', `${o.issuer}.pem`, '-keyfile', `${o.issuer}.key`, '-in', `${o.name}.csr`,
-    '-out', `${o.name}.pem`, '-extensions', o.ext, '-startdate', caDate(o.notBefore), '-enddate', caDate(o.notAfter)], { cwd: dir });
+async function issue(
+  dir: string,
+  o: {
+    name: string;
+    keyName: string;
+    cn: string;
+    ext: string;
+    issuer: string;
+    notBefore: Date;
+    notAfter: Date;
+    keyType: 'rsa' | 'p256';
+    newKey: boolean;
+  }
+) {
+  const keyOpts = o.newKey
+    ? [...keyArgs(o.keyType), '-nodes', '-keyout', `${o.keyName}.key`]
+    : ['-key', `${o.keyName}.key`];
+  await openssl(['req', '-config', 'ca.cnf', '-new', ...keyOpts, '-out', `${o.name}.csr`, '-subj', subj(o.cn)], {
+    cwd: dir
+  });
+  await openssl(
+    [
+      'ca',
+      '-config',
+      'ca.cnf',
+      '-batch',
+      '-notext',
+      '-cert',
+      `${o.issuer}.pem`,
+      '-keyfile',
+      `${o.issuer}.key`,
+      '-in',
+      `${o.name}.csr`,
+      '-out',
+      `${o.name}.pem`,
+      '-extensions',
+      o.ext,
+      '-startdate',
+      caDate(o.notBefore),
+      '-enddate',
+      caDate(o.notAfter)
+    ],
+    { cwd: dir }
+  );
   // openssl ca writes the certificate text-free with -notext; keep only the PEM block.
   const pem = await readFile(path.join(dir, `${o.name}.pem`), 'utf8');
   return pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----'));
@@ -251,24 +322,57 @@ export async function startTestTsa(opts: TestTsaOptions = {}): Promise<TestTsa> 
     let issuer = 'root';
     let chainPem = '';
     if (opts.intermediate) {
-      chainPem = await issue(dir, { name: 'intermediate', keyName: 'intermediate', cn: `Test Intermediate CA ${process.pid}-${n}`, ext: 'v3_intermediate',
-        issuer: 'root', notBefore: new Date(now - DAY), notAfter: new Date(now + 3650 * DAY), keyType, newKey: true });
+      chainPem = await issue(dir, {
+        name: 'intermediate',
+        keyName: 'intermediate',
+        cn: `Test Intermediate CA ${process.pid}-${n}`,
+        ext: 'v3_intermediate',
+        issuer: 'root',
+        notBefore: new Date(now - DAY),
+        notAfter: new Date(now + 3650 * DAY),
+        keyType,
+        newKey: true
+      });
       issuer = 'intermediate';
     }
     const days = opts.certNotAfterDays ?? 3650;
     const notAfter = new Date(now + days * DAY);
     const notBefore = new Date(days < 0 ? notAfter.getTime() - 365 * DAY : now - DAY);
     const ext = eku === 'critical' ? 'tsa_critical' : eku === 'non-critical' ? 'tsa_non_critical' : 'tsa_none';
-    const tsaCertPem = await issue(dir, { name: 'tsa', keyName: 'tsa', cn: tsaCn, ext, issuer, notBefore, notAfter, keyType, newKey: true });
+    const tsaCertPem = await issue(dir, {
+      name: 'tsa',
+      keyName: 'tsa',
+      cn: tsaCn,
+      ext,
+      issuer,
+      notBefore,
+      notAfter,
+      keyType,
+      newKey: true
+    });
     if (eku === 'critical') {
       await writeFile(path.join(dir, 'signer.pem'), tsaCertPem);
     } else {
       // The shadow certificate openssl ts accepts; tokens are re-signed as tsa.pem (see the header).
-      await writeFile(path.join(dir, 'signer.pem'), await issue(dir, { name: 'shadow', keyName: 'tsa', cn: tsaCn, ext: 'tsa_critical', issuer, notBefore, notAfter, keyType, newKey: false }));
+      await writeFile(
+        path.join(dir, 'signer.pem'),
+        await issue(dir, {
+          name: 'shadow',
+          keyName: 'tsa',
+          cn: tsaCn,
+          ext: 'tsa_critical',
+          issuer,
+          notBefore,
+          notAfter,
+          keyType,
+          newKey: false
+        })
+      );
     }
     await writeFile(path.join(dir, 'chain.pem'), chainPem);
     let secondRootPem: string | undefined;
-    if (opts.secondRoot) secondRootPem = await makeRoot(dir, 'second-root', `Test Other Root CA ${process.pid}-${n}`, keyType);
+    if (opts.secondRoot)
+      secondRootPem = await makeRoot(dir, 'second-root', `Test Other Root CA ${process.pid}-${n}`, keyType);
 
     let requests = 0;
     let failing: TsaFailMode = false;
@@ -295,11 +399,39 @@ export async function startTestTsa(opts: TestTsaOptions = {}): Promise<TestTsa> 
             await openssl(['ts', '-reply', '-config', 'ca.cnf', '-queryfile', q, '-out', files[1]], { cwd: dir });
             return new Uint8Array(await readFile(path.join(dir, files[1])));
           }
-          await openssl(['ts', '-reply', '-config', 'ca.cnf', '-queryfile', q, '-token_out', '-out', files[2]], { cwd: dir });
-          await openssl(['cms', '-verify', '-noverify', '-inform', 'DER', '-in', files[2], '-binary', '-out', files[3]], { cwd: dir });
-          await openssl(['cms', '-sign', '-binary', '-nodetach', '-in', files[3], '-econtent_type', '1.2.840.113549.1.9.16.1.4',
-            '-signer', 'tsa.pem', '-inkey', 'tsa.key', '-md', 'sha256', '-cades', '-nosmimecap', '-outform', 'DER', '-out', files[4],
-            ...(chainPem ? ['-certfile', 'chain.pem'] : [])], { cwd: dir });
+          await openssl(['ts', '-reply', '-config', 'ca.cnf', '-queryfile', q, '-token_out', '-out', files[2]], {
+            cwd: dir
+          });
+          await openssl(
+            ['cms', '-verify', '-noverify', '-inform', 'DER', '-in', files[2], '-binary', '-out', files[3]],
+            { cwd: dir }
+          );
+          await openssl(
+            [
+              'cms',
+              '-sign',
+              '-binary',
+              '-nodetach',
+              '-in',
+              files[3],
+              '-econtent_type',
+              '1.2.840.113549.1.9.16.1.4',
+              '-signer',
+              'tsa.pem',
+              '-inkey',
+              'tsa.key',
+              '-md',
+              'sha256',
+              '-cades',
+              '-nosmimecap',
+              '-outform',
+              'DER',
+              '-out',
+              files[4],
+              ...(chainPem ? ['-certfile', 'chain.pem'] : [])
+            ],
+            { cwd: dir }
+          );
           return grantedResponse(new Uint8Array(await readFile(path.join(dir, files[4]))));
         } finally {
           await Promise.all(files.map((f) => rm(path.join(dir, f), { force: true })));
@@ -346,7 +478,10 @@ export async function startTestTsa(opts: TestTsaOptions = {}): Promise<TestTsa> 
           for (let i = at; i < at + 32; i++) query[i] ^= 0xff;
         }
         reply(query).then(
-          (out) => res.writeHead(200, { 'content-type': 'application/timestamp-reply', 'content-length': out.length }).end(out),
+          (out) =>
+            res
+              .writeHead(200, { 'content-type': 'application/timestamp-reply', 'content-length': out.length })
+              .end(out),
           (e: Error) => {
             if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(e.message);
           }
@@ -397,7 +532,10 @@ export async function startTestTsa(opts: TestTsaOptions = {}): Promise<TestTsa> 
 }
 
 /** A self-signed root CA (PEM) that issued no test TSA; its temp dir is already removed. */
-export async function makeOtherRootPem(cn = `Test Unrelated Root CA ${process.pid}-${++counter}`, keyType: 'rsa' | 'p256' = 'p256'): Promise<string> {
+export async function makeOtherRootPem(
+  cn = `Test Unrelated Root CA ${process.pid}-${++counter}`,
+  keyType: 'rsa' | 'p256' = 'p256'
+): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'test-root-'));
   try {
     await writeFile(path.join(dir, 'ca.cnf'), CA_CONFIG);

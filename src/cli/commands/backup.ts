@@ -32,7 +32,8 @@ import type { Output } from '../output.ts';
 export async function backupLedger(opts: GlobalOptions & { out: string; force?: boolean }, out: Output): Promise<void> {
   const session = await openSession(opts);
   const identity = session.identity;
-  if (!identity) throw new LedgerError(ErrorCode.NOT_FOUND, `no device key in ${session.dir}: a complete backup holds the key`);
+  if (!identity)
+    throw new LedgerError(ErrorCode.NOT_FOUND, `no device key in ${session.dir}: a complete backup holds the key`);
   const texts: Array<[string, string]> = [];
   for (const { key, data } of await session.storage.loadRange(['texts'])) {
     if (key.length === 2 && (await sha256Hex(data)) === key[1]) texts.push([key[1], fromUtf8(data)]);
@@ -47,12 +48,17 @@ export async function backupLedger(opts: GlobalOptions & { out: string; force?: 
   const passphrase = await getPassphrase('Passphrase for the backup: ', true);
   const key = await encryptKeyBackup(identity.pkcs8, identity.publicKey, identity.name, passphrase);
   const ledger = session.ledger;
-  const backup = await encryptFullBackup({ key, ledger: encodeLedger(ledger), texts, prompts, teamKeys }, { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size }, passphrase);
+  const backup = await encryptFullBackup(
+    { key, ledger: encodeLedger(ledger), texts, prompts, teamKeys },
+    { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size },
+    passphrase
+  );
   let handle;
   try {
     handle = await open(opts.out, opts.force ? 'w' : 'wx', 0o600);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LedgerError(ErrorCode.BAD_INPUT, `${opts.out} already exists: choose another --out, or pass --force`);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new LedgerError(ErrorCode.BAD_INPUT, `${opts.out} already exists: choose another --out, or pass --force`);
     throw new LedgerError(ErrorCode.BAD_INPUT, `cannot write ${opts.out}: ${(e as Error).message}`);
   }
   try {
@@ -62,11 +68,19 @@ export async function backupLedger(opts: GlobalOptions & { out: string; force?: 
   }
   const counts = { events: ledger.size, texts: texts.length, prompts: prompts.length };
   const teamKeyEpochs = teamKeys.map((k) => k.epoch).sort((a, b) => a - b);
-  out.result({ out: path.resolve(opts.out), ledger: { id: ledger.id, name: ledger.name }, ...counts, teamKeyEpochs }, (say) => {
-    say(`Wrote the complete backup of "${ledger.name}" (${counts.events} events, ${counts.texts} policy texts, ${counts.prompts} prompts and the key of ${identity.name}) to ${path.resolve(opts.out)}`);
-    if (teamKeyEpochs.length) say(`  with the team keys of epoch${teamKeyEpochs.length === 1 ? '' : 's'} ${teamKeyEpochs.join(', ')} (they open the sealed journal)`);
-    say('Keep it and its passphrase apart; both together sign as you.');
-  });
+  out.result(
+    { out: path.resolve(opts.out), ledger: { id: ledger.id, name: ledger.name }, ...counts, teamKeyEpochs },
+    (say) => {
+      say(
+        `Wrote the complete backup of "${ledger.name}" (${counts.events} events, ${counts.texts} policy texts, ${counts.prompts} prompts and the key of ${identity.name}) to ${path.resolve(opts.out)}`
+      );
+      if (teamKeyEpochs.length)
+        say(
+          `  with the team keys of epoch${teamKeyEpochs.length === 1 ? '' : 's'} ${teamKeyEpochs.join(', ')} (they open the sealed journal)`
+        );
+      say('Keep it and its passphrase apart; both together sign as you.');
+    }
+  );
 }
 
 export async function restoreLedger(file: string, opts: GlobalOptions, out: Output): Promise<void> {
@@ -77,17 +91,27 @@ export async function restoreLedger(file: string, opts: GlobalOptions, out: Outp
   // Everything checked before the directory is touched.
   const { header, payload } = await decryptFullBackup(text, passphrase);
   const parsed = parseLedgerExport(payload.ledger);
-  if (parsed.manifest.ledgerId !== header.ledgerId) throw new LedgerError(ErrorCode.BAD_BACKUP, 'the backup’s ledger is not the one its header names; nothing was changed');
+  if (parsed.manifest.ledgerId !== header.ledgerId)
+    throw new LedgerError(
+      ErrorCode.BAD_BACKUP,
+      'the backup’s ledger is not the one its header names; nothing was changed'
+    );
   await verifyExport(parsed);
   const key = await decryptKeyBackup(payload.key, passphrase, true);
 
-  const hasDoc = await lstat(path.join(dir, 'doc')).then(() => true, () => false);
+  const hasDoc = await lstat(path.join(dir, 'doc')).then(
+    () => true,
+    () => false
+  );
   let held: Ledger | undefined;
   if (hasDoc) {
     const s = await openSession(opts);
     held = s.ledger;
     if (held.id !== header.ledgerId) {
-      throw new LedgerError(ErrorCode.WRONG_LEDGER, `${dir} holds the ledger "${held.name}"; the backup is of "${header.ledgerName}". Nothing was changed.`);
+      throw new LedgerError(
+        ErrorCode.WRONG_LEDGER,
+        `${dir} holds the ledger "${held.name}"; the backup is of "${header.ledgerName}". Nothing was changed.`
+      );
     }
   }
   const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
@@ -127,7 +151,8 @@ export async function restoreLedger(file: string, opts: GlobalOptions, out: Outp
   const identity = existing ?? (await loadIdentity(storage));
   const before = held?.size ?? 0;
   // A write session when this directory's key is a member (the Git journal and device log follow the events).
-  const writable = identity !== undefined && (held ?? (await openSession(opts)).ledger).member(identity.publicKey)?.active === true;
+  const writable =
+    identity !== undefined && (held ?? (await openSession(opts)).ledger).member(identity.publicKey)?.active === true;
   const session = await openSession(opts, { write: writable });
   const result = await session.ledger.receive([...parsed.entries, ...parsed.signatures], { allOrNothing: true });
   if (result.problems.length > 0) {
@@ -139,7 +164,16 @@ export async function restoreLedger(file: string, opts: GlobalOptions, out: Outp
   const events = session.ledger.size - before;
   const nothing = events === 0 && texts === 0 && prompts === 0 && !keyRestored && teamKeyEpochs.length === 0;
   out.result(
-    { dir: path.resolve(dir), ledger: { id: header.ledgerId, name: header.ledgerName }, events, already: parsed.entries.length - events, texts, prompts, keyRestored, teamKeyEpochs },
+    {
+      dir: path.resolve(dir),
+      ledger: { id: header.ledgerId, name: header.ledgerName },
+      events,
+      already: parsed.entries.length - events,
+      texts,
+      prompts,
+      keyRestored,
+      teamKeyEpochs
+    },
     (say) =>
       say(
         nothing

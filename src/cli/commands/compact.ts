@@ -8,6 +8,8 @@ export async function compactLedger(opts: GlobalOptions, out: Output): Promise<v
   await ledger.compact();
   const after = (await storage.listKeys(['doc'])).length;
   out.result({ events: ledger.size, chunksBefore: before, chunksAfter: after }, (say) => {
-    say(`compacted ledger "${ledger.name}": ${before} stored chunk${before === 1 ? '' : 's'} → ${after}, ${ledger.size} events`);
+    say(
+      `compacted ledger "${ledger.name}": ${before} stored chunk${before === 1 ? '' : 's'} → ${after}, ${ledger.size} events`
+    );
   });
 }

@@ -19,7 +19,10 @@ export async function init(opts: InitOptions, out: Output): Promise<void> {
   const dir = ledgerDir(opts);
   const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   if (await Ledger.exists(storage)) {
-    throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, `${dir} already holds a ledger: refusing to create another over it`);
+    throw new LedgerError(
+      ErrorCode.ALREADY_INITIALIZED,
+      `${dir} already holds a ledger: refusing to create another over it`
+    );
   }
   // A ledger's journal or device log without its document: that ledger lost its document (recover rebuilds it).
   const copies = await (await import('./recover.ts')).survivingCopies(dir);
@@ -42,7 +45,12 @@ export async function init(opts: InitOptions, out: Output): Promise<void> {
   let ledger: Ledger;
   try {
     const tracked = trackDocument(storage, { created: true }); // no chunk yet (Ledger.exists said so)
-    ledger = await Ledger.create({ storage: tracked.storage, signer: identitySigner(identity), memberName: name, ledgerName });
+    ledger = await Ledger.create({
+      storage: tracked.storage,
+      signer: identitySigner(identity),
+      memberName: name,
+      ledgerName
+    });
     keepReadIndex(ledger, tracked);
   } catch (e) {
     // Leave the directory as it was: an invalid name must not leave a key without a ledger behind.

@@ -11,7 +11,13 @@ import { FsStorage } from '../../lib/adapters/storage/fs.ts';
 import { GitJournal } from '../../lib/adapters/git/journal.ts';
 import { nodeBinding } from '../../lib/adapters/git/node.ts';
 import type { Credentials } from '../../lib/adapters/git/binding.ts';
-import { clone as cloneRemote, pull as pullRemote, push as pushRemote, pushSealed, sealedFetch } from '../../lib/adapters/git/remote.ts';
+import {
+  clone as cloneRemote,
+  pull as pullRemote,
+  push as pushRemote,
+  pushSealed,
+  sealedFetch
+} from '../../lib/adapters/git/remote.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import { allowedSigners as signersFile, removedUntil } from '../../lib/core/journal/allowed-signers.ts';
 import { identitySigner, loadIdentity } from '../../lib/adapters/node/identity.ts';
@@ -44,7 +50,8 @@ async function journalOf(opts: GlobalOptions) {
 async function archiveKeysOf(session: Awaited<ReturnType<typeof openSession>>, create = false) {
   const { loadTeamKeys, ensureTeamKey } = await import('../../lib/core/team/teamkey.ts');
   const { archiveKeys } = await import('../../lib/core/journal/sealed.ts');
-  if (create && session.identity && session.ledger.member(session.identity.publicKey)?.role === 'owner') await ensureTeamKey(session.storage, true);
+  if (create && session.identity && session.ledger.member(session.identity.publicKey)?.role === 'owner')
+    await ensureTeamKey(session.storage, true);
   return archiveKeys(await loadTeamKeys(session.storage));
 }
 
@@ -58,16 +65,33 @@ export async function journalPush(opts: GlobalOptions & { plain?: boolean }, out
   else {
     const keys = await archiveKeysOf(session, true);
     if (!keys.length) {
-      throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `this device holds no team key to seal the journal with: sync with your team first (or push --plain for a readable journal)`);
+      throw new LedgerError(
+        ErrorCode.SEALED_KEY_MISSING,
+        `this device holds no team key to seal the journal with: sync with your team first (or push --plain for a readable journal)`
+      );
     }
     r = await pushSealed(journal, url, keys);
   }
   const sealed = !opts.plain;
-  out.result({ url, sealed, main: r.main ?? null, concurrent: r.concurrent, received: r.received, commits: journal.size, newCommits: r.sent }, (say) => {
-    say(`pushed ${r.sent} new commit${r.sent === 1 ? '' : 's'} to ${url}${sealed ? ', sealed' : ', readable'} (main ${r.main?.slice(0, 12)}, the journal holds ${journal.size})${r.received ? `, after pulling ${r.received} new events` : ''}`);
-    if (!sealed) say('  readable journal: the Git host can read every event (project, file and member names)');
-    if (r.concurrent.length) say(`  ${r.concurrent.length} concurrent head(s) pushed as refs/heads/concurrent/*; the next event joins them`);
-  });
+  out.result(
+    {
+      url,
+      sealed,
+      main: r.main ?? null,
+      concurrent: r.concurrent,
+      received: r.received,
+      commits: journal.size,
+      newCommits: r.sent
+    },
+    (say) => {
+      say(
+        `pushed ${r.sent} new commit${r.sent === 1 ? '' : 's'} to ${url}${sealed ? ', sealed' : ', readable'} (main ${r.main?.slice(0, 12)}, the journal holds ${journal.size})${r.received ? `, after pulling ${r.received} new events` : ''}`
+      );
+      if (!sealed) say('  readable journal: the Git host can read every event (project, file and member names)');
+      if (r.concurrent.length)
+        say(`  ${r.concurrent.length} concurrent head(s) pushed as refs/heads/concurrent/*; the next event joins them`);
+    }
+  );
 }
 
 export async function journalPull(opts: GlobalOptions, out: Output, url: string): Promise<void> {
@@ -77,15 +101,24 @@ export async function journalPull(opts: GlobalOptions, out: Output, url: string)
   const keys = known && !known.sealed ? [] : await archiveKeysOf(session);
   const r = await pullRemote(journal, url, keys.length ? await sealedFetch(journal, keys) : undefined);
   out.result({ url, sealed: r.kind === 'sealed', received: r.received, events: journal.ledger.size }, (say) =>
-    say(`pulled ${r.received} new events from ${url}${r.kind === 'sealed' ? ' (sealed)' : ''}; the ledger holds ${journal.ledger.size}`)
+    say(
+      `pulled ${r.received} new events from ${url}${r.kind === 'sealed' ? ' (sealed)' : ''}; the ledger holds ${journal.ledger.size}`
+    )
   );
 }
 
-export async function journalClone(opts: GlobalOptions & { keyBackup?: string }, out: Output, url: string): Promise<void> {
+export async function journalClone(
+  opts: GlobalOptions & { keyBackup?: string },
+  out: Output,
+  url: string
+): Promise<void> {
   const dir = ledgerDir(opts);
   // The key backup is opened before anything is written: a wrong passphrase leaves no directory behind.
   const restored = opts.keyBackup ? await openKeyBackup(opts.keyBackup) : undefined;
-  const existed = await stat(dir).then(() => true, () => false);
+  const existed = await stat(dir).then(
+    () => true,
+    () => false
+  );
   const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   try {
     const { loadTeamKeys, saveTeamKey } = await import('../../lib/core/team/teamkey.ts');
@@ -93,7 +126,10 @@ export async function journalClone(opts: GlobalOptions & { keyBackup?: string },
       const { saveIdentity } = await import('../../lib/adapters/node/identity.ts');
       const existing = await loadIdentity(storage);
       if (existing && existing.publicKey !== restored.publicKey) {
-        throw new LedgerError(ErrorCode.KEY_MISMATCH, `${dir} already has another device key (${existing.publicKey.slice(0, 12)}…) than the backup's`);
+        throw new LedgerError(
+          ErrorCode.KEY_MISMATCH,
+          `${dir} already has another device key (${existing.publicKey.slice(0, 12)}…) than the backup's`
+        );
       }
       if (!existing) await saveIdentity(storage, restored, restored.name);
       const held = new Set((await loadTeamKeys(storage)).map((k) => k.epoch));
@@ -102,11 +138,28 @@ export async function journalClone(opts: GlobalOptions & { keyBackup?: string },
     const identity = await loadIdentity(storage);
     const { archiveKeys } = await import('../../lib/core/journal/sealed.ts');
     const keys = await archiveKeys(await loadTeamKeys(storage));
-    const journal = await cloneRemote(nodeBinding(dir, prompt), url, storage, identity ? identitySigner(identity) : undefined, keys);
-    out.result({ url, dir: path.resolve(dir), ledger: { id: journal.ledger.id, name: journal.ledger.name }, events: journal.ledger.size }, (say) => {
-      say(`cloned ledger "${journal.ledger.name}" (${journal.ledger.size} events, all verified) into ${path.resolve(dir)}`);
-      if (!identity) say('  this directory has no device key: import yours (key import) or init one and ask an admin to add it');
-    });
+    const journal = await cloneRemote(
+      nodeBinding(dir, prompt),
+      url,
+      storage,
+      identity ? identitySigner(identity) : undefined,
+      keys
+    );
+    out.result(
+      {
+        url,
+        dir: path.resolve(dir),
+        ledger: { id: journal.ledger.id, name: journal.ledger.name },
+        events: journal.ledger.size
+      },
+      (say) => {
+        say(
+          `cloned ledger "${journal.ledger.name}" (${journal.ledger.size} events, all verified) into ${path.resolve(dir)}`
+        );
+        if (!identity)
+          say('  this directory has no device key: import yours (key import) or init one and ask an admin to add it');
+      }
+    );
   } catch (e) {
     if (!existed) await rm(dir, { recursive: true, force: true });
     else {
@@ -117,11 +170,19 @@ export async function journalClone(opts: GlobalOptions & { keyBackup?: string },
     if ((e as LedgerError).code === ErrorCode.SEALED_KEY_MISSING && !opts.keyBackup && process.stdin.isTTY) {
       // On a terminal: ask for the key backup, then clone again with it.
       const rl = createInterface({ input: process.stdin, output: process.stderr });
-      const file = (await rl.question(`${url} holds a sealed journal. Key backup file (device key and team keys), or empty to stop: `).finally(() => rl.close())).trim();
+      const file = (
+        await rl
+          .question(`${url} holds a sealed journal. Key backup file (device key and team keys), or empty to stop: `)
+          .finally(() => rl.close())
+      ).trim();
       if (file) return journalClone({ ...opts, keyBackup: file }, out, url);
     }
     if ((e as LedgerError).code === ErrorCode.SEALED_KEY_MISSING && !opts.keyBackup) {
-      throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `${(e as Error).message}. Give your key backup: clone ${url} --ledger ${dir} --key-backup FILE`, { cause: e });
+      throw new LedgerError(
+        ErrorCode.SEALED_KEY_MISSING,
+        `${(e as Error).message}. Give your key backup: clone ${url} --ledger ${dir} --key-backup FILE`,
+        { cause: e }
+      );
     }
     throw e;
   }
@@ -153,14 +214,27 @@ export async function journalAllowedSigners(opts: GlobalOptions & { sealed?: boo
   }
   const { ledger } = session;
   const roster = ledger.roster();
-  const text = signersFile(roster, ledger.name, removedUntil(roster, ledger.events(), (id) => ledger.get(id)));
+  const text = signersFile(
+    roster,
+    ledger.name,
+    removedUntil(roster, ledger.events(), (id) => ledger.get(id))
+  );
   out.result({ allowedSigners: text }, (say) => say(text.trimEnd()));
 }
 
 /** verify's cross-check of DIR/journal.git against the document (nothing when there is no journal). */
-export async function journalProblems(dir: string, ledger: import('../../lib/core/ledger.ts').Ledger): Promise<import('../../lib/core/verify.ts').Problem[]> {
+export async function journalProblems(
+  dir: string,
+  ledger: import('../../lib/core/ledger.ts').Ledger
+): Promise<import('../../lib/core/verify.ts').Problem[]> {
   const binding = nodeBinding(dir);
-  if (!(await stat(path.join(binding.gitdir, 'HEAD')).then(() => true, () => false))) return [];
+  if (
+    !(await stat(path.join(binding.gitdir, 'HEAD')).then(
+      () => true,
+      () => false
+    ))
+  )
+    return [];
   const { crossCheck } = await import('../../lib/adapters/git/crosscheck.ts');
   return crossCheck(binding, ledger);
 }
@@ -174,10 +248,16 @@ export async function journalStatus(opts: GlobalOptions, out: Output): Promise<v
   out.result({ ...s }, (say) => {
     say(`journal ${journal.gitdir}: ${s.commits} commits for ${s.events} events; main ${s.head ?? '(none)'}`);
     if (s.concurrent) say(`  ${s.concurrent} concurrent head(s) (the next event joins them)`);
-    if (s.missing) say(`  ${s.missing} event(s) have no journal signature, so no commit: see \`provenance-ledger journal repair\``);
-    say(`  last push: ${s.lastPush ? `${s.lastPush.at} to ${s.lastPush.url} (main ${short(s.lastPush.main)})` : 'never'}`);
+    if (s.missing)
+      say(`  ${s.missing} event(s) have no journal signature, so no commit: see \`provenance-ledger journal repair\``);
+    say(
+      `  last push: ${s.lastPush ? `${s.lastPush.at} to ${s.lastPush.url} (main ${short(s.lastPush.main)})` : 'never'}`
+    );
     say(`  last pull: ${s.lastPull ? `${s.lastPull.at} from ${s.lastPull.url} (${s.lastPull.count} new)` : 'never'}`);
-    for (const r of s.remotes ?? []) say(`  remote ${r.url}: ${r.sealed ? 'sealed (the host holds ciphertext only)' : 'readable (the host can read every event)'}`);
+    for (const r of s.remotes ?? [])
+      say(
+        `  remote ${r.url}: ${r.sealed ? 'sealed (the host holds ciphertext only)' : 'readable (the host can read every event)'}`
+      );
   });
 }
 
@@ -197,7 +277,10 @@ export async function journalRepair(opts: GlobalOptions, out: Output): Promise<E
   const signedResult = await signMissing(session.ledger, signer);
   const binding = nodeBinding(dir);
   let movedAside: string | undefined;
-  const hasJournal = await stat(path.join(binding.gitdir, 'HEAD')).then(() => true, () => false);
+  const hasJournal = await stat(path.join(binding.gitdir, 'HEAD')).then(
+    () => true,
+    () => false
+  );
   if (hasJournal) {
     const before = await crossCheck(binding, session.ledger);
     if (before.some((p) => REWRITE_CODES.has(p.code))) {
@@ -211,19 +294,46 @@ export async function journalRepair(opts: GlobalOptions, out: Output): Promise<E
   const after = await crossCheck(binding, session.ledger);
   const s = await journal.status();
   const complete = s.missing === 0 && after.length === 0;
-  const name = (a: { name: string; author: string }) => `${a.name || 'an unknown member'} (key ${a.author.slice(0, 12)}…)`;
+  const name = (a: { name: string; author: string }) =>
+    `${a.name || 'an unknown member'} (key ${a.author.slice(0, 12)}…)`;
   out.result(
-    { ok: complete, signed: signedResult.signed, others: signedResult.others, waiting: signedResult.waiting, rewritten: movedAside !== undefined, damagedKeptAt: movedAside ?? null, commits: s.commits, events: s.events, problems: [...signedResult.problems, ...after] },
+    {
+      ok: complete,
+      signed: signedResult.signed,
+      others: signedResult.others,
+      waiting: signedResult.waiting,
+      rewritten: movedAside !== undefined,
+      damagedKeptAt: movedAside ?? null,
+      commits: s.commits,
+      events: s.events,
+      problems: [...signedResult.problems, ...after]
+    },
     (say) => {
-      if (signedResult.signed.length) say(`signed the journal commits of ${signedResult.signed.length} event(s) authored by this device`);
-      if (movedAside) say(`the journal's files were damaged: written again from the ledger (the damaged copy is kept at ${movedAside})`);
-      if (!identity && signedResult.others.length) say(`this directory has no device key: only an event's author can sign its commit (key import a backup of yours to sign your events)`);
+      if (signedResult.signed.length)
+        say(`signed the journal commits of ${signedResult.signed.length} event(s) authored by this device`);
+      if (movedAside)
+        say(
+          `the journal's files were damaged: written again from the ledger (the damaged copy is kept at ${movedAside})`
+        );
+      if (!identity && signedResult.others.length)
+        say(
+          `this directory has no device key: only an event's author can sign its commit (key import a backup of yours to sign your events)`
+        );
       for (const o of signedResult.others) {
-        say(`${o.events.length} event(s) by ${name(o)} have no journal signature: only their author can sign them; ask them to run \`provenance-ledger journal repair\` on a device holding that key, then pull or sync`);
+        say(
+          `${o.events.length} event(s) by ${name(o)} have no journal signature: only their author can sign them; ask them to run \`provenance-ledger journal repair\` on a device holding that key, then pull or sync`
+        );
       }
-      if (signedResult.waiting.length) say(`${signedResult.waiting.length} event(s) of yours wait for those: run journal repair again once their parents are signed`);
+      if (signedResult.waiting.length)
+        say(
+          `${signedResult.waiting.length} event(s) of yours wait for those: run journal repair again once their parents are signed`
+        );
       for (const p of [...signedResult.problems, ...after]) say(`  [${p.code}] ${p.location ?? ''}: ${p.message}`);
-      say(complete ? `ok: the journal holds all ${s.commits} commits and agrees with the ledger` : `the journal holds ${s.commits} commits for ${s.events} events`);
+      say(
+        complete
+          ? `ok: the journal holds all ${s.commits} commits and agrees with the ledger`
+          : `the journal holds ${s.commits} commits for ${s.events} events`
+      );
     }
   );
   return complete ? Exit.OK : Exit.PROBLEMS;
@@ -233,7 +343,11 @@ export async function journalRepair(opts: GlobalOptions, out: Output): Promise<E
  * What verify should tell the user to do about journal problems: sign the commits of this device's events
  * (journal repair), ask other authors to sign theirs, or write a damaged journal again.
  */
-export async function journalAdvice(dir: string, ledger: import('../../lib/core/ledger.ts').Ledger, problems: import('../../lib/core/verify.ts').Problem[]): Promise<string[]> {
+export async function journalAdvice(
+  dir: string,
+  ledger: import('../../lib/core/ledger.ts').Ledger,
+  problems: import('../../lib/core/verify.ts').Problem[]
+): Promise<string[]> {
   const advice: string[] = [];
   const missing = new Set(problems.filter((p) => p.code === 'JOURNAL_SIGNATURE_MISSING').map((p) => p.eventId ?? ''));
   if (missing.size) {
@@ -244,17 +358,27 @@ export async function journalAdvice(dir: string, ledger: import('../../lib/core/
     for (const g of byAuthor(ledger, events)) {
       const who = `${g.name || 'an unknown member'} (key ${g.author.slice(0, 12)}…)`;
       if (identity?.publicKey === g.author) {
-        advice.push(`${g.events.length} event(s) authored by this device lack a journal signature: run \`provenance-ledger journal repair --ledger ${dir}\` to sign their commits`);
+        advice.push(
+          `${g.events.length} event(s) authored by this device lack a journal signature: run \`provenance-ledger journal repair --ledger ${dir}\` to sign their commits`
+        );
       } else {
-        advice.push(`${g.events.length} event(s) by ${who} lack a journal signature: only their author can sign them (\`provenance-ledger journal repair\` on a device holding that key, then pull or sync)`);
+        advice.push(
+          `${g.events.length} event(s) by ${who} lack a journal signature: only their author can sign them (\`provenance-ledger journal repair\` on a device holding that key, then pull or sync)`
+        );
       }
     }
   }
   if (problems.some((p) => p.code === 'EVENT_NOT_IN_DOCUMENT')) {
-    advice.push(`the document lost event(s) that its Git journal still holds: \`provenance-ledger recover --ledger ${dir}\` restores them (no write proceeds until then)`);
+    advice.push(
+      `the document lost event(s) that its Git journal still holds: \`provenance-ledger recover --ledger ${dir}\` restores them (no write proceeds until then)`
+    );
   }
-  if (problems.some((p) => ['JOURNAL_CORRUPT', 'JOURNAL_MISMATCH', 'JOURNAL_EXTRA', 'JOURNAL_MISSING'].includes(p.code))) {
-    advice.push(`the Git journal (${path.join(dir, 'journal.git')}) is derived from the ledger: \`provenance-ledger journal repair --ledger ${dir}\` writes it again (a damaged one is kept aside)`);
+  if (
+    problems.some((p) => ['JOURNAL_CORRUPT', 'JOURNAL_MISMATCH', 'JOURNAL_EXTRA', 'JOURNAL_MISSING'].includes(p.code))
+  ) {
+    advice.push(
+      `the Git journal (${path.join(dir, 'journal.git')}) is derived from the ledger: \`provenance-ledger journal repair --ledger ${dir}\` writes it again (a damaged one is kept aside)`
+    );
   }
   return advice;
 }

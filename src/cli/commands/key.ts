@@ -29,14 +29,22 @@ export async function keyExport(opts: GlobalOptions & { out: string; force?: boo
     if (session?.ledger.member(identity.publicKey)?.role === 'owner') await ensureTeamKey(storage, true);
     teamKeys = await loadTeamKeys(storage);
   }
-  const backup = await encryptKeyBackup(identity.pkcs8, identity.publicKey, identity.name, passphrase, undefined, teamKeys);
+  const backup = await encryptKeyBackup(
+    identity.pkcs8,
+    identity.publicKey,
+    identity.name,
+    passphrase,
+    undefined,
+    teamKeys
+  );
   let handle;
   try {
     // 'wx': never overwrite an existing file (it may be an older backup of another key) unless --force.
     handle = await open(opts.out, opts.force ? 'w' : 'wx', 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new LedgerError(ErrorCode.BAD_INPUT, `${opts.out} already exists: choose another --out, or pass --force`);
+    if (code === 'EEXIST')
+      throw new LedgerError(ErrorCode.BAD_INPUT, `${opts.out} already exists: choose another --out, or pass --force`);
     throw new LedgerError(ErrorCode.BAD_INPUT, `cannot write ${opts.out}: ${(e as Error).message}`);
   }
   try {
@@ -45,11 +53,28 @@ export async function keyExport(opts: GlobalOptions & { out: string; force?: boo
     await handle.close();
   }
   const fingerprint = await keyFingerprint(identity.publicKey);
-  out.result({ out: path.resolve(opts.out), publicKey: identity.publicKey, fingerprint, name: identity.name, teamKeyEpochs: teamKeys.map((k) => k.epoch) }, (say) => {
-    say(`Wrote the encrypted key backup of ${identity.name} (fingerprint ${fingerprint}) to ${path.resolve(opts.out)}`);
-    if (teamKeys.length) say(`  with the team keys of epoch${teamKeys.length === 1 ? '' : 's'} ${teamKeys.map((k) => k.epoch).sort((a, b) => a - b).join(', ')} (they open the sealed journal)`);
-    say('Keep it and its passphrase apart; either alone is useless, both together sign as you.');
-  });
+  out.result(
+    {
+      out: path.resolve(opts.out),
+      publicKey: identity.publicKey,
+      fingerprint,
+      name: identity.name,
+      teamKeyEpochs: teamKeys.map((k) => k.epoch)
+    },
+    (say) => {
+      say(
+        `Wrote the encrypted key backup of ${identity.name} (fingerprint ${fingerprint}) to ${path.resolve(opts.out)}`
+      );
+      if (teamKeys.length)
+        say(
+          `  with the team keys of epoch${teamKeys.length === 1 ? '' : 's'} ${teamKeys
+            .map((k) => k.epoch)
+            .sort((a, b) => a - b)
+            .join(', ')} (they open the sealed journal)`
+        );
+      say('Keep it and its passphrase apart; either alone is useless, both together sign as you.');
+    }
+  );
 }
 
 export async function keyImport(file: string, opts: GlobalOptions, out: Output): Promise<void> {
@@ -84,7 +109,21 @@ export async function keyImport(file: string, opts: GlobalOptions, out: Output):
   const held = new Set((await loadTeamKeys(storage)).map((k) => k.epoch));
   const added = key.teamKeys.filter((k) => !held.has(k.epoch));
   for (const k of added) await saveTeamKey(storage, k);
-  out.result({ status, dir: path.resolve(dir), publicKey: key.publicKey, fingerprint, name: key.name, teamKeyEpochs: added.map((k) => k.epoch) }, (say) => {
-    say(status === 'imported' ? `Imported the key of ${key.name} (fingerprint ${fingerprint}) into ${path.resolve(dir)}` : `${path.resolve(dir)} already holds this key (fingerprint ${fingerprint}); nothing changed`);
-  });
+  out.result(
+    {
+      status,
+      dir: path.resolve(dir),
+      publicKey: key.publicKey,
+      fingerprint,
+      name: key.name,
+      teamKeyEpochs: added.map((k) => k.epoch)
+    },
+    (say) => {
+      say(
+        status === 'imported'
+          ? `Imported the key of ${key.name} (fingerprint ${fingerprint}) into ${path.resolve(dir)}`
+          : `${path.resolve(dir)} already holds this key (fingerprint ${fingerprint}); nothing changed`
+      );
+    }
+  );
 }

@@ -15,7 +15,11 @@ import { identitySigner, loadIdentity } from '../../lib/adapters/node/identity.t
 import { existingStorage, ledgerDir, type GlobalOptions } from '../context.ts';
 import { Exit, type ExitCode, type Output } from '../output.ts';
 
-const exists = (file: string) => lstat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  lstat(file).then(
+    () => true,
+    () => false
+  );
 
 export async function recover(opts: GlobalOptions, out: Output): Promise<ExitCode> {
   const dir = ledgerDir(opts);
@@ -34,7 +38,12 @@ export async function recover(opts: GlobalOptions, out: Output): Promise<ExitCod
   const hasJournal = await exists(path.join(binding.gitdir, 'HEAD'));
   if (hasJournal) {
     const salvage = await salvageJournal(binding, await (await ObjectWriter.open(binding)).storedOids());
-    found = salvage.events.map((c) => ({ id: c.eventId, json: c.json, signature: c.signature, from: `journal commit ${c.oid}` }));
+    found = salvage.events.map((c) => ({
+      id: c.eventId,
+      json: c.json,
+      signature: c.signature,
+      from: `journal commit ${c.oid}`
+    }));
     unreadable = salvage.unreadable;
   }
 
@@ -79,15 +88,25 @@ export async function recover(opts: GlobalOptions, out: Output): Promise<ExitCod
 }
 
 /** The device log after recovery: caught up when it matches the document; else why not, and what it names that is lost. */
-async function stepLog(storage: Awaited<ReturnType<typeof existingStorage>>, ledger: Ledger): Promise<{ logNote?: string; lost: string[] }> {
+async function stepLog(
+  storage: Awaited<ReturnType<typeof existingStorage>>,
+  ledger: Ledger
+): Promise<{ logNote?: string; lost: string[] }> {
   const { DeviceLog } = await import('../../lib/core/proofs/log.ts');
-  if ((await storage.listKeys(['log', 'leaves'])).length === 0 && (await storage.listKeys(['log', 'state'])).length === 0) return { lost: [] };
+  if (
+    (await storage.listKeys(['log', 'leaves'])).length === 0 &&
+    (await storage.listKeys(['log', 'state'])).length === 0
+  )
+    return { lost: [] };
   let ids: string[];
   try {
     const log = await DeviceLog.load(storage, { recover: true });
     ids = Array.from({ length: log.size }, (_, i) => log.eventIdAt(i));
   } catch (e) {
-    return { logNote: `the device log is damaged (${(e as Error).message}): \`provenance-ledger verify --repair\` writes it again from the document`, lost: [] };
+    return {
+      logNote: `the device log is damaged (${(e as Error).message}): \`provenance-ledger verify --repair\` writes it again from the document`,
+      lost: []
+    };
   }
   const lost = ids.filter((id) => !ledger.get(id));
   if (lost.length) {
@@ -112,11 +131,19 @@ function lines(
   dir: string,
   ledger: Ledger,
   r: RecoverReport,
-  x: { keptAt: string | null; unreadable: Array<{ oid: string; message: string }>; lost: string[]; journalNote?: string; logNote?: string }
+  x: {
+    keptAt: string | null;
+    unreadable: Array<{ oid: string; message: string }>;
+    lost: string[];
+    journalNote?: string;
+    logNote?: string;
+  }
 ): string[] {
   const out: string[] = [];
   if (r.rebuilt) {
-    const why = r.documentProblems.length ? `it was damaged (${r.documentProblems.map((p) => `${p.location}: ${p.message}`).join('; ')})` : 'it was missing';
+    const why = r.documentProblems.length
+      ? `it was damaged (${r.documentProblems.map((p) => `${p.location}: ${p.message}`).join('; ')})`
+      : 'it was missing';
     out.push(`The document of ledger "${ledger.name}" was rebuilt: ${why}.`);
     if (x.keptAt) out.push(`  its files are kept at ${x.keptAt}`);
   } else if (r.restored.length || r.signatures) {
@@ -124,13 +151,16 @@ function lines(
   }
   for (const e of r.restored) out.push(`restored ${e.type} ${e.id} (${e.time}) from ${e.from}`);
   if (r.signatures) out.push(`restored the journal signatures of ${r.signatures} event(s)`);
-  for (const e of r.refused) out.push(`refused ${e.id || 'an entry'}${e.from ? ` from ${e.from}` : ''}: [${e.code}] ${e.message}`);
+  for (const e of r.refused)
+    out.push(`refused ${e.id || 'an entry'}${e.from ? ` from ${e.from}` : ''}: [${e.code}] ${e.message}`);
   for (const u of x.unreadable) out.push(`could not read journal commit ${u.oid}: ${u.message}`);
   for (const id of x.lost) out.push(`lost: event ${id} is in the device log, and in no copy on this device`);
   if (x.journalNote) out.push(x.journalNote);
   if (x.logNote) out.push(x.logNote);
   if (!r.rebuilt && !r.restored.length && !r.signatures && !r.refused.length && !x.lost.length) {
-    out.push(`nothing to recover: the document of ledger "${ledger.name}" holds all ${ledger.size} events the journal and the device log hold`);
+    out.push(
+      `nothing to recover: the document of ledger "${ledger.name}" holds all ${ledger.size} events the journal and the device log hold`
+    );
   } else {
     out.push(`the ledger holds ${ledger.size} events; check it with: provenance-ledger verify --ledger ${dir}`);
   }
@@ -145,7 +175,8 @@ function lines(
 export async function survivingCopies(dir: string): Promise<string[]> {
   const found: string[] = [];
   if (await exists(path.join(dir, 'journal.git', 'HEAD'))) found.push('its Git journal (journal.git)');
-  if ((await exists(path.join(dir, 'log', 'leaves'))) || (await exists(path.join(dir, 'log', 'state+')))) found.push('its device log (log/)');
+  if ((await exists(path.join(dir, 'log', 'leaves'))) || (await exists(path.join(dir, 'log', 'state+'))))
+    found.push('its device log (log/)');
   return found;
 }
 
@@ -170,7 +201,11 @@ export const ORPHAN_GRACE_MS = 10 * 60_000;
  * ORPHAN_GRACE_MS. Nothing is swept while the device log names an event the document lacks (the document may have
  * lost the very event an opening belongs to: `recover` first). Returns the commitments removed.
  */
-export async function sweepVault(storage: Awaited<ReturnType<typeof existingStorage>>, ledger: Ledger, now = Date.now()): Promise<string[]> {
+export async function sweepVault(
+  storage: Awaited<ReturnType<typeof existingStorage>>,
+  ledger: Ledger,
+  now = Date.now()
+): Promise<string[]> {
   try {
     if ((await storage.listKeys(['vault'])).length === 0) return [];
     const { PromptVault } = await import('../../lib/core/vault.ts');
@@ -203,7 +238,8 @@ export async function unsignedHead(storage: Awaited<ReturnType<typeof existingSt
     const size = (await DeviceLog.load(storage)).size;
     if (size === 0) return undefined;
     const name = String(size).padStart(16, '0');
-    if ((await storage.load(['log', 'timestamps', name])) || (await storage.load(['log', 'timestamps-pending', name]))) return undefined;
+    if ((await storage.load(['log', 'timestamps', name])) || (await storage.load(['log', 'timestamps-pending', name])))
+      return undefined;
     return `log/checkpoints/${name}`;
   } catch {
     return undefined;

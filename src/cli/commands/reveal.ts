@@ -9,7 +9,8 @@ export async function reveal(ref: string, opts: GlobalOptions, out: Output): Pro
   const { ledger, storage } = await openSession(opts);
   const ev = resolveEvent(ledger, ref, 'generation');
   const body = ev.event.body as GenerationBody;
-  if (!body.prompt) throw new LedgerError(ErrorCode.NOT_FOUND, `generation ${ev.id.slice(0, 12)} has no prompt commitment`);
+  if (!body.prompt)
+    throw new LedgerError(ErrorCode.NOT_FOUND, `generation ${ev.id.slice(0, 12)} has no prompt commitment`);
   const vault = new PromptVault(storage);
   const opening = await vault.get(body.prompt.commitment);
   if (!opening) {
@@ -27,7 +28,15 @@ export async function reveal(ref: string, opts: GlobalOptions, out: Output): Pro
       commitment: body.prompt.commitment,
       salt: opening.salt,
       prompt: opening.prompt,
-      ...(negative ? { negativePrompt: { commitment: body.negativePrompt!.commitment, salt: negative.salt, prompt: negative.prompt } } : {}),
+      ...(negative
+        ? {
+            negativePrompt: {
+              commitment: body.negativePrompt!.commitment,
+              salt: negative.salt,
+              prompt: negative.prompt
+            }
+          }
+        : {}),
       verified: true
     },
     (say) => {

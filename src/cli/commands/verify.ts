@@ -32,7 +32,11 @@ const LABELS: Record<string, string> = {
   identity: 'device identity'
 };
 
-const exists = (file: string) => lstat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  lstat(file).then(
+    () => true,
+    () => false
+  );
 
 export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode> {
   const dir = ledgerDir(opts);
@@ -55,12 +59,18 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
     const journal = await journalCmds.journalProblems(dir, ledger);
     // An event whose commit the journal lacks (a write cut short, concurrent appends) loses nothing: the journal is
     // written from the document, and the next write catches it up when it opens. Pending, not damage.
-    pending = journal.filter((p) => p.code === ErrorCode.JOURNAL_MISSING).map((p) => ({ ...p, code: ErrorCode.JOURNAL_PENDING, message: `${p.message} yet: the next write writes it` }));
+    pending = journal
+      .filter((p) => p.code === ErrorCode.JOURNAL_MISSING)
+      .map((p) => ({ ...p, code: ErrorCode.JOURNAL_PENDING, message: `${p.message} yet: the next write writes it` }));
     journal.splice(0, journal.length, ...journal.filter((p) => p.code !== ErrorCode.JOURNAL_MISSING));
     journalChecked = await exists(path.join(dir, 'journal.git', 'HEAD'));
     // A journal's commit-id cache without the journal: journal.git was removed (it is written again from the ledger).
     if (!journalChecked && (await exists(path.join(dir, 'journal-commits')))) {
-      journal.push({ code: ErrorCode.JOURNAL_CORRUPT, message: 'the Git journal is gone (its commit-id cache journal-commits/ is still here)', location: 'journal.git' });
+      journal.push({
+        code: ErrorCode.JOURNAL_CORRUPT,
+        message: 'the Git journal is gone (its commit-id cache journal-commits/ is still here)',
+        location: 'journal.git'
+      });
     }
     if (journalChecked) journal.push(...((await files.journalRefProblems(dir, ledger)) as Problem[]));
     if (journal.length) report = { ...report, ok: false, problems: [...report.problems, ...journal] };
@@ -72,29 +82,55 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
     // state is written before its checkpoint). The next write signs it (the same bytes: Ed25519 is deterministic).
     const headCheckpoint = await (await import('./recover.ts')).unsignedHead(storage);
     if (headCheckpoint) {
-      pending.push(...stored.problems.filter((p) => p.code === ErrorCode.STORAGE_MISSING && p.location === headCheckpoint).map((p) => ({ code: ErrorCode.CHECKPOINT_PENDING, message: `the log's head has no signed checkpoint yet: the next checkpoint, prove, sync or record signs it`, location: p.location })));
-      const left = stored.problems.filter((p) => !(p.code === ErrorCode.STORAGE_MISSING && p.location === headCheckpoint));
+      pending.push(
+        ...stored.problems
+          .filter((p) => p.code === ErrorCode.STORAGE_MISSING && p.location === headCheckpoint)
+          .map((p) => ({
+            code: ErrorCode.CHECKPOINT_PENDING,
+            message: `the log's head has no signed checkpoint yet: the next checkpoint, prove, sync or record signs it`,
+            location: p.location
+          }))
+      );
+      const left = stored.problems.filter(
+        (p) => !(p.code === ErrorCode.STORAGE_MISSING && p.location === headCheckpoint)
+      );
       const cls = stored.classes.find((c) => c.class === 'checkpoints');
       if (cls) cls.problems -= stored.problems.length - left.length;
-      if (cls?.problems === 0) stored.advice = stored.advice.filter((a) => !a.includes('keeps a damaged checkpoint aside'));
+      if (cls?.problems === 0)
+        stored.advice = stored.advice.filter((a) => !a.includes('keeps a damaged checkpoint aside'));
       stored.problems = left;
     }
-    if (stored.problems.length) report = { ...report, ok: false, problems: [...report.problems, ...(stored.problems as Problem[])] };
+    if (stored.problems.length)
+      report = { ...report, ok: false, problems: [...report.problems, ...(stored.problems as Problem[])] };
     advice.push(...stored.advice);
   } catch (err) {
     // The document gone while its journal or log is here is a problem to report (recover rebuilds it), not "no ledger".
     const e = await (await import('./recover.ts')).noDocumentError(dir, err);
     if (!isLedgerError(e) || e.code === ErrorCode.NOT_INITIALIZED) throw e;
-    const doc = e !== err ? { ok: false, checked: 0, valid: 0, problems: [] } : await Ledger.verifyStorage(storage, undefined, { full: true });
+    const doc =
+      e !== err
+        ? { ok: false, checked: 0, valid: 0, problems: [] }
+        : await Ledger.verifyStorage(storage, undefined, { full: true });
     doc.problems.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
     report = { ...doc, ok: false };
   }
   const { ok, checked, valid, ledgerId, problems, signatures } = report;
   const unchecked = stored
-    ? [...stored.classes.filter((c) => c.unchecked).map((c) => ({ what: c.class, why: c.unchecked! })), ...stored.unchecked.map((u) => ({ what: `${u.folder}/`, why: u.why }))]
-    : [{ what: 'every file beside the document', why: 'the ledger cannot be opened, so nothing can be checked against it' }];
-  if (stored && !journalChecked) unchecked.unshift({ what: 'journal', why: 'this directory has no Git journal (journal.git)' });
-  const files = stored ? Object.fromEntries(stored.classes.map((c) => [c.class, { checked: c.checked, problems: c.problems }])) : {};
+    ? [
+        ...stored.classes.filter((c) => c.unchecked).map((c) => ({ what: c.class, why: c.unchecked! })),
+        ...stored.unchecked.map((u) => ({ what: `${u.folder}/`, why: u.why }))
+      ]
+    : [
+        {
+          what: 'every file beside the document',
+          why: 'the ledger cannot be opened, so nothing can be checked against it'
+        }
+      ];
+  if (stored && !journalChecked)
+    unchecked.unshift({ what: 'journal', why: 'this directory has no Git journal (journal.git)' });
+  const files = stored
+    ? Object.fromEntries(stored.classes.map((c) => [c.class, { checked: c.checked, problems: c.problems }]))
+    : {};
   const notes = stored?.notes ?? [];
   out.result(
     {
@@ -116,13 +152,18 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
       for (const r of repaired?.refused ?? []) say(`not repaired: ${r}`);
       if (ok) say(`ok: ledger "${name}" verified, ${valid} of ${checked} events valid, no problems`);
       else {
-        say(`FAILED: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${name ? `ledger "${name}"` : dir} (${valid} of ${checked} events valid)`);
+        say(
+          `FAILED: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${name ? `ledger "${name}"` : dir} (${valid} of ${checked} events valid)`
+        );
         for (const p of problems) {
-          say(`  [${p.code}] ${p.location ?? ''}${p.eventId && !p.location?.includes(p.eventId) ? ` (event ${p.eventId})` : ''}`);
+          say(
+            `  [${p.code}] ${p.location ?? ''}${p.eventId && !p.location?.includes(p.eventId) ? ` (event ${p.eventId})` : ''}`
+          );
           say(`      ${p.message}`);
         }
       }
-      if (signatures?.mode === 'full') say('signatures: every event and journal commit signature checked one by one (--full)');
+      if (signatures?.mode === 'full')
+        say('signatures: every event and journal commit signature checked one by one (--full)');
       else if (signatures) {
         say(
           signatures.covered
@@ -130,7 +171,13 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
             : 'signatures: every event signature checked one by one (no checkpoint of this device covers the stored events)'
         );
       }
-      if (stored) say(`checked: document, ${journalChecked ? 'journal, ' : ''}${stored.classes.filter((c) => !c.unchecked).map((c) => `${LABELS[c.class]} (${c.checked})`).join(', ')}`);
+      if (stored)
+        say(
+          `checked: document, ${journalChecked ? 'journal, ' : ''}${stored.classes
+            .filter((c) => !c.unchecked)
+            .map((c) => `${LABELS[c.class]} (${c.checked})`)
+            .join(', ')}`
+        );
       for (const u of unchecked) say(`not checked: ${u.what}: ${u.why}`);
       for (const p of pending) say(`pending: [${p.code}] ${p.location ?? ''}: ${p.message}`);
       for (const n of notes) say(`notice: ${n}`);

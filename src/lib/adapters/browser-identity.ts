@@ -16,8 +16,22 @@
  * Used from the ledger worker; works on the main thread as well (both have indexedDB and crypto.subtle).
  */
 import { openDB, type IDBPDatabase } from 'idb';
-import { exportPrivateKey, generateDeviceKey, importPrivateKey, signerFromCryptoKey, type PublicKey, type Signer } from '../core/keys.ts';
-import { DEFAULT_KDF, assertKeyBackup, decryptKeyBackup, encryptKeyBackup, type BackupTeamKey, type KeyBackup } from '../core/backup.ts';
+import {
+  exportPrivateKey,
+  generateDeviceKey,
+  importPrivateKey,
+  signerFromCryptoKey,
+  type PublicKey,
+  type Signer
+} from '../core/keys.ts';
+import {
+  DEFAULT_KDF,
+  assertKeyBackup,
+  decryptKeyBackup,
+  encryptKeyBackup,
+  type BackupTeamKey,
+  type KeyBackup
+} from '../core/backup.ts';
 
 export const IDENTITY_DB = 'provenance-ledger-identity';
 const STORE = 'identity';
@@ -79,7 +93,11 @@ export async function loadIdentity(dbName = IDENTITY_DB): Promise<BrowserIdentit
  * Returns the device identity, making it on first use. A second call never replaces an existing key (that
  * would orphan every event the device signed); it returns the stored one, whatever memberName says.
  */
-export async function ensureIdentity(memberName: string, dbName = IDENTITY_DB, opts: IdentityOptions = {}): Promise<BrowserIdentity> {
+export async function ensureIdentity(
+  memberName: string,
+  dbName = IDENTITY_DB,
+  opts: IdentityOptions = {}
+): Promise<BrowserIdentity> {
   const name = memberName.trim();
   if (name.length === 0 || name.length > 200) throw new RangeError('member name must be 1 to 200 characters');
   const existing = await loadIdentity(dbName);
@@ -132,7 +150,12 @@ export function identitySigner(identity: BrowserIdentity): Signer {
 
 async function plain(name: string): Promise<BrowserIdentity> {
   const key = await generateDeviceKey(false);
-  return { privateKey: key.privateKey, publicKey: key.publicKey, memberName: name, createdAt: new Date().toISOString() };
+  return {
+    privateKey: key.privateKey,
+    publicKey: key.publicKey,
+    memberName: name,
+    createdAt: new Date().toISOString()
+  };
 }
 
 /** The one moment the key's bytes exist: encrypted into a backup, re-imported non-extractable, zeroed. */
@@ -146,7 +169,13 @@ async function withBackup(
   try {
     const backup = await encryptKeyBackup(pkcs8, key.publicKey, name, passphrase, kdf);
     const locked = await importPrivateKey(pkcs8, false);
-    return { privateKey: locked.privateKey, publicKey: key.publicKey, memberName: name, createdAt: new Date().toISOString(), backup };
+    return {
+      privateKey: locked.privateKey,
+      publicKey: key.publicKey,
+      memberName: name,
+      createdAt: new Date().toISOString(),
+      backup
+    };
   } finally {
     pkcs8.fill(0);
   }
@@ -156,7 +185,11 @@ async function withBackup(
  * Replaces this device's key with the one in a backup file. The backup is checked and decrypted first (a bad
  * file throws BAD_BACKUP, a wrong passphrase BAD_PASSPHRASE) and nothing is written unless both pass.
  */
-export async function restoreIdentity(backup: unknown, passphrase: string, dbName = IDENTITY_DB): Promise<BrowserIdentity & { teamKeys: BackupTeamKey[] }> {
+export async function restoreIdentity(
+  backup: unknown,
+  passphrase: string,
+  dbName = IDENTITY_DB
+): Promise<BrowserIdentity & { teamKeys: BackupTeamKey[] }> {
   assertKeyBackup(backup);
   const key = await decryptKeyBackup(backup, passphrase, false);
   const identity: BrowserIdentity = {

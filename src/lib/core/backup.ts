@@ -57,7 +57,10 @@ export async function deriveKey(passphrase: string, kdf: KdfParams): Promise<Cry
 }
 
 /** Fresh Argon2id and AES-256-GCM parameters for one passphrase-sealed file (a passphrase of 8 characters or more). */
-export function sealParams(passphrase: string, params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF) {
+export function sealParams(
+  passphrase: string,
+  params: { iterations: number; memoryKiB: number; parallelism: number } = DEFAULT_KDF
+) {
   if (typeof passphrase !== 'string' || passphrase.length < 8) {
     throw new LedgerError(ErrorCode.BAD_INPUT, 'the passphrase must be at least 8 characters');
   }
@@ -67,18 +70,39 @@ export function sealParams(passphrase: string, params: { iterations: number; mem
 }
 
 /** AES-256-GCM under the passphrase's Argon2id key, the header bytes authenticated; base64url ciphertext. */
-export async function seal(passphrase: string, kdf: KdfParams, iv: string, aad: Uint8Array, plain: Uint8Array): Promise<string> {
+export async function seal(
+  passphrase: string,
+  kdf: KdfParams,
+  iv: string,
+  aad: Uint8Array,
+  plain: Uint8Array
+): Promise<string> {
   const key = await deriveKey(passphrase, kdf);
-  const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: fromBase64url(iv) as BufferSource, additionalData: aad as BufferSource }, key, plain as BufferSource);
+  const ct = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: fromBase64url(iv) as BufferSource, additionalData: aad as BufferSource },
+    key,
+    plain as BufferSource
+  );
   return toBase64url(new Uint8Array(ct));
 }
 
 /** The plaintext of `seal`; a wrong passphrase or any changed byte (header included) fails as BAD_PASSPHRASE. */
-export async function unseal(passphrase: string, kdf: KdfParams, iv: string, aad: Uint8Array, ciphertext: string, failure: string): Promise<Uint8Array> {
+export async function unseal(
+  passphrase: string,
+  kdf: KdfParams,
+  iv: string,
+  aad: Uint8Array,
+  ciphertext: string,
+  failure: string
+): Promise<Uint8Array> {
   const key = await deriveKey(passphrase, kdf);
   try {
     return new Uint8Array(
-      await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64url(iv) as BufferSource, additionalData: aad as BufferSource }, key, fromBase64url(ciphertext) as BufferSource)
+      await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: fromBase64url(iv) as BufferSource, additionalData: aad as BufferSource },
+        key,
+        fromBase64url(ciphertext) as BufferSource
+      )
     );
   } catch {
     throw new LedgerError(ErrorCode.BAD_PASSPHRASE, failure);
@@ -103,7 +127,10 @@ export async function encryptKeyBackup(
   if (teamKeys.length) {
     const iv = toBase64url(crypto.getRandomValues(new Uint8Array(12)));
     const json = JSON.stringify(teamKeysJson(teamKeys));
-    backup.teamKeys = { iv, ciphertext: await seal(passphrase, kdf, iv, teamKeysAad(partial), new TextEncoder().encode(json)) };
+    backup.teamKeys = {
+      iv,
+      ciphertext: await seal(passphrase, kdf, iv, teamKeysAad(partial), new TextEncoder().encode(json))
+    };
   }
   return backup;
 }
@@ -134,7 +161,8 @@ export function fieldsOf(v: unknown, bad: (what: string) => never, what: string)
 }
 
 /** An integer from lo to hi. */
-const intIn = (v: unknown, lo: number, hi: number): boolean => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+const intIn = (v: unknown, lo: number, hi: number): boolean =>
+  Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 
 /** Field-by-field check of an untrusted backup file. */
 export function assertKeyBackup(x: unknown): asserts x is KeyBackup {
@@ -150,21 +178,40 @@ export function assertKeyBackup(x: unknown): asserts x is KeyBackup {
   if (b.teamKeys !== undefined) {
     const t = fieldsOf(b.teamKeys, bad, 'teamKeys');
     if (typeof t.iv !== 'string' || !/^[A-Za-z0-9_-]{16}$/.test(t.iv)) bad('teamKeys.iv');
-    if (typeof t.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{20,4000000}$/.test(t.ciphertext)) bad('teamKeys.ciphertext');
+    if (typeof t.ciphertext !== 'string' || !/^[A-Za-z0-9_-]{20,4000000}$/.test(t.ciphertext))
+      bad('teamKeys.ciphertext');
   }
 }
 
 /** Decrypts a backup; a wrong passphrase or any changed byte fails authentication (BAD_PASSPHRASE). */
-export async function decryptKeyBackup(backup: unknown, passphrase: string, extractable = false): Promise<DeviceKey & { name: string; teamKeys: BackupTeamKey[] }> {
+export async function decryptKeyBackup(
+  backup: unknown,
+  passphrase: string,
+  extractable = false
+): Promise<DeviceKey & { name: string; teamKeys: BackupTeamKey[] }> {
   assertKeyBackup(backup);
-  const pkcs8 = await unseal(passphrase, backup.kdf, backup.cipher.iv, header(backup), backup.ciphertext, 'wrong passphrase, or the backup file was altered');
+  const pkcs8 = await unseal(
+    passphrase,
+    backup.kdf,
+    backup.cipher.iv,
+    header(backup),
+    backup.ciphertext,
+    'wrong passphrase, or the backup file was altered'
+  );
   const dk = await importPrivateKey(pkcs8, extractable);
   if (dk.publicKey !== backup.publicKey) {
     throw new LedgerError(ErrorCode.KEY_MISMATCH, 'the decrypted key does not match the public key in the backup');
   }
   let teamKeys: BackupTeamKey[] = [];
   if (backup.teamKeys) {
-    const plain = await unseal(passphrase, backup.kdf, backup.teamKeys.iv, teamKeysAad(backup), backup.teamKeys.ciphertext, 'the team keys of the backup file were altered');
+    const plain = await unseal(
+      passphrase,
+      backup.kdf,
+      backup.teamKeys.iv,
+      teamKeysAad(backup),
+      backup.teamKeys.ciphertext,
+      'the team keys of the backup file were altered'
+    );
     teamKeys = parseTeamKeys(plain);
   }
   return { ...dk, name: backup.name, teamKeys };
@@ -193,10 +240,18 @@ export function teamKeysFromJson(list: unknown, message: string): BackupTeamKey[
   if (!Array.isArray(list)) return bad();
   const epochs = new Set<number>();
   return list.map((r) => {
-    if (typeof r !== 'object' || r === null || !Number.isSafeInteger(r.epoch) || r.epoch < 1 || typeof r.key !== 'string') return bad();
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      !Number.isSafeInteger(r.epoch) ||
+      r.epoch < 1 ||
+      typeof r.key !== 'string'
+    )
+      return bad();
     if (epochs.has(r.epoch)) return bad();
     epochs.add(r.epoch);
-    if (!Array.isArray(r.covers) || !r.covers.every((c: unknown) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c))) return bad();
+    if (!Array.isArray(r.covers) || !r.covers.every((c: unknown) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c)))
+      return bad();
     let key: Uint8Array;
     try {
       key = fromBase64url(r.key);

@@ -64,7 +64,12 @@ export function bidiProblems(body: unknown): SchemaProblem[] {
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, x] of Object.entries(v)) {
         const seg = k.replace(/~/g, '~0').replace(/\//g, '~1');
-        walk(x, `${pointer}/${seg}`, /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? `${readable}.${k}` : `${readable}[${JSON.stringify(escapeBidi(k))}]`, depth + 1);
+        walk(
+          x,
+          `${pointer}/${seg}`,
+          /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? `${readable}.${k}` : `${readable}[${JSON.stringify(escapeBidi(k))}]`,
+          depth + 1
+        );
       }
     }
   };

@@ -60,7 +60,8 @@ export function fromBase64(s: string, pad = true): Uint8Array {
   for (let i = 0; i < body.length; i++) {
     const code = body.charCodeAt(i);
     const v = code < 128 ? B64_VAL[code] : -1;
-    if (v < 0) throw new TypeError(`invalid base64 character ${JSON.stringify(String.fromCodePoint(body.codePointAt(i)!))}`);
+    if (v < 0)
+      throw new TypeError(`invalid base64 character ${JSON.stringify(String.fromCodePoint(body.codePointAt(i)!))}`);
     acc = (acc << 6) | v;
     bits += 6;
     if (bits >= 8) {
@@ -72,8 +73,7 @@ export function fromBase64(s: string, pad = true): Uint8Array {
   return out;
 }
 
-export const toBase64url = (b: Uint8Array): string =>
-  toBase64(b, false).replace(/\+/g, '-').replace(/\//g, '_');
+export const toBase64url = (b: Uint8Array): string => toBase64(b, false).replace(/\+/g, '-').replace(/\//g, '_');
 export function fromBase64url(s: string): Uint8Array {
   if (typeof s !== 'string' || /[+/=]/.test(s)) throw new TypeError('invalid base64url');
   return fromBase64(s.replace(/-/g, '+').replace(/_/g, '/'), false);

@@ -47,7 +47,8 @@ export async function commitPrompt(
 export async function verifyOpening(opening: unknown, expected: string): Promise<void> {
   const o = opening as Partial<Opening> | null;
   if (typeof o !== 'object' || o === null) throw new LedgerError(ErrorCode.BAD_OPENING, 'the opening is not an object');
-  if (o.alg !== COMMITMENT_ALG) throw new LedgerError(ErrorCode.BAD_OPENING, `unknown commitment algorithm ${JSON.stringify(o.alg)}`);
+  if (o.alg !== COMMITMENT_ALG)
+    throw new LedgerError(ErrorCode.BAD_OPENING, `unknown commitment algorithm ${JSON.stringify(o.alg)}`);
   if (typeof o.prompt !== 'string' || !o.prompt.isWellFormed()) {
     throw new LedgerError(ErrorCode.BAD_OPENING, 'the opening has no valid prompt text');
   }
@@ -60,6 +61,9 @@ export async function verifyOpening(opening: unknown, expected: string): Promise
   if (salt.length !== 32) throw new LedgerError(ErrorCode.BAD_OPENING, 'the opening salt is not 32 bytes');
   const got = await computeCommitment(salt, o.prompt);
   if (!/^[0-9a-f]{64}$/.test(expected) || !bytesEqual(fromHex(got), fromHex(expected))) {
-    throw new LedgerError(ErrorCode.BAD_OPENING, `the prompt and salt hash to ${got}, not to the committed ${expected}`);
+    throw new LedgerError(
+      ErrorCode.BAD_OPENING,
+      `the prompt and salt hash to ${got}, not to the committed ${expected}`
+    );
   }
 }

@@ -79,7 +79,8 @@ export function dashboardView(facts: DashboardFacts, now = Date.now()): Dashboar
 export function isDashboardFacts(v: unknown): v is DashboardFacts {
   if (typeof v !== 'object' || v === null) return false;
   const f = v as Record<string, unknown>;
-  const list = (o: unknown, key: string) => typeof o === 'object' && o !== null && Array.isArray((o as Record<string, unknown>)[key]);
+  const list = (o: unknown, key: string) =>
+    typeof o === 'object' && o !== null && Array.isArray((o as Record<string, unknown>)[key]);
   return (
     typeof f.counts === 'object' &&
     f.counts !== null &&

@@ -63,7 +63,8 @@ export function layoutChange(ledgerId: string): { change: Uint8Array; hash: stri
 /** One record: entries `<key> <value>` joined by newlines (keys hold no space; values no newline). */
 export function encodeRecord(entries: Array<[string, string]>): string {
   for (const [k, v] of entries) {
-    if (k.length === 0 || /[\s]/.test(k) || v.includes('\n')) throw new TypeError(`an entry that a record cannot hold: ${k.slice(0, 80)}`);
+    if (k.length === 0 || /[\s]/.test(k) || v.includes('\n'))
+      throw new TypeError(`an entry that a record cannot hold: ${k.slice(0, 80)}`);
   }
   return entries.map(([k, v]) => `${k} ${v}`).join('\n');
 }
@@ -73,7 +74,8 @@ export function decodeRecord(record: string): { entries: Array<[string, string]>
   const entries: Array<[string, string]> = [];
   for (const line of record.split('\n')) {
     const sp = line.indexOf(' ');
-    if (sp <= 0) return { entries: [], problem: `a record line without "<key> <value>": ${JSON.stringify(line.slice(0, 80))}` };
+    if (sp <= 0)
+      return { entries: [], problem: `a record line without "<key> <value>": ${JSON.stringify(line.slice(0, 80))}` };
     entries.push([line.slice(0, sp), line.slice(sp + 1)]);
   }
   return { entries };
@@ -206,7 +208,10 @@ export class DocStore {
    * Loads every chunk, checking each against the hash in its name. Corrupt chunks are reported and left out;
    * the caller decides whether a ledger with problems may be opened (verify does, append does not).
    */
-  static async load(storage: StorageAdapter, opts: DocStoreOptions = {}): Promise<{ store: DocStore; problems: StorageProblem[] }> {
+  static async load(
+    storage: StorageAdapter,
+    opts: DocStoreOptions = {}
+  ): Promise<{ store: DocStore; problems: StorageProblem[] }> {
     await initHash();
     const problems: StorageProblem[] = [];
     const chunks = await storage.loadRange(['doc']);
@@ -216,7 +221,11 @@ export class DocStore {
       const isSnap = c.key.length === 3 && c.key[1] === 'snapshot';
       const isIncr = c.key.length === 3 && c.key[1] === 'incr';
       if ((!isSnap && !isIncr) || !HASH_RE.test(c.key[2])) {
-        problems.push({ code: ErrorCode.STORAGE_CORRUPT, message: 'unexpected file in the ledger store', location: where });
+        problems.push({
+          code: ErrorCode.STORAGE_CORRUPT,
+          message: 'unexpected file in the ledger store',
+          location: where
+        });
         continue;
       }
       const actual = sha256HexSync(c.data);
@@ -254,14 +263,27 @@ export class DocStore {
         try {
           doc = A.loadIncremental(doc, c.data);
         } catch (e) {
-          problems.push({ code: ErrorCode.DOC_CORRUPT, message: `Automerge cannot read this chunk: ${(e as Error).message}`, location: c.key.join('/') });
+          problems.push({
+            code: ErrorCode.DOC_CORRUPT,
+            message: `Automerge cannot read this chunk: ${(e as Error).message}`,
+            location: c.key.join('/')
+          });
         }
       }
     }
     if (A.getMissingDeps(doc, A.getHeads(doc)).length > 0) {
-      problems.push({ code: ErrorCode.DOC_CORRUPT, message: 'changes are missing: a chunk was removed', location: 'doc' });
+      problems.push({
+        code: ErrorCode.DOC_CORRUPT,
+        message: 'changes are missing: a chunk was removed',
+        location: 'doc'
+      });
     }
-    const store = new DocStore(storage, doc, good.map((c) => c.key), opts);
+    const store = new DocStore(
+      storage,
+      doc,
+      good.map((c) => c.key),
+      opts
+    );
     for (const c of good) {
       if (c.key[1] === 'snapshot') store.#snapshotBytes += c.data.length;
       else store.#incrBytes += c.data.length;
@@ -297,13 +319,18 @@ export class DocStore {
     if (!Array.isArray(doc[RECORDS])) {
       // An empty document's first entry is the genesis event, whose id is the ledger id.
       if (!this.#ledgerId && this.#entries.size === 0 && HASH_RE.test(entries[0][0])) this.#ledgerId = entries[0][0];
-      if (!this.#ledgerId) throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'the document has no records list and no ledger is named to create it');
+      if (!this.#ledgerId)
+        throw new LedgerError(
+          ErrorCode.NOT_INITIALIZED,
+          'the document has no records list and no ledger is named to create it'
+        );
       [doc] = A.applyChanges(doc, [layoutChange(this.#ledgerId).change]);
     }
     // Few pushes for the whole group: each push asks Automerge for the list's length, which walks the list; a push
     // takes its items as arguments, so a clone's 100k records go in slices (one spread of them overflows the stack).
     this.#doc = A.change(doc, (d) => {
-      for (let i = 0; i < records.length; i += PUSH_SLICE) d[RECORDS]!.push(...records.slice(i, i + PUSH_SLICE).map((r) => new A.ImmutableString(r)));
+      for (let i = 0; i < records.length; i += PUSH_SLICE)
+        d[RECORDS]!.push(...records.slice(i, i + PUSH_SLICE).map((r) => new A.ImmutableString(r)));
     });
     const bytes = A.saveSince(this.#doc, before);
     const key = [...INCR, sha256HexSync(bytes)];

@@ -91,7 +91,9 @@ export function parseEnvelope(
   }
   const keys = Object.keys(value).sort().join(',');
   if (keys !== 'event,sig') {
-    return { problem: { code: ErrorCode.MALFORMED, message: `envelope must have exactly "event" and "sig", has: ${keys}` } };
+    return {
+      problem: { code: ErrorCode.MALFORMED, message: `envelope must have exactly "event" and "sig", has: ${keys}` }
+    };
   }
   const env = value as SignedEnvelope;
   if (typeof env.event !== 'object' || env.event === null || Array.isArray(env.event) || typeof env.sig !== 'string') {
@@ -105,7 +107,10 @@ export function parseEnvelope(
   }
   // The same string as the one the bytes encode means the same bytes; anything else is compared byte for byte.
   if (!(same && canonical === text) && !bytesEqual(utf8(canonical), bytes)) {
-    return { envelope: env, problem: { code: ErrorCode.CANONICAL, message: 'stored bytes are not the canonical (RFC 8785) form' } };
+    return {
+      envelope: env,
+      problem: { code: ErrorCode.CANONICAL, message: 'stored bytes are not the canonical (RFC 8785) form' }
+    };
   }
   // The bytes are exactly {"event":JCS(event),"sig":"..."} (JCS sorts "event" before "sig"), so the event's
   // canonical bytes are a slice of them: no need to serialize the event again to hash and verify it.
@@ -131,7 +136,10 @@ export async function checkIdAndSignature(
   const payload = eventBytes ?? canonicalBytes(envelope.event);
   const id = sha256HexSync(payload);
   if (claimedId !== undefined && id !== claimedId) {
-    problems.push({ code: ErrorCode.ID_MISMATCH, message: `stored under id ${claimedId} but its content hashes to ${id}` });
+    problems.push({
+      code: ErrorCode.ID_MISMATCH,
+      message: `stored under id ${claimedId} but its content hashes to ${id}`
+    });
   }
   let sig: Uint8Array | undefined;
   try {
@@ -139,8 +147,13 @@ export async function checkIdAndSignature(
   } catch {
     sig = undefined;
   }
-  const ok = sig !== undefined && (signatureCovered ? sig.length === 64 : await verifySignature(envelope.event.author, pae(PAYLOAD_TYPE, payload), sig));
-  if (!ok) problems.push({ code: ErrorCode.SIGNATURE, message: 'the signature does not verify against the author key' });
+  const ok =
+    sig !== undefined &&
+    (signatureCovered
+      ? sig.length === 64
+      : await verifySignature(envelope.event.author, pae(PAYLOAD_TYPE, payload), sig));
+  if (!ok)
+    problems.push({ code: ErrorCode.SIGNATURE, message: 'the signature does not verify against the author key' });
   return problems;
 }
 

@@ -21,7 +21,20 @@
 import { canonicalBytes } from './canonical.ts';
 import { fromUtf8, utf8 } from './bytes.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
-import { assertKeyBackup, assertSealParams, DEFAULT_KDF, fieldsOf, seal, sealParams, teamKeysFromJson, teamKeysJson, unseal, type BackupTeamKey, type KdfParams, type KeyBackup } from './backup.ts';
+import {
+  assertKeyBackup,
+  assertSealParams,
+  DEFAULT_KDF,
+  fieldsOf,
+  seal,
+  sealParams,
+  teamKeysFromJson,
+  teamKeysJson,
+  unseal,
+  type BackupTeamKey,
+  type KdfParams,
+  type KeyBackup
+} from './backup.ts';
 import { verifyOpening, type Opening } from './commitment.ts';
 import { sha256Hex } from './hash.ts';
 
@@ -86,7 +99,10 @@ export async function encryptFullBackup(
 }
 
 const bad: (what: string) => never = (what) => {
-  throw new LedgerError(ErrorCode.BAD_BACKUP, `This is not a complete backup, or it is damaged: ${what}. Nothing was changed.`);
+  throw new LedgerError(
+    ErrorCode.BAD_BACKUP,
+    `This is not a complete backup, or it is damaged: ${what}. Nothing was changed.`
+  );
 };
 
 /** Parses the text of a backup file, field by field. */
@@ -99,7 +115,8 @@ export function parseFullBackup(text: string): FullBackup {
   }
   const b = fieldsOf(x, bad, 'not a JSON object');
   if (b.format !== FULL_BACKUP_FORMAT) {
-    if (typeof b.format === 'string' && b.format.startsWith('provenance-ledger/key-backup/')) bad('this is a key backup (the key only), restore it under Settings → Restore a key');
+    if (typeof b.format === 'string' && b.format.startsWith('provenance-ledger/key-backup/'))
+      bad('this is a key backup (the key only), restore it under Settings → Restore a key');
     bad(`format must be "${FULL_BACKUP_FORMAT}"`);
   }
   if (typeof b.ledgerId !== 'string' || !/^[0-9a-f]{64}$/.test(b.ledgerId)) bad('ledgerId');
@@ -117,10 +134,21 @@ export function parseFullBackup(text: string): FullBackup {
  * Decrypts a backup and checks what it holds: the key backup's form and public key, each policy text against its
  * SHA-256, each prompt opening against its commitment, the counts against the header. Nothing is stored here.
  */
-export async function decryptFullBackup(backup: FullBackup | string, passphrase: string): Promise<{ header: FullBackupHeader; payload: FullBackupPayload }> {
+export async function decryptFullBackup(
+  backup: FullBackup | string,
+  passphrase: string
+): Promise<{ header: FullBackupHeader; payload: FullBackupPayload }> {
   const b = typeof backup === 'string' ? parseFullBackup(backup) : parseFullBackup(JSON.stringify(backup));
-  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
-  const plain = await unseal(passphrase, b.kdf, b.cipher.iv, header(b), b.ciphertext, 'Wrong passphrase, or the backup file was altered. Nothing was changed.');
+  if (typeof passphrase !== 'string' || passphrase.length === 0)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
+  const plain = await unseal(
+    passphrase,
+    b.kdf,
+    b.cipher.iv,
+    header(b),
+    b.ciphertext,
+    'Wrong passphrase, or the backup file was altered. Nothing was changed.'
+  );
   let parsed: unknown;
   try {
     parsed = JSON.parse(fromUtf8(plain));
@@ -136,9 +164,16 @@ export async function decryptFullBackup(backup: FullBackup | string, passphrase:
   if (p.key.publicKey !== b.publicKey) bad('the device key is not the one the header names');
   if (typeof p.ledger !== 'string' || p.ledger.length === 0) bad('no ledger');
   if (!Array.isArray(p.texts) || !Array.isArray(p.prompts)) bad('no texts or prompts list');
-  if (p.texts.length !== b.counts.texts || p.prompts.length !== b.counts.prompts) bad('the counts differ from the header');
+  if (p.texts.length !== b.counts.texts || p.prompts.length !== b.counts.prompts)
+    bad('the counts differ from the header');
   for (const t of p.texts) {
-    if (!Array.isArray(t) || t.length !== 2 || typeof t[0] !== 'string' || typeof t[1] !== 'string' || (await sha256Hex(utf8(t[1]))) !== t[0]) {
+    if (
+      !Array.isArray(t) ||
+      t.length !== 2 ||
+      typeof t[0] !== 'string' ||
+      typeof t[1] !== 'string' ||
+      (await sha256Hex(utf8(t[1]))) !== t[0]
+    ) {
       bad('a policy text does not match its hash');
     }
   }
@@ -151,7 +186,11 @@ export async function decryptFullBackup(backup: FullBackup | string, passphrase:
   }
   const { teamKeys: rawTeamKeys, ...rest } = p;
   const payload = rest as unknown as FullBackupPayload;
-  if (rawTeamKeys !== undefined) payload.teamKeys = teamKeysFromJson(rawTeamKeys, 'This is not a complete backup, or it is damaged: its team keys are not a list of {epoch, key, covers}. Nothing was changed.');
+  if (rawTeamKeys !== undefined)
+    payload.teamKeys = teamKeysFromJson(
+      rawTeamKeys,
+      'This is not a complete backup, or it is damaged: its team keys are not a list of {epoch, key, covers}. Nothing was changed.'
+    );
   const { ciphertext: _ct, ...head } = b;
   return { header: head, payload };
 }

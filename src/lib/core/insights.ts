@@ -10,7 +10,8 @@ export const DAY_MS = 86_400_000;
 export const REVIEW_DAYS = 90;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 export const bodyOf = (e: LedgerEvent): Record<string, unknown> => obj(obj(e.event).body);
@@ -251,7 +252,15 @@ export function gaps(events: readonly LedgerEvent[]): Gap[] {
     });
     const noFreshPolicy = !(cited || anyIn(snapshotTimes.get(platform), lo, hi));
     if (noChecklist || noFreshPolicy) {
-      out.push({ id: e.id, time, platform: platform || '—', project: projectOf(e) ?? '—', classification, noChecklist, noFreshPolicy });
+      out.push({
+        id: e.id,
+        time,
+        platform: platform || '—',
+        project: projectOf(e) ?? '—',
+        classification,
+        noChecklist,
+        noFreshPolicy
+      });
     }
   }
   return out.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
@@ -396,7 +405,9 @@ export function policyWarnings(
   const platform = opts.platform?.trim() ?? '';
   const sensitive = opts.classification === 'confidential' || opts.classification === 'client';
   const byId = new Map<string, LedgerEvent>(events.map((e) => [e.id, e] as const));
-  const picked = (opts.snapshots ?? []).map((id) => byId.get(id)).filter((e): e is LedgerEvent => !!e && typeOf(e) === 'policy-snapshot');
+  const picked = (opts.snapshots ?? [])
+    .map((id) => byId.get(id))
+    .filter((e): e is LedgerEvent => !!e && typeOf(e) === 'policy-snapshot');
   const kindOf = (e: LedgerEvent) => str(bodyOf(e).kind) ?? 'other';
   const stale = picked
     .filter((e) => !isFresh(snapshotTime(e), now))
@@ -427,7 +438,9 @@ export function policyWarnings(
   const cp = c ? platformOf(c) : undefined;
   const otherChecklist = c && cp && platform && !same(cp, platform) ? { id: c.id, platform: cp } : undefined;
   const otherSnapshots = platform
-    ? picked.filter((e) => !same(platformOf(e) ?? '', platform)).map((e) => ({ id: e.id, platform: platformOf(e) ?? '—', kind: kindOf(e) }))
+    ? picked
+        .filter((e) => !same(platformOf(e) ?? '', platform))
+        .map((e) => ({ id: e.id, platform: platformOf(e) ?? '—', kind: kindOf(e) }))
     : [];
   return { stale, noFreshPolicy, redFlags, ...(otherChecklist ? { otherChecklist } : {}), otherSnapshots };
 }
@@ -445,14 +458,21 @@ export function previousSnapshot(events: readonly LedgerEvent[], snapshot: Ledge
   const t = snapshotTime(snapshot);
   const platform = platformOf(snapshot);
   if (!platform) return undefined;
-  return latestSnapshots(events, platform).find((e) => e.id !== snapshot.id && str(bodyOf(e).kind) === kind && snapshotTime(e) <= t);
+  return latestSnapshots(events, platform).find(
+    (e) => e.id !== snapshot.id && str(bodyOf(e).kind) === kind && snapshotTime(e) <= t
+  );
 }
 
 /**
  * The generations on a platform recorded under the previous terms: from the previous snapshot's retrieval up to
  * `until` (the new snapshot's retrieval; now while drafting), newest first.
  */
-export function generationsUnder(events: readonly LedgerEvent[], platform: string, from: string, until: string): LedgerEvent[] {
+export function generationsUnder(
+  events: readonly LedgerEvent[],
+  platform: string,
+  from: string,
+  until: string
+): LedgerEvent[] {
   const lo = ms(from);
   const hi = ms(until);
   return events

@@ -52,7 +52,9 @@ export async function importPrivateKey(pkcs8: Uint8Array, extractable = false): 
   const jwk = await crypto.subtle.exportKey('jwk', temp);
   if (!jwk.x) throw new TypeError('not an Ed25519 private key');
   const publicKey = jwk.x as PublicKey;
-  const privateKey = extractable ? temp : await crypto.subtle.importKey('pkcs8', pkcs8 as BufferSource, ED, false, ['sign']);
+  const privateKey = extractable
+    ? temp
+    : await crypto.subtle.importKey('pkcs8', pkcs8 as BufferSource, ED, false, ['sign']);
   return { privateKey, publicKey };
 }
 

@@ -14,10 +14,16 @@ import { notify, type LedgerCore } from './ledger-core.ts';
 import { indexEvent, readEntries } from './ledger-index.ts';
 import { newJournal, readSigs } from './ledger-journal.ts';
 
-export async function prepare(core: LedgerCore, type: EventType, body: unknown): Promise<{ ev: LedgerEvent; json: string; gitSig?: string }> {
+export async function prepare(
+  core: LedgerCore,
+  type: EventType,
+  body: unknown
+): Promise<{ ev: LedgerEvent; json: string; gitSig?: string }> {
   const signer = core.signer;
-  if (!signer) throw new LedgerError(ErrorCode.KEY_MISMATCH, 'this ledger was opened without a device key: it is read-only');
-  if (core.storageProblems.length) throw new LedgerError(ErrorCode.STORAGE_CORRUPT, 'the stored ledger is damaged: appends are refused');
+  if (!signer)
+    throw new LedgerError(ErrorCode.KEY_MISMATCH, 'this ledger was opened without a device key: it is read-only');
+  if (core.storageProblems.length)
+    throw new LedgerError(ErrorCode.STORAGE_CORRUPT, 'the stored ledger is damaged: appends are refused');
   if (core.failure !== undefined) throw core.failure;
   const removed = core.ledger.removedBy;
   if (removed) {
@@ -79,7 +85,16 @@ export async function flush(core: LedgerCore): Promise<void> {
     const batch = core.queue;
     core.queue = [];
     try {
-      await core.store.commit(batch.flatMap((b): Array<[string, string]> => (b.gitSig ? [[b.ev.id, b.json], [sigKey(b.ev.id), b.gitSig]] : [[b.ev.id, b.json]])));
+      await core.store.commit(
+        batch.flatMap((b): Array<[string, string]> =>
+          b.gitSig
+            ? [
+                [b.ev.id, b.json],
+                [sigKey(b.ev.id), b.gitSig]
+              ]
+            : [[b.ev.id, b.json]]
+        )
+      );
     } catch (e) {
       const later = core.queue;
       core.queue = [];
@@ -91,7 +106,11 @@ export async function flush(core: LedgerCore): Promise<void> {
       for (const b of [...batch, ...later]) b.reject(e);
       continue;
     }
-    await notify(core, batch.map((b) => b.ev), 'append');
+    await notify(
+      core,
+      batch.map((b) => b.ev),
+      'append'
+    );
     for (const b of batch) b.resolve(b.ev);
   }
   core.flushing = null;

@@ -43,7 +43,13 @@ export interface LedgerCore {
   waiters: Array<() => void>;
   /** Set when a group failed to be written, until memory is rebuilt from storage; appends meanwhile fail. */
   failure: unknown;
-  queue: Array<{ ev: LedgerEvent; json: string; gitSig?: string; resolve: (e: LedgerEvent) => void; reject: (e: unknown) => void }>;
+  queue: Array<{
+    ev: LedgerEvent;
+    json: string;
+    gitSig?: string;
+    resolve: (e: LedgerEvent) => void;
+    reject: (e: unknown) => void;
+  }>;
   flushing: Promise<void> | null;
 }
 

@@ -11,7 +11,13 @@ export function parseLoose(entries: Iterable<[string, string]>): Map<EventId, Le
     if (!isEventId(id)) continue;
     try {
       const env = JSON.parse(json);
-      if (env && typeof env === 'object' && env.event && typeof env.event === 'object' && Array.isArray(env.event.parents)) {
+      if (
+        env &&
+        typeof env === 'object' &&
+        env.event &&
+        typeof env.event === 'object' &&
+        Array.isArray(env.event.parents)
+      ) {
         out.set(id as EventId, { id: id as EventId, event: env.event, sig: env.sig });
       }
     } catch {

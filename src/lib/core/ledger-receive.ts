@@ -24,14 +24,21 @@ interface Decision {
   commit: () => void;
 }
 
-export async function receiveEntries(core: LedgerCore, input: Array<[string, string]>, allOrNothing: boolean): Promise<ReceiveResult> {
+export async function receiveEntries(
+  core: LedgerCore,
+  input: Array<[string, string]>,
+  allOrNothing: boolean
+): Promise<ReceiveResult> {
   // No need to wait for appends being written: the document store runs one mutation at a time.
   const sigIn = new Map<string, string>();
   const entries = input.filter(([k, v]) => !(isSigKey(k) && sigIn.set(eventOfSigKey(k), v)));
   const fresh = entries.filter(([id]) => !core.events.has(id as EventId));
   // Journal signatures (<id>.git) must verify over their event's commit; an event with a bad one is refused.
   // Both checks run at once (see checkArrivingSigs); what either refuses is refused.
-  const [{ events, problems }, sigs] = await Promise.all([checkEntries(fresh, core.ledger.id), checkArrivingSigs(core, parseLoose(fresh), sigIn, new Map(fresh))]);
+  const [{ events, problems }, sigs] = await Promise.all([
+    checkEntries(fresh, core.ledger.id),
+    checkArrivingSigs(core, parseLoose(fresh), sigIn, new Map(fresh))
+  ]);
   for (const [id, p] of sigs.bad) {
     if (!events.has(id as EventId)) continue; // refused already, with its own reason
     problems.push(p);
@@ -41,28 +48,43 @@ export async function receiveEntries(core: LedgerCore, input: Array<[string, str
   for (const [id, ev] of events) {
     for (const p of ev.event.parents) {
       if (!all.has(p as EventId) && !core.events.has(p as EventId)) {
-        problems.push({ code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id });
+        problems.push({
+          code: ErrorCode.MISSING_PARENT,
+          message: `names parent ${p}, which this ledger does not hold`,
+          eventId: id
+        });
         all.delete(id);
       }
     }
   }
   const acc = decide(core, all);
-  for (const r of acc.rejected) if (events.has(r.id)) problems.push({ code: r.code, message: r.message, eventId: r.id });
+  for (const r of acc.rejected)
+    if (events.has(r.id)) problems.push({ code: r.code, message: r.message, eventId: r.id });
   if (allOrNothing && problems.length) return { accepted: [], problems };
   const accepted = acc.order.filter((id) => events.has(id) && !core.events.has(id));
   const jsonOf = new Map(fresh);
   const acceptedSet = new Set<string>(accepted);
-  const sigEntries = [...sigs.good].filter(([id]) => core.events.has(id as EventId) || acceptedSet.has(id)).map(([id, v]): [string, string] => [sigKey(id), v]);
+  const sigEntries = [...sigs.good]
+    .filter(([id]) => core.events.has(id as EventId) || acceptedSet.has(id))
+    .map(([id, v]): [string, string] => [sigKey(id), v]);
   await core.store.commit([...accepted.map((id): [string, string] => [id, jsonOf.get(id)!]), ...sigEntries]);
   for (const [k, v] of sigEntries) core.sigs.set(eventOfSigKey(k), v);
   for (const id of accepted) indexEvent(core, all.get(id)!);
   core.roster = acc.roster;
   acc.commit();
-  await notify(core, accepted.map((id) => all.get(id)!), 'receive');
+  await notify(
+    core,
+    accepted.map((id) => all.get(id)!),
+    'receive'
+  );
   return { accepted, problems };
 }
 
-export async function applyChanges(core: LedgerCore, changes: Uint8Array[], opts: ApplyOptions): Promise<ChangesResult> {
+export async function applyChanges(
+  core: LedgerCore,
+  changes: Uint8Array[],
+  opts: ApplyOptions
+): Promise<ChangesResult> {
   // No need to wait for appends being written: the document store runs one mutation at a time.
   const doc = core.store.doc;
   const store = core.store;
@@ -83,23 +105,33 @@ export async function applyChanges(core: LedgerCore, changes: Uint8Array[], opts
   // Journal signatures (<id>.git): each must verify over the commit built from its event. Checked at the
   // same time as the events (see checkArrivingSigs).
   const sigIn = new Map<string, string>();
-  for (const c of candidates) for (const [k, v] of c.entries) if (isSigKey(k) && !store.has(k)) sigIn.set(eventOfSigKey(k), v);
+  for (const c of candidates)
+    for (const [k, v] of c.entries) if (isSigKey(k) && !store.has(k)) sigIn.set(eventOfSigKey(k), v);
   // The sender's events its own checked signed tree head covers need no signature check of their own.
   const covered = opts.heads ? await opts.heads.cover((id) => store.get(id) ?? fresh.get(id)) : undefined;
-  const [checked, sigCheck] = await Promise.all([checkEntries(fresh, core.ledger.id, { covered }), checkArrivingSigs(core, parseLoose(fresh), sigIn, fresh)]);
+  const [checked, sigCheck] = await Promise.all([
+    checkEntries(fresh, core.ledger.id, { covered }),
+    checkArrivingSigs(core, parseLoose(fresh), sigIn, fresh)
+  ]);
   const bad = new Map<string, Problem[]>();
   for (const p of checked.problems) if (p.eventId) bad.set(p.eventId, [...(bad.get(p.eventId) ?? []), p]);
   for (const c of candidates) {
     for (const [id, json] of c.entries) {
       const held = store.get(id);
       if (held !== undefined && held !== json) {
-        bad.set(id, [{ code: ErrorCode.ID_MISMATCH, message: 'different bytes for an event this ledger holds', eventId: id }]);
+        bad.set(id, [
+          { code: ErrorCode.ID_MISMATCH, message: 'different bytes for an event this ledger holds', eventId: id }
+        ]);
       }
     }
   }
   for (const id of sigIn.keys()) {
     if (sigCheck.good.has(id)) continue;
-    const p = sigCheck.bad.get(id) ?? { code: ErrorCode.JOURNAL_SIGNATURE_INVALID, message: 'a journal signature that cannot be checked: a parent has no journal commit', eventId: id };
+    const p = sigCheck.bad.get(id) ?? {
+      code: ErrorCode.JOURNAL_SIGNATURE_INVALID,
+      message: 'a journal signature that cannot be checked: a parent has no journal commit',
+      eventId: id
+    };
     bad.set(sigKey(id), [p]);
   }
   const evKey = (k: string): string => (isSigKey(k) ? eventOfSigKey(k) : k);
@@ -118,25 +150,41 @@ export async function applyChanges(core: LedgerCore, changes: Uint8Array[], opts
     const missing = new Map<string, Problem>();
     for (const [id, ev] of all) {
       for (const p of ev.event.parents) {
-        if (!all.has(p as EventId) && !core.events.has(p as EventId)) missing.set(id, { code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id });
+        if (!all.has(p as EventId) && !core.events.has(p as EventId))
+          missing.set(id, {
+            code: ErrorCode.MISSING_PARENT,
+            message: `names parent ${p}, which this ledger does not hold`,
+            eventId: id
+          });
       }
     }
     for (const id of missing.keys()) all.delete(id as EventId);
     acc = decide(core, all);
     const why = new Map<string, Problem[]>(bad);
     for (const [id, p] of missing) why.set(id, [p]);
-    for (const r of acc.rejected) if (!core.events.has(r.id)) why.set(r.id, [{ code: r.code, message: r.message, eventId: r.id }]);
+    for (const r of acc.rejected)
+      if (!core.events.has(r.id)) why.set(r.id, [{ code: r.code, message: r.message, eventId: r.id }]);
     const kept = new Set(candidates.map((c) => c.hash));
     const next = candidates.filter((c) => {
-      const badEntry = c.entries.find(([id]) => why.has(id) || (!acc.accepted.has(evKey(id) as EventId) && !store.has(evKey(id))));
+      const badEntry = c.entries.find(
+        ([id]) => why.has(id) || (!acc.accepted.has(evKey(id) as EventId) && !store.has(evKey(id)))
+      );
       if (badEntry) {
-        rejected.push({ hash: c.hash, code: SyncCode.CHANGE_INVALID, message: `holds event ${badEntry[0]}, which does not count` });
+        rejected.push({
+          hash: c.hash,
+          code: SyncCode.CHANGE_INVALID,
+          message: `holds event ${badEntry[0]}, which does not count`
+        });
         problems.push(...(why.get(badEntry[0]) ?? []));
         return false;
       }
       const dep = c.deps.find((d) => !kept.has(d) && !A.hasHeads(doc, [d]));
       if (dep) {
-        rejected.push({ hash: c.hash, code: SyncCode.CHANGE_DEPENDS_ON_REJECTED, message: `builds on change ${dep}, which was refused or is missing` });
+        rejected.push({
+          hash: c.hash,
+          code: SyncCode.CHANGE_DEPENDS_ON_REJECTED,
+          message: `builds on change ${dep}, which was refused or is missing`
+        });
         return false;
       }
       return true;
@@ -159,7 +207,11 @@ export async function applyChanges(core: LedgerCore, changes: Uint8Array[], opts
   for (const id of accepted) indexEvent(core, all.get(id)!);
   core.roster = acc.roster;
   acc.commit();
-  await notify(core, accepted.map((id) => all.get(id)!), 'receive');
+  await notify(
+    core,
+    accepted.map((id) => all.get(id)!),
+    'receive'
+  );
   return { accepted, problems, applied: candidates.map((c) => c.hash), rejected, covered: checked.covered?.size ?? 0 };
 }
 
@@ -174,7 +226,13 @@ export function decide(core: LedgerCore, fresh: Map<EventId, LedgerEvent>): Deci
   const index = core.pasts;
   const inc = index && extendAcceptance(index, held, fresh);
   if (index && inc) {
-    return { ...inc, roster: core.roster, commit: () => { if (core.pasts === index) for (const [id, p] of inc.past) index.past.set(id, p); } };
+    return {
+      ...inc,
+      roster: core.roster,
+      commit: () => {
+        if (core.pasts === index) for (const [id, p] of inc.past) index.past.set(id, p);
+      }
+    };
   }
   const all = new Map(core.events);
   for (const [id, ev] of fresh) all.set(id, ev);
@@ -191,7 +249,12 @@ export function decide(core: LedgerCore, fresh: Map<EventId, LedgerEvent>): Deci
  * commits overlaps the event signatures' verification): a signature found good over an event that fails
  * its own checks is never stored, as that event is refused.
  */
-export async function checkArrivingSigs(core: LedgerCore, events: Map<EventId, LedgerEvent>, sigIn: Map<string, string>, json: Map<string, string>): Promise<{ good: Map<string, string>; bad: Map<string, Problem> }> {
+export async function checkArrivingSigs(
+  core: LedgerCore,
+  events: Map<EventId, LedgerEvent>,
+  sigIn: Map<string, string>,
+  json: Map<string, string>
+): Promise<{ good: Map<string, string>; bad: Map<string, Problem> }> {
   const good = new Map<string, string>();
   const bad = new Map<string, Problem>();
   const todo = [...sigIn.keys()].filter((id) => !core.sigs.has(id));

@@ -151,13 +151,24 @@ export class Ledger {
       body: {
         action: 'create',
         ledgerName: opts.ledgerName,
-        member: { id: opts.memberId ?? defaultMemberId(opts.signer.publicKey), name: opts.memberName, key: opts.signer.publicKey, role: 'owner' }
+        member: {
+          id: opts.memberId ?? defaultMemberId(opts.signer.publicKey),
+          name: opts.memberName,
+          key: opts.signer.publicKey,
+          role: 'owner'
+        }
       }
     } as UnsignedEvent;
     assertSchema(genesis);
     const { id, bytes, envelope } = await signEvent(genesis, opts.signer);
     const gitSig = (await ledger.#c.journal.sign({ id, event: genesis, sig: envelope.sig }, opts.signer))!;
-    await store.commit([[id, new TextDecoder().decode(bytes)], [sigKey(id), gitSig]], id);
+    await store.commit(
+      [
+        [id, new TextDecoder().decode(bytes)],
+        [sigKey(id), gitSig]
+      ],
+      id
+    );
     ledger.#c.sigs.set(id, gitSig);
     indexEvent(ledger.#c, { id, event: genesis, sig: envelope.sig });
     ledger.#c.genesis = ledger.#c.events.get(id)!;
@@ -187,9 +198,13 @@ export class Ledger {
     const genesis = [...all.values()].find((e) => e.event && isGenesis(e));
     if (!genesis) {
       const where = problems.length ? `: ${problems.map((p) => `${p.location}: ${p.message}`).join('; ')}` : '';
-      throw new LedgerError(problems.length ? ErrorCode.STORAGE_CORRUPT : ErrorCode.GENESIS, `the ledger has no genesis event${where}`, {
-        detail: problems
-      });
+      throw new LedgerError(
+        problems.length ? ErrorCode.STORAGE_CORRUPT : ErrorCode.GENESIS,
+        `the ledger has no genesis event${where}`,
+        {
+          detail: problems
+        }
+      );
     }
     // Every stored event was accepted when it was appended or received (receive stores only what counts), so
     // opening trusts them; verify() re-checks everything. events() is a topological order.
@@ -397,15 +412,24 @@ export class Ledger {
    * of their own (their journal signatures are checked for presence and form); every other event, and every other
    * check, runs as in `full`, which checks every event and journal signature one by one.
    */
-  static async verifyStorage(storage: StorageAdapter, ledgerId?: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  static async verifyStorage(
+    storage: StorageAdapter,
+    ledgerId?: string,
+    opts: VerifyOptions = {}
+  ): Promise<VerifyReport> {
     await initHash();
     await JournalCommits.ready();
     const { store, problems: storageProblems } = await DocStore.load(storage, { compactOnLoad: false });
     const entries: Array<[string, string]> = [];
-    const problems: Problem[] = storageProblems.map((p) => ({ code: p.code, message: p.message, location: p.location }));
+    const problems: Problem[] = storageProblems.map((p) => ({
+      code: p.code,
+      message: p.message,
+      location: p.location
+    }));
     const sigs = new Map<string, string>();
     const scan = store.scan();
-    for (const m of scan.malformed) problems.push({ code: ErrorCode.MALFORMED, message: m.message, location: m.location });
+    for (const m of scan.malformed)
+      problems.push({ code: ErrorCode.MALFORMED, message: m.message, location: m.location });
     for (const [key, v] of scan.entries) {
       if (isSigKey(key)) {
         if (!sigs.has(eventOfSigKey(key))) sigs.set(eventOfSigKey(key), v);
@@ -436,7 +460,14 @@ export class Ledger {
       covered: report.covered.size,
       ...(head?.size ? { headSize: head.size } : {})
     };
-    return { ok: all.length === 0, checked: report.checked, valid: report.valid, ledgerId: report.ledgerId, problems: all, signatures };
+    return {
+      ok: all.length === 0,
+      checked: report.checked,
+      valid: report.valid,
+      ledgerId: report.ledgerId,
+      problems: all,
+      signatures
+    };
   }
 
   /** True when the document in storage, read again now, holds the event (another process appended it since). */
@@ -449,5 +480,4 @@ export class Ledger {
     await this.flushed();
     await this.#c.store.compact();
   }
-
 }

@@ -128,5 +128,7 @@ export function traceFile(
       if (c) found.set(c.id, c);
     }
   }
-  return [...found.values()].sort((a, b) => (a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : 1));
+  return [...found.values()].sort((a, b) =>
+    a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : 1
+  );
 }

@@ -63,7 +63,9 @@ const CHUNK_MAGIC = [0x85, 0x6f, 0x4a, 0x83];
 /** Storage prefixes that hold a document: `doc/` and every copy kept aside by an earlier recovery. */
 async function documentPrefixes(storage: StorageAdapter): Promise<string[]> {
   const tops = new Set((await storage.listKeys([])).filter((k) => k.length === 3).map((k) => k[0]));
-  return [...tops].filter((t) => t === 'doc' || t.startsWith(ASIDE_PREFIX)).sort((a, b) => (a === 'doc' ? -1 : b === 'doc' ? 1 : a < b ? -1 : 1));
+  return [...tops]
+    .filter((t) => t === 'doc' || t.startsWith(ASIDE_PREFIX))
+    .sort((a, b) => (a === 'doc' ? -1 : b === 'doc' ? 1 : a < b ? -1 : 1));
 }
 
 /** Splits Automerge binary chunks (magic, checksum, type, uLEB128 length, contents) laid end to end. */
@@ -93,7 +95,11 @@ function splitChunks(bytes: Uint8Array): Uint8Array[] {
  * a lost one is read too): snapshots loaded whole, incremental chunks split into their changes and decoded as a
  * peer's changes are. Nothing here is trusted; damaged chunks are read as far as they go.
  */
-async function entriesOfChunks(storage: StorageAdapter, prefixes: string[], ledgerId: string | undefined): Promise<Array<[string, string]>> {
+async function entriesOfChunks(
+  storage: StorageAdapter,
+  prefixes: string[],
+  ledgerId: string | undefined
+): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
   for (const prefix of prefixes) {
     for (const c of await storage.loadRange([prefix])) {
@@ -103,7 +109,8 @@ async function entriesOfChunks(storage: StorageAdapter, prefixes: string[], ledg
         /* damaged: its changes are read one by one below */
       }
       // Changes whose past is in another (lost) chunk load as nothing above: read each change by itself.
-      if (ledgerId) for (const d of decodeChanges(splitChunks(c.data), ledgerId)) if (!d.problem) out.push(...d.entries);
+      if (ledgerId)
+        for (const d of decodeChanges(splitChunks(c.data), ledgerId)) if (!d.problem) out.push(...d.entries);
     }
   }
   return out;
@@ -118,13 +125,15 @@ async function findGenesis(entries: Array<[string, string]>): Promise<{ id: stri
     try {
       const env = JSON.parse(json);
       if (env?.event && isGenesis({ id, event: env.event, sig: env.sig } as LedgerEvent)) candidates.set(id, json);
-      else if (typeof env?.event?.ledger === 'string') named.set(env.event.ledger, (named.get(env.event.ledger) ?? 0) + 1);
+      else if (typeof env?.event?.ledger === 'string')
+        named.set(env.event.ledger, (named.get(env.event.ledger) ?? 0) + 1);
     } catch {
       /* refused later */
     }
   }
   const valid: Array<{ id: string; json: string }> = [];
-  for (const [id, json] of candidates) if ((await checkEntries([[id, json]])).problems.length === 0) valid.push({ id, json });
+  for (const [id, json] of candidates)
+    if ((await checkEntries([[id, json]])).problems.length === 0) valid.push({ id, json });
   valid.sort((a, b) => (named.get(b.id) ?? 0) - (named.get(a.id) ?? 0));
   return valid[0];
 }
@@ -158,20 +167,40 @@ async function pick(entries: Array<[string, string]>, ledgerId: string): Promise
  * Returns the ledger, opened over the recovered document, and what was done, event by event.
  * Throws NOT_INITIALIZED when no copy holds a valid genesis (nothing to recover a ledger from).
  */
-export async function recoverDocument(storage: StorageAdapter, found: FoundEvent[], opts: { now?: () => Date } = {}): Promise<{ ledger: Ledger; report: RecoverReport }> {
+export async function recoverDocument(
+  storage: StorageAdapter,
+  found: FoundEvent[],
+  opts: { now?: () => Date } = {}
+): Promise<{ ledger: Ledger; report: RecoverReport }> {
   await initHash();
   const { store, problems } = await DocStore.load(storage, { compactOnLoad: false });
   const scan = store.scan();
-  const documentProblems: StorageProblem[] = [...problems, ...scan.malformed.map((m) => ({ code: ErrorCode.DOC_CORRUPT, message: m.message, location: m.location }) as StorageProblem)];
+  const documentProblems: StorageProblem[] = [
+    ...problems,
+    ...scan.malformed.map(
+      (m) => ({ code: ErrorCode.DOC_CORRUPT, message: m.message, location: m.location }) as StorageProblem
+    )
+  ];
   let whole: Ledger | undefined;
   if (documentProblems.length === 0 && !(await DocStore.isEmpty(storage))) {
     try {
       whole = await Ledger.open({ storage, now: opts.now });
     } catch (e) {
-      documentProblems.push({ code: ErrorCode.DOC_CORRUPT, message: `the document cannot be opened: ${(e as Error).message}`, location: 'doc' });
+      documentProblems.push({
+        code: ErrorCode.DOC_CORRUPT,
+        message: `the document cannot be opened: ${(e as Error).message}`,
+        location: 'doc'
+      });
     }
   }
-  const foundEntries: Array<[string, string]> = found.flatMap((f): Array<[string, string]> => (f.signature ? [[f.id, f.json], [sigKey(f.id), f.signature]] : [[f.id, f.json]]));
+  const foundEntries: Array<[string, string]> = found.flatMap((f): Array<[string, string]> =>
+    f.signature
+      ? [
+          [f.id, f.json],
+          [sigKey(f.id), f.signature]
+        ]
+      : [[f.id, f.json]]
+  );
   const fromOf = new Map<string, string>();
   for (const f of found) if (!fromOf.has(f.id)) fromOf.set(f.id, f.from);
 
@@ -192,9 +221,16 @@ export async function recoverDocument(storage: StorageAdapter, found: FoundEvent
     // Rebuild: every copy of the document (this one, earlier ones kept aside) and the journal's events.
     const prefixes = await documentPrefixes(storage);
     const visible = scan.entries;
-    const genesis = await findGenesis([...visible, ...foundEntries, ...(await entriesOfChunks(storage, prefixes, undefined))]);
+    const genesis = await findGenesis([
+      ...visible,
+      ...foundEntries,
+      ...(await entriesOfChunks(storage, prefixes, undefined))
+    ]);
     if (!genesis) {
-      throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'nothing to recover a ledger from: no copy of the document and no journal commit holds a valid genesis event');
+      throw new LedgerError(
+        ErrorCode.NOT_INITIALIZED,
+        'nothing to recover a ledger from: no copy of the document and no journal commit holds a valid genesis event'
+      );
     }
     const docEntries = [...visible, ...(await entriesOfChunks(storage, prefixes, genesis.id))];
     for (const [k] of docEntries) if (isEventId(k) && !fromOf.has(k)) fromOf.set(k, 'the damaged document');
@@ -217,14 +253,32 @@ export async function recoverDocument(storage: StorageAdapter, found: FoundEvent
   for (const [k, v] of candidates) {
     if (isSigKey(k) ? ledger.journalSignature(eventOfSigKey(k)) === undefined : !ledger.get(k)) entries.push([k, v]);
   }
-  const hadSig = new Set(ledger.events().filter((e) => ledger.journalSignature(e.id) !== undefined).map((e) => e.id));
+  const hadSig = new Set(
+    ledger
+      .events()
+      .filter((e) => ledger.journalSignature(e.id) !== undefined)
+      .map((e) => e.id)
+  );
   const result = entries.length ? await ledger.receive(entries) : { accepted: [], problems: [] as Problem[] };
   const accepted = new Set(result.accepted);
   const restored = ledger
     .events()
     .filter((e) => accepted.has(e.id) || (!whole && e.id === ledger.id))
     .map((e) => ({ id: e.id, type: e.event.type, time: e.event.time, from: fromOf.get(e.id) ?? 'the document' }));
-  const signatures = ledger.events().filter((e) => !accepted.has(e.id) && !hadSig.has(e.id) && e.id !== ledger.id && ledger.journalSignature(e.id) !== undefined).length;
-  const refused = result.problems.map((p) => ({ id: p.eventId ?? '', from: fromOf.get(p.eventId ?? '') ?? '', code: p.code, message: p.message }));
-  return { ledger, report: { ledgerId: ledger.id, documentProblems, rebuilt: !whole, keptAside, kept, restored, signatures, refused } };
+  const signatures = ledger
+    .events()
+    .filter(
+      (e) =>
+        !accepted.has(e.id) && !hadSig.has(e.id) && e.id !== ledger.id && ledger.journalSignature(e.id) !== undefined
+    ).length;
+  const refused = result.problems.map((p) => ({
+    id: p.eventId ?? '',
+    from: fromOf.get(p.eventId ?? '') ?? '',
+    code: p.code,
+    message: p.message
+  }));
+  return {
+    ledger,
+    report: { ledgerId: ledger.id, documentProblems, rebuilt: !whole, keptAside, kept, restored, signatures, refused }
+  };
 }

@@ -58,13 +58,20 @@ function authorize(roster: Roster, ev: LedgerEvent): Rejection | undefined {
   const author = ev.event.author;
   const me = roster.get(author);
   const reject = (code: ErrorCode, message: string): Rejection => ({ id: ev.id, code, message });
-  if (!me) return reject(ErrorCode.UNKNOWN_AUTHOR, `author ${author.slice(0, 12)}… is not in the roster of this event's past`);
-  if (!me.active) return reject(ErrorCode.REMOVED_AUTHOR, `author ${me.name} (${author.slice(0, 12)}…) was removed by event ${me.since}`);
-  if (me.role === 'viewer') return reject(ErrorCode.NOT_AUTHORIZED, `author ${me.name} is a viewer and may not record events`);
+  if (!me)
+    return reject(ErrorCode.UNKNOWN_AUTHOR, `author ${author.slice(0, 12)}… is not in the roster of this event's past`);
+  if (!me.active)
+    return reject(
+      ErrorCode.REMOVED_AUTHOR,
+      `author ${me.name} (${author.slice(0, 12)}…) was removed by event ${me.since}`
+    );
+  if (me.role === 'viewer')
+    return reject(ErrorCode.NOT_AUTHORIZED, `author ${me.name} is a viewer and may not record events`);
   if (ev.event.type !== 'member') return undefined;
   const b = ev.event.body as MemberBody;
   if (b.action === 'create') return reject(ErrorCode.GENESIS, 'only the genesis event may create the ledger');
-  if (!isPrivileged(me.role)) return reject(ErrorCode.NOT_AUTHORIZED, `author ${me.name} (${me.role}) may not change the roster`);
+  if (!isPrivileged(me.role))
+    return reject(ErrorCode.NOT_AUTHORIZED, `author ${me.name} (${me.role}) may not change the roster`);
   const target = roster.get(b.member.key);
   if (b.action === 'update' || b.action === 'remove') {
     if (!target) return reject(ErrorCode.NOT_AUTHORIZED, `key ${b.member.key.slice(0, 12)}… is not in the roster`);
@@ -77,7 +84,9 @@ function authorize(roster: Roster, ev: LedgerEvent): Rejection | undefined {
 }
 
 export function isGenesis(ev: LedgerEvent): boolean {
-  return ev.event.type === 'member' && (ev.event.body as MemberBody).action === 'create' && ev.event.ledger === undefined;
+  return (
+    ev.event.type === 'member' && (ev.event.body as MemberBody).action === 'create' && ev.event.ledger === undefined
+  );
 }
 
 export interface Acceptance {
@@ -153,12 +162,19 @@ export function decideAcceptance(events: Map<EventId, LedgerEvent>, genesisId: E
 
     if (isGenesis(ev)) {
       if (id === genesisId) accepted.add(id);
-      else rejected.push({ id, code: ErrorCode.GENESIS, message: 'a second genesis event: this ledger already has one' });
+      else
+        rejected.push({ id, code: ErrorCode.GENESIS, message: 'a second genesis event: this ledger already has one' });
       continue;
     }
-    const early = (ev.event.parents as EventId[]).find((p) => events.has(p) && events.get(p)!.event.time > ev.event.time);
+    const early = (ev.event.parents as EventId[]).find(
+      (p) => events.has(p) && events.get(p)!.event.time > ev.event.time
+    );
     if (early) {
-      rejected.push({ id, code: ErrorCode.TIME_ORDER, message: `its time ${ev.event.time} is before its parent ${early}'s time` });
+      rejected.push({
+        id,
+        code: ErrorCode.TIME_ORDER,
+        message: `its time ${ev.event.time} is before its parent ${early}'s time`
+      });
       continue;
     }
     const why = authorize(rosterOf(mine), ev);
@@ -198,7 +214,8 @@ export function extendAcceptance(
     for (const p of ev.event.parents as EventId[]) {
       let fromP: EventId[];
       const f = fresh.get(p);
-      if (f) fromP = past.get(p) ?? EMPTY; // fresh events are not member events: they add nothing themselves
+      if (f)
+        fromP = past.get(p) ?? EMPTY; // fresh events are not member events: they add nothing themselves
       else {
         const h = held(p);
         if (!h) continue;
@@ -209,7 +226,11 @@ export function extendAcceptance(
     }
     past.set(id, mine);
     if (early) {
-      rejected.push({ id, code: ErrorCode.TIME_ORDER, message: `its time ${ev.event.time} is before its parent ${early}'s time` });
+      rejected.push({
+        id,
+        code: ErrorCode.TIME_ORDER,
+        message: `its time ${ev.event.time} is before its parent ${early}'s time`
+      });
       continue;
     }
     const why = authorize(indexRoster(index, held, mine), ev);
@@ -270,7 +291,9 @@ export function topoOrder(events: Map<EventId, LedgerEvent>): EventId[] {
   // Rank of each event by (time, id), so the heap compares integers.
   const byTime = ids.map((_, i) => i);
   const time = ids.map((id) => events.get(id)!.event.time);
-  byTime.sort((a, b) => (time[a] < time[b] ? -1 : time[a] > time[b] ? 1 : ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0));
+  byTime.sort((a, b) =>
+    time[a] < time[b] ? -1 : time[a] > time[b] ? 1 : ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0
+  );
   const rank = new Int32Array(ids.length);
   byTime.forEach((i, r) => (rank[i] = r));
 

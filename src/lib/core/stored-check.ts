@@ -44,13 +44,21 @@ const HEX64 = /^[0-9a-f]{64}$/;
 type Events = { events(): LedgerEvent[] };
 
 /** Policy texts: named by their SHA-256. `deviceKey`: the snapshots this device recorded must have theirs. */
-export async function checkPolicyTexts(storage: StorageAdapter, ledger: Events, deviceKey?: string): Promise<StoredClassReport> {
+export async function checkPolicyTexts(
+  storage: StorageAdapter,
+  ledger: Events,
+  deviceKey?: string
+): Promise<StoredClassReport> {
   const report: StoredClassReport = { checked: 0, problems: [], notes: [] };
   const held = new Set<string>();
   for (const k of await storage.listKeys(['texts'])) {
     const location = k.join('/');
     if (k.length !== 2 || !HEX64.test(k[1])) {
-      report.problems.push({ code: ErrorCode.STORAGE_CORRUPT, message: 'not named by a SHA-256 (64 lowercase hex digits)', location });
+      report.problems.push({
+        code: ErrorCode.STORAGE_CORRUPT,
+        message: 'not named by a SHA-256 (64 lowercase hex digits)',
+        location
+      });
       continue;
     }
     report.checked++;
@@ -58,7 +66,11 @@ export async function checkPolicyTexts(storage: StorageAdapter, ledger: Events, 
     const bytes = await storage.load(k);
     const actual = bytes ? await sha256Hex(bytes) : undefined;
     if (actual !== k[1]) {
-      report.problems.push({ code: ErrorCode.STORAGE_CORRUPT, message: `the text hashes to ${actual?.slice(0, 16)}…, not to its name: the stored bytes were changed`, location });
+      report.problems.push({
+        code: ErrorCode.STORAGE_CORRUPT,
+        message: `the text hashes to ${actual?.slice(0, 16)}…, not to its name: the stored bytes were changed`,
+        location
+      });
     }
   }
   if (deviceKey) {
@@ -67,7 +79,11 @@ export async function checkPolicyTexts(storage: StorageAdapter, ledger: Events, 
       const sha = (ev.event.body as { text?: { sha256?: string } }).text?.sha256;
       if (sha && !held.has(sha)) {
         held.add(sha);
-        report.problems.push({ code: ErrorCode.STORAGE_MISSING, message: `the text of policy snapshot ${ev.id}, recorded by this device, is gone`, location: `texts/${sha}` });
+        report.problems.push({
+          code: ErrorCode.STORAGE_MISSING,
+          message: `the text of policy snapshot ${ev.id}, recorded by this device, is gone`,
+          location: `texts/${sha}`
+        });
       }
     }
   }
@@ -75,14 +91,22 @@ export async function checkPolicyTexts(storage: StorageAdapter, ledger: Events, 
 }
 
 /** Prompt openings: each must open its commitment. `deviceKey`: the generations this device recorded must have theirs. */
-export async function checkVault(storage: StorageAdapter, ledger: Events, deviceKey?: string): Promise<StoredClassReport> {
+export async function checkVault(
+  storage: StorageAdapter,
+  ledger: Events,
+  deviceKey?: string
+): Promise<StoredClassReport> {
   const report: StoredClassReport = { checked: 0, problems: [], notes: [] };
   const vault = new PromptVault(storage);
   const held = new Set<string>();
   for (const k of await storage.listKeys(['vault'])) {
     const location = k.join('/');
     if (k.length !== 2 || !HEX64.test(k[1])) {
-      report.problems.push({ code: ErrorCode.VAULT_CORRUPT, message: 'not named by a prompt commitment (64 lowercase hex digits)', location });
+      report.problems.push({
+        code: ErrorCode.VAULT_CORRUPT,
+        message: 'not named by a prompt commitment (64 lowercase hex digits)',
+        location
+      });
       continue;
     }
     report.checked++;
@@ -90,7 +114,11 @@ export async function checkVault(storage: StorageAdapter, ledger: Events, device
     try {
       await vault.get(k[1]);
     } catch (e) {
-      report.problems.push({ code: isLedgerError(e) ? e.code : ErrorCode.VAULT_CORRUPT, message: (e as Error).message, location });
+      report.problems.push({
+        code: isLedgerError(e) ? e.code : ErrorCode.VAULT_CORRUPT,
+        message: (e as Error).message,
+        location
+      });
     }
   }
   const committed = new Set<string>();
@@ -102,12 +130,19 @@ export async function checkVault(storage: StorageAdapter, ledger: Events, device
       committed.add(c);
       if (deviceKey && ev.event.author === deviceKey && !held.has(c)) {
         held.add(c);
-        report.problems.push({ code: ErrorCode.STORAGE_MISSING, message: `the prompt opening of generation ${ev.id}, recorded by this device, is gone: the prompt cannot be revealed`, location: `vault/${c}` });
+        report.problems.push({
+          code: ErrorCode.STORAGE_MISSING,
+          message: `the prompt opening of generation ${ev.id}, recorded by this device, is gone: the prompt cannot be revealed`,
+          location: `vault/${c}`
+        });
       }
     }
   }
   const orphans = [...held].filter((c) => !committed.has(c) && HEX64.test(c));
-  if (orphans.length) report.notes.push(`${orphans.length} prompt opening(s) in the vault belong to no event of the ledger (a recording cut short before its event was stored)`);
+  if (orphans.length)
+    report.notes.push(
+      `${orphans.length} prompt opening(s) in the vault belong to no event of the ledger (a recording cut short before its event was stored)`
+    );
   return report;
 }
 
@@ -116,7 +151,10 @@ export async function checkVault(storage: StorageAdapter, ledger: Events, device
  * device's stored checkpoint of that size, or undefined when there is none or it is damaged (the log's check
  * reports those; a token is then not judged).
  */
-export async function checkTimestamps(storage: StorageAdapter, checkpointText: (size: number) => Promise<string | undefined>): Promise<StoredClassReport> {
+export async function checkTimestamps(
+  storage: StorageAdapter,
+  checkpointText: (size: number) => Promise<string | undefined>
+): Promise<StoredClassReport> {
   const report: StoredClassReport = { checked: 0, problems: [], notes: [] };
   const store = new TimestampStore(storage);
   for (const p of await store.problems()) report.problems.push({ code: p.code, message: p.message, location: p.key });
@@ -125,17 +163,31 @@ export async function checkTimestamps(storage: StorageAdapter, checkpointText: (
   if (unrecorded.length) {
     report.problems.push({
       code: ErrorCode.STORAGE_MISSING,
-      message: `${unrecorded.length} time-stamp token(s) held are not in the record of tokens stored (${unrecorded.map((u) => `size ${u.size} from ${u.tsa}`).slice(0, 3).join(', ')}): it was removed, or a write was cut short (\`verify --repair\` adds them)`,
+      message: `${unrecorded.length} time-stamp token(s) held are not in the record of tokens stored (${unrecorded
+        .map((u) => `size ${u.size} from ${u.tsa}`)
+        .slice(0, 3)
+        .join(', ')}): it was removed, or a write was cut short (\`verify --repair\` adds them)`,
       location: 'log/timestamps-held'
     });
   }
   for (const m of await store.missing().catch(() => [])) {
-    report.problems.push({ code: ErrorCode.STORAGE_MISSING, message: `the time-stamp token from ${m.tsa} over this device's checkpoint of size ${m.size} is gone (log/timestamps-held records that it was stored)`, location: `log/timestamps/${String(m.size).padStart(16, '0')}` });
+    report.problems.push({
+      code: ErrorCode.STORAGE_MISSING,
+      message: `the time-stamp token from ${m.tsa} over this device's checkpoint of size ${m.size} is gone (log/timestamps-held records that it was stored)`,
+      location: `log/timestamps/${String(m.size).padStart(16, '0')}`
+    });
   }
-  report.checked = (await storage.listKeys(['log', 'timestamps'])).length + (await storage.listKeys(['log', 'timestamps-pending'])).length + ((await storage.load(['settings', 'tsa'])) ? 1 : 0) + ((await storage.load(['log', 'timestamps-held'])) ? 1 : 0);
+  report.checked =
+    (await storage.listKeys(['log', 'timestamps'])).length +
+    (await storage.listKeys(['log', 'timestamps-pending'])).length +
+    ((await storage.load(['settings', 'tsa'])) ? 1 : 0) +
+    ((await storage.load(['log', 'timestamps-held'])) ? 1 : 0);
   const sizes = (await store.sizes()).filter((n) => !damaged.has(`log/timestamps/${String(n).padStart(16, '0')}`));
   if (sizes.length === 0) return report;
-  const [{ checkpointImprint }, { verifyTimestampToken }] = await Promise.all([import('./timestamp/request.ts'), import('./timestamp/verify.ts')]);
+  const [{ checkpointImprint }, { verifyTimestampToken }] = await Promise.all([
+    import('./timestamp/request.ts'),
+    import('./timestamp/verify.ts')
+  ]);
   for (const size of sizes) {
     const text = await checkpointText(size);
     if (text === undefined) continue;
@@ -145,7 +197,11 @@ export async function checkTimestamps(storage: StorageAdapter, checkpointText: (
     for (const [i, t] of tokens.entries()) {
       const verdict = await verifyTimestampToken(fromBase64(t.token), imprint, []);
       if (verdict.status === 'invalid') {
-        report.problems.push({ code: TIMESTAMP_INVALID, message: `token ${i} (from ${t.tsa}) does not time-stamp this device's checkpoint of size ${size}: [${verdict.code}] ${verdict.reason}`, location });
+        report.problems.push({
+          code: TIMESTAMP_INVALID,
+          message: `token ${i} (from ${t.tsa}) does not time-stamp this device's checkpoint of size ${size}: [${verdict.code}] ${verdict.reason}`,
+          location
+        });
       }
     }
   }

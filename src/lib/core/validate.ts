@@ -99,7 +99,8 @@ function guard(root: unknown, rootName: string): SchemaProblem | undefined {
         for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}/${i}`, depth + 1]);
       } else {
         const keys = Object.keys(v);
-        if (keys.length > MAX_VALUES) return { path, message: `${readablePath(path, rootName)} has far too many fields` };
+        if (keys.length > MAX_VALUES)
+          return { path, message: `${readablePath(path, rootName)} has far too many fields` };
         for (const k of keys) stack.push([(v as Record<string, unknown>)[k], `${path}/${escapePointer(k)}`, depth + 1]);
       }
     }
@@ -146,7 +147,8 @@ export const PATTERN_MESSAGES: Record<string, string> = {
   '^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$':
     'must be a lowercase media type without parameters, like "model/gltf-binary"',
   '^[a-z][a-z0-9-]{0,31}$': 'must be a lowercase word of letters, digits and "-", like "texture"',
-  '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$': 'must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$':
+    'must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit',
   '^[A-Za-z0-9_.-]{1,64}$': 'must be 1 to 64 letters, digits, "_", "." or "-"'
 };
 
@@ -218,19 +220,36 @@ function toProblem(err: GeneratedValidationError, rootName: string, prefix: stri
       return { path, message: `${at()} ${msg}` };
     }
     case 'format':
-      return { path, message: `${at()} ${FORMAT_MESSAGES[String(params.format)] ?? `must be a valid ${String(params.format)}`}` };
+      return {
+        path,
+        message: `${at()} ${FORMAT_MESSAGES[String(params.format)] ?? `must be a valid ${String(params.format)}`}`
+      };
     case 'minLength':
-      return { path, message: n('limit') === 1 ? `${at()} must not be empty` : `${at()} must be at least ${n('limit')} characters long` };
+      return {
+        path,
+        message:
+          n('limit') === 1 ? `${at()} must not be empty` : `${at()} must be at least ${n('limit')} characters long`
+      };
     case 'maxLength':
       return { path, message: `${at()} must be at most ${n('limit')} characters long` };
     case 'minItems':
-      return { path, message: n('limit') === 1 ? `${at()} must have at least one item` : `${at()} must have at least ${n('limit')} items` };
+      return {
+        path,
+        message:
+          n('limit') === 1 ? `${at()} must have at least one item` : `${at()} must have at least ${n('limit')} items`
+      };
     case 'maxItems':
-      return { path, message: n('limit') === 0 ? `${at()} must be empty` : `${at()} must have at most ${n('limit')} items` };
+      return {
+        path,
+        message: n('limit') === 0 ? `${at()} must be empty` : `${at()} must have at most ${n('limit')} items`
+      };
     case 'uniqueItems':
       return { path, message: `${at()} must not repeat a value (items ${n('j')} and ${n('i')} are the same)` };
     case 'minProperties':
-      return { path, message: n('limit') === 1 ? `${at()} must not be empty` : `${at()} must have at least ${n('limit')} fields` };
+      return {
+        path,
+        message: n('limit') === 1 ? `${at()} must not be empty` : `${at()} must have at least ${n('limit')} fields`
+      };
     case 'maxProperties':
       return { path, message: `${at()} must have at most ${n('limit')} entries` };
     case 'minimum':
@@ -238,7 +257,10 @@ function toProblem(err: GeneratedValidationError, rootName: string, prefix: stri
     case 'maximum':
     case 'exclusiveMaximum': {
       const words: Record<string, string> = { '>=': 'at least', '>': 'more than', '<=': 'at most', '<': 'less than' };
-      return { path, message: `${at()} must be ${words[String(params.comparison)] ?? String(params.comparison)} ${n('limit')}` };
+      return {
+        path,
+        message: `${at()} must be ${words[String(params.comparison)] ?? String(params.comparison)} ${n('limit')}`
+      };
     }
     default:
       return { path, message: `${at()} ${err.message ?? 'is not valid'}` };

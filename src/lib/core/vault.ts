@@ -35,7 +35,10 @@ export class PromptVault {
    * another process (the CLI: one written in the last ten minutes), and the caller sweeps only while the document
    * is whole (no event it lacks is held by the journal or the log), so that no opening of a recorded event goes.
    */
-  async sweepOrphans(events: Iterable<{ event: { body: unknown } }>, mayRemove: (key: string[]) => Promise<boolean>): Promise<string[]> {
+  async sweepOrphans(
+    events: Iterable<{ event: { body: unknown } }>,
+    mayRemove: (key: string[]) => Promise<boolean>
+  ): Promise<string[]> {
     const held = new Set<string>();
     for (const e of events) collectCommitments(e.event.body, held);
     const removed: string[] = [];
@@ -57,10 +60,15 @@ export class PromptVault {
     let opening: Opening;
     try {
       opening = JSON.parse(fromUtf8(bytes)) as Opening;
-      if (typeof opening !== 'object' || opening === null || opening.commitment !== commitment) throw new Error(`it does not name commitment ${commitment}`);
+      if (typeof opening !== 'object' || opening === null || opening.commitment !== commitment)
+        throw new Error(`it does not name commitment ${commitment}`);
       await verifyOpening(opening, commitment);
     } catch (e) {
-      throw new LedgerError(ErrorCode.VAULT_CORRUPT, `the prompt opening ${where} is damaged (${(e as Error).message}): it cannot be revealed`, { detail: { key: where } });
+      throw new LedgerError(
+        ErrorCode.VAULT_CORRUPT,
+        `the prompt opening ${where} is damaged (${(e as Error).message}): it cannot be revealed`,
+        { detail: { key: where } }
+      );
     }
     return opening;
   }

@@ -58,7 +58,11 @@ const SIG_BATCH = 512;
  * Per-event checks over raw entries (key = the id the entry is stored or announced under, value = the
  * envelope's canonical JSON). `ledgerId`, when known, is the ledger the entries must belong to.
  */
-export async function checkEntries(entries: Iterable<[string, string]>, ledgerId?: string, opts: CheckOptions = {}): Promise<CheckedEntries> {
+export async function checkEntries(
+  entries: Iterable<[string, string]>,
+  ledgerId?: string,
+  opts: CheckOptions = {}
+): Promise<CheckedEntries> {
   const problems: Problem[] = [];
   const parsed: Array<{ key: string; ev: LedgerEvent; eventBytes?: Uint8Array; covered: boolean }> = [];
   // One id, one content: a second copy with other bytes is refused, and so is the id (which copy would count?).
@@ -69,14 +73,24 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
     if (prior !== undefined) {
       if (prior !== json && !conflicting.has(key)) {
         conflicting.add(key);
-        problems.push({ code: ErrorCode.DUPLICATE, message: 'two different contents under one event id', eventId: key, location: `event ${key}` });
+        problems.push({
+          code: ErrorCode.DUPLICATE,
+          message: 'two different contents under one event id',
+          eventId: key,
+          location: `event ${key}`
+        });
       }
       continue;
     }
     seen.set(key, json);
     const where = `event ${key}`;
     if (!isEventId(key)) {
-      problems.push({ code: ErrorCode.MALFORMED, message: `stored under a key that is not an event id`, eventId: key, location: where });
+      problems.push({
+        code: ErrorCode.MALFORMED,
+        message: `stored under a key that is not an event id`,
+        eventId: key,
+        location: where
+      });
       continue;
     }
     const { envelope, problem, eventBytes } = parseEnvelope(utf8(json), json);
@@ -92,7 +106,12 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
     // Covered: these very bytes are a leaf of the signed tree head of this event's author (the head's signer).
     const head = opts.covered?.get(key);
     const covered = head !== undefined && head.json === json && envelope.event.author === head.key;
-    parsed.push({ key, ev: { id: key as EventId, event: envelope.event as UnsignedEvent, sig: envelope.sig }, eventBytes, covered });
+    parsed.push({
+      key,
+      ev: { id: key as EventId, event: envelope.event as UnsignedEvent, sig: envelope.sig },
+      eventBytes,
+      covered
+    });
   }
 
   const good = new Map<EventId, LedgerEvent>();
@@ -100,7 +119,11 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
   const unique = parsed.filter(({ key }) => !conflicting.has(key));
   for (let i = 0; i < unique.length; i += SIG_BATCH) {
     const batch = unique.slice(i, i + SIG_BATCH);
-    const results = await Promise.all(batch.map(({ key, ev, eventBytes, covered }) => checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes, covered)));
+    const results = await Promise.all(
+      batch.map(({ key, ev, eventBytes, covered }) =>
+        checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes, covered)
+      )
+    );
     batch.forEach(({ key, ev, covered }, j) => {
       if (results[j].length > 0) {
         for (const p of results[j]) problems.push({ ...p, eventId: key, location: `event ${key}` });
@@ -117,7 +140,10 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
     const geneses = [...good.values()].filter(isGenesis);
     if (geneses.length === 1) genesisId = geneses[0].id;
     else if (geneses.length > 1) {
-      problems.push({ code: ErrorCode.GENESIS, message: `${geneses.length} genesis events: cannot tell which ledger this is` });
+      problems.push({
+        code: ErrorCode.GENESIS,
+        message: `${geneses.length} genesis events: cannot tell which ledger this is`
+      });
     }
   }
   for (const [id, ev] of good) {
@@ -125,7 +151,9 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
     if (!belongs) {
       problems.push({
         code: ErrorCode.WRONG_LEDGER,
-        message: isGenesis(ev) ? 'the genesis event of another ledger' : `belongs to ledger ${String(ev.event.ledger).slice(0, 16)}…, not to this one`,
+        message: isGenesis(ev)
+          ? 'the genesis event of another ledger'
+          : `belongs to ledger ${String(ev.event.ledger).slice(0, 16)}…, not to this one`,
         eventId: id,
         location: `event ${id}`
       });
@@ -136,20 +164,42 @@ export async function checkEntries(entries: Iterable<[string, string]>, ledgerId
 }
 
 /** Whole-ledger verification over raw entries. `knownIds` are ids present in storage (valid or not). */
-export async function verifyEntries(entries: Array<[string, string]>, ledgerId?: string, opts: CheckOptions = {}): Promise<VerifyReport & { acceptance: Acceptance; covered: Set<string> }> {
+export async function verifyEntries(
+  entries: Array<[string, string]>,
+  ledgerId?: string,
+  opts: CheckOptions = {}
+): Promise<VerifyReport & { acceptance: Acceptance; covered: Set<string> }> {
   const { events, problems, genesisId, covered } = await checkEntries(entries, ledgerId, opts);
   const stored = new Set(entries.map(([k]) => k));
   if (!genesisId || !stored.has(genesisId)) {
-    problems.push({ code: ErrorCode.GENESIS, message: 'the genesis event that creates this ledger is missing or invalid', eventId: genesisId });
+    problems.push({
+      code: ErrorCode.GENESIS,
+      message: 'the genesis event that creates this ledger is missing or invalid',
+      eventId: genesisId
+    });
   }
   for (const [id, ev] of events) {
     for (const p of ev.event.parents) {
       if (!stored.has(p)) {
-        problems.push({ code: ErrorCode.MISSING_PARENT, message: `names parent ${p}, which this ledger does not hold`, eventId: id, location: `event ${id} /parents` });
+        problems.push({
+          code: ErrorCode.MISSING_PARENT,
+          message: `names parent ${p}, which this ledger does not hold`,
+          eventId: id,
+          location: `event ${id} /parents`
+        });
       }
     }
   }
   const acceptance = decideAcceptance(events, genesisId);
-  for (const r of acceptance.rejected) problems.push({ code: r.code, message: r.message, eventId: r.id, location: `event ${r.id}` });
-  return { ok: problems.length === 0, checked: entries.length, valid: acceptance.accepted.size, ledgerId: genesisId, problems, acceptance, covered: covered ?? new Set() };
+  for (const r of acceptance.rejected)
+    problems.push({ code: r.code, message: r.message, eventId: r.id, location: `event ${r.id}` });
+  return {
+    ok: problems.length === 0,
+    checked: entries.length,
+    valid: acceptance.accepted.size,
+    ledgerId: genesisId,
+    problems,
+    acceptance,
+    covered: covered ?? new Set()
+  };
 }

@@ -63,7 +63,12 @@ export interface JournalResults {
   'journal-verify': JournalVerifyResult;
 }
 
-export const JOURNAL_REQUESTS: ReadonlySet<string> = new Set(['journal-status', 'journal-push', 'journal-pull', 'journal-verify']);
+export const JOURNAL_REQUESTS: ReadonlySet<string> = new Set([
+  'journal-status',
+  'journal-push',
+  'journal-pull',
+  'journal-verify'
+]);
 export const isJournalRequest = (r: { type: string }): r is JournalRequest => JOURNAL_REQUESTS.has(r.type);
 
 export const JOURNAL_DB = 'provenance-ledger-git';
@@ -75,7 +80,10 @@ export interface BrowserJournalDeps {
 
 function remoteUrl(value: unknown): string {
   if (typeof value !== 'string' || !/^https?:\/\/\S+$/.test(value.trim())) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, 'Give the remote as an http:// or https:// address (a Git smart-HTTP URL)');
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      'Give the remote as an http:// or https:// address (a Git smart-HTTP URL)'
+    );
   }
   return value.trim();
 }
@@ -98,7 +106,9 @@ export class BrowserJournal {
 
   async #getBinding(): Promise<GitBinding> {
     this.#binding ??= (async () => {
-      const base = this.#deps.binding ? await this.#deps.binding() : await (await import('../adapters/git/idb-fs.ts')).browserBinding({ dbName: JOURNAL_DB });
+      const base = this.#deps.binding
+        ? await this.#deps.binding()
+        : await (await import('../adapters/git/idb-fs.ts')).browserBinding({ dbName: JOURNAL_DB });
       // The getter's own `this` is the binding; these arrows keep the journal's.
       const corsProxy = (): string | undefined => this.#corsProxy ?? base.corsProxy;
       return {
@@ -171,7 +181,11 @@ export class BrowserJournal {
             // The sealed journal (adapters/git/sealed.ts): the host reads no name. The owner of a ledger without a
             // team key yet makes epoch 1, as its first sync would.
             const keys = await this.#archiveKeys(true);
-            if (!keys.length) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, 'This device holds no team key to seal the journal with: sync with your team first, or push a readable journal.');
+            if (!keys.length)
+              throw new LedgerError(
+                ErrorCode.SEALED_KEY_MISSING,
+                'This device holds no team key to seal the journal with: sync with your team first, or push a readable journal.'
+              );
             const { pushSealed } = await import('../adapters/git/sealed.ts');
             r = await pushSealed(j, url, keys);
           } else {
@@ -179,7 +193,14 @@ export class BrowserJournal {
             r = await push(j, url);
           }
           if (r.received) await this.#host.saveOpenCache().catch(() => undefined);
-          return { url, sealed, main: r.main ?? null, concurrent: r.concurrent.length, received: r.received, status: await j.status() } satisfies JournalPushResult;
+          return {
+            url,
+            sealed,
+            main: r.main ?? null,
+            concurrent: r.concurrent.length,
+            received: r.received,
+            status: await j.status()
+          } satisfies JournalPushResult;
         });
       case 'journal-pull':
         return this.#withCreds(request, (url) => this.#pull(url));
@@ -199,12 +220,16 @@ export class BrowserJournal {
     return j;
   }
 
-  async #withCreds<T>(request: { url: unknown; username?: unknown; password?: unknown; corsProxy?: unknown }, fn: (url: string) => Promise<T>): Promise<T> {
+  async #withCreds<T>(
+    request: { url: unknown; username?: unknown; password?: unknown; corsProxy?: unknown },
+    fn: (url: string) => Promise<T>
+  ): Promise<T> {
     const url = remoteUrl(request.url);
     const username = typeof request.username === 'string' ? request.username : '';
     const password = typeof request.password === 'string' ? request.password : '';
     this.#creds = username || password ? { username: username || 'x-access-token', password } : undefined;
-    this.#corsProxy = typeof request.corsProxy === 'string' && request.corsProxy.trim() ? remoteUrl(request.corsProxy) : undefined;
+    this.#corsProxy =
+      typeof request.corsProxy === 'string' && request.corsProxy.trim() ? remoteUrl(request.corsProxy) : undefined;
     try {
       return await fn(url);
     } finally {

@@ -97,7 +97,12 @@ async function deviceLog(host: LedgerHost, ledger: Ledger): Promise<DeviceLog> {
   return log;
 }
 
-export async function exportBundle(host: LedgerHost, subjectRef: unknown, revealPrompt: unknown, name?: unknown): Promise<BundleExportResult> {
+export async function exportBundle(
+  host: LedgerHost,
+  subjectRef: unknown,
+  revealPrompt: unknown,
+  name?: unknown
+): Promise<BundleExportResult> {
   const ledger = host.writableLedger();
   const identity = host.deviceIdentity()!;
   const ref = typeof subjectRef === 'string' ? subjectRef.trim().toLowerCase() : '';
@@ -126,7 +131,8 @@ export async function exportBundle(host: LedgerHost, subjectRef: unknown, reveal
   }
 
   const timestamps = new TimestampStore(await host.storage());
-  const build = (allowUnwitnessed: boolean) => buildBundle({ ledger, log, logPublicKey: identity.publicKey, subject, openings, allowUnwitnessed, timestamps });
+  const build = (allowUnwitnessed: boolean) =>
+    buildBundle({ ledger, log, logPublicKey: identity.publicKey, subject, openings, allowUnwitnessed, timestamps });
   let built;
   let unwitnessed = false;
   try {
@@ -158,9 +164,11 @@ export async function revealPrompt(host: LedgerHost, eventId: unknown): Promise<
   const ledger = host.writableLedger();
   const id = typeof eventId === 'string' ? eventId.trim().toLowerCase() : '';
   const ev = HEX64.test(id) ? ledger.get(id) : undefined;
-  if (!ev || ev.event.type !== 'generation') throw new LedgerError(ErrorCode.BAD_INPUT, 'reveal-prompt needs the id of a generation in this ledger');
+  if (!ev || ev.event.type !== 'generation')
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'reveal-prompt needs the id of a generation in this ledger');
   const commitment = (ev.event.body as { prompt?: { commitment?: unknown } }).prompt?.commitment;
-  if (typeof commitment !== 'string') return { status: 'no-prompt', message: 'This generation was recorded without a prompt: there is nothing to show.' };
+  if (typeof commitment !== 'string')
+    return { status: 'no-prompt', message: 'This generation was recorded without a prompt: there is nothing to show.' };
   let opening: Opening | undefined;
   try {
     opening = await new PromptVault(await host.storage()).get(commitment);
@@ -168,7 +176,12 @@ export async function revealPrompt(host: LedgerHost, eventId: unknown): Promise<
     if ((e as { code?: unknown }).code !== VAULT_LOCKED) throw e;
     return { status: 'locked', message: (e as Error).message };
   }
-  if (!opening) return { status: 'not-in-vault', message: "This device's prompt vault does not hold this prompt (it was recorded on another device, or the vault was not restored)." };
+  if (!opening)
+    return {
+      status: 'not-in-vault',
+      message:
+        "This device's prompt vault does not hold this prompt (it was recorded on another device, or the vault was not restored)."
+    };
   await verifyOpening(opening, commitment);
   return { status: 'revealed', prompt: opening.prompt, commitment };
 }

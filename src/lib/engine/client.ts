@@ -41,7 +41,12 @@ export class EngineClient {
     worker.addEventListener('message', (e: MessageEvent) => this.#receive(e.data));
     worker.addEventListener('error', (e: ErrorEvent) => {
       // The worker failed to load or threw outside a request: every pending and later call fails.
-      this.#fail(new EngineError({ code: EngineErrorCode.UNAVAILABLE, message: `the ledger engine stopped: ${e.message || 'failed to load'}` }));
+      this.#fail(
+        new EngineError({
+          code: EngineErrorCode.UNAVAILABLE,
+          message: `the ledger engine stopped: ${e.message || 'failed to load'}`
+        })
+      );
     });
   }
 
@@ -51,7 +56,11 @@ export class EngineClient {
     return new EngineClient(worker);
   }
 
-  call<T extends RequestType>(request: RequestOf<T>, onProgress?: (p: Progress) => void, transfer?: Transferable[]): Promise<Results[T]> {
+  call<T extends RequestType>(
+    request: RequestOf<T>,
+    onProgress?: (p: Progress) => void,
+    transfer?: Transferable[]
+  ): Promise<Results[T]> {
     if (this.#broken) return Promise.reject(this.#broken);
     const id = this.#nextId++;
     return new Promise<Results[T]>((resolve, reject) => {
@@ -61,7 +70,12 @@ export class EngineClient {
         else this.#worker.postMessage({ v: PROTOCOL_VERSION, id, request });
       } catch (e) {
         this.#pending.delete(id);
-        reject(new EngineError({ code: EngineErrorCode.PROTOCOL, message: `could not send the request: ${(e as Error).message}` }));
+        reject(
+          new EngineError({
+            code: EngineErrorCode.PROTOCOL,
+            message: `could not send the request: ${(e as Error).message}`
+          })
+        );
       }
     });
   }

@@ -84,7 +84,8 @@ function text(value: unknown, field: string, max = 256): string | undefined {
   return s;
 }
 
-const required = (value: unknown, field: string, max = 256): string => text(value, field, max) ?? bad(`${field} is required`);
+const required = (value: unknown, field: string, max = 256): string =>
+  text(value, field, max) ?? bad(`${field} is required`);
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
   if (!(allowed as readonly unknown[]).includes(value)) bad(`${field} must be one of ${allowed.join(', ')}`);
@@ -110,8 +111,10 @@ function known(value: unknown): FileRef[] {
   return (value as unknown[]).map((v) => {
     const f = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
     const name = required(f.name, 'File name', 255);
-    const format = typeof f.format === 'string' && /^[a-z0-9]{1,16}$/.test(f.format) ? f.format : bad(`${name}: bad format`);
-    const size = Number.isSafeInteger(f.size) && (f.size as number) >= 0 ? (f.size as number) : bad(`${name}: bad size`);
+    const format =
+      typeof f.format === 'string' && /^[a-z0-9]{1,16}$/.test(f.format) ? f.format : bad(`${name}: bad format`);
+    const size =
+      Number.isSafeInteger(f.size) && (f.size as number) >= 0 ? (f.size as number) : bad(`${name}: bad size`);
     const sha256 = typeof f.sha256 === 'string' && HEX64.test(f.sha256) ? f.sha256 : bad(`${name}: bad SHA-256`);
     return { name, format, size, sha256 };
   });
@@ -147,7 +150,11 @@ function merge(a: FileRef[], b: FileRef[]): FileRef[] {
 const opt = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
-export async function recordCustody(ledger: Ledger, input: CustodyInput, progress?: (p: Progress) => void): Promise<LedgerEvent> {
+export async function recordCustody(
+  ledger: Ledger,
+  input: CustodyInput,
+  progress?: (p: Progress) => void
+): Promise<LedgerEvent> {
   if (typeof input !== 'object' || input === null) bad('nothing to record');
   const notes = text((input as { notes?: unknown }).notes, 'Notes', 4000);
   switch (input.type) {
@@ -186,7 +193,10 @@ export async function recordCustody(ledger: Ledger, input: CustodyInput, progres
         files: all,
         recipient: {
           name,
-          ...opt({ organization: text(input.recipient?.organization, 'Organization'), contact: text(input.recipient?.contact, 'Contact') })
+          ...opt({
+            organization: text(input.recipient?.organization, 'Organization'),
+            contact: text(input.recipient?.contact, 'Contact')
+          })
         },
         deliveredAt: new Date().toISOString(),
         ...opt({
@@ -202,10 +212,15 @@ export async function recordCustody(ledger: Ledger, input: CustodyInput, progres
       const platform = required(input.platform, 'Platform');
       const status = oneOf(input.status, DELETION_STATUSES, 'Status');
       if (!Array.isArray(input.fileHashes) || input.fileHashes.length > MAX_FILES) bad('file hashes must be a list');
-      const hashes = [...new Set(input.fileHashes.map((h) => (typeof h === 'string' && HEX64.test(h) ? h : bad('not a SHA-256 hash'))))];
+      const hashes = [
+        ...new Set(
+          input.fileHashes.map((h) => (typeof h === 'string' && HEX64.test(h) ? h : bad('not a SHA-256 hash')))
+        )
+      ];
       const generation = eventId(input.generation, 'Generation');
       const platformJobId = text(input.platformJobId, 'Platform job id');
-      if (!generation && !platformJobId && hashes.length === 0) bad('Say what was deleted: a generation, a job id or files');
+      if (!generation && !platformJobId && hashes.length === 0)
+        bad('Say what was deleted: a generation, a job id or files');
       let evidence: object | undefined;
       if (input.evidence !== undefined) {
         const [ref] = await hashAll(files([input.evidence]), progress);

@@ -25,7 +25,20 @@ import type { BrowserIdentity } from '../adapters/browser-identity.ts';
 
 export type DeviceRequest = Extract<
   Request,
-  { type: 'hash-files' | 'trace' | 'record-custody' | 'identity' | 'key-backup' | 'restore-key' | 'export-ledger' | 'import-ledger' | 'vault' | 'full-backup' | 'full-restore' }
+  {
+    type:
+      | 'hash-files'
+      | 'trace'
+      | 'record-custody'
+      | 'identity'
+      | 'key-backup'
+      | 'restore-key'
+      | 'export-ledger'
+      | 'import-ledger'
+      | 'vault'
+      | 'full-backup'
+      | 'full-restore';
+  }
 >;
 
 export const DEVICE_REQUESTS: ReadonlySet<string> = new Set([
@@ -48,7 +61,10 @@ export const isDeviceRequest = (r: Request): r is DeviceRequest => DEVICE_REQUES
 export interface IdentityStore {
   load(): Promise<BrowserIdentity | undefined>;
   /** The restored identity, with the team keys the backup carries (kept beside the ledger, not with the key). */
-  restore(backup: unknown, passphrase: string): Promise<BrowserIdentity & { teamKeys?: Array<{ epoch: number; key: Uint8Array; covers: string[] }> }>;
+  restore(
+    backup: unknown,
+    passphrase: string
+  ): Promise<BrowserIdentity & { teamKeys?: Array<{ epoch: number; key: Uint8Array; covers: string[] }> }>;
 }
 
 export interface DeviceDeps {
@@ -62,7 +78,11 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Union of the chains of custody of several files, oldest first. */
 export function traceAll(ledger: Ledger, hashes: unknown): LedgerEvent[] {
-  if (!Array.isArray(hashes) || hashes.length > 1000 || !hashes.every((h) => typeof h === 'string' && HEX64.test(h.toLowerCase()))) {
+  if (
+    !Array.isArray(hashes) ||
+    hashes.length > 1000 ||
+    !hashes.every((h) => typeof h === 'string' && HEX64.test(h.toLowerCase()))
+  ) {
     throw new LedgerError(ErrorCode.BAD_INPUT, 'trace needs a list of SHA-256 hashes');
   }
   const found = new Map<string, LedgerEvent>();
@@ -133,12 +153,20 @@ export async function importLedger(host: LedgerHost, file: unknown): Promise<Imp
   const result = await ledger.receive([...parsed.entries, ...parsed.signatures], { allOrNothing: true });
   if (result.problems.length > 0) {
     const p = result.problems[0];
-    throw new LedgerError(p.code, `An event in the file is not accepted, so nothing was imported: ${p.message}`, { eventId: p.eventId, detail: result.problems });
+    throw new LedgerError(p.code, `An event in the file is not accepted, so nothing was imported: ${p.message}`, {
+      eventId: p.eventId,
+      detail: result.problems
+    });
   }
   await host.saveOpenCache().catch(() => undefined); // the next page load opens fast
   const after = await host.open();
   const count = after.state === 'ready' ? after.events.length : 0;
-  return { ledgerName: parsed.manifest.ledgerName, accepted: count - before, already: parsed.entries.length - (count - before), state: after };
+  return {
+    ledgerName: parsed.manifest.ledgerName,
+    accepted: count - before,
+    already: parsed.entries.length - (count - before),
+    state: after
+  };
 }
 
 /**
@@ -148,7 +176,8 @@ export async function importLedger(host: LedgerHost, file: unknown): Promise<Imp
  * opens with these).
  */
 export async function fullBackup(deps: DeviceDeps, passphrase: unknown): Promise<Results['full-backup']> {
-  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the passphrase of your key backup.');
+  if (typeof passphrase !== 'string' || passphrase.length === 0)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the passphrase of your key backup.');
   const key = await keyBackup(deps.identity);
   try {
     await decryptKeyBackup(key, passphrase);
@@ -173,9 +202,23 @@ export async function fullBackup(deps: DeviceDeps, passphrase: unknown): Promise
   }
   const { loadTeamKeys } = await import('../core/team/teamkey.ts');
   const teamKeys = await loadTeamKeys(storage);
-  const backup = await encryptFullBackup({ key, ledger: encodeLedger(ledger), texts, prompts, teamKeys }, { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size }, passphrase);
-  const safe = ledger.name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'ledger';
-  return { text: JSON.stringify(backup) + '\n', filename: `${safe}.backup.json`, events: ledger.size, texts: texts.length, prompts: prompts.length };
+  const backup = await encryptFullBackup(
+    { key, ledger: encodeLedger(ledger), texts, prompts, teamKeys },
+    { ledgerId: ledger.id, ledgerName: ledger.name, events: ledger.size },
+    passphrase
+  );
+  const safe =
+    ledger.name
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'ledger';
+  return {
+    text: JSON.stringify(backup) + '\n',
+    filename: `${safe}.backup.json`,
+    events: ledger.size,
+    texts: texts.length,
+    prompts: prompts.length
+  };
 }
 
 /**
@@ -189,10 +232,15 @@ export async function fullRestore(deps: DeviceDeps, file: unknown, passphrase: u
   const { host } = deps;
   if (!(file instanceof Blob)) throw new LedgerError(ErrorCode.BAD_INPUT, 'Choose a backup file.');
   if (file.size > MAX_IMPORT_BYTES * 2) throw new LedgerError(ErrorCode.BAD_INPUT, 'The file is larger than 1 GB.');
-  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
+  if (typeof passphrase !== 'string' || passphrase.length === 0)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
   const { header, payload } = await decryptFullBackup(await file.text(), passphrase);
   const parsed = parseLedgerExport(payload.ledger);
-  if (parsed.manifest.ledgerId !== header.ledgerId) throw new LedgerError(ErrorCode.BAD_BACKUP, 'The backup’s ledger is not the one its header names. Nothing was changed.');
+  if (parsed.manifest.ledgerId !== header.ledgerId)
+    throw new LedgerError(
+      ErrorCode.BAD_BACKUP,
+      'The backup’s ledger is not the one its header names. Nothing was changed.'
+    );
   await verifyExport(parsed);
   await decryptKeyBackup(payload.key, passphrase); // the key opens with the same passphrase
 
@@ -210,7 +258,10 @@ export async function fullRestore(deps: DeviceDeps, file: unknown, passphrase: u
   const newPrompts = payload.prompts.filter((o) => !heldPrompts.has(o.commitment));
   const vs = await (await deps.vault()).status();
   if (newPrompts.length > 0 && vs.protected && !vs.unlocked) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, 'The prompt vault is locked: unlock it in Settings, then restore again. Nothing was changed.');
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      'The prompt vault is locked: unlock it in Settings, then restore again. Nothing was changed.'
+    );
   }
   let keyRestored = false;
   if (!holds) {
@@ -231,7 +282,16 @@ export async function fullRestore(deps: DeviceDeps, file: unknown, passphrase: u
   }
   for (const o of newPrompts) await vault.put(o);
   const imported = await importLedger(host, new Blob([payload.ledger]));
-  return { ledgerName: header.ledgerName, accepted: imported.accepted, already: imported.already, texts, prompts: newPrompts.length, keyRestored, teamKeys: newTeamKeys.length, state: imported.state };
+  return {
+    ledgerName: header.ledgerName,
+    accepted: imported.accepted,
+    already: imported.already,
+    texts,
+    prompts: newPrompts.length,
+    keyRestored,
+    teamKeys: newTeamKeys.length,
+    state: imported.state
+  };
 }
 
 export async function handleDevice<T extends DeviceRequest>(
@@ -244,7 +304,8 @@ export async function handleDevice<T extends DeviceRequest>(
   let result: unknown;
   switch (r.type) {
     case 'hash-files': {
-      if (!Array.isArray(r.files) || !r.files.every((f) => f instanceof Blob)) throw new LedgerError(ErrorCode.BAD_INPUT, 'no files given');
+      if (!Array.isArray(r.files) || !r.files.every((f) => f instanceof Blob))
+        throw new LedgerError(ErrorCode.BAD_INPUT, 'no files given');
       result = await hashAll(r.files, progress);
       break;
     }
@@ -261,7 +322,8 @@ export async function handleDevice<T extends DeviceRequest>(
       result = await keyBackup(deps.identity);
       break;
     case 'restore-key': {
-      if (typeof r.passphrase !== 'string' || r.passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
+      if (typeof r.passphrase !== 'string' || r.passphrase.length === 0)
+        throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the backup passphrase.');
       const restored = await deps.identity.restore(r.backup, r.passphrase);
       if (restored.teamKeys?.length) {
         // Team keys from the backup that this device lacks (they open the sealed journal); a held epoch is kept.
@@ -275,7 +337,11 @@ export async function handleDevice<T extends DeviceRequest>(
     }
     case 'export-ledger': {
       const ledger = host.ledger();
-      const safe = ledger.name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'ledger';
+      const safe =
+        ledger.name
+          .replace(/[^A-Za-z0-9._-]+/g, '-')
+          .replace(/^-+|-+$/g, '')
+          .slice(0, 60) || 'ledger';
       result = { text: encodeLedger(ledger), filename: `${safe}.ledger.jsonl`, events: ledger.size };
       break;
     }

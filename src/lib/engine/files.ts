@@ -75,7 +75,12 @@ export const RACY_MS = 2000;
 
 /** The FILE_CHANGED error (the code of src/lib/core/errors.ts), naming the file. */
 function fileChanged(name: string, how: string): Error {
-  return Object.assign(new Error(`${name} ${how} after it was chosen, while it was being read: its hash would be of neither version, so nothing was done with it; choose the file again once nothing is writing it`), { code: 'FILE_CHANGED' });
+  return Object.assign(
+    new Error(
+      `${name} ${how} after it was chosen, while it was being read: its hash would be of neither version, so nothing was done with it; choose the file again once nothing is writing it`
+    ),
+    { code: 'FILE_CHANGED' }
+  );
 }
 
 /**
@@ -87,7 +92,11 @@ function fileChanged(name: string, how: string): Error {
  * while it is hashed fails here as FILE_CHANGED instead of yielding a hash of neither version. A change that
  * keeps both (within one time stamp tick) is caught by hashing a recently modified file twice (RACY_MS).
  */
-export async function hashFile(file: Blob & { name: string }, onProgress?: (done: number) => void, source: SliceSource = readSlices): Promise<FileRef> {
+export async function hashFile(
+  file: Blob & { name: string },
+  onProgress?: (done: number) => void,
+  source: SliceSource = readSlices
+): Promise<FileRef> {
   const start = Date.now();
   const sha256 = await hashOnce(file, onProgress, source);
   const lastModified = (file as Partial<File>).lastModified;
@@ -97,7 +106,11 @@ export async function hashFile(file: Blob & { name: string }, onProgress?: (done
   return { name: file.name, format: formatOf(file.name), size: file.size, sha256 };
 }
 
-async function hashOnce(file: Blob & { name: string }, onProgress: ((done: number) => void) | undefined, source: SliceSource): Promise<string> {
+async function hashOnce(
+  file: Blob & { name: string },
+  onProgress: ((done: number) => void) | undefined,
+  source: SliceSource
+): Promise<string> {
   const h = spare ?? (await createSHA256());
   spare = undefined;
   try {

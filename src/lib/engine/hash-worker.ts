@@ -88,8 +88,10 @@ scope.addEventListener('message', (e: MessageEvent<unknown>) => {
   queue = queue.then(async () => {
     try {
       const r = m.request;
-      if (r.type !== 'hash-files') throw Object.assign(new Error('this worker only hashes files'), { code: EngineErrorCode.PROTOCOL });
-      if (!Array.isArray(r.files) || !r.files.every((f) => f instanceof Blob)) throw Object.assign(new Error('no files given'), { code: 'BAD_INPUT' });
+      if (r.type !== 'hash-files')
+        throw Object.assign(new Error('this worker only hashes files'), { code: EngineErrorCode.PROTOCOL });
+      if (!Array.isArray(r.files) || !r.files.every((f) => f instanceof Blob))
+        throw Object.assign(new Error('no files given'), { code: 'BAD_INPUT' });
       const total = r.files.reduce((n, f) => n + f.size, 0);
       let before = 0;
       let last = 0;
@@ -99,7 +101,12 @@ scope.addEventListener('message', (e: MessageEvent<unknown>) => {
           const now = performance.now();
           if (now - last < 100) return; // at most ~10 updates a second
           last = now;
-          post({ v: PROTOCOL_VERSION, id: m.id, kind: 'progress', progress: { label: `Hashing ${f.name}`, done: before + done, total } });
+          post({
+            v: PROTOCOL_VERSION,
+            id: m.id,
+            kind: 'progress',
+            progress: { label: `Hashing ${f.name}`, done: before + done, total }
+          });
         };
         refs.push(await hashFile(f, progress, fromReader));
         before += f.size;

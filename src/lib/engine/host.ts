@@ -116,7 +116,12 @@ export class LedgerHost {
   }
 
   #ready(ledger: Ledger): EngineState {
-    return { state: 'ready', ledger: { id: ledger.id, name: ledger.name }, member: this.#member(), events: ledger.events() };
+    return {
+      state: 'ready',
+      ledger: { id: ledger.id, name: ledger.name },
+      member: this.#member(),
+      events: ledger.events()
+    };
   }
 
   /**
@@ -138,13 +143,20 @@ export class LedgerHost {
     ]);
     if (!exists) return { state: 'empty' };
     this.#identity = identity;
-    if (cached) this.#cached = { count: cached.events, facts: cached.facts, lines: jsonl !== undefined ? Promise.resolve(jsonl) : undefined };
-    const loading = this.#openStorage().then(() => Ledger.open({ storage, signer: this.#identity?.signer })).then((ledger) => {
-      // The same events as the open cache served meanwhile: the pages read from it stay valid (no new version).
-      const sameAsCache = cached !== undefined && cached !== null && ledger.events().length === cached.events;
-      if (this.#loading === loading) this.#adopt(ledger, storage, !cached && !opts.fast, sameAsCache);
-      return ledger;
-    });
+    if (cached)
+      this.#cached = {
+        count: cached.events,
+        facts: cached.facts,
+        lines: jsonl !== undefined ? Promise.resolve(jsonl) : undefined
+      };
+    const loading = this.#openStorage()
+      .then(() => Ledger.open({ storage, signer: this.#identity?.signer }))
+      .then((ledger) => {
+        // The same events as the open cache served meanwhile: the pages read from it stay valid (no new version).
+        const sameAsCache = cached !== undefined && cached !== null && ledger.events().length === cached.events;
+        if (this.#loading === loading) this.#adopt(ledger, storage, !cached && !opts.fast, sameAsCache);
+        return ledger;
+      });
     this.#loading = loading;
     const done = () => {
       if (this.#loading === loading) {
@@ -179,7 +191,14 @@ export class LedgerHost {
   pageState(s: EngineState, opts: { withEvents?: boolean } = {}): EngineState {
     if (s.state !== 'ready' || s.facts) return s;
     const withEvents = opts.withEvents && s.eventsJsonl === undefined ? { eventsJsonl: toJsonl(s.events) } : {};
-    return { ...s, events: [], count: s.events.length, facts: factsOf(s.events), version: this.#version, ...withEvents };
+    return {
+      ...s,
+      events: [],
+      count: s.events.length,
+      facts: factsOf(s.events),
+      version: this.#version,
+      ...withEvents
+    };
   }
 
   /**
@@ -187,7 +206,12 @@ export class LedgerHost {
    * cache (same list), so a page that needs events does not wait for Automerge.
    */
   async eventsPage(offset: unknown, limit: unknown): Promise<EventsPage> {
-    if (!Number.isSafeInteger(offset) || (offset as number) < 0 || !Number.isSafeInteger(limit) || (limit as number) < 1) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      (offset as number) < 0 ||
+      !Number.isSafeInteger(limit) ||
+      (limit as number) < 1
+    ) {
       throw new LedgerError(ErrorCode.BAD_INPUT, 'offset and limit must be whole numbers');
     }
     const from = offset as number;
@@ -258,7 +282,11 @@ export class LedgerHost {
   async create(memberName: unknown, ledgerName: unknown, backupPassphrase?: unknown): Promise<EngineState> {
     const member = text(memberName, 'Your name') as string;
     const name = text(ledgerName, 'Ledger name') as string;
-    if (backupPassphrase !== undefined && backupPassphrase !== '' && (typeof backupPassphrase !== 'string' || backupPassphrase.length < 8)) {
+    if (
+      backupPassphrase !== undefined &&
+      backupPassphrase !== '' &&
+      (typeof backupPassphrase !== 'string' || backupPassphrase.length < 8)
+    ) {
       throw new LedgerError(ErrorCode.BAD_INPUT, 'The backup passphrase must be at least 8 characters');
     }
     const storage = await this.#openStorage();
@@ -330,7 +358,9 @@ export class LedgerHost {
   async recordGeneration(input: GenerationInput, progress?: (p: Progress) => void): Promise<LedgerEvent> {
     const ledger = this.#requireLedger();
     if (!this.#identity) {
-      throw Object.assign(new Error('this device has no signing key for this ledger'), { code: EngineErrorCode.NO_IDENTITY });
+      throw Object.assign(new Error('this device has no signing key for this ledger'), {
+        code: EngineErrorCode.NO_IDENTITY
+      });
     }
     if (typeof input !== 'object' || input === null) throw new LedgerError(ErrorCode.BAD_INPUT, 'no generation given');
 
@@ -401,7 +431,9 @@ export class LedgerHost {
 
   #requireSigner(): void {
     if (!this.#identity) {
-      throw Object.assign(new Error('this device has no signing key for this ledger'), { code: EngineErrorCode.NO_IDENTITY });
+      throw Object.assign(new Error('this device has no signing key for this ledger'), {
+        code: EngineErrorCode.NO_IDENTITY
+      });
     }
   }
 
@@ -421,21 +453,27 @@ export class LedgerHost {
     if (typeof input.text !== 'string' || input.text.trim().length === 0) {
       throw new LedgerError(ErrorCode.BAD_INPUT, 'The policy text is empty');
     }
-    if (input.text.length > MAX_POLICY_TEXT) throw new LedgerError(ErrorCode.BAD_INPUT, 'The policy text is longer than 5 MB');
+    if (input.text.length > MAX_POLICY_TEXT)
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'The policy text is longer than 5 MB');
     if (input.mediaType !== 'text/plain' && input.mediaType !== 'text/html') {
       throw new LedgerError(ErrorCode.BAD_INPUT, 'The policy text must be plain text or HTML');
     }
-    if (typeof input.body !== 'object' || input.body === null) throw new LedgerError(ErrorCode.BAD_INPUT, 'no policy details given');
+    if (typeof input.body !== 'object' || input.body === null)
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'no policy details given');
     const bytes = utf8(input.text);
     const sha256 = await sha256Hex(bytes);
     // The text first: an event whose text this device cannot show is worse than a text no event names.
     await (await this.#openStorage()).save(['texts', sha256], bytes);
-    return ledger.append('policy-snapshot', { ...input.body, text: { sha256, size: bytes.length, mediaType: input.mediaType } });
+    return ledger.append('policy-snapshot', {
+      ...input.body,
+      text: { sha256, size: bytes.length, mediaType: input.mediaType }
+    });
   }
 
   /** The text of a policy snapshot kept on this device, or null. */
   async policyText(sha256: unknown): Promise<string | null> {
-    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new LedgerError(ErrorCode.BAD_INPUT, 'not a SHA-256 hash');
+    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'not a SHA-256 hash');
     const bytes = await (await this.#openStorage()).load(['texts', sha256]);
     // A text whose bytes no longer hash to its name is damaged: treated as missing (never diffed or shown as it).
     return bytes && (await sha256Hex(bytes)) === sha256 ? fromUtf8(bytes) : null;

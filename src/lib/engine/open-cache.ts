@@ -55,7 +55,10 @@ const chunkNames = async (storage: StorageAdapter): Promise<string[]> =>
   (await storage.listKeys(['doc'])).map((k) => k.join('/')).sort();
 
 const sameChunks = (head: Header | null | undefined, chunks: string[]): boolean =>
-  head?.v === VERSION && Array.isArray(head.chunks) && head.chunks.length === chunks.length && head.chunks.every((c, i) => c === chunks[i]);
+  head?.v === VERSION &&
+  Array.isArray(head.chunks) &&
+  head.chunks.length === chunks.length &&
+  head.chunks.every((c, i) => c === chunks[i]);
 
 /** The open entry when it describes exactly the stored chunks; undefined otherwise (or on any read problem). */
 export async function readOpenCache(storage: StorageAdapter): Promise<OpenCache | undefined> {
@@ -64,7 +67,12 @@ export async function readOpenCache(storage: StorageAdapter): Promise<OpenCache 
     if (!bytes) return undefined;
     const head = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as OpenHeader;
     if (!sameChunks(head, chunks)) return undefined;
-    if (typeof head.ledger?.id !== 'string' || typeof head.ledger?.name !== 'string' || !Number.isSafeInteger(head.events)) return undefined;
+    if (
+      typeof head.ledger?.id !== 'string' ||
+      typeof head.ledger?.name !== 'string' ||
+      !Number.isSafeInteger(head.events)
+    )
+      return undefined;
     if (!isDashboardFacts(head.facts)) return undefined;
     return { ledger: { id: head.ledger.id, name: head.ledger.name }, events: head.events, facts: head.facts };
   } catch {
@@ -101,7 +109,13 @@ export async function writeOpenCache(storage: StorageAdapter, ledger: Ledger): P
   if (ledger.events() !== events) return false;
   const enc = new TextEncoder();
   const eventsBytes = enc.encode(`${JSON.stringify({ v: VERSION, chunks } satisfies Header)}\n${toJsonl(events)}`);
-  const head: OpenHeader = { v: VERSION, chunks, ledger: { id: ledger.id, name: ledger.name }, events: events.length, facts: factsOf(events) };
+  const head: OpenHeader = {
+    v: VERSION,
+    chunks,
+    ledger: { id: ledger.id, name: ledger.name },
+    events: events.length,
+    facts: factsOf(events)
+  };
   const openBytes = enc.encode(JSON.stringify(head));
   if (ledger.events() !== events) return false;
   await storage.save(EVENTS_CACHE_KEY, eventsBytes);

@@ -23,7 +23,14 @@ export const PROTOCOL_VERSION = 1;
 export const CLASSIFICATIONS = ['public', 'personal', 'confidential', 'client'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
 
-export const GENERATION_MODES = ['text-to-3d', 'image-to-3d', 'multiview-to-3d', 'text-to-texture', 'retexture', 'other'] as const;
+export const GENERATION_MODES = [
+  'text-to-3d',
+  'image-to-3d',
+  'multiview-to-3d',
+  'text-to-texture',
+  'retexture',
+  'other'
+] as const;
 export type GenerationMode = (typeof GENERATION_MODES)[number];
 
 /** What the generation form collects. Files cross to the worker by structured clone (no copy of bytes). */
@@ -61,7 +68,13 @@ export interface ChecklistInput {
   client?: string;
   platform?: { name: string; modelVersion?: string };
   policySnapshots: string[];
-  items: { classified: boolean; policiesReviewed: boolean; privacySettingsEnabled: boolean; inputsSanitized: boolean; ndaChecked?: boolean };
+  items: {
+    classified: boolean;
+    policiesReviewed: boolean;
+    privacySettingsEnabled: boolean;
+    inputsSanitized: boolean;
+    ndaChecked?: boolean;
+  };
   settingsEnabled?: string[];
   notes?: string;
 }

@@ -52,7 +52,11 @@ const before = (a: LedgerEvent, b: LedgerEvent): number =>
   a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
 /** `list` (sorted) with the events of `added` it lacks, in order; `list` itself when nothing is new. */
-export function mergeEvents(list: readonly LedgerEvent[], added: readonly LedgerEvent[], ids: ReadonlySet<string>): LedgerEvent[] {
+export function mergeEvents(
+  list: readonly LedgerEvent[],
+  added: readonly LedgerEvent[],
+  ids: ReadonlySet<string>
+): LedgerEvent[] {
   const seen = new Set<string>();
   const fresh = added.filter((e) => !ids.has(e.id) && !seen.has(e.id) && !!seen.add(e.id));
   if (fresh.length === 0) return list as LedgerEvent[];
@@ -104,14 +108,20 @@ export class LedgerSession {
   constructor(client?: EngineClient, opts: { pageSize?: number } = {}) {
     this.#pageSize = opts.pageSize ?? PAGE;
     this.#client = client ?? EngineClient.start();
-    this.#opener = client ? null : new EngineClient(new Worker(new URL('./open-worker.ts', import.meta.url), { type: 'module', name: 'open-cache' }));
+    this.#opener = client
+      ? null
+      : new EngineClient(
+          new Worker(new URL('./open-worker.ts', import.meta.url), { type: 'module', name: 'open-cache' })
+        );
     if (client) this.#hasher = null;
     this.#client.onNotice((n) => this.#onNotice(n));
   }
 
   #clientFor(type: RequestType): EngineClient {
     if (type !== 'hash-files' || this.#hasher === null) return this.#client;
-    this.#hasher ??= new EngineClient(new Worker(new URL('./hash-worker.ts', import.meta.url), { type: 'module', name: 'hasher' }));
+    this.#hasher ??= new EngineClient(
+      new Worker(new URL('./hash-worker.ts', import.meta.url), { type: 'module', name: 'hasher' })
+    );
     return this.#hasher;
   }
 
@@ -220,7 +230,8 @@ export class LedgerSession {
     this.count = s.count ?? s.events.length;
     this.facts = s.facts ?? dashboardFacts(s.events);
     if (s.eventsJsonl !== undefined) this.#setEvents(await parseJsonl(s.eventsJsonl), s.version ?? -1);
-    else if (s.count === undefined) this.#setEvents(s.events, s.version ?? -1); // a state with its events
+    else if (s.count === undefined)
+      this.#setEvents(s.events, s.version ?? -1); // a state with its events
     else if (!sameLedger) {
       this.#events = [];
       this.#ids = new Set();
@@ -229,7 +240,8 @@ export class LedgerSession {
     this.status = 'ready';
     // The list the page holds (or is about to need) may no longer be the ledger's: load it (again) behind.
     if (s.eventsJsonl === undefined && s.count !== undefined && (this.eventsLoaded || this.#wantEvents)) {
-      if (!this.eventsLoaded || s.count !== this.#events.length || (s.version ?? 0) > this.#eventsVersion) void this.#loadEvents();
+      if (!this.eventsLoaded || s.count !== this.#events.length || (s.version ?? 0) > this.#eventsVersion)
+        void this.#loadEvents();
     }
   }
 
@@ -256,7 +268,9 @@ export class LedgerSession {
   async start(): Promise<void> {
     // Marks for the UI benchmark (tests/bench/ui.ts): when the open left and when its (first) answer came.
     performance.mark('ledger-open-sent');
-    const opening = this.#run('Opening your ledger…', () => this.#client.call({ type: 'open', withEvents: this.#wantEvents }));
+    const opening = this.#run('Opening your ledger…', () =>
+      this.#client.call({ type: 'open', withEvents: this.#wantEvents })
+    );
     if (this.#opener && !this.#wantEvents) {
       const quick = (await this.#opener.call({ type: 'open' }).catch(() => null)) as EngineState | null;
       this.#opener.dispose();
@@ -284,7 +298,11 @@ export class LedgerSession {
    * gives undefined; with `{ inline: true }` it is thrown instead (an EngineError) for the page to show
    * beside its form.
    */
-  async request<T extends RequestType>(request: RequestOf<T>, activity: string, opts: { inline?: boolean } = {}): Promise<Results[T] | undefined> {
+  async request<T extends RequestType>(
+    request: RequestOf<T>,
+    activity: string,
+    opts: { inline?: boolean } = {}
+  ): Promise<Results[T] | undefined> {
     this.activity = activity;
     this.progress = null;
     const t0 = performance.now();
@@ -335,13 +353,17 @@ export class LedgerSession {
   }
 
   async recordChecklist(input: ChecklistInput): Promise<LedgerEvent | undefined> {
-    const event = await this.#run('Recording the checklist…', () => this.#client.call({ type: 'record-checklist', input }));
+    const event = await this.#run('Recording the checklist…', () =>
+      this.#client.call({ type: 'record-checklist', input })
+    );
     this.#appended(event);
     return event;
   }
 
   async recordPolicy(input: PolicyInput): Promise<LedgerEvent | undefined> {
-    const event = await this.#run('Saving the policy snapshot…', () => this.#client.call({ type: 'record-policy', input }));
+    const event = await this.#run('Saving the policy snapshot…', () =>
+      this.#client.call({ type: 'record-policy', input })
+    );
     this.#appended(event);
     return event;
   }

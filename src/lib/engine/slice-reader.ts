@@ -15,8 +15,10 @@
  */
 import { HASH_CHUNK } from './files.ts';
 
-export type ReaderIn = { t: 'read'; id: number; file: Blob; ahead: number } | { t: 'more'; id: number } | { t: 'stop'; id: number };
-export type ReaderOut = { t: 'slice'; id: number; buf: ArrayBuffer } | { t: 'end'; id: number } | { t: 'error'; id: number; message: string };
+export type ReaderIn =
+  { t: 'read'; id: number; file: Blob; ahead: number } | { t: 'more'; id: number } | { t: 'stop'; id: number };
+export type ReaderOut =
+  { t: 'slice'; id: number; buf: ArrayBuffer } | { t: 'end'; id: number } | { t: 'error'; id: number; message: string };
 
 interface WorkerScope {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -37,7 +39,7 @@ async function read(id: number, file: Blob, ahead: number): Promise<void> {
   jobs.set(id, job);
   try {
     const size = file.size;
-    for (let from = 0; from < size && !job.stopped; ) {
+    for (let from = 0; from < size && !job.stopped;) {
       while (job.credits <= 0 && !job.stopped) await new Promise<void>((r) => (job.wake = r));
       if (job.stopped) break;
       job.credits--;

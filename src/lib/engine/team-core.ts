@@ -12,7 +12,13 @@ import type { Transport } from '../core/sync/transport.ts';
 import type { TeamKey } from '../core/team/teamkey.ts';
 import type { Removal } from '../core/team/removal.ts';
 import type { LedgerHost, DeviceIdentity } from './host.ts';
-import { DEFAULT_RELAY, type SyncLogEntry, type SyncSettings, type SyncTransportKind, type TeamInvite } from './team-protocol.ts';
+import {
+  DEFAULT_RELAY,
+  type SyncLogEntry,
+  type SyncSettings,
+  type SyncTransportKind,
+  type TeamInvite
+} from './team-protocol.ts';
 
 const SETTINGS_KEY = ['team', 'settings'];
 const RELAY_RE = /^wss?:\/\/[^\s/]+(\/[^\s]*)?$/;
@@ -87,13 +93,15 @@ export function newTeamCore(d: TeamDeps): TeamCore {
 }
 
 export function checkRelay(relay: unknown): string {
-  if (typeof relay !== 'string' || !RELAY_RE.test(relay.trim())) throw new LedgerError(ErrorCode.BAD_INPUT, 'The relay must be a ws:// or wss:// URL');
+  if (typeof relay !== 'string' || !RELAY_RE.test(relay.trim()))
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'The relay must be a ws:// or wss:// URL');
   return relay.trim().replace(/\/+$/, '');
 }
 
 export const privileged = (role: string | null | undefined) => role === 'owner' || role === 'admin';
 
-export const label = (k: SyncTransportKind) => (k === 'relay' ? 'the relay' : k === 'tabs' ? "this browser's tabs" : 'WebRTC');
+export const label = (k: SyncTransportKind) =>
+  k === 'relay' ? 'the relay' : k === 'tabs' ? "this browser's tabs" : 'WebRTC';
 
 export async function teamStorage(t: TeamCore): Promise<StorageAdapter> {
   return t.d.host.storage();
@@ -106,7 +114,13 @@ export async function teamSettings(t: TeamCore): Promise<SyncSettings> {
   if (b) {
     try {
       const o = JSON.parse(fromUtf8(b));
-      s = { relay: typeof o.relay === 'string' ? o.relay : s.relay, relayOn: o.relayOn !== false, webrtc: o.webrtc === true, tabs: o.tabs !== false, active: o.active === true };
+      s = {
+        relay: typeof o.relay === 'string' ? o.relay : s.relay,
+        relayOn: o.relayOn !== false,
+        webrtc: o.webrtc === true,
+        tabs: o.tabs !== false,
+        active: o.active === true
+      };
     } catch {
       /* defaults */
     }

@@ -42,7 +42,10 @@ export async function handOverOverWebRtc(t: TeamCore): Promise<void> {
   const old = t.hubs.find((h) => h.kind === 'webrtc');
   const ledger = t.ledger;
   if (!old || !t.port || !ledger) return;
-  const waiting = old.hub.peers().map((p) => p.peer).filter((k) => ledger.member(k)?.active);
+  const waiting = old.hub
+    .peers()
+    .map((p) => p.peer)
+    .filter((k) => ledger.member(k)?.active);
   if (waiting.length === 0) return;
   const storage = await teamStorage(t);
   const oldKey = (await loadTeamKeys(storage)).find((k) => k.epoch === old.epoch);
@@ -55,5 +58,6 @@ export async function handOverOverWebRtc(t: TeamCore): Promise<void> {
   const hub = await startHub(t, 'webrtc', ledger, storage, oldKey, await roomId(oldKey), transport);
   t.hubs.push({ kind: 'webrtc', hub, epoch: oldKey.epoch, detach: transport.detach });
   const t0 = Date.now();
-  while (Date.now() - t0 < HANDOVER_MS && !waiting.every((k) => t.handedTo.has(k))) await new Promise((r) => setTimeout(r, 100));
+  while (Date.now() - t0 < HANDOVER_MS && !waiting.every((k) => t.handedTo.has(k)))
+    await new Promise((r) => setTimeout(r, 100));
 }

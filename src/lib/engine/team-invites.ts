@@ -28,24 +28,46 @@ export function inviteCodeFrom(text: string): string {
  * of that member, which gets the member's id, name and role (core/team/devices.ts, as `provenance-ledger invite
  * --member`; no role goes with it then).
  */
-export async function invite(t: TeamCore, roleIn: unknown, relayIn: unknown, memberIdIn?: unknown): Promise<TeamInvite> {
+export async function invite(
+  t: TeamCore,
+  roleIn: unknown,
+  relayIn: unknown,
+  memberIdIn?: unknown
+): Promise<TeamInvite> {
   const given = (v: unknown) => v !== undefined && v !== null && v !== '';
-  if (given(memberIdIn) && typeof memberIdIn !== 'string') throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member the device is for must be a member id');
-  if (given(memberIdIn) && given(roleIn)) throw new LedgerError(ErrorCode.BAD_INPUT, "An invite of another device of a member gives the member's role: no role goes with it");
+  if (given(memberIdIn) && typeof memberIdIn !== 'string')
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member the device is for must be a member id');
+  if (given(memberIdIn) && given(roleIn))
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      "An invite of another device of a member gives the member's role: no role goes with it"
+    );
   const role = given(roleIn) ? roleIn : 'member';
-  if (typeof role !== 'string' || !INVITE_ROLES.includes(role as Role)) throw new LedgerError(ErrorCode.BAD_INPUT, `The role must be one of ${INVITE_ROLES.join(', ')}`);
+  if (typeof role !== 'string' || !INVITE_ROLES.includes(role as Role))
+    throw new LedgerError(ErrorCode.BAD_INPUT, `The role must be one of ${INVITE_ROLES.join(', ')}`);
   const relay = checkRelay(relayIn);
   const { ledger, key, role: myRole } = me(t);
-  const target = given(memberIdIn) ? deviceInviteTargetById(ledger, key, memberIdIn as string) : (newMemberRole(ledger, key, role), undefined);
+  const target = given(memberIdIn)
+    ? deviceInviteTargetById(ledger, key, memberIdIn as string)
+    : (newMemberRole(ledger, key, role), undefined);
   const storage = await teamStorage(t);
   const team = await ensureTeamKey(storage, myRole === 'owner');
   if (!team) throw new LedgerError(ErrorCode.NOT_FOUND, 'This device holds no team key yet: sync with the owner first');
   const { code, invite: inv } = makeInviteCode(ledger.id);
   const transport = await connectRelay(relay, await inviteRoomKey(inv));
-  const entry: TeamInvite = { code, role: target?.role ?? role, ...(target ? { member: { id: target.memberId, name: target.name } } : {}), state: 'waiting', created: new Date().toISOString() };
+  const entry: TeamInvite = {
+    code,
+    role: target?.role ?? role,
+    ...(target ? { member: { id: target.memberId, name: target.name } } : {}),
+    state: 'waiting',
+    created: new Date().toISOString()
+  };
   t.invites.push(entry);
   await saveSettings(t, { ...(await teamSettings(t)), relay });
-  add(t, { kind: 'info', message: `Invite made for ${target ? `another device of ${target.name} (${target.role})` : `a new ${role}`}; waiting at the relay for the new device` });
+  add(t, {
+    kind: 'info',
+    message: `Invite made for ${target ? `another device of ${target.name} (${target.role})` : `a new ${role}`}; waiting at the relay for the new device`
+  });
   let added: Admitted | undefined;
   void hostInvite({
     invite: inv,
@@ -55,7 +77,12 @@ export async function invite(t: TeamCore, roleIn: unknown, relayIn: unknown, mem
     admit: async (j) => {
       const a = (added = await admit(ledger, key, target ? { memberId: target.memberId } : { role }, j));
       const who = target ? `another device of ${a.name}` : a.name;
-      add(t, { kind: 'info', message: `Added ${who} as ${a.role} (member event ${a.event.id.slice(0, 16)})`, peer: j.deviceKey, peerName: a.name });
+      add(t, {
+        kind: 'info',
+        message: `Added ${who} as ${a.role} (member event ${a.event.id.slice(0, 16)})`,
+        peer: j.deviceKey,
+        peerName: a.name
+      });
       return { ledgerId: ledger.id, role: a.role, doc: A.save(ledger.doc) };
     }
   })
@@ -63,7 +90,12 @@ export async function invite(t: TeamCore, roleIn: unknown, relayIn: unknown, mem
       const name = added?.name ?? j.name;
       entry.state = 'joined';
       entry.joinedName = name;
-      add(t, { kind: 'info', message: target ? `A new device of ${name} joined the team` : `${name} joined the team`, peer: j.deviceKey, peerName: name });
+      add(t, {
+        kind: 'info',
+        message: target ? `A new device of ${name} joined the team` : `${name} joined the team`,
+        peer: j.deviceKey,
+        peerName: name
+      });
       pokeAll(t);
     })
     .catch((e: Error) => {
@@ -83,11 +115,18 @@ export async function join(t: TeamCore, codeIn: unknown, nameIn: unknown, relayI
   if (!name || name.length > 256) throw new LedgerError(ErrorCode.BAD_INPUT, 'Your name is required');
   const relay = checkRelay(relayIn);
   const storage = await teamStorage(t);
-  if (await Ledger.exists(storage)) throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'This device already holds a ledger');
+  if (await Ledger.exists(storage))
+    throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'This device already holds a ledger');
   const identity = await t.d.ensureIdentity(name);
   const transport = await connectRelay(relay, await inviteRoomKey(inv));
   try {
-    const { welcome, done } = await joinInvite({ invite: inv, transport, signer: identity.signer, name, timeoutMs: 60_000 });
+    const { welcome, done } = await joinInvite({
+      invite: inv,
+      transport,
+      signer: identity.signer,
+      name,
+      timeoutMs: 60_000
+    });
     await storage.save(['doc', 'snapshot', await sha256Hex(welcome.doc)], welcome.doc);
     const report = await Ledger.verifyStorage(storage, welcome.ledgerId);
     const state = report.ok ? await t.d.host.reopen() : undefined;
@@ -96,7 +135,14 @@ export async function join(t: TeamCore, codeIn: unknown, nameIn: unknown, relayI
       await t.d.host.reopen();
       throw new LedgerError(
         ErrorCode.GENESIS,
-        `The ledger received does not verify or does not make this device a member${report.ok ? '' : `: ${report.problems.slice(0, 3).map((p) => `${p.code} ${p.message}`).join('; ')}`}`
+        `The ledger received does not verify or does not make this device a member${
+          report.ok
+            ? ''
+            : `: ${report.problems
+                .slice(0, 3)
+                .map((p) => `${p.code} ${p.message}`)
+                .join('; ')}`
+        }`
       );
     }
     await saveTeamKey(storage, welcome.team);
@@ -112,8 +158,14 @@ export async function join(t: TeamCore, codeIn: unknown, nameIn: unknown, relayI
       await t.d.renameIdentity(mine.name);
       joined = await t.d.host.reloadIdentity();
     }
-    const as = devices > 1 ? `another device of ${mine.name} (${mine.role})${mine.name !== name ? `; the name typed, “${name}”, is not used` : ''}` : mine.role;
-    add(t, { kind: 'info', message: `Joined “${state.ledger.name}” as ${as}; ${state.events.length} events received, every one verified` });
+    const as =
+      devices > 1
+        ? `another device of ${mine.name} (${mine.role})${mine.name !== name ? `; the name typed, “${name}”, is not used` : ''}`
+        : mine.role;
+    add(t, {
+      kind: 'info',
+      message: `Joined “${state.ledger.name}” as ${as}; ${state.events.length} events received, every one verified`
+    });
     return joined;
   } finally {
     transport.close();

@@ -22,19 +22,43 @@ export function add(t: TeamCore, e: Omit<SyncLogEntry, 'at'>): void {
 }
 
 export function onReport(t: TeamCore, kind: SyncTransportKind, r: SyncReport): void {
-  if (r.type === 'closed') return void add(t, { kind: 'error', transport: kind, message: `Sync over ${label(kind)} stopped: the ${r.reason}` });
+  if (r.type === 'closed')
+    return void add(t, {
+      kind: 'error',
+      transport: kind,
+      message: `Sync over ${label(kind)} stopped: the ${r.reason}`
+    });
   const peerName = r.peer ? (t.names.get(r.peer) ?? t.ledger?.member(r.peer)?.name) : undefined;
   if (r.peer) t.peerSeen.set(r.peer, { lastSync: t.peerSeen.get(r.peer)?.lastSync ?? null, lastReport: Date.now() });
   switch (r.type) {
     case 'peer':
       if (r.name) t.names.set(r.peer, r.name);
-      add(t, { kind: 'peer', transport: kind, peer: r.peer, peerName: r.name, message: `Connected to ${r.name ?? 'a peer'}: membership verified` });
+      add(t, {
+        kind: 'peer',
+        transport: kind,
+        peer: r.peer,
+        peerName: r.name,
+        message: `Connected to ${r.name ?? 'a peer'}: membership verified`
+      });
       break;
     case 'accepted':
-      add(t, { kind: 'accepted', transport: kind, peer: r.peer, peerName, message: `Accepted ${r.events.length} event(s), each verified` });
+      add(t, {
+        kind: 'accepted',
+        transport: kind,
+        peer: r.peer,
+        peerName,
+        message: `Accepted ${r.events.length} event(s), each verified`
+      });
       break;
     case 'rejected':
-      add(t, { kind: 'rejected', transport: kind, peer: r.peer, peerName, code: r.code, message: r.message + (r.eventId ? ` (event ${r.eventId.slice(0, 16)})` : '') });
+      add(t, {
+        kind: 'rejected',
+        transport: kind,
+        peer: r.peer,
+        peerName,
+        code: r.code,
+        message: r.message + (r.eventId ? ` (event ${r.eventId.slice(0, 16)})` : '')
+      });
       break;
     case 'disconnected':
       add(t, { kind: 'disconnected', transport: kind, peer: r.peer, peerName, message: `Disconnected: ${r.reason}` });
@@ -42,10 +66,22 @@ export function onReport(t: TeamCore, kind: SyncTransportKind, r: SyncReport): v
     case 'team-key':
       if (t.received.has(r.epoch) && !t.announced.has(r.epoch)) {
         t.announced.add(r.epoch);
-        add(t, { kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `New team key (epoch ${r.epoch}) received: the team changed; sync moves to the new epoch's room` });
+        add(t, {
+          kind: 'team-key',
+          transport: kind,
+          peer: r.peer,
+          peerName,
+          message: `New team key (epoch ${r.epoch}) received: the team changed; sync moves to the new epoch's room`
+        });
       } else {
         t.handedTo.add(r.peer);
-        add(t, { kind: 'team-key', transport: kind, peer: r.peer, peerName, message: `Handed the team key of epoch ${r.epoch} to a device still on an older one` });
+        add(t, {
+          kind: 'team-key',
+          transport: kind,
+          peer: r.peer,
+          peerName,
+          message: `Handed the team key of epoch ${r.epoch} to a device still on an older one`
+        });
       }
       break;
     case 'removed':
@@ -53,14 +89,32 @@ export function onReport(t: TeamCore, kind: SyncTransportKind, r: SyncReport): v
       break;
     case 'witnessed':
       t.witnessed.set(r.peer, Math.max(r.size, t.witnessed.get(r.peer) ?? 0));
-      add(t, { kind: 'info', transport: kind, peer: r.peer, peerName, message: `${peerName ?? 'A teammate'} cosigned this device's checkpoint (log of ${r.size} entries): bundles exported now are witnessed` });
+      add(t, {
+        kind: 'info',
+        transport: kind,
+        peer: r.peer,
+        peerName,
+        message: `${peerName ?? 'A teammate'} cosigned this device's checkpoint (log of ${r.size} entries): bundles exported now are witnessed`
+      });
       break;
     case 'witness-unanswered':
-      add(t, { kind: 'info', transport: kind, peer: r.peer, peerName, message: `${peerName ?? 'A teammate'} did not answer the request to cosign this device's checkpoint (log of ${r.size} entries); it is asked again at the next sync` });
+      add(t, {
+        kind: 'info',
+        transport: kind,
+        peer: r.peer,
+        peerName,
+        message: `${peerName ?? 'A teammate'} did not answer the request to cosign this device's checkpoint (log of ${r.size} entries); it is asked again at the next sync`
+      });
       break;
     case 'cosigned':
       t.cosigned.set(r.peer, Math.max(r.size, t.cosigned.get(r.peer) ?? 0));
-      add(t, { kind: 'info', transport: kind, peer: r.peer, peerName, message: `Cosigned ${peerName ?? 'a teammate'}'s checkpoint (log of ${r.size} entries), consistent with the one cosigned before` });
+      add(t, {
+        kind: 'info',
+        transport: kind,
+        peer: r.peer,
+        peerName,
+        message: `Cosigned ${peerName ?? 'a teammate'}'s checkpoint (log of ${r.size} entries), consistent with the one cosigned before`
+      });
       break;
   }
 }
@@ -86,13 +140,31 @@ export async function status(t: TeamCore): Promise<TeamStatus> {
   const byMember = new Map<string, TeamMember>();
   for (const e of ledger.roster()) {
     let m = byMember.get(e.memberId);
-    if (!m) byMember.set(e.memberId, (m = { memberId: e.memberId, name: e.name, role: e.role, active: false, devices: [], assignable: [], deviceInvite: false }));
+    if (!m)
+      byMember.set(
+        e.memberId,
+        (m = {
+          memberId: e.memberId,
+          name: e.name,
+          role: e.role,
+          active: false,
+          devices: [],
+          assignable: [],
+          deviceInvite: false
+        })
+      );
     if (e.active) {
       m.active = true;
       m.role = e.role;
       m.name = e.name;
     }
-    m.devices.push({ key: e.key, fingerprint: await keyFingerprint(e.key as PublicKey), active: e.active, me: e.key === key, removable: e.active && key !== '' && removable(ledger, key, e.key) });
+    m.devices.push({
+      key: e.key,
+      fingerprint: await keyFingerprint(e.key as PublicKey),
+      active: e.active,
+      me: e.key === key,
+      removable: e.active && key !== '' && removable(ledger, key, e.key)
+    });
   }
   const forDevices = new Set(key ? deviceInviteTargets(ledger, key).map((t) => t.memberId) : []);
   for (const m of byMember.values()) {
@@ -100,7 +172,8 @@ export async function status(t: TeamCore): Promise<TeamStatus> {
     m.deviceInvite = forDevices.has(m.memberId);
   }
   const online = new Map<string, Set<SyncTransportKind>>();
-  for (const { kind, hub } of t.hubs) for (const p of hub.peers()) (online.get(p.peer) ?? online.set(p.peer, new Set()).get(p.peer)!).add(kind);
+  for (const { kind, hub } of t.hubs)
+    for (const p of hub.peers()) (online.get(p.peer) ?? online.set(p.peer, new Set()).get(p.peer)!).add(kind);
   const peers: TeamPeer[] = [];
   for (const [peer, seen] of t.peerSeen) {
     peers.push({

@@ -127,7 +127,16 @@ export interface TeamResults {
   'team-role': TeamStatus;
 }
 
-export const TEAM_REQUESTS: ReadonlySet<string> = new Set(['team-status', 'team-invite', 'team-join', 'team-sync', 'team-stop', 'team-remove', 'team-remove-device', 'team-role']);
+export const TEAM_REQUESTS: ReadonlySet<string> = new Set([
+  'team-status',
+  'team-invite',
+  'team-join',
+  'team-sync',
+  'team-stop',
+  'team-remove',
+  'team-remove-device',
+  'team-role'
+]);
 
 /** Messages on the MessagePort between the page's WebRTC mesh and the worker's hub and signaling. */
 export type BridgeMessage =
@@ -141,4 +150,5 @@ export type BridgeMessage =
 
 export const DEFAULT_RELAY = 'ws://127.0.0.1:8787';
 
-export const isTeamRequest = <R extends { type: string }>(r: R): r is Extract<R, TeamRequest> => TEAM_REQUESTS.has(r.type);
+export const isTeamRequest = <R extends { type: string }>(r: R): r is Extract<R, TeamRequest> =>
+  TEAM_REQUESTS.has(r.type);

@@ -6,7 +6,16 @@ import type { Ledger } from '../core/ledger.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';
 import { keyFingerprint, type PublicKey } from '../core/keys.ts';
 import type { RosterEntry } from '../core/roster.ts';
-import { deviceRemovalTarget, keepRemovalNotice, loadRemovalNotice, removalOf, removalTargets, removeAndRotate, stillRemoved, type Removal } from '../core/team/removal.ts';
+import {
+  deviceRemovalTarget,
+  keepRemovalNotice,
+  loadRemovalNotice,
+  removalOf,
+  removalTargets,
+  removeAndRotate,
+  stillRemoved,
+  type Removal
+} from '../core/team/removal.ts';
 import type { TeamRemoval, TeamStatus } from './team-protocol.ts';
 import { me, pokeAll, saveSettings, teamSettings, teamStorage, type TeamCore } from './team-core.ts';
 import { handOverOverWebRtc, moveToNewEpoch } from './team-epochs.ts';
@@ -21,12 +30,18 @@ const FLUSH_MS = 3000;
  * key epoch covering them (core/team/removal.ts, as `provenance-ledger remove`).
  */
 export async function remove(t: TeamCore, memberIdIn: unknown): Promise<TeamStatus> {
-  if (typeof memberIdIn !== 'string' || !memberIdIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member to remove is required');
+  if (typeof memberIdIn !== 'string' || !memberIdIn)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member to remove is required');
   const { ledger, key } = me(t);
   const targets = removalTargets(ledger, key, memberIdIn).filter((t) => t.memberId === memberIdIn);
   if (targets.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'No active member with that id');
   const name = targets[0].name;
-  return removeAndMove(t, targets, (events, epoch) => `Removed ${name} (${targets.length} device${targets.length === 1 ? '' : 's'}; member event ${events[0].slice(0, 16)}); team key rotated to epoch ${epoch}`);
+  return removeAndMove(
+    t,
+    targets,
+    (events, epoch) =>
+      `Removed ${name} (${targets.length} device${targets.length === 1 ? '' : 's'}; member event ${events[0].slice(0, 16)}); team key rotated to epoch ${epoch}`
+  );
 }
 
 /**
@@ -34,7 +49,8 @@ export async function remove(t: TeamCore, memberIdIn: unknown): Promise<TeamStat
  * then a new team key epoch, as for a member. The member and its other devices stay.
  */
 export async function removeDevice(t: TeamCore, keyIn: unknown): Promise<TeamStatus> {
-  if (typeof keyIn !== 'string' || !keyIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'Which device to remove is required');
+  if (typeof keyIn !== 'string' || !keyIn)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'Which device to remove is required');
   const { ledger, key } = me(t);
   const target = deviceRemovalTarget(ledger, key, keyIn);
   const fingerprint = await keyFingerprint(target.key as PublicKey);
@@ -49,7 +65,11 @@ export async function removeDevice(t: TeamCore, keyIn: unknown): Promise<TeamSta
  * among them, get the removal events first; then sync moves to the new epoch's room, and this device stays in the
  * old one to hand the new key to the remaining devices (never to the removed ones: they fail the membership proof).
  */
-async function removeAndMove(t: TeamCore, targets: RosterEntry[], said: (events: string[], epoch: number) => string): Promise<TeamStatus> {
+async function removeAndMove(
+  t: TeamCore,
+  targets: RosterEntry[],
+  said: (events: string[], epoch: number) => string
+): Promise<TeamStatus> {
   const { ledger } = me(t);
   const storage = await teamStorage(t);
   const { events, team } = await removeAndRotate(ledger, storage, targets);
@@ -60,7 +80,13 @@ async function removeAndMove(t: TeamCore, targets: RosterEntry[], said: (events:
     const t0 = Date.now();
     do await new Promise((r) => setTimeout(r, 100));
     while (Date.now() - t0 < FLUSH_MS && !t.hubs.every(({ hub }) => hub.quiet(300)));
-    await handOverOverWebRtc(t).catch((e: Error) => add(t, { kind: 'error', transport: 'webrtc', message: `Could not hand the new team key over WebRTC: ${e.message}` }));
+    await handOverOverWebRtc(t).catch((e: Error) =>
+      add(t, {
+        kind: 'error',
+        transport: 'webrtc',
+        message: `Could not hand the new team key over WebRTC: ${e.message}`
+      })
+    );
     moveToNewEpoch(t);
     await t.switching;
   }
@@ -71,7 +97,8 @@ async function removeAndMove(t: TeamCore, targets: RosterEntry[], said: (events:
 export async function removal(t: TeamCore, ledger: Ledger, key: string): Promise<TeamRemoval | null> {
   const r = removalOf(ledger, key);
   if (r) return { eventId: r.eventId, by: r.by, byName: r.byName, at: r.at, source: 'ledger' };
-  if (t.notice === undefined) t.notice = ledger.removedBy ?? (await loadRemovalNotice(await teamStorage(t), ledger, key)) ?? null;
+  if (t.notice === undefined)
+    t.notice = ledger.removedBy ?? (await loadRemovalNotice(await teamStorage(t), ledger, key)) ?? null;
   const n = t.notice;
   // Invited again after the removal: the old notice no longer holds.
   return n && stillRemoved(ledger, key, n) ? asTeamRemoval(n) : null;
@@ -105,7 +132,13 @@ export async function onNotice(t: TeamCore, r: Removal): Promise<void> {
   setTimeout(() => void removedStop(t, r, 'notice'), 0);
 }
 
-const asTeamRemoval = (n: Removal): TeamRemoval => ({ eventId: n.eventId, by: n.by, byName: n.byName, at: n.at, source: 'notice' });
+const asTeamRemoval = (n: Removal): TeamRemoval => ({
+  eventId: n.eventId,
+  by: n.by,
+  byName: n.byName,
+  at: n.at,
+  source: 'notice'
+});
 
 /** Whether this device may remove the device `target` now (removal.ts deviceRemovalTarget passes). */
 export function removable(ledger: Ledger, myKey: string, target: string): boolean {

@@ -14,7 +14,8 @@ import { open } from './team-transports.ts';
  * next sync.
  */
 export async function changeRole(t: TeamCore, memberIdIn: unknown, roleIn: unknown): Promise<TeamStatus> {
-  if (typeof memberIdIn !== 'string' || !memberIdIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member is required');
+  if (typeof memberIdIn !== 'string' || !memberIdIn)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'Which member is required');
   if (typeof roleIn !== 'string' || !roleIn) throw new LedgerError(ErrorCode.BAD_INPUT, 'The new role is required');
   const { ledger, key } = me(t);
   // By member id only (the page names members by id): a name or device key that happens to equal it is no match.
@@ -23,7 +24,12 @@ export async function changeRole(t: TeamCore, memberIdIn: unknown, roleIn: unkno
   const from = targets[0].role;
   const events = await changeRoles(ledger, targets, roleIn as Role);
   const name = targets[0].name;
-  add(t, { kind: 'info', peer: targets[0].key, peerName: name, message: `${name} is now ${roleIn === 'owner' || roleIn === 'admin' ? 'an' : 'a'} ${roleIn} (was ${from}; member event ${events[0].slice(0, 16)}${events.length > 1 ? ` and ${events.length - 1} more` : ''})` });
+  add(t, {
+    kind: 'info',
+    peer: targets[0].key,
+    peerName: name,
+    message: `${name} is now ${roleIn === 'owner' || roleIn === 'admin' ? 'an' : 'a'} ${roleIn} (was ${from}; member event ${events[0].slice(0, 16)}${events.length > 1 ? ` and ${events.length - 1} more` : ''})`
+  });
   pokeAll(t);
   return status(t);
 }

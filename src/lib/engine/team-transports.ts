@@ -15,7 +15,17 @@ import { connectBroadcastChannel } from '../adapters/transport/broadcast-channel
 import { parseSignal, sealedSignaling, signalRoomKey, type Signaling } from '../adapters/transport/webrtc.ts';
 import { attachedDeviceLog } from './bundle-requests.ts';
 import type { BridgeMessage, SyncSettings, SyncTransportKind, TeamStatus } from './team-protocol.ts';
-import { checkRelay, label, me, pokeAll, privileged, saveSettings, teamStorage, type Connect, type TeamCore } from './team-core.ts';
+import {
+  checkRelay,
+  label,
+  me,
+  pokeAll,
+  privileged,
+  saveSettings,
+  teamStorage,
+  type Connect,
+  type TeamCore
+} from './team-core.ts';
 import { moveToNewEpoch } from './team-epochs.ts';
 import { add, onReport, status } from './team-log.ts';
 import { removal, removedStop } from './team-removal.ts';
@@ -31,12 +41,17 @@ export async function start(t: TeamCore, settingsIn: SyncSettings, port?: Messag
   await stop(t);
   const { ledger, key, role } = me(t);
   const removed = await removal(t, ledger, key);
-  if (removed) throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `This device was removed from the team by ${removed.byName || 'an admin'}: it can no longer sync with the team`);
+  if (removed)
+    throw new LedgerError(
+      ErrorCode.NOT_AUTHORIZED,
+      `This device was removed from the team by ${removed.byName || 'an admin'}: it can no longer sync with the team`
+    );
   await saveSettings(t, { ...s, active: true });
   const storage = await teamStorage(t);
   await ensureTeamKey(storage, role === 'owner');
   const keys = await loadTeamKeys(storage);
-  if (keys.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, 'This device holds no team key: join the team with an invite');
+  if (keys.length === 0)
+    throw new LedgerError(ErrorCode.NOT_FOUND, 'This device holds no team key: join the team with an invite');
   t.ledger = ledger;
   t.newest = keys[0];
   if (s.webrtc && !port) throw new LedgerError(ErrorCode.BAD_INPUT, 'WebRTC needs the page bridge');
@@ -51,7 +66,13 @@ export async function start(t: TeamCore, settingsIn: SyncSettings, port?: Messag
  * epochs' rooms (relay and tabs), to hand the new key to devices that were away while it changed, as the CLI's
  * `sync` does. Whoever is refused there (a removed device) is refused at the membership proof.
  */
-export async function open(t: TeamCore, s: SyncSettings, keys: TeamKey[], port?: MessagePort, only?: (team: TeamKey) => boolean): Promise<void> {
+export async function open(
+  t: TeamCore,
+  s: SyncSettings,
+  keys: TeamKey[],
+  port?: MessagePort,
+  only?: (team: TeamKey) => boolean
+): Promise<void> {
   const { ledger, role } = me(t);
   const storage = await teamStorage(t);
   t.roomsFor = privileged(role);
@@ -64,7 +85,9 @@ export async function open(t: TeamCore, s: SyncSettings, keys: TeamKey[], port?:
     if (s.relayOn) tries.push(['relay', () => connectRelay(s.relay, key)]);
     if (s.tabs) tries.push(['tabs', async () => connectBroadcastChannel(room)]);
     if (s.webrtc && current && port) tries.push(['webrtc', () => webrtc(t, port, s.relay, team)]);
-    const where = current ? `team key epoch ${team.epoch}` : `earlier team key epoch ${team.epoch}, to hand the new key over`;
+    const where = current
+      ? `team key epoch ${team.epoch}`
+      : `earlier team key epoch ${team.epoch}, to hand the new key over`;
     for (const [kind, connect] of tries) {
       try {
         const transport = await connect();
@@ -72,13 +95,22 @@ export async function open(t: TeamCore, s: SyncSettings, keys: TeamKey[], port?:
         t.hubs.push({ kind, hub, epoch: team.epoch, detach: transport.detach });
         add(t, { kind: 'info', transport: kind, message: `Sync started over ${label(kind)} (${where})` });
       } catch (e) {
-        add(t, { kind: 'error', transport: kind, message: `Could not start sync over ${label(kind)} (${where}): ${(e as Error).message}` });
+        add(t, {
+          kind: 'error',
+          transport: kind,
+          message: `Could not start sync over ${label(kind)} (${where}): ${(e as Error).message}`
+        });
       }
     }
   }
 }
 
-export async function webrtc(t: TeamCore, port: MessagePort, relay: string, team: TeamKey): Promise<Transport & { detach: () => void }> {
+export async function webrtc(
+  t: TeamCore,
+  port: MessagePort,
+  relay: string,
+  team: TeamKey
+): Promise<Transport & { detach: () => void }> {
   const sigTransport = await connectRelay(relay, await signalRoomKey(team));
   const signaling: Signaling = await sealedSignaling(sigTransport, team);
   t.port = port;
@@ -88,7 +120,9 @@ export async function webrtc(t: TeamCore, port: MessagePort, relay: string, team
   let detached = false;
   const post = (m: BridgeMessage) => port.postMessage(m);
   signaling.onMessage((msg) => post({ t: 'sig', msg }));
-  sigTransport.onClose((r) => !closed && add(t, { kind: 'error', transport: 'webrtc', message: `Signaling connection closed: ${r}` }));
+  sigTransport.onClose(
+    (r) => !closed && add(t, { kind: 'error', transport: 'webrtc', message: `Signaling connection closed: ${r}` })
+  );
   port.onmessage = (e: MessageEvent) => {
     const m = e.data as BridgeMessage;
     if (closed || typeof m !== 'object' || m === null) return;
@@ -120,7 +154,15 @@ export async function webrtc(t: TeamCore, port: MessagePort, relay: string, team
   };
 }
 
-export function startHub(t: TeamCore, kind: SyncTransportKind, ledger: Ledger, storage: StorageAdapter, team: TeamKey, room: string, transport: Transport): Promise<SyncHub> {
+export function startHub(
+  t: TeamCore,
+  kind: SyncTransportKind,
+  ledger: Ledger,
+  storage: StorageAdapter,
+  team: TeamKey,
+  room: string,
+  transport: Transport
+): Promise<SyncHub> {
   return SyncHub.start({
     ledger,
     storage,

@@ -101,7 +101,11 @@ export interface TimestampResults {
   'timestamp-now': TimestampStatus;
 }
 
-export const TIMESTAMP_REQUESTS: ReadonlySet<string> = new Set(['timestamp-status', 'timestamp-settings', 'timestamp-now']);
+export const TIMESTAMP_REQUESTS: ReadonlySet<string> = new Set([
+  'timestamp-status',
+  'timestamp-settings',
+  'timestamp-now'
+]);
 export const isTimestampRequest = (r: { type: string }): r is TimestampRequest => TIMESTAMP_REQUESTS.has(r.type);
 
 const RELAY_KEY = ['settings', 'tsa-relay'];
@@ -125,7 +129,8 @@ export function relayHttpUrl(ws: string): string {
 
 /** A relay given in Settings: ws(s) or http(s), no credentials; its http(s) base URL (BAD_INPUT otherwise). */
 function checkRelay(value: unknown): string {
-  if (typeof value !== 'string' || !value.trim()) throw new LedgerError(ErrorCode.BAD_INPUT, 'Give the relay as an http(s) or ws(s) address');
+  if (typeof value !== 'string' || !value.trim())
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'Give the relay as an http(s) or ws(s) address');
   let http: string;
   try {
     http = relayHttpUrl(value);
@@ -135,7 +140,11 @@ function checkRelay(value: unknown): string {
   return normalizeTsaUrl(http, 'The relay').replace(/\/+$/, '');
 }
 
-const oneLine = (s: string, max = 300) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim().slice(0, max);
+const oneLine = (s: string, max = 300) =>
+  s
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .trim()
+    .slice(0, max);
 
 export interface TimestampDeps {
   host: LedgerHost;
@@ -167,7 +176,14 @@ export class TimestampService {
 
   constructor(d: TimestampDeps) {
     this.#d = d;
-    this.#delays = { change: CHANGE_DELAY_MS, minGap: MIN_GAP_MS, open: OPEN_DELAY_MS, retryFirst: RETRY_FIRST_MS, retryMax: RETRY_MAX_MS, ...d.delays };
+    this.#delays = {
+      change: CHANGE_DELAY_MS,
+      minGap: MIN_GAP_MS,
+      open: OPEN_DELAY_MS,
+      retryFirst: RETRY_FIRST_MS,
+      retryMax: RETRY_MAX_MS,
+      ...d.delays
+    };
     this.#retryDelay = this.#delays.retryFirst;
     // A batch of events stored: the log signs a checkpoint; time-stamp it soon after.
     d.host.onChange(() => {
@@ -284,7 +300,13 @@ export class TimestampService {
       }
       const { timestampCheckpoint } = await import('../core/timestamp/stamp.ts');
       const via = await this.#relay(store.storage);
-      const results = await timestampCheckpoint({ log, store, tsas, via, ...(this.#d.fetch ? { fetch: this.#d.fetch } : {}) });
+      const results = await timestampCheckpoint({
+        log,
+        store,
+        tsas,
+        via,
+        ...(this.#d.fetch ? { fetch: this.#d.fetch } : {})
+      });
       this.#lastRun = {
         at,
         trigger,
@@ -301,7 +323,12 @@ export class TimestampService {
       };
       this.#afterRun((await store.pendingSizes()).length > 0, trigger);
     } catch (e) {
-      this.#lastRun = { at, trigger, results: [], error: oneLine(`${(e as { code?: string }).code ?? 'ERROR'}: ${(e as Error)?.message ?? String(e)}`, 500) };
+      this.#lastRun = {
+        at,
+        trigger,
+        results: [],
+        error: oneLine(`${(e as { code?: string }).code ?? 'ERROR'}: ${(e as Error)?.message ?? String(e)}`, 500)
+      };
       this.#afterRun(true, trigger);
     }
   }
@@ -365,7 +392,11 @@ export class TimestampService {
         if ((await store.tsas()).length === 0 && (await store.pendingSizes()).length === 0) {
           throw new LedgerError(ErrorCode.BAD_INPUT, 'Add a time-stamping authority first');
         }
-        if (!this.#online()) throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, 'This device is offline: time-stamps are asked for when it is back online');
+        if (!this.#online())
+          throw new LedgerError(
+            ErrorCode.REMOTE_UNREACHABLE,
+            'This device is offline: time-stamps are asked for when it is back online'
+          );
         this.#ledger = ledger;
         clearTimeout(this.#timer);
         this.#timer = undefined;
@@ -381,7 +412,11 @@ export class TimestampService {
     const storage = await this.#d.host.storage();
     const store = new TimestampStore(storage);
     const given = [r.addTsa, r.removeTsa, r.relay].filter((v) => v !== undefined).length;
-    if (given !== 1) throw new LedgerError(ErrorCode.BAD_INPUT, 'Change one thing at a time: a TSA to add, one to remove, or the relay');
+    if (given !== 1)
+      throw new LedgerError(
+        ErrorCode.BAD_INPUT,
+        'Change one thing at a time: a TSA to add, one to remove, or the relay'
+      );
     if (r.addTsa !== undefined) {
       const url = normalizeTsaUrl(typeof r.addTsa === 'string' ? r.addTsa.trim() : r.addTsa, 'The TSA address');
       const have = await store.tsas();
@@ -411,15 +446,29 @@ export class TimestampService {
     if (!this.#online()) value = { error: 'this device is offline' };
     else {
       try {
-        const res = await (this.#d.fetch ?? fetch)(`${relay}/timestamp`, { credentials: 'omit', cache: 'no-store', signal: AbortSignal.timeout(5_000) });
+        const res = await (this.#d.fetch ?? fetch)(`${relay}/timestamp`, {
+          credentials: 'omit',
+          cache: 'no-store',
+          signal: AbortSignal.timeout(5_000)
+        });
         if (!res.ok) {
           await res.body?.cancel().catch(() => undefined);
-          value = { error: res.status === 426 ? 'this relay does not forward time-stamp requests (an older relay)' : `the relay answered HTTP ${res.status}` };
+          value = {
+            error:
+              res.status === 426
+                ? 'this relay does not forward time-stamp requests (an older relay)'
+                : `the relay answered HTTP ${res.status}`
+          };
         } else {
           const text = await res.text();
           if (text.length > 64 * 1024) throw new Error('its answer is too large');
           const o = JSON.parse(text) as { tsas?: unknown };
-          if (!Array.isArray(o.tsas) || o.tsas.length > 100 || !o.tsas.every((u) => typeof u === 'string' && u.length <= 2048)) throw new Error('its answer is not a list of TSAs');
+          if (
+            !Array.isArray(o.tsas) ||
+            o.tsas.length > 100 ||
+            !o.tsas.every((u) => typeof u === 'string' && u.length <= 2048)
+          )
+            throw new Error('its answer is not a list of TSAs');
           value = { tsas: (o.tsas as string[]).map((u) => oneLine(u, 2048)) };
         }
       } catch (e) {
@@ -434,7 +483,11 @@ export class TimestampService {
     const storage = await this.#d.host.storage();
     const store = new TimestampStore(storage);
     const problems: TimestampStatus['problems'] = [];
-    const note = (e: unknown, key: string) => problems.push({ key: (e as { detail?: { key?: string } }).detail?.key ?? key, message: oneLine((e as Error)?.message ?? String(e), 500) });
+    const note = (e: unknown, key: string) =>
+      problems.push({
+        key: (e as { detail?: { key?: string } }).detail?.key ?? key,
+        message: oneLine((e as Error)?.message ?? String(e), 500)
+      });
 
     let tsas: string[] = [];
     try {
@@ -443,27 +496,44 @@ export class TimestampService {
       note(e, 'settings/tsa');
     }
     const { relay, fromTeam } = await this.#relaySetting(storage);
-    const checkpointSizes = (await storage.listKeys(CHECKPOINTS)).map((k) => Number(k[2])).filter((n) => Number.isSafeInteger(n) && n > 0);
+    const checkpointSizes = (await storage.listKeys(CHECKPOINTS))
+      .map((k) => Number(k[2]))
+      .filter((n) => Number.isSafeInteger(n) && n > 0);
     const newest = checkpointSizes.length ? Math.max(...checkpointSizes) : null;
 
     const pending: TimestampPendingView[] = [];
     for (const size of await store.pendingSizes()) {
       try {
         const p = await store.pendingAt(size);
-        if (p) pending.push({ size: p.size, tsas: p.tsas, attempts: p.attempts, lastError: oneLine(p.lastError, 500), lastTry: p.lastTry });
+        if (p)
+          pending.push({
+            size: p.size,
+            tsas: p.tsas,
+            attempts: p.attempts,
+            lastError: oneLine(p.lastError, 500),
+            lastTry: p.lastTry
+          });
       } catch (e) {
         note(e, `log/timestamps-pending/${sizeName(size)}`);
       }
     }
     pending.sort((a, b) => b.size - a.size);
 
-    const sizes = [...new Set([...(await store.sizes()), ...(newest !== null ? [newest] : [])])].sort((a, b) => b - a).slice(0, MAX_SHOWN);
+    const sizes = [...new Set([...(await store.sizes()), ...(newest !== null ? [newest] : [])])]
+      .sort((a, b) => b - a)
+      .slice(0, MAX_SHOWN);
     const checkpoints: TimestampCheckpointView[] = [];
     for (const size of sizes) {
       try {
         const entries = await store.tokens(size);
         const tokens: TimestampTokenView[] = [];
-        for (const t of entries) tokens.push({ tsa: t.tsa, ...(t.via ? { via: t.via } : {}), received: t.received, ...(await this.#read(storage, size, t.token)) });
+        for (const t of entries)
+          tokens.push({
+            tsa: t.tsa,
+            ...(t.via ? { via: t.via } : {}),
+            received: t.received,
+            ...(await this.#read(storage, size, t.token))
+          });
         checkpoints.push({ size, tokens });
       } catch (e) {
         note(e, `log/timestamps/${sizeName(size)}`);
@@ -474,7 +544,11 @@ export class TimestampService {
       tsas,
       relay,
       relayFromTeam: fromTeam,
-      relayTsas: tsas.length ? await this.#relayTsas(relay) : (this.#relayList?.relay === relay ? this.#relayList.value : null),
+      relayTsas: tsas.length
+        ? await this.#relayTsas(relay)
+        : this.#relayList?.relay === relay
+          ? this.#relayList.value
+          : null,
       newest,
       checkpoints,
       pending,
@@ -487,7 +561,11 @@ export class TimestampService {
   }
 
   /** What a held token says, checked against the imprint of this device's checkpoint of that size. */
-  async #read(storage: StorageAdapter, size: number, token: string): Promise<Pick<TimestampTokenView, 'genTime' | 'tsaName' | 'ok' | 'problem'>> {
+  async #read(
+    storage: StorageAdapter,
+    size: number,
+    token: string
+  ): Promise<Pick<TimestampTokenView, 'genTime' | 'tsaName' | 'ok' | 'problem'>> {
     const key = `${size} ${token}`;
     const cached = this.#views.get(key);
     if (cached) return cached;
@@ -502,9 +580,14 @@ export class TimestampService {
       if (!bytes) throw new Error(`this device holds no checkpoint of size ${size}`);
       const imprint = await checkpointImprint(parseNote(fromUtf8(bytes)).text);
       const v = await verifyTimestampToken(fromBase64(token), imprint, []);
-      const info = v.info ? { genTime: v.info.genTime, ...(v.info.tsa ? { tsaName: oneLine(v.info.tsa, 500) } : {}) } : {};
+      const info = v.info
+        ? { genTime: v.info.genTime, ...(v.info.tsa ? { tsaName: oneLine(v.info.tsa, 500) } : {}) }
+        : {};
       // Without trusted roots a sound token is 'untrusted' (TSA_NO_ROOTS): sound is what can be said here.
-      view = v.status === 'invalid' ? { ...info, ok: false, problem: oneLine(`${v.code}: ${v.reason}`, 500) } : { ...info, ok: true };
+      view =
+        v.status === 'invalid'
+          ? { ...info, ok: false, problem: oneLine(`${v.code}: ${v.reason}`, 500) }
+          : { ...info, ok: true };
     } catch (e) {
       view = { ok: false, problem: oneLine((e as Error)?.message ?? String(e), 500) };
     }

@@ -20,7 +20,14 @@
 import type { Ledger } from '../core/ledger.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';
 import { verifyEntries, type Problem } from '../core/verify.ts';
-import { decodeSig, eventOfSigKey, isSigKey, JournalCommits, sigKey, verifyJournalSignatures } from '../core/journal/signatures.ts';
+import {
+  decodeSig,
+  eventOfSigKey,
+  isSigKey,
+  JournalCommits,
+  sigKey,
+  verifyJournalSignatures
+} from '../core/journal/signatures.ts';
 
 export const EXPORT_FORMAT = 'provenance-ledger/export/v2';
 /** Events only, without journal signatures: refused on import (see above). */
@@ -99,11 +106,14 @@ export function parseLedgerExport(text: string): ParsedExport {
   if (typeof m.ledgerId !== 'string' || !HEX64.test(m.ledgerId)) refuse('The export names no valid ledger id.');
   if (typeof m.ledgerName !== 'string' || m.ledgerName.length > 256) refuse('The export has no valid ledger name.');
   if (!Number.isSafeInteger(m.events) || (m.events as number) < 1) refuse('The export has no valid event count.');
-  if (!Number.isSafeInteger(m.signatures) || (m.signatures as number) < 0) refuse('The export has no valid signature count.');
+  if (!Number.isSafeInteger(m.signatures) || (m.signatures as number) < 0)
+    refuse('The export has no valid signature count.');
   if (typeof m.exportedAt !== 'string') refuse('The export has no export time.');
   const announced = (m.events as number) + (m.signatures as number);
   if (lines.length - 1 !== announced) {
-    refuse(`The export announces ${m.events} events and ${m.signatures} signatures but holds ${lines.length - 1} lines: it is truncated or altered.`);
+    refuse(
+      `The export announces ${m.events} events and ${m.signatures} signatures but holds ${lines.length - 1} lines: it is truncated or altered.`
+    );
   }
   const entries: Array<[string, string]> = [];
   const signatures: Array<[string, string]> = [];
@@ -122,7 +132,8 @@ export function parseLedgerExport(text: string): ParsedExport {
     if (seen.has(key)) refuse(`Line ${i + 1}: ${key.slice(0, 12)}${isSigKey(key) ? '….git' : ''} appears twice.`);
     seen.add(key);
     if (isSigKey(key)) {
-      if (!decodeSig(value)) refuse(`Line ${i + 1}: the journal signature of event ${key.slice(0, 12)} is not 64 bytes in base64url.`);
+      if (!decodeSig(value))
+        refuse(`Line ${i + 1}: the journal signature of event ${key.slice(0, 12)} is not 64 bytes in base64url.`);
       signatures.push([key, value]);
       continue;
     }
@@ -131,7 +142,9 @@ export function parseLedgerExport(text: string): ParsedExport {
     entries.push([key, value]);
   }
   if (entries.length !== m.events || signatures.length !== m.signatures) {
-    refuse(`The export announces ${m.events} events and ${m.signatures} signatures but holds ${entries.length} and ${signatures.length}.`);
+    refuse(
+      `The export announces ${m.events} events and ${m.signatures} signatures but holds ${entries.length} and ${signatures.length}.`
+    );
   }
   return { manifest: m as unknown as ExportManifest, entries, signatures };
 }

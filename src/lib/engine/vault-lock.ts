@@ -28,14 +28,19 @@ interface Meta {
   check: string;
 }
 
-const locked = () => Object.assign(new Error('The prompt vault is locked: enter its passphrase in Settings.'), { code: VAULT_LOCKED });
+const locked = () =>
+  Object.assign(new Error('The prompt vault is locked: enter its passphrase in Settings.'), { code: VAULT_LOCKED });
 
 const derive = (passphrase: string, kdf: Meta['kdf']): Promise<CryptoKey> => deriveKey(passphrase, kdf);
 
 async function seal(key: CryptoKey, data: Uint8Array, aad: string): Promise<Uint8Array> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const ct = new Uint8Array(
-    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8(aad) as BufferSource }, key, data as BufferSource)
+    await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: utf8(aad) as BufferSource },
+      key,
+      data as BufferSource
+    )
   );
   const out = new Uint8Array(4 + 12 + ct.length);
   out.set(MAGIC, 0);
@@ -99,7 +104,8 @@ export class VaultLock implements StorageAdapter {
   async unlock(passphrase: unknown): Promise<VaultStatus> {
     const meta = await this.#readMeta();
     if (!meta) return this.status();
-    if (typeof passphrase !== 'string' || passphrase.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the vault passphrase');
+    if (typeof passphrase !== 'string' || passphrase.length === 0)
+      throw new LedgerError(ErrorCode.BAD_INPUT, 'Enter the vault passphrase');
     const key = await derive(passphrase, meta.kdf);
     try {
       await open(key, fromBase64url(meta.check), CHECK);
@@ -123,7 +129,11 @@ export class VaultLock implements StorageAdapter {
     const meta = await this.#readMeta();
     if (meta) await this.unlock(current); // proves the current passphrase, and gives the old key
     const oldKey = this.#key;
-    const kdf: Meta['kdf'] = { alg: 'argon2id', salt: toBase64url(crypto.getRandomValues(new Uint8Array(16))), ...this.#kdf };
+    const kdf: Meta['kdf'] = {
+      alg: 'argon2id',
+      salt: toBase64url(crypto.getRandomValues(new Uint8Array(16))),
+      ...this.#kdf
+    };
     const key = await derive(passphrase, kdf);
     const next: Meta = { v: 1, kdf, check: toBase64url(await seal(key, utf8(CHECK), CHECK)) };
     const writes: StorageChunk[] = [];
@@ -163,7 +173,9 @@ export class VaultLock implements StorageAdapter {
     if (!chunks.some((c) => isVault(c.key))) return chunks;
     const k = await this.#keyForWrite();
     if (!k) return chunks;
-    return Promise.all(chunks.map(async (c) => (isVault(c.key) ? { key: c.key, data: await open(k, c.data, path(c.key)) } : c)));
+    return Promise.all(
+      chunks.map(async (c) => (isVault(c.key) ? { key: c.key, data: await open(k, c.data, path(c.key)) } : c))
+    );
   }
 
   listKeys(prefix: StorageKey): Promise<StorageKey[]> {
@@ -178,7 +190,10 @@ export class VaultLock implements StorageAdapter {
     let out = writes;
     if (writes.some((w) => isVault(w.key))) {
       const k = await this.#keyForWrite();
-      if (k) out = await Promise.all(writes.map(async (w) => (isVault(w.key) ? { key: w.key, data: await seal(k, w.data, path(w.key)) } : w)));
+      if (k)
+        out = await Promise.all(
+          writes.map(async (w) => (isVault(w.key) ? { key: w.key, data: await seal(k, w.data, path(w.key)) } : w))
+        );
     }
     if (this.#inner.saveMany) return this.#inner.saveMany(out, removals);
     for (const w of out) await this.#inner.save(w.key, w.data);

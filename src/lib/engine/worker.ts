@@ -5,7 +5,14 @@
 import { LedgerHost } from './host.ts';
 import { initAutomerge } from './wasm.ts';
 import { IdbStorage } from '../adapters/storage/idb.ts';
-import { ensureIdentity, identitySigner, loadIdentity, renameIdentity, restoreIdentity, type BrowserIdentity } from '../adapters/browser-identity.ts';
+import {
+  ensureIdentity,
+  identitySigner,
+  loadIdentity,
+  renameIdentity,
+  restoreIdentity,
+  type BrowserIdentity
+} from '../adapters/browser-identity.ts';
 import { VaultLock } from './vault-lock.ts';
 import { handleDevice, isDeviceRequest } from './device-requests.ts';
 import { TeamService } from './team.ts';
@@ -35,7 +42,11 @@ interface WorkerScope {
 }
 const scope = self as unknown as WorkerScope;
 
-const device = (id: BrowserIdentity) => ({ memberName: id.memberName, publicKey: id.publicKey, signer: identitySigner(id) });
+const device = (id: BrowserIdentity) => ({
+  memberName: id.memberName,
+  publicKey: id.publicKey,
+  signer: identitySigner(id)
+});
 
 /** The device storage, behind the prompt vault's passphrase lock (vault-lock.ts). */
 let vault: VaultLock | undefined;
@@ -59,7 +70,10 @@ const deviceDeps = {
     await host.storage();
     return vault!;
   },
-  identity: { load: () => loadIdentity(), restore: (backup: unknown, passphrase: string) => restoreIdentity(backup, passphrase) }
+  identity: {
+    load: () => loadIdentity(),
+    restore: (backup: unknown, passphrase: string) => restoreIdentity(backup, passphrase)
+  }
 };
 
 const team = new TeamService({
@@ -118,7 +132,9 @@ async function handle(request: Request, progress: (p: Progress) => void): Promis
     case 'events':
       return host.eventsPage(request.offset, request.limit);
     case 'create':
-      return host.create(request.memberName, request.ledgerName, request.backupPassphrase).then((s) => host.pageState(s));
+      return host
+        .create(request.memberName, request.ledgerName, request.backupPassphrase)
+        .then((s) => host.pageState(s));
     case 'record-generation':
       return host.recordGeneration(request.input, progress);
     case 'verify':
@@ -148,7 +164,13 @@ scope.addEventListener('message', (e: MessageEvent<unknown>) => {
     // Not ours (or another protocol version): answer if we can tell whom to answer.
     const id = (m as { id?: unknown } | null)?.id;
     if (typeof id === 'number') {
-      post({ v: PROTOCOL_VERSION, id, kind: 'result', ok: false, error: { code: EngineErrorCode.PROTOCOL, message: 'malformed request' } });
+      post({
+        v: PROTOCOL_VERSION,
+        id,
+        kind: 'result',
+        ok: false,
+        error: { code: EngineErrorCode.PROTOCOL, message: 'malformed request' }
+      });
     }
     return;
   }
@@ -168,8 +190,14 @@ scope.addEventListener('message', (e: MessageEvent<unknown>) => {
       post({ v: PROTOCOL_VERSION, id: m.id, kind: 'result', ok: false, error: toErrorInfo(err) });
     }
     // The journal follows the open ledger (opened, created, imported, reopened), writing behind.
-    void host.settled().then(() => journal.follow(), () => undefined);
+    void host.settled().then(
+      () => journal.follow(),
+      () => undefined
+    );
     // Time-stamping follows it too (with TSAs configured: after each checkpoint, and pending requests retried).
-    void host.settled().then(() => timestamps.follow(), () => undefined);
+    void host.settled().then(
+      () => timestamps.follow(),
+      () => undefined
+    );
   });
 });

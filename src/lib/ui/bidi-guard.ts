@@ -21,7 +21,12 @@ function fixText(node: Text): void {
 
 function fixTree(root: Node): void {
   if (root.nodeType === Node.TEXT_NODE) return fixText(root as Text);
-  if (root.nodeType !== Node.ELEMENT_NODE && root.nodeType !== Node.DOCUMENT_NODE && root.nodeType !== Node.DOCUMENT_FRAGMENT_NODE) return;
+  if (
+    root.nodeType !== Node.ELEMENT_NODE &&
+    root.nodeType !== Node.DOCUMENT_NODE &&
+    root.nodeType !== Node.DOCUMENT_FRAGMENT_NODE
+  )
+    return;
   if (SKIP.has(root.nodeName)) return;
   const walker = (root.ownerDocument ?? (root as Document)).createTreeWalker(root, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) fixText(n as Text);

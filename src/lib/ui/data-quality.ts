@@ -7,7 +7,8 @@ import type { LedgerEvent } from '#lib/core/event.ts';
 import { externalUris, uriBaseName } from './viewer/model-files.ts';
 import { bodyOf, platformOf, typeOf } from '../core/insights.ts';
 
-const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /**
@@ -66,7 +67,10 @@ export function mentionsOf(events: readonly LedgerEvent[], sha256: string): Ment
 }
 
 /** Files (by name and hash) that some event of the ledger already records, with the first event naming each. */
-export function alreadyRecorded(events: readonly LedgerEvent[], files: readonly { name: string; sha256: string }[]): { name: string; sha256: string; first: Mention; count: number }[] {
+export function alreadyRecorded(
+  events: readonly LedgerEvent[],
+  files: readonly { name: string; sha256: string }[]
+): { name: string; sha256: string; first: Mention; count: number }[] {
   const out: { name: string; sha256: string; first: Mention; count: number }[] = [];
   for (const f of files) {
     const m = mentionsOf(events, f.sha256);
@@ -79,7 +83,11 @@ export function alreadyRecorded(events: readonly LedgerEvent[], files: readonly 
  * Of the files to be recorded as deleted from `platform`, those that never were on it: no generation on that
  * platform (names compared without case) has the file among its outputs or inputs.
  */
-export function neverOnPlatform<T extends { sha256: string }>(events: readonly LedgerEvent[], platform: string, files: readonly T[]): T[] {
+export function neverOnPlatform<T extends { sha256: string }>(
+  events: readonly LedgerEvent[],
+  platform: string,
+  files: readonly T[]
+): T[] {
   const p = platform.trim().toLowerCase();
   if (!p) return [];
   const held = new Set<string>();

@@ -21,7 +21,8 @@ export interface EventView {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 
 export function eventView(e: LedgerEvent): EventView {
   const ev = obj(e.event);
@@ -76,7 +77,9 @@ function summaryOf(type: string, body: Record<string, unknown>): string | undefi
       return `${platform ?? 'A platform'}: ${KINDS[str(body.kind) ?? 'other'] ?? policyKindWord(body.kind).toLowerCase()}${str(body.version) ? ` (${str(body.version)})` : ''}`;
     case 'checklist': {
       const items = obj(body.items);
-      const done = ['classified', 'policiesReviewed', 'privacySettingsEnabled', 'inputsSanitized'].filter((k) => items[k] === true).length;
+      const done = ['classified', 'policiesReviewed', 'privacySettingsEnabled', 'inputsSanitized'].filter(
+        (k) => items[k] === true
+      ).length;
       return `Checklist for ${str(body.project) ?? 'a project'}${platform ? ` on ${platform}` : ''}: ${done} of 4 done`;
     }
     case 'export':

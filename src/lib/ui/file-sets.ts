@@ -67,7 +67,8 @@ export async function groupSets(files: readonly File[]): Promise<(string | undef
     const stem = o.name.replace(/\.[^.]+$/, '');
     files.forEach((g, j) => {
       if (sets[j] !== undefined) return;
-      if (g === o || (g.name.startsWith(stem) && (extOf(g.name) === 'mtl' || roleOf(g.name) === 'texture'))) sets[j] = o.name;
+      if (g === o || (g.name.startsWith(stem) && (extOf(g.name) === 'mtl' || roleOf(g.name) === 'texture')))
+        sets[j] = o.name;
     });
   }
   // A set of one file says nothing: drop it, except a lone .gltf (its buffers may be embedded).

@@ -109,7 +109,8 @@ export function wordDiff(a: string, b: string): { left: Segment[]; right: Segmen
     let head = 0;
     while (head < ra.length && head < ad.length && ra[head] === ad[head]) head++;
     let tail = 0;
-    while (tail < ra.length - head && tail < ad.length - head && ra[ra.length - 1 - tail] === ad[ad.length - 1 - tail]) tail++;
+    while (tail < ra.length - head && tail < ad.length - head && ra[ra.length - 1 - tail] === ad[ad.length - 1 - tail])
+      tail++;
     const pre = ra.slice(0, head).join('');
     const post = tail ? ra.slice(ra.length - tail).join('') : '';
     push(left, pre, false);
@@ -152,7 +153,12 @@ export function policyDiff(oldText: string, newText: string): DiffResult {
     const p = parts[i];
     if (!p.added && !p.removed) {
       for (const text of p.value) {
-        rows.push({ left: [{ text, changed: false }], right: [{ text, changed: false }], changed: false, para: b[ib].para });
+        rows.push({
+          left: [{ text, changed: false }],
+          right: [{ text, changed: false }],
+          changed: false,
+          para: b[ib].para
+        });
         ia++;
         ib++;
       }

@@ -4,23 +4,93 @@
  * Everything returned is plain text or data for Svelte to escape.
  */
 export const QUESTIONS = [
-  { key: 'trainingOnInputs', short: 'training on inputs', label: 'Are prompts and input files used for training?', good: 'no', keywords: ['train', 'prompt', 'input', 'upload', 'improve our model', 'machine learning'] },
-  { key: 'trainingOnOutputs', short: 'training on outputs', label: 'Are generated outputs used for training?', good: 'no', keywords: ['output', 'generated', 'creations', 'train', 'improve'] },
-  { key: 'optOutAvailable', short: 'opt-out of training', label: 'Can you opt out of training?', good: 'yes', keywords: ['opt out', 'opt-out', 'disable', 'settings'] },
-  { key: 'retentionAfterDeletion', short: 'files kept after deletion', label: 'Are files kept after you delete them?', good: 'no', keywords: ['retain', 'retention', 'delete', 'days', 'backup'] },
-  { key: 'thirdPartySharing', short: 'sharing with third parties', label: 'Is content shared with third parties?', good: 'no', keywords: ['third part', 'share', 'partner', 'vendor', 'sub-processor'] },
-  { key: 'internalAccess', short: 'staff access', label: 'Can the platform’s staff access your content?', good: 'no', keywords: ['employee', 'staff', 'personnel', 'access', 'review'] },
+  {
+    key: 'trainingOnInputs',
+    short: 'training on inputs',
+    label: 'Are prompts and input files used for training?',
+    good: 'no',
+    keywords: ['train', 'prompt', 'input', 'upload', 'improve our model', 'machine learning']
+  },
+  {
+    key: 'trainingOnOutputs',
+    short: 'training on outputs',
+    label: 'Are generated outputs used for training?',
+    good: 'no',
+    keywords: ['output', 'generated', 'creations', 'train', 'improve']
+  },
+  {
+    key: 'optOutAvailable',
+    short: 'opt-out of training',
+    label: 'Can you opt out of training?',
+    good: 'yes',
+    keywords: ['opt out', 'opt-out', 'disable', 'settings']
+  },
+  {
+    key: 'retentionAfterDeletion',
+    short: 'files kept after deletion',
+    label: 'Are files kept after you delete them?',
+    good: 'no',
+    keywords: ['retain', 'retention', 'delete', 'days', 'backup']
+  },
+  {
+    key: 'thirdPartySharing',
+    short: 'sharing with third parties',
+    label: 'Is content shared with third parties?',
+    good: 'no',
+    keywords: ['third part', 'share', 'partner', 'vendor', 'sub-processor']
+  },
+  {
+    key: 'internalAccess',
+    short: 'staff access',
+    label: 'Can the platform’s staff access your content?',
+    good: 'no',
+    keywords: ['employee', 'staff', 'personnel', 'access', 'review']
+  },
   // Optional questions (absent from older snapshots: read as "not stated"; recorded only when answered).
-  { key: 'outputsOwned', short: 'you own the outputs', label: 'Do you own the generated outputs?', good: 'yes', optional: true, keywords: ['user content', 'ownership', 'own', 'owner', 'intellectual property', 'rights'] },
-  { key: 'contentLicense', short: 'licence to your content', label: 'Does the platform take a licence to your inputs or outputs beyond running the service?', good: 'no', optional: true, keywords: ['license', 'licence', 'grant', 'royalty-free', 'worldwide', 'sublicens'] },
-  { key: 'trainingDataDisclosed', short: 'training data disclosed', label: 'Does the platform say what its models are trained on?', good: 'yes', optional: true, keywords: ['trained on', 'training data', 'dataset', 'data sources', 'licensed data'] },
-  { key: 'dataProtectionCommitments', short: 'DPA / GDPR / CCPA commitments', label: 'Does the platform commit to data protection terms (a DPA, GDPR, CCPA)?', good: 'yes', optional: true, keywords: ['gdpr', 'ccpa', 'data processing', 'dpa', 'processor', 'controller'] }
+  {
+    key: 'outputsOwned',
+    short: 'you own the outputs',
+    label: 'Do you own the generated outputs?',
+    good: 'yes',
+    optional: true,
+    keywords: ['user content', 'ownership', 'own', 'owner', 'intellectual property', 'rights']
+  },
+  {
+    key: 'contentLicense',
+    short: 'licence to your content',
+    label: 'Does the platform take a licence to your inputs or outputs beyond running the service?',
+    good: 'no',
+    optional: true,
+    keywords: ['license', 'licence', 'grant', 'royalty-free', 'worldwide', 'sublicens']
+  },
+  {
+    key: 'trainingDataDisclosed',
+    short: 'training data disclosed',
+    label: 'Does the platform say what its models are trained on?',
+    good: 'yes',
+    optional: true,
+    keywords: ['trained on', 'training data', 'dataset', 'data sources', 'licensed data']
+  },
+  {
+    key: 'dataProtectionCommitments',
+    short: 'DPA / GDPR / CCPA commitments',
+    label: 'Does the platform commit to data protection terms (a DPA, GDPR, CCPA)?',
+    good: 'yes',
+    optional: true,
+    keywords: ['gdpr', 'ccpa', 'data processing', 'dpa', 'processor', 'controller']
+  }
 ] as const;
 /** Whether a question is one of the optional ones (written only when answered). */
-export const isOptional = (key: string): boolean => QUESTIONS.some((q) => q.key === key && 'optional' in q && q.optional);
+export const isOptional = (key: string): boolean =>
+  QUESTIONS.some((q) => q.key === key && 'optional' in q && q.optional);
 export type QuestionKey = (typeof QUESTIONS)[number]['key'];
 export type AnswerValue = 'yes' | 'no' | 'unclear' | 'not-stated';
-export const ANSWER_LABELS: Record<AnswerValue, string> = { yes: 'Yes', no: 'No', unclear: 'Unclear', 'not-stated': 'Not stated' };
+export const ANSWER_LABELS: Record<AnswerValue, string> = {
+  yes: 'Yes',
+  no: 'No',
+  unclear: 'Unclear',
+  'not-stated': 'Not stated'
+};
 
 export const POLICY_KINDS = ['privacy-policy', 'terms-of-service', 'dpa', 'model-license', 'other'] as const;
 export const KIND_LABELS: Record<string, string> = {
@@ -41,10 +111,52 @@ export function flagOf(key: string, answer: string): Flag {
   return answer === q.good ? 'green' : 'red';
 }
 
-const SKIP = new Set(['SCRIPT', 'STYLE', 'X-STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'IFRAME', 'OBJECT', 'SVG', 'CANVAS', 'SELECT', 'BUTTON']);
+const SKIP = new Set([
+  'SCRIPT',
+  'STYLE',
+  'X-STYLE',
+  'NOSCRIPT',
+  'TEMPLATE',
+  'HEAD',
+  'IFRAME',
+  'OBJECT',
+  'SVG',
+  'CANVAS',
+  'SELECT',
+  'BUTTON'
+]);
 const BLOCK = new Set([
-  'P', 'DIV', 'SECTION', 'ARTICLE', 'HEADER', 'FOOTER', 'MAIN', 'ASIDE', 'NAV', 'H1', 'H2', 'H3', 'H4', 'H5', 'H6',
-  'LI', 'UL', 'OL', 'DL', 'DT', 'DD', 'TABLE', 'TR', 'BLOCKQUOTE', 'PRE', 'ADDRESS', 'FIGURE', 'FIGCAPTION', 'HR', 'BR', 'BODY'
+  'P',
+  'DIV',
+  'SECTION',
+  'ARTICLE',
+  'HEADER',
+  'FOOTER',
+  'MAIN',
+  'ASIDE',
+  'NAV',
+  'H1',
+  'H2',
+  'H3',
+  'H4',
+  'H5',
+  'H6',
+  'LI',
+  'UL',
+  'OL',
+  'DL',
+  'DT',
+  'DD',
+  'TABLE',
+  'TR',
+  'BLOCKQUOTE',
+  'PRE',
+  'ADDRESS',
+  'FIGURE',
+  'FIGCAPTION',
+  'HR',
+  'BR',
+  'BODY'
 ]);
 
 /**
@@ -92,15 +204,23 @@ export function normalizeText(text: string): string {
 }
 
 /** Does this look like HTML (a dropped .html file, or pasted markup)? */
-export const looksLikeHtml = (text: string): boolean => /^\s*(<!doctype html|<html[\s>]|<body[\s>]|<head[\s>])/i.test(text) || /<\/(p|div|h[1-6]|li|section)>/i.test(text);
+export const looksLikeHtml = (text: string): boolean =>
+  /^\s*(<!doctype html|<html[\s>]|<body[\s>]|<head[\s>])/i.test(text) || /<\/(p|div|h[1-6]|li|section)>/i.test(text);
 
-export const paragraphs = (text: string): string[] => normalizeText(text).split(/\n\s*\n/).map((p) => p.replace(/\n/g, ' ').trim()).filter(Boolean);
+export const paragraphs = (text: string): string[] =>
+  normalizeText(text)
+    .split(/\n\s*\n/)
+    .map((p) => p.replace(/\n/g, ' ').trim())
+    .filter(Boolean);
 
 /** Sentences of the text that mention a question's keywords: candidates for its excerpt. */
 export function excerptsFor(text: string, key: QuestionKey, max = 3): string[] {
   const q = QUESTIONS.find((x) => x.key === key);
   if (!q) return [];
-  const sentences = normalizeText(text).split(/(?<=[.!?])\s+|\n+/).map((s) => s.trim()).filter((s) => s.length > 12);
+  const sentences = normalizeText(text)
+    .split(/(?<=[.!?])\s+|\n+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 12);
   // The sentences that mention the most keywords first, in document order among equals.
   const hits = sentences
     .map((s, i) => {
@@ -118,7 +238,8 @@ export function excerptsFor(text: string, key: QuestionKey, max = 3): string[] {
 /* ---- iCalendar (RFC 5545) ---- */
 
 /** TEXT value escaping (RFC 5545 3.3.11). */
-export const icsEscape = (s: string): string => s.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+export const icsEscape = (s: string): string =>
+  s.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
 
 /** Content lines folded at 75 octets (3.1), never inside a UTF-8 sequence. */
 export function icsFold(line: string): string {
@@ -140,8 +261,13 @@ export function icsFold(line: string): string {
   return out.join('\r\n ');
 }
 
-const icsDate = (d: Date): string => `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
-const icsStamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const icsDate = (d: Date): string =>
+  `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+const icsStamp = (d: Date): string =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 
 export interface Reminder {
   platform: string;
@@ -153,7 +279,13 @@ export interface Reminder {
 
 /** A calendar of quarterly review reminders: one all-day event per platform, repeating every 3 months. */
 export function reviewCalendar(reminders: Reminder[], ledgerName: string, now = new Date()): string {
-  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Provenance Ledger//Policy reviews//EN', 'CALSCALE:GREGORIAN', 'METHOD:PUBLISH'];
+  const lines = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//Provenance Ledger//Policy reviews//EN',
+    'CALSCALE:GREGORIAN',
+    'METHOD:PUBLISH'
+  ];
   for (const r of reminders) {
     const end = new Date(r.start.getTime() + 86_400_000);
     lines.push(

@@ -40,7 +40,12 @@ export const OPERATION_LABELS: Record<string, string> = {
   other: 'Other'
 };
 
-export const ROLE_LABELS: Record<string, string> = { owner: 'Owner', admin: 'Admin', member: 'Member', viewer: 'Viewer' };
+export const ROLE_LABELS: Record<string, string> = {
+  owner: 'Owner',
+  admin: 'Admin',
+  member: 'Member',
+  viewer: 'Viewer'
+};
 
 /** "some-code" or "someCode" → "Some code": the fallback for a code no table knows. */
 export function plainWords(code: string): string {
@@ -52,8 +57,10 @@ export function plainWords(code: string): string {
   return s ? s[0].toUpperCase() + s.slice(1) : code;
 }
 
-const from = (table: Record<string, string>) => (code: unknown): string =>
-  typeof code === 'string' ? (Object.hasOwn(table, code) ? table[code] : plainWords(code)) : '';
+const from =
+  (table: Record<string, string>) =>
+  (code: unknown): string =>
+    typeof code === 'string' ? (Object.hasOwn(table, code) ? table[code] : plainWords(code)) : '';
 
 export const modeWord = from(MODE_LABELS);
 export const classificationWord = from(CLASSIFICATION_LABELS);

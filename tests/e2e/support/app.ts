@@ -77,7 +77,11 @@ export async function loadChunks(page: Page, s: Seed): Promise<void> {
     });
     await new Promise<void>((res, rej) => {
       const tx = db.transaction('chunks', 'readwrite');
-      for (const [k, b64] of chunks) tx.objectStore('chunks').put(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), k);
+      for (const [k, b64] of chunks)
+        tx.objectStore('chunks').put(
+          Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
+          k
+        );
       tx.oncomplete = () => res();
       tx.onerror = () => rej(tx.error);
     });

@@ -14,7 +14,9 @@ export const example = {
   filePath: path.join(dir, 'model.glb'),
   bundleText: readFileSync(path.join(dir, 'bundle.json'), 'utf8'),
   file: readFileSync(path.join(dir, 'model.glb')),
-  sha256: createHash('sha256').update(readFileSync(path.join(dir, 'model.glb'))).digest('hex'),
+  sha256: createHash('sha256')
+    .update(readFileSync(path.join(dir, 'model.glb')))
+    .digest('hex'),
   /** What the verifier states about it, one line each (report.txt, made by the same core), as the page shows each
    * line: an item's "- " is its bullet, a continued line's indent its place. */
   reportLines: readFileSync(path.join(dir, 'report.txt'), 'utf8')
@@ -24,7 +26,10 @@ export const example = {
 };
 
 /** The statement that a file given is the one the bundle names. */
-export const namesFile = (name: string, sha256: string) => new RegExp(`${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} hashes to sha256 ${sha256}, (the|a) file the bundle names\\.`);
+export const namesFile = (name: string, sha256: string) =>
+  new RegExp(
+    `${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} hashes to sha256 ${sha256}, (the|a) file the bundle names\\.`
+  );
 
 /** The bundle with one character of its first inclusion-proof hash changed: still JSON, no longer valid. */
 export function tamperedBundle(): string {
@@ -37,5 +42,8 @@ export function tamperedBundle(): string {
 }
 
 /** A file the bundle does not name. */
-export const stranger = { name: 'not-the-model <b>bold</b>.glb', buffer: Buffer.from('some other model, not the one the bundle is about\n') };
+export const stranger = {
+  name: 'not-the-model <b>bold</b>.glb',
+  buffer: Buffer.from('some other model, not the one the bundle is about\n')
+};
 export const strangerSha256 = createHash('sha256').update(stranger.buffer).digest('hex');

@@ -50,27 +50,61 @@ function boxDocument(): Document {
   const doc = new Document();
   const buffer = doc.createBuffer('box');
   const faces = [
-    [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-    [[-1, 0, 0], [0, 1, 0], [0, 0, -1]],
-    [[0, 1, 0], [0, 0, 1], [1, 0, 0]],
-    [[0, -1, 0], [0, 0, -1], [1, 0, 0]],
-    [[0, 0, 1], [1, 0, 0], [0, 1, 0]],
-    [[0, 0, -1], [-1, 0, 0], [0, 1, 0]]
+    [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1]
+    ],
+    [
+      [-1, 0, 0],
+      [0, 1, 0],
+      [0, 0, -1]
+    ],
+    [
+      [0, 1, 0],
+      [0, 0, 1],
+      [1, 0, 0]
+    ],
+    [
+      [0, -1, 0],
+      [0, 0, -1],
+      [1, 0, 0]
+    ],
+    [
+      [0, 0, 1],
+      [1, 0, 0],
+      [0, 1, 0]
+    ],
+    [
+      [0, 0, -1],
+      [-1, 0, 0],
+      [0, 1, 0]
+    ]
   ];
   const pos: number[] = [];
   const nor: number[] = [];
   const uv: number[] = [];
   const idx: number[] = [];
   faces.forEach(([n, u, v], f) => {
-    for (const [a, b] of [[-1, -1], [1, -1], [1, 1], [-1, 1]]) {
+    for (const [a, b] of [
+      [-1, -1],
+      [1, -1],
+      [1, 1],
+      [-1, 1]
+    ]) {
       pos.push(...[0, 1, 2].map((k) => (n[k] + a * u[k] + b * v[k]) * 0.5));
       nor.push(...n);
       uv.push((a + 1) / 2, (b + 1) / 2);
     }
     idx.push(f * 4, f * 4 + 1, f * 4 + 2, f * 4, f * 4 + 2, f * 4 + 3);
   });
-  const acc = (type: 'VEC3' | 'VEC2' | 'SCALAR', arr: Float32Array<ArrayBuffer> | Uint16Array<ArrayBuffer>) => doc.createAccessor().setType(type).setArray(arr).setBuffer(buffer);
-  const texture = doc.createTexture('checker').setImage(new Uint8Array(png())).setMimeType('image/png').setURI('box.png');
+  const acc = (type: 'VEC3' | 'VEC2' | 'SCALAR', arr: Float32Array<ArrayBuffer> | Uint16Array<ArrayBuffer>) =>
+    doc.createAccessor().setType(type).setArray(arr).setBuffer(buffer);
+  const texture = doc
+    .createTexture('checker')
+    .setImage(new Uint8Array(png()))
+    .setMimeType('image/png')
+    .setURI('box.png');
   const material = doc.createMaterial('box').setBaseColorTexture(texture).setRoughnessFactor(0.6);
   const prim = doc
     .createPrimitive()

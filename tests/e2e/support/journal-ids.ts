@@ -23,7 +23,10 @@ for (const line of lines.slice(1)) {
   }
 }
 await JournalCommits.ready();
-const journal = new JournalCommits({ event: (id) => events.get(id), signature: (id) => sigs.get(id), envelope: (id) => json.get(id) }, { hints: false });
+const journal = new JournalCommits(
+  { event: (id) => events.get(id), signature: (id) => sigs.get(id), envelope: (id) => json.get(id) },
+  { hints: false }
+);
 const out: Record<string, string | null> = {};
 for (const id of events.keys()) out[id] = journal.oid(id) ?? null;
 process.stdout.write(JSON.stringify(out) + '\n');

@@ -51,7 +51,14 @@ const refs = outputs.map((f) => {
   const e = ext(f);
   const inSet = gltf && ['gltf', 'bin', 'png', 'jpg'].includes(e) ? { set: path.basename(gltf) } : {};
   const role = e === 'bin' ? 'buffer' : e === 'png' || e === 'jpg' ? 'texture' : 'model';
-  return { name, format: e, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), role, ...inSet };
+  return {
+    name,
+    format: e,
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    role,
+    ...inSet
+  };
 });
 
 const gen = (i: number, files: typeof refs) => ({
@@ -69,7 +76,12 @@ if (refs.length) await ledger.append('generation', gen(0, refs));
 const pending: Promise<unknown>[] = [];
 for (let i = ledger.size; i < total; i++) {
   const sha = createHash('sha256').update(`asset ${i}`).digest('hex');
-  pending.push(ledger.append('generation', gen(i, [{ name: `asset-${i}.glb`, format: 'glb', size: 1000 + i, sha256: sha, role: 'model' }])));
+  pending.push(
+    ledger.append(
+      'generation',
+      gen(i, [{ name: `asset-${i}.glb`, format: 'glb', size: 1000 + i, sha256: sha, role: 'model' }])
+    )
+  );
   if (pending.length >= 500) await Promise.all(pending.splice(0));
 }
 await Promise.all(pending);
@@ -78,7 +90,11 @@ await ledger.flushed();
 mkdirSync(out, { recursive: true });
 writeFileSync(path.join(out, 'ledger.jsonl'), encodeLedger(ledger));
 const pkcs8 = await exportPrivateKey(key.privateKey);
-const backup = await encryptKeyBackup(pkcs8, key.publicKey, 'Ada Artist', passphrase, { iterations: 1, memoryKiB: 1024, parallelism: 1 });
+const backup = await encryptKeyBackup(pkcs8, key.publicKey, 'Ada Artist', passphrase, {
+  iterations: 1,
+  memoryKiB: 1024,
+  parallelism: 1
+});
 writeFileSync(path.join(out, 'key-backup.json'), JSON.stringify(backup, null, 2));
 let tampered: string | undefined;
 if (args.includes('--chunks')) {
@@ -96,6 +112,9 @@ if (args.includes('--chunks')) {
     await storage.save(['doc', 'incr', createHash('sha256').update(bytes).digest('hex')], bytes);
   }
   const chunks = await storage.loadRange(['doc']);
-  writeFileSync(path.join(out, 'chunks.json'), JSON.stringify(chunks.map((c) => [c.key.join('/'), Buffer.from(c.data).toString('base64')])));
+  writeFileSync(
+    path.join(out, 'chunks.json'),
+    JSON.stringify(chunks.map((c) => [c.key.join('/'), Buffer.from(c.data).toString('base64')]))
+  );
 }
 console.log(JSON.stringify({ tampered, events: ledger.size, ledgerId: ledger.id, outputs: refs }));

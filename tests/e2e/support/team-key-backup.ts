@@ -15,6 +15,13 @@ const passphrase = process.env.PROVENANCE_LEDGER_PASSPHRASE ?? '';
 const key = await decryptKeyBackup(JSON.parse(readFileSync(input, 'utf8')), passphrase, true);
 const team = newTeamKey(1);
 const pkcs8 = await exportPrivateKey(key.privateKey);
-const backup = await encryptKeyBackup(pkcs8, key.publicKey, key.name, passphrase, { iterations: 1, memoryKiB: 8192, parallelism: 1 }, [team]);
+const backup = await encryptKeyBackup(
+  pkcs8,
+  key.publicKey,
+  key.name,
+  passphrase,
+  { iterations: 1, memoryKiB: 8192, parallelism: 1 },
+  [team]
+);
 writeFileSync(output, JSON.stringify(backup, null, 2) + '\n');
 console.log(JSON.stringify({ allowedSigners: sealedAllowedSigners(await archiveKeys([team])) }));

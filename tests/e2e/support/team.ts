@@ -24,7 +24,12 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Starts a process and resolves with the first match of `ready` in its output. */
-export function startProcess(cmd: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
+export function startProcess(
+  cmd: string,
+  args: string[],
+  ready: RegExp,
+  env: Record<string, string> = {}
+): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -100,7 +105,18 @@ export function makeNetns(): Netns {
     const ns = (...a: string[]) => ip('netns', 'exec', name, 'ip', ...a);
     // No IPv6 inside: its link-local addresses finish duplicate detection a second or two after the link comes up,
     // and Chromium reports that change as net::ERR_NETWORK_CHANGED on whatever it is loading at that moment.
-    execFileSync('ip', ['netns', 'exec', name, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'], { stdio: 'pipe' });
+    execFileSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        name,
+        'sh',
+        '-c',
+        'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
+      ],
+      { stdio: 'pipe' }
+    );
     ns('link', 'set', 'lo', 'up');
     ns('addr', 'add', '10.213.7.2/24', 'dev', inner);
     ns('link', 'set', inner, 'up');
@@ -163,10 +179,15 @@ export async function expectNoSideScroll(page: Page): Promise<void> {
         const sticking = [...document.querySelectorAll('body *')]
           .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 1)
           .slice(-6)
-          .map((e) => `<${e.tagName.toLowerCase()} class="${e.className}"> ${(e.textContent ?? '').trim().slice(0, 50)}`);
+          .map(
+            (e) => `<${e.tagName.toLowerCase()} class="${e.className}"> ${(e.textContent ?? '').trim().slice(0, 50)}`
+          );
         return { over: root.scrollWidth - root.clientWidth, culprits: sticking };
       });
-      expect(over, `the page scrolls sideways by ${over} px on a 360 px screen; sticking out: ${culprits.join(' | ')}`).toBe(0);
+      expect(
+        over,
+        `the page scrolls sideways by ${over} px on a 360 px screen; sticking out: ${culprits.join(' | ')}`
+      ).toBe(0);
     }).toPass({ timeout: 5_000 });
   } finally {
     await page.setViewportSize(wide);
@@ -180,7 +201,9 @@ export async function makeDeviceInvite(page: Page, relay: string, member: string
   await page.getByLabel('Relay', { exact: true }).fill(relay);
   await page.getByLabel('For', { exact: true }).selectOption({ label: `another device of ${member}` });
   await expect(page.getByLabel('Role', { exact: true })).toHaveCount(0);
-  await expect(page.getByTestId('invite-for-role')).toContainText(`The new device joins as ${member}, with ${member}'s role`);
+  await expect(page.getByTestId('invite-for-role')).toContainText(
+    `The new device joins as ${member}, with ${member}'s role`
+  );
   await page.getByTestId('make-invite').click();
   await expect(page.getByTestId('invite-code')).toBeVisible();
   await expect(page.getByTestId('invite-made-for')).toContainText(`For another device of ${member}`);
@@ -198,10 +221,15 @@ export async function joinTeam(page: Page, code: string, name: string, relay: st
   await expect(page.getByRole('heading', { name: 'Team', level: 1 })).toBeVisible({ timeout: 45_000 });
 }
 
-export async function startSync(page: Page, relay: string, over: { relay: boolean; webrtc: boolean; tabs: boolean }): Promise<void> {
+export async function startSync(
+  page: Page,
+  relay: string,
+  over: { relay: boolean; webrtc: boolean; tabs: boolean }
+): Promise<void> {
   if (!page.url().includes('/team')) await page.goto('/team');
   await page.getByLabel('Relay', { exact: true }).fill(relay);
-  const set = async (label: string | RegExp, on: boolean) => page.getByRole('checkbox', { name: label, exact: typeof label === 'string' }).setChecked(on);
+  const set = async (label: string | RegExp, on: boolean) =>
+    page.getByRole('checkbox', { name: label, exact: typeof label === 'string' }).setChecked(on);
   await set('The relay', over.relay);
   await set(/WebRTC/, over.webrtc);
   await set(/Other tabs/, over.tabs);

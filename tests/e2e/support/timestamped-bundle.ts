@@ -28,15 +28,29 @@ try {
   const team = await makeTeam();
   const { ledger, log, signer } = team.ada;
   const note = await log.checkpoint(ledger.id, signer);
-  const w = await witnessCheckpoint({ ledgerId: ledger.id, memberKeys: ledger.roster().map((m) => m.key), note, proof: [], signer: team.grace.signer, now: () => Math.floor(Date.now() / 1000) });
+  const w = await witnessCheckpoint({
+    ledgerId: ledger.id,
+    memberKeys: ledger.roster().map((m) => m.key),
+    note,
+    proof: [],
+    signer: team.grace.signer,
+    now: () => Math.floor(Date.now() / 1000)
+  });
   await log.addCosignatures(w.note);
   const store = new TimestampStore(team.ada.storage);
   const stamped = await timestampCheckpoint({ log, store, tsas: [tsa.url] });
   if (!stamped.every((r) => r.ok)) throw new Error('the test TSA did not time-stamp the checkpoint');
-  const { bytes } = await buildBundle({ ledger, log, logPublicKey: signer.publicKey, subject: { sha256: MODEL_SHA, name: 'model.glb' }, timestamps: store });
+  const { bytes } = await buildBundle({
+    ledger,
+    log,
+    logPublicKey: signer.publicKey,
+    subject: { sha256: MODEL_SHA, name: 'model.glb' },
+    timestamps: store
+  });
   const check = await verifyBundle(bytes, [], { tsaRoots: [tsa.rootDer] });
   const t = check.facts?.timestamps[0];
-  if (!check.ok || t?.verdict.status !== 'trusted') throw new Error(`the time-stamped bundle does not verify: ${JSON.stringify(check.failures)}`);
+  if (!check.ok || t?.verdict.status !== 'trusted')
+    throw new Error(`the time-stamped bundle does not verify: ${JSON.stringify(check.failures)}`);
   writeFileSync(path.join(out, 'bundle.json'), bytes);
   writeFileSync(path.join(out, 'root.pem'), tsa.rootPem);
   writeFileSync(path.join(out, 'other-root.pem'), await makeOtherRootPem());

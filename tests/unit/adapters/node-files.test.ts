@@ -5,7 +5,16 @@
  * middle of the read, with no timers.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, openSync, renameSync, unlinkSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import {
+  appendFileSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  closeSync
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,7 +65,7 @@ async function refused(p: Promise<unknown>, how: RegExp): Promise<void> {
 }
 
 describe('hashFile: a file that changes while it is hashed is refused (FILE_CHANGED)', () => {
-  it('hashes an unchanged file, read once or (racy) twice, to sha256sum\'s answer', async () => {
+  it("hashes an unchanged file, read once or (racy) twice, to sha256sum's answer", async () => {
     const file = bigFile(7);
     const want = sha256(Buffer.alloc(8 * MiB, 7));
     let chunks = 0;
@@ -70,21 +79,39 @@ describe('hashFile: a file that changes while it is hashed is refused (FILE_CHAN
 
   it('a file that grows while it is read', async () => {
     const file = bigFile();
-    await refused(hashFile(file, once(() => appendFileSync(file, 'more')), { racyMs: 0 }), /changed while it was being read \(its size went from 8388608 to 8388612 bytes\)/);
+    await refused(
+      hashFile(
+        file,
+        once(() => appendFileSync(file, 'more')),
+        { racyMs: 0 }
+      ),
+      /changed while it was being read \(its size went from 8388608 to 8388612 bytes\)/
+    );
   });
 
   it('a file truncated while it is read', async () => {
     const file = bigFile();
-    await refused(hashFile(file, once(() => writeFileSync(file, 'short')), { racyMs: 0 }), /its size went from 8388608 to 5 bytes/);
+    await refused(
+      hashFile(
+        file,
+        once(() => writeFileSync(file, 'short')),
+        { racyMs: 0 }
+      ),
+      /its size went from 8388608 to 5 bytes/
+    );
   });
 
   it('a same-size rewrite in place whose modification time moves', async () => {
     const file = bigFile();
     await refused(
-      hashFile(file, once(() => {
-        overwrite(file, 6 * MiB, MiB, 2);
-        utimesSync(file, new Date(2_000_000_000_000), new Date(2_000_000_000_000));
-      }), { racyMs: 0 }),
+      hashFile(
+        file,
+        once(() => {
+          overwrite(file, 6 * MiB, MiB, 2);
+          utimesSync(file, new Date(2_000_000_000_000), new Date(2_000_000_000_000));
+        }),
+        { racyMs: 0 }
+      ),
       /it was written to/
     );
   });
@@ -96,10 +123,13 @@ describe('hashFile: a file that changes while it is hashed is refused (FILE_CHAN
     // Written to a part not read yet, time stamp restored: the change time still moves, and the file is racy
     // (its change time is now), so a second read is made; either check refuses it.
     await refused(
-      hashFile(file, once(() => {
-        overwrite(file, 6 * MiB, MiB, 2);
-        utimesSync(file, old, old);
-      })),
+      hashFile(
+        file,
+        once(() => {
+          overwrite(file, 6 * MiB, MiB, 2);
+          utimesSync(file, old, old);
+        })
+      ),
       /changed while it was being read/
     );
   });
@@ -107,23 +137,37 @@ describe('hashFile: a file that changes while it is hashed is refused (FILE_CHAN
   it('a file replaced at its path (write to a temp file, rename over it) while it is read', async () => {
     const file = bigFile();
     await refused(
-      hashFile(file, once(() => {
-        writeFileSync(file + '.new', Buffer.alloc(8 * MiB, 9));
-        renameSync(file + '.new', file);
-      }), { racyMs: 0 }),
+      hashFile(
+        file,
+        once(() => {
+          writeFileSync(file + '.new', Buffer.alloc(8 * MiB, 9));
+          renameSync(file + '.new', file);
+        }),
+        { racyMs: 0 }
+      ),
       /another file took its place/
     );
   });
 
   it('a file deleted while it is read', async () => {
     const file = bigFile();
-    await refused(hashFile(file, once(() => unlinkSync(file)), { racyMs: 0 }), /it was moved or deleted/);
+    await refused(
+      hashFile(
+        file,
+        once(() => unlinkSync(file)),
+        { racyMs: 0 }
+      ),
+      /it was moved or deleted/
+    );
   });
 
   it('readInputFile (policy texts, answers) keeps the bytes of an unchanged file and refuses a changed one', async () => {
     const file = bigFile(5);
     expect(Buffer.from(await readInputFile(file, 'policy text file')).equals(Buffer.alloc(8 * MiB, 5))).toBe(true);
-    await refused(readInputFile(file, 'policy text file', { onProgress: once(() => appendFileSync(file, 'x')), racyMs: 0 }), /^policy text file .* changed while it was being read/);
+    await refused(
+      readInputFile(file, 'policy text file', { onProgress: once(() => appendFileSync(file, 'x')), racyMs: 0 }),
+      /^policy text file .* changed while it was being read/
+    );
   });
 });
 

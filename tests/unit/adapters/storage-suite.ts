@@ -206,7 +206,11 @@ export function runStorageAdapterTests(name: string, setup: () => Promise<Storag
       });
 
       it('narrows with nested prefixes', async () => {
-        const underAB = [['a', 'b'], ['a', 'b', 'c'], ['a', 'b', 'd']];
+        const underAB = [
+          ['a', 'b'],
+          ['a', 'b', 'c'],
+          ['a', 'b', 'd']
+        ];
         expect(plain(await adapter.loadRange(['a', 'b']))).toEqual(expected(underAB));
         expect(await adapter.listKeys(['a', 'b', 'c'])).toEqual([['a', 'b', 'c']]);
         expect(await adapter.listKeys(['a', 'e'])).toEqual([['a', 'e']]);

@@ -22,9 +22,39 @@ beforeAll(async () => {
   expect((await run(['init', '--ledger', L, '--name', 'Ada', '--ledger-name', 'Brass Robot Studio'])).code).toBe(0);
   await writeFile(path.join(work, 'policy.txt'), 'Tripo privacy policy\n\nWe retain files for 30 days.\n');
   await writeFile(path.join(work, 'robot.glb'), Buffer.from('glTF robot bytes'));
-  const p = await run(['record', 'policy', '--ledger', L, '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', path.join(work, 'policy.txt'), '--json']);
+  const p = await run([
+    'record',
+    'policy',
+    '--ledger',
+    L,
+    '--platform',
+    'Tripo',
+    '--kind',
+    'privacy-policy',
+    '--text-file',
+    path.join(work, 'policy.txt'),
+    '--json'
+  ]);
   expect(p.code, p.stderr).toBe(0);
-  const g = await run(['record', 'generation', '--ledger', L, '--platform', 'Tripo', '--mode', 'text-to-3d', '--prompt', 'a small brass robot', '--output', path.join(work, 'robot.glb'), '--project', 'Robot', '--classification', 'client', '--json']);
+  const g = await run([
+    'record',
+    'generation',
+    '--ledger',
+    L,
+    '--platform',
+    'Tripo',
+    '--mode',
+    'text-to-3d',
+    '--prompt',
+    'a small brass robot',
+    '--output',
+    path.join(work, 'robot.glb'),
+    '--project',
+    'Robot',
+    '--classification',
+    'client',
+    '--json'
+  ]);
   expect(g.code, g.stderr).toBe(0);
   genId = g.json().event.id;
   backupFile = path.join(work, 'studio.backup.json');
@@ -52,7 +82,25 @@ describe('backup / restore', () => {
 
     // The same ledger, one generation further: only what is missing is added, the directory's key kept.
     await writeFile(path.join(work, 'robot2.glb'), Buffer.from('glTF second robot'));
-    const g2 = await run(['record', 'generation', '--ledger', L, '--platform', 'Tripo', '--mode', 'text-to-3d', '--prompt', 'a taller brass robot', '--output', path.join(work, 'robot2.glb'), '--project', 'Robot', '--classification', 'client', '--json']);
+    const g2 = await run([
+      'record',
+      'generation',
+      '--ledger',
+      L,
+      '--platform',
+      'Tripo',
+      '--mode',
+      'text-to-3d',
+      '--prompt',
+      'a taller brass robot',
+      '--output',
+      path.join(work, 'robot2.glb'),
+      '--project',
+      'Robot',
+      '--classification',
+      'client',
+      '--json'
+    ]);
     expect(g2.code, g2.stderr).toBe(0);
     const later = path.join(work, 'later.backup.json');
     expect((await run(['backup', '--ledger', L, '--out', later], { env: PASS })).code).toBe(0);
@@ -68,14 +116,22 @@ describe('backup / restore', () => {
     const O = path.join(work, 'other');
     expect((await run(['init', '--ledger', O, '--name', 'Grace', '--ledger-name', 'Other Studio'])).code).toBe(0);
     const before = await hashTree(O);
-    const wrong = await run(['restore', backupFile, '--ledger', O, '--json'], { env: { PROVENANCE_LEDGER_PASSPHRASE: 'wrong horse battery' } });
+    const wrong = await run(['restore', backupFile, '--ledger', O, '--json'], {
+      env: { PROVENANCE_LEDGER_PASSPHRASE: 'wrong horse battery' }
+    });
     expect(wrong.code).toBe(2);
     expect(wrong.errorJson().error.code).toBe('BAD_PASSPHRASE');
     const text = await readFile(backupFile, 'utf8');
     const b = JSON.parse(text);
     const i = Math.floor(b.ciphertext.length / 2);
     const damaged = path.join(work, 'damaged.json');
-    await writeFile(damaged, JSON.stringify({ ...b, ciphertext: b.ciphertext.slice(0, i) + (b.ciphertext[i] === 'A' ? 'B' : 'A') + b.ciphertext.slice(i + 1) }));
+    await writeFile(
+      damaged,
+      JSON.stringify({
+        ...b,
+        ciphertext: b.ciphertext.slice(0, i) + (b.ciphertext[i] === 'A' ? 'B' : 'A') + b.ciphertext.slice(i + 1)
+      })
+    );
     const bad = await run(['restore', damaged, '--ledger', O, '--json'], { env: PASS });
     expect(bad.code).toBe(2);
     expect(bad.errorJson().error.code).toBe('BAD_PASSPHRASE');

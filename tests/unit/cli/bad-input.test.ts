@@ -39,11 +39,42 @@ beforeAll(async () => {
   await writeFile(f('broken.gltf'), JSON.stringify({ asset: { version: '2.0' }, buffers: [{ uri: 'missing.bin' }] }));
   await writeFile(f('backup-garbage.json'), 'definitely not a backup');
   expect((await pl('init', '--name', 'Ada')).code).toBe(0);
-  expect((await pl('record', 'policy', '--platform', 'Tripo', '--kind', 'terms-of-service', '--text-file', f('policy.txt'), '--answers', f('answers.json'))).code).toBe(0);
-  const g = await pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'a robot', '--output', f('robot.glb'), '--project', 'P', '--classification', 'public', '--json');
+  expect(
+    (
+      await pl(
+        'record',
+        'policy',
+        '--platform',
+        'Tripo',
+        '--kind',
+        'terms-of-service',
+        '--text-file',
+        f('policy.txt'),
+        '--answers',
+        f('answers.json')
+      )
+    ).code
+  ).toBe(0);
+  const g = await pl(
+    'record',
+    'generation',
+    '--platform',
+    'Tripo',
+    '--prompt',
+    'a robot',
+    '--output',
+    f('robot.glb'),
+    '--project',
+    'P',
+    '--classification',
+    'public',
+    '--json'
+  );
   expect(g.code, g.stderr).toBe(0);
   generationId = g.json().event.id;
-  const k = await run(['key', 'export', '--ledger', L, '--out', f('key.json')], { env: { PROVENANCE_LEDGER_PASSPHRASE: 'right passphrase' } });
+  const k = await run(['key', 'export', '--ledger', L, '--out', f('key.json')], {
+    env: { PROVENANCE_LEDGER_PASSPHRASE: 'right passphrase' }
+  });
   expect(k.code, k.stderr).toBe(0);
 });
 
@@ -61,13 +92,40 @@ async function refused(args: string[], message: RegExp, env: Record<string, stri
 }
 
 const generation = (...extra: string[]) => [
-  'record', 'generation', '--platform', 'Tripo', '--prompt', 'a robot', '--output', f('robot.glb'), '--project', 'P', '--classification', 'public', ...extra
+  'record',
+  'generation',
+  '--platform',
+  'Tripo',
+  '--prompt',
+  'a robot',
+  '--output',
+  f('robot.glb'),
+  '--project',
+  'P',
+  '--classification',
+  'public',
+  ...extra
 ];
 
 describe('bad input: exit 2, a clear message, the ledger unchanged', () => {
   it('invalid event: a classification outside the schema', async () => {
-    await refused(['record', 'generation', '--platform', 'Tripo', '--prompt', 'x', '--output', f('robot.glb'), '--project', 'P', '--classification', 'secret'],
-      /\[USAGE\].*--classification.*'secret' is invalid.*public, personal, confidential, client/);
+    await refused(
+      [
+        'record',
+        'generation',
+        '--platform',
+        'Tripo',
+        '--prompt',
+        'x',
+        '--output',
+        f('robot.glb'),
+        '--project',
+        'P',
+        '--classification',
+        'secret'
+      ],
+      /\[USAGE\].*--classification.*'secret' is invalid.*public, personal, confidential, client/
+    );
   });
 
   it('invalid event: the core schema rejects the body (notes too long), and the prompt opening is not kept', async () => {
@@ -82,8 +140,21 @@ describe('bad input: exit 2, a clear message, the ledger unchanged', () => {
 
   it('invalid event: a bad answer in the answers file, and the policy text copy is not kept', async () => {
     await writeFile(f('policy-new.txt'), 'Brand new terms.\n');
-    await refused(['record', 'policy', '--platform', 'Tripo', '--kind', 'dpa', '--text-file', f('policy-new.txt'), '--answers', f('bad-answer.json')],
-      /\[SCHEMA_INVALID\].*trainingOnInputs/);
+    await refused(
+      [
+        'record',
+        'policy',
+        '--platform',
+        'Tripo',
+        '--kind',
+        'dpa',
+        '--text-file',
+        f('policy-new.txt'),
+        '--answers',
+        f('bad-answer.json')
+      ],
+      /\[SCHEMA_INVALID\].*trainingOnInputs/
+    );
   });
 
   it('unknown flag', async () => {
@@ -92,38 +163,119 @@ describe('bad input: exit 2, a clear message, the ledger unchanged', () => {
   });
 
   it('missing required option', async () => {
-    await refused(['record', 'export', '--file', f('robot.glb'), '--destination-kind', 'nas'], /required option '--destination <label>' not specified/);
+    await refused(
+      ['record', 'export', '--file', f('robot.glb'), '--destination-kind', 'nas'],
+      /required option '--destination <label>' not specified/
+    );
   });
 
   it('missing file', async () => {
-    await refused(['record', 'generation', '--platform', 'Tripo', '--prompt', 'x', '--output', f('robot.glb'), f('nope.glb'), '--project', 'P', '--classification', 'public'],
-      /\[BAD_INPUT\].*file not found: .*nope\.glb/);
+    await refused(
+      [
+        'record',
+        'generation',
+        '--platform',
+        'Tripo',
+        '--prompt',
+        'x',
+        '--output',
+        f('robot.glb'),
+        f('nope.glb'),
+        '--project',
+        'P',
+        '--classification',
+        'public'
+      ],
+      /\[BAD_INPUT\].*file not found: .*nope\.glb/
+    );
     await refused(['trace', f('nope.glb')], /file not found: .*nope\.glb/);
-    await refused(['record', 'generation', '--platform', 'Tripo', '--prompt-file', f('nope.txt'), '--output', f('robot.glb'), '--project', 'P', '--classification', 'public'],
-      /prompt file not found: .*nope\.txt/);
+    await refused(
+      [
+        'record',
+        'generation',
+        '--platform',
+        'Tripo',
+        '--prompt-file',
+        f('nope.txt'),
+        '--output',
+        f('robot.glb'),
+        '--project',
+        'P',
+        '--classification',
+        'public'
+      ],
+      /prompt file not found: .*nope\.txt/
+    );
   });
 
   it('unreadable file: a directory, a dangling symbolic link', async () => {
     await refused(generation('--input', f('a-directory.glb')), /a-directory\.glb is a directory, not a file/);
-    await refused(['record', 'export', '--file', f('dangling.glb'), '--destination', 'NAS', '--destination-kind', 'nas'],
-      /dangling\.glb is a symbolic link to a file that does not exist/);
+    await refused(
+      ['record', 'export', '--file', f('dangling.glb'), '--destination', 'NAS', '--destination-kind', 'nas'],
+      /dangling\.glb is a symbolic link to a file that does not exist/
+    );
   });
 
   it('a .gltf whose buffer is missing', async () => {
-    await refused(['record', 'generation', '--platform', 'Tripo', '--prompt', 'x', '--output', f('broken.gltf'), '--project', 'P', '--classification', 'public'],
-      /broken\.gltf references missing\.bin, which is not beside it/);
+    await refused(
+      [
+        'record',
+        'generation',
+        '--platform',
+        'Tripo',
+        '--prompt',
+        'x',
+        '--output',
+        f('broken.gltf'),
+        '--project',
+        'P',
+        '--classification',
+        'public'
+      ],
+      /broken\.gltf references missing\.bin, which is not beside it/
+    );
   });
 
   it('non-JSON answers file, and one missing answers', async () => {
-    await refused(['record', 'policy', '--platform', 'Tripo', '--kind', 'dpa', '--text-file', f('policy.txt'), '--answers', f('not-json.json')],
-      /\[BAD_INPUT\].*answers file .*not-json\.json is not valid JSON/);
-    await refused(['record', 'policy', '--platform', 'Tripo', '--kind', 'dpa', '--text-file', f('policy.txt'), '--answers', f('missing-answer.json')],
-      /missing trainingOnOutputs, optOutAvailable/);
+    await refused(
+      [
+        'record',
+        'policy',
+        '--platform',
+        'Tripo',
+        '--kind',
+        'dpa',
+        '--text-file',
+        f('policy.txt'),
+        '--answers',
+        f('not-json.json')
+      ],
+      /\[BAD_INPUT\].*answers file .*not-json\.json is not valid JSON/
+    );
+    await refused(
+      [
+        'record',
+        'policy',
+        '--platform',
+        'Tripo',
+        '--kind',
+        'dpa',
+        '--text-file',
+        f('policy.txt'),
+        '--answers',
+        f('missing-answer.json')
+      ],
+      /missing trainingOnOutputs, optOutAvailable/
+    );
   });
 
   it('wrong passphrase', async () => {
-    await refused(['key', 'import', f('key.json')], /\[BAD_PASSPHRASE\]/, { PROVENANCE_LEDGER_PASSPHRASE: 'wrong passphrase' });
-    await refused(['key', 'import', f('backup-garbage.json')], /\[BAD_BACKUP\].*not valid JSON/, { PROVENANCE_LEDGER_PASSPHRASE: 'right passphrase' });
+    await refused(['key', 'import', f('key.json')], /\[BAD_PASSPHRASE\]/, {
+      PROVENANCE_LEDGER_PASSPHRASE: 'wrong passphrase'
+    });
+    await refused(['key', 'import', f('backup-garbage.json')], /\[BAD_BACKUP\].*not valid JSON/, {
+      PROVENANCE_LEDGER_PASSPHRASE: 'right passphrase'
+    });
   });
 
   it('no passphrase and no terminal', async () => {
@@ -135,12 +287,28 @@ describe('bad input: exit 2, a clear message, the ledger unchanged', () => {
     await refused(['show', 'ffffffffffff'], /\[NOT_FOUND\] ?: no event ffffffffffff/);
     await refused(['show', 'abc'], /at least 8 hex digits/);
     await refused(generation('--checklist', generationId.slice(0, 8)), /is a generation event, not a checklist event/);
-    await refused(['record', 'deletion', '--platform', 'Tripo', '--status', 'requested'], /--generation ID and\/or --job-id/);
+    await refused(
+      ['record', 'deletion', '--platform', 'Tripo', '--status', 'requested'],
+      /--generation ID and\/or --job-id/
+    );
   });
 
   it('an impossible --retrieved-at', async () => {
-    await refused(['record', 'policy', '--platform', 'Tripo', '--kind', 'dpa', '--text-file', f('policy.txt'), '--retrieved-at', 'last tuesday'],
-      /--retrieved-at "last tuesday" is not a date/);
+    await refused(
+      [
+        'record',
+        'policy',
+        '--platform',
+        'Tripo',
+        '--kind',
+        'dpa',
+        '--text-file',
+        f('policy.txt'),
+        '--retrieved-at',
+        'last tuesday'
+      ],
+      /--retrieved-at "last tuesday" is not a date/
+    );
   });
 
   it('--json errors are one JSON document on stderr', async () => {

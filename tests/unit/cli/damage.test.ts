@@ -48,7 +48,18 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-const CLASSES = ['document chunk', 'journal object', 'journal ref', 'log leaves', 'log state', 'checkpoint', 'time-stamp file', 'policy text', 'vault file', 'identity'] as const;
+const CLASSES = [
+  'document chunk',
+  'journal object',
+  'journal ref',
+  'log leaves',
+  'log state',
+  'checkpoint',
+  'time-stamp file',
+  'policy text',
+  'vault file',
+  'identity'
+] as const;
 
 interface Row {
   cls: string;
@@ -84,13 +95,21 @@ function refusal(r: { code: number | null; stderr: string }): string {
 }
 
 /** Does any problem name the damaged file (or, for a content-named chunk that is gone, the event it held)? */
-function names(cls: string, rel: string, problems: Array<{ code: string; location?: string; message: string; eventId?: string }>): boolean {
+function names(
+  cls: string,
+  rel: string,
+  problems: Array<{ code: string; location?: string; message: string; eventId?: string }>
+): boolean {
   const key = keyOf(rel);
   return problems.some((p) => {
     const where = p.location ?? '';
     if (cls === 'journal object') return where.includes(key.split('/').slice(-2).join(''));
     if (cls === 'document chunk' && where === 'doc') return true;
-    if (cls === 'document chunk' && (p.eventId === newestEvent || where.includes(newestEvent) || p.message.includes(newestEvent))) return true;
+    if (
+      cls === 'document chunk' &&
+      (p.eventId === newestEvent || where.includes(newestEvent) || p.message.includes(newestEvent))
+    )
+      return true;
     return where.includes(key);
   });
 }
@@ -104,7 +123,16 @@ describe('damage to one file at a time: verify finds and names it, writes nothin
         await damage(path.join(dir, rel), op);
         const before = await hashTree(dir);
         const v = await pl('verify', '--ledger', dir, '--json');
-        const row: Row = { cls, op, detected: v.code === 1, named: false, unchanged: (await hashTree(dir)) === before, checkpoint: '', prove: '', signedFromDamage: 0 };
+        const row: Row = {
+          cls,
+          op,
+          detected: v.code === 1,
+          named: false,
+          unchanged: (await hashTree(dir)) === before,
+          checkpoint: '',
+          prove: '',
+          signedFromDamage: 0
+        };
         rows.push(row);
         expect(v.code, v.stdout + v.stderr).toBe(1);
         const report = v.json();
@@ -151,7 +179,8 @@ describe('damage to one file at a time: verify finds and names it, writes nothin
       `damage campaign (CLI): ${total} cases, detected ${count((r) => r.detected)} (${((100 * count((r) => r.detected)) / total).toFixed(0)}%), ` +
         `named ${count((r) => r.named)}, verify wrote nothing in ${count((r) => r.unchanged)}, signed from damage ${signed}`
     );
-    for (const r of rows) console.log(`  ${r.cls.padEnd(16)} ${r.op.padEnd(8)} checkpoint: ${r.checkpoint.padEnd(30)} prove: ${r.prove}`);
+    for (const r of rows)
+      console.log(`  ${r.cls.padEnd(16)} ${r.op.padEnd(8)} checkpoint: ${r.checkpoint.padEnd(30)} prove: ${r.prove}`);
     expect(count((r) => r.detected)).toBe(total);
     expect(count((r) => r.named)).toBe(total);
     expect(count((r) => r.unchanged)).toBe(total);
@@ -165,13 +194,28 @@ describe('the follow-ons the issue names, as real processes', () => {
     const file = path.join(dir, fx.targets['vault file']);
     const original = await readFile(file, 'utf8');
     await damage(file, 'truncate');
-    for (const r of [await run(['reveal', fx.generationId, '--ledger', dir, '--json']), await run(['prove', fx.model, '--ledger', dir, '--out', path.join(dir, '..', 'r.json'), '--reveal-prompt', '--unwitnessed'])]) {
+    for (const r of [
+      await run(['reveal', fx.generationId, '--ledger', dir, '--json']),
+      await run([
+        'prove',
+        fx.model,
+        '--ledger',
+        dir,
+        '--out',
+        path.join(dir, '..', 'r.json'),
+        '--reveal-prompt',
+        '--unwitnessed'
+      ])
+    ]) {
       expect(refusal(r)).toBe('refused VAULT_CORRUPT');
       expect(r.stdout).not.toMatch(/"verified"/);
     }
     // Well-formed JSON naming another commitment than its file's: refused as well.
     const o = JSON.parse(original);
-    await writeFile(file, JSON.stringify({ ...o, commitment: o.commitment.replace(/^./, (ch: string) => (ch === 'a' ? 'b' : 'a')) }));
+    await writeFile(
+      file,
+      JSON.stringify({ ...o, commitment: o.commitment.replace(/^./, (ch: string) => (ch === 'a' ? 'b' : 'a')) })
+    );
     const r = await run(['reveal', fx.generationId, '--ledger', dir, '--json']);
     expect(refusal(r)).toBe('refused VAULT_CORRUPT');
     expect(r.stdout).toBe('');
@@ -179,13 +223,26 @@ describe('the follow-ons the issue names, as real processes', () => {
     await writeFile(file, original);
     const ok = await run(['reveal', fx.generationId, '--ledger', dir, '--json']);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.json()).toMatchObject({ commitment: o.commitment, prompt: 'a small brass robot, low poly', verified: true });
+    expect(ok.json()).toMatchObject({
+      commitment: o.commitment,
+      prompt: 'a small brass robot, low poly',
+      verified: true
+    });
   });
 
   it('journal.git/objects gone: record, checkpoint and push exit 2 with JOURNAL_CORRUPT; verify says journal repair, which mends it', async () => {
     const dir = await fresh();
     await rm(path.join(dir, 'journal.git', 'objects'), { recursive: true });
-    const record = await run(['record', 'checklist', '--ledger', dir, '--project', 'Later', '--classification', 'public']);
+    const record = await run([
+      'record',
+      'checklist',
+      '--ledger',
+      dir,
+      '--project',
+      'Later',
+      '--classification',
+      'public'
+    ]);
     const checkpoint = await run(['checkpoint', '--ledger', dir]);
     const push = await run(['push', 'http://127.0.0.1:9/nowhere.git', '--ledger', dir]);
     for (const r of [record, checkpoint, push]) expect(refusal(r)).toBe('refused JOURNAL_CORRUPT');
@@ -195,24 +252,53 @@ describe('the follow-ons the issue names, as real processes', () => {
     expect(v.stdout).toMatch(/what to do: .*journal repair/);
     expect((await run(['journal', 'repair', '--ledger', dir])).code).toBe(0);
     expect((await run(['verify', '--ledger', dir])).code).toBe(0);
-    expect((await run(['record', 'checklist', '--ledger', dir, '--project', 'Later', '--classification', 'public'])).code).toBe(0);
+    expect(
+      (await run(['record', 'checklist', '--ledger', dir, '--project', 'Later', '--classification', 'public'])).code
+    ).toBe(0);
   });
 
   it('a tampered stored policy text is not diffed: the next snapshot signs no change counts, and says why', async () => {
     const dir = await fresh();
     const v2 = path.join(fx.files, 'policy-v2.txt');
-    const sha = (await import('node:crypto')).createHash('sha256').update(await readFile(v2)).digest('hex');
+    const sha = (await import('node:crypto'))
+      .createHash('sha256')
+      .update(await readFile(v2))
+      .digest('hex');
     const text = path.join(dir, 'texts', `${sha}+`);
     await writeFile(text, 'Tripo privacy policy\n\nEverything changed.\nEverything.\n');
     const v3 = path.join(dir, '..', 'policy-v3.txt');
     await writeFile(v3, 'Tripo privacy policy\n\n1. We keep your uploads for 90 days.\n2. We may train on them.\n');
-    const r = await run(['record', 'policy', '--ledger', dir, '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', v3, '--json']);
+    const r = await run([
+      'record',
+      'policy',
+      '--ledger',
+      dir,
+      '--platform',
+      'Tripo',
+      '--kind',
+      'privacy-policy',
+      '--text-file',
+      v3,
+      '--json'
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`texts/${sha}.*damaged`));
     expect(r.json().event.body.changes).toBeUndefined();
     // The same over the undamaged text counts the change.
     const good = await fresh();
-    const g = await run(['record', 'policy', '--ledger', good, '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', v3, '--json']);
+    const g = await run([
+      'record',
+      'policy',
+      '--ledger',
+      good,
+      '--platform',
+      'Tripo',
+      '--kind',
+      'privacy-policy',
+      '--text-file',
+      v3,
+      '--json'
+    ]);
     expect(g.json().event.body.changes).toMatchObject({ changedSections: 1 });
   });
 
@@ -224,7 +310,9 @@ describe('the follow-ons the issue names, as real processes', () => {
     const c = await run(['checkpoint', '--ledger', dir]);
     expect(refusal(c)).toMatch(/LOG_(CORRUPT|MISMATCH)/);
     expect(c.stderr).toMatch(/verify --repair/);
-    expect(refusal(await run(['push', 'http://127.0.0.1:9/nowhere.git', '--ledger', dir]))).toMatch(/LOG_(CORRUPT|MISMATCH)/);
+    expect(refusal(await run(['push', 'http://127.0.0.1:9/nowhere.git', '--ledger', dir]))).toMatch(
+      /LOG_(CORRUPT|MISMATCH)/
+    );
     expect(await readFile(head)).toEqual(good);
     const repair = await run(['verify', '--repair', '--ledger', dir, '--json']);
     expect(repair.code, repair.stdout).toBe(0);

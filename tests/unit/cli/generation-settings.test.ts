@@ -21,8 +21,22 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 const generation = async (...flags: string[]) => {
-  const r = await pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'a robot', '--output', path.join(work, 'robot.glb'),
-    '--project', 'P', '--classification', 'personal', ...flags, '--json');
+  const r = await pl(
+    'record',
+    'generation',
+    '--platform',
+    'Tripo',
+    '--prompt',
+    'a robot',
+    '--output',
+    path.join(work, 'robot.glb'),
+    '--project',
+    'P',
+    '--classification',
+    'personal',
+    ...flags,
+    '--json'
+  );
   expect(r.code, r.stderr).toBe(0);
   return r.json().event as { id: string; body: { settings: Record<string, unknown> } };
 };
@@ -37,15 +51,24 @@ describe('record generation: privacy settings', () => {
   });
 
   it('--training-opt-out and --privacy-mode record on', async () => {
-    expect((await generation('--training-opt-out', '--privacy-mode')).body.settings).toEqual({ trainingOptOut: true, privacyMode: true });
+    expect((await generation('--training-opt-out', '--privacy-mode')).body.settings).toEqual({
+      trainingOptOut: true,
+      privacyMode: true
+    });
   });
 
   it('--no-training-opt-out and --no-privacy-mode record off', async () => {
-    expect((await generation('--no-training-opt-out', '--no-privacy-mode')).body.settings).toEqual({ trainingOptOut: false, privacyMode: false });
+    expect((await generation('--no-training-opt-out', '--no-privacy-mode')).body.settings).toEqual({
+      trainingOptOut: false,
+      privacyMode: false
+    });
   });
 
   it('each setting on its own: one said, the other not recorded', async () => {
-    expect((await generation('--no-training-opt-out', '--seed', '7')).body.settings).toEqual({ trainingOptOut: false, seed: '7' });
+    expect((await generation('--no-training-opt-out', '--seed', '7')).body.settings).toEqual({
+      trainingOptOut: false,
+      seed: '7'
+    });
     expect((await generation('--privacy-mode')).body.settings).toEqual({ privacyMode: true });
   });
 

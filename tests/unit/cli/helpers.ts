@@ -36,7 +36,11 @@ export function run(
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const stdin = opts.input === undefined ? 'ignore' : 'pipe';
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env ?? {}), stdio: [stdin, 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: cleanEnv(opts.env ?? {}),
+      stdio: [stdin, 'pipe', 'pipe']
+    });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     let stdout = '';
     let stderr = '';
@@ -86,4 +90,7 @@ export async function hashTree(root: string): Promise<string> {
   return h.digest('hex');
 }
 
-export const sha256File = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+export const sha256File = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');

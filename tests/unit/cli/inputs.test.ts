@@ -24,13 +24,21 @@ let pl: ReturnType<typeof cli>;
 const f = (name: string) => path.join(work, name);
 
 /** Runs the CLI with extra node flags (preloads) and env; `shell` passes the arguments through /bin/sh (raw bytes). */
-function runNode(nodeArgs: string[], args: string[], opts: { env?: Record<string, string>; shell?: string } = {}): Promise<RunResult> {
+function runNode(
+  nodeArgs: string[],
+  args: string[],
+  opts: { env?: Record<string, string>; shell?: string } = {}
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PROVENANCE_LEDGER_')) env[k] = v;
     Object.assign(env, opts.env);
     const child = opts.shell
-      ? spawn('/bin/sh', ['-c', `exec "$0" "$@" ${opts.shell}`, process.execPath, ...nodeArgs, BIN, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      ? spawn('/bin/sh', ['-c', `exec "$0" "$@" ${opts.shell}`, process.execPath, ...nodeArgs, BIN, ...args], {
+          cwd: work,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe']
+        })
       : spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -67,26 +75,97 @@ afterAll(() => cleanup());
 
 describe('a file rewritten while it is hashed: FILE_CHANGED, exit 2, nothing recorded', () => {
   const rewriting = (file: string, ...args: string[]) =>
-    runNode(['--import', path.join(FIXTURES, 'rewrite-during-read.ts')], [...args, '--ledger', L], { env: { PL_TEST_REWRITE: file } });
+    runNode(['--import', path.join(FIXTURES, 'rewrite-during-read.ts')], [...args, '--ledger', L], {
+      env: { PL_TEST_REWRITE: file }
+    });
 
   it('an output of a generation (8 MiB, rewritten after its first 1 MiB read)', async () => {
     await writeFile(f('big.glb'), Buffer.alloc(8 << 20, 1));
     const events = await eventCount();
-    const r = await refusedIn(L, () => rewriting(f('big.glb'), 'record', 'generation', '--platform', 'Tripo', '--prompt', 'a robot', '--output', f('big.glb'), '--project', 'P', '--classification', 'public', '--json'), /FILE_CHANGED/);
+    const r = await refusedIn(
+      L,
+      () =>
+        rewriting(
+          f('big.glb'),
+          'record',
+          'generation',
+          '--platform',
+          'Tripo',
+          '--prompt',
+          'a robot',
+          '--output',
+          f('big.glb'),
+          '--project',
+          'P',
+          '--classification',
+          'public',
+          '--json'
+        ),
+      /FILE_CHANGED/
+    );
     expect(r.errorJson().error.code).toBe('FILE_CHANGED');
     expect(r.errorJson().error.message).toMatch(/big\.glb changed while it was being read/);
     expect(r.stdout).toBe('');
     expect(await eventCount()).toBe(events);
     // The rewrite did happen (the hook ran mid-read), and the file is now whole again: recorded normally.
     expect((await readFile(f('big.glb')))[0]).toBe(0xee);
-    expect((await pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'a robot', '--output', f('big.glb'), '--project', 'P', '--classification', 'public')).code).toBe(0);
+    expect(
+      (
+        await pl(
+          'record',
+          'generation',
+          '--platform',
+          'Tripo',
+          '--prompt',
+          'a robot',
+          '--output',
+          f('big.glb'),
+          '--project',
+          'P',
+          '--classification',
+          'public'
+        )
+      ).code
+    ).toBe(0);
   });
 
   it('a policy text and deletion evidence', async () => {
     await writeFile(f('policy.txt'), 'Terms.\n'.repeat(400_000));
-    await refusedIn(L, () => rewriting(f('policy.txt'), 'record', 'policy', '--platform', 'Tripo', '--kind', 'terms-of-service', '--text-file', f('policy.txt')), /\[FILE_CHANGED\]: policy text file .*policy\.txt changed while it was being read/);
+    await refusedIn(
+      L,
+      () =>
+        rewriting(
+          f('policy.txt'),
+          'record',
+          'policy',
+          '--platform',
+          'Tripo',
+          '--kind',
+          'terms-of-service',
+          '--text-file',
+          f('policy.txt')
+        ),
+      /\[FILE_CHANGED\]: policy text file .*policy\.txt changed while it was being read/
+    );
     await writeFile(f('mail.eml'), Buffer.alloc(3 << 20, 3));
-    await refusedIn(L, () => rewriting(f('mail.eml'), 'record', 'deletion', '--platform', 'Tripo', '--status', 'requested', '--job-id', 'job-1', '--evidence', f('mail.eml')), /\[FILE_CHANGED\]: file .*mail\.eml changed/);
+    await refusedIn(
+      L,
+      () =>
+        rewriting(
+          f('mail.eml'),
+          'record',
+          'deletion',
+          '--platform',
+          'Tripo',
+          '--status',
+          'requested',
+          '--job-id',
+          'job-1',
+          '--evidence',
+          f('mail.eml')
+        ),
+      /\[FILE_CHANGED\]: file .*mail\.eml changed/
+    );
   });
 });
 
@@ -99,20 +178,45 @@ describe('a file name that is not valid UTF-8 is found, by its bytes', () => {
   });
 
   it('record generation hashes it and records the name decoded with U+FFFD, saying so', async () => {
-    const r = await runNode([], ['record', 'generation', '--platform', 'Tripo', '--prompt', 'p', '--project', 'P', '--classification', 'public', '--ledger', L, '--json', '--output'], { shell: RAW });
+    const r = await runNode(
+      [],
+      [
+        'record',
+        'generation',
+        '--platform',
+        'Tripo',
+        '--prompt',
+        'p',
+        '--project',
+        'P',
+        '--classification',
+        'public',
+        '--ledger',
+        L,
+        '--json',
+        '--output'
+      ],
+      { shell: RAW }
+    );
     expect(r.code, r.stderr).toBe(0);
     const out = r.json().event.body.outputs[0];
     expect(out.name).toBe('bad\ufffdname.glb');
     expect(out.sha256).toBe(await sha256File(rawFile() as unknown as string));
     expect(out.size).toBe(2 << 20);
-    expect(r.json().notes.join('\n')).toMatch(/the file name bad\\xffname\.glb is not valid UTF-8: recorded as "bad\ufffdname\.glb"/);
+    expect(r.json().notes.join('\n')).toMatch(
+      /the file name bad\\xffname\.glb is not valid UTF-8: recorded as "bad\ufffdname\.glb"/
+    );
   });
 
   it('trace finds it, and --flag=value works too', async () => {
     const t = await runNode([], ['trace', '--ledger', L, '--json'], { shell: RAW });
     expect(t.code, t.stderr).toBe(0);
     expect(t.json().found).toBe(true);
-    const e = await runNode([], ['record', 'export', '--destination', 'Vault', '--destination-kind', 'nas', '--ledger', L, '--json'], { shell: `"--file=$(printf 'bad\\377name.glb')"` });
+    const e = await runNode(
+      [],
+      ['record', 'export', '--destination', 'Vault', '--destination-kind', 'nas', '--ledger', L, '--json'],
+      { shell: `"--file=$(printf 'bad\\377name.glb')"` }
+    );
     expect(e.code, e.stderr).toBe(0);
     expect(e.json().event.body.files[0].name).toBe('bad\ufffdname.glb');
   });
@@ -135,7 +239,8 @@ describe('--ledger on a folder that is not a ledger: refused before anything in 
     const longAgo = new Date('2020-01-01T00:00:00Z');
     await utimes(temp, longAgo, longAgo);
     const run = (...args: string[]) => runNode([], [...args, '--ledger', folder]);
-    const message = /\[NOT_INITIALIZED\]: .*photos is not a ledger: it holds none of doc\/, identity\/, log\/, journal\.git\/ \(nothing in it was read or changed/;
+    const message =
+      /\[NOT_INITIALIZED\]: .*photos is not a ledger: it holds none of doc\/, identity\/, log\/, journal\.git\/ \(nothing in it was read or changed/;
     await refusedIn(folder, () => run('log'), message);
     await refusedIn(folder, () => run('verify'), message);
     await refusedIn(folder, () => run('trace', f('big.glb')), message);
@@ -160,7 +265,11 @@ describe('--ledger on a folder that is not a ledger: refused before anything in 
     expect((await pl('show', (await pl('log', '--json')).json().events[0].id)).code).toBe(0);
     expect(await hashTree(L)).toBe(before);
     expect((await pl('record', 'checklist', '--project', 'P', '--classification', 'client')).code).toBe(0);
-    const exists = (p: string) => stat(p).then(() => true, () => false);
+    const exists = (p: string) =>
+      stat(p).then(
+        () => true,
+        () => false
+      );
     expect(await exists(temps.vault)).toBe(false);
     expect(await exists(temps.git)).toBe(true);
     expect(await exists(temps.mine)).toBe(true);
@@ -169,22 +278,60 @@ describe('--ledger on a folder that is not a ledger: refused before anything in 
 
 describe('bidirectional controls', () => {
   it('are refused in labels of a new event, naming the field (exit 2, nothing written)', async () => {
-    const r = await refusedIn(L, () => pl('record', 'checklist', '--project', `ab${RLO}cd`, '--classification', 'client', '--json'), /SCHEMA_INVALID/);
+    const r = await refusedIn(
+      L,
+      () => pl('record', 'checklist', '--project', `ab${RLO}cd`, '--classification', 'client', '--json'),
+      /SCHEMA_INVALID/
+    );
     expect(r.errorJson().error.message).toMatch(/body\.project holds U\+202E \(RIGHT-TO-LEFT OVERRIDE\)/);
     await writeFile(f(`robot${RLO}bgl.exe`), 'x');
-    await refusedIn(L, () => pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'p', '--output', f(`robot${RLO}bgl.exe`), '--project', 'P', '--classification', 'public'), /body\.outputs\[0\]\.name holds U\+202E/);
-    await refusedIn(L, () => pl('record', 'checklist', '--project', 'P', '--classification', 'client', '--platform', `Tri\u2067po`), /body\.platform\.name holds U\+2067 \(RIGHT-TO-LEFT ISOLATE\)/);
+    await refusedIn(
+      L,
+      () =>
+        pl(
+          'record',
+          'generation',
+          '--platform',
+          'Tripo',
+          '--prompt',
+          'p',
+          '--output',
+          f(`robot${RLO}bgl.exe`),
+          '--project',
+          'P',
+          '--classification',
+          'public'
+        ),
+      /body\.outputs\[0\]\.name holds U\+202E/
+    );
+    await refusedIn(
+      L,
+      () => pl('record', 'checklist', '--project', 'P', '--classification', 'client', '--platform', `Tri\u2067po`),
+      /body\.platform\.name holds U\+2067 \(RIGHT-TO-LEFT ISOLATE\)/
+    );
   });
 
   it('are kept in free texts, and shown escaped', async () => {
-    const r = await pl('record', 'checklist', '--project', 'P', '--classification', 'client', '--notes', `note \u200fRTL`);
+    const r = await pl(
+      'record',
+      'checklist',
+      '--project',
+      'P',
+      '--classification',
+      'client',
+      '--notes',
+      `note \u200fRTL`
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('notes: note <U+200F>RTL');
     expect(r.stdout).not.toMatch(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
   });
 
   it('an event an older writer recorded with them still verifies, and log, show and --json show them escaped', async () => {
-    const old = await runNode(['--import', path.join(FIXTURES, 'old-writer.ts')], ['record', 'checklist', '--project', `ab${RLO}cd`, '--classification', 'client', '--ledger', L, '--json']);
+    const old = await runNode(
+      ['--import', path.join(FIXTURES, 'old-writer.ts')],
+      ['record', 'checklist', '--project', `ab${RLO}cd`, '--classification', 'client', '--ledger', L, '--json']
+    );
     expect(old.code, old.stderr).toBe(0);
     const id = old.json().event.id;
     expect(old.stdout).toContain('"project": "ab\\u202ecd"');
@@ -195,10 +342,15 @@ describe('bidirectional controls', () => {
     const show = await pl('show', id);
     expect(show.stdout).toContain('project: ab<U+202E>cd');
     const json = await pl('show', id, '--json');
-    for (const out of [log.stdout, show.stdout, json.stdout]) expect(out).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    for (const out of [log.stdout, show.stdout, json.stdout])
+      expect(out).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
     expect(json.json().event.body.project).toBe(`ab${RLO}cd`); // the same value, escaped as JSON
     // Its journal commit is the one its signature covers: the subject keeps the bytes (stock git verifies it).
-    const subject = execFileSync('git', ['--git-dir', path.join(L, 'journal.git'), 'log', '-1', '--format=%s', 'main'], { encoding: 'utf8' });
+    const subject = execFileSync(
+      'git',
+      ['--git-dir', path.join(L, 'journal.git'), 'log', '-1', '--format=%s', 'main'],
+      { encoding: 'utf8' }
+    );
     expect(subject).toContain(`ab${RLO}cd`);
   });
 });

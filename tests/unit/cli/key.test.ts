@@ -22,7 +22,8 @@ beforeAll(async () => {
 
 afterAll(() => cleanup());
 
-const identityOf = async (dir: string) => Buffer.from((await (await FsStorage.open(dir)).load(['identity', 'device']))!).toString();
+const identityOf = async (dir: string) =>
+  Buffer.from((await (await FsStorage.open(dir)).load(['identity', 'device']))!).toString();
 
 describe('key export / import', () => {
   it('exports an encrypted backup (0600) that holds no key in the clear', async () => {
@@ -32,7 +33,13 @@ describe('key export / import', () => {
     expect(r.json()).toMatchObject({ out, publicKey, name: 'Ada' });
     expect((await stat(out)).mode & 0o777).toBe(0o600);
     const backup = JSON.parse(await readFile(out, 'utf8'));
-    expect(backup).toMatchObject({ format: 'provenance-ledger/key-backup/v1', publicKey, name: 'Ada', kdf: { alg: 'argon2id' }, cipher: { alg: 'AES-256-GCM' } });
+    expect(backup).toMatchObject({
+      format: 'provenance-ledger/key-backup/v1',
+      publicKey,
+      name: 'Ada',
+      kdf: { alg: 'argon2id' },
+      cipher: { alg: 'AES-256-GCM' }
+    });
     const privateKey = JSON.parse(await identityOf(L)).privateKey;
     expect(await readFile(out, 'utf8')).not.toContain(privateKey);
 
@@ -56,11 +63,33 @@ describe('key export / import', () => {
     const restored = path.join(work, 'restored');
     await cp(L, restored, { recursive: true });
     await rm(path.join(restored, 'identity'), { recursive: true });
-    const before = await run(['record', 'checklist', '--ledger', restored, '--project', 'P', '--classification', 'public']);
+    const before = await run([
+      'record',
+      'checklist',
+      '--ledger',
+      restored,
+      '--project',
+      'P',
+      '--classification',
+      'public'
+    ]);
     expect(before.code).toBe(2);
     expect(before.stderr).toMatch(/no device key/);
-    expect((await run(['key', 'import', path.join(work, 'ada.key.json'), '--ledger', restored], { env: PASS })).code).toBe(0);
-    const after = await run(['record', 'checklist', '--ledger', restored, '--project', 'P', '--classification', 'public', '--classified', '--json']);
+    expect(
+      (await run(['key', 'import', path.join(work, 'ada.key.json'), '--ledger', restored], { env: PASS })).code
+    ).toBe(0);
+    const after = await run([
+      'record',
+      'checklist',
+      '--ledger',
+      restored,
+      '--project',
+      'P',
+      '--classification',
+      'public',
+      '--classified',
+      '--json'
+    ]);
     expect(after.code, after.stderr).toBe(0);
     expect(after.json().event.author.key).toBe(publicKey);
     expect((await run(['verify', '--ledger', restored])).code).toBe(0);
@@ -82,7 +111,9 @@ describe('key export / import', () => {
 
   it('a wrong passphrase is refused with BAD_PASSPHRASE and creates nothing', async () => {
     const target = path.join(work, 'never-made');
-    const r = await run(['key', 'import', path.join(work, 'ada.key.json'), '--ledger', target, '--json'], { env: { PROVENANCE_LEDGER_PASSPHRASE: 'not the passphrase' } });
+    const r = await run(['key', 'import', path.join(work, 'ada.key.json'), '--ledger', target, '--json'], {
+      env: { PROVENANCE_LEDGER_PASSPHRASE: 'not the passphrase' }
+    });
     expect(r.code).toBe(2);
     expect(r.errorJson().error.code).toBe('BAD_PASSPHRASE');
     expect(existsSync(target)).toBe(false);
@@ -90,7 +121,9 @@ describe('key export / import', () => {
 
   it('a passphrase shorter than 8 characters is refused at export', async () => {
     const out = path.join(work, 'short.key.json');
-    const r = await run(['key', 'export', '--ledger', L, '--out', out], { env: { PROVENANCE_LEDGER_PASSPHRASE: 'short' } });
+    const r = await run(['key', 'export', '--ledger', L, '--out', out], {
+      env: { PROVENANCE_LEDGER_PASSPHRASE: 'short' }
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/at least 8 characters/);
     expect(existsSync(out)).toBe(false);

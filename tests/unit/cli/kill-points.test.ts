@@ -42,7 +42,8 @@ interface Ran {
 /** Runs the CLI in `cwd` (no PROVENANCE_LEDGER_* from the developer's shell); `kill`: the kill-at preload's settings. */
 function cli(cwd: string, args: string[], kill?: { dir: string; at?: number; log?: string }): Promise<Ran> {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PROVENANCE_LEDGER_') && !k.startsWith('PL_TEST_') && k !== 'NODE_OPTIONS') env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('PROVENANCE_LEDGER_') && !k.startsWith('PL_TEST_') && k !== 'NODE_OPTIONS') env[k] = v;
   if (kill) {
     env.NODE_OPTIONS = `--import=${PRELOAD}`;
     env.PL_TEST_FS_DIR = kill.dir;
@@ -70,7 +71,8 @@ function cli(cwd: string, args: string[], kill?: { dir: string; at?: number; log
 /** Fails with the command's output unless it exited 0; returns stdout parsed as JSON when `json`. */
 async function ok(cwd: string, args: string[]): Promise<any> {
   const r = await cli(cwd, args);
-  if (r.code !== 0) throw new Error(`provenance-ledger ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stdout}${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`provenance-ledger ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stdout}${r.stderr}`);
   return args.includes('--json') ? JSON.parse(r.stdout) : r.stdout;
 }
 
@@ -83,7 +85,11 @@ async function verifyClean(cwd: string, dir: string, opts: { pendingAllowed: boo
   expect(report.ok, where).toBe(true);
   expect(report.problems, where).toEqual([]);
   const pending = report.pending ?? [];
-  if (opts.pendingAllowed) expect(pending.every((p: { code: string }) => ['JOURNAL_PENDING', 'CHECKPOINT_PENDING'].includes(p.code)), where).toBe(true);
+  if (opts.pendingAllowed)
+    expect(
+      pending.every((p: { code: string }) => ['JOURNAL_PENDING', 'CHECKPOINT_PENDING'].includes(p.code)),
+      where
+    ).toBe(true);
   else expect(pending, where).toEqual([]);
   return report;
 }
@@ -101,9 +107,11 @@ async function ageVault(dir: string): Promise<void> {
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    })
+  );
 }
 
 let root: string;
@@ -115,8 +123,22 @@ beforeAll(async () => {
 afterAll(async () => cleanup?.());
 
 const gen = (dir: string, prompt: string, file: string) => [
-  'record', 'generation', '--ledger', dir, '--platform', 'Tripo', '--mode', 'text-to-3d', '--prompt', prompt,
-  '--output', file, '--project', 'Robot Client', '--classification', 'client'
+  'record',
+  'generation',
+  '--ledger',
+  dir,
+  '--platform',
+  'Tripo',
+  '--mode',
+  'text-to-3d',
+  '--prompt',
+  prompt,
+  '--output',
+  file,
+  '--project',
+  'Robot Client',
+  '--classification',
+  'client'
 ];
 
 interface Scenario {
@@ -157,7 +179,9 @@ async function runScenario(name: string, s: Scenario): Promise<{ points: number;
       await cp(base, dir, { recursive: true });
       await s.prepare?.(k);
       const killed = await cli(root, s.command(dir, k), { dir, at: k });
-      expect(killed.signal, `expected the kill at operation ${k}: exit ${killed.code}\n${killed.stderr}`).toBe('SIGKILL');
+      expect(killed.signal, `expected the kill at operation ${k}: exit ${killed.code}\n${killed.stderr}`).toBe(
+        'SIGKILL'
+      );
       await s.settle?.(dir);
 
       const after = await verifyClean(root, dir, { pendingAllowed: true });
@@ -178,11 +202,22 @@ async function runScenario(name: string, s: Scenario): Promise<{ points: number;
       expect(cp1.size, 'the checkpoint covers every event held, and only those').toBe(events);
       // The killed record's file when it was recorded (with its prompt opening), else the one recorded after.
       const file = isRecorded ? `kill-${name}-${k}.glb` : `after-${name}-${k}.glb`;
-      await ok(root, ['prove', file, '--ledger', dir, '--unwitnessed', '--reveal-prompt', '--out', path.join(dir, '..', `${name}-k${k}.bundle.json`)]);
+      await ok(root, [
+        'prove',
+        file,
+        '--ledger',
+        dir,
+        '--unwitnessed',
+        '--reveal-prompt',
+        '--out',
+        path.join(dir, '..', `${name}-k${k}.bundle.json`)
+      ]);
       const final = await verifyClean(root, dir, { pendingAllowed: false });
       expect(final.valid).toBe(events);
       // Every prompt opening belongs to an event: the killed one's only if it was recorded.
-      expect((await filesIn(path.join(dir, 'vault'))).length, 'prompt openings after the next write').toBe(held.openings + (isRecorded ? 1 : 0) + 1);
+      expect((await filesIn(path.join(dir, 'vault'))).length, 'prompt openings after the next write').toBe(
+        held.openings + (isRecorded ? 1 : 0) + 1
+      );
       await rm(dir, { recursive: true, force: true });
     } catch (e) {
       failures.push(`kill at operation ${k} (${ops[k - 1]}): ${(e as Error).message}`);
@@ -207,7 +242,9 @@ describe('a kill at every file operation leaves a ledger that verifies and goes 
     // Kills before the document's chunk is in place leave the event out, later ones leave it in: both happen.
     expect(recorded).toBeGreaterThan(0);
     expect(recorded).toBeLessThan(points);
-    console.info(`kill points: record generation, ${points} operations; the event was recorded after ${recorded} of the kills`);
+    console.info(
+      `kill points: record generation, ${points} operations; the event was recorded after ${recorded} of the kills`
+    );
   });
 
   it('checkpoint writing the journal and the device log from scratch', { timeout: 900_000 }, async () => {
@@ -215,10 +252,22 @@ describe('a kill at every file operation leaves a ledger that verifies and goes 
       base: async (dir) => {
         await ok(root, ['init', '--ledger', dir, '--name', 'Ada', '--ledger-name', 'Kill Points']);
         // Eight events: the journal written again from scratch is one pack (and its index), not loose objects.
-        for (let i = 0; i < 8; i++) await ok(root, ['record', 'checklist', '--ledger', dir, '--project', `Project ${i}`, '--classification', 'client', '--classified']);
+        for (let i = 0; i < 8; i++)
+          await ok(root, [
+            'record',
+            'checklist',
+            '--ledger',
+            dir,
+            '--project',
+            `Project ${i}`,
+            '--classification',
+            'client',
+            '--classified'
+          ]);
         // The journal, its commit-id cache and the device log are derived from the document: removed, they are written
         // again by the checkpoint below.
-        for (const d of ['journal.git', 'journal-commits', 'log']) await rm(path.join(dir, d), { recursive: true, force: true });
+        for (const d of ['journal.git', 'journal-commits', 'log'])
+          await rm(path.join(dir, d), { recursive: true, force: true });
         return { events: 9, openings: 0 };
       },
       command: (dir) => ['checkpoint', '--ledger', dir],
@@ -227,35 +276,54 @@ describe('a kill at every file operation leaves a ledger that verifies and goes 
     console.info(`kill points: checkpoint, ${points} operations`);
   });
 
-  it('recover rebuilding a document with a damaged chunk: run again, it finishes, and nothing is lost', { timeout: 900_000 }, async () => {
-    let damaged: { name: string; bytes: Buffer } | undefined;
-    const { points } = await runScenario('recover', {
-      base: async (dir) => {
-        await ok(root, ['init', '--ledger', dir, '--name', 'Ada', '--ledger-name', 'Kill Points']);
-        await ok(root, gen(dir, 'the first robot', 'first.glb'));
-        await ok(root, ['record', 'checklist', '--ledger', dir, '--project', 'Robots', '--classification', 'client', '--classified']);
-        const incr = path.join(dir, 'doc', 'incr');
-        const name = (await readdir(incr)).sort()[0];
-        const bytes = await readFile(path.join(incr, name));
-        bytes[bytes.length >> 1] ^= 0x40;
-        await writeFile(path.join(incr, name), bytes);
-        damaged = { name, bytes };
-        return { events: 3, openings: 1 };
-      },
-      command: (dir) => ['recover', '--ledger', dir],
-      records: false,
-      settle: async (dir) => {
-        const r = await cli(root, ['recover', '--ledger', dir, '--json']);
-        expect(r.code, `recover run again:\n${r.stdout}${r.stderr}`).toBe(0);
-      },
-      check: async (dir) => {
-        // The damaged chunk is kept, byte for byte, in a copy aside (a second run may have made a second copy).
-        const copies = (await readdir(dir)).filter((f) => f.startsWith('doc-damaged-'));
-        const kept = await Promise.all(copies.map((c) => readFile(path.join(dir, c, 'incr', damaged!.name)).catch(() => undefined)));
-        expect(kept.some((b) => b?.equals(damaged!.bytes)), `the damaged chunk in ${copies.join(', ')}`).toBe(true);
-      },
-      goesOn: false
-    });
-    console.info(`kill points: recover, ${points} operations`);
-  });
+  it(
+    'recover rebuilding a document with a damaged chunk: run again, it finishes, and nothing is lost',
+    { timeout: 900_000 },
+    async () => {
+      let damaged: { name: string; bytes: Buffer } | undefined;
+      const { points } = await runScenario('recover', {
+        base: async (dir) => {
+          await ok(root, ['init', '--ledger', dir, '--name', 'Ada', '--ledger-name', 'Kill Points']);
+          await ok(root, gen(dir, 'the first robot', 'first.glb'));
+          await ok(root, [
+            'record',
+            'checklist',
+            '--ledger',
+            dir,
+            '--project',
+            'Robots',
+            '--classification',
+            'client',
+            '--classified'
+          ]);
+          const incr = path.join(dir, 'doc', 'incr');
+          const name = (await readdir(incr)).sort()[0];
+          const bytes = await readFile(path.join(incr, name));
+          bytes[bytes.length >> 1] ^= 0x40;
+          await writeFile(path.join(incr, name), bytes);
+          damaged = { name, bytes };
+          return { events: 3, openings: 1 };
+        },
+        command: (dir) => ['recover', '--ledger', dir],
+        records: false,
+        settle: async (dir) => {
+          const r = await cli(root, ['recover', '--ledger', dir, '--json']);
+          expect(r.code, `recover run again:\n${r.stdout}${r.stderr}`).toBe(0);
+        },
+        check: async (dir) => {
+          // The damaged chunk is kept, byte for byte, in a copy aside (a second run may have made a second copy).
+          const copies = (await readdir(dir)).filter((f) => f.startsWith('doc-damaged-'));
+          const kept = await Promise.all(
+            copies.map((c) => readFile(path.join(dir, c, 'incr', damaged!.name)).catch(() => undefined))
+          );
+          expect(
+            kept.some((b) => b?.equals(damaged!.bytes)),
+            `the damaged chunk in ${copies.join(', ')}`
+          ).toBe(true);
+        },
+        goesOn: false
+      });
+      console.info(`kill points: recover, ${points} operations`);
+    }
+  );
 });

@@ -26,17 +26,27 @@ describe('push counts the commits new to the remote', () => {
     const url = server.url('count.git');
     const pl = cli(path.join(tmp.dir, 'ledger'), tmp.dir);
     expect((await pl('init', '--name', 'Ada', '--ledger-name', 'Count')).code).toBe(0);
-    for (let i = 0; i < 3; i++) expect((await pl('record', 'checklist', '--project', `P${i}`, '--classification', 'client', '--classified')).code).toBe(0);
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await pl('record', 'checklist', '--project', `P${i}`, '--classification', 'client', '--classified')).code
+      ).toBe(0);
 
     const first = await pl('push', url, '--json');
     expect(first.code).toBe(0);
     const j1 = first.json();
     expect(j1.newCommits).toBe(j1.commits);
     expect(j1.newCommits).toBeGreaterThanOrEqual(4);
-    const remoteCount = () => Number(execFileSync('git', ['--git-dir', path.join(server.root, 'count.git'), 'rev-list', '--count', 'main'], { encoding: 'utf8' }).trim());
+    const remoteCount = () =>
+      Number(
+        execFileSync('git', ['--git-dir', path.join(server.root, 'count.git'), 'rev-list', '--count', 'main'], {
+          encoding: 'utf8'
+        }).trim()
+      );
     expect(remoteCount()).toBe(j1.commits);
 
-    expect((await pl('record', 'checklist', '--project', 'More', '--classification', 'client', '--classified')).code).toBe(0);
+    expect(
+      (await pl('record', 'checklist', '--project', 'More', '--classification', 'client', '--classified')).code
+    ).toBe(0);
     const second = await pl('push', url);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/^pushed 1 new commit to /m);

@@ -20,7 +20,8 @@ const ids: Record<string, string> = {};
 
 const report = { PROVENANCE_LEDGER_READ_INDEX: 'report' };
 const off = { PROVENANCE_LEDGER_READ_INDEX: 'off' };
-const pl = (args: string[], env: Record<string, string> = report, dir = L) => run([...args, '--ledger', dir], { cwd: work, env });
+const pl = (args: string[], env: Record<string, string> = report, dir = L) =>
+  run([...args, '--ledger', dir], { cwd: work, env });
 
 /** The read commands under test, text and --json. */
 const reads = () => [
@@ -55,13 +56,46 @@ beforeAll(async () => {
   await writeFile(f('robot-fixed.glb'), 'glTF robot, fixed\n');
   await writeFile(f('unknown.glb'), 'never recorded\n');
   expect((await pl(['init', '--name', 'Ada'])).code).toBe(0);
-  const c = await pl(['record', 'checklist', '--project', 'Robots', '--classification', 'client', '--classified', '--json']);
+  const c = await pl([
+    'record',
+    'checklist',
+    '--project',
+    'Robots',
+    '--classification',
+    'client',
+    '--classified',
+    '--json'
+  ]);
   expect(c.code, c.stderr).toBe(0);
   ids.checklist = c.json().event.id;
-  const g = await pl(['record', 'generation', '--platform', 'Tripo', '--prompt', 'a robot', '--output', f('robot.glb'), '--checklist', ids.checklist, '--json']);
+  const g = await pl([
+    'record',
+    'generation',
+    '--platform',
+    'Tripo',
+    '--prompt',
+    'a robot',
+    '--output',
+    f('robot.glb'),
+    '--checklist',
+    ids.checklist,
+    '--json'
+  ]);
   expect(g.code, g.stderr).toBe(0);
   ids.generation = g.json().event.id;
-  const d = await pl(['record', 'derivation', '--from', f('robot.glb'), '--output', f('robot-fixed.glb'), '--tool', 'Blender', '--operation', 'retopology', '--json']);
+  const d = await pl([
+    'record',
+    'derivation',
+    '--from',
+    f('robot.glb'),
+    '--output',
+    f('robot-fixed.glb'),
+    '--tool',
+    'Blender',
+    '--operation',
+    'retopology',
+    '--json'
+  ]);
   expect(d.code, d.stderr).toBe(0);
   ids.derivation = d.json().event.id;
 });
@@ -81,8 +115,16 @@ describe('the read index', () => {
     expect(await hashTree(L)).toBe(before);
     // The answers are the ledger's: the three recorded events, oldest first, after the genesis.
     const log = JSON.parse(want[1].stdout);
-    expect(log.events.map((e: { id: string }) => e.id).slice(1)).toEqual([ids.checklist, ids.generation, ids.derivation]);
-    expect(JSON.parse(want[7].stdout).events.map((e: { id: string }) => e.id)).toEqual([ids.checklist, ids.generation, ids.derivation]);
+    expect(log.events.map((e: { id: string }) => e.id).slice(1)).toEqual([
+      ids.checklist,
+      ids.generation,
+      ids.derivation
+    ]);
+    expect(JSON.parse(want[7].stdout).events.map((e: { id: string }) => e.id)).toEqual([
+      ids.checklist,
+      ids.generation,
+      ids.derivation
+    ]);
   });
 
   it('a command that changes nothing, or fails, leaves the index as it was', async () => {
@@ -95,7 +137,21 @@ describe('the read index', () => {
   it('an event recorded by another process is seen at once: the index it left, or a stale one, never hides it', async () => {
     const old = await readFile(INDEX());
     await writeFile(f('box.glb'), 'glTF box\n');
-    const g = await pl(['record', 'generation', '--platform', 'Meshy', '--prompt', 'a box', '--output', f('box.glb'), '--project', 'Robots', '--classification', 'client', '--json']);
+    const g = await pl([
+      'record',
+      'generation',
+      '--platform',
+      'Meshy',
+      '--prompt',
+      'a box',
+      '--output',
+      f('box.glb'),
+      '--project',
+      'Robots',
+      '--classification',
+      'client',
+      '--json'
+    ]);
     expect(g.code, g.stderr).toBe(0);
     const id = g.json().event.id;
     const fresh = await pl(['log', '--json']);
@@ -134,7 +190,11 @@ describe('the read index', () => {
     const forged = `${createHmac('sha256', randomBytes(32)).update('provenance-ledger/read-index/v1\n').update(fakeBody).digest('hex')}\n${fakeBody}`;
     // 3. The same body with its MAC line dropped.
     const bare = text.slice(nl + 1);
-    for (const [what, bytes] of [['renamed', renamed], ['forged', forged], ['bare', bare]] as const) {
+    for (const [what, bytes] of [
+      ['renamed', renamed],
+      ['forged', forged],
+      ['bare', bare]
+    ] as const) {
       await writeFile(INDEX(), bytes);
       for (const [i, args] of reads().entries()) {
         const got = await pl(args);
@@ -155,7 +215,9 @@ describe('the read index', () => {
       await truncate(INDEX(), size);
       for (const [i, args] of reads().entries()) {
         const got = await pl(args);
-        expect(got.stderr, `${size}: ${args.join(' ')}`).toMatch(/read index: not used: (it does not authenticate|it is not JSON)/);
+        expect(got.stderr, `${size}: ${args.join(' ')}`).toMatch(
+          /read index: not used: (it does not authenticate|it is not JSON)/
+        );
         expectSame(got, want[i], `${size} bytes: ${args.join(' ')}`);
       }
     }
@@ -176,7 +238,11 @@ describe('the read index', () => {
     const bytes = await readFile(path.join(snap, chunk));
     bytes[bytes.length >> 1] ^= 0x01;
     await writeFile(path.join(snap, chunk), bytes);
-    for (const args of [['log', '--json'], ['show', ids.generation, '--json'], ['trace', f('robot.glb'), '--json']]) {
+    for (const args of [
+      ['log', '--json'],
+      ['show', ids.generation, '--json'],
+      ['trace', f('robot.glb'), '--json']
+    ]) {
       const without = await pl(args, off, copy);
       const got = await pl(args, report, copy);
       expect(without.code).toBe(2);
@@ -195,14 +261,25 @@ describe('the read index', () => {
     const [chunk] = await readdir(path.join(copy, 'doc', 'snapshot'));
     const cases: Array<[string, () => Promise<void>, () => Promise<void>]> = [
       ['doc+', () => writeFile(path.join(copy, 'doc+'), 'x'), () => rm(path.join(copy, 'doc+'))],
-      ['doc/incr/notes+', async () => { await mkdir(path.join(copy, 'doc', 'incr'), { recursive: true }); await writeFile(path.join(copy, 'doc', 'incr', 'notes+'), 'x'); }, () => rm(path.join(copy, 'doc', 'incr'), { recursive: true })],
-      ['a chunk replaced by a symbolic link to itself elsewhere', async () => {
-        await rename(path.join(copy, 'doc', 'snapshot', chunk), path.join(work, 'moved-chunk'));
-        await symlink(path.join(work, 'moved-chunk'), path.join(copy, 'doc', 'snapshot', chunk));
-      }, async () => {
-        await rm(path.join(copy, 'doc', 'snapshot', chunk));
-        await rename(path.join(work, 'moved-chunk'), path.join(copy, 'doc', 'snapshot', chunk));
-      }]
+      [
+        'doc/incr/notes+',
+        async () => {
+          await mkdir(path.join(copy, 'doc', 'incr'), { recursive: true });
+          await writeFile(path.join(copy, 'doc', 'incr', 'notes+'), 'x');
+        },
+        () => rm(path.join(copy, 'doc', 'incr'), { recursive: true })
+      ],
+      [
+        'a chunk replaced by a symbolic link to itself elsewhere',
+        async () => {
+          await rename(path.join(copy, 'doc', 'snapshot', chunk), path.join(work, 'moved-chunk'));
+          await symlink(path.join(work, 'moved-chunk'), path.join(copy, 'doc', 'snapshot', chunk));
+        },
+        async () => {
+          await rm(path.join(copy, 'doc', 'snapshot', chunk));
+          await rename(path.join(work, 'moved-chunk'), path.join(copy, 'doc', 'snapshot', chunk));
+        }
+      ]
     ];
     expect((await pl(['log'], report, copy)).stderr).toContain('read index: used');
     for (const [what, make, undo] of cases) {
@@ -230,14 +307,30 @@ describe('the read index', () => {
 });
 
 describe('the bin, called from another directory', () => {
-  it('resolves --ledger and file arguments from the caller\'s directory', async () => {
+  it("resolves --ledger and file arguments from the caller's directory", async () => {
     const elsewhere = path.join(work, 'elsewhere', 'deeper');
     await mkdir(elsewhere, { recursive: true });
     await writeFile(path.join(elsewhere, 'local.glb'), 'glTF made here\n');
     const here = (args: string[]) => run(args, { cwd: elsewhere, env: report });
     const rel = path.relative(elsewhere, L);
     expect(rel.startsWith('..')).toBe(true);
-    const rec = await here(['record', 'generation', '--platform', 'Tripo', '--prompt', 'local', '--output', './local.glb', '--project', 'Robots', '--classification', 'client', '--ledger', rel, '--json']);
+    const rec = await here([
+      'record',
+      'generation',
+      '--platform',
+      'Tripo',
+      '--prompt',
+      'local',
+      '--output',
+      './local.glb',
+      '--project',
+      'Robots',
+      '--classification',
+      'client',
+      '--ledger',
+      rel,
+      '--json'
+    ]);
     expect(rec.code, rec.stderr).toBe(0);
     expect(rec.json().event.body.outputs[0].name).toBe('local.glb');
     const t = await here(['trace', 'local.glb', '--ledger', rel, '--json']);
@@ -256,7 +349,10 @@ describe('the bin, called from another directory', () => {
   it('answers the same from its prebuilt JavaScript as from the TypeScript sources', async () => {
     for (const args of reads()) {
       const built = await pl(args, off);
-      const sources = await run([...args, '--ledger', L], { cwd: work, env: { ...off, PROVENANCE_LEDGER_PREBUILT: 'off' } });
+      const sources = await run([...args, '--ledger', L], {
+        cwd: work,
+        env: { ...off, PROVENANCE_LEDGER_PREBUILT: 'off' }
+      });
       expectSame(sources, built, args.join(' '));
     }
     const help = await run(['--help']);

@@ -29,10 +29,27 @@ async function ledger(): Promise<{ dir: string; pl: ReturnType<typeof cli>; ids:
   const dir = path.join(root, `l${++n}`);
   const pl = cli(dir, root);
   expect((await pl('init', '--name', 'Ada', '--ledger-name', 'Recover Me')).code).toBe(0);
-  expect((await pl('record', 'checklist', '--project', 'Robots', '--classification', 'client', '--classified')).code).toBe(0);
+  expect(
+    (await pl('record', 'checklist', '--project', 'Robots', '--classification', 'client', '--classified')).code
+  ).toBe(0);
   for (const k of ['one', 'two']) {
     await writeFile(path.join(root, `${k}-${n}.glb`), `${k} ${n}\n`);
-    const r = await pl('record', 'generation', '--platform', 'Tripo', '--mode', 'text-to-3d', '--prompt', `robot ${k}`, '--output', `${k}-${n}.glb`, '--project', 'Robots', '--classification', 'client');
+    const r = await pl(
+      'record',
+      'generation',
+      '--platform',
+      'Tripo',
+      '--mode',
+      'text-to-3d',
+      '--prompt',
+      `robot ${k}`,
+      '--output',
+      `${k}-${n}.glb`,
+      '--project',
+      'Robots',
+      '--classification',
+      'client'
+    );
     expect(r.code, r.stderr).toBe(0);
   }
   const log = await pl('log', '--json');
@@ -44,7 +61,9 @@ async function ledger(): Promise<{ dir: string; pl: ReturnType<typeof cli>; ids:
 /** The newest document chunk's file (by modification time). */
 async function newestChunk(dir: string): Promise<string> {
   const incr = path.join(dir, 'doc', 'incr');
-  const files = await Promise.all((await readdir(incr)).map(async (f) => ({ f, t: (await stat(path.join(incr, f))).mtimeMs })));
+  const files = await Promise.all(
+    (await readdir(incr)).map(async (f) => ({ f, t: (await stat(path.join(incr, f))).mtimeMs }))
+  );
   return path.join(incr, files.sort((a, b) => a.t - b.t).at(-1)!.f);
 }
 
@@ -66,7 +85,21 @@ describe('recover', () => {
     // No write drops the journal's commit of the lost event: refused before anything is written.
     const before = await hashTree(dir);
     await writeFile(path.join(root, `three-${n}.glb`), 'three\n');
-    const rec = await pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'three', '--output', `three-${n}.glb`, '--project', 'Robots', '--classification', 'client', '--json');
+    const rec = await pl(
+      'record',
+      'generation',
+      '--platform',
+      'Tripo',
+      '--prompt',
+      'three',
+      '--output',
+      `three-${n}.glb`,
+      '--project',
+      'Robots',
+      '--classification',
+      'client',
+      '--json'
+    );
     expect(rec.code).toBe(2);
     expect(rec.errorJson().error.code).toBe('EVENT_NOT_IN_DOCUMENT');
     expect(rec.errorJson().error.message).toContain(lost);
@@ -90,7 +123,24 @@ describe('recover', () => {
     expect(after.json().valid).toBe(4);
     expect((await pl('show', lost)).code).toBe(0);
     expect((await pl('reveal', lost)).code).toBe(0); // its prompt opening was kept all along
-    expect((await pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'three', '--output', `three-${n}.glb`, '--project', 'Robots', '--classification', 'client')).code).toBe(0);
+    expect(
+      (
+        await pl(
+          'record',
+          'generation',
+          '--platform',
+          'Tripo',
+          '--prompt',
+          'three',
+          '--output',
+          `three-${n}.glb`,
+          '--project',
+          'Robots',
+          '--classification',
+          'client'
+        )
+      ).code
+    ).toBe(0);
     expect((await pl('checkpoint')).code).toBe(0);
     expect((await pl('verify')).code).toBe(0);
   });
@@ -128,8 +178,27 @@ describe('recover', () => {
     expect(after.json().valid).toBe(4);
     expect((await pl('log', '--json')).json().events.map((e: { id: string }) => e.id)).toEqual(ids);
     await writeFile(path.join(root, `three-${n}.glb`), 'three\n');
-    expect((await pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'three', '--output', `three-${n}.glb`, '--project', 'Robots', '--classification', 'client')).code).toBe(0);
-    expect((await pl('prove', `three-${n}.glb`, '--unwitnessed', '--out', path.join(root, `b-${n}.json`))).code).toBe(0);
+    expect(
+      (
+        await pl(
+          'record',
+          'generation',
+          '--platform',
+          'Tripo',
+          '--prompt',
+          'three',
+          '--output',
+          `three-${n}.glb`,
+          '--project',
+          'Robots',
+          '--classification',
+          'client'
+        )
+      ).code
+    ).toBe(0);
+    expect((await pl('prove', `three-${n}.glb`, '--unwitnessed', '--out', path.join(root, `b-${n}.json`))).code).toBe(
+      0
+    );
     expect((await pl('verify')).code).toBe(0);
   });
 
@@ -146,7 +215,12 @@ describe('recover', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const done = r.json();
     expect(done.rebuilt).toBe(true);
-    expect(done.documentProblems.some((p: { code: string; location: string }) => p.code === 'STORAGE_CORRUPT' && p.location === `doc/incr/${chunks[0].slice(0, -1)}`)).toBe(true);
+    expect(
+      done.documentProblems.some(
+        (p: { code: string; location: string }) =>
+          p.code === 'STORAGE_CORRUPT' && p.location === `doc/incr/${chunks[0].slice(0, -1)}`
+      )
+    ).toBe(true);
     expect(done.restored.map((e: { id: string }) => e.id).sort()).toEqual([...ids].sort());
     const aside = done.damagedKeptAt as string;
     expect(path.dirname(aside)).toBe(path.resolve(dir));
@@ -170,7 +244,9 @@ describe('recover', () => {
     await rename(held, newest);
     // Damage the checklist's chunk (the second written): every later chunk depends on it.
     const incr = path.join(dir, 'doc', 'incr');
-    const byTime = await Promise.all((await readdir(incr)).map(async (f) => ({ f, t: (await stat(path.join(incr, f))).mtimeMs })));
+    const byTime = await Promise.all(
+      (await readdir(incr)).map(async (f) => ({ f, t: (await stat(path.join(incr, f))).mtimeMs }))
+    );
     const second = path.join(incr, byTime.sort((a, b) => a.t - b.t)[1].f);
     const bytes = await readFile(second);
     bytes[bytes.length >> 1] ^= 0x40;

@@ -27,13 +27,21 @@ afterAll(async () => {
 /** The bench's bulk path in a process of its own (non-durable: a build, as the bench builds its ledgers). */
 function bulkLedger(dir: string, generations: number): Promise<{ size: number }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(ROOT, 'tests/bench/worker.ts'), 'append', '--dir', dir, '--n', String(generations), '--window', '256'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      [path.join(ROOT, 'tests/bench/worker.ts'), 'append', '--dir', dir, '--n', String(generations), '--window', '256'],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    );
     let out = '';
     let err = '';
     p.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     p.stderr.setEncoding('utf8').on('data', (d) => (err += d));
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`worker.ts append failed (exit ${code}):\n${err.slice(-3000)}`))));
+    p.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
+        : reject(new Error(`worker.ts append failed (exit ${code}):\n${err.slice(-3000)}`))
+    );
   });
 }
 
@@ -49,14 +57,20 @@ describe('a ledger of more than 60k events', () => {
     const p = pushed.json();
     expect(p).toMatchObject({ commits: EVENTS, newCommits: EVENTS });
     const remote = path.join(server.root, 'big.git');
-    expect(Number(execFileSync('git', ['--git-dir', remote, 'rev-list', '--count', 'main'], { encoding: 'utf8' }).trim())).toBe(EVENTS);
+    expect(
+      Number(execFileSync('git', ['--git-dir', remote, 'rev-list', '--count', 'main'], { encoding: 'utf8' }).trim())
+    ).toBe(EVENTS);
     expect(execFileSync('git', ['--git-dir', remote, 'rev-parse', 'main'], { encoding: 'utf8' }).trim()).toBe(p.main);
 
     const dst = path.join(tmp.dir, 'clone');
     const cloned = await cli(dst, tmp.dir)('clone', '--json', url);
     expect(cloned.code, cloned.stderr).toBe(0);
     expect(cloned.json().events).toBe(EVENTS);
-    expect(execFileSync('git', ['--git-dir', path.join(dst, 'journal.git'), 'rev-parse', 'main'], { encoding: 'utf8' }).trim()).toBe(p.main);
+    expect(
+      execFileSync('git', ['--git-dir', path.join(dst, 'journal.git'), 'rev-parse', 'main'], {
+        encoding: 'utf8'
+      }).trim()
+    ).toBe(p.main);
 
     const verified = await cli(dst, tmp.dir)('verify', '--json');
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);

@@ -30,7 +30,9 @@ describe('CLI: a device restored from a complete backup opens the sealed journal
     const dir = path.join(tmp.dir, 'ada');
     const pl = cli(dir, tmp.dir, PASS);
     ok(await pl('init', '--name', 'Ada Lovelace', '--ledger-name', 'Studio Nebula'));
-    ok(await pl('record', 'checklist', '--project', 'Confidential Robots', '--classification', 'client', '--classified'));
+    ok(
+      await pl('record', 'checklist', '--project', 'Confidential Robots', '--classification', 'client', '--classified')
+    );
     const pushed = await pl('push', url, '--json');
     ok(pushed);
     expect(pushed.json()).toMatchObject({ sealed: true });

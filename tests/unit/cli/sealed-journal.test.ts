@@ -24,7 +24,16 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-const SECRETS = ['Confidential Robots', 'client', 'Tripo', 'robot.glb', 'Ada Lovelace', 'Studio Nebula', 'checklist', 'generation'];
+const SECRETS = [
+  'Confidential Robots',
+  'client',
+  'Tripo',
+  'robot.glb',
+  'Ada Lovelace',
+  'Studio Nebula',
+  'checklist',
+  'generation'
+];
 const ok = (r: { code: number | null; stdout: string; stderr: string }) => expect(r.code, r.stdout + r.stderr).toBe(0);
 
 describe('CLI: the sealed journal', () => {
@@ -35,9 +44,36 @@ describe('CLI: the sealed journal', () => {
     const dir = path.join(tmp.dir, 'ada');
     const pl = cli(dir, tmp.dir, PASS);
     ok(await pl('init', '--name', 'Ada Lovelace', '--ledger-name', 'Studio Nebula'));
-    ok(await pl('record', 'checklist', '--project', 'Confidential Robots', '--classification', 'client', '--classified', '--platform', 'Tripo'));
+    ok(
+      await pl(
+        'record',
+        'checklist',
+        '--project',
+        'Confidential Robots',
+        '--classification',
+        'client',
+        '--classified',
+        '--platform',
+        'Tripo'
+      )
+    );
     await writeFile(path.join(tmp.dir, 'robot.glb'), 'glb bytes');
-    ok(await pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'a brass robot', '--output', path.join(tmp.dir, 'robot.glb'), '--project', 'Confidential Robots', '--classification', 'client'));
+    ok(
+      await pl(
+        'record',
+        'generation',
+        '--platform',
+        'Tripo',
+        '--prompt',
+        'a brass robot',
+        '--output',
+        path.join(tmp.dir, 'robot.glb'),
+        '--project',
+        'Confidential Robots',
+        '--classification',
+        'client'
+      )
+    );
     const backup = path.join(tmp.dir, 'ada.key.json');
     const exported = await pl('key', 'export', '--out', backup, '--json');
     ok(exported);
@@ -46,17 +82,34 @@ describe('CLI: the sealed journal', () => {
     const pushed = await pl('push', url, '--json');
     ok(pushed);
     expect(pushed.json()).toMatchObject({ sealed: true, newCommits: 3, commits: 3 });
-    const objects = execFileSync('git', ['--git-dir', remote, 'cat-file', '--batch-all-objects', '--batch'], { maxBuffer: 1 << 26 });
+    const objects = execFileSync('git', ['--git-dir', remote, 'cat-file', '--batch-all-objects', '--batch'], {
+      maxBuffer: 1 << 26
+    });
     for (const s of SECRETS) expect(objects.includes(Buffer.from(s)), `the remote holds "${s}"`).toBe(false);
 
     const signers = path.join(tmp.dir, 'sealed-signers');
     const as = await pl('allowed-signers', '--sealed');
     ok(as);
     await writeFile(signers, as.stdout);
-    const commits = execFileSync('git', ['--git-dir', remote, 'rev-list', 'main'], { encoding: 'utf8' }).trim().split('\n');
+    const commits = execFileSync('git', ['--git-dir', remote, 'rev-list', 'main'], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     expect(commits).toHaveLength(3);
     for (const c of commits) {
-      const r = spawnSync('git', ['--git-dir', remote, '-c', 'gpg.format=ssh', '-c', `gpg.ssh.allowedSignersFile=${signers}`, 'verify-commit', c], { encoding: 'utf8' });
+      const r = spawnSync(
+        'git',
+        [
+          '--git-dir',
+          remote,
+          '-c',
+          'gpg.format=ssh',
+          '-c',
+          `gpg.ssh.allowedSignersFile=${signers}`,
+          'verify-commit',
+          c
+        ],
+        { encoding: 'utf8' }
+      );
       expect(r.status, r.stderr).toBe(0);
     }
     execFileSync('git', ['--git-dir', remote, 'fsck', '--strict'], { stdio: 'pipe' });
@@ -75,7 +128,9 @@ describe('CLI: the sealed journal', () => {
     expect(spawnSync('test', ['-e', bare]).status).not.toBe(0);
 
     // A wrong passphrase: refused before anything is written.
-    const wrong = await run(['clone', url, '--ledger', bare, '--key-backup', backup, '--json'], { env: { PROVENANCE_LEDGER_PASSPHRASE: 'not the passphrase' } });
+    const wrong = await run(['clone', url, '--ledger', bare, '--key-backup', backup, '--json'], {
+      env: { PROVENANCE_LEDGER_PASSPHRASE: 'not the passphrase' }
+    });
     expect(wrong.errorJson().error.code).toBe('BAD_PASSPHRASE');
     expect(spawnSync('test', ['-e', bare]).status).not.toBe(0);
 
@@ -105,13 +160,19 @@ describe('CLI: the sealed journal', () => {
     const plain = await pl('push', plainUrl, '--plain');
     ok(plain);
     expect(plain.stdout).toMatch(/readable journal: the Git host can read every event/);
-    const plainLog = execFileSync('git', ['--git-dir', path.join(server.root, 'plain.git'), 'log', '--oneline', 'main'], { encoding: 'utf8' });
+    const plainLog = execFileSync(
+      'git',
+      ['--git-dir', path.join(server.root, 'plain.git'), 'log', '--oneline', 'main'],
+      { encoding: 'utf8' }
+    );
     expect(plainLog).toContain('Confidential Robots');
     const sealOver = await pl('push', plainUrl, '--json');
     expect(sealOver.code).not.toBe(0);
     expect(sealOver.errorJson().error.message).toMatch(/holds a readable \(unsealed\) journal: push --plain/);
     const status2 = await pl('journal', 'status', '--json');
-    const kinds = Object.fromEntries(status2.json().remotes.map((r: { url: string; sealed: boolean }) => [r.url, r.sealed]));
+    const kinds = Object.fromEntries(
+      status2.json().remotes.map((r: { url: string; sealed: boolean }) => [r.url, r.sealed])
+    );
     expect(kinds).toEqual({ [url]: true, [plainUrl]: false });
   }, 240_000);
 });

@@ -33,7 +33,17 @@ async function ledgerWithEvents(name: string): Promise<string> {
   const L = path.join(work, name);
   expect((await run(['init', '--ledger', L, '--name', 'Ada'])).code).toBe(0);
   for (const project of ['One', 'Two', 'Three']) {
-    const r = await run(['record', 'checklist', '--ledger', L, '--project', project, '--classification', 'public', '--classified']);
+    const r = await run([
+      'record',
+      'checklist',
+      '--ledger',
+      L,
+      '--project',
+      project,
+      '--classification',
+      'public',
+      '--classified'
+    ]);
     expect(r.code, r.stderr).toBe(0);
   }
   expect((await run(['verify', '--ledger', L])).code).toBe(0);
@@ -52,7 +62,9 @@ describe('verify on tampered storage', () => {
     expect(r.code, r.stderr).toBe(1);
     const j = r.json();
     expect(j.ok).toBe(false);
-    expect(j.problems).toContainEqual(expect.objectContaining({ code: 'STORAGE_CORRUPT', location: `doc/incr/${victim.name}` }));
+    expect(j.problems).toContainEqual(
+      expect.objectContaining({ code: 'STORAGE_CORRUPT', location: `doc/incr/${victim.name}` })
+    );
 
     const human = await run(['verify', '--ledger', L]);
     expect(human.code).toBe(1);
@@ -74,6 +86,8 @@ describe('verify on tampered storage', () => {
     await flipByte(snapshot.file);
     const r = await run(['verify', '--ledger', L, '--json']);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.json().problems).toContainEqual(expect.objectContaining({ code: 'STORAGE_CORRUPT', location: `doc/snapshot/${snapshot.name}` }));
+    expect(r.json().problems).toContainEqual(
+      expect.objectContaining({ code: 'STORAGE_CORRUPT', location: `doc/snapshot/${snapshot.name}` })
+    );
   });
 });

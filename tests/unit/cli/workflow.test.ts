@@ -19,7 +19,8 @@ const ids: Record<string, string> = {};
 const f = (name: string) => path.join(work, 'files', name);
 
 const POLICY_V1 = 'Privacy policy v1\nWe may train models on your inputs.\nFiles are kept 30 days after deletion.\n';
-const POLICY_V2 = 'Privacy policy v2\nWe may train models on your inputs.\nYou can opt out in settings.\nFiles are kept 30 days after deletion.\n';
+const POLICY_V2 =
+  'Privacy policy v2\nWe may train models on your inputs.\nYou can opt out in settings.\nFiles are kept 30 days after deletion.\n';
 const PROMPT = 'a brass robot with copper gears,\nsteampunk style, ünïcödé 🤖';
 const ANSWERS = {
   trainingOnInputs: { answer: 'yes', excerpt: 'We may train models on your inputs.' },
@@ -55,7 +56,11 @@ beforeAll(async () => {
   await writeFile(f('gltf/base color.png'), Buffer.alloc(2048, 2));
   await writeFile(
     f('gltf/robot.gltf'),
-    JSON.stringify({ asset: { version: '2.0' }, buffers: [{ uri: 'robot.bin', byteLength: 4096 }], images: [{ uri: 'base%20color.png' }, { uri: 'data:image/png;base64,AAAA' }] })
+    JSON.stringify({
+      asset: { version: '2.0' },
+      buffers: [{ uri: 'robot.bin', byteLength: 4096 }],
+      images: [{ uri: 'base%20color.png' }, { uri: 'data:image/png;base64,AAAA' }]
+    })
   );
   await writeFile(f('robot-retopo.glb'), Buffer.alloc(150_000, 9));
   await writeFile(f('deleted.eml'), 'Subject: your files were deleted\n\nDone.\n');
@@ -77,7 +82,9 @@ describe('provenance-ledger CLI workflow', () => {
     ids.genesis = j.ledger.id;
     for (const file of await allFiles(L)) expect((await stat(file)).mode & 0o777, file).toBe(0o600);
     expect((await stat(L)).mode & 0o777).toBe(0o700);
-    const identity = JSON.parse(Buffer.from((await (await FsStorage.open(L)).load(['identity', 'device']))!).toString());
+    const identity = JSON.parse(
+      Buffer.from((await (await FsStorage.open(L)).load(['identity', 'device']))!).toString()
+    );
     expect(identity.publicKey).toBe(j.member.publicKey);
     expect(identity.name).toBe('Ada');
     expect(identity.privateKey).toMatch(/^[A-Za-z0-9_-]+$/);
@@ -88,14 +95,33 @@ describe('provenance-ledger CLI workflow', () => {
   });
 
   it('record policy hashes the text, keeps it locally, reads the answers', async () => {
-    const r = await pl('record', 'policy', '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', f('policy-v1.txt'),
-      '--answers', f('answers.json'), '--url', 'https://example.com/privacy', '--retrieved-at', '2026-11-01T10:00:00Z', '--json');
+    const r = await pl(
+      'record',
+      'policy',
+      '--platform',
+      'Tripo',
+      '--kind',
+      'privacy-policy',
+      '--text-file',
+      f('policy-v1.txt'),
+      '--answers',
+      f('answers.json'),
+      '--url',
+      'https://example.com/privacy',
+      '--retrieved-at',
+      '2026-11-01T10:00:00Z',
+      '--json'
+    );
     expect(r.code, r.stderr).toBe(0);
     const ev = r.json().event;
     ids.policy1 = ev.id;
     expect(ev.type).toBe('policy-snapshot');
     expect(ev.author.name).toBe('Ada');
-    expect(ev.body.text).toEqual({ sha256: await sha256File(f('policy-v1.txt')), size: Buffer.byteLength(POLICY_V1), mediaType: 'text/plain' });
+    expect(ev.body.text).toEqual({
+      sha256: await sha256File(f('policy-v1.txt')),
+      size: Buffer.byteLength(POLICY_V1),
+      mediaType: 'text/plain'
+    });
     expect(ev.body.retrievedAt).toBe('2026-11-01T10:00:00.000Z');
     expect(ev.body.documentUrl).toBe('https://example.com/privacy');
     expect(ev.body.answers.trainingOnInputs).toEqual(ANSWERS.trainingOnInputs);
@@ -107,8 +133,21 @@ describe('provenance-ledger CLI workflow', () => {
   });
 
   it('a second snapshot of the same platform and kind names the previous one and counts the changes', async () => {
-    const r = await pl('record', 'policy', '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', f('policy-v2.txt'),
-      '--answers', f('answers.json'), '--summary', 'opt-out added', '--json');
+    const r = await pl(
+      'record',
+      'policy',
+      '--platform',
+      'Tripo',
+      '--kind',
+      'privacy-policy',
+      '--text-file',
+      f('policy-v2.txt'),
+      '--answers',
+      f('answers.json'),
+      '--summary',
+      'opt-out added',
+      '--json'
+    );
     expect(r.code, r.stderr).toBe(0);
     const ev = r.json().event;
     ids.policy2 = ev.id;
@@ -123,20 +162,61 @@ describe('provenance-ledger CLI workflow', () => {
   });
 
   it('record checklist uses the latest snapshot of the platform when no --policy is given', async () => {
-    const r = await pl('record', 'checklist', '--project', 'Brass Robots', '--classification', 'client', '--client', 'ACME',
-      '--platform', 'Tripo', '--classified', '--policies-reviewed', '--privacy-settings', '--inputs-sanitized', '--json');
+    const r = await pl(
+      'record',
+      'checklist',
+      '--project',
+      'Brass Robots',
+      '--classification',
+      'client',
+      '--client',
+      'ACME',
+      '--platform',
+      'Tripo',
+      '--classified',
+      '--policies-reviewed',
+      '--privacy-settings',
+      '--inputs-sanitized',
+      '--json'
+    );
     expect(r.code, r.stderr).toBe(0);
     const j = r.json();
     ids.checklist = j.event.id;
     expect(j.event.body.policySnapshots).toEqual([ids.policy2]);
-    expect(j.event.body.items).toEqual({ classified: true, policiesReviewed: true, privacySettingsEnabled: true, inputsSanitized: true });
+    expect(j.event.body.items).toEqual({
+      classified: true,
+      policiesReviewed: true,
+      privacySettingsEnabled: true,
+      inputsSanitized: true
+    });
     expect(j.notes.join('\n')).toMatch(/latest policy snapshot for Tripo/);
   });
 
   it('record generation hashes every output (a .gltf brings its .bin and texture) and commits to the prompt', async () => {
-    const r = await pl('record', 'generation', '--platform', 'Tripo', '--model-version', 'v2.5', '--mode', 'image-to-3d',
-      '--prompt-file', f('prompt.txt'), '--input', f('reference.png'), '--output', f('robot.glb'), f('gltf/robot.gltf'),
-      '--checklist', ids.checklist.slice(0, 10), '--training-opt-out', '--privacy-mode', '--seed', '1234', '--json');
+    const r = await pl(
+      'record',
+      'generation',
+      '--platform',
+      'Tripo',
+      '--model-version',
+      'v2.5',
+      '--mode',
+      'image-to-3d',
+      '--prompt-file',
+      f('prompt.txt'),
+      '--input',
+      f('reference.png'),
+      '--output',
+      f('robot.glb'),
+      f('gltf/robot.gltf'),
+      '--checklist',
+      ids.checklist.slice(0, 10),
+      '--training-opt-out',
+      '--privacy-mode',
+      '--seed',
+      '1234',
+      '--json'
+    );
     expect(r.code, r.stderr).toBe(0);
     const j = r.json();
     const b = j.event.body;
@@ -153,18 +233,65 @@ describe('provenance-ledger CLI workflow', () => {
     expect(b.prompt.commitment).toMatch(HEX64);
     expect(JSON.stringify(j)).not.toContain('brass robot with copper');
     expect(b.inputs).toEqual([
-      { name: 'reference.png', format: 'png', size: 35, sha256: await sha256File(f('reference.png')), mediaType: 'image/png', role: 'reference' }
+      {
+        name: 'reference.png',
+        format: 'png',
+        size: 35,
+        sha256: await sha256File(f('reference.png')),
+        mediaType: 'image/png',
+        role: 'reference'
+      }
     ]);
     expect(b.outputs).toEqual([
-      { name: 'robot.glb', format: 'glb', size: 300_000, sha256: await sha256File(f('robot.glb')), mediaType: 'model/gltf-binary' },
-      { name: 'robot.gltf', format: 'gltf', size: (await stat(f('gltf/robot.gltf'))).size, sha256: await sha256File(f('gltf/robot.gltf')), mediaType: 'model/gltf+json', set: 'robot.gltf', role: 'model' },
-      { name: 'robot.bin', format: 'bin', size: 4096, sha256: await sha256File(f('gltf/robot.bin')), set: 'robot.gltf', role: 'buffer' },
-      { name: 'base color.png', format: 'png', size: 2048, sha256: await sha256File(f('gltf/base color.png')), mediaType: 'image/png', set: 'robot.gltf', role: 'texture' }
+      {
+        name: 'robot.glb',
+        format: 'glb',
+        size: 300_000,
+        sha256: await sha256File(f('robot.glb')),
+        mediaType: 'model/gltf-binary'
+      },
+      {
+        name: 'robot.gltf',
+        format: 'gltf',
+        size: (await stat(f('gltf/robot.gltf'))).size,
+        sha256: await sha256File(f('gltf/robot.gltf')),
+        mediaType: 'model/gltf+json',
+        set: 'robot.gltf',
+        role: 'model'
+      },
+      {
+        name: 'robot.bin',
+        format: 'bin',
+        size: 4096,
+        sha256: await sha256File(f('gltf/robot.bin')),
+        set: 'robot.gltf',
+        role: 'buffer'
+      },
+      {
+        name: 'base color.png',
+        format: 'png',
+        size: 2048,
+        sha256: await sha256File(f('gltf/base color.png')),
+        mediaType: 'image/png',
+        set: 'robot.gltf',
+        role: 'texture'
+      }
     ]);
   });
 
   it('record export links the generation found by hash', async () => {
-    const r = await pl('record', 'export', '--file', f('robot.glb'), '--destination', 'Studio NAS', '--destination-kind', 'encrypted-drive', '--encrypted', '--json');
+    const r = await pl(
+      'record',
+      'export',
+      '--file',
+      f('robot.glb'),
+      '--destination',
+      'Studio NAS',
+      '--destination-kind',
+      'encrypted-drive',
+      '--encrypted',
+      '--json'
+    );
     expect(r.code, r.stderr).toBe(0);
     const b = r.json().event.body;
     ids.export = r.json().event.id;
@@ -173,9 +300,22 @@ describe('provenance-ledger CLI workflow', () => {
     expect(b.files.map((x: { sha256: string }) => x.sha256)).toEqual([await sha256File(f('robot.glb'))]);
   });
 
-  it('record derivation finds its sources by the parents\' hashes', async () => {
-    const r = await pl('record', 'derivation', '--from', f('robot.glb'), '--output', f('robot-retopo.glb'), '--tool', 'Blender',
-      '--tool-version', '4.2', '--operation', 'retopology', '--json');
+  it("record derivation finds its sources by the parents' hashes", async () => {
+    const r = await pl(
+      'record',
+      'derivation',
+      '--from',
+      f('robot.glb'),
+      '--output',
+      f('robot-retopo.glb'),
+      '--tool',
+      'Blender',
+      '--tool-version',
+      '4.2',
+      '--operation',
+      'retopology',
+      '--json'
+    );
     expect(r.code, r.stderr).toBe(0);
     const b = r.json().event.body;
     ids.derivation = r.json().event.id;
@@ -187,21 +327,54 @@ describe('provenance-ledger CLI workflow', () => {
   });
 
   it('record handoff and record deletion', async () => {
-    const h = await pl('record', 'handoff', '--file', f('robot-retopo.glb'), '--recipient', 'Jane Doe', '--organization', 'ACME',
-      '--project', 'Brass Robots', '--json');
+    const h = await pl(
+      'record',
+      'handoff',
+      '--file',
+      f('robot-retopo.glb'),
+      '--recipient',
+      'Jane Doe',
+      '--organization',
+      'ACME',
+      '--project',
+      'Brass Robots',
+      '--json'
+    );
     expect(h.code, h.stderr).toBe(0);
     ids.handoff = h.json().event.id;
-    expect(h.json().event.body).toMatchObject({ recipient: { name: 'Jane Doe', organization: 'ACME' }, derivedFrom: [ids.derivation], project: 'Brass Robots' });
+    expect(h.json().event.body).toMatchObject({
+      recipient: { name: 'Jane Doe', organization: 'ACME' },
+      derivedFrom: [ids.derivation],
+      project: 'Brass Robots'
+    });
 
-    const d = await pl('record', 'deletion', '--platform', 'Tripo', '--generation', ids.generation.slice(0, 8), '--job-id', 'task-42',
-      '--status', 'confirmed', '--evidence', f('deleted.eml'), '--json');
+    const d = await pl(
+      'record',
+      'deletion',
+      '--platform',
+      'Tripo',
+      '--generation',
+      ids.generation.slice(0, 8),
+      '--job-id',
+      'task-42',
+      '--status',
+      'confirmed',
+      '--evidence',
+      f('deleted.eml'),
+      '--json'
+    );
     expect(d.code, d.stderr).toBe(0);
     const b = d.json().event.body;
     ids.deletion = d.json().event.id;
     expect(b.target).toEqual({ generation: ids.generation, platformJobId: 'task-42' });
     expect(b.status).toBe('confirmed');
     expect(b.confirmedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-    expect(b.evidence).toEqual({ sha256: await sha256File(f('deleted.eml')), kind: 'email', size: 40, mediaType: 'message/rfc822' });
+    expect(b.evidence).toEqual({
+      sha256: await sha256File(f('deleted.eml')),
+      kind: 'email',
+      size: 40,
+      mediaType: 'message/rfc822'
+    });
   });
 
   it('log lists every event oldest first, and filters', async () => {
@@ -210,10 +383,26 @@ describe('provenance-ledger CLI workflow', () => {
     const j = r.json();
     expect(j.ledger).toEqual({ id: ids.genesis, name: 'Brass Studio' });
     expect(j.events.map((e: { type: string }) => e.type)).toEqual([
-      'member', 'policy-snapshot', 'policy-snapshot', 'checklist', 'generation', 'export', 'derivation', 'handoff', 'deletion'
+      'member',
+      'policy-snapshot',
+      'policy-snapshot',
+      'checklist',
+      'generation',
+      'export',
+      'derivation',
+      'handoff',
+      'deletion'
     ]);
     expect(j.events.map((e: { id: string }) => e.id)).toEqual([
-      ids.genesis, ids.policy1, ids.policy2, ids.checklist, ids.generation, ids.export, ids.derivation, ids.handoff, ids.deletion
+      ids.genesis,
+      ids.policy1,
+      ids.policy2,
+      ids.checklist,
+      ids.generation,
+      ids.export,
+      ids.derivation,
+      ids.handoff,
+      ids.deletion
     ]);
     const gen = (await pl('log', '--type', 'generation', '--json')).json();
     expect(gen.count).toBe(1);
@@ -257,13 +446,17 @@ describe('provenance-ledger CLI workflow', () => {
     expect(gen.mentions).toEqual(['outputs[2].sha256']);
     expect(gen.body.outputs[2].sha256).toBe(sha);
     // The generation's context comes along: its checklist and policy snapshot.
-    expect(j.events.map((e: { id: string }) => e.id)).toEqual(expect.arrayContaining([ids.checklist, ids.policy2, ids.generation]));
+    expect(j.events.map((e: { id: string }) => e.id)).toEqual(
+      expect.arrayContaining([ids.checklist, ids.policy2, ids.generation])
+    );
   });
 
   it('trace of a derived file follows the chain back to the generation and on to the handoff', async () => {
     const j = (await pl('trace', f('robot-retopo.glb'), '--json')).json();
     const chain = j.events.map((e: { id: string }) => e.id);
-    expect(chain).toEqual(expect.arrayContaining([ids.generation, ids.export, ids.derivation, ids.handoff, ids.deletion]));
+    expect(chain).toEqual(
+      expect.arrayContaining([ids.generation, ids.export, ids.derivation, ids.handoff, ids.deletion])
+    );
     expect(j.events.find((e: { id: string }) => e.id === ids.handoff).mentions).toEqual(['files[0].sha256']);
     const human = await pl('trace', f('robot-retopo.glb'));
     expect(human.stdout).toMatch(/chain of custody/);
@@ -273,7 +466,11 @@ describe('provenance-ledger CLI workflow', () => {
   it('trace of an unknown file says so, exit 0, found:false', async () => {
     const r = await pl('trace', f('unrelated.obj'), '--json');
     expect(r.code).toBe(0);
-    expect(r.json()).toMatchObject({ found: false, events: [], file: { sha256: await sha256File(f('unrelated.obj')) } });
+    expect(r.json()).toMatchObject({
+      found: false,
+      events: [],
+      file: { sha256: await sha256File(f('unrelated.obj')) }
+    });
     const human = await pl('trace', f('unrelated.obj'));
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/not in this ledger/);
@@ -287,7 +484,9 @@ describe('provenance-ledger CLI workflow', () => {
     expect(j.verified).toBe(true);
     const salt = Buffer.from(j.salt, 'base64url');
     expect(salt).toHaveLength(32);
-    const recomputed = createHash('sha256').update(Buffer.concat([salt, Buffer.from(PROMPT, 'utf8')])).digest('hex');
+    const recomputed = createHash('sha256')
+      .update(Buffer.concat([salt, Buffer.from(PROMPT, 'utf8')]))
+      .digest('hex');
     const gen = (await pl('show', ids.generation, '--json')).json().event;
     expect(recomputed).toBe(gen.body.prompt.commitment);
     expect(j.commitment).toBe(gen.body.prompt.commitment);
@@ -311,7 +510,14 @@ describe('provenance-ledger CLI workflow', () => {
     expect(v.code, v.stderr).toBe(0);
     expect(v.json()).toMatchObject({ ok: true, checked: 9, valid: 9, ledgerId: ids.genesis, problems: [] });
     // Every file class the ledger keeps was read (the identity, the device log, its checkpoints, texts, the vault).
-    expect(Object.keys(v.json().files).sort()).toEqual(['checkpoints', 'device-log', 'identity', 'policy-texts', 'timestamps', 'vault']);
+    expect(Object.keys(v.json().files).sort()).toEqual([
+      'checkpoints',
+      'device-log',
+      'identity',
+      'policy-texts',
+      'timestamps',
+      'vault'
+    ]);
     const c = await pl('compact', '--json');
     expect(c.code, c.stderr).toBe(0);
     expect(c.json()).toMatchObject({ events: 9, chunksAfter: 1 });
@@ -330,8 +536,26 @@ describe('provenance-ledger CLI workflow', () => {
 
   it('reads the prompt from stdin with --prompt-file - (so it never shows in the process list)', async () => {
     const secret = 'a prompt that must not appear in ps output\n';
-    const r = await run(['record', 'generation', '--ledger', L, '--platform', 'Meshy', '--prompt-file', '-', '--output', f('unrelated.obj'),
-      '--project', 'Side', '--classification', 'personal', '--json'], { cwd: work, input: secret });
+    const r = await run(
+      [
+        'record',
+        'generation',
+        '--ledger',
+        L,
+        '--platform',
+        'Meshy',
+        '--prompt-file',
+        '-',
+        '--output',
+        f('unrelated.obj'),
+        '--project',
+        'Side',
+        '--classification',
+        'personal',
+        '--json'
+      ],
+      { cwd: work, input: secret }
+    );
     expect(r.code, r.stderr).toBe(0);
     const id = r.json().event.id;
     expect(r.json().notes.join('\n')).toMatch(/no policy snapshot recorded for Meshy/);

@@ -31,7 +31,11 @@ describe('key backup: team keys', () => {
     flipped.teamKeys!.ciphertext = (c[0] === 'A' ? 'B' : 'A') + c.slice(1);
     await expect(decryptKeyBackup(flipped, PASS)).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
     const other = await backupWith([newTeamKey(1)]);
-    await expect(decryptKeyBackup({ ...b, teamKeys: other.teamKeys }, PASS)).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
-    await expect(decryptKeyBackup({ ...b, teamKeys: { iv: 'x', ciphertext: 'y' } }, PASS)).rejects.toMatchObject({ code: 'BAD_BACKUP' });
+    await expect(decryptKeyBackup({ ...b, teamKeys: other.teamKeys }, PASS)).rejects.toMatchObject({
+      code: 'BAD_PASSPHRASE'
+    });
+    await expect(decryptKeyBackup({ ...b, teamKeys: { iv: 'x', ciphertext: 'y' } }, PASS)).rejects.toMatchObject({
+      code: 'BAD_BACKUP'
+    });
   });
 });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { decryptKeyBackup, encryptKeyBackup } from '../../../src/lib/core/backup.ts';
-import { exportPrivateKey, generateDeviceKey, signerFromCryptoKey, verifySignature } from '../../../src/lib/core/keys.ts';
+import {
+  exportPrivateKey,
+  generateDeviceKey,
+  signerFromCryptoKey,
+  verifySignature
+} from '../../../src/lib/core/keys.ts';
 import { toBase64url, utf8 } from '../../../src/lib/core/bytes.ts';
 
 const FAST = { iterations: 1, memoryKiB: 1024, parallelism: 1 };
@@ -20,16 +25,30 @@ describe('passphrase-encrypted key backup', () => {
 
   it('refuses a wrong passphrase and any altered field, naming the problem', async () => {
     const k = await generateDeviceKey(true);
-    const backup = await encryptKeyBackup(await exportPrivateKey(k.privateKey), k.publicKey, 'Ada', 'correct horse battery', FAST);
+    const backup = await encryptKeyBackup(
+      await exportPrivateKey(k.privateKey),
+      k.publicKey,
+      'Ada',
+      'correct horse battery',
+      FAST
+    );
     await expect(decryptKeyBackup(backup, 'wrong horse battery')).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
-    await expect(decryptKeyBackup({ ...backup, name: 'Eve' }, 'correct horse battery')).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
-    await expect(decryptKeyBackup({ ...backup, format: 'x' }, 'correct horse battery')).rejects.toMatchObject({ code: 'BAD_BACKUP' });
+    await expect(decryptKeyBackup({ ...backup, name: 'Eve' }, 'correct horse battery')).rejects.toMatchObject({
+      code: 'BAD_PASSPHRASE'
+    });
+    await expect(decryptKeyBackup({ ...backup, format: 'x' }, 'correct horse battery')).rejects.toMatchObject({
+      code: 'BAD_BACKUP'
+    });
     await expect(decryptKeyBackup('not json', 'correct horse battery')).rejects.toMatchObject({ code: 'BAD_BACKUP' });
-    await expect(decryptKeyBackup({ ...backup, kdf: { ...backup.kdf, memoryKiB: 1e12 } }, 'x')).rejects.toThrow(/memoryKiB/);
+    await expect(decryptKeyBackup({ ...backup, kdf: { ...backup.kdf, memoryKiB: 1e12 } }, 'x')).rejects.toThrow(
+      /memoryKiB/
+    );
   });
 
   it('refuses short passphrases', async () => {
     const k = await generateDeviceKey(true);
-    await expect(encryptKeyBackup(await exportPrivateKey(k.privateKey), k.publicKey, 'Ada', 'short', FAST)).rejects.toThrow(/at least 8/);
+    await expect(
+      encryptKeyBackup(await exportPrivateKey(k.privateKey), k.publicKey, 'Ada', 'short', FAST)
+    ).rejects.toThrow(/at least 8/);
   });
 });

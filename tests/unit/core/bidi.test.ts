@@ -11,11 +11,26 @@ import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { jsonSafe, terminalSafe } from '../../../src/cli/output.ts';
 import { generationBody, newLedger, newSigner } from '../helpers/ledger.ts';
 
-const ALL = ['\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'];
+const ALL = [
+  '\u202a',
+  '\u202b',
+  '\u202c',
+  '\u202d',
+  '\u202e',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+  '\u200e',
+  '\u200f',
+  '\u061c'
+];
 
 describe('escapeBidi', () => {
   it('shows each of the twelve as <U+XXXX> and leaves other text alone', () => {
-    expect(escapeBidi(ALL.join(''))).toBe('<U+202A><U+202B><U+202C><U+202D><U+202E><U+2066><U+2067><U+2068><U+2069><U+200E><U+200F><U+061C>');
+    expect(escapeBidi(ALL.join(''))).toBe(
+      '<U+202A><U+202B><U+202C><U+202D><U+202E><U+2066><U+2067><U+2068><U+2069><U+200E><U+200F><U+061C>'
+    );
     expect(escapeBidi('robot\u202ebgl.exe')).toBe('robot<U+202E>bgl.exe');
     expect(escapeBidi('שלום עולם · مرحبا · ✓')).toBe('שלום עולם · مرحبا · ✓');
   });
@@ -40,15 +55,31 @@ describe('bidiProblems: the writer rule', () => {
     });
     const found = bidiProblems(body);
     expect(found.map((p) => p.path).sort()).toEqual(
-      ['/body/asset/tags/1', '/body/outputs/0/name', '/body/platform/name', '/body/platform/url', '/body/project', '/body/settings/extra/seed.v'].sort()
+      [
+        '/body/asset/tags/1',
+        '/body/outputs/0/name',
+        '/body/platform/name',
+        '/body/platform/url',
+        '/body/project',
+        '/body/settings/extra/seed.v'
+      ].sort()
     );
-    expect(found.find((p) => p.path === '/body/outputs/0/name')!.message).toMatch(/^body\.outputs\[0\]\.name holds U\+202E \(RIGHT-TO-LEFT OVERRIDE\)/);
-    expect(found.find((p) => p.path === '/body/settings/extra/seed.v')!.message).toMatch(/^body\.settings\.extra\["seed\.v"\] holds U\+061C \(ARABIC LETTER MARK\)/);
+    expect(found.find((p) => p.path === '/body/outputs/0/name')!.message).toMatch(
+      /^body\.outputs\[0\]\.name holds U\+202E \(RIGHT-TO-LEFT OVERRIDE\)/
+    );
+    expect(found.find((p) => p.path === '/body/settings/extra/seed.v')!.message).toMatch(
+      /^body\.settings\.extra\["seed\.v"\] holds U\+061C \(ARABIC LETTER MARK\)/
+    );
   });
 
   it('leaves free texts alone: notes, reason, terms, a change summary, an excerpt', () => {
     expect(bidiProblems({ notes: 'a\u200fb', reason: '\u202e', terms: '\u2067x\u2069' })).toEqual([]);
-    expect(bidiProblems({ changes: { summary: '\u200e' }, answers: { trainingOnInputs: { answer: 'no', excerpt: '\u200f' } } })).toEqual([]);
+    expect(
+      bidiProblems({
+        changes: { summary: '\u200e' },
+        answers: { trainingOnInputs: { answer: 'no', excerpt: '\u200f' } }
+      })
+    ).toEqual([]);
     expect(bidiProblems({ recipient: { name: 'n', notes: '\u202e' } })).toHaveLength(1); // only the body's own notes
   });
 
@@ -66,14 +97,20 @@ describe('Ledger refuses them when recording, and changes nothing', () => {
       message: expect.stringMatching(/body\.project holds U\+202E/)
     });
     expect(await storage.loadRange([])).toEqual(before);
-    expect((await ledger.append('generation', generationBody({ notes: 'RTL prose \u200f.' }))).event.body).toMatchObject({ notes: 'RTL prose \u200f.' });
+    expect(
+      (await ledger.append('generation', generationBody({ notes: 'RTL prose \u200f.' }))).event.body
+    ).toMatchObject({ notes: 'RTL prose \u200f.' });
   });
 
   it('create: a member or ledger name holding one', async () => {
     const signer = await newSigner();
     const storage = new MemoryStorage();
-    await expect(Ledger.create({ storage, signer, memberName: 'Ada\u2067', ledgerName: 'Studio' })).rejects.toThrow(/body\.member\.name holds U\+2067/);
-    await expect(Ledger.create({ storage, signer, memberName: 'Ada', ledgerName: '\u202eoidutS' })).rejects.toThrow(/body\.ledgerName holds U\+202E/);
+    await expect(Ledger.create({ storage, signer, memberName: 'Ada\u2067', ledgerName: 'Studio' })).rejects.toThrow(
+      /body\.member\.name holds U\+2067/
+    );
+    await expect(Ledger.create({ storage, signer, memberName: 'Ada', ledgerName: '\u202eoidutS' })).rejects.toThrow(
+      /body\.ledgerName holds U\+202E/
+    );
     expect(await Ledger.exists(storage)).toBe(false);
   });
 });

@@ -25,7 +25,9 @@ describe('RFC 8785 canonical JSON', () => {
   }
 
   it('sorts keys by UTF-16 code units and drops insignificant whitespace', () => {
-    expect(canonicalJson({ b: 1, a: [true, 'x'], '\u20ac': 0, '\ud83d\ude00': 1 })).toBe('{"a":[true,"x"],"b":1,"€":0,"😀":1}');
+    expect(canonicalJson({ b: 1, a: [true, 'x'], '\u20ac': 0, '\ud83d\ude00': 1 })).toBe(
+      '{"a":[true,"x"],"b":1,"€":0,"😀":1}'
+    );
   });
 
   it('rejects values with no JSON form', () => {

@@ -20,10 +20,14 @@ describe('prompt commitments', () => {
 
   it('rejects any opening that does not match', async () => {
     const { commitment, opening } = await commitPrompt('robot');
-    await expect(verifyOpening({ ...opening, prompt: 'robot ' }, commitment.commitment)).rejects.toThrow(/not to the committed/);
+    await expect(verifyOpening({ ...opening, prompt: 'robot ' }, commitment.commitment)).rejects.toThrow(
+      /not to the committed/
+    );
     const other = await commitPrompt('robot');
     expect(other.commitment.commitment).not.toBe(commitment.commitment);
-    await expect(verifyOpening({ ...opening, salt: other.opening.salt }, commitment.commitment)).rejects.toMatchObject({ code: 'OPENING_MISMATCH' });
+    await expect(verifyOpening({ ...opening, salt: other.opening.salt }, commitment.commitment)).rejects.toMatchObject({
+      code: 'OPENING_MISMATCH'
+    });
     await expect(verifyOpening({ ...opening, alg: 'md5' }, commitment.commitment)).rejects.toThrow(/algorithm/);
     await expect(verifyOpening(null, commitment.commitment)).rejects.toThrow(/not an object/);
   });

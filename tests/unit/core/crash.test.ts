@@ -40,7 +40,11 @@ interface Run {
  * create), otherwise `delayMs` after it has reported `appends` more persisted events than it opened with (so
  * every such run makes that much progress, however loaded the machine, and the kill lands within a later append).
  */
-function runAndKill(dir: string, delayMs: number, opts: { fromStart: true } | { fromStart: false; appends: number }): Promise<Run> {
+function runAndKill(
+  dir: string,
+  delayMs: number,
+  opts: { fromStart: true } | { fromStart: false; appends: number }
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [FIXTURE, dir, '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const result: Run = { lastReported: -1, openedWith: -1, ready: false, signal: null, stderr: '' };

@@ -22,7 +22,12 @@ import { isProofError } from '../../../src/lib/core/proofs/errors.ts';
 import { buildBundle } from '../../../src/lib/core/proofs/bundle-build.ts';
 import { verifyBundle } from '../../../src/lib/core/proofs/bundle-verify.ts';
 import { parseNote } from '../../../src/lib/core/merkle/note.ts';
-import { checkPolicyTexts, checkTimestamps, checkVault, storedCheckpointText } from '../../../src/lib/core/stored-check.ts';
+import {
+  checkPolicyTexts,
+  checkTimestamps,
+  checkVault,
+  storedCheckpointText
+} from '../../../src/lib/core/stored-check.ts';
 import { TimestampStore } from '../../../src/lib/core/timestamp/store.ts';
 import { PromptVault } from '../../../src/lib/core/vault.ts';
 import { isLedgerError } from '../../../src/lib/core/errors.ts';
@@ -48,7 +53,8 @@ beforeAll(async () => {
   pristine = new Map((await fs.loadRange([])).map((c) => [c.key.join('/'), c.data]));
   signer = identitySigner((await loadIdentity(fs))!);
   truth = new Map();
-  for (const [k, v] of pristine) if (k.startsWith('log/checkpoints/')) truth.set(Number(k.split('/')[2]), parseNote(fromUtf8(v)).text);
+  for (const [k, v] of pristine)
+    if (k.startsWith('log/checkpoints/')) truth.set(Number(k.split('/')[2]), parseNote(fromUtf8(v)).text);
 });
 afterAll(async () => {
   await tsa?.close();
@@ -97,14 +103,32 @@ async function coreCheck(storage: StorageAdapter): Promise<Array<{ code: string;
   }
   const log = await checkStoredLog(storage, ledger, signer.publicKey);
   const bad = new Set(log.problems.map((p) => p.location));
-  const stamps = await checkTimestamps(storage, async (n) => (bad.has(`log/checkpoints/${String(n).padStart(16, '0')}`) ? undefined : storedCheckpointText(storage, n)));
-  for (const r of [log, stamps, await checkPolicyTexts(storage, ledger, signer.publicKey), await checkVault(storage, ledger, signer.publicKey)]) out.push(...r.problems);
+  const stamps = await checkTimestamps(storage, async (n) =>
+    bad.has(`log/checkpoints/${String(n).padStart(16, '0')}`) ? undefined : storedCheckpointText(storage, n)
+  );
+  for (const r of [
+    log,
+    stamps,
+    await checkPolicyTexts(storage, ledger, signer.publicKey),
+    await checkVault(storage, ledger, signer.publicKey)
+  ])
+    out.push(...r.problems);
   return out;
 }
 
 /** The files of each class as storage keys (the Git journal and the identity file are the CLI test's). */
-const CLASSES = ['document chunk', 'log leaves', 'log state', 'checkpoint', 'time-stamp file', 'time-stamp record', 'policy text', 'vault file'] as const;
-const keyOfClass = (c: (typeof CLASSES)[number]) => (c === 'time-stamp record' ? 'log/timestamps-held' : fx.targets[c].replace(/\+$/, ''));
+const CLASSES = [
+  'document chunk',
+  'log leaves',
+  'log state',
+  'checkpoint',
+  'time-stamp file',
+  'time-stamp record',
+  'policy text',
+  'vault file'
+] as const;
+const keyOfClass = (c: (typeof CLASSES)[number]) =>
+  c === 'time-stamp record' ? 'log/timestamps-held' : fx.targets[c].replace(/\+$/, '');
 
 interface Row {
   file: string;
@@ -152,10 +176,18 @@ async function followOn(storage: StorageAdapter, row: Row): Promise<void> {
     if (text !== undefined && text !== truth.get(Number(k[2])) && k.join('/') !== row.file) row.signedFromDamage++;
   }
   try {
-    const { bytes, bundle } = await buildBundle({ ledger, log, logPublicKey: signer.publicKey, subject: { event: fx.generationId }, allowUnwitnessed: true, timestamps: new TimestampStore(storage) });
+    const { bytes, bundle } = await buildBundle({
+      ledger,
+      log,
+      logPublicKey: signer.publicKey,
+      subject: { event: fx.generationId },
+      allowUnwitnessed: true,
+      timestamps: new TimestampStore(storage)
+    });
     const res = await verifyBundle(bytes, [], { tsaRoots: [tsa.rootDer] });
     expect(res.ok, JSON.stringify(res.failures)).toBe(true);
-    if (truth.get(Number(parseNote(bundle.checkpoint).text.split('\n')[1])) !== parseNote(bundle.checkpoint).text) row.signedFromDamage++;
+    if (truth.get(Number(parseNote(bundle.checkpoint).text.split('\n')[1])) !== parseNote(bundle.checkpoint).text)
+      row.signedFromDamage++;
     row.prove = 'bundle verifies';
   } catch (e) {
     expect((e as { code?: string }).code, String(e)).toMatch(/^[A-Z_]+$/);
@@ -174,10 +206,24 @@ describe('damage to one stored file at a time, through the core', () => {
         await hurt(storage, key, op);
         storage.writes.length = 0;
         const problems = await coreCheck(storage);
-        const row: Row = { file: key, op, detected: problems.length > 0, located: false, writesByCheck: storage.writes.length, sign: '', prove: '', signedFromDamage: 0 };
+        const row: Row = {
+          file: key,
+          op,
+          detected: problems.length > 0,
+          located: false,
+          writesByCheck: storage.writes.length,
+          sign: '',
+          prove: '',
+          signedFromDamage: 0
+        };
         // A chunk of the document that is gone cannot be named by its hash: the event it held is named instead.
         const lostEvent = cls === 'document chunk' && op === 'delete';
-        row.located = problems.some((p) => p.location.includes(key) || (key === 'log/timestamps-held' && p.location === key) || (lostEvent && /log\/leaves/.test(p.location)));
+        row.located = problems.some(
+          (p) =>
+            p.location.includes(key) ||
+            (key === 'log/timestamps-held' && p.location === key) ||
+            (lostEvent && /log\/leaves/.test(p.location))
+        );
         rows.push(row);
         expect(problems, `${key} ${op}`).not.toEqual([]);
         expect(row.located, JSON.stringify(problems)).toBe(true);
@@ -194,8 +240,11 @@ describe('damage to one stored file at a time, through the core', () => {
     const detected = rows.filter((r) => r.detected).length;
     const located = rows.filter((r) => r.located).length;
     const signed = rows.reduce((a, r) => a + r.signedFromDamage, 0);
-    console.log(`damage campaign (core): ${n} cases, detected ${detected} (${((100 * detected) / n).toFixed(0)}%), named ${located}, signed from damage ${signed}`);
-    for (const r of rows) console.log(`  ${r.file.padEnd(58)} ${r.op.padEnd(8)} sign: ${r.sign.padEnd(34)} prove: ${r.prove}`);
+    console.log(
+      `damage campaign (core): ${n} cases, detected ${detected} (${((100 * detected) / n).toFixed(0)}%), named ${located}, signed from damage ${signed}`
+    );
+    for (const r of rows)
+      console.log(`  ${r.file.padEnd(58)} ${r.op.padEnd(8)} sign: ${r.sign.padEnd(34)} prove: ${r.prove}`);
     expect(detected).toBe(n);
     expect(located).toBe(n);
     expect(signed).toBe(0);
@@ -226,7 +275,8 @@ describe('rebuilding the device log (verify --repair)', () => {
       expect(after.problems).toEqual([]);
       expect(after.lacking).toBe(0);
       // The damaged files are kept aside; the checkpoints were not touched.
-      if (op !== 'delete') expect(await storage.load(['log', 'damaged', 'test', ...key.split('/').slice(1)])).toBeDefined();
+      if (op !== 'delete')
+        expect(await storage.load(['log', 'damaged', 'test', ...key.split('/').slice(1)])).toBeDefined();
       for (const [size, text] of truth) expect(await storedCheckpointText(storage, size)).toBe(text);
     });
   }
@@ -241,7 +291,9 @@ describe('rebuilding the device log (verify --repair)', () => {
     expect(r.setAside).toEqual([fx.headSize]);
     expect(r.signed).toEqual([fx.headSize]);
     expect(await storedCheckpointText(storage, fx.headSize)).toBe(truth.get(fx.headSize));
-    expect(await storage.load(['log', 'damaged', 't2', 'checkpoints', key.split('/')[2]])).toEqual(damageBytes(pristine.get(key)!, 'flip'));
+    expect(await storage.load(['log', 'damaged', 't2', 'checkpoints', key.split('/')[2]])).toEqual(
+      damageBytes(pristine.get(key)!, 'flip')
+    );
     const stamps = await checkTimestamps(storage, (n) => storedCheckpointText(storage, n));
     expect(stamps.problems).toEqual([]);
     expect((await checkStoredLog(storage, ledger, signer.publicKey)).problems).toEqual([]);
@@ -271,12 +323,22 @@ describe('the log against the ledger', () => {
     expect(matchLog(log, ledger)).toEqual({ problems: [], lacking: 0 });
     // Behind: a ledger with one event more than the log.
     const w = await Ledger.open({ storage, signer });
-    await w.append('checklist', { project: 'Later', classification: 'public', policySnapshots: [], items: { classified: true, policiesReviewed: true, privacySettingsEnabled: true, inputsSanitized: true } });
+    await w.append('checklist', {
+      project: 'Later',
+      classification: 'public',
+      policySnapshots: [],
+      items: { classified: true, policiesReviewed: true, privacySettingsEnabled: true, inputsSanitized: true }
+    });
     await w.flushed();
     const again = await Ledger.open({ storage });
     expect(matchLog(await DeviceLog.load(storage), again)).toEqual({ problems: [], lacking: 1 });
     await hurt(storage, 'log/state', 'flip');
-    const err = await DeviceLog.load(storage).then((l) => assertLogMatches(l, again)).then(() => undefined, (e) => e);
+    const err = await DeviceLog.load(storage)
+      .then((l) => assertLogMatches(l, again))
+      .then(
+        () => undefined,
+        (e) => e
+      );
     expect(isProofError(err), String(err)).toBe(true);
     expect((err as Error).message).toMatch(/verify --repair/);
   });
@@ -316,7 +378,12 @@ describe('the prompt vault and the time-stamp record', () => {
     const { storage } = await copy();
     const [key] = await storage.listKeys(['vault']);
     const json = JSON.parse(fromUtf8((await storage.load(key))!));
-    await storage.save(key, utf8(JSON.stringify({ ...json, commitment: json.commitment.replace(/^./, (c: string) => (c === '0' ? '1' : '0')) })));
+    await storage.save(
+      key,
+      utf8(
+        JSON.stringify({ ...json, commitment: json.commitment.replace(/^./, (c: string) => (c === '0' ? '1' : '0')) })
+      )
+    );
     const vault = new PromptVault(storage);
     const e1 = await vault.get(key[1]).catch((e) => e);
     expect(isLedgerError(e1) && e1.code).toBe('VAULT_CORRUPT');

@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import * as A from '@automerge/automerge';
-import { DocStore, decodeRecord, encodeRecord, layoutChange, recordsObjectId, scanDoc } from '../../../src/lib/core/docstore.ts';
+import {
+  DocStore,
+  decodeRecord,
+  encodeRecord,
+  layoutChange,
+  recordsObjectId,
+  scanDoc
+} from '../../../src/lib/core/docstore.ts';
 import { sha256HexSync } from '../../../src/lib/core/hash.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { initHash } from '../../../src/lib/core/hash.ts';
 
-const entry = (i: number): [string, string] => [i.toString(16).padStart(64, '0'), JSON.stringify({ n: i, pad: 'x'.repeat(200) })];
+const entry = (i: number): [string, string] => [
+  i.toString(16).padStart(64, '0'),
+  JSON.stringify({ n: i, pad: 'x'.repeat(200) })
+];
 const LEDGER = 'ab'.repeat(32);
 const keys = (store: DocStore): string[] => [...store.entries()].map(([k]) => k);
 
@@ -16,7 +26,10 @@ describe('DocStore', () => {
     const { store } = await DocStore.load(storage);
     const n = 130_000; // records are pairs of entries: 65k records; a spread of this many arguments overflows
     const small = (i: number): [string, string] => [i.toString(16).padStart(64, '0'), String(i)];
-    await store.commit(Array.from({ length: n }, (_, i) => small(i)), LEDGER);
+    await store.commit(
+      Array.from({ length: n }, (_, i) => small(i)),
+      LEDGER
+    );
     const { store: again, problems } = await DocStore.load(storage);
     expect(problems).toEqual([]);
     expect(keys(again)).toHaveLength(n);
@@ -27,7 +40,10 @@ describe('DocStore', () => {
     await initHash();
     const storage = new MemoryStorage();
     const { store } = await DocStore.load(storage, { compactAfter: 100_000 });
-    await store.commit(Array.from({ length: 500 }, (_, i) => entry(i)), LEDGER);
+    await store.commit(
+      Array.from({ length: 500 }, (_, i) => entry(i)),
+      LEDGER
+    );
     await store.compact();
     for (let k = 0; k < 40; k++) await store.commit([entry(1000 + k)]);
     expect((await storage.listKeys(['doc', 'incr'])).length).toBe(40);
@@ -57,7 +73,7 @@ describe('DocStore', () => {
   });
 });
 
-describe('DocStore layout (a records list made by the ledger\'s layout change)', () => {
+describe("DocStore layout (a records list made by the ledger's layout change)", () => {
   it('gives every device that starts a copy of a ledger the same records list, so their documents merge whole', async () => {
     await initHash();
     const a = (await DocStore.load(new MemoryStorage())).store;
@@ -86,7 +102,10 @@ describe('DocStore layout (a records list made by the ledger\'s layout change)',
     expect(await DocStore.isEmpty(s.storage)).toBe(true);
     await s.commit([entry(5), entry(6), [`${entry(5)[0]}.git`, 'x']]);
     expect(A.getObjectId(s.doc.records!)).toBe(recordsObjectId(entry(5)[0]));
-    expect(s.doc.records!.map((r) => r.val)).toEqual([`${entry(5)[0]} ${entry(5)[1]}\n${entry(5)[0]}.git x`, `${entry(6)[0]} ${entry(6)[1]}`]);
+    expect(s.doc.records!.map((r) => r.val)).toEqual([
+      `${entry(5)[0]} ${entry(5)[1]}\n${entry(5)[0]}.git x`,
+      `${entry(6)[0]} ${entry(6)[1]}`
+    ]);
   });
 
   it('reads a document of the first layout (one root key per entry) and adds the records list on its next write', async () => {
@@ -120,7 +139,10 @@ describe('DocStore layout (a records list made by the ledger\'s layout change)',
   });
 
   it('encodes records that decode to the same entries, and refuses entries a record cannot hold', () => {
-    const entries: Array<[string, string]> = [['k1', '{"a":"b c"}'], ['k1.git', 'sig']];
+    const entries: Array<[string, string]> = [
+      ['k1', '{"a":"b c"}'],
+      ['k1.git', 'sig']
+    ];
     expect(decodeRecord(encodeRecord(entries))).toEqual({ entries });
     expect(() => encodeRecord([['a b', 'v']])).toThrow(TypeError);
     expect(() => encodeRecord([['k', 'line\nbreak']])).toThrow(TypeError);

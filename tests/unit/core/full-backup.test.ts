@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { decryptKeyBackup, encryptKeyBackup } from '../../../src/lib/core/backup.ts';
-import { decryptFullBackup, encryptFullBackup, parseFullBackup, FULL_BACKUP_FORMAT } from '../../../src/lib/core/full-backup.ts';
+import {
+  decryptFullBackup,
+  encryptFullBackup,
+  parseFullBackup,
+  FULL_BACKUP_FORMAT
+} from '../../../src/lib/core/full-backup.ts';
 import { exportPrivateKey, generateDeviceKey } from '../../../src/lib/core/keys.ts';
 import { commitPrompt } from '../../../src/lib/core/commitment.ts';
 import { sha256Hex } from '../../../src/lib/core/hash.ts';
@@ -16,8 +21,18 @@ async function makeBackup() {
   const key = await encryptKeyBackup(await exportPrivateKey(k.privateKey), k.publicKey, 'Ada', PASS, FAST);
   const text = 'Tripo privacy policy\n\nWe may train on your inputs.';
   const { opening } = await commitPrompt('a small brass robot, low poly');
-  const payload = { key, ledger: '{"format":"provenance-ledger/export/v2"}\n', texts: [[await sha256Hex(utf8(text)), text]] as Array<[string, string]>, prompts: [opening] };
-  const backup = await encryptFullBackup(payload, { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 }, PASS, FAST);
+  const payload = {
+    key,
+    ledger: '{"format":"provenance-ledger/export/v2"}\n',
+    texts: [[await sha256Hex(utf8(text)), text]] as Array<[string, string]>,
+    prompts: [opening]
+  };
+  const backup = await encryptFullBackup(
+    payload,
+    { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 },
+    PASS,
+    FAST
+  );
   return { backup, payload, text: JSON.stringify(backup) };
 }
 
@@ -58,7 +73,12 @@ describe('complete backup (key, ledger, policy texts, prompt vault)', () => {
   it('carries the team keys of every epoch the device holds, with their covers, sealed with the rest', async () => {
     const { payload } = await makeBackup();
     const teamKeys = [newTeamKey(2, ['c'.repeat(64)]), newTeamKey(1)];
-    const backup = await encryptFullBackup({ ...payload, teamKeys }, { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 }, PASS, FAST);
+    const backup = await encryptFullBackup(
+      { ...payload, teamKeys },
+      { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 },
+      PASS,
+      FAST
+    );
     const text = JSON.stringify(backup);
     expect(text).not.toContain('teamKeys');
     const { payload: back } = await decryptFullBackup(text, PASS);
@@ -75,7 +95,12 @@ describe('complete backup (key, ledger, policy texts, prompt vault)', () => {
     expect('teamKeys' in back).toBe(false);
     expect(back.ledger).toBe(payload.ledger);
     // An empty list is written as no field at all.
-    const none = await encryptFullBackup({ ...payload, teamKeys: [] }, { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 }, PASS, FAST);
+    const none = await encryptFullBackup(
+      { ...payload, teamKeys: [] },
+      { ledgerId: LEDGER_ID, ledgerName: 'Brass Robot Studio', events: 1 },
+      PASS,
+      FAST
+    );
     expect('teamKeys' in (await decryptFullBackup(JSON.stringify(none), PASS)).payload).toBe(false);
   });
 
@@ -86,11 +111,17 @@ describe('complete backup (key, ledger, policy texts, prompt vault)', () => {
       [{ epoch: 1, key: new Uint8Array(16), covers: [] }],
       [{ epoch: 0, key: new Uint8Array(32), covers: [] }],
       [{ epoch: 1, key: new Uint8Array(32), covers: ['not an event id'] }],
-      [{ epoch: 1, key: new Uint8Array(32), covers: [] }, { epoch: 1, key: new Uint8Array(32), covers: [] }]
+      [
+        { epoch: 1, key: new Uint8Array(32), covers: [] },
+        { epoch: 1, key: new Uint8Array(32), covers: [] }
+      ]
     ];
     for (const teamKeys of spoilt) {
       const b = await encryptFullBackup({ ...payload, teamKeys }, meta, PASS, FAST);
-      await expect(decryptFullBackup(JSON.stringify(b), PASS)).rejects.toMatchObject({ code: 'BAD_BACKUP', message: expect.stringMatching(/team keys/) });
+      await expect(decryptFullBackup(JSON.stringify(b), PASS)).rejects.toMatchObject({
+        code: 'BAD_BACKUP',
+        message: expect.stringMatching(/team keys/)
+      });
     }
   });
 
@@ -105,13 +136,19 @@ describe('complete backup (key, ledger, policy texts, prompt vault)', () => {
     const i = Math.floor(ct.length / 2);
     const flipped = { ...backup, ciphertext: ct.slice(0, i) + (ct[i] === 'A' ? 'B' : 'A') + ct.slice(i + 1) };
     await expect(decryptFullBackup(JSON.stringify(flipped), PASS)).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
-    await expect(decryptFullBackup(JSON.stringify({ ...backup, ledgerName: 'Other' }), PASS)).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
-    await expect(decryptFullBackup(JSON.stringify({ ...backup, ledgerId: 'b'.repeat(64) }), PASS)).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
+    await expect(decryptFullBackup(JSON.stringify({ ...backup, ledgerName: 'Other' }), PASS)).rejects.toMatchObject({
+      code: 'BAD_PASSPHRASE'
+    });
+    await expect(
+      decryptFullBackup(JSON.stringify({ ...backup, ledgerId: 'b'.repeat(64) }), PASS)
+    ).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
   });
 
   it('refuses a truncated file and a file that is not a backup', async () => {
     const { text, backup } = await makeBackup();
-    await expect(decryptFullBackup(text.slice(0, Math.floor(text.length * 0.7)), PASS)).rejects.toMatchObject({ code: 'BAD_BACKUP' });
+    await expect(decryptFullBackup(text.slice(0, Math.floor(text.length * 0.7)), PASS)).rejects.toMatchObject({
+      code: 'BAD_BACKUP'
+    });
     // cut short inside the ciphertext but still JSON: authentication fails
     const cut = { ...backup, ciphertext: backup.ciphertext.slice(0, backup.ciphertext.length - 10) };
     await expect(decryptFullBackup(JSON.stringify(cut), PASS)).rejects.toMatchObject({ code: 'BAD_PASSPHRASE' });
@@ -121,6 +158,8 @@ describe('complete backup (key, ledger, policy texts, prompt vault)', () => {
 
   it('refuses a short passphrase when making one', async () => {
     const { payload } = await makeBackup();
-    await expect(encryptFullBackup(payload, { ledgerId: LEDGER_ID, ledgerName: 'x', events: 1 }, 'short', FAST)).rejects.toThrow(/at least 8/);
+    await expect(
+      encryptFullBackup(payload, { ledgerId: LEDGER_ID, ledgerName: 'x', events: 1 }, 'short', FAST)
+    ).rejects.toThrow(/at least 8/);
   });
 });

@@ -9,7 +9,9 @@ describe('Ledger', () => {
     const { ledger, signer } = await newLedger();
     expect(ledger.name).toBe('Studio');
     expect(ledger.events()).toHaveLength(1);
-    expect(ledger.roster()).toEqual([expect.objectContaining({ key: signer.publicKey, name: 'Ada', role: 'owner', active: true })]);
+    expect(ledger.roster()).toEqual([
+      expect.objectContaining({ key: signer.publicKey, name: 'Ada', role: 'owner', active: true })
+    ]);
     expect(ledger.heads()).toEqual([ledger.id]);
   });
 
@@ -47,15 +49,24 @@ describe('Ledger', () => {
   it('lets an owner add a member, whose events then count; a removed member can no longer append', async () => {
     const { ledger, storage } = await newLedger();
     const bob = await newSigner();
-    await ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' } });
+    await ledger.append('member', {
+      action: 'add',
+      member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' }
+    });
     const asBob = await Ledger.open({ storage, signer: bob });
     await asBob.append('generation', generationBody());
     // Bob may not change the roster.
     await expect(
-      asBob.append('member', { action: 'add', member: { id: 'eve', name: 'Eve', key: (await newSigner()).publicKey, role: 'member' } })
+      asBob.append('member', {
+        action: 'add',
+        member: { id: 'eve', name: 'Eve', key: (await newSigner()).publicKey, role: 'member' }
+      })
     ).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED' });
     const owner = await Ledger.open({ storage, signer: ledger.signer });
-    await owner.append('member', { action: 'remove', member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' } });
+    await owner.append('member', {
+      action: 'remove',
+      member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' }
+    });
     const asBob2 = await Ledger.open({ storage, signer: bob });
     await expect(asBob2.append('generation', generationBody())).rejects.toMatchObject({ code: 'AUTHOR_REMOVED' });
     expect((await owner.verify()).ok).toBe(true);
@@ -66,8 +77,17 @@ describe('Ledger', () => {
     const gen = await ledger.append('generation', generationBody());
     const out = (gen.event.body as any).outputs[0];
     const retopo = { name: 'robot-retopo.fbx', format: 'fbx', size: 999, sha256: 'ab'.repeat(32) };
-    await ledger.append('export', { generation: gen.id, files: [out], destination: { label: 'Vault SSD', kind: 'encrypted-drive', encrypted: true } });
-    await ledger.append('derivation', { parents: [out], outputs: [retopo], tool: { name: 'Blender', version: '4.5' }, operation: 'retopology' });
+    await ledger.append('export', {
+      generation: gen.id,
+      files: [out],
+      destination: { label: 'Vault SSD', kind: 'encrypted-drive', encrypted: true }
+    });
+    await ledger.append('derivation', {
+      parents: [out],
+      outputs: [retopo],
+      tool: { name: 'Blender', version: '4.5' },
+      operation: 'retopology'
+    });
     await ledger.append('handoff', { files: [retopo], recipient: { name: 'Client Co' } });
     await ledger.append('generation', generationBody()); // unrelated
     const chain = ledger.trace(retopo.sha256).map((e) => e.event.type);
@@ -96,7 +116,10 @@ describe('Ledger', () => {
     const json = JSON.stringify({ event: ev.event, sig: ev.sig });
     const canonical = (await import('../../../src/lib/core/canonical.ts')).canonicalJson(JSON.parse(json));
     const forgedEvent = { ...ev.event, body: { ...(ev.event.body as object), project: 'Stolen' } };
-    const forged = (await import('../../../src/lib/core/canonical.ts')).canonicalJson({ event: forgedEvent, sig: ev.sig });
+    const forged = (await import('../../../src/lib/core/canonical.ts')).canonicalJson({
+      event: forgedEvent,
+      sig: ev.sig
+    });
     const forgedId = (await import('../../../src/lib/core/event.ts')).eventId;
     const fid = await forgedId(forgedEvent as any);
     const res = await ledger.receive([
@@ -116,7 +139,10 @@ describe('Ledger', () => {
     const good = await other.append('generation', generationBody());
     const bad = await other.append('generation', generationBody());
     const { canonicalJson } = await import('../../../src/lib/core/canonical.ts');
-    const forgedEnvelope = canonicalJson({ event: { ...bad.event, body: { ...(bad.event.body as object), project: 'Stolen' } }, sig: bad.sig });
+    const forgedEnvelope = canonicalJson({
+      event: { ...bad.event, body: { ...(bad.event.body as object), project: 'Stolen' } },
+      sig: bad.sig
+    });
     const entries: Array<[string, string]> = [
       [good.id, other.envelopeJson(good.id)!],
       [`${good.id}.git`, other.journalSignature(good.id)!],
@@ -136,12 +162,18 @@ describe('Ledger', () => {
     expect((await ledger.receive(entries.slice(0, 2), { allOrNothing: true })).accepted).toEqual([good.id]);
   });
 
-  it('dates an event after its parents, even when the device clock goes back (its newest parent\'s time plus 1 ms)', async () => {
+  it("dates an event after its parents, even when the device clock goes back (its newest parent's time plus 1 ms)", async () => {
     const storage = new MemoryStorage();
     const signer = await newSigner();
     const times = ['2026-11-01T10:00:00.000Z', '2026-11-01T12:00:00.000Z', '2026-11-01T09:00:00.000Z'];
     let i = 0;
-    const ledger = await Ledger.create({ storage, signer, memberName: 'Ada', ledgerName: 'S', now: () => new Date(times[Math.min(i++, 2)]) });
+    const ledger = await Ledger.create({
+      storage,
+      signer,
+      memberName: 'Ada',
+      ledgerName: 'S',
+      now: () => new Date(times[Math.min(i++, 2)])
+    });
     await ledger.append('generation', generationBody());
     const late = await ledger.append('generation', generationBody());
     expect(late.event.time).toBe('2026-11-01T12:00:00.001Z');
@@ -177,13 +209,19 @@ describe('Ledger', () => {
     const genuine = canonicalJson({ event: ev.event, sig: ev.sig });
     const badSig = ev.sig.slice(0, 10) + (ev.sig[10] === 'A' ? 'B' : 'A') + ev.sig.slice(11);
     const forged = canonicalJson({ event: ev.event, sig: badSig });
-    for (const order of [[genuine, forged], [forged, genuine]]) {
+    for (const order of [
+      [genuine, forged],
+      [forged, genuine]
+    ]) {
       const res = await ledger.receive(order.map((j) => [ev.id, j] as [string, string]));
       expect(res.accepted).toEqual([]);
       expect(res.problems).toEqual([expect.objectContaining({ code: 'DUPLICATE_EVENT', eventId: ev.id })]);
       expect(ledger.get(ev.id)).toBeUndefined();
     }
-    const ok = await ledger.receive([[ev.id, genuine], [ev.id, genuine]]);
+    const ok = await ledger.receive([
+      [ev.id, genuine],
+      [ev.id, genuine]
+    ]);
     expect(ok.accepted).toEqual([ev.id]);
   });
 });

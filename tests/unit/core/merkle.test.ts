@@ -169,8 +169,12 @@ describe('hash: RFC 9162 tree hashing', () => {
   it('has the RFC 6962 known answers for the empty tree and leaves', () => {
     expect(hex(emptyRoot())).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     expect(hex(hasher.emptyRoot())).toBe(hex(emptyRoot()));
-    expect(hex(hasher.hashLeaf(new Uint8Array()))).toBe('6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d');
-    expect(hex(hasher.hashLeaf(fromHex('00')))).toBe('96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7');
+    expect(hex(hasher.hashLeaf(new Uint8Array()))).toBe(
+      '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d'
+    );
+    expect(hex(hasher.hashLeaf(fromHex('00')))).toBe(
+      '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7'
+    );
   });
 
   it('agrees with node:crypto on leaves of every size around the one-update threshold and on nodes', () => {
@@ -196,7 +200,16 @@ describe('hash: RFC 9162 tree hashing', () => {
 // ---------------------------------------------------------------------------------------------------------------
 describe('tree: incremental Merkle tree', () => {
   // RFC 6962 test data, as in transparency-dev/merkle proof/verify_test.go.
-  const rfcLeaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'];
+  const rfcLeaves = [
+    '',
+    '00',
+    '10',
+    '2021',
+    '3031',
+    '40414243',
+    '5051525354555657',
+    '606162636465666768696a6b6c6d6e6f'
+  ];
   const rfcRoots = [
     '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
     'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
@@ -227,7 +240,9 @@ describe('tree: incremental Merkle tree', () => {
       '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
       '6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4'
     ]);
-    expect(tree.inclusionProof(2, 3).map(hex)).toEqual(['fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125']);
+    expect(tree.inclusionProof(2, 3).map(hex)).toEqual([
+      'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125'
+    ]);
     expect(tree.inclusionProof(1, 5).map(hex)).toEqual([
       '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
       '5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e',
@@ -297,7 +312,10 @@ describe('tree: incremental Merkle tree', () => {
               expectCode(() => verifyInclusion(hasher, m, n, leaf, bad, root), 'INCLUSION_PROOF_INVALID');
             }
             if (n > 1) expectCode(() => verifyInclusion(hasher, (m + 1 + (pick % (n - 1))) % n, n, leaf, proof, root));
-            expectCode(() => verifyInclusion(hasher, m, n, leaf, proof, ref.mth(0, (n % N) + 1)), 'INCLUSION_PROOF_INVALID');
+            expectCode(
+              () => verifyInclusion(hasher, m, n, leaf, proof, ref.mth(0, (n % N) + 1)),
+              'INCLUSION_PROOF_INVALID'
+            );
             // (A changed tree size can keep the proof's shape, e.g. leaf 0 of 5 or 6 leaves: the root binds the size.)
           }
         ),
@@ -523,7 +541,8 @@ if (existsSync(merkleVectors)) {
       const v = parseVector<ConsistencyVector>(file);
       const name = `consistency ${path.relative(merkleVectors, file)}: ${v.desc} ${v.wantErr ? 'is rejected' : 'verifies'}`;
       it(name, () => {
-        const run = () => verifyConsistency(hasher, v.size1, v.size2, (v.proof ?? []).map(b64), b64(v.root1), b64(v.root2));
+        const run = () =>
+          verifyConsistency(hasher, v.size1, v.size2, (v.proof ?? []).map(b64), b64(v.root1), b64(v.root2));
         if (v.wantErr) expectCode(run);
         else run();
       });
@@ -531,7 +550,16 @@ if (existsSync(merkleVectors)) {
 
     it('the happy paths agree with proofs from our own tree', () => {
       // Happy-path trees are RFC 6962 trees of the verify_test.go leaves; rebuild and compare.
-      const rfcLeaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'];
+      const rfcLeaves = [
+        '',
+        '00',
+        '10',
+        '2021',
+        '3031',
+        '40414243',
+        '5051525354555657',
+        '606162636465666768696a6b6c6d6e6f'
+      ];
       const tree = new MerkleTree(hasher);
       for (const l of rfcLeaves) tree.appendData(fromHex(l));
       let compared = 0;
@@ -558,8 +586,10 @@ describe('note: C2SP signed-note', () => {
   const peterSeed = 'AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz'; // from PRIVATE+KEY+PeterNeumann+c74f20a3+…
   const enochKey = 'EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop';
   const text = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
-  const peterSig = '— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
-  const enochSig = '— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n';
+  const peterSig =
+    '— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
+  const enochSig =
+    '— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n';
   let peter: NoteVerifier;
   let enoch: NoteVerifier;
   beforeAll(async () => {
@@ -628,12 +658,21 @@ describe('note: C2SP signed-note', () => {
     await expectCodeAsync(openNote(text + '\n' + peterSig + enochSig, []), 'NOTE_UNVERIFIED');
     const garbled = text + '\n' + peterSig.slice(0, 60) + 'ABCD' + peterSig.slice(60);
     await expectCodeAsync(openNote(garbled, [peter]), 'NOTE_SIGNATURE_INVALID');
-    await expectCodeAsync(openNote(text.replace('answer', 'answers') + '\n' + peterSig, [peter]), 'NOTE_SIGNATURE_INVALID');
+    await expectCodeAsync(
+      openNote(text.replace('answer', 'answers') + '\n' + peterSig, [peter]),
+      'NOTE_SIGNATURE_INVALID'
+    );
     // A bad signature from a known key spoils the note even when another copy is good.
     const raw = fromBase64(peterSig.slice('— PeterNeumann '.length, -1));
     raw[raw.length - 1] ^= 1;
-    await expectCodeAsync(openNote(`${text}\n${peterSig}— PeterNeumann ${toBase64(raw)}\n`, [peter]), 'NOTE_SIGNATURE_INVALID');
-    await expectCodeAsync(openNote(text + '\n' + peterSig, [peter, await createEd25519Verifier(peterKey)]), 'VERIFIER_AMBIGUOUS');
+    await expectCodeAsync(
+      openNote(`${text}\n${peterSig}— PeterNeumann ${toBase64(raw)}\n`, [peter]),
+      'NOTE_SIGNATURE_INVALID'
+    );
+    await expectCodeAsync(
+      openNote(text + '\n' + peterSig, [peter, await createEd25519Verifier(peterKey)]),
+      'VERIFIER_AMBIGUOUS'
+    );
   });
 
   it('rejects malformed notes', async () => {
@@ -643,7 +682,9 @@ describe('note: C2SP signed-note', () => {
       text + '\n' + peterSig.slice(0, -1),
       '\x01' + text + '\n' + peterSig,
       Uint8Array.of(0xff, ...utf8(text + '\n' + peterSig)),
-      text + '\n' + '— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n',
+      text +
+        '\n' +
+        '— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n',
       text + '\n' + peterSig + 'Unexpected line.\n',
       text + '\n' + peterSig.replace('—', '-'),
       text + '\n' + '— PeterNeumann\n',
@@ -775,14 +816,18 @@ describe('checkpoint: C2SP tlog-checkpoint', () => {
     expect(again.note.unverified.map((s) => s.name)).toEqual(['team.example/other']);
     // Signed by a known non-log key only: not a checkpoint of this log.
     await expectCodeAsync(
-      openCheckpoint(await signCheckpoint(cp, [stranger]), logVerifier, [await createEd25519Verifier(stranger.verifierKey)]),
+      openCheckpoint(await signCheckpoint(cp, [stranger]), logVerifier, [
+        await createEd25519Verifier(stranger.verifierKey)
+      ]),
       'NOTE_UNVERIFIED'
     );
   });
 
   it('links two checkpoints of a growing tree with a consistency proof', async () => {
     const { tree } = buildTree(1000, 5);
-    const old = parseCheckpoint(formatCheckpoint({ origin: 'o', size: 600, rootHash: tree.rootAt(600), extensions: [] }));
+    const old = parseCheckpoint(
+      formatCheckpoint({ origin: 'o', size: 600, rootHash: tree.rootAt(600), extensions: [] })
+    );
     const now = parseCheckpoint(formatCheckpoint({ origin: 'o', size: 1000, rootHash: tree.root(), extensions: [] }));
     verifyConsistency(hasher, old.size, now.size, tree.consistencyProof(600), old.rootHash, now.rootHash);
   });
@@ -801,13 +846,18 @@ describe('cosignature: C2SP tlog-cosignature (Ed25519, type 0x04)', () => {
     const pkcs8 = Uint8Array.of(...fromHex('302e020100300506032b657004220420'), ...fromHex(seed));
     return {
       privateKey: await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']),
-      publicKey: await crypto.subtle.importKey('raw', fromHex(pub) as BufferSource, { name: 'Ed25519' }, true, ['verify'])
+      publicKey: await crypto.subtle.importKey('raw', fromHex(pub) as BufferSource, { name: 'Ed25519' }, true, [
+        'verify'
+      ])
     };
   }
-  const newPair = async () => (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
+  const newPair = async () =>
+    (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
 
   it('builds the signed message of the spec', () => {
-    expect(new TextDecoder().decode(cosignatureMessage(body, 1679315147))).toBe(`cosignature/v1\ntime 1679315147\n${body}`);
+    expect(new TextDecoder().decode(cosignatureMessage(body, 1679315147))).toBe(
+      `cosignature/v1\ntime 1679315147\n${body}`
+    );
     expectCode(() => cosignatureMessage(body, -1), 'COSIGNATURE_MALFORMED');
   });
 
@@ -844,7 +894,9 @@ describe('cosignature: C2SP tlog-cosignature (Ed25519, type 0x04)', () => {
     const cosigned = await cosignCheckpoint((await openCheckpoint(cp2, log)).note, alice);
     const opened = await openCosignedCheckpoint(cosigned, log, [aliceV]);
     expect(opened.checkpoint.size).toBe(50);
-    expect(opened.cosignatures).toEqual([{ name: 'team.example/alice-witness', keyId: alice.keyId, timestamp: 1_800_000_000 }]);
+    expect(opened.cosignatures).toEqual([
+      { name: 'team.example/alice-witness', keyId: alice.keyId, timestamp: 1_800_000_000 }
+    ]);
     // Without knowing alice the cosignature is ignored, the checkpoint still opens.
     expect((await openCosignedCheckpoint(cosigned, log, [])).cosignatures).toEqual([]);
 

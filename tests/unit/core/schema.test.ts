@@ -12,18 +12,17 @@ import {
   EVENT_TYPES
 } from '../../../src/lib/core/validate.ts';
 import * as T from '../../../src/lib/core/types.ts';
-import {
-  buildValidatorsDeclarations,
-  buildValidatorsSource,
-  OUTPUT
-} from '../../../scripts/build-validators.js';
+import { buildValidatorsDeclarations, buildValidatorsSource, OUTPUT } from '../../../scripts/build-validators.js';
 
 const SCHEMA_DIR = new URL('../../../ledger-schema/', import.meta.url);
 const VALID = new URL('examples/valid/', SCHEMA_DIR);
 const INVALID = new URL('examples/invalid/', SCHEMA_DIR);
 
 const readJson = (u: URL) => JSON.parse(readFileSync(u, 'utf8'));
-const jsonFiles = (dir: URL) => readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const jsonFiles = (dir: URL) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 const schemas: Record<string, any> = Object.fromEntries(
   readdirSync(SCHEMA_DIR)
     .filter((f) => f.endsWith('.schema.json'))
@@ -129,11 +128,15 @@ describe('problems are readable', () => {
     expect(problems).toHaveLength(3);
     expect(problems).toEqual(
       expect.arrayContaining([
-        { path: '/body/mode', message: expect.stringMatching(/^body\.mode must be one of "text-to-3d", "image-to-3d", /) },
+        {
+          path: '/body/mode',
+          message: expect.stringMatching(/^body\.mode must be one of "text-to-3d", "image-to-3d", /)
+        },
         { path: '/body/project', message: 'body.project is required' },
         {
           path: '/body/settings/extra/bad key',
-          message: 'body.settings.extra["bad key"] is not an allowed name: it must be 1 to 64 letters, digits, "_", "." or "-"'
+          message:
+            'body.settings.extra["bad key"] is not an allowed name: it must be 1 to 64 letters, digits, "_", "." or "-"'
         }
       ])
     );
@@ -142,13 +145,17 @@ describe('problems are readable', () => {
   it('explains fields that are forbidden in context', () => {
     const g = readJson(new URL('member-create.json', VALID));
     g.ledger = '0'.repeat(64);
-    expect(validateEvent(g)).toEqual([{ path: '/ledger', message: expect.stringMatching(/^ledger must be absent in the genesis event/) }]);
+    expect(validateEvent(g)).toEqual([
+      { path: '/ledger', message: expect.stringMatching(/^ledger must be absent in the genesis event/) }
+    ]);
   });
 
   it('validates a body on its own with paths relative to the body', () => {
     const body = gen().body;
     body.outputs = [];
-    expect(validateBody('generation', body)).toEqual([{ path: '/outputs', message: 'body.outputs must have at least one item' }]);
+    expect(validateBody('generation', body)).toEqual([
+      { path: '/outputs', message: 'body.outputs must have at least one item' }
+    ]);
     expect(validateBody('nope' as T.EventType, {})[0].message).toMatch(/unknown event type/);
   });
 
@@ -182,14 +189,19 @@ describe('hostile input', () => {
       })(e, '');
       for (const [o, p] of objects) {
         o.__proto__evil = 1;
-        expect(validateEvent(e).map((x) => x.path), `${f} ${p}`).toEqual([`${p}/__proto__evil`]);
+        expect(
+          validateEvent(e).map((x) => x.path),
+          `${f} ${p}`
+        ).toEqual([`${p}/__proto__evil`]);
         delete o.__proto__evil;
       }
     }
   });
 
   it('rejects a JSON "__proto__" member as an unknown field', () => {
-    const e = JSON.parse(JSON.stringify(valid()).replace('"recipient":{', '"recipient":{"__proto__":{"isAdmin":true},'));
+    const e = JSON.parse(
+      JSON.stringify(valid()).replace('"recipient":{', '"recipient":{"__proto__":{"isAdmin":true},')
+    );
     expect(validateEvent(e).map((p) => p.path)).toEqual(['/body/recipient/__proto__']);
   });
 

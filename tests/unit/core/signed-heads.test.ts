@@ -56,7 +56,8 @@ const verifyBoth = async (storage: StorageAdapter, ledgerId: string) => ({
   byHeads: await Ledger.verifyStorage(storage, ledgerId),
   full: await Ledger.verifyStorage(storage, ledgerId, { full: true })
 });
-const named = (r: { problems: Array<{ code: string; eventId?: string; location?: string }> }) => r.problems.map((p) => [p.code, p.eventId, p.location]);
+const named = (r: { problems: Array<{ code: string; eventId?: string; location?: string }> }) =>
+  r.problems.map((p) => [p.code, p.eventId, p.location]);
 
 /** The envelope of `id` with `edit` applied to its parsed form, serialized canonically again. */
 const edited = (json: string, edit: (env: any) => void) => {
@@ -95,7 +96,16 @@ describe('verify by signed tree heads', () => {
     expect(r.result.ok).toBe(true);
     expect(r.result.signatures).toEqual({ mode: 'signed-heads', covered: 5, headSize: 5 });
     expect(r.checks).toBe(3); // the checkpoint, the new event's signature and its journal signature
-    const forged = await withDoc(storage, A.change(A.clone(later.doc), (d: any) => setEntry(d, ev.id, edited(entryOf(d, ev.id)!, (e) => (e.sig = flipSig(e.sig))))));
+    const forged = await withDoc(
+      storage,
+      A.change(A.clone(later.doc), (d: any) =>
+        setEntry(
+          d,
+          ev.id,
+          edited(entryOf(d, ev.id)!, (e) => (e.sig = flipSig(e.sig)))
+        )
+      )
+    );
     const { byHeads, full } = await verifyBoth(forged, ledger.id);
     expect(named(byHeads)).toEqual([['SIGNATURE_INVALID', ev.id, `event ${ev.id}`]]);
     expect(named(byHeads)).toEqual(named(full));
@@ -124,12 +134,18 @@ describe('verify by signed tree heads', () => {
     }
     let caught = 0;
     for (const [what, value] of tampers) {
-      const damaged = await withDoc(storage, A.change(A.clone(ledger.doc), (d: any) => setEntry(d, victim, value)));
+      const damaged = await withDoc(
+        storage,
+        A.change(A.clone(ledger.doc), (d: any) => setEntry(d, victim, value))
+      );
       const { byHeads, full } = await verifyBoth(damaged, ledger.id);
       expect(byHeads.ok, what).toBe(false);
       expect(byHeads.signatures?.covered, `${what}: a head over other bytes covers nothing`).toBe(0);
       expect(named(byHeads), what).toEqual(named(full));
-      expect(byHeads.problems.some((p) => p.eventId === victim), what).toBe(true);
+      expect(
+        byHeads.problems.some((p) => p.eventId === victim),
+        what
+      ).toBe(true);
       caught++;
     }
     expect(caught).toBe(tampers.length);
@@ -138,13 +154,23 @@ describe('verify by signed tree heads', () => {
   it('covers only the events of the key that signed the checkpoint: a teammate’s event in the log is checked by itself', async () => {
     const { ledger, storage, signer } = await newLedger();
     const bob = await newSigner();
-    await ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' } });
+    await ledger.append('member', {
+      action: 'add',
+      member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' }
+    });
     // Bob appends on his copy; the owner's device receives his event.
     const copy = new MemoryStorage();
     for (const c of await storage.loadRange([])) await copy.save(c.key, c.data);
-    const asBob = await Ledger.open({ storage: copy, signer: bob, now: steppingClock(Date.parse('2026-11-03T00:00:00.000Z')) });
+    const asBob = await Ledger.open({
+      storage: copy,
+      signer: bob,
+      now: steppingClock(Date.parse('2026-11-03T00:00:00.000Z'))
+    });
     const bobs = await asBob.append('generation', generationBody());
-    const got = await ledger.receive([[bobs.id, asBob.envelopeJson(bobs.id)!], [sigKey(bobs.id), asBob.journalSignature(bobs.id)!]]);
+    const got = await ledger.receive([
+      [bobs.id, asBob.envelopeJson(bobs.id)!],
+      [sigKey(bobs.id), asBob.journalSignature(bobs.id)!]
+    ]);
     expect(got.accepted).toEqual([bobs.id]);
     const log = await DeviceLog.attach(ledger, storage, { signer });
     await log.settled();
@@ -155,7 +181,13 @@ describe('verify by signed tree heads', () => {
     expect(r.checks).toBe(3); // the checkpoint, Bob's event signature and his journal signature
 
     // Bob's event with a forged signature, logged and signed over by the owner's device: still refused.
-    const forgedDoc = A.change(A.clone(ledger.doc), (d: any) => setEntry(d, bobs.id, edited(entryOf(d, bobs.id)!, (e) => (e.sig = flipSig(e.sig)))));
+    const forgedDoc = A.change(A.clone(ledger.doc), (d: any) =>
+      setEntry(
+        d,
+        bobs.id,
+        edited(entryOf(d, bobs.id)!, (e) => (e.sig = flipSig(e.sig)))
+      )
+    );
     const forged = await resignedLog(forgedDoc, storage, signer);
     const { byHeads, full } = await verifyBoth(forged, ledger.id);
     expect(byHeads.signatures).toEqual({ mode: 'signed-heads', covered: 2, headSize: 3 });
@@ -167,7 +199,13 @@ describe('verify by signed tree heads', () => {
     const { ledger, storage, signer } = await signedLedger();
     const own = ledger.events().at(-1)!.id; // the newest: no event names it as a parent
     // The device key itself signs a head over its own event with a broken event signature (only its holder can).
-    const doc = A.change(A.clone(ledger.doc), (d: any) => setEntry(d, own, edited(entryOf(d, own)!, (e) => (e.sig = flipSig(e.sig)))));
+    const doc = A.change(A.clone(ledger.doc), (d: any) =>
+      setEntry(
+        d,
+        own,
+        edited(entryOf(d, own)!, (e) => (e.sig = flipSig(e.sig)))
+      )
+    );
     const resigned = await resignedLog(doc, storage, signer);
     const { byHeads, full } = await verifyBoth(resigned, ledger.id);
     expect(byHeads.ok).toBe(true);
@@ -185,8 +223,18 @@ describe('verify by signed tree heads', () => {
     swapped.set(leaves.subarray(64, 96), 128);
     swapped.set(leaves.subarray(128, 160), 64); // the ids of leaves 1 and 2 exchanged
     const damages: Array<[string, (s: MemoryStorage) => Promise<void>]> = [
-      ['checkpoint signature changed', (s) => s.save(cpKey, utf8(note.replace(/ (\S)(\S+)\n$/, (_m, a: string, b: string) => ` ${a === 'A' ? 'B' : 'A'}${b}\n`)))],
-      ['checkpoint root changed', (s) => s.save(cpKey, utf8(note.replace(/\n([A-Za-z0-9+/])/, (_m, a: string) => `\n${a === 'A' ? 'B' : 'A'}`)))],
+      [
+        'checkpoint signature changed',
+        (s) =>
+          s.save(
+            cpKey,
+            utf8(note.replace(/ (\S)(\S+)\n$/, (_m, a: string, b: string) => ` ${a === 'A' ? 'B' : 'A'}${b}\n`))
+          )
+      ],
+      [
+        'checkpoint root changed',
+        (s) => s.save(cpKey, utf8(note.replace(/\n([A-Za-z0-9+/])/, (_m, a: string) => `\n${a === 'A' ? 'B' : 'A'}`)))
+      ],
       ['checkpoint gone', (s) => s.remove(cpKey)],
       ['log leaves reordered', (s) => s.save(leafKey, swapped)],
       ['log leaves gone', (s) => s.remove(leafKey)]
@@ -206,9 +254,24 @@ describe('verify by signed tree heads', () => {
     const id = ledger.events()[2].id;
     const sig = ledger.journalSignature(id)!;
     const cases: Array<[string, (d: any) => void, string[][], string[][]]> = [
-      ['missing', (d) => deleteEntry(d, sigKey(id)), [['JOURNAL_SIGNATURE_MISSING', id, `event ${id}`]], [['JOURNAL_SIGNATURE_MISSING', id, `event ${id}`]]],
-      ['malformed', (d) => setEntry(d, sigKey(id), sig.slice(0, 40)), [['JOURNAL_SIGNATURE_INVALID', id, `event ${id}.git`]], [['JOURNAL_SIGNATURE_INVALID', id, `event ${id}.git`]]],
-      ['forged (64 bytes)', (d) => setEntry(d, sigKey(id), flipSig(sig)), [], [['JOURNAL_SIGNATURE_INVALID', id, `event ${id}.git`]]]
+      [
+        'missing',
+        (d) => deleteEntry(d, sigKey(id)),
+        [['JOURNAL_SIGNATURE_MISSING', id, `event ${id}`]],
+        [['JOURNAL_SIGNATURE_MISSING', id, `event ${id}`]]
+      ],
+      [
+        'malformed',
+        (d) => setEntry(d, sigKey(id), sig.slice(0, 40)),
+        [['JOURNAL_SIGNATURE_INVALID', id, `event ${id}.git`]],
+        [['JOURNAL_SIGNATURE_INVALID', id, `event ${id}.git`]]
+      ],
+      [
+        'forged (64 bytes)',
+        (d) => setEntry(d, sigKey(id), flipSig(sig)),
+        [],
+        [['JOURNAL_SIGNATURE_INVALID', id, `event ${id}.git`]]
+      ]
     ];
     for (const [what, edit, byHeadsWant, fullWant] of cases) {
       const damaged = await withDoc(storage, A.change(A.clone(ledger.doc), edit));

@@ -129,7 +129,8 @@ describe('round trips (property)', () => {
         // Each stored envelope is exactly the RFC 8785 form of {event, sig} (signEvent builds it around the
         // event's canonical bytes).
         const { canonicalJson } = await import('../../../src/lib/core/canonical.ts');
-        for (const e of ledger.events()) expect(ledger.envelopeJson(e.id)).toBe(canonicalJson({ event: e.event, sig: e.sig }));
+        for (const e of ledger.events())
+          expect(ledger.envelopeJson(e.id)).toBe(canonicalJson({ event: e.event, sig: e.sig }));
         const again = await Ledger.open({ storage, signer });
         expect(again.events()).toEqual(ledger.events());
         expect(again.heads()).toEqual(ledger.heads());

@@ -2,7 +2,12 @@
 import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
-import { ensureIdentity, identitySigner, loadIdentity, renameIdentity } from '../../../src/lib/adapters/browser-identity.ts';
+import {
+  ensureIdentity,
+  identitySigner,
+  loadIdentity,
+  renameIdentity
+} from '../../../src/lib/adapters/browser-identity.ts';
 import { verifySignature } from '../../../src/lib/core/keys.ts';
 
 let n = 0;

@@ -9,7 +9,11 @@ import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/ke
 
 async function setup() {
   const k = await generateDeviceKey(false);
-  const identity: DeviceIdentity = { memberName: 'Ada', publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
+  const identity: DeviceIdentity = {
+    memberName: 'Ada',
+    publicKey: k.publicKey,
+    signer: signerFromCryptoKey(k.privateKey, k.publicKey)
+  };
   let made = 0;
   const host = new LedgerHost({
     init: async () => {},
@@ -46,10 +50,16 @@ describe('evidence bundles in the worker', () => {
     expect(out.openings).toBe(1);
     expect(out.report).toContain('robot.glb');
 
-    const good = await verifyBundleRequest(new Blob([out.text]), [new File(['glTF-bytes'], 'robot.glb'), new File(['other'], 'other.glb')]);
+    const good = await verifyBundleRequest(new Blob([out.text]), [
+      new File(['glTF-bytes'], 'robot.glb'),
+      new File(['other'], 'other.glb')
+    ]);
     expect(good.bundleOk).toBe(true);
     expect(good.fileFailures.map((f) => f.code)).toEqual(['FILE_NOT_IN_BUNDLE']);
-    expect(good.files.map((f) => [f.name, f.named])).toEqual([['robot.glb', true], ['other.glb', false]]);
+    expect(good.files.map((f) => [f.name, f.named])).toEqual([
+      ['robot.glb', true],
+      ['other.glb', false]
+    ]);
 
     const ok = await verifyBundleRequest(new Blob([out.text]), [new File(['glTF-bytes'], 'robot.glb')]);
     expect(ok.ok).toBe(true);

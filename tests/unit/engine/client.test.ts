@@ -1,10 +1,19 @@
 /** EngineClient against a fake worker: typed results, errors as {code, message}, progress, a dead worker. */
 import { describe, expect, it } from 'vitest';
 import { EngineClient, type WorkerLike } from '../../../src/lib/engine/client.ts';
-import { EngineError, PROTOCOL_VERSION, isRequestMessage, toErrorInfo, type RequestMessage } from '../../../src/lib/engine/protocol.ts';
+import {
+  EngineError,
+  PROTOCOL_VERSION,
+  isRequestMessage,
+  toErrorInfo,
+  type RequestMessage
+} from '../../../src/lib/engine/protocol.ts';
 
 class FakeWorker implements WorkerLike {
-  listeners: { message: ((e: MessageEvent) => void)[]; error: ((e: ErrorEvent) => void)[] } = { message: [], error: [] };
+  listeners: { message: ((e: MessageEvent) => void)[]; error: ((e: ErrorEvent) => void)[] } = {
+    message: [],
+    error: []
+  };
   sent: RequestMessage[] = [];
   terminated = false;
   respond: (m: RequestMessage, reply: (data: unknown) => void) => void;
@@ -50,7 +59,13 @@ describe('EngineClient', () => {
 
   it('rejects with an EngineError that keeps the code and event id', async () => {
     const w = new FakeWorker((m, reply) =>
-      reply({ v: PROTOCOL_VERSION, id: m.id, kind: 'result', ok: false, error: { code: 'SCHEMA_INVALID', message: 'bad', eventId: 'ab' } })
+      reply({
+        v: PROTOCOL_VERSION,
+        id: m.id,
+        kind: 'result',
+        ok: false,
+        error: { code: 'SCHEMA_INVALID', message: 'bad', eventId: 'ab' }
+      })
     );
     const err = await new EngineClient(w).call({ type: 'verify' }).catch((e) => e);
     expect(err).toBeInstanceOf(EngineError);

@@ -23,7 +23,16 @@ async function device() {
     loadIdentity: async () => id,
     ensureIdentity: async () => id
   });
-  const deps = { host, vault: async () => vault, identity: { load: async () => undefined, restore: async () => { throw new Error('no'); } } };
+  const deps = {
+    host,
+    vault: async () => vault,
+    identity: {
+      load: async () => undefined,
+      restore: async () => {
+        throw new Error('no');
+      }
+    }
+  };
   return { host, storage, vault, deps };
 }
 
@@ -45,22 +54,83 @@ describe('device requests', () => {
     });
     const out = (gen.event.body as any).outputs[0];
     const progress = () => {};
-    await handleDevice(deps, { type: 'record-custody', input: { type: 'export', generation: gen.id, known: [out], files: [], destination: { label: 'Vault drive', kind: 'encrypted-drive', encrypted: true } } }, progress);
-    const der = await handleDevice(deps, { type: 'record-custody', input: { type: 'derivation', known: [out], files: [file('robot-retopo.glb', 'retopo')], tool: { name: 'Blender', version: '4.2' }, operation: 'retopology' } }, progress);
+    await handleDevice(
+      deps,
+      {
+        type: 'record-custody',
+        input: {
+          type: 'export',
+          generation: gen.id,
+          known: [out],
+          files: [],
+          destination: { label: 'Vault drive', kind: 'encrypted-drive', encrypted: true }
+        }
+      },
+      progress
+    );
+    const der = await handleDevice(
+      deps,
+      {
+        type: 'record-custody',
+        input: {
+          type: 'derivation',
+          known: [out],
+          files: [file('robot-retopo.glb', 'retopo')],
+          tool: { name: 'Blender', version: '4.2' },
+          operation: 'retopology'
+        }
+      },
+      progress
+    );
     const derived = (der.event.body as any).outputs[0];
-    await handleDevice(deps, { type: 'record-custody', input: { type: 'handoff', known: [derived], files: [], recipient: { name: 'Client Co' } } }, progress);
-    await handleDevice(deps, { type: 'record-custody', input: { type: 'deletion', platform: 'Tripo', generation: gen.id, fileHashes: [out.sha256], status: 'confirmed', evidence: file('mail.eml', 'deleted'), evidenceKind: 'email' } }, progress);
+    await handleDevice(
+      deps,
+      {
+        type: 'record-custody',
+        input: { type: 'handoff', known: [derived], files: [], recipient: { name: 'Client Co' } }
+      },
+      progress
+    );
+    await handleDevice(
+      deps,
+      {
+        type: 'record-custody',
+        input: {
+          type: 'deletion',
+          platform: 'Tripo',
+          generation: gen.id,
+          fileHashes: [out.sha256],
+          status: 'confirmed',
+          evidence: file('mail.eml', 'deleted'),
+          evidenceKind: 'email'
+        }
+      },
+      progress
+    );
     const chain = await handleDevice(deps, { type: 'trace', hashes: [derived.sha256] }, progress);
     expect(chain.map((e) => e.event.type)).toEqual(['generation', 'export', 'derivation', 'handoff', 'deletion']);
     await expect(
-      handleDevice(deps, { type: 'record-custody', input: { type: 'handoff', known: [], files: [], recipient: { name: 'X' } } }, progress)
+      handleDevice(
+        deps,
+        { type: 'record-custody', input: { type: 'handoff', known: [], files: [], recipient: { name: 'X' } } },
+        progress
+      )
     ).rejects.toMatchObject({ code: 'BAD_INPUT' });
   });
 
   it('exports a ledger and imports it on an empty device; refuses tampered and foreign files whole', async () => {
     const a = await device();
     await a.host.create('Ada', 'Studio');
-    await a.host.recordGeneration({ platform: 'Meshy', mode: 'text-to-3d', project: 'P', classification: 'public', trainingOptOut: false, privacyMode: false, outputs: [file('a.glb', 'a')], inputs: [] });
+    await a.host.recordGeneration({
+      platform: 'Meshy',
+      mode: 'text-to-3d',
+      project: 'P',
+      classification: 'public',
+      trainingOptOut: false,
+      privacyMode: false,
+      outputs: [file('a.glb', 'a')],
+      inputs: []
+    });
     const exp = await handleDevice(a.deps, { type: 'export-ledger' }, () => {});
     expect(exp.events).toBe(2);
 
@@ -84,7 +154,16 @@ describe('device requests', () => {
   it('carries journal signatures (format v2): the imported ledger verifies; missing or altered signatures are refused', async () => {
     const a = await device();
     await a.host.create('Ada', 'Studio');
-    await a.host.recordGeneration({ platform: 'Meshy', mode: 'text-to-3d', project: 'P', classification: 'public', trainingOptOut: false, privacyMode: false, outputs: [file('a.glb', 'a')], inputs: [] });
+    await a.host.recordGeneration({
+      platform: 'Meshy',
+      mode: 'text-to-3d',
+      project: 'P',
+      classification: 'public',
+      trainingOptOut: false,
+      privacyMode: false,
+      outputs: [file('a.glb', 'a')],
+      inputs: []
+    });
     const exp = await handleDevice(a.deps, { type: 'export-ledger' }, () => {});
     const lines = exp.text.trim().split('\n');
     expect(JSON.parse(lines[0])).toMatchObject({ format: 'provenance-ledger/export/v2', events: 2, signatures: 2 });
@@ -99,10 +178,16 @@ describe('device requests', () => {
     await expect(importLedger(b.host, new Blob([stripped]))).rejects.toThrow(/JOURNAL_SIGNATURE_MISSING/);
     // A signature altered (another valid-looking 64 bytes) is refused too.
     const [k, v] = JSON.parse(sigLines[1]) as [string, string];
-    const altered = exp.text.replace(JSON.stringify([k, v]), JSON.stringify([k, (v[0] === 'A' ? 'B' : 'A') + v.slice(1)]));
+    const altered = exp.text.replace(
+      JSON.stringify([k, v]),
+      JSON.stringify([k, (v[0] === 'A' ? 'B' : 'A') + v.slice(1)])
+    );
     await expect(importLedger(b.host, new Blob([altered]))).rejects.toThrow(/JOURNAL_SIGNATURE_INVALID/);
     // v1 files are refused with an explanation.
-    const v1 = [JSON.stringify({ ...JSON.parse(lines[0]), format: 'provenance-ledger/export/v1' }), ...lines.slice(1)].join('\n');
+    const v1 = [
+      JSON.stringify({ ...JSON.parse(lines[0]), format: 'provenance-ledger/export/v1' }),
+      ...lines.slice(1)
+    ].join('\n');
     await expect(importLedger(b.host, new Blob([v1]))).rejects.toThrow(/older version/);
     expect((await b.host.open()).state).toBe('empty');
 
@@ -121,8 +206,19 @@ describe('device requests', () => {
     const a = await device();
     const k = await generateDeviceKey(true);
     // The key backup made with the key, before any team key existed (as the browser makes it).
-    const keyBackup = await encryptKeyBackup(await exportPrivateKey(k.privateKey), k.publicKey, 'Ada', PASS, { iterations: 1, memoryKiB: 1024, parallelism: 1 });
-    a.deps.identity.load = async () => ({ privateKey: k.privateKey, publicKey: k.publicKey, memberName: 'Ada', createdAt: '2026-01-01T00:00:00Z', backup: keyBackup }) as any;
+    const keyBackup = await encryptKeyBackup(await exportPrivateKey(k.privateKey), k.publicKey, 'Ada', PASS, {
+      iterations: 1,
+      memoryKiB: 1024,
+      parallelism: 1
+    });
+    a.deps.identity.load = async () =>
+      ({
+        privateKey: k.privateKey,
+        publicKey: k.publicKey,
+        memberName: 'Ada',
+        createdAt: '2026-01-01T00:00:00Z',
+        backup: keyBackup
+      }) as any;
     await a.host.create('Ada', 'Studio');
     const held = [newTeamKey(1), newTeamKey(2, ['d'.repeat(64)])];
     for (const t of held) await saveTeamKey(await a.host.storage(), t);
@@ -135,13 +231,21 @@ describe('device requests', () => {
       restoredKey = r.publicKey;
       return { ...r, memberName: r.name };
     }) as any;
-    const r = await handleDevice(b.deps, { type: 'full-restore', file: new File([made.text], 'studio.backup.json'), passphrase: PASS }, () => {});
+    const r = await handleDevice(
+      b.deps,
+      { type: 'full-restore', file: new File([made.text], 'studio.backup.json'), passphrase: PASS },
+      () => {}
+    );
     expect(r).toMatchObject({ keyRestored: true, teamKeys: 2 });
     expect(restoredKey).toBe(k.publicKey);
     expect(await loadTeamKeys(await b.host.storage())).toEqual(await loadTeamKeys(await a.host.storage()));
 
     // Again: every epoch is held, nothing to add.
-    const again = await handleDevice(b.deps, { type: 'full-restore', file: new File([made.text], 'studio.backup.json'), passphrase: PASS }, () => {});
+    const again = await handleDevice(
+      b.deps,
+      { type: 'full-restore', file: new File([made.text], 'studio.backup.json'), passphrase: PASS },
+      () => {}
+    );
     expect(again).toMatchObject({ accepted: 0, texts: 0, prompts: 0, teamKeys: 0, keyRestored: false });
   });
 

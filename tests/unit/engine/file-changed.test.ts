@@ -14,7 +14,10 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const OLD = Date.now() - 3_600_000;
 
 /** A source that hands out `versions[call]` in two slices, counting its calls. */
-function source(versions: Uint8Array[], fail?: (call: number, slice: number) => Error | undefined): SliceSource & { calls: number } {
+function source(
+  versions: Uint8Array[],
+  fail?: (call: number, slice: number) => Error | undefined
+): SliceSource & { calls: number } {
   const s = Object.assign(
     async function* (_file: Blob) {
       const call = s.calls++;
@@ -40,20 +43,30 @@ describe('hashFile in the browser: a file that changes while it is hashed is ref
   });
 
   it("the browser's NotReadableError (read on this thread) becomes FILE_CHANGED, naming the file", async () => {
-    const src = source([bytes], (_c, slice) => (slice === 1 ? new DOMException('The requested file could not be read', 'NotReadableError') : undefined));
+    const src = source([bytes], (_c, slice) =>
+      slice === 1 ? new DOMException('The requested file could not be read', 'NotReadableError') : undefined
+    );
     const p = hashFile(new File([bytes], 'robot.glb', { lastModified: OLD }), undefined, src);
     await expect(p).rejects.toMatchObject({ code: 'FILE_CHANGED' });
     await expect(p).rejects.toThrow(/^robot\.glb changed, moved or became unreadable on disk after it was chosen/);
   });
 
   it("the hashing worker's reader thread passes the error's name in its message: FILE_CHANGED too", async () => {
-    const src = source([bytes], (_c, slice) => (slice === 1 ? new Error('robot.glb could not be read: NotReadableError: The requested file could not be read') : undefined));
-    await expect(hashFile(new File([bytes], 'robot.glb', { lastModified: OLD }), undefined, src)).rejects.toMatchObject({ code: 'FILE_CHANGED' });
+    const src = source([bytes], (_c, slice) =>
+      slice === 1
+        ? new Error('robot.glb could not be read: NotReadableError: The requested file could not be read')
+        : undefined
+    );
+    await expect(hashFile(new File([bytes], 'robot.glb', { lastModified: OLD }), undefined, src)).rejects.toMatchObject(
+      { code: 'FILE_CHANGED' }
+    );
   });
 
   it('another read failure stays what it was', async () => {
     const src = source([bytes], () => new Error('the file reader stopped'));
-    await expect(hashFile(new File([bytes], 'robot.glb', { lastModified: OLD }), undefined, src)).rejects.toThrow(/^the file reader stopped$/);
+    await expect(hashFile(new File([bytes], 'robot.glb', { lastModified: OLD }), undefined, src)).rejects.toThrow(
+      /^the file reader stopped$/
+    );
   });
 
   it(`a file modified less than ${RACY_MS} ms before is hashed twice: two different reads are refused, two equal ones pass`, async () => {
@@ -63,7 +76,9 @@ describe('hashFile in the browser: a file that changes while it is hashed is ref
     await expect(p).rejects.toMatchObject({ code: 'FILE_CHANGED' });
     expect(changing.calls).toBe(2);
     const steady = source([bytes, bytes]);
-    expect((await hashFile(new File([bytes], 'robot.glb', { lastModified: Date.now() }), undefined, steady)).sha256).toBe(sha(bytes));
+    expect(
+      (await hashFile(new File([bytes], 'robot.glb', { lastModified: Date.now() }), undefined, steady)).sha256
+    ).toBe(sha(bytes));
     expect(steady.calls).toBe(2);
   });
 });

@@ -44,7 +44,9 @@ describe('LedgerHost records', () => {
     expect(await host.policyText(sha)).toBe(text);
     expect(await host.policyText('0'.repeat(64))).toBeNull();
     await expect(host.policyText('../x')).rejects.toMatchObject({ code: 'BAD_INPUT' });
-    await expect(host.recordPolicy({ text: '  ', mediaType: 'text/plain', body: {} })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(host.recordPolicy({ text: '  ', mediaType: 'text/plain', body: {} })).rejects.toMatchObject({
+      code: 'BAD_INPUT'
+    });
   });
 
   it('records a checklist and a generation that cites it, with glTF sets', async () => {

@@ -100,7 +100,10 @@ describe('LedgerHost', () => {
   it('signs no privacy setting the user did not choose: absent means not recorded, false means off', async () => {
     const { host } = await setup();
     await host.create('Ada', 'L');
-    const none = await host.recordGeneration(input({ trainingOptOut: undefined, privacyMode: undefined, seed: '9' }), () => {});
+    const none = await host.recordGeneration(
+      input({ trainingOptOut: undefined, privacyMode: undefined, seed: '9' }),
+      () => {}
+    );
     expect((none.event.body as Record<string, any>).settings).toEqual({ seed: '9' });
     const off = await host.recordGeneration(input({ trainingOptOut: false, privacyMode: undefined }), () => {});
     expect((off.event.body as Record<string, any>).settings).toEqual({ trainingOptOut: false });
@@ -120,11 +123,19 @@ describe('LedgerHost', () => {
     await host.create('Ada', 'L');
     await expect(host.recordGeneration(input({ outputs: [] }))).rejects.toMatchObject({ code: 'BAD_INPUT' });
     await expect(host.recordGeneration(input({ platform: '' }))).rejects.toMatchObject({ code: 'BAD_INPUT' });
-    await expect(host.recordGeneration(input({ classification: 'secret' as never }))).rejects.toMatchObject({ code: 'BAD_INPUT' });
-    await expect(host.recordGeneration(input({ mode: 'text-to-4d' as never }))).rejects.toMatchObject({ code: 'BAD_INPUT' });
-    await expect(host.recordGeneration(input({ outputs: ['not a file'] as never }))).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(host.recordGeneration(input({ classification: 'secret' as never }))).rejects.toMatchObject({
+      code: 'BAD_INPUT'
+    });
+    await expect(host.recordGeneration(input({ mode: 'text-to-4d' as never }))).rejects.toMatchObject({
+      code: 'BAD_INPUT'
+    });
+    await expect(host.recordGeneration(input({ outputs: ['not a file'] as never }))).rejects.toMatchObject({
+      code: 'BAD_INPUT'
+    });
     // Beyond the form's own checks, the core's schema has the last word.
-    await expect(host.recordGeneration(input({ platform: 'P'.repeat(150) }))).rejects.toMatchObject({ code: 'SCHEMA_INVALID' });
+    await expect(host.recordGeneration(input({ platform: 'P'.repeat(150) }))).rejects.toMatchObject({
+      code: 'SCHEMA_INVALID'
+    });
     await expect(host.verify()).resolves.toMatchObject({ ok: true, checked: 1 });
   });
 

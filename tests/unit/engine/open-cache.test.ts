@@ -7,7 +7,13 @@ import { LedgerHost } from '../../../src/lib/engine/host.ts';
 import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { generateDeviceKey, signerFromCryptoKey } from '../../../src/lib/core/keys.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
-import { EVENTS_CACHE_KEY, OPEN_CACHE_KEY, readCachedEvents, readOpenCache, writeOpenCache } from '../../../src/lib/engine/open-cache.ts';
+import {
+  EVENTS_CACHE_KEY,
+  OPEN_CACHE_KEY,
+  readCachedEvents,
+  readOpenCache,
+  writeOpenCache
+} from '../../../src/lib/engine/open-cache.ts';
 import { dashboardFacts } from '../../../src/lib/core/dashboard.ts';
 import type { ChangeNotice } from '../../../src/lib/engine/protocol.ts';
 
@@ -22,7 +28,13 @@ async function setup() {
   const storage = new MemoryStorage();
   const k = await generateDeviceKey(false);
   const id = { memberName: 'Ada', publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
-  const host = () => new LedgerHost({ init: async () => {}, openStorage: async () => storage, loadIdentity: async () => id, ensureIdentity: async () => id });
+  const host = () =>
+    new LedgerHost({
+      init: async () => {},
+      openStorage: async () => storage,
+      loadIdentity: async () => id,
+      ensureIdentity: async () => id
+    });
   return { storage, id, host };
 }
 
@@ -37,7 +49,9 @@ describe('open cache', () => {
     const cache = await readOpenCache(storage);
     expect(cache?.events).toBe(2);
     expect(cache?.facts).toEqual(JSON.parse(JSON.stringify(dashboardFacts(ledger.events()))));
-    expect((await readCachedEvents(storage))!.map((l) => JSON.parse(l))).toEqual(JSON.parse(JSON.stringify(ledger.events())));
+    expect((await readCachedEvents(storage))!.map((l) => JSON.parse(l))).toEqual(
+      JSON.parse(JSON.stringify(ledger.events()))
+    );
 
     const b = host();
     const s = await b.open({ fast: true });
@@ -50,13 +64,20 @@ describe('open cache', () => {
     expect(b.ledger().size).toBe(2);
     // With `withEvents`, the events come along as JSON lines (from the cache).
     const w = await host().open({ fast: true, withEvents: true });
-    expect(w.state === 'ready' && w.eventsJsonl!.split('\n').map((l) => JSON.parse(l).id)).toEqual(ledger.events().map((e) => e.id));
+    expect(w.state === 'ready' && w.eventsJsonl!.split('\n').map((l) => JSON.parse(l).id)).toEqual(
+      ledger.events().map((e) => e.id)
+    );
     // A plain open (not fast) always gives the events themselves; the page's form has facts instead.
     const c = host();
     const plain = await c.open();
     expect(plain.state === 'ready' && plain.events.length === 2 && plain.facts === undefined).toBe(true);
     const forPage = c.pageState(plain);
-    expect(forPage.state === 'ready' && forPage.events.length === 0 && forPage.count === 2 && forPage.facts?.counts.events === 2).toBe(true);
+    expect(
+      forPage.state === 'ready' &&
+        forPage.events.length === 0 &&
+        forPage.count === 2 &&
+        forPage.facts?.counts.events === 2
+    ).toBe(true);
 
     // Another chunk stored (an append elsewhere): the cache no longer matches and is not used.
     const other = await Ledger.open({ storage, signer: id.signer });
@@ -75,7 +96,10 @@ describe('open cache', () => {
     await a.create('Ada', 'Studio');
     for (const p of ['P1', 'P2', 'P3', 'P4']) await a.recordChecklist(checklist(p));
     await a.saveOpenCache();
-    const ids = a.ledger().events().map((e) => e.id);
+    const ids = a
+      .ledger()
+      .events()
+      .map((e) => e.id);
 
     const b = host();
     await b.open({ fast: true });

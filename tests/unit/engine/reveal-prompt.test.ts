@@ -8,7 +8,11 @@ import { VaultLock } from '../../../src/lib/engine/vault-lock.ts';
 
 async function setup() {
   const k = await generateDeviceKey(false);
-  const identity: DeviceIdentity = { memberName: 'Ada', publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
+  const identity: DeviceIdentity = {
+    memberName: 'Ada',
+    publicKey: k.publicKey,
+    signer: signerFromCryptoKey(k.privateKey, k.publicKey)
+  };
   let made = 0;
   const storage = new MemoryStorage();
   const host = new LedgerHost({
@@ -42,7 +46,9 @@ describe('reveal-prompt', () => {
     const e = await host.recordGeneration(generation('a small brass robot, low poly'));
     const r = await revealPrompt(host, e.id);
     expect(r).toMatchObject({ status: 'revealed', prompt: 'a small brass robot, low poly' });
-    expect(r.status === 'revealed' && r.commitment).toBe((e.event.body as { prompt: { commitment: string } }).prompt.commitment);
+    expect(r.status === 'revealed' && r.commitment).toBe(
+      (e.event.body as { prompt: { commitment: string } }).prompt.commitment
+    );
 
     const none = await host.recordGeneration(generation());
     expect(await revealPrompt(host, none.id)).toMatchObject({ status: 'no-prompt' });
@@ -69,8 +75,17 @@ describe('reveal-prompt', () => {
   it('a locked vault is said, not thrown; unlocked, the prompt shows', async () => {
     const storage = new VaultLock(new MemoryStorage(), { iterations: 1, memoryKiB: 64, parallelism: 1 });
     const k = await generateDeviceKey(false);
-    const id: DeviceIdentity = { memberName: 'Ada', publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
-    const host = new LedgerHost({ init: async () => {}, openStorage: async () => storage, loadIdentity: async () => id, ensureIdentity: async () => id });
+    const id: DeviceIdentity = {
+      memberName: 'Ada',
+      publicKey: k.publicKey,
+      signer: signerFromCryptoKey(k.privateKey, k.publicKey)
+    };
+    const host = new LedgerHost({
+      init: async () => {},
+      openStorage: async () => storage,
+      loadIdentity: async () => id,
+      ensureIdentity: async () => id
+    });
     await host.create('Ada', 'Studio Nord');
     await storage.setPassphrase('correct horse battery');
     const e = await host.recordGeneration(generation('a locked-away prompt'));

@@ -73,7 +73,13 @@ async function ledgerWith(projects: string[]) {
   const storage = new MemoryStorage();
   const k = await generateDeviceKey(false);
   const id = { memberName: 'Ada', publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
-  const host = () => new LedgerHost({ init: async () => {}, openStorage: async () => storage, loadIdentity: async () => id, ensureIdentity: async () => id });
+  const host = () =>
+    new LedgerHost({
+      init: async () => {},
+      openStorage: async () => storage,
+      loadIdentity: async () => id,
+      ensureIdentity: async () => id
+    });
   const a = host();
   await a.create('Ada', 'Studio');
   for (const p of projects) await a.recordChecklist(checklist(p));
@@ -90,16 +96,30 @@ describe('LedgerSession', () => {
     expect(session.status).toBe('ready');
     expect(session.count).toBe(6);
     expect(session.dashboard?.counts.checklists).toBe(5);
-    expect(session.dashboard?.recent.map((e) => (e.event.body as { project?: string }).project)).toEqual(['P5', 'P4', 'P3', 'P2', 'P1', undefined]);
+    expect(session.dashboard?.recent.map((e) => (e.event.body as { project?: string }).project)).toEqual([
+      'P5',
+      'P4',
+      'P3',
+      'P2',
+      'P1',
+      undefined
+    ]);
     expect(worker.sent.map((r) => r.type)).toEqual(['open']); // the dashboard never asks for events
     expect(session.eventsLoaded).toBe(false);
 
     // A page reads the list: it comes in pages of two, oldest first.
     expect(session.events).toEqual([]);
     await vi.waitFor(() => expect(session.eventsLoaded).toBe(true));
-    expect(worker.sent.filter((r) => r.type === 'events').map((r) => (r as { offset: number }).offset)).toEqual([0, 2, 4]);
+    expect(worker.sent.filter((r) => r.type === 'events').map((r) => (r as { offset: number }).offset)).toEqual([
+      0, 2, 4
+    ]);
     await host.settled();
-    expect(session.events.map((e) => e.id)).toEqual(host.ledger().events().map((e) => e.id));
+    expect(session.events.map((e) => e.id)).toEqual(
+      host
+        .ledger()
+        .events()
+        .map((e) => e.id)
+    );
 
     // An append from this page: in the list at once, then the figures follow the worker's notice.
     await session.recordChecklist(checklist('P6'));
@@ -111,7 +131,12 @@ describe('LedgerSession', () => {
     // Events stored elsewhere in the worker (a peer's, an import): the notice brings them.
     await host.ledger().append('checklist', checklist('From a peer'));
     await vi.waitFor(() => expect(session.count).toBe(8));
-    expect(session.events.map((e) => e.id)).toEqual(host.ledger().events().map((e) => e.id));
+    expect(session.events.map((e) => e.id)).toEqual(
+      host
+        .ledger()
+        .events()
+        .map((e) => e.id)
+    );
     expect(session.dashboard?.counts.checklists).toBe(7);
     expect(session.dashboard?.gaps.total).toBe(0);
   });
@@ -131,7 +156,12 @@ describe('LedgerSession', () => {
     session.needEvents();
     await vi.waitFor(() => expect(session.eventsLoaded).toBe(true));
     await vi.waitFor(() => expect(session.count).toBe(5));
-    expect(session.events.map((e) => e.id)).toEqual(host.ledger().events().map((e) => e.id));
+    expect(session.events.map((e) => e.id)).toEqual(
+      host
+        .ledger()
+        .events()
+        .map((e) => e.id)
+    );
     expect(worker.sent.filter((r) => r.type === 'events').length).toBeGreaterThan(2);
   });
 

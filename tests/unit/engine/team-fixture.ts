@@ -46,7 +46,11 @@ export interface Device {
 export async function device(name: string): Promise<Device> {
   const storage = new MemoryStorage();
   const k = await generateDeviceKey(false);
-  const identity: DeviceIdentity = { memberName: name, publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
+  const identity: DeviceIdentity = {
+    memberName: name,
+    publicKey: k.publicKey,
+    signer: signerFromCryptoKey(k.privateKey, k.publicKey)
+  };
   let made = false;
   const loadIdentity = async () => (made ? { ...identity } : undefined);
   const ensureIdentity = async () => ((made = true), { ...identity });
@@ -58,7 +62,11 @@ export async function device(name: string): Promise<Device> {
 }
 
 /** Polls `f` every 50 ms until it gives a truthy value, which it returns; fails after `ms`, naming `what`. */
-export async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  f: () => Promise<T | undefined | false> | T | undefined | false,
+  ms = 20_000
+): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await f();
@@ -69,12 +77,23 @@ export async function until<T>(what: string, f: () => Promise<T | undefined | fa
 }
 
 /** `name` joins with an invite `owner` makes: a new member with `role` (default member), or another device of `memberId`. */
-export async function joins(owner: Device, name: string, how: { role?: string; memberId?: string } = {}): Promise<Device> {
+export async function joins(
+  owner: Device,
+  name: string,
+  how: { role?: string; memberId?: string } = {}
+): Promise<Device> {
   const d = await device(name);
   await d.host.open();
-  const inv = await owner.team.handle({ type: 'team-invite', relay: relayUrl(), ...(how.memberId ? how : { role: how.role ?? 'member' }) });
+  const inv = await owner.team.handle({
+    type: 'team-invite',
+    relay: relayUrl(),
+    ...(how.memberId ? how : { role: how.role ?? 'member' })
+  });
   expect((await d.team.join(inv.code, name, relayUrl())).state).toBe('ready');
-  await until(`${name}'s invite to finish`, async () => (await owner.team.status()).invites.find((i) => i.code === inv.code)?.state === 'joined');
+  await until(
+    `${name}'s invite to finish`,
+    async () => (await owner.team.status()).invites.find((i) => i.code === inv.code)?.state === 'joined'
+  );
   return d;
 }
 

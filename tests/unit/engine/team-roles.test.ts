@@ -24,21 +24,33 @@ describe('team service: changing a role', () => {
 
     const size = ada.host.ledger().size;
     // Refused: a member changing roles, a role that does not exist, an unknown member, the only owner stepping down.
-    await expect(bea.team.changeRole(member(a0, 'Ada').memberId, 'admin')).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED' });
+    await expect(bea.team.changeRole(member(a0, 'Ada').memberId, 'admin')).rejects.toMatchObject({
+      code: 'AUTHOR_NOT_AUTHORIZED'
+    });
     await expect(ada.team.changeRole(beaId, 'superuser')).rejects.toMatchObject({ code: 'BAD_INPUT' });
     await expect(ada.team.changeRole('no-such-member', 'viewer')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(ada.team.changeRole(undefined, 'viewer')).rejects.toMatchObject({ code: 'BAD_INPUT' });
-    await expect(ada.team.changeRole(member(a0, 'Ada').memberId, 'admin')).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/no active owner left/) });
+    await expect(ada.team.changeRole(member(a0, 'Ada').memberId, 'admin')).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/no active owner left/)
+    });
     expect(ada.host.ledger().size).toBe(size);
 
     for (const d of [ada, bea, cleo]) await d.team.start(settings());
-    await until('all three connected', async () => (await ada.team.status()).peers.filter((p) => p.online).length === 2);
+    await until(
+      'all three connected',
+      async () => (await ada.team.status()).peers.filter((p) => p.online).length === 2
+    );
 
     // Through the request the page sends.
     const s = await ada.team.handle({ type: 'team-role', memberId: beaId, role: 'admin' });
     expect(member(s, 'Bea').role).toBe('admin');
     expect(member(s, 'Bea').assignable).toEqual(['owner', 'member', 'viewer']);
-    expect(s.log.some((l) => l.kind === 'info' && /^Bea is now an admin \(was member; member event [0-9a-f]{16}\)$/.test(l.message))).toBe(true);
+    expect(
+      s.log.some(
+        (l) => l.kind === 'info' && /^Bea is now an admin \(was member; member event [0-9a-f]{16}\)$/.test(l.message)
+      )
+    ).toBe(true);
     expect(ada.host.ledger().size).toBe(size + 1);
     const update = ada.host.ledger().member(bea.identity.publicKey)!.since;
     expect(ada.host.ledger().get(update)!.event).toMatchObject({
@@ -48,7 +60,10 @@ describe('team service: changing a role', () => {
     });
 
     // Bea's device receives it over sync: its Team page now offers an admin's choices.
-    await until("Bea's device to hold the change", () => bea.host.ledger().member(bea.identity.publicKey)?.role === 'admin');
+    await until(
+      "Bea's device to hold the change",
+      () => bea.host.ledger().member(bea.identity.publicKey)?.role === 'admin'
+    );
     const b = await bea.team.status();
     expect(b.me.role).toBe('admin');
     expect(member(b, 'Cleo').assignable).toEqual(['viewer']);
@@ -57,10 +72,20 @@ describe('team service: changing a role', () => {
 
     // As an admin, Bea makes Cleo a viewer; the owner and Cleo receive it, and Cleo can no longer record.
     await bea.team.changeRole(cleoId, 'viewer');
-    await until("the owner's device to hold Bea's change", () => ada.host.ledger().member(cleo.identity.publicKey)?.role === 'viewer');
-    await until("Cleo's device to hold it", () => cleo.host.ledger().member(cleo.identity.publicKey)?.role === 'viewer');
-    expect(ada.host.ledger().get(ada.host.ledger().member(cleo.identity.publicKey)!.since)!.event.author).toBe(bea.identity.publicKey);
-    await expect(cleo.host.ledger().append('generation', generationBody())).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED' });
+    await until(
+      "the owner's device to hold Bea's change",
+      () => ada.host.ledger().member(cleo.identity.publicKey)?.role === 'viewer'
+    );
+    await until(
+      "Cleo's device to hold it",
+      () => cleo.host.ledger().member(cleo.identity.publicKey)?.role === 'viewer'
+    );
+    expect(ada.host.ledger().get(ada.host.ledger().member(cleo.identity.publicKey)!.since)!.event.author).toBe(
+      bea.identity.publicKey
+    );
+    await expect(cleo.host.ledger().append('generation', generationBody())).rejects.toMatchObject({
+      code: 'AUTHOR_NOT_AUTHORIZED'
+    });
     for (const d of [ada, bea, cleo]) expect((await d.host.ledger().verify()).ok).toBe(true);
   }, 60_000);
 });

@@ -28,7 +28,10 @@ describe('team service: removal and key rotation', () => {
   it('an owner removes a member: the member is told, the remaining device moves to the new epoch and keeps syncing', async () => {
     const [ada, bea, cleo] = await threeDevices();
     for (const d of [ada, bea, cleo]) await d.team.start(settings());
-    await until('all three connected', async () => (await online(ada, 'Bea', 'Cleo')) && (await online(bea, 'Ada')) && (await online(cleo, 'Ada')));
+    await until(
+      'all three connected',
+      async () => (await online(ada, 'Bea', 'Cleo')) && (await online(bea, 'Ada')) && (await online(cleo, 'Ada'))
+    );
 
     const s = await ada.team.remove(memberId(await ada.team.status(), 'Cleo'));
     expect(s.epoch).toBe(2);
@@ -47,10 +50,14 @@ describe('team service: removal and key rotation', () => {
     const told = await until("Cleo's Team page to say it was removed", async () => (await cleo.team.status()).removed);
     expect(told).toMatchObject({ eventId: removal, by: ada.identity.publicKey, byName: 'Ada', source: 'ledger' });
     await until("Cleo's sync to stop", async () => (await cleo.team.status()).running.length === 0);
-    expect((await log(cleo)).some((l) => l.code === 'PEER_REMOVED' && /removed from the team by Ada/.test(l.message))).toBe(true);
+    expect(
+      (await log(cleo)).some((l) => l.code === 'PEER_REMOVED' && /removed from the team by Ada/.test(l.message))
+    ).toBe(true);
     await expect(cleo.team.start(settings())).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED' });
     expect((await cleo.team.settings()).active).toBe(false);
-    await expect(cleo.host.ledger().append('generation', generationBody())).rejects.toMatchObject({ code: 'AUTHOR_REMOVED' });
+    await expect(cleo.host.ledger().append('generation', generationBody())).rejects.toMatchObject({
+      code: 'AUTHOR_REMOVED'
+    });
     expect((await loadTeamKeys(cleo.storage)).map((k) => k.epoch)).toEqual([1]);
 
     // Bea receives epoch 2 from the owner and moves to its room.
@@ -86,9 +93,13 @@ describe('team service: removal and key rotation', () => {
 
     // Cleo, still on epoch 1 and unaware, records an event and syncs: the owner refuses it at the membership
     // proof and shows it the signed removal; Cleo believes it (checked against its own roster) and stops.
-    const late = await cleo.host.ledger().append('generation', generationBody({ project: 'Written after the removal' }));
+    const late = await cleo.host
+      .ledger()
+      .append('generation', generationBody({ project: 'Written after the removal' }));
     await cleo.team.start(settings());
-    await until("the owner's refusal of Cleo", async () => (await log(ada)).some((l) => l.kind === 'rejected' && l.code === 'PEER_REMOVED'));
+    await until("the owner's refusal of Cleo", async () =>
+      (await log(ada)).some((l) => l.kind === 'rejected' && l.code === 'PEER_REMOVED')
+    );
     const removal = ada.host.ledger().member(cleo.identity.publicKey)!.since;
     const told = await until("Cleo's Team page to say it was removed", async () => (await cleo.team.status()).removed);
     expect(told).toMatchObject({ eventId: removal, byName: 'Ada', source: 'notice' });
@@ -96,18 +107,29 @@ describe('team service: removal and key rotation', () => {
     expect(cleo.host.ledger().member(cleo.identity.publicKey)?.active).toBe(true); // the notice does not enter its ledger
     await expect(cleo.team.start(settings())).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED' });
     // Kept: a new service over the same storage (the page reloaded) still says so.
-    const again = new TeamService({ host: cleo.host, loadIdentity: async () => cleo.identity, ensureIdentity: async () => cleo.identity });
+    const again = new TeamService({
+      host: cleo.host,
+      loadIdentity: async () => cleo.identity,
+      ensureIdentity: async () => cleo.identity
+    });
     expect((await again.status()).removed).toMatchObject({ eventId: removal, source: 'notice' });
     // And Cleo's device records nothing more: the ledger refuses the Record page's appends, naming the removal.
     const size = cleo.host.ledger().size;
-    await expect(cleo.host.ledger().append('generation', generationBody({ project: 'After the notice' }))).rejects.toMatchObject({ code: 'AUTHOR_REMOVED', eventId: removal });
+    await expect(
+      cleo.host.ledger().append('generation', generationBody({ project: 'After the notice' }))
+    ).rejects.toMatchObject({ code: 'AUTHOR_REMOVED', eventId: removal });
     expect(cleo.host.ledger().size).toBe(size);
 
     // Bea comes back on epoch 1: handed epoch 2 in the old room, it moves and receives the owner's event.
     await bea.team.start(settings());
-    await until('Bea on epoch 2', async () => (await bea.team.status()).rooms.every((r) => r.epoch === 2) && (await bea.team.status()).epoch === 2);
+    await until(
+      'Bea on epoch 2',
+      async () => (await bea.team.status()).rooms.every((r) => r.epoch === 2) && (await bea.team.status()).epoch === 2
+    );
     await until("the owner's event at Bea", () => bea.host.ledger().get(ev.id));
-    expect((await log(ada)).some((l) => l.kind === 'team-key' && /Handed the team key of epoch 2/.test(l.message))).toBe(true);
+    expect(
+      (await log(ada)).some((l) => l.kind === 'team-key' && /Handed the team key of epoch 2/.test(l.message))
+    ).toBe(true);
 
     // Cleo's later event reached nobody; Cleo holds only the old key, so it cannot greet in the new room.
     await new Promise((r) => setTimeout(r, 1000));
@@ -136,7 +158,9 @@ describe('team service: removal and key rotation', () => {
     });
     await until("the owner's event at Bea", () => bea.host.ledger().get(ev.id));
     expect((await loadTeamKeys(bea.storage)).map((k) => k.epoch)).toEqual([3, 1]);
-    expect((await log(ada)).some((l) => l.kind === 'team-key' && /Handed the team key of epoch 3/.test(l.message))).toBe(true);
+    expect(
+      (await log(ada)).some((l) => l.kind === 'team-key' && /Handed the team key of epoch 3/.test(l.message))
+    ).toBe(true);
     for (const gone of [cleo, dan]) expect(bea.host.ledger().member(gone.identity.publicKey)?.active).toBe(false);
     expect((await log(bea)).filter((l) => l.kind === 'rejected')).toEqual([]);
   });
@@ -149,7 +173,15 @@ describe('team service: removal and key rotation', () => {
     const before = ledger.size;
     // What a removed device that kept the team's document would write: an event whose past holds its removal.
     const forged = await signEvent(
-      { spec: 'provenance-ledger/event/v1', type: 'generation', ledger: ledger.id, author: cleo.identity.publicKey, time: new Date().toISOString(), parents: ledger.heads(), body: generationBody({ project: 'After my removal' }) } as UnsignedEvent,
+      {
+        spec: 'provenance-ledger/event/v1',
+        type: 'generation',
+        ledger: ledger.id,
+        author: cleo.identity.publicKey,
+        time: new Date().toISOString(),
+        parents: ledger.heads(),
+        body: generationBody({ project: 'After my removal' })
+      } as UnsignedEvent,
       cleo.identity.signer
     );
     let doc = A.clone(ledger.doc) as A.Doc<unknown>;
@@ -168,7 +200,9 @@ describe('team service: removal and key rotation', () => {
       if (msg) await h.sync(msg);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const refusal = await until('the refusal in the sync log', async () => (await log(ada)).find((l) => l.kind === 'rejected' && l.code === 'AUTHOR_REMOVED'));
+    const refusal = await until('the refusal in the sync log', async () =>
+      (await log(ada)).find((l) => l.kind === 'rejected' && l.code === 'AUTHOR_REMOVED')
+    );
     expect(refusal.message).toContain(forged.id.slice(0, 16));
     expect(refusal.peerName).toBe('Bea');
     expect(ledger.get(forged.id)).toBeUndefined();

@@ -17,14 +17,23 @@ describe('team service: witnessing in the peers table', () => {
     expect((await ada.team.status()).peers).toEqual([]);
     for (const d of [ada, bea]) await d.team.start(settings());
     const total = ada.host.ledger().size;
-    await until('both devices to hold every event', () => bea.host.ledger().size === total && ada.host.ledger().size === total);
+    await until(
+      'both devices to hold every event',
+      () => bea.host.ledger().size === total && ada.host.ledger().size === total
+    );
     const peerOf = async (d: typeof ada, name: string) => (await d.team.status()).peers.find((p) => p.name === name);
     // Each log holds one leaf per event its device learned: once synced, every event. Both directions, both devices.
-    for (const [d, other] of [[ada, 'Bea'], [bea, 'Ada']] as const) {
-      const p = await until(`${other}'s row on ${d.name}'s page to show both cosignatures at size ${total}`, async () => {
-        const row = await peerOf(d, other);
-        return row?.witnessed === total && row.cosigned === total && row;
-      });
+    for (const [d, other] of [
+      [ada, 'Bea'],
+      [bea, 'Ada']
+    ] as const) {
+      const p = await until(
+        `${other}'s row on ${d.name}'s page to show both cosignatures at size ${total}`,
+        async () => {
+          const row = await peerOf(d, other);
+          return row?.witnessed === total && row.cosigned === total && row;
+        }
+      );
       expect(p).toMatchObject({ online: true, witnessed: total, cosigned: total });
     }
   });

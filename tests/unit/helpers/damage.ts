@@ -98,7 +98,10 @@ export async function buildDamageLedger(root: string, tsaUrl: string): Promise<D
   await rm(root, { recursive: true, force: true });
   const f = (n: string) => path.join(files, n);
   await mkdir(files, { recursive: true });
-  await writeFile(f('policy.txt'), 'Tripo privacy policy\n\n1. We keep your uploads for 30 days.\n2. We do not train on them.\n');
+  await writeFile(
+    f('policy.txt'),
+    'Tripo privacy policy\n\n1. We keep your uploads for 30 days.\n2. We do not train on them.\n'
+  );
   await writeFile(f('ref.png'), 'reference image bytes\n');
   await writeFile(f('robot.glb'), 'glTF of the brass robot\n');
   await writeFile(f('robot-retopo.fbx'), 'FBX of the brass robot, retopologised\n');
@@ -111,33 +114,125 @@ export async function buildDamageLedger(root: string, tsaUrl: string): Promise<D
     const identity = (await loadIdentity(storage))!;
     const ledger = await Ledger.open({ storage, signer: identitySigner(identity) });
     const other = await generateDeviceKey(false);
-    await ledger.append('member', { action: 'add', member: { id: 'viewer01', name: 'Vic', key: other.publicKey, role: 'viewer' } });
+    await ledger.append('member', {
+      action: 'add',
+      member: { id: 'viewer01', name: 'Vic', key: other.publicKey, role: 'viewer' }
+    });
     await ledger.flushed();
   }
-  await say(pl('record', 'policy', ...L, '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', f('policy.txt')), 'policy');
-  await say(pl('record', 'checklist', ...L, '--project', 'Robots', '--classification', 'client', '--classified', '--platform', 'Tripo'), 'checklist');
+  await say(
+    pl('record', 'policy', ...L, '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', f('policy.txt')),
+    'policy'
+  );
+  await say(
+    pl(
+      'record',
+      'checklist',
+      ...L,
+      '--project',
+      'Robots',
+      '--classification',
+      'client',
+      '--classified',
+      '--platform',
+      'Tripo'
+    ),
+    'checklist'
+  );
   const gen = await say(
-    pl('record', 'generation', ...L, '--json', '--platform', 'Tripo', '--prompt', 'a small brass robot, low poly', '--input', f('ref.png'), '--output', f('robot.glb'), '--project', 'Robots', '--classification', 'client'),
+    pl(
+      'record',
+      'generation',
+      ...L,
+      '--json',
+      '--platform',
+      'Tripo',
+      '--prompt',
+      'a small brass robot, low poly',
+      '--input',
+      f('ref.png'),
+      '--output',
+      f('robot.glb'),
+      '--project',
+      'Robots',
+      '--classification',
+      'client'
+    ),
     'generation'
   );
   const generationId = gen.json().event.id as string;
-  await say(pl('record', 'export', ...L, '--file', f('robot.glb'), '--destination', 'Vault SSD', '--destination-kind', 'encrypted-drive', '--encrypted'), 'export');
-  await say(pl('record', 'derivation', ...L, '--from', f('robot.glb'), '--output', f('robot-retopo.fbx'), '--tool', 'Blender', '--operation', 'retopology'), 'derivation');
+  await say(
+    pl(
+      'record',
+      'export',
+      ...L,
+      '--file',
+      f('robot.glb'),
+      '--destination',
+      'Vault SSD',
+      '--destination-kind',
+      'encrypted-drive',
+      '--encrypted'
+    ),
+    'export'
+  );
+  await say(
+    pl(
+      'record',
+      'derivation',
+      ...L,
+      '--from',
+      f('robot.glb'),
+      '--output',
+      f('robot-retopo.fbx'),
+      '--tool',
+      'Blender',
+      '--operation',
+      'retopology'
+    ),
+    'derivation'
+  );
   await say(pl('record', 'handoff', ...L, '--file', f('robot-retopo.fbx'), '--recipient', 'Client Co'), 'handoff');
-  await say(pl('record', 'deletion', ...L, '--platform', 'Tripo', '--status', 'confirmed', '--generation', generationId, '--evidence', f('deleted.eml')), 'deletion');
-  await writeFile(f('policy-v2.txt'), 'Tripo privacy policy\n\n1. We keep your uploads for 90 days.\n2. We do not train on them.\n');
-  await say(pl('record', 'policy', ...L, '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', f('policy-v2.txt')), 'policy v2');
+  await say(
+    pl(
+      'record',
+      'deletion',
+      ...L,
+      '--platform',
+      'Tripo',
+      '--status',
+      'confirmed',
+      '--generation',
+      generationId,
+      '--evidence',
+      f('deleted.eml')
+    ),
+    'deletion'
+  );
+  await writeFile(
+    f('policy-v2.txt'),
+    'Tripo privacy policy\n\n1. We keep your uploads for 90 days.\n2. We do not train on them.\n'
+  );
+  await say(
+    pl('record', 'policy', ...L, '--platform', 'Tripo', '--kind', 'privacy-policy', '--text-file', f('policy-v2.txt')),
+    'policy v2'
+  );
   const cp1 = await say(pl('checkpoint', ...L, '--json', '--tsa', tsaUrl), 'checkpoint --tsa');
   const headSize = cp1.json().size as number;
   const v = await pl('verify', ...L, '--json');
   if (v.code !== 0) throw new Error(`the fixture does not verify:\n${v.stdout}`);
 
   const size16 = String(headSize).padStart(16, '0');
-  const policyV1 = (await import('node:crypto')).createHash('sha256').update(await readFile(f('policy.txt'))).digest('hex');
+  const policyV1 = (await import('node:crypto'))
+    .createHash('sha256')
+    .update(await readFile(f('policy.txt')))
+    .digest('hex');
   const vault = (await readdir(path.join(dir, 'vault')))[0];
   // The newest document chunk, and the loose object of the journal's newest commit.
   const incr = path.join(dir, 'doc', 'incr');
-  const chunks = await Promise.all((await readdir(incr)).map(async (n) => ({ n, t: (await stat(path.join(incr, n))).mtimeMs })));
+  const chunks = await Promise.all(
+    (await readdir(incr)).map(async (n) => ({ n, t: (await stat(path.join(incr, n))).mtimeMs }))
+  );
   const newest = chunks.sort((a, b) => a.t - b.t).at(-1)!.n;
   const head = (await readFile(path.join(dir, 'journal.git', 'refs', 'heads', 'main'), 'utf8')).trim();
   const targets: Record<string, string> = {
@@ -152,9 +247,10 @@ export async function buildDamageLedger(root: string, tsaUrl: string): Promise<D
     'vault file': `vault/${vault}`,
     identity: 'identity/device+'
   };
-  for (const [what, rel] of Object.entries(targets)) await stat(path.join(dir, rel)).catch(() => {
-    throw new Error(`the fixture has no ${what} at ${rel}`);
-  });
+  for (const [what, rel] of Object.entries(targets))
+    await stat(path.join(dir, rel)).catch(() => {
+      throw new Error(`the fixture has no ${what} at ${rel}`);
+    });
   return { dir, files, targets, model: f('robot.glb'), generationId, headSize };
 }
 

@@ -65,7 +65,10 @@ describe('the journal in the ledger worker', () => {
     const s = (await d.journal.handle({ type: 'journal-status' })) as Awaited<ReturnType<typeof j.status>>;
     expect(s).toMatchObject({ commits: 13, events: 13, missing: 0, pending: 0, concurrent: 0 });
     const ledger = d.host.ledger();
-    const truth = new JournalCommits({ event: (id) => ledger.get(id), signature: (id) => ledger.journalSignature(id) }, { hints: false });
+    const truth = new JournalCommits(
+      { event: (id) => ledger.get(id), signature: (id) => ledger.journalSignature(id) },
+      { hints: false }
+    );
     expect(s.head).toBe(truth.oid(ledger.heads()[0]));
     const v = (await d.journal.handle({ type: 'journal-verify' })) as { ok: boolean };
     expect(v.ok).toBe(true);
@@ -78,7 +81,11 @@ describe('the journal in the ledger worker', () => {
     await a.host.create('Ada', 'Studio');
     a.journal.follow();
     for (let i = 0; i < 3; i++) await a.host.recordChecklist(checklist(i));
-    const pushed = (await a.journal.handle({ type: 'journal-push', url })) as { main: string; sealed: boolean; status: { lastPush?: { url: string } } };
+    const pushed = (await a.journal.handle({ type: 'journal-push', url })) as {
+      main: string;
+      sealed: boolean;
+      status: { lastPush?: { url: string } };
+    };
     expect(pushed.main).toMatch(/^[0-9a-f]{40}$/);
     expect(pushed.sealed).toBe(true);
     expect(pushed.status.lastPush?.url).toBe(url);
@@ -86,20 +93,31 @@ describe('the journal in the ledger worker', () => {
 
     const b = await device(a.identity); // the same member on a second, empty device
     // Without the team key: refused, naming the epoch, and nothing is kept.
-    const refused = (await b.journal.handle({ type: 'journal-pull', url }).catch((e) => e)) as { code: string; message: string };
+    const refused = (await b.journal.handle({ type: 'journal-pull', url }).catch((e) => e)) as {
+      code: string;
+      message: string;
+    };
     expect(refused.code).toBe('SEALED_KEY_MISSING');
     expect(refused.message).toContain('team key epoch 1');
     expect(await b.storage.loadRange(['doc'])).toEqual([]);
     // With it (what restoring a key backup keeps beside the ledger):
     for (const k of await loadTeamKeys(a.storage)) await saveTeamKey(b.storage, k);
-    const cloned = (await b.journal.handle({ type: 'journal-pull', url })) as { cloned: boolean; received: number; status: { commits: number; head: string } };
+    const cloned = (await b.journal.handle({ type: 'journal-pull', url })) as {
+      cloned: boolean;
+      received: number;
+      status: { commits: number; head: string };
+    };
     expect(cloned).toMatchObject({ cloned: true, received: 4 });
     expect(cloned.status).toMatchObject({ commits: 4, head: pushed.main });
     expect(b.host.ledger().size).toBe(4);
 
     await a.host.recordChecklist(checklist(9));
     await a.journal.handle({ type: 'journal-push', url });
-    const pulled = (await b.journal.handle({ type: 'journal-pull', url })) as { cloned: boolean; received: number; status: { commits: number } };
+    const pulled = (await b.journal.handle({ type: 'journal-pull', url })) as {
+      cloned: boolean;
+      received: number;
+      status: { commits: number };
+    };
     expect(pulled).toMatchObject({ cloned: false, received: 1 });
     expect(pulled.status.commits).toBe(5);
     expect(b.host.ledger().heads()).toEqual(a.host.ledger().heads());
@@ -107,8 +125,12 @@ describe('the journal in the ledger worker', () => {
 
   it('bad remotes: a clear error, and nothing is kept on a device that had no ledger', async () => {
     const d = await device();
-    await expect(d.journal.handle({ type: 'journal-pull', url: 'not a url' })).rejects.toMatchObject({ code: 'BAD_INPUT' });
-    await expect(d.journal.handle({ type: 'journal-pull', url: 'http://127.0.0.1:9/none.git' })).rejects.toMatchObject({ code: 'REMOTE_UNREACHABLE' });
+    await expect(d.journal.handle({ type: 'journal-pull', url: 'not a url' })).rejects.toMatchObject({
+      code: 'BAD_INPUT'
+    });
+    await expect(d.journal.handle({ type: 'journal-pull', url: 'http://127.0.0.1:9/none.git' })).rejects.toMatchObject({
+      code: 'REMOTE_UNREACHABLE'
+    });
     expect(await d.storage.loadRange(['doc'])).toEqual([]);
     expect(await d.journal.handle({ type: 'journal-status' })).toBeNull();
   });

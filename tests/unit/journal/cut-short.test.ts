@@ -109,11 +109,21 @@ describe('a journal write cut short', () => {
       const j = await GitJournal.attach(nodeBinding(dir), ledger);
       j.detach();
       const gitdir = path.join(dir, 'journal.git');
-      const oid = gitIn(gitdir, 'rev-parse', which === 'tree' ? `${ledger.commitOf(ev.id)}^{tree}` : `${ledger.commitOf(ev.id)}:event.json`).trim();
+      const oid = gitIn(
+        gitdir,
+        'rev-parse',
+        which === 'tree' ? `${ledger.commitOf(ev.id)}^{tree}` : `${ledger.commitOf(ev.id)}:event.json`
+      ).trim();
       unlinkSync(path.join(gitdir, 'objects', oid.slice(0, 2), oid.slice(2)));
       const problems = await crossCheck(nodeBinding(dir), ledger);
-      expect(problems.map((p) => [p.code, p.eventId, p.location])).toEqual([['JOURNAL_CORRUPT', ev.id, `journal object ${oid}`]]);
-      expect(problems[0].message).toContain(which === 'tree' ? `names tree ${oid}, which is not stored` : `names event.json (blob ${oid}), which is not stored`);
+      expect(problems.map((p) => [p.code, p.eventId, p.location])).toEqual([
+        ['JOURNAL_CORRUPT', ev.id, `journal object ${oid}`]
+      ]);
+      expect(problems[0].message).toContain(
+        which === 'tree'
+          ? `names tree ${oid}, which is not stored`
+          : `names event.json (blob ${oid}), which is not stored`
+      );
     }
   });
 });

@@ -47,7 +47,10 @@ async function reopen(storage: MemoryStorage, signer: Signer) {
 
 /** Every event's commit id as verify computes it: from the events and signatures alone, no hints. */
 function truth(ledger: Ledger): Map<string, string> {
-  const j = new JournalCommits({ event: (id) => ledger.get(id), signature: (id) => ledger.journalSignature(id) }, { hints: false });
+  const j = new JournalCommits(
+    { event: (id) => ledger.get(id), signature: (id) => ledger.journalSignature(id) },
+    { hints: false }
+  );
   return new Map(ledger.events().map((e) => [e.id, j.oid(e.id)!]));
 }
 
@@ -96,7 +99,9 @@ describe('commit-id hints', () => {
     // Forge a file whose checksum is right but which gives the head event another commit id.
     const file = readdirSync(hintDir).sort().at(-1)!;
     const text = readFileSync(path.join(hintDir, file), 'utf8');
-    const body = text.slice(0, text.lastIndexOf('sha256 ')).replace(new RegExp(`^(${head} \\S+ )([0-9a-f]{40})$`, 'm'), (_m, pre) => `${pre}${'1'.repeat(40)}`);
+    const body = text
+      .slice(0, text.lastIndexOf('sha256 '))
+      .replace(new RegExp(`^(${head} \\S+ )([0-9a-f]{40})$`, 'm'), (_m, pre) => `${pre}${'1'.repeat(40)}`);
     expect(body).toContain('1'.repeat(40));
     writeFileSync(path.join(hintDir, file), `${body}sha256 ${await sha256Hex(utf8(body))}\n`);
     const ledger = await reopen(storage, signer);

@@ -31,7 +31,8 @@ afterAll(async () => {
 
 let n = 0;
 const freshDir = () => path.join(tmp, `d${++n}`);
-const gitIn = (gitdir: string, ...args: string[]) => execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8' });
+const gitIn = (gitdir: string, ...args: string[]) =>
+  execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8' });
 
 async function device(ledger?: Awaited<ReturnType<typeof newLedger>>) {
   const l = ledger ?? (await newLedger());
@@ -49,7 +50,12 @@ function snapshot(ledger: Ledger, gitdir: string) {
       return [];
     }
   };
-  return JSON.stringify({ size: ledger.size, heads: ledger.heads(), refs: gitIn(gitdir, 'for-each-ref'), files: listing(gitdir) });
+  return JSON.stringify({
+    size: ledger.size,
+    heads: ledger.heads(),
+    refs: gitIn(gitdir, 'for-each-ref'),
+    files: listing(gitdir)
+  });
 }
 
 describe('journal commits', () => {
@@ -69,7 +75,10 @@ describe('journal commits', () => {
       expect(JSON.parse(body).event).toEqual(ev.event);
       expect(gitIn(d.gitdir, 'log', '-1', '--format=%(trailers:key=Event-Id,valueonly)', oid).trim()).toBe(ev.id);
     }
-    const log = execFileSync('git', ['--git-dir', d.gitdir, ...cfg, 'log', '--show-signature'], { encoding: 'utf8', stdio: 'pipe' });
+    const log = execFileSync('git', ['--git-dir', d.gitdir, ...cfg, 'log', '--show-signature'], {
+      encoding: 'utf8',
+      stdio: 'pipe'
+    });
     expect(log.match(/Good "git" signature/g)).toHaveLength(3);
     expect(gitIn(d.gitdir, 'log', '--oneline')).toMatch(/generation: Tripo v2.5 text-to-3d -> robot-\d+\.glb/);
     gitIn(d.gitdir, 'fsck', '--strict');
@@ -110,7 +119,10 @@ describe('push, pull, clone over smart HTTP', () => {
     const url = server.url('b.git');
     const a = await device();
     const bSigner = await newSigner();
-    await a.ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob', key: bSigner.publicKey, role: 'member' } });
+    await a.ledger.append('member', {
+      action: 'add',
+      member: { id: 'bob', name: 'Bob', key: bSigner.publicKey, role: 'member' }
+    });
     await push(a.journal, url);
     const bDir = freshDir();
     const b = await clone(nodeBinding(bDir), url, new MemoryStorage(), bSigner);
@@ -177,7 +189,10 @@ describe('bad input: a clear error and nothing local changes', () => {
     const { url, b, bare } = await setup('t.git');
     const tip = gitIn(bare, 'rev-parse', 'main').trim();
     const raw = gitIn(bare, 'cat-file', 'commit', tip).replace('generation: Tripo', 'generation: Meshy');
-    const forged = execFileSync('git', ['--git-dir', bare, 'hash-object', '-w', '-t', 'commit', '--stdin'], { input: raw, encoding: 'utf8' }).trim();
+    const forged = execFileSync('git', ['--git-dir', bare, 'hash-object', '-w', '-t', 'commit', '--stdin'], {
+      input: raw,
+      encoding: 'utf8'
+    }).trim();
     gitIn(bare, 'update-ref', 'refs/heads/main', forged);
     const before = snapshot(b.ledger, b.gitdir);
     const err = await pull(b, url).catch((e) => e);
@@ -192,10 +207,26 @@ describe('bad input: a clear error and nothing local changes', () => {
     const { url, a, b, bare } = await setup('m.git');
     const outsider = await newSigner();
     const parents = a.ledger.heads();
-    const event = { spec: EVENT_SPEC, type: 'generation', ledger: a.ledger.id, author: outsider.publicKey, time: formatTime(new Date(Date.parse('2026-12-01T00:00:00Z'))), parents, body: generationBody() } as any;
+    const event = {
+      spec: EVENT_SPEC,
+      type: 'generation',
+      ledger: a.ledger.id,
+      author: outsider.publicKey,
+      time: formatTime(new Date(Date.parse('2026-12-01T00:00:00Z'))),
+      parents,
+      body: generationBody()
+    } as any;
     const { id, envelope } = await signEvent(event, outsider);
-    const c = await signEventCommit({ ev: { id, event, sig: envelope.sig }, parentOids: parents.map((p) => a.journal.commitOf(p)!), authorName: 'Mallory' }, outsider);
-    for (const o of [c.blob, c.tree, c.commit]) execFileSync('git', ['--git-dir', bare, 'hash-object', '-w', '-t', o.type, '--stdin'], { input: o.content });
+    const c = await signEventCommit(
+      {
+        ev: { id, event, sig: envelope.sig },
+        parentOids: parents.map((p) => a.journal.commitOf(p)!),
+        authorName: 'Mallory'
+      },
+      outsider
+    );
+    for (const o of [c.blob, c.tree, c.commit])
+      execFileSync('git', ['--git-dir', bare, 'hash-object', '-w', '-t', o.type, '--stdin'], { input: o.content });
     gitIn(bare, 'update-ref', 'refs/heads/main', c.commit.oid);
     const before = snapshot(b.ledger, b.gitdir);
     const err = await pull(b, url).catch((e) => e);
@@ -205,7 +236,7 @@ describe('bad input: a clear error and nothing local changes', () => {
     expect(snapshot(b.ledger, b.gitdir)).toBe(before);
   });
 
-  it('a clone of a remote holding a non-member\'s commit or a forged event is refused, naming the commit', async () => {
+  it("a clone of a remote holding a non-member's commit or a forged event is refused, naming the commit", async () => {
     // Clone checks each event once, in Ledger.receive (fetch.ts): a single refusal fails the whole clone.
     const { url, a, bare } = await setup('c.git');
     const good = gitIn(bare, 'rev-parse', 'main').trim();
@@ -214,13 +245,22 @@ describe('bad input: a clear error and nothing local changes', () => {
     const time = formatTime(new Date(Date.parse('2026-12-01T00:00:00Z')));
     const plant = async (ev: any, signer: any, authorName: string) => {
       const c = await signEventCommit({ ev, parentOids, authorName }, signer);
-      for (const o of [c.blob, c.tree, c.commit]) execFileSync('git', ['--git-dir', bare, 'hash-object', '-w', '-t', o.type, '--stdin'], { input: o.content });
+      for (const o of [c.blob, c.tree, c.commit])
+        execFileSync('git', ['--git-dir', bare, 'hash-object', '-w', '-t', o.type, '--stdin'], { input: o.content });
       gitIn(bare, 'update-ref', 'refs/heads/main', c.commit.oid);
       return c.commit.oid;
     };
     // 1. An outsider's event (its commit as the outsider would make it: no roster name).
     const outsider = await newSigner();
-    const e1 = { spec: EVENT_SPEC, type: 'generation', ledger: a.ledger.id, author: outsider.publicKey, time, parents, body: generationBody() } as any;
+    const e1 = {
+      spec: EVENT_SPEC,
+      type: 'generation',
+      ledger: a.ledger.id,
+      author: outsider.publicKey,
+      time,
+      parents,
+      body: generationBody()
+    } as any;
     const s1 = await signEvent(e1, outsider);
     const c1 = await plant({ id: s1.id, event: e1, sig: s1.envelope.sig }, outsider, '');
     const err1 = await clone(nodeBinding(freshDir()), url, new MemoryStorage()).catch((e) => e);
@@ -228,7 +268,15 @@ describe('bad input: a clear error and nothing local changes', () => {
     expect(err1.message).toContain(c1);
     expect(err1.message).toContain('AUTHOR_NOT_MEMBER');
     // 2. A member's event whose event signature is forged (its commit properly signed by the member's key).
-    const e2 = { spec: EVENT_SPEC, type: 'generation', ledger: a.ledger.id, author: a.signer.publicKey, time, parents, body: generationBody() } as any;
+    const e2 = {
+      spec: EVENT_SPEC,
+      type: 'generation',
+      ledger: a.ledger.id,
+      author: a.signer.publicKey,
+      time,
+      parents,
+      body: generationBody()
+    } as any;
     const s2 = await signEvent(e2, a.signer);
     const forged = s2.envelope.sig.replace(/^./, (ch: string) => (ch === 'A' ? 'B' : 'A'));
     const c2 = await plant({ id: s2.id, event: e2, sig: forged }, a.signer, 'Ada');

@@ -31,7 +31,8 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const git = (gitdir: string, ...args: string[]) => execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8' }).trim();
+const git = (gitdir: string, ...args: string[]) =>
+  execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8' }).trim();
 
 async function packedJournal(dir: string, events: number) {
   const l = await newLedger();
@@ -95,7 +96,10 @@ describe('a push reuses the stored packs', () => {
 
     // One byte changed inside the stored pack (past its header): its CRC-32 fails, nothing of it is reused.
     const packDir = path.join(d.gitdir, 'objects/pack');
-    const packFile = path.join(packDir, readdirSync(packDir).find((f) => f.endsWith('.pack'))!);
+    const packFile = path.join(
+      packDir,
+      readdirSync(packDir).find((f) => f.endsWith('.pack'))!
+    );
     const bytes = readFileSync(packFile);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     writeFileSync(packFile, bytes);

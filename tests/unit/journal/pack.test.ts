@@ -56,7 +56,11 @@ describe('packs', () => {
     it.each([
       ['an empty delta', d(), /truncated delta \(base size\)/],
       ['a delta that ends inside its result size', d(16, 0x80), /truncated delta \(result size\)/],
-      ['a size varint longer than 7 bytes', d(16, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1), /result size too long/],
+      [
+        'a size varint longer than 7 bytes',
+        d(16, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1),
+        /result size too long/
+      ],
       ['the wrong base size', d(15, 1, 1, 0x41), /base size mismatch/],
       ['a copy whose offset bytes are missing', d(16, 4, 0x8f), /truncated delta \(copy offset\)/],
       ['a copy whose size bytes are missing', d(16, 4, 0x91, 0), /truncated delta \(copy size\)/],
@@ -68,10 +72,16 @@ describe('packs', () => {
       ['opcode 0', d(16, 1, 0), /opcode 0/],
       ['a result shorter than it claims', d(16, 3, 1, 0x41), /result size mismatch/],
       // 2^42 bytes claimed by 3 bytes of instructions: refused before anything is allocated.
-      ['a result size no instruction could fill', d(16, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1, 0x80, 0x80, 0x80), /cannot make/]
+      [
+        'a result size no instruction could fill',
+        d(16, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1, 0x80, 0x80, 0x80),
+        /cannot make/
+      ]
     ])('%s', (_name, delta, message) => {
       expect(() => applyDelta(base, delta)).toThrow(PackError);
-      expect(() => applyDelta(base, delta)).toThrow(expect.objectContaining({ code: 'DELTA_INVALID', message: expect.stringMatching(message) }));
+      expect(() => applyDelta(base, delta)).toThrow(
+        expect.objectContaining({ code: 'DELTA_INVALID', message: expect.stringMatching(message) })
+      );
     });
   });
 });

@@ -30,7 +30,17 @@ let root: string;
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), 'push-keepalive-'));
   stateFile = path.join(tmp, 'connections.json');
-  child = spawn(process.execPath, ['--experimental-strip-types', '--no-warnings', path.join(HERE, '../../helpers/git-http-server-process.ts'), '1000', stateFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child = spawn(
+    process.execPath,
+    [
+      '--experimental-strip-types',
+      '--no-warnings',
+      path.join(HERE, '../../helpers/git-http-server-process.ts'),
+      '1000',
+      stateFile
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] }
+  );
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`the server process exited (${code})`)));
@@ -45,7 +55,8 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const connections = (): { open: number; closes: number } => (existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : { open: -1, closes: 0 });
+const connections = (): { open: number; closes: number } =>
+  existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : { open: -1, closes: 0 };
 
 /** Holds this thread (no event loop turn, as a long pack build) until the server has closed every connection. */
 function holdUntilServerClosedAll(limitMs = 15_000): void {
@@ -89,7 +100,9 @@ describe('push through a server that closes idle connections after 1 s', () => {
     // The pooled connection was found closed and the request sent once more on a new one.
     expect(nodeHttpStats.retriedOnClosedSocket).toBe(retriedBefore + 1);
     expect(second.sent).toBe(1);
-    const remoteMain = execFileSync('git', ['--git-dir', path.join(root, 'r.git'), 'rev-parse', 'refs/heads/main'], { encoding: 'utf8' }).trim();
+    const remoteMain = execFileSync('git', ['--git-dir', path.join(root, 'r.git'), 'rev-parse', 'refs/heads/main'], {
+      encoding: 'utf8'
+    }).trim();
     expect(remoteMain).toBe(second.main);
     execFileSync('git', ['--git-dir', path.join(root, 'r.git'), 'fsck', '--strict']);
 

@@ -37,7 +37,8 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-const gitIn = (gitdir: string, ...args: string[]) => execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8', stdio: 'pipe' });
+const gitIn = (gitdir: string, ...args: string[]) =>
+  execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8', stdio: 'pipe' });
 
 /**
  * DIR holding Ada's key and a ledger where Ada's event `a1`, Bob's event `b1` and Ada's `a2` (a child of `b1`)
@@ -51,14 +52,20 @@ async function ledgerWithoutSignatures() {
   const now = steppingClock();
   const mem = new MemoryStorage();
   const ledger = await Ledger.create({ storage: mem, signer: ada, memberName: 'Ada', ledgerName: 'Studio', now });
-  await ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' } });
+  await ledger.append('member', {
+    action: 'add',
+    member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' }
+  });
   const a1 = await ledger.append('generation', unprompted());
   // Bob appends on his own device (a copy), then Ada receives his event with its signature.
   const copy = new MemoryStorage();
   for (const c of await mem.loadRange([])) await copy.save(c.key, c.data);
   const bobs = await Ledger.open({ storage: copy, signer: bob, now });
   const b1 = await bobs.append('generation', unprompted());
-  await ledger.receive([[b1.id, bobs.envelopeJson(b1.id)!], [sigKey(b1.id), bobs.journalSignature(b1.id)!]]);
+  await ledger.receive([
+    [b1.id, bobs.envelopeJson(b1.id)!],
+    [sigKey(b1.id), bobs.journalSignature(b1.id)!]
+  ]);
   const a2 = await ledger.append('generation', unprompted());
   expect(a2.event.parents).toEqual([b1.id]);
   const doc = A.change(A.clone(ledger.doc), (d: any) => {
@@ -80,9 +87,18 @@ describe('journal repair', () => {
     const v = await pl('verify', '--json');
     expect(v.code).toBe(1);
     const report = v.json();
-    expect(report.problems.filter((p: any) => p.code === 'JOURNAL_SIGNATURE_MISSING').map((p: any) => p.eventId).sort()).toEqual([a1.id, b1.id, a2.id].sort());
-    expect(report.advice.join('\n')).toMatch(/2 event\(s\) authored by this device lack a journal signature: run `provenance-ledger journal repair/);
-    expect(report.advice.join('\n')).toMatch(/1 event\(s\) by Bob \(key .*\) lack a journal signature: only their author can sign them/);
+    expect(
+      report.problems
+        .filter((p: any) => p.code === 'JOURNAL_SIGNATURE_MISSING')
+        .map((p: any) => p.eventId)
+        .sort()
+    ).toEqual([a1.id, b1.id, a2.id].sort());
+    expect(report.advice.join('\n')).toMatch(
+      /2 event\(s\) authored by this device lack a journal signature: run `provenance-ledger journal repair/
+    );
+    expect(report.advice.join('\n')).toMatch(
+      /1 event\(s\) by Bob \(key .*\) lack a journal signature: only their author can sign them/
+    );
     const text = await pl('verify');
     expect(text.stdout).toMatch(/what to do: .*journal repair/);
 
@@ -94,7 +110,9 @@ describe('journal repair', () => {
     expect(j1.others).toEqual([{ author: bob.publicKey, name: 'Bob', events: [b1.id] }]);
     expect(j1.waiting).toEqual([a2.id]);
     const human = await pl('journal', 'repair');
-    expect(human.stdout).toMatch(/1 event\(s\) by Bob \(key .*\) have no journal signature: only their author can sign them/);
+    expect(human.stdout).toMatch(
+      /1 event\(s\) by Bob \(key .*\) have no journal signature: only their author can sign them/
+    );
 
     // Bob signs his event on a device holding his key (here: the same directory, his key in memory).
     const storage = await FsStorage.open(dir);
@@ -112,7 +130,16 @@ describe('journal repair', () => {
     const reopened = await Ledger.open({ storage: await FsStorage.open(dir) });
     const signers = path.join(dir, 'allowed');
     writeFileSync(signers, allowedSigners(reopened.roster(), reopened.name));
-    for (const ev of reopened.events()) gitIn(gitdir, '-c', 'gpg.format=ssh', '-c', `gpg.ssh.allowedSignersFile=${signers}`, 'verify-commit', reopened.commitOf(ev.id)!);
+    for (const ev of reopened.events())
+      gitIn(
+        gitdir,
+        '-c',
+        'gpg.format=ssh',
+        '-c',
+        `gpg.ssh.allowedSignersFile=${signers}`,
+        'verify-commit',
+        reopened.commitOf(ev.id)!
+      );
     expect(gitIn(gitdir, 'rev-list', '--count', 'main').trim()).toBe(String(reopened.size));
   });
 
@@ -125,7 +152,10 @@ describe('journal repair', () => {
     // Damage one byte in the middle of the journal's pack: the object whose entry holds it is named.
     const gitdir = path.join(dir, 'journal.git');
     const packDir = path.join(gitdir, 'objects', 'pack');
-    const pack = path.join(packDir, readdirSync(packDir).find((f) => f.endsWith('.pack'))!);
+    const pack = path.join(
+      packDir,
+      readdirSync(packDir).find((f) => f.endsWith('.pack'))!
+    );
     const entries = gitIn(gitdir, 'verify-pack', '-v', pack.replace(/\.pack$/, '.idx'))
       .split('\n')
       .map((l) => l.split(/\s+/))
@@ -137,7 +167,10 @@ describe('journal repair', () => {
     bytes[at] ^= 0x20;
     writeFileSync(pack, bytes);
     const v = (await pl('verify', '--json')).json();
-    expect(v.problems.map((p: any) => [p.code, p.location])).toContainEqual(['JOURNAL_CORRUPT', `journal object ${hit.oid}`]);
+    expect(v.problems.map((p: any) => [p.code, p.location])).toContainEqual([
+      'JOURNAL_CORRUPT',
+      `journal object ${hit.oid}`
+    ]);
     expect(v.advice.join('\n')).toMatch(/journal repair/);
     const r = await pl('journal', 'repair', '--json');
     expect(r.code).toBe(0);

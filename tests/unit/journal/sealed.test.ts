@@ -17,7 +17,16 @@ import { nodeBinding } from '../../../src/lib/adapters/git/node.ts';
 import { clone, pull, push, pushSealed } from '../../../src/lib/adapters/git/remote.ts';
 import { newTeamKey, saveTeamKey, loadTeamKeys } from '../../../src/lib/core/team/teamkey.ts';
 import { removeAndRotate } from '../../../src/lib/core/team/removal.ts';
-import { archiveKey, archiveKeys, openBlob, sealBlob, sealEvent, sealedAllowedSigners, SealedEpochs, parseSealedMessage } from '../../../src/lib/core/journal/sealed.ts';
+import {
+  archiveKey,
+  archiveKeys,
+  openBlob,
+  sealBlob,
+  sealEvent,
+  sealedAllowedSigners,
+  SealedEpochs,
+  parseSealedMessage
+} from '../../../src/lib/core/journal/sealed.ts';
 import { fromBase64url } from '../../../src/lib/core/bytes.ts';
 import { parseCommit } from '../../../src/lib/core/journal/objects.ts';
 import { startGitServer, type GitServer } from '../../helpers/git-http-server.ts';
@@ -35,15 +44,35 @@ afterAll(async () => {
 
 let n = 0;
 const freshDir = () => path.join(tmp, `d${++n}`);
-const git = (gitdir: string, ...args: string[]) => execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8', stdio: 'pipe' });
+const git = (gitdir: string, ...args: string[]) =>
+  execFileSync('git', ['--git-dir', gitdir, ...args], { encoding: 'utf8', stdio: 'pipe' });
 
 /** The names a Git host must never see. */
-const SECRETS = ['Brass Robots', 'client', 'Tripo', 'robot-', '.glb', 'text-to-3d', 'Ada Lovelace', 'Bob Marley', 'Studio Nebula', 'member', 'generation', 'privacyMode'];
+const SECRETS = [
+  'Brass Robots',
+  'client',
+  'Tripo',
+  'robot-',
+  '.glb',
+  'text-to-3d',
+  'Ada Lovelace',
+  'Bob Marley',
+  'Studio Nebula',
+  'member',
+  'generation',
+  'privacyMode'
+];
 
 async function owner() {
   const storage = new MemoryStorage();
   const signer = await newSigner();
-  const ledger = await Ledger.create({ storage, signer, memberName: 'Ada Lovelace', ledgerName: 'Studio Nebula', now: steppingClock() });
+  const ledger = await Ledger.create({
+    storage,
+    signer,
+    memberName: 'Ada Lovelace',
+    ledgerName: 'Studio Nebula',
+    now: steppingClock()
+  });
   const team = newTeamKey(1);
   await saveTeamKey(storage, team);
   const dir = freshDir();
@@ -52,7 +81,8 @@ async function owner() {
 }
 
 /** Every object of a bare repository, as `git cat-file --batch-all-objects --batch` prints them. */
-const allObjects = (gitdir: string) => execFileSync('git', ['--git-dir', gitdir, 'cat-file', '--batch-all-objects', '--batch'], { maxBuffer: 1 << 28 });
+const allObjects = (gitdir: string) =>
+  execFileSync('git', ['--git-dir', gitdir, 'cat-file', '--batch-all-objects', '--batch'], { maxBuffer: 1 << 28 });
 
 describe('sealed journal: the core', () => {
   it('seals deterministically, opens only under its key and event, and refuses a blob whose nonce is not its own', async () => {
@@ -79,7 +109,13 @@ describe('sealed journal: the core', () => {
     const plaintext = new Uint8Array([...sig, ...env]);
     const otherNonce = new Uint8Array([...nonce, ...(await seal(k.aead, nonce, plaintext, aad))]);
     expect(await openBlob(k, ev.id, otherNonce)).toBeUndefined();
-    expect(await openBlob(k, ev.id, new Uint8Array([...a.subarray(0, 12), ...(await seal(k.aead, a.subarray(0, 12), plaintext, aad))]))).toEqual(opened);
+    expect(
+      await openBlob(
+        k,
+        ev.id,
+        new Uint8Array([...a.subarray(0, 12), ...(await seal(k.aead, a.subarray(0, 12), plaintext, aad))])
+      )
+    ).toEqual(opened);
     const c1 = await sealEvent(k, ev, sig, ['1'.repeat(40)]);
     const c2 = await sealEvent(k, ev, sig, ['1'.repeat(40)]);
     expect(c2.commit.oid).toBe(c1.commit.oid);
@@ -92,7 +128,10 @@ describe('sealed journal: the core', () => {
   it('places an event in the newest epoch whose removals lie in its history, and says when a key is missing', async () => {
     const o = await owner();
     const bob = await newSigner();
-    await o.ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob Marley', key: bob.publicKey, role: 'member' } });
+    await o.ledger.append('member', {
+      action: 'add',
+      member: { id: 'bob', name: 'Bob Marley', key: bob.publicKey, role: 'member' }
+    });
     const before = await o.ledger.append('generation', generationBody());
     const { events } = await removeAndRotate(o.ledger, o.storage, [o.ledger.member(bob.publicKey)!]);
     const after = await o.ledger.append('generation', generationBody());
@@ -109,10 +148,14 @@ describe('sealed journal: the core', () => {
     const onlyOld = new SealedEpochs(await archiveKeys(teams.filter((t) => t.epoch === 1)));
     for (const ev of o.ledger.events()) onlyOld.add(ev);
     expect(onlyOld.keyFor(before.id)).toHaveProperty('key');
-    expect((onlyOld.keyFor(after.id) as { error: string }).error).toMatch(/follows the removal .* has not reached this device/);
+    expect((onlyOld.keyFor(after.id) as { error: string }).error).toMatch(
+      /follows the removal .* has not reached this device/
+    );
     const onlyNew = new SealedEpochs(await archiveKeys(teams.filter((t) => t.epoch === 2)));
     for (const ev of o.ledger.events()) onlyNew.add(ev);
-    expect((onlyNew.keyFor(before.id) as { error: string }).error).toMatch(/older than any this device holds \(it holds epochs 2\)/);
+    expect((onlyNew.keyFor(before.id) as { error: string }).error).toMatch(
+      /older than any this device holds \(it holds epochs 2\)/
+    );
   });
 });
 
@@ -123,7 +166,10 @@ describe('sealed journal over a real git http-backend', () => {
     const remote = path.join(server.root, 'sealed.git');
     const o = await owner();
     const bob = await newSigner();
-    await o.ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob Marley', key: bob.publicKey, role: 'member' } });
+    await o.ledger.append('member', {
+      action: 'add',
+      member: { id: 'bob', name: 'Bob Marley', key: bob.publicKey, role: 'member' }
+    });
     await o.ledger.append('checklist', {
       project: 'Brass Robots',
       classification: 'client',
@@ -173,7 +219,11 @@ describe('sealed journal over a real git http-backend', () => {
     await c.settled();
     const pc = await pushSealed(c, url, keys);
     expect(pc.received).toBe(1);
-    const po = await pull(o.journal, url, await (await import('../../../src/lib/adapters/git/sealed.ts')).sealedFetch(o.journal, keys));
+    const po = await pull(
+      o.journal,
+      url,
+      await (await import('../../../src/lib/adapters/git/sealed.ts')).sealedFetch(o.journal, keys)
+    );
     expect(po.kind).toBe('sealed');
     expect(po.received).toBe(1);
     expect(o.ledger.heads()).toEqual(c.ledger.heads());
@@ -187,8 +237,14 @@ describe('sealed journal over a real git http-backend', () => {
     const o = await owner();
     const bob = await newSigner();
     const carol = await newSigner();
-    await o.ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob Marley', key: bob.publicKey, role: 'member' } });
-    await o.ledger.append('member', { action: 'add', member: { id: 'carol', name: 'Carol', key: carol.publicKey, role: 'member' } });
+    await o.ledger.append('member', {
+      action: 'add',
+      member: { id: 'bob', name: 'Bob Marley', key: bob.publicKey, role: 'member' }
+    });
+    await o.ledger.append('member', {
+      action: 'add',
+      member: { id: 'carol', name: 'Carol', key: carol.publicKey, role: 'member' }
+    });
     await o.ledger.append('generation', generationBody());
     const epoch1 = await o.keys();
     await removeAndRotate(o.ledger, o.storage, [o.ledger.member(bob.publicKey)!]);
@@ -250,10 +306,16 @@ describe('sealed journal over a real git http-backend', () => {
     const o = await owner();
     const bob = await newSigner();
     const carol = await newSigner();
-    await o.ledger.append('member', { action: 'add', member: { id: 'bob', name: 'Bob Marley', key: bob.publicKey, role: 'member' } });
+    await o.ledger.append('member', {
+      action: 'add',
+      member: { id: 'bob', name: 'Bob Marley', key: bob.publicKey, role: 'member' }
+    });
     await o.ledger.append('generation', generationBody());
     await removeAndRotate(o.ledger, o.storage, [o.ledger.member(bob.publicKey)!]);
-    await o.ledger.append('member', { action: 'add', member: { id: 'carol', name: 'Carol', key: carol.publicKey, role: 'member' } });
+    await o.ledger.append('member', {
+      action: 'add',
+      member: { id: 'carol', name: 'Carol', key: carol.publicKey, role: 'member' }
+    });
     await o.journal.settled();
     const all = await o.keys();
     await pushSealed(o.journal, url, all);
@@ -293,10 +355,17 @@ describe('sealed journal over a real git http-backend', () => {
     const parentTree = git(remote, 'rev-parse', 'main~1^{tree}').trim();
     const forged = raw.replace(/^tree [0-9a-f]{40}$/m, `tree ${parentTree}`);
     expect(forged).not.toBe(raw);
-    const oid = execFileSync('git', ['--git-dir', remote, 'hash-object', '-t', 'commit', '-w', '--stdin'], { input: forged, encoding: 'utf8' }).trim();
+    const oid = execFileSync('git', ['--git-dir', remote, 'hash-object', '-t', 'commit', '-w', '--stdin'], {
+      input: forged,
+      encoding: 'utf8'
+    }).trim();
     git(remote, 'update-ref', 'refs/heads/main', oid);
     const size = c.ledger.size;
-    const err = await pull(c, url, await (await import('../../../src/lib/adapters/git/sealed.ts')).sealedFetch(c, keys)).catch((e) => e);
+    const err = await pull(
+      c,
+      url,
+      await (await import('../../../src/lib/adapters/git/sealed.ts')).sealedFetch(c, keys)
+    ).catch((e) => e);
     expect(err.code).toBe('COMMIT_REFUSED');
     expect(err.message).toContain(oid);
     expect(c.ledger.size).toBe(size);

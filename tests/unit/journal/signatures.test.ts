@@ -37,7 +37,11 @@ describe('journal signatures in the document', () => {
     const last = A.decodeChange(A.getLastLocalChange(ledger.doc)!);
     // One insert into the records list: the event's record, its signature on the second line.
     expect((last.ops as any[]).map((o) => [o.action, o.insert])).toEqual([['set', true]]);
-    expect(String((last.ops as any[])[0].value).split('\n').map((l) => l.split(' ')[0])).toEqual([ev.id, sigKey(ev.id)]);
+    expect(
+      String((last.ops as any[])[0].value)
+        .split('\n')
+        .map((l) => l.split(' ')[0])
+    ).toEqual([ev.id, sigKey(ev.id)]);
     expect(ledger.commitOf(ev.id)).toMatch(/^[0-9a-f]{40}$/);
     expect((await ledger.verify()).ok).toBe(true);
   });
@@ -53,7 +57,11 @@ describe('journal signatures in the document', () => {
       for (const ev of ledger.events()) expect(j.commitOf(ev.id)).toBe(ledger.commitOf(ev.id));
       await j.pack();
       execFileSync('git', ['--git-dir', path.join(tmp, 'journal.git'), 'fsck', '--strict'], { stdio: 'pipe' });
-      expect(execFileSync('git', ['--git-dir', path.join(tmp, 'journal.git'), 'rev-list', '--count', 'main'], { encoding: 'utf8' }).trim()).toBe('4');
+      expect(
+        execFileSync('git', ['--git-dir', path.join(tmp, 'journal.git'), 'rev-list', '--count', 'main'], {
+          encoding: 'utf8'
+        }).trim()
+      ).toBe('4');
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
@@ -63,12 +71,18 @@ describe('journal signatures in the document', () => {
     const { ledger } = await newLedger();
     const a = await ledger.append('generation', generationBody());
     const b = await ledger.append('generation', generationBody());
-    const changed = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => setEntry(d, sigKey(a.id), forgedSig(entryOf(d, sigKey(a.id))!))));
+    const changed = await fromDoc(
+      A.change(A.clone(ledger.doc), (d: any) => setEntry(d, sigKey(a.id), forgedSig(entryOf(d, sigKey(a.id))!)))
+    );
     const r1 = await changed.ledger.verify();
     expect(r1.problems.map((p) => [p.code, p.eventId])).toEqual([['JOURNAL_SIGNATURE_INVALID', a.id]]);
     const missing = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => deleteEntry(d, sigKey(b.id))));
-    expect((await missing.ledger.verify()).problems.map((p) => [p.code, p.eventId])).toEqual([['JOURNAL_SIGNATURE_MISSING', b.id]]);
-    const orphan = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => setEntry(d, sigKey('ab'.repeat(32)), entryOf(d, sigKey(b.id))!)));
+    expect((await missing.ledger.verify()).problems.map((p) => [p.code, p.eventId])).toEqual([
+      ['JOURNAL_SIGNATURE_MISSING', b.id]
+    ]);
+    const orphan = await fromDoc(
+      A.change(A.clone(ledger.doc), (d: any) => setEntry(d, sigKey('ab'.repeat(32)), entryOf(d, sigKey(b.id))!))
+    );
     expect((await orphan.ledger.verify()).problems.map((p) => p.code)).toEqual(['JOURNAL_SIGNATURE_INVALID']);
   });
 
@@ -80,10 +94,16 @@ describe('journal signatures in the document', () => {
     const ev = await other.append('generation', generationBody());
     const json = other.envelopeJson(ev.id)!;
     const sig = other.journalSignature(ev.id)!;
-    const bad = await ledger.receive([[ev.id, json], [sigKey(ev.id), forgedSig(sig)]]);
+    const bad = await ledger.receive([
+      [ev.id, json],
+      [sigKey(ev.id), forgedSig(sig)]
+    ]);
     expect(bad.accepted).toEqual([]);
     expect(bad.problems.map((p) => p.code)).toEqual(['JOURNAL_SIGNATURE_INVALID']);
-    const good = await ledger.receive([[ev.id, json], [sigKey(ev.id), sig]]);
+    const good = await ledger.receive([
+      [ev.id, json],
+      [sigKey(ev.id), sig]
+    ]);
     expect(good.accepted).toEqual([ev.id]);
     expect(ledger.commitOf(ev.id)).toBe(other.commitOf(ev.id));
     expect((await ledger.verify()).ok).toBe(true);
@@ -128,15 +148,29 @@ describe('verify cross-checks the journal against the document', () => {
       expect(await crossCheck(binding, ledger)).toEqual([]);
       j.detach();
       const late = await ledger.append('generation', generationBody());
-      expect((await crossCheck(binding, ledger)).map((p) => [p.code, p.eventId])).toEqual([['JOURNAL_MISSING', late.id]]);
+      expect((await crossCheck(binding, ledger)).map((p) => [p.code, p.eventId])).toEqual([
+        ['JOURNAL_MISSING', late.id]
+      ]);
       const tip = g('rev-parse', 'main');
       const raw = g('cat-file', 'commit', tip).replace('generation: Tripo', 'generation: Meshy') + '\n';
-      const forged = execFileSync('git', ['--git-dir', gitdir, 'hash-object', '-w', '-t', 'commit', '--stdin'], { input: raw, encoding: 'utf8' }).trim();
+      const forged = execFileSync('git', ['--git-dir', gitdir, 'hash-object', '-w', '-t', 'commit', '--stdin'], {
+        input: raw,
+        encoding: 'utf8'
+      }).trim();
       g('update-ref', 'refs/heads/main', forged);
       const codes = (await crossCheck(binding, ledger)).map((p) => p.code).sort();
       expect(codes).toEqual(['JOURNAL_MISMATCH', 'JOURNAL_MISSING', 'JOURNAL_MISSING']);
       const empty = g('hash-object', '-w', '-t', 'tree', '/dev/null');
-      const stray = execFileSync('git', ['--git-dir', gitdir, 'commit-tree', empty, '-m', 'stray'], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x' } }).trim();
+      const stray = execFileSync('git', ['--git-dir', gitdir, 'commit-tree', empty, '-m', 'stray'], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 'x',
+          GIT_AUTHOR_EMAIL: 'x@x',
+          GIT_COMMITTER_NAME: 'x',
+          GIT_COMMITTER_EMAIL: 'x@x'
+        }
+      }).trim();
       g('update-ref', 'refs/heads/other', stray);
       expect((await crossCheck(binding, ledger)).map((p) => p.code)).toContain('JOURNAL_EXTRA');
     } finally {

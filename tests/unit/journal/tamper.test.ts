@@ -38,7 +38,6 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-
 let n = 0;
 /** A ledger of a few events and its journal in a fresh directory. */
 async function journalDir(events = 3): Promise<{ ledger: Ledger; dir: string; gitdir: string; journal: GitJournal }> {
@@ -53,7 +52,12 @@ async function journalDir(events = 3): Promise<{ ledger: Ledger; dir: string; gi
 const listLoose = (gitdir: string) =>
   readdirSync(path.join(gitdir, 'objects'))
     .filter((d) => /^[0-9a-f]{2}$/.test(d))
-    .flatMap((d) => readdirSync(path.join(gitdir, 'objects', d)).map((f) => ({ oid: d + f, file: path.join(gitdir, 'objects', d, f) })));
+    .flatMap((d) =>
+      readdirSync(path.join(gitdir, 'objects', d)).map((f) => ({
+        oid: d + f,
+        file: path.join(gitdir, 'objects', d, f)
+      }))
+    );
 
 /** Flips one bit of `file` at `pos` (restored after `check`). */
 async function flipped<T>(file: string, pos: number, bit: number, check: () => Promise<T>): Promise<T> {
@@ -117,7 +121,9 @@ describe('tamper campaign: the Git journal', () => {
       }
     }
     reportCampaign('journal loose objects', t);
-    console.log(`tamper journal loose objects: ${unchanged} more flips hit deflate padding bits and left the object unchanged`);
+    console.log(
+      `tamper journal loose objects: ${unchanged} more flips hit deflate padding bits and left the object unchanged`
+    );
     expect(unchanged).toBeLessThan(t.flips / 100);
     expect(t.misses).toEqual([]);
     expect(t.located).toBe(t.flips);
@@ -130,7 +136,10 @@ describe('tamper campaign: the Git journal', () => {
     const binding = nodeBinding(dir);
     expect(await crossCheck(binding, ledger)).toEqual([]);
     const packDir = path.join(gitdir, 'objects', 'pack');
-    const packFile = path.join(packDir, readdirSync(packDir).find((f) => f.endsWith('.pack'))!);
+    const packFile = path.join(
+      packDir,
+      readdirSync(packDir).find((f) => f.endsWith('.pack'))!
+    );
     const idxFile = packFile.replace(/\.pack$/, '.idx');
     const name = path.basename(packFile, '.pack');
     const entries = execFileSync('git', ['--git-dir', gitdir, 'verify-pack', '-v', idxFile], { encoding: 'utf8' })
@@ -141,7 +150,10 @@ describe('tamper campaign: the Git journal', () => {
     expect(entries).toHaveLength(12);
     const owner = (pos: number) => entries.find((e) => e.offset <= pos && pos < e.offset + e.size)?.oid;
     const rand = rng(11);
-    for (const [label, file] of [['pack', packFile], ['index', idxFile]] as const) {
+    for (const [label, file] of [
+      ['pack', packFile],
+      ['index', idxFile]
+    ] as const) {
       const t = tally();
       for (const pos of positions(readFileSync(file).length, label === 'pack' ? 700 : 400, rand)) {
         t.flips++;
@@ -161,7 +173,13 @@ describe('tamper campaign: the Git journal', () => {
         const locations = problems.map((p) => p.location ?? '');
         // A byte inside an object's entry names that object; the pack's header and trailer, and the index
         // (whose every byte its checksum covers), name the file when no object is hit.
-        const expected = label === 'pack' && owner(pos) ? [`journal object ${owner(pos)}`] : [`journal file objects/pack/${name}.${label === 'pack' ? 'pack' : 'idx'}`, ...entries.map((e) => `journal object ${e.oid}`)];
+        const expected =
+          label === 'pack' && owner(pos)
+            ? [`journal object ${owner(pos)}`]
+            : [
+                `journal file objects/pack/${name}.${label === 'pack' ? 'pack' : 'idx'}`,
+                ...entries.map((e) => `journal object ${e.oid}`)
+              ];
         if (locations.some((l) => expected.includes(l))) t.located++;
         else t.misses.push(`${label} byte ${pos}: located at ${locations.join(', ')}`);
       }
@@ -190,31 +208,39 @@ describe('tamper campaign: the Git journal', () => {
     let packLength = 0;
     const target = new URL(url);
     const proxy = http.createServer((req, res) => {
-      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-        const parts: Buffer[] = [];
-        r.on('data', (c: Buffer) => parts.push(c));
-        r.on('end', () => {
-          let body = Buffer.concat(parts);
-          const at = body.indexOf('PACK');
-          if (req.url?.endsWith('/git-upload-pack') && at >= 0) {
-            packLength = body.length - at;
-            if (flip >= 0) {
-              body = Buffer.from(body);
-              body[at + flip] ^= 0x10;
+      const up = http.request(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          const parts: Buffer[] = [];
+          r.on('data', (c: Buffer) => parts.push(c));
+          r.on('end', () => {
+            let body = Buffer.concat(parts);
+            const at = body.indexOf('PACK');
+            if (req.url?.endsWith('/git-upload-pack') && at >= 0) {
+              packLength = body.length - at;
+              if (flip >= 0) {
+                body = Buffer.from(body);
+                body[at + flip] ^= 0x10;
+              }
             }
-          }
-          const headers = { ...r.headers };
-          delete headers['content-length'];
-          res.writeHead(r.statusCode ?? 500, headers);
-          res.end(body);
-        });
-      });
+            const headers = { ...r.headers };
+            delete headers['content-length'];
+            res.writeHead(r.statusCode ?? 500, headers);
+            res.end(body);
+          });
+        }
+      );
       req.pipe(up);
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const proxied = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}${target.pathname}`;
     try {
-      const snapshot = () => JSON.stringify({ size: b.ledger.size, heads: b.ledger.heads(), files: readdirSync(path.join(bDir, 'journal.git'), { recursive: true }).map(String).sort() });
+      const snapshot = () =>
+        JSON.stringify({
+          size: b.ledger.size,
+          heads: b.ledger.heads(),
+          files: readdirSync(path.join(bDir, 'journal.git'), { recursive: true }).map(String).sort()
+        });
       const before = snapshot();
       // The twin (same commits, same haves) pulls untouched first: the pack b will be sent has this length.
       expect((await pull(twin, proxied)).received).toBe(1);
@@ -223,7 +249,10 @@ describe('tamper campaign: the Git journal', () => {
       for (const pos of positions(packLength, 200, rng(3))) {
         flip = pos;
         t.flips++;
-        const err = await pull(b, proxied).then(() => undefined, (e) => e as Error & { code?: string });
+        const err = await pull(b, proxied).then(
+          () => undefined,
+          (e) => e as Error & { code?: string }
+        );
         if (!err) {
           t.misses.push(`pack byte ${pos}`);
           continue;
@@ -264,7 +293,9 @@ describe('tamper campaign: the Git journal', () => {
     const packs = readdirSync(packDir).filter((f) => f.endsWith('.idx'));
     let damaged = false;
     for (const idx of packs) {
-      const lines = execFileSync('git', ['--git-dir', bare, 'verify-pack', '-v', path.join(packDir, idx)], { encoding: 'utf8' }).split('\n');
+      const lines = execFileSync('git', ['--git-dir', bare, 'verify-pack', '-v', path.join(packDir, idx)], {
+        encoding: 'utf8'
+      }).split('\n');
       const line = lines.find((l) => l.startsWith(head));
       if (!line) continue;
       const f = line.split(/\s+/);
@@ -281,7 +312,10 @@ describe('tamper campaign: the Git journal', () => {
       writeFileSync(loose, bytes);
     }
     const before = JSON.stringify({ size: b.ledger.size, heads: b.ledger.heads() });
-    const err = await pull(b, url).then(() => undefined, (e) => e as Error & { code?: string });
+    const err = await pull(b, url).then(
+      () => undefined,
+      (e) => e as Error & { code?: string }
+    );
     expect(err, 'a pull from a damaged remote must fail').toBeDefined();
     expect(err!.code).toMatch(/COMMIT_REFUSED|REMOTE_UNREACHABLE/);
     expect(JSON.stringify({ size: b.ledger.size, heads: b.ledger.heads() })).toBe(before);

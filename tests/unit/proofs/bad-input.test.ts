@@ -84,7 +84,13 @@ describe('bad bundles are rejected by name', () => {
     const copy = await DeviceLog.load(new MemoryStorage());
     await copy.append([...t.ada.ledger.events(), await t.grace.ledger.append('generation', generationBody())]);
     const later = await copy.checkpoint(base.ledger, t.ada.signer);
-    const w = await witnessCheckpoint({ ledgerId: base.ledger, memberKeys: t.grace.ledger.roster().map((m) => m.key), note: later, proof: [], signer: t.grace.signer });
+    const w = await witnessCheckpoint({
+      ledgerId: base.ledger,
+      memberKeys: t.grace.ledger.roster().map((m) => m.key),
+      note: later,
+      proof: [],
+      signer: t.grace.signer
+    });
     const graceLine = w.note.split('\n').find((l) => l.includes('provenance-ledger-witness/'))!;
     const r = await mutate((b) => {
       const lines = b.checkpoint.split('\n');
@@ -109,7 +115,9 @@ describe('bad bundles are rejected by name', () => {
     expect(f.ok).toBe(false);
     expect(f.bundleOk).toBe(true);
     expect(f.failures[0].message).toMatch(/other\.glb .* is not a file this bundle names/);
-    expect(codes(await mutate((b) => void (b.subject = { sha256: 'ee'.repeat(32) })))).toEqual(['SUBJECT_MISSING subject.sha256']);
+    expect(codes(await mutate((b) => void (b.subject = { sha256: 'ee'.repeat(32) })))).toEqual([
+      'SUBJECT_MISSING subject.sha256'
+    ]);
     const edited = await mutate((b) => void (b.report = b.report.replace('Ada', 'Eve')));
     expect(codes(edited)).toEqual([]);
     expect(edited.ok).toBe(true);
@@ -158,7 +166,10 @@ describe('fuzzing verify-bundle', () => {
   it('random byte edits of a valid bundle never crash and never verify silently', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.nat({ max: fx.bytes.length - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.nat({ max: fx.bytes.length - 1 }), fc.integer({ min: 1, max: 255 })), {
+          minLength: 1,
+          maxLength: 4
+        }),
         async (edits) => {
           const b = fx.bytes.slice();
           for (const [i, x] of edits) b[i] ^= x;

@@ -15,7 +15,10 @@ describe('evidence bundle', () => {
     const note = await t.ada.log.checkpoint(t.ada.ledger.id, t.ada.signer);
     const w = await witnessCheckpoint({
       ledgerId: t.grace.ledger.id,
-      memberKeys: t.grace.ledger.roster().filter((m) => m.active).map((m) => m.key),
+      memberKeys: t.grace.ledger
+        .roster()
+        .filter((m) => m.active)
+        .map((m) => m.key),
       note,
       proof: [],
       signer: t.grace.signer,
@@ -52,18 +55,48 @@ describe('evidence bundle', () => {
     const ada = await newSigner();
     const grace = await newSigner();
     const storage = new MemoryStorage();
-    const ledger = await Ledger.create({ storage, signer: ada, memberName: 'Ada', ledgerName: 'Solo', memberId: 'ada', now: steppingClock() });
+    const ledger = await Ledger.create({
+      storage,
+      signer: ada,
+      memberName: 'Ada',
+      ledgerName: 'Solo',
+      memberId: 'ada',
+      now: steppingClock()
+    });
     const log = await DeviceLog.attach(ledger, storage, { signer: ada });
     const gen = await ledger.append('generation', generationBody());
-    const add = await ledger.append('member', { action: 'add', member: { id: 'grace', name: 'Grace', key: grace.publicKey, role: 'member' } });
+    const add = await ledger.append('member', {
+      action: 'add',
+      member: { id: 'grace', name: 'Grace', key: grace.publicKey, role: 'member' }
+    });
     await ledger.append('generation', generationBody()); // not revealed
     await log.settled();
     const note = await log.checkpoint(ledger.id, ada);
-    const w = await witnessCheckpoint({ ledgerId: ledger.id, memberKeys: [ada.publicKey], note, proof: [], signer: grace, now: () => 1_800_000_000 });
+    const w = await witnessCheckpoint({
+      ledgerId: ledger.id,
+      memberKeys: [ada.publicKey],
+      note,
+      proof: [],
+      signer: grace,
+      now: () => 1_800_000_000
+    });
     await log.addCosignatures(w.note);
-    const { bytes, bundle } = await buildBundle({ ledger, log, logPublicKey: ada.publicKey, subject: { event: gen.id } });
-    expect(bundle.events.map((e) => JSON.parse(e.envelope).event.type).sort()).toEqual(['generation', 'member', 'member']); // genesis, the generation, Grace's add
-    const ids = await Promise.all(bundle.events.map(async (e) => (await import('../../../src/lib/core/event.ts')).eventId(JSON.parse(e.envelope).event)));
+    const { bytes, bundle } = await buildBundle({
+      ledger,
+      log,
+      logPublicKey: ada.publicKey,
+      subject: { event: gen.id }
+    });
+    expect(bundle.events.map((e) => JSON.parse(e.envelope).event.type).sort()).toEqual([
+      'generation',
+      'member',
+      'member'
+    ]); // genesis, the generation, Grace's add
+    const ids = await Promise.all(
+      bundle.events.map(async (e) =>
+        (await import('../../../src/lib/core/event.ts')).eventId(JSON.parse(e.envelope).event)
+      )
+    );
     expect(ids).toContain(add.id);
     const res = await verifyBundle(bytes);
     expect(res.failures).toEqual([]);

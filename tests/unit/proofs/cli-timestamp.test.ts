@@ -45,12 +45,18 @@ afterAll(async () => {
 });
 
 describe('verify-bundle with time-stamps', () => {
-  it('with the TSA\'s root: VALID, and the time is proven', async () => {
+  it("with the TSA's root: VALID, and the time is proven", async () => {
     const v = await run(['verify-bundle', bundle, '--file', at(MODEL.name), '--tsa-roots', at('root.pem')]);
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout).toMatch(/^VALID/);
-    expect(v.stdout).toMatch(new RegExp(`- Time: all \\d+ events above existed no later than \\S+ according to ${tsa.tsaSubject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-    const env = await run(['verify-bundle', bundle, '--json'], { env: { PROVENANCE_LEDGER_TSA_ROOTS: at('root.pem') } });
+    expect(v.stdout).toMatch(
+      new RegExp(
+        `- Time: all \\d+ events above existed no later than \\S+ according to ${tsa.tsaSubject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`
+      )
+    );
+    const env = await run(['verify-bundle', bundle, '--json'], {
+      env: { PROVENANCE_LEDGER_TSA_ROOTS: at('root.pem') }
+    });
     expect(env.code).toBe(0);
     expect(env.json().statements.join('\n')).toContain('existed no later than');
   });
@@ -76,7 +82,9 @@ describe('verify-bundle with time-stamps', () => {
     const v = await run(['verify-bundle', bundle, '--file', at('other.glb')]);
     expect(v.code).toBe(1);
     expect(v.stdout).toMatch(/^VALID/);
-    expect(v.stdout).toMatch(/FILE DOES NOT MATCH \[FILE_NOT_IN_BUNDLE\]: the file other\.glb \(sha256 [0-9a-f]{64}\) is not a file this bundle names/);
+    expect(v.stdout).toMatch(
+      /FILE DOES NOT MATCH \[FILE_NOT_IN_BUNDLE\]: the file other\.glb \(sha256 [0-9a-f]{64}\) is not a file this bundle names/
+    );
     expect(v.stdout).not.toContain('INVALID');
   });
 
@@ -85,7 +93,9 @@ describe('verify-bundle with time-stamps', () => {
     await writeFile(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), await readFile(bundle), Buffer.from('\r\n')]));
     const v = await run(['verify-bundle', bom]);
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(/Notice: The file holds a UTF-8 byte order mark before it and 2 whitespace byte\(s\) after it/);
+    expect(v.stdout).toMatch(
+      /Notice: The file holds a UTF-8 byte order mark before it and 2 whitespace byte\(s\) after it/
+    );
     const broken = await run(['verify-bundle', bundle, '--tsa-roots', at('broken.pem')]);
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/broken\.pem/);

@@ -22,16 +22,29 @@ describe('proofs CLI', () => {
   it('checkpoint, witness, prove, verify-bundle: valid (0), tampered (1), usage (2)', async () => {
     const cp = await run(['checkpoint', '--ledger', team.adaDir, '--json']);
     expect(cp.code).toBe(0);
-    expect(cp.json()).toMatchObject({ size: 7, origin: expect.stringMatching(/^provenance-ledger\/[0-9a-f]{16}\/[0-9a-f]{16}$/) });
+    expect(cp.json()).toMatchObject({
+      size: 7,
+      origin: expect.stringMatching(/^provenance-ledger\/[0-9a-f]{16}\/[0-9a-f]{16}$/)
+    });
     const w = await run(['witness', '--ledger', team.graceDir, '--log', team.adaDir]);
     expect(w.code).toBe(0);
     expect(w.stdout).toContain("Cosigned Ada's log");
     const bundle = path.join(root.dir, 'b.json');
-    const p = await run(['prove', path.join(root.dir, MODEL.name), '--ledger', team.adaDir, '--reveal-prompt', '--out', bundle]);
+    const p = await run([
+      'prove',
+      path.join(root.dir, MODEL.name),
+      '--ledger',
+      team.adaDir,
+      '--reveal-prompt',
+      '--out',
+      bundle
+    ]);
     expect(p.code).toBe(0);
     const v = await run(['verify-bundle', bundle, '--file', path.join(root.dir, MODEL.name)]);
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(/model\.glb \(sha256 [0-9a-f]{64}\) was recorded as output of a generation on Tripo .* by Ada \(key [0-9a-f]{16}\) .*witnessed by Grace at .*the prompt was revealed and matches/);
+    expect(v.stdout).toMatch(
+      /model\.glb \(sha256 [0-9a-f]{64}\) was recorded as output of a generation on Tripo .* by Ada \(key [0-9a-f]{16}\) .*witnessed by Grace at .*the prompt was revealed and matches/
+    );
     const bytes = await readFile(bundle);
     bytes[bytes.indexOf('Studio NAS')] ^= 1;
     await writeFile(bundle, bytes);
@@ -47,8 +60,14 @@ describe('proofs CLI', () => {
     const storage = await FsStorage.open(team.adaDir);
     const ledger = await Ledger.open({ storage, signer: team.ada });
     await ledger.append('generation', {
-      platform: { name: 'Tripo' }, mode: 'text-to-3d', inputs: [], outputs: [{ name: 'x.glb', format: 'glb', size: 1, sha256: '12'.repeat(32) }],
-      settings: { trainingOptOut: true, privacyMode: true }, project: 'P', classification: 'public', policySnapshots: []
+      platform: { name: 'Tripo' },
+      mode: 'text-to-3d',
+      inputs: [],
+      outputs: [{ name: 'x.glb', format: 'glb', size: 1, sha256: '12'.repeat(32) }],
+      settings: { trainingOptOut: true, privacyMode: true },
+      project: 'P',
+      classification: 'public',
+      policySnapshots: []
     });
     await storage.removeRange(['log']);
     const log = await DeviceLog.load(storage);

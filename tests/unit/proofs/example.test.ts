@@ -57,7 +57,11 @@ describe('the worked example bundle', () => {
     expect(raw[0]).toBe(1);
     const keyId = sha256(Buffer.from(origin + '\n'), raw).subarray(0, 4);
     expect(sig.subarray(0, 4)).toEqual(keyId);
-    const pub = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw.subarray(1)]), format: 'der', type: 'spki' });
+    const pub = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw.subarray(1)]),
+      format: 'der',
+      type: 'spki'
+    });
     expect(verify(null, Buffer.from(body), pub, sig.subarray(4))).toBe(true);
     // The cosignature: Ed25519 over "cosignature/v1\ntime <t>\n" || note text, after an 8-byte timestamp.
     const wk = Buffer.from(bundle.witnessKeys[0].split('+')[2], 'base64');
@@ -65,7 +69,18 @@ describe('the worked example bundle', () => {
     const wsig = Buffer.from(wLine.split(' ')[2], 'base64');
     const t = wsig.readBigUInt64BE(4);
     expect(Number(t)).toBe(mid.witnessTime);
-    const wpub = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), wk.subarray(1)]), format: 'der', type: 'spki' });
-    expect(verify(null, Buffer.concat([Buffer.from(`cosignature/v1\ntime ${t}\n`), Buffer.from(body)]), wpub, wsig.subarray(12))).toBe(true);
+    const wpub = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), wk.subarray(1)]),
+      format: 'der',
+      type: 'spki'
+    });
+    expect(
+      verify(
+        null,
+        Buffer.concat([Buffer.from(`cosignature/v1\ntime ${t}\n`), Buffer.from(body)]),
+        wpub,
+        wsig.subarray(12)
+      )
+    ).toBe(true);
   });
 });

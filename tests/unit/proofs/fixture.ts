@@ -27,7 +27,10 @@ export function fixedClock(start: string): () => Date {
   return () => new Date((t += 60_000));
 }
 
-const hex = (s: string) => Array.from(new Uint8Array(s.length), (_, i) => s.charCodeAt(i) % 16).map((n) => n.toString(16)).join('');
+const hex = (s: string) =>
+  Array.from(new Uint8Array(s.length), (_, i) => s.charCodeAt(i) % 16)
+    .map((n) => n.toString(16))
+    .join('');
 
 export async function makeDiskTeam(root: string, modelSha256: string) {
   const adaDir = path.join(root, 'ada');
@@ -39,8 +42,18 @@ export async function makeDiskTeam(root: string, modelSha256: string) {
   const adaStorage = await FsStorage.open(adaDir);
   await saveIdentity(adaStorage, adaKey, 'Ada');
   const ada = signerFromCryptoKey(adaKey.privateKey, adaKey.publicKey);
-  const ledger = await Ledger.create({ storage: adaStorage, signer: ada, memberName: 'Ada', memberId: 'ada', ledgerName: 'Studio', now: fixedClock('2026-11-02T09:00:00.000Z') });
-  await ledger.append('member', { action: 'add', member: { id: 'grace', name: 'Grace', key: graceKey.publicKey, role: 'member' } });
+  const ledger = await Ledger.create({
+    storage: adaStorage,
+    signer: ada,
+    memberName: 'Ada',
+    memberId: 'ada',
+    ledgerName: 'Studio',
+    now: fixedClock('2026-11-02T09:00:00.000Z')
+  });
+  await ledger.append('member', {
+    action: 'add',
+    member: { id: 'grace', name: 'Grace', key: graceKey.publicKey, role: 'member' }
+  });
   const policy = await ledger.append('policy-snapshot', {
     platform: { name: 'Tripo', url: 'https://www.tripo3d.ai' },
     kind: 'terms-of-service',
@@ -77,7 +90,11 @@ export async function makeDiskTeam(root: string, modelSha256: string) {
     checklist: checklist.id,
     policySnapshots: [policy.id]
   });
-  await ledger.append('export', { generation: gen.id, files: [model], destination: { label: 'Studio NAS', kind: 'nas', encrypted: true } });
+  await ledger.append('export', {
+    generation: gen.id,
+    files: [model],
+    destination: { label: 'Studio NAS', kind: 'nas', encrypted: true }
+  });
   await ledger.append('generation', {
     platform: { name: 'Meshy' },
     mode: 'text-to-3d',
@@ -92,5 +109,12 @@ export async function makeDiskTeam(root: string, modelSha256: string) {
   const graceStorage = await FsStorage.open(graceDir);
   for (const c of await adaStorage.loadRange(['doc'])) await graceStorage.save(c.key, c.data);
   await saveIdentity(graceStorage, graceKey, 'Grace');
-  return { adaDir, graceDir, ledgerId: ledger.id, generationId: gen.id, ada, grace: signerFromCryptoKey(graceKey.privateKey, graceKey.publicKey) };
+  return {
+    adaDir,
+    graceDir,
+    ledgerId: ledger.id,
+    generationId: gen.id,
+    ada,
+    grace: signerFromCryptoKey(graceKey.privateKey, graceKey.publicKey)
+  };
 }

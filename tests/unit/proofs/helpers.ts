@@ -30,13 +30,29 @@ export async function makeTeam(opts: { ada?: Signer; grace?: Signer; salt?: Uint
   const graceSigner = opts.grace ?? (await newSigner());
   const storage = new MemoryStorage();
   const now = steppingClock();
-  const ledger = await Ledger.create({ storage, signer: adaSigner, memberName: 'Ada', ledgerName: 'Studio', memberId: 'ada', now });
+  const ledger = await Ledger.create({
+    storage,
+    signer: adaSigner,
+    memberName: 'Ada',
+    ledgerName: 'Studio',
+    memberId: 'ada',
+    now
+  });
   const log = await DeviceLog.attach(ledger, storage, { signer: adaSigner });
-  await ledger.append('member', { action: 'add', member: { id: 'grace', name: 'Grace', key: graceSigner.publicKey, role: 'member' } });
-  const { commitment, opening } = await commitPrompt('brass robot mascot, low poly', (n) => opts.salt ?? new Uint8Array(n).fill(7));
+  await ledger.append('member', {
+    action: 'add',
+    member: { id: 'grace', name: 'Grace', key: graceSigner.publicKey, role: 'member' }
+  });
+  const { commitment, opening } = await commitPrompt(
+    'brass robot mascot, low poly',
+    (n) => opts.salt ?? new Uint8Array(n).fill(7)
+  );
   const gen = await ledger.append(
     'generation',
-    generationBody({ prompt: commitment, outputs: [{ name: 'model.glb', format: 'glb', size: 4096, sha256: MODEL_SHA }] })
+    generationBody({
+      prompt: commitment,
+      outputs: [{ name: 'model.glb', format: 'glb', size: 4096, sha256: MODEL_SHA }]
+    })
   );
   await ledger.append('export', {
     generation: gen.id,
@@ -46,7 +62,11 @@ export async function makeTeam(opts: { ada?: Signer; grace?: Signer; salt?: Uint
   await ledger.append('generation', generationBody()); // an unrelated event: must not be revealed
   await log.settled();
   const gStorage = await copyDoc(storage);
-  const gLedger = await Ledger.open({ storage: gStorage, signer: graceSigner, now: steppingClock(Date.parse('2026-11-02T09:00:00.000Z')) });
+  const gLedger = await Ledger.open({
+    storage: gStorage,
+    signer: graceSigner,
+    now: steppingClock(Date.parse('2026-11-02T09:00:00.000Z'))
+  });
   const gLog = await DeviceLog.attach(gLedger, gStorage, { signer: graceSigner });
   return {
     ada: { ledger, storage, signer: adaSigner, log },

@@ -62,7 +62,10 @@ describe('device log crash order', () => {
       for (const [k, v] of snapshot) await storage.save(k.split('/'), v);
       storage.budget = budget;
       const log = await DeviceLog.load(storage);
-      const cut = await log.append([ev]).then(() => false, (e: Error) => /killed before/.test(e.message));
+      const cut = await log.append([ev]).then(
+        () => false,
+        (e: Error) => /killed before/.test(e.message)
+      );
       if (!cut) break; // the append's writes all went through: every earlier stop was tried
       kills++;
       storage.budget = Infinity;

@@ -66,7 +66,14 @@ describe('device log', () => {
     const loaded = await DeviceLog.load(storage);
     expect(toHex(loaded.root())).toBe(toHex(reference.root()));
     for (const i of [0, 1, 1023, 1024, 2047, 2300, events.length - 1]) {
-      verifyInclusion(hasher, i, loaded.size, hasher.hashLeaf(leafData(events[i])), loaded.inclusionProof(i), loaded.root());
+      verifyInclusion(
+        hasher,
+        i,
+        loaded.size,
+        hasher.hashLeaf(leafData(events[i])),
+        loaded.inclusionProof(i),
+        loaded.root()
+      );
     }
     verifyConsistency(hasher, 1000, loaded.size, loaded.consistencyProof(1000), reference.rootAt(1000), loaded.root());
     expect(loaded.inclusionProof(5).length).toBeLessThanOrEqual(12);
@@ -91,6 +98,8 @@ describe('device log', () => {
     chunk[64 + 40] ^= 1; // leaf 1's hash
     await t.ada.storage.save(['log', 'leaves', '00000000'], chunk);
     const problems = await DeviceLog.verifyStorage(t.ada.storage, t.ada.ledger, t.ada.signer.publicKey);
-    expect(problems).toContainEqual(expect.objectContaining({ code: 'LOG_MISMATCH', location: 'log/leaves/00000000 entry 1 (leaf 1)' }));
+    expect(problems).toContainEqual(
+      expect.objectContaining({ code: 'LOG_MISMATCH', location: 'log/leaves/00000000 entry 1 (leaf 1)' })
+    );
   });
 });

@@ -29,14 +29,25 @@ try {
   const modelSha = createHash('sha256').update(MODEL.bytes).digest('hex');
   writeFileSync(path.join(work, MODEL.name), MODEL.bytes);
   const team = await makeDiskTeam(work, modelSha);
-  const cli = (...args: string[]) => execFileSync(process.execPath, [path.join(ROOT, 'bin/provenance-ledger.js'), ...args], { cwd: work, encoding: 'utf8' });
+  const cli = (...args: string[]) =>
+    execFileSync(process.execPath, [path.join(ROOT, 'bin/provenance-ledger.js'), ...args], {
+      cwd: work,
+      encoding: 'utf8'
+    });
   cli('checkpoint', '--ledger', team.adaDir);
   // Grace witnesses Ada's log at a fixed time (the CLI's witness stamps the clock; the core takes it as an argument).
   const adaStorage = await FsStorage.open(team.adaDir);
   const adaLog = await DeviceLog.load(adaStorage);
   const note = (await adaLog.checkpointNote(adaLog.size))!;
   const grace = await Ledger.open({ storage: await FsStorage.open(team.graceDir) });
-  const w = await witnessCheckpoint({ ledgerId: team.ledgerId, memberKeys: grace.roster().map((m) => m.key), note, proof: [], signer: team.grace, now: () => WITNESS_TIME });
+  const w = await witnessCheckpoint({
+    ledgerId: team.ledgerId,
+    memberKeys: grace.roster().map((m) => m.key),
+    note,
+    proof: [],
+    signer: team.grace,
+    now: () => WITNESS_TIME
+  });
   await adaLog.addCosignatures(w.note);
   cli('prove', MODEL.name, '--ledger', team.adaDir, '--reveal-prompt', '--out', 'bundle.json');
 
@@ -86,14 +97,24 @@ try {
     };
   });
   const intermediate = {
-    howMade: 'node tests/unit/proofs/make-example.ts (keys from seeds 0x01 x32 (Ada) and 0x02 x32 (Grace), fixed clock, prompt salt 0x00..0x1f)',
+    howMade:
+      'node tests/unit/proofs/make-example.ts (keys from seeds 0x01 x32 (Ada) and 0x02 x32 (Grace), fixed clock, prompt salt 0x00..0x1f)',
     ledgerId: bundle.ledger,
     model: { file: MODEL.name, sha256: modelSha, size: MODEL.bytes.length },
-    checkpoint: { origin, size: Number(size), rootBase64: rootB64, rootHex: Buffer.from(rootB64, 'base64').toString('hex'), signatureLines: parsed.signatures.map((s) => ({ name: s.name, keyIdHex: s.keyId.toString(16).padStart(8, '0') })) },
+    checkpoint: {
+      origin,
+      size: Number(size),
+      rootBase64: rootB64,
+      rootHex: Buffer.from(rootB64, 'base64').toString('hex'),
+      signatureLines: parsed.signatures.map((s) => ({ name: s.name, keyIdHex: s.keyId.toString(16).padStart(8, '0') }))
+    },
     logKey: bundle.logKey,
     witnessKeys: bundle.witnessKeys,
     witnessTime: WITNESS_TIME,
-    cosignedMessageHex: Buffer.concat([Buffer.from(`cosignature/v1\ntime ${WITNESS_TIME}\n`), Buffer.from(parsed.text)]).toString('hex'),
+    cosignedMessageHex: Buffer.concat([
+      Buffer.from(`cosignature/v1\ntime ${WITNESS_TIME}\n`),
+      Buffer.from(parsed.text)
+    ]).toString('hex'),
     events: steps
   };
   writeFileSync(path.join(OUT, 'intermediate.json'), JSON.stringify(intermediate, null, 2) + '\n');

@@ -36,10 +36,11 @@ const TRIES = 40;
 const HOUR = 3600_000;
 
 /** The (time, id) order the spec's section 10 claims is topological. */
-const sortsBefore = (a: LedgerEvent, b: LedgerEvent) => a.event.time < b.event.time || (a.event.time === b.event.time && a.id < b.id);
+const sortsBefore = (a: LedgerEvent, b: LedgerEvent) =>
+  a.event.time < b.event.time || (a.event.time === b.event.time && a.id < b.id);
 
-describe('a device whose clock is behind: an event with its parent member event\'s time and a smaller id', () => {
-  it('core: a legacy event with its parent\'s time and a smaller id: the ledger verifies and a bundle about it builds and verifies, from either device\'s log', async () => {
+describe("a device whose clock is behind: an event with its parent member event's time and a smaller id", () => {
+  it("core: a legacy event with its parent's time and a smaller id: the ledger verifies and a bundle about it builds and verifies, from either device's log", async () => {
     // Fixed keys and clocks: the same ledger, the same trials and the same outcome at every run.
     const adaKey = await fixedKey(0x31);
     const graceKey = await fixedKey(0x32);
@@ -47,17 +48,29 @@ describe('a device whose clock is behind: an event with its parent member event\
     const grace = signerFromCryptoKey(graceKey.privateKey, graceKey.publicKey);
     const adaStorage = new MemoryStorage();
     const start = Date.parse('2026-11-02T09:00:00.000Z');
-    const adaLedger = await Ledger.create({ storage: adaStorage, signer: ada, memberName: 'Ada', memberId: 'ada', ledgerName: 'Studio', now: steppingClock(start) });
+    const adaLedger = await Ledger.create({
+      storage: adaStorage,
+      signer: ada,
+      memberName: 'Ada',
+      memberId: 'ada',
+      ledgerName: 'Studio',
+      now: steppingClock(start)
+    });
     const adaLog = await DeviceLog.attach(adaLedger, adaStorage, { signer: ada });
     await adaLedger.append('generation', generationBody());
-    const add = await adaLedger.append('member', { action: 'add', member: { id: 'grace', name: 'Grace', key: grace.publicKey, role: 'member' } });
+    const add = await adaLedger.append('member', {
+      action: 'add',
+      member: { id: 'grace', name: 'Grace', key: grace.publicKey, role: 'member' }
+    });
     await adaLog.settled();
 
     // Grace's device: Ada's document (what join gives her), her clock an hour behind Ada's. Today's writer dates
     // her generation one millisecond after its parent, so (time, id) stays topological.
     const storage = await copyDoc(adaStorage);
     const graceLedger = await Ledger.open({ storage, signer: grace, now: steppingClock(start - HOUR) });
-    const now = await (await Ledger.open({ storage: await copyDoc(adaStorage), signer: grace, now: steppingClock(start - HOUR) })).append('generation', generationBody());
+    const now = await (
+      await Ledger.open({ storage: await copyDoc(adaStorage), signer: grace, now: steppingClock(start - HOUR) })
+    ).append('generation', generationBody());
     expect(Date.parse(now.event.time)).toBe(Date.parse(add.event.time) + 1);
 
     // The legacy shape, as an earlier writer signed it: the add's time, the add as only parent, a smaller id.
@@ -65,8 +78,24 @@ describe('a device whose clock is behind: an event with its parent member event\
     for (let k = 0; k < TRIES && !found; k++) {
       const sha256 = createHash('sha256').update(`glTF of the skewed robot #${k}`).digest('hex');
       const body = generationBody({ outputs: [{ name: 'skewed.glb', format: 'glb', size: 4096, sha256 }] });
-      const { id, envelope } = await signEvent({ spec: add.event.spec, type: 'generation', ledger: adaLedger.id, author: grace.publicKey, time: add.event.time, parents: [add.id], body } as never, grace);
-      if (id < add.id) found = { gen: { id, event: envelope.event, sig: envelope.sig } as LedgerEvent, json: canonicalJson(envelope), sha256 };
+      const { id, envelope } = await signEvent(
+        {
+          spec: add.event.spec,
+          type: 'generation',
+          ledger: adaLedger.id,
+          author: grace.publicKey,
+          time: add.event.time,
+          parents: [add.id],
+          body
+        } as never,
+        grace
+      );
+      if (id < add.id)
+        found = {
+          gen: { id, event: envelope.event, sig: envelope.sig } as LedgerEvent,
+          json: canonicalJson(envelope),
+          sha256
+        };
     }
     expect(found, `no generation among ${TRIES} had a smaller id than the member event`).toBeDefined();
     const g = { ...found!, ledger: graceLedger, storage };
@@ -96,7 +125,10 @@ describe('a device whose clock is behind: an event with its parent member event\
       const note = await log.checkpoint(ledger.id, signer);
       const w = await witnessCheckpoint({
         ledgerId: ledger.id,
-        memberKeys: ledger.roster().filter((m) => m.active).map((m) => m.key),
+        memberKeys: ledger
+          .roster()
+          .filter((m) => m.active)
+          .map((m) => m.key),
         note,
         proof: [],
         signer: witness,
@@ -109,7 +141,11 @@ describe('a device whose clock is behind: an event with its parent member event\
       expect(res.failures, `${who}'s log`).toEqual([]);
       expect(res.ok).toBe(true);
       const words = describeFacts(res.facts!).join('\n');
-      expect(words).toMatch(new RegExp(`skewed\\.glb \\(sha256 ${g.sha256}\\) was recorded as output of a generation on Tripo .* by Grace \\(key [0-9a-f]{16}\\) at ${add.event.time};`));
+      expect(words).toMatch(
+        new RegExp(
+          `skewed\\.glb \\(sha256 ${g.sha256}\\) was recorded as output of a generation on Tripo .* by Grace \\(key [0-9a-f]{16}\\) at ${add.event.time};`
+        )
+      );
     }
   });
 });
@@ -118,7 +154,10 @@ describe('a device whose clock is behind: an event with its parent member event\
 
 const SKEW_PRELOAD = path.join(ROOT, 'tests/helpers/skew-clock.mjs');
 /** The environment of Grace's CLI: her clock an hour behind. */
-const BEHIND = { NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${SKEW_PRELOAD}`].filter(Boolean).join(' '), PL_TEST_CLOCK_SKEW_MS: String(-HOUR) };
+const BEHIND = {
+  NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${SKEW_PRELOAD}`].filter(Boolean).join(' '),
+  PL_TEST_CLOCK_SKEW_MS: String(-HOUR)
+};
 
 const { dir, relayUrl, startInvite } = useCliTeam('pl-skew-');
 
@@ -140,7 +179,8 @@ interface Ran {
  */
 function runNode(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Ran> {
   const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PROVENANCE_LEDGER_') && !k.startsWith('PL_TEST_')) clean[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('PROVENANCE_LEDGER_') && !k.startsWith('PL_TEST_')) clean[k] = v;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
@@ -164,8 +204,11 @@ const pl = (args: string[], env?: Record<string, string>) => runNode([BIN, ...ar
 const said = (r: Ran) => `exit ${r.code}\n${r.stdout}${r.stderr}`;
 
 describe('a device whose clock is behind, through the relay with real processes', () => {
-  it('the preload puts a process\'s clock an hour behind, and does nothing without its variable', async () => {
-    const probe = ['-e', 'process.stdout.write(JSON.stringify([Date.now(), new Date().getTime(), new Date(0).getTime()]))'];
+  it("the preload puts a process's clock an hour behind, and does nothing without its variable", async () => {
+    const probe = [
+      '-e',
+      'process.stdout.write(JSON.stringify([Date.now(), new Date().getTime(), new Date(0).getTime()]))'
+    ];
     const before = Date.now();
     const behind = JSON.parse((await runNode(probe, BEHIND)).stdout);
     const plain = JSON.parse((await runNode(probe, { NODE_OPTIONS: BEHIND.NODE_OPTIONS })).stdout);
@@ -185,23 +228,57 @@ describe('a device whose clock is behind, through the relay with real processes'
     const relay = ['--relay', relayUrl()];
     const init = await pl(['init', '--ledger', dir('ada'), '--name', 'Ada', '--ledger-name', 'Studio']);
     expect(init.code, said(init)).toBe(0);
-    const rec = await pl(['record', 'checklist', '--ledger', dir('ada'), '--project', 'Robots', '--classification', 'client', '--classified']);
+    const rec = await pl([
+      'record',
+      'checklist',
+      '--ledger',
+      dir('ada'),
+      '--project',
+      'Robots',
+      '--classification',
+      'client',
+      '--classified'
+    ]);
     expect(rec.code, said(rec)).toBe(0);
 
     const inv = await startInvite('ada', '--role', 'member');
-    const join = await pl(['join', inv.code, '--ledger', dir('grace-joined'), '--name', 'Grace', ...relay, '--json'], BEHIND);
+    const join = await pl(
+      ['join', inv.code, '--ledger', dir('grace-joined'), '--name', 'Grace', ...relay, '--json'],
+      BEHIND
+    );
     expect(join.code, said(join)).toBe(0);
     expect(await inv.done).toContain('joined');
     const log = await pl(['log', '--ledger', dir('grace-joined'), '--json']);
     expect(log.code, said(log)).toBe(0);
-    const add = JSON.parse(log.stdout).events.find((e: any) => e.type === 'member' && e.body.action === 'add' && e.body.member.name === 'Grace');
+    const add = JSON.parse(log.stdout).events.find(
+      (e: any) => e.type === 'member' && e.body.action === 'add' && e.body.member.name === 'Grace'
+    );
     expect(add, log.stdout).toBeDefined();
 
     // Grace records a generation with her clock an hour behind: it is dated one millisecond after her add.
     const grace = { dir: dir('grace-joined') };
     const file = dir('skewed.glb');
     await writeFile(file, 'glTF of the skewed robot\n');
-    const r = await pl(['record', 'generation', '--ledger', grace.dir, '--platform', 'Tripo', '--prompt', 'a brass robot, low poly', '--output', file, '--project', 'Robots', '--classification', 'client', '--json'], BEHIND);
+    const r = await pl(
+      [
+        'record',
+        'generation',
+        '--ledger',
+        grace.dir,
+        '--platform',
+        'Tripo',
+        '--prompt',
+        'a brass robot, low poly',
+        '--output',
+        file,
+        '--project',
+        'Robots',
+        '--classification',
+        'client',
+        '--json'
+      ],
+      BEHIND
+    );
     expect(r.code, said(r)).toBe(0);
     const gen = JSON.parse(r.stdout).event;
     expect(gen.author.name).toBe('Grace');
@@ -215,8 +292,16 @@ describe('a device whose clock is behind, through the relay with real processes'
     ]);
     expect(sa.code, said(sa)).toBe(0);
     expect(sg.code, said(sg)).toBe(0);
-    expect(docs(sg.stdout).at(-1).witnessed.map((w: { name: string }) => w.name), sg.stdout).toContain('Ada');
-    for (const [who, d, env] of [['Ada', dir('ada'), {}], ['Grace', grace!.dir, BEHIND]] as const) {
+    expect(
+      docs(sg.stdout)
+        .at(-1)
+        .witnessed.map((w: { name: string }) => w.name),
+      sg.stdout
+    ).toContain('Ada');
+    for (const [who, d, env] of [
+      ['Ada', dir('ada'), {}],
+      ['Grace', grace!.dir, BEHIND]
+    ] as const) {
       const shown = await pl(['show', gen.id, '--ledger', d, '--json'], env);
       expect(shown.code, `${who}: ${said(shown)}`).toBe(0);
       const v = await pl(['verify', '--ledger', d], env);
@@ -234,7 +319,11 @@ describe('a device whose clock is behind, through the relay with real processes'
       const checked = await pl(['verify-bundle', bundle, '--file', file]);
       expect(checked.code, `verify-bundle of ${who}'s bundle: ${said(checked)}`).toBe(0);
       expect(checked.stdout).toMatch(/^VALID/);
-      expect(checked.stdout).toMatch(new RegExp(`${path.basename(file).replace('.', '\\.')} \\(sha256 [0-9a-f]{64}\\) was recorded as output of a generation on Tripo .* by Grace \\(key [0-9a-f]{16}\\) at ${gen.time};`));
+      expect(checked.stdout).toMatch(
+        new RegExp(
+          `${path.basename(file).replace('.', '\\.')} \\(sha256 [0-9a-f]{64}\\) was recorded as output of a generation on Tripo .* by Grace \\(key [0-9a-f]{16}\\) at ${gen.time};`
+        )
+      );
       if (who === 'Grace') expect(checked.stdout).toMatch(/witnessed by Ada at /);
     }
   }, 60_000);

@@ -21,7 +21,6 @@ beforeAll(async () => {
   fx = await witnessedBundle();
 });
 
-
 describe('tamper campaign', () => {
   it('stored ledger: document chunks and device log', async () => {
     const storage = fx.team.ada.storage;
@@ -48,7 +47,14 @@ describe('tamper campaign', () => {
           continue;
         }
         t.detected++;
-        if (problems.some((p) => (p.location ?? '').startsWith(name) || (chunk.key[1] === 'leaves' && (p.location ?? '').startsWith('log/')))) t.located++;
+        if (
+          problems.some(
+            (p) =>
+              (p.location ?? '').startsWith(name) ||
+              (chunk.key[1] === 'leaves' && (p.location ?? '').startsWith('log/'))
+          )
+        )
+          t.located++;
         else t.misses.push(`${name} byte ${pos}: not located (${problems.map((p) => p.location).join(', ')})`);
       }
     }

@@ -31,7 +31,14 @@ const SUBJECT = { sha256: MODEL_SHA, name: 'model.glb' };
 async function checkpointAndStamp(team: Team, store: TimestampStore): Promise<number> {
   const { ledger, log, signer } = team.ada;
   const note = await log.checkpoint(ledger.id, signer);
-  const w = await witnessCheckpoint({ ledgerId: ledger.id, memberKeys: ledger.roster().map((m) => m.key), note, proof: [], signer: team.grace.signer, now: () => Math.floor(Date.now() / 1000) });
+  const w = await witnessCheckpoint({
+    ledgerId: ledger.id,
+    memberKeys: ledger.roster().map((m) => m.key),
+    note,
+    proof: [],
+    signer: team.grace.signer,
+    now: () => Math.floor(Date.now() / 1000)
+  });
   await log.addCosignatures(w.note);
   const results = await timestampCheckpoint({ log, store, tsas: [tsa.url] });
   expect(results.map((r) => r.ok)).toEqual([true]);
@@ -46,7 +53,13 @@ describe('a time-stamped bundle', () => {
     team = await makeTeam();
     store = new TimestampStore(team.ada.storage);
     await checkpointAndStamp(team, store);
-    ({ bytes } = await buildBundle({ ledger: team.ada.ledger, log: team.ada.log, logPublicKey: team.ada.signer.publicKey, subject: SUBJECT, timestamps: store }));
+    ({ bytes } = await buildBundle({
+      ledger: team.ada.ledger,
+      log: team.ada.log,
+      logPublicKey: team.ada.signer.publicKey,
+      subject: SUBJECT,
+      timestamps: store
+    }));
   }, 60_000);
 
   it('carries the token over its checkpoint, and with the TSA\'s root proves "no later than" its time', async () => {
@@ -61,7 +74,9 @@ describe('a time-stamped bundle', () => {
     expect(Math.abs(Date.parse(genTime) - Date.now())).toBeLessThan(10 * 60_000);
     const text = describeFacts(r.facts!).join('\n');
     const proven = text.slice(text.indexOf('Proven'), text.indexOf('Claimed, not proven'));
-    expect(proven).toContain(`- Time: all ${bundle.events.length} events above existed no later than ${genTime} according to ${tsa.tsaSubject}`);
+    expect(proven).toContain(
+      `- Time: all ${bundle.events.length} events above existed no later than ${genTime} according to ${tsa.tsaSubject}`
+    );
     expect(text).not.toContain('No trusted time-stamp covers these events');
   });
 
@@ -96,11 +111,15 @@ describe('a time-stamped bundle', () => {
     const der = Buffer.from(flipped.timestamps![0].token, 'base64');
     der[der.length - 40] ^= 0x01; // inside the signature
     flipped.timestamps![0].token = der.toString('base64');
-    expect(codes(await verifyBundle(serializeBundle(flipped), [], { tsaRoots: [tsa.rootDer] }))).toEqual(['TIMESTAMP_INVALID timestamps[0].token']);
+    expect(codes(await verifyBundle(serializeBundle(flipped), [], { tsaRoots: [tsa.rootDer] }))).toEqual([
+      'TIMESTAMP_INVALID timestamps[0].token'
+    ]);
 
     const wrongRoot = structuredClone(base);
     wrongRoot.timestamps![0].root = Buffer.alloc(32, 7).toString('base64');
-    expect(codes(await verifyBundle(serializeBundle(wrongRoot), [], { tsaRoots: [tsa.rootDer] }))).toEqual(['TIMESTAMP_INVALID timestamps[0].consistency']);
+    expect(codes(await verifyBundle(serializeBundle(wrongRoot), [], { tsaRoots: [tsa.rootDer] }))).toEqual([
+      'TIMESTAMP_INVALID timestamps[0].consistency'
+    ]);
   });
 });
 
@@ -120,9 +139,22 @@ describe('an earlier time-stamped checkpoint', () => {
     await ledger.append('generation', generationBody());
     await log.settled();
     const note = await log.checkpoint(ledger.id, signer);
-    const w = await witnessCheckpoint({ ledgerId: ledger.id, memberKeys: ledger.roster().map((m) => m.key), note, proof: [], signer: team.grace.signer, now: () => Math.floor(Date.now() / 1000) });
+    const w = await witnessCheckpoint({
+      ledgerId: ledger.id,
+      memberKeys: ledger.roster().map((m) => m.key),
+      note,
+      proof: [],
+      signer: team.grace.signer,
+      now: () => Math.floor(Date.now() / 1000)
+    });
     await log.addCosignatures(w.note);
-    const { bytes, bundle } = await buildBundle({ ledger, log, logPublicKey: signer.publicKey, subject: SUBJECT, timestamps: store });
+    const { bytes, bundle } = await buildBundle({
+      ledger,
+      log,
+      logPublicKey: signer.publicKey,
+      subject: SUBJECT,
+      timestamps: store
+    });
     expect(bundle.timestamps!.map((t) => t.size)).toEqual([early]);
     expect(bundle.timestamps![0].consistency.length).toBeGreaterThan(0);
     const r = await verifyBundle(bytes, [], { tsaRoots: [tsa.rootDer] });
@@ -130,7 +162,11 @@ describe('an earlier time-stamped checkpoint', () => {
     const covered = bundle.events.filter((e) => e.leaf < early).length;
     expect(covered).toBe(bundle.events.length - 1); // all but the derivation
     const text = describeFacts(r.facts!).join('\n');
-    expect(text).toMatch(new RegExp(`- Time: ${covered} of the ${bundle.events.length} events above \\([0-9a-f…, ]+\\) existed no later than`));
+    expect(text).toMatch(
+      new RegExp(
+        `- Time: ${covered} of the ${bundle.events.length} events above \\([0-9a-f…, ]+\\) existed no later than`
+      )
+    );
     expect(text).toContain(`RFC 3161 time-stamp of the log's first ${early} entries`);
   }, 60_000);
 });

@@ -14,12 +14,25 @@ import { logVerifierKey } from '../../../src/lib/core/proofs/keys.ts';
 import { generationBody, newSigner } from '../helpers/ledger.ts';
 import { makeTeam, type Team } from './helpers.ts';
 
-const members = (t: Team) => t.grace.ledger.roster().filter((m) => m.active).map((m) => m.key);
+const members = (t: Team) =>
+  t.grace.ledger
+    .roster()
+    .filter((m) => m.active)
+    .map((m) => m.key);
 
 async function witnessAda(t: Team, previous?: WitnessState, note?: string, proof?: string[]) {
   note ??= await t.ada.log.checkpoint(t.ada.ledger.id, t.ada.signer);
-  proof ??= previous && previous.size < t.ada.log.size ? t.ada.log.consistencyProof(previous.size).map((h) => toBase64(h)) : [];
-  return witnessCheckpoint({ ledgerId: t.grace.ledger.id, memberKeys: members(t), note, proof, previous, signer: t.grace.signer, now: () => 1_790_000_000 });
+  proof ??=
+    previous && previous.size < t.ada.log.size ? t.ada.log.consistencyProof(previous.size).map((h) => toBase64(h)) : [];
+  return witnessCheckpoint({
+    ledgerId: t.grace.ledger.id,
+    memberKeys: members(t),
+    note,
+    proof,
+    previous,
+    signer: t.grace.signer,
+    now: () => 1_790_000_000
+  });
 }
 
 describe('witness', () => {
@@ -63,7 +76,9 @@ describe('witness', () => {
     // Same size, other root: a fork too.
     const same = await DeviceLog.load(new MemoryStorage());
     await same.append([all[1], all[0], ...all.slice(2, 5)]);
-    await expect(witnessAda(t, first.state, await same.checkpoint(t.ada.ledger.id, t.ada.signer), [])).rejects.toMatchObject({ code: 'WITNESS_FORK' });
+    await expect(
+      witnessAda(t, first.state, await same.checkpoint(t.ada.ledger.id, t.ada.signer), [])
+    ).rejects.toMatchObject({ code: 'WITNESS_FORK' });
   });
 
   it('refuses a checkpoint from a key that is not a member, and a bad signature', async () => {
@@ -71,7 +86,9 @@ describe('witness', () => {
     const stranger = await newSigner();
     const log = await DeviceLog.load(new MemoryStorage());
     await log.append(t.ada.ledger.events());
-    await expect(witnessAda(t, undefined, await log.checkpoint(t.ada.ledger.id, stranger))).rejects.toMatchObject({ code: 'WITNESS_UNKNOWN_LOG' });
+    await expect(witnessAda(t, undefined, await log.checkpoint(t.ada.ledger.id, stranger))).rejects.toMatchObject({
+      code: 'WITNESS_UNKNOWN_LOG'
+    });
     const note = await t.ada.log.checkpoint(t.ada.ledger.id, t.ada.signer);
     const bad = note.replace(/\n(\d+)\n/, (_m, n) => `\n${Number(n) + 1}\n`);
     await expect(witnessAda(t, undefined, bad)).rejects.toMatchObject({ code: 'CHECKPOINT_INVALID' });
@@ -80,10 +97,20 @@ describe('witness', () => {
   it('exchanges a request file: checkpoint + consistency proofs, parsed defensively', async () => {
     const t = await makeTeam();
     const note = await t.ada.log.checkpoint(t.ada.ledger.id, t.ada.signer);
-    const req = makeWitnessRequest(note, await logVerifierKey(t.ada.ledger.id, t.ada.signer.publicKey), new Map([[3, t.ada.log.consistencyProof(3)]]));
+    const req = makeWitnessRequest(
+      note,
+      await logVerifierKey(t.ada.ledger.id, t.ada.signer.publicKey),
+      new Map([[3, t.ada.log.consistencyProof(3)]])
+    );
     const back = parseWitnessRequest(utf8(JSON.stringify(req)));
     expect(back.consistency['3']).toHaveLength(t.ada.log.consistencyProof(3).length);
-    for (const bad of ['{', '[]', JSON.stringify({ ...req, format: 'x' }), JSON.stringify({ ...req, extra: 1 }), JSON.stringify({ ...req, consistency: { '01': [] } })]) {
+    for (const bad of [
+      '{',
+      '[]',
+      JSON.stringify({ ...req, format: 'x' }),
+      JSON.stringify({ ...req, extra: 1 }),
+      JSON.stringify({ ...req, consistency: { '01': [] } })
+    ]) {
       expect(() => parseWitnessRequest(utf8(bad))).toThrow(/invalid witness request/);
     }
   });

@@ -34,10 +34,30 @@ describe('changes from a peer', () => {
     ['inserts an object', (d) => d.records.push({ id: 'x' }), /"makeMap"/],
     ['inserts text', (d) => d.records.push('abc'), /"makeText"/],
     ['inserts a number', (d) => d.records.push(5), /type int/],
-    ['inserts a record that is not "<key> <value>" lines', (d) => d.records.push(new A.ImmutableString('nospace')), /without/],
-    ['inserts an entry under a key that is not an event id', (d) => pushRecord(d, [['project', 'x']]), /not an event id: "project"/],
-    ['inserts a journal signature that is not 64 bytes', (d, l) => pushRecord(d, [[sigKey(l.id), 'abc']]), /not 64 bytes/],
-    ['inserts one key twice', (d, l) => pushRecord(d, [[sigKey(l.heads()[0]), entryOf(d, sigKey(l.id))!], [sigKey(l.heads()[0]), entryOf(d, sigKey(l.id))!]]), /two entries/]
+    [
+      'inserts a record that is not "<key> <value>" lines',
+      (d) => d.records.push(new A.ImmutableString('nospace')),
+      /without/
+    ],
+    [
+      'inserts an entry under a key that is not an event id',
+      (d) => pushRecord(d, [['project', 'x']]),
+      /not an event id: "project"/
+    ],
+    [
+      'inserts a journal signature that is not 64 bytes',
+      (d, l) => pushRecord(d, [[sigKey(l.id), 'abc']]),
+      /not 64 bytes/
+    ],
+    [
+      'inserts one key twice',
+      (d, l) =>
+        pushRecord(d, [
+          [sigKey(l.heads()[0]), entryOf(d, sigKey(l.id))!],
+          [sigKey(l.heads()[0]), entryOf(d, sigKey(l.id))!]
+        ]),
+      /two entries/
+    ]
   ];
   for (const [what, edit, why] of cases) {
     it(`is refused when it ${what}`, async () => {
@@ -59,7 +79,10 @@ describe('changes from a peer', () => {
     const other = new MemoryStorage();
     const { DocStore } = await import('../../../src/lib/core/docstore.ts');
     const { store } = await DocStore.load(other);
-    await store.commit([[ledger.id, ledger.envelopeJson(ledger.id)!], [sigKey(ledger.id), ledger.journalSignature(ledger.id)!]]);
+    await store.commit([
+      [ledger.id, ledger.envelopeJson(ledger.id)!],
+      [sigKey(ledger.id), ledger.journalSignature(ledger.id)!]
+    ]);
     const copy = await Ledger.open({ storage: other, signer });
     const mine = await copy.append('generation', generationBody());
     // Each side takes the other's changes through the checks.

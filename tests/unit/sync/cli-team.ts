@@ -12,15 +12,27 @@ import { startRelay, type Relay, type RelayOptions } from '../../../src/relay/se
 const children: ChildProcess[] = [];
 
 /** The documents a --json command printed as things happened (pretty-printed, one after another). */
-export const docs = (out: string): any[] => out.trim().split(/\n(?=\{)/).map((d) => JSON.parse(d));
+export const docs = (out: string): any[] =>
+  out
+    .trim()
+    .split(/\n(?=\{)/)
+    .map((d) => JSON.parse(d));
 
 /**
  * Starts `invite ...args --ledger DIR --relay URL --json`; resolves with the invite code, the first document it
  * printed (the invite), and the promise of all it printed once it ends. Rejects if it ends before printing one.
  */
-export function startInvite(ledgerDir: string, relayUrl: string, ...args: string[]): Promise<{ code: string; first: any; done: Promise<string> }> {
+export function startInvite(
+  ledgerDir: string,
+  relayUrl: string,
+  ...args: string[]
+): Promise<{ code: string; first: any; done: Promise<string> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'invite', ...args, '--ledger', ledgerDir, '--relay', relayUrl, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'invite', ...args, '--ledger', ledgerDir, '--relay', relayUrl, '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    );
     children.push(child);
     let out = '';
     let err = '';

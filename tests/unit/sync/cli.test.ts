@@ -27,7 +27,9 @@ const SECRETS = {
 
 describe('CLI sync between real processes through the relay', () => {
   it('invite, join, offline appends on three devices, sync: identical ledgers, nothing in the clear on the wire', async () => {
-    expect((await run(['init', '--ledger', dir('a'), '--name', SECRETS.members[0], '--ledger-name', 'Studio'])).code).toBe(0);
+    expect(
+      (await run(['init', '--ledger', dir('a'), '--name', SECRETS.members[0], '--ledger-name', 'Studio'])).code
+    ).toBe(0);
     for (const [i, who] of ['b', 'c'].entries()) {
       const inv = await startInvite('a');
       const j = await pl(who, 'join', inv.code, '--name', SECRETS.members[i + 1], '--json');
@@ -39,9 +41,34 @@ describe('CLI sync between real processes through the relay', () => {
     const out = dir(SECRETS.file);
     await writeFile(out, 'glTF binary of the robot');
     for (const who of ['a', 'b', 'c']) {
-      const r = await run(['record', 'generation', '--ledger', dir(who), '--platform', 'Tripo', '--prompt', SECRETS.prompt, '--output', out, '--project', SECRETS.project, '--classification', 'client', '--training-opt-out']);
+      const r = await run([
+        'record',
+        'generation',
+        '--ledger',
+        dir(who),
+        '--platform',
+        'Tripo',
+        '--prompt',
+        SECRETS.prompt,
+        '--output',
+        out,
+        '--project',
+        SECRETS.project,
+        '--classification',
+        'client',
+        '--training-opt-out'
+      ]);
       expect(r.code, r.stderr).toBe(0);
-      const r2 = await run(['record', 'checklist', '--ledger', dir(who), '--project', `${SECRETS.project} ${who}`, '--classification', 'client']);
+      const r2 = await run([
+        'record',
+        'checklist',
+        '--ledger',
+        dir(who),
+        '--project',
+        `${SECRETS.project} ${who}`,
+        '--classification',
+        'client'
+      ]);
       expect(r2.code, r2.stderr).toBe(0);
     }
     const sizes = await Promise.all(['a', 'b', 'c'].map(async (w) => (await openDoc(w)).ledger.size));
@@ -65,13 +92,21 @@ describe('CLI sync between real processes through the relay', () => {
 
     // Witnessing ran at each sync: every device's log was cosigned by a teammate (sync's summary says by whom),
     // so a bundle proved now is witnessed, with no witness command.
-    const last = (r: { stdout: string }) => JSON.parse(r.stdout.trim().split(/\n(?=\{)/).at(-1)!);
+    const last = (r: { stdout: string }) =>
+      JSON.parse(
+        r.stdout
+          .trim()
+          .split(/\n(?=\{)/)
+          .at(-1)!
+      );
     for (const r of rs) {
       const summary = last(r);
       expect(summary.witnessed.length, r.stdout).toBeGreaterThan(0);
       expect(summary.cosigned.length, r.stdout).toBeGreaterThan(0);
     }
-    expect(last(rs[0]).witnessed.map((w: { name: string }) => w.name)).toEqual(expect.arrayContaining([expect.stringMatching(/Bob Marley|Cleo Patra/)]));
+    expect(last(rs[0]).witnessed.map((w: { name: string }) => w.name)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/Bob Marley|Cleo Patra/)])
+    );
     const bundle = dir('a.bundle.json');
     const proved = await run(['prove', out, '--ledger', dir('a'), '--out', bundle]);
     expect(proved.code, proved.stdout + proved.stderr).toBe(0);
@@ -79,14 +114,26 @@ describe('CLI sync between real processes through the relay', () => {
     const checked = await run(['verify-bundle', bundle, '--file', out]);
     expect(checked.code, checked.stdout + checked.stderr).toBe(0);
     expect(checked.stdout).toMatch(/^VALID/);
-    expect(checked.stdout).toMatch(/lantern-robot-final-v7\.glb \(sha256 [0-9a-f]{64}\) was recorded as output of a generation on Tripo .*by Ada Lovelace .*; witnessed by (Bob Marley|Cleo Patra) at /);
+    expect(checked.stdout).toMatch(
+      /lantern-robot-final-v7\.glb \(sha256 [0-9a-f]{64}\) was recorded as output of a generation on Tripo .*by Ada Lovelace .*; witnessed by (Bob Marley|Cleo Patra) at /
+    );
     expect(checked.stdout).not.toMatch(/not witnessed/);
 
     // What the relay saw: sealed frames only.
     expect(captured.length).toBeGreaterThan(10);
     const wire = Buffer.concat(captured);
     const hash = (await import('node:crypto')).createHash('sha256').update('glTF binary of the robot').digest();
-    const needles = [SECRETS.prompt, SECRETS.file, SECRETS.project, ...SECRETS.members, 'Studio', 'Tripo', hash.toString('hex'), hash.toString('base64url'), docs[0].ledger.id];
+    const needles = [
+      SECRETS.prompt,
+      SECRETS.file,
+      SECRETS.project,
+      ...SECRETS.members,
+      'Studio',
+      'Tripo',
+      hash.toString('hex'),
+      hash.toString('base64url'),
+      docs[0].ledger.id
+    ];
     for (const n of needles) expect(wire.includes(Buffer.from(n)), `"${n}" on the wire`).toBe(false);
     expect(wire.includes(hash)).toBe(false);
   }, 120_000);

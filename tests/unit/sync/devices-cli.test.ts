@@ -24,10 +24,14 @@ const { dir, pl, relayUrl, startInvite } = useCliTeam('pl-devices-');
 /** A `sync` that runs until stopped (SIGTERM), with its output. */
 function startSync(name: string): Promise<{ stop: () => Promise<{ code: number | null; out: string }> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'sync', '--ledger', dir(name), '--relay', relayUrl(), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'sync', '--ledger', dir(name), '--relay', relayUrl(), '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
     children.push(child);
     let out = '';
-    const closed = new Promise<{ code: number | null; out: string }>((res) => child.on('close', (code) => res({ code, out })));
+    const closed = new Promise<{ code: number | null; out: string }>((res) =>
+      child.on('close', (code) => res({ code, out }))
+    );
     child.stdout.setEncoding('utf8').on('data', (d) => {
       out += d;
       if (/"syncing"/.test(out)) resolve({ stop: () => (child.kill('SIGTERM'), closed) });
@@ -43,7 +47,13 @@ const keyOf = async (name: string) => (await loadIdentity(await FsStorage.open(d
 /** Runs a command in `name`'s directory expecting a refusal: the exit code, the error, and not one byte changed. */
 async function refused(name: string, args: string[], exit: number, code: string, message: RegExp): Promise<void> {
   const before = await hashTree(dir(name));
-  const r = await run([...args, '--ledger', dir(name), ...(args[0] === 'invite' ? ['--relay', relayUrl()] : []), '--json']);
+  const r = await run([
+    ...args,
+    '--ledger',
+    dir(name),
+    ...(args[0] === 'invite' ? ['--relay', relayUrl()] : []),
+    '--json'
+  ]);
   expect(r.code, r.stdout + r.stderr).toBe(exit);
   expect(r.stdout).toBe('');
   expect(r.errorJson().error).toMatchObject({ code });
@@ -52,7 +62,17 @@ async function refused(name: string, args: string[], exit: number, code: string,
 }
 
 async function record(name: string, project: string): Promise<string> {
-  const r = await run(['record', 'checklist', '--ledger', dir(name), '--project', project, '--classification', 'client', '--json']);
+  const r = await run([
+    'record',
+    'checklist',
+    '--ledger',
+    dir(name),
+    '--project',
+    project,
+    '--classification',
+    'client',
+    '--json'
+  ]);
   expect(r.code, r.stderr).toBe(0);
   return r.json().event.id as string;
 }
@@ -77,27 +97,63 @@ describe('a member with several devices', () => {
 
     // Refused on Bea's device, which just joined (no Git journal yet: a write session would make one): members
     // invite no one and remove nothing.
-    await refused('bea', ['invite', '--member', 'Bea'], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner or admin may invite \(this device is member\)/);
+    await refused(
+      'bea',
+      ['invite', '--member', 'Bea'],
+      1,
+      'AUTHOR_NOT_AUTHORIZED',
+      /only an owner or admin may invite \(this device is member\)/
+    );
     await refused('bea', ['invite'], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner or admin may invite/);
-    await refused('bea', ['remove', adaKey], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner or admin may remove a member \(this device is member\)/);
+    await refused(
+      'bea',
+      ['remove', adaKey],
+      1,
+      'AUTHOR_NOT_AUTHORIZED',
+      /only an owner or admin may remove a member \(this device is member\)/
+    );
     // An admin adds no device to the owner (nor to an admin); the owner's device: an unknown member, usage errors.
-    await refused('cleo', ['invite', '--member', 'Ada'], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner may add a device to an owner or admin \(Ada is an owner\)/);
+    await refused(
+      'cleo',
+      ['invite', '--member', 'Ada'],
+      1,
+      'AUTHOR_NOT_AUTHORIZED',
+      /only an owner may add a device to an owner or admin \(Ada is an owner\)/
+    );
     await refused('ada', ['invite', '--member', 'Dora'], 1, 'NOT_FOUND', /no active member or device "Dora"/);
-    await refused('ada', ['invite', '--member', 'Bea', '--role', 'viewer'], 2, 'USAGE', /--role and --member do not go together/);
+    await refused(
+      'ada',
+      ['invite', '--member', 'Bea', '--role', 'viewer'],
+      2,
+      'USAGE',
+      /--role and --member do not go together/
+    );
     await refused('ada', ['invite', '--role', 'owner'], 2, 'BAD_INPUT', /--role must be one of admin, member, viewer/);
     await refused('ada', ['remove', adaKey], 1, 'BAD_INPUT', /a device cannot remove itself/);
     await refused('ada', ['remove', 'Dora'], 1, 'NOT_FOUND', /no active member or device "Dora"/);
 
     // The owner invites another device of Bea; it joins under another name, and keeps Bea's.
     const inv = await startInvite('ada', '--member', 'Bea');
-    expect(inv.first.invite).toEqual({ code: inv.code, role: 'member', relay: relayUrl(), member: { id: beaId, name: 'Bea' } });
+    expect(inv.first.invite).toEqual({
+      code: inv.code,
+      role: 'member',
+      relay: relayUrl(),
+      member: { id: beaId, name: 'Bea' }
+    });
     const j = await pl('bea2', 'join', inv.code, '--name', 'Bea laptop');
     expect(j.code, j.stderr).toBe(0);
-    expect(j.stdout).toMatch(/^Joined ledger "Studio" in .* as another device of Bea \(member; member id [0-9a-f]{16}, 2 devices\)\n/);
+    expect(j.stdout).toMatch(
+      /^Joined ledger "Studio" in .* as another device of Bea \(member; member id [0-9a-f]{16}, 2 devices\)\n/
+    );
     expect(j.stdout).toContain('the name given, "Bea laptop", is not used: this device records as Bea');
     const hosted = docs(await inv.done);
     const bea2Key = await keyOf('bea2');
-    expect(hosted.find((d) => d.added)!.added).toMatchObject({ memberId: beaId, name: 'Bea', key: bea2Key, role: 'member' });
+    expect(hosted.find((d) => d.added)!.added).toMatchObject({
+      memberId: beaId,
+      name: 'Bea',
+      key: bea2Key,
+      role: 'member'
+    });
     expect(hosted.find((d) => d.joined)!.joined).toEqual({ name: 'Bea', key: bea2Key, memberId: beaId });
     expect((await loadIdentity(await FsStorage.open(dir('bea2'))))!.name).toBe('Bea');
 
@@ -111,7 +167,12 @@ describe('a member with several devices', () => {
     const add = ada.get(ada.member(bea2Key)!.since)!;
     expect(add.event.author).toBe(adaKey);
     expect(add.event.body).toEqual({ action: 'add', member: { id: beaId, name: 'Bea', key: bea2Key, role: 'member' } });
-    expect((await ledgerOf('bea2')).member(bea2Key)).toMatchObject({ memberId: beaId, name: 'Bea', role: 'member', active: true });
+    expect((await ledgerOf('bea2')).member(bea2Key)).toMatchObject({
+      memberId: beaId,
+      name: 'Bea',
+      role: 'member',
+      active: true
+    });
 
     // Both of Bea's devices record; each device syncs with the owner's running sync in turn (so that every device
     // holds the laptop's member event before the laptop connects), then once more to take what came after it.
@@ -121,7 +182,12 @@ describe('a member with several devices', () => {
     for (const w of ['bea', 'cleo', 'bea2', 'bea', 'cleo']) {
       const r = await pl(w, 'sync', '--once', '--json');
       expect(r.code, r.stdout + r.stderr).toBe(0);
-      expect(docs(r.stdout).at(-1).peers.map((p: { name: string }) => p.name), w).toEqual(['Ada']);
+      expect(
+        docs(r.stdout)
+          .at(-1)
+          .peers.map((p: { name: string }) => p.name),
+        w
+      ).toEqual(['Ada']);
     }
     const hubDone = await hub.stop();
     expect(docs(hubDone.out).at(-1).rejected, hubDone.out).toEqual([]);
@@ -137,10 +203,15 @@ describe('a member with several devices', () => {
     // The laptop is lost: the owner removes that device only. Bea stays a member with her other device.
     const removed = await run(['remove', bea2Key, '--ledger', dir('ada')]);
     expect(removed.code, removed.stdout + removed.stderr).toBe(0);
-    expect(removed.stdout).toBe(`Removed Bea (${bea2Key.slice(0, 12)}…)\nBea stays a member with 1 other device.\nTeam key rotated to epoch 2: run sync to hand it to the remaining devices.\n`);
+    expect(removed.stdout).toBe(
+      `Removed Bea (${bea2Key.slice(0, 12)}…)\nBea stays a member with 1 other device.\nTeam key rotated to epoch 2: run sync to hand it to the remaining devices.\n`
+    );
     const after = await ledgerOf('ada');
     expect(after.member(bea2Key)!.active).toBe(false);
-    expect(after.get(after.member(bea2Key)!.since)!.event.body).toEqual({ action: 'remove', member: { id: beaId, name: 'Bea', key: bea2Key, role: 'member' } });
+    expect(after.get(after.member(bea2Key)!.since)!.event.body).toEqual({
+      action: 'remove',
+      member: { id: beaId, name: 'Bea', key: bea2Key, role: 'member' }
+    });
     expect(after.member(beaKey)).toMatchObject({ memberId: beaId, active: true, role: 'member' });
     expect(after.roster().filter((m) => m.active).length).toBe(3);
 
@@ -171,6 +242,8 @@ describe('a member with several devices', () => {
       expect(l.member(beaKey)!.active).toBe(true);
     }
     expect(a.heads()).toEqual(b.heads());
-    expect(docs(stopped.out).at(-1).rejected).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'PEER_REMOVED', peer: bea2Key })]));
+    expect(docs(stopped.out).at(-1).rejected).toEqual(
+      expect.arrayContaining([expect.objectContaining({ code: 'PEER_REMOVED', peer: bea2Key })])
+    );
   }, 180_000);
 });

@@ -67,7 +67,12 @@ describe('a member with several devices', () => {
       }
     }
     const { owner } = await studio('member', 'member');
-    expect(() => newMemberRole(owner.ledger, owner.signer.publicKey, 'owner')).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: 'the role must be one of admin, member, viewer; got "owner"' }));
+    expect(() => newMemberRole(owner.ledger, owner.signer.publicKey, 'owner')).toThrow(
+      expect.objectContaining({
+        code: 'BAD_INPUT',
+        message: 'the role must be one of admin, member, viewer; got "owner"'
+      })
+    );
   });
 
   it('removing one device passes the checks exactly when the roster would accept the remove event', async () => {
@@ -76,7 +81,11 @@ describe('a member with several devices', () => {
         const { x, t, device } = await studio(rx, rt);
         const [checked, counts] = await agree(
           () => deviceRemovalTarget(device.ledger, x.publicKey, t.publicKey),
-          () => device.ledger.append('member', { action: 'remove', member: { id: 't', name: 'Tom', key: t.publicKey, role: rt } })
+          () =>
+            device.ledger.append('member', {
+              action: 'remove',
+              member: { id: 't', name: 'Tom', key: t.publicKey, role: rt }
+            })
         );
         expect([rx, rt, checked], 'the check').toEqual([rx, rt, privileged(rx) && (rx === 'owner' || !privileged(rt))]);
         expect([rx, rt, counts], 'the roster').toEqual([rx, rt, checked]);
@@ -94,43 +103,77 @@ describe('a member with several devices', () => {
     const laptop = await newSigner();
     const a = await admit(owner.ledger, me, { memberId: 't' }, { deviceKey: laptop.publicKey, name: 'Tom laptop' });
     expect(a).toMatchObject({ memberId: 't', name: 'Tom', role: 'admin' });
-    expect(a.event.event.body).toEqual({ action: 'add', member: { id: 't', name: 'Tom', key: laptop.publicKey, role: 'admin' } });
-    expect(owner.ledger.roster().filter((m) => m.memberId === 't' && m.active).map((m) => [m.key, m.name, m.role])).toEqual([
+    expect(a.event.event.body).toEqual({
+      action: 'add',
+      member: { id: 't', name: 'Tom', key: laptop.publicKey, role: 'admin' }
+    });
+    expect(
+      owner.ledger
+        .roster()
+        .filter((m) => m.memberId === 't' && m.active)
+        .map((m) => [m.key, m.name, m.role])
+    ).toEqual([
       [t.publicKey, 'Tom', 'admin'],
       [laptop.publicKey, 'Tom', 'admin']
     ]);
-    await expect(admit(owner.ledger, me, { memberId: 't' }, { deviceKey: laptop.publicKey, name: 'again' })).rejects.toMatchObject({ code: 'BAD_INPUT', message: 'that device is already a member' });
+    await expect(
+      admit(owner.ledger, me, { memberId: 't' }, { deviceKey: laptop.publicKey, name: 'again' })
+    ).rejects.toMatchObject({ code: 'BAD_INPUT', message: 'that device is already a member' });
     // A new member's id comes from its key, its name from what it gave.
     const newcomer = await newSigner();
     const n = await admit(owner.ledger, me, { role: 'viewer' }, { deviceKey: newcomer.publicKey, name: 'Nia' });
-    expect(n.event.event.body).toMatchObject({ action: 'add', member: { name: 'Nia', key: newcomer.publicKey, role: 'viewer' } });
+    expect(n.event.event.body).toMatchObject({
+      action: 'add',
+      member: { name: 'Nia', key: newcomer.publicKey, role: 'viewer' }
+    });
     expect(n.memberId).not.toBe('t');
 
     // The member is removed while the invite waits: the device that arrives then is refused, nothing recorded.
     for (const d of owner.ledger.roster().filter((m) => m.memberId === 't')) {
-      await owner.ledger.append('member', { action: 'remove', member: { id: 't', name: 'Tom', key: d.key, role: d.role } });
+      await owner.ledger.append('member', {
+        action: 'remove',
+        member: { id: 't', name: 'Tom', key: d.key, role: d.role }
+      });
     }
     const size = owner.ledger.size;
     const late = await newSigner();
-    await expect(admit(owner.ledger, me, { memberId: 't' }, { deviceKey: late.publicKey, name: 'Tom' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    expect(() => deviceInviteTarget(owner.ledger, me, 'Tom')).toThrow(expect.objectContaining({ code: 'NOT_FOUND', message: 'no active member or device "Tom"' }));
+    await expect(
+      admit(owner.ledger, me, { memberId: 't' }, { deviceKey: late.publicKey, name: 'Tom' })
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(() => deviceInviteTarget(owner.ledger, me, 'Tom')).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND', message: 'no active member or device "Tom"' })
+    );
     expect(owner.ledger.size).toBe(size);
   });
 
-  it("refuses a member whose devices have different roles, and lists the members this device may add a device for", async () => {
+  it('refuses a member whose devices have different roles, and lists the members this device may add a device for', async () => {
     const { owner, x, t, device } = await studio('admin', 'member');
     const second = await newSigner();
-    await owner.ledger.append('member', { action: 'add', member: { id: 't', name: 'Tom', key: second.publicKey, role: 'viewer' } });
+    await owner.ledger.append('member', {
+      action: 'add',
+      member: { id: 't', name: 'Tom', key: second.publicKey, role: 'viewer' }
+    });
     expect(() => deviceInviteTarget(owner.ledger, owner.signer.publicKey, 'Tom')).toThrow(
-      expect.objectContaining({ code: 'BAD_INPUT', message: "Tom's devices have different roles (member, viewer): give them one role first, which the new device then gets" })
+      expect.objectContaining({
+        code: 'BAD_INPUT',
+        message:
+          "Tom's devices have different roles (member, viewer): give them one role first, which the new device then gets"
+      })
     );
     // The owner may add a device for itself and for Xena (an admin); Tom's roles disagree.
-    expect(deviceInviteTargets(owner.ledger, owner.signer.publicKey).map((m) => m.name)).toEqual([owner.ledger.member(owner.signer.publicKey)!.name, 'Xena']);
+    expect(deviceInviteTargets(owner.ledger, owner.signer.publicKey).map((m) => m.name)).toEqual([
+      owner.ledger.member(owner.signer.publicKey)!.name,
+      'Xena'
+    ]);
     // Xena, an admin, only for a member: Tom (one device, one role, in her copy); not for the owner or herself.
     expect(deviceInviteTargets(device.ledger, x.publicKey).map((m) => m.name)).toEqual(['Tom']);
     expect(deviceInviteTarget(device.ledger, x.publicKey, t.publicKey).role).toBe('member');
     // A device cannot remove itself; an unknown key is no device.
-    expect(() => deviceRemovalTarget(owner.ledger, owner.signer.publicKey, owner.signer.publicKey)).toThrow(/a device cannot remove itself/);
-    expect(() => deviceRemovalTarget(owner.ledger, owner.signer.publicKey, 'nope')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    expect(() => deviceRemovalTarget(owner.ledger, owner.signer.publicKey, owner.signer.publicKey)).toThrow(
+      /a device cannot remove itself/
+    );
+    expect(() => deviceRemovalTarget(owner.ledger, owner.signer.publicKey, 'nope')).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND' })
+    );
   });
 });

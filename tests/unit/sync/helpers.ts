@@ -16,7 +16,11 @@ export interface Device {
 }
 
 /** A copy of `from`'s document as a new device's ledger (what join does), opened with `signer`. */
-export async function forkDevice(from: Ledger, signer: Signer, start = Date.parse('2026-11-01T09:00:00.000Z')): Promise<Device> {
+export async function forkDevice(
+  from: Ledger,
+  signer: Signer,
+  start = Date.parse('2026-11-01T09:00:00.000Z')
+): Promise<Device> {
   await initHash();
   const storage = new MemoryStorage();
   const bytes = A.save(from.doc);
@@ -32,16 +36,34 @@ export async function team(n: number): Promise<{ devices: Device[]; team: TeamKe
   for (let i = 1; i < n; i++) {
     const s = await newSigner();
     signers.push(s);
-    await owner.ledger.append('member', { action: 'add', member: { id: defaultMemberId(s.publicKey), name: `Member ${i}`, key: s.publicKey, role: 'member' } });
+    await owner.ledger.append('member', {
+      action: 'add',
+      member: { id: defaultMemberId(s.publicKey), name: `Member ${i}`, key: s.publicKey, role: 'member' }
+    });
   }
   const devices: Device[] = [{ ledger: owner.ledger, storage: owner.storage as MemoryStorage, signer: owner.signer }];
-  for (const [i, s] of signers.entries()) devices.push(await forkDevice(owner.ledger, s, Date.parse('2026-11-01T10:00:00.000Z') + i * 3600_000));
+  for (const [i, s] of signers.entries())
+    devices.push(await forkDevice(owner.ledger, s, Date.parse('2026-11-01T10:00:00.000Z') + i * 3600_000));
   const t = newTeamKey(1);
   return { devices, team: t, room: await roomId(t) };
 }
 
-export async function hubFor(d: Device, t: TeamKey, room: string, transport: Transport, reports: SyncReport[] = []): Promise<SyncHub> {
-  return SyncHub.start({ ledger: d.ledger, storage: d.storage, signer: d.signer, team: t, room, transport, onReport: (r) => reports.push(r) });
+export async function hubFor(
+  d: Device,
+  t: TeamKey,
+  room: string,
+  transport: Transport,
+  reports: SyncReport[] = []
+): Promise<SyncHub> {
+  return SyncHub.start({
+    ledger: d.ledger,
+    storage: d.storage,
+    signer: d.signer,
+    team: t,
+    room,
+    transport,
+    onReport: (r) => reports.push(r)
+  });
 }
 
 /** Waits until `cond` holds (polling), or fails after `ms`. */

@@ -2,7 +2,14 @@
 import { concatBytes } from '../../../src/lib/core/bytes.ts';
 import type { Signer } from '../../../src/lib/core/keys.ts';
 import type { Transport } from '../../../src/lib/core/sync/transport.ts';
-import { BROADCAST, KIND_HELLO, KIND_SEALED, counterNonce, frameHeader, parseFrame } from '../../../src/lib/core/sync/frame.ts';
+import {
+  BROADCAST,
+  KIND_HELLO,
+  KIND_SEALED,
+  counterNonce,
+  frameHeader,
+  parseFrame
+} from '../../../src/lib/core/sync/frame.ts';
 import { helloKey, makeHello, parseHello, sessionKeys, signAuth } from '../../../src/lib/core/sync/handshake.ts';
 import { randomBytes, seal, open } from '../../../src/lib/core/sync/crypto.ts';
 import type { TeamKey } from '../../../src/lib/core/team/teamkey.ts';
@@ -61,4 +68,3 @@ export class Hostile {
     return this.sendMsg(concatBytes(new Uint8Array([2, 0]), msg));
   }
 }
-

@@ -25,8 +25,21 @@ async function setup(opts: { maxStrikes?: number } = {}) {
   const r = memoryRoom();
   const reports: SyncReport[] = [];
   const { SyncHub } = await import('../../../src/lib/core/sync/hub.ts');
-  const hub = await SyncHub.start({ ledger: victim.ledger, storage: victim.storage, signer: victim.signer, team: t, room, transport: r.join(), onReport: (x) => reports.push(x), maxStrikes: opts.maxStrikes });
-  const snapshot = () => ({ size: victim.ledger.size, heads: victim.ledger.heads().join(), am: A.getHeads(victim.ledger.doc).join() });
+  const hub = await SyncHub.start({
+    ledger: victim.ledger,
+    storage: victim.storage,
+    signer: victim.signer,
+    team: t,
+    room,
+    transport: r.join(),
+    onReport: (x) => reports.push(x),
+    maxStrikes: opts.maxStrikes
+  });
+  const snapshot = () => ({
+    size: victim.ledger.size,
+    heads: victim.ledger.heads().join(),
+    am: A.getHeads(victim.ledger.doc).join()
+  });
   return { victim, member, t, room, r, reports, hub, before: snapshot(), snapshot };
 }
 
@@ -58,13 +71,30 @@ describe('a hostile peer', () => {
     const s = await setup();
     const h = new Hostile(s.r.join(), s.member.signer, s.t, s.room);
     await h.start();
-    const good = await signEvent({ spec: 'provenance-ledger/event/v1', type: 'generation', ledger: s.victim.ledger.id, author: s.member.signer.publicKey, time: '2027-01-01T00:00:00.000Z', parents: s.victim.ledger.heads(), body: generationBody() } as any, s.member.signer);
+    const good = await signEvent(
+      {
+        spec: 'provenance-ledger/event/v1',
+        type: 'generation',
+        ledger: s.victim.ledger.id,
+        author: s.member.signer.publicKey,
+        time: '2027-01-01T00:00:00.000Z',
+        parents: s.victim.ledger.heads(),
+        body: generationBody()
+      } as any,
+      s.member.signer
+    );
     const forged = JSON.parse(new TextDecoder().decode(good.bytes));
     forged.event.body.project = 'Forged';
     const { eventId } = await import('../../../src/lib/core/event.ts');
     const fid = await eventId(forged.event);
     // One change with a valid event and a forged one: refused whole.
-    await pushDoc(h, docWith(s.victim, [[good.id, new TextDecoder().decode(good.bytes)], [fid, canonicalJson(forged)]]));
+    await pushDoc(
+      h,
+      docWith(s.victim, [
+        [good.id, new TextDecoder().decode(good.bytes)],
+        [fid, canonicalJson(forged)]
+      ])
+    );
     await until(() => codes(s.reports).includes('SIGNATURE_INVALID'), 5000, 'refusal');
     expect(codes(s.reports)).toContain('CHANGE_INVALID');
     expect(s.snapshot()).toEqual(s.before);
@@ -119,7 +149,10 @@ describe('a hostile peer', () => {
   it("a removed member's key cannot prove membership; a non-member's neither", async () => {
     const s = await setup();
     const m = s.victim.ledger.member(s.member.signer.publicKey)!;
-    await s.victim.ledger.append('member', { action: 'remove', member: { id: m.memberId, name: m.name, key: m.key, role: m.role } });
+    await s.victim.ledger.append('member', {
+      action: 'remove',
+      member: { id: m.memberId, name: m.name, key: m.key, role: m.role }
+    });
     const before = s.snapshot();
     const h = new Hostile(s.r.join(), s.member.signer, s.t, s.room);
     await h.start(300).catch(() => undefined);

@@ -9,7 +9,11 @@ const sameHeads = (a: A.Doc<unknown>, b: A.Doc<unknown>) => A.getHeads(a).sort()
 
 describe('SyncHub over an in-memory room', () => {
   it('two devices that appended offline converge: nothing lost, nothing doubled, same Automerge heads', async () => {
-    const { devices: [a, b], team: t, room } = await team(2);
+    const {
+      devices: [a, b],
+      team: t,
+      room
+    } = await team(2);
     for (let i = 0; i < 20; i++) await a.ledger.append('generation', generationBody());
     for (let i = 0; i < 15; i++) await b.ledger.append('generation', generationBody());
     const before = a.ledger.size + b.ledger.size - 2; // genesis + member add are shared

@@ -23,8 +23,20 @@ describe('invite exchange', () => {
     for (let i = 0; i < doc.length; i += 65_536) doc.set(randomBytes(Math.min(65_536, doc.length - i)), i);
     const signer = await newSigner();
     const admitted: Joiner[] = [];
-    const host = hostInvite({ invite, transport: room.join(), team, timeoutMs: 20_000, admit: async (j) => (admitted.push(j), { ledgerId, role: 'viewer', doc }) });
-    const { welcome, done } = await joinInvite({ invite, transport: room.join(), signer, name: 'Bea', timeoutMs: 20_000 });
+    const host = hostInvite({
+      invite,
+      transport: room.join(),
+      team,
+      timeoutMs: 20_000,
+      admit: async (j) => (admitted.push(j), { ledgerId, role: 'viewer', doc })
+    });
+    const { welcome, done } = await joinInvite({
+      invite,
+      transport: room.join(),
+      signer,
+      name: 'Bea',
+      timeoutMs: 20_000
+    });
     expect(welcome).toMatchObject({ ledgerId, role: 'viewer' });
     expect(welcome.team.epoch).toBe(3);
     expect(toHex(welcome.team.key)).toBe(toHex(team.key));
@@ -54,7 +66,9 @@ describe('invite exchange', () => {
       (e: Error) => e.message
     );
     // The new device would wait ten minutes for a welcome: the refusal ends the wait with its reason.
-    await expect(joinInvite({ invite, transport: room.join(), signer: await newSigner(), name: 'Bea', timeoutMs: 600_000 })).rejects.toMatchObject({
+    await expect(
+      joinInvite({ invite, transport: room.join(), signer: await newSigner(), name: 'Bea', timeoutMs: 600_000 })
+    ).rejects.toMatchObject({
       name: 'LedgerError',
       code: 'AUTHOR_NOT_AUTHORIZED',
       message: `the inviting device refused this device: [2J${reason} second line`
@@ -69,14 +83,38 @@ describe('invite exchange', () => {
     const forger = room.join();
     // Replays the frames of another invite's refusal into this room: sealed with the wrong key.
     const otherRoom = memoryRoom();
-    const otherHost = hostInvite({ invite: other, transport: otherRoom.join(), team: newTeamKey(1), timeoutMs: 20_000, admit: async () => Promise.reject(new Error('no')) }).catch(() => undefined);
-    await joinInvite({ invite: other, transport: otherRoom.join(), signer: await newSigner(), name: 'X', timeoutMs: 20_000 }).catch(() => undefined);
+    const otherHost = hostInvite({
+      invite: other,
+      transport: otherRoom.join(),
+      team: newTeamKey(1),
+      timeoutMs: 20_000,
+      admit: async () => Promise.reject(new Error('no'))
+    }).catch(() => undefined);
+    await joinInvite({
+      invite: other,
+      transport: otherRoom.join(),
+      signer: await newSigner(),
+      name: 'X',
+      timeoutMs: 20_000
+    }).catch(() => undefined);
     await otherHost;
     const refusal = otherRoom.frames.find((f) => f[0] === 5);
     expect(refusal).toBeDefined();
     const doc = randomBytes(10);
-    const host = hostInvite({ invite, transport: room.join(), team: newTeamKey(1), timeoutMs: 20_000, admit: async () => ({ ledgerId, role: 'member', doc }) });
-    const joining = joinInvite({ invite, transport: room.join(), signer: await newSigner(), name: 'Bea', timeoutMs: 20_000 });
+    const host = hostInvite({
+      invite,
+      transport: room.join(),
+      team: newTeamKey(1),
+      timeoutMs: 20_000,
+      admit: async () => ({ ledgerId, role: 'member', doc })
+    });
+    const joining = joinInvite({
+      invite,
+      transport: room.join(),
+      signer: await newSigner(),
+      name: 'Bea',
+      timeoutMs: 20_000
+    });
     forger.send(refusal!);
     const { welcome, done } = await joining;
     expect(toHex(welcome.doc)).toBe(toHex(doc));

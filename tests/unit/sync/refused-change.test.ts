@@ -29,8 +29,24 @@ import { BIN, run } from '../cli/helpers.ts';
 import { spawn } from 'node:child_process';
 
 /** `doc` plus one change holding an event by `signer` whose body was altered after signing (SIGNATURE_INVALID). */
-async function withForgedEvent(doc: A.Doc<unknown>, ledgerId: string, parents: string[], signer: Signer): Promise<A.Doc<unknown>> {
-  const good = await signEvent({ spec: 'provenance-ledger/event/v1', type: 'generation', ledger: ledgerId, author: signer.publicKey, time: '2027-01-01T00:00:00.000Z', parents, body: generationBody() } as any, signer);
+async function withForgedEvent(
+  doc: A.Doc<unknown>,
+  ledgerId: string,
+  parents: string[],
+  signer: Signer
+): Promise<A.Doc<unknown>> {
+  const good = await signEvent(
+    {
+      spec: 'provenance-ledger/event/v1',
+      type: 'generation',
+      ledger: ledgerId,
+      author: signer.publicKey,
+      time: '2027-01-01T00:00:00.000Z',
+      parents,
+      body: generationBody()
+    } as any,
+    signer
+  );
   const forged = JSON.parse(fromUtf8(good.bytes));
   forged.event.body.project = 'Forged';
   const id = await eventId(forged.event);
@@ -44,7 +60,8 @@ function offering(doc: A.Doc<unknown>, theirs: A.Doc<unknown>): Uint8Array {
   return A.generateSyncMessage(doc, state)[1]!;
 }
 
-const rejectedCodes = (rs: SyncReport[]) => rs.filter((x) => x.type === 'rejected').map((x) => (x as { code: string }).code);
+const rejectedCodes = (rs: SyncReport[]) =>
+  rs.filter((x) => x.type === 'rejected').map((x) => (x as { code: string }).code);
 
 describe('a change refused once is not offered forever', () => {
   it('two hubs, one holding a change the other refuses: one refusal, a bounded number of frames, both quiet', async () => {
@@ -56,7 +73,11 @@ describe('a change refused once is not offered forever', () => {
     const storage = new MemoryStorage();
     const bytes = A.save(bad);
     await storage.save(['doc', 'snapshot', sha256HexSync(bytes)], bytes);
-    const bl = await Ledger.open({ storage, signer: b.signer, now: steppingClock(Date.parse('2027-01-02T00:00:00.000Z')) });
+    const bl = await Ledger.open({
+      storage,
+      signer: b.signer,
+      now: steppingClock(Date.parse('2027-01-02T00:00:00.000Z'))
+    });
     const r = memoryRoom();
     const ra: SyncReport[] = [];
     const ha = await hubFor(a, t, room, r.join(), ra);
@@ -83,7 +104,12 @@ describe('a change refused once is not offered forever', () => {
     const hub = await hubFor(victim, t, room, r.join(), reports);
     const h = new Hostile(r.join(), member.signer, t, room);
     await h.start();
-    const doc = await withForgedEvent(victim.ledger.doc as A.Doc<unknown>, victim.ledger.id, victim.ledger.heads(), member.signer);
+    const doc = await withForgedEvent(
+      victim.ledger.doc as A.Doc<unknown>,
+      victim.ledger.id,
+      victim.ledger.heads(),
+      member.signer
+    );
     const offer = () => offering(doc, victim.ledger.doc as A.Doc<unknown>);
     await h.sync(offer());
     await until(() => rejectedCodes(reports).includes('CHANGE_INVALID'), 10_000, 'the refusal');
@@ -118,7 +144,11 @@ describe('sync --once against a peer that keeps offering a refused change', () =
     const rk = await roomKey(t);
 
     // Ada's sync starts first, so that the hostile peer's greeting reaches it.
-    const child = spawn(process.execPath, [BIN, 'sync', '--once', '--wait', '20', '--timeout', '60', '--json', '--ledger', dir('a'), '--relay', relayUrl()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'sync', '--once', '--wait', '20', '--timeout', '60', '--json', '--ledger', dir('a'), '--relay', relayUrl()],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
@@ -137,7 +167,11 @@ describe('sync --once against a peer that keeps offering a refused change', () =
           got++;
           if (m[0] === 4) {
             const size = Number(/\n(\d+)\n/.exec(JSON.parse(fromUtf8(m.subarray(1))).checkpoint)?.[1]);
-            const refusal = { format: 'provenance-ledger/witness-response/v1', size, refused: { code: 'NOT_NOW', message: 'no' } };
+            const refusal = {
+              format: 'provenance-ledger/witness-response/v1',
+              size,
+              refused: { code: 'NOT_NOW', message: 'no' }
+            };
             await h.sendMsg(concatBytes(Uint8Array.of(5), utf8(JSON.stringify(refusal))));
           }
         }
@@ -153,7 +187,10 @@ describe('sync --once against a peer that keeps offering a refused change', () =
 
     expect(code, out).toBe(1);
     const summary = docs(out).at(-1);
-    expect(summary.rejected.map((x: { code: string }) => x.code), out).toContain('CHANGE_INVALID');
+    expect(
+      summary.rejected.map((x: { code: string }) => x.code),
+      out
+    ).toContain('CHANGE_INVALID');
     expect(summary.rejected.filter((x: { code: string }) => x.code === 'CHANGE_INVALID')).toHaveLength(1);
     expect(summary.timedOut, out).toBeUndefined(); // it went quiet: the --timeout was not needed
     expect(summary.events).toBe(2);

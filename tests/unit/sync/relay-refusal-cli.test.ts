@@ -28,7 +28,7 @@ async function ownerLedger(): Promise<string> {
   return dir;
 }
 
-describe('sync and the relay\'s reasons', () => {
+describe("sync and the relay's reasons", () => {
   it('a room the relay refuses (full): the reason is shown, "no peer could be reached", exit 1', async () => {
     const relay = await startRelay({ port: 0, maxPeersPerRoom: 1 });
     relays.push(relay);
@@ -38,7 +38,9 @@ describe('sync and the relay\'s reasons', () => {
     const holder = await connectRelay(relay.url, await roomKey(team));
     const human = await run(['sync', '--once', '--wait', '5', '--ledger', dir, '--relay', relay.url]);
     expect(human.code, human.stdout + human.stderr).toBe(1);
-    expect(human.stdout).toMatch(/the room of team key epoch 1: the relay at ws:\/\/\S+ refused the connection \(1013 room full\)/);
+    expect(human.stdout).toMatch(
+      /the room of team key epoch 1: the relay at ws:\/\/\S+ refused the connection \(1013 room full\)/
+    );
     expect(human.stdout).toMatch(/no peer could be reached: the relay refused or closed the connection/);
     expect(human.stdout).not.toMatch(/no peer was online/);
     const json = await run(['sync', '--once', '--wait', '5', '--json', '--ledger', dir, '--relay', relay.url]);
@@ -53,7 +55,11 @@ describe('sync and the relay\'s reasons', () => {
   it('a connection the relay closes while syncing: the reason is shown and sync ends, exit 1', async () => {
     const relay = await startRelay({ port: 0 });
     const dir = await ownerLedger();
-    const child = spawn(process.execPath, [BIN, 'sync', '--once', '--wait', '60', '--ledger', dir, '--relay', relay.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'sync', '--once', '--wait', '60', '--ledger', dir, '--relay', relay.url],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (out += d));

@@ -68,24 +68,42 @@ async function forge(who: string, time: Date, project: string) {
     author: signer.publicKey,
     time: formatTime(time),
     parents: heads,
-    body: { project, classification: 'personal', policySnapshots: [], items: { classified: true, policiesReviewed: true, privacySettingsEnabled: true, inputsSanitized: true } }
+    body: {
+      project,
+      classification: 'personal',
+      policySnapshots: [],
+      items: { classified: true, policiesReviewed: true, privacySettingsEnabled: true, inputsSanitized: true }
+    }
   } as unknown as UnsignedEvent;
   const { id, envelope, bytes } = await signEvent(event, signer);
   const ev: LedgerEvent = { id, event, sig: envelope.sig };
-  const commit = await signEventCommit({ ev, parentOids: heads.map((h) => ledger.commitOf(h)!), authorName: ledger.member(signer.publicKey)!.name }, signer);
+  const commit = await signEventCommit(
+    { ev, parentOids: heads.map((h) => ledger.commitOf(h)!), authorName: ledger.member(signer.publicKey)!.name },
+    signer
+  );
   const gitdir = path.join(dir(who), 'journal.git');
   for (const o of [commit.blob, commit.tree, commit.commit]) {
-    const oid = execFileSync('git', ['--git-dir', gitdir, 'hash-object', '-w', '-t', o.type, '--stdin'], { input: o.content, encoding: 'utf8' }).trim();
+    const oid = execFileSync('git', ['--git-dir', gitdir, 'hash-object', '-w', '-t', o.type, '--stdin'], {
+      input: o.content,
+      encoding: 'utf8'
+    }).trim();
     expect(oid).toBe(o.oid);
   }
-  return { id, json: new TextDecoder().decode(bytes), sig: encodeSig(commit.signature), oid: commit.commit.oid, gitdir };
+  return {
+    id,
+    json: new TextDecoder().decode(bytes),
+    sig: encodeSig(commit.signature),
+    oid: commit.commit.oid,
+    gitdir
+  };
 }
 
 describe('a removal holds on every path', () => {
   it('the removed device records nothing more; its later commits are refused by pull, clone, verify and stock git', async () => {
     server.createRepo('team.git');
     const url = server.url('team.git');
-    const ok = (r: { code: number | null; stdout: string; stderr: string }) => expect(r.code, r.stdout + r.stderr).toBe(0);
+    const ok = (r: { code: number | null; stdout: string; stderr: string }) =>
+      expect(r.code, r.stdout + r.stderr).toBe(0);
     ok(await c('ada', 'init', '--name', 'Ada', '--ledger-name', 'Studio'));
     const inv = await startInvite('ada');
     ok(await pl('grace', 'join', inv.code, '--name', 'Grace'));
@@ -99,19 +117,45 @@ describe('a removal holds on every path', () => {
     ok(await c('ada', 'push', url, '--plain'));
 
     // A sync shows Grace's device the signed removal: it keeps it.
-    const [sa, sg] = await Promise.all([pl('ada', 'sync', '--once', '--wait', '10', '--json'), pl('grace', 'sync', '--once', '--wait', '10', '--json')]);
+    const [sa, sg] = await Promise.all([
+      pl('ada', 'sync', '--once', '--wait', '10', '--json'),
+      pl('grace', 'sync', '--once', '--wait', '10', '--json')
+    ]);
     expect(sa.code).toBe(1); // Ada refused a removed peer
     expect(sg.code, sg.stdout + sg.stderr).toBe(1);
-    const told = JSON.parse(sg.stdout.trim().split(/\n(?=\{)/).at(-1)!).removed;
+    const told = JSON.parse(
+      sg.stdout
+        .trim()
+        .split(/\n(?=\{)/)
+        .at(-1)!
+    ).removed;
     expect(told).toMatchObject({ byName: 'Ada' });
     const removalId: string = told.eventId;
     const kept = await (await FsStorage.open(dir('grace'))).load(['team', 'removed']);
-    expect(JSON.parse(new TextDecoder().decode(kept)).event.body).toMatchObject({ action: 'remove', member: { name: 'Grace' } });
+    expect(JSON.parse(new TextDecoder().decode(kept)).event.body).toMatchObject({
+      action: 'remove',
+      member: { name: 'Grace' }
+    });
 
     // From now on Grace's device records nothing, and says why; nothing is written.
     const before = await hashTree(dir('grace'));
     await writeFile(dir('out.glb'), 'glb');
-    const rec = await c('grace', 'record', 'generation', '--platform', 'Tripo', '--prompt', 'a robot', '--output', dir('out.glb'), '--project', 'P', '--classification', 'personal', '--json');
+    const rec = await c(
+      'grace',
+      'record',
+      'generation',
+      '--platform',
+      'Tripo',
+      '--prompt',
+      'a robot',
+      '--output',
+      dir('out.glb'),
+      '--project',
+      'P',
+      '--classification',
+      'personal',
+      '--json'
+    );
     expect(rec.code).toBe(2);
     expect(rec.errorJson().error.code).toBe('AUTHOR_REMOVED');
     expect(rec.errorJson().error.message).toContain(`removed from the team by Ada (member event ${removalId}`);
@@ -138,7 +182,9 @@ describe('a removal holds on every path', () => {
     ok(as);
     await writeFile(signers, as.stdout);
     const graceLine = as.stdout.split('\n').find((l) => l.includes('valid-before='));
-    expect(graceLine, as.stdout).toMatch(/^[0-9a-f]{16}@provenance-ledger\.invalid namespaces="git",valid-before="\d{14}Z" ssh-ed25519 /);
+    expect(graceLine, as.stdout).toMatch(
+      /^[0-9a-f]{16}@provenance-ledger\.invalid namespaces="git",valid-before="\d{14}Z" ssh-ed25519 /
+    );
     const adaGit = path.join(dir('ada'), 'journal.git');
     const cfg = ['-c', 'gpg.format=ssh', '-c', `gpg.ssh.allowedSignersFile=${signers}`];
     const commits = (await git(['--git-dir', adaGit, 'rev-list', '--all'])).stdout.trim().split('\n');
@@ -152,7 +198,11 @@ describe('a removal holds on every path', () => {
     // now: stock git pushes it to the remote.
     const graceLedger = await Ledger.open({ storage: await FsStorage.open(dir('grace')) });
     expect(graceLedger.get(removalId)).toBeDefined();
-    const later = await forge('grace', new Date(Date.parse(graceLedger.get(removalId)!.event.time) + 5_000), 'After the removal');
+    const later = await forge(
+      'grace',
+      new Date(Date.parse(graceLedger.get(removalId)!.event.time) + 5_000),
+      'After the removal'
+    );
     const pushed = await git(['--git-dir', later.gitdir, 'push', url, `${later.oid}:refs/heads/main`]);
     expect(pushed.status, pushed.stderr).toBe(0);
 
@@ -162,7 +212,9 @@ describe('a removal holds on every path', () => {
     expect(refused.code).not.toBe(0);
     const err = refused.errorJson().error;
     expect(err.code).toBe('COMMIT_REFUSED');
-    expect(err.message).toContain(`commit ${later.oid} is refused: its event ${later.id} is not accepted: [AUTHOR_REMOVED]`);
+    expect(err.message).toContain(
+      `commit ${later.oid} is refused: its event ${later.id} is not accepted: [AUTHOR_REMOVED]`
+    );
     expect(err.message).toContain(`removed by event ${removalId}`);
     expect(await hashTree(path.join(dir('ada'), 'doc'))).toBe(adaBefore);
     // Clone refuses it too, and leaves nothing.
@@ -178,27 +230,47 @@ describe('a removal holds on every path', () => {
     expect(stock.stderr).toMatch(/expired|No principal matched/);
 
     // Dated before the removal instead: stock git cannot tell (its date is the author's claim), the ledger can.
-    const backdated = await forge('grace', new Date(Date.parse(graceLedger.get(removalId)!.event.time) - 60_000), 'Backdated');
-    expect((await git(['--git-dir', backdated.gitdir, 'push', '--force', url, `${backdated.oid}:refs/heads/main`])).status).toBe(0);
+    const backdated = await forge(
+      'grace',
+      new Date(Date.parse(graceLedger.get(removalId)!.event.time) - 60_000),
+      'Backdated'
+    );
+    expect(
+      (await git(['--git-dir', backdated.gitdir, 'push', '--force', url, `${backdated.oid}:refs/heads/main`])).status
+    ).toBe(0);
     expect((await git(['--git-dir', adaGit, 'fetch', url, 'main'])).status).toBe(0);
     expect((await git(['--git-dir', adaGit, ...cfg, 'verify-commit', backdated.oid])).status).toBe(0);
     const refused2 = await c('ada', 'pull', url, '--json');
     expect(refused2.code).not.toBe(0);
-    expect(refused2.errorJson().error.message).toMatch(new RegExp(`its event ${backdated.id} is not accepted: \\[(TIME_BEFORE_PARENT|AUTHOR_REMOVED)\\]`));
+    expect(refused2.errorJson().error.message).toMatch(
+      new RegExp(`its event ${backdated.id} is not accepted: \\[(TIME_BEFORE_PARENT|AUTHOR_REMOVED)\\]`)
+    );
     expect(await hashTree(path.join(dir('ada'), 'doc'))).toBe(adaBefore);
 
     // A ledger that holds such an event anyway (written past every check): verify reports it, with where.
     await cp(dir('ada'), dir('ada-copy'), { recursive: true });
     const { store } = await DocStore.load(await FsStorage.open(dir('ada-copy')));
-    await store.commit([[later.id, later.json], [sigKey(later.id), later.sig]]);
+    await store.commit([
+      [later.id, later.json],
+      [sigKey(later.id), later.sig]
+    ]);
     const bad = await c('ada-copy', 'verify', '--json');
     expect(bad.code).toBe(1);
-    const problems = bad.json().problems as Array<{ code: string; eventId?: string; location?: string; message: string }>;
-    expect(problems).toContainEqual(expect.objectContaining({ code: 'AUTHOR_REMOVED', eventId: later.id, location: `event ${later.id}` }));
+    const problems = bad.json().problems as Array<{
+      code: string;
+      eventId?: string;
+      location?: string;
+      message: string;
+    }>;
+    expect(problems).toContainEqual(
+      expect.objectContaining({ code: 'AUTHOR_REMOVED', eventId: later.id, location: `event ${later.id}` })
+    );
     expect(problems.find((p) => p.eventId === later.id)!.message).toContain(`removed by event ${removalId}`);
     // The same in the mode that checks every signature one by one.
     const full = await c('ada-copy', 'verify', '--full', '--json');
     expect(full.code).toBe(1);
-    expect(full.json().problems).toContainEqual(expect.objectContaining({ code: 'AUTHOR_REMOVED', eventId: later.id, location: `event ${later.id}` }));
+    expect(full.json().problems).toContainEqual(
+      expect.objectContaining({ code: 'AUTHOR_REMOVED', eventId: later.id, location: `event ${later.id}` })
+    );
   }, 240_000);
 });

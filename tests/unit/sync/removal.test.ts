@@ -10,7 +10,15 @@ import type { SyncReport } from '../../../src/lib/core/sync/hub.ts';
 import { canonicalJson } from '../../../src/lib/core/canonical.ts';
 import { signEvent } from '../../../src/lib/core/event.ts';
 import { loadTeamKeys, saveTeamKey } from '../../../src/lib/core/team/teamkey.ts';
-import { checkRemovalNotice, keepRemovalNotice, REMOVAL_NOTICE_KEY, removalNotice, removalOf, removalTargets, removeAndRotate } from '../../../src/lib/core/team/removal.ts';
+import {
+  checkRemovalNotice,
+  keepRemovalNotice,
+  REMOVAL_NOTICE_KEY,
+  removalNotice,
+  removalOf,
+  removalTargets,
+  removeAndRotate
+} from '../../../src/lib/core/team/removal.ts';
 import { EVENT_SPEC, formatTime, type LedgerEvent } from '../../../src/lib/core/event.ts';
 import { Ledger } from '../../../src/lib/core/ledger.ts';
 import { signEventCommit } from '../../../src/lib/core/journal/commit.ts';
@@ -26,7 +34,9 @@ describe('member removal', () => {
     const { devices, team: t } = await team(3);
     const [owner, m1, m2] = devices;
     await saveTeamKey(owner.storage, t);
-    expect(() => removalTargets(owner.ledger, owner.signer.publicKey, owner.signer.publicKey)).toThrow(/cannot remove itself/);
+    expect(() => removalTargets(owner.ledger, owner.signer.publicKey, owner.signer.publicKey)).toThrow(
+      /cannot remove itself/
+    );
     expect(() => removalTargets(owner.ledger, owner.signer.publicKey, 'nobody')).toThrow(/no active member/);
     expect(() => removalTargets(m1.ledger, m1.signer.publicKey, m2.signer.publicKey)).toThrow(/only an owner or admin/);
     const targets = removalTargets(owner.ledger, owner.signer.publicKey, 'Member 2');
@@ -36,7 +46,11 @@ describe('member removal', () => {
     expect(next.covers).toEqual(events);
     expect((await loadTeamKeys(owner.storage)).map((k) => k.epoch)).toEqual([2, 1]);
     expect(owner.ledger.member(m2.signer.publicKey)?.active).toBe(false);
-    expect(removalOf(owner.ledger, m2.signer.publicKey)).toMatchObject({ eventId: events[0], by: owner.signer.publicKey, byName: 'Ada' });
+    expect(removalOf(owner.ledger, m2.signer.publicKey)).toMatchObject({
+      eventId: events[0],
+      by: owner.signer.publicKey,
+      byName: 'Ada'
+    });
     expect(removalOf(owner.ledger, m1.signer.publicKey)).toBeUndefined();
   });
 
@@ -44,9 +58,15 @@ describe('member removal', () => {
     const { devices } = await team(3);
     const [owner, m1, m2] = devices;
     const removed = owner.ledger.member(m2.signer.publicKey)!;
-    await owner.ledger.append('member', { action: 'remove', member: { id: removed.memberId, name: removed.name, key: removed.key, role: removed.role } });
+    await owner.ledger.append('member', {
+      action: 'remove',
+      member: { id: removed.memberId, name: removed.name, key: removed.key, role: removed.role }
+    });
     const notice = removalNotice(owner.ledger, m2.signer.publicKey)!;
-    expect(await checkRemovalNotice(m2.ledger, notice, m2.signer.publicKey)).toMatchObject({ byName: 'Ada', key: m2.signer.publicKey });
+    expect(await checkRemovalNotice(m2.ledger, notice, m2.signer.publicKey)).toMatchObject({
+      byName: 'Ada',
+      key: m2.signer.publicKey
+    });
     // Not about this device; tampered; not JSON.
     expect(await checkRemovalNotice(m1.ledger, notice, m1.signer.publicKey)).toBeUndefined();
     const env = JSON.parse(notice);
@@ -65,7 +85,10 @@ describe('member removal', () => {
     const { devices, team: t, room } = await team(2);
     const [owner, member] = devices;
     const m = owner.ledger.member(member.signer.publicKey)!;
-    await owner.ledger.append('member', { action: 'remove', member: { id: m.memberId, name: m.name, key: m.key, role: m.role } });
+    await owner.ledger.append('member', {
+      action: 'remove',
+      member: { id: m.memberId, name: m.name, key: m.key, role: m.role }
+    });
     const r = memoryRoom();
     const ro: SyncReport[] = [];
     const rm: SyncReport[] = [];
@@ -84,14 +107,22 @@ describe('member removal', () => {
     const { devices } = await team(2);
     const [owner, member] = devices;
     const m = owner.ledger.member(member.signer.publicKey)!;
-    const removal = await owner.ledger.append('member', { action: 'remove', member: { id: m.memberId, name: m.name, key: m.key, role: m.role } });
+    const removal = await owner.ledger.append('member', {
+      action: 'remove',
+      member: { id: m.memberId, name: m.name, key: m.key, role: m.role }
+    });
     const told = (await checkRemovalNotice(member.ledger, removalNotice(owner.ledger, m.key)!, m.key))!;
     expect(told.notice).toBe(removalNotice(owner.ledger, m.key));
     await keepRemovalNotice(member.storage, member.ledger, told);
     const size = member.ledger.size;
     const heads = member.ledger.heads();
-    await expect(member.ledger.append('generation', generationBody())).rejects.toMatchObject({ code: 'AUTHOR_REMOVED', eventId: removal.id });
-    await expect(member.ledger.append('generation', generationBody())).rejects.toThrow(/removed from the team by Ada .*records nothing more/);
+    await expect(member.ledger.append('generation', generationBody())).rejects.toMatchObject({
+      code: 'AUTHOR_REMOVED',
+      eventId: removal.id
+    });
+    await expect(member.ledger.append('generation', generationBody())).rejects.toThrow(
+      /removed from the team by Ada .*records nothing more/
+    );
     expect(member.ledger.size).toBe(size);
     expect(member.ledger.heads()).toEqual(heads);
     // Kept: a reopened ledger refuses too.
@@ -108,7 +139,10 @@ describe('member removal', () => {
     await member.storage.save(REMOVAL_NOTICE_KEY, utf8(told.notice!));
 
     // Added again after the removal: the ledger shows it (the removal and the new add), the notice no longer holds.
-    await owner.ledger.append('member', { action: 'add', member: { id: m.memberId, name: m.name, key: m.key, role: 'member' } });
+    await owner.ledger.append('member', {
+      action: 'add',
+      member: { id: m.memberId, name: m.name, key: m.key, role: 'member' }
+    });
     const again = await forkDevice(owner.ledger, member.signer);
     await again.storage.save(REMOVAL_NOTICE_KEY, utf8(told.notice!));
     const back = await Ledger.open({ storage: again.storage, signer: member.signer });
@@ -122,20 +156,40 @@ describe('member removal', () => {
     const m = owner.ledger.member(member.signer.publicKey)!;
     // Offline, the member records concurrently with its removal: it counts.
     const offline = await member.ledger.append('generation', generationBody());
-    const removal = await owner.ledger.append('member', { action: 'remove', member: { id: m.memberId, name: m.name, key: m.key, role: m.role } });
-    const entry = (l: Ledger, e: LedgerEvent): Array<[string, string]> => [[e.id, canonicalJson({ event: e.event, sig: e.sig })], [sigKey(e.id), l.journalSignature(e.id)!]];
+    const removal = await owner.ledger.append('member', {
+      action: 'remove',
+      member: { id: m.memberId, name: m.name, key: m.key, role: m.role }
+    });
+    const entry = (l: Ledger, e: LedgerEvent): Array<[string, string]> => [
+      [e.id, canonicalJson({ event: e.event, sig: e.sig })],
+      [sigKey(e.id), l.journalSignature(e.id)!]
+    ];
     const r1 = await owner.ledger.receive(entry(member.ledger, offline));
     expect(r1.problems).toEqual([]);
     expect(r1.accepted).toEqual([offline.id]);
     // After it: refused, whatever time it claims.
     const newest = Math.max(...owner.ledger.heads().map((h) => Date.parse(owner.ledger.get(h)!.event.time)));
     for (const time of [newest + 1000, newest]) {
-      const event = { spec: EVENT_SPEC, type: 'generation', ledger: owner.ledger.id, author: m.key, time: formatTime(new Date(time)), parents: owner.ledger.heads(), body: generationBody() } as unknown as UnsignedEvent;
+      const event = {
+        spec: EVENT_SPEC,
+        type: 'generation',
+        ledger: owner.ledger.id,
+        author: m.key,
+        time: formatTime(new Date(time)),
+        parents: owner.ledger.heads(),
+        body: generationBody()
+      } as unknown as UnsignedEvent;
       const { id, envelope, bytes } = await signEvent(event, member.signer);
       const ev: LedgerEvent = { id, event, sig: envelope.sig };
-      const commit = await signEventCommit({ ev, parentOids: event.parents.map((p) => owner.ledger.commitOf(p)!), authorName: m.name }, member.signer);
+      const commit = await signEventCommit(
+        { ev, parentOids: event.parents.map((p) => owner.ledger.commitOf(p)!), authorName: m.name },
+        member.signer
+      );
       const size = owner.ledger.size;
-      const r = await owner.ledger.receive([[id, fromUtf8(bytes)], [sigKey(id), encodeSig(commit.signature)]]);
+      const r = await owner.ledger.receive([
+        [id, fromUtf8(bytes)],
+        [sigKey(id), encodeSig(commit.signature)]
+      ]);
       expect(r.accepted).toEqual([]);
       expect(r.problems).toContainEqual(expect.objectContaining({ code: 'AUTHOR_REMOVED', eventId: id }));
       expect(r.problems.find((p) => p.eventId === id)!.message).toContain(`removed by event ${removal.id}`);

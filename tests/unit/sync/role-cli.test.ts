@@ -14,7 +14,8 @@ const { dir, pl, startInvite } = useCliTeam('pl-role-');
 const role = (name: string, ...args: string[]) => run(['role', ...args, '--ledger', dir(name)]);
 
 const ledgerOf = async (name: string) => Ledger.open({ storage: await FsStorage.open(dir(name)) });
-const keyOf = async (name: string, member: string) => (await ledgerOf(name)).roster().find((m) => m.name === member)!.key;
+const keyOf = async (name: string, member: string) =>
+  (await ledgerOf(name)).roster().find((m) => m.name === member)!.key;
 
 /** Runs `role` in `name`'s directory expecting a refusal: the exit code, the error, and not one byte changed. */
 async function refused(name: string, args: string[], exit: number, code: string, message: RegExp): Promise<RunResult> {
@@ -43,22 +44,39 @@ describe('provenance-ledger role', () => {
     await refused('ada', ['Bea', 'member'], 1, 'BAD_INPUT', /Bea is already a member/);
     await refused('ada', ['Dora', 'viewer'], 1, 'NOT_FOUND', /no active member or device "Dora"/);
     // Usage: a role that does not exist, a missing argument.
-    await refused('ada', ['Bea', 'superuser'], 2, 'BAD_INPUT', /the role must be one of owner, admin, member, viewer; got "superuser"/);
+    await refused(
+      'ada',
+      ['Bea', 'superuser'],
+      2,
+      'BAD_INPUT',
+      /the role must be one of owner, admin, member, viewer; got "superuser"/
+    );
     await refused('ada', ['Bea'], 2, 'USAGE', /missing required argument 'role'/);
     // Refused on a member's device: members change no roles.
-    await refused('bea', ['Cleo', 'viewer'], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner or admin may change a member's role \(this device is member\)/);
+    await refused(
+      'bea',
+      ['Cleo', 'viewer'],
+      1,
+      'AUTHOR_NOT_AUTHORIZED',
+      /only an owner or admin may change a member's role \(this device is member\)/
+    );
 
     // The owner makes Bea an admin.
     const beaKey = await keyOf('ada', 'Bea');
     const ok = await role('ada', 'Bea', 'admin', '--json');
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     const out = ok.json();
-    expect(out.changed).toEqual([{ key: beaKey, memberId: expect.any(String), name: 'Bea', from: 'member', role: 'admin' }]);
+    expect(out.changed).toEqual([
+      { key: beaKey, memberId: expect.any(String), name: 'Bea', from: 'member', role: 'admin' }
+    ]);
     expect(out.events).toHaveLength(1);
     const ada = await ledgerOf('ada');
     const ev = ada.get(out.events[0])!;
     expect(ev.event.author).toBe(ada.roster().find((m) => m.name === 'Ada')!.key);
-    expect(ev.event.body).toEqual({ action: 'update', member: { id: out.changed[0].memberId, name: 'Bea', key: beaKey, role: 'admin' } });
+    expect(ev.event.body).toEqual({
+      action: 'update',
+      member: { id: out.changed[0].memberId, name: 'Bea', key: beaKey, role: 'admin' }
+    });
     expect(ada.member(beaKey)!.role).toBe('admin');
     expect((await run(['verify', '--ledger', dir('ada')])).code).toBe(0);
     // Human output says what happened.
@@ -75,7 +93,13 @@ describe('provenance-ledger role', () => {
     expect((await ledgerOf('bea')).member(beaKey)!.role).toBe('admin');
     // Bea's running sync followed the change: as an admin it syncs in every key epoch's room it holds (one here).
     expect(docs(sb.stdout).find((d) => d.role)?.role).toEqual({ now: 'admin', epochs: [1] });
-    await refused('bea', ['Cleo', 'admin'], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner may grant, change or revoke the owner or admin role/);
+    await refused(
+      'bea',
+      ['Cleo', 'admin'],
+      1,
+      'AUTHOR_NOT_AUTHORIZED',
+      /only an owner may grant, change or revoke the owner or admin role/
+    );
     await refused('bea', ['Ada', 'member'], 1, 'AUTHOR_NOT_AUTHORIZED', /only an owner may/);
     const byBea = await role('bea', 'Cleo', 'viewer', '--json');
     expect(byBea.code, byBea.stdout + byBea.stderr).toBe(0);

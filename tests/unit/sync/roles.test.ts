@@ -18,7 +18,11 @@ async function studio() {
   const [owner, m1, m2] = devices;
   const g1 = await newSigner();
   const g2 = await newSigner();
-  for (const s of [g1, g2]) await owner.ledger.append('member', { action: 'add', member: { id: 'grace', name: 'Grace', key: s.publicKey, role: 'member' } });
+  for (const s of [g1, g2])
+    await owner.ledger.append('member', {
+      action: 'add',
+      member: { id: 'grace', name: 'Grace', key: s.publicKey, role: 'member' }
+    });
   await changeRole(owner.ledger, roleTargets(owner.ledger, keyOf(owner.signer), 'Member 1', 'admin'), 'admin');
   // Member 1's device as it is after a sync with the owner: it holds the promotion.
   const admin = await forkDevice(owner.ledger, m1.signer, Date.parse('2026-11-02T09:00:00.000Z'));
@@ -29,38 +33,75 @@ describe('changing a member role', () => {
   it('refuses a device that is not an active owner or admin', async () => {
     const { owner, m2 } = await studio();
     const device = await forkDevice(owner.ledger, m2.signer, Date.parse('2026-11-02T09:00:00.000Z'));
-    expect(() => roleTargets(device.ledger, keyOf(m2.signer), 'Grace', 'viewer')).toThrow(/only an owner or admin may change a member's role \(this device is member\)/);
+    expect(() => roleTargets(device.ledger, keyOf(m2.signer), 'Grace', 'viewer')).toThrow(
+      /only an owner or admin may change a member's role \(this device is member\)/
+    );
     const stranger = await newSigner();
-    expect(() => roleTargets(owner.ledger, keyOf(stranger), 'Grace', 'viewer')).toThrow(/this device is not an active member/);
+    expect(() => roleTargets(owner.ledger, keyOf(stranger), 'Grace', 'viewer')).toThrow(
+      /this device is not an active member/
+    );
     // A removed admin changes nothing either.
     const m = owner.ledger.member(keyOf(m2.signer))!;
-    await owner.ledger.append('member', { action: 'update', member: { id: m.memberId, name: m.name, key: m.key, role: 'admin' } });
-    await owner.ledger.append('member', { action: 'remove', member: { id: m.memberId, name: m.name, key: m.key, role: 'admin' } });
-    expect(() => roleTargets(owner.ledger, keyOf(m2.signer), 'Grace', 'viewer')).toThrow(expect.objectContaining({ code: 'AUTHOR_NOT_AUTHORIZED' }));
+    await owner.ledger.append('member', {
+      action: 'update',
+      member: { id: m.memberId, name: m.name, key: m.key, role: 'admin' }
+    });
+    await owner.ledger.append('member', {
+      action: 'remove',
+      member: { id: m.memberId, name: m.name, key: m.key, role: 'admin' }
+    });
+    expect(() => roleTargets(owner.ledger, keyOf(m2.signer), 'Grace', 'viewer')).toThrow(
+      expect.objectContaining({ code: 'AUTHOR_NOT_AUTHORIZED' })
+    );
   });
 
   it('refuses an unknown member, a role that does not exist, and a role the member already has', async () => {
     const { owner } = await studio();
     const me = keyOf(owner.signer);
-    expect(() => roleTargets(owner.ledger, me, 'Nobody', 'viewer')).toThrow(expect.objectContaining({ code: 'NOT_FOUND', message: 'no active member or device "Nobody"' }));
+    expect(() => roleTargets(owner.ledger, me, 'Nobody', 'viewer')).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND', message: 'no active member or device "Nobody"' })
+    );
     for (const bad of ['superuser', 'Owner', '', 'create']) {
-      expect(() => roleTargets(owner.ledger, me, 'Grace', bad)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: `the role must be one of owner, admin, member, viewer; got "${bad}"` }));
+      expect(() => roleTargets(owner.ledger, me, 'Grace', bad)).toThrow(
+        expect.objectContaining({
+          code: 'BAD_INPUT',
+          message: `the role must be one of owner, admin, member, viewer; got "${bad}"`
+        })
+      );
     }
-    expect(() => roleTargets(owner.ledger, me, 'Grace', 'member')).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: 'Grace is already a member' }));
+    expect(() => roleTargets(owner.ledger, me, 'Grace', 'member')).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT', message: 'Grace is already a member' })
+    );
     expect(() => roleTargets(owner.ledger, me, 'Member 1', 'admin')).toThrow(/Member 1 is already an admin/);
     // A removed member is unknown here (inviting again is the way back).
     const m = owner.ledger.member(memberDevices(owner.ledger, 'Member 2')[0].key)!;
-    await owner.ledger.append('member', { action: 'remove', member: { id: m.memberId, name: m.name, key: m.key, role: m.role } });
+    await owner.ledger.append('member', {
+      action: 'remove',
+      member: { id: m.memberId, name: m.name, key: m.key, role: m.role }
+    });
     expect(() => roleTargets(owner.ledger, me, 'Member 2', 'viewer')).toThrow(/no active member or device "Member 2"/);
   });
 
   it('refuses a name two members share, and resolves a device key or member id to the whole member', async () => {
     const { owner, g1, g2 } = await studio();
     const me = keyOf(owner.signer);
-    for (const ref of [keyOf(g2), 'grace', 'Grace']) expect(roleTargets(owner.ledger, me, ref, 'viewer').map((t) => t.key).sort()).toEqual([keyOf(g1), keyOf(g2)].sort());
+    for (const ref of [keyOf(g2), 'grace', 'Grace'])
+      expect(
+        roleTargets(owner.ledger, me, ref, 'viewer')
+          .map((t) => t.key)
+          .sort()
+      ).toEqual([keyOf(g1), keyOf(g2)].sort());
     const other = await newSigner();
-    await owner.ledger.append('member', { action: 'add', member: { id: 'grace-2', name: 'Grace', key: other.publicKey, role: 'member' } });
-    expect(() => roleTargets(owner.ledger, me, 'Grace', 'viewer')).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: '"Grace" names 2 members: give a member id or a device key' }));
+    await owner.ledger.append('member', {
+      action: 'add',
+      member: { id: 'grace-2', name: 'Grace', key: other.publicKey, role: 'member' }
+    });
+    expect(() => roleTargets(owner.ledger, me, 'Grace', 'viewer')).toThrow(
+      expect.objectContaining({
+        code: 'BAD_INPUT',
+        message: '"Grace" names 2 members: give a member id or a device key'
+      })
+    );
     expect(roleTargets(owner.ledger, me, 'grace-2', 'viewer').map((t) => t.key)).toEqual([other.publicKey]);
   });
 
@@ -87,7 +128,12 @@ describe('changing a member role', () => {
     const { owner, admin } = await studio();
     const me = keyOf(owner.signer);
     for (const role of ['admin', 'member', 'viewer']) {
-      expect(() => roleTargets(owner.ledger, me, 'Ada', role)).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: 'the ledger would have no active owner left: make another member an owner first' }));
+      expect(() => roleTargets(owner.ledger, me, 'Ada', role)).toThrow(
+        expect.objectContaining({
+          code: 'BAD_INPUT',
+          message: 'the ledger would have no active owner left: make another member an owner first'
+        })
+      );
     }
     expect(assignableRoles(owner.ledger, me, 'Ada')).toEqual([]);
     expect(assignableRoles(owner.ledger, me, 'Member 1')).toEqual(['owner', 'member', 'viewer']);
@@ -121,7 +167,13 @@ describe('changing a member role', () => {
         { action: 'update', member: { id: 'grace', name: 'Grace', key: keyOf(g2), role: 'admin' } }
       ])
     );
-    for (const s of [g1, g2]) expect(owner.ledger.member(keyOf(s))).toMatchObject({ memberId: 'grace', name: 'Grace', role: 'admin', active: true });
+    for (const s of [g1, g2])
+      expect(owner.ledger.member(keyOf(s))).toMatchObject({
+        memberId: 'grace',
+        name: 'Grace',
+        role: 'admin',
+        active: true
+      });
     // The ledger opened again from storage (acceptance decided afresh) and a teammate's copy say the same.
     const reopened = await Ledger.open({ storage: owner.storage });
     const grace = await forkDevice(owner.ledger, g1, Date.parse('2026-11-03T09:00:00.000Z'));
@@ -137,7 +189,10 @@ describe('changing a member role', () => {
   it('updates only the devices whose role differs', async () => {
     const { owner, g1, g2 } = await studio();
     const me = keyOf(owner.signer);
-    await owner.ledger.append('member', { action: 'update', member: { id: 'grace', name: 'Grace', key: keyOf(g2), role: 'viewer' } });
+    await owner.ledger.append('member', {
+      action: 'update',
+      member: { id: 'grace', name: 'Grace', key: keyOf(g2), role: 'viewer' }
+    });
     const targets = roleTargets(owner.ledger, me, 'Grace', 'viewer');
     expect(targets.map((t) => t.key)).toEqual([keyOf(g1)]);
     expect(await changeRole(owner.ledger, targets, 'viewer')).toHaveLength(1);
@@ -154,7 +209,9 @@ describe('changing a member role', () => {
     const after = await forkDevice(owner.ledger, m2.signer, Date.parse('2026-11-03T09:00:00.000Z'));
     expect(after.ledger.member(keyOf(m2.signer))!.role).toBe('viewer');
     const size = after.ledger.size;
-    await expect(after.ledger.append('generation', generationBody())).rejects.toMatchObject({ code: 'AUTHOR_NOT_AUTHORIZED' });
+    await expect(after.ledger.append('generation', generationBody())).rejects.toMatchObject({
+      code: 'AUTHOR_NOT_AUTHORIZED'
+    });
     expect(after.ledger.size).toBe(size);
   });
 });

@@ -27,7 +27,8 @@ type Dev = Team['ada'];
 async function graceAhead() {
   const t = await makeTeam();
   const own = [];
-  for (let i = 0; i < 3; i++) own.push(await t.grace.ledger.append('generation', generationBody({ project: 'Grace offline' })));
+  for (let i = 0; i < 3; i++)
+    own.push(await t.grace.ledger.append('generation', generationBody({ project: 'Grace offline' })));
   await t.grace.log.settled();
   return { ...t, own };
 }
@@ -39,7 +40,8 @@ async function headOf(d: Dev): Promise<{ note: string; ids: string[] }> {
 }
 
 /** Grace's changes that Ada lacks. */
-const changesFor = (from: Dev, to: Dev) => A.getChanges(to.ledger.doc as A.Doc<unknown>, from.ledger.doc as A.Doc<unknown>);
+const changesFor = (from: Dev, to: Dev) =>
+  A.getChanges(to.ledger.doc as A.Doc<unknown>, from.ledger.doc as A.Doc<unknown>);
 
 const flipSig = (sig: string) => toBase64url(decodeSig(sig)!.map((b, i) => (i === 5 ? b ^ 0x04 : b)));
 
@@ -80,7 +82,8 @@ describe('receipt under a peer signed tree head', () => {
     const forgedDoc = A.change(A.clone(ada.ledger.doc as A.Doc<any>), (d: any) => {
       for (const e of own) {
         const json = grace.ledger.envelopeJson(e.id)!;
-        const value = e.id === victim ? canonicalJson({ ...JSON.parse(json), sig: flipSig(JSON.parse(json).sig) }) : json;
+        const value =
+          e.id === victim ? canonicalJson({ ...JSON.parse(json), sig: flipSig(JSON.parse(json).sig) }) : json;
         d.records.push(new A.ImmutableString(`${e.id} ${value}\n${e.id}.git ${grace.ledger.journalSignature(e.id)!}`));
       }
     });
@@ -99,7 +102,10 @@ describe('receipt under a peer signed tree head', () => {
     const swap = (ids: string[]) => [...ids.slice(0, 6), ids[7], ids[6]];
     const offers: Array<[string, (t: Team, g: { note: string; ids: string[] }) => Promise<[string[], string]>]> = [
       // Ada's key signs a checkpoint of her own log: it does not verify under Grace's log key (nor name her origin).
-      ['signed by another key', async (t, g) => [g.ids, await (await DeviceLog.load(t.ada.storage)).checkpoint(t.ada.ledger.id, t.ada.signer)]],
+      [
+        'signed by another key',
+        async (t, g) => [g.ids, await (await DeviceLog.load(t.ada.storage)).checkpoint(t.ada.ledger.id, t.ada.signer)]
+      ],
       ['ids reordered', async (_t, g) => [swap(g.ids), g.note]],
       ['ids left out', async (_t, g) => [g.ids.slice(0, 7), g.note]],
       ['an unknown event id', async (_t, g) => [[...g.ids.slice(0, 7), 'cd'.repeat(32)], g.note]]
@@ -131,15 +137,31 @@ describe('receipt under a peer signed tree head', () => {
     const ra: SyncReport[] = [];
     const rg: SyncReport[] = [];
     const start = (d: Dev, reports: SyncReport[]) =>
-      SyncHub.start({ ledger: d.ledger, storage: d.storage, signer: d.signer, team: key, room, transport: r.join(), onReport: (x) => reports.push(x), log: d.log, witnessDelayMs: 50, signedHeadMin: 1 });
+      SyncHub.start({
+        ledger: d.ledger,
+        storage: d.storage,
+        signer: d.signer,
+        team: key,
+        room,
+        transport: r.join(),
+        onReport: (x) => reports.push(x),
+        log: d.log,
+        witnessDelayMs: 50,
+        signedHeadMin: 1
+      });
     const ha = await start(ada, ra);
     const hg = await start(grace, rg);
     await until(() => ada.ledger.size === 9 && grace.ledger.size === 9, 10_000, 'convergence');
     await until(() => ha.quiet(100) && hg.quiet(100), 10_000, 'quiet');
-    const accepted = (rs: SyncReport[]) => rs.filter((x) => x.type === 'accepted') as Array<Extract<SyncReport, { type: 'accepted' }>>;
+    const accepted = (rs: SyncReport[]) =>
+      rs.filter((x) => x.type === 'accepted') as Array<Extract<SyncReport, { type: 'accepted' }>>;
     expect(rs(ra)).toEqual([]);
     expect(rs(rg)).toEqual([]);
-    expect(accepted(ra).flatMap((x) => x.events).sort()).toEqual(own.map((e) => e.id).sort());
+    expect(
+      accepted(ra)
+        .flatMap((x) => x.events)
+        .sort()
+    ).toEqual(own.map((e) => e.id).sort());
     expect(accepted(ra).reduce((n, x) => n + (x.covered ?? 0), 0)).toBe(3);
     expect(accepted(rg).flatMap((x) => x.events)).toEqual([adaOwn.id]);
     expect(accepted(rg).reduce((n, x) => n + (x.covered ?? 0), 0)).toBe(1);

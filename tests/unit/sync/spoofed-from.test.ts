@@ -35,7 +35,8 @@ describe('frames whose unauthenticated `from` names a member', () => {
     const frames: Uint8Array[] = [];
     for (let i = 0; i < 5; i++) {
       // Sealed frames at the member's next sequence numbers, and far ahead: they do not open under its session key.
-      for (const seq of [BigInt(i), 1000n + BigInt(i)]) frames.push(concatBytes(frameHeader(KIND_SEALED, from, to, seq), randomBytes(80)));
+      for (const seq of [BigInt(i), 1000n + BigInt(i)])
+        frames.push(concatBytes(frameHeader(KIND_SEALED, from, to, seq), randomBytes(80)));
       // A greeting that does not open with the room's hello key.
       frames.push(concatBytes(frameHeader(KIND_HELLO, from, BROADCAST, 0n), randomBytes(12), randomBytes(116)));
       // A greeting that opens (the spoofer holds the team key) but is not the member's.
@@ -63,7 +64,7 @@ describe('frames whose unauthenticated `from` names a member', () => {
     // The member's session is intact: what it records now reaches the victim.
     const e = await member.ledger.append('generation', generationBody({ project: 'After the spoofing' }));
     mh.poke();
-    await until(() => victim.ledger.get(e.id) !== undefined, 10_000, 'the member\'s event arrived');
+    await until(() => victim.ledger.get(e.id) !== undefined, 10_000, "the member's event arrived");
     expect(reports.some((x) => x.type === 'accepted' && x.events.includes(e.id))).toBe(true);
     await vh.close();
     await mh.close();

@@ -15,7 +15,12 @@ import { DeviceLog } from '../../../src/lib/core/proofs/log.ts';
 import { buildBundle } from '../../../src/lib/core/proofs/bundle-build.ts';
 import { verifyBundle } from '../../../src/lib/core/proofs/bundle-verify.ts';
 import { logVerifierKey, witnessVerifierKey } from '../../../src/lib/core/proofs/keys.ts';
-import { loadWitnessState, makeWitnessRequest, witnessCheckpoint, WITNESS_RESPONSE_FORMAT } from '../../../src/lib/core/proofs/witness.ts';
+import {
+  loadWitnessState,
+  makeWitnessRequest,
+  witnessCheckpoint,
+  WITNESS_RESPONSE_FORMAT
+} from '../../../src/lib/core/proofs/witness.ts';
 import type { WitnessLog } from '../../../src/lib/core/proofs/witness-sync.ts';
 import { createCosignatureVerifier, cosignaturesOf } from '../../../src/lib/core/merkle/cosignature.ts';
 import { openCheckpoint } from '../../../src/lib/core/merkle/checkpoint.ts';
@@ -33,7 +38,13 @@ async function teamKey(): Promise<{ key: TeamKey; room: string }> {
   return { key, room: await roomId(key) };
 }
 
-function hub(d: Dev, k: { key: TeamKey; room: string }, transport: Transport, reports: SyncReport[], opts: { log?: WitnessLog | null; maxStrikes?: number; witnessTimeoutMs?: number } = {}) {
+function hub(
+  d: Dev,
+  k: { key: TeamKey; room: string },
+  transport: Transport,
+  reports: SyncReport[],
+  opts: { log?: WitnessLog | null; maxStrikes?: number; witnessTimeoutMs?: number } = {}
+) {
   return SyncHub.start({
     ledger: d.ledger,
     storage: d.storage,
@@ -49,16 +60,22 @@ function hub(d: Dev, k: { key: TeamKey; room: string }, transport: Transport, re
   });
 }
 
-const rejected = (rs: SyncReport[]) => rs.filter((r) => r.type === 'rejected') as Array<Extract<SyncReport, { type: 'rejected' }>>;
+const rejected = (rs: SyncReport[]) =>
+  rs.filter((r) => r.type === 'rejected') as Array<Extract<SyncReport, { type: 'rejected' }>>;
 const codes = (rs: SyncReport[]) => rejected(rs).map((r) => r.code);
-const of = <T extends SyncReport['type']>(rs: SyncReport[], t: T) => rs.filter((r) => r.type === t) as Array<Extract<SyncReport, { type: T }>>;
+const of = <T extends SyncReport['type']>(rs: SyncReport[], t: T) =>
+  rs.filter((r) => r.type === t) as Array<Extract<SyncReport, { type: T }>>;
 
 /** The cosignatures by `witness`'s witness key on `owner`'s stored checkpoint of `size` (verified). */
 async function cosignaturesOn(owner: Dev, witness: Dev, size: number) {
   const note = await owner.log.checkpointNote(size);
   if (!note) return [];
   const wv = await createCosignatureVerifier(await witnessVerifierKey(owner.ledger.id, witness.signer.publicKey));
-  const { note: opened } = await openCheckpoint(note, await createEd25519Verifier(await logVerifierKey(owner.ledger.id, owner.signer.publicKey)), [wv]);
+  const { note: opened } = await openCheckpoint(
+    note,
+    await createEd25519Verifier(await logVerifierKey(owner.ledger.id, owner.signer.publicKey)),
+    [wv]
+  );
   return cosignaturesOf(opened, [wv]);
 }
 
@@ -96,12 +113,22 @@ describe('witnessing at each sync', () => {
     expect(state!.root).toBe(Buffer.from(ada.log.root()).toString('base64'));
 
     // A bundle built now uses the cosigned checkpoint and verifies as witnessed, on both devices.
-    const a = await buildBundle({ ledger: ada.ledger, log: ada.log, logPublicKey: ada.signer.publicKey, subject: { sha256: MODEL_SHA, name: 'model.glb' } });
+    const a = await buildBundle({
+      ledger: ada.ledger,
+      log: ada.log,
+      logPublicKey: ada.signer.publicKey,
+      subject: { sha256: MODEL_SHA, name: 'model.glb' }
+    });
     const va = await verifyBundle(a.bytes);
     expect(va.failures).toEqual([]);
     expect(va.facts!.cosignatures.map((c) => c.member)).toEqual(['Grace']);
     expect(a.bundle.report).toMatch(/witnessed by Grace at /);
-    const g = await buildBundle({ ledger: grace.ledger, log: grace.log, logPublicKey: grace.signer.publicKey, subject: { event: graceGen.id } });
+    const g = await buildBundle({
+      ledger: grace.ledger,
+      log: grace.log,
+      logPublicKey: grace.signer.publicKey,
+      subject: { event: graceGen.id }
+    });
     const vg = await verifyBundle(g.bytes);
     expect(vg.failures).toEqual([]);
     expect(vg.facts!.cosignatures.map((c) => c.member)).toEqual(['Ada']);
@@ -113,7 +140,11 @@ describe('witnessing at each sync', () => {
     await ada.ledger.append('generation', generationBody({ project: 'Live' }));
     ha.poke();
     await until(() => grace.ledger.size === 7, 5000, 'live event');
-    await until(() => of(ra, 'witnessed').some((w) => w.size === 7) && of(rg, 'witnessed').some((w) => w.size === 7), 5000, 'witnessing of the live change');
+    await until(
+      () => of(ra, 'witnessed').some((w) => w.size === 7) && of(rg, 'witnessed').some((w) => w.size === 7),
+      5000,
+      'witnessing of the live change'
+    );
     await until(() => ha.quiet(100) && hg.quiet(100), 10_000, 'quiet');
     expect(await cosignaturesOn(ada, grace, 7)).toHaveLength(1);
     expect(await cosignaturesOn(grace, ada, 7)).toHaveLength(1);
@@ -130,7 +161,10 @@ describe('witnessing at each sync', () => {
     const { ada, grace } = t;
     const k = await teamKey();
     const cleoSigner = await newSigner();
-    await ada.ledger.append('member', { action: 'add', member: { id: 'cleo', name: 'Cleo', key: cleoSigner.publicKey, role: 'member' } });
+    await ada.ledger.append('member', {
+      action: 'add',
+      member: { id: 'cleo', name: 'Cleo', key: cleoSigner.publicKey, role: 'member' }
+    });
     // Grace learns of Cleo first (and Ada and Grace witness each other).
     {
       const r = memoryRoom();
@@ -141,8 +175,17 @@ describe('witnessing at each sync', () => {
       for (const h of hubs) await h.close();
     }
     const cStorage = await copyDoc(ada.storage);
-    const cLedger = await Ledger.open({ storage: cStorage, signer: cleoSigner, now: steppingClock(Date.parse('2026-11-03T09:00:00.000Z')) });
-    const cleo: Dev = { ledger: cLedger, storage: cStorage, signer: cleoSigner, log: await DeviceLog.attach(cLedger, cStorage, { signer: cleoSigner }) };
+    const cLedger = await Ledger.open({
+      storage: cStorage,
+      signer: cleoSigner,
+      now: steppingClock(Date.parse('2026-11-03T09:00:00.000Z'))
+    });
+    const cleo: Dev = {
+      ledger: cLedger,
+      storage: cStorage,
+      signer: cleoSigner,
+      log: await DeviceLog.attach(cLedger, cStorage, { signer: cleoSigner })
+    };
     await cleo.ledger.append('generation', generationBody({ project: 'Cleo offline' }));
     await grace.ledger.append('generation', generationBody({ project: 'Grace offline' }));
     const r = memoryRoom();
@@ -215,9 +258,13 @@ describe('witnessing at each sync', () => {
       await until(() => ha.quiet(100) && hg.quiet(100));
       const refusal = rejected(rg).find((x) => x.code === 'WITNESS_FORK')!;
       expect(refusal.peer).toBe(ada.signer.publicKey);
-      expect(refusal.message).toMatch(/not cosigned: Ada's checkpoint of size 6: .*not an extension of the checkpoint of size 5/);
+      expect(refusal.message).toMatch(
+        /not cosigned: Ada's checkpoint of size 6: .*not an extension of the checkpoint of size 5/
+      );
       expect(refusal.message).toMatch(/kept under witness-refusals\//);
-      expect(rejected(ra).find((x) => x.code === 'WITNESS_REFUSED')!.message).toMatch(/Grace refused to cosign this device's checkpoint of size 6: \[WITNESS_FORK\]/);
+      expect(rejected(ra).find((x) => x.code === 'WITNESS_REFUSED')!.message).toMatch(
+        /Grace refused to cosign this device's checkpoint of size 6: \[WITNESS_FORK\]/
+      );
       // Never cosigned; the witness's state is what it was; both signed checkpoints are kept as evidence.
       expect(of(rg, 'cosigned').filter((c) => c.peer === ada.signer.publicKey)).toEqual([]);
       expect(parseNote((await forked.checkpointNote(6))!).signatures).toHaveLength(1);
@@ -242,7 +289,11 @@ describe('witnessing at each sync', () => {
       const rg: SyncReport[] = [];
       const ha = await hub(ada, k, r.join(), ra, { log: short });
       const hg = await hub(grace, k, r.join(), rg);
-      await until(() => codes(rg).includes('WITNESS_ROLLBACK') && codes(ra).includes('WITNESS_REFUSED'), 10_000, 'the rollback refused');
+      await until(
+        () => codes(rg).includes('WITNESS_ROLLBACK') && codes(ra).includes('WITNESS_REFUSED'),
+        10_000,
+        'the rollback refused'
+      );
       await until(() => ha.quiet(100) && hg.quiet(100));
       expect(rejected(rg).find((x) => x.code === 'WITNESS_ROLLBACK')!.message).toMatch(/shrank from 5 to 3 entries/);
       expect(parseNote((await short.checkpointNote(3))!).signatures).toHaveLength(1);
@@ -273,10 +324,13 @@ describe('hostile witness messages', () => {
     });
     return { t, victim, hv, h, reports, snapshot, before: await snapshot() };
   }
-  const send = (h: Hostile, type: number, body: Uint8Array | string) => h.sendMsg(concatBytes(new Uint8Array([type]), typeof body === 'string' ? utf8(body) : body));
-  const waitCode = (reports: SyncReport[], code: string, n = 1) => until(() => codes(reports).filter((c) => c === code).length >= n, 5000, code);
+  const send = (h: Hostile, type: number, body: Uint8Array | string) =>
+    h.sendMsg(concatBytes(new Uint8Array([type]), typeof body === 'string' ? utf8(body) : body));
+  const waitCode = (reports: SyncReport[], code: string, n = 1) =>
+    until(() => codes(reports).filter((c) => c === code).length >= n, 5000, code);
   /** Messages of one type the hostile peer received from the victim. */
-  const received = (h: Hostile, type: number) => h.inbox.filter((m) => m[0] === type).map((m) => JSON.parse(fromUtf8(m.subarray(1))));
+  const received = (h: Hostile, type: number) =>
+    h.inbox.filter((m) => m[0] === type).map((m) => JSON.parse(fromUtf8(m.subarray(1))));
 
   it('malformed, oversized, falsely signed and foreign requests are refused with a clear message; nothing is cosigned or stored', async () => {
     const s = await setup();
@@ -306,7 +360,11 @@ describe('hostile witness messages', () => {
     const adaNote = await t.ada.log.checkpoint(ledgerId, t.ada.signer);
     await send(h, 4, JSON.stringify(makeWitnessRequest(adaNote, graceKey, new Map())));
     await waitCode(reports, 'WITNESS_UNKNOWN_LOG');
-    await send(h, 4, JSON.stringify(makeWitnessRequest(note, await logVerifierKey(ledgerId, t.ada.signer.publicKey), new Map())));
+    await send(
+      h,
+      4,
+      JSON.stringify(makeWitnessRequest(note, await logVerifierKey(ledgerId, t.ada.signer.publicKey), new Map()))
+    );
     await waitCode(reports, 'WITNESS_UNKNOWN_LOG', 2);
     expect(rejected(reports).at(-1)!.message).toMatch(/not the peer's own/);
 
@@ -336,7 +394,10 @@ describe('hostile witness messages', () => {
     // The hostile peer reads the request and says nothing.
     await until(() => received(h, 4).length > 0, 5000, 'a witness request');
     await until(() => of(reports, 'witness-unanswered').length > 0, 5000, 'the unanswered report');
-    expect(of(reports, 'witness-unanswered')[0]).toMatchObject({ peer: t.grace.signer.publicKey, size: t.ada.log.size });
+    expect(of(reports, 'witness-unanswered')[0]).toMatchObject({
+      peer: t.grace.signer.publicKey,
+      size: t.ada.log.size
+    });
     expect(of(reports, 'witnessed')).toEqual([]);
     expect(await cosignaturesOn(t.ada, t.grace, t.ada.log.size)).toEqual([]);
     await hv.close();
@@ -366,15 +427,26 @@ describe('hostile witness messages', () => {
     expect(rejected(reports).at(-1)!.message).toMatch(/not UTF-8 JSON/);
 
     // A real cosignature by the peer's key with one byte changed.
-    const real = await witnessCheckpoint({ ledgerId, memberKeys: [t.ada.signer.publicKey], note: req.checkpoint, proof: [], signer: t.grace.signer });
+    const real = await witnessCheckpoint({
+      ledgerId,
+      memberKeys: [t.ada.signer.publicKey],
+      note: req.checkpoint,
+      proof: [],
+      signer: t.grace.signer
+    });
     const p = parseNote(real.note);
     const last = p.signatures.at(-1)!;
     const bad = last.signature.slice();
     bad[20] ^= 1;
-    const tampered = formatNote({ text: p.text, signatures: [...p.signatures.slice(0, -1), { ...last, signature: bad }] });
+    const tampered = formatNote({
+      text: p.text,
+      signatures: [...p.signatures.slice(0, -1), { ...last, signature: bad }]
+    });
     await send(h, 5, JSON.stringify({ format: WITNESS_RESPONSE_FORMAT, size, cosigned: tampered }));
     await waitCode(reports, 'WITNESS_RESPONSE_INVALID', 3);
-    expect(rejected(reports).at(-1)!.message).toMatch(/the cosigned checkpoint of size \d+ is refused: it does not verify/);
+    expect(rejected(reports).at(-1)!.message).toMatch(
+      /the cosigned checkpoint of size \d+ is refused: it does not verify/
+    );
 
     await new Promise((r) => setTimeout(r, 200));
     expect(of(reports, 'witnessed')).toEqual([]);

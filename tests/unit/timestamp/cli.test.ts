@@ -22,7 +22,8 @@ const name16 = (n: number) => String(n).padStart(16, '0');
 const tokensFile = (n: number) => path.join(L, 'log', 'timestamps', `${name16(n)}+`);
 const pendingFile = (n: number) => path.join(L, 'log', 'timestamps-pending', `${name16(n)}+`);
 /** A new event, so that the next checkpoint has a new size. */
-const record = async () => expect((await pl('record', 'checklist', '--project', `P${++events}`, '--classification', 'public')).code).toBe(0);
+const record = async () =>
+  expect((await pl('record', 'checklist', '--project', `P${++events}`, '--classification', 'public')).code).toBe(0);
 /** The signed text of a checkpoint note: its lines up to the blank line. */
 const textOf = (note: string) => note.slice(0, note.indexOf('\n\n') + 1);
 
@@ -58,10 +59,15 @@ describe('time-stamps through the CLI', () => {
     expect(kept.tokens).toHaveLength(1);
     const der = path.join(tmp.dir, 'token.der');
     await writeFile(der, Buffer.from(kept.tokens[0].token, 'base64'));
-    const text = execFileSync('openssl', ['ts', '-reply', '-in', der, '-token_in', '-text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const text = execFileSync('openssl', ['ts', '-reply', '-in', der, '-token_in', '-text'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore']
+    });
     // "Message data:" then lines "    0000 - 73 05 e5 bb 2a da a0 8f-ff c7 c0 f5 ac 6c 3f 5c   s...*...":
     const dump = text.slice(text.indexOf('Message data:')).split('\n').slice(1, 3);
-    const hex = dump.map((l) => /^\s*[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]){15}[0-9a-f]{2})/.exec(l)![1].replace(/[ -]/g, '')).join('');
+    const hex = dump
+      .map((l) => /^\s*[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]){15}[0-9a-f]{2})/.exec(l)![1].replace(/[ -]/g, ''))
+      .join('');
     expect(hex).toBe(createHash('sha256').update(textOf(checkpoint)).digest('hex'));
     // Again at the same size: held, not asked again; the human output names the TSA and the time.
     const before = tsa.requests;
@@ -99,16 +105,27 @@ describe('time-stamps through the CLI', () => {
     tsa.setFailing(false);
     expect(r.code, r.stderr).toBe(1);
     const size = Number(/\((\d+) entries\)/.exec(r.stdout)![1]);
-    expect(r.stdout).toMatch(new RegExp(`time-stamp from ${new URL(tsa.url).href.replace(/[./]/g, '\\$&')} failed: HTTP \\d+.* from ${new URL(tsa.url).host}; queued, it is requested again at the next checkpoint, sync or prove`));
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `time-stamp from ${new URL(tsa.url).href.replace(/[./]/g, '\\$&')} failed: HTTP \\d+.* from ${new URL(tsa.url).host}; queued, it is requested again at the next checkpoint, sync or prove`
+      )
+    );
     await readFile(path.join(L, 'log', 'checkpoints', `${name16(size)}+`)); // the checkpoint is kept
-    expect(JSON.parse(await readFile(pendingFile(size), 'utf8'))).toMatchObject({ tsas: [new URL(tsa.url).href], attempts: 1, lastError: expect.stringMatching(/^TSA_UNREACHABLE: HTTP/) });
+    expect(JSON.parse(await readFile(pendingFile(size), 'utf8'))).toMatchObject({
+      tsas: [new URL(tsa.url).href],
+      attempts: 1,
+      lastError: expect.stringMatching(/^TSA_UNREACHABLE: HTTP/)
+    });
     const list = await pl('tsa', 'list');
     expect(list.stdout).toMatch(new RegExp(`checkpoint ${size}: .*1 attempt, last .*: TSA_UNREACHABLE: HTTP`));
 
     await record();
     const again = await pl('checkpoint', '--json');
     expect(again.code, again.stderr).toBe(0);
-    expect(again.json().timestamps.map((t: { size: number; ok: boolean }) => [t.size, t.ok])).toEqual([[size, true], [again.json().size, true]]);
+    expect(again.json().timestamps.map((t: { size: number; ok: boolean }) => [t.size, t.ok])).toEqual([
+      [size, true],
+      [again.json().size, true]
+    ]);
     expect((await pl('tsa', 'list', '--json')).json().pending).toEqual([]);
   });
 
@@ -119,7 +136,14 @@ describe('time-stamps through the CLI', () => {
     const r = await pl('checkpoint', '--json');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).not.toMatch(/INTERNAL/);
-    expect(r.json().timestamps).toMatchObject([{ size, ok: false, code: 'STORAGE_CORRUPT', error: expect.stringContaining(`log/timestamps/${name16(size)} is damaged`) }]);
+    expect(r.json().timestamps).toMatchObject([
+      {
+        size,
+        ok: false,
+        code: 'STORAGE_CORRUPT',
+        error: expect.stringContaining(`log/timestamps/${name16(size)} is damaged`)
+      }
+    ]);
     expect(await readFile(tokensFile(size), 'utf8')).toBe('{"tokens": "oops"');
     const list = await pl('tsa', 'list');
     expect(list.code).toBe(1);
@@ -144,7 +168,24 @@ describe('time-stamps through the CLI', () => {
 
     const file = path.join(tmp.dir, 'robot.glb');
     await writeFile(file, 'glTF robot');
-    expect((await pl('record', 'generation', '--platform', 'Tripo', '--prompt', 'robot', '--output', file, '--project', 'P', '--classification', 'public')).code).toBe(0);
+    expect(
+      (
+        await pl(
+          'record',
+          'generation',
+          '--platform',
+          'Tripo',
+          '--prompt',
+          'robot',
+          '--output',
+          file,
+          '--project',
+          'P',
+          '--classification',
+          'public'
+        )
+      ).code
+    ).toBe(0);
     tsa.setFailing('http-500');
     const p = await pl('prove', file, '--unwitnessed', '--out', path.join(tmp.dir, 'b1.json'));
     tsa.setFailing(false);

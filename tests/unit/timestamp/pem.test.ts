@@ -46,7 +46,9 @@ describe('parsePemCertificates', () => {
     // a certificate with a damaged byte in its structure
     const der = pemToDer(b);
     der[4] ^= 0xff;
-    expect(rootsError(`${BEGIN}\n${Buffer.from(der).toString('base64')}\n${END}`).message).toMatch(/block 1 is not an X\.509 certificate/);
+    expect(rootsError(`${BEGIN}\n${Buffer.from(der).toString('base64')}\n${END}`).message).toMatch(
+      /block 1 is not an X\.509 certificate/
+    );
     // truncated: no END line before the next BEGIN, or at all
     expect(rootsError(`${BEGIN}${body(a)}\n${b}`).message).toMatch(/block 1 has no "-----END CERTIFICATE-----" line/);
     expect(rootsError(`${a}${BEGIN}${body(b)}`).message).toMatch(/block 2 has no/);
@@ -56,15 +58,23 @@ describe('parsePemCertificates', () => {
 describe('certificateSubject', () => {
   it('reads the subject as openssl -nameopt RFC2253 does, escapes included', async () => {
     for (const pem of [a, b]) {
-      const out = (await openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], { input: new TextEncoder().encode(pem) })).toString().trim();
+      const out = (
+        await openssl(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], { input: new TextEncoder().encode(pem) })
+      )
+        .toString()
+        .trim();
       // openssl joins RDNs with ",", we with ", "
       const ours = certificateSubject(pemToDer(pem));
       expect(ours.split(/(?<!\\), /).join(',')).toBe(out.replace(/^subject=/, ''));
     }
-    expect(certificateSubject(pemToDer(b))).toBe('CN=PEM Test Root\\, B \\+ \\"quoted\\", O=Provenance Ledger Tests, C=ZZ');
+    expect(certificateSubject(pemToDer(b))).toBe(
+      'CN=PEM Test Root\\, B \\+ \\"quoted\\", O=Provenance Ledger Tests, C=ZZ'
+    );
   });
 
   it('throws TSA_ROOTS_MALFORMED for bytes that are not a certificate', () => {
-    expect(() => certificateSubject(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]))).toThrow(expect.objectContaining({ code: 'TSA_ROOTS_MALFORMED' }));
+    expect(() => certificateSubject(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]))).toThrow(
+      expect.objectContaining({ code: 'TSA_ROOTS_MALFORMED' })
+    );
   });
 });

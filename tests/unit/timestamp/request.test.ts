@@ -11,7 +11,11 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/lib/core/bytes.ts';
 import { isTimestampError } from '../../../src/lib/core/timestamp/errors.ts';
-import { checkpointImprint, createTimestampRequest, parseTimestampRequest } from '../../../src/lib/core/timestamp/request.ts';
+import {
+  checkpointImprint,
+  createTimestampRequest,
+  parseTimestampRequest
+} from '../../../src/lib/core/timestamp/request.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tsq-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,9 +36,14 @@ function invalid(der: Uint8Array, words: RegExp) {
 
 describe('checkpointImprint', () => {
   it('is SHA-256 of the UTF-8 text, exactly as given', async () => {
-    const text = 'provenance-ledger/1bde14cc7b58790e/34750f98bd59fcfc\n7\np7iiC4hVTn/BY4NVxKP9Dl6/9lu6FJTSnB1oPbJR/bM=\n';
+    const text =
+      'provenance-ledger/1bde14cc7b58790e/34750f98bd59fcfc\n7\np7iiC4hVTn/BY4NVxKP9Dl6/9lu6FJTSnB1oPbJR/bM=\n';
     expect(toHex(await checkpointImprint(text))).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
-    expect(toHex(await checkpointImprint('é'))).toBe(createHash('sha256').update(Buffer.from([0xc3, 0xa9])).digest('hex'));
+    expect(toHex(await checkpointImprint('é'))).toBe(
+      createHash('sha256')
+        .update(Buffer.from([0xc3, 0xa9]))
+        .digest('hex')
+    );
     expect(toHex(await checkpointImprint(text.trimEnd()))).not.toBe(toHex(await checkpointImprint(text)));
   });
 });
@@ -43,7 +52,16 @@ describe('createTimestampRequest', () => {
   it('writes the exact DER of a v1 request: SHA-256 with NULL parameters, positive nonce, certReq TRUE', () => {
     const der = createTimestampRequest(new Uint8Array(32).fill(0xaa), hex('0102030405060708'));
     expect(toHex(der)).toBe(
-      '3043' + '020101' + '3031' + '300d' + '0609608648016503040201' + '0500' + '0420' + 'aa'.repeat(32) + '02080102030405060708' + '0101ff'
+      '3043' +
+        '020101' +
+        '3031' +
+        '300d' +
+        '0609608648016503040201' +
+        '0500' +
+        '0420' +
+        'aa'.repeat(32) +
+        '02080102030405060708' +
+        '0101ff'
     );
   });
 
@@ -75,10 +93,15 @@ describe('createTimestampRequest', () => {
   it('is read by stock openssl ts -query as SHA-256 over our imprint, with our nonce and certReq', () => {
     const file = path.join(dir, 'ours.tsq');
     writeFileSync(file, createTimestampRequest(imprint, hex('1122334455667788')));
-    const text = execFileSync('openssl', ['ts', '-query', '-in', file, '-text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const text = execFileSync('openssl', ['ts', '-query', '-in', file, '-text'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
     expect(text).toMatch(/Version: 1/);
     expect(text).toMatch(/Hash Algorithm: sha256/);
-    const dumped = [...text.matchAll(/^\s+[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]?)+)/gm)].map((m) => m[1].replace(/[ -]/g, '')).join('');
+    const dumped = [...text.matchAll(/^\s+[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]?)+)/gm)]
+      .map((m) => m[1].replace(/[ -]/g, ''))
+      .join('');
     expect(dumped).toBe(toHex(imprint));
     expect(text).toMatch(/Nonce: 0x1122334455667788/);
     expect(text).toMatch(/Certificate required: yes/);
@@ -96,7 +119,9 @@ describe('parseTimestampRequest', () => {
     ];
     for (const [extra, hasNonce] of cases) {
       const file = path.join(dir, 'openssl.tsq');
-      execFileSync('openssl', ['ts', '-query', '-digest', digest, '-sha256', ...extra, '-out', file], { stdio: 'ignore' });
+      execFileSync('openssl', ['ts', '-query', '-digest', digest, '-sha256', ...extra, '-out', file], {
+        stdio: 'ignore'
+      });
       const parsed = parseTimestampRequest(new Uint8Array(readFileSync(file)));
       expect(parsed.imprint).toEqual(imprint);
       expect(parsed.nonce !== undefined).toBe(hasNonce);

@@ -13,14 +13,21 @@ const imprint = new Uint8Array(32).fill(0x5a);
 const nonce = Uint8Array.from([0x9c, 1, 2, 3, 4, 5, 6, 7]);
 
 async function post(tsa: TestTsa, body: Uint8Array): Promise<Uint8Array> {
-  const res = await fetch(tsa.url, { method: 'POST', headers: { 'content-type': 'application/timestamp-query' }, body: body as Uint8Array<ArrayBuffer> });
+  const res = await fetch(tsa.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/timestamp-query' },
+    body: body as Uint8Array<ArrayBuffer>
+  });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('application/timestamp-reply');
   return new Uint8Array(await res.arrayBuffer());
 }
 
 async function failure(p: Promise<unknown>): Promise<TimestampError> {
-  const e = await p.then(() => expect.fail('resolved'), (err: unknown) => err);
+  const e = await p.then(
+    () => expect.fail('resolved'),
+    (err: unknown) => err
+  );
   expect(e).toBeInstanceOf(TimestampError);
   return e as TimestampError;
 }
@@ -79,7 +86,14 @@ describe('tokenFromResponse', () => {
     const resp2 = await post(tsa, createTimestampRequest(imprint, small));
     await expect(tokenFromResponse(resp2, { imprint, nonce: small })).resolves.toBeInstanceOf(Uint8Array);
     // a request without a nonce (openssl -no_nonce style): our request has a nonce, the reply must too
-    const noNonceReq = Uint8Array.from([0x30, 0x39, ...createTimestampRequest(imprint, nonce).subarray(2, 2 + 3 + 51), 0x01, 0x01, 0xff]);
+    const noNonceReq = Uint8Array.from([
+      0x30,
+      0x39,
+      ...createTimestampRequest(imprint, nonce).subarray(2, 2 + 3 + 51),
+      0x01,
+      0x01,
+      0xff
+    ]);
     const resp3 = await post(tsa, noNonceReq);
     const e = await failure(tokenFromResponse(resp3, { imprint, nonce }));
     expect(e.code).toBe('TSA_NONCE_MISMATCH');
@@ -96,15 +110,26 @@ describe('tokenFromResponse', () => {
   });
 
   it('refuses bytes that are not a TimeStampResp, and oversized ones, without crashing', async () => {
-    for (const junk of [new Uint8Array(0), new Uint8Array([0x30]), new Uint8Array([0x30, 0x00]), crypto.getRandomValues(new Uint8Array(300)), new TextEncoder().encode('<html>busy</html>')]) {
+    for (const junk of [
+      new Uint8Array(0),
+      new Uint8Array([0x30]),
+      new Uint8Array([0x30, 0x00]),
+      crypto.getRandomValues(new Uint8Array(300)),
+      new TextEncoder().encode('<html>busy</html>')
+    ]) {
       expect((await failure(tokenFromResponse(junk, { imprint, nonce }))).code).toBe('TSA_RESPONSE_MALFORMED');
     }
     const resp = await post(tsa, createTimestampRequest(imprint, nonce));
     const trailing = new Uint8Array([...resp, 0x00]);
     expect((await failure(tokenFromResponse(trailing, { imprint, nonce }))).message).toMatch(/after its end/);
-    expect((await failure(tokenFromResponse(new Uint8Array(64 * 1024 + 1), { imprint, nonce }))).message).toMatch(/more than 65536/);
+    expect((await failure(tokenFromResponse(new Uint8Array(64 * 1024 + 1), { imprint, nonce }))).message).toMatch(
+      /more than 65536/
+    );
     // granted but no token
-    expect((await failure(tokenFromResponse(Uint8Array.from([0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]), { imprint }))).message).toMatch(/no token/);
+    expect(
+      (await failure(tokenFromResponse(Uint8Array.from([0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]), { imprint })))
+        .message
+    ).toMatch(/no token/);
   });
 });
 

@@ -17,20 +17,41 @@ import { startTestTsa } from '../../helpers/tsa.ts';
 import { generationBody, newLedger } from '../helpers/ledger.ts';
 
 const TSA = 'https://tsa.example/tsr';
-const entry = (over: Partial<TokenEntry> = {}): TokenEntry => ({ token: 'MAMCAQE=', tsa: TSA, received: '2026-12-07T10:00:00.000Z', ...over });
-const code = async (p: Promise<unknown>) => p.then(() => 'resolved', (e) => (e as { code?: string }).code);
+const entry = (over: Partial<TokenEntry> = {}): TokenEntry => ({
+  token: 'MAMCAQE=',
+  tsa: TSA,
+  received: '2026-12-07T10:00:00.000Z',
+  ...over
+});
+const code = async (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e) => (e as { code?: string }).code
+  );
 
 describe('TimestampStore', () => {
   it('keeps the TSA setting: http(s) URLs only, at most 8, each at most 2048 characters, duplicates once', async () => {
     const store = new TimestampStore(new MemoryStorage());
     expect(await store.tsas()).toEqual([]);
-    expect(await store.setTsas(['http://timestamp.digicert.com', 'http://timestamp.digicert.com/', 'https://freetsa.org/tsr'])).toEqual([
-      'http://timestamp.digicert.com/',
-      'https://freetsa.org/tsr'
-    ]);
+    expect(
+      await store.setTsas([
+        'http://timestamp.digicert.com',
+        'http://timestamp.digicert.com/',
+        'https://freetsa.org/tsr'
+      ])
+    ).toEqual(['http://timestamp.digicert.com/', 'https://freetsa.org/tsr']);
     const before = await store.storage.load(['settings', 'tsa']);
-    expect(JSON.parse(fromUtf8(before!))).toEqual({ tsas: ['http://timestamp.digicert.com/', 'https://freetsa.org/tsr'] });
-    for (const bad of [['ftp://tsa.example/'], ['not a url'], ['https://tsa.example/#x'], ['https://user:pw@tsa.example/'], [`https://tsa.example/${'a'.repeat(2048)}`], Array.from({ length: 9 }, (_, i) => `https://tsa${i}.example/`)]) {
+    expect(JSON.parse(fromUtf8(before!))).toEqual({
+      tsas: ['http://timestamp.digicert.com/', 'https://freetsa.org/tsr']
+    });
+    for (const bad of [
+      ['ftp://tsa.example/'],
+      ['not a url'],
+      ['https://tsa.example/#x'],
+      ['https://user:pw@tsa.example/'],
+      [`https://tsa.example/${'a'.repeat(2048)}`],
+      Array.from({ length: 9 }, (_, i) => `https://tsa${i}.example/`)
+    ]) {
       expect(await code(store.setTsas(bad))).toBe('BAD_INPUT');
     }
     expect(await store.storage.load(['settings', 'tsa'])).toEqual(before); // refused: nothing written
@@ -43,20 +64,40 @@ describe('TimestampStore', () => {
     expect(await store.addToken(7, entry({ tsa: 'http://other.example/', via: 'https://relay.example/' }))).toBe(true);
     expect(await store.addToken(3, entry())).toBe(true);
     expect(await store.sizes()).toEqual([3, 7]);
-    expect(await store.tokens(7)).toEqual([entry(), entry({ tsa: 'http://other.example/', via: 'https://relay.example/' })]);
+    expect(await store.tokens(7)).toEqual([
+      entry(),
+      entry({ tsa: 'http://other.example/', via: 'https://relay.example/' })
+    ]);
     expect(await store.tokens(5)).toEqual([]);
-    expect(await store.storage.listKeys(['log', 'timestamps'])).toContainEqual(['log', 'timestamps', '0000000000000007']);
-    expect(await code(store.addToken(7, entry({ token: 'not base64!', tsa: 'http://third.example/' })))).toBe('BAD_INPUT');
+    expect(await store.storage.listKeys(['log', 'timestamps'])).toContainEqual([
+      'log',
+      'timestamps',
+      '0000000000000007'
+    ]);
+    expect(await code(store.addToken(7, entry({ token: 'not base64!', tsa: 'http://third.example/' })))).toBe(
+      'BAD_INPUT'
+    );
     expect(await code(store.tokens(0))).toBe('BAD_INPUT');
   });
 
   it('queues failed requests per size and TSA, counting attempts, and drops them once answered', async () => {
     const store = new TimestampStore(new MemoryStorage());
     await store.markPending(5, TSA, 'TSA_UNREACHABLE: HTTP 503 from tsa.example', new Date('2026-12-07T10:00:00Z'));
-    await store.markPending(5, 'http://b.example', 'TSA_UNREACHABLE: b.example is unreachable: ECONNREFUSED\u001b[31m', new Date('2026-12-07T10:01:00Z'));
+    await store.markPending(
+      5,
+      'http://b.example',
+      'TSA_UNREACHABLE: b.example is unreachable: ECONNREFUSED\u001b[31m',
+      new Date('2026-12-07T10:01:00Z')
+    );
     await store.markPending(9, TSA, 'x');
     expect(await store.pending()).toMatchObject([
-      { size: 5, tsas: [TSA, 'http://b.example/'], attempts: 2, lastError: 'TSA_UNREACHABLE: b.example is unreachable: ECONNREFUSED [31m', lastTry: '2026-12-07T10:01:00.000Z' },
+      {
+        size: 5,
+        tsas: [TSA, 'http://b.example/'],
+        attempts: 2,
+        lastError: 'TSA_UNREACHABLE: b.example is unreachable: ECONNREFUSED [31m',
+        lastTry: '2026-12-07T10:01:00.000Z'
+      },
       { size: 9, tsas: [TSA], attempts: 1 }
     ]);
     await store.clearPending(5, TSA);
@@ -70,15 +111,31 @@ describe('TimestampStore', () => {
     const storage = new MemoryStorage();
     const store = new TimestampStore(storage);
     const damaged: Array<[string[], string]> = [
-      [['log', 'timestamps', '0000000000000004'], '{"tokens": [{"token": "%%", "tsa": "https://a.example/", "received": "2026-12-07T10:00:00Z"}]}'],
+      [
+        ['log', 'timestamps', '0000000000000004'],
+        '{"tokens": [{"token": "%%", "tsa": "https://a.example/", "received": "2026-12-07T10:00:00Z"}]}'
+      ],
       [['log', 'timestamps', '0000000000000006'], 'not json'],
-      [['log', 'timestamps-pending', '0000000000000006'], '{"tsas": ["javascript:alert(1)"], "attempts": 1, "lastError": "", "lastTry": "2026-12-07T10:00:00Z"}'],
+      [
+        ['log', 'timestamps-pending', '0000000000000006'],
+        '{"tsas": ["javascript:alert(1)"], "attempts": 1, "lastError": "", "lastTry": "2026-12-07T10:00:00Z"}'
+      ],
       [['settings', 'tsa'], '{"tsas": "https://a.example/"}']
     ];
     for (const [k, v] of damaged) await storage.save(k, utf8(v));
     await storage.save(['log', 'timestamps', 'README'], utf8('?'));
-    for (const p of [store.tokens(4), store.tokens(6), store.pendingAt(6), store.tsas(), store.addToken(6, entry()), store.markPending(6, TSA, 'e')]) {
-      const e = await p.then(() => undefined, (x) => x);
+    for (const p of [
+      store.tokens(4),
+      store.tokens(6),
+      store.pendingAt(6),
+      store.tsas(),
+      store.addToken(6, entry()),
+      store.markPending(6, TSA, 'e')
+    ]) {
+      const e = await p.then(
+        () => undefined,
+        (x) => x
+      );
       expect(e).toMatchObject({ code: 'STORAGE_CORRUPT' });
       expect(e.message).toMatch(/^(log\/timestamps|log\/timestamps-pending|settings)\/?[0-9a-z]* is damaged/);
       expect(e.detail.key).toMatch(/^(log|settings)\//);
@@ -133,11 +190,15 @@ describe('timestampCheckpoint against the test TSA', () => {
     const { log, store } = await device();
     const relay = await startRelay({ port: 0, tsaAllow: [tsa.url] });
     try {
-      expect(await timestampCheckpoint({ log, store, tsas: [tsa.url], via: relay.httpUrl })).toMatchObject([{ ok: true }]);
+      expect(await timestampCheckpoint({ log, store, tsas: [tsa.url], via: relay.httpUrl })).toMatchObject([
+        { ok: true }
+      ]);
     } finally {
       await relay.close();
     }
-    expect(await store.tokens(log.size)).toMatchObject([{ tsa: new URL(tsa.url).href, via: new URL(relay.httpUrl).href }]);
+    expect(await store.tokens(log.size)).toMatchObject([
+      { tsa: new URL(tsa.url).href, via: new URL(relay.httpUrl).href }
+    ]);
   });
 
   it('queues a failed request (reported, nothing kept) and obtains it at the next run', async () => {
@@ -155,7 +216,10 @@ describe('timestampCheckpoint against the test TSA', () => {
     const second = (await log.checkpointSizes()).at(-1)!;
     expect(second).toBeGreaterThan(first);
     const again = await timestampCheckpoint({ log, store, tsas: [tsa.url] });
-    expect(again.map((r) => [r.size, r.ok])).toEqual([[first, true], [second, true]]);
+    expect(again.map((r) => [r.size, r.ok])).toEqual([
+      [first, true],
+      [second, true]
+    ]);
     expect(await store.pending()).toEqual([]);
     expect(await store.sizes()).toEqual([first, second]);
   });

@@ -12,7 +12,12 @@ const imprint = new Uint8Array(32).fill(3);
 const nonce = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
 const query = createTimestampRequest(imprint, nonce);
 const post = (url: string, body: Uint8Array, signal?: AbortSignal) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/timestamp-query' }, body: body as Uint8Array<ArrayBuffer>, signal });
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/timestamp-query' },
+    body: body as Uint8Array<ArrayBuffer>,
+    signal
+  });
 
 describe('startTestTsa', () => {
   it('answers, fails on demand, recovers, counts, and cleans up on close', async () => {
@@ -74,7 +79,9 @@ describe('startTestTsa', () => {
         Array.from({ length: 8 }, async () => new Uint8Array(await (await post(tsa.url, query)).arrayBuffer()))
       );
       const { tokenInfo } = await import('../../../src/lib/core/timestamp/verify.ts');
-      const serials = await Promise.all(bodies.map(async (b) => tokenInfo(await tokenFromResponse(b, { imprint, nonce })).serial));
+      const serials = await Promise.all(
+        bodies.map(async (b) => tokenInfo(await tokenFromResponse(b, { imprint, nonce })).serial)
+      );
       expect(new Set(serials).size).toBe(8);
     } finally {
       await tsa.close();

@@ -14,7 +14,14 @@ import { createTimestampRequest } from '../../../src/lib/core/timestamp/request.
 import { tokenFromResponse } from '../../../src/lib/core/timestamp/response.ts';
 import { parseGeneralizedTime } from '../../../src/lib/core/timestamp/token.ts';
 import { tokenInfo, verifyTimestampToken, type TokenVerdict } from '../../../src/lib/core/timestamp/verify.ts';
-import { makeOtherRootPem, openssl, pemToDer, startTestTsa, type TestTsa, type TestTsaOptions } from '../../helpers/tsa.ts';
+import {
+  makeOtherRootPem,
+  openssl,
+  pemToDer,
+  startTestTsa,
+  type TestTsa,
+  type TestTsaOptions
+} from '../../helpers/tsa.ts';
 
 interface Stamp {
   token: Uint8Array;
@@ -34,7 +41,10 @@ async function stamp(tsa: TestTsa): Promise<Stamp> {
 const ASN1_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
 function expectVerdict(v: TokenVerdict, status: TokenVerdict['status'], code?: string) {
-  expect({ status: v.status, code: 'code' in v ? v.code : undefined }, 'reason' in v ? v.reason : '').toEqual({ status, code });
+  expect({ status: v.status, code: 'code' in v ? v.code : undefined }, 'reason' in v ? v.reason : '').toEqual({
+    status,
+    code
+  });
 }
 
 let work: string;
@@ -74,7 +84,9 @@ async function opensslVerifies(s: Stamp, caPem: string): Promise<boolean> {
   await writeFile(query, s.query);
   await writeFile(ca, caPem);
   return new Promise((resolve) => {
-    execFile('openssl', ['ts', '-verify', '-in', resp, '-queryfile', query, '-CAfile', ca], (err, stdout) => resolve(!err && /Verification: OK/.test(stdout)));
+    execFile('openssl', ['ts', '-verify', '-in', resp, '-queryfile', query, '-CAfile', ca], (err, stdout) =>
+      resolve(!err && /Verification: OK/.test(stdout))
+    );
   });
 }
 
@@ -97,10 +109,12 @@ describe('verifyTimestampToken: trust', () => {
     }
   });
 
-  it("names the TSA as openssl does (RFC 2253 order)", async () => {
+  it('names the TSA as openssl does (RFC 2253 order)', async () => {
     const pemFile = path.join(work, 'tsa-cert.pem');
     await writeFile(pemFile, tsas.rsa.tsaCertPem);
-    const out = (await openssl(['x509', '-in', pemFile, '-noout', '-subject', '-nameopt', 'RFC2253'])).toString().trim();
+    const out = (await openssl(['x509', '-in', pemFile, '-noout', '-subject', '-nameopt', 'RFC2253']))
+      .toString()
+      .trim();
     expect(out.replace(/^subject=/, '').replace(/,/g, ', ')).toBe(tokenInfo(stamps.rsa.token).tsa);
   });
 
@@ -138,7 +152,9 @@ describe('verifyTimestampToken: trust', () => {
     expectVerdict(v, 'untrusted', 'TSA_CERT_NOT_VALID_AT_TIME');
     if (v.status === 'untrusted') {
       expect(v.reason).toContain(tsas.expired.tsaSubject);
-      expect(v.reason).toMatch(/valid from \d{4}-\d\d-\d\dT[\d:]+Z to \d{4}-\d\d-\d\dT[\d:]+Z, not at the time-stamp's time/);
+      expect(v.reason).toMatch(
+        /valid from \d{4}-\d\d-\d\dT[\d:]+Z to \d{4}-\d\d-\d\dT[\d:]+Z, not at the time-stamp's time/
+      );
     }
   });
 
@@ -167,7 +183,9 @@ describe('verifyTimestampToken: invalid tokens', () => {
   });
 
   it('is invalid TSA_EKU_INVALID when the TSA certificate lacks a critical timeStamping EKU (RFC 3161 2.3)', async () => {
-    const nc = await verifyTimestampToken(stamps.nonCritical.token, stamps.nonCritical.imprint, [tsas.nonCritical.rootDer]);
+    const nc = await verifyTimestampToken(stamps.nonCritical.token, stamps.nonCritical.imprint, [
+      tsas.nonCritical.rootDer
+    ]);
     expectVerdict(nc, 'invalid', 'TSA_EKU_INVALID');
     if (nc.status === 'invalid') expect(nc.reason).toMatch(/not marked critical/);
     const none = await verifyTimestampToken(stamps.noEku.token, stamps.noEku.imprint, [tsas.noEku.rootDer]);
@@ -210,7 +228,8 @@ describe('verifyTimestampToken: invalid tokens', () => {
       t[i] ^= i % 2 ? 0x01 : 0x80;
       const v = await verifyTimestampToken(t, imprint, roots);
       seen.add(`${v.status}${'code' in v ? ':' + v.code : ''}`);
-      if (v.status === 'trusted') expect(v.info, `byte ${i}`).toEqual(expected); // only unsigned framing changed
+      if (v.status === 'trusted')
+        expect(v.info, `byte ${i}`).toEqual(expected); // only unsigned framing changed
       else expect(v.reason.length, `byte ${i}`).toBeGreaterThan(0);
     }
     expect(seen).toContain('invalid:TSA_SIGNATURE_INVALID');
@@ -232,29 +251,81 @@ describe('verifyTimestampToken: invalid tokens', () => {
       expectVerdict(v, 'invalid', 'TSA_TOKEN_MALFORMED');
       if (v.status === 'invalid') expect(v.reason).toMatch(reason);
     }
-    expect(() => tokenInfo(new Uint8Array([1, 2, 3]))).toThrow(expect.objectContaining({ code: 'TSA_TOKEN_MALFORMED' }));
+    expect(() => tokenInfo(new Uint8Array([1, 2, 3]))).toThrow(
+      expect.objectContaining({ code: 'TSA_TOKEN_MALFORMED' })
+    );
   });
 
   it('is malformed when the signed content is not a TSTInfo, or the signer names no signing certificate', async () => {
     const t = tsas.p256;
     const dir = t.dir;
     await writeFile(path.join(dir, 'token.der'), stamps.p256.token);
-    await openssl(['cms', '-verify', '-noverify', '-inform', 'DER', '-in', 'token.der', '-binary', '-out', 'tst.der'], { cwd: dir });
+    await openssl(['cms', '-verify', '-noverify', '-inform', 'DER', '-in', 'token.der', '-binary', '-out', 'tst.der'], {
+      cwd: dir
+    });
     // id-data content (a plain CMS signature by the TSA's key)
-    await openssl(['cms', '-sign', '-binary', '-nodetach', '-in', 'tst.der', '-signer', 'tsa.pem', '-inkey', 'tsa.key', '-outform', 'DER', '-out', 'data.der'], { cwd: dir });
+    await openssl(
+      [
+        'cms',
+        '-sign',
+        '-binary',
+        '-nodetach',
+        '-in',
+        'tst.der',
+        '-signer',
+        'tsa.pem',
+        '-inkey',
+        'tsa.key',
+        '-outform',
+        'DER',
+        '-out',
+        'data.der'
+      ],
+      { cwd: dir }
+    );
     // TSTInfo content, but without the ESS signing-certificate attribute (no -cades)
-    await openssl(['cms', '-sign', '-binary', '-nodetach', '-in', 'tst.der', '-econtent_type', '1.2.840.113549.1.9.16.1.4', '-signer', 'tsa.pem', '-inkey', 'tsa.key', '-outform', 'DER', '-out', 'noess.der'], { cwd: dir });
+    await openssl(
+      [
+        'cms',
+        '-sign',
+        '-binary',
+        '-nodetach',
+        '-in',
+        'tst.der',
+        '-econtent_type',
+        '1.2.840.113549.1.9.16.1.4',
+        '-signer',
+        'tsa.pem',
+        '-inkey',
+        'tsa.key',
+        '-outform',
+        'DER',
+        '-out',
+        'noess.der'
+      ],
+      { cwd: dir }
+    );
     const { readFile } = await import('node:fs/promises');
-    const data = await verifyTimestampToken(new Uint8Array(await readFile(path.join(dir, 'data.der'))), stamps.p256.imprint, [t.rootDer]);
+    const data = await verifyTimestampToken(
+      new Uint8Array(await readFile(path.join(dir, 'data.der'))),
+      stamps.p256.imprint,
+      [t.rootDer]
+    );
     expectVerdict(data, 'invalid', 'TSA_TOKEN_MALFORMED');
     if (data.status === 'invalid') expect(data.reason).toMatch(/not id-ct-TSTInfo/);
-    const noEss = await verifyTimestampToken(new Uint8Array(await readFile(path.join(dir, 'noess.der'))), stamps.p256.imprint, [t.rootDer]);
+    const noEss = await verifyTimestampToken(
+      new Uint8Array(await readFile(path.join(dir, 'noess.der'))),
+      stamps.p256.imprint,
+      [t.rootDer]
+    );
     expectVerdict(noEss, 'invalid', 'TSA_TOKEN_MALFORMED');
     if (noEss.status === 'invalid') expect(noEss.reason).toMatch(/ESS signing-certificate/);
   });
 
   it('throws TSA_ROOTS_MALFORMED for a root that is not a certificate (a caller error, not a token verdict)', async () => {
-    await expect(verifyTimestampToken(stamps.p256.token, stamps.p256.imprint, [tsas.p256.rootDer, new Uint8Array([0x30, 0x00])])).rejects.toMatchObject({
+    await expect(
+      verifyTimestampToken(stamps.p256.token, stamps.p256.imprint, [tsas.p256.rootDer, new Uint8Array([0x30, 0x00])])
+    ).rejects.toMatchObject({
       code: 'TSA_ROOTS_MALFORMED',
       message: expect.stringContaining('root 2')
     });
@@ -267,7 +338,14 @@ describe('genTime', () => {
     expect(parseGeneralizedTime(enc('20261207170000Z')).text).toBe('2026-12-07T17:00:00Z');
     expect(parseGeneralizedTime(enc('20261207170000.25Z')).text).toBe('2026-12-07T17:00:00.25Z');
     expect(parseGeneralizedTime(enc('20261207170000.25Z')).date.toISOString()).toBe('2026-12-07T17:00:00.250Z');
-    for (const bad of ['20261207170000', '20261307170000Z', '20260230170000Z', '20261207250000Z', '2026120717000Z', '20261207170000+0100']) {
+    for (const bad of [
+      '20261207170000',
+      '20261307170000Z',
+      '20260230170000Z',
+      '20261207250000Z',
+      '2026120717000Z',
+      '20261207170000+0100'
+    ]) {
       expect(() => parseGeneralizedTime(enc(bad)), bad).toThrow(/genTime/);
     }
   });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { connectBroadcastChannel } from '../../../src/lib/adapters/transport/broadcast-channel.ts';
-import { parseSignal, sealedSignaling, signalRoom, SIGNAL_MAX_AGE_MS, type SignalMessage } from '../../../src/lib/adapters/transport/webrtc.ts';
+import {
+  parseSignal,
+  sealedSignaling,
+  signalRoom,
+  SIGNAL_MAX_AGE_MS,
+  type SignalMessage
+} from '../../../src/lib/adapters/transport/webrtc.ts';
 import { memoryRoom } from '../../../src/lib/core/sync/transport.ts';
 import { newTeamKey, roomId } from '../../../src/lib/core/team/teamkey.ts';
 import type { SyncReport } from '../../../src/lib/core/sync/hub.ts';
@@ -46,7 +52,11 @@ describe('BroadcastChannel transport (Node BroadcastChannel)', () => {
   });
 
   it('two SyncHubs converge over it', async () => {
-    const { devices: [a, b], team: t, room } = await team(2);
+    const {
+      devices: [a, b],
+      team: t,
+      room
+    } = await team(2);
     for (let i = 0; i < 5; i++) await a.ledger.append('generation', generationBody());
     for (let i = 0; i < 4; i++) await b.ledger.append('generation', generationBody());
     const total = a.ledger.size + b.ledger.size - 2;

@@ -42,7 +42,11 @@ interface Raw {
  * A connection made with the `ws` client, so that a test can choose its source address, pause its reading, and
  * answer the challenge with `key` (the room's, another room's), with nothing, or with a frame instead.
  */
-function raw(url: string, roomId: string, o: { key?: RoomKey; localAddress?: string; answer?: 'proof' | 'none' | 'frame' } = {}): Raw {
+function raw(
+  url: string,
+  roomId: string,
+  o: { key?: RoomKey; localAddress?: string; answer?: 'proof' | 'none' | 'frame' } = {}
+): Raw {
   const ws = new WebSocket(`${url}/room/${roomId}`, { localAddress: o.localAddress });
   let frames = 0;
   let admit: (v: boolean) => void = () => {};
@@ -74,7 +78,10 @@ async function twoMembers(relayUrl: string) {
   const key = await roomKey(t);
   const reports: SyncReport[] = [];
   const transports: Transport[] = [await connectRelay(relayUrl, key), await connectRelay(relayUrl, key)];
-  const [ha, hb] = [await hubFor(devices[0], t, room, transports[0], reports), await hubFor(devices[1], t, room, transports[1])];
+  const [ha, hb] = [
+    await hubFor(devices[0], t, room, transports[0], reports),
+    await hubFor(devices[1], t, room, transports[1])
+  ];
   await until(() => ha.peers().length === 1 && hb.peers().length === 1, 15_000, 'the members connected');
   return {
     key,
@@ -91,8 +98,17 @@ async function twoMembers(relayUrl: string) {
 }
 
 /** The relay as `npm run relay` runs it, in a process of its own (its memory is measured from /proc). */
-async function relayProcess(): Promise<{ url: string; child: ChildProcess; lines: string[]; rss: (field: 'VmRSS' | 'VmHWM') => number }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'src/relay/server.ts')], { cwd: ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+async function relayProcess(): Promise<{
+  url: string;
+  child: ChildProcess;
+  lines: string[];
+  rss: (field: 'VmRSS' | 'VmHWM') => number;
+}> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'src/relay/server.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  });
   const lines: string[] = [];
   let buf = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -103,7 +119,8 @@ async function relayProcess(): Promise<{ url: string; child: ChildProcess; lines
   });
   await until(() => lines.some((l) => /relay listening on/.test(l)), 20_000, 'the relay process');
   const url = /relay listening on (ws:\/\/\S+)/.exec(lines.find((l) => /relay listening on/.test(l))!)![1];
-  const rss = (field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+  const rss = (field: 'VmRSS' | 'VmHWM') =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
   return { url, child, lines, rss };
 }
 
@@ -144,7 +161,8 @@ describe('a slow reader', () => {
     const t0 = Date.now();
     const flood = (async () => {
       for (let i = 0; i < COUNT; i++) {
-        while (i * FRAME > 48 * MiB + ((Date.now() - t0) / 1000) * 24 * MiB) await new Promise((r) => setTimeout(r, 20));
+        while (i * FRAME > 48 * MiB + ((Date.now() - t0) / 1000) * 24 * MiB)
+          await new Promise((r) => setTimeout(r, 20));
         flooder.send(frame);
       }
     })();
@@ -165,7 +183,9 @@ describe('a slow reader', () => {
     // the relay kept the slow reader's frames (192 MiB), its RSS would have gone over it.
     const bound = 2 * idle + 3 * 16 * MiB;
     expect(idle + COUNT * FRAME).toBeGreaterThan(bound);
-    console.info(`relay RSS: idle ${(idle / MiB).toFixed(1)} MiB, peak during the flood ${(peak / MiB).toFixed(1)} MiB, bound ${(bound / MiB).toFixed(1)} MiB`);
+    console.info(
+      `relay RSS: idle ${(idle / MiB).toFixed(1)} MiB, peak during the flood ${(peak / MiB).toFixed(1)} MiB, bound ${(bound / MiB).toFixed(1)} MiB`
+    );
     expect(peak).toBeLessThan(bound);
 
     // The others go on.
@@ -177,7 +197,7 @@ describe('a slow reader', () => {
 });
 
 describe('room admission', () => {
-  it('refuses a connection that knows only the room id: no proof, another room\'s proof, a frame before the proof', async () => {
+  it("refuses a connection that knows only the room id: no proof, another room's proof, a frame before the proof", async () => {
     const relay = await relayWith({ admissionTimeoutMs: 500 });
     const room = await randomRoomKey();
     const silent = raw(relay.url, room.id, { answer: 'none' });
@@ -185,20 +205,29 @@ describe('room admission', () => {
     const early = raw(relay.url, room.id, { answer: 'frame' });
     expect(await silent.closed).toEqual({ code: 1008, reason: 'no admission proof in time' });
     expect(await wrong.closed).toEqual({ code: 1008, reason: 'admission refused: not a proof of this room key' });
-    expect(await early.closed).toEqual({ code: 1008, reason: 'admission first: answer the challenge with the room key' });
+    expect(await early.closed).toEqual({
+      code: 1008,
+      reason: 'admission first: answer the challenge with the room key'
+    });
     expect(relay.stats()).toMatchObject({ rooms: 0, peers: 0, pending: 0 });
     // An id that is not a room key's.
     const bad = new WebSocket(`${relay.url}/room/abcdefgh12345678`);
     bad.on('error', () => undefined);
-    const c = await new Promise<{ code: number; reason: string }>((r) => bad.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+    const c = await new Promise<{ code: number; reason: string }>((r) =>
+      bad.on('close', (code, reason) => r({ code, reason: reason.toString() }))
+    );
     expect(c.code).toBe(1008);
     expect(c.reason).toMatch(/^expected \/room\/<id>/);
     // Through the app's transport: the relay's reason, as REMOTE_REJECTED.
-    await expect(connectRelay(relay.url, { id: room.id, prove: async () => new Uint8Array(64) })).rejects.toMatchObject({
-      code: 'REMOTE_REJECTED',
-      message: expect.stringMatching(/refused the connection \(1008 admission refused: not a proof of this room key\)/),
-      detail: { closeCode: 1008, reason: 'admission refused: not a proof of this room key' }
-    });
+    await expect(connectRelay(relay.url, { id: room.id, prove: async () => new Uint8Array(64) })).rejects.toMatchObject(
+      {
+        code: 'REMOTE_REJECTED',
+        message: expect.stringMatching(
+          /refused the connection \(1008 admission refused: not a proof of this room key\)/
+        ),
+        detail: { closeCode: 1008, reason: 'admission refused: not a proof of this room key' }
+      }
+    );
   });
 
   it('strangers flooding a room id (held open without a proof, wrong proofs) do not fill it: its members still sync', async () => {
@@ -206,15 +235,23 @@ describe('room admission', () => {
     const relay = await relayWith({ maxPeersPerRoom: 4, admissionTimeoutMs: 120_000 });
     const members = await twoMembers(relay.url);
     const strangers: Raw[] = [];
-    for (let i = 0; i < 100; i++) strangers.push(raw(relay.url, members.key.id, { localAddress: '127.0.0.2', answer: 'none' }));
-    for (let i = 0; i < 64; i++) strangers.push(raw(relay.url, members.key.id, { localAddress: '127.0.0.3', key: await randomRoomKey() }));
+    for (let i = 0; i < 100; i++)
+      strangers.push(raw(relay.url, members.key.id, { localAddress: '127.0.0.2', answer: 'none' }));
+    for (let i = 0; i < 64; i++)
+      strangers.push(raw(relay.url, members.key.id, { localAddress: '127.0.0.3', key: await randomRoomKey() }));
     // Silent ones: 64 wait (the per-address limit of connections awaiting admission), the others are refused at
     // once; every wrong proof is refused.
-    await until(() => strangers.filter((s) => s.end).length === 36 + 64 && relay.stats().pending === 64, 20_000, 'the strangers refused');
+    await until(
+      () => strangers.filter((s) => s.end).length === 36 + 64 && relay.stats().pending === 64,
+      20_000,
+      'the strangers refused'
+    );
     const silentRefused = strangers.slice(0, 100).filter((s) => s.end);
     expect(silentRefused).toHaveLength(36);
-    for (const s of silentRefused) expect(s.end).toEqual({ code: 1013, reason: 'too many connections awaiting admission from this address' });
-    for (const s of strangers.slice(100)) expect(s.end).toEqual({ code: 1008, reason: 'admission refused: not a proof of this room key' });
+    for (const s of silentRefused)
+      expect(s.end).toEqual({ code: 1013, reason: 'too many connections awaiting admission from this address' });
+    for (const s of strangers.slice(100))
+      expect(s.end).toEqual({ code: 1008, reason: 'admission refused: not a proof of this room key' });
     expect(relay.stats()).toMatchObject({ rooms: 1, peers: 2, pending: 64 });
     // The room has room for members: two more join, and the members sync.
     const more = await Promise.all([connectRelay(relay.url, members.key), connectRelay(relay.url, members.key)]);
@@ -228,7 +265,8 @@ describe('room admission', () => {
   it('when the relay is full, a connection still to prove its room key makes way for a member', async () => {
     const relay = await relayWith({ maxConnections: 10 });
     const waiting: Raw[] = [];
-    for (let i = 0; i < 10; i++) waiting.push(raw(relay.url, (await randomRoomKey()).id, { localAddress: '127.0.0.2', answer: 'none' }));
+    for (let i = 0; i < 10; i++)
+      waiting.push(raw(relay.url, (await randomRoomKey()).id, { localAddress: '127.0.0.2', answer: 'none' }));
     await until(() => relay.stats().pending === 10, 10_000, 'the relay full of connections awaiting admission');
     const members = await twoMembers(relay.url);
     const first = await waiting[0].closed;
@@ -268,7 +306,8 @@ describe('one address opening 1,000 rooms', () => {
     const reasons = new Set(refused.map((e) => `${e.code} ${e.reason}`));
     const tally = [...reasons].map((r) => `${refused.filter((e) => `${e.code} ${e.reason}` === r).length} × ${r}`);
     console.info(`1,000 rooms from one address: ${admitted} admitted; refused: ${tally.join('; ')}`);
-    for (const r of reasons) expect(r).toMatch(/^1013 too many (rooms|connection attempts|connections awaiting admission) from this address$/);
+    for (const r of reasons)
+      expect(r).toMatch(/^1013 too many (rooms|connection attempts|connections awaiting admission) from this address$/);
     // A member from 127.0.0.1 is not held to 127.0.0.2's limits.
     const members = await twoMembers(relay.url);
     await members.sync('Beside a thousand rooms');

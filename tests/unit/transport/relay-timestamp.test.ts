@@ -41,7 +41,11 @@ let relay: Relay;
 const logged: string[] = [];
 
 const post = (tsaUrl: string, body: Uint8Array, r: Relay = relay) =>
-  fetch(`${r.httpUrl}/timestamp?tsa=${encodeURIComponent(tsaUrl)}`, { method: 'POST', headers: { 'Content-Type': 'application/timestamp-query' }, body: body as Uint8Array<ArrayBuffer> });
+  fetch(`${r.httpUrl}/timestamp?tsa=${encodeURIComponent(tsaUrl)}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/timestamp-query' },
+    body: body as Uint8Array<ArrayBuffer>
+  });
 
 beforeAll(async () => {
   [tsa, other] = await Promise.all([startTestTsa(), startTestTsa()]);
@@ -99,7 +103,10 @@ describe('relay: time-stamp forwarding', () => {
     expect((await post(`${tsa.url}?x=1`, createTimestampRequest(imprintOf(3), nonce()))).status).toBe(403);
     expect(other.requests).toBe(before);
     // The request must name a TSA at all.
-    const none = await fetch(`${relay.httpUrl}/timestamp`, { method: 'POST', body: createTimestampRequest(imprintOf(3), nonce()) as Uint8Array<ArrayBuffer> });
+    const none = await fetch(`${relay.httpUrl}/timestamp`, {
+      method: 'POST',
+      body: createTimestampRequest(imprintOf(3), nonce()) as Uint8Array<ArrayBuffer>
+    });
     expect(none.status).toBe(400);
   });
 
@@ -109,7 +116,29 @@ describe('relay: time-stamp forwarding', () => {
       new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n'),
       new Uint8Array(0),
       // A TimeStampReq with a SHA-1 imprint (20 bytes): only SHA-256 leaves.
-      Uint8Array.from([0x30, 0x25, 0x02, 0x01, 0x01, 0x30, 0x20, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x13, ...new Uint8Array(19)]),
+      Uint8Array.from([
+        0x30,
+        0x25,
+        0x02,
+        0x01,
+        0x01,
+        0x30,
+        0x20,
+        0x30,
+        0x09,
+        0x06,
+        0x05,
+        0x2b,
+        0x0e,
+        0x03,
+        0x02,
+        0x1a,
+        0x05,
+        0x00,
+        0x04,
+        0x13,
+        ...new Uint8Array(19)
+      ]),
       // A valid request with a trailing byte.
       Uint8Array.from([...createTimestampRequest(imprintOf(4), nonce()), 0])
     ];
@@ -156,7 +185,11 @@ describe('relay: time-stamp forwarding', () => {
   it('answers the CORS preflight, and GET lists the allowed TSAs', async () => {
     const pre = await fetch(`${relay.httpUrl}/timestamp?tsa=${encodeURIComponent(tsa.url)}`, {
       method: 'OPTIONS',
-      headers: { Origin: 'http://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' }
+      headers: {
+        Origin: 'http://app.example',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type'
+      }
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
@@ -220,7 +253,10 @@ describe('relay: time-stamp forwarding', () => {
     } finally {
       child.kill('SIGTERM');
     }
-    const bad = spawn(process.execPath, ['src/relay/server.ts', '--tsa', 'ftp://tsa.example'], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const bad = spawn(process.execPath, ['src/relay/server.ts', '--tsa', 'ftp://tsa.example'], {
+      env: { ...process.env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
     let err = '';
     bad.stderr.on('data', (d) => (err += String(d)));
     expect(await new Promise((r) => bad.once('exit', r))).toBe(2);
@@ -228,7 +264,10 @@ describe('relay: time-stamp forwarding', () => {
   });
 
   it('the allow list from PL_RELAY_TSA and --tsa: http(s) URLs, one form each', () => {
-    expect(tsaAllowList('https://tsa.example/tsr  http://ts.example', ['https://tsa.example/tsr'])).toEqual(['https://tsa.example/tsr', 'http://ts.example/']);
+    expect(tsaAllowList('https://tsa.example/tsr  http://ts.example', ['https://tsa.example/tsr'])).toEqual([
+      'https://tsa.example/tsr',
+      'http://ts.example/'
+    ]);
     expect(tsaAllowList(undefined)).toEqual([]);
     expect(() => tsaAllowList('ftp://tsa.example')).toThrow(/http/);
     expect(() => tsaAllowList('https://user:pw@tsa.example/')).toThrow(/credentials/);
@@ -252,7 +291,11 @@ describe('the ledger worker time-stamps its checkpoints through the relay (engin
   async function device() {
     const storage = new MemoryStorage();
     const k = await generateDeviceKey(false);
-    const identity: DeviceIdentity = { memberName: 'Ada', publicKey: k.publicKey, signer: signerFromCryptoKey(k.privateKey, k.publicKey) };
+    const identity: DeviceIdentity = {
+      memberName: 'Ada',
+      publicKey: k.publicKey,
+      signer: signerFromCryptoKey(k.privateKey, k.publicKey)
+    };
     let made = false;
     const host = new LedgerHost({
       init: async () => {},
@@ -294,7 +337,13 @@ describe('the ledger worker time-stamps its checkpoints through the relay (engin
     expect(s.tsas).toEqual([tsa.url]);
     s = await d.settle((x) => tokenAt(x, 1).length > 0);
     expect(tokenAt(s, 1)).toEqual([
-      expect.objectContaining({ tsa: tsa.url, via: `${relay.httpUrl}/`, ok: true, tsaName: tsa.tsaSubject, genTime: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/) })
+      expect.objectContaining({
+        tsa: tsa.url,
+        via: `${relay.httpUrl}/`,
+        ok: true,
+        tsaName: tsa.tsaSubject,
+        genTime: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/)
+      })
     ]);
     expect(s.relayTsas).toEqual({ tsas: [tsa.url] });
     expect(s.pending).toEqual([]);
@@ -313,8 +362,12 @@ describe('the ledger worker time-stamps its checkpoints through the relay (engin
     try {
       await d.service.handle({ type: 'timestamp-settings', addTsa: tsa.url });
       const s = await d.settle((x) => x.pending.length > 0);
-      expect(s.pending).toEqual([expect.objectContaining({ size: 1, tsas: [tsa.url], lastError: expect.stringContaining('HTTP 502') })]);
-      expect(s.lastRun?.results).toEqual([expect.objectContaining({ tsa: tsa.url, size: 1, ok: false, code: 'TSA_UNREACHABLE' })]);
+      expect(s.pending).toEqual([
+        expect.objectContaining({ size: 1, tsas: [tsa.url], lastError: expect.stringContaining('HTTP 502') })
+      ]);
+      expect(s.lastRun?.results).toEqual([
+        expect.objectContaining({ tsa: tsa.url, size: 1, ok: false, code: 'TSA_UNREACHABLE' })
+      ]);
       expect(tokenAt(s, 1)).toEqual([]);
     } finally {
       tsa.setFailing(false);
@@ -349,7 +402,9 @@ describe('the ledger worker time-stamps its checkpoints through the relay (engin
     const before = other.requests;
     await d.service.handle({ type: 'timestamp-settings', addTsa: other.url });
     let s = await d.settle((x) => x.pending.length > 0);
-    expect(s.pending).toEqual([expect.objectContaining({ size: 1, tsas: [other.url], lastError: expect.stringContaining('403') })]);
+    expect(s.pending).toEqual([
+      expect.objectContaining({ size: 1, tsas: [other.url], lastError: expect.stringContaining('403') })
+    ]);
     expect(s.relayTsas).toEqual({ tsas: [tsa.url] });
     expect(other.requests).toBe(before);
     s = await d.service.handle({ type: 'timestamp-settings', removeTsa: other.url });
@@ -357,8 +412,12 @@ describe('the ledger worker time-stamps its checkpoints through the relay (engin
     expect(s.pending).toEqual([]);
     expect(tokenAt(s, 1)).toHaveLength(1);
     // A relay set here replaces the team relay; bad input changes nothing.
-    await expect(d.service.handle({ type: 'timestamp-settings', relay: 'ftp://relay.example' })).rejects.toMatchObject({ code: 'BAD_INPUT' });
-    await expect(d.service.handle({ type: 'timestamp-settings', addTsa: 'https://user:pw@tsa.example/' })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(d.service.handle({ type: 'timestamp-settings', relay: 'ftp://relay.example' })).rejects.toMatchObject({
+      code: 'BAD_INPUT'
+    });
+    await expect(
+      d.service.handle({ type: 'timestamp-settings', addTsa: 'https://user:pw@tsa.example/' })
+    ).rejects.toMatchObject({ code: 'BAD_INPUT' });
     s = await d.service.handle({ type: 'timestamp-settings', relay: 'wss://relay.example/' });
     expect(s).toMatchObject({ relay: 'https://relay.example', relayFromTeam: false });
     s = await d.service.handle({ type: 'timestamp-settings', relay: null });

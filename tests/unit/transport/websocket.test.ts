@@ -13,7 +13,11 @@ const ROOM = await randomRoomKey();
 
 describe('relay transport: connection failures', () => {
   it('an address that is not a WebSocket URL is BAD_INPUT', async () => {
-    await expect(connectRelay('not a relay', ROOM)).rejects.toMatchObject({ name: 'LedgerError', code: 'BAD_INPUT', message: expect.stringMatching(/^not a relay address/) });
+    await expect(connectRelay('not a relay', ROOM)).rejects.toMatchObject({
+      name: 'LedgerError',
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/^not a relay address/)
+    });
   });
 
   it('a port where nothing answers is REMOTE_UNREACHABLE', async () => {
@@ -22,7 +26,10 @@ describe('relay transport: connection failures', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     const port = (srv.address() as AddressInfo).port;
     await new Promise<void>((r) => srv.close(() => r()));
-    await expect(connectRelay(`ws://127.0.0.1:${port}`, ROOM, { timeoutMs: 5_000 })).rejects.toMatchObject({ name: 'LedgerError', code: 'REMOTE_UNREACHABLE' });
+    await expect(connectRelay(`ws://127.0.0.1:${port}`, ROOM, { timeoutMs: 5_000 })).rejects.toMatchObject({
+      name: 'LedgerError',
+      code: 'REMOTE_UNREACHABLE'
+    });
   });
 
   it('a server that refuses the upgrade is REMOTE_UNREACHABLE', async () => {
@@ -31,7 +38,10 @@ describe('relay transport: connection failures', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     try {
       const port = (srv.address() as AddressInfo).port;
-      await expect(connectRelay(`ws://127.0.0.1:${port}`, ROOM, { timeoutMs: 5_000 })).rejects.toMatchObject({ name: 'LedgerError', code: 'REMOTE_UNREACHABLE' });
+      await expect(connectRelay(`ws://127.0.0.1:${port}`, ROOM, { timeoutMs: 5_000 })).rejects.toMatchObject({
+        name: 'LedgerError',
+        code: 'REMOTE_UNREACHABLE'
+      });
     } finally {
       await new Promise<void>((r) => srv.close(() => r()));
     }

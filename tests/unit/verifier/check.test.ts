@@ -21,14 +21,26 @@ const strangerHash = createHash('sha256').update('not the model').digest('hex');
 describe('checkBundle', () => {
   it('a valid bundle with its file: valid, the statements, the file named', async () => {
     const r = await checkBundle({ bundle: file(bundleText, 'bundle.json'), files: [file(model, 'model.glb')] });
-    expect(r).toMatchObject({ bundleName: 'bundle.json', bundleOk: true, ok: true, failures: [], fileFailures: [], codes: [] });
+    expect(r).toMatchObject({
+      bundleName: 'bundle.json',
+      bundleOk: true,
+      ok: true,
+      failures: [],
+      fileFailures: [],
+      codes: []
+    });
     for (const line of report) expect(r.statements).toContain(line);
-    expect(r.statements).toContainEqual(expect.stringMatching(new RegExp(`model\\.glb hashes to sha256 ${modelHash}, (the|a) file the bundle names\\.$`)));
+    expect(r.statements).toContainEqual(
+      expect.stringMatching(new RegExp(`model\\.glb hashes to sha256 ${modelHash}, (the|a) file the bundle names\\.$`))
+    );
     expect(r.files).toEqual([{ name: 'model.glb', size: model.length, sha256: modelHash, named: true }]);
   });
 
   it('a valid bundle with a file it does not name: the bundle valid, the file reported apart with its code', async () => {
-    const r = await checkBundle({ bundle: file(bundleText, 'bundle.json'), files: [file(model, 'model.glb'), stranger] });
+    const r = await checkBundle({
+      bundle: file(bundleText, 'bundle.json'),
+      files: [file(model, 'model.glb'), stranger]
+    });
     expect(r.bundleOk).toBe(true);
     expect(r.ok).toBe(false);
     expect(r.failures).toEqual([]);
@@ -67,7 +79,10 @@ describe('checkBundle', () => {
     const b = JSON.parse(bundleText);
     const i = b.events.findIndex((e: { proof: string[] }) => e.proof.length > 0);
     b.events[i].proof[0] = (b.events[i].proof[0][0] === 'A' ? 'B' : 'A') + b.events[i].proof[0].slice(1);
-    const r = await checkBundle({ bundle: file(JSON.stringify(b), 'tampered.json'), files: [file(model, 'model.glb')] });
+    const r = await checkBundle({
+      bundle: file(JSON.stringify(b), 'tampered.json'),
+      files: [file(model, 'model.glb')]
+    });
     expect(r.bundleOk).toBe(false);
     expect(r.failures[0]).toMatchObject({ code: 'INCLUSION_PROOF_INVALID', location: `events[${i}].proof` });
     expect(r.statements).toEqual([]);

@@ -22,7 +22,10 @@ describe('shapeStatements', () => {
           {
             kind: 'list',
             items: [
-              { text: 'model.glb was recorded as output of a generation.', more: ['settings claimed: training opt-out on.'] },
+              {
+                text: 'model.glb was recorded as output of a generation.',
+                more: ['settings claimed: training opt-out on.']
+              },
               { text: 'It was exported.', more: [] }
             ]
           }
@@ -39,7 +42,9 @@ describe('shapeStatements', () => {
   });
 
   it('lines without sections or items: one list, indented lines continuing the one before', () => {
-    expect(shapeStatements(['A was recorded.', '  settings: on.', 'Policy snapshot: terms.', 'B was witnessed.'])).toEqual([
+    expect(
+      shapeStatements(['A was recorded.', '  settings: on.', 'Policy snapshot: terms.', 'B was witnessed.'])
+    ).toEqual([
       {
         blocks: [
           {

@@ -6,7 +6,16 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { LedgerEvent } from '../../../src/lib/core/event.ts';
 import { SHOWN, dashboardFacts, dashboardView, isDashboardFacts } from '../../../src/lib/core/dashboard.ts';
-import { DAY_MS, counts, gaps, platformOf, policyReviews, snapshotTime, stillOnServers, typeOf } from '../../../src/lib/core/insights.ts';
+import {
+  DAY_MS,
+  counts,
+  gaps,
+  platformOf,
+  policyReviews,
+  snapshotTime,
+  stillOnServers,
+  typeOf
+} from '../../../src/lib/core/insights.ts';
 import { mergeEvents } from '../../../src/lib/engine/session.svelte.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -38,7 +47,14 @@ const ledgerArb = fc
       const platform = { name: PLATFORMS[r.platform] };
       let body: Record<string, unknown>;
       if (r.kind === 'generation') {
-        body = { platform, project: `P${r.platform}`, classification: r.cls, outputs: [{ name: `${id}.glb`, sha256: id }], checklist: pick('checklist'), policySnapshots: [pick('policy-snapshot')].filter(Boolean) };
+        body = {
+          platform,
+          project: `P${r.platform}`,
+          classification: r.cls,
+          outputs: [{ name: `${id}.glb`, sha256: id }],
+          checklist: pick('checklist'),
+          policySnapshots: [pick('policy-snapshot')].filter(Boolean)
+        };
       } else if (r.kind === 'policy-snapshot') {
         body = { platform, kind: 'privacy', retrievedAt: time };
       } else if (r.kind === 'checklist') {
@@ -65,7 +81,9 @@ function naiveGaps(events: LedgerEvent[]): string[] {
       return t <= g + 60_000 && g - t <= 90 * DAY_MS;
     };
     const noChecklist = !b.checklist || byId.get(b.checklist)?.event.type !== 'checklist';
-    const cited = (b.policySnapshots as string[]).map((id) => byId.get(id)).filter((s): s is LedgerEvent => !!s && typeOf(s) === 'policy-snapshot');
+    const cited = (b.policySnapshots as string[])
+      .map((id) => byId.get(id))
+      .filter((s): s is LedgerEvent => !!s && typeOf(s) === 'policy-snapshot');
     const noFresh = !(cited.some(fresh) || snaps.some((s) => platformOf(s) === platformOf(e) && fresh(s)));
     if (noChecklist || noFresh) out.push(e.id);
   }
@@ -90,7 +108,12 @@ describe('dashboard facts', () => {
         expect(v.gaps.total).toBe(g.length);
         expect(v.gaps.newest.map((x) => x.id)).toEqual(g.slice(0, SHOWN).map((x) => x.id));
         expect(g.map((x) => x.id).sort()).toEqual(naiveGaps(events));
-        expect(v.recent.map((e) => e.id)).toEqual(events.slice(-SHOWN).reverse().map((e) => e.id));
+        expect(v.recent.map((e) => e.id)).toEqual(
+          events
+            .slice(-SHOWN)
+            .reverse()
+            .map((e) => e.id)
+        );
       }),
       { numRuns: 150 }
     );
@@ -108,7 +131,16 @@ describe('mergeEvents', () => {
     const list = [ev('a', '2026-01-01'), ev('c', '2026-01-03')];
     const ids = new Set(list.map((e) => e.id));
     expect(mergeEvents(list, [ev('a', '2026-01-01')], ids)).toBe(list);
-    expect(mergeEvents(list, [ev('d', '2026-01-04'), ev('d', '2026-01-04')], ids).map((e) => e.id)).toEqual(['a', 'c', 'd']);
-    expect(mergeEvents(list, [ev('b', '2026-01-02'), ev('0', '2025-12-31')], ids).map((e) => e.id)).toEqual(['0', 'a', 'b', 'c']);
+    expect(mergeEvents(list, [ev('d', '2026-01-04'), ev('d', '2026-01-04')], ids).map((e) => e.id)).toEqual([
+      'a',
+      'c',
+      'd'
+    ]);
+    expect(mergeEvents(list, [ev('b', '2026-01-02'), ev('0', '2025-12-31')], ids).map((e) => e.id)).toEqual([
+      '0',
+      'a',
+      'b',
+      'c'
+    ]);
   });
 });

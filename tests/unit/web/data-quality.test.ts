@@ -2,7 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import { alreadyRecorded, gltfMissing, mentionsOf, neverOnPlatform } from '../../../src/lib/ui/data-quality.ts';
 import { ownGenerator, glbJson } from '../../../src/lib/ui/viewer/gltf-meta.ts';
-import { classificationWord, deletionStatusWord, destinationKindWord, modeWord, operationWord, plainWords, policyKindWord, answerWord } from '../../../src/lib/ui/words.ts';
+import {
+  classificationWord,
+  deletionStatusWord,
+  destinationKindWord,
+  modeWord,
+  operationWord,
+  plainWords,
+  policyKindWord,
+  answerWord
+} from '../../../src/lib/ui/words.ts';
 import { stepOf } from '../../../src/routes/asset/[id]/custody-view.ts';
 import { eventView } from '../../../src/lib/ui/event-view.ts';
 import { formatTime } from '../../../src/lib/ui/format.ts';
@@ -11,13 +20,21 @@ import { GENERATION_MODES, CLASSIFICATIONS } from '../../../src/lib/engine/proto
 import { POLICY_KINDS } from '../../../src/lib/ui/policy.ts';
 
 let n = 0;
-const ev = (type: string, body: unknown) => ({ id: (++n).toString(16).padStart(64, '0'), event: { type, time: '2026-11-29T14:00:00.000Z', body }, sig: '' }) as never;
+const ev = (type: string, body: unknown) =>
+  ({
+    id: (++n).toString(16).padStart(64, '0'),
+    event: { type, time: '2026-11-29T14:00:00.000Z', body },
+    sig: ''
+  }) as never;
 const H = (c: string) => c.repeat(64);
 
 describe('gltfMissing', () => {
   const gltf = JSON.stringify({
     asset: { version: '2.0' },
-    buffers: [{ uri: 'robot.bin', byteLength: 36 }, { uri: 'data:application/octet-stream;base64,AAAA', byteLength: 3 }],
+    buffers: [
+      { uri: 'robot.bin', byteLength: 36 },
+      { uri: 'data:application/octet-stream;base64,AAAA', byteLength: 3 }
+    ],
     images: [{ uri: 'textures/robot%20color.png' }, { bufferView: 0, mimeType: 'image/png' }, { uri: 'robot.bin' }]
   });
   it('names the .bin and textures the JSON refers to that were not chosen; data: URIs and bufferView images are not files', () => {
@@ -33,11 +50,22 @@ describe('gltfMissing', () => {
 });
 
 describe('files already in the ledger', () => {
-  const gen = ev('generation', { platform: { name: 'Tripo' }, outputs: [{ name: 'robot.glb', sha256: H('a') }], inputs: [{ name: 'ref.png', sha256: H('b') }] });
-  const der = ev('derivation', { parents: [{ name: 'robot.glb', sha256: H('a') }], outputs: [{ name: 'robot-retopo.fbx', sha256: H('c') }] });
+  const gen = ev('generation', {
+    platform: { name: 'Tripo' },
+    outputs: [{ name: 'robot.glb', sha256: H('a') }],
+    inputs: [{ name: 'ref.png', sha256: H('b') }]
+  });
+  const der = ev('derivation', {
+    parents: [{ name: 'robot.glb', sha256: H('a') }],
+    outputs: [{ name: 'robot-retopo.fbx', sha256: H('c') }]
+  });
   const events = [gen, der, ev('deletion', { target: { files: [H('d')] } }), ev('generation', null)];
   it('names the first event that records the file and how many do', () => {
-    const d = alreadyRecorded(events, [{ name: 'copy.glb', sha256: H('a') }, { name: 'new.glb', sha256: H('e') }, { name: 'ref.png', sha256: H('b') }]);
+    const d = alreadyRecorded(events, [
+      { name: 'copy.glb', sha256: H('a') },
+      { name: 'new.glb', sha256: H('e') },
+      { name: 'ref.png', sha256: H('b') }
+    ]);
     expect(d.map((x) => [x.name, x.first.event, x.first.as, x.first.name, x.count])).toEqual([
       ['copy.glb', gen, 'output', 'robot.glb', 2],
       ['ref.png', gen, 'input', 'ref.png', 1]
@@ -53,7 +81,12 @@ describe('deleting a file the platform never held', () => {
     ev('generation', { platform: { name: 'Meshy' }, outputs: [{ sha256: H('e') }] }),
     ev('derivation', { parents: [{ sha256: H('a') }], outputs: [{ sha256: H('c') }] })
   ];
-  const files = [{ name: 'robot.glb', sha256: H('a') }, { name: 'ref.png', sha256: H('b') }, { name: 'retopo.fbx', sha256: H('c') }, { name: 'other.glb', sha256: H('e') }];
+  const files = [
+    { name: 'robot.glb', sha256: H('a') },
+    { name: 'ref.png', sha256: H('b') },
+    { name: 'retopo.fbx', sha256: H('c') },
+    { name: 'other.glb', sha256: H('e') }
+  ];
   it('a derived file, and another platform’s output, were never on it; outputs and inputs were', () => {
     expect(neverOnPlatform(events, 'Tripo', files).map((f) => f.name)).toEqual(['retopo.fbx', 'other.glb']);
     expect(neverOnPlatform(events, ' tripo ', files).map((f) => f.name)).toEqual(['retopo.fbx', 'other.glb']);
@@ -84,10 +117,20 @@ describe('words for codes', () => {
   });
   it('the asset timeline and the event list show words, not codes', () => {
     const steps = [
-      stepOf(ev('generation', { platform: { name: 'Tripo' }, mode: 'image-to-3d', classification: 'client' }), () => 'Ada'),
+      stepOf(
+        ev('generation', { platform: { name: 'Tripo' }, mode: 'image-to-3d', classification: 'client' }),
+        () => 'Ada'
+      ),
       stepOf(ev('export', { destination: { label: 'SSD', kind: 'encrypted-drive', encrypted: true } }), () => 'Ada'),
       stepOf(ev('derivation', { operation: 'uv-unwrap', tool: { name: 'Blender' } }), () => 'Ada'),
-      stepOf(ev('deletion', { status: 'confirmed', platform: { name: 'Tripo' }, evidence: { sha256: H('f'), kind: 'api-response' } }), () => 'Ada'),
+      stepOf(
+        ev('deletion', {
+          status: 'confirmed',
+          platform: { name: 'Tripo' },
+          evidence: { sha256: H('f'), kind: 'api-response' }
+        }),
+        () => 'Ada'
+      ),
       stepOf(ev('policy-snapshot', { platform: { name: 'Tripo' }, kind: 'privacy-policy' }), () => 'Ada')
     ];
     const text = steps.map((s) => [s.title, ...s.details.map((d) => d.value)].join(' | ')).join('\n');
@@ -97,8 +140,11 @@ describe('words for codes', () => {
     expect(text).toContain('UV unwrap in Blender');
     expect(text).toContain('API response');
     expect(text).toContain('Policy snapshot: Tripo privacy policy');
-    for (const code of ['image-to-3d', 'encrypted-drive', 'uv-unwrap', 'api-response', 'privacy-policy']) expect(text).not.toContain(code);
-    expect(eventView(ev('derivation', { operation: 'format-conversion', tool: { name: 'Blender' } })).summary).toMatch(/^Format conversion in Blender/);
+    for (const code of ['image-to-3d', 'encrypted-drive', 'uv-unwrap', 'api-response', 'privacy-policy'])
+      expect(text).not.toContain(code);
+    expect(eventView(ev('derivation', { operation: 'format-conversion', tool: { name: 'Blender' } })).summary).toMatch(
+      /^Format conversion in Blender/
+    );
   });
 });
 
@@ -106,7 +152,9 @@ describe('dates as recorded', () => {
   it('a date entered without a time (midnight UTC) shows as the date alone, the day entered', () => {
     const shown = formatTime('2025-10-03T00:00:00.000Z');
     expect(shown).not.toMatch(/12:00|00:00|AM|PM/);
-    expect(shown).toBe(new Date(Date.UTC(2025, 9, 3)).toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' }));
+    expect(shown).toBe(
+      new Date(Date.UTC(2025, 9, 3)).toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' })
+    );
     expect(shown).toMatch(/3/);
   });
   it('a time recorded with its clock time keeps it', () => {
@@ -121,7 +169,9 @@ describe("the glTF's own generator", () => {
     expect(ownGenerator({ asset: { generator: 'COLLADA2GLTF', version: '2.0' } })).toBe('COLLADA2GLTF');
     expect(ownGenerator({ asset: { version: '2.0' } })).toBe(null);
     expect(ownGenerator(null)).toBe(null);
-    const json = Buffer.from(JSON.stringify({ asset: { version: '2.0', generator: 'Khronos glTF Blender I/O' } }) + '  ');
+    const json = Buffer.from(
+      JSON.stringify({ asset: { version: '2.0', generator: 'Khronos glTF Blender I/O' } }) + '  '
+    );
     const head = Buffer.alloc(20);
     head.write('glTF', 0, 'ascii');
     head.writeUInt32LE(2, 4);

@@ -4,7 +4,8 @@ import { eventView } from '../../../src/lib/ui/event-view.ts';
 import { formatOf } from '../../../src/lib/engine/files.ts';
 import { formatBytes, shortId } from '../../../src/lib/ui/format.ts';
 
-const ev = (type: string, body: unknown) => ({ id: 'a'.repeat(64), event: { type, time: '2026-11-29T14:00:00.000Z', body }, sig: '' }) as never;
+const ev = (type: string, body: unknown) =>
+  ({ id: 'a'.repeat(64), event: { type, time: '2026-11-29T14:00:00.000Z', body }, sig: '' }) as never;
 
 describe('eventView', () => {
   it('summarizes a generation', () => {
@@ -16,8 +17,17 @@ describe('eventView', () => {
         outputs: [{ name: 'a.glb', sha256: 'ff' }, {}]
       })
     );
-    expect(v).toMatchObject({ type: 'generation', platform: 'Tripo', modelVersion: 'v2.5', project: '<b>x</b>', shortId: 'aaaaaaaaaaaa' });
-    expect(v.outputs).toEqual([{ name: 'a.glb', sha256: 'ff' }, { name: '(unnamed)', sha256: '' }]);
+    expect(v).toMatchObject({
+      type: 'generation',
+      platform: 'Tripo',
+      modelVersion: 'v2.5',
+      project: '<b>x</b>',
+      shortId: 'aaaaaaaaaaaa'
+    });
+    expect(v.outputs).toEqual([
+      { name: 'a.glb', sha256: 'ff' },
+      { name: '(unnamed)', sha256: '' }
+    ]);
   });
 
   it('survives hostile or malformed bodies', () => {
@@ -29,7 +39,9 @@ describe('eventView', () => {
   });
 
   it('describes the genesis event', () => {
-    const v = eventView(ev('member', { action: 'create', ledgerName: 'Studio', member: { name: 'Ada', role: 'owner' } }));
+    const v = eventView(
+      ev('member', { action: 'create', ledgerName: 'Studio', member: { name: 'Ada', role: 'owner' } })
+    );
     expect(v.summary).toBe('Ledger “Studio” created by Ada (owner)');
   });
 });

@@ -19,7 +19,11 @@ function events(n: number) {
             classification: CLASSES[i % 4],
             outputs: [{ name: `model-${i}.glb`, sha256: i.toString(16).padStart(64, '0') }]
           };
-    out.push({ id: i.toString(16).padStart(64, 'e'), event: { type, time: new Date(start + i * 3_600_000).toISOString(), author: i % 2 ? 'KEY_A' : 'KEY_B', body }, sig: '' });
+    out.push({
+      id: i.toString(16).padStart(64, 'e'),
+      event: { type, time: new Date(start + i * 3_600_000).toISOString(), author: i % 2 ? 'KEY_A' : 'KEY_B', body },
+      sig: ''
+    });
   }
   return out as never[];
 }
@@ -34,7 +38,9 @@ describe('SearchIndex', () => {
     expect(idx.filter({ text: 'model-1234.glb' }).map((i) => i)).toEqual([1234]);
     expect(idx.filter({ text: 'MODEL-1234 glb' })).toEqual([1234]);
     expect(idx.filter({ platform: 'meshy' }).every((i) => i % 4 === 1)).toBe(true);
-    expect(idx.filter({ project: 'Project 3', classification: 'client' }).every((i) => i % 25 === 3 && i % 4 === 3)).toBe(true);
+    expect(
+      idx.filter({ project: 'Project 3', classification: 'client' }).every((i) => i % 25 === 3 && i % 4 === 3)
+    ).toBe(true);
     expect(idx.filter({ type: 'policy-snapshot' }).length).toBe(999);
     expect(idx.filter({ author: 'KEY_B' }).every((i) => i % 2 === 0)).toBe(true);
     expect(idx.authors.get('KEY_A')).toBe('Ada');
@@ -44,7 +50,12 @@ describe('SearchIndex', () => {
   });
 
   it('filters 10,000 events in under 50 ms', () => {
-    for (const f of [{ text: 'robot' }, { text: 'model-9' }, { platform: 'Tripo', classification: 'client' }, { from: '2026-03-01', to: '2026-06-01', text: 'glb' }]) {
+    for (const f of [
+      { text: 'robot' },
+      { text: 'model-9' },
+      { platform: 'Tripo', classification: 'client' },
+      { from: '2026-03-01', to: '2026-06-01', text: 'glb' }
+    ]) {
       idx.filter(f); // warm
       const t0 = performance.now();
       idx.filter(f);

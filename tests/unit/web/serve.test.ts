@@ -15,7 +15,9 @@ let server: Server;
 let port: number;
 
 /** A raw GET: the path goes out exactly as written (fetch would normalize "../"). */
-function get(p: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function get(
+  p: string
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: p, method: 'GET' }, (res) => {
       let body = '';
@@ -79,7 +81,17 @@ describe('serve.js', () => {
   });
 
   it('never serves files outside the root, dot-files or symlinks out', async () => {
-    for (const p of ['/../serve-outside/secret.txt', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd', '/a/../../etc/passwd', '/.env', '/%2eenv', '/link.txt', '/x%00.html', '/%E0%A4%A']) {
+    for (const p of [
+      '/../serve-outside/secret.txt',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/..%2f..%2fetc%2fpasswd',
+      '/a/../../etc/passwd',
+      '/.env',
+      '/%2eenv',
+      '/link.txt',
+      '/x%00.html',
+      '/%E0%A4%A'
+    ]) {
       const r = await get(p);
       expect(r.status, p).toBe(404);
       expect(r.body, p).not.toContain('SECRET');
@@ -88,7 +100,9 @@ describe('serve.js', () => {
 
   it('refuses other methods', async () => {
     const status = await new Promise<number>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/', method: 'POST' }, (res) => resolve(res.statusCode ?? 0));
+      const req = request({ host: '127.0.0.1', port, path: '/', method: 'POST' }, (res) =>
+        resolve(res.statusCode ?? 0)
+      );
       req.end();
     });
     expect(status).toBe(405);
@@ -98,14 +112,16 @@ describe('serve.js', () => {
     expect(resolveInside('/srv', '/a/b.js')).toBe('/srv/a/b.js');
     expect(resolveInside('/srv', '/a/%2e%2e/%2e%2e/x')).toBeNull();
     expect(cspForHtml('<p>no meta</p>')).toContain("default-src 'self'");
-    expect(cspForHtml(`<meta http-equiv="content-security-policy" content="default-src 'self'; frame-ancestors 'self'">`)).toBe(
-      "default-src 'self'; frame-ancestors 'self'"
-    );
+    expect(
+      cspForHtml(`<meta http-equiv="content-security-policy" content="default-src 'self'; frame-ancestors 'self'">`)
+    ).toBe("default-src 'self'; frame-ancestors 'self'");
   });
 
   it('prints its URL and moves to the next port when the first is taken', async () => {
     const busy = port; // our test server holds it
-    const child = spawn(process.execPath, ['scripts/serve.js', '--dir', dir], { env: { ...process.env, PORT: String(busy) } });
+    const child = spawn(process.execPath, ['scripts/serve.js', '--dir', dir], {
+      env: { ...process.env, PORT: String(busy) }
+    });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let out = '';

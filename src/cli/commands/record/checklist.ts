@@ -37,7 +37,9 @@ export async function recordChecklist(opts: ChecklistOptions, out: Output): Prom
     settingsEnabled: opts.setting?.length ? [...new Set(opts.setting)] : undefined,
     notes: opts.notes
   }) as unknown as ChecklistBody;
-  const unchecked = Object.entries(body.items).filter(([, v]) => !v).map(([k]) => k);
+  const unchecked = Object.entries(body.items)
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
   if (unchecked.length) out.note(`not checked: ${unchecked.join(', ')}`);
   printRecorded(await appendWithSideData(s, 'checklist', body), s.ledger, out);
 }

@@ -18,7 +18,12 @@ export interface SideWrite {
  * Writes the side data, then appends the event. If the append fails (invalid body, no permission), the side
  * data this call wrote is removed again: a refused command leaves the ledger directory as it found it.
  */
-export async function appendWithSideData(s: Session, type: EventType, body: unknown, side: SideWrite[] = []): Promise<LedgerEvent> {
+export async function appendWithSideData(
+  s: Session,
+  type: EventType,
+  body: unknown,
+  side: SideWrite[] = []
+): Promise<LedgerEvent> {
   const written: StorageKey[] = [];
   try {
     for (const w of side) {
@@ -67,13 +72,20 @@ export function latestSnapshots(ledger: Ledger, platform: string): LedgerEvent[]
  * Policy snapshots for a generation or checklist: the ones given with --policy, else the latest of each kind
  * recorded for the platform (and a note saying so).
  */
-export function policySnapshots(ledger: Ledger, given: string[] | undefined, platform: string | undefined, out: Output): string[] {
+export function policySnapshots(
+  ledger: Ledger,
+  given: string[] | undefined,
+  platform: string | undefined,
+  out: Output
+): string[] {
   if (given?.length) return [...new Set(given.map((ref) => resolveEvent(ledger, ref, 'policy-snapshot').id))];
   if (!platform) return [];
   const latest = latestSnapshots(ledger, platform);
   if (latest.length) {
-    out.note(`no --policy given: using the latest policy snapshot${latest.length > 1 ? 's' : ''} for ${platform}: ` +
-      latest.map((e) => `${(e.event.body as { kind: string }).kind} ${e.id.slice(0, 12)}`).join(', '));
+    out.note(
+      `no --policy given: using the latest policy snapshot${latest.length > 1 ? 's' : ''} for ${platform}: ` +
+        latest.map((e) => `${(e.event.body as { kind: string }).kind} ${e.id.slice(0, 12)}`).join(', ')
+    );
   } else {
     out.note(`no policy snapshot recorded for ${platform}: record one with provenance-ledger record policy`);
   }
@@ -86,7 +98,12 @@ export function eventsProducing(ledger: Ledger, hashes: string[]): string[] {
   const ids: string[] = [];
   for (const ev of ledger.events()) {
     const b = ev.event.body as { outputs?: FileRef[]; files?: FileRef[] };
-    const made = ev.event.type === 'export' ? b.files : ev.event.type === 'generation' || ev.event.type === 'derivation' ? b.outputs : undefined;
+    const made =
+      ev.event.type === 'export'
+        ? b.files
+        : ev.event.type === 'generation' || ev.event.type === 'derivation'
+          ? b.outputs
+          : undefined;
     if (made?.some((f) => wanted.has(f.sha256))) ids.push(ev.id);
   }
   return ids;

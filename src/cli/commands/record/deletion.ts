@@ -35,7 +35,9 @@ export async function recordDeletion(opts: DeletionOptions, out: Output): Promis
   const s = await openSession(opts, { write: true });
   const gen = opts.generation ? resolveEvent(s.ledger, opts.generation, 'generation') : undefined;
   if (gen && (gen.event.body as GenerationBody).platform.name !== opts.platform) {
-    out.warn(`generation ${gen.id.slice(0, 12)} was made on ${(gen.event.body as GenerationBody).platform.name}, not ${opts.platform}`);
+    out.warn(
+      `generation ${gen.id.slice(0, 12)} was made on ${(gen.event.body as GenerationBody).platform.name}, not ${opts.platform}`
+    );
   }
   let evidence: DeletionBody['evidence'];
   if (opts.evidence) {

@@ -20,7 +20,10 @@ export async function recordDerivation(opts: DerivationOptions, out: Output): Pr
   const outputs = await hashFiles(opts.output, out);
   let sources = resolveEvents(s.ledger, opts.source);
   if (!opts.source?.length) {
-    sources = eventsProducing(s.ledger, parents.map((f) => f.sha256));
+    sources = eventsProducing(
+      s.ledger,
+      parents.map((f) => f.sha256)
+    );
     if (sources.length) out.note(`sources found by hash: ${sources.map((id) => id.slice(0, 12)).join(', ')}`);
     else out.note('none of the --from files is recorded in this ledger yet');
   }

@@ -34,23 +34,38 @@ export async function recordGeneration(opts: GenerationOptions, out: Output): Pr
   }
   const inputsGiven = (opts.input?.length ?? 0) > 0;
   if (opts.prompt === undefined && opts.promptFile === undefined && !inputsGiven) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, 'a generation needs a prompt (--prompt or --prompt-file) or reference inputs (--input)');
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      'a generation needs a prompt (--prompt or --prompt-file) or reference inputs (--input)'
+    );
   }
   const s = await openSession(opts, { write: true });
   const { ledger } = s;
 
   // Everything that can fail on bad input happens before anything is written.
-  const promptText = opts.promptFile === '-' ? await readStdinText() : opts.promptFile !== undefined ? await readTextFile(opts.promptFile, 'prompt file') : opts.prompt;
+  const promptText =
+    opts.promptFile === '-'
+      ? await readStdinText()
+      : opts.promptFile !== undefined
+        ? await readTextFile(opts.promptFile, 'prompt file')
+        : opts.prompt;
   const inputs = await hashFiles(opts.input ?? [], out, 'reference');
   const outputs = await hashFiles(opts.output, out);
   const checklist = opts.checklist ? resolveEvent(ledger, opts.checklist, 'checklist') : undefined;
   const cl = checklist?.event.body as ChecklistBody | undefined;
   const project = opts.project ?? cl?.project;
   const classification = opts.classification ?? cl?.classification;
-  if (!project) throw new LedgerError(ErrorCode.BAD_INPUT, 'missing --project (or --checklist, whose project is then used)');
-  if (!classification) throw new LedgerError(ErrorCode.BAD_INPUT, 'missing --classification (or --checklist, whose classification is then used)');
+  if (!project)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'missing --project (or --checklist, whose project is then used)');
+  if (!classification)
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      'missing --classification (or --checklist, whose classification is then used)'
+    );
   if (cl && (!opts.project || !opts.classification)) {
-    out.note(`project and classification taken from checklist ${checklist!.id.slice(0, 12)}: ${project} (${classification})`);
+    out.note(
+      `project and classification taken from checklist ${checklist!.id.slice(0, 12)}: ${project} (${classification})`
+    );
   }
   const mode = opts.mode ?? (inputsGiven ? 'image-to-3d' : 'text-to-3d');
   if (!opts.mode) out.note(`no --mode given: recorded as ${mode}`);
@@ -73,8 +88,13 @@ export async function recordGeneration(opts: GenerationOptions, out: Output): Pr
   }) as unknown as GenerationBody;
 
   const vault = new PromptVault(s.storage);
-  const side = committed ? [{ key: ['vault', committed.opening.commitment], write: () => vault.put(committed.opening) }] : [];
+  const side = committed
+    ? [{ key: ['vault', committed.opening.commitment], write: () => vault.put(committed.opening) }]
+    : [];
   const ev = await appendWithSideData(s, 'generation', body, side);
-  if (committed) out.note(`the prompt is kept in this device's vault only; show it with: provenance-ledger reveal ${ev.id.slice(0, 12)}`);
+  if (committed)
+    out.note(
+      `the prompt is kept in this device's vault only; show it with: provenance-ledger reveal ${ev.id.slice(0, 12)}`
+    );
   printRecorded(ev, ledger, out);
 }

@@ -21,8 +21,12 @@ export async function recordHandoff(opts: HandoffOptions, out: Output): Promise<
   const files = await hashFiles(opts.file, out);
   let derivedFrom = resolveEvents(s.ledger, opts.derivedFrom);
   if (!opts.derivedFrom?.length) {
-    derivedFrom = eventsProducing(s.ledger, files.map((f) => f.sha256));
-    if (derivedFrom.length) out.note(`derived from (found by hash): ${derivedFrom.map((id) => id.slice(0, 12)).join(', ')}`);
+    derivedFrom = eventsProducing(
+      s.ledger,
+      files.map((f) => f.sha256)
+    );
+    if (derivedFrom.length)
+      out.note(`derived from (found by hash): ${derivedFrom.map((id) => id.slice(0, 12)).join(', ')}`);
   }
   const body = compact({
     files,

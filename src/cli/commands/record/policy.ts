@@ -37,7 +37,12 @@ export const ANSWER_KEYS = [
   'internalAccess'
 ] as const;
 /** Answered or left out (absent: not answered); older snapshots have none. */
-export const OPTIONAL_ANSWER_KEYS = ['outputsOwned', 'contentLicense', 'trainingDataDisclosed', 'dataProtectionCommitments'] as const;
+export const OPTIONAL_ANSWER_KEYS = [
+  'outputsOwned',
+  'contentLicense',
+  'trainingDataDisclosed',
+  'dataProtectionCommitments'
+] as const;
 
 export async function recordPolicy(opts: PolicyOptions, out: Output): Promise<void> {
   const s = await openSession(opts, { write: true });
@@ -68,7 +73,9 @@ export async function recordPolicy(opts: PolicyOptions, out: Output): Promise<vo
     // A stored text is used only when its bytes still hash to its name (verify reports one that does not).
     let prevBytes = await storage.load(['texts', prevText.sha256]);
     if (prevBytes && prevText.sha256 !== sha256 && (await sha256Hex(prevBytes)) !== prevText.sha256) {
-      out.warn(`the stored text of the previous snapshot (texts/${prevText.sha256}) is damaged: its bytes no longer hash to its name, so it is treated as missing (provenance-ledger verify reports it)`);
+      out.warn(
+        `the stored text of the previous snapshot (texts/${prevText.sha256}) is damaged: its bytes no longer hash to its name, so it is treated as missing (provenance-ledger verify reports it)`
+      );
       prevBytes = undefined;
     }
     if (prevText.sha256 === sha256) {
@@ -81,7 +88,10 @@ export async function recordPolicy(opts: PolicyOptions, out: Output): Promise<vo
     }
     if (opts.summary) changes = { ...changes, summary: opts.summary };
   } else if (opts.summary) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `--summary describes changes since a previous snapshot, and ${opts.platform} has no ${opts.kind} snapshot yet`);
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `--summary describes changes since a previous snapshot, and ${opts.platform} has no ${opts.kind} snapshot yet`
+    );
   }
 
   const body = compact({
@@ -122,7 +132,10 @@ async function readAnswers(file: string): Promise<Record<string, unknown>> {
     throw new LedgerError(ErrorCode.BAD_INPUT, `answers file ${file} is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `answers file ${file} must hold a JSON object with the keys ${ANSWER_KEYS.join(', ')}`);
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `answers file ${file} must hold a JSON object with the keys ${ANSWER_KEYS.join(', ')}`
+    );
   }
   const given = value as Record<string, unknown>;
   const known: readonly string[] = [...ANSWER_KEYS, ...OPTIONAL_ANSWER_KEYS];

@@ -4,7 +4,6 @@ import type { GitBinding } from './binding.ts';
 import type { GitJournal } from './journal.ts';
 import { fetchAndAccept, NeedGenesis } from './fetch.ts';
 
-
 /**
  * Rebuilds a ledger from a remote alone: its root commit must be a valid genesis, which founds the ledger in
  * `storage` (empty); every other commit is checked as a pull checks it. The caller removes what it created
@@ -21,20 +20,28 @@ export async function clone(
   const { GitJournal } = await import('./journal.ts');
   const { Ledger } = await import('../../core/ledger.ts');
   const { DocStore } = await import('../../core/docstore.ts');
-  if (await Ledger.exists(storage)) throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'a ledger already exists here: clone into an empty directory');
+  if (await Ledger.exists(storage))
+    throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'a ledger already exists here: clone into an empty directory');
   await GitJournal.init(binding);
   let journal: GitJournal | undefined;
   const { sealedFetch } = await import('./sealed.ts');
-  const { remote, kind } = await fetchAndAccept(binding, url, async (genesis) => {
-    if (journal) return journal;
-    if (!genesis) throw new NeedGenesis();
-    const { store } = await DocStore.load(storage);
-    await store.commit([[genesis.id, genesis.json]], genesis.id);
-    const ledger = await Ledger.open({ storage, signer });
-    journal = await GitJournal.attach(binding, ledger);
-    return journal;
-  }, await sealedFetch(undefined, keys ?? []));
+  const { remote, kind } = await fetchAndAccept(
+    binding,
+    url,
+    async (genesis) => {
+      if (journal) return journal;
+      if (!genesis) throw new NeedGenesis();
+      const { store } = await DocStore.load(storage);
+      await store.commit([[genesis.id, genesis.json]], genesis.id);
+      const ledger = await Ledger.open({ storage, signer });
+      journal = await GitJournal.attach(binding, ledger);
+      return journal;
+    },
+    await sealedFetch(undefined, keys ?? [])
+  );
   if (!journal) throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} is empty: there is no ledger to clone`);
-  await journal.recordRemote('pull', { url, main: remote.get('main'), count: journal.ledger.size, sealed: kind === 'sealed' }).catch(() => undefined);
+  await journal
+    .recordRemote('pull', { url, main: remote.get('main'), count: journal.ledger.size, sealed: kind === 'sealed' })
+    .catch(() => undefined);
   return journal;
 }

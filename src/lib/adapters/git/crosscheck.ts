@@ -26,10 +26,14 @@ import { ObjectReader } from './store-read.ts';
 export const JOURNAL_ADVICE: Partial<Record<string, string>> = {
   [ErrorCode.JOURNAL_CORRUPT]:
     'The journal is derived from the ledger: delete DIR/journal.git and run any write command, `provenance-ledger journal repair`, or pull from a remote that holds it, to write it again.',
-  [ErrorCode.JOURNAL_MISSING]: 'Run `provenance-ledger journal repair` (or any write command) to write the missing commits from the ledger.',
-  [ErrorCode.JOURNAL_MISMATCH]: 'The journal holds commits its events do not determine: delete DIR/journal.git and run `provenance-ledger journal repair` to write it again from the ledger.',
-  [ErrorCode.EVENT_NOT_IN_DOCUMENT]: 'The document lost events the journal holds: run `provenance-ledger recover` to restore them (no write proceeds until then).',
-  [ErrorCode.JOURNAL_EXTRA]: 'The journal holds commits the ledger does not: delete DIR/journal.git and run `provenance-ledger journal repair` to write it again from the ledger.'
+  [ErrorCode.JOURNAL_MISSING]:
+    'Run `provenance-ledger journal repair` (or any write command) to write the missing commits from the ledger.',
+  [ErrorCode.JOURNAL_MISMATCH]:
+    'The journal holds commits its events do not determine: delete DIR/journal.git and run `provenance-ledger journal repair` to write it again from the ledger.',
+  [ErrorCode.EVENT_NOT_IN_DOCUMENT]:
+    'The document lost events the journal holds: run `provenance-ledger recover` to restore them (no write proceeds until then).',
+  [ErrorCode.JOURNAL_EXTRA]:
+    'The journal holds commits the ledger does not: delete DIR/journal.git and run `provenance-ledger journal repair` to write it again from the ledger.'
 };
 
 export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<Problem[]> {
@@ -38,12 +42,23 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
   const damaged = new Set<string>();
   for (const p of await store.check()) {
     if (p.oid) damaged.add(p.oid);
-    problems.push({ code: ErrorCode.JOURNAL_CORRUPT, message: p.message, location: p.oid ? `journal object ${p.oid}` : `journal file ${p.file}` });
+    problems.push({
+      code: ErrorCode.JOURNAL_CORRUPT,
+      message: p.message,
+      location: p.oid ? `journal object ${p.oid}` : `journal file ${p.file}`
+    });
   }
   // Every commit id built here from the events and their signatures, never from the commit-id hints
   // (core/journal/signatures.ts) that the ledger's commitOf may answer from.
   await JournalCommits.ready();
-  const commits = new JournalCommits({ event: (id) => ledger.get(id), signature: (id) => ledger.journalSignature(id), envelope: (id) => ledger.envelopeJson(id) }, { hints: false });
+  const commits = new JournalCommits(
+    {
+      event: (id) => ledger.get(id),
+      signature: (id) => ledger.journalSignature(id),
+      envelope: (id) => ledger.envelopeJson(id)
+    },
+    { hints: false }
+  );
   const expected = new Map<string, string>(); // commit -> event
   const commitOf = new Map<string, string>(); // event -> commit
   for (const ev of ledger.events()) {
@@ -64,7 +79,11 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
   /** A missing tree or event blob of a commit (a write cut short): the journal is written again from the ledger. */
   const incomplete = async (oid: string, treeOid: string): Promise<Problem[]> => {
     const lacks = (what: string, missing: string): Problem[] => [
-      { code: ErrorCode.JOURNAL_CORRUPT, message: `journal commit ${oid} names ${what}, which is not stored`, location: `journal object ${missing}` }
+      {
+        code: ErrorCode.JOURNAL_CORRUPT,
+        message: `journal commit ${oid} names ${what}, which is not stored`,
+        location: `journal object ${missing}`
+      }
     ];
     if (damaged.has(treeOid)) return [];
     if (!(await store.has(treeOid))) return lacks(`tree ${treeOid}`, treeOid);
@@ -74,7 +93,8 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
     } catch {
       return []; // a damaged tree is reported by check() above
     }
-    for (const e of entries) if (!damaged.has(e.oid) && !(await store.has(e.oid))) return lacks(`${e.name} (blob ${e.oid})`, e.oid);
+    for (const e of entries)
+      if (!damaged.has(e.oid) && !(await store.has(e.oid))) return lacks(`${e.name} (blob ${e.oid})`, e.oid);
     return [];
   };
   while (stack.length) {
@@ -96,7 +116,12 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
       for (const o of built ? [built.tree, built.blob] : []) {
         if (damaged.has(o.oid) || (await store.has(o.oid))) continue;
         const what = o === built!.tree ? `tree ${o.oid}` : `${EVENT_FILE} (blob ${o.oid})`;
-        problems.push({ code: ErrorCode.JOURNAL_CORRUPT, message: `journal commit ${oid} names ${what}, which is not stored`, location: `journal object ${o.oid}`, eventId: right });
+        problems.push({
+          code: ErrorCode.JOURNAL_CORRUPT,
+          message: `journal commit ${oid} names ${what}, which is not stored`,
+          location: `journal object ${o.oid}`,
+          eventId: right
+        });
         break;
       }
       continue;
@@ -107,7 +132,12 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
       if (o.type !== 'commit') throw new Error(`it is a ${o.type}`);
       commit = parseCommit(o.content);
     } catch (e) {
-      if (!damaged.has(oid)) problems.push({ code: ErrorCode.JOURNAL_EXTRA, message: `commit ${oid} in the journal cannot be read: ${(e as Error).message}`, location: `journal commit ${oid}` });
+      if (!damaged.has(oid))
+        problems.push({
+          code: ErrorCode.JOURNAL_EXTRA,
+          message: `commit ${oid} in the journal cannot be read: ${(e as Error).message}`,
+          location: `journal commit ${oid}`
+        });
       const ev = expected.get(oid);
       if (ev) reached.add(ev); // reported as damaged (or unreadable) above, not again as missing
       continue;
@@ -131,16 +161,37 @@ export async function crossCheck(binding: GitBinding, ledger: Ledger): Promise<P
       id = undefined;
     }
     if (id && ledger.get(id)) {
-      problems.push({ code: ErrorCode.JOURNAL_MISMATCH, message: `journal commit ${oid} differs from the commit its event determines (${commitOf.get(id) ?? 'none: the event has no journal signature'})`, eventId: id, location: `journal commit ${oid}` });
+      problems.push({
+        code: ErrorCode.JOURNAL_MISMATCH,
+        message: `journal commit ${oid} differs from the commit its event determines (${commitOf.get(id) ?? 'none: the event has no journal signature'})`,
+        eventId: id,
+        location: `journal commit ${oid}`
+      });
     } else if (id && json && (await checkEntries([[id, json]], ledger.id)).problems.length === 0) {
       // A valid event of this ledger that the document lacks: the document lost it, the journal did not.
-      problems.push({ code: ErrorCode.EVENT_NOT_IN_DOCUMENT, message: `event ${id} is in the journal (commit ${oid}) but not in the document: run \`provenance-ledger recover\` to restore it`, eventId: id, location: `journal commit ${oid}` });
+      problems.push({
+        code: ErrorCode.EVENT_NOT_IN_DOCUMENT,
+        message: `event ${id} is in the journal (commit ${oid}) but not in the document: run \`provenance-ledger recover\` to restore it`,
+        eventId: id,
+        location: `journal commit ${oid}`
+      });
     } else {
-      problems.push({ code: ErrorCode.JOURNAL_EXTRA, message: `journal commit ${oid} holds ${id ? `event ${id}, which the ledger does not hold` : 'no valid event'}`, eventId: id, location: `journal commit ${oid}` });
+      problems.push({
+        code: ErrorCode.JOURNAL_EXTRA,
+        message: `journal commit ${oid} holds ${id ? `event ${id}, which the ledger does not hold` : 'no valid event'}`,
+        eventId: id,
+        location: `journal commit ${oid}`
+      });
     }
   }
   for (const [oid, id] of expected) {
-    if (!reached.has(id)) problems.push({ code: ErrorCode.JOURNAL_MISSING, message: `the journal lacks commit ${oid} of this event`, eventId: id, location: `event ${id}` });
+    if (!reached.has(id))
+      problems.push({
+        code: ErrorCode.JOURNAL_MISSING,
+        message: `the journal lacks commit ${oid} of this event`,
+        eventId: id,
+        location: `event ${id}`
+      });
   }
   return problems;
 }

@@ -76,7 +76,8 @@ export class EventMap {
     if (fresh.length) await m.#persist(fresh);
     // Journals written before kept a `ledger-map/` directory: it is removed.
     const old = `${gitdir}/ledger-map`;
-    for (const f of await fs.promises.readdir(old).catch(() => [] as string[])) await fs.promises.unlink(`${old}/${f}`).catch(() => undefined);
+    for (const f of await fs.promises.readdir(old).catch(() => [] as string[]))
+      await fs.promises.unlink(`${old}/${f}`).catch(() => undefined);
     await fs.promises.rmdir(old).catch(() => undefined);
     return m;
   }
@@ -130,7 +131,11 @@ async function writeAtomic(binding: GitBinding, path: string, text: string): Pro
 }
 
 /** The entries of one hint file, or undefined when it is damaged or belongs to another ledger. */
-async function readHintFile(binding: GitBinding, path: string, ledgerId: string): Promise<Array<{ id: string; sig: string; oid: string }> | undefined> {
+async function readHintFile(
+  binding: GitBinding,
+  path: string,
+  ledgerId: string
+): Promise<Array<{ id: string; sig: string; oid: string }> | undefined> {
   let text: string;
   try {
     const b = await binding.fs.promises.readFile(path);

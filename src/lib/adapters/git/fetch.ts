@@ -49,7 +49,14 @@ export interface PullResult {
 /** Fetches from `url` and accepts what is new, or refuses it all. */
 export async function pull(journal: GitJournal, url: string, sealed?: SealedFetch): Promise<PullResult> {
   const r = await fetchAndAccept(journal.binding, url, async () => journal, sealed);
-  await journal.recordRemote('pull', { url, main: r.remote.get('main'), count: r.received, ...(r.kind === 'empty' ? {} : { sealed: r.kind === 'sealed' }) }).catch(() => undefined);
+  await journal
+    .recordRemote('pull', {
+      url,
+      main: r.remote.get('main'),
+      count: r.received,
+      ...(r.kind === 'empty' ? {} : { sealed: r.kind === 'sealed' })
+    })
+    .catch(() => undefined);
   return r;
 }
 
@@ -58,7 +65,13 @@ async function haves(journal: GitJournal | undefined, name: string): Promise<str
   if (!journal) return [];
   const out = new Set<string>((await listRefs(journal.binding, `refs/remotes/${name}`)).values());
   const events = journal.ledger.events();
-  for (const id of [...journal.ledger.heads(), ...events.slice(-64).map((e) => e.id).reverse()]) {
+  for (const id of [
+    ...journal.ledger.heads(),
+    ...events
+      .slice(-64)
+      .map((e) => e.id)
+      .reverse()
+  ]) {
     const oid = journal.commitOf(id);
     if (oid) out.add(oid);
   }
@@ -66,7 +79,14 @@ async function haves(journal: GitJournal | undefined, name: string): Promise<str
 }
 
 /** One upload-pack exchange: the pack holding `wants` and what they need beyond `haves`. */
-async function uploadPack(binding: GitBinding, url: string, wants: string[], have: string[], caps: Set<string>, state: ExchangeState): Promise<Uint8Array> {
+async function uploadPack(
+  binding: GitBinding,
+  url: string,
+  wants: string[],
+  have: string[],
+  caps: Set<string>,
+  state: ExchangeState
+): Promise<Uint8Array> {
   const asked = ['ofs-delta', 'no-progress'].filter((c) => caps.has(c));
   const lines = [
     pkt(`want ${wants[0]} ${[...asked, 'agent=provenance-ledger'].join(' ')}\n`),
@@ -81,19 +101,30 @@ async function uploadPack(binding: GitBinding, url: string, wants: string[], hav
     body.set(l, at);
     at += l.length;
   }
-  const res = await exchange(binding, url, {
-    method: 'POST',
-    path: '/git-upload-pack',
-    headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result' },
-    body
-  }, state);
+  const res = await exchange(
+    binding,
+    url,
+    {
+      method: 'POST',
+      path: '/git-upload-pack',
+      headers: {
+        'content-type': 'application/x-git-upload-pack-request',
+        accept: 'application/x-git-upload-pack-result'
+      },
+      body
+    },
+    state
+  );
   const dec = new TextDecoder();
   let i = 0;
   while (i + 4 <= res.length) {
     if (res[i] === 0x50 && res[i + 1] === 0x41 && res[i + 2] === 0x43 && res[i + 3] === 0x4b) return res.subarray(i);
     const n = parseInt(dec.decode(res.subarray(i, i + 4)), 16);
     if (!/^[0-9a-f]{4}$/.test(dec.decode(res.subarray(i, i + 4))) || (n > 0 && n < 4) || i + n > res.length) {
-      throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent a damaged answer: neither an acknowledgement nor a pack at byte ${i} (the pack's signature is damaged, or it is not Git); nothing was accepted`);
+      throw new LedgerError(
+        ErrorCode.COMMIT_REFUSED,
+        `${url} sent a damaged answer: neither an acknowledgement nor a pack at byte ${i} (the pack's signature is damaged, or it is not Git); nothing was accepted`
+      );
     }
     if (n === 0) {
       i += 4;
@@ -101,7 +132,8 @@ async function uploadPack(binding: GitBinding, url: string, wants: string[], hav
     }
     const line = dec.decode(res.subarray(i + 4, i + n)).trim();
     i += n;
-    if (line.startsWith('ERR ')) throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} refused the fetch: ${line.slice(4)}`);
+    if (line.startsWith('ERR '))
+      throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} refused the fetch: ${line.slice(4)}`);
   }
   throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} answered the fetch without a pack`);
 }
@@ -144,8 +176,13 @@ export async function fetchAndAccept(
     try {
       parsed = await parsePack(packBytes, { zlib: binding.zlib });
     } catch (e) {
-      const where = e instanceof PackError && e.offset !== undefined ? ` (the object at byte ${e.offset} of the pack)` : '';
-      throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent a damaged pack${where}: ${(e as Error).message}; nothing was accepted`, { cause: e });
+      const where =
+        e instanceof PackError && e.offset !== undefined ? ` (the object at byte ${e.offset} of the pack)` : '';
+      throw new LedgerError(
+        ErrorCode.COMMIT_REFUSED,
+        `${url} sent a damaged pack${where}: ${(e as Error).message}; nothing was accepted`,
+        { cause: e }
+      );
     }
   }
   if (remote.size === 0) {
@@ -155,11 +192,16 @@ export async function fetchAndAccept(
   // A sealed journal (sealed.ts) is opened into the readable commits it stands for, which are checked below as any.
   const main = remote.get('main')!;
   const mainObject = parsed?.objects.get(main);
-  const isSealed = sealed?.eventOf(main) !== undefined || (!journal?.eventOf(main) && mainObject?.type === 'commit' && sealedShape(mainObject.content));
+  const isSealed =
+    sealed?.eventOf(main) !== undefined ||
+    (!journal?.eventOf(main) && mainObject?.type === 'commit' && sealedShape(mainObject.content));
   const actual = remote;
   if (isSealed) {
     if (!sealed) {
-      throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `${url} holds a sealed journal: it is read and written with the team keys (push without --plain; pull and clone with the keys); nothing was accepted`);
+      throw new LedgerError(
+        ErrorCode.SEALED_KEY_MISSING,
+        `${url} holds a sealed journal: it is read and written with the team keys (push without --plain; pull and clone with the keys); nothing was accepted`
+      );
     }
     ({ remote, parsed } = await sealed.translate(url, remote, parsed, journal));
   }
@@ -169,7 +211,10 @@ export async function fetchAndAccept(
   journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
   // Each event with its journal signature (<id>.git): the ledger checks them (see the file comment) and stores both.
   const { accepted, problems } = await journal.ledger.receive(
-    result.accepted.flatMap((c): Array<[string, string]> => [[c.eventId, c.json], [sigKey(c.eventId), encodeSig(c.signature)]]),
+    result.accepted.flatMap((c): Array<[string, string]> => [
+      [c.eventId, c.json],
+      [sigKey(c.eventId), encodeSig(c.signature)]
+    ]),
     { allOrNothing: true }
   );
   // Only now, after the ledger's checks, does the pack leave memory: it holds the accepted events' commits (which
@@ -200,7 +245,10 @@ async function storeObjects(binding: GitBinding, objects: ParsedPack['entries'])
   const { buildPack } = await import('./pack.ts');
   const { webZlib } = await import('./objects.ts');
   const { mkdirs } = await import('./refs.ts');
-  const { pack, idx, sha } = await buildPack(objects as Array<import('../../core/journal/objects.ts').GitObject>, binding.zlib?.deflate ?? webZlib.deflate);
+  const { pack, idx, sha } = await buildPack(
+    objects as Array<import('../../core/journal/objects.ts').GitObject>,
+    binding.zlib?.deflate ?? webZlib.deflate
+  );
   await mkdirs(binding.fs, `${binding.gitdir}/objects/pack`);
   await binding.fs.promises.writeFile(`${binding.gitdir}/objects/pack/pack-${sha}.pack`, pack);
   await binding.fs.promises.writeFile(`${binding.gitdir}/objects/pack/pack-${sha}.idx`, idx);
@@ -235,7 +283,9 @@ async function collectAndCheck(
   };
   const known = (oid: string) => journal?.eventOf(oid) !== undefined;
   const refuse = (oid: string, why: string) =>
-    new LedgerError(ErrorCode.COMMIT_REFUSED, `${url}: commit ${oid} is refused: ${why}; nothing was accepted`, { detail: { commit: oid } });
+    new LedgerError(ErrorCode.COMMIT_REFUSED, `${url}: commit ${oid} is refused: ${why}; nothing was accepted`, {
+      detail: { commit: oid }
+    });
   // Walk back from the remote's refs to the commits we hold.
   const incoming = new Map<string, IncomingCommit>();
   const stack = [...remote.values()].filter((o) => !known(o));
@@ -277,12 +327,17 @@ async function collectAndCheck(
   const cloning = !journal;
   if (!journal) {
     const roots = [...incoming.values()].filter((c) => c.commit.parents.length === 0);
-    if (roots.length !== 1) throw new LedgerError(ErrorCode.GENESIS, `${url}: the journal has ${roots.length} root commits, a ledger has exactly one (its genesis)`);
+    if (roots.length !== 1)
+      throw new LedgerError(
+        ErrorCode.GENESIS,
+        `${url}: the journal has ${roots.length} root commits, a ledger has exactly one (its genesis)`
+      );
     const genesisJson = roots[0].json;
     const { checkEntries } = await import('../../core/verify.ts');
     const id = await genesisIdOf(genesisJson);
     const { events, problems } = await checkEntries([[id, genesisJson]]);
-    if (problems.length || events.size !== 1) throw refuse(roots[0].oid, `its genesis event is invalid: ${problems.map((p) => p.message).join('; ')}`);
+    if (problems.length || events.size !== 1)
+      throw refuse(roots[0].oid, `its genesis event is invalid: ${problems.map((p) => p.message).join('; ')}`);
     journal = await open({ id, json: genesisJson });
   }
 
@@ -308,7 +363,10 @@ async function collectAndCheck(
   const verified = new Set<string>(result.objects);
   for (const oid of parsed?.objects.keys() ?? []) {
     if (!verified.has(oid) && !journal.eventOf(oid) && !(await journal.hasLocalObject(oid))) {
-      throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
+      throw new LedgerError(
+        ErrorCode.COMMIT_REFUSED,
+        `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`
+      );
     }
   }
   return { journal, result };

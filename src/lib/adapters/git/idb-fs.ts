@@ -155,10 +155,19 @@ export async function idbFs(dbName = 'provenance-ledger-git'): Promise<GitFs & {
 }
 
 /** The journal's binding in the browser: IndexedDB, isomorphic-git's fetch-based HTTP client, pako's zlib. */
-export async function browserBinding(opts: {
-  dbName?: string;
-  credentials?: (url: string) => Promise<Credentials | undefined>;
-  corsProxy?: string;
-} = {}): Promise<GitBinding> {
-  return { fs: await idbFs(opts.dbName), gitdir: '/journal.git', http, credentials: opts.credentials, corsProxy: opts.corsProxy, zlib: pakoZlib };
+export async function browserBinding(
+  opts: {
+    dbName?: string;
+    credentials?: (url: string) => Promise<Credentials | undefined>;
+    corsProxy?: string;
+  } = {}
+): Promise<GitBinding> {
+  return {
+    fs: await idbFs(opts.dbName),
+    gitdir: '/journal.git',
+    http,
+    credentials: opts.credentials,
+    corsProxy: opts.corsProxy,
+    zlib: pakoZlib
+  };
 }

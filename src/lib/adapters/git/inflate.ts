@@ -42,9 +42,14 @@ export class PackInflater {
       try {
         r = this.#prefix(input.subarray(offset), size + 1);
       } catch (e) {
-        throw new TypeError(`zlib data at pack offset ${offset} is corrupt or truncated (${(e as Error).message})`, { cause: e });
+        throw new TypeError(`zlib data at pack offset ${offset} is corrupt or truncated (${(e as Error).message})`, {
+          cause: e
+        });
       }
-      if (r.data.length !== size) throw new TypeError(`the object at pack offset ${offset} inflates to ${r.data.length} bytes, its header says ${size}`);
+      if (r.data.length !== size)
+        throw new TypeError(
+          `the object at pack offset ${offset} inflates to ${r.data.length} bytes, its header says ${size}`
+        );
       return { data: r.data, end: offset + r.consumed };
     }
     const s = this.#strm;
@@ -57,8 +62,12 @@ export class PackInflater {
     s.next_out = 0;
     s.avail_out = out.length;
     const status = zinflate.inflate(s, Z_FINISH);
-    if (status !== Z_STREAM_END) throw new TypeError(`zlib data at pack offset ${offset} is corrupt or truncated${s.msg ? ` (${s.msg})` : ''}`);
-    if (s.next_out !== size) throw new TypeError(`the object at pack offset ${offset} inflates to ${s.next_out} bytes, its header says ${size}`);
+    if (status !== Z_STREAM_END)
+      throw new TypeError(`zlib data at pack offset ${offset} is corrupt or truncated${s.msg ? ` (${s.msg})` : ''}`);
+    if (s.next_out !== size)
+      throw new TypeError(
+        `the object at pack offset ${offset} inflates to ${s.next_out} bytes, its header says ${size}`
+      );
     const end = s.next_in;
     s.input = null;
     s.output = null;

@@ -127,9 +127,13 @@ export class GitJournal {
     });
     // Enqueued at once, so that writes of events observed meanwhile come after the catch-up (a commit is
     // never written before its parents).
-    const caughtUp = Promise.all([opening, j.catchUp(), j.#enqueue(async () => {
-      if (j.#objects.wantsRepack) await j.#repack();
-    })]);
+    const caughtUp = Promise.all([
+      opening,
+      j.catchUp(),
+      j.#enqueue(async () => {
+        if (j.#objects.wantsRepack) await j.#repack();
+      })
+    ]);
     if (j.#background) {
       caughtUp.catch(() => undefined); // kept in lastError; retried by the next catchUp
       return j;
@@ -155,9 +159,23 @@ export class GitJournal {
     const { fs, gitdir } = binding;
     const rename = (fs.promises as { rename?: (a: string, b: string) => Promise<void> }).rename;
     const cut = gitdir.lastIndexOf('/');
-    if (!rename || cut <= 0 || (await fs.promises.stat(`${gitdir}/HEAD`).then(() => true, () => false))) return;
+    if (
+      !rename ||
+      cut <= 0 ||
+      (await fs.promises.stat(`${gitdir}/HEAD`).then(
+        () => true,
+        () => false
+      ))
+    )
+      return;
     // A journal.git folder without HEAD (an older writer's creation cut short) is completed in place.
-    if (await fs.promises.stat(gitdir).then(() => true, () => false)) return;
+    if (
+      await fs.promises.stat(gitdir).then(
+        () => true,
+        () => false
+      )
+    )
+      return;
     const parent = gitdir.slice(0, cut);
     const name = gitdir.slice(cut + 1);
     for (const f of await fs.promises.readdir(parent).catch(() => [] as string[])) {
@@ -169,7 +187,12 @@ export class GitJournal {
     const built = await GitJournal.attach(aside, ledger, { inPlace: true });
     built.detach();
     await rename.call(fs.promises, aside.gitdir, gitdir);
-    if (!(await fs.promises.stat(hintsDir(binding)).then(() => true, () => false))) {
+    if (
+      !(await fs.promises.stat(hintsDir(binding)).then(
+        () => true,
+        () => false
+      ))
+    ) {
       await rename.call(fs.promises, hintsDir(aside), hintsDir(binding)).catch(() => undefined);
     }
     await removeTree(fs, root);
@@ -213,12 +236,20 @@ export class GitJournal {
       pending: Math.max(0, this.ledger.size - (this.#map?.byEvent.size ?? 0) - this.missing.size),
       lastPush: remotes.push,
       lastPull: remotes.pull,
-      remotes: Object.entries(remotes.kinds ?? {}).map(([url, k]) => ({ url, sealed: k.sealed === true, at: String(k.at) })),
+      remotes: Object.entries(remotes.kinds ?? {}).map(([url, k]) => ({
+        url,
+        sealed: k.sealed === true,
+        at: String(k.at)
+      })),
       ...(err ? { lastError: err instanceof Error ? err.message : String(err) } : {})
     };
   }
 
-  async #remotes(): Promise<{ push?: RemoteRecord; pull?: RemoteRecord; kinds?: Record<string, { sealed?: boolean; at?: string }> }> {
+  async #remotes(): Promise<{
+    push?: RemoteRecord;
+    pull?: RemoteRecord;
+    kinds?: Record<string, { sealed?: boolean; at?: string }>;
+  }> {
     try {
       const b = await this.binding.fs.promises.readFile(`${this.binding.gitdir}/${REMOTES_FILE}`);
       const v = JSON.parse(typeof b === 'string' ? b : new TextDecoder().decode(b));
@@ -234,8 +265,12 @@ export class GitJournal {
     const url = r.url.replace(/\/\/[^@/]*@/, '//');
     const at = new Date().toISOString();
     all[kind] = { ...r, url, at };
-    if (r.sealed !== undefined) all.kinds = { ...(typeof all.kinds === 'object' && all.kinds ? all.kinds : {}), [url]: { sealed: r.sealed, at } };
-    await this.binding.fs.promises.writeFile(`${this.binding.gitdir}/${REMOTES_FILE}`, new TextEncoder().encode(JSON.stringify(all) + '\n'));
+    if (r.sealed !== undefined)
+      all.kinds = { ...(typeof all.kinds === 'object' && all.kinds ? all.kinds : {}), [url]: { sealed: r.sealed, at } };
+    await this.binding.fs.promises.writeFile(
+      `${this.binding.gitdir}/${REMOTES_FILE}`,
+      new TextEncoder().encode(JSON.stringify(all) + '\n')
+    );
   }
 
   detach(): void {
@@ -264,7 +299,10 @@ export class GitJournal {
   nameFor(ev: LedgerEvent): string {
     if (this.ledger.get(ev.id)) return this.ledger.journalAuthorName(ev.id) ?? '';
     this.#incoming.set(ev.id, ev);
-    this.#incomingNames ??= new JournalCommits({ event: (id) => this.ledger.get(id) ?? this.#incoming.get(id), signature: () => undefined });
+    this.#incomingNames ??= new JournalCommits({
+      event: (id) => this.ledger.get(id) ?? this.#incoming.get(id),
+      signature: () => undefined
+    });
     return this.#incomingNames.nameFor(ev.id) ?? '';
   }
   #incoming = new Map<string, LedgerEvent>();
@@ -290,7 +328,8 @@ export class GitJournal {
       const lacking = topoOrder(all).filter((id) => !this.#map.byEvent.has(id));
       // In batches, parents first: each batch is stored (a pack, its commit ids, the refs) before the next, so
       // a catch-up cut short (a page reload, a killed process) keeps what it wrote.
-      for (let i = 0; i < lacking.length; i += CATCH_UP_BATCH) await this.#write(lacking.slice(i, i + CATCH_UP_BATCH).map((id) => all.get(id)!));
+      for (let i = 0; i < lacking.length; i += CATCH_UP_BATCH)
+        await this.#write(lacking.slice(i, i + CATCH_UP_BATCH).map((id) => all.get(id)!));
       if (!lacking.length) await this.updateRefs();
       this.#lastError = undefined;
       return [...this.missing];
@@ -361,7 +400,8 @@ export class GitJournal {
     for (const id of topoOrder(all)) {
       if (!this.#map.byEvent.has(id)) continue;
       const c = await this.ledger.journalCommit(id);
-      if (!c || c.commit.oid !== this.#map.byEvent.get(id)) throw new Error(`the journal's commit of event ${id} cannot be rebuilt from the document: not repacking`);
+      if (!c || c.commit.oid !== this.#map.byEvent.get(id))
+        throw new Error(`the journal's commit of event ${id} cannot be rebuilt from the document: not repacking`);
       objects.push(c.blob, c.tree, c.commit);
     }
     if (objects.length) await this.#objects.repack(objects);
@@ -374,7 +414,8 @@ export class GitJournal {
   async updateRefs(base?: string): Promise<{ main?: string; concurrent: string[] }> {
     const current = await this.resolve(MAIN);
     const existing = await listRefs(this.binding, 'refs/heads/concurrent');
-    if (!(await this.#mayMoveRefs([current, ...existing.values()]))) return { main: current, concurrent: [...existing.keys()] };
+    if (!(await this.#mayMoveRefs([current, ...existing.values()])))
+      return { main: current, concurrent: [...existing.keys()] };
     const heads = this.#heads();
     base ??= current;
     const baseEvent = base ? this.#map.byCommit.get(base) : undefined;
@@ -441,7 +482,11 @@ export class GitJournal {
       if (!this.#map.byEvent.has(ev.id)) continue;
       for (const p of ev.event.parents) covered.add(p);
     }
-    return this.ledger.events().filter((e) => this.#map.byEvent.has(e.id) && !covered.has(e.id)).map((e) => e.id).sort();
+    return this.ledger
+      .events()
+      .filter((e) => this.#map.byEvent.has(e.id) && !covered.has(e.id))
+      .map((e) => e.id)
+      .sort();
   }
 
   /** True when event `a` is `b` or one of its ancestors (in the ledger). */
@@ -491,7 +536,8 @@ export class GitJournal {
 function damagedJournal(e: unknown, gitdir: string): unknown {
   if (e instanceof LedgerError) return e;
   const errno = (e as { code?: unknown })?.code;
-  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno) && !['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno)) return e;
+  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno) && !['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno))
+    return e;
   return new LedgerError(
     ErrorCode.JOURNAL_CORRUPT,
     `the Git journal (${gitdir}) is damaged and cannot be written (${(e as Error)?.message ?? String(e)}): nothing was recorded or sent; \`provenance-ledger journal repair\` writes it again from the ledger (keeping the damaged one aside), \`provenance-ledger verify\` lists what is wrong`,

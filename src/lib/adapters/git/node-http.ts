@@ -49,14 +49,22 @@ async function bodyBytes(body: NodeHttpRequest['body']): Promise<Buffer | undefi
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const parts: Uint8Array[] = [];
   for await (const c of body as AsyncIterable<Uint8Array>) parts.push(c);
-  return parts.length === 1 ? Buffer.from(parts[0].buffer, parts[0].byteOffset, parts[0].byteLength) : Buffer.concat(parts);
+  return parts.length === 1
+    ? Buffer.from(parts[0].buffer, parts[0].byteOffset, parts[0].byteLength)
+    : Buffer.concat(parts);
 }
 
 interface Sent {
   res: http.IncomingMessage;
 }
 
-function once(url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, fresh: boolean): Promise<Sent> {
+function once(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  fresh: boolean
+): Promise<Sent> {
   const mod = url.protocol === 'https:' ? https : http;
   const agent = agents[url.protocol as 'http:' | 'https:'];
   if (!agent) return Promise.reject(new TypeError(`unsupported protocol ${url.protocol}`));
@@ -107,8 +115,16 @@ export const nodeHttp: GitHttp & { request(req: NodeHttpRequest): Promise<NodeHt
         continue;
       }
       const flat: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
-      return { url: url.toString(), method, statusCode: status, statusMessage: res.statusMessage ?? '', headers: flat, body: res as AsyncIterable<Uint8Array> };
+      for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+      return {
+        url: url.toString(),
+        method,
+        statusCode: status,
+        statusMessage: res.statusMessage ?? '',
+        headers: flat,
+        body: res as AsyncIterable<Uint8Array>
+      };
     }
   }
 };

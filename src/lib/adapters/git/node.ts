@@ -34,8 +34,14 @@ export function nodeBinding(dir: string, prompt?: (url: string) => Promise<Crede
       deflate: (b) => zlib.deflateSync(b),
       inflate: (b) => zlib.inflateSync(b),
       inflatePrefix: (b, max) => {
-        const r = zlib.inflateSync(b, { info: true, maxOutputLength: Math.max(1, max) }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-        return { data: new Uint8Array(r.buffer.buffer, r.buffer.byteOffset, r.buffer.length), consumed: r.engine.bytesWritten };
+        const r = zlib.inflateSync(b, { info: true, maxOutputLength: Math.max(1, max) }) as unknown as {
+          buffer: Buffer;
+          engine: { bytesWritten: number };
+        };
+        return {
+          data: new Uint8Array(r.buffer.buffer, r.buffer.byteOffset, r.buffer.length),
+          consumed: r.engine.bytesWritten
+        };
       }
     },
     credentials: async (url) => credentialsFromEnv() ?? (prompt ? prompt(url) : undefined)

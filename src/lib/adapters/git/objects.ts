@@ -45,7 +45,8 @@ export class ObjectWriter {
   static async open(binding: GitBinding): Promise<ObjectWriter> {
     const w = new ObjectWriter(binding);
     try {
-      w.#loose = Number(new TextDecoder().decode(await binding.fs.promises.readFile(`${binding.gitdir}/${COUNT_FILE}`))) || 0;
+      w.#loose =
+        Number(new TextDecoder().decode(await binding.fs.promises.readFile(`${binding.gitdir}/${COUNT_FILE}`))) || 0;
     } catch {
       w.#loose = 0;
     }
@@ -101,7 +102,10 @@ export class ObjectWriter {
     // The pack, then its index, each written whole under a temporary name and renamed where the file system can:
     // readers go by the index, so a kill leaves no pack, a pack without its index (unread), or both whole.
     const rename = (fs.promises as { rename?: (a: string, b: string) => Promise<void> }).rename;
-    for (const [ext, bytes] of [['pack', pack], ['idx', idx]] as const) {
+    for (const [ext, bytes] of [
+      ['pack', pack],
+      ['idx', idx]
+    ] as const) {
       const file = `${gitdir}/objects/pack/pack-${sha}.${ext}`;
       if (!rename) {
         await fs.promises.writeFile(file, bytes);
@@ -151,7 +155,10 @@ export class ObjectWriter {
   async flush(): Promise<void> {
     if (!this.#dirty) return;
     this.#dirty = false;
-    await this.#b.fs.promises.writeFile(`${this.#b.gitdir}/${COUNT_FILE}`, new TextEncoder().encode(String(this.#loose)));
+    await this.#b.fs.promises.writeFile(
+      `${this.#b.gitdir}/${COUNT_FILE}`,
+      new TextEncoder().encode(String(this.#loose))
+    );
   }
 
   /**
@@ -185,7 +192,8 @@ export class ObjectWriter {
     for (const set of this.#packOids.values()) for (const o of set) out.add(o);
     for (const d of await fs.promises.readdir(`${gitdir}/objects`).catch(() => [] as string[])) {
       if (!/^[0-9a-f]{2}$/.test(d)) continue;
-      for (const f of await fs.promises.readdir(`${gitdir}/objects/${d}`).catch(() => [] as string[])) if (/^[0-9a-f]{38}$/.test(f)) out.add(d + f);
+      for (const f of await fs.promises.readdir(`${gitdir}/objects/${d}`).catch(() => [] as string[]))
+        if (/^[0-9a-f]{38}$/.test(f)) out.add(d + f);
     }
     return out;
   }
@@ -209,7 +217,9 @@ export class ObjectWriter {
     let set = this.#packOids.get(name);
     if (!set) {
       try {
-        set = new Set(idxOids(new Uint8Array(await this.#b.fs.promises.readFile(`${this.#b.gitdir}/objects/pack/${name}`))));
+        set = new Set(
+          idxOids(new Uint8Array(await this.#b.fs.promises.readFile(`${this.#b.gitdir}/objects/pack/${name}`)))
+        );
       } catch {
         return undefined;
       }

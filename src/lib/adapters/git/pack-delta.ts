@@ -126,7 +126,8 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   const size = varintAt('result size');
   // Each opcode byte yields at most 0x10000 bytes (a copy with no size bytes): a larger result is a lie, refused
   // before it is allocated.
-  if (size > (delta.length - i) * 0x10000) throw deltaError(`delta claims a ${size}-byte result its ${delta.length - i} bytes of instructions cannot make`);
+  if (size > (delta.length - i) * 0x10000)
+    throw deltaError(`delta claims a ${size}-byte result its ${delta.length - i} bytes of instructions cannot make`);
   const out = new Uint8Array(size);
   let at = 0;
   while (i < delta.length) {
@@ -137,7 +138,8 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
       for (let k = 0; k < 4; k++) if (op & (1 << k)) off += byte('copy offset') * 2 ** (8 * k);
       for (let k = 0; k < 3; k++) if (op & (0x10 << k)) len += byte('copy size') << (8 * k);
       if (len === 0) len = 0x10000;
-      if (off + len > base.length) throw deltaError(`delta copy of ${len} bytes at ${off} reads past the ${base.length}-byte base`);
+      if (off + len > base.length)
+        throw deltaError(`delta copy of ${len} bytes at ${off} reads past the ${base.length}-byte base`);
       if (at + len > out.length) throw deltaError('delta copy past the result size');
       out.set(base.subarray(off, off + len), at);
       at += len;

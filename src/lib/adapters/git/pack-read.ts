@@ -11,9 +11,16 @@ import { crc32, OFS_DELTA, PackError, PackErrorCode, REF_DELTA, TYPE_NAME } from
 /** Object ids listed in a pack index (version 2). */
 export function idxOids(idx: Uint8Array): string[] {
   const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
-  if (dv.getUint32(0) !== 0xff744f63 || dv.getUint32(4) !== 2) throw new PackError('unsupported pack index', undefined, undefined, PackErrorCode.PACK_INDEX_INVALID);
+  if (dv.getUint32(0) !== 0xff744f63 || dv.getUint32(4) !== 2)
+    throw new PackError('unsupported pack index', undefined, undefined, PackErrorCode.PACK_INDEX_INVALID);
   const n = dv.getUint32(8 + 255 * 4);
-  if (idx.length < 8 + 256 * 4 + n * 28 + 40) throw new PackError(`pack index too short for its ${n} objects`, undefined, undefined, PackErrorCode.PACK_INDEX_INVALID);
+  if (idx.length < 8 + 256 * 4 + n * 28 + 40)
+    throw new PackError(
+      `pack index too short for its ${n} objects`,
+      undefined,
+      undefined,
+      PackErrorCode.PACK_INDEX_INVALID
+    );
   const out: string[] = [];
   const base = 8 + 256 * 4;
   for (let i = 0; i < n; i++) out.push(toHex(idx.subarray(base + i * 20, base + i * 20 + 20)));
@@ -24,14 +31,19 @@ export function idxOids(idx: Uint8Array): string[] {
  * Reads every object of a pack (with its version-2 index) into memory: much faster than reading them one by
  * one through isomorphic-git. Throws a PackError on anything malformed.
  */
-export async function readPack(pack: Uint8Array, idx: Uint8Array, inflate: (b: Uint8Array) => Uint8Array | Promise<Uint8Array>): Promise<Map<string, { type: string; content: Uint8Array }>> {
+export async function readPack(
+  pack: Uint8Array,
+  idx: Uint8Array,
+  inflate: (b: Uint8Array) => Uint8Array | Promise<Uint8Array>
+): Promise<Map<string, { type: string; content: Uint8Array }>> {
   const oids = idxOids(idx);
   const n = oids.length;
   const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
   const offBase = 8 + 256 * 4 + n * 24;
   const entries = oids.map((oid, k) => ({ oid, offset: dv.getUint32(offBase + k * 4) }));
   if (entries.some((e) => e.offset & 0x80000000)) throw new PackError('packs over 2 GiB are not read here');
-  if (entries.some((e) => e.offset < 12 || e.offset >= pack.length - 20)) throw new PackError('pack index offset outside the pack', undefined, undefined, PackErrorCode.PACK_INDEX_INVALID);
+  if (entries.some((e) => e.offset < 12 || e.offset >= pack.length - 20))
+    throw new PackError('pack index offset outside the pack', undefined, undefined, PackErrorCode.PACK_INDEX_INVALID);
   entries.sort((a, b) => a.offset - b.offset);
   const raw = new Map<number, { oid: string; type: number; data: Uint8Array; base?: number | string }>();
   for (let k = 0; k < n; k++) {
@@ -104,11 +116,15 @@ export interface ParsedPack {
  * can, so that a damaged object is reported by name. Throws a PackError on anything malformed: every byte
  * here is hostile.
  */
-export async function parsePack(pack: Uint8Array, opts: { maxObjects?: number; zlib?: import('./binding.ts').GitZlib } = {}): Promise<ParsedPack> {
+export async function parsePack(
+  pack: Uint8Array,
+  opts: { maxObjects?: number; zlib?: import('./binding.ts').GitZlib } = {}
+): Promise<ParsedPack> {
   const { PackInflater } = await import('./inflate.ts');
   const { gitObjectSync, initSha1 } = await import('../../core/journal/objects.ts');
   await initSha1();
-  if (pack.length < 32 || pack[0] !== 0x50 || pack[1] !== 0x41 || pack[2] !== 0x43 || pack[3] !== 0x4b) throw new PackError('not a pack (no "PACK" signature)', 0);
+  if (pack.length < 32 || pack[0] !== 0x50 || pack[1] !== 0x41 || pack[2] !== 0x43 || pack[3] !== 0x4b)
+    throw new PackError('not a pack (no "PACK" signature)', 0);
   const dv = new DataView(pack.buffer, pack.byteOffset, pack.byteLength);
   const version = dv.getUint32(4);
   if (version !== 2 && version !== 3) throw new PackError(`pack version ${version} is not supported`, 4);
@@ -116,7 +132,13 @@ export async function parsePack(pack: Uint8Array, opts: { maxObjects?: number; z
   if (count > (opts.maxObjects ?? 10_000_000)) throw new PackError(`the pack claims ${count} objects`, 8);
   const inflater = new PackInflater(opts.zlib?.inflatePrefix);
   const body = pack.subarray(0, pack.length - 20);
-  interface Raw { offset: number; type: number; data: Uint8Array; base?: number | string; crc: number }
+  interface Raw {
+    offset: number;
+    type: number;
+    data: Uint8Array;
+    base?: number | string;
+    crc: number;
+  }
   const raws: Raw[] = [];
   const byOffset = new Map<number, Raw>();
   let i = 12;
@@ -144,7 +166,8 @@ export async function parsePack(pack: Uint8Array, opts: { maxObjects?: number; z
         back = (back + 1) * 128 + (c & 0x7f);
       }
       base = offset - back;
-      if (base < 12 || !byOffset.has(base)) throw new PackError('a delta whose base is not an earlier object of the pack', offset);
+      if (base < 12 || !byOffset.has(base))
+        throw new PackError('a delta whose base is not an earlier object of the pack', offset);
     } else if (type === REF_DELTA) {
       if (i + 20 > body.length) throw new PackError('malformed delta header', offset);
       base = toHex(body.subarray(i, i + 20));
@@ -198,9 +221,13 @@ export async function parsePack(pack: Uint8Array, opts: { maxObjects?: number; z
   };
   for (const r of raws) if (!resolve(r, 0)) pendingRef.push(r);
   // REF_DELTAs whose base came later in the pack: resolve until nothing moves.
-  for (let left = [...new Set(pendingRef)].filter((r) => !resolved.has(r.offset)); left.length; ) {
+  for (let left = [...new Set(pendingRef)].filter((r) => !resolved.has(r.offset)); left.length;) {
     const next = left.filter((r) => !resolve(r, 0));
-    if (next.length === left.length) throw new PackError(`a delta against object ${String(next[0].base)}, which the pack does not hold`, next[0].offset);
+    if (next.length === left.length)
+      throw new PackError(
+        `a delta against object ${String(next[0].base)}, which the pack does not hold`,
+        next[0].offset
+      );
     left = next;
   }
   const sha1 = await createSHA1();
@@ -208,7 +235,11 @@ export async function parsePack(pack: Uint8Array, opts: { maxObjects?: number; z
   sha1.update(body);
   const sum = sha1.digest('hex');
   const trailer = toHex(pack.subarray(pack.length - 20));
-  if (sum !== trailer) throw new PackError(`the pack's checksum does not match its content (${trailer} stored, ${sum} computed)`, pack.length - 20);
+  if (sum !== trailer)
+    throw new PackError(
+      `the pack's checksum does not match its content (${trailer} stored, ${sum} computed)`,
+      pack.length - 20
+    );
   entries.sort((a, b) => a.offset - b.offset);
   return { entries, objects, sha: sum };
 }

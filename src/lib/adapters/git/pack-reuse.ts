@@ -33,7 +33,8 @@ interface StoredPack {
 
 function readIdx(name: string, idx: Uint8Array): StoredPack {
   const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
-  if (idx.length < 8 + 1024 + 40 || dv.getUint32(0) !== 0xff744f63 || dv.getUint32(4) !== 2) throw new TypeError('not a version-2 pack index');
+  if (idx.length < 8 + 1024 + 40 || dv.getUint32(0) !== 0xff744f63 || dv.getUint32(4) !== 2)
+    throw new TypeError('not a version-2 pack index');
   const n = dv.getUint32(8 + 255 * 4);
   if (idx.length !== 8 + 1024 + n * 28 + 40) throw new TypeError(`its size does not fit ${n} objects`);
   const base = 8 + 1024;
@@ -52,7 +53,8 @@ function readIdx(name: string, idx: Uint8Array): StoredPack {
 /** The body of a stored pack (its entries, without header and trailer) when every entry passes its CRC-32. */
 function checkedBody(pack: Uint8Array, p: StoredPack): Uint8Array | undefined {
   const dv = new DataView(pack.buffer, pack.byteOffset, pack.byteLength);
-  if (pack.length < 32 || dv.getUint32(0) !== 0x5041434b || dv.getUint32(4) !== 2 || dv.getUint32(8) !== p.oids.length) return undefined;
+  if (pack.length < 32 || dv.getUint32(0) !== 0x5041434b || dv.getUint32(4) !== 2 || dv.getUint32(8) !== p.oids.length)
+    return undefined;
   const end = pack.length - 20;
   for (let k = 0; k < p.entries.length; k++) {
     const from = p.entries[k].offset;
@@ -77,7 +79,9 @@ export async function reusingPack(
   for (const e of events) for (const o of e.oids) wanted.add(o);
   const { fs, gitdir } = binding;
   const dir = `${gitdir}/objects/pack`;
-  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((f) => /^pack-[0-9a-f]{40}\.idx$/.test(f)).sort();
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[]))
+    .filter((f) => /^pack-[0-9a-f]{40}\.idx$/.test(f))
+    .sort();
   const bodies: Uint8Array[] = [];
   const covered = new Set<string>();
   let count = 0;
@@ -99,10 +103,11 @@ export async function reusingPack(
   const rest: GitObject[] = [];
   for (const e of events) {
     if (e.oids.length && e.oids.every((o) => covered.has(o))) continue;
-    for (const o of await objects(e.id)) if (!covered.has(o.oid)) {
-      rest.push(o);
-      covered.add(o.oid);
-    }
+    for (const o of await objects(e.id))
+      if (!covered.has(o.oid)) {
+        rest.push(o);
+        covered.add(o.oid);
+      }
   }
   if (rest.length) {
     const built = (await buildPack(rest, deflate)).pack;

@@ -60,7 +60,11 @@ export interface WrittenPack {
 }
 
 /** Builds a pack and its index from whole objects (in the order given: deltas point back only). */
-export async function buildPack(objects: GitObject[], deflate: Deflate, opts: { deltas?: boolean; window?: number; keyframeEvery?: number } = {}): Promise<WrittenPack> {
+export async function buildPack(
+  objects: GitObject[],
+  deflate: Deflate,
+  opts: { deltas?: boolean; window?: number; keyframeEvery?: number } = {}
+): Promise<WrittenPack> {
   const window = opts.deltas === false ? 0 : (opts.window ?? WINDOW);
   const keyframeEvery = opts.keyframeEvery ?? KEYFRAME_EVERY;
   const parts: Uint8Array[] = [];
@@ -71,7 +75,11 @@ export async function buildPack(objects: GitObject[], deflate: Deflate, opts: { 
   parts.push(head);
   let offset = 12;
   const entries: Array<{ oid: string; offset: number; crc: number }> = [];
-  const bases: Record<string, Array<{ obj: GitObject; offset: number; uses: number; index?: Map<number, number> }>> = { blob: [], tree: [], commit: [] };
+  const bases: Record<string, Array<{ obj: GitObject; offset: number; uses: number; index?: Map<number, number> }>> = {
+    blob: [],
+    tree: [],
+    commit: []
+  };
   for (const o of objects) {
     const win = bases[o.type];
     let best: { base: (typeof win)[number]; delta: Uint8Array } | undefined;
@@ -107,7 +115,10 @@ export async function buildPack(objects: GitObject[], deflate: Deflate, opts: { 
 }
 
 /** A version-2 pack index for the entries of a pack whose trailing SHA-1 is `packSum`. */
-export async function buildIdx(list: Array<{ oid: string; offset: number; crc: number }>, packSum: Uint8Array): Promise<Uint8Array> {
+export async function buildIdx(
+  list: Array<{ oid: string; offset: number; crc: number }>,
+  packSum: Uint8Array
+): Promise<Uint8Array> {
   const entries = [...list].sort((a, b) => (a.oid < b.oid ? -1 : a.oid > b.oid ? 1 : 0));
   const n = entries.length;
   const idx = new Uint8Array(8 + 256 * 4 + n * 28 + 40);

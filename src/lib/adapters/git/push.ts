@@ -6,7 +6,6 @@ import { pull } from './fetch.ts';
 import { setTracking } from './quarantine.ts';
 import { remoteName } from './remote-auth.ts';
 
-
 export interface PushResult {
   main?: string;
   concurrent: string[];
@@ -31,7 +30,8 @@ export async function push(journal: GitJournal, url: string, attempts = 3): Prom
     for (const id of refs.concurrent) wanted.set(`concurrent/${id}`, journal.commitOf(id)!);
     // One receive-pack exchange (send-pack.ts): main first, then the concurrent refs, stale ones deleted.
     const updates: RefUpdate[] = [...wanted].map(([r, oid]) => ({ ref: `refs/heads/${r}`, oid }));
-    for (const r of pulled.remote.keys()) if (!wanted.has(r) && r.startsWith('concurrent/')) updates.push({ ref: `refs/heads/${r}` });
+    for (const r of pulled.remote.keys())
+      if (!wanted.has(r) && r.startsWith('concurrent/')) updates.push({ ref: `refs/heads/${r}` });
     const expected = new Map([...pulled.remote].map(([r, oid]) => [`refs/heads/${r}`, oid]));
     let refused: string[];
     let sent = 0;
@@ -46,9 +46,14 @@ export async function push(journal: GitJournal, url: string, attempts = 3): Prom
     const moved = refused.length > 0;
     if (!moved) {
       await setTracking(journal.binding, name, wanted);
-      await journal.recordRemote('push', { url, main: refs.main, count: journal.size, sealed: false }).catch(() => undefined);
+      await journal
+        .recordRemote('push', { url, main: refs.main, count: journal.size, sealed: false })
+        .catch(() => undefined);
       return { main: refs.main, concurrent: refs.concurrent, received, pushed: true, sent };
     }
   }
-  throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} kept moving while we pushed (${attempts} attempts): pull and push again`);
+  throw new LedgerError(
+    ErrorCode.REMOTE_REJECTED,
+    `${url} kept moving while we pushed (${attempts} attempts): pull and push again`
+  );
 }

@@ -31,11 +31,13 @@ export async function storePack(binding: GitBinding, bytes: Uint8Array, parsed: 
 
 export async function setTracking(binding: GitBinding, name: string, refs: Map<string, string>): Promise<void> {
   const prefix = `refs/remotes/${name}`;
-  for (const r of (await listRefs(binding, prefix)).keys()) if (!refs.has(r)) await deleteRef(binding, `${prefix}/${r}`);
+  for (const r of (await listRefs(binding, prefix)).keys())
+    if (!refs.has(r)) await deleteRef(binding, `${prefix}/${r}`);
   for (const [r, oid] of refs) await writeRef(binding, `${prefix}/${r}`, oid);
 }
 
 /** Old journals fetched through isomorphic-git into refs/remotes/quarantine: left-overs are removed. */
 export async function dropOldQuarantine(binding: GitBinding): Promise<void> {
-  for (const r of (await listRefs(binding, 'refs/remotes/quarantine')).keys()) await deleteRef(binding, `refs/remotes/quarantine/${r}`);
+  for (const r of (await listRefs(binding, 'refs/remotes/quarantine')).keys())
+    await deleteRef(binding, `refs/remotes/quarantine/${r}`);
 }

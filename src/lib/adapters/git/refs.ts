@@ -46,7 +46,8 @@ export async function initRepo(binding: GitBinding): Promise<void> {
   const { fs, gitdir } = binding;
   if (await exists(fs, `${gitdir}/HEAD`)) return;
   for (const d of ['objects/pack', 'objects/info', 'refs/heads', 'refs/tags']) await mkdirs(fs, `${gitdir}/${d}`);
-  if (!(await exists(fs, `${gitdir}/config`))) await fs.promises.writeFile(`${gitdir}/config`, new TextEncoder().encode(CONFIG));
+  if (!(await exists(fs, `${gitdir}/config`)))
+    await fs.promises.writeFile(`${gitdir}/config`, new TextEncoder().encode(CONFIG));
   await writeFileAtomic(fs, `${gitdir}/HEAD`, 'ref: refs/heads/main\n');
 }
 
@@ -111,7 +112,8 @@ export async function deleteRef(binding: GitBinding, ref: string): Promise<void>
 export async function listRefs(binding: GitBinding, prefix: string): Promise<Map<string, string>> {
   const { fs, gitdir } = binding;
   const out = new Map<string, string>();
-  for (const [r, o] of await packedRefs(binding)) if (r.startsWith(prefix + '/')) out.set(r.slice(prefix.length + 1), o);
+  for (const [r, o] of await packedRefs(binding))
+    if (r.startsWith(prefix + '/')) out.set(r.slice(prefix.length + 1), o);
   const walk = async (dir: string, rel: string): Promise<void> => {
     let names: string[];
     try {

@@ -7,7 +7,6 @@ import { sha256Hex } from '../../core/hash.ts';
 import { utf8 } from '../../core/bytes.ts';
 import type { GitBinding } from './binding.ts';
 
-
 /** The local name under refs/remotes/ for a URL (credentials in it are left out). */
 export async function remoteName(url: string): Promise<string> {
   const clean = url.replace(/\/\/[^@/]*@/, '//');
@@ -41,13 +40,27 @@ export function remoteError(e: unknown, url: string, authFailed: boolean): Ledge
   const status = prop(prop(e, 'data'), 'statusCode');
   const message = prop(e, 'message');
   if (authFailed || status === 401 || status === 403 || code === 'UserCanceledError') {
-    return new LedgerError(ErrorCode.REMOTE_AUTH, `${url} refused the credentials (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`, { cause: e });
+    return new LedgerError(
+      ErrorCode.REMOTE_AUTH,
+      `${url} refused the credentials (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`,
+      { cause: e }
+    );
   }
   if (code === 'HttpError' || code === 'SmartHttpError') {
-    return new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} did not answer as a Git smart-HTTP remote: ${message}`, { cause: e });
+    return new LedgerError(
+      ErrorCode.REMOTE_UNREACHABLE,
+      `${url} did not answer as a Git smart-HTTP remote: ${message}`,
+      { cause: e }
+    );
   }
-  if ((typeof code === 'string' && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(code)) || /fetch failed|ECONN|ENOTFOUND/.test(String(message))) {
+  if (
+    (typeof code === 'string' &&
+      ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(code)) ||
+    /fetch failed|ECONN|ENOTFOUND/.test(String(message))
+  ) {
     return new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `cannot reach ${url}: ${message}`, { cause: e });
   }
-  return new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `the exchange with ${url} failed: ${message ?? e}`, { cause: e });
+  return new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `the exchange with ${url} failed: ${message ?? e}`, {
+    cause: e
+  });
 }

@@ -57,7 +57,10 @@ export function byAuthor(ledger: Ledger, events: LedgerEvent[]): UnsignedByAutho
 export async function signMissing(ledger: Ledger, signer: Signer | undefined): Promise<SignMissingResult> {
   const unsigned = unsignedEvents(ledger);
   const mine = signer ? unsigned.filter((e) => e.event.author === signer.publicKey) : [];
-  const others = byAuthor(ledger, unsigned.filter((e) => !signer || e.event.author !== signer.publicKey));
+  const others = byAuthor(
+    ledger,
+    unsigned.filter((e) => !signer || e.event.author !== signer.publicKey)
+  );
   const fresh = new Map<string, string>(); // event -> commit signed now
   const entries: Array<[string, string]> = [];
   const waiting: string[] = [];
@@ -68,7 +71,10 @@ export async function signMissing(ledger: Ledger, signer: Signer | undefined): P
       waiting.push(ev.id);
       continue;
     }
-    const c = await signEventCommit({ ev, parentOids: parentOids as string[], authorName: ledger.journalAuthorName(ev.id) ?? '' }, signer!);
+    const c = await signEventCommit(
+      { ev, parentOids: parentOids as string[], authorName: ledger.journalAuthorName(ev.id) ?? '' },
+      signer!
+    );
     fresh.set(ev.id, c.commit.oid);
     entries.push([sigKey(ev.id), encodeSig(c.signature)]);
     signed.push(ev.id);
@@ -80,4 +86,8 @@ export async function signMissing(ledger: Ledger, signer: Signer | undefined): P
 }
 
 /** Journal problems (from crossCheck) that mean its files must be written again from the document. */
-export const REWRITE_CODES: ReadonlySet<string> = new Set([ErrorCode.JOURNAL_CORRUPT, ErrorCode.JOURNAL_MISMATCH, ErrorCode.JOURNAL_EXTRA]);
+export const REWRITE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.JOURNAL_CORRUPT,
+  ErrorCode.JOURNAL_MISMATCH,
+  ErrorCode.JOURNAL_EXTRA
+]);

@@ -39,7 +39,8 @@ export async function readCommitEvent(store: ObjectReader, oid: string): Promise
   };
   const commit = parseCommit(await read(oid, 'commit'));
   const entries = parseTree(await read(commit.tree, 'tree'));
-  if (entries.length !== 1 || entries[0].name !== EVENT_FILE) throw new Error(`its tree does not hold exactly ${EVENT_FILE}`);
+  if (entries.length !== 1 || entries[0].name !== EVENT_FILE)
+    throw new Error(`its tree does not hold exactly ${EVENT_FILE}`);
   const json = new TextDecoder('utf-8', { fatal: true }).decode(await read(entries[0].oid, 'blob'));
   const id = await eventId(JSON.parse(json).event);
   let signature: string | undefined;
@@ -56,7 +57,12 @@ export async function readCommitEvent(store: ObjectReader, oid: string): Promise
  * section 11 (steps 1 to 7) for this ledger and `has` does not know it. Undefined otherwise (unreadable, invalid,
  * foreign, or held).
  */
-export async function lostEvent(store: ObjectReader, oid: string, ledgerId: string, has: (id: string) => boolean): Promise<CommitEvent | undefined> {
+export async function lostEvent(
+  store: ObjectReader,
+  oid: string,
+  ledgerId: string,
+  has: (id: string) => boolean
+): Promise<CommitEvent | undefined> {
   let c: CommitEvent;
   try {
     c = await readCommitEvent(store, oid);
@@ -112,7 +118,8 @@ export async function salvageJournal(binding: GitBinding, storedOids: Iterable<s
       }
     }
   };
-  for (const prefix of ['refs/heads', 'refs/remotes']) for (const oid of (await listRefs(binding, prefix)).values()) await visit(oid, true);
+  for (const prefix of ['refs/heads', 'refs/remotes'])
+    for (const oid of (await listRefs(binding, prefix)).values()) await visit(oid, true);
   for (const oid of storedOids) await visit(oid, false);
   // Parents first, by the journal's own links (Kahn's algorithm over the commits found).
   const all = [...byOid.values()];
@@ -122,11 +129,16 @@ export async function salvageJournal(binding: GitBinding, storedOids: Iterable<s
   const children = new Map<string, string[]>();
   const waiting = new Map<string, number>();
   for (const c of byEvent.values()) {
-    const parents = [...new Set(c.commit.parents.map((p) => eventOfOid.get(p)).filter((p): p is string => !!p && byEvent.has(p)))];
+    const parents = [
+      ...new Set(c.commit.parents.map((p) => eventOfOid.get(p)).filter((p): p is string => !!p && byEvent.has(p)))
+    ];
     waiting.set(c.eventId, parents.length);
     for (const p of parents) children.set(p, [...(children.get(p) ?? []), c.eventId]);
   }
-  const ready = [...waiting].filter(([, n]) => n === 0).map(([id]) => id).sort();
+  const ready = [...waiting]
+    .filter(([, n]) => n === 0)
+    .map(([id]) => id)
+    .sort();
   const events: CommitEvent[] = [];
   while (ready.length) {
     const id = ready.shift()!;

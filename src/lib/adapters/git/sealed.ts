@@ -93,7 +93,9 @@ export class SealedState {
 
   /** The keys as the cache file names them: each epoch, its archive key and its covers. */
   static keySet(keys: readonly ArchiveKey[]): string {
-    return JSON.stringify([...keys].sort((x, y) => x.epoch - y.epoch).map((k) => [k.epoch, k.signer.publicKey, [...k.covers].sort()]));
+    return JSON.stringify(
+      [...keys].sort((x, y) => x.epoch - y.epoch).map((k) => [k.epoch, k.signer.publicKey, [...k.covers].sort()])
+    );
   }
 
   /** Takes the cache file's ids (only when it was written under the same keys). */
@@ -109,7 +111,11 @@ export class SealedState {
   cacheText(): string | undefined {
     if (!this.#changed) return undefined;
     this.#changed = false;
-    return [`${CACHE_HEADER} ${SealedState.keySet(this.keys)}`, ...[...this.oids].map(([id, oid]) => `${id} ${oid}`)].join('\n') + '\n';
+    return (
+      [`${CACHE_HEADER} ${SealedState.keySet(this.keys)}`, ...[...this.oids].map(([id, oid]) => `${id} ${oid}`)].join(
+        '\n'
+      ) + '\n'
+    );
   }
 
   /** The objects of an event's sealed commit (built now when only its id was cached; it must be that id). */
@@ -119,11 +125,18 @@ export class SealedState {
     const ev = ledger.get(id);
     const sig = ledger.journalSignature(id);
     const k = this.epochs.keyFor(id);
-    if (!ev || !sig || 'error' in k) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `cannot seal the journal: ${this.unsealable.get(id) ?? ('error' in k ? k.error : `event ${id} is not sealed`)}`);
+    if (!ev || !sig || 'error' in k)
+      throw new LedgerError(
+        ErrorCode.SEALED_KEY_MISSING,
+        `cannot seal the journal: ${this.unsealable.get(id) ?? ('error' in k ? k.error : `event ${id} is not sealed`)}`
+      );
     const parents = ev.event.parents.map((q) => this.oids.get(q) ?? '');
     const c = await sealEvent(k.key, ev, fromBase64url(sig), parents, ledgerEnvelope(ledger, ev));
     if (c.commit.oid !== this.oids.get(id)) {
-      throw new LedgerError(ErrorCode.JOURNAL_MISMATCH, `the sealed commit of event ${id} is ${c.commit.oid}, not ${this.oids.get(id)} as journal.git/${SEALED_CACHE} says: remove that file and push again`);
+      throw new LedgerError(
+        ErrorCode.JOURNAL_MISMATCH,
+        `the sealed commit of event ${id} is ${c.commit.oid}, not ${this.oids.get(id)} as journal.git/${SEALED_CACHE} says: remove that file and push again`
+      );
     }
     this.add(id, c);
     return c;
@@ -158,7 +171,9 @@ export class SealedState {
         if ('error' in k) return { ev, error: k.error, learned: this.#learned.get(ev.id) };
         return { ev, key: k.key, sig: fromBase64url(sig) };
       });
-      const blobs = Promise.all(plans.map((p) => (p.key ? sealedBlobObject(p.key, p.ev, p.sig!, ledgerEnvelope(ledger, p.ev)) : undefined)));
+      const blobs = Promise.all(
+        plans.map((p) => (p.key ? sealedBlobObject(p.key, p.ev, p.sig!, ledgerEnvelope(ledger, p.ev)) : undefined))
+      );
       blobs.catch(() => undefined); // awaited below; a batch left behind by a failure must not be an unhandled rejection
       return { plans, blobs };
     };
@@ -202,7 +217,10 @@ export async function sealedState(journal: GitJournal, keys: readonly ArchiveKey
   const fs = journal.binding.fs.promises;
   if (!s || SealedState.keySet(s.keys) !== SealedState.keySet(keys)) {
     states.set(journal, (s = new SealedState(keys)));
-    const text = await fs.readFile(file).then((b: string | Uint8Array) => (typeof b === 'string' ? b : new TextDecoder().decode(b)), () => '');
+    const text = await fs.readFile(file).then(
+      (b: string | Uint8Array) => (typeof b === 'string' ? b : new TextDecoder().decode(b)),
+      () => ''
+    );
     s.useCache(text);
   }
   await s.update(journal.ledger);
@@ -222,7 +240,12 @@ export interface SealedFetch {
    * Opens the sealed commits of a fetched pack: the readable commits they stand for (as a pack of their objects,
    * every one checked) and the remote's refs as readable commit ids. Throws a LedgerError on any refusal.
    */
-  translate(url: string, remote: Map<string, string>, parsed: ParsedPack | undefined, journal: GitJournal | undefined): Promise<{ remote: Map<string, string>; parsed: ParsedPack }>;
+  translate(
+    url: string,
+    remote: Map<string, string>,
+    parsed: ParsedPack | undefined,
+    journal: GitJournal | undefined
+  ): Promise<{ remote: Map<string, string>; parsed: ParsedPack }>;
 }
 
 /** The sealed side of a fetch for `journal` (undefined for a clone) under `keys`. */
@@ -232,7 +255,14 @@ export async function sealedFetch(journal: GitJournal | undefined, keys: readonl
     eventOf: (oid) => state.byOid.get(oid),
     haves: () => {
       if (!journal) return [];
-      const ids = [...journal.ledger.heads(), ...journal.ledger.events().slice(-64).map((e) => e.id).reverse()];
+      const ids = [
+        ...journal.ledger.heads(),
+        ...journal.ledger
+          .events()
+          .slice(-64)
+          .map((e) => e.id)
+          .reverse()
+      ];
       return ids.map((id) => state.oids.get(id)).filter((o): o is string => !!o);
     },
     translate: (url, remote, parsed, j) => translate(url, remote, parsed, j?.ledger, state)
@@ -268,7 +298,9 @@ async function translate(
 ): Promise<{ remote: Map<string, string>; parsed: ParsedPack }> {
   await initSha1();
   const refuse = (oid: string, why: string) =>
-    new LedgerError(ErrorCode.COMMIT_REFUSED, `${url}: sealed commit ${oid} is refused: ${why}; nothing was accepted`, { detail: { commit: oid } });
+    new LedgerError(ErrorCode.COMMIT_REFUSED, `${url}: sealed commit ${oid} is refused: ${why}; nothing was accepted`, {
+      detail: { commit: oid }
+    });
   const byEpoch = new Map(state.keys.map((k) => [k.epoch, k]));
   const held = state.keys.map((k) => k.epoch).join(', ') || 'none';
   const arriving = new Map<string, Arriving>();
@@ -297,7 +329,8 @@ async function translate(
       // so that new events can name it, and its tree and blob are accounted for.
       const t = parsed?.objects.get(commit.tree);
       const e = t?.type === 'tree' ? parseTreeOrUndefined(t.content) : undefined;
-      if (!e || e.length !== 1 || e[0].name !== SEALED_FILE) throw refuse(oid, `its tree must hold exactly ${SEALED_FILE}`);
+      if (!e || e.length !== 1 || e[0].name !== SEALED_FILE)
+        throw refuse(oid, `its tree must hold exactly ${SEALED_FILE}`);
       state.learn(named.id, oid);
       heldUnopened.add(oid).add(commit.tree).add(e[0].oid);
       for (const p of commit.parents) if (!state.byOid.has(p) && !seen.has(p)) stack.push(p);
@@ -318,10 +351,19 @@ async function translate(
     } catch (e) {
       throw refuse(oid, (e as Error).message);
     }
-    if (entries.length !== 1 || entries[0].name !== SEALED_FILE || entries[0].mode !== '100644') throw refuse(oid, `its tree must hold exactly ${SEALED_FILE}`);
+    if (entries.length !== 1 || entries[0].name !== SEALED_FILE || entries[0].mode !== '100644')
+      throw refuse(oid, `its tree must hold exactly ${SEALED_FILE}`);
     const blob = parsed?.objects.get(entries[0].oid);
     if (!blob || blob.type !== 'blob') throw refuse(oid, `${SEALED_FILE} is missing or not a blob`);
-    walked.push({ oid, commit, id: named.id, epoch: named.epoch, key, blob: { oid: blob.oid, content: blob.content }, tree: tree.oid });
+    walked.push({
+      oid,
+      commit,
+      id: named.id,
+      epoch: named.epoch,
+      key,
+      blob: { oid: blob.oid, content: blob.content },
+      tree: tree.oid
+    });
     for (const p of commit.parents) if (!state.byOid.has(p) && !seen.has(p)) stack.push(p);
   }
 
@@ -334,7 +376,8 @@ async function translate(
       opened.map(async (o) => {
         try {
           const env = o && JSON.parse(fromUtf8(o.envelope));
-          if (typeof env?.event !== 'object' || env.event === null || !Array.isArray(env.event.parents)) return { env, error: 'not an event envelope' };
+          if (typeof env?.event !== 'object' || env.event === null || !Array.isArray(env.event.parents))
+            return { env, error: 'not an event envelope' };
           return { env, id: await eventId(env.event) };
         } catch (e) {
           return { error: (e as Error).message };
@@ -345,7 +388,8 @@ async function translate(
       const o = opened[j];
       if (!o) throw refuse(w.oid, `it does not open under the archive key of epoch ${w.epoch} for event ${w.id}`);
       const r = ids[j];
-      if (r.id !== w.id) throw refuse(w.oid, `what it seals is not its event: ${r.error ?? `it holds another event than ${w.id}`}`);
+      if (r.id !== w.id)
+        throw refuse(w.oid, `what it seals is not its event: ${r.error ?? `it holds another event than ${w.id}`}`);
       const { key: _key, ...rest } = w;
       arriving.set(w.oid, { ...rest, ...o, ev: { id: w.id, event: r.env.event, sig: r.env.sig } });
     });
@@ -356,11 +400,15 @@ async function translate(
     byId.set(a.id, a);
   }
   const incoming = new Map<EventId, LedgerEvent>([...byId].map(([id, a]) => [id, a.ev!]));
-  const names = new JournalCommits({ event: (id) => ledger?.get(id) ?? incoming.get(id as EventId), signature: () => undefined }, { hints: false });
+  const names = new JournalCommits(
+    { event: (id) => ledger?.get(id) ?? incoming.get(id as EventId), signature: () => undefined },
+    { hints: false }
+  );
   const sealedOf = (id: string) => state.oidOf(id) ?? byId.get(id as EventId)?.oid;
   const plainOf = new Map<string, string>();
   const objects = new Map<string, ParsedPackEntry>();
-  const put = (o: { oid: string; type: 'blob' | 'tree' | 'commit'; content: Uint8Array }) => objects.set(o.oid, { oid: o.oid, type: o.type, content: o.content, offset: 0, crc: 0 });
+  const put = (o: { oid: string; type: 'blob' | 'tree' | 'commit'; content: Uint8Array }) =>
+    objects.set(o.oid, { oid: o.oid, type: o.type, content: o.content, offset: 0, crc: 0 });
   const toVerify: Array<{ oid: string; armored: string; unsigned: Uint8Array; key: string }> = [];
   for (const id of topoOrder(incoming)) {
     const a = byId.get(id)!;
@@ -368,7 +416,11 @@ async function translate(
     state.epochs.add(ev);
     const k = state.epochs.keyFor(id);
     if ('error' in k) throw refuse(a.oid, k.error);
-    if (k.key.epoch !== a.epoch) throw refuse(a.oid, `it is sealed under epoch ${a.epoch}, but its event's history places it in epoch ${k.key.epoch}`);
+    if (k.key.epoch !== a.epoch)
+      throw refuse(
+        a.oid,
+        `it is sealed under epoch ${a.epoch}, but its event's history places it in epoch ${k.key.epoch}`
+      );
     const parents = ev.event.parents.map((p) => sealedOf(p));
     const missing = ev.event.parents.find((_, i) => !parents[i]);
     if (missing) throw refuse(a.oid, `its event names parent ${missing}, which neither we nor the remote hold sealed`);
@@ -380,15 +432,21 @@ async function translate(
     } catch (e) {
       throw refuse(a.oid, `its signature is malformed: ${(e as Error).message}`);
     }
-    if (sig.publicKey !== k.key.signer.publicKey) throw refuse(a.oid, `it is not signed by the archive key of epoch ${k.key.epoch}`);
+    if (sig.publicKey !== k.key.signer.publicKey)
+      throw refuse(a.oid, `it is not signed by the archive key of epoch ${k.key.epoch}`);
     const rebuilt = sealedSigned(k.key, unsigned, sig.signature);
-    if (rebuilt.oid !== a.oid) throw refuse(a.oid, `it differs from the sealed commit its event ${id} determines (${rebuilt.oid}): tampered`);
+    if (rebuilt.oid !== a.oid)
+      throw refuse(a.oid, `it differs from the sealed commit its event ${id} determines (${rebuilt.oid}): tampered`);
     toVerify.push({ oid: a.oid, armored: a.commit.gpgsig!, unsigned, key: k.key.signer.publicKey });
     if (ledger?.get(id)) continue; // held: its readable commit is ours
     let plain;
     try {
       const parentOids = ev.event.parents.map((p) => ledger?.commitOf(p) ?? plainOf.get(p) ?? '');
-      plain = await rebuildEventCommit({ ev, parentOids, authorName: names.nameFor(id) ?? '' }, a.signature, a.envelope);
+      plain = await rebuildEventCommit(
+        { ev, parentOids, authorName: names.nameFor(id) ?? '' },
+        a.signature,
+        a.envelope
+      );
     } catch (e) {
       throw refuse(a.oid, `its event cannot be made into a commit: ${(e as Error).message}`);
     }
@@ -412,7 +470,11 @@ async function translate(
     checked.add(a.blob.oid);
   }
   for (const oid of parsed?.objects.keys() ?? []) {
-    if (!checked.has(oid) && !state.objects.has(oid) && !heldUnopened.has(oid)) throw new LedgerError(ErrorCode.COMMIT_REFUSED, `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`);
+    if (!checked.has(oid) && !state.objects.has(oid) && !heldUnopened.has(oid))
+      throw new LedgerError(
+        ErrorCode.COMMIT_REFUSED,
+        `${url} sent object ${oid}, which no checked commit contains; nothing was accepted`
+      );
   }
 
   const readable = new Map<string, string>();
@@ -441,19 +503,28 @@ export interface SealedPushResult {
  * Pushes the sealed journal: pulls (sealed) first, then main (fast-forward only) and the concurrent refs as sealed
  * commits; never forced; retries when the remote moved. Refuses a remote that holds a readable journal.
  */
-export async function pushSealed(journal: GitJournal, url: string, keys: readonly ArchiveKey[], attempts = 3): Promise<SealedPushResult> {
+export async function pushSealed(
+  journal: GitJournal,
+  url: string,
+  keys: readonly ArchiveKey[],
+  attempts = 3
+): Promise<SealedPushResult> {
   const { fetchAndAccept } = await import('./fetch.ts');
   const { sendPack } = await import('./send-pack.ts');
   const { setTracking } = await import('./quarantine.ts');
   const { remoteName } = await import('./remote-auth.ts');
-  if (keys.length === 0) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, 'this device holds no team key to seal the journal with');
+  if (keys.length === 0)
+    throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, 'this device holds no team key to seal the journal with');
   const name = await remoteName(url);
   let received = 0;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     await journal.catchUp();
     const pulled = await fetchAndAccept(journal.binding, url, async () => journal, await sealedFetch(journal, keys));
     if (pulled.kind === 'plain') {
-      throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} holds a readable (unsealed) journal: push --plain to keep adding to it, or push to a new remote to seal`);
+      throw new LedgerError(
+        ErrorCode.REMOTE_REJECTED,
+        `${url} holds a readable (unsealed) journal: push --plain to keep adding to it, or push to a new remote to seal`
+      );
     }
     received += pulled.received;
     const state = await sealedState(journal, keys);
@@ -461,7 +532,11 @@ export async function pushSealed(journal: GitJournal, url: string, keys: readonl
     const sealedOf = (oid: string | undefined): string => {
       const id = oid && journal.eventOf(oid);
       const c = id ? state.oids.get(id) : undefined;
-      if (!c) throw new LedgerError(ErrorCode.SEALED_KEY_MISSING, `cannot seal the journal: ${(id && state.unsealable.get(id)) ?? `commit ${oid} has no event`}`);
+      if (!c)
+        throw new LedgerError(
+          ErrorCode.SEALED_KEY_MISSING,
+          `cannot seal the journal: ${(id && state.unsealable.get(id)) ?? `commit ${oid} has no event`}`
+        );
       return c;
     };
     const wanted = new Map<string, string>();
@@ -474,8 +549,12 @@ export async function pushSealed(journal: GitJournal, url: string, keys: readonl
       wanted.set(`concurrent/${id}`, sealedOf(journal.commitOf(id)));
       readable.set(`concurrent/${id}`, journal.commitOf(id)!);
     }
-    const updates = [...wanted].map(([r, oid]) => ({ ref: `refs/heads/${r}`, oid })) as Array<{ ref: string; oid?: string }>;
-    for (const r of pulled.remote.keys()) if (!wanted.has(r) && r.startsWith('concurrent/')) updates.push({ ref: `refs/heads/${r}` });
+    const updates = [...wanted].map(([r, oid]) => ({ ref: `refs/heads/${r}`, oid })) as Array<{
+      ref: string;
+      oid?: string;
+    }>;
+    for (const r of pulled.remote.keys())
+      if (!wanted.has(r) && r.startsWith('concurrent/')) updates.push({ ref: `refs/heads/${r}` });
     const expected = new Map([...pulled.remote].map(([r, oid]) => [`refs/heads/${r}`, oid]));
     let refused: string[];
     let sent = 0;
@@ -495,9 +574,21 @@ export async function pushSealed(journal: GitJournal, url: string, keys: readonl
     }
     if (refused.length === 0) {
       await setTracking(journal.binding, name, readable);
-      await journal.recordRemote('push', { url, main: refs.main, count: journal.size, sealed: true }).catch(() => undefined);
-      return { main: refs.main, concurrent: refs.concurrent, received, pushed: true, sent, sealedMain: wanted.get('main') };
+      await journal
+        .recordRemote('push', { url, main: refs.main, count: journal.size, sealed: true })
+        .catch(() => undefined);
+      return {
+        main: refs.main,
+        concurrent: refs.concurrent,
+        received,
+        pushed: true,
+        sent,
+        sealedMain: wanted.get('main')
+      };
     }
   }
-  throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} kept moving while we pushed (${attempts} attempts): pull and push again`);
+  throw new LedgerError(
+    ErrorCode.REMOTE_REJECTED,
+    `${url} kept moving while we pushed (${attempts} attempts): pull and push again`
+  );
 }

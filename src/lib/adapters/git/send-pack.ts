@@ -31,7 +31,11 @@ export interface RefUpdate {
 }
 
 /** The remote's refs as receive-pack advertises them. */
-export async function advertisedRefs(binding: GitBinding, url: string, state: ExchangeState = {}): Promise<Map<string, string>> {
+export async function advertisedRefs(
+  binding: GitBinding,
+  url: string,
+  state: ExchangeState = {}
+): Promise<Map<string, string>> {
   return (await advertised(binding, url, 'git-receive-pack', state)).refs;
 }
 
@@ -46,7 +50,12 @@ export async function sendPack(
   expected: Map<string, string>,
   updates: RefUpdate[],
   /** For a sealed remote (sealed.ts): the events of its commits, and the objects of an event's sealed commit. */
-  form: { eventOf(oid: string): string | undefined; objects(id: string): Promise<GitObject[]>; pack?: { deltas?: boolean }; stored?: boolean } = {
+  form: {
+    eventOf(oid: string): string | undefined;
+    objects(id: string): Promise<GitObject[]>;
+    pack?: { deltas?: boolean };
+    stored?: boolean;
+  } = {
     // The journal's own commits: its stored packs may be sent as they are (pack-reuse.ts).
     stored: true,
     eventOf: (oid) => journal.eventOf(oid),
@@ -82,7 +91,12 @@ export async function sendPack(
     for (const p of journal.ledger.get(id)?.event.parents ?? []) stack.push(p);
   }
   const objects: GitObject[] = [];
-  const sending = new Set(updates.filter((u) => u.oid).map((u) => form.eventOf(u.oid!)).filter((e): e is string => !!e));
+  const sending = new Set(
+    updates
+      .filter((u) => u.oid)
+      .map((u) => form.eventOf(u.oid!))
+      .filter((e): e is string => !!e)
+  );
   const need = new Set<string>();
   const walk = [...sending];
   while (walk.length) {
@@ -97,14 +111,22 @@ export async function sendPack(
     // Each event's commit, tree and blob ids (the tree and blob from the stored envelope, the commit from the
     // journal): stored packs holding only these are sent as they are.
     await JournalCommits.ready();
-    const events = journal.ledger.events().filter((ev) => need.has(ev.id)).map((ev) => {
-      const commit = journal.commitOf(ev.id);
-      const json = journal.ledger.envelopeJson(ev.id);
-      if (!commit || json === undefined) return { id: ev.id, oids: [] };
-      const { tree, blob } = eventTree(ev, enc.encode(json));
-      return { id: ev.id, oids: [commit, tree.oid, blob.oid] };
-    });
-    ({ parts: pack, count } = await reusingPack(binding, events, form.objects, binding.zlib?.deflate ?? webZlib.deflate));
+    const events = journal.ledger
+      .events()
+      .filter((ev) => need.has(ev.id))
+      .map((ev) => {
+        const commit = journal.commitOf(ev.id);
+        const json = journal.ledger.envelopeJson(ev.id);
+        if (!commit || json === undefined) return { id: ev.id, oids: [] };
+        const { tree, blob } = eventTree(ev, enc.encode(json));
+        return { id: ev.id, oids: [commit, tree.oid, blob.oid] };
+      });
+    ({ parts: pack, count } = await reusingPack(
+      binding,
+      events,
+      form.objects,
+      binding.zlib?.deflate ?? webZlib.deflate
+    ));
   } else {
     for (const ev of journal.ledger.events()) {
       if (!need.has(ev.id)) continue;
@@ -114,8 +136,12 @@ export async function sendPack(
     pack = [(await buildPack(objects, binding.zlib?.deflate ?? webZlib.deflate, form.pack)).pack];
     count = objects.length;
   }
-  const lines = commands.map((c, i) => pkt(i === 0 ? `${c}\0 report-status delete-refs agent=provenance-ledger\n` : `${c}\n`));
-  const body = new Uint8Array(lines.reduce((n, l) => n + l.length, 0) + 4 + (count ? pack.reduce((n, p) => n + p.length, 0) : 0));
+  const lines = commands.map((c, i) =>
+    pkt(i === 0 ? `${c}\0 report-status delete-refs agent=provenance-ledger\n` : `${c}\n`)
+  );
+  const body = new Uint8Array(
+    lines.reduce((n, l) => n + l.length, 0) + 4 + (count ? pack.reduce((n, p) => n + p.length, 0) : 0)
+  );
   let at = 0;
   for (const l of lines) {
     body.set(l, at);
@@ -127,15 +153,24 @@ export async function sendPack(
     body.set(p, at);
     at += p.length;
   }
-  const res = await exchange(binding, url, {
-    method: 'POST',
-    path: '/git-receive-pack',
-    headers: { 'content-type': 'application/x-git-receive-pack-request', accept: 'application/x-git-receive-pack-result' },
-    body
-  }, state);
+  const res = await exchange(
+    binding,
+    url,
+    {
+      method: 'POST',
+      path: '/git-receive-pack',
+      headers: {
+        'content-type': 'application/x-git-receive-pack-request',
+        accept: 'application/x-git-receive-pack-result'
+      },
+      body
+    },
+    state
+  );
   const report = parsePkts(res).filter(Boolean);
   const unpack = report.find((l) => l.startsWith('unpack '));
-  if (unpack && unpack.trim() !== 'unpack ok') throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} could not unpack what we sent: ${unpack.trim()}`);
+  if (unpack && unpack.trim() !== 'unpack ok')
+    throw new LedgerError(ErrorCode.REMOTE_REJECTED, `${url} could not unpack what we sent: ${unpack.trim()}`);
   for (const l of report) {
     const m = /^ng (\S+) (.*)$/.exec(l.trim());
     if (m) refused.push(m[1]);

@@ -30,7 +30,8 @@ export function parsePkts(b: Uint8Array): string[] {
   let i = 0;
   while (i + 4 <= b.length) {
     const n = parseInt(dec.decode(b.subarray(i, i + 4)), 16);
-    if (!Number.isFinite(n) || (n > 0 && n < 4) || i + Math.max(n, 4) > b.length) throw new TypeError('malformed pkt-line');
+    if (!Number.isFinite(n) || (n > 0 && n < 4) || i + Math.max(n, 4) > b.length)
+      throw new TypeError('malformed pkt-line');
     if (n === 0) {
       out.push('');
       i += 4;
@@ -54,7 +55,9 @@ export async function collect(body: AsyncIterable<Uint8Array> | Iterable<Uint8Ar
   return out;
 }
 
-const inBrowser = (): boolean => typeof (globalThis as { document?: unknown }).document !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+const inBrowser = (): boolean =>
+  typeof (globalThis as { document?: unknown }).document !== 'undefined' ||
+  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
 
 /** One HTTP exchange, asking the binding for credentials once when the host wants them. */
 export async function exchange(
@@ -71,44 +74,80 @@ export async function exchange(
   } catch {
     throw new LedgerError(ErrorCode.BAD_INPUT, `${url} is not a URL (give the remote's http:// or https:// address)`);
   }
-  const inline = clean.username ? { username: decodeURIComponent(clean.username), password: decodeURIComponent(clean.password) } : undefined;
+  const inline = clean.username
+    ? { username: decodeURIComponent(clean.username), password: decodeURIComponent(clean.password) }
+    : undefined;
   if (inline && !state.auth) state.auth = 'Basic ' + btoa(`${inline.username}:${inline.password}`);
   const target = base.replace(/\/\/[^@/]*@/, '//').replace(/\/$/, '') + req.path;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const headers: Record<string, string> = { ...(inBrowser() ? {} : { 'user-agent': 'git/provenance-ledger' }), ...req.headers };
+    const headers: Record<string, string> = {
+      ...(inBrowser() ? {} : { 'user-agent': 'git/provenance-ledger' }),
+      ...req.headers
+    };
     if (state.auth) headers.authorization = state.auth;
     let res;
     let body: Uint8Array;
     try {
-      res = await binding.http.request({ url: target, method: req.method, headers, body: req.body ? [req.body] : undefined });
+      res = await binding.http.request({
+        url: target,
+        method: req.method,
+        headers,
+        body: req.body ? [req.body] : undefined
+      });
       body = await collect(res.body);
     } catch (e) {
       const hint = inBrowser() ? ' (from a browser, the host must allow this page by CORS, or use a CORS proxy)' : '';
-      throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `cannot reach ${url}: ${(e as Error).message}${hint}`, { cause: e });
+      throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `cannot reach ${url}: ${(e as Error).message}${hint}`, {
+        cause: e
+      });
     }
     if (res.statusCode === 401 || res.statusCode === 403) {
-      if (state.auth || attempt > 0) throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} refused the credentials (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`);
+      if (state.auth || attempt > 0)
+        throw new LedgerError(
+          ErrorCode.REMOTE_AUTH,
+          `${url} refused the credentials (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`
+        );
       const c = await binding.credentials?.(url);
-      if (!c) throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} wants credentials and none were given (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`);
+      if (!c)
+        throw new LedgerError(
+          ErrorCode.REMOTE_AUTH,
+          `${url} wants credentials and none were given (set PROVENANCE_LEDGER_GIT_USERNAME and _PASSWORD, or _TOKEN)`
+        );
       state.auth = 'Basic ' + btoa(`${c.username}:${c.password}`);
       continue;
     }
-    if (res.statusCode !== 200) throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} answered HTTP ${res.statusCode} to ${req.method} ${req.path.replace(/\?.*/, '')}: it does not look like a Git smart-HTTP remote`);
+    if (res.statusCode !== 200)
+      throw new LedgerError(
+        ErrorCode.REMOTE_UNREACHABLE,
+        `${url} answered HTTP ${res.statusCode} to ${req.method} ${req.path.replace(/\?.*/, '')}: it does not look like a Git smart-HTTP remote`
+      );
     return body;
   }
   throw new LedgerError(ErrorCode.REMOTE_AUTH, `${url} refused the credentials`);
 }
 
 /** The refs a service (git-upload-pack, git-receive-pack) advertises: full ref name -> oid, and its capabilities. */
-export async function advertisedRefs(binding: GitBinding, url: string, service: 'git-upload-pack' | 'git-receive-pack', state: ExchangeState = {}): Promise<{ refs: Map<string, string>; caps: Set<string> }> {
+export async function advertisedRefs(
+  binding: GitBinding,
+  url: string,
+  service: 'git-upload-pack' | 'git-receive-pack',
+  state: ExchangeState = {}
+): Promise<{ refs: Map<string, string>; caps: Set<string> }> {
   const body = await exchange(binding, url, { method: 'GET', path: `/info/refs?service=${service}` }, state);
   let lines: string[];
   try {
     lines = parsePkts(body);
   } catch {
-    throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} did not answer as a Git smart-HTTP remote (no ref advertisement)`);
+    throw new LedgerError(
+      ErrorCode.REMOTE_UNREACHABLE,
+      `${url} did not answer as a Git smart-HTTP remote (no ref advertisement)`
+    );
   }
-  if (!lines[0]?.startsWith(`# service=${service}`)) throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `${url} did not answer as a Git smart-HTTP remote (no "# service=${service}")`);
+  if (!lines[0]?.startsWith(`# service=${service}`))
+    throw new LedgerError(
+      ErrorCode.REMOTE_UNREACHABLE,
+      `${url} did not answer as a Git smart-HTTP remote (no "# service=${service}")`
+    );
   const refs = new Map<string, string>();
   let caps = new Set<string>();
   for (const line of lines.slice(1)) {

@@ -114,7 +114,12 @@ export class ObjectReader {
       try {
         r.#packs.push(parseIdx(name, new Uint8Array(await binding.fs.promises.readFile(`${dir}/${f}`))));
       } catch (e) {
-        r.#packs.push({ name, byOid: new Map(), offsets: [], problem: { file: `objects/pack/${f}`, message: `cannot be read: ${(e as Error).message}` } });
+        r.#packs.push({
+          name,
+          byOid: new Map(),
+          offsets: [],
+          problem: { file: `objects/pack/${f}`, message: `cannot be read: ${(e as Error).message}` }
+        });
       }
     }
     return r;
@@ -173,7 +178,13 @@ export class ObjectReader {
   }
 
   /** Reads the entry at `offset` of pack `p` (resolving deltas); checks it hashes to `oid` when given. */
-  async #readPacked(p: PackIndex, oid: string | undefined, offset: number, cache: Map<number, StoredObject>, depth = 0): Promise<StoredObject> {
+  async #readPacked(
+    p: PackIndex,
+    oid: string | undefined,
+    offset: number,
+    cache: Map<number, StoredObject>,
+    depth = 0
+  ): Promise<StoredObject> {
     const file = `objects/pack/${p.name}.pack`;
     const hit = cache.get(offset);
     if (hit && !oid) return hit;
@@ -251,7 +262,11 @@ export class ObjectReader {
         try {
           await this.#readLoose(oid);
         } catch (e) {
-          problems.push(e instanceof CorruptObject ? { oid, file: e.file, message: e.message } : { oid, file: `objects/${d}/${f}`, message: String(e) });
+          problems.push(
+            e instanceof CorruptObject
+              ? { oid, file: e.file, message: e.message }
+              : { oid, file: `objects/${d}/${f}`, message: String(e) }
+          );
         }
       }
     }
@@ -269,7 +284,11 @@ export class ObjectReader {
       const idxFile = `objects/pack/${p.name}.idx`;
       const packFile = `objects/pack/${p.name}.pack`;
       const idx = new Uint8Array(await fs.promises.readFile(`${gitdir}/${idxFile}`));
-      if (!checksum(idx)) problems.push({ file: idxFile, message: `journal file ${idxFile} is damaged: its checksum does not match its content` });
+      if (!checksum(idx))
+        problems.push({
+          file: idxFile,
+          message: `journal file ${idxFile} is damaged: its checksum does not match its content`
+        });
       let pack: Uint8Array;
       try {
         pack = await this.#packBytes(p);
@@ -278,12 +297,30 @@ export class ObjectReader {
         continue;
       }
       const dv = new DataView(pack.buffer, pack.byteOffset, pack.byteLength);
-      if (pack.length < 32 || dv.getUint32(0) !== 0x5041434b || dv.getUint32(4) !== 2 || dv.getUint32(8) !== p.byOid.size) {
-        problems.push({ file: packFile, message: `journal file ${packFile} is damaged: its header is not a pack of ${p.byOid.size} objects` });
+      if (
+        pack.length < 32 ||
+        dv.getUint32(0) !== 0x5041434b ||
+        dv.getUint32(4) !== 2 ||
+        dv.getUint32(8) !== p.byOid.size
+      ) {
+        problems.push({
+          file: packFile,
+          message: `journal file ${packFile} is damaged: its header is not a pack of ${p.byOid.size} objects`
+        });
       }
-      if (!checksum(pack)) problems.push({ file: packFile, message: `journal file ${packFile} is damaged: its checksum does not match its content` });
-      if (idx.length >= 40 && toHex(idx.subarray(idx.length - 40, idx.length - 20)) !== toHex(pack.subarray(pack.length - 20))) {
-        problems.push({ file: idxFile, message: `journal file ${idxFile} does not belong to ${packFile} (their pack checksums differ)` });
+      if (!checksum(pack))
+        problems.push({
+          file: packFile,
+          message: `journal file ${packFile} is damaged: its checksum does not match its content`
+        });
+      if (
+        idx.length >= 40 &&
+        toHex(idx.subarray(idx.length - 40, idx.length - 20)) !== toHex(pack.subarray(pack.length - 20))
+      ) {
+        problems.push({
+          file: idxFile,
+          message: `journal file ${idxFile} does not belong to ${packFile} (their pack checksums differ)`
+        });
       }
       // Delta bases lie close before their deltas (ours are within a few objects): a bounded cache of the latest
       // objects read keeps check() in bounded memory whatever the pack's size; a base that left it is read again.
@@ -294,7 +331,11 @@ export class ObjectReader {
       for (const [oid, e] of byOffset) {
         const end = ends.get(e.offset)!;
         if (e.offset < 12 || end > pack.length - 20 || crc32(pack.subarray(e.offset, end)) !== e.crc) {
-          problems.push({ oid, file: packFile, message: `journal object ${oid} (${packFile}) is damaged: its bytes do not match the CRC-32 its index records` });
+          problems.push({
+            oid,
+            file: packFile,
+            message: `journal object ${oid} (${packFile}) is damaged: its bytes do not match the CRC-32 its index records`
+          });
           continue;
         }
         try {

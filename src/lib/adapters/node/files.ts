@@ -63,8 +63,13 @@ export async function assertReadableFile(name: string, what = 'file'): Promise<n
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      const dangling = await lstat(native).then((l) => l.isSymbolicLink(), () => false);
-      throw badInput(dangling ? `${what} ${file} is a symbolic link to a file that does not exist` : `${what} not found: ${file}`);
+      const dangling = await lstat(native).then(
+        (l) => l.isSymbolicLink(),
+        () => false
+      );
+      throw badInput(
+        dangling ? `${what} ${file} is a symbolic link to a file that does not exist` : `${what} not found: ${file}`
+      );
     }
     if (code === 'EACCES' || code === 'EPERM') throw badInput(`cannot read ${what} ${file}: permission denied`);
     if (code === 'ELOOP') throw badInput(`${what} ${file} is a symbolic link loop`);
@@ -76,7 +81,11 @@ export async function assertReadableFile(name: string, what = 'file'): Promise<n
 }
 
 /** Reads a whole (small) file, with the same clear errors; FILE_CHANGED if it changed while read (readStable). */
-export async function readInputFile(file: string, what = 'file', opts: { onProgress?: HashProgress; racyMs?: number } = {}): Promise<Uint8Array> {
+export async function readInputFile(
+  file: string,
+  what = 'file',
+  opts: { onProgress?: HashProgress; racyMs?: number } = {}
+): Promise<Uint8Array> {
   return (await readStable(file, what, { collect: true, ...opts })).bytes!;
 }
 
@@ -109,7 +118,11 @@ export interface HashProgress {
  * SHA-256 and size of a file, streamed from disk in 1 MiB chunks. Throws FILE_CHANGED when the file changed
  * while it was read (see readStable); `racyMs` is for tests (default RACY_MS).
  */
-export async function hashFile(file: string, onProgress?: HashProgress, opts: { racyMs?: number } = {}): Promise<{ sha256: string; size: number }> {
+export async function hashFile(
+  file: string,
+  onProgress?: HashProgress,
+  opts: { racyMs?: number } = {}
+): Promise<{ sha256: string; size: number }> {
   const { sha256, size } = await readStable(file, 'file', { onProgress, racyMs: opts.racyMs });
   return { sha256, size };
 }
@@ -151,7 +164,9 @@ async function readStable(
       ErrorCode.FILE_CHANGED,
       `${what} ${shown} changed while it was being read (${how}): its hash would be of neither version, so nothing was done with it; try again once nothing is writing it`
     );
-  const fd = await call<number>((d) => fsCb.open(native, fsCb.constants.O_RDONLY | (fsCb.constants.O_NONBLOCK ?? 0), d)).catch(fail);
+  const fd = await call<number>((d) =>
+    fsCb.open(native, fsCb.constants.O_RDONLY | (fsCb.constants.O_NONBLOCK ?? 0), d)
+  ).catch(fail);
   try {
     const before = await fdStat(fd).catch(fail);
     if (!before.isFile()) throw badInput(`${what} ${shown} is not a regular file`);
@@ -182,7 +197,11 @@ async function readStable(
 }
 
 /** One read of the whole file from offset 0 to its end (not to its stat size: a growing file reads longer). */
-async function readPass(fd: number, collect: boolean, onProgress?: (done: number) => void): Promise<{ sha256: string; size: number; bytes?: Uint8Array }> {
+async function readPass(
+  fd: number,
+  collect: boolean,
+  onProgress?: (done: number) => void
+): Promise<{ sha256: string; size: number; bytes?: Uint8Array }> {
   // node:crypto's SHA-256 (OpenSSL, with the CPU's SHA extensions where it has them), fed chunk by chunk.
   const h = createHash('sha256');
   const chunks: Uint8Array[] = [];
@@ -269,7 +288,9 @@ export function nativePath(p: string): string | Buffer {
   }
   const all = [...found.values()];
   if (all.length > 1) {
-    throw badInput(`the file names ${all.map(escapeBytes).join(' and ')} are not valid UTF-8 and read alike (${JSON.stringify(p)}): give only one of them, or rename it`);
+    throw badInput(
+      `the file names ${all.map(escapeBytes).join(' and ')} are not valid UTF-8 and read alike (${JSON.stringify(p)}): give only one of them, or rename it`
+    );
   }
   if (all.length === 0 || all[0].equals(Buffer.from(p))) return p;
   return all[0];
@@ -292,9 +313,18 @@ export function nonUtf8Note(p: string): string | undefined {
 export function escapeBytes(bytes: Uint8Array): string {
   const strict = new TextDecoder('utf-8', { fatal: true });
   let out = '';
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const lead = bytes[i];
-    const len = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    const len =
+      lead < 0x80
+        ? 1
+        : lead >= 0xc2 && lead <= 0xdf
+          ? 2
+          : lead >= 0xe0 && lead <= 0xef
+            ? 3
+            : lead >= 0xf0 && lead <= 0xf4
+              ? 4
+              : 0;
     if (len > 0 && i + len <= bytes.length) {
       try {
         out += strict.decode(bytes.subarray(i, i + len));
@@ -311,7 +341,11 @@ export function escapeBytes(bytes: Uint8Array): string {
 }
 
 /** Describes one file as a FileRef (name without directories, format from the extension, size, hash). */
-export async function fileRef(file: string, extra: Pick<FileRef, 'set' | 'role'> = {}, onProgress?: HashProgress): Promise<FileRef> {
+export async function fileRef(
+  file: string,
+  extra: Pick<FileRef, 'set' | 'role'> = {},
+  onProgress?: HashProgress
+): Promise<FileRef> {
   const { sha256, size } = await hashFile(file, onProgress);
   const ref: FileRef = { name: path.basename(file), format: formatOf(file), size, sha256 };
   const mediaType = mediaTypeOf(file);
@@ -358,7 +392,10 @@ export async function gltfCompanions(gltfFile: string): Promise<Array<{ file: st
  * FileRefs for a list of paths given on the command line. Each .gltf brings the buffers and textures it
  * references (all sharing the .gltf's name as `set`); a file named twice is listed once.
  */
-export async function fileRefs(files: string[], opts: { role?: string; onProgress?: HashProgress } = {}): Promise<FileRef[]> {
+export async function fileRefs(
+  files: string[],
+  opts: { role?: string; onProgress?: HashProgress } = {}
+): Promise<FileRef[]> {
   const plan = new Map<string, { file: string; set?: string; role?: string }>();
   for (const f of files) {
     const abs = path.resolve(f);

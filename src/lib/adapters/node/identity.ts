@@ -7,7 +7,15 @@
 import type { StorageAdapter } from '../../core/storage.ts';
 import { fromBase64url, fromUtf8, toBase64url, utf8 } from '../../core/bytes.ts';
 import { ErrorCode, LedgerError } from '../../core/errors.ts';
-import { exportPrivateKey, importPrivateKey, signerFromCryptoKey, verifySignature, type DeviceKey, type PublicKey, type Signer } from '../../core/keys.ts';
+import {
+  exportPrivateKey,
+  importPrivateKey,
+  signerFromCryptoKey,
+  verifySignature,
+  type DeviceKey,
+  type PublicKey,
+  type Signer
+} from '../../core/keys.ts';
 
 export const IDENTITY_KEY = ['identity', 'device'];
 
@@ -25,7 +33,10 @@ export async function loadIdentity(storage: StorageAdapter): Promise<NodeIdentit
   const bytes = await storage.load(IDENTITY_KEY);
   if (!bytes) return undefined;
   const bad = (what: string): never => {
-    throw new LedgerError(ErrorCode.IDENTITY_INVALID, `the stored device identity (identity/device) is damaged: ${what}; restore it with provenance-ledger key import <backup>`);
+    throw new LedgerError(
+      ErrorCode.IDENTITY_INVALID,
+      `the stored device identity (identity/device) is damaged: ${what}; restore it with provenance-ledger key import <backup>`
+    );
   };
   let record: Record<string, unknown> = {};
   try {
@@ -46,7 +57,10 @@ export async function loadIdentity(storage: StorageAdapter): Promise<NodeIdentit
     bad('privateKey is not a base64url PKCS#8 Ed25519 key');
   }
   if (key!.publicKey !== record.publicKey) {
-    throw new LedgerError(ErrorCode.IDENTITY_INVALID, 'the stored device identity (identity/device) is damaged: its private key does not match its public key; restore it with provenance-ledger key import <backup>');
+    throw new LedgerError(
+      ErrorCode.IDENTITY_INVALID,
+      'the stored device identity (identity/device) is damaged: its private key does not match its public key; restore it with provenance-ledger key import <backup>'
+    );
   }
   return { publicKey: key!.publicKey, name: record.name as string, privateKey: key!.privateKey, pkcs8 };
 }
@@ -78,9 +92,15 @@ export interface IdentityCheck {
  * removed). `logKey`: the key this device's log checkpoints name, when known (then the identity must be it, and a
  * missing identity is a lost key, not a copy made without one).
  */
-export async function checkIdentity(storage: StorageAdapter, roster: ReadonlyArray<{ key: string }>, logKey?: string): Promise<IdentityCheck> {
+export async function checkIdentity(
+  storage: StorageAdapter,
+  roster: ReadonlyArray<{ key: string }>,
+  logKey?: string
+): Promise<IdentityCheck> {
   const location = IDENTITY_KEY.join('/');
-  const problem = (message: string, code: string = ErrorCode.IDENTITY_INVALID) => ({ problem: { code, message, location } });
+  const problem = (message: string, code: string = ErrorCode.IDENTITY_INVALID) => ({
+    problem: { code, message, location }
+  });
   let identity: NodeIdentity | undefined;
   try {
     identity = await loadIdentity(storage);
@@ -88,14 +108,22 @@ export async function checkIdentity(storage: StorageAdapter, roster: ReadonlyArr
     return problem((e as Error).message);
   }
   if (!identity) {
-    if (logKey) return problem(`the device key that signed this log's checkpoints (${logKey.slice(0, 12)}…) is gone: key import your backup of it`, ErrorCode.STORAGE_MISSING);
+    if (logKey)
+      return problem(
+        `the device key that signed this log's checkpoints (${logKey.slice(0, 12)}…) is gone: key import your backup of it`,
+        ErrorCode.STORAGE_MISSING
+      );
     return { unchecked: 'no device key in this directory (a copy made without one): nothing to check' };
   }
   const probe = utf8('provenance-ledger/identity-check/v1');
   if (!(await verifySignature(identity.publicKey, probe, await identitySigner(identity).sign(probe)))) {
     return problem('its private key makes signatures its public key does not verify');
   }
-  if (!roster.some((m) => m.key === identity.publicKey)) return problem(`its key (${identity.publicKey.slice(0, 12)}…) is not one of this ledger's members' keys`);
-  if (logKey && logKey !== identity.publicKey) return problem(`its key (${identity.publicKey.slice(0, 12)}…) is not the one that signed this log's checkpoints (${logKey.slice(0, 12)}…)`);
+  if (!roster.some((m) => m.key === identity.publicKey))
+    return problem(`its key (${identity.publicKey.slice(0, 12)}…) is not one of this ledger's members' keys`);
+  if (logKey && logKey !== identity.publicKey)
+    return problem(
+      `its key (${identity.publicKey.slice(0, 12)}…) is not the one that signed this log's checkpoints (${logKey.slice(0, 12)}…)`
+    );
   return { publicKey: identity.publicKey };
 }

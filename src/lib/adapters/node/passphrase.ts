@@ -14,7 +14,10 @@ export async function getPassphrase(question: string, confirm = false): Promise<
   const fromEnv = process.env[PASSPHRASE_ENV];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   if (!process.stdin.isTTY) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `no passphrase: set ${PASSPHRASE_ENV} or run this command in a terminal`);
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `no passphrase: set ${PASSPHRASE_ENV} or run this command in a terminal`
+    );
   }
   const first = await readHidden(question);
   if (confirm) {

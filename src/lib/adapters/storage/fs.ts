@@ -280,7 +280,8 @@ export class FsStorage implements StorageAdapter {
       if (kind === 'file' && TEMP_FILE.test(name)) stale.push(path.join(this.#path(parts), name));
     };
     if (!folders) await this.#visit([], onEntry);
-    for (const f of folders ?? []) if (isKeyPart(f) && (await isDirectory(this.#path([f])))) await this.#visit([f], onEntry);
+    for (const f of folders ?? [])
+      if (isKeyPart(f) && (await isDirectory(this.#path([f])))) await this.#visit([f], onEntry);
     const cutoff = Date.now() - maxAgeMs;
     await mapLimit(stale, CONCURRENCY, async (file) => {
       try {
@@ -351,7 +352,7 @@ const fdOpen = (file: string, flags: string, mode: number) => call<number>((d) =
 const fdSync = (fd: number) => call<void>((d) => fsCb.fsync(fd, (e) => d(e, undefined)));
 const fdClose = (fd: number) => call<void>((d) => fsCb.close(fd, (e) => d(e, undefined)));
 async function fdWriteAll(fd: number, data: Uint8Array): Promise<void> {
-  for (let off = 0; off < data.length; ) {
+  for (let off = 0; off < data.length;) {
     off += await call<number>((d) => fsCb.write(fd, data, off, data.length - off, null, d));
   }
 }

@@ -82,12 +82,7 @@ export class IdbStorage implements StorageAdapter {
     const tx = this.#db.transaction(STORE, 'readonly');
     const range = rangeOf(prefix);
     const exact = prefix.length > 0 ? tx.store.get(prefix.join('/')) : undefined;
-    const [keys, values, own] = await Promise.all([
-      tx.store.getAllKeys(range),
-      tx.store.getAll(range),
-      exact,
-      tx.done
-    ]);
+    const [keys, values, own] = await Promise.all([tx.store.getAllKeys(range), tx.store.getAll(range), exact, tx.done]);
     const chunks = keys.map((k, i) => ({ key: k.split('/'), data: toBytes(values[i], k) }));
     if (own !== undefined) chunks.push({ key: [...prefix], data: toBytes(own, prefix.join('/')) });
     return chunks.sort((a, b) => compareKeys(a.key, b.key));
@@ -107,9 +102,7 @@ export class IdbStorage implements StorageAdapter {
     assertKey(prefix, true);
     const tx = this.#db.transaction(STORE, 'readwrite', { durability: this.#durability });
     const ops =
-      prefix.length === 0
-        ? [tx.store.clear()]
-        : [tx.store.delete(rangeOf(prefix)!), tx.store.delete(prefix.join('/'))];
+      prefix.length === 0 ? [tx.store.clear()] : [tx.store.delete(rangeOf(prefix)!), tx.store.delete(prefix.join('/'))];
     await Promise.all([...ops, tx.done]);
   }
 

@@ -9,7 +9,10 @@ import { MAX_FRAME } from '../../core/sync/frame.ts';
 
 export const CHANNEL_PREFIX = 'provenance-ledger/room/';
 
-export function connectBroadcastChannel(room: string, Channel: typeof BroadcastChannel = globalThis.BroadcastChannel): Transport {
+export function connectBroadcastChannel(
+  room: string,
+  Channel: typeof BroadcastChannel = globalThis.BroadcastChannel
+): Transport {
   if (typeof Channel !== 'function') throw new Error('BroadcastChannel is not available here');
   const ch = new Channel(CHANNEL_PREFIX + room);
   let onFrame: (f: Uint8Array) => void = () => {};

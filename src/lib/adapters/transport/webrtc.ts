@@ -50,8 +50,17 @@ export function parseSignal(v: unknown): SignalMessage | undefined {
   if (m.type !== 'announce' && m.type !== 'offer' && m.type !== 'answer' && m.type !== 'bye') return undefined;
   if (typeof m.from !== 'string' || !MESH_ID.test(m.from)) return undefined;
   if (m.to !== undefined && (typeof m.to !== 'string' || !MESH_ID.test(m.to))) return undefined;
-  if ((m.type === 'offer' || m.type === 'answer') && (typeof m.sdp !== 'string' || m.sdp.length > MAX_SDP || m.to === undefined)) return undefined;
-  return { type: m.type, from: m.from, ...(m.to ? { to: m.to } : {}), ...(typeof m.sdp === 'string' ? { sdp: m.sdp } : {}) };
+  if (
+    (m.type === 'offer' || m.type === 'answer') &&
+    (typeof m.sdp !== 'string' || m.sdp.length > MAX_SDP || m.to === undefined)
+  )
+    return undefined;
+  return {
+    type: m.type,
+    from: m.from,
+    ...(m.to ? { to: m.to } : {}),
+    ...(typeof m.sdp === 'string' ? { sdp: m.sdp } : {})
+  };
 }
 
 /** The relay room of the signaling for a team key's epoch (never the sync room): a room key from the team key. */
@@ -70,7 +79,11 @@ async function signalKey(team: TeamKey): Promise<AeadKey> {
 const AAD = utf8('provenance-ledger/signal/v1');
 
 /** Signaling over a transport (the relay's signaling room), every message sealed with the team key. */
-export async function sealedSignaling(transport: Transport, team: TeamKey, now: () => number = Date.now): Promise<Signaling> {
+export async function sealedSignaling(
+  transport: Transport,
+  team: TeamKey,
+  now: () => number = Date.now
+): Promise<Signaling> {
   const key = await signalKey(team);
   let handler: (m: SignalMessage) => void = () => {};
   let chain = Promise.resolve();
@@ -152,10 +165,12 @@ export class WebRtcMesh implements Transport {
 
   send(frame: Uint8Array): void {
     if (this.#closed) return;
-    if (frame.length >= HEADER_LEN && frame[1] === KIND_HELLO && connHex(frameTarget(frame)!) === connHex(BROADCAST)) this.#hello = frame.slice();
+    if (frame.length >= HEADER_LEN && frame[1] === KIND_HELLO && connHex(frameTarget(frame)!) === connHex(BROADCAST))
+      this.#hello = frame.slice();
     const target = frameTarget(frame);
     const hex = target ? connHex(target) : '';
-    const routed = hex && hex !== connHex(BROADCAST) ? [...this.#peers.values()].filter((p) => p.open && p.conns.has(hex)) : [];
+    const routed =
+      hex && hex !== connHex(BROADCAST) ? [...this.#peers.values()].filter((p) => p.open && p.conns.has(hex)) : [];
     const to = routed.length ? routed : [...this.#peers.values()].filter((p) => p.open);
     for (const p of to) this.#sendTo(p, frame);
   }

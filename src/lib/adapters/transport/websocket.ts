@@ -34,7 +34,13 @@ export function connectRelay(relay: string, room: RoomKey, opts: { timeoutMs?: n
     try {
       ws = new WebSocket(roomUrl(relay, room.id));
     } catch (e) {
-      reject(new LedgerError(ErrorCode.BAD_INPUT, `not a relay address (ws:// or wss://): ${peerText(relay, 200)} (${(e as Error).message})`, { cause: e }));
+      reject(
+        new LedgerError(
+          ErrorCode.BAD_INPUT,
+          `not a relay address (ws:// or wss://): ${peerText(relay, 200)} (${(e as Error).message})`,
+          { cause: e }
+        )
+      );
       return;
     }
     ws.binaryType = 'arraybuffer';
@@ -46,7 +52,12 @@ export function connectRelay(relay: string, room: RoomKey, opts: { timeoutMs?: n
     const timer = setTimeout(() => {
       if (!admitted) {
         ws.close();
-        end('', opened ? `the relay at ${relay} did not admit the connection in time (a relay older than this app sends no challenge: update it)` : `no answer from the relay at ${relay}: is it running (npm run relay) and reachable?`);
+        end(
+          '',
+          opened
+            ? `the relay at ${relay} did not admit the connection in time (a relay older than this app sends no challenge: update it)`
+            : `no answer from the relay at ${relay}: is it running (npm run relay) and reachable?`
+        );
       }
     }, opts.timeoutMs ?? 10_000);
     let ended = false;
@@ -56,7 +67,11 @@ export function connectRelay(relay: string, room: RoomKey, opts: { timeoutMs?: n
       if (ended) return;
       ended = true;
       if (!admitted) {
-        reject(refusal ? new LedgerError(ErrorCode.REMOTE_REJECTED, unreachable, { detail: refusal }) : new LedgerError(ErrorCode.REMOTE_UNREACHABLE, unreachable));
+        reject(
+          refusal
+            ? new LedgerError(ErrorCode.REMOTE_REJECTED, unreachable, { detail: refusal })
+            : new LedgerError(ErrorCode.REMOTE_UNREACHABLE, unreachable)
+        );
       } else onClose(why);
     };
     const refuse = (why: string) => {
@@ -106,9 +121,17 @@ export function connectRelay(relay: string, room: RoomKey, opts: { timeoutMs?: n
       const text = e.reason ? peerText(e.reason, 200) : '';
       const reason = text ? ` ${text}` : '';
       const refused = opened && e.code !== 1006 ? { closeCode: e.code, reason: text } : undefined;
-      end(`relay closed the connection (${e.code}${reason})`, `the relay at ${relay} refused the connection (${e.code}${reason})`, refused);
+      end(
+        `relay closed the connection (${e.code}${reason})`,
+        `the relay at ${relay} refused the connection (${e.code}${reason})`,
+        refused
+      );
     };
-    ws.onerror = () => end('the connection to the relay failed', `could not connect to the relay at ${relay}: is it running (npm run relay) and reachable?`);
+    ws.onerror = () =>
+      end(
+        'the connection to the relay failed',
+        `could not connect to the relay at ${relay}: is it running (npm run relay) and reachable?`
+      );
     ws.onopen = () => {
       opened = true;
     };

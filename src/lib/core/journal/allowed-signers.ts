@@ -19,7 +19,11 @@ import { sshPublicKeyLine } from './sshsig.ts';
  * For each removed key of the roster, the time up to which its commits are good: the later of its removal's time
  * and its newest event that counts. `events` are the events that count; `event(id)` finds one by id.
  */
-export function removedUntil(roster: RosterEntry[], events: Iterable<LedgerEvent>, event: (id: string) => LedgerEvent | undefined): Map<string, string> {
+export function removedUntil(
+  roster: RosterEntry[],
+  events: Iterable<LedgerEvent>,
+  event: (id: string) => LedgerEvent | undefined
+): Map<string, string> {
   const until = new Map<string, string>();
   for (const m of roster) {
     if (m.active) continue;
@@ -38,7 +42,10 @@ export function removedUntil(roster: RosterEntry[], events: Iterable<LedgerEvent
 export function opensshTime(rfc3339: string): string {
   const ms = Date.parse(rfc3339);
   if (!Number.isFinite(ms)) throw new RangeError(`not a time: ${rfc3339}`);
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/[-:T]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(Math.floor(ms / 1000) * 1000)
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** `until`: removed keys' last good time (removedUntil), written as `valid-before`. */

@@ -47,14 +47,22 @@ export interface IncomingResult {
   isAncestor(a: string, b: string): boolean;
 }
 
-export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommit[], opts: { verify?: boolean } = {}): Promise<IncomingResult> {
+export async function checkIncoming(
+  ctx: IncomingContext,
+  commits: IncomingCommit[],
+  opts: { verify?: boolean } = {}
+): Promise<IncomingResult> {
   const verify = opts.verify ?? true;
   const eventOf = new Map<string, string>();
   const byEvent = new Map<string, IncomingCommit>();
   const entries: Array<[string, string]> = [];
   const events = new Map<EventId, LedgerEvent>();
   const fail = (oid: string, reason: string, code: string = ErrorCode.COMMIT_REFUSED): IncomingResult => ({
-    refused: { oid, reason, code }, accepted: [], eventOf, objects: [], isAncestor: () => false
+    refused: { oid, reason, code },
+    accepted: [],
+    eventOf,
+    objects: [],
+    isAncestor: () => false
   });
   for (const c of commits) {
     let id: EventId;
@@ -72,7 +80,11 @@ export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommi
   const checked = verify ? await checkEntries(fresh, ctx.ledger.id) : { problems: [], events: shapes(fresh) };
   if (checked.problems.length) {
     const p = checked.problems[0];
-    return fail(byEvent.get(p.eventId ?? '')?.oid ?? '?', `its event ${p.eventId ?? ''} is invalid: [${p.code}] ${p.message}`, p.code);
+    return fail(
+      byEvent.get(p.eventId ?? '')?.oid ?? '?',
+      `its event ${p.eventId ?? ''} is invalid: [${p.code}] ${p.message}`,
+      p.code
+    );
   }
   for (const [id] of entries) {
     const held = ctx.ledger.get(id);
@@ -84,7 +96,12 @@ export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommi
   for (const [id, ev] of events) all.set(id, ev);
   for (const [id, ev] of events) {
     for (const p of ev.event.parents) {
-      if (!all.has(p as EventId)) return fail(byEvent.get(id)!.oid, `its event names parent ${p}, which neither we nor the remote hold`, ErrorCode.MISSING_PARENT);
+      if (!all.has(p as EventId))
+        return fail(
+          byEvent.get(id)!.oid,
+          `its event names parent ${p}, which neither we nor the remote hold`,
+          ErrorCode.MISSING_PARENT
+        );
     }
   }
   if (verify) {
@@ -116,17 +133,30 @@ export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommi
     } catch (e) {
       return fail(c.oid, `its signature is malformed: ${(e as Error).message}`, ErrorCode.SIGNATURE);
     }
-    if (sig.publicKey !== ev.event.author) return fail(c.oid, `it is signed by ${sig.publicKey.slice(0, 12)}…, not by its event's author`, ErrorCode.SIGNATURE);
+    if (sig.publicKey !== ev.event.author)
+      return fail(
+        c.oid,
+        `it is signed by ${sig.publicKey.slice(0, 12)}…, not by its event's author`,
+        ErrorCode.SIGNATURE
+      );
     const parentOids = ev.event.parents.map((p) => commitOf(p) ?? '');
     let rebuilt;
     try {
       // The bytes as received for a new event (the event checks require them canonical); a held event's are ours.
-      rebuilt = await rebuildEventCommit({ ev, parentOids, authorName: name }, sig.signature, ctx.ledger.get(id) ? undefined : utf8(c.json));
+      rebuilt = await rebuildEventCommit(
+        { ev, parentOids, authorName: name },
+        sig.signature,
+        ctx.ledger.get(id) ? undefined : utf8(c.json)
+      );
     } catch (e) {
       return fail(c.oid, `its event cannot be made into a commit: ${(e as Error).message}`, ErrorCode.MALFORMED);
     }
     if (rebuilt.commit.oid !== c.oid) {
-      return fail(c.oid, `it differs from the commit its event ${id} determines (${rebuilt.commit.oid}): tampered`, ErrorCode.JOURNAL_MISMATCH);
+      return fail(
+        c.oid,
+        `it differs from the commit its event ${id} determines (${rebuilt.commit.oid}): tampered`,
+        ErrorCode.JOURNAL_MISMATCH
+      );
     }
     toVerify.push({ oid: c.oid, armored: c.commit.gpgsig, unsigned: rebuilt.unsigned, author: ev.event.author });
     accepted.push({ oid: c.oid, eventId: id, json: c.json, signature: sig.signature });
@@ -137,7 +167,8 @@ export async function checkIncoming(ctx: IncomingContext, commits: IncomingCommi
     const batch = toVerify.slice(i, i + 256);
     const ok = await Promise.all(batch.map((v) => verifySshsig(v.armored, v.unsigned, v.author)));
     const bad = ok.indexOf(false);
-    if (bad >= 0) return fail(batch[bad].oid, `its signature does not verify against the author's key`, ErrorCode.SIGNATURE);
+    if (bad >= 0)
+      return fail(batch[bad].oid, `its signature does not verify against the author's key`, ErrorCode.SIGNATURE);
   }
   const isAncestor = (a: string, b: string): boolean => {
     if (a === b) return true;
@@ -166,7 +197,16 @@ function shapes(entries: Array<[string, string]>): Map<EventId, LedgerEvent> {
     try {
       const env = JSON.parse(json);
       const e = env?.event;
-      if (typeof e !== 'object' || e === null || !Array.isArray(e.parents) || !e.parents.every((p: unknown) => typeof p === 'string') || typeof e.author !== 'string' || typeof e.time !== 'string' || typeof e.type !== 'string') continue;
+      if (
+        typeof e !== 'object' ||
+        e === null ||
+        !Array.isArray(e.parents) ||
+        !e.parents.every((p: unknown) => typeof p === 'string') ||
+        typeof e.author !== 'string' ||
+        typeof e.time !== 'string' ||
+        typeof e.type !== 'string'
+      )
+        continue;
       out.set(id as EventId, { id: id as EventId, event: e, sig: env.sig });
     } catch {
       /* left out: reported as malformed */

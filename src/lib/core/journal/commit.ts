@@ -67,7 +67,11 @@ export function insertSignature(unsigned: Uint8Array, armored: string): Uint8Arr
   // Spliced as bytes: the headers end at the first blank line ("\n\n"), which UTF-8 never hides inside a character.
   for (let i = 0; i + 1 < unsigned.length; i++) {
     if (unsigned[i] === 10 && unsigned[i + 1] === 10) {
-      return concatBytes(unsigned.subarray(0, i), utf8(`\ngpgsig ${armored.split('\n').join('\n ')}`), unsigned.subarray(i));
+      return concatBytes(
+        unsigned.subarray(0, i),
+        utf8(`\ngpgsig ${armored.split('\n').join('\n ')}`),
+        unsigned.subarray(i)
+      );
     }
   }
   const text = new TextDecoder().decode(unsigned);
@@ -95,7 +99,11 @@ export function signedCommitContent(author: string, unsigned: Uint8Array, signat
  * Builds the commit from the event and its 64-byte signature (does not check the signature). Synchronous:
  * initSha1() must have been awaited.
  */
-export function buildEventCommit(input: EventCommitInput, signature: Uint8Array, tree = eventTree(input.ev)): EventCommit & { unsigned: Uint8Array } {
+export function buildEventCommit(
+  input: EventCommitInput,
+  signature: Uint8Array,
+  tree = eventTree(input.ev)
+): EventCommit & { unsigned: Uint8Array } {
   const unsigned = unsignedCommit(input, tree.tree.oid);
   const commit = gitObjectSync('commit', signedCommitContent(input.ev.event.author, unsigned, signature));
   return { blob: tree.blob, tree: tree.tree, commit, signature, unsigned };
@@ -115,7 +123,11 @@ export async function signEventCommit(input: EventCommitInput, signer: Signer): 
  * `envelope`, the blob is those bytes as received (a commit holding non-canonical JSON then still matches here,
  * and is refused by the event checks, which require canonical bytes).
  */
-export async function rebuildEventCommit(input: EventCommitInput, signature: Uint8Array, envelope?: Uint8Array): Promise<EventCommit & { unsigned: Uint8Array }> {
+export async function rebuildEventCommit(
+  input: EventCommitInput,
+  signature: Uint8Array,
+  envelope?: Uint8Array
+): Promise<EventCommit & { unsigned: Uint8Array }> {
   await initSha1();
   return buildEventCommit(input, signature, eventTree(input.ev, envelope));
 }

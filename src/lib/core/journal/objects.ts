@@ -90,7 +90,14 @@ export function parseCommit(content: Uint8Array): ParsedCommit {
   const end = text.indexOf('\n\n');
   if (end < 0) throw new TypeError('malformed commit: no message separator');
   const lines = text.slice(0, end).split('\n');
-  const c: ParsedCommit = { tree: '', parents: [], author: '', committer: '', message: text.slice(end + 2), headers: [] };
+  const c: ParsedCommit = {
+    tree: '',
+    parents: [],
+    author: '',
+    committer: '',
+    message: text.slice(end + 2),
+    headers: []
+  };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const sp = line.indexOf(' ');
@@ -105,6 +112,7 @@ export function parseCommit(content: Uint8Array): ParsedCommit {
     else if (key === 'committer') c.committer = value;
     else if (key === 'gpgsig') c.gpgsig = value;
   }
-  if (!OID_RE.test(c.tree) || !c.parents.every((p) => OID_RE.test(p))) throw new TypeError('malformed commit: bad tree or parent id');
+  if (!OID_RE.test(c.tree) || !c.parents.every((p) => OID_RE.test(p)))
+    throw new TypeError('malformed commit: bad tree or parent id');
   return c;
 }

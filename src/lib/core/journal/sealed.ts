@@ -53,7 +53,11 @@ export interface ArchiveKey {
 }
 
 /** The archive keys of a team key epoch (the record `team/key/<n>`: epoch, 32-byte key, covers). */
-export async function archiveKey(team: { epoch: number; key: Uint8Array; covers: readonly string[] }): Promise<ArchiveKey> {
+export async function archiveKey(team: {
+  epoch: number;
+  key: Uint8Array;
+  covers: readonly string[];
+}): Promise<ArchiveKey> {
   if (team.key.length !== 32) throw new TypeError('a team key is 32 bytes');
   const okm = await hkdf(team.key, utf8(SEALED_CONTEXT), `epoch ${team.epoch}`, 96);
   const aead = await aeadKey(okm.slice(0, 32));
@@ -62,12 +66,16 @@ export async function archiveKey(team: { epoch: number; key: Uint8Array; covers:
   const temp = await crypto.subtle.importKey('pkcs8', pkcs8 as BufferSource, ED, true, ['sign']);
   const publicKey = (await crypto.subtle.exportKey('jwk', temp)).x as PublicKey;
   const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8 as BufferSource, ED, false, ['sign']);
-  const signer: Signer = { publicKey, sign: async (m) => new Uint8Array(await crypto.subtle.sign(ED, privateKey, m as BufferSource)) };
+  const signer: Signer = {
+    publicKey,
+    sign: async (m) => new Uint8Array(await crypto.subtle.sign(ED, privateKey, m as BufferSource))
+  };
   return { epoch: team.epoch, covers: new Set(team.covers), aead, nonceMac, signer };
 }
 
-export const archiveKeys = (teams: ReadonlyArray<{ epoch: number; key: Uint8Array; covers: readonly string[] }>): Promise<ArchiveKey[]> =>
-  Promise.all(teams.map(archiveKey));
+export const archiveKeys = (
+  teams: ReadonlyArray<{ epoch: number; key: Uint8Array; covers: readonly string[] }>
+): Promise<ArchiveKey[]> => Promise.all(teams.map(archiveKey));
 
 /** The identity of an epoch's sealed commits. */
 export const sealedEmail = (k: ArchiveKey): string => `${keyId(k.signer.publicKey)}@${EMAIL_DOMAIN}`;
@@ -94,7 +102,12 @@ function nonceOf(k: ArchiveKey, plaintext: Uint8Array): Uint8Array {
 }
 
 /** The blob of an event: nonce ‖ AES-256-GCM(plaintext = journal signature ‖ envelope). Deterministic. */
-export async function sealBlob(k: ArchiveKey, id: string, signature: Uint8Array, envelope: Uint8Array): Promise<Uint8Array> {
+export async function sealBlob(
+  k: ArchiveKey,
+  id: string,
+  signature: Uint8Array,
+  envelope: Uint8Array
+): Promise<Uint8Array> {
   if (signature.length !== SIG_LEN) throw new TypeError('a journal signature is 64 bytes');
   const plaintext = concatBytes(signature, envelope);
   const nonce = nonceOf(k, plaintext);
@@ -106,7 +119,11 @@ export async function sealBlob(k: ArchiveKey, id: string, signature: Uint8Array,
  * this key for this event, or its nonce is not the one the plaintext determines (then it is not the blob this
  * event's commit holds, although it opens).
  */
-export async function openBlob(k: ArchiveKey, id: string, blob: Uint8Array): Promise<{ signature: Uint8Array; envelope: Uint8Array } | undefined> {
+export async function openBlob(
+  k: ArchiveKey,
+  id: string,
+  blob: Uint8Array
+): Promise<{ signature: Uint8Array; envelope: Uint8Array } | undefined> {
   if (blob.length < NONCE_LEN + 16 + SIG_LEN) return undefined;
   const nonce = blob.subarray(0, NONCE_LEN);
   const plaintext = await open(k.aead, nonce, blob.subarray(NONCE_LEN), aadOf(k.epoch, id));
@@ -125,7 +142,8 @@ export function parseSealedMessage(message: string): { id: EventId; epoch: numbe
 }
 
 /** True when a parsed commit has the shape of a sealed journal's commit (its message and author). */
-export const looksSealed = (c: ParsedCommit): boolean => !!parseSealedMessage(c.message) && c.author.startsWith(`${SEALED_AUTHOR} <`);
+export const looksSealed = (c: ParsedCommit): boolean =>
+  !!parseSealedMessage(c.message) && c.author.startsWith(`${SEALED_AUTHOR} <`);
 
 export interface SealedCommit {
   epoch: number;
@@ -149,20 +167,35 @@ export async function sealEvent(
 }
 
 /** The blob object alone (it does not depend on the parents: blobs are sealed in parallel, commits in order). */
-export async function sealedBlobObject(k: ArchiveKey, ev: LedgerEvent, signature: Uint8Array, envelope: Uint8Array = envelopeBytes(ev)): Promise<GitObject> {
+export async function sealedBlobObject(
+  k: ArchiveKey,
+  ev: LedgerEvent,
+  signature: Uint8Array,
+  envelope: Uint8Array = envelopeBytes(ev)
+): Promise<GitObject> {
   await initSha1();
   return gitObjectSync('blob', await sealBlob(k, ev.id, signature, envelope));
 }
 
 /** The tree and signed commit around a sealed blob. */
-export async function sealedCommitOf(k: ArchiveKey, ev: LedgerEvent, blob: GitObject, parentOids: readonly string[]): Promise<SealedCommit> {
+export async function sealedCommitOf(
+  k: ArchiveKey,
+  ev: LedgerEvent,
+  blob: GitObject,
+  parentOids: readonly string[]
+): Promise<SealedCommit> {
   await initSha1();
   const { tree, unsigned } = sealedUnsigned(k, ev, blob.oid, parentOids);
   return { epoch: k.epoch, blob, tree, commit: sealedSigned(k, unsigned, await signSshsig(k.signer, unsigned)) };
 }
 
 /** The tree and the unsigned commit content (sync: initSha1() must have been awaited). */
-export function sealedUnsigned(k: ArchiveKey, ev: LedgerEvent, blobOid: string, parentOids: readonly string[]): { tree: GitObject; unsigned: Uint8Array } {
+export function sealedUnsigned(
+  k: ArchiveKey,
+  ev: LedgerEvent,
+  blobOid: string,
+  parentOids: readonly string[]
+): { tree: GitObject; unsigned: Uint8Array } {
   const tree = gitObjectSync('tree', treeContent([{ mode: '100644', name: SEALED_FILE, oid: blobOid }]));
   const seconds = Math.floor(Date.parse(ev.event.time) / 1000);
   const who = `${SEALED_AUTHOR} <${sealedEmail(k)}> ${seconds} +0000`;
@@ -227,12 +260,20 @@ export class SealedEpochs {
     let best: ArchiveKey | undefined;
     for (const k of this.keys) if ([...k.covers].every((c) => history.has(c))) best = k;
     const held = this.keys.map((k) => k.epoch).join(', ') || 'none';
-    if (!best) return { error: `event ${id} belongs to a team key epoch older than any this device holds (it holds epochs ${held})` };
+    if (!best)
+      return {
+        error: `event ${id} belongs to a team key epoch older than any this device holds (it holds epochs ${held})`
+      };
     for (const r of removals) {
       if (best.covers.has(r)) continue;
       const later = this.keys.find((k) => k.covers.has(r));
-      if (later) return { error: `event ${id} belongs to a team key epoch between ${best.epoch} and ${later.epoch}, whose key this device does not hold` };
-      return { error: `event ${id} follows the removal ${r}, and the team key made after that removal has not reached this device (sync with an owner or admin first)` };
+      if (later)
+        return {
+          error: `event ${id} belongs to a team key epoch between ${best.epoch} and ${later.epoch}, whose key this device does not hold`
+        };
+      return {
+        error: `event ${id} follows the removal ${r}, and the team key made after that removal has not reached this device (sync with an owner or admin first)`
+      };
     }
     return { key: best };
   }

@@ -67,8 +67,7 @@ export interface CommitSource {
 }
 
 export type SigCheck =
-  | { ok: true; oid: string }
-  | { ok: false; code: 'missing' | 'invalid' | 'unbuildable'; message: string };
+  { ok: true; oid: string } | { ok: false; code: 'missing' | 'invalid' | 'unbuildable'; message: string };
 
 /** The first characters of a signature value a hint records (enough to tell a different signature). */
 export const HINT_SIG_CHARS = 16;
@@ -141,7 +140,11 @@ export class JournalCommits {
       if (!sig || parentOids.some((p) => p === undefined)) continue;
       let c;
       try {
-        c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(x)! }, sig, this.#tree(ev));
+        c = buildEventCommit(
+          { ev, parentOids: parentOids as string[], authorName: this.#names.get(x)! },
+          sig,
+          this.#tree(ev)
+        );
       } catch {
         continue; // a damaged event (say an author that is not base64url) has no commit; verify reports it
       }
@@ -162,7 +165,14 @@ export class JournalCommits {
     const sig = decodeSig(this.#src.signature(id));
     const parentOids = ev.event.parents.map((p) => this.oid(p));
     this.#order(id, false);
-    const rebuilt = sig && !parentOids.includes(undefined) ? buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(id)! }, sig, this.#tree(ev)).commit.oid : undefined;
+    const rebuilt =
+      sig && !parentOids.includes(undefined)
+        ? buildEventCommit(
+            { ev, parentOids: parentOids as string[], authorName: this.#names.get(id)! },
+            sig,
+            this.#tree(ev)
+          ).commit.oid
+        : undefined;
     this.#hinted.delete(id);
     if (rebuilt === oid) return oid;
     commitHints.delete();
@@ -180,7 +190,11 @@ export class JournalCommits {
     const parentOids = ev.event.parents.map((p) => this.oid(p));
     if (parentOids.some((p) => p === undefined)) return undefined;
     this.#order(id, false);
-    const c = buildEventCommit({ ev, parentOids: parentOids as string[], authorName: this.#names.get(id)! }, sig, this.#tree(ev));
+    const c = buildEventCommit(
+      { ev, parentOids: parentOids as string[], authorName: this.#names.get(id)! },
+      sig,
+      this.#tree(ev)
+    );
     this.#oids.set(id, c.commit.oid);
     return c;
   }
@@ -208,15 +222,26 @@ export class JournalCommits {
   async check(id: string): Promise<SigCheck> {
     await initSha1();
     const ev = this.#src.event(id);
-    if (!ev) return { ok: false, code: 'invalid', message: `a journal signature for event ${id}, which the ledger does not hold` };
+    if (!ev)
+      return {
+        ok: false,
+        code: 'invalid',
+        message: `a journal signature for event ${id}, which the ledger does not hold`
+      };
     const value = this.#src.signature(id);
-    if (value === undefined) return { ok: false, code: 'missing', message: 'the event has no journal commit signature' };
+    if (value === undefined)
+      return { ok: false, code: 'missing', message: 'the event has no journal commit signature' };
     const sig = decodeSig(value);
     if (!sig) return { ok: false, code: 'invalid', message: 'the journal signature is not 64 bytes in base64url' };
     const parentOids: string[] = [];
     for (const p of ev.event.parents) {
       const o = this.#checkedOid(p);
-      if (!o) return { ok: false, code: 'unbuildable', message: `its parent ${p} has no journal commit, so its commit cannot be built` };
+      if (!o)
+        return {
+          ok: false,
+          code: 'unbuildable',
+          message: `its parent ${p} has no journal commit, so its commit cannot be built`
+        };
       parentOids.push(o);
     }
     this.#order(id, false);
@@ -231,7 +256,11 @@ export class JournalCommits {
     this.#oids.set(id, c.commit.oid);
     if (!(await verifySignature(ev.event.author, await sshsigSignedData(c.unsigned), sig))) {
       this.#oids.delete(id);
-      return { ok: false, code: 'invalid', message: "the journal signature does not verify over the event's commit with the author's key" };
+      return {
+        ok: false,
+        code: 'invalid',
+        message: "the journal signature does not verify over the event's commit with the author's key"
+      };
     }
     return { ok: true, oid: c.commit.oid };
   }
@@ -257,7 +286,8 @@ export class JournalCommits {
         if (done.has(x)) continue;
         done.add(x);
         stack.push([x, true]);
-        for (const p of this.#src.event(x)?.event.parents ?? []) if (want.has(p) && !done.has(p)) stack.push([p, false]);
+        for (const p of this.#src.event(x)?.event.parents ?? [])
+          if (want.has(p) && !done.has(p)) stack.push([p, false]);
       }
     }
     return out;
@@ -278,7 +308,12 @@ export class JournalCommits {
         out.push(x);
         continue;
       }
-      if (seen.has(x) || (skipCached && (this.#oids.has(x) || this.#hint(x) !== undefined)) || (!skipCached && this.#names.has(x))) continue;
+      if (
+        seen.has(x) ||
+        (skipCached && (this.#oids.has(x) || this.#hint(x) !== undefined)) ||
+        (!skipCached && this.#names.has(x))
+      )
+        continue;
       seen.add(x);
       const ev = this.#src.event(x);
       if (!ev) continue;
@@ -296,7 +331,10 @@ const CHECK_BATCH = 256;
  * Checks the journal signatures of `ids` (ErrorCode problems for the missing and the invalid; "unbuildable"
  * when a parent has no commit, whose own problem is reported on it).
  */
-export async function checkJournalSignatures(journal: JournalCommits, ids: string[]): Promise<Map<string, 'ok' | 'unbuildable' | Problem>> {
+export async function checkJournalSignatures(
+  journal: JournalCommits,
+  ids: string[]
+): Promise<Map<string, 'ok' | 'unbuildable' | Problem>> {
   const out = new Map<string, 'ok' | 'unbuildable' | Problem>();
   ids = journal.parentsFirst(ids);
   for (let i = 0; i < ids.length; i += CHECK_BATCH) {
@@ -308,7 +346,12 @@ export async function checkJournalSignatures(journal: JournalCommits, ids: strin
       else if (r.code === 'unbuildable') out.set(id, 'unbuildable');
       else {
         const code = r.code === 'missing' ? ErrorCode.JOURNAL_SIGNATURE_MISSING : ErrorCode.JOURNAL_SIGNATURE_INVALID;
-        out.set(id, { code, message: r.message, eventId: id, location: `event ${id}${r.code === 'missing' ? '' : SIG_SUFFIX}` });
+        out.set(id, {
+          code,
+          message: r.message,
+          eventId: id,
+          location: `event ${id}${r.code === 'missing' ? '' : SIG_SUFFIX}`
+        });
       }
     });
   }
@@ -324,7 +367,12 @@ export async function checkJournalSignatures(journal: JournalCommits, ids: strin
  * pull) and are not covered by the head: here they must be present and well-formed (64 bytes), and their Ed25519
  * check is left to `verify --full`. Their commits are built only as far as a later event's check needs them.
  */
-export async function verifyJournalSignatures(entries: Array<[string, string]>, sigs: Map<string, string>, badIds: Set<string>, opts: { covered?: Covered } = {}): Promise<Problem[]> {
+export async function verifyJournalSignatures(
+  entries: Array<[string, string]>,
+  sigs: Map<string, string>,
+  badIds: Set<string>,
+  opts: { covered?: Covered } = {}
+): Promise<Problem[]> {
   // Events are parsed when first needed: a covered one only if a later event's commit names its commit.
   const stored = new Map<string, string>();
   const parsed = new Map<string, LedgerEvent | null>();
@@ -345,7 +393,8 @@ export async function verifyJournalSignatures(entries: Array<[string, string]>, 
         try {
           const env = JSON.parse(json);
           // Only an event with parents can have a commit built; anything else is reported by verifyEntries.
-          if (env && typeof env.event === 'object' && env.event !== null && Array.isArray(env.event.parents)) ev = { id: id as EventId, event: env.event, sig: env.sig };
+          if (env && typeof env.event === 'object' && env.event !== null && Array.isArray(env.event.parents))
+            ev = { id: id as EventId, event: env.event, sig: env.sig };
         } catch {
           /* reported by verifyEntries */
         }
@@ -358,17 +407,38 @@ export async function verifyJournalSignatures(entries: Array<[string, string]>, 
   const events = { has: (id: string) => stored.has(id), keys: () => stored.keys(), get: eventOf };
   // Blobs from the stored envelopes as they are: an envelope that is not canonical fails verifyEntries, and
   // its commit (built from other bytes than the author's) fails here too, which the caller leaves out.
-  const journal = new JournalCommits({ event: eventOf, signature: (id) => sigs.get(id), envelope: (id) => stored.get(id) }, { hints: false });
+  const journal = new JournalCommits(
+    { event: eventOf, signature: (id) => sigs.get(id), envelope: (id) => stored.get(id) },
+    { hints: false }
+  );
   const problems: Problem[] = [];
-  const results = await checkJournalSignatures(journal, [...events.keys()].filter((id) => !formOnly.has(id)));
+  const results = await checkJournalSignatures(
+    journal,
+    [...events.keys()].filter((id) => !formOnly.has(id))
+  );
   for (const id of formOnly) {
     const value = sigs.get(id);
-    if (value === undefined) results.set(id, { code: ErrorCode.JOURNAL_SIGNATURE_MISSING, message: 'the event has no journal commit signature', eventId: id, location: `event ${id}` });
-    else if (!decodeSig(value)) results.set(id, { code: ErrorCode.JOURNAL_SIGNATURE_INVALID, message: 'the journal signature is not 64 bytes in base64url', eventId: id, location: `event ${id}${SIG_SUFFIX}` });
+    if (value === undefined)
+      results.set(id, {
+        code: ErrorCode.JOURNAL_SIGNATURE_MISSING,
+        message: 'the event has no journal commit signature',
+        eventId: id,
+        location: `event ${id}`
+      });
+    else if (!decodeSig(value))
+      results.set(id, {
+        code: ErrorCode.JOURNAL_SIGNATURE_INVALID,
+        message: 'the journal signature is not 64 bytes in base64url',
+        eventId: id,
+        location: `event ${id}${SIG_SUFFIX}`
+      });
   }
   // A changed signature changes its commit id, so its descendants' commits no longer verify either: report
   // only the first (a descendant of a reported event is left out).
-  const failed = (id: string) => { const r = results.get(id); return r !== undefined && r !== 'ok'; };
+  const failed = (id: string) => {
+    const r = results.get(id);
+    return r !== undefined && r !== 'ok';
+  };
   for (const [id, r] of results) {
     if (typeof r !== 'object') continue;
     if (r.code === ErrorCode.JOURNAL_SIGNATURE_INVALID && events.get(id)!.event.parents.some(failed)) continue;
@@ -376,7 +446,12 @@ export async function verifyJournalSignatures(entries: Array<[string, string]>, 
   }
   for (const id of sigs.keys()) {
     if (!events.has(id) && !badIds.has(id)) {
-      problems.push({ code: ErrorCode.JOURNAL_SIGNATURE_INVALID, message: `a journal signature for event ${id}, which the ledger does not hold`, eventId: id, location: `event ${id}${SIG_SUFFIX}` });
+      problems.push({
+        code: ErrorCode.JOURNAL_SIGNATURE_INVALID,
+        message: `a journal signature for event ${id}, which the ledger does not hold`,
+        eventId: id,
+        location: `event ${id}${SIG_SUFFIX}`
+      });
     }
   }
   return problems;

@@ -61,7 +61,11 @@ const signedPrefixes = new Map<string, Uint8Array>();
 /** The bytes the key actually signs for `message`. */
 export async function sshsigSignedData(message: Uint8Array, namespace = SSHSIG_NAMESPACE): Promise<Uint8Array> {
   let prefix = signedPrefixes.get(namespace);
-  if (!prefix) signedPrefixes.set(namespace, (prefix = concatBytes(MAGIC, sshString(namespace), sshString(''), sshString(SSHSIG_HASH))));
+  if (!prefix)
+    signedPrefixes.set(
+      namespace,
+      (prefix = concatBytes(MAGIC, sshString(namespace), sshString(''), sshString(SSHSIG_HASH)))
+    );
   return concatBytes(prefix, sshString(await sha512(message)));
 }
 
@@ -73,7 +77,14 @@ export function sshsigBlob(key: PublicKey | string, signature: Uint8Array, names
   const id = `${namespace}\n${key}`;
   let prefix = blobPrefixes.get(id);
   if (!prefix) {
-    prefix = concatBytes(MAGIC, u32(1), sshString(sshPublicKeyBlob(key)), sshString(namespace), sshString(''), sshString(SSHSIG_HASH));
+    prefix = concatBytes(
+      MAGIC,
+      u32(1),
+      sshString(sshPublicKeyBlob(key)),
+      sshString(namespace),
+      sshString(''),
+      sshString(SSHSIG_HASH)
+    );
     if (blobPrefixes.size > 4096) blobPrefixes.clear();
     blobPrefixes.set(id, prefix);
   }
@@ -90,7 +101,11 @@ export function armorSshsig(blob: Uint8Array): string {
 }
 
 /** Signs `message` as `ssh-keygen -Y sign -n git` would; returns the raw 64-byte Ed25519 signature. */
-export async function signSshsig(signer: Signer, message: Uint8Array, namespace = SSHSIG_NAMESPACE): Promise<Uint8Array> {
+export async function signSshsig(
+  signer: Signer,
+  message: Uint8Array,
+  namespace = SSHSIG_NAMESPACE
+): Promise<Uint8Array> {
   return signer.sign(await sshsigSignedData(message, namespace));
 }
 

@@ -30,7 +30,8 @@ const DECIMAL = /^(0|[1-9][0-9]{0,19})$/;
 /** The checkpoint note text (what is signed), ending in a newline. */
 export function formatCheckpoint(c: Checkpoint): string {
   checkLine(c.origin, 'origin');
-  if (!Number.isSafeInteger(c.size) || c.size < 0) throw malformed(`tree size ${c.size} is not a safe non-negative integer`);
+  if (!Number.isSafeInteger(c.size) || c.size < 0)
+    throw malformed(`tree size ${c.size} is not a safe non-negative integer`);
   checkRoot(c.size, c.rootHash);
   if (!Array.isArray(c.extensions)) throw malformed('extensions must be an array of lines');
   c.extensions.forEach((e, i) => checkLine(e, `extension line ${i}`));
@@ -52,7 +53,9 @@ export function parseCheckpoint(text: string): Checkpoint {
   try {
     rootHash = fromBase64(rootLine);
   } catch (e) {
-    throw new MerkleError('CHECKPOINT_MALFORMED', 'malformed checkpoint: root hash is not canonical base64', { cause: e });
+    throw new MerkleError('CHECKPOINT_MALFORMED', 'malformed checkpoint: root hash is not canonical base64', {
+      cause: e
+    });
   }
   checkRoot(size, rootHash);
   return { origin, size, rootHash, extensions };
@@ -88,7 +91,8 @@ function checkLine(line: string, what: string): void {
 }
 
 function checkRoot(size: number, root: Uint8Array): void {
-  if (!(root instanceof Uint8Array) || root.length !== HASH_SIZE) throw malformed(`root hash must be ${HASH_SIZE} bytes`);
+  if (!(root instanceof Uint8Array) || root.length !== HASH_SIZE)
+    throw malformed(`root hash must be ${HASH_SIZE} bytes`);
   if (size === 0 && !bytesEqual(root, emptyRoot())) throw malformed('an empty tree must have the root SHA-256("")');
 }
 

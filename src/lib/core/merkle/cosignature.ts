@@ -49,7 +49,10 @@ export function cosignatureMessage(checkpointText: string | Uint8Array, timestam
 /** Splits a cosignature's signature bytes (after the key ID) into timestamp and Ed25519 signature. */
 export function parseTimestampedSignature(sig: Uint8Array): { timestamp: number; signature: Uint8Array } {
   if (!(sig instanceof Uint8Array) || sig.length !== TIMESTAMPED_SIGNATURE_SIZE) {
-    throw new MerkleError('COSIGNATURE_MALFORMED', `a cosignature is ${TIMESTAMPED_SIGNATURE_SIZE} bytes after the key id`);
+    throw new MerkleError(
+      'COSIGNATURE_MALFORMED',
+      `a cosignature is ${TIMESTAMPED_SIGNATURE_SIZE} bytes after the key id`
+    );
   }
   const t = new DataView(sig.buffer, sig.byteOffset, sig.byteLength).getBigUint64(0);
   if (t > BigInt(Number.MAX_SAFE_INTEGER)) {

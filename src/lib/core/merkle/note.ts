@@ -85,13 +85,17 @@ export function isValidKeyName(name: string): boolean {
 /** SHA-256(name || 0x0A || type || publicKey)[:4] as a uint32. */
 export async function noteKeyId(name: string, type: number, publicKey: Uint8Array): Promise<number> {
   const digest = new Uint8Array(
-    await crypto.subtle.digest('SHA-256', concatBytes(utf8(name), new Uint8Array([0x0a, type]), publicKey) as BufferSource)
+    await crypto.subtle.digest(
+      'SHA-256',
+      concatBytes(utf8(name), new Uint8Array([0x0a, type]), publicKey) as BufferSource
+    )
   );
   return readUint32(digest);
 }
 
 export function formatVerifierKey(key: VerifierKey): string {
-  if (!isValidKeyName(key.name)) throw new MerkleError('KEY_NAME_INVALID', `invalid key name ${JSON.stringify(key.name)}`);
+  if (!isValidKeyName(key.name))
+    throw new MerkleError('KEY_NAME_INVALID', `invalid key name ${JSON.stringify(key.name)}`);
   return `${key.name}+${keyIdHex(key.keyId)}+${toBase64(concatBytes(new Uint8Array([key.type]), key.publicKey))}`;
 }
 
@@ -184,7 +188,8 @@ export function parseNote(msg: string | Uint8Array): Note {
 export function formatNote(note: Note): string {
   checkText(note.text);
   const lines = note.signatures.map((s) => {
-    if (!isValidKeyName(s.name)) throw new MerkleError('KEY_NAME_INVALID', `invalid key name ${JSON.stringify(s.name)}`);
+    if (!isValidKeyName(s.name))
+      throw new MerkleError('KEY_NAME_INVALID', `invalid key name ${JSON.stringify(s.name)}`);
     if (!Number.isInteger(s.keyId) || s.keyId < 0 || s.keyId > 0xffffffff) throw malformed('key id is not a uint32');
     const id = new Uint8Array(4);
     new DataView(id.buffer).setUint32(0, s.keyId);
@@ -259,7 +264,8 @@ export async function signNote(
   const bytes = utf8(text);
   const fresh: NoteSignature[] = [];
   for (const s of signers) {
-    if (!isValidKeyName(s.name)) throw new MerkleError('KEY_NAME_INVALID', `invalid signer name ${JSON.stringify(s.name)}`);
+    if (!isValidKeyName(s.name))
+      throw new MerkleError('KEY_NAME_INVALID', `invalid signer name ${JSON.stringify(s.name)}`);
     fresh.push({ name: s.name, keyId: s.keyId, signature: await s.sign(bytes) });
   }
   const replaced = new Set(fresh.map((s) => keyOf(s.name, s.keyId)));
@@ -277,7 +283,10 @@ export async function importEd25519VerifierKey(
 ): Promise<VerifierKey & { readonly cryptoKey: CryptoKey }> {
   const key = parseVerifierKey(vkey);
   if (key.type !== type) {
-    throw new MerkleError('VERIFIER_KEY_INVALID', `verifier key type is 0x${key.type.toString(16)}, want 0x${type.toString(16)}`);
+    throw new MerkleError(
+      'VERIFIER_KEY_INVALID',
+      `verifier key type is 0x${key.type.toString(16)}, want 0x${type.toString(16)}`
+    );
   }
   if (key.publicKey.length !== ED25519_KEY_SIZE) {
     throw new MerkleError('VERIFIER_KEY_INVALID', `Ed25519 public keys are ${ED25519_KEY_SIZE} bytes`);

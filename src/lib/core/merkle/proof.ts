@@ -66,7 +66,8 @@ export function rootFromConsistencyProof(
   if (n1 === 0n) throw new MerkleError('SIZE_OUT_OF_RANGE', 'a consistency proof from the empty tree is meaningless');
   if (n1 === n2) {
     // As in transparency-dev/merkle, equal sizes only compare the roots (the shared vectors accept any bytes).
-    if (proof.length !== 0) throw new MerkleError('PROOF_WRONG_LENGTH', 'size1 equals size2 but the proof is not empty');
+    if (proof.length !== 0)
+      throw new MerkleError('PROOF_WRONG_LENGTH', 'size1 equals size2 but the proof is not empty');
     if (!(root1 instanceof Uint8Array)) throw new MerkleError('HASH_WRONG_LENGTH', 'root1 is not bytes');
     return root1.slice();
   }
@@ -123,7 +124,12 @@ function chainInner(hasher: NodeHasher, seed: Uint8Array, proof: readonly Uint8A
 }
 
 /** Like chainInner, but only left siblings count: the result is the subtree as it was before index's right side. */
-function chainInnerRight(hasher: NodeHasher, seed: Uint8Array, proof: readonly Uint8Array[], index: bigint): Uint8Array {
+function chainInnerRight(
+  hasher: NodeHasher,
+  seed: Uint8Array,
+  proof: readonly Uint8Array[],
+  index: bigint
+): Uint8Array {
   let h = seed;
   proof.forEach((p, j) => {
     if (((index >> BigInt(j)) & 1n) === 1n) h = hasher.hashChildren(p, h);

@@ -51,7 +51,8 @@ export interface BuildOptions {
 export function assetEvents(ledger: Ledger, subject: BundleSubject): LedgerEvent[] {
   if ('sha256' in subject) {
     const found = ledger.trace(subject.sha256);
-    if (found.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, `no event names a file with SHA-256 ${subject.sha256}`);
+    if (found.length === 0)
+      throw new LedgerError(ErrorCode.NOT_FOUND, `no event names a file with SHA-256 ${subject.sha256}`);
     return found;
   }
   const ev = ledger.get(subject.event);
@@ -128,7 +129,11 @@ export async function chooseCheckpoint(
 export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle; bytes: Uint8Array }> {
   const { ledger, log } = opts;
   const self = ledger.member(opts.logPublicKey);
-  if (self && !self.active) throw new ProofError(ProofCode.CHECKPOINT_INVALID, `this device was removed from the ledger by event ${self.since}: its log proves nothing after that`);
+  if (self && !self.active)
+    throw new ProofError(
+      ProofCode.CHECKPOINT_INVALID,
+      `this device was removed from the ledger by event ${self.since}: its log proves nothing after that`
+    );
   const asset = assetEvents(ledger, opts.subject);
   const included = new Map<string, LedgerEvent>();
   for (const e of [...asset, ...memberPast(ledger, asset)]) included.set(e.id, e);
@@ -152,15 +157,26 @@ export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle;
     witnessKeys.push(vkey);
   }
   if (chosen.witnessKeys.length > 0 && witnessKeys.length === 0 && !opts.allowUnwitnessed) {
-    throw new ProofError(ProofCode.NO_CHECKPOINT, 'the newest cosigned checkpoint predates its witnesses\' membership in this log: sync again, or pass --unwitnessed');
+    throw new ProofError(
+      ProofCode.NO_CHECKPOINT,
+      "the newest cosigned checkpoint predates its witnesses' membership in this log: sync again, or pass --unwitnessed"
+    );
   }
   const order = topoOrder(new Map([...included.values()].map((e) => [e.id as EventId, e])));
   const events = order.map((id) => included.get(id)!);
-  const timestamps = opts.timestamps ? await chooseTimestamps(opts.timestamps, log, chosen.checkpoint, events.map((e) => log.indexOf(e.id)!)) : [];
+  const timestamps = opts.timestamps
+    ? await chooseTimestamps(
+        opts.timestamps,
+        log,
+        chosen.checkpoint,
+        events.map((e) => log.indexOf(e.id)!)
+      )
+    : [];
   const commitments = new Set<string>();
   for (const e of events) {
     const b = e.event.body as { prompt?: { commitment: string }; negativePrompt?: { commitment: string } };
-    if (e.event.type === 'generation') for (const c of [b.prompt, b.negativePrompt]) if (c) commitments.add(c.commitment);
+    if (e.event.type === 'generation')
+      for (const c of [b.prompt, b.negativePrompt]) if (c) commitments.add(c.commitment);
   }
   const bundle: Bundle = {
     format: BUNDLE_FORMAT,
@@ -168,18 +184,27 @@ export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle;
     subject: opts.subject,
     events: events.map((e) => {
       const leaf = log.indexOf(e.id as EventId)!;
-      return { envelope: canonicalJson({ event: e.event, sig: e.sig }), leaf, proof: log.inclusionProof(leaf, size).map((h) => toBase64(h)) };
+      return {
+        envelope: canonicalJson({ event: e.event, sig: e.sig }),
+        leaf,
+        proof: log.inclusionProof(leaf, size).map((h) => toBase64(h))
+      };
     }),
     checkpoint: chosen.note,
     logKey: await logVerifierKey(ledger.id, opts.logPublicKey),
     witnessKeys,
     timestamps,
-    openings: (opts.openings ?? []).filter((o) => commitments.has(o.commitment)).map((o) => ({ alg: o.alg, commitment: o.commitment, salt: o.salt, prompt: o.prompt })),
+    openings: (opts.openings ?? [])
+      .filter((o) => commitments.has(o.commitment))
+      .map((o) => ({ alg: o.alg, commitment: o.commitment, salt: o.salt, prompt: o.prompt })),
     report: ''
   };
   const check = await verifyBundle(serializeBundle(bundle));
   if (!check.facts || !check.bundleOk) {
-    throw new ProofError(ProofCode.BUNDLE_INVALID, `the bundle would not verify: ${check.failures.map((f) => `${f.code} ${f.location}: ${f.message}`).join('; ')}`);
+    throw new ProofError(
+      ProofCode.BUNDLE_INVALID,
+      `the bundle would not verify: ${check.failures.map((f) => `${f.code} ${f.location}: ${f.message}`).join('; ')}`
+    );
   }
   bundle.report = proverReport(check.facts);
   return { bundle, bytes: serializeBundle(bundle) };
@@ -190,7 +215,12 @@ export async function buildBundle(opts: BuildOptions): Promise<{ bundle: Bundle;
  * earliest bound), with the consistency proof from that size to the bundle's checkpoint. Tokens that do not
  * match their checkpoint are left out (the stored file is damaged; verify reports it).
  */
-async function chooseTimestamps(source: TimestampSource, log: DeviceLog, checkpoint: Checkpoint, leaves: number[]): Promise<BundleTimestamp[]> {
+async function chooseTimestamps(
+  source: TimestampSource,
+  log: DeviceLog,
+  checkpoint: Checkpoint,
+  leaves: number[]
+): Promise<BundleTimestamp[]> {
   const sizes = (await source.sizes()).filter((n) => n >= 1 && n <= checkpoint.size);
   const chosen = new Set<number>();
   for (const leaf of leaves) {
@@ -200,8 +230,11 @@ async function chooseTimestamps(source: TimestampSource, log: DeviceLog, checkpo
   const out: BundleTimestamp[] = [];
   for (const size of [...chosen].sort((a, b) => a - b)) {
     const root = log.rootAt(size);
-    const imprint = await checkpointImprint(formatCheckpoint({ origin: checkpoint.origin, size, rootHash: root, extensions: [] }));
-    const consistency = size === checkpoint.size ? [] : log.consistencyProof(size, checkpoint.size).map((h) => toBase64(h));
+    const imprint = await checkpointImprint(
+      formatCheckpoint({ origin: checkpoint.origin, size, rootHash: root, extensions: [] })
+    );
+    const consistency =
+      size === checkpoint.size ? [] : log.consistencyProof(size, checkpoint.size).map((h) => toBase64(h));
     for (const t of await source.tokens(size)) {
       if (out.length >= MAX_TIMESTAMPS) return out;
       const verdict = await verifyTimestampToken(fromBase64(t.token), imprint, []);

@@ -117,7 +117,11 @@ export interface VerifyOptions {
 }
 
 /** Verifies bundle bytes (and files given beside it, by name and SHA-256). Never throws on bad input. */
-export async function verifyBundle(bytes: Uint8Array, files: readonly GivenFile[] = [], opts: VerifyOptions = {}): Promise<BundleResult> {
+export async function verifyBundle(
+  bytes: Uint8Array,
+  files: readonly GivenFile[] = [],
+  opts: VerifyOptions = {}
+): Promise<BundleResult> {
   let bundle: Bundle;
   const tolerated: BundleTolerance = { bom: false, trailingWhitespace: 0 };
   try {
@@ -128,18 +132,33 @@ export async function verifyBundle(bytes: Uint8Array, files: readonly GivenFile[
       const code = e.reason.includes('too large') ? BundleCode.TOO_LARGE : BundleCode.MALFORMED;
       return { ok: false, bundleOk: false, notices: [], failures: [{ code, message: e.reason, location: e.path }] };
     }
-    return { ok: false, bundleOk: false, notices: [], failures: [{ code: BundleCode.MALFORMED, message: String((e as Error)?.message ?? e), location: 'bundle' }] };
+    return {
+      ok: false,
+      bundleOk: false,
+      notices: [],
+      failures: [{ code: BundleCode.MALFORMED, message: String((e as Error)?.message ?? e), location: 'bundle' }]
+    };
   }
   try {
     const res = await verifyParsed(bundle, files, opts);
     const around: string[] = [];
     if (tolerated.bom) around.push('a UTF-8 byte order mark before it');
     if (tolerated.trailingWhitespace) around.push(`${tolerated.trailingWhitespace} whitespace byte(s) after it`);
-    if (around.length) res.notices.unshift(`The file holds ${around.join(' and ')}; they are not part of the bundle and were ignored (ledger-schema section 16).`);
+    if (around.length)
+      res.notices.unshift(
+        `The file holds ${around.join(' and ')}; they are not part of the bundle and were ignored (ledger-schema section 16).`
+      );
     return res;
   } catch (e) {
     // A bug or an input the checks above did not foresee: still a named failure, never a crash.
-    return { ok: false, bundleOk: false, notices: [], failures: [{ code: BundleCode.MALFORMED, message: `unexpected: ${(e as Error)?.message ?? e}`, location: 'bundle' }] };
+    return {
+      ok: false,
+      bundleOk: false,
+      notices: [],
+      failures: [
+        { code: BundleCode.MALFORMED, message: `unexpected: ${(e as Error)?.message ?? e}`, location: 'bundle' }
+      ]
+    };
   }
 }
 
@@ -152,7 +171,8 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
 
   // Step 1b: the ledger the verifier expects.
   const expect = opts.expectLedger?.toLowerCase();
-  if (expect !== undefined && expect !== ledgerId) fail(BundleCode.LEDGER_UNEXPECTED, `the bundle is about ledger ${ledgerId}, not the expected ${expect}`, 'ledger');
+  if (expect !== undefined && expect !== ledgerId)
+    fail(BundleCode.LEDGER_UNEXPECTED, `the bundle is about ledger ${ledgerId}, not the expected ${expect}`, 'ledger');
 
   // Step 2: each envelope on its own (ledger-schema section 11, steps 1-7), its id computed from its content.
   const entries: Array<[string, string]> = [];
@@ -175,7 +195,11 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
   });
   const checked = await checkEntries(entries, ledgerId);
   for (const p of checked.problems) {
-    fail(BundleCode.EVENT_INVALID, `[${p.code}] event ${p.eventId ?? '?'}: ${p.message}`, `events[${where.get(p.eventId ?? '') ?? '?'}].envelope`);
+    fail(
+      BundleCode.EVENT_INVALID,
+      `[${p.code}] event ${p.eventId ?? '?'}: ${p.message}`,
+      `events[${where.get(p.eventId ?? '') ?? '?'}].envelope`
+    );
   }
   // Replay order: parents first (edges between included events), then (time, id). Sorting by (time, id) alone
   // is not topological when a child has its parent's time and a smaller id.
@@ -183,8 +207,16 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
 
   // Step 3: the genesis, whose id is the ledger id.
   const genesis = checked.events.get(ledgerId as EventId);
-  if (!genesis || !isGenesis(genesis) || (genesis.event.body as { member: { key: string } }).member.key !== genesis.event.author) {
-    fail(BundleCode.GENESIS_MISSING, `the genesis event ${ledgerId} (the ledger id) is not included, or not valid`, 'ledger');
+  if (
+    !genesis ||
+    !isGenesis(genesis) ||
+    (genesis.event.body as { member: { key: string } }).member.key !== genesis.event.author
+  ) {
+    fail(
+      BundleCode.GENESIS_MISSING,
+      `the genesis event ${ledgerId} (the ledger id) is not included, or not valid`,
+      'ledger'
+    );
   }
 
   // Step 4: membership, replaying the included member events in that order.
@@ -195,10 +227,18 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
       if (ev.id === ledgerId) applyGenesis(roster, ev);
       continue;
     }
-    const early = ev.event.parents.find((p) => checked.events.has(p as EventId) && checked.events.get(p as EventId)!.event.time > ev.event.time);
-    if (early) fail(BundleCode.EVENT_INVALID, `[TIME_BEFORE_PARENT] event ${ev.id} is dated before its parent ${early}`, loc);
+    const early = ev.event.parents.find(
+      (p) => checked.events.has(p as EventId) && checked.events.get(p as EventId)!.event.time > ev.event.time
+    );
+    if (early)
+      fail(BundleCode.EVENT_INVALID, `[TIME_BEFORE_PARENT] event ${ev.id} is dated before its parent ${early}`, loc);
     const why = applyToRoster(roster, ev);
-    if (why) fail(BundleCode.NOT_A_MEMBER, `[${why.code}] event ${ev.id}: ${why.message} (judged against the member events included in the bundle)`, loc);
+    if (why)
+      fail(
+        BundleCode.NOT_A_MEMBER,
+        `[${why.code}] event ${ev.id}: ${why.message} (judged against the member events included in the bundle)`,
+        loc
+      );
   }
 
   // Step 5: the checkpoint, signed by the log key of an active member, cosigned by other active members' devices.
@@ -215,12 +255,18 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
     const key = toBase64url(vk.publicKey);
     const member = roster.get(key);
     if (!member) throw new Error(`the log key ${vk.name} is not the key of a member in the bundle's roster`);
-    if (vk.name !== (await logOrigin(ledgerId, key))) throw new Error(`the log key's name ${vk.name} is not ${await logOrigin(ledgerId, key)}`);
+    if (vk.name !== (await logOrigin(ledgerId, key)))
+      throw new Error(`the log key's name ${vk.name} is not ${await logOrigin(ledgerId, key)}`);
     logOwner = member.name;
     logMemberId = member.memberId;
     logPublicKey = key;
     logVerifier = await createEd25519Verifier(bundle.logKey);
-    if (!member.active) fail(BundleCode.LOG_KEY_REMOVED, `the log's device (${member.name}) was removed by event ${member.since}, which this checkpoint covers: it signed the checkpoint after its removal`, 'logKey');
+    if (!member.active)
+      fail(
+        BundleCode.LOG_KEY_REMOVED,
+        `the log's device (${member.name}) was removed by event ${member.since}, which this checkpoint covers: it signed the checkpoint after its removal`,
+        'logKey'
+      );
   } catch (e) {
     fail(BundleCode.LOG_KEY_UNKNOWN, (e as Error).message, 'logKey');
   }
@@ -232,14 +278,23 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
       const key = toBase64url(vk.publicKey);
       const member = roster.get(key);
       if (!member) throw new Error(`witness key ${vk.name} is not the key of a member in the bundle's roster`);
-      if (vk.name !== (await witnessName(ledgerId, key))) throw new Error(`the witness key's name ${vk.name} is not ${await witnessName(ledgerId, key)}`);
+      if (vk.name !== (await witnessName(ledgerId, key)))
+        throw new Error(`the witness key's name ${vk.name} is not ${await witnessName(ledgerId, key)}`);
       const v = await createCosignatureVerifier(wk);
       witnesses.push(v);
       witnessKey.set(`${v.name} ${v.keyId}`, key);
       if (key === logPublicKey) {
-        fail(BundleCode.WITNESS_IS_LOG, `witness key ${vk.name} is the log's own device key: a device cannot witness its own log`, `witnessKeys[${i}]`);
+        fail(
+          BundleCode.WITNESS_IS_LOG,
+          `witness key ${vk.name} is the log's own device key: a device cannot witness its own log`,
+          `witnessKeys[${i}]`
+        );
       } else if (!member.active) {
-        fail(BundleCode.WITNESS_REMOVED, `witness ${member.name} (${vk.name}) was removed by event ${member.since}, which the checkpoint covers: its cosignature was made after its removal`, `witnessKeys[${i}]`);
+        fail(
+          BundleCode.WITNESS_REMOVED,
+          `witness ${member.name} (${vk.name}) was removed by event ${member.since}, which the checkpoint covers: its cosignature was made after its removal`,
+          `witnessKeys[${i}]`
+        );
       }
     } catch (e) {
       fail(BundleCode.WITNESS_KEY_UNKNOWN, (e as Error).message, `witnessKeys[${i}]`);
@@ -248,19 +303,33 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
   if (logVerifier) {
     try {
       const opened = await openCosignedCheckpoint(bundle.checkpoint, logVerifier, witnesses);
-      if (opened.checkpoint.origin !== logVerifier.name) throw new Error(`origin ${opened.checkpoint.origin} is not the log key's name ${logVerifier.name}`);
+      if (opened.checkpoint.origin !== logVerifier.name)
+        throw new Error(`origin ${opened.checkpoint.origin} is not the log key's name ${logVerifier.name}`);
       checkpoint = opened.checkpoint;
-      const newest = events.reduce<LedgerEvent | undefined>((a, e) => (!a || e.event.time > a.event.time ? e : a), undefined);
+      const newest = events.reduce<LedgerEvent | undefined>(
+        (a, e) => (!a || e.event.time > a.event.time ? e : a),
+        undefined
+      );
       cosignatures = opened.cosignatures.map((c) => {
         const key = witnessKey.get(`${c.name} ${c.keyId}`)!;
         const entry = roster.get(key);
-        const out: CheckedCosignature = { ...c, key, member: entry?.name, sameMember: entry !== undefined && entry.memberId === logMemberId };
-        if (newest && isoSeconds(c.timestamp) < newest.event.time.slice(0, 19) + 'Z') out.beforeEvents = { event: newest.id, time: newest.event.time };
+        const out: CheckedCosignature = {
+          ...c,
+          key,
+          member: entry?.name,
+          sameMember: entry !== undefined && entry.memberId === logMemberId
+        };
+        if (newest && isoSeconds(c.timestamp) < newest.event.time.slice(0, 19) + 'Z')
+          out.beforeEvents = { event: newest.id, time: newest.event.time };
         return out;
       });
       for (const w of witnesses) {
         if (!opened.cosignatures.some((c) => c.name === w.name && c.keyId === w.keyId)) {
-          fail(BundleCode.WITNESS_KEY_UNKNOWN, `witness key ${w.name} has no cosignature on the checkpoint`, 'witnessKeys');
+          fail(
+            BundleCode.WITNESS_KEY_UNKNOWN,
+            `witness key ${w.name} has no cosignature on the checkpoint`,
+            'witnessKeys'
+          );
         }
       }
     } catch (e) {
@@ -276,13 +345,25 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
     const byLeaf = new Map<number, number>();
     bundle.events.forEach((e, i) => {
       const loc = `events[${i}]`;
-      if (byLeaf.has(e.leaf)) fail(BundleCode.LEAF_REUSED, `leaf ${e.leaf} is claimed by events[${byLeaf.get(e.leaf)}] too`, `${loc}.leaf`);
+      if (byLeaf.has(e.leaf))
+        fail(BundleCode.LEAF_REUSED, `leaf ${e.leaf} is claimed by events[${byLeaf.get(e.leaf)}] too`, `${loc}.leaf`);
       byLeaf.set(e.leaf, i);
       try {
-        verifyInclusion(hasher, e.leaf, checkpoint!.size, hasher.hashLeaf(utf8(e.envelope)), e.proof.map((h) => fromBase64(h)), checkpoint!.rootHash);
+        verifyInclusion(
+          hasher,
+          e.leaf,
+          checkpoint!.size,
+          hasher.hashLeaf(utf8(e.envelope)),
+          e.proof.map((h) => fromBase64(h)),
+          checkpoint!.rootHash
+        );
       } catch (err) {
         const code = (err as { code?: string }).code;
-        fail(BundleCode.INCLUSION_PROOF_INVALID, `[${code ?? 'ERROR'}] leaf ${e.leaf} of ${checkpoint!.size}: ${(err as Error).message}`, `${loc}.proof`);
+        fail(
+          BundleCode.INCLUSION_PROOF_INVALID,
+          `[${code ?? 'ERROR'}] leaf ${e.leaf} of ${checkpoint!.size}: ${(err as Error).message}`,
+          `${loc}.proof`
+        );
       }
     });
     for (const [id, i] of where) leaves.set(id, bundle.events[i].leaf);
@@ -295,25 +376,46 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
       const loc = `timestamps[${i}]`;
       const root = fromBase64(t.root);
       try {
-        if (t.size > checkpoint.size) throw new Error(`size ${t.size} is larger than the checkpoint's ${checkpoint.size}`);
+        if (t.size > checkpoint.size)
+          throw new Error(`size ${t.size} is larger than the checkpoint's ${checkpoint.size}`);
         if (t.size === checkpoint.size) {
-          if (t.consistency.length || !bytesEqual(root, checkpoint.rootHash)) throw new Error(`at the checkpoint's size the root must be the checkpoint's and the consistency proof empty`);
+          if (t.consistency.length || !bytesEqual(root, checkpoint.rootHash))
+            throw new Error(
+              `at the checkpoint's size the root must be the checkpoint's and the consistency proof empty`
+            );
         } else {
-          verifyConsistency(hasher, t.size, checkpoint.size, t.consistency.map((h) => fromBase64(h)), root, checkpoint.rootHash);
+          verifyConsistency(
+            hasher,
+            t.size,
+            checkpoint.size,
+            t.consistency.map((h) => fromBase64(h)),
+            root,
+            checkpoint.rootHash
+          );
         }
       } catch (err) {
-        fail(BundleCode.TIMESTAMP_INVALID, `the time-stamped checkpoint of size ${t.size} is not an earlier state of this log: ${(err as Error).message}`, `${loc}.consistency`);
+        fail(
+          BundleCode.TIMESTAMP_INVALID,
+          `the time-stamped checkpoint of size ${t.size} is not an earlier state of this log: ${(err as Error).message}`,
+          `${loc}.consistency`
+        );
         continue;
       }
       const text = formatCheckpoint({ origin: checkpoint.origin, size: t.size, rootHash: root, extensions: [] });
-      const verdict = await verifyTimestampToken(fromBase64(t.token), await checkpointImprint(text), opts.tsaRoots ?? []);
+      const verdict = await verifyTimestampToken(
+        fromBase64(t.token),
+        await checkpointImprint(text),
+        opts.tsaRoots ?? []
+      );
       if (verdict.status === 'invalid') {
         fail(BundleCode.TIMESTAMP_INVALID, `[${verdict.code}] ${verdict.reason}`, `${loc}.token`);
         continue;
       }
       timestamps.push({ index: i, size: t.size, verdict });
       if (verdict.status === 'untrusted') {
-        notices.push(`The time-stamp token ${loc} (${verdict.info.tsa}, ${verdict.info.genTime}) is not trusted: ${verdict.reason}. Its time proves nothing until its root is trusted (--tsa-roots).`);
+        notices.push(
+          `The time-stamp token ${loc} (${verdict.info.tsa}, ${verdict.info.genTime}) is not trusted: ${verdict.reason}. Its time proves nothing until its root is trusted (--tsa-roots).`
+        );
       }
     }
   }
@@ -323,7 +425,10 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
   for (const [i, o] of bundle.openings.entries()) {
     const holder = events.find((ev) => {
       const b = ev.event.body as { prompt?: { commitment: string }; negativePrompt?: { commitment: string } };
-      return ev.event.type === 'generation' && (b.prompt?.commitment === o.commitment || b.negativePrompt?.commitment === o.commitment);
+      return (
+        ev.event.type === 'generation' &&
+        (b.prompt?.commitment === o.commitment || b.negativePrompt?.commitment === o.commitment)
+      );
     });
     if (!holder) {
       fail(BundleCode.OPENING_UNUSED, `no included generation commits to ${o.commitment}`, `openings[${i}]`);
@@ -332,9 +437,17 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
     try {
       await verifyOpening(o, o.commitment);
       const b = holder.event.body as { prompt?: { commitment: string } };
-      openings.push({ event: holder.id, field: b.prompt?.commitment === o.commitment ? 'prompt' : 'negativePrompt', prompt: o.prompt });
+      openings.push({
+        event: holder.id,
+        field: b.prompt?.commitment === o.commitment ? 'prompt' : 'negativePrompt',
+        prompt: o.prompt
+      });
     } catch (e) {
-      fail(BundleCode.OPENING_MISMATCH, `the opening of generation ${holder.id.slice(0, 16)}…: ${(e as Error).message}`, `openings[${i}]`);
+      fail(
+        BundleCode.OPENING_MISMATCH,
+        `the opening of generation ${holder.id.slice(0, 16)}…: ${(e as Error).message}`,
+        `openings[${i}]`
+      );
     }
   }
 
@@ -342,13 +455,27 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
   const byHash = new Map<string, string[]>();
   for (const ev of events) for (const h of fileHashes(ev)) byHash.set(h, [...(byHash.get(h) ?? []), ev.id]);
   if ('event' in bundle.subject) {
-    if (!checked.events.has(bundle.subject.event as EventId)) fail(BundleCode.SUBJECT_MISSING, `the subject event ${bundle.subject.event} is not among the valid included events`, 'subject.event');
+    if (!checked.events.has(bundle.subject.event as EventId))
+      fail(
+        BundleCode.SUBJECT_MISSING,
+        `the subject event ${bundle.subject.event} is not among the valid included events`,
+        'subject.event'
+      );
   } else if (!byHash.has(bundle.subject.sha256)) {
-    fail(BundleCode.SUBJECT_MISSING, `no included event names a file with SHA-256 ${bundle.subject.sha256}`, 'subject.sha256');
+    fail(
+      BundleCode.SUBJECT_MISSING,
+      `no included event names a file with SHA-256 ${bundle.subject.sha256}`,
+      'subject.sha256'
+    );
   } else if (bundle.subject.name !== undefined) {
     const { sha256, name } = bundle.subject;
     const named = events.some((ev) => fileRefs(ev).some((r) => r.sha256 === sha256 && r.name === name));
-    if (!named) fail(BundleCode.SUBJECT_MISSING, `no included event names a file ${JSON.stringify(name)} with SHA-256 ${sha256}`, 'subject.name');
+    if (!named)
+      fail(
+        BundleCode.SUBJECT_MISSING,
+        `no included event names a file ${JSON.stringify(name)} with SHA-256 ${sha256}`,
+        'subject.name'
+      );
   }
   const bundleOk = failures.length === 0;
 
@@ -356,7 +483,12 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
   const given: BundleFacts['files'] = [];
   for (const f of files) {
     const evs = byHash.get(f.sha256);
-    if (!evs) fail(BundleCode.FILE_MISMATCH, `the file ${f.name} (sha256 ${f.sha256}) is not a file this bundle names: it is not the file the bundle is about`, f.name);
+    if (!evs)
+      fail(
+        BundleCode.FILE_MISMATCH,
+        `the file ${f.name} (sha256 ${f.sha256}) is not a file this bundle names: it is not the file the bundle is about`,
+        f.name
+      );
     else given.push({ file: f.name, sha256: f.sha256, events: evs });
   }
 
@@ -381,7 +513,9 @@ async function verifyParsed(bundle: Bundle, files: readonly GivenFile[], opts: V
       : undefined;
   // The prover's report is not evidence: when it is not this verifier's own reading, the reader is told.
   if (facts && bundleOk && bundle.report !== proverReport(facts)) {
-    notices.push("The bundle's own report is not this verifier's reading of it (edited, or written by another version): rely on the statements below, not on it.");
+    notices.push(
+      "The bundle's own report is not this verifier's reading of it (edited, or written by another version): rely on the statements below, not on it."
+    );
   }
   return { ok: failures.length === 0, bundleOk, failures, notices, facts };
 }

@@ -111,10 +111,15 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function parseBundle(bytes: Uint8Array, tolerated?: BundleTolerance): Bundle {
   if (!(bytes instanceof Uint8Array)) throw new BundleFormatError('bundle', 'not bytes');
-  if (bytes.length > MAX_BUNDLE_BYTES) throw new BundleFormatError('bundle', `too large: ${bytes.length} bytes, the limit is ${MAX_BUNDLE_BYTES}`);
+  if (bytes.length > MAX_BUNDLE_BYTES)
+    throw new BundleFormatError('bundle', `too large: ${bytes.length} bytes, the limit is ${MAX_BUNDLE_BYTES}`);
   const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
   let end = bytes.length;
-  while (end > (bom ? 3 : 0) && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09 || bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
+  while (
+    end > (bom ? 3 : 0) &&
+    (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09 || bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)
+  )
+    end--;
   if (tolerated) {
     tolerated.bom = bom;
     tolerated.trailingWhitespace = bytes.length - end;
@@ -133,7 +138,8 @@ export function parseBundle(bytes: Uint8Array, tolerated?: BundleTolerance): Bun
   }
   assertBundle(value);
   // The file is exactly the JCS form of its value: any change to its bytes is a change the verifier sees.
-  if (canonicalJson(value) !== text) throw new BundleFormatError('bundle', 'the bytes are not the canonical (RFC 8785) form of the bundle');
+  if (canonicalJson(value) !== text)
+    throw new BundleFormatError('bundle', 'the bytes are not the canonical (RFC 8785) form of the bundle');
   return value;
 }
 
@@ -142,7 +148,11 @@ export function assertBundle(b: unknown): asserts b is Bundle {
   const v1 = typeof b === 'object' && b !== null && (b as { format?: unknown }).format === BUNDLE_FORMAT_V1;
   const fields = ['format', 'ledger', 'subject', 'events', 'checkpoint', 'logKey', 'witnessKeys', 'openings', 'report'];
   const o = object(b, 'bundle', v1 ? fields : [...fields, 'timestamps']);
-  if (o.format !== BUNDLE_FORMAT && !v1) throw new BundleFormatError('format', `not ${JSON.stringify(BUNDLE_FORMAT)} (or ${JSON.stringify(BUNDLE_FORMAT_V1)})`);
+  if (o.format !== BUNDLE_FORMAT && !v1)
+    throw new BundleFormatError(
+      'format',
+      `not ${JSON.stringify(BUNDLE_FORMAT)} (or ${JSON.stringify(BUNDLE_FORMAT_V1)})`
+    );
   hex64(o.ledger, 'ledger');
   const subj = o.subject;
   if (typeof subj === 'object' && subj !== null && 'event' in subj) {
@@ -163,12 +173,15 @@ export function assertBundle(b: unknown): asserts b is Bundle {
       throw new BundleFormatError(`${path}.leaf`, 'not a non-negative integer');
     }
     array(ev.proof, `${path}.proof`, MAX_PROOF_HASHES).forEach((h, j) => {
-      if (typeof h !== 'string' || !B64_HASH.test(h)) throw new BundleFormatError(`${path}.proof[${j}]`, 'not a base64 32-byte hash');
+      if (typeof h !== 'string' || !B64_HASH.test(h))
+        throw new BundleFormatError(`${path}.proof[${j}]`, 'not a base64 32-byte hash');
     });
   });
   string(o.checkpoint, 'checkpoint', MAX_NOTE_CHARS);
   string(o.logKey, 'logKey', MAX_KEY_CHARS);
-  array(o.witnessKeys, 'witnessKeys', MAX_WITNESS_KEYS).forEach((k, i) => string(k, `witnessKeys[${i}]`, MAX_KEY_CHARS));
+  array(o.witnessKeys, 'witnessKeys', MAX_WITNESS_KEYS).forEach((k, i) =>
+    string(k, `witnessKeys[${i}]`, MAX_KEY_CHARS)
+  );
   array(o.openings, 'openings', MAX_OPENINGS).forEach((x, i) => {
     const path = `openings[${i}]`;
     const op = object(x, path, ['alg', 'commitment', 'salt', 'prompt']);
@@ -181,10 +194,13 @@ export function assertBundle(b: unknown): asserts b is Bundle {
     array(o.timestamps, 'timestamps', MAX_TIMESTAMPS).forEach((x, i) => {
       const path = `timestamps[${i}]`;
       const t = object(x, path, ['size', 'root', 'consistency', 'token']);
-      if (typeof t.size !== 'number' || !Number.isSafeInteger(t.size) || t.size < 1) throw new BundleFormatError(`${path}.size`, 'not a positive integer');
-      if (typeof t.root !== 'string' || !B64_HASH.test(t.root)) throw new BundleFormatError(`${path}.root`, 'not a base64 32-byte hash');
+      if (typeof t.size !== 'number' || !Number.isSafeInteger(t.size) || t.size < 1)
+        throw new BundleFormatError(`${path}.size`, 'not a positive integer');
+      if (typeof t.root !== 'string' || !B64_HASH.test(t.root))
+        throw new BundleFormatError(`${path}.root`, 'not a base64 32-byte hash');
       array(t.consistency, `${path}.consistency`, MAX_PROOF_HASHES).forEach((h, j) => {
-        if (typeof h !== 'string' || !B64_HASH.test(h)) throw new BundleFormatError(`${path}.consistency[${j}]`, 'not a base64 32-byte hash');
+        if (typeof h !== 'string' || !B64_HASH.test(h))
+          throw new BundleFormatError(`${path}.consistency[${j}]`, 'not a base64 32-byte hash');
       });
       string(t.token, `${path}.token`, MAX_TOKEN_CHARS);
       if (!B64.test(t.token as string)) throw new BundleFormatError(`${path}.token`, 'not base64');
@@ -195,7 +211,8 @@ export function assertBundle(b: unknown): asserts b is Bundle {
 
 function object(v: unknown, path: string, allowed: string[], required: string[] = allowed): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BundleFormatError(path, 'not an object');
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) throw new BundleFormatError(`${path}.${k.slice(0, 64)}`, 'unknown field');
+  for (const k of Object.keys(v))
+    if (!allowed.includes(k)) throw new BundleFormatError(`${path}.${k.slice(0, 64)}`, 'unknown field');
   for (const k of required) if (!(k in v)) throw new BundleFormatError(`${path}.${k}`, 'missing');
   return v as Record<string, unknown>;
 }

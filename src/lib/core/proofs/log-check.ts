@@ -22,7 +22,15 @@ import type { StorageAdapter, StorageChunk, StorageKey } from '../storage.ts';
 import { formatCheckpoint, openCheckpoint, parseCheckpoint } from '../merkle/checkpoint.ts';
 import { createCosignatureVerifier } from '../merkle/cosignature.ts';
 import { createTreeHasher, HASH_SIZE } from '../merkle/hash.ts';
-import { createEd25519Verifier, formatNote, openNote, parseNote, signNote, type NoteSignature, type NoteVerifier } from '../merkle/note.ts';
+import {
+  createEd25519Verifier,
+  formatNote,
+  openNote,
+  parseNote,
+  signNote,
+  type NoteSignature,
+  type NoteVerifier
+} from '../merkle/note.ts';
 import { MerkleTree } from '../merkle/tree.ts';
 import { ProofCode, ProofError } from './errors.ts';
 import { logNoteSigner, logOrigin, logVerifierKey, witnessVerifierKey } from './keys.ts';
@@ -45,7 +53,8 @@ const CHECKPOINTS = ['log', 'checkpoints'];
 const TOKENS = ['log', 'timestamps'];
 const PENDING = ['log', 'timestamps-pending'];
 const SIZE_NAME = /^[0-9]{16}$/;
-export const REPAIR_ADVICE = 'the device log is derived from the ledger: `provenance-ledger verify --repair` writes it again';
+export const REPAIR_ADVICE =
+  'the device log is derived from the ledger: `provenance-ledger verify --repair` writes it again';
 
 const chunkName = (n: number) => String(n).padStart(8, '0');
 const sizeName = (n: number) => String(n).padStart(16, '0');
@@ -91,15 +100,29 @@ export function matchLog(log: DeviceLog, ledger: LedgerView): LogMatch {
     }
     seen.add(id);
     const want = expectedLeaf(log.hasher, ledger, id);
-    if (!want) problems.push({ code: ProofCode.LOG_MISMATCH, message: `names event ${id}, which the ledger does not hold`, location: leafWhere(i) });
+    if (!want)
+      problems.push({
+        code: ProofCode.LOG_MISMATCH,
+        message: `names event ${id}, which the ledger does not hold`,
+        location: leafWhere(i)
+      });
     else {
       known++;
-      if (!bytesEqual(want, leaf)) problems.push({ code: ProofCode.LOG_MISMATCH, message: `the leaf hash is not that of event ${id}'s stored envelope`, location: leafWhere(i) });
+      if (!bytesEqual(want, leaf))
+        problems.push({
+          code: ProofCode.LOG_MISMATCH,
+          message: `the leaf hash is not that of event ${id}'s stored envelope`,
+          location: leafWhere(i)
+        });
     }
   }
   // With every leaf right, only the head kept in log/state can be wrong.
   if (problems.length === 0 && !bytesEqual(tree.root(), log.root())) {
-    problems.push({ code: ProofCode.LOG_CORRUPT, message: `the ${log.size} stored leaves do not give the tree head kept in log/state: log/state was altered`, location: 'log/state' });
+    problems.push({
+      code: ProofCode.LOG_CORRUPT,
+      message: `the ${log.size} stored leaves do not give the tree head kept in log/state: log/state was altered`,
+      location: 'log/state'
+    });
   }
   return { problems, lacking: ledger.size - known };
 }
@@ -113,11 +136,18 @@ export function assertLogMatches(log: DeviceLog, ledger: LedgerView): void {
 
 function logRefusal(problems: readonly LogProblem[]): ProofError {
   const code = problems.some((p) => p.code === ProofCode.LOG_MISMATCH) ? ProofCode.LOG_MISMATCH : ProofCode.LOG_CORRUPT;
-  const shown = problems.slice(0, 3).map((p) => `${p.location}: ${p.message}`).join('; ');
+  const shown = problems
+    .slice(0, 3)
+    .map((p) => `${p.location}: ${p.message}`)
+    .join('; ');
   const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
-  return new ProofError(code, `this device's log does not match the ledger, so nothing is signed or sent from it: ${shown}${more}. ${capitalize(REPAIR_ADVICE)}`, {
-    detail: { problems }
-  });
+  return new ProofError(
+    code,
+    `this device's log does not match the ledger, so nothing is signed or sent from it: ${shown}${more}. ${capitalize(REPAIR_ADVICE)}`,
+    {
+      detail: { problems }
+    }
+  );
 }
 
 const capitalize = (s: string) => s[0].toUpperCase() + s.slice(1);
@@ -128,7 +158,9 @@ export async function assertStoredLogMatches(storage: StorageAdapter, ledger: Le
   try {
     log = await DeviceLog.load(storage);
   } catch (e) {
-    throw logRefusal([{ code: ProofCode.LOG_CORRUPT, message: (e as Error).message, location: locationOf((e as Error).message) }]);
+    throw logRefusal([
+      { code: ProofCode.LOG_CORRUPT, message: (e as Error).message, location: locationOf((e as Error).message) }
+    ]);
   }
   assertLogMatches(log, ledger);
 }
@@ -165,19 +197,29 @@ async function rawEntries(storage: StorageAdapter): Promise<{ ids: string[]; lea
 
 /** Sizes named under a prefix (16 decimal digits), ascending. */
 async function sizesUnder(storage: StorageAdapter, prefix: StorageKey): Promise<number[]> {
-  return (await storage.listKeys(prefix)).filter((k) => k.length === 3 && SIZE_NAME.test(k[2])).map((k) => Number(k[2])).filter((n) => n > 0).sort((a, b) => a - b);
+  return (await storage.listKeys(prefix))
+    .filter((k) => k.length === 3 && SIZE_NAME.test(k[2]))
+    .map((k) => Number(k[2]))
+    .filter((n) => n > 0)
+    .sort((a, b) => a - b);
 }
 
 /**
  * The public key whose log this is: `identityKey` when given, else the roster member whose fingerprint the stored
  * checkpoints' origin names (so checkpoints are still checked when the device identity is damaged).
  */
-export async function logKeyOf(storage: StorageAdapter, ledger: LedgerView, identityKey?: string): Promise<string | undefined> {
+export async function logKeyOf(
+  storage: StorageAdapter,
+  ledger: LedgerView,
+  identityKey?: string
+): Promise<string | undefined> {
   if (identityKey) return identityKey;
   const sizes = await sizesUnder(storage, CHECKPOINTS);
   for (const size of sizes.reverse()) {
     try {
-      const origin = parseCheckpoint(parseNote(fromUtf8((await storage.load([...CHECKPOINTS, sizeName(size)]))!)).text).origin;
+      const origin = parseCheckpoint(
+        parseNote(fromUtf8((await storage.load([...CHECKPOINTS, sizeName(size)]))!)).text
+      ).origin;
       for (const m of ledger.roster()) if (origin === (await logOrigin(ledger.id, m.key))) return m.key;
     } catch {
       /* a damaged note names no key: try an older one */
@@ -187,17 +229,31 @@ export async function logKeyOf(storage: StorageAdapter, ledger: LedgerView, iden
 }
 
 /** Verifiers of this log's checkpoints: its own key, and every other member's witness key. */
-async function verifiersFor(ledger: LedgerView, publicKey: string): Promise<{ log: NoteVerifier; witnesses: NoteVerifier[] }> {
+async function verifiersFor(
+  ledger: LedgerView,
+  publicKey: string
+): Promise<{ log: NoteVerifier; witnesses: NoteVerifier[] }> {
   const log = await createEd25519Verifier(await logVerifierKey(ledger.id, publicKey));
-  const witnesses = await Promise.all(ledger.roster().filter((m) => m.key !== publicKey).map(async (m) => createCosignatureVerifier(await witnessVerifierKey(ledger.id, m.key))));
+  const witnesses = await Promise.all(
+    ledger
+      .roster()
+      .filter((m) => m.key !== publicKey)
+      .map(async (m) => createCosignatureVerifier(await witnessVerifierKey(ledger.id, m.key)))
+  );
   return { log, witnesses };
 }
 
 /** Why a stored checkpoint note is not a good one of this log at `size`, or undefined when it is. */
-async function checkpointFault(note: string, size: number, v: { log: NoteVerifier; witnesses: NoteVerifier[] }, rootAt: (n: number) => Uint8Array | undefined): Promise<string | undefined> {
+async function checkpointFault(
+  note: string,
+  size: number,
+  v: { log: NoteVerifier; witnesses: NoteVerifier[] },
+  rootAt: (n: number) => Uint8Array | undefined
+): Promise<string | undefined> {
   try {
     const { checkpoint, note: opened } = await openCheckpoint(note, v.log, v.witnesses);
-    if (opened.unverified.length) return `carries ${opened.unverified.length} signature(s) no member key verifies (${opened.unverified.map((x) => x.name).join(', ')})`;
+    if (opened.unverified.length)
+      return `carries ${opened.unverified.length} signature(s) no member key verifies (${opened.unverified.map((x) => x.name).join(', ')})`;
     if (checkpoint.size !== size) return `stored under ${sizeName(size)} but its size is ${checkpoint.size}`;
     const root = rootAt(size);
     if (!root || !bytesEqual(checkpoint.rootHash, root)) return `its root is not this log's root at size ${size}`;
@@ -211,9 +267,20 @@ async function checkpointFault(note: string, size: number, v: { log: NoteVerifie
  * Everything verify checks of the device log, read-only. `publicKey` is the device's (see logKeyOf); without one
  * the checkpoints' signatures cannot be checked and are left out.
  */
-export async function checkStoredLog(storage: StorageAdapter, ledger: LedgerView, publicKey?: string): Promise<StoredLogReport> {
+export async function checkStoredLog(
+  storage: StorageAdapter,
+  ledger: LedgerView,
+  publicKey?: string
+): Promise<StoredLogReport> {
   const problems: StoredLogProblem[] = [];
-  const report: StoredLogReport = { problems, leaves: 0, checkpoints: 0, lacking: ledger.size, extra: 0, logKey: publicKey };
+  const report: StoredLogReport = {
+    problems,
+    leaves: 0,
+    checkpoints: 0,
+    lacking: ledger.size,
+    extra: 0,
+    logKey: publicKey
+  };
   const hasState = (await storage.load(STATE)) !== undefined;
   const raw = await rawEntries(storage);
   const sizes = await sizesUnder(storage, CHECKPOINTS);
@@ -224,7 +291,9 @@ export async function checkStoredLog(storage: StorageAdapter, ledger: LedgerView
   } catch (e) {
     const message = (e as Error).message;
     // "leaves hold fewer entries than the state says": the leaves were cut, or the state's size was changed.
-    const location = /entries, the state says/.test(message) ? `log/state, log/leaves/${chunkName(Math.max(0, Math.ceil(raw.ids.length / CHUNK) - 1))}` : locationOf(message);
+    const location = /entries, the state says/.test(message)
+      ? `log/state, log/leaves/${chunkName(Math.max(0, Math.ceil(raw.ids.length / CHUNK) - 1))}`
+      : locationOf(message);
     problems.push({ code: ProofCode.LOG_CORRUPT, message: `${message}. ${capitalize(REPAIR_ADVICE)}`, location });
     return report;
   }
@@ -248,7 +317,11 @@ export async function checkStoredLog(storage: StorageAdapter, ledger: LedgerView
   for (const k of await storage.listKeys(CHECKPOINTS)) {
     const location = k.join('/');
     if (k.length !== 3 || !SIZE_NAME.test(k[2]) || Number(k[2]) < 1) {
-      problems.push({ code: ProofCode.CHECKPOINT_INVALID, message: 'not named by a checkpoint size (16 decimal digits)', location });
+      problems.push({
+        code: ProofCode.CHECKPOINT_INVALID,
+        message: 'not named by a checkpoint size (16 decimal digits)',
+        location
+      });
       continue;
     }
     const bytes = await storage.load(k);
@@ -266,10 +339,19 @@ export async function checkStoredLog(storage: StorageAdapter, ledger: LedgerView
   // time-stamp tokens or pending requests are kept for (their imprint is that checkpoint's text).
   const have = new Set(sizes);
   const must = new Map<number, string>();
-  if (log.size > 0) must.set(log.size, `the log's head (${log.size} entries) has no signed checkpoint: it was removed, or signing it was cut short (\`provenance-ledger checkpoint\` or \`verify --repair\` signs it)`);
-  for (const n of await sizesUnder(storage, TOKENS)) must.set(n, `log/timestamps/${sizeName(n)} holds time-stamp tokens over this checkpoint, which is gone`);
-  for (const n of await sizesUnder(storage, PENDING)) if (!must.has(n)) must.set(n, `log/timestamps-pending/${sizeName(n)} waits to time-stamp this checkpoint, which is gone`);
-  for (const [n, why] of must) if (!have.has(n)) problems.push({ code: 'STORAGE_MISSING', message: why, location: `log/checkpoints/${sizeName(n)}` });
+  if (log.size > 0)
+    must.set(
+      log.size,
+      `the log's head (${log.size} entries) has no signed checkpoint: it was removed, or signing it was cut short (\`provenance-ledger checkpoint\` or \`verify --repair\` signs it)`
+    );
+  for (const n of await sizesUnder(storage, TOKENS))
+    must.set(n, `log/timestamps/${sizeName(n)} holds time-stamp tokens over this checkpoint, which is gone`);
+  for (const n of await sizesUnder(storage, PENDING))
+    if (!must.has(n))
+      must.set(n, `log/timestamps-pending/${sizeName(n)} waits to time-stamp this checkpoint, which is gone`);
+  for (const [n, why] of must)
+    if (!have.has(n))
+      problems.push({ code: 'STORAGE_MISSING', message: why, location: `log/checkpoints/${sizeName(n)}` });
   return report;
 }
 
@@ -316,9 +398,21 @@ function withoutLog(storage: StorageAdapter): StorageAdapter {
  * and the head gets one if it has none. Throws LOG_MISMATCH, writing nothing, while a stored leaf names an event
  * the ledger does not hold.
  */
-export async function rebuildLog(storage: StorageAdapter, ledger: LedgerView, opts: { signer?: Signer; stamp: string }): Promise<RebuildReport> {
+export async function rebuildLog(
+  storage: StorageAdapter,
+  ledger: LedgerView,
+  opts: { signer?: Signer; stamp: string }
+): Promise<RebuildReport> {
   const hasher = await createTreeHasher();
-  const report: RebuildReport = { rewritten: false, leaves: 0, kept: 0, appended: 0, setAside: [], signed: [], notes: [] };
+  const report: RebuildReport = {
+    rewritten: false,
+    leaves: 0,
+    kept: 0,
+    appended: 0,
+    setAside: [],
+    signed: [],
+    notes: []
+  };
   const damagedPrefix = ['log', 'damaged', opts.stamp];
   const keepAside = async (key: StorageKey, data: Uint8Array) => {
     await storage.save([...damagedPrefix, ...key.slice(1)], data);
@@ -348,7 +442,12 @@ export async function rebuildLog(storage: StorageAdapter, ledger: LedgerView, op
     );
   }
   report.kept = order.length;
-  const lacking = new Map(ledger.events().filter((e) => !placed.has(e.id)).map((e) => [e.id, e] as [string, LedgerEvent]));
+  const lacking = new Map(
+    ledger
+      .events()
+      .filter((e) => !placed.has(e.id))
+      .map((e) => [e.id, e] as [string, LedgerEvent])
+  );
   for (const id of topoOrder(lacking as Map<never, LedgerEvent>)) order.push(id);
   report.appended = order.length - report.kept;
 
@@ -359,7 +458,11 @@ export async function rebuildLog(storage: StorageAdapter, ledger: LedgerView, op
   } catch {
     current = undefined;
   }
-  const sound = current !== undefined && matchLog(current, ledger).problems.length === 0 && current.size === report.kept && raw.ids.length === current.size;
+  const sound =
+    current !== undefined &&
+    matchLog(current, ledger).problems.length === 0 &&
+    current.size === report.kept &&
+    raw.ids.length === current.size;
   let log: DeviceLog;
   if (sound) {
     log = current!;
@@ -371,7 +474,8 @@ export async function rebuildLog(storage: StorageAdapter, ledger: LedgerView, op
     log = await DeviceLog.load(withoutLog(storage));
     await log.append(order.map((id) => ledger.get(id)!));
     const chunks = Math.ceil(order.length / CHUNK);
-    for (const k of await storage.listKeys(LEAVES)) if (k.length !== 3 || !(Number(k[2]) < chunks && k[2] === chunkName(Number(k[2])))) await storage.remove(k);
+    for (const k of await storage.listKeys(LEAVES))
+      if (k.length !== 3 || !(Number(k[2]) < chunks && k[2] === chunkName(Number(k[2])))) await storage.remove(k);
     log = await DeviceLog.load(storage);
     report.rewritten = true;
   }
@@ -404,11 +508,18 @@ export async function rebuildLog(storage: StorageAdapter, ledger: LedgerView, op
 
   // 4. Signed again: the sizes set aside and the head.
   if (!opts.signer) {
-    if (aside.size || (log.size > 0 && !(await storage.load([...CHECKPOINTS, sizeName(log.size)])))) report.notes.push('no device key here: checkpoints were not signed again (key import your backup, then run verify --repair again)');
+    if (aside.size || (log.size > 0 && !(await storage.load([...CHECKPOINTS, sizeName(log.size)]))))
+      report.notes.push(
+        'no device key here: checkpoints were not signed again (key import your backup, then run verify --repair again)'
+      );
     return report;
   }
   const want = new Set([...aside.keys()].filter((n) => n <= log.size));
-  for (const n of aside.keys()) if (n > log.size) report.notes.push(`the checkpoint of size ${n} is beyond the log (${log.size} entries): kept aside, not signed again`);
+  for (const n of aside.keys())
+    if (n > log.size)
+      report.notes.push(
+        `the checkpoint of size ${n} is beyond the log (${log.size} entries): kept aside, not signed again`
+      );
   if (log.size > 0 && !(await storage.load([...CHECKPOINTS, sizeName(log.size)]))) want.add(log.size);
   const origin = await logOrigin(ledger.id, opts.signer.publicKey);
   const noteSigner = await logNoteSigner(ledger.id, opts.signer);
@@ -416,7 +527,9 @@ export async function rebuildLog(storage: StorageAdapter, ledger: LedgerView, op
     const text = formatCheckpoint({ origin, size: n, rootHash: log.rootAt(n), extensions: [] });
     const cosigs = await salvageCosignatures(aside.get(n), text, v.witnesses);
     const signed = await signNote(text, [noteSigner]);
-    const note = cosigs.length ? formatNote({ text, signatures: [...parseNote(signed).signatures, ...cosigs] }) : signed;
+    const note = cosigs.length
+      ? formatNote({ text, signatures: [...parseNote(signed).signatures, ...cosigs] })
+      : signed;
     await storage.save([...CHECKPOINTS, sizeName(n)], utf8(note));
     report.signed.push(n);
   }
@@ -424,7 +537,11 @@ export async function rebuildLog(storage: StorageAdapter, ledger: LedgerView, op
 }
 
 /** The cosignatures of a damaged note that still verify, one by one, over `text`. */
-async function salvageCosignatures(note: string | undefined, text: string, witnesses: readonly NoteVerifier[]): Promise<NoteSignature[]> {
+async function salvageCosignatures(
+  note: string | undefined,
+  text: string,
+  witnesses: readonly NoteVerifier[]
+): Promise<NoteSignature[]> {
   if (!note) return [];
   let sigs: readonly NoteSignature[];
   try {

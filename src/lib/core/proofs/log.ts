@@ -94,9 +94,15 @@ export class DeviceLog {
     let stored = 0;
     chunks.forEach((c, n) => {
       const where = c.key.join('/');
-      if (c.key.length !== 3 || c.key[2] !== chunkName(n)) throw new ProofError(ProofCode.LOG_CORRUPT, `${where}: unexpected chunk (want ${chunkName(n)})`);
-      if (c.data.length % ENTRY !== 0 || c.data.length > CHUNK * ENTRY) throw new ProofError(ProofCode.LOG_CORRUPT, `${where}: length ${c.data.length} is not a whole number of entries`);
-      if (stored % CHUNK !== 0) throw new ProofError(ProofCode.LOG_CORRUPT, `${where}: follows a chunk that is not full`);
+      if (c.key.length !== 3 || c.key[2] !== chunkName(n))
+        throw new ProofError(ProofCode.LOG_CORRUPT, `${where}: unexpected chunk (want ${chunkName(n)})`);
+      if (c.data.length % ENTRY !== 0 || c.data.length > CHUNK * ENTRY)
+        throw new ProofError(
+          ProofCode.LOG_CORRUPT,
+          `${where}: length ${c.data.length} is not a whole number of entries`
+        );
+      if (stored % CHUNK !== 0)
+        throw new ProofError(ProofCode.LOG_CORRUPT, `${where}: follows a chunk that is not full`);
       stored += c.data.length / ENTRY;
     });
     let size = tree.size;
@@ -115,7 +121,8 @@ export class DeviceLog {
       if (take > 0) entries.set(c.data.subarray(0, take * ENTRY), have * ENTRY);
       have += take;
     }
-    if (have < size) throw new ProofError(ProofCode.LOG_CORRUPT, `log/leaves holds ${have} entries, the state says ${size}`);
+    if (have < size)
+      throw new ProofError(ProofCode.LOG_CORRUPT, `log/leaves holds ${have} entries, the state says ${size}`);
     if (recovered) {
       tree = new MerkleTree(hasher, null);
       for (let i = 0; i < size; i++) tree.append(entries.subarray(i * ENTRY + HASH_SIZE, (i + 1) * ENTRY));
@@ -254,7 +261,8 @@ export class DeviceLog {
   }
 
   #checkIndex(index: number): void {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) throw new ProofError(ProofCode.NOT_IN_LOG, `no leaf ${index} in a log of ${this.size}`);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.size)
+      throw new ProofError(ProofCode.NOT_IN_LOG, `no leaf ${index} in a log of ${this.size}`);
   }
 
   /** The tree with every interior node, rebuilt from the stored leaf hashes once and checked against the state. */
@@ -263,7 +271,10 @@ export class DeviceLog {
       const full = new MerkleTree(this.hasher, new MemoryHashStore());
       for (let i = 0; i < this.size; i++) full.append(this.#entries.subarray(i * ENTRY + HASH_SIZE, (i + 1) * ENTRY));
       if (!bytesEqual(full.root(), this.#tree.root())) {
-        throw new ProofError(ProofCode.LOG_CORRUPT, 'the stored leaf hashes do not give the stored tree head (log/leaves or log/state was altered)');
+        throw new ProofError(
+          ProofCode.LOG_CORRUPT,
+          'the stored leaf hashes do not give the stored tree head (log/leaves or log/state was altered)'
+        );
       }
       this.#tree = full;
       this.#full = true;
@@ -302,14 +313,24 @@ export class DeviceLog {
       let text: string;
       try {
         note = fromUtf8(existing);
-        text = (await openCheckpoint(note, await createEd25519Verifier(await logVerifierKey(ledgerId, signer.publicKey)))).note.text;
+        text = (
+          await openCheckpoint(note, await createEd25519Verifier(await logVerifierKey(ledgerId, signer.publicKey)))
+        ).note.text;
       } catch (e) {
-        throw new ProofError(ProofCode.CHECKPOINT_INVALID, `${where} is damaged (${(e as Error).message}): left as it is; \`provenance-ledger verify --repair\` keeps it aside and signs it again`);
+        throw new ProofError(
+          ProofCode.CHECKPOINT_INVALID,
+          `${where} is damaged (${(e as Error).message}): left as it is; \`provenance-ledger verify --repair\` keeps it aside and signs it again`
+        );
       }
       if (text === formatCheckpoint({ origin, size, rootHash: this.root(), extensions: [] })) return note;
-      throw new ProofError(ProofCode.CHECKPOINT_INVALID, `${where} was signed over another root than this log's at size ${size}: left as it is; \`provenance-ledger verify\` says which is wrong, \`verify --repair\` keeps it aside and signs again`);
+      throw new ProofError(
+        ProofCode.CHECKPOINT_INVALID,
+        `${where} was signed over another root than this log's at size ${size}: left as it is; \`provenance-ledger verify\` says which is wrong, \`verify --repair\` keeps it aside and signs again`
+      );
     }
-    const note = await signNote(formatCheckpoint({ origin, size, rootHash: this.root(), extensions: [] }), [await logNoteSigner(ledgerId, signer)]);
+    const note = await signNote(formatCheckpoint({ origin, size, rootHash: this.root(), extensions: [] }), [
+      await logNoteSigner(ledgerId, signer)
+    ]);
     await this.storage.save([...CHECKPOINTS, checkpointName(size)], utf8(note));
     return note;
   }
@@ -317,7 +338,10 @@ export class DeviceLog {
   /** Sizes of the stored checkpoints, ascending. */
   async checkpointSizes(): Promise<number[]> {
     const keys = await this.storage.listKeys(CHECKPOINTS);
-    return keys.map((k) => Number(k[2])).filter((n) => Number.isSafeInteger(n) && n > 0).sort((a, b) => a - b);
+    return keys
+      .map((k) => Number(k[2]))
+      .filter((n) => Number.isSafeInteger(n) && n > 0)
+      .sort((a, b) => a - b);
   }
 
   /** The stored note of the checkpoint at a size (with any cosignatures), or undefined. */
@@ -338,14 +362,21 @@ export class DeviceLog {
       const stored = await this.checkpointNote(size);
       if (!stored) throw new ProofError(ProofCode.NO_CHECKPOINT, `this log signed no checkpoint of size ${size}`);
       const mine = parseNote(stored);
-      if (mine.text !== incoming.text) throw new ProofError(ProofCode.CHECKPOINT_INVALID, `the cosigned checkpoint of size ${size} is not the one this log signed`);
+      if (mine.text !== incoming.text)
+        throw new ProofError(
+          ProofCode.CHECKPOINT_INVALID,
+          `the cosigned checkpoint of size ${size} is not the one this log signed`
+        );
       // One signature per key: a witness that cosigned this checkpoint before keeps its first (earliest) one.
       const key = (s: NoteSignature) => `${s.name} ${s.keyId}`;
       const have = new Set(mine.signatures.map(key));
       const fresh = incoming.signatures.filter((s) => !have.has(key(s)) && (have.add(key(s)), true));
       if (fresh.length === 0) return;
       const sigs = [...mine.signatures, ...fresh];
-      await this.storage.save([...CHECKPOINTS, checkpointName(size)], utf8(formatNote({ text: mine.text, signatures: sigs })));
+      await this.storage.save(
+        [...CHECKPOINTS, checkpointName(size)],
+        utf8(formatNote({ text: mine.text, signatures: sigs }))
+      );
     });
   }
 
@@ -355,41 +386,69 @@ export class DeviceLog {
    * checkpoint is signed by `publicKey` over this log's root at its size, every other signature on it being a valid
    * cosignature by a member's witness key. Each problem names its storage key.
    */
-  static async verifyStorage(storage: StorageAdapter, ledger: Pick<Ledger, 'id' | 'events' | 'get' | 'roster'>, publicKey?: string): Promise<LogProblem[]> {
+  static async verifyStorage(
+    storage: StorageAdapter,
+    ledger: Pick<Ledger, 'id' | 'events' | 'get' | 'roster'>,
+    publicKey?: string
+  ): Promise<LogProblem[]> {
     const problems: LogProblem[] = [];
     let log: DeviceLog;
     try {
       log = await DeviceLog.load(storage);
     } catch (e) {
-      return [{ code: ProofCode.LOG_CORRUPT, message: (e as Error).message, location: (e as Error).message.match(/log\/[a-z0-9/]+/)?.[0] ?? 'log' }];
+      return [
+        {
+          code: ProofCode.LOG_CORRUPT,
+          message: (e as Error).message,
+          location: (e as Error).message.match(/log\/[a-z0-9/]+/)?.[0] ?? 'log'
+        }
+      ];
     }
     const where = (i: number) => `log/leaves/${chunkName(Math.floor(i / CHUNK))} entry ${i % CHUNK} (leaf ${i})`;
     const seen = new Set<string>();
     for (let i = 0; i < log.size; i++) {
       const id = log.eventIdAt(i);
-      if (seen.has(id)) problems.push({ code: ProofCode.LOG_CORRUPT, message: `event ${id} is logged twice`, location: where(i) });
+      if (seen.has(id))
+        problems.push({ code: ProofCode.LOG_CORRUPT, message: `event ${id} is logged twice`, location: where(i) });
       seen.add(id);
       const ev = ledger.get(id);
       if (!ev) {
-        problems.push({ code: ProofCode.LOG_MISMATCH, message: `names event ${id}, which the ledger does not hold`, location: where(i) });
+        problems.push({
+          code: ProofCode.LOG_MISMATCH,
+          message: `names event ${id}, which the ledger does not hold`,
+          location: where(i)
+        });
       } else if (!bytesEqual(log.hasher.hashLeaf(leafData(ev)), log.leafHash(i))) {
-        problems.push({ code: ProofCode.LOG_MISMATCH, message: `the leaf hash is not that of event ${id}'s envelope`, location: where(i) });
+        problems.push({
+          code: ProofCode.LOG_MISMATCH,
+          message: `the leaf hash is not that of event ${id}'s envelope`,
+          location: where(i)
+        });
       }
     }
     for (const ev of ledger.events()) {
-      if (!seen.has(ev.id)) problems.push({ code: ProofCode.LOG_MISMATCH, message: `event ${ev.id} is not in the log`, location: 'log/leaves' });
+      if (!seen.has(ev.id))
+        problems.push({
+          code: ProofCode.LOG_MISMATCH,
+          message: `event ${ev.id} is not in the log`,
+          location: 'log/leaves'
+        });
     }
     try {
       log.#prover();
     } catch (e) {
       // With every leaf matching its event, only the stored head (log/state) can be wrong.
-      if (problems.length === 0) problems.push({ code: ProofCode.LOG_CORRUPT, message: (e as Error).message, location: 'log/state' });
+      if (problems.length === 0)
+        problems.push({ code: ProofCode.LOG_CORRUPT, message: (e as Error).message, location: 'log/state' });
       return problems;
     }
     if (publicKey) {
       const verifier = await createEd25519Verifier(await logVerifierKey(ledger.id, publicKey));
       const witnesses = await Promise.all(
-        ledger.roster().filter((m) => m.key !== publicKey).map(async (m) => createCosignatureVerifier(await witnessVerifierKey(ledger.id, m.key)))
+        ledger
+          .roster()
+          .filter((m) => m.key !== publicKey)
+          .map(async (m) => createCosignatureVerifier(await witnessVerifierKey(ledger.id, m.key)))
       );
       const keys = await storage.listKeys(CHECKPOINTS);
       for (const k of keys) {
@@ -397,8 +456,12 @@ export class DeviceLog {
         try {
           const note = fromUtf8((await storage.load(k))!);
           const { checkpoint, note: opened } = await openCheckpoint(note, verifier, witnesses);
-          if (opened.unverified.length) throw new Error(`carries ${opened.unverified.length} signature(s) no member key verifies (${opened.unverified.map((x) => x.name).join(', ')})`);
-          if (checkpointName(checkpoint.size) !== k[2]) throw new Error(`stored under ${k[2]} but its size is ${checkpoint.size}`);
+          if (opened.unverified.length)
+            throw new Error(
+              `carries ${opened.unverified.length} signature(s) no member key verifies (${opened.unverified.map((x) => x.name).join(', ')})`
+            );
+          if (checkpointName(checkpoint.size) !== k[2])
+            throw new Error(`stored under ${k[2]} but its size is ${checkpoint.size}`);
           if (checkpoint.size > log.size || !bytesEqual(checkpoint.rootHash, log.rootAt(checkpoint.size))) {
             throw new Error(`its root is not this log's root at size ${checkpoint.size}`);
           }

@@ -45,9 +45,11 @@ const KINDS: Record<string, string> = {
   other: 'policy'
 };
 const ANSWERS: Record<string, string> = { yes: 'yes', no: 'no', unclear: 'unclear', 'not-stated': 'not stated' };
-const words = (code: string | undefined, table: Record<string, string>) => (code === undefined ? 'not recorded' : (table[code] ?? code.replace(/-/g, ' ')));
+const words = (code: string | undefined, table: Record<string, string>) =>
+  code === undefined ? 'not recorded' : (table[code] ?? code.replace(/-/g, ' '));
 const onOff = (v: unknown) => (v === true ? 'on' : v === false ? 'off' : 'not recorded');
-const files = (list: FileRef[] | undefined) => (list ?? []).map((f) => `${f.name} (sha256 ${short(f.sha256)})`).join(', ') || 'none';
+const files = (list: FileRef[] | undefined) =>
+  (list ?? []).map((f) => `${f.name} (sha256 ${short(f.sha256)})`).join(', ') || 'none';
 
 /** The sentences, in sections: the record, what is proven, what is only claimed. */
 export function describeFacts(f: BundleFacts): string[] {
@@ -74,7 +76,9 @@ export function describeFacts(f: BundleFacts): string[] {
         `Origin: ${steps.length ? 'made from the output of' : 'output of'} an AI generation on ${g.platform.name} (generation ${short(origin.generation.id)})${steps.length ? `, through ${steps.length} recorded step(s): ${steps.join('; ')}` : ''}.`
       );
     } else if (origin.steps.length) {
-      out.push(`Origin: made by ${origin.steps.length} recorded local step(s); no AI generation of its sources is in this bundle.`);
+      out.push(
+        `Origin: made by ${origin.steps.length} recorded local step(s); no AI generation of its sources is in this bundle.`
+      );
     } else {
       out.push('Origin: no generation or local edit that made this file is in this bundle.');
     }
@@ -84,14 +88,18 @@ export function describeFacts(f: BundleFacts): string[] {
   }
   out.push(`What the records say (each signed by its author; the times are the authors' own clocks):`);
   for (const ev of records) {
-    const about = 'sha256' in f.subject ? subjectSentence(f.subject.sha256, subjectLabel(f, records), ev, who, f) : undefined;
+    const about =
+      'sha256' in f.subject ? subjectSentence(f.subject.sha256, subjectLabel(f, records), ev, who, f) : undefined;
     out.push(...(about ?? [`- ${describeEvent(ev, who, f)}`]));
   }
   const generations = records.filter((e) => e.event.type === 'generation');
   for (const g of generations) {
     const deletions = records.filter((e) => bodyOf(e, 'deletion')?.target?.generation === g.id);
     const b = bodyOf(g, 'generation')!;
-    if (deletions.length === 0) out.push(`- No deletion of the cloud copy of generation ${short(g.id)} on ${b.platform.name} is recorded in this bundle.`);
+    if (deletions.length === 0)
+      out.push(
+        `- No deletion of the cloud copy of generation ${short(g.id)} on ${b.platform.name} is recorded in this bundle.`
+      );
   }
 
   // ---- What is proven.
@@ -100,12 +108,19 @@ export function describeFacts(f: BundleFacts): string[] {
   out.push(
     `- Every event above is signed by its author's device key, and each author was a member when it signed, by the chain of member events below from the ledger's creator.`
   );
-  out.push(`- Ledger "${f.ledgerName}" (id ${f.ledger}) was created by ${who(genesis)}; its claimed time ${genesis.event.time}.`);
+  out.push(
+    `- Ledger "${f.ledgerName}" (id ${f.ledger}) was created by ${who(genesis)}; its claimed time ${genesis.event.time}.`
+  );
   for (const ev of f.events) {
     const e = ev.event;
     if (e.type !== 'member' || ev.id === f.ledger) continue;
     const b = e.body;
-    const verb = b.action === 'add' ? `was added as ${b.member.role}` : b.action === 'update' ? `was made ${b.member.role}` : 'was removed';
+    const verb =
+      b.action === 'add'
+        ? `was added as ${b.member.role}`
+        : b.action === 'update'
+          ? `was made ${b.member.role}`
+          : 'was removed';
     out.push(`- ${b.member.name} (key ${fp(b.member.key)}) ${verb} by ${who(ev)}; claimed time ${ev.event.time}.`);
   }
   out.push(
@@ -116,37 +131,53 @@ export function describeFacts(f: BundleFacts): string[] {
     const covered = f.events.filter((e) => (f.leaves.get(e.id) ?? Infinity) < t.size);
     if (!covered.length) continue;
     const v = t.verdict as Extract<typeof t.verdict, { status: 'trusted' }>;
-    const which = covered.length === f.events.length ? `all ${f.events.length} events above` : `${covered.length} of the ${f.events.length} events above (${covered.map((e) => short(e.id)).join(', ')})`;
+    const which =
+      covered.length === f.events.length
+        ? `all ${f.events.length} events above`
+        : `${covered.length} of the ${f.events.length} events above (${covered.map((e) => short(e.id)).join(', ')})`;
     out.push(
       `- Time: ${which} existed no later than ${v.info.genTime} according to ${v.info.tsa} (RFC 3161 time-stamp of the log's first ${t.size} entries, serial ${v.info.serial}, chained to the trusted root ${v.root}).`
     );
   }
   for (const o of f.openings) {
-    out.push(`- The ${o.field === 'prompt' ? 'prompt' : 'negative prompt'} of generation ${short(o.event)} was revealed and matches its commitment: ${JSON.stringify(o.prompt)}.`);
+    out.push(
+      `- The ${o.field === 'prompt' ? 'prompt' : 'negative prompt'} of generation ${short(o.event)} was revealed and matches its commitment: ${JSON.stringify(o.prompt)}.`
+    );
   }
   for (const x of f.files) out.push(`- ${x.file} hashes to sha256 ${x.sha256}, a file the bundle names.`);
 
   // ---- What is only claimed.
   out.push('Claimed, not proven by this bundle:');
-  if (trusted.length === 0) out.push('- No trusted time-stamp covers these events: nothing here proves when they existed.');
+  if (trusted.length === 0)
+    out.push('- No trusted time-stamp covers these events: nothing here proves when they existed.');
   out.push("- Each event's time is its author's own clock.");
   for (const c of f.cosignatures) {
     const name = `${c.member ?? c.name} (key ${fp(c.key)})`;
     if (c.beforeEvents) {
-      out.push(`- ${name} cosigned the checkpoint with the time ${isoSeconds(c.timestamp)}, before the time ${c.beforeEvents.time} of an event it covers: its time bounds nothing.`);
+      out.push(
+        `- ${name} cosigned the checkpoint with the time ${isoSeconds(c.timestamp)}, before the time ${c.beforeEvents.time} of an event it covers: its time bounds nothing.`
+      );
     } else if (c.sameMember) {
-      out.push(`- ${name} cosigned the checkpoint at ${isoSeconds(c.timestamp)} by its own clock; it is another device of ${f.logOwner ?? 'the log'}'s own member, not an independent witness.`);
+      out.push(
+        `- ${name} cosigned the checkpoint at ${isoSeconds(c.timestamp)} by its own clock; it is another device of ${f.logOwner ?? 'the log'}'s own member, not an independent witness.`
+      );
     } else {
-      out.push(`- ${name} cosigned the checkpoint at ${isoSeconds(c.timestamp)} by its own clock, saying it checked the log had only grown since it last cosigned it.`);
+      out.push(
+        `- ${name} cosigned the checkpoint at ${isoSeconds(c.timestamp)} by its own clock, saying it checked the log had only grown since it last cosigned it.`
+      );
     }
   }
   if (f.cosignatures.length === 0) out.push('- No teammate cosigned this checkpoint.');
   for (const t of f.timestamps) {
     if (t.verdict.status !== 'untrusted') continue;
-    out.push(`- A time-stamp token from ${t.verdict.info.tsa} says ${t.verdict.info.genTime}, but it is not trusted: ${t.verdict.reason}.`);
+    out.push(
+      `- A time-stamp token from ${t.verdict.info.tsa} says ${t.verdict.info.genTime}, but it is not trusted: ${t.verdict.reason}.`
+    );
   }
   if (!f.ledgerExpected) {
-    out.push(`- The ledger id and its creator's key (${fp(genesis.event.author)}) are the bundle's own: compare them with ones you know by other means (verify-bundle --expect-ledger).`);
+    out.push(
+      `- The ledger id and its creator's key (${fp(genesis.event.author)}) are the bundle's own: compare them with ones you know by other means (verify-bundle --expect-ledger).`
+    );
   }
   out.push('- A bundle shows only the member events it includes: a removal it leaves out cannot be seen.');
   out.push(OFFLINE_VERIFIER_HINT);
@@ -156,7 +187,11 @@ export function describeFacts(f: BundleFacts): string[] {
 function subjectLabel(f: BundleFacts, records: readonly LedgerEvent[]): string {
   if (!('sha256' in f.subject)) return '';
   const h = f.subject.sha256;
-  const name = f.subject.name ?? f.files.find((x) => x.sha256 === h)?.file ?? records.flatMap(fileRefs).find((r) => r.sha256 === h)?.name ?? 'the file';
+  const name =
+    f.subject.name ??
+    f.files.find((x) => x.sha256 === h)?.file ??
+    records.flatMap(fileRefs).find((r) => r.sha256 === h)?.name ??
+    'the file';
   return `${name} (sha256 ${h})`;
 }
 
@@ -168,37 +203,59 @@ function witnessedWords(f: BundleFacts): string {
 }
 
 /** The sentences for an event that names the subject file, or undefined for the other events of its chain. */
-function subjectSentence(h: string, label: string, ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: BundleFacts): string[] | undefined {
+function subjectSentence(
+  h: string,
+  label: string,
+  ev: LedgerEvent,
+  who: (ev: LedgerEvent) => string,
+  f: BundleFacts
+): string[] | undefined {
   const e = ev.event;
-  const has = (list: unknown) => Array.isArray(list) && list.some((x: { sha256?: unknown } | null | undefined) => x?.sha256 === h);
+  const has = (list: unknown) =>
+    Array.isArray(list) && list.some((x: { sha256?: unknown } | null | undefined) => x?.sha256 === h);
   const at = `at ${ev.event.time}`;
   if (e.type === 'generation' && has(e.body.outputs)) {
     const b = e.body;
     const opening = f.openings.find((o) => o.event === ev.id && o.field === 'prompt');
-    const model = b.platform.modelVersion ? ` (model ${b.platform.modelVersion}, ${words(b.mode, MODES)})` : ` (${words(b.mode, MODES)})`;
-    const prompt = opening ? '; the prompt was revealed and matches its commitment' : b.prompt ? '; the prompt stays secret (only its commitment is recorded)' : '';
+    const model = b.platform.modelVersion
+      ? ` (model ${b.platform.modelVersion}, ${words(b.mode, MODES)})`
+      : ` (${words(b.mode, MODES)})`;
+    const prompt = opening
+      ? '; the prompt was revealed and matches its commitment'
+      : b.prompt
+        ? '; the prompt stays secret (only its commitment is recorded)'
+        : '';
     const s: GenerationSettings = b.settings ?? {};
     return [
       `- ${label} was recorded as output of a generation on ${b.platform.name}${model} by ${who(ev)} ${at}; ${witnessedWords(f)}${prompt}.`,
       `  settings claimed: training opt-out ${onOff(s.trainingOptOut)}, privacy mode ${onOff(s.privacyMode)}${s.seed !== undefined ? `, seed ${s.seed}` : ''}; project ${JSON.stringify(b.project)}, classification ${b.classification}; generation ${short(ev.id)} cites ${b.checklist ? `checklist ${short(b.checklist)}` : 'no checklist'} and ${b.policySnapshots?.length ? `policy snapshots ${b.policySnapshots.map(short).join(', ')}` : 'no policy snapshot'}.`
     ];
   }
-  if (e.type === 'generation' && has(e.body.inputs)) return [`- ${label} was recorded as a reference input sent to ${e.body.platform.name} by ${who(ev)} ${at}.`];
+  if (e.type === 'generation' && has(e.body.inputs))
+    return [`- ${label} was recorded as a reference input sent to ${e.body.platform.name} by ${who(ev)} ${at}.`];
   if (e.type === 'export' && has(e.body.files)) {
     const b = e.body;
-    return [`- ${label} was exported to "${b.destination.label}" (${b.destination.kind}, ${b.destination.encrypted ? 'encrypted' : 'not encrypted'}) by ${who(ev)} ${at}.`];
+    return [
+      `- ${label} was exported to "${b.destination.label}" (${b.destination.kind}, ${b.destination.encrypted ? 'encrypted' : 'not encrypted'}) by ${who(ev)} ${at}.`
+    ];
   }
   if (e.type === 'derivation' && has(e.body.outputs)) {
     const b = e.body;
-    return [`- ${label} was made by ${b.operation} in ${b.tool.name}${b.tool.version ? ` ${b.tool.version}` : ''} from ${files(b.parents)}, recorded by ${who(ev)} ${at}.`];
+    return [
+      `- ${label} was made by ${b.operation} in ${b.tool.name}${b.tool.version ? ` ${b.tool.version}` : ''} from ${files(b.parents)}, recorded by ${who(ev)} ${at}.`
+    ];
   }
   if (e.type === 'derivation' && has(e.body.parents)) {
     const b = e.body;
-    return [`- ${label} was edited (${b.operation} in ${b.tool.name}) into ${files(b.outputs)}, recorded by ${who(ev)} ${at}.`];
+    return [
+      `- ${label} was edited (${b.operation} in ${b.tool.name}) into ${files(b.outputs)}, recorded by ${who(ev)} ${at}.`
+    ];
   }
   if (e.type === 'handoff' && has(e.body.files)) {
     const b = e.body;
-    return [`- ${label} was handed to ${b.recipient.name}${b.recipient.organization ? ` (${b.recipient.organization})` : ''} by ${who(ev)} ${at}.`];
+    return [
+      `- ${label} was handed to ${b.recipient.name}${b.recipient.organization ? ` (${b.recipient.organization})` : ''} by ${who(ev)} ${at}.`
+    ];
   }
   return undefined;
 }
@@ -210,7 +267,12 @@ function subjectSentence(h: string, label: string, ev: LedgerEvent, who: (ev: Le
 export function proverReport(f: BundleFacts): string {
   const timestamps = f.timestamps.map((t) => ({
     ...t,
-    verdict: { status: 'untrusted' as const, info: t.verdict.info, code: 'TSA_NO_ROOTS' as const, reason: "the prover's report trusts no root: check the token with the TSA's root certificate" }
+    verdict: {
+      status: 'untrusted' as const,
+      info: t.verdict.info,
+      code: 'TSA_NO_ROOTS' as const,
+      reason: "the prover's report trusts no root: check the token with the TSA's root certificate"
+    }
   }));
   return describeFacts({ ...f, files: [], ledgerExpected: false, timestamps }).join('\n') + '\n';
 }
@@ -222,8 +284,15 @@ function describeEvent(ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: Bun
     case 'generation': {
       const b = e.body;
       const opened = f.openings.some((o) => o.event === ev.id && o.field === 'prompt');
-      const prompt = b.prompt ? (opened ? 'the prompt is revealed below' : 'the prompt stays secret (only its commitment is recorded)') : 'no prompt recorded';
-      const cites = [b.checklist ? `checklist ${short(b.checklist)}` : 'no checklist', b.policySnapshots?.length ? `policy snapshots ${b.policySnapshots.map(short).join(', ')}` : 'no policy snapshot'];
+      const prompt = b.prompt
+        ? opened
+          ? 'the prompt is revealed below'
+          : 'the prompt stays secret (only its commitment is recorded)'
+        : 'no prompt recorded';
+      const cites = [
+        b.checklist ? `checklist ${short(b.checklist)}` : 'no checklist',
+        b.policySnapshots?.length ? `policy snapshots ${b.policySnapshots.map(short).join(', ')}` : 'no policy snapshot'
+      ];
       const s: GenerationSettings = b.settings ?? {};
       return (
         `Generation ${short(ev.id)} on ${b.platform.name}${b.platform.modelVersion ? ` (model ${b.platform.modelVersion})` : ''}, ${words(b.mode, MODES)}, ${by}: ` +
@@ -241,7 +310,9 @@ function describeEvent(ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: Bun
     }
     case 'checklist': {
       const b = e.body;
-      const items = Object.entries(b.items).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ');
+      const items = Object.entries(b.items)
+        .map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`)
+        .join(', ');
       return `Checklist ${short(ev.id)} for project ${JSON.stringify(b.project)} (${b.classification}): ${items}; ${by}.`;
     }
     case 'export': {
@@ -258,7 +329,9 @@ function describeEvent(ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: Bun
     }
     case 'deletion': {
       const b = e.body;
-      const target = b.target?.generation ? `of generation ${short(b.target.generation)}` : `of ${(b.target?.files ?? []).length} file(s)`;
+      const target = b.target?.generation
+        ? `of generation ${short(b.target.generation)}`
+        : `of ${(b.target?.files ?? []).length} file(s)`;
       return `Cloud copy on ${b.platform.name} ${target}: deletion ${b.status}${b.evidence ? ` (evidence sha256 ${short(b.evidence.sha256)})` : ''}, ${by}.`;
     }
     default:
@@ -270,8 +343,14 @@ function describeEvent(ev: LedgerEvent, who: (ev: LedgerEvent) => string, f: Bun
  * The upstream chain of a file: the derivations that made it (nearest last), and the generation at their root.
  * Follows the first source that leads back to a generation.
  */
-function originOf(sha256: string, events: readonly LedgerEvent[]): { generation?: LedgerEvent; steps: LedgerEvent[]; hashes: Set<string> } {
-  const visit = (h: string, seen: Set<string>): { generation?: LedgerEvent; steps: LedgerEvent[]; hashes: Set<string> } | undefined => {
+function originOf(
+  sha256: string,
+  events: readonly LedgerEvent[]
+): { generation?: LedgerEvent; steps: LedgerEvent[]; hashes: Set<string> } {
+  const visit = (
+    h: string,
+    seen: Set<string>
+  ): { generation?: LedgerEvent; steps: LedgerEvent[]; hashes: Set<string> } | undefined => {
     if (seen.has(h)) return undefined;
     seen.add(h);
     const gen = events.find((e) => bodyOf(e, 'generation')?.outputs.some((o) => o.sha256 === h));
@@ -282,7 +361,8 @@ function originOf(sha256: string, events: readonly LedgerEvent[]): { generation?
       if (!b || !b.outputs.some((o) => o.sha256 === h)) continue;
       for (const p of b.parents) {
         const up = visit(p.sha256, seen);
-        if (up?.generation) return { generation: up.generation, steps: [...up.steps, d], hashes: new Set([...up.hashes, h]) };
+        if (up?.generation)
+          return { generation: up.generation, steps: [...up.steps, d], hashes: new Set([...up.hashes, h]) };
         fallback ??= { steps: [...(up?.steps ?? []), d], hashes: new Set([...(up?.hashes ?? []), h]) };
       }
     }

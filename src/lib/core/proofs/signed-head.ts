@@ -49,7 +49,11 @@ const encoder = new TextEncoder();
  * Leaf hashes of envelopes by id order, recomputed: `leafAt(i)` is SHA-256(0x00 || stored envelope of ids[i]),
  * or undefined when the envelope is not held. Roots are taken at each wanted size.
  */
-async function rootsAt(ids: string[], envelope: (id: string) => string | undefined, sizes: number[]): Promise<Map<number, Uint8Array>> {
+async function rootsAt(
+  ids: string[],
+  envelope: (id: string) => string | undefined,
+  sizes: number[]
+): Promise<Map<number, Uint8Array>> {
   const hasher = await createTreeHasher();
   const want = new Set(sizes);
   const last = Math.max(...sizes);
@@ -68,12 +72,15 @@ async function rootsAt(ids: string[], envelope: (id: string) => string | undefin
 
 /** The event ids of a stored device log, in leaf order (entries past the stored chunks' ends are not there). */
 async function logIds(storage: StorageAdapter): Promise<string[]> {
-  const chunks = (await storage.loadRange(['log', 'leaves'])).filter((c) => c.key.length === 3 && /^[0-9]{8}$/.test(c.key[2]));
+  const chunks = (await storage.loadRange(['log', 'leaves'])).filter(
+    (c) => c.key.length === 3 && /^[0-9]{8}$/.test(c.key[2])
+  );
   chunks.sort((a, b) => (a.key[2] < b.key[2] ? -1 : a.key[2] > b.key[2] ? 1 : 0));
   const ids: string[] = [];
   for (const [n, c] of chunks.entries()) {
     if (Number(c.key[2]) !== n) break; // a chunk missing: the order stops there
-    for (let o = 0; o + 2 * HASH_SIZE <= c.data.length; o += 2 * HASH_SIZE) ids.push(toHex(c.data.subarray(o, o + HASH_SIZE)));
+    for (let o = 0; o + 2 * HASH_SIZE <= c.data.length; o += 2 * HASH_SIZE)
+      ids.push(toHex(c.data.subarray(o, o + HASH_SIZE)));
   }
   return ids;
 }
@@ -82,7 +89,11 @@ async function logIds(storage: StorageAdapter): Promise<string[]> {
  * The events of `envelopes` (id → stored envelope JSON) that the newest good checkpoint of the device log in
  * `storage` covers. Reads log/leaves and log/checkpoints only; never throws for damaged files (covers nothing).
  */
-export async function storedSignedHead(storage: StorageAdapter, ledgerId: string, envelopes: Map<string, string>): Promise<SignedHead> {
+export async function storedSignedHead(
+  storage: StorageAdapter,
+  ledgerId: string,
+  envelopes: Map<string, string>
+): Promise<SignedHead> {
   try {
     const sizes = (await storage.listKeys(['log', 'checkpoints']))
       .filter((k) => k.length === 3 && SIZE_NAME.test(k[2]))
@@ -202,12 +213,18 @@ export class PeerHeads {
       this.#offer = undefined;
       return new Map();
     }
-    if (text.size !== offer.start + offer.ids.length || text.origin !== (await logOrigin(this.#ledgerId, this.#peerKey))) {
+    if (
+      text.size !== offer.start + offer.ids.length ||
+      text.origin !== (await logOrigin(this.#ledgerId, this.#peerKey))
+    ) {
       this.#offer = undefined;
       return new Map();
     }
     const hasher = await createTreeHasher();
-    const tree = offer.start === 0 || !this.#tree ? new MerkleTree(hasher, null) : MerkleTree.fromState(hasher, this.#tree.serialize());
+    const tree =
+      offer.start === 0 || !this.#tree
+        ? new MerkleTree(hasher, null)
+        : MerkleTree.fromState(hasher, this.#tree.serialize());
     let scratch = new Uint8Array(1 << 14);
     for (const id of offer.ids) {
       const json = envelope(id);
@@ -220,7 +237,10 @@ export class PeerHeads {
       return new Map();
     }
     try {
-      await openCheckpoint(offer.note, await createEd25519Verifier(await logVerifierKey(this.#ledgerId, this.#peerKey)));
+      await openCheckpoint(
+        offer.note,
+        await createEd25519Verifier(await logVerifierKey(this.#ledgerId, this.#peerKey))
+      );
     } catch {
       this.#offer = undefined;
       return new Map();

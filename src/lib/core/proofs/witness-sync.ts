@@ -79,7 +79,11 @@ function carries(note: string, v: NoteVerifier): boolean {
 }
 
 /** The newest stored checkpoint size of `log` that carries `witnessKey`'s cosignature (searching the newest few). */
-export async function newestCosignedBy(log: WitnessLog, ledgerId: string, witnessKey: string): Promise<number | undefined> {
+export async function newestCosignedBy(
+  log: WitnessLog,
+  ledgerId: string,
+  witnessKey: string
+): Promise<number | undefined> {
   const known = cosignedSizes.get(log)?.get(witnessKey);
   if (known !== undefined) return known || undefined; // 0: searched, none found
   const v = await witnessVerifier(ledgerId, witnessKey);
@@ -162,7 +166,10 @@ export async function acceptCosigned(args: {
 }): Promise<{ size: number; timestamp: number }> {
   const { ledgerId, log, witnessKey, sent, note } = args;
   const bad = (why: string): never => {
-    throw new ProofError(ProofCode.WITNESS_RESPONSE_INVALID, `the cosigned checkpoint of size ${sent.size} is refused: ${why}`);
+    throw new ProofError(
+      ProofCode.WITNESS_RESPONSE_INVALID,
+      `the cosigned checkpoint of size ${sent.size} is refused: ${why}`
+    );
   };
   if (note.length > MAX_WITNESS_MESSAGE) bad(`larger than ${MAX_WITNESS_MESSAGE} bytes`);
   const wv = await witnessVerifier(ledgerId, witnessKey);
@@ -197,11 +204,18 @@ export interface SyncWitnessAnswer {
 const locks = new WeakMap<StorageAdapter, Promise<unknown>>();
 function locked<T>(storage: StorageAdapter, fn: () => Promise<T>): Promise<T> {
   const run = (locks.get(storage) ?? Promise.resolve()).then(fn);
-  locks.set(storage, run.catch(() => undefined));
+  locks.set(
+    storage,
+    run.catch(() => undefined)
+  );
   return run;
 }
 
-const HOSTILE: ReadonlySet<string> = new Set([ProofCode.CHECKPOINT_INVALID, ProofCode.WITNESS_UNKNOWN_LOG, ProofCode.WITNESS_REQUEST_INVALID]);
+const HOSTILE: ReadonlySet<string> = new Set([
+  ProofCode.CHECKPOINT_INVALID,
+  ProofCode.WITNESS_UNKNOWN_LOG,
+  ProofCode.WITNESS_REQUEST_INVALID
+]);
 
 /**
  * The witness side: answers one request from an authenticated peer whose device key is `peerKey`. Only a
@@ -218,8 +232,16 @@ export async function answerSyncWitnessRequest(args: {
   now?: () => number;
 }): Promise<SyncWitnessAnswer> {
   const { ledgerId, storage, peerKey, bytes } = args;
-  const invalid = (code: ProofCode, message: string): SyncWitnessAnswer => ({ outcome: 'refused', error: { code, message }, hostile: true });
-  if (bytes.length > MAX_WITNESS_MESSAGE) return invalid(ProofCode.WITNESS_REQUEST_INVALID, `a witness request of ${bytes.length} bytes (limit ${MAX_WITNESS_MESSAGE})`);
+  const invalid = (code: ProofCode, message: string): SyncWitnessAnswer => ({
+    outcome: 'refused',
+    error: { code, message },
+    hostile: true
+  });
+  if (bytes.length > MAX_WITNESS_MESSAGE)
+    return invalid(
+      ProofCode.WITNESS_REQUEST_INVALID,
+      `a witness request of ${bytes.length} bytes (limit ${MAX_WITNESS_MESSAGE})`
+    );
   let req;
   try {
     req = parseWitnessRequest(bytes);
@@ -230,7 +252,10 @@ export async function answerSyncWitnessRequest(args: {
   try {
     size = parseCheckpoint(parseNote(req.checkpoint).text).size;
   } catch (e) {
-    return invalid(ProofCode.CHECKPOINT_INVALID, `the checkpoint in the witness request is not a checkpoint note: ${(e as Error).message}`);
+    return invalid(
+      ProofCode.CHECKPOINT_INVALID,
+      `the checkpoint in the witness request is not a checkpoint note: ${(e as Error).message}`
+    );
   }
   const refused = (code: ProofCode, message: string, hostile: boolean, evidence?: string): SyncWitnessAnswer => ({
     response: { format: WITNESS_RESPONSE_FORMAT, size, refused: { code, message: message.slice(0, 1000) } },
@@ -240,30 +265,60 @@ export async function answerSyncWitnessRequest(args: {
     hostile
   });
   if (req.logKey !== (await logVerifierKey(ledgerId, peerKey))) {
-    return refused(ProofCode.WITNESS_UNKNOWN_LOG, "the witness request names a log key that is not the peer's own", true);
+    return refused(
+      ProofCode.WITNESS_UNKNOWN_LOG,
+      "the witness request names a log key that is not the peer's own",
+      true
+    );
   }
   return locked(storage, async () => {
     let previous;
     try {
       previous = await loadWitnessState(storage, ledgerId, peerKey);
     } catch (e) {
-      return refused(ProofCode.LOG_CORRUPT, `this device's witness state for that log cannot be read: ${(e as Error).message}`, false);
+      return refused(
+        ProofCode.LOG_CORRUPT,
+        `this device's witness state for that log cannot be read: ${(e as Error).message}`,
+        false
+      );
     }
     let proof: string[] = [];
     if (previous && size > previous.size) {
       const p = req.consistency[String(previous.size)];
-      if (!p) return { response: { format: WITNESS_RESPONSE_FORMAT, size, need: previous.size }, outcome: 'need', size, hostile: false };
+      if (!p)
+        return {
+          response: { format: WITNESS_RESPONSE_FORMAT, size, need: previous.size },
+          outcome: 'need',
+          size,
+          hostile: false
+        };
       proof = p;
     }
     try {
-      const r = await witnessCheckpoint({ ledgerId, memberKeys: args.peerActive ? [peerKey] : [], note: req.checkpoint, proof, previous, signer: args.signer, now: args.now });
+      const r = await witnessCheckpoint({
+        ledgerId,
+        memberKeys: args.peerActive ? [peerKey] : [],
+        note: req.checkpoint,
+        proof,
+        previous,
+        signer: args.signer,
+        now: args.now
+      });
       await saveWitnessState(storage, ledgerId, r.state);
-      return { response: { format: WITNESS_RESPONSE_FORMAT, size, cosigned: r.note }, outcome: 'cosigned', size, hostile: false };
+      return {
+        response: { format: WITNESS_RESPONSE_FORMAT, size, cosigned: r.note },
+        outcome: 'cosigned',
+        size,
+        hostile: false
+      };
     } catch (e) {
-      if (!(e instanceof ProofError)) return refused(ProofCode.CHECKPOINT_INVALID, `the checkpoint cannot be checked: ${(e as Error).message}`, true);
+      if (!(e instanceof ProofError))
+        return refused(ProofCode.CHECKPOINT_INVALID, `the checkpoint cannot be checked: ${(e as Error).message}`, true);
       let evidence: string | undefined;
       if ((e.code === ProofCode.WITNESS_FORK || e.code === ProofCode.WITNESS_ROLLBACK) && e.detail) {
-        evidence = (await saveRefusal(storage, ledgerId, peerKey, e.detail as Refusal, Math.floor(Date.now() / 1000))).join('/');
+        evidence = (
+          await saveRefusal(storage, ledgerId, peerKey, e.detail as Refusal, Math.floor(Date.now() / 1000))
+        ).join('/');
       }
       return refused(e.code, e.message, HOSTILE.has(e.code), evidence);
     }
@@ -272,4 +327,3 @@ export async function answerSyncWitnessRequest(args: {
 
 /** A response's bytes (UTF-8 JSON). */
 export const encodeWitnessResponse = (r: WitnessResponse): Uint8Array => utf8(JSON.stringify(r));
-

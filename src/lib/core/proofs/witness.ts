@@ -94,12 +94,15 @@ export async function witnessCheckpoint(args: {
 }): Promise<{ note: string; state: WitnessState; checkpoint: Checkpoint }> {
   const { ledgerId, note, previous } = args;
   const refuse = (code: ProofCode, message: string): never => {
-    throw new ProofError(code, message, { detail: { code, message, previous: previous?.note, offered: note } satisfies Refusal });
+    throw new ProofError(code, message, {
+      detail: { code, message, previous: previous?.note, offered: note } satisfies Refusal
+    });
   };
   const logKey = await logKeyFor(note, ledgerId, args.memberKeys);
   const vkey = parseVerifierKey(logKey);
   // A cosignature says another device checked this log: a device never witnesses its own.
-  if (toBase64url(vkey.publicKey) === args.signer.publicKey) refuse(ProofCode.WITNESS_UNKNOWN_LOG, `${vkey.name} is this device's own log: a device does not witness itself`);
+  if (toBase64url(vkey.publicKey) === args.signer.publicKey)
+    refuse(ProofCode.WITNESS_UNKNOWN_LOG, `${vkey.name} is this device's own log: a device does not witness itself`);
   let opened: Awaited<ReturnType<typeof openCheckpoint>>;
   try {
     opened = await openCheckpoint(note, await createEd25519Verifier(logKey));
@@ -107,12 +110,17 @@ export async function witnessCheckpoint(args: {
     return refuse(ProofCode.CHECKPOINT_INVALID, `the checkpoint does not verify: ${(e as Error).message}`);
   }
   const cp = opened.checkpoint;
-  if (cp.origin !== vkey.name) refuse(ProofCode.CHECKPOINT_INVALID, `the checkpoint's origin ${cp.origin} is not its log key's name ${vkey.name}`);
+  if (cp.origin !== vkey.name)
+    refuse(ProofCode.CHECKPOINT_INVALID, `the checkpoint's origin ${cp.origin} is not its log key's name ${vkey.name}`);
   if (previous) {
-    if (previous.origin !== cp.origin) refuse(ProofCode.WITNESS_REQUEST_INVALID, `the stored state is for ${previous.origin}, not ${cp.origin}`);
+    if (previous.origin !== cp.origin)
+      refuse(ProofCode.WITNESS_REQUEST_INVALID, `the stored state is for ${previous.origin}, not ${cp.origin}`);
     const prevRoot = fromBase64(previous.root);
     if (cp.size < previous.size) {
-      refuse(ProofCode.WITNESS_ROLLBACK, `log ${cp.origin} shrank from ${previous.size} to ${cp.size} entries since this device cosigned it: events were dropped`);
+      refuse(
+        ProofCode.WITNESS_ROLLBACK,
+        `log ${cp.origin} shrank from ${previous.size} to ${cp.size} entries since this device cosigned it: events were dropped`
+      );
     }
     let proof: Uint8Array[] = [];
     try {
@@ -121,13 +129,20 @@ export async function witnessCheckpoint(args: {
       refuse(ProofCode.WITNESS_FORK, 'the consistency proof holds a hash that is not base64');
     }
     if (cp.size === previous.size) {
-      if (toBase64(cp.rootHash) !== previous.root) refuse(ProofCode.WITNESS_FORK, `log ${cp.origin} has two different roots at size ${cp.size}: its history was rewritten (a fork)`);
+      if (toBase64(cp.rootHash) !== previous.root)
+        refuse(
+          ProofCode.WITNESS_FORK,
+          `log ${cp.origin} has two different roots at size ${cp.size}: its history was rewritten (a fork)`
+        );
     } else {
       try {
         verifyConsistency(await createTreeHasher(), previous.size, cp.size, proof, prevRoot, cp.rootHash);
       } catch (e) {
         const why = isMerkleError(e) ? `${e.code}: ${e.message}` : String(e);
-        refuse(ProofCode.WITNESS_FORK, `log ${cp.origin} at size ${cp.size} is not an extension of the checkpoint of size ${previous.size} cosigned before (${why}): its history was rewritten or an event was dropped`);
+        refuse(
+          ProofCode.WITNESS_FORK,
+          `log ${cp.origin} at size ${cp.size} is not an extension of the checkpoint of size ${previous.size} cosigned before (${why}): its history was rewritten or an event was dropped`
+        );
       }
     }
   }
@@ -143,14 +158,21 @@ export async function witnessCheckpoint(args: {
 
 // ------------------------------------------------------------------------------------------------ witness state
 
-const stateKey = async (ledgerId: string, logPublicKey: string) => ['witness', `${ledgerId.slice(0, 16)}-${await fingerprint(logPublicKey)}`];
+const stateKey = async (ledgerId: string, logPublicKey: string) => [
+  'witness',
+  `${ledgerId.slice(0, 16)}-${await fingerprint(logPublicKey)}`
+];
 
 /** The public key (base64url) inside a log vkey. */
 export function publicKeyOf(vkey: string): string {
   return toBase64url(parseVerifierKey(vkey).publicKey);
 }
 
-export async function loadWitnessState(storage: StorageAdapter, ledgerId: string, logPublicKey: string): Promise<WitnessState | undefined> {
+export async function loadWitnessState(
+  storage: StorageAdapter,
+  ledgerId: string,
+  logPublicKey: string
+): Promise<WitnessState | undefined> {
   const b = await storage.load(await stateKey(ledgerId, logPublicKey));
   if (!b) return undefined;
   const s = JSON.parse(fromUtf8(b)) as WitnessState;
@@ -165,7 +187,13 @@ export async function saveWitnessState(storage: StorageAdapter, ledgerId: string
 }
 
 /** Keeps a refusal (both contradicting notes) under witness-refusals/<ledger>-<fingerprint>-<time>. */
-export async function saveRefusal(storage: StorageAdapter, ledgerId: string, logPublicKey: string, refusal: Refusal, time: number): Promise<string[]> {
+export async function saveRefusal(
+  storage: StorageAdapter,
+  ledgerId: string,
+  logPublicKey: string,
+  refusal: Refusal,
+  time: number
+): Promise<string[]> {
   const key = ['witness-refusals', `${ledgerId.slice(0, 16)}-${await fingerprint(logPublicKey)}-${time}`];
   await storage.save(key, utf8(JSON.stringify(refusal)));
   return key;
@@ -197,10 +225,12 @@ export function parseWitnessRequest(bytes: Uint8Array): WitnessRequest {
   if (v.format !== WITNESS_REQUEST_FORMAT) bad(`format is not ${WITNESS_REQUEST_FORMAT}`);
   if (typeof v.checkpoint !== 'string') bad('checkpoint is not a string');
   if (typeof v.logKey !== 'string') bad('logKey is not a string');
-  if (typeof v.consistency !== 'object' || v.consistency === null || Array.isArray(v.consistency)) bad('consistency is not an object');
+  if (typeof v.consistency !== 'object' || v.consistency === null || Array.isArray(v.consistency))
+    bad('consistency is not an object');
   for (const [k, p] of Object.entries(v.consistency)) {
     if (!/^[1-9][0-9]{0,15}$/.test(k)) bad(`consistency key ${JSON.stringify(k).slice(0, 40)} is not a size`);
-    if (!Array.isArray(p) || p.length > 128 || !p.every((h) => typeof h === 'string' && h.length === 44)) bad(`consistency[${k}] is not a list of base64 hashes`);
+    if (!Array.isArray(p) || p.length > 128 || !p.every((h) => typeof h === 'string' && h.length === 44))
+      bad(`consistency[${k}] is not a list of base64 hashes`);
   }
   const extra = Object.keys(v).filter((k) => !['format', 'checkpoint', 'logKey', 'consistency'].includes(k));
   if (extra.length) bad(`unknown field ${extra[0]}`);
@@ -217,9 +247,7 @@ export function parseWitnessRequest(bytes: Uint8Array): WitnessRequest {
  *   refused   why the witness will not cosign ({code, message}; code is a ProofCode)
  */
 export type WitnessResponse = { format: typeof WITNESS_RESPONSE_FORMAT; size: number } & (
-  | { cosigned: string }
-  | { need: number }
-  | { refused: { code: string; message: string } }
+  { cosigned: string } | { need: number } | { refused: { code: string; message: string } }
 );
 export const WITNESS_RESPONSE_FORMAT = 'provenance-ledger/witness-response/v1';
 /** Largest witness request or response carried at sync (a note and one proof are a few KiB). */
@@ -248,10 +276,16 @@ export function parseWitnessResponse(bytes: Uint8Array): WitnessResponse {
   const extra = Object.keys(v).filter((k) => !['format', 'size', kinds[0]].includes(k));
   if (extra.length) bad(`unknown field ${JSON.stringify(extra[0]).slice(0, 40)}`);
   if (kinds[0] === 'cosigned' && typeof v.cosigned !== 'string') bad('cosigned is not a string');
-  if (kinds[0] === 'need' && (!isSize(v.need) || v.need >= v.size)) bad('need is not a size below the checkpoint\'s');
+  if (kinds[0] === 'need' && (!isSize(v.need) || v.need >= v.size)) bad("need is not a size below the checkpoint's");
   if (kinds[0] === 'refused') {
     const r = v.refused as { code?: unknown; message?: unknown } | null;
-    if (typeof r !== 'object' || r === null || typeof r.code !== 'string' || typeof r.message !== 'string' || Object.keys(r).length !== 2) {
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      typeof r.code !== 'string' ||
+      typeof r.message !== 'string' ||
+      Object.keys(r).length !== 2
+    ) {
       bad('refused is not {code, message}');
     }
     if (!/^[A-Z_]{1,40}$/.test(r.code)) bad('refused.code is not a code');

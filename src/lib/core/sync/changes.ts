@@ -35,17 +35,37 @@ function decodeOne(bytes: Uint8Array, records: string, layout: string): DecodedC
   try {
     c = A.decodeChange(bytes);
   } catch (e) {
-    return { hash: '', deps: [], bytes, entries: [], problem: { code: SyncCode.SYNC_MALFORMED, message: `not an Automerge change: ${(e as Error).message}` } };
+    return {
+      hash: '',
+      deps: [],
+      bytes,
+      entries: [],
+      problem: { code: SyncCode.SYNC_MALFORMED, message: `not an Automerge change: ${(e as Error).message}` }
+    };
   }
-  const base = { hash: String(c.hash), deps: (c.deps ?? []).map(String), bytes, entries: [] as Array<[string, string]> };
+  const base = {
+    hash: String(c.hash),
+    deps: (c.deps ?? []).map(String),
+    bytes,
+    entries: [] as Array<[string, string]>
+  };
   // The layout change is identified by its hash (a SHA-256 of its bytes): nothing else can claim it.
   if (base.hash === layout) return base;
-  const bad = (message: string): DecodedChange => ({ ...base, entries: [], problem: { code: SyncCode.CHANGE_NOT_EVENT, message } });
+  const bad = (message: string): DecodedChange => ({
+    ...base,
+    entries: [],
+    problem: { code: SyncCode.CHANGE_NOT_EVENT, message }
+  });
   if (!Array.isArray(c.ops) || c.ops.length === 0) return bad('a change with no event in it');
   const seen = new Set<string>();
   for (const op of c.ops as Array<Record<string, unknown>>) {
     if (op.action !== 'set') return bad(`an operation "${String(op.action)}": only inserts of events are accepted`);
-    if (op.obj !== records) return bad(op.obj === '_root' ? `a root key ${JSON.stringify(String(op.key ?? '').slice(0, 80))}` : "an operation outside the ledger's records list");
+    if (op.obj !== records)
+      return bad(
+        op.obj === '_root'
+          ? `a root key ${JSON.stringify(String(op.key ?? '').slice(0, 80))}`
+          : "an operation outside the ledger's records list"
+      );
     if (op.insert !== true) return bad('an overwrite of a record');
     if (op.datatype !== undefined && op.datatype !== 'str') return bad(`a value of type ${String(op.datatype)}`);
     if (typeof op.value !== 'string') return bad('a value that is not an immutable string');
@@ -53,8 +73,10 @@ function decodeOne(bytes: Uint8Array, records: string, layout: string): DecodedC
     const record = decodeRecord(op.value);
     if (record.problem) return bad(record.problem);
     for (const [key, value] of record.entries) {
-      if (!isEventId(key) && !isSigKey(key)) return bad(`a key that is not an event id: ${JSON.stringify(String(key).slice(0, 80))}`);
-      if (isSigKey(key) && !decodeSig(value)) return bad(`a journal signature ${key} that is not 64 bytes in base64url`);
+      if (!isEventId(key) && !isSigKey(key))
+        return bad(`a key that is not an event id: ${JSON.stringify(String(key).slice(0, 80))}`);
+      if (isSigKey(key) && !decodeSig(value))
+        return bad(`a journal signature ${key} that is not 64 bytes in base64url`);
       if (seen.has(key)) return bad(`two entries for ${key}`);
       seen.add(key);
       base.entries.push([key, value]);

@@ -14,10 +14,20 @@ export function randomBytes(n: number): Uint8Array {
 }
 
 /** HKDF-SHA256 (RFC 5869): `length` bytes from input keying material, salt and a domain-separating info. */
-export async function hkdf(ikm: Uint8Array, salt: Uint8Array, info: string | Uint8Array, length = 32): Promise<Uint8Array> {
+export async function hkdf(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: string | Uint8Array,
+  length = 32
+): Promise<Uint8Array> {
   const key = await subtle().importKey('raw', ikm as BufferSource, 'HKDF', false, ['deriveBits']);
   const bits = await subtle().deriveBits(
-    { name: 'HKDF', hash: 'SHA-256', salt: salt as BufferSource, info: (typeof info === 'string' ? utf8(info) : info) as BufferSource },
+    {
+      name: 'HKDF',
+      hash: 'SHA-256',
+      salt: salt as BufferSource,
+      info: (typeof info === 'string' ? utf8(info) : info) as BufferSource
+    },
     key,
     length * 8
   );
@@ -36,15 +46,28 @@ export async function aeadKey(raw: Uint8Array): Promise<AeadKey> {
 /** AES-256-GCM: ciphertext with its 16-byte tag appended. `nonce` is 12 bytes and never reused with a key. */
 export async function seal(k: AeadKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(
-    await subtle().encrypt({ name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource }, k.key, plaintext as BufferSource)
+    await subtle().encrypt(
+      { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource },
+      k.key,
+      plaintext as BufferSource
+    )
   );
 }
 
 /** Decrypts and authenticates; undefined when the ciphertext, nonce or associated data were altered. */
-export async function open(k: AeadKey, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined> {
+export async function open(
+  k: AeadKey,
+  nonce: Uint8Array,
+  ciphertext: Uint8Array,
+  aad: Uint8Array
+): Promise<Uint8Array | undefined> {
   try {
     return new Uint8Array(
-      await subtle().decrypt({ name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource }, k.key, ciphertext as BufferSource)
+      await subtle().decrypt(
+        { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource },
+        k.key,
+        ciphertext as BufferSource
+      )
     );
   } catch {
     return undefined;

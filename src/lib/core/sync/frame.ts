@@ -64,7 +64,11 @@ export function parseFrame(f: Uint8Array): ParsedFrame | { error: string } {
   const base = { kind, from: f.slice(2, 18), to: f.slice(18, 34), seq, header: header.slice() };
   if (kind === KIND_HELLO) {
     if (f.length < HEADER_LEN + HELLO_NONCE_LEN + TAG_LEN) return { error: 'hello frame too short' };
-    return { ...base, nonce: f.slice(HEADER_LEN, HEADER_LEN + HELLO_NONCE_LEN), ciphertext: f.subarray(HEADER_LEN + HELLO_NONCE_LEN) };
+    return {
+      ...base,
+      nonce: f.slice(HEADER_LEN, HEADER_LEN + HELLO_NONCE_LEN),
+      ciphertext: f.subarray(HEADER_LEN + HELLO_NONCE_LEN)
+    };
   }
   return { ...base, ciphertext: f.subarray(HEADER_LEN) };
 }

@@ -14,7 +14,17 @@
  */
 import { concatBytes, fromBase64url, toBase64url, utf8 } from '../bytes.ts';
 import { verifySignature, type Signer } from '../keys.ts';
-import { aeadKey, ephemeralKey, hkdf, lp, sha256Bytes, sharedSecret, randomBytes, type AeadKey, type EphemeralKey } from './crypto.ts';
+import {
+  aeadKey,
+  ephemeralKey,
+  hkdf,
+  lp,
+  sha256Bytes,
+  sharedSecret,
+  randomBytes,
+  type AeadKey,
+  type EphemeralKey
+} from './crypto.ts';
 import type { TeamKey } from '../team/teamkey.ts';
 
 export const HELLO_LEN = 32 + 32 + 32 + 4;
@@ -46,7 +56,13 @@ export async function makeHello(signer: Signer, epoch: number): Promise<LocalHel
 export function parseHello(b: Uint8Array): Hello | undefined {
   if (b.length !== HELLO_LEN) return undefined;
   const epoch = new DataView(b.buffer, b.byteOffset, b.length).getUint32(96);
-  return { deviceKey: toBase64url(b.slice(0, 32)), nonce: b.slice(32, 64), eph: b.slice(64, 96), epoch, bytes: b.slice() };
+  return {
+    deviceKey: toBase64url(b.slice(0, 32)),
+    nonce: b.slice(32, 64),
+    eph: b.slice(64, 96),
+    epoch,
+    bytes: b.slice()
+  };
 }
 
 export async function helloKey(team: TeamKey, room: string): Promise<AeadKey> {
@@ -76,8 +92,11 @@ export async function sessionKeys(
   const mine = [me.conn, me.local.hello.bytes];
   const theirs = [peer.conn, peer.hello.bytes];
   const [lo, hi] = compare(me.conn, peer.conn) < 0 ? [mine, theirs] : [theirs, mine];
-  const th = await sha256Bytes(lp(utf8('provenance-ledger/sync/v1'), utf8(room), utf8(String(team.epoch)), lo[0], lo[1], hi[0], hi[1]));
-  const key = async (from: Uint8Array) => aeadKey(await hkdf(shared, team.key, lp(utf8('provenance-ledger/sync/key'), th, from)));
+  const th = await sha256Bytes(
+    lp(utf8('provenance-ledger/sync/v1'), utf8(room), utf8(String(team.epoch)), lo[0], lo[1], hi[0], hi[1])
+  );
+  const key = async (from: Uint8Array) =>
+    aeadKey(await hkdf(shared, team.key, lp(utf8('provenance-ledger/sync/key'), th, from)));
   return { th, send: await key(me.conn), recv: await key(peer.conn) };
 }
 
@@ -87,6 +106,11 @@ export async function signAuth(signer: Signer, th: Uint8Array, myConn: Uint8Arra
   return signer.sign(authMessage(th, myConn));
 }
 
-export async function checkAuth(deviceKey: string, th: Uint8Array, peerConn: Uint8Array, sig: Uint8Array): Promise<boolean> {
+export async function checkAuth(
+  deviceKey: string,
+  th: Uint8Array,
+  peerConn: Uint8Array,
+  sig: Uint8Array
+): Promise<boolean> {
   return verifySignature(deviceKey, authMessage(th, peerConn), sig);
 }

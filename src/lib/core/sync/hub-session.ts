@@ -9,7 +9,15 @@ import { concatBytes, utf8 } from '../bytes.ts';
 import { removalNotice } from '../team/removal.ts';
 import { open, randomBytes, seal, type AeadKey } from './crypto.ts';
 import { KIND_HELLO, KIND_SEALED, counterNonce, frameHeader, type ConnId } from './frame.ts';
-import { checkAuth, parseHello, sessionKeys, signAuth, type Hello, type LocalHello, type SessionKeys } from './handshake.ts';
+import {
+  checkAuth,
+  parseHello,
+  sessionKeys,
+  signAuth,
+  type Hello,
+  type LocalHello,
+  type SessionKeys
+} from './handshake.ts';
 import { SyncCode } from './codes.ts';
 import { PeerHeads } from '../proofs/signed-head.ts';
 import type { OutgoingWitnessRequest, WitnessLog } from '../proofs/witness-sync.ts';
@@ -98,13 +106,24 @@ export interface HubCore {
  * One more strike against an authenticated session (a frame that opened under its session key and then broke
  * the protocol); cut off at maxStrikes.
  */
-export function strike(h: HubCore, s: Session, code: string, message: string, extra: { peer?: string; eventId?: string } = {}): void {
+export function strike(
+  h: HubCore,
+  s: Session,
+  code: string,
+  message: string,
+  extra: { peer?: string; eventId?: string } = {}
+): void {
   h.report({ type: 'rejected', conn: s.hex, code, message, peer: s.peer, ...extra });
   if (++s.strikes >= (h.o.maxStrikes ?? 3)) {
     h.blocked.add(s.hex);
     s.dead = true;
     stopWitness(s);
-    h.report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason: `${SyncCode.PEER_DISCONNECTED}: ${s.strikes} invalid messages` });
+    h.report({
+      type: 'disconnected',
+      conn: s.hex,
+      peer: s.peer,
+      reason: `${SyncCode.PEER_DISCONNECTED}: ${s.strikes} invalid messages`
+    });
   }
 }
 
@@ -114,13 +133,22 @@ export function strike(h: HubCore, s: Session, code: string, message: string, ex
  */
 export function drop(h: HubCore, conn: string, code: string, message: string): void {
   h.idle = true;
-  if (++h.dropped <= MAX_DROPPED_REPORTS) h.report({ type: 'rejected', conn, code, message: `${message} (dropped: it may be forged)` });
+  if (++h.dropped <= MAX_DROPPED_REPORTS)
+    h.report({ type: 'rejected', conn, code, message: `${message} (dropped: it may be forged)` });
 }
 
-export async function onHello(h: HubCore, conn: ConnId, hex: string, header: Uint8Array, nonce: Uint8Array, ct: Uint8Array, directed: boolean): Promise<void> {
+export async function onHello(
+  h: HubCore,
+  conn: ConnId,
+  hex: string,
+  header: Uint8Array,
+  nonce: Uint8Array,
+  ct: Uint8Array,
+  directed: boolean
+): Promise<void> {
   const plain = await open(h.helloKey, nonce, ct, concatBytes(header, nonce));
   const hello = plain && parseHello(plain);
-  if (!hello) return drop(h, hex, SyncCode.FRAME_INVALID, 'a greeting that does not open with this room\'s team key');
+  if (!hello) return drop(h, hex, SyncCode.FRAME_INVALID, "a greeting that does not open with this room's team key");
   const known = h.sessions.get(hex);
   if (known) {
     // A repeated greeting must be the same one (the broadcast and the reply to ours cross). Any holder of the
@@ -199,7 +227,13 @@ export async function onAuth(h: HubCore, s: Session, m: Uint8Array): Promise<voi
   const member = h.o.ledger.member(key);
   if (!member || !member.active) {
     const code = member ? SyncCode.PEER_REMOVED : SyncCode.PEER_NOT_MEMBER;
-    h.report({ type: 'rejected', conn: s.hex, peer: key, code, message: member ? `device of ${member.name} was removed from the team` : 'a device key that is not in the roster' });
+    h.report({
+      type: 'rejected',
+      conn: s.hex,
+      peer: key,
+      code,
+      message: member ? `device of ${member.name} was removed from the team` : 'a device key that is not in the roster'
+    });
     // It proved it holds the removed key: tell it, with the removal event as the proof.
     const notice = member && removalNotice(h.o.ledger, key);
     if (notice) await sendSealed(h, s, concatBytes(new Uint8Array([MSG_REMOVED]), utf8(notice)));

@@ -36,11 +36,24 @@ export async function onSync(h: HubCore, s: Session, msg: Uint8Array): Promise<v
   const changes = A.getChanges(shadow, next);
   if (changes.length > 0) {
     const r = await ledger.applyVerifiedChanges(changes, { heads: s.heads });
-    if (r.accepted.length) h.report({ type: 'accepted', conn: s.hex, peer: s.peer!, events: r.accepted, ...(r.covered ? { covered: r.covered } : {}) });
+    if (r.accepted.length)
+      h.report({
+        type: 'accepted',
+        conn: s.hex,
+        peer: s.peer!,
+        events: r.accepted,
+        ...(r.covered ? { covered: r.covered } : {})
+      });
     if (r.rejected.length) {
-      for (const p of r.problems) h.report({ type: 'rejected', conn: s.hex, peer: s.peer, code: p.code, message: p.message, eventId: p.eventId });
+      for (const p of r.problems)
+        h.report({ type: 'rejected', conn: s.hex, peer: s.peer, code: p.code, message: p.message, eventId: p.eventId });
       const first = r.rejected[0];
-      strike(h, s, first.code, `${r.rejected.length} change(s) refused: ${first.message}; the peer's sync messages are ignored for the rest of this session`);
+      strike(
+        h,
+        s,
+        first.code,
+        `${r.rejected.length} change(s) refused: ${first.message}; the peer's sync messages are ignored for the rest of this session`
+      );
       // The peer holds a change this device will never take, so the two documents cannot converge in this
       // session: Automerge would offer it again and again. The peer is answered once (this device's heads, from
       // a fresh sync state) and its sync messages are ignored from now on; the next session tries again.
@@ -120,7 +133,8 @@ export function onSignedHead(h: HubCore, s: Session, b: Uint8Array): void {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const start = view.getUint32(0);
   const len = view.getUint32(4);
-  if (8 + len > b.length || (b.length - 8 - len) % 32 !== 0) return strike(h, s, SyncCode.PROTOCOL, 'a malformed signed tree head message');
+  if (8 + len > b.length || (b.length - 8 - len) % 32 !== 0)
+    return strike(h, s, SyncCode.PROTOCOL, 'a malformed signed tree head message');
   let note: string;
   try {
     note = fromUtf8(b.subarray(8, 8 + len));

@@ -7,8 +7,21 @@ import { SyncCode } from './codes.ts';
 import { ProofCode, isProofError } from '../proofs/errors.ts';
 import { parseWitnessResponse } from '../proofs/witness.ts';
 import { peerText } from '../text.ts';
-import { acceptCosigned, answerSyncWitnessRequest, encodeWitnessResponse, makeSyncWitnessRequest, type WitnessLog } from '../proofs/witness-sync.ts';
-import { MSG_WITNESS_REQUEST, MSG_WITNESS_RESPONSE, sendSealed, strike, type HubCore, type Session } from './hub-session.ts';
+import {
+  acceptCosigned,
+  answerSyncWitnessRequest,
+  encodeWitnessResponse,
+  makeSyncWitnessRequest,
+  type WitnessLog
+} from '../proofs/witness-sync.ts';
+import {
+  MSG_WITNESS_REQUEST,
+  MSG_WITNESS_RESPONSE,
+  sendSealed,
+  strike,
+  type HubCore,
+  type Session
+} from './hub-session.ts';
 
 /** Quiet time on a session before this device asks the peer to witness its log. */
 const WITNESS_DELAY_MS = 300;
@@ -25,7 +38,12 @@ export function witnessLog(h: HubCore): Promise<WitnessLog | undefined> {
   if (typeof l !== 'function') return Promise.resolve(l);
   h.logP ??= l().catch((e) => {
     h.logP = undefined;
-    h.report({ type: 'rejected', conn: '?', code: isProofError(e) ? e.code : ProofCode.LOG_CORRUPT, message: `this device's log cannot be opened for witnessing: ${(e as Error).message}` });
+    h.report({
+      type: 'rejected',
+      conn: '?',
+      code: isProofError(e) ? e.code : ProofCode.LOG_CORRUPT,
+      message: `this device's log cannot be opened for witnessing: ${(e as Error).message}`
+    });
     return undefined;
   });
   return h.logP;
@@ -48,7 +66,15 @@ export function scheduleWitness(h: HubCore, s: Session): void {
     s.witnessMaking = true;
     h.inbox = h.inbox
       .then(() => requestWitness(h, s))
-      .catch((e) => h.report({ type: 'rejected', conn: s.hex, peer: s.peer, code: isProofError(e) ? e.code : SyncCode.PROTOCOL, message: `witnessing: ${(e as Error).message}` }))
+      .catch((e) =>
+        h.report({
+          type: 'rejected',
+          conn: s.hex,
+          peer: s.peer,
+          code: isProofError(e) ? e.code : SyncCode.PROTOCOL,
+          message: `witnessing: ${(e as Error).message}`
+        })
+      )
       .finally(() => {
         s.witnessMaking = false;
         if (!s.witnessOut) witnessDone(h, s);
@@ -76,7 +102,13 @@ async function requestWitness(h: HubCore, s: Session, from?: number): Promise<vo
   if (s.dead || h.closed) return;
   const log = await witnessLog(h);
   if (!log) return;
-  const req = await makeSyncWitnessRequest({ ledgerId: h.o.ledger.id, log, signer: h.o.signer, witnessKey: s.peer!, from });
+  const req = await makeSyncWitnessRequest({
+    ledgerId: h.o.ledger.id,
+    log,
+    signer: h.o.signer,
+    witnessKey: s.peer!,
+    from
+  });
   if (!req || s.dead || h.closed) return;
   const timer = setTimeout(() => {
     if (s.witnessOut?.timer !== timer) return;
@@ -105,7 +137,8 @@ export async function onWitnessRequest(h: HubCore, s: Session, body: Uint8Array)
     peerActive: !!h.o.ledger.member(s.peer!)?.active,
     bytes: body
   });
-  if (a.response) await sendSealed(h, s, concatBytes(new Uint8Array([MSG_WITNESS_RESPONSE]), encodeWitnessResponse(a.response)));
+  if (a.response)
+    await sendSealed(h, s, concatBytes(new Uint8Array([MSG_WITNESS_RESPONSE]), encodeWitnessResponse(a.response)));
   if (a.outcome === 'cosigned') return h.report({ type: 'cosigned', conn: s.hex, peer: s.peer!, size: a.size! });
   if (a.outcome !== 'refused') return;
   const e = a.error!;
@@ -124,14 +157,25 @@ export async function onWitnessResponse(h: HubCore, s: Session, body: Uint8Array
   }
   const out = s.witnessOut;
   if (!out || r.size !== out.req.size) {
-    return strike(h, s, SyncCode.PROTOCOL, `a witness response for a checkpoint of size ${r.size}, which this device did not ask to be cosigned`);
+    return strike(
+      h,
+      s,
+      SyncCode.PROTOCOL,
+      `a witness response for a checkpoint of size ${r.size}, which this device did not ask to be cosigned`
+    );
   }
   clearTimeout(out.timer);
   s.witnessOut = undefined;
   try {
     if ('need' in r) {
       if (!out.retried) return await requestWitness(h, s, r.need);
-      return h.report({ type: 'rejected', conn: s.hex, peer: s.peer, code: ProofCode.WITNESS_REFUSED, message: `${peerName(h, s)} asked again for a consistency proof (from size ${r.need}): not cosigned` });
+      return h.report({
+        type: 'rejected',
+        conn: s.hex,
+        peer: s.peer,
+        code: ProofCode.WITNESS_REFUSED,
+        message: `${peerName(h, s)} asked again for a consistency proof (from size ${r.need}): not cosigned`
+      });
     }
     if ('refused' in r) {
       return h.report({
@@ -145,7 +189,14 @@ export async function onWitnessResponse(h: HubCore, s: Session, body: Uint8Array
     const log = await witnessLog(h);
     if (!log) return;
     try {
-      const c = await acceptCosigned({ ledgerId: h.o.ledger.id, log, logKey: h.o.signer.publicKey, witnessKey: s.peer!, sent: out.req, note: r.cosigned });
+      const c = await acceptCosigned({
+        ledgerId: h.o.ledger.id,
+        log,
+        logKey: h.o.signer.publicKey,
+        witnessKey: s.peer!,
+        sent: out.req,
+        note: r.cosigned
+      });
       h.report({ type: 'witnessed', conn: s.hex, peer: s.peer!, size: c.size, time: c.timestamp });
     } catch (e) {
       if (!isProofError(e, ProofCode.WITNESS_RESPONSE_INVALID)) throw e;

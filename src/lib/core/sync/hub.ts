@@ -29,7 +29,17 @@ import { concatBytes } from '../bytes.ts';
 import type { TeamKey } from '../team/teamkey.ts';
 import type { Removal } from '../team/removal.ts';
 import { open, randomBytes } from './crypto.ts';
-import { BROADCAST, CONN_ID_LEN, HEADER_LEN, KIND_HELLO, MAX_FRAME, connHex, counterNonce, parseFrame, type ConnId } from './frame.ts';
+import {
+  BROADCAST,
+  CONN_ID_LEN,
+  HEADER_LEN,
+  KIND_HELLO,
+  MAX_FRAME,
+  connHex,
+  counterNonce,
+  parseFrame,
+  type ConnId
+} from './frame.ts';
 import { helloKey, makeHello } from './handshake.ts';
 import { SyncCode } from './codes.ts';
 import type { Transport } from './transport.ts';
@@ -140,7 +150,8 @@ export class SyncHub {
       if (h.closed) return;
       h.closed = true;
       for (const s of h.sessions.values()) stopWitness(s);
-      for (const s of h.sessions.values()) if (!s.dead) h.report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason });
+      for (const s of h.sessions.values())
+        if (!s.dead) h.report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason });
       h.report({ type: 'closed', conn: connHex(hub.conn), reason });
     });
     await sendHello(h, BROADCAST);
@@ -160,7 +171,8 @@ export class SyncHub {
    */
   quiet(ms: number): boolean {
     if (this.#pending !== 0 || Date.now() - this.#h.lastActivity < ms) return false;
-    for (const s of this.#h.sessions.values()) if (!s.dead && (s.witnessTimer || s.witnessMaking || s.witnessOut)) return false;
+    for (const s of this.#h.sessions.values())
+      if (!s.dead && (s.witnessTimer || s.witnessMaking || s.witnessOut)) return false;
     return true;
   }
 
@@ -190,7 +202,9 @@ export class SyncHub {
         h.idle = false;
         return this.#handle(frame);
       })
-      .catch((e) => h.report({ type: 'rejected', conn: '?', code: SyncCode.PROTOCOL, message: `internal: ${(e as Error).message}` }))
+      .catch((e) =>
+        h.report({ type: 'rejected', conn: '?', code: SyncCode.PROTOCOL, message: `internal: ${(e as Error).message}` })
+      )
       .finally(() => {
         this.#pending--;
         // Frames dropped or ignored (forged, for others, from a peer cut off or ignored) do not keep the hub busy.
@@ -214,21 +228,36 @@ export class SyncHub {
     const to = connHex(f.to);
     if (to !== connHex(BROADCAST) && to !== connHex(this.conn)) return void (this.#h.idle = true); // for someone else
     if (from === connHex(this.conn) || this.#h.blocked.has(from)) return void (this.#h.idle = true);
-    if (f.kind === KIND_HELLO) return onHello(this.#h, f.from, from, f.header, f.nonce!, f.ciphertext, to !== connHex(BROADCAST));
+    if (f.kind === KIND_HELLO)
+      return onHello(this.#h, f.from, from, f.header, f.nonce!, f.ciphertext, to !== connHex(BROADCAST));
     const s = this.#h.sessions.get(from);
-    if (!s?.keys) return drop(this.#h, from, SyncCode.FRAME_INVALID, 'a sealed frame from a connection that never greeted');
+    if (!s?.keys)
+      return drop(this.#h, from, SyncCode.FRAME_INVALID, 'a sealed frame from a connection that never greeted');
     if (s.dead) return void (this.#h.idle = true);
     const plain = await open(s.keys.recv, counterNonce(f.seq), f.ciphertext, f.header);
-    if (!plain) return drop(this.#h, from, SyncCode.FRAME_INVALID, 'a frame that does not authenticate under the session key');
+    if (!plain)
+      return drop(this.#h, from, SyncCode.FRAME_INVALID, 'a frame that does not authenticate under the session key');
     // It opened, so the peer sealed it once; out of sequence, it was replayed or reordered on the way (by
     // whoever relays it), or frames before it were lost: the peer is not to blame, the frame is not used.
-    if (f.seq < s.recvSeq) return drop(this.#h, from, SyncCode.FRAME_REPLAYED, `frame ${f.seq} where ${s.recvSeq} was due: replayed`);
+    if (f.seq < s.recvSeq)
+      return drop(this.#h, from, SyncCode.FRAME_REPLAYED, `frame ${f.seq} where ${s.recvSeq} was due: replayed`);
     if (f.seq > s.recvSeq) {
-      this.#h.report({ type: 'rejected', conn: s.hex, peer: s.peer, code: SyncCode.FRAME_REPLAYED, message: `frame ${f.seq} where ${s.recvSeq} was due: frames were lost on the way` });
+      this.#h.report({
+        type: 'rejected',
+        conn: s.hex,
+        peer: s.peer,
+        code: SyncCode.FRAME_REPLAYED,
+        message: `frame ${f.seq} where ${s.recvSeq} was due: frames were lost on the way`
+      });
       s.dead = true;
       this.#h.blocked.add(s.hex);
       stopWitness(s);
-      this.#h.report({ type: 'disconnected', conn: s.hex, peer: s.peer, reason: `${SyncCode.PEER_DISCONNECTED}: frames lost on the way; the session cannot go on` });
+      this.#h.report({
+        type: 'disconnected',
+        conn: s.hex,
+        peer: s.peer,
+        reason: `${SyncCode.PEER_DISCONNECTED}: frames lost on the way; the session cannot go on`
+      });
       return;
     }
     s.recvSeq++;

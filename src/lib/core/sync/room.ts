@@ -49,7 +49,8 @@ export async function roomKeyFromSeed(seed: Uint8Array): Promise<RoomKey> {
   const id = jwk.x!;
   return {
     id,
-    prove: async (challenge) => new Uint8Array(await crypto.subtle.sign(ED, privateKey, admissionMessage(id, challenge) as BufferSource))
+    prove: async (challenge) =>
+      new Uint8Array(await crypto.subtle.sign(ED, privateKey, admissionMessage(id, challenge) as BufferSource))
   };
 }
 

@@ -35,16 +35,21 @@ export interface DeviceInviteTarget {
 export function inviter(ledger: Ledger, myKey: string): RosterEntry {
   const me = ledger.member(myKey);
   if (!me?.active || !privileged(me.role)) {
-    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `only an owner or admin may invite (this device is ${me?.active ? me.role : 'not an active member'})`);
+    throw new LedgerError(
+      ErrorCode.NOT_AUTHORIZED,
+      `only an owner or admin may invite (this device is ${me?.active ? me.role : 'not an active member'})`
+    );
   }
   return me;
 }
 
 /** Checks an invite of a new member with `role`: a role an invite gives, and admin only from an owner. */
 export function newMemberRole(ledger: Ledger, myKey: string, role: string): Role {
-  if (!(INVITE_ROLES as readonly string[]).includes(role)) throw new LedgerError(ErrorCode.BAD_INPUT, `the role must be one of ${INVITE_ROLES.join(', ')}; got "${role}"`);
+  if (!(INVITE_ROLES as readonly string[]).includes(role))
+    throw new LedgerError(ErrorCode.BAD_INPUT, `the role must be one of ${INVITE_ROLES.join(', ')}; got "${role}"`);
   const me = inviter(ledger, myKey);
-  if (role === 'admin' && me.role !== 'owner') throw new LedgerError(ErrorCode.NOT_AUTHORIZED, 'only an owner may invite an admin');
+  if (role === 'admin' && me.role !== 'owner')
+    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, 'only an owner may invite an admin');
   return role as Role;
 }
 
@@ -62,7 +67,14 @@ export function deviceInviteTarget(ledger: Ledger, myKey: string, ref: string): 
 export function deviceInviteTargets(ledger: Ledger, myKey: string): DeviceInviteTarget[] {
   const me = ledger.member(myKey);
   if (!me?.active || !privileged(me.role)) return [];
-  const ids = [...new Set(ledger.roster().filter((m) => m.active).map((m) => m.memberId))];
+  const ids = [
+    ...new Set(
+      ledger
+        .roster()
+        .filter((m) => m.active)
+        .map((m) => m.memberId)
+    )
+  ];
   const out: DeviceInviteTarget[] = [];
   for (const id of ids) {
     try {
@@ -86,11 +98,17 @@ function targetOf(me: RosterEntry, devices: RosterEntry[]): DeviceInviteTarget {
   const name = devices[devices.length - 1].name;
   const roles = [...new Set(devices.map((d) => d.role))];
   if (roles.length > 1) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `${name}'s devices have different roles (${roles.join(', ')}): give them one role first, which the new device then gets`);
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `${name}'s devices have different roles (${roles.join(', ')}): give them one role first, which the new device then gets`
+    );
   }
   const role = roles[0];
   if (privileged(role) && me.role !== 'owner') {
-    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `only an owner may add a device to an owner or admin (${name} is ${role === 'owner' ? 'an owner' : 'an admin'})`);
+    throw new LedgerError(
+      ErrorCode.NOT_AUTHORIZED,
+      `only an owner may add a device to an owner or admin (${name} is ${role === 'owner' ? 'an owner' : 'an admin'})`
+    );
   }
   return { memberId: devices[0].memberId, name, role, devices };
 }
@@ -108,12 +126,25 @@ export interface Admitted {
  * the name it gave. For another device of a member (`{ memberId }`): that member's id, current name and role, the
  * checks run again now. A key that is already an active member is refused.
  */
-export async function admit(ledger: Ledger, myKey: string, what: { role: string } | { memberId: string }, joiner: { deviceKey: string; name: string }): Promise<Admitted> {
-  if (ledger.member(joiner.deviceKey)?.active) throw new LedgerError(ErrorCode.BAD_INPUT, 'that device is already a member');
+export async function admit(
+  ledger: Ledger,
+  myKey: string,
+  what: { role: string } | { memberId: string },
+  joiner: { deviceKey: string; name: string }
+): Promise<Admitted> {
+  if (ledger.member(joiner.deviceKey)?.active)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'that device is already a member');
   const m =
     'memberId' in what
       ? deviceInviteTargetById(ledger, myKey, what.memberId)
-      : { memberId: defaultMemberId(joiner.deviceKey), name: joiner.name, role: newMemberRole(ledger, myKey, what.role) };
-  const event = await ledger.append('member', { action: 'add', member: { id: m.memberId, name: m.name, key: joiner.deviceKey, role: m.role } });
+      : {
+          memberId: defaultMemberId(joiner.deviceKey),
+          name: joiner.name,
+          role: newMemberRole(ledger, myKey, what.role)
+        };
+  const event = await ledger.append('member', {
+    action: 'add',
+    member: { id: m.memberId, name: m.name, key: joiner.deviceKey, role: m.role }
+  });
   return { event, memberId: m.memberId, name: m.name, role: m.role };
 }

@@ -16,7 +16,18 @@
  */
 import { concatBytes, fromBase64url, fromUtf8, toBase64url, toHex, utf8 } from '../bytes.ts';
 import { verifySignature, type Signer } from '../keys.ts';
-import { aeadKey, ephemeralKey, hkdf, lp, open, randomBytes, seal, sharedSecret, type AeadKey, type EphemeralKey } from '../sync/crypto.ts';
+import {
+  aeadKey,
+  ephemeralKey,
+  hkdf,
+  lp,
+  open,
+  randomBytes,
+  seal,
+  sharedSecret,
+  type AeadKey,
+  type EphemeralKey
+} from '../sync/crypto.ts';
 import { fromBase32, toBase32 } from '../sync/base32.ts';
 import { counterNonce } from '../sync/frame.ts';
 import { deriveRoomKey, type RoomKey } from '../sync/room.ts';
@@ -44,8 +55,14 @@ export interface InviteCode {
 export function makeInviteCode(ledgerId: string): { code: string; invite: InviteCode } {
   const secret = randomBytes(16);
   const prefix = ledgerId.slice(0, 16);
-  const bytes = concatBytes(new Uint8Array([VERSION]), secret, Uint8Array.from(prefix.match(/../g)!.map((h) => parseInt(h, 16))));
-  const code = toBase32(bytes).match(/.{1,5}/g)!.join('-');
+  const bytes = concatBytes(
+    new Uint8Array([VERSION]),
+    secret,
+    Uint8Array.from(prefix.match(/../g)!.map((h) => parseInt(h, 16)))
+  );
+  const code = toBase32(bytes)
+    .match(/.{1,5}/g)!
+    .join('-');
   return { code, invite: { secret, ledgerPrefix: prefix } };
 }
 
@@ -73,13 +90,17 @@ async function sealed(k: AeadKey, kind: number, plain: Uint8Array, seq?: number)
   return concatBytes(new Uint8Array([kind]), nonce, await seal(k, nonce, plain, new Uint8Array([kind])));
 }
 
-async function unseal(k: AeadKey, f: Uint8Array): Promise<{ kind: number; plain: Uint8Array; nonce: Uint8Array } | undefined> {
+async function unseal(
+  k: AeadKey,
+  f: Uint8Array
+): Promise<{ kind: number; plain: Uint8Array; nonce: Uint8Array } | undefined> {
   if (f.length < 1 + 12 + 16) return undefined;
   const plain = await open(k, f.subarray(1, 13), f.subarray(13), f.subarray(0, 1));
   return plain && { kind: f[0], plain, nonce: f.slice(1, 13) };
 }
 
-const joinMessage = (room: string, deviceKey: string, eph: Uint8Array) => lp(utf8('provenance-ledger/invite-join/v1'), utf8(room), utf8(deviceKey), eph);
+const joinMessage = (room: string, deviceKey: string, eph: Uint8Array) =>
+  lp(utf8('provenance-ledger/invite-join/v1'), utf8(room), utf8(deviceKey), eph);
 
 export interface Joiner {
   deviceKey: string;
@@ -112,72 +133,120 @@ export async function hostInvite(o: {
   let welcomeKey: AeadKey | undefined;
   return new Promise<Joiner>((resolve, reject) => {
     let joiner: Joiner | undefined;
-    const timer = setTimeout(() => reject(new LedgerError(ErrorCode.NOT_FOUND, 'nobody joined before the invite expired')), o.timeoutMs ?? 600_000);
+    const timer = setTimeout(
+      () => reject(new LedgerError(ErrorCode.NOT_FOUND, 'nobody joined before the invite expired')),
+      o.timeoutMs ?? 600_000
+    );
     const fail = (e: unknown) => (clearTimeout(timer), reject(e));
     let chain = Promise.resolve();
-    o.transport.onClose((r) => fail(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `the relay connection closed: ${peerText(r)}`)));
+    o.transport.onClose((r) =>
+      fail(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `the relay connection closed: ${peerText(r)}`))
+    );
     o.transport.onFrame((f) => {
-      chain = chain.then(async () => {
-        if (spent && welcomeKey && f[0] === DONE) {
-          const m = await unseal(welcomeKey, f);
-          if (m?.kind === DONE) {
-            clearTimeout(timer);
-            resolve(joiner!);
+      chain = chain
+        .then(async () => {
+          if (spent && welcomeKey && f[0] === DONE) {
+            const m = await unseal(welcomeKey, f);
+            if (m?.kind === DONE) {
+              clearTimeout(timer);
+              resolve(joiner!);
+            }
+            return;
           }
-          return;
-        }
-        if (spent || f[0] !== JOIN) return;
-        const m = await unseal(key, f);
-        if (!m || m.kind !== JOIN) return;
-        let j: { deviceKey: string; name: string; eph: string; sig: string };
-        try {
-          j = JSON.parse(fromUtf8(m.plain));
-        } catch {
-          return;
-        }
-        if (typeof j?.deviceKey !== 'string' || typeof j.name !== 'string' || typeof j.eph !== 'string' || typeof j.sig !== 'string') return;
-        const eph = fromBase64url(j.eph);
-        if (!(await verifySignature(j.deviceKey, joinMessage(room, j.deviceKey, eph), fromBase64url(j.sig)))) return;
-        const mine = await ephemeralKey();
-        const shared = await sharedSecret(mine, eph);
-        if (!shared) return;
-        spent = true;
-        joiner = { deviceKey: j.deviceKey, name: j.name };
-        let admitted: Awaited<ReturnType<typeof o.admit>>;
-        try {
-          admitted = await o.admit(joiner);
-        } catch (e) {
-          o.transport.send(await sealed(key, REFUSED, utf8(String((e as Error).message ?? e).slice(0, MAX_REASON))));
-          throw e;
-        }
-        welcomeKey = await aeadKey(await hkdf(shared, o.invite.secret, lp(utf8('provenance-ledger/invite-welcome/v1'), utf8(room))));
-        const meta = utf8(JSON.stringify({ ledgerId: admitted.ledgerId, role: admitted.role, team: toBase64url(encodeTeamKey(o.team)) }));
-        const body = concatBytes(lp(meta), admitted.doc);
-        const parts = Math.max(1, Math.ceil(body.length / PART_SIZE));
-        const head = new Uint8Array(36);
-        head.set(mine.publicKey, 0);
-        new DataView(head.buffer).setUint32(32, parts);
-        o.transport.send(await sealed(key, WELCOME, head));
-        for (let i = 0; i < parts; i++) o.transport.send(await sealed(welcomeKey, PART, body.subarray(i * PART_SIZE, (i + 1) * PART_SIZE), i));
-      }).catch(fail);
+          if (spent || f[0] !== JOIN) return;
+          const m = await unseal(key, f);
+          if (!m || m.kind !== JOIN) return;
+          let j: { deviceKey: string; name: string; eph: string; sig: string };
+          try {
+            j = JSON.parse(fromUtf8(m.plain));
+          } catch {
+            return;
+          }
+          if (
+            typeof j?.deviceKey !== 'string' ||
+            typeof j.name !== 'string' ||
+            typeof j.eph !== 'string' ||
+            typeof j.sig !== 'string'
+          )
+            return;
+          const eph = fromBase64url(j.eph);
+          if (!(await verifySignature(j.deviceKey, joinMessage(room, j.deviceKey, eph), fromBase64url(j.sig)))) return;
+          const mine = await ephemeralKey();
+          const shared = await sharedSecret(mine, eph);
+          if (!shared) return;
+          spent = true;
+          joiner = { deviceKey: j.deviceKey, name: j.name };
+          let admitted: Awaited<ReturnType<typeof o.admit>>;
+          try {
+            admitted = await o.admit(joiner);
+          } catch (e) {
+            o.transport.send(await sealed(key, REFUSED, utf8(String((e as Error).message ?? e).slice(0, MAX_REASON))));
+            throw e;
+          }
+          welcomeKey = await aeadKey(
+            await hkdf(shared, o.invite.secret, lp(utf8('provenance-ledger/invite-welcome/v1'), utf8(room)))
+          );
+          const meta = utf8(
+            JSON.stringify({
+              ledgerId: admitted.ledgerId,
+              role: admitted.role,
+              team: toBase64url(encodeTeamKey(o.team))
+            })
+          );
+          const body = concatBytes(lp(meta), admitted.doc);
+          const parts = Math.max(1, Math.ceil(body.length / PART_SIZE));
+          const head = new Uint8Array(36);
+          head.set(mine.publicKey, 0);
+          new DataView(head.buffer).setUint32(32, parts);
+          o.transport.send(await sealed(key, WELCOME, head));
+          for (let i = 0; i < parts; i++)
+            o.transport.send(await sealed(welcomeKey, PART, body.subarray(i * PART_SIZE, (i + 1) * PART_SIZE), i));
+        })
+        .catch(fail);
     });
   });
 }
 
 /** The new device's side: sends JOIN (again every second until answered), receives the welcome. */
-export async function joinInvite(o: { invite: InviteCode; transport: Transport; signer: Signer; name: string; timeoutMs?: number }): Promise<{ welcome: Welcome; done: () => Promise<void> }> {
+export async function joinInvite(o: {
+  invite: InviteCode;
+  transport: Transport;
+  signer: Signer;
+  name: string;
+  timeoutMs?: number;
+}): Promise<{ welcome: Welcome; done: () => Promise<void> }> {
   const room = await inviteRoom(o.invite);
   const key = await inviteKey(o.invite);
   const eph: EphemeralKey = await ephemeralKey();
   const sig = await o.signer.sign(joinMessage(room, o.signer.publicKey, eph.publicKey));
-  const join = await sealed(key, JOIN, utf8(JSON.stringify({ deviceKey: o.signer.publicKey, name: o.name, eph: toBase64url(eph.publicKey), sig: toBase64url(sig) })));
+  const join = await sealed(
+    key,
+    JOIN,
+    utf8(
+      JSON.stringify({
+        deviceKey: o.signer.publicKey,
+        name: o.name,
+        eph: toBase64url(eph.publicKey),
+        sig: toBase64url(sig)
+      })
+    )
+  );
   let welcomeKey: AeadKey | undefined;
   let parts = 0;
   const got: Uint8Array[] = [];
   let size = 0;
   return new Promise((resolve, reject) => {
     const again = setInterval(() => o.transport.send(join), 1000);
-    const timer = setTimeout(() => stop(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, 'no answer to the invite: is the inviting device still waiting?')), o.timeoutMs ?? 120_000);
+    const timer = setTimeout(
+      () =>
+        stop(
+          new LedgerError(
+            ErrorCode.REMOTE_UNREACHABLE,
+            'no answer to the invite: is the inviting device still waiting?'
+          )
+        ),
+      o.timeoutMs ?? 120_000
+    );
     const stop = (e?: Error, w?: Welcome) => {
       clearInterval(again);
       clearTimeout(timer);
@@ -189,48 +258,57 @@ export async function joinInvite(o: { invite: InviteCode; transport: Transport; 
         });
     };
     let chain = Promise.resolve();
-    o.transport.onClose((r) => stop(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `the relay connection closed: ${peerText(r)}`)));
+    o.transport.onClose((r) =>
+      stop(new LedgerError(ErrorCode.REMOTE_UNREACHABLE, `the relay connection closed: ${peerText(r)}`))
+    );
     o.transport.onFrame((f) => {
-      chain = chain.then(async () => {
-        if (f[0] === WELCOME && !welcomeKey) {
-          const m = await unseal(key, f);
-          if (!m || m.plain.length !== 36) return;
-          const shared = await sharedSecret(eph, m.plain.subarray(0, 32));
-          if (!shared) return;
-          parts = new DataView(m.plain.buffer, m.plain.byteOffset).getUint32(32);
-          welcomeKey = await aeadKey(await hkdf(shared, o.invite.secret, lp(utf8('provenance-ledger/invite-welcome/v1'), utf8(room))));
-          clearInterval(again);
-          return;
-        }
-        if (f[0] === REFUSED && !welcomeKey) {
-          const m = await unseal(key, f);
-          if (!m || m.kind !== REFUSED) return;
-          let reason: string;
-          try {
-            // Shown to a person (a terminal, a page): one line, no control characters.
-            reason = peerText(fromUtf8(m.plain), MAX_REASON).trim() || 'no reason given';
-          } catch {
-            reason = 'no reason given';
+      chain = chain
+        .then(async () => {
+          if (f[0] === WELCOME && !welcomeKey) {
+            const m = await unseal(key, f);
+            if (!m || m.plain.length !== 36) return;
+            const shared = await sharedSecret(eph, m.plain.subarray(0, 32));
+            if (!shared) return;
+            parts = new DataView(m.plain.buffer, m.plain.byteOffset).getUint32(32);
+            welcomeKey = await aeadKey(
+              await hkdf(shared, o.invite.secret, lp(utf8('provenance-ledger/invite-welcome/v1'), utf8(room)))
+            );
+            clearInterval(again);
+            return;
           }
-          return stop(new LedgerError(ErrorCode.NOT_AUTHORIZED, `the inviting device refused this device: ${reason}`));
-        }
-        if (f[0] !== PART || !welcomeKey) return;
-        const m = await unseal(welcomeKey, f);
-        const seq = m && Number(new DataView(m.nonce.buffer).getBigUint64(4));
-        if (!m || seq !== got.length) return stop(new LedgerError(ErrorCode.MALFORMED, 'the welcome arrived damaged or out of order'));
-        got.push(m.plain);
-        size += m.plain.length;
-        if (size > MAX_WELCOME) return stop(new LedgerError(ErrorCode.MALFORMED, 'the welcome is too large'));
-        if (got.length < parts) return;
-        const body = concatBytes(...got);
-        const n = new DataView(body.buffer, body.byteOffset).getUint32(0);
-        const meta = JSON.parse(fromUtf8(body.subarray(4, 4 + n)));
-        const team = decodeTeamKey(fromBase64url(String(meta.team)));
-        if (!team || typeof meta.ledgerId !== 'string' || !meta.ledgerId.startsWith(o.invite.ledgerPrefix)) {
-          return stop(new LedgerError(ErrorCode.WRONG_LEDGER, 'the welcome is not for the ledger this invite names'));
-        }
-        stop(undefined, { ledgerId: meta.ledgerId, team, role: String(meta.role), doc: body.slice(4 + n) });
-      }).catch((e) => stop(e as Error));
+          if (f[0] === REFUSED && !welcomeKey) {
+            const m = await unseal(key, f);
+            if (!m || m.kind !== REFUSED) return;
+            let reason: string;
+            try {
+              // Shown to a person (a terminal, a page): one line, no control characters.
+              reason = peerText(fromUtf8(m.plain), MAX_REASON).trim() || 'no reason given';
+            } catch {
+              reason = 'no reason given';
+            }
+            return stop(
+              new LedgerError(ErrorCode.NOT_AUTHORIZED, `the inviting device refused this device: ${reason}`)
+            );
+          }
+          if (f[0] !== PART || !welcomeKey) return;
+          const m = await unseal(welcomeKey, f);
+          const seq = m && Number(new DataView(m.nonce.buffer).getBigUint64(4));
+          if (!m || seq !== got.length)
+            return stop(new LedgerError(ErrorCode.MALFORMED, 'the welcome arrived damaged or out of order'));
+          got.push(m.plain);
+          size += m.plain.length;
+          if (size > MAX_WELCOME) return stop(new LedgerError(ErrorCode.MALFORMED, 'the welcome is too large'));
+          if (got.length < parts) return;
+          const body = concatBytes(...got);
+          const n = new DataView(body.buffer, body.byteOffset).getUint32(0);
+          const meta = JSON.parse(fromUtf8(body.subarray(4, 4 + n)));
+          const team = decodeTeamKey(fromBase64url(String(meta.team)));
+          if (!team || typeof meta.ledgerId !== 'string' || !meta.ledgerId.startsWith(o.invite.ledgerPrefix)) {
+            return stop(new LedgerError(ErrorCode.WRONG_LEDGER, 'the welcome is not for the ledger this invite names'));
+          }
+          stop(undefined, { ledgerId: meta.ledgerId, team, role: String(meta.role), doc: body.slice(4 + n) });
+        })
+        .catch((e) => stop(e as Error));
     });
     o.transport.send(join);
   });

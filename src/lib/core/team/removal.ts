@@ -32,7 +32,10 @@ const privileged = (role: string | undefined) => role === 'owner' || role === 'a
 export function removalTargets(ledger: Ledger, myKey: string, ref: string): RosterEntry[] {
   const me = ledger.member(myKey);
   if (!me?.active || !privileged(me.role)) {
-    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `only an owner or admin may remove a member (this device is ${me?.active ? me.role : 'not an active member'})`);
+    throw new LedgerError(
+      ErrorCode.NOT_AUTHORIZED,
+      `only an owner or admin may remove a member (this device is ${me?.active ? me.role : 'not an active member'})`
+    );
   }
   const targets = ledger.roster().filter((m) => m.active && (m.key === ref || m.memberId === ref || m.name === ref));
   if (targets.length === 0) throw new LedgerError(ErrorCode.NOT_FOUND, `no active member or device "${ref}"`);
@@ -50,12 +53,16 @@ export function removalTargets(ledger: Ledger, myKey: string, ref: string): Rost
 export function deviceRemovalTarget(ledger: Ledger, myKey: string, key: string): RosterEntry {
   const me = ledger.member(myKey);
   if (!me?.active || !privileged(me.role)) {
-    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `only an owner or admin may remove a device (this device is ${me?.active ? me.role : 'not an active member'})`);
+    throw new LedgerError(
+      ErrorCode.NOT_AUTHORIZED,
+      `only an owner or admin may remove a device (this device is ${me?.active ? me.role : 'not an active member'})`
+    );
   }
   const target = ledger.member(key);
   if (!target?.active) throw new LedgerError(ErrorCode.NOT_FOUND, `no active device ${key.slice(0, 12)}…`);
   if (key === myKey) throw new LedgerError(ErrorCode.BAD_INPUT, 'a device cannot remove itself');
-  if (me.role !== 'owner' && privileged(target.role)) throw new LedgerError(ErrorCode.NOT_AUTHORIZED, "only an owner may remove an owner's or admin's device");
+  if (me.role !== 'owner' && privileged(target.role))
+    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, "only an owner may remove an owner's or admin's device");
   return target;
 }
 
@@ -63,10 +70,17 @@ export function deviceRemovalTarget(ledger: Ledger, myKey: string, key: string):
  * Records the removal of each target and rotates the team key: epoch + 1, covering the removals of every
  * earlier epoch and these. Returns the events and the new key (already stored).
  */
-export async function removeAndRotate(ledger: Ledger, storage: StorageAdapter, targets: RosterEntry[]): Promise<{ events: EventId[]; team: TeamKey }> {
+export async function removeAndRotate(
+  ledger: Ledger,
+  storage: StorageAdapter,
+  targets: RosterEntry[]
+): Promise<{ events: EventId[]; team: TeamKey }> {
   const events: EventId[] = [];
   for (const t of targets) {
-    const ev = await ledger.append('member', { action: 'remove', member: { id: t.memberId, name: t.name, key: t.key, role: t.role } });
+    const ev = await ledger.append('member', {
+      action: 'remove',
+      member: { id: t.memberId, name: t.name, key: t.key, role: t.role }
+    });
     events.push(ev.id);
   }
   const keys = await loadTeamKeys(storage);
@@ -95,7 +109,13 @@ export function removalOf(ledger: Ledger, key: string): Removal | undefined {
   if (!m || m.active) return undefined;
   const ev = ledger.get(m.since);
   if (!ev || ev.event.type !== 'member') return undefined;
-  return { eventId: ev.id, key, by: ev.event.author, byName: ledger.member(ev.event.author)?.name ?? '', at: ev.event.time };
+  return {
+    eventId: ev.id,
+    key,
+    by: ev.event.author,
+    byName: ledger.member(ev.event.author)?.name ?? '',
+    at: ev.event.time
+  };
 }
 
 /** The removal notice for a removed key: the signed removal event's canonical envelope, or undefined. */
@@ -154,11 +174,23 @@ export async function keepRemovalNotice(storage: StorageAdapter, ledger: Ledger,
  * by an earlier web app (its summary in JSON, checked when it came, without the signed event) still counts for
  * the ledger and key it names.
  */
-export async function loadRemovalNotice(storage: StorageAdapter, ledger: Ledger, myKey: string): Promise<Removal | undefined> {
+export async function loadRemovalNotice(
+  storage: StorageAdapter,
+  ledger: Ledger,
+  myKey: string
+): Promise<Removal | undefined> {
   const b = await storage.load(REMOVAL_NOTICE_KEY).catch(() => undefined);
   if (!b) return undefined;
   let json: string;
-  let v: { event?: unknown; eventId?: unknown; key?: unknown; by?: unknown; byName?: unknown; at?: unknown; ledger?: unknown };
+  let v: {
+    event?: unknown;
+    eventId?: unknown;
+    key?: unknown;
+    by?: unknown;
+    byName?: unknown;
+    at?: unknown;
+    ledger?: unknown;
+  };
   try {
     json = fromUtf8(b);
     v = JSON.parse(json);
@@ -167,8 +199,21 @@ export async function loadRemovalNotice(storage: StorageAdapter, ledger: Ledger,
   }
   let r: Removal | undefined;
   if (v && typeof v === 'object' && 'event' in v) r = await checkRemovalNotice(ledger, json, myKey);
-  else if (v && v.key === myKey && v.ledger === ledger.id && typeof v.eventId === 'string' && typeof v.by === 'string' && typeof v.at === 'string') {
-    r = { eventId: v.eventId as EventId, key: myKey, by: v.by, byName: typeof v.byName === 'string' ? v.byName : '', at: v.at };
+  else if (
+    v &&
+    v.key === myKey &&
+    v.ledger === ledger.id &&
+    typeof v.eventId === 'string' &&
+    typeof v.by === 'string' &&
+    typeof v.at === 'string'
+  ) {
+    r = {
+      eventId: v.eventId as EventId,
+      key: myKey,
+      by: v.by,
+      byName: typeof v.byName === 'string' ? v.byName : '',
+      at: v.at
+    };
   }
   return r && stillRemoved(ledger, myKey, r) ? r : undefined;
 }

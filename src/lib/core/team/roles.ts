@@ -31,18 +31,28 @@ export function isRole(value: unknown): value is Role {
 export function roleTargets(ledger: Ledger, myKey: string, ref: string, role: string): RosterEntry[] {
   const me = ledger.member(myKey);
   if (!me?.active || !privileged(me.role)) {
-    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, `only an owner or admin may change a member's role (this device is ${me?.active ? me.role : 'not an active member'})`);
+    throw new LedgerError(
+      ErrorCode.NOT_AUTHORIZED,
+      `only an owner or admin may change a member's role (this device is ${me?.active ? me.role : 'not an active member'})`
+    );
   }
-  if (!isRole(role)) throw new LedgerError(ErrorCode.BAD_INPUT, `the role must be one of ${ROLES.join(', ')}; got "${role}"`);
+  if (!isRole(role))
+    throw new LedgerError(ErrorCode.BAD_INPUT, `the role must be one of ${ROLES.join(', ')}; got "${role}"`);
   const devices = memberDevices(ledger, ref);
   const name = devices[0].name;
   const targets = devices.filter((d) => d.role !== role);
   if (targets.length === 0) throw new LedgerError(ErrorCode.BAD_INPUT, `${name} is already ${article(role)} ${role}`);
   if (me.role !== 'owner' && (privileged(role) || targets.some((t) => privileged(t.role)))) {
-    throw new LedgerError(ErrorCode.NOT_AUTHORIZED, 'only an owner may grant, change or revoke the owner or admin role');
+    throw new LedgerError(
+      ErrorCode.NOT_AUTHORIZED,
+      'only an owner may grant, change or revoke the owner or admin role'
+    );
   }
   if (ownersLeft(ledger, targets, role) === 0) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `the ledger would have no active owner left: make another member an owner first`);
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `the ledger would have no active owner left: make another member an owner first`
+    );
   }
   return targets;
 }
@@ -56,7 +66,11 @@ export function memberDevices(ledger: Ledger, ref: string): RosterEntry[] {
   let id = active.find((m) => m.key === ref)?.memberId ?? active.find((m) => m.memberId === ref)?.memberId;
   if (id === undefined) {
     const ids = [...new Set(active.filter((m) => m.name === ref).map((m) => m.memberId))];
-    if (ids.length > 1) throw new LedgerError(ErrorCode.BAD_INPUT, `"${ref}" names ${ids.length} members: give a member id or a device key`);
+    if (ids.length > 1)
+      throw new LedgerError(
+        ErrorCode.BAD_INPUT,
+        `"${ref}" names ${ids.length} members: give a member id or a device key`
+      );
     id = ids[0];
   }
   if (id === undefined) throw new LedgerError(ErrorCode.NOT_FOUND, `no active member or device "${ref}"`);
@@ -79,7 +93,10 @@ export function assignableRoles(ledger: Ledger, myKey: string, ref: string): Rol
 export async function changeRole(ledger: Ledger, targets: RosterEntry[], role: Role): Promise<EventId[]> {
   const events: EventId[] = [];
   for (const t of targets) {
-    const ev = await ledger.append('member', { action: 'update', member: { id: t.memberId, name: t.name, key: t.key, role } });
+    const ev = await ledger.append('member', {
+      action: 'update',
+      member: { id: t.memberId, name: t.name, key: t.key, role }
+    });
     events.push(ev.id);
   }
   return events;

@@ -37,7 +37,8 @@ export function decodeTeamKey(b: Uint8Array): TeamKey | undefined {
     if (typeof r.key !== 'string') return undefined;
     const key = fromBase64url(r.key);
     if (key.length !== 32) return undefined;
-    if (!Array.isArray(r.covers) || !r.covers.every((c: unknown) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c))) return undefined;
+    if (!Array.isArray(r.covers) || !r.covers.every((c: unknown) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c)))
+      return undefined;
     return { epoch: r.epoch, key, covers: r.covers };
   } catch {
     return undefined;

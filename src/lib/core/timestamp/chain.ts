@@ -30,18 +30,29 @@ async function signedBy(cert: Certificate, issuer: Certificate): Promise<boolean
 }
 
 function isCa(cert: Certificate): boolean {
-  const bc = cert.extensions?.find((e) => e.extnID === ID_BASIC_CONSTRAINTS)?.parsedValue as { cA?: boolean } | undefined;
+  const bc = cert.extensions?.find((e) => e.extnID === ID_BASIC_CONSTRAINTS)?.parsedValue as
+    { cA?: boolean } | undefined;
   return bc?.cA === true;
 }
 
-export async function buildChain(signer: Certificate, carried: readonly Certificate[], roots: readonly Certificate[], at: Date): Promise<ChainResult> {
+export async function buildChain(
+  signer: Certificate,
+  carried: readonly Certificate[],
+  roots: readonly Certificate[],
+  at: Date
+): Promise<ChainResult> {
   const rootDers = roots.map(certificateDer);
   const path: Certificate[] = [signer];
   let current = signer;
   let root: Certificate | undefined;
   for (let depth = 0; !root; depth++) {
     if (depth >= MAX_DEPTH) {
-      return { ok: false, status: 'untrusted', code: 'TSA_ROOT_UNKNOWN', reason: `no path to a given root within ${MAX_DEPTH} certificates` };
+      return {
+        ok: false,
+        status: 'untrusted',
+        code: 'TSA_ROOT_UNKNOWN',
+        reason: `no path to a given root within ${MAX_DEPTH} certificates`
+      };
     }
     const der = certificateDer(current);
     const same = roots.find((_, i) => bytesEqual(rootDers[i], der));
@@ -69,18 +80,43 @@ export async function buildChain(signer: Certificate, carried: readonly Certific
     if (!next) {
       const issuerName = `"${formatName(current.issuer)}"`;
       if (rootsNamed.length) {
-        return { ok: false, status: 'untrusted', code: 'TSA_ROOT_UNKNOWN', reason: `the given root named ${issuerName} did not sign ${q(current)} (another key of the same name)` };
+        return {
+          ok: false,
+          status: 'untrusted',
+          code: 'TSA_ROOT_UNKNOWN',
+          reason: `the given root named ${issuerName} did not sign ${q(current)} (another key of the same name)`
+        };
       }
       if (carriedNamed.length) {
-        return { ok: false, status: 'invalid', code: 'TSA_CERT_INVALID', reason: `the signature of ${q(current)} does not verify with the key of its issuer ${issuerName}` };
+        return {
+          ok: false,
+          status: 'invalid',
+          code: 'TSA_CERT_INVALID',
+          reason: `the signature of ${q(current)} does not verify with the key of its issuer ${issuerName}`
+        };
       }
       if (current.subject.isEqual(current.issuer)) {
-        return { ok: false, status: 'untrusted', code: 'TSA_ROOT_UNKNOWN', reason: `the chain ends at the self-signed ${q(current)}, which is not among the given roots` };
+        return {
+          ok: false,
+          status: 'untrusted',
+          code: 'TSA_ROOT_UNKNOWN',
+          reason: `the chain ends at the self-signed ${q(current)}, which is not among the given roots`
+        };
       }
-      return { ok: false, status: 'untrusted', code: 'TSA_ROOT_UNKNOWN', reason: `the chain stops at issuer ${issuerName} (of ${q(current)}), which is not among the given roots` };
+      return {
+        ok: false,
+        status: 'untrusted',
+        code: 'TSA_ROOT_UNKNOWN',
+        reason: `the chain stops at issuer ${issuerName} (of ${q(current)}), which is not among the given roots`
+      };
     }
     if (!isCa(next)) {
-      return { ok: false, status: 'invalid', code: 'TSA_CERT_INVALID', reason: `${q(next)} issued ${q(current)} but is not a CA (basicConstraints)` };
+      return {
+        ok: false,
+        status: 'invalid',
+        code: 'TSA_CERT_INVALID',
+        reason: `${q(next)} issued ${q(current)} but is not a CA (basicConstraints)`
+      };
     }
     path.push(next);
     current = next;

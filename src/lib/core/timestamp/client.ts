@@ -26,8 +26,13 @@ export interface RequestTimestampOptions {
   via?: string;
 }
 
-const unreachable = (message: string, cause?: unknown) => new TimestampError('TSA_UNREACHABLE', oneLine(message), { cause });
-const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, 300);
+const unreachable = (message: string, cause?: unknown) =>
+  new TimestampError('TSA_UNREACHABLE', oneLine(message), { cause });
+const oneLine = (s: string) =>
+  s
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .trim()
+    .slice(0, 300);
 
 /** Parses an http(s) URL given for a TSA or a relay; BAD_INPUT when it is not one (nothing is sent). */
 export function httpUrl(text: string, what: string): URL {
@@ -38,7 +43,10 @@ export function httpUrl(text: string, what: string): URL {
     // reported below
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, `${what} ${JSON.stringify(oneLine(String(text)).slice(0, 100))} is not an http(s) URL`);
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `${what} ${JSON.stringify(oneLine(String(text)).slice(0, 100))} is not an http(s) URL`
+    );
   }
   return url;
 }
@@ -52,7 +60,11 @@ export function timestampEndpoint(tsaUrl: string, via?: string): URL {
 }
 
 /** Requests a time-stamp token over `imprint` (SHA-256, 32 bytes) from the TSA; resolves to the token's DER. */
-export async function requestTimestamp(tsaUrl: string, imprint: Uint8Array, opts: RequestTimestampOptions = {}): Promise<Uint8Array> {
+export async function requestTimestamp(
+  tsaUrl: string,
+  imprint: Uint8Array,
+  opts: RequestTimestampOptions = {}
+): Promise<Uint8Array> {
   const endpoint = timestampEndpoint(tsaUrl, opts.via);
   const who = opts.via === undefined ? endpoint.host : `relay ${endpoint.host} (for ${new URL(tsaUrl).host})`;
   const nonce = globalThis.crypto.getRandomValues(new Uint8Array(8));
@@ -86,11 +98,19 @@ export async function requestTimestamp(tsaUrl: string, imprint: Uint8Array, opts
       let why = '';
       if (opts.via !== undefined && (res.headers.get('content-type') ?? '').startsWith('text/plain')) {
         why = await readBounded(res, 1024, who).then(
-          (b) => new TextDecoder().decode(b).split('\n')[0].replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '').trim().slice(0, 200),
+          (b) =>
+            new TextDecoder()
+              .decode(b)
+              .split('\n')[0]
+              .replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '')
+              .trim()
+              .slice(0, 200),
           () => ''
         );
       } else await res.body?.cancel().catch(() => {});
-      throw unreachable(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} from ${who}${why ? `: ${why}` : ''}`);
+      throw unreachable(
+        `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''} from ${who}${why ? `: ${why}` : ''}`
+      );
     }
     try {
       response = await readBounded(res, MAX_RESPONSE_BYTES, who);
@@ -107,7 +127,11 @@ export async function requestTimestamp(tsaUrl: string, imprint: Uint8Array, opts
 
 /** The body, refusing more than `max` bytes (TSA_RESPONSE_MALFORMED) without reading them. */
 async function readBounded(res: Response, max: number, who: string): Promise<Uint8Array> {
-  const tooLarge = () => new TimestampError('TSA_RESPONSE_MALFORMED', `the answer from ${who} is larger than ${max / 1024} KiB: not a time-stamp response`);
+  const tooLarge = () =>
+    new TimestampError(
+      'TSA_RESPONSE_MALFORMED',
+      `the answer from ${who} is larger than ${max / 1024} KiB: not a time-stamp response`
+    );
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > max) {
     await res.body?.cancel().catch(() => {});

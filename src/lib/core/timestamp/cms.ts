@@ -46,10 +46,13 @@ export function findSignerSync(si: SignerInfo, certs: readonly Certificate[]): C
     return certs.find((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber!));
   }
   const keyId = subjectKeyId(si);
-  return keyId && certs.find((c) => {
-    const ski = c.extensions?.find((e) => e.extnID === ID_SKI)?.parsedValue as Hex | undefined;
-    return ski?.valueBlock?.valueHexView && bytesEqual(new Uint8Array(ski.valueBlock.valueHexView), keyId);
-  });
+  return (
+    keyId &&
+    certs.find((c) => {
+      const ski = c.extensions?.find((e) => e.extnID === ID_SKI)?.parsedValue as Hex | undefined;
+      return ski?.valueBlock?.valueHexView && bytesEqual(new Uint8Array(ski.valueBlock.valueHexView), keyId);
+    })
+  );
 }
 
 /** The [0] SubjectKeyIdentifier of a signer identifier, if it is one. */
@@ -69,7 +72,8 @@ async function findSigner(si: SignerInfo, certs: readonly Certificate[]): Promis
   const keyId = subjectKeyId(si);
   if (!keyId) return undefined;
   for (const c of certs) {
-    if (bytesEqual(await digest('SHA-1', c.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView), keyId)) return c;
+    if (bytesEqual(await digest('SHA-1', c.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView), keyId))
+      return c;
   }
   return undefined;
 }
@@ -100,13 +104,22 @@ function essCertId(value: asn1js.AsnType, v2: boolean): { alg: string; hash: Uin
   return { alg, hash: new Uint8Array(hash.valueBlock.valueHexView) };
 }
 
-export async function checkTokenSignature(parsed: ParsedToken, extraCerts: readonly Certificate[] = []): Promise<SignatureCheck> {
+export async function checkTokenSignature(
+  parsed: ParsedToken,
+  extraCerts: readonly Certificate[] = []
+): Promise<SignatureCheck> {
   const sis = parsed.signedData.signerInfos;
   if (sis.length !== 1) return { ok: false, kind: 'malformed', reason: `the token has ${sis.length} signers, not 1` };
   const si = sis[0];
   const signer = await findSigner(si, [...parsed.certificates, ...extraCerts]);
-  if (!signer) return { ok: false, kind: 'malformed', reason: 'the token does not carry the certificate of its signer' };
-  const bad = (kind: 'malformed' | 'signature', reason: string): SignatureCheck => ({ ok: false, kind, reason, signer });
+  if (!signer)
+    return { ok: false, kind: 'malformed', reason: 'the token does not carry the certificate of its signer' };
+  const bad = (kind: 'malformed' | 'signature', reason: string): SignatureCheck => ({
+    ok: false,
+    kind,
+    reason,
+    signer
+  });
   if (!si.signedAttrs) return bad('malformed', 'the token has no signed attributes');
   const digestName = DIGESTS[si.digestAlgorithm.algorithmId];
   if (!digestName) return bad('malformed', `unsupported digest algorithm ${si.digestAlgorithm.algorithmId}`);
@@ -117,7 +130,8 @@ export async function checkTokenSignature(parsed: ParsedToken, extraCerts: reado
     return bad('signature', 'the signed content-type attribute is not id-ct-TSTInfo');
   }
   const md = singleValue(si, ATTR_MESSAGE_DIGEST);
-  if (!md || md === 'many' || !(md instanceof asn1js.OctetString)) return bad('malformed', 'the signed attributes lack a single message-digest');
+  if (!md || md === 'many' || !(md instanceof asn1js.OctetString))
+    return bad('malformed', 'the signed attributes lack a single message-digest');
   if (!bytesEqual(new Uint8Array(md.valueBlock.valueHexView), await digest(digestName, parsed.tstInfoDer))) {
     return bad('signature', 'the message-digest attribute does not match the TSTInfo (the content was altered)');
   }
@@ -125,7 +139,8 @@ export async function checkTokenSignature(parsed: ParsedToken, extraCerts: reado
   const v2 = singleValue(si, ATTR_SIGNING_CERT_V2);
   const v1 = singleValue(si, ATTR_SIGNING_CERT);
   const ess = v2 ?? v1;
-  if (!ess || ess === 'many') return bad('malformed', 'the signed attributes lack an ESS signing-certificate (v1 or v2)');
+  if (!ess || ess === 'many')
+    return bad('malformed', 'the signed attributes lack an ESS signing-certificate (v1 or v2)');
   const id = essCertId(ess, v2 !== undefined);
   if (typeof id === 'string') return bad('malformed', id);
   const essDigest = id.alg === SHA1 ? 'SHA-1' : DIGESTS[id.alg];

@@ -37,7 +37,7 @@ export function readTlv(b: Uint8Array, offset: number): { tlv: Tlv; next: number
 /** The TLVs inside a constructed value, in order. */
 export function readChildren(value: Uint8Array): Tlv[] {
   const out: Tlv[] = [];
-  for (let p = 0; p < value.length; ) {
+  for (let p = 0; p < value.length;) {
     const { tlv, next } = readTlv(value, p);
     out.push(tlv);
     p = next;
@@ -88,7 +88,10 @@ export function unsignedIntegerContents(magnitude: Uint8Array): Uint8Array {
 /** The unsigned magnitude of DER INTEGER contents; throws if not minimal or negative. */
 export function integerMagnitude(contents: Uint8Array): Uint8Array {
   if (contents.length === 0) throw new DerError('empty INTEGER');
-  if (contents.length > 1 && ((contents[0] === 0 && !(contents[1] & 0x80)) || (contents[0] === 0xff && contents[1] & 0x80))) {
+  if (
+    contents.length > 1 &&
+    ((contents[0] === 0 && !(contents[1] & 0x80)) || (contents[0] === 0xff && contents[1] & 0x80))
+  ) {
     throw new DerError('INTEGER not minimally encoded');
   }
   if (contents[0] & 0x80) throw new DerError('negative INTEGER');

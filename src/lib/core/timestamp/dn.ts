@@ -22,7 +22,9 @@ const SHORT_NAMES: Record<string, string> = {
 
 /** RFC 4514 section 2.4 escaping of an attribute value; control characters as \XX. */
 function escapeValue(v: string): string {
-  let s = v.replace(/[\\"+,;<>]/g, (c) => '\\' + c).replace(/[\x00-\x1f\x7f]/g, (c) => '\\' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+  let s = v
+    .replace(/[\\"+,;<>]/g, (c) => '\\' + c)
+    .replace(/[\x00-\x1f\x7f]/g, (c) => '\\' + c.charCodeAt(0).toString(16).padStart(2, '0'));
   if (/^[ #]/.test(s)) s = '\\' + s;
   if (/ $/.test(s)) s = s.slice(0, -1) + '\\ ';
   return s;

@@ -25,7 +25,8 @@ export function parsePemCertificates(text: string): Uint8Array[] {
     throw new TimestampError('TSA_ROOTS_MALFORMED', msg);
   };
   if (typeof text !== 'string') return fail('the trusted roots are not text');
-  if (text.length > MAX_PEM_CHARS) return fail(`the trusted roots are ${text.length} characters, more than ${MAX_PEM_CHARS}`);
+  if (text.length > MAX_PEM_CHARS)
+    return fail(`the trusted roots are ${text.length} characters, more than ${MAX_PEM_CHARS}`);
   const out: Uint8Array[] = [];
   for (let at = text.indexOf(BEGIN); at >= 0; at = text.indexOf(BEGIN, at)) {
     const n = out.length + 1;
@@ -57,6 +58,10 @@ export function certificateSubject(der: Uint8Array): string {
   try {
     return formatName(parseCertificate(der, 'the certificate').subject);
   } catch (e) {
-    throw new TimestampError('TSA_ROOTS_MALFORMED', `not an X.509 certificate: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new TimestampError(
+      'TSA_ROOTS_MALFORMED',
+      `not an X.509 certificate: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e }
+    );
   }
 }

@@ -99,7 +99,9 @@ export function parseTimestampRequest(der: Uint8Array): { imprint: Uint8Array; n
       i++;
     }
     if (i < rest.length) {
-      return fail(rest[i].tag === 0xa0 ? 'extensions are not accepted' : `unexpected element (tag 0x${rest[i].tag.toString(16)})`);
+      return fail(
+        rest[i].tag === 0xa0 ? 'extensions are not accepted' : `unexpected element (tag 0x${rest[i].tag.toString(16)})`
+      );
     }
     return nonce ? { imprint, nonce } : { imprint };
   } catch (e) {

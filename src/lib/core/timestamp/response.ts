@@ -14,7 +14,14 @@ import { MAX_TOKEN_BYTES, TokenFormatError, decodeWhole, parseToken, sha256Impri
 /** Largest response accepted. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 
-const STATUS_WORDS = ['granted', 'grantedWithMods', 'rejection', 'waiting', 'revocationWarning', 'revocationNotification'];
+const STATUS_WORDS = [
+  'granted',
+  'grantedWithMods',
+  'rejection',
+  'waiting',
+  'revocationWarning',
+  'revocationNotification'
+];
 /** PKIFailureInfo bit names (RFC 3161 section 2.4.2). */
 const FAIL_INFO_WORDS: Record<number, string> = {
   0: 'badAlg',
@@ -70,7 +77,11 @@ export async function tokenFromResponse(
   }
   const st = describeStatus(parsed.status);
   if (parsed.status.status !== 0 && parsed.status.status !== 1) {
-    const parts = [st.status, ...(st.failInfo.length ? [`failInfo ${st.failInfo.join(', ')}`] : []), ...(st.statusString ? [`"${st.statusString}"`] : [])];
+    const parts = [
+      st.status,
+      ...(st.failInfo.length ? [`failInfo ${st.failInfo.join(', ')}`] : []),
+      ...(st.statusString ? [`"${st.statusString}"`] : [])
+    ];
     throw new TimestampError('TSA_REJECTED', `the TSA refused the time-stamp: ${parts.join('; ')}`, { detail: st });
   }
   if (!parsed.timeStampToken) throw malformed(`status ${st.status} but no token`);
@@ -88,13 +99,20 @@ export async function tokenFromResponse(
   const imprint = sha256Imprint(tok);
   if (typeof imprint === 'string') throw new TimestampError('TSA_IMPRINT_MISMATCH', imprint);
   if (!bytesEqual(imprint, expected.imprint)) {
-    throw new TimestampError('TSA_IMPRINT_MISMATCH', `the token time-stamps ${toHex(imprint)}, not ${toHex(expected.imprint)}`);
+    throw new TimestampError(
+      'TSA_IMPRINT_MISMATCH',
+      `the token time-stamps ${toHex(imprint)}, not ${toHex(expected.imprint)}`
+    );
   }
   if (expected.nonce) {
     const want = stripLeadingZeros(expected.nonce);
-    if (!tok.nonce) throw new TimestampError('TSA_NONCE_MISMATCH', 'the token carries no nonce, but the request had one');
+    if (!tok.nonce)
+      throw new TimestampError('TSA_NONCE_MISMATCH', 'the token carries no nonce, but the request had one');
     if (!bytesEqual(tok.nonce, want)) {
-      throw new TimestampError('TSA_NONCE_MISMATCH', `the token's nonce ${toHex(tok.nonce)} is not the request's ${toHex(want)}`);
+      throw new TimestampError(
+        'TSA_NONCE_MISMATCH',
+        `the token's nonce ${toHex(tok.nonce)} is not the request's ${toHex(want)}`
+      );
     }
   }
   const sig = await checkTokenSignature(tok);

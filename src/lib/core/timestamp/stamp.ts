@@ -48,13 +48,19 @@ export interface TimestampCheckpointOptions {
 /** The signed text of this log's checkpoint of `size` (NO_CHECKPOINT, or CHECKPOINT_INVALID when damaged). */
 export async function checkpointText(log: DeviceLog, size: number): Promise<string> {
   const note = await log.checkpointNote(size);
-  if (note === undefined) throw new ProofError(ProofCode.NO_CHECKPOINT, `this device's log has no checkpoint of size ${size}`);
+  if (note === undefined)
+    throw new ProofError(ProofCode.NO_CHECKPOINT, `this device's log has no checkpoint of size ${size}`);
   let text: string;
   try {
     text = parseNote(note).text;
-    if (parseCheckpoint(text).size !== size) throw new Error(`it is the checkpoint of size ${parseCheckpoint(text).size}`);
+    if (parseCheckpoint(text).size !== size)
+      throw new Error(`it is the checkpoint of size ${parseCheckpoint(text).size}`);
   } catch (e) {
-    throw new ProofError(ProofCode.CHECKPOINT_INVALID, `the stored checkpoint of size ${size} is damaged: ${(e as Error).message}`, { cause: e });
+    throw new ProofError(
+      ProofCode.CHECKPOINT_INVALID,
+      `the stored checkpoint of size ${size} is damaged: ${(e as Error).message}`,
+      { cause: e }
+    );
   }
   return text;
 }
@@ -66,7 +72,10 @@ export async function checkpointText(log: DeviceLog, size: number): Promise<stri
 async function readToken(token: Uint8Array, imprint: Uint8Array): Promise<{ genTime: string; tsaName?: string }> {
   const v = await verifyTimestampToken(token, imprint, []);
   if (v.status === 'invalid') {
-    throw new TimestampError(v.code === 'TSA_IMPRINT_MISMATCH' ? 'TSA_IMPRINT_MISMATCH' : 'TSA_RESPONSE_MALFORMED', `the token is not a valid time-stamp of this checkpoint (${v.code}): ${v.reason}`);
+    throw new TimestampError(
+      v.code === 'TSA_IMPRINT_MISMATCH' ? 'TSA_IMPRINT_MISMATCH' : 'TSA_RESPONSE_MALFORMED',
+      `the token is not a valid time-stamp of this checkpoint (${v.code}): ${v.reason}`
+    );
   }
   return { genTime: v.info.genTime, ...(v.info.tsa ? { tsaName: v.info.tsa } : {}) };
 }
@@ -126,7 +135,11 @@ export async function timestampCheckpoint(opts: TimestampCheckpointOptions): Pro
         try {
           const prior = down.get(tsa);
           if (prior) throw prior;
-          const token = await requestTimestamp(tsa, imprint, { fetch: opts.fetch, timeoutMs: opts.timeoutMs, via: opts.via }).catch((e) => {
+          const token = await requestTimestamp(tsa, imprint, {
+            fetch: opts.fetch,
+            timeoutMs: opts.timeoutMs,
+            via: opts.via
+          }).catch((e) => {
             if (e instanceof TimestampError && e.code === 'TSA_UNREACHABLE') down.set(tsa, e);
             throw e;
           });
@@ -141,10 +154,22 @@ export async function timestampCheckpoint(opts: TimestampCheckpointOptions): Pro
         if ('error' in o) throw o.error;
         if (o.held) {
           await store.clearPending(size, o.tsa);
-          if (size === newest && given.includes(o.tsa)) results.push({ tsa: o.tsa, size, ok: true, held: true, ...(await readToken(fromBase64(o.held.token), imprint)) });
+          if (size === newest && given.includes(o.tsa))
+            results.push({
+              tsa: o.tsa,
+              size,
+              ok: true,
+              held: true,
+              ...(await readToken(fromBase64(o.held.token), imprint))
+            });
           continue;
         }
-        await store.addToken(size, { token: toBase64(o.token!), tsa: o.tsa, ...(opts.via ? { via: normalizeTsaUrl(opts.via, 'relay URL') } : {}), received: new Date().toISOString() });
+        await store.addToken(size, {
+          token: toBase64(o.token!),
+          tsa: o.tsa,
+          ...(opts.via ? { via: normalizeTsaUrl(opts.via, 'relay URL') } : {}),
+          received: new Date().toISOString()
+        });
         await store.clearPending(size, o.tsa);
         results.push({ tsa: o.tsa, size, ok: true, ...o.info! });
       } catch (e) {

@@ -56,7 +56,8 @@ export interface StoreProblem {
 }
 
 export const sizeName = (size: number): string => {
-  if (!Number.isSafeInteger(size) || size < 1) throw new LedgerError(ErrorCode.BAD_INPUT, `checkpoint size ${size} is not a positive whole number`);
+  if (!Number.isSafeInteger(size) || size < 1)
+    throw new LedgerError(ErrorCode.BAD_INPUT, `checkpoint size ${size} is not a positive whole number`);
   return String(size).padStart(16, '0');
 };
 
@@ -74,10 +75,13 @@ export function normalizeTsaUrl(text: unknown, what = 'TSA URL'): string {
   } catch {
     throw new LedgerError(ErrorCode.BAD_INPUT, `${what} ${JSON.stringify(text.slice(0, 100))} is not a URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new LedgerError(ErrorCode.BAD_INPUT, `${what} ${JSON.stringify(text.slice(0, 100))} is not an http(s) URL`);
-  if (url.username || url.password) throw new LedgerError(ErrorCode.BAD_INPUT, `${what} must not carry a user name or password`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new LedgerError(ErrorCode.BAD_INPUT, `${what} ${JSON.stringify(text.slice(0, 100))} is not an http(s) URL`);
+  if (url.username || url.password)
+    throw new LedgerError(ErrorCode.BAD_INPUT, `${what} must not carry a user name or password`);
   if (url.hash) throw new LedgerError(ErrorCode.BAD_INPUT, `${what} must not carry a #fragment`);
-  if (url.href.length > MAX_TSA_URL) throw new LedgerError(ErrorCode.BAD_INPUT, `${what} is longer than ${MAX_TSA_URL} characters`);
+  if (url.href.length > MAX_TSA_URL)
+    throw new LedgerError(ErrorCode.BAD_INPUT, `${what} is longer than ${MAX_TSA_URL} characters`);
   return url.href;
 }
 
@@ -85,7 +89,8 @@ export function normalizeTsaUrl(text: unknown, what = 'TSA URL'): string {
 export function checkTsaList(urls: readonly unknown[]): string[] {
   if (!Array.isArray(urls)) throw new LedgerError(ErrorCode.BAD_INPUT, 'the TSA setting must be a list of URLs');
   const out = [...new Set(urls.map((u) => normalizeTsaUrl(u)))];
-  if (out.length > MAX_TSAS) throw new LedgerError(ErrorCode.BAD_INPUT, `at most ${MAX_TSAS} TSAs can be configured (${out.length} given)`);
+  if (out.length > MAX_TSAS)
+    throw new LedgerError(ErrorCode.BAD_INPUT, `at most ${MAX_TSAS} TSAs can be configured (${out.length} given)`);
   return out;
 }
 
@@ -139,7 +144,11 @@ export class TimestampStore {
 
   /** Checkpoint sizes that hold tokens, ascending. */
   async sizes(): Promise<number[]> {
-    return (await this.storage.listKeys(TOKENS)).filter((k) => k.length === 3 && SIZE_NAME.test(k[2])).map((k) => Number(k[2])).filter((n) => n > 0).sort((a, b) => a - b);
+    return (await this.storage.listKeys(TOKENS))
+      .filter((k) => k.length === 3 && SIZE_NAME.test(k[2]))
+      .map((k) => Number(k[2]))
+      .filter((n) => n > 0)
+      .sort((a, b) => a - b);
   }
 
   /** Adds a token for `size`; a TSA that already gave one for this size keeps its first. Returns whether it was added. */
@@ -147,12 +156,15 @@ export class TimestampStore {
     const fresh = tokenEntry(entry, 'the token', ErrorCode.BAD_INPUT);
     const have = await this.tokens(size);
     if (have.some((t) => t.tsa === fresh.tsa)) return false;
-    if (have.length >= MAX_TOKENS_PER_SIZE) throw new LedgerError(ErrorCode.BAD_INPUT, `checkpoint ${size} already holds ${MAX_TOKENS_PER_SIZE} tokens`);
+    if (have.length >= MAX_TOKENS_PER_SIZE)
+      throw new LedgerError(ErrorCode.BAD_INPUT, `checkpoint ${size} already holds ${MAX_TOKENS_PER_SIZE} tokens`);
     await this.storage.save([...TOKENS, sizeName(size)], utf8(JSON.stringify({ tokens: [...have, fresh] }) + '\n'));
     try {
       const held = await this.held();
       held.set(size, [...(held.get(size) ?? []), fresh.tsa]);
-      const doc = Object.fromEntries([...held].sort(([a], [b]) => a - b).map(([n, tsas]) => [sizeName(n), [...new Set(tsas)]]));
+      const doc = Object.fromEntries(
+        [...held].sort(([a], [b]) => a - b).map(([n, tsas]) => [sizeName(n), [...new Set(tsas)]])
+      );
       await this.storage.save(HELD, utf8(JSON.stringify({ tokens: doc }) + '\n'));
     } catch (e) {
       if ((e as LedgerError).code !== ErrorCode.STORAGE_CORRUPT) throw e; // a damaged record is left as it is (problems() names it)
@@ -168,9 +180,14 @@ export class TimestampStore {
       if (!isObject(doc) || !isObject(doc.tokens)) throw new Error('want {"tokens": {"<size>": [url…]}}');
       const out = new Map<number, string[]>();
       for (const [name, tsas] of Object.entries(doc.tokens)) {
-        if (!SIZE_NAME.test(name) || Number(name) < 1) throw new Error(`${JSON.stringify(name.slice(0, 20))} is not a checkpoint size`);
-        if (!Array.isArray(tsas) || tsas.length > MAX_TOKENS_PER_SIZE) throw new Error(`the TSAs of size ${Number(name)} are not a list`);
-        out.set(Number(name), tsas.map((u) => normalizeTsaUrl(u)));
+        if (!SIZE_NAME.test(name) || Number(name) < 1)
+          throw new Error(`${JSON.stringify(name.slice(0, 20))} is not a checkpoint size`);
+        if (!Array.isArray(tsas) || tsas.length > MAX_TOKENS_PER_SIZE)
+          throw new Error(`the TSAs of size ${Number(name)} are not a list`);
+        out.set(
+          Number(name),
+          tsas.map((u) => normalizeTsaUrl(u))
+        );
       }
       return out;
     });
@@ -193,7 +210,9 @@ export class TimestampStore {
     if (add.length === 0) return 0;
     const held = await this.held();
     for (const { size, tsa } of add) held.set(size, [...(held.get(size) ?? []), tsa]);
-    const doc = Object.fromEntries([...held].sort(([a], [b]) => a - b).map(([n, tsas]) => [sizeName(n), [...new Set(tsas)]]));
+    const doc = Object.fromEntries(
+      [...held].sort(([a], [b]) => a - b).map(([n, tsas]) => [sizeName(n), [...new Set(tsas)]])
+    );
     await this.storage.save(HELD, utf8(JSON.stringify({ tokens: doc }) + '\n'));
     return add.length;
   }
@@ -220,7 +239,11 @@ export class TimestampStore {
 
   /** Sizes with a pending-request file, ascending. */
   async pendingSizes(): Promise<number[]> {
-    return (await this.storage.listKeys(PENDING)).filter((k) => k.length === 3 && SIZE_NAME.test(k[2])).map((k) => Number(k[2])).filter((n) => n > 0).sort((a, b) => a - b);
+    return (await this.storage.listKeys(PENDING))
+      .filter((k) => k.length === 3 && SIZE_NAME.test(k[2]))
+      .map((k) => Number(k[2]))
+      .filter((n) => n > 0)
+      .sort((a, b) => a - b);
   }
 
   /** The pending request for `size`, or undefined. */
@@ -233,9 +256,12 @@ export class TimestampStore {
       if (doc.tsas.length > MAX_TOKENS_PER_SIZE) throw new Error(`more than ${MAX_TOKENS_PER_SIZE} TSAs`);
       const tsas = [...new Set(doc.tsas.map((u) => normalizeTsaUrl(u)))];
       const attempts = doc.attempts;
-      if (!Number.isSafeInteger(attempts) || (attempts as number) < 0) throw new Error('attempts is not a whole number');
-      if (typeof doc.lastError !== 'string' || doc.lastError.length > MAX_ERROR_CHARS * 2) throw new Error('lastError is not a short string');
-      if (typeof doc.lastTry !== 'string' || !RFC3339.test(doc.lastTry)) throw new Error('lastTry is not an RFC 3339 time');
+      if (!Number.isSafeInteger(attempts) || (attempts as number) < 0)
+        throw new Error('attempts is not a whole number');
+      if (typeof doc.lastError !== 'string' || doc.lastError.length > MAX_ERROR_CHARS * 2)
+        throw new Error('lastError is not a short string');
+      if (typeof doc.lastTry !== 'string' || !RFC3339.test(doc.lastTry))
+        throw new Error('lastTry is not an RFC 3339 time');
       return { size, tsas, attempts: attempts as number, lastError: doc.lastError, lastTry: doc.lastTry };
     });
   }
@@ -245,8 +271,14 @@ export class TimestampStore {
     const url = normalizeTsaUrl(tsa);
     const prev = await this.pendingAt(size);
     const tsas = prev?.tsas.includes(url) ? prev.tsas : [...(prev?.tsas ?? []), url];
-    if (tsas.length > MAX_TOKENS_PER_SIZE) throw new LedgerError(ErrorCode.BAD_INPUT, `checkpoint ${size} already has ${MAX_TOKENS_PER_SIZE} pending TSAs`);
-    const doc = { tsas, attempts: (prev?.attempts ?? 0) + 1, lastError: error.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, MAX_ERROR_CHARS), lastTry: now.toISOString() };
+    if (tsas.length > MAX_TOKENS_PER_SIZE)
+      throw new LedgerError(ErrorCode.BAD_INPUT, `checkpoint ${size} already has ${MAX_TOKENS_PER_SIZE} pending TSAs`);
+    const doc = {
+      tsas,
+      attempts: (prev?.attempts ?? 0) + 1,
+      lastError: error.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, MAX_ERROR_CHARS),
+      lastTry: now.toISOString()
+    };
     await this.storage.save([...PENDING, sizeName(size)], utf8(JSON.stringify(doc) + '\n'));
   }
 
@@ -258,7 +290,11 @@ export class TimestampStore {
     const tsas = prev.tsas.filter((u) => u !== url);
     const key = [...PENDING, sizeName(size)];
     if (tsas.length === 0) await this.storage.remove(key);
-    else await this.storage.save(key, utf8(JSON.stringify({ tsas, attempts: prev.attempts, lastError: prev.lastError, lastTry: prev.lastTry }) + '\n'));
+    else
+      await this.storage.save(
+        key,
+        utf8(JSON.stringify({ tsas, attempts: prev.attempts, lastError: prev.lastError, lastTry: prev.lastTry }) + '\n')
+      );
   }
 
   // ------------------------------------------------------------------------------------------ checking
@@ -270,15 +306,26 @@ export class TimestampStore {
       try {
         await fn();
       } catch (e) {
-        problems.push({ code: (e as LedgerError).code ?? 'STORAGE_CORRUPT', key: key.join('/'), message: (e as Error).message });
+        problems.push({
+          code: (e as LedgerError).code ?? 'STORAGE_CORRUPT',
+          key: key.join('/'),
+          message: (e as Error).message
+        });
       }
     };
     await attempt(SETTINGS, () => this.tsas());
     await attempt(HELD, () => this.held());
-    for (const [prefix, read] of [[TOKENS, (n: number) => this.tokens(n)], [PENDING, (n: number) => this.pendingAt(n)]] as const) {
+    for (const [prefix, read] of [
+      [TOKENS, (n: number) => this.tokens(n)],
+      [PENDING, (n: number) => this.pendingAt(n)]
+    ] as const) {
       for (const k of await this.storage.listKeys(prefix)) {
         if (k.length !== 3 || !SIZE_NAME.test(k[2]) || Number(k[2]) < 1) {
-          problems.push({ code: ErrorCode.STORAGE_CORRUPT, key: k.join('/'), message: `${k.join('/')}: not named by a checkpoint size (16 decimal digits)` });
+          problems.push({
+            code: ErrorCode.STORAGE_CORRUPT,
+            key: k.join('/'),
+            message: `${k.join('/')}: not named by a checkpoint size (16 decimal digits)`
+          });
         } else await attempt(k, () => read(Number(k[2])));
       }
     }
@@ -300,7 +347,11 @@ export class TimestampStore {
     } catch (e) {
       const where = key.join('/');
       const why = (e as Error).message.replace(/^[A-Z_]+: /, '');
-      throw new LedgerError(ErrorCode.STORAGE_CORRUPT, `${where} is damaged (${why}): left as it is; remove it to start that record afresh`, { detail: { key: where }, cause: e });
+      throw new LedgerError(
+        ErrorCode.STORAGE_CORRUPT,
+        `${where} is damaged (${why}): left as it is; remove it to start that record afresh`,
+        { detail: { key: where }, cause: e }
+      );
     }
   }
 }
@@ -311,7 +362,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function tokenEntry(v: unknown, what: string, code?: ErrorCode): TokenEntry {
   const fail = (m: string) => (code ? new LedgerError(code, `${what}: ${m}`) : new Error(`${what}: ${m}`));
   if (!isObject(v)) throw fail('not an object');
-  if (typeof v.token !== 'string' || v.token.length === 0 || v.token.length > MAX_FILE_BYTES) throw fail('token is not a base64 string');
+  if (typeof v.token !== 'string' || v.token.length === 0 || v.token.length > MAX_FILE_BYTES)
+    throw fail('token is not a base64 string');
   try {
     fromBase64(v.token);
   } catch {

@@ -47,7 +47,8 @@ export interface ParsedToken {
 export function decodeWhole(bytes: Uint8Array, what: string): asn1js.AsnType {
   const asn = asn1js.fromBER(bytes);
   if (asn.offset === -1) throw new TokenFormatError(`${what} is not ASN.1: ${asn.result.error}`);
-  if (asn.offset !== bytes.length) throw new TokenFormatError(`${what} has ${bytes.length - asn.offset} bytes after its end`);
+  if (asn.offset !== bytes.length)
+    throw new TokenFormatError(`${what} has ${bytes.length - asn.offset} bytes after its end`);
   return asn.result;
 }
 
@@ -62,9 +63,14 @@ function attempt<T>(what: string, f: () => T): T {
 
 export function parseToken(token: Uint8Array): ParsedToken {
   if (!(token instanceof Uint8Array)) throw new TokenFormatError('the token is not bytes');
-  if (token.length > MAX_TOKEN_BYTES) throw new TokenFormatError(`the token is ${token.length} bytes, more than ${MAX_TOKEN_BYTES}`);
-  const ci = attempt('the token is not a CMS ContentInfo', () => new ContentInfo({ schema: decodeWhole(token, 'the token') }));
-  if (ci.contentType !== ID_SIGNED_DATA) throw new TokenFormatError(`the token's content type is ${ci.contentType}, not SignedData`);
+  if (token.length > MAX_TOKEN_BYTES)
+    throw new TokenFormatError(`the token is ${token.length} bytes, more than ${MAX_TOKEN_BYTES}`);
+  const ci = attempt(
+    'the token is not a CMS ContentInfo',
+    () => new ContentInfo({ schema: decodeWhole(token, 'the token') })
+  );
+  if (ci.contentType !== ID_SIGNED_DATA)
+    throw new TokenFormatError(`the token's content type is ${ci.contentType}, not SignedData`);
   const signedData = attempt('the token content is not CMS SignedData', () => new SignedData({ schema: ci.content }));
   const eci = signedData.encapContentInfo;
   if (eci.eContentType !== ID_CT_TSTINFO) {
@@ -77,7 +83,8 @@ export function parseToken(token: Uint8Array): ParsedToken {
   if (tst.version !== 1) throw new TokenFormatError(`the TSTInfo version is ${tst.version}, not 1`);
   const items = (tstAsn as asn1js.Sequence).valueBlock.value;
   const rawTime = items[4];
-  if (!(rawTime instanceof asn1js.GeneralizedTime)) throw new TokenFormatError('the TSTInfo genTime is not a GeneralizedTime');
+  if (!(rawTime instanceof asn1js.GeneralizedTime))
+    throw new TokenFormatError('the TSTInfo genTime is not a GeneralizedTime');
   const { date: genTime, text: genTimeText } = parseGeneralizedTime(rawTime.valueBlock.valueHexView);
   const certificates = (signedData.certificates ?? []).filter((c): c is Certificate => c instanceof Certificate);
   let nonce: Uint8Array | undefined;
@@ -104,7 +111,14 @@ export function parseGeneralizedTime(raw: Uint8Array): { date: Date; text: strin
   const [, Y, M, D, h, mi, sec, frac] = m;
   const ms = frac ? Number((frac + '00').slice(0, 3)) : 0;
   const date = new Date(Date.UTC(+Y, +M - 1, +D, +h, +mi, +sec, ms));
-  if (date.getUTCFullYear() !== +Y || date.getUTCMonth() !== +M - 1 || date.getUTCDate() !== +D || +h > 23 || +mi > 59 || +sec > 59) {
+  if (
+    date.getUTCFullYear() !== +Y ||
+    date.getUTCMonth() !== +M - 1 ||
+    date.getUTCDate() !== +D ||
+    +h > 23 ||
+    +mi > 59 ||
+    +sec > 59
+  ) {
     throw new TokenFormatError(`the TSTInfo genTime "${s}" is not a valid date`);
   }
   const fraction = frac ? '.' + frac.replace(/0+$/, '') : '';
@@ -131,7 +145,8 @@ export function describeToken(parsed: ParsedToken, signer?: Certificate): TokenI
 /** The token's imprint if it is SHA-256, else a message saying what it is. */
 export function sha256Imprint(parsed: ParsedToken): Uint8Array | string {
   const mi = parsed.tst.messageImprint;
-  if (mi.hashAlgorithm.algorithmId !== SHA256_OID) return `the token's imprint algorithm is ${mi.hashAlgorithm.algorithmId}, not SHA-256`;
+  if (mi.hashAlgorithm.algorithmId !== SHA256_OID)
+    return `the token's imprint algorithm is ${mi.hashAlgorithm.algorithmId}, not SHA-256`;
   const h = new Uint8Array(mi.hashedMessage.valueBlock.valueHexView);
   if (h.length !== 32) return `the token's SHA-256 imprint is ${h.length} bytes, not 32`;
   return h;

@@ -21,11 +21,21 @@ export { MAX_TOKEN_BYTES } from './token.ts';
 
 export type TokenVerdict =
   | { status: 'trusted'; info: TokenInfo; root: string }
-  | { status: 'untrusted'; info: TokenInfo; code: 'TSA_ROOT_UNKNOWN' | 'TSA_NO_ROOTS' | 'TSA_CERT_NOT_VALID_AT_TIME'; reason: string }
+  | {
+      status: 'untrusted';
+      info: TokenInfo;
+      code: 'TSA_ROOT_UNKNOWN' | 'TSA_NO_ROOTS' | 'TSA_CERT_NOT_VALID_AT_TIME';
+      reason: string;
+    }
   | {
       status: 'invalid';
       info?: TokenInfo;
-      code: 'TSA_TOKEN_MALFORMED' | 'TSA_SIGNATURE_INVALID' | 'TSA_IMPRINT_MISMATCH' | 'TSA_EKU_INVALID' | 'TSA_CERT_INVALID';
+      code:
+        | 'TSA_TOKEN_MALFORMED'
+        | 'TSA_SIGNATURE_INVALID'
+        | 'TSA_IMPRINT_MISMATCH'
+        | 'TSA_EKU_INVALID'
+        | 'TSA_CERT_INVALID';
       reason: string;
     };
 
@@ -38,7 +48,11 @@ function parseRoots(roots: readonly Uint8Array[]): Certificate[] {
     try {
       return new Certificate({ schema: decodeWhole(der, `root ${i + 1}`) });
     } catch (e) {
-      throw new TimestampError('TSA_ROOTS_MALFORMED', `trusted root ${i + 1} is not an X.509 certificate: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new TimestampError(
+        'TSA_ROOTS_MALFORMED',
+        `trusted root ${i + 1} is not an X.509 certificate: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e }
+      );
     }
   });
 }
@@ -51,7 +65,8 @@ function ekuProblem(cert: Certificate): string | undefined {
   if (exts.length > 1) return `${who} has ${exts.length} extendedKeyUsage extensions`;
   const purposes = (exts[0].parsedValue as { keyPurposes?: unknown } | undefined)?.keyPurposes;
   if (!Array.isArray(purposes)) return `${who} has an unreadable extendedKeyUsage extension`;
-  if (!purposes.includes(ID_KP_TIME_STAMPING)) return `${who}'s extendedKeyUsage (${purposes.join(', ')}) lacks id-kp-timeStamping`;
+  if (!purposes.includes(ID_KP_TIME_STAMPING))
+    return `${who}'s extendedKeyUsage (${purposes.join(', ')}) lacks id-kp-timeStamping`;
   if (!exts[0].critical) return `${who}'s extendedKeyUsage is not marked critical, as RFC 3161 section 2.3 requires`;
   return undefined;
 }
@@ -61,13 +76,21 @@ function ekuProblem(cert: Certificate): string | undefined {
  * (DER certificates the user trusts). Never throws on a hostile token; throws TimestampError
  * TSA_ROOTS_MALFORMED if a root is not a certificate (use parsePemCertificates to read roots).
  */
-export async function verifyTimestampToken(token: Uint8Array, imprint: Uint8Array, roots: readonly Uint8Array[]): Promise<TokenVerdict> {
+export async function verifyTimestampToken(
+  token: Uint8Array,
+  imprint: Uint8Array,
+  roots: readonly Uint8Array[]
+): Promise<TokenVerdict> {
   const rootCerts = parseRoots(roots);
   try {
     return await verify(token, imprint, rootCerts);
   } catch (e) {
     // pkijs and asn1js throw on structures they do not expect; such a token is malformed.
-    return { status: 'invalid', code: 'TSA_TOKEN_MALFORMED', reason: `the token could not be read: ${e instanceof Error ? e.message : String(e)}` };
+    return {
+      status: 'invalid',
+      code: 'TSA_TOKEN_MALFORMED',
+      reason: `the token could not be read: ${e instanceof Error ? e.message : String(e)}`
+    };
   }
 }
 
@@ -84,14 +107,25 @@ async function verify(token: Uint8Array, imprint: Uint8Array, roots: Certificate
   const stamped = sha256Imprint(parsed);
   if (typeof stamped === 'string') return { status: 'invalid', info, code: 'TSA_IMPRINT_MISMATCH', reason: stamped };
   if (!bytesEqual(stamped, imprint)) {
-    return { status: 'invalid', info, code: 'TSA_IMPRINT_MISMATCH', reason: `the token time-stamps ${toHex(stamped)}, not ${toHex(imprint)}` };
+    return {
+      status: 'invalid',
+      info,
+      code: 'TSA_IMPRINT_MISMATCH',
+      reason: `the token time-stamps ${toHex(stamped)}, not ${toHex(imprint)}`
+    };
   }
   if (!sig.ok) {
-    return { status: 'invalid', info, code: sig.kind === 'malformed' ? 'TSA_TOKEN_MALFORMED' : 'TSA_SIGNATURE_INVALID', reason: sig.reason };
+    return {
+      status: 'invalid',
+      info,
+      code: sig.kind === 'malformed' ? 'TSA_TOKEN_MALFORMED' : 'TSA_SIGNATURE_INVALID',
+      reason: sig.reason
+    };
   }
   const eku = ekuProblem(sig.signer);
   if (eku) return { status: 'invalid', info, code: 'TSA_EKU_INVALID', reason: eku };
-  if (roots.length === 0) return { status: 'untrusted', info, code: 'TSA_NO_ROOTS', reason: 'no trusted roots were given' };
+  if (roots.length === 0)
+    return { status: 'untrusted', info, code: 'TSA_NO_ROOTS', reason: 'no trusted roots were given' };
   const chain = await buildChain(sig.signer, parsed.certificates, roots, parsed.genTime);
   if (chain.ok) return { status: 'trusted', info, root: formatName(chain.root.subject) };
   if (chain.status === 'invalid') return { status: 'invalid', info, code: chain.code, reason: chain.reason };
@@ -105,6 +139,12 @@ export function tokenInfo(token: Uint8Array): TokenInfo {
     const si = parsed.signedData.signerInfos[0];
     return describeToken(parsed, si && findSignerSync(si, parsed.certificates));
   } catch (e) {
-    throw new TimestampError('TSA_TOKEN_MALFORMED', e instanceof TokenFormatError ? e.message : `the token could not be read: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new TimestampError(
+      'TSA_TOKEN_MALFORMED',
+      e instanceof TokenFormatError
+        ? e.message
+        : `the token could not be read: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e }
+    );
   }
 }

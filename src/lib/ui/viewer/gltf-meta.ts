@@ -42,7 +42,8 @@ const TRIANGLE_FAN = 6;
  * ("glTF-Transform v4…") in the Document's asset, so the Document cannot say who made the file.
  */
 export function ownGenerator(json: unknown): string | null {
-  const asset = typeof json === 'object' && json !== null ? (json as { asset?: { generator?: unknown } }).asset : undefined;
+  const asset =
+    typeof json === 'object' && json !== null ? (json as { asset?: { generator?: unknown } }).asset : undefined;
   return typeof asset?.generator === 'string' ? asset.generator : null;
 }
 
@@ -119,7 +120,11 @@ export async function readGltfMeta(model: ModelFiles): Promise<GltfMeta> {
   }
   if (missing.length) return { ...emptyMeta(json), missing };
   const generator = ownGenerator(json);
-  return summarize(await io.readJSON({ json, resources: resources as Record<string, Uint8Array<ArrayBuffer>> }), [], generator);
+  return summarize(
+    await io.readJSON({ json, resources: resources as Record<string, Uint8Array<ArrayBuffer>> }),
+    [],
+    generator
+  );
 }
 
 function emptyMeta(json: { asset?: { generator?: unknown; version?: unknown } }): GltfMeta {

@@ -4,7 +4,15 @@
  * is plain text for Svelte to escape.
  */
 import type { LedgerEvent } from '#lib/core/event.ts';
-import { classificationWord, deletionStatusWord, destinationKindWord, evidenceKindWord, modeWord, operationWord, policyKindWord } from '#lib/ui/words.ts';
+import {
+  classificationWord,
+  deletionStatusWord,
+  destinationKindWord,
+  evidenceKindWord,
+  modeWord,
+  operationWord,
+  policyKindWord
+} from '#lib/ui/words.ts';
 
 export interface FileRow {
   name: string;
@@ -31,7 +39,8 @@ export interface Step {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const refs = (v: unknown) =>
   arr(v)
@@ -52,7 +61,15 @@ export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
   const ev = obj(e.event);
   const b = obj(ev.body);
   const type = str(ev.type) ?? 'unknown';
-  const step: Step = { id: e.id, type, time: str(ev.time) ?? '', author: names(str(ev.author) ?? ''), title: type, details: [], files: [] };
+  const step: Step = {
+    id: e.id,
+    type,
+    time: str(ev.time) ?? '',
+    author: names(str(ev.author) ?? ''),
+    title: type,
+    details: [],
+    files: []
+  };
   const d = (label: string, value: string | undefined) => value && step.details.push({ label, value });
   switch (type) {
     case 'generation': {
@@ -104,7 +121,10 @@ export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
       step.title = `Cloud copy deletion ${deletionStatusWord(status).toLowerCase()} on ${str(obj(b.platform).name) ?? 'the platform'}`;
       step.tone = status === 'confirmed' ? 'ok' : status === 'failed' ? 'danger' : 'warn';
       const ev2 = obj(b.evidence);
-      d('Evidence', str(ev2.sha256) ? `${str(ev2.kind) ? evidenceKindWord(ev2.kind) : 'File'}, SHA-256 ${ev2.sha256}` : undefined);
+      d(
+        'Evidence',
+        str(ev2.sha256) ? `${str(ev2.kind) ? evidenceKindWord(ev2.kind) : 'File'}, SHA-256 ${ev2.sha256}` : undefined
+      );
       d('Job', str(obj(b.target).platformJobId));
       break;
     }
@@ -112,7 +132,8 @@ export function stepOf(e: LedgerEvent, names: (key: string) => string): Step {
       step.title = `Checklist for ${str(b.project) ?? 'the project'}`;
       break;
     case 'policy-snapshot':
-      step.title = `Policy snapshot: ${str(obj(b.platform).name) ?? ''} ${str(b.kind) ? policyKindWord(b.kind).toLowerCase() : ''}`.trim();
+      step.title =
+        `Policy snapshot: ${str(obj(b.platform).name) ?? ''} ${str(b.kind) ? policyKindWord(b.kind).toLowerCase() : ''}`.trim();
       break;
     default:
       step.title = type;
