@@ -4,7 +4,7 @@
  * Chromium) against it. Every part runs even when an earlier one fails (except e2e without a build).
  * Prints one summary line, "N passed, N failed", summing unit and e2e tests, and exits non-zero on any failure.
  *
- *   node scripts/test.js [--skip-check] [--skip-unit] [--skip-e2e]
+ *   node scripts/test.js [--skip-check] [--skip-lint] [--skip-unit] [--skip-e2e]
  *
  * Machine-readable reports land in test-results/ (vitest.json, playwright.json), screenshots in
  * test-results/screenshots/.
@@ -72,6 +72,19 @@ if (!args.has('--skip-check')) {
     'error'
   ]);
   add('typecheck', code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
+}
+
+if (!args.has('--skip-lint')) {
+  // Formatting (Prettier) and lint errors (ESLint): one result each, counted as one test.
+  const format = await run('format (prettier --check)', path.join(bin, 'prettier'), [
+    '--check',
+    '--log-level',
+    'warn',
+    '.'
+  ]);
+  add('format', format === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
+  const lint = await run('lint (eslint)', path.join(bin, 'eslint'), ['.']);
+  add('lint', lint === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
 }
 
 if (!args.has('--skip-unit')) {
