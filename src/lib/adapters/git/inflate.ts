@@ -9,6 +9,7 @@ import zinflate from 'pako/lib/zlib/inflate.js';
 import pakoDeflate from 'pako/lib/deflate.js';
 import pakoInflate from 'pako/lib/inflate.js';
 import type { GitZlib } from './binding.ts';
+import { PackError } from './pack-format.ts';
 
 /**
  * zlib by pako, synchronous: the browser binding's (a CompressionStream per object costs about a millisecond
@@ -34,7 +35,7 @@ export class PackInflater {
 
   /**
    * Inflates the zlib stream at `input[offset]`, which must produce exactly `size` bytes. Returns the bytes and
-   * the offset just past the stream. Throws a TypeError on corrupt or truncated data or a size mismatch.
+   * the offset just past the stream. Throws a PackError (PACK_INVALID) on corrupt or truncated data or a size mismatch.
    */
   inflateAt(input: Uint8Array, offset: number, size: number): { data: Uint8Array; end: number } {
     if (this.#prefix) {
@@ -42,13 +43,15 @@ export class PackInflater {
       try {
         r = this.#prefix(input.subarray(offset), size + 1);
       } catch (e) {
-        throw new TypeError(`zlib data at pack offset ${offset} is corrupt or truncated (${(e as Error).message})`, {
-          cause: e
-        });
+        throw new PackError(
+          `zlib data at pack offset ${offset} is corrupt or truncated (${(e as Error).message})`,
+          offset
+        );
       }
       if (r.data.length !== size)
-        throw new TypeError(
-          `the object at pack offset ${offset} inflates to ${r.data.length} bytes, its header says ${size}`
+        throw new PackError(
+          `the object at pack offset ${offset} inflates to ${r.data.length} bytes, its header says ${size}`,
+          offset
         );
       return { data: r.data, end: offset + r.consumed };
     }
@@ -63,10 +66,14 @@ export class PackInflater {
     s.avail_out = out.length;
     const status = zinflate.inflate(s, Z_FINISH);
     if (status !== Z_STREAM_END)
-      throw new TypeError(`zlib data at pack offset ${offset} is corrupt or truncated${s.msg ? ` (${s.msg})` : ''}`);
+      throw new PackError(
+        `zlib data at pack offset ${offset} is corrupt or truncated${s.msg ? ` (${s.msg})` : ''}`,
+        offset
+      );
     if (s.next_out !== size)
-      throw new TypeError(
-        `the object at pack offset ${offset} inflates to ${s.next_out} bytes, its header says ${size}`
+      throw new PackError(
+        `the object at pack offset ${offset} inflates to ${s.next_out} bytes, its header says ${size}`,
+        offset
       );
     const end = s.next_in;
     s.input = null;

@@ -5,6 +5,7 @@
  */
 import { createSHA1, type IHasher } from 'hash-wasm';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { ErrorCode, LedgerError } from '../errors.ts';
 
 let sha1h: IHasher | undefined;
 let sha1Ready: Promise<IHasher> | undefined;
@@ -56,14 +57,15 @@ export function treeContent(entries: TreeEntry[]): Uint8Array {
   return concatBytes(...entries.flatMap((e) => [utf8(`${e.mode} ${e.name}\0`), fromHex(e.oid)]));
 }
 
-/** Parses tree content; throws a TypeError on anything malformed (the bytes may come from a hostile remote). */
+/** Parses tree content; throws a LedgerError (JOURNAL_CORRUPT) on anything malformed (the bytes may come from a hostile remote). */
 export function parseTree(content: Uint8Array): TreeEntry[] {
   const out: TreeEntry[] = [];
   let i = 0;
   while (i < content.length) {
     const sp = content.indexOf(0x20, i);
     const nul = content.indexOf(0, sp + 1);
-    if (sp < 0 || nul < 0 || nul + 21 > content.length) throw new TypeError('malformed tree');
+    if (sp < 0 || nul < 0 || nul + 21 > content.length)
+      throw new LedgerError(ErrorCode.JOURNAL_CORRUPT, 'malformed tree');
     const mode = new TextDecoder().decode(content.subarray(i, sp));
     const name = new TextDecoder().decode(content.subarray(sp + 1, nul));
     out.push({ mode: mode as TreeEntry['mode'], name, oid: toHex(content.subarray(nul + 1, nul + 21)) });
@@ -88,7 +90,7 @@ export interface ParsedCommit {
 export function parseCommit(content: Uint8Array): ParsedCommit {
   const text = new TextDecoder('utf-8', { fatal: true }).decode(content);
   const end = text.indexOf('\n\n');
-  if (end < 0) throw new TypeError('malformed commit: no message separator');
+  if (end < 0) throw new LedgerError(ErrorCode.JOURNAL_CORRUPT, 'malformed commit: no message separator');
   const lines = text.slice(0, end).split('\n');
   const c: ParsedCommit = {
     tree: '',
@@ -101,7 +103,7 @@ export function parseCommit(content: Uint8Array): ParsedCommit {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const sp = line.indexOf(' ');
-    if (sp <= 0) throw new TypeError(`malformed commit header line ${i + 1}`);
+    if (sp <= 0) throw new LedgerError(ErrorCode.JOURNAL_CORRUPT, `malformed commit header line ${i + 1}`);
     const key = line.slice(0, sp);
     let value = line.slice(sp + 1);
     while (i + 1 < lines.length && lines[i + 1].startsWith(' ')) value += '\n' + lines[++i].slice(1);
@@ -113,6 +115,6 @@ export function parseCommit(content: Uint8Array): ParsedCommit {
     else if (key === 'gpgsig') c.gpgsig = value;
   }
   if (!OID_RE.test(c.tree) || !c.parents.every((p) => OID_RE.test(p)))
-    throw new TypeError('malformed commit: bad tree or parent id');
+    throw new LedgerError(ErrorCode.JOURNAL_CORRUPT, 'malformed commit: bad tree or parent id');
   return c;
 }
