@@ -1,4 +1,6 @@
 /** Byte helpers shared by the core: UTF-8, hex, base64 and base64url (RFC 4648, no padding for url). */
+import { ErrorCode, LedgerError } from './errors.ts';
+
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
@@ -14,7 +16,7 @@ export function toHex(b: Uint8Array): string {
 }
 export function fromHex(s: string): Uint8Array {
   if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) {
-    throw new TypeError('expected lowercase hex');
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'expected lowercase hex');
   }
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
@@ -44,15 +46,15 @@ export function toBase64(b: Uint8Array, pad = true): string {
 
 /** Strict base64 decoding: canonical padding required when pad is true, no whitespace, no stray bits. */
 export function fromBase64(s: string, pad = true): Uint8Array {
-  if (typeof s !== 'string') throw new TypeError('expected base64 string');
+  if (typeof s !== 'string') throw new LedgerError(ErrorCode.BAD_INPUT, 'expected base64 string');
   let body = s;
   if (pad) {
-    if (s.length % 4 !== 0) throw new TypeError('base64 length is not a multiple of 4');
+    if (s.length % 4 !== 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'base64 length is not a multiple of 4');
     body = s.replace(/={1,2}$/, '');
   } else if (s.includes('=')) {
-    throw new TypeError('unexpected base64 padding');
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'unexpected base64 padding');
   }
-  if (body.length % 4 === 1) throw new TypeError('invalid base64 length');
+  if (body.length % 4 === 1) throw new LedgerError(ErrorCode.BAD_INPUT, 'invalid base64 length');
   const out = new Uint8Array(Math.floor((body.length * 3) / 4));
   let o = 0;
   let acc = 0;
@@ -61,7 +63,10 @@ export function fromBase64(s: string, pad = true): Uint8Array {
     const code = body.charCodeAt(i);
     const v = code < 128 ? B64_VAL[code] : -1;
     if (v < 0)
-      throw new TypeError(`invalid base64 character ${JSON.stringify(String.fromCodePoint(body.codePointAt(i)!))}`);
+      throw new LedgerError(
+        ErrorCode.BAD_INPUT,
+        `invalid base64 character ${JSON.stringify(String.fromCodePoint(body.codePointAt(i)!))}`
+      );
     acc = (acc << 6) | v;
     bits += 6;
     if (bits >= 8) {
@@ -69,13 +74,14 @@ export function fromBase64(s: string, pad = true): Uint8Array {
       out[o++] = (acc >> bits) & 0xff;
     }
   }
-  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) throw new TypeError('non-canonical base64 (stray bits)');
+  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0)
+    throw new LedgerError(ErrorCode.BAD_INPUT, 'non-canonical base64 (stray bits)');
   return out;
 }
 
 export const toBase64url = (b: Uint8Array): string => toBase64(b, false).replace(/\+/g, '-').replace(/\//g, '_');
 export function fromBase64url(s: string): Uint8Array {
-  if (typeof s !== 'string' || /[+/=]/.test(s)) throw new TypeError('invalid base64url');
+  if (typeof s !== 'string' || /[+/=]/.test(s)) throw new LedgerError(ErrorCode.BAD_INPUT, 'invalid base64url');
   return fromBase64(s.replace(/-/g, '+').replace(/_/g, '/'), false);
 }
 
