@@ -1,25 +1,15 @@
 /**
  * The relay: forwards opaque binary frames between the connections of one room, and nothing else. It stores
- * nothing, logs no frame, and sees only room ids (derived from team keys: they say nothing) and ciphertext.
+ * nothing, logs no frame, and sees only room ids (derived from team keys) and ciphertext.
  *
- * Admission (ledger-schema/README.md section 19): a room id is an Ed25519 public key whose private key only the
- * room's devices can derive (core/sync/room.ts). The relay sends each connection a fresh challenge; until the
- * connection answers with the room key's signature over it, it may send no frame, hears none and does not count
- * against the room: a stranger who knows a room id cannot enter it, fill it or break its sync.
+ * Admission (ledger-schema/README.md section 19): each connection must sign a fresh challenge with the room key
+ * (core/sync/room.ts) before it may send, hear or count against a room. Limits on frames, rates, queued bytes,
+ * rooms and connections (per address too) close offenders with 1008 or 1013 (the table is in the spec).
  *
- * Limits: frame size (MAX_FRAME), per-connection rate (token buckets for frames and bytes; a connection over
- * them is closed with 1008), bytes waiting to be read per connection and in all (a reader that falls behind is
- * closed with 1013 and its queued frames dropped), peers per room, rooms, connections; per address (IPv4, or an
- * IPv6 /64): connection attempts, connections awaiting admission, connections, rooms. When the relay is full, a
- * connection that has not proved a room key yet is closed first.
+ * On the same port, plain HTTP forwards RFC 3161 time-stamp requests to the TSAs its operator allows
+ * (`tsaAllow`; timestamp-forward.ts); any other plain HTTP request gets 426.
  *
- * On the same port, over plain HTTP, it forwards RFC 3161 time-stamp requests to the time-stamping authorities its
- * operator allows (`tsaAllow`; timestamp-forward.ts): only a 32-byte SHA-256 imprint leaves the device. Any other
- * plain HTTP request is answered 426 (Upgrade Required), as before.
- *
- *   npm run relay          listens on 127.0.0.1:$PORT (8787 by default) and prints its ws:// URL
- *   npm run relay -- --tsa https://tsa.example/tsr     forwards time-stamp requests to that TSA (repeatable);
- *                          PL_RELAY_TSA="URL URL…" does the same (both lists are joined)
+ *   npm run relay [-- --tsa URL]   listens on 127.0.0.1:$PORT (8787 by default); PL_RELAY_TSA="URL URL…" adds TSAs
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';

@@ -1,25 +1,16 @@
 /**
- * Trusted time in the ledger worker: RFC 3161 time-stamp tokens for this device's log checkpoints
- * (ledger-schema/README.md sections 13-14), from the time-stamping authorities (TSAs) the user lists in Settings.
+ * Trusted time in the ledger worker: RFC 3161 tokens for this device's log checkpoints (ledger-schema/README.md
+ * sections 13-14) from the TSAs listed in Settings. Only SHA-256 of the checkpoint's signed text leaves the
+ * device, through a relay that forwards time-stamp requests (src/relay/timestamp-forward.ts; the team relay by
+ * default, or `settings/tsa-relay`), since public TSAs send no CORS headers.
  *
- * - The imprint is SHA-256 of the checkpoint's signed text; nothing else leaves the device. Public TSAs send no CORS
- *   headers, so the browser asks through a relay that forwards time-stamp requests (src/relay/timestamp-forward.ts:
- *   `POST <relay>/timestamp?tsa=<url>`): by default the team relay the Team page uses for sync (ws→http), or
- *   another one given in Settings (`settings/tsa-relay`).
- * - With TSAs configured, the device log (core DeviceLog, the instance bundles and team sync share) is attached to
- *   the open ledger, so it signs a checkpoint after each batch of events; a run follows each change (at most one
- *   every MIN_GAP_MS), and one after the ledger opens. A run asks every configured TSA that has no token for the
- *   newest checkpoint, and retries the pending requests (core timestampCheckpoint: failures are queued under
- *   `log/timestamps-pending/` with their error, never dropped). While requests are pending it retries with a
- *   growing delay (30 s doubling to 15 min), and at once when the browser comes back online. Offline, nothing is
- *   asked: the newest checkpoint is queued, with that as its error.
- * - Requests (Settings → Trusted time): `timestamp-status`, `timestamp-settings` (add or remove a TSA, set the
- *   relay), `timestamp-now` (sign a checkpoint of the current log and ask now).
+ * With TSAs configured, the device log is attached to the open ledger and signs a checkpoint after each batch; a
+ * run (at most one every MIN_GAP_MS) asks each TSA lacking a token for the newest checkpoint and retries pending
+ * requests (queued under `log/timestamps-pending/`, never dropped) with a growing delay, at once when back online.
+ * Requests: `timestamp-status`, `timestamp-settings`, `timestamp-now`.
  *
- * Everything a TSA or a relay sends is hostile: tokens are kept as they came and read by core verifyTimestampToken
- * (never throws on a bad token; its verdict is shown); the relay's list of TSAs is checked for shape and size.
- * The browser holds no trusted TSA roots: the panel says a token is sound and over this checkpoint, and who signed
- * it; trusting that TSA is a verifier's decision (verify-bundle with the TSA's root).
+ * TSA and relay replies are hostile: tokens are read by core verifyTimestampToken (never throws); the browser
+ * holds no TSA roots, so trusting a TSA is a verifier's decision (verify-bundle with its root).
  */
 import { fromBase64, fromUtf8, utf8 } from '../core/bytes.ts';
 import { ErrorCode, LedgerError } from '../core/errors.ts';

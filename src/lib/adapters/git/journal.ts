@@ -1,28 +1,15 @@
 /**
- * The Git journal of one ledger: every accepted event is also a signed commit (src/lib/core/journal/commit.ts)
- * in a bare repository. The journal is a pure function of the ledger's document: each event's commit is
- * rebuilt from the event and its stored signature (`<id>.git`, core/journal/signatures.ts), so any device
- * materializes the same commits, whoever appended the events.
+ * The Git journal of one ledger: every accepted event is also a signed commit (core/journal/commit.ts) in a bare
+ * repository, rebuilt from the event and its stored signature (`<id>.git`), so every device writes the same
+ * commits. Objects are written loose (SHA-1 from the core) and packed every PACK_EVERY objects (pack.ts).
  *
- * Objects are written loose by this module's own writer (SHA-1 from the core, zlib deflate, no re-hashing) and
- * packed every PACK_EVERY objects into a packfile with deltas (pack.ts), so the journal stays small.
+ * Refs: `refs/heads/main` only points at an event commit and only moves forward (two devices push without force;
+ * no merge commits). With concurrent heads, main stays on the one descending from what the remote had and the
+ * others get `refs/heads/concurrent/<event id>` until the next append names them all.
  *
- * Refs. `refs/heads/main` only ever points at an event commit and only moves forward, so two devices push to
- * one remote without force. When the ledger has several heads (concurrent appends), main stays on the one that
- * descends from what the remote had (ties: latest time, then id) and every other head gets
- * `refs/heads/concurrent/<event id>`; the next append names all heads, so main reaches them again and those
- * refs are dropped. No merge commits are ever written: every commit in the journal is an event.
- *
- * Keeping in step: GitJournal.attach() observes the ledger (Ledger.observe) and writes the commits of accepted
- * events as they are stored, after catching up on every event that has no commit yet; events without a
- * signature (a ledger from before signatures travelled) are reported in `missing` and by verify
- * (JOURNAL_SIGNATURE_MISSING; `provenance-ledger journal repair` signs the ones this device authored). By
- * default an append waits for its commit (the CLI: the process ends right after). With `background` (the
- * browser's worker) it does not: events that arrive while a write is under way are written together in the
- * next one, and `settled()` waits for all of them.
- *
- * Refs and the repository layout are read and written by refs.ts, objects by objects.ts / store-read.ts: no
- * isomorphic-git, so the same code runs over IndexedDB in a worker.
+ * GitJournal.attach() observes the ledger and writes commits as events are stored, after catching up; unsigned
+ * events are reported in `missing` (JOURNAL_SIGNATURE_MISSING). An append waits for its commit, except with
+ * `background` (the worker), where `settled()` waits. Layout: refs.ts; objects: objects.ts / store-read.ts.
  */
 import type { Ledger } from '../../core/ledger.ts';
 import { ErrorCode, LedgerError } from '../../core/errors.ts';

@@ -1,26 +1,14 @@
 /**
- * The sealed journal: what a ledger pushes to a Git remote unless asked for a readable one (ledger-schema/README.md
- * section 18, "The sealed journal"). Every event is one commit, as in the journal, but the commit says nothing a
- * Git host could read: its tree holds one blob, `event.sealed`, the AES-256-GCM ciphertext of the event's
- * envelope and its journal signature; its author is the epoch's archive key, not a member; its message is the
- * event id and the epoch.
+ * The sealed journal: what a ledger pushes to a Git remote unless asked for a readable one. One commit per event,
+ * saying nothing a Git host could read: its tree holds one blob, `event.sealed` (AES-256-GCM of the event's
+ * envelope and journal signature), its author is the epoch's archive key, its message the event id and epoch.
  *
- * Everything is a function of the event, its journal signature, the team key of its epoch and its parents'
- * sealed commits, so every device that holds the key builds the same commit id:
+ * Everything (keys by HKDF from the epoch's team key, a synthetic nonce, the aad, the commit layout) is a
+ * function of the event, its signature, the team key and the parents' sealed commits, so every device holding
+ * the key builds the same commit id: the construction is ledger-schema/README.md section 18, "The sealed journal".
  *
- *   archive keys  HKDF-SHA256(team key of epoch n, salt "provenance-ledger/sealed-journal/v1", info "epoch <n>",
- *                 96 bytes) = AES-256-GCM key ‖ HMAC-SHA256 nonce key ‖ Ed25519 seed of the epoch's archive key
- *   plaintext     the 64 journal-signature bytes ‖ JCS(envelope)
- *   nonce         the first 12 bytes of HMAC-SHA256(nonce key, plaintext)   (synthetic: unique per plaintext)
- *   aad           UTF-8 "provenance-ledger/sealed-journal/v1\nepoch <n>\nevent <event id>"
- *   blob          nonce ‖ ciphertext ‖ tag
- *   commit        tree { 100644 event.sealed }, parents = the sealed commits of the event's parents,
- *                 author = committer = "sealed <<archive key id>@provenance-ledger.invalid> <event time, s> +0000",
- *                 gpgsig = the archive key's sshsig, message "event <event id>\n\nEpoch: <n>\n"
- *
- * The epoch of an event is fixed by its causal history (`SealedEpochs`): the newest epoch whose `covers` (the
- * removals it was made after) all lie in the event's history, the event included. A member removed by a
- * removal never holds the key of an epoch that covers it, so it cannot read what was written after the removal.
+ * An event's epoch is fixed by its causal history (`SealedEpochs`): the newest epoch whose `covers` removals all
+ * lie in its history, so a removed member never holds the key of what was written after its removal.
  * Pure WebCrypto: the browser, a worker, the CLI and tests alike.
  */
 import { createHMAC, createSHA256, type IHasher } from 'hash-wasm';
