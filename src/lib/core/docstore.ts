@@ -1,24 +1,15 @@
 /**
- * The ledger's Automerge document and its persistence.
+ * The ledger's Automerge document and its persistence (ledger-schema/README.md, "Storage layout").
  *
- * Document layout (ledger-schema/README.md, "Storage layout"): the root map holds one list, `records`; each
- * element is ONE ImmutableString, a record of entries `<key> <value>` joined by "\n": an event (key = its id,
- * value = the signed envelope's canonical JSON), usually followed by its journal commit signature (key
- * `<id>.git`). Canonical JSON holds no raw newline, so a record splits unambiguously. A list, not one root
- * key per event: appends and merges of map keys slow down as the ledger grows (tests/bench/README.md, "What
- * the anchors showed").
+ * The root map holds one list, `records`; each element is one ImmutableString of `<key> <value>` lines: an event
+ * (key = its id, value = its envelope's canonical JSON), usually with its journal signature (key `<id>.git`). A
+ * list, not a key per event: why in tests/bench/README.md, "What the anchors showed". The list comes from the
+ * *layout change* (actor = ledger id, time 0), byte-identical on every device, so copies merge into one list;
+ * duplicate records keep the first. Documents of the first layout (root keys) are still read.
  *
- * The list is created by the ledger's *layout change* (actor = the ledger id, time 0, one operation
- * `records = []`), byte-identical on every device, so every copy started alone (create, clone, import) holds
- * the same list object `1@<ledger id>` and documents merge without two lists competing for the root key. The
- * same event inserted twice becomes two equal records; readers keep the first. A document of the first layout
- * (root keys) is still read, and gets the layout change when it is next written.
- *
- * Storage (keys under "doc"): doc/snapshot/<sha256> is a full A.save(), doc/incr/<sha256> one A.saveSince()
- * chunk per committed batch. A chunk is named by the SHA-256 of its bytes (a changed byte is found at load, by
- * key) and only ever added or removed whole, each save atomic: a crash leaves the chunks as before or as after
- * a commit. Compaction writes the new snapshot first, then removes what it covers; duplicates left by a crash
- * in between load idempotently.
+ * Storage under "doc": doc/snapshot/<sha256> (A.save()) and doc/incr/<sha256> (one A.saveSince() per batch),
+ * named by the SHA-256 of their bytes, added or removed whole, each save atomic. Compaction writes the new
+ * snapshot before removing what it covers; duplicates left by a crash load idempotently.
  */
 import * as A from '@automerge/automerge/slim';
 import type { StorageAdapter, StorageChunk, StorageKey } from './storage.ts';

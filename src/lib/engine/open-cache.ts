@@ -1,25 +1,15 @@
 /**
- * The open cache: what a page load needs to show a ledger at once, without waiting for Automerge.
- *
- * Loading the Automerge document of a 10,000-event ledger takes seconds in a browser, and that used to stand
- * between a page load and the dashboard. The worker keeps, beside the ledger, two entries made from it:
- *
- *   cache/open     the ledger's name and id, its event count and the dashboard's facts (core/dashboard.ts: a few
- *                  KB whatever the ledger's size). A page load answers from it alone: one small IndexedDB read,
- *                  nothing parsed, nothing summed, and the page gets a few KB instead of every event.
- *   cache/events   the event list as JSON lines (exactly as `Ledger.events()` gives them, oldest first), read
- *                  only when a page asks for events before the ledger has loaded (Search opened directly).
- *
- * Each names the stored chunks it was made from. Chunks are named by the SHA-256 of their bytes (docstore.ts),
- * so when the names listed in storage are exactly those in an entry, the entry describes the same document.
- * An entry that does not match, or cannot be read, is ignored (the slow path: wait for the ledger to load).
- *
- * Both are written behind the ledger (off the page's thread) once appends or received events are stored, and
- * right after an open that found them stale. They hold nothing the chunks do not: events are not confidential
- * (prompts are in the vault).
+ * The open cache: what a page load needs to show a ledger at once, without waiting for Automerge to load the
+ * document (why: tests/bench/README.md, "What the anchors showed"). Two entries beside the ledger, written by
+ * the worker after appends or received events are stored, and right after an open that found them stale:
  *
  *   cache/open   = UTF-8( JSON { v: 2, chunks: ["doc/incr/<sha256>", ...] (sorted), ledger: { id, name }, events: N, facts } )
  *   cache/events = UTF-8( JSON { v: 2, chunks } ) "\n" UTF-8( JSON lines: one LedgerEvent a line, oldest first )
+ *
+ * `facts` are the dashboard's (core/dashboard.ts); cache/events is read only when a page asks for events before
+ * the ledger has loaded. Chunks are named by the SHA-256 of their bytes (docstore.ts), so an entry whose chunk
+ * list equals the stored one describes the same document; any other entry is ignored (the slow path). They hold
+ * nothing the chunks do not (prompts are in the vault).
  */
 import type { Ledger } from '../core/ledger.ts';
 import type { StorageAdapter } from '../core/storage.ts';

@@ -1,23 +1,15 @@
 /**
- * Pull (and the fetch half of clone) over Git's smart HTTP protocol, with the journal's own client
- * (upload-pack, protocol v0, no side-band: the pack follows the acknowledgements) and pack reader (pack.ts):
+ * Pull (and the fetch half of clone) over Git's smart HTTP protocol (upload-pack, protocol v0, no side-band),
+ * with the journal's own client and pack reader (pack.ts): GET info/refs (smart-http.ts), then POST
+ * git-upload-pack with wants and haves; the reply is NAK or ACKs, then the pack.
  *
- *   GET  <url>/info/refs?service=git-upload-pack    the remote's refs (smart-http.ts)
- *   POST <url>/git-upload-pack                       "want <oid> ofs-delta …", "want …", flush, "have <oid>", …, "done"
- *   response                                         "NAK" | "ACK <oid>", then the pack
+ * The pack stays in memory (the quarantine) until every new commit in it is accepted; a refusal changes
+ * nothing local. Objects are named by the SHA-1 of their content, never by what the remote says.
  *
- * The pack stays in memory (the quarantine) until every new commit in it is accepted; a refusal leaves nothing
- * local changed. Each object is named by the SHA-1 of its content, never by what the remote says.
- *
- * Checked once, before anything is stored:
- *  - pull: core/journal/check.ts checks every new commit (the event, its signature, schema, id, ledger,
- *    membership, the commit's signature, and the commit id recomputed from the event); then Ledger.receive
- *    takes the events with their journal signatures (and checks them again: it is the ledger's door).
- *  - clone: the ledger is new and empty, and clone's caller removes it on any failure, so Ledger.receive is the
- *    one check of every event, every commit signature (the `<id>.git` value, verified over the commit that its
- *    event determines, which the commit here must equal byte for byte) and every author's membership; this
- *    module checks the rest (each commit rebuilt from its event and signature, signed by its event's author,
- *    one genesis root, nothing unchecked in the pack), and a single refusal by the ledger fails the clone.
+ * Checks before anything is stored. Pull: core/journal/check.ts checks every new commit, then Ledger.receive
+ * checks the events again. Clone (into a new ledger its caller removes on failure): Ledger.receive checks every
+ * event, signature and membership; this module checks each commit rebuilt from its event and signature, one
+ * genesis root and nothing unchecked in the pack.
  */
 import { ErrorCode, LedgerError } from '../../core/errors.ts';
 import { checkIncoming, type IncomingCommit, type IncomingResult } from '../../core/journal/check.ts';

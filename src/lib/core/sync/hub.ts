@@ -1,25 +1,15 @@
 /**
- * SyncHub: this device in one room. It greets every connection it hears (handshake.ts), proves membership,
- * checks the peer's, then runs the Automerge sync protocol with each authenticated peer over sealed frames.
+ * SyncHub: this device in one room. It greets every connection (handshake.ts), proves membership, checks the
+ * peer's, then runs the Automerge sync protocol with each authenticated peer over sealed frames.
  *
- * Nothing a peer sends touches the real document directly: its sync messages are received into a shadow
- * copy, the changes that are new there are handed to Ledger.applyVerifiedChanges, which applies them only
- * when every event in them counts. After a refusal the shadow and the peer's sync state are reset, the peer is
- * answered once and its sync messages are ignored for the rest of the session (it would offer the change again).
- * Every refusal is reported with a stable code. A frame's cleartext header names its sender, but only a frame that
- * opens under a session's key is held against that session: one that does not authenticate is dropped (it may be
- * forged). A session whose authenticated messages break the protocol `maxStrikes` times is cut off (its frames
- * are ignored from then on). Each peer's sync state is persisted under sync/<key id>.
+ * A peer's sync messages go into a shadow copy; only the new changes there reach Ledger.applyVerifiedChanges,
+ * which applies them when every event counts. A refusal (with a stable code) resets the shadow and sync state and
+ * ignores that peer's sync messages for the session. Only frames that open under a session's key count against
+ * it; `maxStrikes` protocol breaches cut a session off. Sync state is persisted under sync/<key id>.
  *
- * Witnessing at sync (ledger-schema/README.md section 19): once sync with a peer has gone quiet (the documents
- * converged) and again after later changes, debounced, a hub given this device's log (`log`) sends the peer a
- * fresh checkpoint with a consistency proof from the last one that peer cosigned; the peer checks it
- * (proofs/witness-sync.ts, over witness.ts), cosigns it with its device key and sends the cosigned note back,
- * which is stored with the checkpoint. Every hub answers its peers' requests, log or not. A fork or rollback
- * is refused, reported and never cosigned.
- *
- * The parts: sessions, greetings and strikes (hub-session.ts), sync (hub-sync.ts), team keys and removal notices
- * (hub-team.ts), witnessing (hub-witness.ts); SyncHub routes each message to them.
+ * Witnessing at sync (ledger-schema/README.md section 19): when sync goes quiet, a hub with a device `log` sends
+ * the peer a checkpoint with a consistency proof, to be cosigned (proofs/witness-sync.ts); forks are refused.
+ * Parts: hub-session.ts (sessions, strikes), hub-sync.ts, hub-team.ts (keys, removals), hub-witness.ts.
  */
 import type { Ledger } from '../ledger.ts';
 import type { StorageAdapter } from '../storage.ts';
