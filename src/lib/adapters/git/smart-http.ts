@@ -31,7 +31,7 @@ export function parsePkts(b: Uint8Array): string[] {
   while (i + 4 <= b.length) {
     const n = parseInt(dec.decode(b.subarray(i, i + 4)), 16);
     if (!Number.isFinite(n) || (n > 0 && n < 4) || i + Math.max(n, 4) > b.length)
-      throw new TypeError('malformed pkt-line');
+      throw new LedgerError(ErrorCode.REMOTE_UNREACHABLE, 'malformed pkt-line');
     if (n === 0) {
       out.push('');
       i += 4;
