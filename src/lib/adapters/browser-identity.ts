@@ -32,6 +32,7 @@ import {
   type BackupTeamKey,
   type KeyBackup
 } from '../core/backup.ts';
+import { ErrorCode, LedgerError } from '../core/errors.ts';
 
 export const IDENTITY_DB = 'provenance-ledger-identity';
 const STORE = 'identity';
@@ -82,7 +83,8 @@ export async function loadIdentity(dbName = IDENTITY_DB): Promise<BrowserIdentit
   try {
     const value: unknown = await db.get(STORE, DEVICE);
     if (value === undefined) return undefined;
-    if (!isIdentity(value)) throw new Error('the stored device identity is malformed');
+    if (!isIdentity(value))
+      throw new LedgerError(ErrorCode.IDENTITY_INVALID, 'the stored device identity is malformed');
     return value;
   } finally {
     db.close();
@@ -111,7 +113,8 @@ export async function ensureIdentity(
     const raced: unknown = await tx.store.get(DEVICE);
     if (raced !== undefined) {
       await tx.done;
-      if (!isIdentity(raced)) throw new Error('the stored device identity is malformed');
+      if (!isIdentity(raced))
+        throw new LedgerError(ErrorCode.IDENTITY_INVALID, 'the stored device identity is malformed');
       return raced;
     }
     await tx.store.put(identity, DEVICE);
@@ -133,8 +136,8 @@ export async function renameIdentity(memberName: string, dbName = IDENTITY_DB): 
   try {
     const tx = db.transaction(STORE, 'readwrite');
     const cur: unknown = await tx.store.get(DEVICE);
-    if (cur === undefined) throw new Error('this device has no identity to rename');
-    if (!isIdentity(cur)) throw new Error('the stored device identity is malformed');
+    if (cur === undefined) throw new LedgerError(ErrorCode.NOT_INITIALIZED, 'this device has no identity to rename');
+    if (!isIdentity(cur)) throw new LedgerError(ErrorCode.IDENTITY_INVALID, 'the stored device identity is malformed');
     const renamed: BrowserIdentity = { ...cur, memberName: name };
     await tx.store.put(renamed, DEVICE);
     await tx.done;
