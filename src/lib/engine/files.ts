@@ -3,6 +3,7 @@
  * a 2 GB GLB never sits in memory. The bytes never leave the device.
  */
 import { createSHA256, type IHasher } from 'hash-wasm';
+import { ErrorCode, LedgerError } from '../core/errors.ts';
 
 export interface FileRef {
   name: string;
@@ -59,7 +60,7 @@ export async function* readSlices(file: Blob): AsyncIterable<Uint8Array> {
   let done = 0;
   while (next) {
     const buf = await next;
-    if (buf.byteLength === 0) throw new Error('the file could not be read to its end');
+    if (buf.byteLength === 0) throw new LedgerError(ErrorCode.FILE_CHANGED, 'the file could not be read to its end');
     done += buf.byteLength;
     next = done < size ? read(done) : undefined;
     yield new Uint8Array(buf);
@@ -74,12 +75,10 @@ export async function* readSlices(file: Blob): AsyncIterable<Uint8Array> {
 export const RACY_MS = 2000;
 
 /** The FILE_CHANGED error (the code of src/lib/core/errors.ts), naming the file. */
-function fileChanged(name: string, how: string): Error {
-  return Object.assign(
-    new Error(
-      `${name} ${how} after it was chosen, while it was being read: its hash would be of neither version, so nothing was done with it; choose the file again once nothing is writing it`
-    ),
-    { code: 'FILE_CHANGED' }
+function fileChanged(name: string, how: string): LedgerError {
+  return new LedgerError(
+    ErrorCode.FILE_CHANGED,
+    `${name} ${how} after it was chosen, while it was being read: its hash would be of neither version, so nothing was done with it; choose the file again once nothing is writing it`
   );
 }
 
@@ -130,7 +129,7 @@ async function hashOnce(
       }
       throw e;
     }
-    if (done !== size) throw new Error(`${file.name} could not be read to its end`);
+    if (done !== size) throw new LedgerError(ErrorCode.FILE_CHANGED, `${file.name} could not be read to its end`);
     return h.digest('hex');
   } finally {
     spare = h;
