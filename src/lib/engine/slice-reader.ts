@@ -13,6 +13,7 @@
  *   out: { t: 'slice', id, buf }           the next slice (buf transferred)
  *        { t: 'end', id } | { t: 'error', id, message }
  */
+import { ErrorCode, LedgerError } from '../core/errors.ts';
 import { HASH_CHUNK } from './files.ts';
 
 export type ReaderIn =
@@ -44,7 +45,7 @@ async function read(id: number, file: Blob, ahead: number): Promise<void> {
       if (job.stopped) break;
       job.credits--;
       const buf = await file.slice(from, Math.min(from + HASH_CHUNK, size)).arrayBuffer();
-      if (buf.byteLength === 0) throw new Error('the file could not be read to its end');
+      if (buf.byteLength === 0) throw new LedgerError(ErrorCode.FILE_CHANGED, 'the file could not be read to its end');
       from += buf.byteLength;
       post({ t: 'slice', id, buf }, [buf]);
     }
