@@ -388,7 +388,11 @@ export class GitJournal {
       if (!this.#map.byEvent.has(id)) continue;
       const c = await this.ledger.journalCommit(id);
       if (!c || c.commit.oid !== this.#map.byEvent.get(id))
-        throw new Error(`the journal's commit of event ${id} cannot be rebuilt from the document: not repacking`);
+        throw new LedgerError(
+          ErrorCode.JOURNAL_MISMATCH,
+          `the journal's commit of event ${id} cannot be rebuilt from the document: not repacking`,
+          { eventId: id }
+        );
       objects.push(c.blob, c.tree, c.commit);
     }
     if (objects.length) await this.#objects.repack(objects);
