@@ -197,23 +197,35 @@ export async function fetchAndAccept(
     }
     ({ remote, parsed } = await sealed.translate(url, remote, parsed, journal));
   }
+  const cloning = !journal;
   const checked = await collectAndCheck(binding, url, name, remote, parsed, journal, open);
   journal = checked.journal;
   const result = checked.result;
   journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
   // Each event with its journal signature (<id>.git): the ledger checks them (see the file comment) and stores both.
-  const { accepted, problems } = await journal.ledger.receive(
-    result.accepted.flatMap((c): Array<[string, string]> => [
-      [c.eventId, c.json],
-      [sigKey(c.eventId), encodeSig(c.signature)]
-    ]),
-    { allOrNothing: true }
-  );
+  // A clone receives in batches, parents first: one Automerge change and one stored chunk per batch keeps memory
+  // bounded. A refusal in any batch fails the clone, whose caller removes the new ledger (clone.ts), so it is still
+  // all or nothing. A pull receives everything at once: its ledger existed before, and a refusal stores nothing.
+  const step = cloning ? CLONE_BATCH : Math.max(1, result.accepted.length);
+  const accepted: string[] = [];
+  let problems: import('../../core/verify.ts').Problem[] = [];
+  for (let i = 0; i < result.accepted.length && !problems.length; i += step) {
+    const r = await journal.ledger.receive(
+      result.accepted.slice(i, i + step).flatMap((c): Array<[string, string]> => [
+        [c.eventId, c.json],
+        [sigKey(c.eventId), encodeSig(c.signature)]
+      ]),
+      { allOrNothing: true }
+    );
+    for (const id of r.accepted) accepted.push(id);
+    problems = r.problems;
+  }
   // Only now, after the ledger's checks, does the pack leave memory: it holds the accepted events' commits (which
   // the journal, told to expect them, did not write again).
   // A sealed pack is not kept: the readable commits it stood for (rebuilt and checked) are stored as a pack instead.
-  if (parsed && packBytes && accepted.length && !isSealed) await storePack(binding, packBytes, parsed);
-  if (parsed && accepted.length && isSealed) await storeObjects(binding, parsed.entries);
+  const keep = accepted.length > 0 && problems.length === 0;
+  if (parsed && packBytes && keep && !isSealed) await storePack(binding, packBytes, parsed);
+  if (parsed && keep && isSealed) await storeObjects(binding, parsed.entries);
   await journal.settled();
   await journal.catchUp(); // commits of events the ledger already held (a clone's genesis)
   if (problems.length) {
@@ -365,6 +377,9 @@ async function collectAndCheck(
 }
 
 export class NeedGenesis extends Error {}
+
+/** Events per Ledger.receive when cloning (see fetchAndAccept). */
+export const CLONE_BATCH = 4096;
 
 async function genesisIdOf(json: string): Promise<string> {
   const { eventId } = await import('../../core/event.ts');

@@ -34,14 +34,19 @@ export function nodeBinding(dir: string, prompt?: (url: string) => Promise<Crede
       deflate: (b) => zlib.deflateSync(b),
       inflate: (b) => zlib.inflateSync(b),
       inflatePrefix: (b, max) => {
-        const r = zlib.inflateSync(b, { info: true, maxOutputLength: Math.max(1, max) }) as unknown as {
-          buffer: Buffer;
-          engine: { bytesWritten: number };
-        };
-        return {
-          data: new Uint8Array(r.buffer.buffer, r.buffer.byteOffset, r.buffer.length),
-          consumed: r.engine.bytesWritten
-        };
+        // Output chunks sized to the object: with zlib's default 16 KiB chunks every small object kept a whole
+        // chunk alive (a clone of 20k events held 1 GB of them).
+        const r = zlib.inflateSync(b, {
+          info: true,
+          maxOutputLength: Math.max(1, max),
+          chunkSize: Math.max(64, Math.min(max, 1 << 20))
+        }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+        const out = r.buffer;
+        const data =
+          out.buffer.byteLength > 2 * out.length + 8192
+            ? new Uint8Array(out)
+            : new Uint8Array(out.buffer, out.byteOffset, out.length);
+        return { data, consumed: r.engine.bytesWritten };
       }
     },
     credentials: async (url) => credentialsFromEnv() ?? (prompt ? prompt(url) : undefined)
