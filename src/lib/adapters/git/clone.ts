@@ -6,8 +6,11 @@ import { fetchAndAccept, NeedGenesis } from './fetch.ts';
 
 /**
  * Rebuilds a ledger from a remote alone: its root commit must be a valid genesis, which founds the ledger in
- * `storage` (empty); every other commit is checked as a pull checks it. The caller removes what it created
- * when this throws.
+ * `storage` (empty); every other commit is checked as a pull checks it. The events are stored in batches
+ * (`batch` events each, parents first; fetch.ts), one chunk per batch, then compacted into one snapshot. When
+ * this throws, the document it wrote is removed (all or nothing); the caller removes the journal's repository.
+ * A crash part-way leaves a ledger holding a checked prefix of the history (every stored event verified, its
+ * parents stored before it) and no pack or refs: it verifies, and a pull fetches the rest.
  */
 export async function clone(
   binding: GitBinding,
@@ -15,7 +18,8 @@ export async function clone(
   storage: import('../../core/storage.ts').StorageAdapter,
   signer?: import('../../core/keys.ts').Signer,
   /** The archive keys of the team key epochs this device holds: a sealed remote is opened with them. */
-  keys?: readonly import('../../core/journal/sealed.ts').ArchiveKey[]
+  keys?: readonly import('../../core/journal/sealed.ts').ArchiveKey[],
+  opts: { batch?: number } = {}
 ): Promise<GitJournal> {
   const { GitJournal } = await import('./journal.ts');
   const { Ledger } = await import('../../core/ledger.ts');
@@ -25,23 +29,36 @@ export async function clone(
   await GitJournal.init(binding);
   let journal: GitJournal | undefined;
   const { sealedFetch } = await import('./sealed.ts');
-  const { remote, kind } = await fetchAndAccept(
-    binding,
-    url,
-    async (genesis) => {
-      if (journal) return journal;
-      if (!genesis) throw new NeedGenesis();
-      const { store } = await DocStore.load(storage);
-      await store.commit([[genesis.id, genesis.json]], genesis.id);
-      const ledger = await Ledger.open({ storage, signer });
-      journal = await GitJournal.attach(binding, ledger);
-      return journal;
-    },
-    await sealedFetch(undefined, keys ?? [])
-  );
-  if (!journal) throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} is empty: there is no ledger to clone`);
-  await journal
-    .recordRemote('pull', { url, main: remote.get('main'), count: journal.ledger.size, sealed: kind === 'sealed' })
-    .catch(() => undefined);
-  return journal;
+  try {
+    return await fetchInto();
+  } catch (e) {
+    await journal?.settled().catch(() => undefined);
+    await storage.removeRange(['doc']).catch(() => undefined);
+    throw e;
+  }
+
+  async function fetchInto(): Promise<GitJournal> {
+    const { remote, kind } = await fetchAndAccept(
+      binding,
+      url,
+      async (genesis) => {
+        if (journal) return journal;
+        if (!genesis) throw new NeedGenesis();
+        const { store } = await DocStore.load(storage);
+        await store.commit([[genesis.id, genesis.json]], genesis.id);
+        const ledger = await Ledger.open({ storage, signer });
+        journal = await GitJournal.attach(binding, ledger);
+        return journal;
+      },
+      await sealedFetch(undefined, keys ?? []),
+      opts
+    );
+    if (!journal) throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} is empty: there is no ledger to clone`);
+    // The batches' chunks become one snapshot, as a compacted ledger opens fastest.
+    await journal.ledger.compact();
+    await journal
+      .recordRemote('pull', { url, main: remote.get('main'), count: journal.ledger.size, sealed: kind === 'sealed' })
+      .catch(() => undefined);
+    return journal;
+  }
 }

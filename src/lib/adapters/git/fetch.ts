@@ -133,13 +133,14 @@ async function uploadPack(
 /**
  * Fetches from `url` and accepts what is new, or refuses it all. `open()` gives the journal to fetch into; for a
  * clone it throws NeedGenesis until it is called with the remote's verified genesis entry, which founds the
- * ledger (see clone.ts).
+ * ledger (see clone.ts). `batch`: events per Ledger.receive of a clone (CLONE_BATCH).
  */
 export async function fetchAndAccept(
   binding: GitBinding,
   url: string,
   open: (genesis?: { id: string; json: string }) => Promise<GitJournal>,
-  sealed?: SealedFetch
+  sealed?: SealedFetch,
+  opts: { batch?: number } = {}
 ): Promise<PullResult> {
   const state: ExchangeState = {};
   const { refs, caps } = await advertisedRefs(binding, url, 'git-upload-pack', state);
@@ -200,13 +201,15 @@ export async function fetchAndAccept(
   const cloning = !journal;
   const checked = await collectAndCheck(binding, url, name, remote, parsed, journal, open);
   journal = checked.journal;
-  const result = checked.result;
+  const result = { accepted: checked.accepted };
+  // What was checked no longer needs its objects' contents in memory: the pack is stored from its bytes.
+  if (parsed && !isSealed) for (const e of parsed.entries) e.content = EMPTY;
   journal.expect(result.accepted.map((c) => ({ eventId: c.eventId, oid: c.oid })));
   // Each event with its journal signature (<id>.git): the ledger checks them (see the file comment) and stores both.
   // A clone receives in batches, parents first: one Automerge change and one stored chunk per batch keeps memory
   // bounded. A refusal in any batch fails the clone, whose caller removes the new ledger (clone.ts), so it is still
   // all or nothing. A pull receives everything at once: its ledger existed before, and a refusal stores nothing.
-  const step = cloning ? CLONE_BATCH : Math.max(1, result.accepted.length);
+  const step = cloning ? Math.max(1, opts.batch ?? CLONE_BATCH) : Math.max(1, result.accepted.length);
   const accepted: string[] = [];
   let problems: import('../../core/verify.ts').Problem[] = [];
   for (let i = 0; i < result.accepted.length && !problems.length; i += step) {
@@ -274,7 +277,7 @@ async function collectAndCheck(
   parsed: ParsedPack | undefined,
   opened: GitJournal | undefined,
   open: (genesis?: { id: string; json: string }) => Promise<GitJournal>
-): Promise<{ journal: GitJournal; result: IncomingResult }> {
+): Promise<{ journal: GitJournal; accepted: IncomingResult['accepted'] }> {
   let journal = opened;
   let local: ObjectReader | undefined;
   const read = async (oid: string): Promise<{ type: string; object: Uint8Array }> => {
@@ -373,8 +376,10 @@ async function collectAndCheck(
       );
     }
   }
-  return { journal, result };
+  return { journal, accepted: result.accepted };
 }
+
+const EMPTY = new Uint8Array(0);
 
 export class NeedGenesis extends Error {}
 
