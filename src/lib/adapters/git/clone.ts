@@ -7,10 +7,11 @@ import { fetchAndAccept, NeedGenesis } from './fetch.ts';
 /**
  * Rebuilds a ledger from a remote alone: its root commit must be a valid genesis, which founds the ledger in
  * `storage` (empty); every other commit is checked as a pull checks it. The events are stored in batches
- * (`batch` events each, parents first; fetch.ts), one chunk per batch, then compacted into one snapshot. When
- * this throws, the document it wrote is removed (all or nothing); the caller removes the journal's repository.
- * A crash part-way leaves a ledger holding a checked prefix of the history (every stored event verified, its
- * parents stored before it) and no pack or refs: it verifies, and a pull fetches the rest.
+ * (`batch` events each, parents first; fetch.ts), one chunk per batch, not compacted here (a snapshot of a large
+ * ledger takes as much memory again; `compact` makes one). When this throws, the document it wrote is removed
+ * (all or nothing); the caller removes the journal's repository. A crash part-way leaves a prefix of the history
+ * (every stored event checked, its parents stored before it), no pack and no refs: it verifies, with the commits
+ * pending, which the next command writes from the stored signatures, and a pull fetches the rest.
  */
 export async function clone(
   binding: GitBinding,
@@ -54,8 +55,6 @@ export async function clone(
       opts
     );
     if (!journal) throw new LedgerError(ErrorCode.REMOTE_DIVERGED, `${url} is empty: there is no ledger to clone`);
-    // The batches' chunks become one snapshot, as a compacted ledger opens fastest.
-    await journal.ledger.compact();
     await journal
       .recordRemote('pull', { url, main: remote.get('main'), count: journal.ledger.size, sealed: kind === 'sealed' })
       .catch(() => undefined);

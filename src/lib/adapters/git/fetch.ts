@@ -201,6 +201,7 @@ export async function fetchAndAccept(
   const cloning = !journal;
   const checked = await collectAndCheck(binding, url, name, remote, parsed, journal, open);
   journal = checked.journal;
+  journal.forgetIncoming();
   const result = { accepted: checked.accepted };
   // What was checked no longer needs its objects' contents in memory: the pack is stored from its bytes.
   if (parsed && !isSealed) for (const e of parsed.entries) e.content = EMPTY;

@@ -295,6 +295,12 @@ export class GitJournal {
   #incoming = new Map<string, LedgerEvent>();
   #incomingNames?: JournalCommits;
 
+  /** Drops the arriving events nameFor kept (a fetch's checks are done: they are stored or refused by then). */
+  forgetIncoming(): void {
+    this.#incoming.clear();
+    this.#incomingNames = undefined;
+  }
+
   #enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#chain.then(fn);
     this.#chain = run.catch((e) => {
