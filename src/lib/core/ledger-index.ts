@@ -3,6 +3,8 @@ import type { DocStore } from './docstore.ts';
 import { isEventId, type EventId, type LedgerEvent } from './event.ts';
 import { hashesIn } from './query.ts';
 import type { LedgerCore } from './ledger-core.ts';
+import { isHex64, lazyEvent, parentsOf } from './stored-event.ts';
+import { SIG_SUFFIX } from './journal/signatures.ts';
 
 /** Entries parsed as events, unchecked (for building their journal commits while they are checked). */
 export function parseLoose(entries: Iterable<[string, string]>): Map<EventId, LedgerEvent> {
@@ -30,7 +32,7 @@ export function parseLoose(entries: Iterable<[string, string]>): Map<EventId, Le
 export function indexEvent(core: LedgerCore, ev: LedgerEvent): void {
   core.events.set(ev.id, ev);
   core.sorted = null;
-  for (const p of ev.event.parents) {
+  for (const p of parentsOf(ev)) {
     core.referenced.add(p);
     core.heads.delete(p as EventId);
   }
@@ -55,16 +57,39 @@ export function hashIndex(core: LedgerCore): Map<string, Set<EventId>> {
   return core.byHash;
 }
 
-export function readEntries(store: DocStore): Map<EventId, LedgerEvent> {
-  const all = new Map<EventId, LedgerEvent>();
-  for (const [id, json] of store.entries()) {
-    if (!isEventId(id)) continue; // `<id>.git` entries are journal signatures (readSigs, ledger-journal.ts)
-    try {
-      const env = JSON.parse(json);
-      all.set(id as EventId, { id: id as EventId, event: env.event, sig: env.sig });
-    } catch {
-      /* reported by verify() */
+/**
+ * The stored events and journal signatures (`<id>.git` entries, ledger-journal.ts), in one pass. Events are
+ * read lazily (stored-event.ts); an envelope without the canonical frame is parsed whole, and one that is not
+ * JSON is left out (verify() reports it).
+ */
+export function readStored(store: DocStore): { events: Map<EventId, LedgerEvent>; sigs: Map<string, string> } {
+  const events = new Map<EventId, LedgerEvent>();
+  const sigs = new Map<string, string>();
+  for (const [key, json] of store.entries()) {
+    if (key.length === 64) {
+      if (!isHex64(key)) continue;
+      const ev = lazyEvent(key as EventId, json) ?? parseWhole(key as EventId, json);
+      if (ev) events.set(key as EventId, ev);
+    } else if (key.length === 64 + SIG_SUFFIX.length && key.endsWith(SIG_SUFFIX) && isHex64(key)) {
+      sigs.set(key.slice(0, 64), json);
     }
   }
-  return all;
+  return { events, sigs };
+}
+
+function parseWhole(id: EventId, json: string): LedgerEvent | undefined {
+  try {
+    const env = JSON.parse(json);
+    if (
+      env &&
+      typeof env === 'object' &&
+      env.event &&
+      typeof env.event === 'object' &&
+      Array.isArray(env.event.parents)
+    )
+      return { id, event: env.event, sig: env.sig };
+  } catch {
+    /* reported by verify() */
+  }
+  return undefined;
 }
