@@ -63,13 +63,25 @@ export function encodeRecord(entries: Array<[string, string]>): string {
 /** The entries of a record, or why it is not one. */
 export function decodeRecord(record: string): { entries: Array<[string, string]>; problem?: string } {
   const entries: Array<[string, string]> = [];
-  for (const line of record.split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp <= 0)
-      return { entries: [], problem: `a record line without "<key> <value>": ${JSON.stringify(line.slice(0, 80))}` };
-    entries.push([line.slice(0, sp), line.slice(sp + 1)]);
+  const problem = decodeInto(record, entries);
+  return problem ? { entries: [], problem } : { entries };
+}
+
+/** Appends the entries of a record to `out` (nothing when it is not one) and returns why not, if it is not. */
+function decodeInto(record: string, out: Array<[string, string]>): string | undefined {
+  const at = out.length;
+  for (let start = 0; ;) {
+    const nl = record.indexOf('\n', start);
+    const end = nl < 0 ? record.length : nl;
+    const sp = record.indexOf(' ', start);
+    if (sp <= start || sp >= end) {
+      out.length = at;
+      return `a record line without "<key> <value>": ${JSON.stringify(record.slice(start, Math.min(end, start + 80)))}`;
+    }
+    out.push([record.slice(start, sp), record.slice(sp + 1, end)]);
+    if (nl < 0) return undefined;
+    start = nl + 1;
   }
-  return { entries };
 }
 
 /** Every entry a document holds, in document order, duplicates included; and what could not be read. */
@@ -98,9 +110,8 @@ export function scanDoc(doc: A.Doc<LedgerDoc>): DocScan {
         malformed.push({ location: `record ${i}`, message: 'not stored as one immutable string' });
         continue;
       }
-      const r = decodeRecord(v.val);
-      if (r.problem) malformed.push({ location: `record ${i}`, message: r.problem });
-      else for (const e of r.entries) entries.push(e);
+      const problem = decodeInto(v.val, entries);
+      if (problem) malformed.push({ location: `record ${i}`, message: problem });
     }
   }
   return { entries, malformed };

@@ -1,9 +1,9 @@
 /** The ledger's in-memory index (ledger.ts): events, heads, the file-hash index, and entries read as events. */
 import type { DocStore } from './docstore.ts';
-import { isEventId, type EventId, type LedgerEvent } from './event.ts';
+import { EVENT_ID_RE, isEventId, type EventId, type LedgerEvent } from './event.ts';
 import { hashesIn } from './query.ts';
 import type { LedgerCore } from './ledger-core.ts';
-import { isHex64, lazyEvent, parentsOf } from './stored-event.ts';
+import { lazyEvent, parentsOf } from './stored-event.ts';
 import { SIG_SUFFIX } from './journal/signatures.ts';
 
 /** Entries parsed as events, unchecked (for building their journal commits while they are checked). */
@@ -67,10 +67,14 @@ export function readStored(store: DocStore): { events: Map<EventId, LedgerEvent>
   const sigs = new Map<string, string>();
   for (const [key, json] of store.entries()) {
     if (key.length === 64) {
-      if (!isHex64(key)) continue;
+      if (!EVENT_ID_RE.test(key)) continue;
       const ev = lazyEvent(key as EventId, json) ?? parseWhole(key as EventId, json);
       if (ev) events.set(key as EventId, ev);
-    } else if (key.length === 64 + SIG_SUFFIX.length && key.endsWith(SIG_SUFFIX) && isHex64(key)) {
+    } else if (
+      key.length === 64 + SIG_SUFFIX.length &&
+      key.endsWith(SIG_SUFFIX) &&
+      EVENT_ID_RE.test(key.slice(0, 64))
+    ) {
       sigs.set(key.slice(0, 64), json);
     }
   }

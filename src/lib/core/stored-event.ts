@@ -14,128 +14,95 @@ interface Frame {
   type: string;
 }
 
-const frames = new WeakMap<LedgerEvent, Frame>();
 const TYPES = new Set<string>(EVENT_TYPES);
 
-/** True when s[from, from + 64) are lowercase hex digits. */
-export function isHex64(s: string, from = 0): boolean {
-  if (s.length < from + 64) return false;
-  for (let i = from; i < from + 64; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
-}
-
-/** True when s[from, to) are base64url characters. */
-function isB64u(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95)) return false;
-  }
-  return true;
-}
-
-/** True when s[from, to) holds only characters a JSON string carries unescaped and verbatim (no quote, backslash or control). */
-function isPlain(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 32 || c === 34 || c === 92) return false;
-  }
-  return true;
-}
-
-const HEAD = '{"event":{"author":"';
-const AUTHOR_LEN = 43;
-const BODY_KEY = '","body":';
-const BODY_AT = HEAD.length + AUTHOR_LEN + BODY_KEY.length;
-const SIG_KEY = '},"sig":"';
-const TYPE_KEY = '","type":"';
-const TIME_KEY = '","time":"';
-const TIME_LEN = 24;
-const SPEC_TAIL = `,"spec":"${EVENT_SPEC}`;
+const HEAD_RE = /\{"event":\{"author":"[A-Za-z0-9_-]{43}","body":\{/y;
+const LEDGER_RE = /,"ledger":"[0-9a-f]{64}"/y;
+const TAIL_RE = new RegExp(
+  String.raw`,"parents":\[((?:"[0-9a-f]{64}"(?:,"[0-9a-f]{64}")*)?)\],"spec":"` +
+    EVENT_SPEC.replace(/[/.]/g, '\\$&') +
+    String.raw`","time":"([^"\\\x00-\x1f]{24})","type":"([a-z-]{1,32})"\},"sig":"([A-Za-z0-9_-]{86})"\}$`,
+  'y'
+);
 const PARENTS_KEY = ',"parents":[';
-const LEDGER_KEY = ',"ledger":"';
 
 /**
  * The frame of an envelope in its canonical form (RFC 8785: the event's keys sorted, then "sig"):
  * `{"event":{"author":A,"body":{…}[,"ledger":L],"parents":[P…],"spec":S,"time":T,"type":Y},"sig":G}`, every
- * value but the body of a fixed alphabet read from the ends inward. Undefined when the text is not of that form.
+ * value but the body of a fixed alphabet, read from both ends. Undefined when the text is not of that form.
  */
 export function readFrame(json: string): (Frame & { sig: string }) | undefined {
-  const n = json.length;
-  if (!json.startsWith(HEAD) || json.charCodeAt(n - 1) !== 125 || json.charCodeAt(n - 2) !== 34) return undefined;
-  if (!isB64u(json, HEAD.length, HEAD.length + AUTHOR_LEN) || !json.startsWith(BODY_KEY, HEAD.length + AUTHOR_LEN))
-    return undefined;
-  if (json.charCodeAt(BODY_AT) !== 123) return undefined;
-  // "sig": an Ed25519 signature, base64url.
-  const sigAt = n - 2 - 86;
-  if (sigAt < BODY_AT || !json.startsWith(SIG_KEY, sigAt - SIG_KEY.length) || !isB64u(json, sigAt, n - 2))
-    return undefined;
-  // "type": one of the event types.
-  const typeEnd = sigAt - SIG_KEY.length - 1;
-  if (json.charCodeAt(typeEnd) !== 34) return undefined;
-  const typeKey = json.lastIndexOf(TYPE_KEY, typeEnd);
-  if (typeKey < BODY_AT) return undefined;
-  const type = json.slice(typeKey + TYPE_KEY.length, typeEnd);
-  if (!TYPES.has(type)) return undefined;
-  // "time": 24 characters.
-  const timeAt = typeKey - TIME_LEN;
-  if (timeAt < BODY_AT || !json.startsWith(TIME_KEY, timeAt - TIME_KEY.length) || !isPlain(json, timeAt, typeKey))
-    return undefined;
-  // "spec": this version's.
-  const specAt = timeAt - TIME_KEY.length - SPEC_TAIL.length;
-  if (specAt < BODY_AT || !json.startsWith(SPEC_TAIL, specAt) || json.charCodeAt(specAt - 1) !== 93) return undefined;
-  // "parents": event ids, each `"<64 hex>"`, separated by commas.
-  const open = json.lastIndexOf(PARENTS_KEY, specAt);
-  if (open < BODY_AT) return undefined;
-  const from = open + PARENTS_KEY.length;
-  const to = specAt - 1;
+  HEAD_RE.lastIndex = 0;
+  if (!HEAD_RE.test(json)) return undefined;
+  const bodyAt = HEAD_RE.lastIndex - 1;
+  const at = json.lastIndexOf(PARENTS_KEY);
+  if (at <= bodyAt) return undefined;
+  TAIL_RE.lastIndex = at;
+  const m = TAIL_RE.exec(json);
+  if (!m || !TYPES.has(m[3])) return undefined;
+  // "ledger" (absent from the genesis event); the body ends before it.
+  LEDGER_RE.lastIndex = at - 76;
+  const bodyEnd = at - 76 > bodyAt && LEDGER_RE.test(json) ? at - 76 : at;
+  if (json.charCodeAt(bodyEnd - 1) !== 125 || bodyEnd - 1 <= bodyAt) return undefined;
+  const list = m[1];
   const parents: string[] = [];
-  if (to > from) {
-    if ((to - from + 1) % 67 !== 0) return undefined;
-    for (let i = from; i < to; i += 67) {
-      if (json.charCodeAt(i) !== 34 || json.charCodeAt(i + 65) !== 34 || !isHex64(json, i + 1)) return undefined;
-      if (i + 66 < to && json.charCodeAt(i + 66) !== 44) return undefined;
-      parents.push(json.slice(i + 1, i + 65));
-    }
-  } else if (to !== from) return undefined;
-  // "ledger" (absent from the genesis event): 64 hex digits; the body ends before it.
-  let bodyEnd = open;
-  const ledgerAt = open - LEDGER_KEY.length - 65;
-  if (ledgerAt > BODY_AT && json.startsWith(LEDGER_KEY, ledgerAt) && json.charCodeAt(open - 1) === 34) {
-    if (!isHex64(json, ledgerAt + LEDGER_KEY.length)) return undefined;
-    bodyEnd = ledgerAt;
-  }
-  if (json.charCodeAt(bodyEnd - 1) !== 125) return undefined;
-  return { parents, time: json.slice(timeAt, typeKey), type, sig: json.slice(sigAt, n - 2) };
+  for (let i = 0; i < list.length; i += 67) parents.push(list.slice(i + 1, i + 65));
+  return { parents, time: m[2], type: m[3], sig: m[4] };
 }
 
+const EVENT_DESCRIPTOR: PropertyDescriptor = {
+  get(this: StoredEvent) {
+    return StoredEvent.parse(this);
+  },
+  set(this: StoredEvent, v: UnsignedEvent) {
+    StoredEvent.set(this, v);
+  },
+  enumerable: true,
+  configurable: true
+};
+
 /**
- * An event read from its stored envelope: the frame now, the whole event parsed on first access of `event`.
- * `event` is an own enumerable property, so spreading, JSON.stringify and structured clone see it.
- * Undefined when the envelope has no canonical frame (the caller parses it whole).
+ * An event read from its stored envelope: the frame now, the whole event parsed on first access of `event`,
+ * an own enumerable property (so spreading, JSON.stringify and structured clone see it).
  */
+class StoredEvent {
+  // Assigned in the constructor, in the order of an event's keys (id, event, sig).
+  declare id: EventId;
+  declare event: UnsignedEvent;
+  declare sig: string;
+  #json: string;
+  #frame: Frame;
+  #event: UnsignedEvent | undefined;
+
+  constructor(id: EventId, json: string, frame: Frame & { sig: string }) {
+    this.id = id;
+    Object.defineProperty(this, 'event', EVENT_DESCRIPTOR);
+    this.sig = frame.sig;
+    this.#json = json;
+    this.#frame = frame;
+  }
+
+  static parse(ev: StoredEvent): UnsignedEvent {
+    return (ev.#event ??= parseFramed(ev.id, ev.#json, ev.#frame, ev.sig));
+  }
+
+  static set(ev: StoredEvent, v: UnsignedEvent): void {
+    ev.#event = v;
+  }
+
+  static frame(ev: LedgerEvent): Frame | undefined {
+    return #frame in ev ? ev.#frame : undefined;
+  }
+}
+
+/** An event read lazily from its stored envelope; undefined when the envelope has no canonical frame. */
 export function lazyEvent(id: EventId, json: string): LedgerEvent | undefined {
   const frame = readFrame(json);
-  if (!frame) return undefined;
-  let event: UnsignedEvent | undefined;
-  const ev: LedgerEvent = {
-    id,
-    get event(): UnsignedEvent {
-      return (event ??= parseFramed(id, json, frame));
-    },
-    set event(v: UnsignedEvent) {
-      event = v;
-    },
-    sig: frame.sig
-  };
-  frames.set(ev, frame);
-  return ev;
+  return frame && new StoredEvent(id, json, frame);
 }
 
 /** The whole event of a framed envelope; STORAGE_CORRUPT when it is not the JSON its frame showed. */
-function parseFramed(id: string, json: string, frame: Frame & { sig: string }): UnsignedEvent {
+function parseFramed(id: string, json: string, frame: Frame, sig: string): UnsignedEvent {
   let env: { event?: UnsignedEvent; sig?: unknown } | undefined;
   try {
     env = JSON.parse(json);
@@ -146,7 +113,7 @@ function parseFramed(id: string, json: string, frame: Frame & { sig: string }): 
   if (
     !e ||
     typeof e !== 'object' ||
-    env!.sig !== frame.sig ||
+    env!.sig !== sig ||
     e.time !== frame.time ||
     e.type !== frame.type ||
     !Array.isArray(e.parents) ||
@@ -163,6 +130,6 @@ function parseFramed(id: string, json: string, frame: Frame & { sig: string }): 
 }
 
 /** An event's parents, time and type, without parsing a lazily read event. */
-export const parentsOf = (ev: LedgerEvent): readonly string[] => frames.get(ev)?.parents ?? ev.event.parents;
-export const timeOf = (ev: LedgerEvent): string => frames.get(ev)?.time ?? ev.event.time;
-export const typeOf = (ev: LedgerEvent): string => frames.get(ev)?.type ?? ev.event.type;
+export const parentsOf = (ev: LedgerEvent): readonly string[] => StoredEvent.frame(ev)?.parents ?? ev.event.parents;
+export const timeOf = (ev: LedgerEvent): string => StoredEvent.frame(ev)?.time ?? ev.event.time;
+export const typeOf = (ev: LedgerEvent): string => StoredEvent.frame(ev)?.type ?? ev.event.type;
