@@ -14,7 +14,7 @@
 import * as A from '@automerge/automerge/slim';
 import type { StorageAdapter, StorageChunk, StorageKey } from './storage.ts';
 import { concatAll } from './bytes.ts';
-import { initHash, sha256HexSync } from './hash.ts';
+import { initHash, sha256HexLarge, sha256HexSync } from './hash.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
 
 export const RECORDS = 'records';
@@ -143,8 +143,8 @@ export class DocStore {
   #storage: StorageAdapter;
   #chunks: StorageKey[];
   #compactAfter: number;
-  /** Entries by key (the first record holding a key wins), kept up to date with the document. */
-  #entries = new Map<string, string>();
+  /** Entries by key (the first record holding a key wins), kept up to date with the document; built on first use. */
+  #entries: Map<string, string> | null = null;
   #ledgerId?: string;
 
   private constructor(storage: StorageAdapter, doc: A.Doc<LedgerDoc>, chunks: StorageKey[], opts: DocStoreOptions) {
@@ -154,28 +154,36 @@ export class DocStore {
     this.#chunks = chunks;
     this.#compactAfter = opts.compactAfter ?? 256;
     this.#scanned = { doc, scan: scanDoc(doc) };
-    this.#index(this.#scanned.scan.entries);
   }
 
   /** The scan of the document as loaded, kept for scan() (verify reads it right after loading). */
   #scanned?: { doc: A.Doc<LedgerDoc>; scan: DocScan };
 
   #index(entries: Iterable<[string, string]>): void {
-    for (const [k, v] of entries) if (!this.#entries.has(k)) this.#entries.set(k, v);
+    const map = this.#map();
+    for (const [k, v] of entries) if (!map.has(k)) map.set(k, v);
+  }
+
+  #map(): Map<string, string> {
+    if (!this.#entries) {
+      this.#entries = new Map();
+      this.#index(this.scan().entries);
+    }
+    return this.#entries;
   }
 
   /** The value stored under a key (an event id or `<id>.git`). */
   get(key: string): string | undefined {
-    return this.#entries.get(key);
+    return this.#map().get(key);
   }
 
   has(key: string): boolean {
-    return this.#entries.has(key);
+    return this.#map().has(key);
   }
 
   /** Every stored entry, one per key. */
   entries(): IterableIterator<[string, string]> {
-    return this.#entries.entries();
+    return this.#map().entries();
   }
 
   /** Every entry as stored, duplicates included, and the records that could not be read (for verify). */
@@ -218,7 +226,8 @@ export class DocStore {
     const problems: StorageProblem[] = [];
     const chunks = await storage.loadRange(['doc']);
     const good: StorageChunk[] = [];
-    for (const c of chunks) {
+    const hashes = await Promise.all(chunks.map((c) => sha256HexLarge(c.data)));
+    for (const [i, c] of chunks.entries()) {
       const where = c.key.join('/');
       const isSnap = c.key.length === 3 && c.key[1] === 'snapshot';
       const isIncr = c.key.length === 3 && c.key[1] === 'incr';
@@ -230,7 +239,7 @@ export class DocStore {
         });
         continue;
       }
-      const actual = sha256HexSync(c.data);
+      const actual = hashes[i];
       if (actual !== c.key[2]) {
         problems.push({
           code: ErrorCode.STORAGE_CORRUPT,
@@ -320,7 +329,7 @@ export class DocStore {
     let doc = this.#doc;
     if (!Array.isArray(doc[RECORDS])) {
       // An empty document's first entry is the genesis event, whose id is the ledger id.
-      if (!this.#ledgerId && this.#entries.size === 0 && HASH_RE.test(entries[0][0])) this.#ledgerId = entries[0][0];
+      if (!this.#ledgerId && this.#map().size === 0 && HASH_RE.test(entries[0][0])) this.#ledgerId = entries[0][0];
       if (!this.#ledgerId)
         throw new LedgerError(
           ErrorCode.NOT_INITIALIZED,
@@ -369,8 +378,7 @@ export class DocStore {
   async #merge(other: A.Doc<LedgerDoc>): Promise<void> {
     const before = this.#savedHeads;
     this.#doc = A.merge(this.#doc, other);
-    this.#entries.clear();
-    this.#index(scanDoc(this.#doc).entries);
+    this.#entries = null;
     const bytes = A.saveSince(this.#doc, before);
     if (bytes.length === 0) return;
     const key = [...INCR, sha256HexSync(bytes)];
@@ -428,6 +436,7 @@ export class DocStore {
   async #reload(): Promise<void> {
     const { store } = await DocStore.load(this.#storage, { compactAfter: this.#compactAfter });
     this.#doc = store.#doc;
+    this.#scanned = store.#scanned;
     this.#entries = store.#entries;
     this.#savedHeads = store.#savedHeads;
     this.#chunks = store.#chunks;

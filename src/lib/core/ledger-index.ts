@@ -65,17 +65,21 @@ export function hashIndex(core: LedgerCore): Map<string, Set<EventId>> {
 export function readStored(store: DocStore): { events: Map<EventId, LedgerEvent>; sigs: Map<string, string> } {
   const events = new Map<EventId, LedgerEvent>();
   const sigs = new Map<string, string>();
-  for (const [key, json] of store.entries()) {
+  let unread: Set<string> | undefined;
+  // Every entry as stored; the first under a key counts, as DocStore.get() reads (even when it is left out).
+  for (const [key, json] of store.scan().entries) {
     if (key.length === 64) {
-      if (!EVENT_ID_RE.test(key)) continue;
+      if (events.has(key as EventId) || unread?.has(key) || !EVENT_ID_RE.test(key)) continue;
       const ev = lazyEvent(key as EventId, json) ?? parseWhole(key as EventId, json);
       if (ev) events.set(key as EventId, ev);
+      else (unread ??= new Set()).add(key);
     } else if (
       key.length === 64 + SIG_SUFFIX.length &&
       key.endsWith(SIG_SUFFIX) &&
       EVENT_ID_RE.test(key.slice(0, 64))
     ) {
-      sigs.set(key.slice(0, 64), json);
+      const id = key.slice(0, 64);
+      if (!sigs.has(id)) sigs.set(id, json);
     }
   }
   return { events, sigs };

@@ -199,10 +199,12 @@ export class Ledger {
     // Member events (the genesis, the roster) are read whole now; one that is not JSON is left out, as verify()
     // reports it.
     let genesis: LedgerEvent | undefined;
+    const members: LedgerEvent[] = [];
     for (const [id, ev] of all) {
       if (typeOf(ev) !== 'member') continue;
       try {
         if (ev.event && !genesis && isGenesis(ev)) genesis = ev;
+        members.push(ev);
       } catch {
         all.delete(id);
       }
@@ -223,10 +225,23 @@ export class Ledger {
     store.bindLedger(genesis.id);
     for (const ev of all.values()) indexEvent(ledger.#c, ev);
     ledger.#c.sigs = sigs;
-    ledger.#c.roster = rosterOf(ledger.events().filter((e) => typeOf(e) === 'member'));
+    ledger.#c.roster = rosterOf(Ledger.#membersInOrder(ledger, members));
     // A removal notice this device was shown and kept: it records nothing more (ledger-schema/README.md section 19).
     if (opts.signer) ledger.#c.removal = await loadRemovalNotice(opts.storage, ledger, opts.signer.publicKey);
     return ledger;
+  }
+
+  /**
+   * The member events in the order of events(), without ordering every event: when no two events share a time,
+   * that order is (time, id), so sorting the member events alone gives it.
+   */
+  static #membersInOrder(ledger: Ledger, members: LedgerEvent[]): LedgerEvent[] {
+    const times = new Set<string>();
+    for (const ev of ledger.#c.events.values()) times.add(timeOf(ev));
+    if (times.size < ledger.#c.events.size) return ledger.events().filter((e) => typeOf(e) === 'member');
+    return members.sort((a, b) =>
+      a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+    );
   }
 
   /**
