@@ -26,6 +26,30 @@ const TAIL_RE = new RegExp(
 );
 const PARENTS_KEY = ',"parents":[';
 
+const SPEC_PART = `],"spec":"${EVENT_SPEC}","time":"`;
+
+/**
+ * Where `,"parents":[` would be in a canonical envelope, found from its end by the lengths of the values after it
+ * (TAIL_RE checks them all); -1 when it cannot be there.
+ */
+function parentsAt(json: string): number {
+  // ..."type":"Y"},"sig":"G"} with G of 86 characters and Y of at most 32.
+  const typeEnd = json.length - 98;
+  let i = typeEnd - 1;
+  while (i > typeEnd - 34 && i > 0 && json.charCodeAt(i) !== 34) i--;
+  // ..."time":"T","type":"Y" with T of 24 characters, after the spec, after the parents' "]".
+  let p = i - 9 - 24 - SPEC_PART.length;
+  if (p < 0 || json.charCodeAt(p) !== 93) return -1;
+  // Each parent is `"<64 hex>"`, the first after "[", the others after ",".
+  while (json.charCodeAt(p - 1) === 34) {
+    p -= 66;
+    if (p < 1 || json.charCodeAt(p - 1) === 91) break;
+    if (json.charCodeAt(p - 1) !== 44) return -1;
+    p -= 1;
+  }
+  return p - PARENTS_KEY.length;
+}
+
 /**
  * The frame of an envelope in its canonical form (RFC 8785: the event's keys sorted, then "sig"):
  * `{"event":{"author":A,"body":{…}[,"ledger":L],"parents":[P…],"spec":S,"time":T,"type":Y},"sig":G}`, every
@@ -35,7 +59,7 @@ export function readFrame(json: string): (Frame & { sig: string }) | undefined {
   HEAD_RE.lastIndex = 0;
   if (!HEAD_RE.test(json)) return undefined;
   const bodyAt = HEAD_RE.lastIndex - 1;
-  const at = json.lastIndexOf(PARENTS_KEY);
+  const at = parentsAt(json);
   if (at <= bodyAt) return undefined;
   TAIL_RE.lastIndex = at;
   const m = TAIL_RE.exec(json);

@@ -203,3 +203,49 @@ describe('a damaged stored envelope', () => {
     );
   });
 });
+
+describe('readFrame', () => {
+  const sig = 'A'.repeat(85) + 'w';
+  const env = (event: Record<string, unknown>) => canonicalJson({ event, sig });
+  const event = (over: Record<string, unknown> = {}) => ({
+    spec: 'provenance-ledger/event/v1',
+    type: 'generation',
+    author: 'B'.repeat(43),
+    time: '2026-11-01T09:00:00.000Z',
+    ledger: 'f'.repeat(64),
+    parents: ['a'.repeat(64)],
+    body: { project: 'x "y" \\ "parents":["' + 'b'.repeat(64) + '"]}' },
+    ...over
+  });
+
+  it('reads the parents, time, type and sig of canonical envelopes, with or without a ledger', () => {
+    for (const parents of [[], ['a'.repeat(64)], ['a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64)]]) {
+      expect(readFrame(env(event({ parents })))).toEqual({
+        parents,
+        time: '2026-11-01T09:00:00.000Z',
+        type: 'generation',
+        sig
+      });
+    }
+    const { ledger: _, ...genesis } = event({ type: 'member', parents: [] });
+    expect(readFrame(env(genesis))).toMatchObject({ parents: [], type: 'member' });
+  });
+
+  it('refuses what is not that form', () => {
+    const good = env(event());
+    const bad = [
+      good.replace('"parents":["', '"parents":[ "'),
+      good.replace(`"${'a'.repeat(64)}"]`, `"${'a'.repeat(64)}",]`),
+      good.replace(`"${'a'.repeat(64)}"]`, `"${'A'.repeat(64)}"]`),
+      good.replace('"type":"generation"', '"type":"unknown"'),
+      good.replace('09:00:00.000Z', '09:00:00.00"Z'),
+      good.replace(sig, sig.slice(1)),
+      good.replace('"spec":"provenance-ledger/event/v1"', '"spec":"provenance-ledger/event/v2"'),
+      good.slice(0, -1),
+      good + ' ',
+      env(event({ body: [] })),
+      '{"sig":"' + sig + '","event":' + canonicalJson(event()) + '}'
+    ];
+    for (const b of bad) expect(readFrame(b)).toBeUndefined();
+  });
+});
