@@ -14,7 +14,8 @@ interface Frame {
   type: string;
 }
 
-const TYPES = new Set<string>(EVENT_TYPES);
+/** Each event type's one string, so a frame keeps no copy of its own. */
+const TYPES = new Map<string, string>(EVENT_TYPES.map((t) => [t, t]));
 
 const HEAD_RE = /\{"event":\{"author":"[A-Za-z0-9_-]{43}","body":\{/y;
 const LEDGER_RE = /,"ledger":"[0-9a-f]{64}"/y;
@@ -63,7 +64,8 @@ export function readFrame(json: string): (Frame & { sig: string }) | undefined {
   if (at <= bodyAt) return undefined;
   TAIL_RE.lastIndex = at;
   const m = TAIL_RE.exec(json);
-  if (!m || !TYPES.has(m[3])) return undefined;
+  const type = m && TYPES.get(m[3]);
+  if (!type) return undefined;
   // "ledger" (absent from the genesis event); the body ends before it.
   LEDGER_RE.lastIndex = at - 76;
   const bodyEnd = at - 76 > bodyAt && LEDGER_RE.test(json) ? at - 76 : at;
@@ -71,7 +73,7 @@ export function readFrame(json: string): (Frame & { sig: string }) | undefined {
   const list = m[1];
   const parents: string[] = [];
   for (let i = 0; i < list.length; i += 67) parents.push(list.slice(i + 1, i + 65));
-  return { parents, time: m[2], type: m[3], sig: m[4] };
+  return { parents, time: m[2], type, sig: m[4] };
 }
 
 const EVENT_DESCRIPTOR: PropertyDescriptor = {
@@ -95,7 +97,9 @@ class StoredEvent {
   declare event: UnsignedEvent;
   declare sig: string;
   #json: string;
-  #frame: Frame;
+  #parents: string[];
+  #time: string;
+  #type: string;
   #event: UnsignedEvent | undefined;
 
   constructor(id: EventId, json: string, frame: Frame & { sig: string }) {
@@ -103,19 +107,34 @@ class StoredEvent {
     Object.defineProperty(this, 'event', EVENT_DESCRIPTOR);
     this.sig = frame.sig;
     this.#json = json;
-    this.#frame = frame;
+    this.#parents = frame.parents;
+    this.#time = frame.time;
+    this.#type = frame.type;
   }
 
   static parse(ev: StoredEvent): UnsignedEvent {
-    return (ev.#event ??= parseFramed(ev.id, ev.#json, ev.#frame, ev.sig));
+    return (ev.#event ??= parseFramed(ev.id, ev.#json, StoredEvent.frame(ev)!, ev.sig));
   }
 
   static set(ev: StoredEvent, v: UnsignedEvent): void {
     ev.#event = v;
   }
 
+  /** The frame of an event read lazily; undefined for any other. */
   static frame(ev: LedgerEvent): Frame | undefined {
-    return #frame in ev ? ev.#frame : undefined;
+    return #json in ev ? { parents: ev.#parents, time: ev.#time, type: ev.#type } : undefined;
+  }
+
+  static parents(ev: LedgerEvent): readonly string[] {
+    return #json in ev ? ev.#parents : ev.event.parents;
+  }
+
+  static time(ev: LedgerEvent): string {
+    return #json in ev ? ev.#time : ev.event.time;
+  }
+
+  static type(ev: LedgerEvent): string {
+    return #json in ev ? ev.#type : ev.event.type;
   }
 }
 
@@ -154,6 +173,6 @@ function parseFramed(id: string, json: string, frame: Frame, sig: string): Unsig
 }
 
 /** An event's parents, time and type, without parsing a lazily read event. */
-export const parentsOf = (ev: LedgerEvent): readonly string[] => StoredEvent.frame(ev)?.parents ?? ev.event.parents;
-export const timeOf = (ev: LedgerEvent): string => StoredEvent.frame(ev)?.time ?? ev.event.time;
-export const typeOf = (ev: LedgerEvent): string => StoredEvent.frame(ev)?.type ?? ev.event.type;
+export const parentsOf = (ev: LedgerEvent): readonly string[] => StoredEvent.parents(ev);
+export const timeOf = (ev: LedgerEvent): string => StoredEvent.time(ev);
+export const typeOf = (ev: LedgerEvent): string => StoredEvent.type(ev);
