@@ -1,5 +1,5 @@
 /**
- * Stored events read lazily (ledger-schema/README.md section 11, "Opening"): opening a ledger reads from each
+ * Stored events read lazily (ledger-schema/README.md section 12, "What opening reads"): opening a ledger reads from each
  * stored envelope only its frame (parents, time, type, sig) by position, and parses the whole event on first
  * access of `event`. verify() parses and checks every envelope whole.
  */
