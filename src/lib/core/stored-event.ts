@@ -1,7 +1,7 @@
 /**
- * Stored events read lazily (ledger-schema/README.md section 12, "What opening reads"): opening a ledger reads from each
- * stored envelope only its frame (parents, time, type, sig) by position, and parses the whole event on first
- * access of `event`. verify() parses and checks every envelope whole.
+ * Stored events read lazily (ledger-schema/README.md section 12, "What opening reads"): opening a ledger reads
+ * from each stored envelope only its frame (parents, time, type, sig) by position, and parses the whole event on
+ * first access of `event`. verify() parses and checks every envelope whole.
  */
 import { EVENT_SPEC, type EventId, type LedgerEvent } from './event.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
