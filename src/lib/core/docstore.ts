@@ -14,7 +14,7 @@
 import * as A from '@automerge/automerge/slim';
 import type { StorageAdapter, StorageChunk, StorageKey } from './storage.ts';
 import { concatAll } from './bytes.ts';
-import { initHash, sha256HexSync } from './hash.ts';
+import { initHash, sha256HexLarge, sha256HexSync } from './hash.ts';
 import { ErrorCode, LedgerError } from './errors.ts';
 
 export const RECORDS = 'records';
@@ -63,13 +63,25 @@ export function encodeRecord(entries: Array<[string, string]>): string {
 /** The entries of a record, or why it is not one. */
 export function decodeRecord(record: string): { entries: Array<[string, string]>; problem?: string } {
   const entries: Array<[string, string]> = [];
-  for (const line of record.split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp <= 0)
-      return { entries: [], problem: `a record line without "<key> <value>": ${JSON.stringify(line.slice(0, 80))}` };
-    entries.push([line.slice(0, sp), line.slice(sp + 1)]);
+  const problem = decodeInto(record, entries);
+  return problem ? { entries: [], problem } : { entries };
+}
+
+/** Appends the entries of a record to `out` (nothing when it is not one) and returns why not, if it is not. */
+function decodeInto(record: string, out: Array<[string, string]>): string | undefined {
+  const at = out.length;
+  for (let start = 0; ;) {
+    const nl = record.indexOf('\n', start);
+    const end = nl < 0 ? record.length : nl;
+    const sp = record.indexOf(' ', start);
+    if (sp <= start || sp >= end) {
+      out.length = at;
+      return `a record line without "<key> <value>": ${JSON.stringify(record.slice(start, Math.min(end, start + 80)))}`;
+    }
+    out.push([record.slice(start, sp), record.slice(sp + 1, end)]);
+    if (nl < 0) return undefined;
+    start = nl + 1;
   }
-  return { entries };
 }
 
 /** Every entry a document holds, in document order, duplicates included; and what could not be read. */
@@ -98,9 +110,8 @@ export function scanDoc(doc: A.Doc<LedgerDoc>): DocScan {
         malformed.push({ location: `record ${i}`, message: 'not stored as one immutable string' });
         continue;
       }
-      const r = decodeRecord(v.val);
-      if (r.problem) malformed.push({ location: `record ${i}`, message: r.problem });
-      else for (const e of r.entries) entries.push(e);
+      const problem = decodeInto(v.val, entries);
+      if (problem) malformed.push({ location: `record ${i}`, message: problem });
     }
   }
   return { entries, malformed };
@@ -132,8 +143,8 @@ export class DocStore {
   #storage: StorageAdapter;
   #chunks: StorageKey[];
   #compactAfter: number;
-  /** Entries by key (the first record holding a key wins), kept up to date with the document. */
-  #entries = new Map<string, string>();
+  /** Entries by key (the first record holding a key wins), kept up to date with the document; built on first use. */
+  #entries: Map<string, string> | null = null;
   #ledgerId?: string;
 
   private constructor(storage: StorageAdapter, doc: A.Doc<LedgerDoc>, chunks: StorageKey[], opts: DocStoreOptions) {
@@ -143,28 +154,36 @@ export class DocStore {
     this.#chunks = chunks;
     this.#compactAfter = opts.compactAfter ?? 256;
     this.#scanned = { doc, scan: scanDoc(doc) };
-    this.#index(this.#scanned.scan.entries);
   }
 
   /** The scan of the document as loaded, kept for scan() (verify reads it right after loading). */
   #scanned?: { doc: A.Doc<LedgerDoc>; scan: DocScan };
 
   #index(entries: Iterable<[string, string]>): void {
-    for (const [k, v] of entries) if (!this.#entries.has(k)) this.#entries.set(k, v);
+    const map = this.#map();
+    for (const [k, v] of entries) if (!map.has(k)) map.set(k, v);
+  }
+
+  #map(): Map<string, string> {
+    if (!this.#entries) {
+      this.#entries = new Map();
+      this.#index(this.scan().entries);
+    }
+    return this.#entries;
   }
 
   /** The value stored under a key (an event id or `<id>.git`). */
   get(key: string): string | undefined {
-    return this.#entries.get(key);
+    return this.#map().get(key);
   }
 
   has(key: string): boolean {
-    return this.#entries.has(key);
+    return this.#map().has(key);
   }
 
   /** Every stored entry, one per key. */
   entries(): IterableIterator<[string, string]> {
-    return this.#entries.entries();
+    return this.#map().entries();
   }
 
   /** Every entry as stored, duplicates included, and the records that could not be read (for verify). */
@@ -207,7 +226,8 @@ export class DocStore {
     const problems: StorageProblem[] = [];
     const chunks = await storage.loadRange(['doc']);
     const good: StorageChunk[] = [];
-    for (const c of chunks) {
+    const hashes = await Promise.all(chunks.map((c) => sha256HexLarge(c.data)));
+    for (const [i, c] of chunks.entries()) {
       const where = c.key.join('/');
       const isSnap = c.key.length === 3 && c.key[1] === 'snapshot';
       const isIncr = c.key.length === 3 && c.key[1] === 'incr';
@@ -219,7 +239,7 @@ export class DocStore {
         });
         continue;
       }
-      const actual = sha256HexSync(c.data);
+      const actual = hashes[i];
       if (actual !== c.key[2]) {
         problems.push({
           code: ErrorCode.STORAGE_CORRUPT,
@@ -309,7 +329,7 @@ export class DocStore {
     let doc = this.#doc;
     if (!Array.isArray(doc[RECORDS])) {
       // An empty document's first entry is the genesis event, whose id is the ledger id.
-      if (!this.#ledgerId && this.#entries.size === 0 && HASH_RE.test(entries[0][0])) this.#ledgerId = entries[0][0];
+      if (!this.#ledgerId && this.#map().size === 0 && HASH_RE.test(entries[0][0])) this.#ledgerId = entries[0][0];
       if (!this.#ledgerId)
         throw new LedgerError(
           ErrorCode.NOT_INITIALIZED,
@@ -358,8 +378,7 @@ export class DocStore {
   async #merge(other: A.Doc<LedgerDoc>): Promise<void> {
     const before = this.#savedHeads;
     this.#doc = A.merge(this.#doc, other);
-    this.#entries.clear();
-    this.#index(scanDoc(this.#doc).entries);
+    this.#entries = null;
     const bytes = A.saveSince(this.#doc, before);
     if (bytes.length === 0) return;
     const key = [...INCR, sha256HexSync(bytes)];
@@ -417,6 +436,7 @@ export class DocStore {
   async #reload(): Promise<void> {
     const { store } = await DocStore.load(this.#storage, { compactAfter: this.#compactAfter });
     this.#doc = store.#doc;
+    this.#scanned = store.#scanned;
     this.#entries = store.#entries;
     this.#savedHeads = store.#savedHeads;
     this.#chunks = store.#chunks;

@@ -30,6 +30,19 @@ export async function sha256Hex(data: Uint8Array): Promise<string> {
   return toHex(await sha256(data));
 }
 
+/** SHA-256 by WebCrypto where there is one (native, and off the main thread in Node), else hash-wasm: for large inputs. */
+export async function sha256HexLarge(data: Uint8Array): Promise<string> {
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle) {
+    try {
+      return toHex(new Uint8Array(await subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>)));
+    } catch {
+      /* a view WebCrypto does not take (shared memory): hash-wasm below */
+    }
+  }
+  return sha256Hex(data);
+}
+
 export interface StreamHashResult {
   sha256: string;
   size: number;

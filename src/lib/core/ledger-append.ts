@@ -11,8 +11,9 @@ import type { EventType, UnsignedEvent } from './types.ts';
 import { sigKey } from './journal/signatures.ts';
 import { MAX_GROUP, MAX_PARENTS } from './ledger.ts';
 import { notify, type LedgerCore } from './ledger-core.ts';
-import { indexEvent, readEntries } from './ledger-index.ts';
-import { newJournal, readSigs } from './ledger-journal.ts';
+import { indexEvent, readStored } from './ledger-index.ts';
+import { newJournal } from './ledger-journal.ts';
+import { timeOf } from './stored-event.ts';
 
 export async function prepare(
   core: LedgerCore,
@@ -39,7 +40,7 @@ export async function prepare(
   let time = formatTime(core.now());
   let newest = '';
   for (const h of heads) {
-    const t = core.events.get(h)!.event.time;
+    const t = timeOf(core.events.get(h)!);
     if (t > newest) newest = t;
   }
   if (newest && time <= newest) time = formatTime(new Date(Date.parse(newest) + 1));
@@ -130,8 +131,8 @@ export function rebuild(core: LedgerCore): void {
   core.heads.clear();
   core.byHash = null;
   core.sorted = null;
-  const all = readEntries(core.store);
-  core.sigs = readSigs(core.store);
+  const { events: all, sigs } = readStored(core.store);
+  core.sigs = sigs;
   core.journal = newJournal(core);
   const acc = decideAcceptance(all, core.genesis.id);
   for (const id of acc.order) indexEvent(core, all.get(id)!);

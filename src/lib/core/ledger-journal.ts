@@ -1,7 +1,6 @@
 /** The ledger's Git journal (ledger.ts): journal commits built from the events, and their stored signatures. */
-import type { DocStore } from './docstore.ts';
 import type { EventId } from './event.ts';
-import { eventOfSigKey, isSigKey, JournalCommits } from './journal/signatures.ts';
+import { JournalCommits } from './journal/signatures.ts';
 import type { LedgerCore } from './ledger-core.ts';
 
 export function newJournal(core: LedgerCore): JournalCommits {
@@ -14,10 +13,4 @@ export function newJournal(core: LedgerCore): JournalCommits {
       return core.pendingEvents?.has(id as EventId) ? core.pendingJson?.get(id) : undefined;
     }
   });
-}
-
-export function readSigs(store: DocStore): Map<string, string> {
-  const sigs = new Map<string, string>();
-  for (const [key, v] of store.entries()) if (isSigKey(key)) sigs.set(eventOfSigKey(key), v);
-  return sigs;
 }

@@ -25,8 +25,9 @@ import { storedSignedHead, type Covered, type SignedHead } from './proofs/signed
 import type { LedgerCore } from './ledger-core.ts';
 import { assertSchema, enqueue, prepare, wake } from './ledger-append.ts';
 import { applyChanges, receiveEntries } from './ledger-receive.ts';
-import { hashIndex, indexEvent, readEntries } from './ledger-index.ts';
-import { newJournal, readSigs } from './ledger-journal.ts';
+import { hashIndex, indexEvent, readStored } from './ledger-index.ts';
+import { newJournal } from './ledger-journal.ts';
+import { timeOf, typeOf } from './stored-event.ts';
 
 export const MAX_PARENTS = 64;
 /** The most appends written as one group (one Automerge change, one stored chunk). */
@@ -194,8 +195,20 @@ export class Ledger {
     const ledger = new Ledger(store, opts, problems);
     // Local chunks passed their hash check; events were verified when appended or received.
     // The full cryptographic check is verify().
-    const all = readEntries(store);
-    const genesis = [...all.values()].find((e) => e.event && isGenesis(e));
+    const { events: all, sigs } = readStored(store);
+    // Member events (the genesis, the roster) are read whole now; one that is not JSON is left out, as verify()
+    // reports it.
+    let genesis: LedgerEvent | undefined;
+    const members: LedgerEvent[] = [];
+    for (const [id, ev] of all) {
+      if (typeOf(ev) !== 'member') continue;
+      try {
+        if (ev.event && !genesis && isGenesis(ev)) genesis = ev;
+        members.push(ev);
+      } catch {
+        all.delete(id);
+      }
+    }
     if (!genesis) {
       const where = problems.length ? `: ${problems.map((p) => `${p.location}: ${p.message}`).join('; ')}` : '';
       throw new LedgerError(
@@ -211,11 +224,24 @@ export class Ledger {
     ledger.#c.genesis = genesis;
     store.bindLedger(genesis.id);
     for (const ev of all.values()) indexEvent(ledger.#c, ev);
-    ledger.#c.sigs = readSigs(store);
-    ledger.#c.roster = rosterOf(ledger.events().filter((e) => e.event.type === 'member'));
+    ledger.#c.sigs = sigs;
+    ledger.#c.roster = rosterOf(Ledger.#membersInOrder(ledger, members));
     // A removal notice this device was shown and kept: it records nothing more (ledger-schema/README.md section 19).
     if (opts.signer) ledger.#c.removal = await loadRemovalNotice(opts.storage, ledger, opts.signer.publicKey);
     return ledger;
+  }
+
+  /**
+   * The member events in the order of events(), without ordering every event: when no two events share a time,
+   * that order is (time, id), so sorting the member events alone gives it.
+   */
+  static #membersInOrder(ledger: Ledger, members: LedgerEvent[]): LedgerEvent[] {
+    const times = new Set<string>();
+    for (const ev of ledger.#c.events.values()) times.add(timeOf(ev));
+    if (times.size < ledger.#c.events.size) return ledger.events().filter((e) => typeOf(e) === 'member');
+    return members.sort((a, b) =>
+      a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+    );
   }
 
   /**
@@ -271,10 +297,14 @@ export class Ledger {
    */
   events(): LedgerEvent[] {
     if (!this.#c.sorted) {
-      const sorted = [...this.#c.events.values()].sort((a, b) =>
-        a.event.time < b.event.time ? -1 : a.event.time > b.event.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+      const all = [...this.#c.events.values()];
+      const time = all.map(timeOf);
+      const order = all.map((_, i) => i);
+      order.sort((i, j) =>
+        time[i] < time[j] ? -1 : time[i] > time[j] ? 1 : all[i].id < all[j].id ? -1 : all[i].id > all[j].id ? 1 : 0
       );
-      const tie = sorted.some((e, i) => i > 0 && e.event.time === sorted[i - 1].event.time);
+      const sorted = order.map((i) => all[i]);
+      const tie = order.some((i, k) => k > 0 && time[i] === time[order[k - 1]]);
       this.#c.sorted = tie ? topoOrder(this.#c.events).map((id) => this.#c.events.get(id)!) : sorted;
     }
     return this.#c.sorted;

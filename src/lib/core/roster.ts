@@ -12,6 +12,7 @@
  */
 import { ErrorCode } from './errors.ts';
 import type { EventId, LedgerEvent } from './event.ts';
+import { parentsOf, timeOf } from './stored-event.ts';
 
 export type Role = 'owner' | 'admin' | 'member' | 'viewer';
 
@@ -290,7 +291,7 @@ export function topoOrder(events: Map<EventId, LedgerEvent>): EventId[] {
   ids.forEach((id, i) => index.set(id, i));
   // Rank of each event by (time, id), so the heap compares integers.
   const byTime = ids.map((_, i) => i);
-  const time = ids.map((id) => events.get(id)!.event.time);
+  const time = ids.map((id) => timeOf(events.get(id)!));
   byTime.sort((a, b) =>
     time[a] < time[b] ? -1 : time[a] > time[b] ? 1 : ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0
   );
@@ -300,7 +301,7 @@ export function topoOrder(events: Map<EventId, LedgerEvent>): EventId[] {
   const waiting = new Int32Array(ids.length);
   const children: number[][] = ids.map(() => []);
   ids.forEach((id, i) => {
-    for (const p of events.get(id)!.event.parents as EventId[]) {
+    for (const p of parentsOf(events.get(id)!) as EventId[]) {
       const pi = index.get(p);
       if (pi === undefined || pi === i) continue;
       waiting[i]++;
