@@ -118,6 +118,22 @@ interface Device {
   before: Uint8Array;
 }
 
+/** A V8 CPU profile of this process from now until stop() (read it with profile-top.ts); a no-op without a file. */
+async function profileTo(file: string | undefined): Promise<{ stop: () => Promise<void> }> {
+  if (!file) return { stop: async () => undefined };
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 250 });
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      writeFileSync(file, JSON.stringify((await session.post('Profiler.stop')).profile));
+      session.disconnect();
+    }
+  };
+}
+
 /** Bytes and round trips raw Automerge sync needs for the same two documents. */
 function rawSync(docA: A.Doc<unknown>, docB: A.Doc<unknown>): { bytes: number; rounds: number } {
   let sA = A.initSyncState();
@@ -177,16 +193,9 @@ async function peerProcess(configFile: string): Promise<void> {
   say('ready');
   for await (const line of lines) {
     if (line !== 'go') continue;
-    // PL_SYNC_PROFILE=FILE: a V8 CPU profile of this device's side of the sync, from "go" until it converged
-    // (read it with profile-top.ts).
-    const profile = process.env.PL_SYNC_PROFILE;
-    const session = profile ? new Session() : undefined;
-    if (session) {
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 250 });
-      await session.post('Profiler.start');
-    }
+    // PL_SYNC_PROFILE=FILE (set by --profile DIR): a V8 CPU profile of this device's side of the sync, from "go"
+    // until it converged.
+    const profiler = await profileTo(process.env.PL_SYNC_PROFILE);
     const rk = await roomKey(team);
     const hub = await SyncHub.start({
       ledger,
@@ -200,10 +209,7 @@ async function peerProcess(configFile: string): Promise<void> {
     });
     await until(() => ledger.size === cfg.total, 120_000);
     say(`converged ${performance.now()}`);
-    if (session) {
-      writeFileSync(profile!, JSON.stringify((await session.post('Profiler.stop')).profile));
-      session.disconnect();
-    }
+    await profiler.stop();
     await until(() => hub.quiet(100), 10_000);
     const p = hub.peers()[0];
     say(`quiet ${p.bytesSent} ${p.sent}`);
@@ -216,7 +222,11 @@ async function peerProcess(configFile: string): Promise<void> {
 }
 
 /** Two devices, `each` divergent events each, converging through a real relay on loopback, in two processes. */
-export async function benchSync(each = 5000): Promise<SyncBench> {
+/**
+ * `profileDir`: CPU profiles of the two-process run, `a.cpuprofile` (this process: device A and the relay) and
+ * `b.cpuprofile` (the peer process), each from the start of the sync until that device converged.
+ */
+export async function benchSync(each = 5000, profileDir?: string): Promise<SyncBench> {
   const { a, b } = await twoDevices(each);
   const rawT0 = performance.now();
   const raw = rawSync(A.clone(a.ledger.doc) as A.Doc<unknown>, A.clone(b.ledger.doc) as A.Doc<unknown>);
@@ -242,7 +252,8 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
     const freshA = await reopen(a.before, a.signer);
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--peer', path.join(dir, 'config.json')], {
-      stdio: ['pipe', 'pipe', 'inherit']
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: profileDir ? { ...process.env, PL_SYNC_PROFILE: path.join(profileDir, 'b.cpuprofile') } : process.env
     });
     const said: Array<{ line: string; at: number }> = [];
     createInterface({ input: child.stdout! }).on('line', (line) => said.push({ line, at: performance.now() }));
@@ -251,6 +262,7 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
       return said.find((x) => x.line.startsWith(word))!;
     };
     await heard('ready');
+    const profiler = await profileTo(profileDir && path.join(profileDir, 'a.cpuprofile'));
     const t0 = performance.now();
     child.stdin!.write('go\n');
     const ha = await SyncHub.start({
@@ -264,6 +276,7 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     });
     await until(() => freshA.ledger.size === total, 120_000);
     const doneA = performance.now();
+    await profiler.stop();
     const doneB = (await heard('converged')).at;
     const ms = Math.max(doneA, doneB) - t0;
     const [, bytesB, sentB] = (await heard('quiet')).line.split(' ').map(Number);
@@ -372,6 +385,12 @@ export async function benchRelay(): Promise<{ relay_peers_held: number }> {
 if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--peer') {
   await peerProcess(process.argv[3]);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
-  const each = Number(process.argv[2] ?? 5000);
-  console.log(JSON.stringify({ ...(await benchSync(each)), ...(await benchRelay()) }, null, 2));
+  // node tests/bench/sync.ts [N] [--profile DIR]
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--profile');
+  const profileDir = at >= 0 ? args.splice(at, 2)[1] : undefined;
+  if (at >= 0 && !profileDir) throw new Error('--profile DIR');
+  const each = Number(args[0] ?? 5000);
+  console.log(JSON.stringify({ ...(await benchSync(each, profileDir)), ...(await benchRelay()) }, null, 2));
+  if (profileDir) console.error(`profiles: ${profileDir}/a.cpuprofile ${profileDir}/b.cpuprofile`);
 }
