@@ -15,7 +15,7 @@ export const PAYLOAD_TYPE = 'application/vnd.provenance-ledger.event.v1+json';
 /** A lowercase-hex SHA-256 event id. */
 export type EventId = string & { readonly __eventId: true };
 export const EVENT_ID_RE = /^[0-9a-f]{64}$/;
-export const isEventId = (s: unknown): s is EventId => typeof s === 'string' && EVENT_ID_RE.test(s);
+export const isEventId = (s: unknown): s is EventId => typeof s === 'string' && s.length === 64 && EVENT_ID_RE.test(s);
 
 export interface SignedEnvelope {
   event: UnsignedEvent;
