@@ -3,6 +3,7 @@
  *   sync_5k_5k_ms            two devices with 5,000 divergent events each converge through a real relay, each in
  *                            a process of its own (as two devices are); the second runs this file with --peer
  *   sync_5k_5k_one_process_ms  the same with both devices in one process (their work adds up on one thread)
+ *   sync_5k_5k_one_process_cpu_ms  its CPU time (user + system, all threads): moves less with the load than wall
  *   sync_5k_5k_round_trips   sync messages each way until converged (max of the two directions)
  *   sync_bytes_ratio_vs_raw  sealed bytes sent / bytes raw Automerge sync sends for the same work
  *   raw_automerge_sync_5k_5k_ms  the anchor: raw Automerge sync of the same two documents, in one process, no
@@ -117,6 +118,22 @@ interface Device {
   before: Uint8Array;
 }
 
+/** A V8 CPU profile of this process from now until stop() (read it with profile-top.ts); a no-op without a file. */
+async function profileTo(file: string | undefined): Promise<{ stop: () => Promise<void> }> {
+  if (!file) return { stop: async () => undefined };
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 250 });
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      writeFileSync(file, JSON.stringify((await session.post('Profiler.stop')).profile));
+      session.disconnect();
+    }
+  };
+}
+
 /** Bytes and round trips raw Automerge sync needs for the same two documents. */
 function rawSync(docA: A.Doc<unknown>, docB: A.Doc<unknown>): { bytes: number; rounds: number } {
   let sA = A.initSyncState();
@@ -147,6 +164,8 @@ function rawSync(docA: A.Doc<unknown>, docB: A.Doc<unknown>): { bytes: number; r
 export interface SyncBench {
   sync_5k_5k_ms: number;
   sync_5k_5k_one_process_ms: number;
+  /** CPU time (user + system, every thread) of the one-process run: both devices' work, less noisy than wall. */
+  sync_5k_5k_one_process_cpu_ms: number;
   sync_5k_5k_round_trips: number;
   sync_bytes_ratio_vs_raw: number;
   sync_one_event_ms: number;
@@ -174,16 +193,9 @@ async function peerProcess(configFile: string): Promise<void> {
   say('ready');
   for await (const line of lines) {
     if (line !== 'go') continue;
-    // PL_SYNC_PROFILE=FILE: a V8 CPU profile of this device's side of the sync, from "go" until it converged
-    // (read it with profile-top.ts).
-    const profile = process.env.PL_SYNC_PROFILE;
-    const session = profile ? new Session() : undefined;
-    if (session) {
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 250 });
-      await session.post('Profiler.start');
-    }
+    // PL_SYNC_PROFILE=FILE (set by --profile DIR): a V8 CPU profile of this device's side of the sync, from "go"
+    // until it converged.
+    const profiler = await profileTo(process.env.PL_SYNC_PROFILE);
     const rk = await roomKey(team);
     const hub = await SyncHub.start({
       ledger,
@@ -197,10 +209,7 @@ async function peerProcess(configFile: string): Promise<void> {
     });
     await until(() => ledger.size === cfg.total, 120_000);
     say(`converged ${performance.now()}`);
-    if (session) {
-      writeFileSync(profile!, JSON.stringify((await session.post('Profiler.stop')).profile));
-      session.disconnect();
-    }
+    await profiler.stop();
     await until(() => hub.quiet(100), 10_000);
     const p = hub.peers()[0];
     say(`quiet ${p.bytesSent} ${p.sent}`);
@@ -213,7 +222,11 @@ async function peerProcess(configFile: string): Promise<void> {
 }
 
 /** Two devices, `each` divergent events each, converging through a real relay on loopback, in two processes. */
-export async function benchSync(each = 5000): Promise<SyncBench> {
+/**
+ * `profileDir`: CPU profiles of the two-process run, `a.cpuprofile` (this process: device A and the relay) and
+ * `b.cpuprofile` (the peer process), each from the start of the sync until that device converged.
+ */
+export async function benchSync(each = 5000, profileDir?: string): Promise<SyncBench> {
   const { a, b } = await twoDevices(each);
   const rawT0 = performance.now();
   const raw = rawSync(A.clone(a.ledger.doc) as A.Doc<unknown>, A.clone(b.ledger.doc) as A.Doc<unknown>);
@@ -239,7 +252,8 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
     const freshA = await reopen(a.before, a.signer);
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--peer', path.join(dir, 'config.json')], {
-      stdio: ['pipe', 'pipe', 'inherit']
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: profileDir ? { ...process.env, PL_SYNC_PROFILE: path.join(profileDir, 'b.cpuprofile') } : process.env
     });
     const said: Array<{ line: string; at: number }> = [];
     createInterface({ input: child.stdout! }).on('line', (line) => said.push({ line, at: performance.now() }));
@@ -248,6 +262,7 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
       return said.find((x) => x.line.startsWith(word))!;
     };
     await heard('ready');
+    const profiler = await profileTo(profileDir && path.join(profileDir, 'a.cpuprofile'));
     const t0 = performance.now();
     child.stdin!.write('go\n');
     const ha = await SyncHub.start({
@@ -261,6 +276,7 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     });
     await until(() => freshA.ledger.size === total, 120_000);
     const doneA = performance.now();
+    await profiler.stop();
     const doneB = (await heard('converged')).at;
     const ms = Math.max(doneA, doneB) - t0;
     const [, bytesB, sentB] = (await heard('quiet')).line.split(' ').map(Number);
@@ -274,7 +290,8 @@ export async function benchSync(each = 5000): Promise<SyncBench> {
     child.stdin!.end();
     return {
       sync_5k_5k_ms: Math.round(ms),
-      sync_5k_5k_one_process_ms: oneProcess,
+      sync_5k_5k_one_process_ms: oneProcess.ms,
+      sync_5k_5k_one_process_cpu_ms: oneProcess.cpuMs,
       sync_5k_5k_round_trips: Math.max(pa.sent, sentB),
       sync_bytes_ratio_vs_raw: Math.round(((pa.bytesSent + bytesB) / raw.bytes) * 1000) / 1000,
       sync_one_event_ms: Math.round(one * 10) / 10,
@@ -299,7 +316,7 @@ async function reopen(doc: Uint8Array, s: Signer) {
 }
 
 /** The same convergence with both devices in this process. */
-async function syncInProcess(a: Device, b: Device): Promise<number> {
+async function syncInProcess(a: Device, b: Device): Promise<{ ms: number; cpuMs: number }> {
   const relay = await startRelay({ port: 0, frameRate: 100_000, frameBurst: 100_000, byteRate: 1e12, byteBurst: 1e12 });
   try {
     const team = newTeamKey(1);
@@ -309,14 +326,16 @@ async function syncInProcess(a: Device, b: Device): Promise<number> {
     const logA = await DeviceLog.attach(a.ledger, a.storage, { signer: a.signer });
     const logB = await DeviceLog.attach(b.ledger, b.storage, { signer: b.signer });
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const ha = await SyncHub.start({ ...a, team, room, transport: await connectRelay(relay.url, rk), log: logA });
     const hb = await SyncHub.start({ ...b, team, room, transport: await connectRelay(relay.url, rk), log: logB });
     await until(() => a.ledger.size === total && b.ledger.size === total, 60_000);
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     await until(() => ha.quiet(100) && hb.quiet(100), 10_000);
     await ha.close();
     await hb.close();
-    return Math.round(ms);
+    return { ms: Math.round(ms), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
   } finally {
     await relay.close();
   }
@@ -366,6 +385,12 @@ export async function benchRelay(): Promise<{ relay_peers_held: number }> {
 if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--peer') {
   await peerProcess(process.argv[3]);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
-  const each = Number(process.argv[2] ?? 5000);
-  console.log(JSON.stringify({ ...(await benchSync(each)), ...(await benchRelay()) }, null, 2));
+  // node tests/bench/sync.ts [N] [--profile DIR]
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--profile');
+  const profileDir = at >= 0 ? args.splice(at, 2)[1] : undefined;
+  if (at >= 0 && !profileDir) throw new Error('--profile DIR');
+  const each = Number(args[0] ?? 5000);
+  console.log(JSON.stringify({ ...(await benchSync(each, profileDir)), ...(await benchRelay()) }, null, 2));
+  if (profileDir) console.error(`profiles: ${profileDir}/a.cpuprofile ${profileDir}/b.cpuprofile`);
 }

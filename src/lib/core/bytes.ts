@@ -14,12 +14,20 @@ export function toHex(b: Uint8Array): string {
   for (let i = 0; i < b.length; i++) s += HEX[b[i]];
   return s;
 }
+/** Value of each lowercase hex digit by char code, -1 for the others. */
+const HEX_VAL = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) HEX_VAL['0123456789abcdef'.charCodeAt(i)] = i;
 export function fromHex(s: string): Uint8Array {
-  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) {
-    throw new LedgerError(ErrorCode.BAD_INPUT, 'expected lowercase hex');
-  }
+  if (typeof s !== 'string' || s.length % 2 !== 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'expected lowercase hex');
   const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const a = s.charCodeAt(2 * i);
+    const b = s.charCodeAt(2 * i + 1);
+    const hi = a < 128 ? HEX_VAL[a] : -1;
+    const lo = b < 128 ? HEX_VAL[b] : -1;
+    if (hi < 0 || lo < 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'expected lowercase hex');
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }
 
@@ -27,6 +35,10 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 /** Value of each ASCII base64 character, -1 for the others (a table: decoding is on the hot path of checks). */
 const B64_VAL = new Int8Array(128).fill(-1);
 for (let i = 0; i < 64; i++) B64_VAL[B64.charCodeAt(i)] = i;
+/** The same for base64url ('-' and '_' in place of '+' and '/'). */
+const B64URL_VAL = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++)
+  B64URL_VAL['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i;
 
 export function toBase64(b: Uint8Array, pad = true): string {
   let s = '';
@@ -54,6 +66,10 @@ export function fromBase64(s: string, pad = true): Uint8Array {
   } else if (s.includes('=')) {
     throw new LedgerError(ErrorCode.BAD_INPUT, 'unexpected base64 padding');
   }
+  return decodeB64(body, B64_VAL);
+}
+
+function decodeB64(body: string, table: Int8Array): Uint8Array {
   if (body.length % 4 === 1) throw new LedgerError(ErrorCode.BAD_INPUT, 'invalid base64 length');
   const out = new Uint8Array(Math.floor((body.length * 3) / 4));
   let o = 0;
@@ -61,7 +77,7 @@ export function fromBase64(s: string, pad = true): Uint8Array {
   let bits = 0;
   for (let i = 0; i < body.length; i++) {
     const code = body.charCodeAt(i);
-    const v = code < 128 ? B64_VAL[code] : -1;
+    const v = code < 128 ? table[code] : -1;
     if (v < 0)
       throw new LedgerError(
         ErrorCode.BAD_INPUT,
@@ -82,7 +98,7 @@ export function fromBase64(s: string, pad = true): Uint8Array {
 export const toBase64url = (b: Uint8Array): string => toBase64(b, false).replace(/\+/g, '-').replace(/\//g, '_');
 export function fromBase64url(s: string): Uint8Array {
   if (typeof s !== 'string' || /[+/=]/.test(s)) throw new LedgerError(ErrorCode.BAD_INPUT, 'invalid base64url');
-  return fromBase64(s.replace(/-/g, '+').replace(/_/g, '/'), false);
+  return decodeB64(s, B64URL_VAL);
 }
 
 /** The parts joined. For a few parts; a list of any length goes to concatAll (a spread of 100k arguments overflows the stack). */

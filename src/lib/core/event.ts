@@ -15,7 +15,7 @@ export const PAYLOAD_TYPE = 'application/vnd.provenance-ledger.event.v1+json';
 /** A lowercase-hex SHA-256 event id. */
 export type EventId = string & { readonly __eventId: true };
 export const EVENT_ID_RE = /^[0-9a-f]{64}$/;
-export const isEventId = (s: unknown): s is EventId => typeof s === 'string' && EVENT_ID_RE.test(s);
+export const isEventId = (s: unknown): s is EventId => typeof s === 'string' && s.length === 64 && EVENT_ID_RE.test(s);
 
 export interface SignedEnvelope {
   event: UnsignedEvent;
@@ -74,7 +74,9 @@ export interface EnvelopeProblem {
 export function parseEnvelope(
   bytes: Uint8Array,
   /** The string `bytes` is the UTF-8 encoding of, when the caller has it (saves decoding and re-encoding). */
-  source?: string
+  source?: string,
+  /** JSON.parse(source), when the caller has it (it is not parsed again). Treated as read-only. */
+  parsedSource?: unknown
 ): { envelope?: SignedEnvelope; problem?: EnvelopeProblem; eventBytes?: Uint8Array } {
   let text: string;
   let value: unknown;
@@ -82,7 +84,7 @@ export function parseEnvelope(
   const same = source !== undefined && (source as { isWellFormed?: () => boolean }).isWellFormed?.() === true;
   try {
     text = same ? source! : fromUtf8(bytes);
-    value = JSON.parse(text);
+    value = same && parsedSource !== undefined ? parsedSource : JSON.parse(text);
   } catch (e) {
     return { problem: { code: ErrorCode.MALFORMED, message: `not UTF-8 JSON: ${(e as Error).message}` } };
   }

@@ -6,13 +6,20 @@ import type { LedgerCore } from './ledger-core.ts';
 import { lazyEvent, parentsOf } from './stored-event.ts';
 import { SIG_SUFFIX } from './journal/signatures.ts';
 
-/** Entries parsed as events, unchecked (for building their journal commits while they are checked). */
-export function parseLoose(entries: Iterable<[string, string]>): Map<EventId, LedgerEvent> {
+/**
+ * Entries parsed as events, unchecked (for building their journal commits while they are checked). `values`, when
+ * given, receives the string and JSON.parse value of each id's first entry (checkEntries' `parsed`).
+ */
+export function parseLoose(
+  entries: Iterable<[string, string]>,
+  values?: Map<string, { json: string; value: unknown }>
+): Map<EventId, LedgerEvent> {
   const out = new Map<EventId, LedgerEvent>();
   for (const [id, json] of entries) {
     if (!isEventId(id)) continue;
     try {
       const env = JSON.parse(json);
+      if (values && !values.has(id)) values.set(id, { json, value: env });
       if (
         env &&
         typeof env === 'object' &&

@@ -35,9 +35,11 @@ export async function receiveEntries(
   const fresh = entries.filter(([id]) => !core.events.has(id as EventId));
   // Journal signatures (<id>.git) must verify over their event's commit; an event with a bad one is refused.
   // Both checks run at once (see checkArrivingSigs); what either refuses is refused.
+  const parsed = new Map<string, { json: string; value: unknown }>();
+  const loose = parseLoose(fresh, parsed);
   const [{ events, problems }, sigs] = await Promise.all([
-    checkEntries(fresh, core.ledger.id),
-    checkArrivingSigs(core, parseLoose(fresh), sigIn, new Map(fresh))
+    checkEntries(fresh, core.ledger.id, { parsed }),
+    checkArrivingSigs(core, loose, sigIn, new Map(fresh))
   ]);
   for (const [id, p] of sigs.bad) {
     if (!events.has(id as EventId)) continue; // refused already, with its own reason
@@ -109,9 +111,12 @@ export async function applyChanges(
     for (const [k, v] of c.entries) if (isSigKey(k) && !store.has(k)) sigIn.set(eventOfSigKey(k), v);
   // The sender's events its own checked signed tree head covers need no signature check of their own.
   const covered = opts.heads ? await opts.heads.cover((id) => store.get(id) ?? fresh.get(id)) : undefined;
+  // Parsed once: the journal builds commits from these while checkEntries checks them (without parsing again).
+  const parsed = new Map<string, { json: string; value: unknown }>();
+  const loose = parseLoose(fresh, parsed);
   const [checked, sigCheck] = await Promise.all([
-    checkEntries(fresh, core.ledger.id, { covered }),
-    checkArrivingSigs(core, parseLoose(fresh), sigIn, fresh)
+    checkEntries(fresh, core.ledger.id, { covered, parsed }),
+    checkArrivingSigs(core, loose, sigIn, fresh)
   ]);
   const bad = new Map<string, Problem[]>();
   for (const p of checked.problems) if (p.eventId) bad.set(p.eventId, [...(bad.get(p.eventId) ?? []), p]);

@@ -50,9 +50,19 @@ export interface CheckOptions {
    * covered bytes and whose author is the head's signer needs no Ed25519 check of its own. Every other check runs.
    */
   covered?: Covered;
+  /**
+   * Entries the caller parsed already (parseLoose), by key: the string and its JSON.parse value. An entry whose
+   * string is exactly that one is not parsed again; every check still runs on the value.
+   */
+  parsed?: Map<string, { json: string; value: unknown }>;
 }
 
 const SIG_BATCH = 512;
+
+function parsedValue(parsed: CheckOptions['parsed'], key: string, json: string): unknown {
+  const p = parsed?.get(key);
+  return p !== undefined && p.json === json ? p.value : undefined;
+}
 
 /**
  * Per-event checks over raw entries (key = the id the entry is stored or announced under, value = the
@@ -93,7 +103,7 @@ export async function checkEntries(
       });
       continue;
     }
-    const { envelope, problem, eventBytes } = parseEnvelope(utf8(json), json);
+    const { envelope, problem, eventBytes } = parseEnvelope(utf8(json), json, parsedValue(opts.parsed, key, json));
     if (problem) problems.push({ ...problem, eventId: key, location: where });
     if (!envelope || problem) continue;
     const schema = validateEvent(envelope.event);

@@ -33,7 +33,8 @@ const SIG_VALUE_RE = /^[A-Za-z0-9_-]{86}$/;
 
 /** The root-map key of an event's journal signature. */
 export const sigKey = (id: string): string => id + SIG_SUFFIX;
-export const isSigKey = (key: unknown): key is string => typeof key === 'string' && SIG_KEY_RE.test(key);
+export const isSigKey = (key: unknown): key is string =>
+  typeof key === 'string' && key.length === 68 && SIG_KEY_RE.test(key);
 /** The event id a signature key belongs to. */
 export const eventOfSigKey = (key: string): EventId => key.slice(0, 64) as EventId;
 /** True for the keys the document may hold: event ids and `<event id>.git`. */
@@ -48,8 +49,9 @@ export function encodeSig(sig: Uint8Array): string {
 export function decodeSig(value: unknown): Uint8Array | undefined {
   if (typeof value !== 'string' || !SIG_VALUE_RE.test(value)) return undefined;
   try {
+    // 86 characters are 64 bytes and 4 bits, which fromBase64url requires zero: one value per signature.
     const b = fromBase64url(value);
-    return b.length === 64 && toBase64url(b) === value ? b : undefined;
+    return b.length === 64 ? b : undefined;
   } catch {
     return undefined;
   }
@@ -325,7 +327,8 @@ export class JournalCommits {
   }
 }
 
-const CHECK_BATCH = 256;
+/** Checks in flight at once: commits are built on this thread while earlier signatures verify in the pool. */
+const CHECK_WINDOW = 256;
 
 /**
  * Checks the journal signatures of `ids` (ErrorCode problems for the missing and the invalid; "unbuildable"
@@ -335,25 +338,47 @@ export async function checkJournalSignatures(
   journal: JournalCommits,
   ids: string[]
 ): Promise<Map<string, 'ok' | 'unbuildable' | Problem>> {
-  const out = new Map<string, 'ok' | 'unbuildable' | Problem>();
+  const results = new Map<string, SigCheck>();
   ids = journal.parentsFirst(ids);
-  for (let i = 0; i < ids.length; i += CHECK_BATCH) {
-    const batch = ids.slice(i, i + CHECK_BATCH);
-    const results = await Promise.all(batch.map((id) => journal.check(id)));
-    batch.forEach((id, j) => {
-      const r = results[j];
-      if (r.ok) out.set(id, 'ok');
-      else if (r.code === 'unbuildable') out.set(id, 'unbuildable');
-      else {
-        const code = r.code === 'missing' ? ErrorCode.JOURNAL_SIGNATURE_MISSING : ErrorCode.JOURNAL_SIGNATURE_INVALID;
-        out.set(id, {
-          code,
-          message: r.message,
-          eventId: id,
-          location: `event ${id}${r.code === 'missing' ? '' : SIG_SUFFIX}`
-        });
-      }
-    });
+  // A sliding window, not batches: the next commit is built while the oldest signatures still verify.
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  let failed: { error: unknown } | undefined;
+  const done: Array<Promise<void>> = [];
+  for (const id of ids) {
+    if (failed) break;
+    inFlight++;
+    done.push(
+      journal
+        .check(id)
+        .then(
+          (r) => void results.set(id, r),
+          (error: unknown) => void (failed ??= { error })
+        )
+        .finally(() => {
+          inFlight--;
+          wake?.();
+        })
+    );
+    while (inFlight >= CHECK_WINDOW) await new Promise<void>((r) => (wake = r));
+    wake = undefined;
+  }
+  await Promise.all(done);
+  if (failed) throw failed.error;
+  const out = new Map<string, 'ok' | 'unbuildable' | Problem>();
+  for (const id of ids) {
+    const r = results.get(id)!;
+    if (r.ok) out.set(id, 'ok');
+    else if (r.code === 'unbuildable') out.set(id, 'unbuildable');
+    else {
+      const code = r.code === 'missing' ? ErrorCode.JOURNAL_SIGNATURE_MISSING : ErrorCode.JOURNAL_SIGNATURE_INVALID;
+      out.set(id, {
+        code,
+        message: r.message,
+        eventId: id,
+        location: `event ${id}${r.code === 'missing' ? '' : SIG_SUFFIX}`
+      });
+    }
   }
   return out;
 }

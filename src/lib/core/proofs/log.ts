@@ -150,7 +150,8 @@ export class DeviceLog {
     await log.reconcile(ledger);
     log.#detach = ledger.observe((events) =>
       log.#enqueue(async () => {
-        await log.#append(events);
+        // The stored envelopes are the leaf data as is (checked canonical when stored): not serialized again.
+        await log.#append(events, (id) => ledger.envelopeJson(id));
         if (opts.signer) await log.#checkpoint(ledger.id, opts.signer);
       })
     );
@@ -200,14 +201,15 @@ export class DeviceLog {
     return run;
   }
 
-  async #append(events: readonly LedgerEvent[]): Promise<number> {
+  async #append(events: readonly LedgerEvent[], stored?: (id: string) => string | undefined): Promise<number> {
     const start = this.#tree.size;
     const fresh: Array<{ id: string; leaf: Uint8Array }> = [];
     const seen = new Set<string>();
     for (const ev of events) {
       if (this.#index.has(ev.id) || seen.has(ev.id)) continue;
       seen.add(ev.id);
-      fresh.push({ id: ev.id, leaf: this.hasher.hashLeaf(leafData(ev)) });
+      const json = stored?.(ev.id);
+      fresh.push({ id: ev.id, leaf: this.hasher.hashLeaf(json === undefined ? leafData(ev) : utf8(json)) });
     }
     if (fresh.length === 0) return 0;
     // Build the new state on a copy first: nothing in memory changes unless storage took it.
