@@ -5,10 +5,13 @@
 // It runs the CLI's prebuilt JavaScript (scripts/build-cli.js: node_modules/.cache/provenance-ledger/cli/),
 // built here when missing or older than a source file; while another process builds it, if the build fails, or
 // when module hooks are preloaded, it runs the TypeScript sources directly by Node's type stripping (Node >= 22.18).
-import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import module from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// Node's modules through process.getBuiltinModule where there is one: importing node:fs as an ES module would
+// also load its streams (the facade reads every export), milliseconds at every start.
+const builtin = async (id) => process.getBuiltinModule?.(id) ?? (await import(id));
+const { closeSync, openSync, readFileSync, rmSync, statSync } = await builtin('node:fs');
+const module = await builtin('node:module');
+const path = await builtin('node:path');
+const { fileURLToPath, pathToFileURL } = await builtin('node:url');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -40,12 +43,21 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+/**
+ * The key of this checkout in the cache, which checkouts sharing one node_modules share: FNV-1a of ROOT, as
+ * scripts/build-cli.js checkoutKey computes it.
+ */
+let h = 0x811c9dc5;
+for (let i = 0; i < ROOT.length; i++) h = Math.imul(h ^ ROOT.charCodeAt(i), 0x01000193) >>> 0;
+const CHECKOUT = h.toString(16).padStart(8, '0');
+
 /** The prebuilt CLI when it is current (every source it was made from unchanged); else undefined. */
 function prebuilt(cache) {
   try {
-    const { build, inputs } = JSON.parse(readFileSync(path.join(cache, 'current.json'), 'utf8'));
+    const { build, inputs } = JSON.parse(readFileSync(path.join(cache, `current-${CHECKOUT}.json`), 'utf8'));
+    const root = ROOT + path.sep; // joined by hand: path.join for each of ~150 files costs a millisecond or more
     for (const [rel, size, mtime] of inputs) {
-      const st = statSync(path.join(ROOT, rel), { throwIfNoEntry: false });
+      const st = statSync(root + rel, { throwIfNoEntry: false });
       if (!st || st.size !== size || st.mtimeMs !== mtime) return undefined;
     }
     const main = path.join(cache, build, 'main.js');
@@ -57,7 +69,7 @@ function prebuilt(cache) {
 
 /** Builds the CLI unless another process is building it (then undefined: this run uses the sources). */
 async function build(cache) {
-  const lock = path.join(cache, 'build.lock');
+  const lock = path.join(cache, `build-${CHECKOUT}.lock`);
   try {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(cache, { recursive: true });

@@ -6,15 +6,18 @@
  * Packages stay imports of node_modules, except commander, hash-wasm and pako (see `external` below).
  *
  * bin/provenance-ledger.js runs the build when it finds none, or finds that a source file it was made from has
- * changed (size or modification time, in current.json), then uses it; while another process is building, or
+ * changed (size or modification time, in its current file), then uses it; while another process is building, or
  * when the build fails, it runs the TypeScript sources as they are. Nothing else depends on it: deleting the
  * cache folder is always safe. `node scripts/build-cli.js` builds it by hand.
  *
- * current.json is written last, atomically (temp file + rename): a build cut short is never used. Older builds
+ * Several checkouts may share one node_modules (a symbolic link, git worktrees): each has its own current file,
+ * current-<key of the checkout's path>.json (and build lock), so that they do not replace each other's build at
+ * every run.
+ * It is written last, atomically (temp file + rename): a build cut short is never used. Older builds
  * are removed once they are an hour old or beyond the newest 8 (a process started from one may still load its
- * lazy chunks meanwhile). Each build keeps Node's compile cache of its modules in its own .v8/ folder.
+ * lazy chunks meanwhile), unless a current file names them. Each build keeps Node's compile cache of its modules in its own .v8/ folder.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +26,13 @@ export const CACHE = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledge
 const KEEP_MS = 60 * 60 * 1000;
 const BUNDLED = /^(commander|hash-wasm|pako)(\/|$)/;
 const KEEP_BUILDS = 8;
+
+/** The key of the checkout at `root` in the cache: FNV-1a of its path, as bin/provenance-ledger.js computes it. */
+export function checkoutKey(root) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < root.length; i++) h = Math.imul(h ^ root.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
 
 /**
  * commander loads node:child_process (and through it net, dgram, streams...) for subcommands that are separate
@@ -37,6 +47,33 @@ const lazyChildProcess = {
     const lazy =
       "const childProcess = new Proxy({}, { get: (_, key) => process.getBuiltinModule('node:child_process')[key] });";
     return { code: code.replace(CHILD_PROCESS_IMPORT, lazy), map: null };
+  }
+};
+
+/**
+ * Node's modules are taken with process.getBuiltinModule, not `import`: importing one as an ES module makes a
+ * facade that reads every export once, and so runs lazy getters that load far more than a command uses
+ * (node:fs its streams, node:process stdin, stdout and stderr): milliseconds at every start. The imports that
+ * rolldown writes at the top of a chunk become declarations of the same bindings (anything else is left as is).
+ */
+const BUILTIN_IMPORT = /^import (?:([\w$]+)|\* as ([\w$]+)|([\w$]+, )?\{([\w$, ]+)\}) from "(node:[\w/]+)";$/gm;
+const builtinModules = {
+  name: 'builtin-modules',
+  renderChunk(code) {
+    const out = code.replace(BUILTIN_IMPORT, (line, def, ns, defFirst, named, id) => {
+      const get = `globalThis.process.getBuiltinModule(${JSON.stringify(id)})`;
+      if (def || ns) return `const ${def ?? ns} = ${get};`;
+      const fields = named
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => s.replace(/^([\w$]+) as ([\w$]+)$/, '$1: $2'));
+      const names = `{ ${fields.join(', ')} }`;
+      return defFirst
+        ? `const ${defFirst.slice(0, -2)} = ${get}, ${names} = ${defFirst.slice(0, -2)};`
+        : `const ${names} = ${get};`;
+    });
+    return out === code ? null : { code: out, map: null };
   }
 };
 
@@ -56,7 +93,7 @@ export async function buildCli() {
     // wasm inline: hundreds of kilobytes); their ES module builds load as part of the bundle.
     external: (id, _importer, resolved) => !resolved && !/^[./#]/.test(id) && !path.isAbsolute(id) && !BUNDLED.test(id),
     logLevel: 'silent',
-    plugins: [lazyChildProcess],
+    plugins: [lazyChildProcess, builtinModules],
     transform: { target: 'esnext' }
   });
   let inputs;
@@ -65,7 +102,10 @@ export async function buildCli() {
       dir: out,
       format: 'esm',
       entryFileNames: 'main.js',
-      chunkFileNames: '[name]-[hash].js'
+      chunkFileNames: '[name]-[hash].js',
+      // Every module that main.js imports statically in one chunk: each further module a command starts with
+      // costs its resolution (a realpath through node_modules), read, compile and link.
+      codeSplitting: { groups: [{ name: 'start', tags: ['$initial'] }] }
     });
     const ids = new Set([fileURLToPath(import.meta.url)]);
     for (const o of output)
@@ -84,14 +124,24 @@ export async function buildCli() {
     rmSync(out, { recursive: true, force: true });
     throw new Error('a source file changed during the build');
   }
-  const current = path.join(CACHE, 'current.json');
+  const current = path.join(CACHE, `current-${checkoutKey(ROOT)}.json`);
   const tmp = `${current}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ build: name, inputs }));
   renameSync(tmp, current);
-  // Older builds go once an hour old, or beyond the newest KEEP_BUILDS (their compile caches with them).
+  // Older builds go once an hour old, or beyond the newest KEEP_BUILDS (their compile caches with them), except
+  // those another checkout's current file names.
+  const inUse = new Set([name]);
+  for (const f of readdirSync(CACHE)) {
+    if (!/^current(-[0-9a-f]{8})?\.json$/.test(f)) continue;
+    try {
+      inUse.add(JSON.parse(readFileSync(path.join(CACHE, f), 'utf8')).build);
+    } catch {
+      /* being replaced, or damaged: its build is not kept for it */
+    }
+  }
   const older = [];
   for (const d of readdirSync(CACHE)) {
-    if (d === name || !d.startsWith('build-')) continue;
+    if (inUse.has(d) || !d.startsWith('build-')) continue;
     try {
       older.push([d, statSync(path.join(CACHE, d)).mtimeMs]);
     } catch {
