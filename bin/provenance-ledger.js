@@ -43,18 +43,10 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-/**
- * The key of this checkout in the cache, which checkouts sharing one node_modules share: FNV-1a of ROOT, as
- * scripts/build-cli.js checkoutKey computes it.
- */
-let h = 0x811c9dc5;
-for (let i = 0; i < ROOT.length; i++) h = Math.imul(h ^ ROOT.charCodeAt(i), 0x01000193) >>> 0;
-const CHECKOUT = h.toString(16).padStart(8, '0');
-
 /** The prebuilt CLI when it is current (every source it was made from unchanged); else undefined. */
 function prebuilt(cache) {
   try {
-    const { build, inputs } = JSON.parse(readFileSync(path.join(cache, `current-${CHECKOUT}.json`), 'utf8'));
+    const { build, inputs } = JSON.parse(readFileSync(path.join(cache, 'current.json'), 'utf8'));
     const root = ROOT + path.sep; // joined by hand: path.join for each of ~150 files costs a millisecond or more
     for (const [rel, size, mtime] of inputs) {
       const st = statSync(root + rel, { throwIfNoEntry: false });
@@ -69,7 +61,7 @@ function prebuilt(cache) {
 
 /** Builds the CLI unless another process is building it (then undefined: this run uses the sources). */
 async function build(cache) {
-  const lock = path.join(cache, `build-${CHECKOUT}.lock`);
+  const lock = path.join(cache, 'build.lock');
   try {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(cache, { recursive: true });
@@ -88,7 +80,11 @@ async function build(cache) {
   }
 }
 
-const cache = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
+// This checkout's folder in the cache, which checkouts sharing one node_modules share: FNV-1a of ROOT, as
+// scripts/build-cli.js checkoutKey computes it.
+let h = 0x811c9dc5;
+for (let i = 0; i < ROOT.length; i++) h = Math.imul(h ^ ROOT.charCodeAt(i), 0x01000193) >>> 0;
+const cache = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli', h.toString(16).padStart(8, '0'));
 // Module hooks preloaded into this process (--import, --require, --loader) hook the source files: they get them.
 const hooked = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) =>
   /^(--import|--require|--loader|--experimental-loader|-r)(=|$)/.test(a)

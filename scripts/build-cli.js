@@ -10,19 +10,19 @@
  * when the build fails, it runs the TypeScript sources as they are. Nothing else depends on it: deleting the
  * cache folder is always safe. `node scripts/build-cli.js` builds it by hand.
  *
- * Several checkouts may share one node_modules (a symbolic link, git worktrees): each has its own current file,
- * current-<key of the checkout's path>.json (and build lock), so that they do not replace each other's build at
- * every run.
- * It is written last, atomically (temp file + rename): a build cut short is never used. Older builds
- * are removed once they are an hour old or beyond the newest 8 (a process started from one may still load its
- * lazy chunks meanwhile), unless a current file names them. Each build keeps Node's compile cache of its modules in its own .v8/ folder.
+ * Several checkouts may share one node_modules (a symbolic link, git worktrees): each has a folder of its own,
+ * cli/<key of the checkout's path>/, with its builds, current.json and build lock, so that they neither replace
+ * nor remove each other's builds.
+ * current.json is written last, atomically (temp file + rename): a build cut short is never used. Older builds
+ * of the checkout are removed once they are an hour old or beyond the newest 8 (a process started from one may
+ * still load its lazy chunks meanwhile). Each build keeps Node's compile cache of its modules in its own .v8/ folder.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const CACHE = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
+const CACHES = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
 const KEEP_MS = 60 * 60 * 1000;
 const BUNDLED = /^(commander|hash-wasm|pako)(\/|$)/;
 const KEEP_BUILDS = 8;
@@ -33,6 +33,9 @@ export function checkoutKey(root) {
   for (let i = 0; i < root.length; i++) h = Math.imul(h ^ root.charCodeAt(i), 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
 }
+
+/** This checkout's folder in the cache. */
+export const CACHE = path.join(CACHES, checkoutKey(ROOT));
 
 /**
  * commander loads node:child_process (and through it net, dgram, streams...) for subcommands that are separate
@@ -124,24 +127,14 @@ export async function buildCli() {
     rmSync(out, { recursive: true, force: true });
     throw new Error('a source file changed during the build');
   }
-  const current = path.join(CACHE, `current-${checkoutKey(ROOT)}.json`);
+  const current = path.join(CACHE, 'current.json');
   const tmp = `${current}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ build: name, inputs }));
   renameSync(tmp, current);
-  // Older builds go once an hour old, or beyond the newest KEEP_BUILDS (their compile caches with them), except
-  // those another checkout's current file names.
-  const inUse = new Set([name]);
-  for (const f of readdirSync(CACHE)) {
-    if (!/^current(-[0-9a-f]{8})?\.json$/.test(f)) continue;
-    try {
-      inUse.add(JSON.parse(readFileSync(path.join(CACHE, f), 'utf8')).build);
-    } catch {
-      /* being replaced, or damaged: its build is not kept for it */
-    }
-  }
+  // Older builds go once an hour old, or beyond the newest KEEP_BUILDS (their compile caches with them).
   const older = [];
   for (const d of readdirSync(CACHE)) {
-    if (inUse.has(d) || !d.startsWith('build-')) continue;
+    if (d === name || !d.startsWith('build-')) continue;
     try {
       older.push([d, statSync(path.join(CACHE, d)).mtimeMs]);
     } catch {
