@@ -4,7 +4,14 @@
  * Every problem carries a stable code, the event id and where it was found.
  */
 import { ErrorCode } from './errors.ts';
-import { checkIdAndSignature, isEventId, parseEnvelope, type EventId, type LedgerEvent } from './event.ts';
+import {
+  checkIdAndSignature,
+  isEventId,
+  parseEnvelope,
+  type EventId,
+  type LedgerEvent,
+  type SignedEnvelope
+} from './event.ts';
 import { utf8 } from './bytes.ts';
 import { validateEvent } from './validate.ts';
 import { decideAcceptance, isGenesis, type Acceptance } from './roster.ts';
@@ -50,7 +57,15 @@ export interface CheckOptions {
    * covered bytes and whose author is the head's signer needs no Ed25519 check of its own. Every other check runs.
    */
   covered?: Covered;
+  /**
+   * Filled with each envelope parsed here (by id: the JSON text and its value), for another check over the same
+   * entries (the journal's) to take instead of parsing that text again.
+   */
+  parsed?: ParsedEnvelopes;
 }
+
+/** Envelopes by id: the JSON text parsed and the value it gave (never changed by a check). */
+export type ParsedEnvelopes = Map<string, { json: string; envelope: SignedEnvelope }>;
 
 const SIG_BATCH = 512;
 
@@ -96,6 +111,7 @@ export async function checkEntries(
     const { envelope, problem, eventBytes } = parseEnvelope(utf8(json), json);
     if (problem) problems.push({ ...problem, eventId: key, location: where });
     if (!envelope || problem) continue;
+    opts.parsed?.set(key, { json, envelope });
     const schema = validateEvent(envelope.event);
     if (schema.length > 0) {
       for (const s of schema) {

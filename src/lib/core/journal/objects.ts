@@ -36,9 +36,43 @@ export const objectHeader = (type: GitObjectType, length: number): Uint8Array =>
 export function gitObjectSync(type: GitObjectType, content: Uint8Array): GitObject {
   if (!sha1h) throw new Error('initSha1() was not awaited');
   sha1h.init();
-  sha1h.update(objectHeader(type, content.length));
+  sha1h.update(`${type} ${content.length}\0`); // objectHeader's bytes (ASCII)
   sha1h.update(content);
   return { type, oid: sha1h.digest('hex'), content };
+}
+
+/** The length of `s` in UTF-8 as utf8() encodes it (a lone surrogate becomes U+FFFD: 3 bytes). */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 4 bytes for 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
+/**
+ * The object whose content is `text` in UTF-8 (sync, as gitObjectSync): hashed from the string, its bytes made
+ * only when `content` is read (checking a commit needs its id, not its bytes).
+ */
+export function gitObjectOfText(type: GitObjectType, text: string): GitObject {
+  if (!sha1h) throw new Error('initSha1() was not awaited');
+  sha1h.init();
+  sha1h.update(`${type} ${utf8Length(text)}\0`);
+  sha1h.update(text);
+  let content: Uint8Array | undefined;
+  return {
+    type,
+    oid: sha1h.digest('hex'),
+    get content() {
+      return (content ??= utf8(text));
+    }
+  };
 }
 
 export async function gitObject(type: GitObjectType, content: Uint8Array): Promise<GitObject> {

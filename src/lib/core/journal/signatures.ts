@@ -17,12 +17,11 @@
  */
 import { fromBase64url, toBase64url } from '../bytes.ts';
 import { ErrorCode } from '../errors.ts';
-import type { Problem } from '../verify.ts';
+import type { ParsedEnvelopes, Problem } from '../verify.ts';
 import type { Covered } from '../proofs/signed-head.ts';
 import { isEventId, type EventId, type LedgerEvent } from '../event.ts';
 import { verifySignature, type Signer } from '../keys.ts';
 import { buildEventCommit, eventTree, unsignedCommit, type EventCommit } from './commit.ts';
-import { utf8 } from '../bytes.ts';
 import { AuthorNames } from './names.ts';
 import { initSha1 } from './objects.ts';
 import { signSshsig, sshsigSignedData } from './sshsig.ts';
@@ -48,8 +47,9 @@ export function encodeSig(sig: Uint8Array): string {
 export function decodeSig(value: unknown): Uint8Array | undefined {
   if (typeof value !== 'string' || !SIG_VALUE_RE.test(value)) return undefined;
   try {
+    // fromBase64url refuses stray bits, so these 86 characters are the only spelling of the bytes it returns.
     const b = fromBase64url(value);
-    return b.length === 64 && toBase64url(b) === value ? b : undefined;
+    return b.length === 64 ? b : undefined;
   } catch {
     return undefined;
   }
@@ -254,7 +254,7 @@ export class JournalCommits {
     // The commit id is a function of the event and the signature value, as oid() computes it; cached now so
     // children checked next do not build this commit again (removed below if the signature fails).
     this.#oids.set(id, c.commit.oid);
-    if (!(await verifySignature(ev.event.author, await sshsigSignedData(c.unsigned), sig))) {
+    if (!(await verifySignature(ev.event.author, await sshsigSignedData(c.unsignedText), sig))) {
       this.#oids.delete(id);
       return {
         ok: false,
@@ -266,8 +266,7 @@ export class JournalCommits {
   }
 
   #tree(ev: LedgerEvent): ReturnType<typeof eventTree> {
-    const json = this.#src.envelope?.(ev.id);
-    return eventTree(ev, json === undefined ? undefined : utf8(json));
+    return eventTree(ev, this.#src.envelope?.(ev.id));
   }
 
   /** `ids` reordered parents first (among themselves), so that checking them in turn builds each commit once. */
@@ -337,9 +336,19 @@ export async function checkJournalSignatures(
 ): Promise<Map<string, 'ok' | 'unbuildable' | Problem>> {
   const out = new Map<string, 'ok' | 'unbuildable' | Problem>();
   ids = journal.parentsFirst(ids);
+  // Two batches in flight: the commits of one are built while the signatures of the one before verify on the
+  // thread pool. (A check caches its commit id before its signature is verified; a child checked meanwhile
+  // names the same id, which is a function of the stored event and signature alone.)
+  const batches: Array<{ batch: string[]; results: Promise<SigCheck[]> }> = [];
   for (let i = 0; i < ids.length; i += CHECK_BATCH) {
     const batch = ids.slice(i, i + CHECK_BATCH);
-    const results = await Promise.all(batch.map((id) => journal.check(id)));
+    const results = Promise.all(batch.map((id) => journal.check(id)));
+    results.catch(() => {}); // a failure is thrown where it is awaited, below, not reported as unhandled meanwhile
+    batches.push({ batch, results });
+    if (batches.length > 1) await batches[batches.length - 2].results;
+  }
+  for (const { batch, results: pending } of batches) {
+    const results = await pending;
     batch.forEach((id, j) => {
       const r = results[j];
       if (r.ok) out.set(id, 'ok');
@@ -371,7 +380,8 @@ export async function verifyJournalSignatures(
   entries: Array<[string, string]>,
   sigs: Map<string, string>,
   badIds: Set<string>,
-  opts: { covered?: Covered } = {}
+  /** `parsed`: envelopes already parsed from these entries' JSON (verifyEntries), taken when the text is the same. */
+  opts: { covered?: Covered; parsed?: ParsedEnvelopes } = {}
 ): Promise<Problem[]> {
   // Events are parsed when first needed: a covered one only if a later event's commit names its commit.
   const stored = new Map<string, string>();
@@ -391,7 +401,8 @@ export async function verifyJournalSignatures(
       ev = null;
       if (json !== undefined) {
         try {
-          const env = JSON.parse(json);
+          const known = opts.parsed?.get(id);
+          const env = known !== undefined && known.json === json ? known.envelope : JSON.parse(json);
           // Only an event with parents can have a commit built; anything else is reported by verifyEntries.
           if (env && typeof env.event === 'object' && env.event !== null && Array.isArray(env.event.parents))
             ev = { id: id as EventId, event: env.event, sig: env.sig };
