@@ -41,30 +41,21 @@ export function gitObjectSync(type: GitObjectType, content: Uint8Array): GitObje
   return { type, oid: sha1h.digest('hex'), content };
 }
 
-/** The length of `s` in UTF-8 as utf8() encodes it (a lone surrogate becomes U+FFFD: 3 bytes). */
-export function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2; // a pair: 4 bytes for 2 units
-      i++;
-    } else n += 2;
-  }
-  return n;
-}
+/** Reused for the UTF-8 bytes of the texts gitObjectOfText hashes (grown when one is longer). */
+let scratch = new Uint8Array(4096);
+const encoder = new TextEncoder();
 
 /**
- * The object whose content is `text` in UTF-8 (sync, as gitObjectSync): hashed from the string, its bytes made
- * only when `content` is read (checking a commit needs its id, not its bytes).
+ * The object whose content is `text` in UTF-8 (sync, as gitObjectSync): hashed from the text encoded into a
+ * reused buffer, its bytes copied out only when `content` is read (checking a commit needs its id, not its bytes).
  */
 export function gitObjectOfText(type: GitObjectType, text: string): GitObject {
   if (!sha1h) throw new Error('initSha1() was not awaited');
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3); // UTF-8: at most 3 bytes a unit
+  const { written } = encoder.encodeInto(text, scratch);
   sha1h.init();
-  sha1h.update(`${type} ${utf8Length(text)}\0`);
-  sha1h.update(text);
+  sha1h.update(`${type} ${written}\0`);
+  sha1h.update(scratch.subarray(0, written));
   let content: Uint8Array | undefined;
   return {
     type,
