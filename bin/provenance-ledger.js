@@ -5,10 +5,13 @@
 // It runs the CLI's prebuilt JavaScript (scripts/build-cli.js: node_modules/.cache/provenance-ledger/cli/),
 // built here when missing or older than a source file; while another process builds it, if the build fails, or
 // when module hooks are preloaded, it runs the TypeScript sources directly by Node's type stripping (Node >= 22.18).
-import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import module from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// Node's modules through process.getBuiltinModule where there is one: importing node:fs as an ES module would
+// also load its streams (the facade reads every export), milliseconds at every start.
+const builtin = async (id) => process.getBuiltinModule?.(id) ?? (await import(id));
+const { closeSync, openSync, readFileSync, rmSync, statSync } = await builtin('node:fs');
+const module = await builtin('node:module');
+const path = await builtin('node:path');
+const { fileURLToPath, pathToFileURL } = await builtin('node:url');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -44,8 +47,9 @@ for (const stream of [process.stdout, process.stderr]) {
 function prebuilt(cache) {
   try {
     const { build, inputs } = JSON.parse(readFileSync(path.join(cache, 'current.json'), 'utf8'));
+    const root = ROOT + path.sep; // joined by hand: path.join for each of ~150 files costs a millisecond or more
     for (const [rel, size, mtime] of inputs) {
-      const st = statSync(path.join(ROOT, rel), { throwIfNoEntry: false });
+      const st = statSync(root + rel, { throwIfNoEntry: false });
       if (!st || st.size !== size || st.mtimeMs !== mtime) return undefined;
     }
     const main = path.join(cache, build, 'main.js');
@@ -76,7 +80,11 @@ async function build(cache) {
   }
 }
 
-const cache = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli');
+// This checkout's folder in the cache, which checkouts sharing one node_modules share: FNV-1a of ROOT, as
+// scripts/build-cli.js checkoutKey computes it.
+let h = 0x811c9dc5;
+for (let i = 0; i < ROOT.length; i++) h = Math.imul(h ^ ROOT.charCodeAt(i), 0x01000193) >>> 0;
+const cache = path.join(ROOT, 'node_modules', '.cache', 'provenance-ledger', 'cli', h.toString(16).padStart(8, '0'));
 // Module hooks preloaded into this process (--import, --require, --loader) hook the source files: they get them.
 const hooked = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) =>
   /^(--import|--require|--loader|--experimental-loader|-r)(=|$)/.test(a)

@@ -14,21 +14,28 @@ export function toHex(b: Uint8Array): string {
   for (let i = 0; i < b.length; i++) s += HEX[b[i]];
   return s;
 }
-/** Value of each lowercase hex digit by char code, -1 for the others. */
+/** Value of each lowercase hex digit by character code, -1 for every other character. */
 const HEX_VAL = new Int8Array(128).fill(-1);
 for (let i = 0; i < 16; i++) HEX_VAL['0123456789abcdef'.charCodeAt(i)] = i;
+
 export function fromHex(s: string): Uint8Array {
   if (typeof s !== 'string' || s.length % 2 !== 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'expected lowercase hex');
   const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    const a = s.charCodeAt(2 * i);
-    const b = s.charCodeAt(2 * i + 1);
+  hexInto(s, out, 0);
+  return out;
+}
+
+/** Writes the bytes of lowercase hex `s` (of even length) into `out` from `at`; throws on any other character. */
+export function hexInto(s: string, out: Uint8Array, at: number): void {
+  if (s.length % 2 !== 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'expected lowercase hex');
+  for (let i = 0; i + 1 < s.length; i += 2) {
+    const a = s.charCodeAt(i);
+    const b = s.charCodeAt(i + 1);
     const hi = a < 128 ? HEX_VAL[a] : -1;
     const lo = b < 128 ? HEX_VAL[b] : -1;
     if (hi < 0 || lo < 0) throw new LedgerError(ErrorCode.BAD_INPUT, 'expected lowercase hex');
-    out[i] = (hi << 4) | lo;
+    out[at + (i >> 1)] = (hi << 4) | lo;
   }
-  return out;
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

@@ -29,10 +29,24 @@ export interface LedgerEvent {
   sig: string;
 }
 
+/** "DSSEv1 <len> <type>" by payload type (the ledger signs one type: encoded once). */
+const paeHeads = new Map<string, Uint8Array>();
+
 /** DSSE v1 pre-authentication encoding. */
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  const t = utf8(payloadType);
-  return concatBytes(utf8(`DSSEv1 ${t.length} `), t, utf8(` ${payload.length} `), payload);
+  let head = paeHeads.get(payloadType);
+  if (!head) {
+    const t = utf8(payloadType);
+    head = concatBytes(utf8(`DSSEv1 ${t.length} `), t);
+    if (paeHeads.size > 64) paeHeads.clear();
+    paeHeads.set(payloadType, head);
+  }
+  const len = ` ${payload.length} `; // ASCII: one byte per character
+  const out = new Uint8Array(head.length + len.length + payload.length);
+  out.set(head);
+  for (let i = 0; i < len.length; i++) out[head.length + i] = len.charCodeAt(i);
+  out.set(payload, head.length + len.length);
+  return out;
 }
 
 export async function eventId(event: UnsignedEvent): Promise<EventId> {

@@ -72,9 +72,11 @@ function verifyKey(publicKey: string): Promise<CryptoKey> {
 
 /** True when sig is a valid Ed25519 signature of message by publicKey; false for any malformed input. */
 export async function verifySignature(publicKey: string, message: Uint8Array, sig: Uint8Array): Promise<boolean> {
-  if (!isPublicKey(publicKey) || sig.length !== 64) return false;
+  // A key already imported passed isPublicKey when it was (verifyKey's cache holds no other).
+  const key = verifyKeys.get(publicKey) ?? (isPublicKey(publicKey) ? verifyKey(publicKey) : undefined);
+  if (!key || sig.length !== 64) return false;
   try {
-    return await crypto.subtle.verify(ED, await verifyKey(publicKey), sig as BufferSource, message as BufferSource);
+    return await crypto.subtle.verify(ED, await key, sig as BufferSource, message as BufferSource);
   } catch {
     return false;
   }

@@ -82,26 +82,66 @@ const MAX_DEPTH = 32;
 const MAX_PROBLEMS = 100;
 
 function guard(root: unknown, rootName: string): SchemaProblem | undefined {
-  // Iterative walk: a hostile value may be nested deeper than the call stack.
-  const stack: Array<[unknown, string, number]> = [[root, '', 0]];
+  // Iterative walk: a hostile value may be nested deeper than the call stack. The stack holds each value with
+  // the container it is in and its key there; a value's JSON pointer is only built when it is reported.
+  const values: unknown[] = [root];
+  const ups: number[] = [-1];
+  const keys: Array<string | number> = [''];
+  const depths: number[] = [0];
+  /** The containers walked into: the container each is in, and its key there. */
+  const containerUp: number[] = [];
+  const containerKey: Array<string | number> = [];
+  const pointer = (up: number, key: string | number): string => {
+    const parts: string[] = [];
+    for (let k = key, u = up; u >= 0; k = containerKey[u], u = containerUp[u])
+      parts.push(typeof k === 'number' ? `/${k}` : `/${escapePointer(k)}`);
+    return parts.reverse().join('');
+  };
   let count = 0;
-  while (stack.length > 0) {
-    const [v, path, depth] = stack.pop()!;
+  while (values.length > 0) {
+    const v = values.pop();
+    const up = ups.pop()!;
+    const key = keys.pop()!;
+    const depth = depths.pop()!;
     if (++count > MAX_VALUES) {
       return { path: '', message: `${rootName} is too large: more than ${MAX_VALUES} values` };
     }
     if (typeof v === 'string') {
-      if (v.length > MAX_STRING_UNITS) return { path, message: `${readablePath(path, rootName)} is far too long` };
+      if (v.length > MAX_STRING_UNITS) {
+        const path = pointer(up, key);
+        return { path, message: `${readablePath(path, rootName)} is far too long` };
+      }
     } else if (v !== null && typeof v === 'object') {
-      if (depth >= MAX_DEPTH) return { path, message: `${readablePath(path, rootName)} is nested too deeply` };
+      if (depth >= MAX_DEPTH) {
+        const path = pointer(up, key);
+        return { path, message: `${readablePath(path, rootName)} is nested too deeply` };
+      }
+      const at = containerUp.length;
+      containerUp.push(up);
+      containerKey.push(key);
       if (Array.isArray(v)) {
-        if (v.length > MAX_VALUES) return { path, message: `${readablePath(path, rootName)} has far too many items` };
-        for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}/${i}`, depth + 1]);
+        if (v.length > MAX_VALUES) {
+          const path = pointer(up, key);
+          return { path, message: `${readablePath(path, rootName)} has far too many items` };
+        }
+        for (let i = 0; i < v.length; i++) {
+          values.push(v[i]);
+          ups.push(at);
+          keys.push(i);
+          depths.push(depth + 1);
+        }
       } else {
-        const keys = Object.keys(v);
-        if (keys.length > MAX_VALUES)
+        const names = Object.keys(v);
+        if (names.length > MAX_VALUES) {
+          const path = pointer(up, key);
           return { path, message: `${readablePath(path, rootName)} has far too many fields` };
-        for (const k of keys) stack.push([(v as Record<string, unknown>)[k], `${path}/${escapePointer(k)}`, depth + 1]);
+        }
+        for (const k of names) {
+          values.push((v as Record<string, unknown>)[k]);
+          ups.push(at);
+          keys.push(k);
+          depths.push(depth + 1);
+        }
       }
     }
   }

@@ -4,7 +4,14 @@
  * Every problem carries a stable code, the event id and where it was found.
  */
 import { ErrorCode } from './errors.ts';
-import { checkIdAndSignature, isEventId, parseEnvelope, type EventId, type LedgerEvent } from './event.ts';
+import {
+  checkIdAndSignature,
+  isEventId,
+  parseEnvelope,
+  type EventId,
+  type LedgerEvent,
+  type SignedEnvelope
+} from './event.ts';
 import { utf8 } from './bytes.ts';
 import { validateEvent } from './validate.ts';
 import { decideAcceptance, isGenesis, type Acceptance } from './roster.ts';
@@ -55,7 +62,15 @@ export interface CheckOptions {
    * string is exactly that one is not parsed again; every check still runs on the value.
    */
   parsed?: Map<string, { json: string; value: unknown }>;
+  /**
+   * Filled with each envelope parsed here (by id: the JSON text and its value), for another check over the same
+   * entries (the journal's) to take instead of parsing that text again.
+   */
+  keep?: ParsedEnvelopes;
 }
+
+/** Envelopes by id: the JSON text parsed and the value it gave (never changed by a check). */
+export type ParsedEnvelopes = Map<string, { json: string; envelope: SignedEnvelope }>;
 
 const SIG_BATCH = 512;
 
@@ -106,6 +121,7 @@ export async function checkEntries(
     const { envelope, problem, eventBytes } = parseEnvelope(utf8(json), json, parsedValue(opts.parsed, key, json));
     if (problem) problems.push({ ...problem, eventId: key, location: where });
     if (!envelope || problem) continue;
+    opts.keep?.set(key, { json, envelope });
     const schema = validateEvent(envelope.event);
     if (schema.length > 0) {
       for (const s of schema) {

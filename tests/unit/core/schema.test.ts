@@ -241,6 +241,25 @@ describe('hostile input', () => {
     ]);
   });
 
+  it('names the place of an oversized value deep inside, keys escaped as JSON pointers', () => {
+    const e = valid();
+    e.body.files = [{ name: 'a' }, { name: 'b', 'odd/key~': ['ok', 'x'.repeat(70_000)] }];
+    expect(validateEvent(e)).toEqual([
+      { path: '/body/files/1/odd~1key~0/1', message: 'body.files[1]["odd/key~"][1] is far too long' }
+    ]);
+    const deep: any = {};
+    let d = deep;
+    for (let i = 0; i < 40; i++) {
+      const next = {};
+      d[i % 2 ? 'a' : 'b/'] = i % 3 ? next : [next];
+      d = next;
+    }
+    const found = validateEvent({ ...valid(), body: { nest: deep } });
+    expect(found).toHaveLength(1);
+    expect(found[0].message).toMatch(/is nested too deeply$/);
+    expect(found[0].path).toMatch(/^\/body\/nest\/b~1\//);
+  });
+
   it('caps the number of problems reported', () => {
     const e = valid();
     e.body.files = Array.from({ length: 1000 }, () => ({ name: '/', format: 'X', size: -1, sha256: 'z' }));

@@ -86,6 +86,43 @@ describe('journal signatures in the document', () => {
     expect((await orphan.ledger.verify()).problems.map((p) => p.code)).toEqual(['JOURNAL_SIGNATURE_INVALID']);
   });
 
+  it('verify --full refuses a signature with one byte flipped, across batches checked at once', async () => {
+    const { ledger } = await newLedger();
+    const evs = [];
+    // More events than one batch of checks (256): the second batch's commits are built while the first verifies.
+    for (let i = 0; i < 300; i++) evs.push(await ledger.append('generation', generationBody()));
+    expect((await ledger.verify({ full: true })).problems).toEqual([]);
+    for (const [at, byte] of [
+      [3, 31],
+      [280, 63]
+    ]) {
+      const id = evs[at].id;
+      const flipped = (value: string) => toBase64url(decodeSig(value)!.map((b, i) => (i === byte ? b ^ 0x10 : b)));
+      const changed = await fromDoc(
+        A.change(A.clone(ledger.doc), (d: any) => setEntry(d, sigKey(id), flipped(entryOf(d, sigKey(id))!)))
+      );
+      // Its descendants' commits name its commit, so they fail too: only the first is reported.
+      const r = await changed.ledger.verify({ full: true });
+      expect(r.problems.map((p) => [p.code, p.eventId])).toEqual([['JOURNAL_SIGNATURE_INVALID', id]]);
+    }
+  });
+
+  it('a signature value has one spelling: stray bits in its last character are refused', async () => {
+    const { ledger } = await newLedger();
+    const ev = await ledger.append('generation', generationBody());
+    const value = entryOf(ledger.doc, sigKey(ev.id))!;
+    expect(decodeSig(value)).toHaveLength(64);
+    const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = B64URL.indexOf(value.at(-1)!);
+    expect(last & 15).toBe(0);
+    const other = value.slice(0, -1) + B64URL[last | 1];
+    expect(decodeSig(other)).toBeUndefined();
+    const changed = await fromDoc(A.change(A.clone(ledger.doc), (d: any) => setEntry(d, sigKey(ev.id), other)));
+    expect((await changed.ledger.verify({ full: true })).problems.map((p) => [p.code, p.eventId])).toEqual([
+      ['JOURNAL_SIGNATURE_INVALID', ev.id]
+    ]);
+  });
+
   it('receive refuses an event whose signature does not verify, and stores a good one', async () => {
     const { ledger, storage, signer } = await newLedger();
     const copy = new MemoryStorage();

@@ -13,14 +13,15 @@
  * 64 signature bytes (what a pull receives).
  */
 import { canonicalJson } from '../canonical.ts';
-import { concatBytes, fromBase64url, toHex, utf8 } from '../bytes.ts';
+import { concatBytes, fromBase64url, hexInto, toHex, utf8 } from '../bytes.ts';
 import type { LedgerEvent } from '../event.ts';
 import type { Signer } from '../keys.ts';
 import { commitMessage, oneLine } from './message.ts';
-import { gitObjectSync, initSha1, treeContent, type GitObject } from './objects.ts';
+import { gitObjectOfText, gitObjectSync, initSha1, type GitObject } from './objects.ts';
 import { armorSshsig, signSshsig, sshsigBlob } from './sshsig.ts';
 
 export const EVENT_FILE = 'event.json';
+const TREE_ENTRY_HEAD = utf8(`100644 ${EVENT_FILE}\0`);
 export const EMAIL_DOMAIN = 'provenance-ledger.invalid';
 
 export interface EventCommitInput {
@@ -52,14 +53,22 @@ export function envelopeBytes(ev: LedgerEvent): Uint8Array {
   return utf8(canonicalJson({ event: ev.event, sig: ev.sig }));
 }
 
-/** The commit content without gpgsig: what the author signs. */
-export function unsignedCommit(input: EventCommitInput, treeOid: string): Uint8Array {
+/** The commit's header lines (joined by "\n"; each one line: names go through identName) and its message. */
+function commitText(input: EventCommitInput, treeOid: string): { head: string; message: string } {
   const { ev } = input;
   const seconds = Math.floor(Date.parse(ev.event.time) / 1000);
   const id = keyId(ev.event.author);
   const who = `${identName(input.authorName, id)} <${id}@${EMAIL_DOMAIN}> ${seconds} +0000`;
-  const head = [`tree ${treeOid}`, ...input.parentOids.map((p) => `parent ${p}`), `author ${who}`, `committer ${who}`];
-  return utf8(`${head.join('\n')}\n\n${commitMessage(ev)}`);
+  let head = `tree ${treeOid}`;
+  for (const p of input.parentOids) head += `\nparent ${p}`;
+  head += `\nauthor ${who}\ncommitter ${who}`;
+  return { head, message: commitMessage(ev) };
+}
+
+/** The commit content without gpgsig: what the author signs. */
+export function unsignedCommit(input: EventCommitInput, treeOid: string): Uint8Array {
+  const { head, message } = commitText(input, treeOid);
+  return utf8(`${head}\n\n${message}`);
 }
 
 /** Inserts the gpgsig header after the other headers, as git does (continuation lines start with a space). */
@@ -82,11 +91,19 @@ export function insertSignature(unsigned: Uint8Array, armored: string): Uint8Arr
 
 /**
  * The blob and tree of an event (sync: initSha1() must have been awaited). `envelope`, when given, must be the
- * envelope's canonical JSON bytes as stored (checked canonical on receipt), which saves serializing it again.
+ * envelope's canonical JSON as stored, bytes or text (checked canonical on receipt), which saves serializing it
+ * again.
  */
-export function eventTree(ev: LedgerEvent, envelope?: Uint8Array): { blob: GitObject; tree: GitObject } {
-  const blob = gitObjectSync('blob', envelope ?? envelopeBytes(ev));
-  const tree = gitObjectSync('tree', treeContent([{ mode: '100644', name: EVENT_FILE, oid: blob.oid }]));
+export function eventTree(ev: LedgerEvent, envelope?: Uint8Array | string): { blob: GitObject; tree: GitObject } {
+  const blob =
+    typeof envelope === 'string'
+      ? gitObjectOfText('blob', envelope)
+      : gitObjectSync('blob', envelope ?? envelopeBytes(ev));
+  // treeContent([{ mode: '100644', name: EVENT_FILE, oid: blob.oid }]), written in place.
+  const content = new Uint8Array(TREE_ENTRY_HEAD.length + 20);
+  content.set(TREE_ENTRY_HEAD);
+  hexInto(blob.oid, content, TREE_ENTRY_HEAD.length);
+  const tree = gitObjectSync('tree', content);
   return { blob, tree };
 }
 
@@ -103,10 +120,24 @@ export function buildEventCommit(
   input: EventCommitInput,
   signature: Uint8Array,
   tree = eventTree(input.ev)
-): EventCommit & { unsigned: Uint8Array } {
-  const unsigned = unsignedCommit(input, tree.tree.oid);
-  const commit = gitObjectSync('commit', signedCommitContent(input.ev.event.author, unsigned, signature));
-  return { blob: tree.blob, tree: tree.tree, commit, signature, unsigned };
+): EventCommit & { unsigned: Uint8Array; unsignedText: string } {
+  // As insertSignature(unsigned, armored) splices it, from the text: the headers hold no blank line, so the
+  // gpgsig header goes between them and the "\n\n" before the message. Hashed as text (bytes made if read).
+  const { head, message } = commitText(input, tree.tree.oid);
+  const unsignedText = `${head}\n\n${message}`;
+  const armored = armorSshsig(sshsigBlob(input.ev.event.author, signature));
+  const commit = gitObjectOfText('commit', `${head}\ngpgsig ${armored.split('\n').join('\n ')}\n\n${message}`);
+  let unsigned: Uint8Array | undefined;
+  return {
+    blob: tree.blob,
+    tree: tree.tree,
+    commit,
+    signature,
+    unsignedText,
+    get unsigned() {
+      return (unsigned ??= utf8(unsignedText));
+    }
+  };
 }
 
 /** Builds and signs the commit (the signer must be the event's author). */
@@ -127,7 +158,7 @@ export async function rebuildEventCommit(
   input: EventCommitInput,
   signature: Uint8Array,
   envelope?: Uint8Array
-): Promise<EventCommit & { unsigned: Uint8Array }> {
+): Promise<EventCommit & { unsigned: Uint8Array; unsignedText: string }> {
   await initSha1();
   return buildEventCommit(input, signature, eventTree(input.ev, envelope));
 }

@@ -9,7 +9,10 @@ const MAX_SUMMARY = 120;
 
 /** One line, printable: control characters become spaces, runs of spaces collapse. */
 export function oneLine(s: unknown): string {
-  return String(s ?? '')
+  const text = String(s ?? '');
+  // Most names are one line already: nothing to replace, nothing for trim() to remove.
+  if (!/[\u0000-\u001f\u007f\u2028\u2029]| {2}|^\s|\s$/.test(text)) return text;
+  return text
     .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')
     .replace(/ {2,}/g, ' ')
     .trim();

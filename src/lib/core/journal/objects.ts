@@ -36,9 +36,34 @@ export const objectHeader = (type: GitObjectType, length: number): Uint8Array =>
 export function gitObjectSync(type: GitObjectType, content: Uint8Array): GitObject {
   if (!sha1h) throw new Error('initSha1() was not awaited');
   sha1h.init();
-  sha1h.update(objectHeader(type, content.length));
+  sha1h.update(`${type} ${content.length}\0`); // objectHeader's bytes (ASCII)
   sha1h.update(content);
   return { type, oid: sha1h.digest('hex'), content };
+}
+
+/** Reused for the UTF-8 bytes of the texts gitObjectOfText hashes (grown when one is longer). */
+let scratch = new Uint8Array(4096);
+const encoder = new TextEncoder();
+
+/**
+ * The object whose content is `text` in UTF-8 (sync, as gitObjectSync): hashed from the text encoded into a
+ * reused buffer, its bytes copied out only when `content` is read (checking a commit needs its id, not its bytes).
+ */
+export function gitObjectOfText(type: GitObjectType, text: string): GitObject {
+  if (!sha1h) throw new Error('initSha1() was not awaited');
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3); // UTF-8: at most 3 bytes a unit
+  const { written } = encoder.encodeInto(text, scratch);
+  sha1h.init();
+  sha1h.update(`${type} ${written}\0`);
+  sha1h.update(scratch.subarray(0, written));
+  let content: Uint8Array | undefined;
+  return {
+    type,
+    oid: sha1h.digest('hex'),
+    get content() {
+      return (content ??= utf8(text));
+    }
+  };
 }
 
 export async function gitObject(type: GitObjectType, content: Uint8Array): Promise<GitObject> {

@@ -17,12 +17,11 @@
  */
 import { fromBase64url, toBase64url } from '../bytes.ts';
 import { ErrorCode } from '../errors.ts';
-import type { Problem } from '../verify.ts';
+import type { ParsedEnvelopes, Problem } from '../verify.ts';
 import type { Covered } from '../proofs/signed-head.ts';
 import { isEventId, type EventId, type LedgerEvent } from '../event.ts';
 import { verifySignature, type Signer } from '../keys.ts';
 import { buildEventCommit, eventTree, unsignedCommit, type EventCommit } from './commit.ts';
-import { utf8 } from '../bytes.ts';
 import { AuthorNames } from './names.ts';
 import { initSha1 } from './objects.ts';
 import { signSshsig, sshsigSignedData } from './sshsig.ts';
@@ -256,7 +255,7 @@ export class JournalCommits {
     // The commit id is a function of the event and the signature value, as oid() computes it; cached now so
     // children checked next do not build this commit again (removed below if the signature fails).
     this.#oids.set(id, c.commit.oid);
-    if (!(await verifySignature(ev.event.author, await sshsigSignedData(c.unsigned), sig))) {
+    if (!(await verifySignature(ev.event.author, await sshsigSignedData(c.unsignedText), sig))) {
       this.#oids.delete(id);
       return {
         ok: false,
@@ -268,8 +267,7 @@ export class JournalCommits {
   }
 
   #tree(ev: LedgerEvent): ReturnType<typeof eventTree> {
-    const json = this.#src.envelope?.(ev.id);
-    return eventTree(ev, json === undefined ? undefined : utf8(json));
+    return eventTree(ev, this.#src.envelope?.(ev.id));
   }
 
   /** `ids` reordered parents first (among themselves), so that checking them in turn builds each commit once. */
@@ -396,7 +394,8 @@ export async function verifyJournalSignatures(
   entries: Array<[string, string]>,
   sigs: Map<string, string>,
   badIds: Set<string>,
-  opts: { covered?: Covered } = {}
+  /** `parsed`: envelopes already parsed from these entries' JSON (verifyEntries), taken when the text is the same. */
+  opts: { covered?: Covered; parsed?: ParsedEnvelopes } = {}
 ): Promise<Problem[]> {
   // Events are parsed when first needed: a covered one only if a later event's commit names its commit.
   const stored = new Map<string, string>();
@@ -416,7 +415,8 @@ export async function verifyJournalSignatures(
       ev = null;
       if (json !== undefined) {
         try {
-          const env = JSON.parse(json);
+          const known = opts.parsed?.get(id);
+          const env = known !== undefined && known.json === json ? known.envelope : JSON.parse(json);
           // Only an event with parents can have a commit built; anything else is reported by verifyEntries.
           if (env && typeof env.event === 'object' && env.event !== null && Array.isArray(env.event.parents))
             ev = { id: id as EventId, event: env.event, sig: env.sig };

@@ -48,7 +48,7 @@ let sha512Ready: Promise<IHasher> | undefined;
  * SHA-512 through hash-wasm: synchronous once loaded. A WebCrypto digest is a thread-pool job per call, which for
  * one short commit per event costs several times the hashing itself.
  */
-async function sha512(message: Uint8Array): Promise<Uint8Array> {
+async function sha512(message: Uint8Array | string): Promise<Uint8Array> {
   const h = sha512h ?? (await (sha512Ready ??= createSHA512().then((x) => (sha512h = x))));
   h.init();
   h.update(message);
@@ -58,15 +58,23 @@ async function sha512(message: Uint8Array): Promise<Uint8Array> {
 /** Everything before the hash in the signed data, by namespace (one commit per event: computed once). */
 const signedPrefixes = new Map<string, Uint8Array>();
 
-/** The bytes the key actually signs for `message`. */
-export async function sshsigSignedData(message: Uint8Array, namespace = SSHSIG_NAMESPACE): Promise<Uint8Array> {
+/** The bytes the key actually signs for `message` (a string: its UTF-8 bytes). */
+export async function sshsigSignedData(
+  message: Uint8Array | string,
+  namespace = SSHSIG_NAMESPACE
+): Promise<Uint8Array> {
   let prefix = signedPrefixes.get(namespace);
   if (!prefix)
     signedPrefixes.set(
       namespace,
       (prefix = concatBytes(MAGIC, sshString(namespace), sshString(''), sshString(SSHSIG_HASH)))
     );
-  return concatBytes(prefix, sshString(await sha512(message)));
+  const digest = await sha512(message);
+  const out = new Uint8Array(prefix.length + 4 + digest.length); // prefix || string(digest)
+  out.set(prefix);
+  new DataView(out.buffer).setUint32(prefix.length, digest.length);
+  out.set(digest, prefix.length + 4);
+  return out;
 }
 
 /** Everything before the signature in a blob, by key and namespace (a team has few keys). */
@@ -88,7 +96,16 @@ export function sshsigBlob(key: PublicKey | string, signature: Uint8Array, names
     if (blobPrefixes.size > 4096) blobPrefixes.clear();
     blobPrefixes.set(id, prefix);
   }
-  return concatBytes(prefix, u32(SIG_TYPE.length + 4 + signature.length), SIG_TYPE, u32(signature.length), signature);
+  // prefix || string(string("ssh-ed25519") || string(signature))
+  const out = new Uint8Array(prefix.length + 8 + SIG_TYPE.length + signature.length);
+  const view = new DataView(out.buffer);
+  out.set(prefix);
+  let at = prefix.length;
+  view.setUint32(at, SIG_TYPE.length + 4 + signature.length);
+  out.set(SIG_TYPE, (at += 4));
+  view.setUint32((at += SIG_TYPE.length), signature.length);
+  out.set(signature, at + 4);
+  return out;
 }
 
 /** The armored form, lines joined by "\n", no final newline. */
