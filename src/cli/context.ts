@@ -1,5 +1,5 @@
 /** What every command needs: the ledger directory, its storage, the device identity, the ledger itself. */
-import { lstat, stat } from 'node:fs/promises';
+import { lstat, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FsStorage } from '../lib/adapters/storage/fs.ts';
 import type { NodeIdentity } from '../lib/adapters/node/identity.ts';
@@ -43,6 +43,11 @@ export const LEDGER_FOLDERS = [
 ] as const;
 /** Any of these in a directory makes it a ledger's (possibly a damaged one); none: not a ledger. */
 const LEDGER_MARKS = ['doc', 'identity', 'log', 'journal.git'];
+/**
+ * Written by `clone` before anything else and removed after everything else (commands/journal.ts): while it is
+ * there the directory holds a clone cut short, which no other command opens; `clone` run again starts it over.
+ */
+export const CLONE_MARK = 'clone-unfinished';
 
 /**
  * The storage of an existing ledger directory. Never creates the directory (a typo in --ledger must not
@@ -69,6 +74,18 @@ export async function existingStorage(dir: string, opts: { write?: boolean } = {
       )
     )
   );
+  const unfinished = await readFile(path.join(dir, CLONE_MARK), 'utf8').then(
+    (url) => url.trim(),
+    (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : '')
+  );
+  if (unfinished !== undefined) {
+    // The file is written first and whole, but read as possibly damaged: only a plain URL is quoted back.
+    const url = /^[\x21-\x7e]{1,2000}$/.test(unfinished) ? unfinished : 'URL';
+    throw new LedgerError(
+      ErrorCode.CLONE_UNFINISHED,
+      `${dir} holds a clone that was cut short, not a ledger (nothing in it was read or changed): run provenance-ledger clone ${url} --ledger ${dir} again, which starts it over`
+    );
+  }
   if (!marks.includes(true)) {
     throw new LedgerError(
       ErrorCode.NOT_INITIALIZED,

@@ -4,7 +4,7 @@
  * Credentials come from PROVENANCE_LEDGER_GIT_USERNAME / _PASSWORD or _TOKEN, or a prompt on a terminal;
  * they are never written to disk.
  */
-import { rm, stat } from 'node:fs/promises';
+import { lstat, open, rm, stat, unlink } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import path from 'node:path';
 import { FsStorage } from '../../lib/adapters/storage/fs.ts';
@@ -19,9 +19,10 @@ import {
   sealedFetch
 } from '../../lib/adapters/git/remote.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
+import { Ledger } from '../../lib/core/ledger.ts';
 import { allowedSigners as signersFile, removedUntil } from '../../lib/core/journal/allowed-signers.ts';
 import { identitySigner, loadIdentity } from '../../lib/adapters/node/identity.ts';
-import { LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
+import { CLONE_MARK, LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
 import { Exit, type ExitCode, type Output } from '../output.ts';
 
 async function prompt(url: string): Promise<Credentials | undefined> {
@@ -113,13 +114,38 @@ export async function journalClone(
   url: string
 ): Promise<void> {
   const dir = ledgerDir(opts);
+  const batch = cloneBatch();
   // The key backup is opened before anything is written: a wrong passphrase leaves no directory behind.
   const restored = opts.keyBackup ? await openKeyBackup(opts.keyBackup) : undefined;
   const existed = await stat(dir).then(
     () => true,
     () => false
   );
+  const mark = path.join(dir, CLONE_MARK);
+  const restart =
+    existed &&
+    (await lstat(mark).then(
+      () => true,
+      () => false
+    ));
   const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
+  /** What a clone writes besides the device and team keys: removed when it fails, or before it starts over. */
+  const removeCloned = async () => {
+    await storage.removeRange(['doc']);
+    await rm(path.join(dir, 'journal.git'), { recursive: true, force: true });
+    await rm(path.join(dir, 'journal-commits'), { recursive: true, force: true });
+  };
+  if (restart) await removeCloned();
+  else if (await Ledger.exists(storage))
+    throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, 'a ledger already exists here: clone into an empty directory');
+  // Written first, removed last: a directory the clone was cut short in is not taken for a ledger (context.ts).
+  const handle = await open(mark, 'w');
+  try {
+    await handle.writeFile(`${url.replace(/\/\/[^@/]*@/, '//')}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   try {
     const { loadTeamKeys, saveTeamKey } = await import('../../lib/core/team/teamkey.ts');
     if (restored) {
@@ -143,8 +169,10 @@ export async function journalClone(
       url,
       storage,
       identity ? identitySigner(identity) : undefined,
-      keys
+      keys,
+      { batch }
     );
+    await unlink(mark);
     out.result(
       {
         url,
@@ -163,9 +191,8 @@ export async function journalClone(
   } catch (e) {
     if (!existed) await rm(dir, { recursive: true, force: true });
     else {
-      await storage.removeRange(['doc']).catch(() => undefined);
-      await rm(path.join(dir, 'journal.git'), { recursive: true, force: true });
-      await rm(path.join(dir, 'journal-commits'), { recursive: true, force: true });
+      await removeCloned().catch(() => undefined);
+      await rm(mark, { force: true });
     }
     if ((e as LedgerError).code === ErrorCode.SEALED_KEY_MISSING && !opts.keyBackup && process.stdin.isTTY) {
       // On a terminal: ask for the key backup, then clone again with it.
@@ -186,6 +213,19 @@ export async function journalClone(
     }
     throw e;
   }
+}
+
+/** Events per stored batch of a clone: $PROVENANCE_LEDGER_CLONE_BATCH (a positive integer), else the default. */
+export const CLONE_BATCH_ENV = 'PROVENANCE_LEDGER_CLONE_BATCH';
+function cloneBatch(): number | undefined {
+  const raw = process.env[CLONE_BATCH_ENV];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[1-9][0-9]{0,8}$/.test(raw))
+    throw new LedgerError(
+      ErrorCode.BAD_INPUT,
+      `${CLONE_BATCH_ENV} must be a positive integer, not ${JSON.stringify(raw)}`
+    );
+  return Number(raw);
 }
 
 /** Decrypts a key backup file (passphrase from the environment or typed), or says what is wrong with it. */

@@ -58,7 +58,9 @@ export const ErrorCode = {
   REMOTE_DIVERGED: 'REMOTE_HISTORY_LOST',
   REMOTE_REJECTED: 'REMOTE_REJECTED',
   /** A sealed journal holds events of a team key epoch whose key this device does not hold. */
-  SEALED_KEY_MISSING: 'SEALED_KEY_MISSING'
+  SEALED_KEY_MISSING: 'SEALED_KEY_MISSING',
+  /** A directory a clone was cut short in (its CLONE_UNFINISHED file): not a ledger until the clone is run again. */
+  CLONE_UNFINISHED: 'CLONE_UNFINISHED'
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -16,6 +16,11 @@
  *  - a following `record`, `checkpoint` and `prove --unwitnessed` succeed, the checkpoint covers exactly the
  *    events held, and `verify` is clean with nothing pending and no prompt opening without its event.
  *
+ * And `clone` in batches of three events (PROVENANCE_LEDGER_CLONE_BATCH) from a real `git http-backend`, killed at
+ * each of its operations: the directory left is nothing (no directory, or no ledger in it), or a clone cut short
+ * that every command refuses with CLONE_UNFINISHED naming the clone to run again, or the finished clone (verify
+ * clean, every event, nothing pending); `clone` run again into it finishes, and a pull then finds nothing new.
+ *
  * And `recover`, rebuilding a document with a damaged chunk, killed at each of its operations: run again, it
  * finishes (verify clean, every event there) and the damaged chunk is still kept aside, byte for byte.
  *
@@ -27,6 +32,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, tempDir } from './helpers.ts';
+import { startGitServer } from '../../helpers/git-http-server.ts';
 
 const PRELOAD = fileURLToPath(new URL('../../helpers/kill-at.mjs', import.meta.url));
 const PARALLEL = 2;
@@ -40,10 +46,16 @@ interface Ran {
 }
 
 /** Runs the CLI in `cwd` (no PROVENANCE_LEDGER_* from the developer's shell); `kill`: the kill-at preload's settings. */
-function cli(cwd: string, args: string[], kill?: { dir: string; at?: number; log?: string }): Promise<Ran> {
+function cli(
+  cwd: string,
+  args: string[],
+  kill?: { dir: string; at?: number; log?: string },
+  extra: Record<string, string> = {}
+): Promise<Ran> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith('PROVENANCE_LEDGER_') && !k.startsWith('PL_TEST_') && k !== 'NODE_OPTIONS') env[k] = v;
+  Object.assign(env, extra);
   if (kill) {
     env.NODE_OPTIONS = `--import=${PRELOAD}`;
     env.PL_TEST_FS_DIR = kill.dir;
@@ -326,4 +338,138 @@ describe('a kill at every file operation leaves a ledger that verifies and goes 
       console.info(`kill points: recover, ${points} operations`);
     }
   );
+
+  it(
+    'clone in batches: a kill leaves nothing, a clone cut short that clone finishes, or the clone',
+    { timeout: 900_000 },
+    async () => {
+      const server = await startGitServer();
+      try {
+        const src = path.join(root, 'clone-src');
+        await ok(root, ['init', '--ledger', src, '--name', 'Ada', '--ledger-name', 'Kill Points']);
+        for (let i = 0; i < 7; i++)
+          await ok(root, [
+            'record',
+            'checklist',
+            '--ledger',
+            src,
+            '--project',
+            `Project ${i}`,
+            '--classification',
+            'client',
+            '--classified'
+          ]);
+        const events = 8;
+        server.createRepo('kill.git');
+        const url = server.url('kill.git');
+        await ok(root, ['push', url, '--ledger', src, '--plain']);
+        const BATCH = { PROVENANCE_LEDGER_CLONE_BATCH: '3' };
+        const clone = (dir: string, kill?: { dir: string; at?: number; log?: string }) =>
+          cli(root, ['clone', url, '--ledger', dir, '--json'], kill, BATCH);
+
+        const counted = path.join(root, 'clone-count');
+        const log = path.join(root, 'clone-ops.txt');
+        const clean = await clone(counted, { dir: counted, log });
+        expect(clean.code, clean.stderr).toBe(0);
+        expect(JSON.parse(clean.stdout).events).toBe(events);
+        const ops = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+        // Three batches, each its own chunk of the document.
+        expect(ops.filter((o) => / doc\/incr\/[^ ]*$/.test(o) && / rename /.test(o)).length).toBeGreaterThanOrEqual(3);
+
+        const failures: string[] = [];
+        const seen = { nothing: 0, unfinished: 0, finished: 0 };
+        await pool(
+          ops.map((_, i) => i + 1),
+          PARALLEL,
+          async (k) => {
+            const dir = path.join(root, `clone-k${k}`);
+            try {
+              const killed = await clone(dir, { dir, at: k });
+              expect(killed.signal, `expected the kill: exit ${killed.code}\n${killed.stderr}`).toBe('SIGKILL');
+              const v = await cli(root, ['verify', '--ledger', dir, '--json']);
+              const where = `verify after the kill:\n${v.stdout}${v.stderr}`;
+              let finished = false;
+              if (v.code === 0) {
+                // The clone had finished: every event, checked, nothing pending.
+                const report = JSON.parse(v.stdout);
+                expect(report.ok, where).toBe(true);
+                expect(report.problems, where).toEqual([]);
+                expect(report.pending ?? [], where).toEqual([]);
+                expect(report.valid, where).toBe(events);
+                finished = true;
+                seen.finished++;
+              } else if (/CLONE_UNFINISHED/.test(v.stderr)) {
+                // The URL is quoted, unless the kill left the file written first empty.
+                expect(
+                  [`clone ${url} --ledger ${dir} again`, `clone URL --ledger ${dir} again`].some((m) =>
+                    v.stderr.includes(m)
+                  ),
+                  where
+                ).toBe(true);
+                // Other commands refuse it as well, and change nothing.
+                const log = await cli(root, ['log', '--ledger', dir, '--json']);
+                expect(log.code).not.toBe(0);
+                expect(log.stderr).toMatch(/CLONE_UNFINISHED/);
+                seen.unfinished++;
+              } else {
+                expect(v.stderr, where).toMatch(/NOT_INITIALIZED/);
+                seen.nothing++;
+              }
+              if (!finished) {
+                const again = await clone(dir);
+                expect(again.code, `clone run again:\n${again.stdout}${again.stderr}`).toBe(0);
+                expect(JSON.parse(again.stdout).events).toBe(events);
+                const report = await ok(root, ['verify', '--ledger', dir, '--json']);
+                expect(report.valid).toBe(events);
+                expect(report.pending ?? []).toEqual([]);
+              }
+              const pulled = await ok(root, ['pull', url, '--ledger', dir, '--json']);
+              expect(pulled.received).toBe(0);
+              expect(pulled.events).toBe(events);
+              await rm(dir, { recursive: true, force: true });
+            } catch (e) {
+              failures.push(`kill at operation ${k} (${ops[k - 1]}): ${(e as Error).message}`);
+            }
+          }
+        );
+        expect(failures, failures.join('\n\n')).toEqual([]);
+        expect(seen.unfinished).toBeGreaterThan(0);
+        console.info(
+          `kill points: clone, ${ops.length} operations; left nothing ${seen.nothing}, a clone cut short ${seen.unfinished}, the clone ${seen.finished}`
+        );
+      } finally {
+        await server.close();
+      }
+    }
+  );
+
+  it('clone into a ledger refuses (ALREADY_INITIALIZED), a bad batch size (BAD_INPUT), and changes nothing', async () => {
+    const server = await startGitServer();
+    try {
+      const dir = path.join(root, 'clone-into');
+      await ok(root, ['init', '--ledger', dir, '--name', 'Ada', '--ledger-name', 'Kept']);
+      server.createRepo('into.git');
+      const other = path.join(root, 'clone-other');
+      await ok(root, ['init', '--ledger', other, '--name', 'Bob', '--ledger-name', 'Other']);
+      await ok(root, ['push', server.url('into.git'), '--ledger', other, '--plain']);
+      const r = await cli(root, ['clone', server.url('into.git'), '--ledger', dir, '--json']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/ALREADY_INITIALIZED/);
+      const report = await verifyClean(root, dir, { pendingAllowed: false });
+      expect(report.valid).toBe(1);
+      expect((await readdir(dir)).sort()).not.toContain('clone-unfinished');
+      // A batch size that is not a positive integer is refused before anything is written.
+      const none = path.join(root, 'clone-bad-batch');
+      for (const bad of ['0', '-3', '2.5', 'many']) {
+        const b = await cli(root, ['clone', server.url('into.git'), '--ledger', none, '--json'], undefined, {
+          PROVENANCE_LEDGER_CLONE_BATCH: bad
+        });
+        expect(b.code).not.toBe(0);
+        expect(b.stderr).toMatch(/BAD_INPUT.*PROVENANCE_LEDGER_CLONE_BATCH must be a positive integer/);
+        expect(await readdir(none).catch(() => 'absent')).toBe('absent');
+      }
+    } finally {
+      await server.close();
+    }
+  });
 });
