@@ -50,6 +50,24 @@ const LEDGER_MARKS = ['doc', 'identity', 'log', 'journal.git'];
 export const CLONE_MARK = 'clone-unfinished';
 
 /**
+ * Refuses a directory a clone was cut short in (CLONE_MARK): every command but `clone` itself and `key import`
+ * (a key restored before the clone is run again) leaves it alone, `init`, `join` and `restore` included.
+ */
+export async function refuseUnfinishedClone(dir: string): Promise<void> {
+  const unfinished = await readFile(path.join(dir, CLONE_MARK), 'utf8').then(
+    (url) => url.trim(),
+    (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : '')
+  );
+  if (unfinished === undefined) return;
+  // The file is written first and whole, but read as possibly damaged: only a plain URL is quoted back.
+  const url = /^[\x21-\x7e]{1,2000}$/.test(unfinished) ? unfinished : 'URL';
+  throw new LedgerError(
+    ErrorCode.CLONE_UNFINISHED,
+    `${dir} holds a clone that was cut short, not a ledger (nothing in it was read or changed): run provenance-ledger clone ${url} --ledger ${dir} again, which starts it over`
+  );
+}
+
+/**
  * The storage of an existing ledger directory. Never creates the directory (a typo in --ledger must not
  * leave an empty ledger behind): that is init's job. A directory that holds none of a ledger's own folders is
  * refused before anything in it is read, walked or removed; `write` sessions sweep stale temp files from the
@@ -74,18 +92,7 @@ export async function existingStorage(dir: string, opts: { write?: boolean } = {
       )
     )
   );
-  const unfinished = await readFile(path.join(dir, CLONE_MARK), 'utf8').then(
-    (url) => url.trim(),
-    (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : '')
-  );
-  if (unfinished !== undefined) {
-    // The file is written first and whole, but read as possibly damaged: only a plain URL is quoted back.
-    const url = /^[\x21-\x7e]{1,2000}$/.test(unfinished) ? unfinished : 'URL';
-    throw new LedgerError(
-      ErrorCode.CLONE_UNFINISHED,
-      `${dir} holds a clone that was cut short, not a ledger (nothing in it was read or changed): run provenance-ledger clone ${url} --ledger ${dir} again, which starts it over`
-    );
-  }
+  await refuseUnfinishedClone(dir);
   if (!marks.includes(true)) {
     throw new LedgerError(
       ErrorCode.NOT_INITIALIZED,

@@ -26,7 +26,7 @@ import { sigKey } from '../../lib/core/journal/signatures.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import type { Opening } from '../../lib/core/commitment.ts';
 import { encodeLedger, parseLedgerExport, verifyExport } from '../../lib/engine/transfer.ts';
-import { LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, ledgerDir, refuseUnfinishedClone, openSession, type GlobalOptions } from '../context.ts';
 import type { Output } from '../output.ts';
 
 export async function backupLedger(opts: GlobalOptions & { out: string; force?: boolean }, out: Output): Promise<void> {
@@ -114,6 +114,7 @@ export async function restoreLedger(file: string, opts: GlobalOptions, out: Outp
       );
     }
   }
+  await refuseUnfinishedClone(dir);
   const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   const existing = await loadIdentity(storage);
   let keyRestored = false;

@@ -4,7 +4,7 @@ import { loadIdentity, saveIdentity, identitySigner } from '../../lib/adapters/n
 import { Ledger } from '../../lib/core/ledger.ts';
 import { ErrorCode, LedgerError } from '../../lib/core/errors.ts';
 import { generateDeviceKey, keyFingerprint } from '../../lib/core/keys.ts';
-import { LEDGER_FOLDERS, keepReadIndex, ledgerDir, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, keepReadIndex, ledgerDir, refuseUnfinishedClone, type GlobalOptions } from '../context.ts';
 import { trackDocument } from '../read-index.ts';
 import type { Output } from '../output.ts';
 import { userInfo } from 'node:os';
@@ -17,6 +17,7 @@ export interface InitOptions extends GlobalOptions {
 
 export async function init(opts: InitOptions, out: Output): Promise<void> {
   const dir = ledgerDir(opts);
+  await refuseUnfinishedClone(dir);
   const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   if (await Ledger.exists(storage)) {
     throw new LedgerError(

@@ -39,7 +39,7 @@ import {
   type Admitted,
   type DeviceInviteTarget
 } from '../../lib/core/team/devices.ts';
-import { LEDGER_FOLDERS, ledgerDir, openSession, type GlobalOptions } from '../context.ts';
+import { LEDGER_FOLDERS, ledgerDir, refuseUnfinishedClone, openSession, type GlobalOptions } from '../context.ts';
 import { CliError, Exit, type ExitCode, type Output } from '../output.ts';
 
 export const RELAY_ENV = 'PROVENANCE_LEDGER_RELAY';
@@ -139,6 +139,7 @@ export async function join(codeText: string, opts: JoinOptions, out: Output): Pr
   const inv = parseInviteCode(codeText);
   if (!inv) throw new CliError('BAD_INPUT', `"${codeText}" is not an invite code`);
   const dir = ledgerDir(opts);
+  await refuseUnfinishedClone(dir);
   const storage = await FsStorage.open(dir, { sweep: LEDGER_FOLDERS });
   if (await Ledger.exists(storage))
     throw new LedgerError(ErrorCode.ALREADY_INITIALIZED, `${dir} already holds a ledger`);

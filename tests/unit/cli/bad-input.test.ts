@@ -326,6 +326,17 @@ describe('bad input: exit 2, a clear message, the ledger unchanged', () => {
     expect(existsSync(f('no-such-ledger'))).toBe(false);
   });
 
+  it('a directory a clone was cut short in: init refuses it, nothing in it changes', async () => {
+    const d = f('cut-short');
+    await mkdir(d);
+    await writeFile(path.join(d, 'clone-unfinished'), 'http://127.0.0.1:9/ledger.git\n');
+    const before = await hashTree(d);
+    const init = await run(['init', '--name', 'Ada', '--ledger', d], { cwd: work });
+    expect(init.code).not.toBe(0);
+    expect(init.stderr).toMatch(/CLONE_UNFINISHED.*clone http:\/\/127\.0\.0\.1:9\/ledger\.git --ledger/);
+    expect(await hashTree(d)).toBe(before);
+  });
+
   it('after all that, the ledger still verifies with its 3 events', async () => {
     const v = await pl('verify', '--json');
     expect(v.code).toBe(0);
