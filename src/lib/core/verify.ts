@@ -4,12 +4,20 @@
  * Every problem carries a stable code, the event id and where it was found.
  */
 import { ErrorCode } from './errors.ts';
-import { checkIdAndSignature, isEventId, parseEnvelope, type EventId, type LedgerEvent } from './event.ts';
+import {
+  checkIdAndSignature,
+  isEventId,
+  parseEnvelope,
+  type EventId,
+  type LedgerEvent,
+  type SignedEnvelope
+} from './event.ts';
 import { utf8 } from './bytes.ts';
 import { validateEvent } from './validate.ts';
 import { decideAcceptance, isGenesis, type Acceptance } from './roster.ts';
 import type { UnsignedEvent } from './types.ts';
 import type { Covered } from './proofs/signed-head.ts';
+import type { RecordSubject } from './verified-record.ts';
 
 export interface Problem {
   code: ErrorCode;
@@ -33,6 +41,14 @@ export interface VerifyReport {
    * and checked the rest one by one.
    */
   signatures?: { mode: 'full' | 'signed-heads'; covered: number; headSize?: number };
+  /**
+   * Set when this device's verified record (verified-record.ts) vouched for the canonical form, schema and id of
+   * `pinned` events, those under its checkpoint of size `headSize` (whose root pins their bytes), checked in full
+   * by this device at `checked`; every other check ran.
+   */
+  record?: { pinned: number; headSize: number; checked: string };
+  /** After a sound default verify without a record: what a record of it is about (writeVerifiedRecord). */
+  recordable?: RecordSubject;
 }
 
 export interface CheckedEntries {
@@ -42,6 +58,8 @@ export interface CheckedEntries {
   genesisId?: EventId;
   /** Ids whose event signature a signed tree head covered (not checked again). */
   covered?: Set<string>;
+  /** Events whose form, schema and id a verified record vouched for (`pinned`). */
+  pinned?: number;
 }
 
 export interface CheckOptions {
@@ -50,9 +68,16 @@ export interface CheckOptions {
    * covered bytes and whose author is the head's signer needs no Ed25519 check of its own. Every other check runs.
    */
   covered?: Covered;
+  /**
+   * Envelopes whose canonical form, schema and id this device's verified record vouches for (verified-record.ts):
+   * an entry stored under one of these ids with exactly these bytes is parsed, not checked again. Its signature
+   * is checked as any other's (skipped only when `covered`).
+   */
+  pinned?: Map<string, string>;
 }
 
 const SIG_BATCH = 512;
+const NONE: never[] = [];
 
 /**
  * Per-event checks over raw entries (key = the id the entry is stored or announced under, value = the
@@ -64,7 +89,8 @@ export async function checkEntries(
   opts: CheckOptions = {}
 ): Promise<CheckedEntries> {
   const problems: Problem[] = [];
-  const parsed: Array<{ key: string; ev: LedgerEvent; eventBytes?: Uint8Array; covered: boolean }> = [];
+  const parsed: Array<{ key: string; ev: LedgerEvent; eventBytes?: Uint8Array; covered: boolean; pinned?: boolean }> =
+    [];
   // One id, one content: a second copy with other bytes is refused, and so is the id (which copy would count?).
   const seen = new Map<string, string>();
   const conflicting = new Set<string>();
@@ -93,6 +119,18 @@ export async function checkEntries(
       });
       continue;
     }
+    if (opts.pinned !== undefined && opts.pinned.get(key) === json) {
+      const env = JSON.parse(json) as SignedEnvelope;
+      const head = opts.covered?.get(key);
+      const covered = head !== undefined && head.json === json && env.event.author === head.key;
+      parsed.push({
+        key,
+        ev: { id: key as EventId, event: env.event as UnsignedEvent, sig: env.sig },
+        covered,
+        pinned: true
+      });
+      continue;
+    }
     const { envelope, problem, eventBytes } = parseEnvelope(utf8(json), json);
     if (problem) problems.push({ ...problem, eventId: key, location: where });
     if (!envelope || problem) continue;
@@ -116,20 +154,24 @@ export async function checkEntries(
 
   const good = new Map<EventId, LedgerEvent>();
   const coveredIds = new Set<string>();
+  let pinnedCount = 0;
   const unique = parsed.filter(({ key }) => !conflicting.has(key));
   for (let i = 0; i < unique.length; i += SIG_BATCH) {
     const batch = unique.slice(i, i + SIG_BATCH);
     const results = await Promise.all(
-      batch.map(({ key, ev, eventBytes, covered }) =>
-        checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes, covered)
+      batch.map(({ key, ev, eventBytes, covered, pinned }) =>
+        // Pinned and covered: the id and the signature's form are functions of the pinned bytes, the signature
+        // the head's; nothing is left to check of this event by itself.
+        pinned && covered ? NONE : checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes, covered)
       )
     );
-    batch.forEach(({ key, ev, covered }, j) => {
+    batch.forEach(({ key, ev, covered, pinned }, j) => {
       if (results[j].length > 0) {
         for (const p of results[j]) problems.push({ ...p, eventId: key, location: `event ${key}` });
       } else {
         good.set(ev.id, ev);
         if (covered) coveredIds.add(key);
+        if (pinned) pinnedCount++;
       }
     });
   }
@@ -160,7 +202,7 @@ export async function checkEntries(
       good.delete(id);
     }
   }
-  return { events: good, problems, genesisId, covered: coveredIds };
+  return { events: good, problems, genesisId, covered: coveredIds, pinned: pinnedCount };
 }
 
 /** Whole-ledger verification over raw entries. `knownIds` are ids present in storage (valid or not). */
@@ -168,8 +210,8 @@ export async function verifyEntries(
   entries: Array<[string, string]>,
   ledgerId?: string,
   opts: CheckOptions = {}
-): Promise<VerifyReport & { acceptance: Acceptance; covered: Set<string> }> {
-  const { events, problems, genesisId, covered } = await checkEntries(entries, ledgerId, opts);
+): Promise<VerifyReport & { acceptance: Acceptance; covered: Set<string>; pinned: number }> {
+  const { events, problems, genesisId, covered, pinned } = await checkEntries(entries, ledgerId, opts);
   const stored = new Set(entries.map(([k]) => k));
   if (!genesisId || !stored.has(genesisId)) {
     problems.push({
@@ -200,6 +242,7 @@ export async function verifyEntries(
     ledgerId: genesisId,
     problems,
     acceptance,
-    covered: covered ?? new Set()
+    covered: covered ?? new Set(),
+    pinned: pinned ?? 0
   };
 }

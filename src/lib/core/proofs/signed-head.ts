@@ -34,6 +34,10 @@ export interface SignedHead {
   size: number;
   key?: string;
   covered: Covered;
+  /** The checkpoint's root, the ids of its leaves in order, and its note's text (size > 0). */
+  root?: Uint8Array;
+  ids?: string[];
+  note?: string;
 }
 
 const NONE: SignedHead = { size: 0, covered: new Map() };
@@ -164,7 +168,7 @@ export async function signedHeadOver(
     const json = envelope(id)!;
     if (AUTHOR.exec(json)?.[1] === key) covered.set(id, { json, key });
   }
-  return { size: ids.length, key, covered };
+  return { size: ids.length, key, covered, root, ids, note };
 }
 
 /**
