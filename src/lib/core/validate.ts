@@ -82,6 +82,42 @@ const MAX_DEPTH = 32;
 const MAX_PROBLEMS = 100;
 
 function guard(root: unknown, rootName: string): SchemaProblem | undefined {
+  return withinBounds(root) ? undefined : boundsProblem(root, rootName);
+}
+
+/** The walk of boundsProblem without its paths (what every valid value takes): false where that finds a problem. */
+function withinBounds(root: unknown): boolean {
+  const values: unknown[] = [root];
+  const depths: number[] = [0];
+  let count = 0;
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (++count > MAX_VALUES) return false;
+    if (typeof v === 'string') {
+      if (v.length > MAX_STRING_UNITS) return false;
+    } else if (v !== null && typeof v === 'object') {
+      if (depth >= MAX_DEPTH) return false;
+      if (Array.isArray(v)) {
+        if (v.length > MAX_VALUES) return false;
+        for (let i = 0; i < v.length; i++) {
+          values.push(v[i]);
+          depths.push(depth + 1);
+        }
+      } else {
+        const keys = Object.keys(v);
+        if (keys.length > MAX_VALUES) return false;
+        for (const k of keys) {
+          values.push((v as Record<string, unknown>)[k]);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+function boundsProblem(root: unknown, rootName: string): SchemaProblem | undefined {
   // Iterative walk: a hostile value may be nested deeper than the call stack.
   const stack: Array<[unknown, string, number]> = [[root, '', 0]];
   let count = 0;

@@ -23,7 +23,7 @@ import {
   type RecordSubject
 } from '../../../src/lib/core/verified-record.ts';
 import type { StorageAdapter } from '../../../src/lib/core/storage.ts';
-import type { VerifyReport } from '../../../src/lib/core/verify.ts';
+import { pinnedEnvelope, type VerifyReport } from '../../../src/lib/core/verify.ts';
 import { generationBody, newLedger, newSigner, steppingClock } from '../helpers/ledger.ts';
 import { decodeSig, sigKey } from '../../../src/lib/core/journal/signatures.ts';
 import { entryOf, setEntry } from '../helpers/doc-edit.ts';
@@ -278,5 +278,24 @@ describe('the verified record', () => {
     expect(r.ok).toBe(false);
     expect(named(r)).toEqual(named(await Ledger.verifyStorage(swapped, ledger.id, { full: true })));
     expect(canonicalJson(r.problems.map((p) => p.code).sort())).toContain('ID_MISMATCH');
+  });
+  it('a pinned envelope read without its body reads as the whole parse does, body included when asked for', async () => {
+    const { ledger } = await newLedger();
+    const bob = await newSigner();
+    await ledger.append('member', {
+      action: 'add',
+      member: { id: 'bob', name: 'Bob', key: bob.publicKey, role: 'member' }
+    });
+    await ledger.append('generation', generationBody());
+    const jsons = ledger.events().map((e) => ledger.envelopeJson(e.id)!);
+    expect(jsons.some((j) => !j.includes('"ledger":'))).toBe(true); // the genesis
+    for (const json of jsons) {
+      const env = pinnedEnvelope(json)!;
+      expect(env).toBeDefined();
+      expect(canonicalJson(env)).toBe(json);
+      expect(env).toEqual(JSON.parse(json));
+    }
+    expect(pinnedEnvelope(jsons[2].replace('{"event":', '{ "event":'))).toBeUndefined();
+    expect(pinnedEnvelope(jsons[2].slice(0, -2))).toBeUndefined();
   });
 });

@@ -33,7 +33,8 @@ const SIG_VALUE_RE = /^[A-Za-z0-9_-]{86}$/;
 
 /** The root-map key of an event's journal signature. */
 export const sigKey = (id: string): string => id + SIG_SUFFIX;
-export const isSigKey = (key: unknown): key is string => typeof key === 'string' && SIG_KEY_RE.test(key);
+export const isSigKey = (key: unknown): key is string =>
+  typeof key === 'string' && key.length === 68 && SIG_KEY_RE.test(key);
 /** The event id a signature key belongs to. */
 export const eventOfSigKey = (key: string): EventId => key.slice(0, 64) as EventId;
 /** True for the keys the document may hold: event ids and `<event id>.git`. */
