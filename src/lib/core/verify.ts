@@ -93,23 +93,31 @@ export function pinnedEnvelope(json: string): SignedEnvelope | undefined {
   const author = PINNED_AUTHOR.exec(json)?.[1];
   const at = json.lastIndexOf(',"parents":[');
   const sigAt = json.lastIndexOf('},"sig":"');
-  if (author === undefined || at < 0 || sigAt < at || !json.endsWith('"}')) return undefined;
+  if (author === undefined || at < 0 || sigAt < at || json.charCodeAt(json.length - 2) !== 0x22) return undefined;
   try {
-    const rest = JSON.parse(`{${json.slice(at + 1, sigAt)}}`) as Record<string, unknown>;
-    const sig = JSON.parse(json.slice(sigAt + 8, -1)) as unknown;
-    if (typeof sig !== 'string') return undefined;
+    const rest = JSON.parse(`{${json.slice(at + 1, sigAt)},"sig":${json.slice(sigAt + 8, -1)}}`) as PinnedRest;
+    if (typeof rest.sig !== 'string') return undefined;
     const ledger = PINNED_LEDGER.exec(json.slice(at - 76, at))?.[1];
-    const event: Record<string, unknown> = { author, ...(ledger ? { ledger } : {}), ...rest };
     let body: unknown;
-    Object.defineProperty(event, 'body', {
-      enumerable: true,
-      get: () => (body ??= (JSON.parse(json) as SignedEnvelope).event.body)
-    });
-    return { event: event as unknown as SignedEnvelope['event'], sig };
+    const event = {
+      author,
+      ledger,
+      parents: rest.parents,
+      spec: rest.spec,
+      time: rest.time,
+      type: rest.type,
+      get body() {
+        return (body ??= (JSON.parse(json) as SignedEnvelope).event.body);
+      }
+    };
+    if (ledger === undefined) delete (event as { ledger?: string }).ledger;
+    return { event: event as unknown as SignedEnvelope['event'], sig: rest.sig };
   } catch {
     return undefined;
   }
 }
+
+type PinnedRest = { parents: unknown; spec: unknown; time: unknown; type: unknown; sig: unknown };
 
 /**
  * Per-event checks over raw entries (key = the id the entry is stored or announced under, value = the
