@@ -8,6 +8,7 @@ import {
   checkIdAndSignature,
   isEventId,
   parseEnvelope,
+  type EnvelopeProblem,
   type EventId,
   type LedgerEvent,
   type SignedEnvelope
@@ -77,7 +78,7 @@ export interface CheckOptions {
 }
 
 const SIG_BATCH = 512;
-const NONE: never[] = [];
+const NONE: EnvelopeProblem[] = [];
 
 const PINNED_AUTHOR = /^\{"event":\{"author":"([A-Za-z0-9_-]{43})","body":\{/;
 const PINNED_LEDGER = /^,"ledger":"([0-9a-f]{64})"$/;
@@ -200,13 +201,12 @@ export async function checkEntries(
   const unique = parsed.filter(({ key }) => !conflicting.has(key));
   for (let i = 0; i < unique.length; i += SIG_BATCH) {
     const batch = unique.slice(i, i + SIG_BATCH);
-    const results = await Promise.all(
-      batch.map(({ key, ev, eventBytes, covered, pinned }) =>
-        // Pinned and covered: the id and the signature's form are functions of the pinned bytes, the signature
-        // the head's; nothing is left to check of this event by itself.
-        pinned && covered ? NONE : checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes, covered)
-      )
+    // Pinned and covered: the id and the signature's form are functions of the pinned bytes, the signature the
+    // head's; nothing is left to check of this event by itself (and nothing to wait for).
+    const pending = batch.map(({ key, ev, eventBytes, covered, pinned }) =>
+      pinned && covered ? NONE : checkIdAndSignature({ event: ev.event, sig: ev.sig }, key, eventBytes, covered)
     );
+    const results = pending.every((r) => r === NONE) ? (pending as EnvelopeProblem[][]) : await Promise.all(pending);
     batch.forEach(({ key, ev, covered, pinned }, j) => {
       if (results[j].length > 0) {
         for (const p of results[j]) problems.push({ ...p, eventId: key, location: `event ${key}` });
