@@ -267,6 +267,7 @@ interface RawResult {
   per_s: number;
   bytes: number;
   load_ms: number[];
+  load_cpu_ms: number[];
 }
 
 /** Appends n events in fresh processes, `runs` times; keeps the last run's ledger when `keep`. */
@@ -430,6 +431,7 @@ async function ledgerPhases() {
     json.raw_automerge_events_per_s = Math.round(anchor.per_s);
     json.raw_automerge_layout = 'a list: one A.change per event pushing one ImmutableString, A.save at the end';
     json.raw_automerge_load_ms = Math.round(median(anchor.load_ms));
+    json.raw_automerge_load_cpu_ms = Math.round(median(anchor.load_cpu_ms));
     json.raw_automerge_bytes_per_event = Math.round(anchor.bytes / anchor.events);
     if (raws.root) json.raw_automerge_rootmap_events_per_s = Math.round(raws.root.per_s);
     if (raws.handle) json.raw_automerge_handle_events_per_s = Math.round(raws.handle.per_s);
@@ -485,6 +487,7 @@ async function ledgerPhases() {
     if (!mainDir || !has('verify')) return;
     const res = await worker<{
       times: number[];
+      cpu_times: number[];
       covered: number;
       pinned: number;
       full_times: number[];
@@ -507,6 +510,8 @@ async function ledgerPhases() {
     json.verify_10k_ms = Math.round(ms);
     json.verify_10k_runs_ms = res.times.map(Math.round);
     json.verify_10k_cold_ms = Math.round(res.times[0]);
+    json.verify_10k_cpu_ms = Math.round(median(res.cpu_times));
+    json.verify_10k_cold_cpu_ms = Math.round(res.cpu_times[0]);
     json.verify_10k_covered = res.covered;
     json.verify_10k_pinned = res.pinned;
     json.verify_full_10k_ms = Math.round(full);
@@ -524,12 +529,15 @@ async function ledgerPhases() {
       ...(rawLoad !== undefined ? { anchor: 'raw A.load of the same events', anchorValue: rawLoad } : {}),
       target: '≤ 2 × raw A.load',
       pass: rawLoad === undefined ? undefined : ms <= 2 * rawLoad,
-      note: 'median of 3; the first is cold (below)'
+      note: `median of 3; the first is cold (below). CPU: ${Math.round(median(res.cpu_times))} ms${
+        raws.list ? ` vs raw A.load ${Math.round(median(raws.list.load_cpu_ms))} ms` : ''
+      }`
     });
     rows.push({
       figure: `verify ${fmt(N)}, default, first run: no verified record yet (reload, schema, id, roster, the rest's signatures; writes the record)`,
       value: res.times[0],
       unit: 'ms',
+      note: `CPU ${Math.round(res.cpu_times[0])} ms`,
       ...(rawLoad !== undefined ? { anchor: 'raw A.load of the same events', anchorValue: rawLoad } : {})
     });
     rows.push({

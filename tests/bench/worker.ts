@@ -190,10 +190,13 @@ function raw(entries: Array<[string, string]>, layout: string) {
   } else throw new Error(`unknown layout ${layout}`);
   const ms = performance.now() - t;
   const loads: number[] = [];
+  const loadsCpu: number[] = [];
   for (let r = 0; r < 5; r++) {
     const t2 = performance.now();
+    const c2 = process.cpuUsage();
     A.load(bytes);
     loads.push(performance.now() - t2);
+    loadsCpu.push(cpuMs(c2));
   }
   return {
     ms,
@@ -201,6 +204,7 @@ function raw(entries: Array<[string, string]>, layout: string) {
     per_s: entries.length / (ms / 1000),
     bytes: bytes.length,
     load_ms: loads,
+    load_cpu_ms: loadsCpu,
     rss_mb: rss()
   };
 }
@@ -228,9 +232,12 @@ async function verify() {
   let report;
   let pinned = 0;
   await profileStart();
+  const cpuTimes: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t = performance.now();
+    const c = process.cpuUsage();
     report = await ledger.verify({ record: { key } });
+    cpuTimes.push(cpuMs(c));
     if (r > 0 && !report.record) throw new Error('verify did not use the record its first run wrote');
     pinned = report.record?.pinned ?? pinned;
     times.push(performance.now() - t);
@@ -303,6 +310,7 @@ async function verify() {
   const bareAll = await bareRuns([...items, ...journalItems]);
   return {
     times,
+    cpu_times: cpuTimes,
     covered,
     pinned,
     full_times: full,
