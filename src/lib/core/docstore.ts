@@ -133,8 +133,25 @@ export class DocStore {
   #chunks: StorageKey[];
   #compactAfter: number;
   /** Entries by key (the first record holding a key wins), kept up to date with the document. */
-  #entries = new Map<string, string>();
+  #map?: Map<string, string>;
+  /** The loaded document's entries, indexed into #map when it is first needed (verify reads only the scan). */
+  #pending?: Array<[string, string]>;
   #ledgerId?: string;
+
+  get #entries(): Map<string, string> {
+    if (!this.#map) {
+      this.#map = new Map();
+      const pending = this.#pending;
+      this.#pending = undefined;
+      if (pending) this.#index(pending);
+    }
+    return this.#map;
+  }
+
+  set #entries(map: Map<string, string>) {
+    this.#map = map;
+    this.#pending = undefined;
+  }
 
   private constructor(storage: StorageAdapter, doc: A.Doc<LedgerDoc>, chunks: StorageKey[], opts: DocStoreOptions) {
     this.#storage = storage;
@@ -143,7 +160,7 @@ export class DocStore {
     this.#chunks = chunks;
     this.#compactAfter = opts.compactAfter ?? 256;
     this.#scanned = { doc, scan: scanDoc(doc) };
-    this.#index(this.#scanned.scan.entries);
+    this.#pending = this.#scanned.scan.entries;
   }
 
   /** The scan of the document as loaded, kept for scan() (verify reads it right after loading). */
@@ -358,7 +375,7 @@ export class DocStore {
   async #merge(other: A.Doc<LedgerDoc>): Promise<void> {
     const before = this.#savedHeads;
     this.#doc = A.merge(this.#doc, other);
-    this.#entries.clear();
+    this.#entries = new Map();
     this.#index(scanDoc(this.#doc).entries);
     const bytes = A.saveSince(this.#doc, before);
     if (bytes.length === 0) return;
