@@ -32,7 +32,7 @@ import { hashesIn, matches, traceFile, type EventFilter } from '../lib/core/quer
 export const READ_INDEX_KEY = ['cache', 'read-index'];
 export const READ_INDEX_ENV = 'PROVENANCE_LEDGER_READ_INDEX';
 const FORMAT = 'provenance-ledger/read-index/v1';
-const IDENTITY_KEY = ['identity', 'device'];
+export const IDENTITY_KEY = ['identity', 'device'];
 const CHUNK_KEY = /^doc\/(snapshot|incr)\/[0-9a-f]{64}$/;
 
 /** What log, show and trace read of a ledger: a loaded Ledger, or a ReadView of its read index. */
@@ -60,17 +60,22 @@ function report(message: string): void {
 
 const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
 
-/** The MAC key: HKDF-SHA-256 of the device's PKCS#8 private key; undefined without a readable identity. */
-function macKey(identity: Uint8Array): Buffer | undefined {
+/** The device's PKCS#8 private key from its stored identity file; undefined when it cannot be read. */
+export function identityPrivateKey(identity: Uint8Array): Buffer | undefined {
   try {
     const record = JSON.parse(Buffer.from(identity).toString('utf8'));
     if (typeof record?.privateKey !== 'string' || !/^[A-Za-z0-9_-]+$/.test(record.privateKey)) return undefined;
     const pkcs8 = Buffer.from(record.privateKey, 'base64url');
-    if (pkcs8.length < 32) return undefined;
-    return Buffer.from(hkdfSync('sha256', pkcs8, new Uint8Array(0), FORMAT, 32));
+    return pkcs8.length < 32 ? undefined : pkcs8;
   } catch {
     return undefined;
   }
+}
+
+/** The MAC key: HKDF-SHA-256 of the device's PKCS#8 private key; undefined without a readable identity. */
+function macKey(identity: Uint8Array): Buffer | undefined {
+  const pkcs8 = identityPrivateKey(identity);
+  return pkcs8 && Buffer.from(hkdfSync('sha256', pkcs8, new Uint8Array(0), FORMAT, 32));
 }
 
 const mac = (key: Buffer, body: Buffer) => createHmac('sha256', key).update(FORMAT).update('\n').update(body).digest();

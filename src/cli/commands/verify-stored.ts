@@ -51,7 +51,7 @@ const NOT_CHECKED: Record<string, string> = {
   'journal-commits':
     "a cache of the journal's commit ids (each file carries its own SHA-256; the journal drops a damaged one)",
   cache:
-    "the read index of log, show and trace (authenticated with this device's key and used only while it names exactly the stored document chunks; a full load replaces it otherwise)"
+    "the read index of log, show and trace (authenticated with this device's key and used only while it names exactly the stored document chunks; a full load replaces it otherwise) and verify's record of its last sound check (authenticated with this device's key and used only for the same checkpoint, root and leaf ids)"
 };
 
 /** Every stored file beside the document and the journal, read-only. `documentSound`: the document had no problem. */

@@ -2,7 +2,8 @@
  * verify: every file the ledger keeps, checked again from disk: every stored chunk and every event, the Git
  * journal, the device log and its checkpoints, the time-stamp store, policy texts, the prompt vault and the device
  * identity (verify-stored.ts); what it cannot check is said. Exit 0 when all is well, 1 when a problem is found;
- * each problem is printed with its code, event id and location. A check never writes: the document is opened
+ * each problem is printed with its code, event id and location. A check writes nothing but, when all is well,
+ * this device's verified record (cache/verified, ledger-schema/README.md section 11): the document is opened
  * without compacting it. Damaged storage is reported, not crashed on: the ledger is opened with allowProblems,
  * and if even that fails (say the chunk holding the genesis event was changed), the storage is verified without
  * opening it, and why it cannot open is reported too. `--repair` writes again what is derived from the document
@@ -16,6 +17,9 @@ import type { Problem, VerifyReport } from '../../lib/core/verify.ts';
 import { existingStorage, ledgerDir, type GlobalOptions } from '../context.ts';
 import { Exit, type ExitCode, type Output } from '../output.ts';
 import type { StoredReport } from './verify-stored.ts';
+import { verifiedRecordKey, writeVerifiedRecord } from '../../lib/core/verified-record.ts';
+import type { StorageAdapter } from '../../lib/core/storage.ts';
+import { IDENTITY_KEY, identityPrivateKey } from '../read-index.ts';
 
 export interface VerifyOptions extends GlobalOptions {
   repair?: boolean;
@@ -38,6 +42,17 @@ const exists = (file: string) =>
     () => false
   );
 
+/** The key of this device's verified record, from its identity file; undefined without a readable one. */
+async function deviceRecordKey(storage: StorageAdapter): Promise<CryptoKey | undefined> {
+  try {
+    const identity = await storage.load(IDENTITY_KEY);
+    const pkcs8 = identity && identityPrivateKey(identity);
+    return pkcs8 ? await verifiedRecordKey(pkcs8) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode> {
   const dir = ledgerDir(opts);
   const storage = await existingStorage(dir);
@@ -48,10 +63,17 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
   let repaired: { done: string[]; refused: string[] } | undefined;
   let journalChecked = false;
   let pending: Problem[] = [];
+  let recordKey: CryptoKey | undefined;
   try {
     const ledger = await Ledger.open({ storage, allowProblems: true, compactOnLoad: false });
     name = ledger.name;
-    report = await ledger.verify({ full: opts.full === true });
+    // This device's verified record (cache/verified, keyed from its private key): read by the default mode,
+    // written below only when everything verify checks is sound.
+    recordKey = await deviceRecordKey(storage);
+    report = await ledger.verify({
+      full: opts.full === true,
+      ...(recordKey ? { record: { key: recordKey, write: false } } : {})
+    });
     const files = await import('./verify-stored.ts');
     if (opts.repair) repaired = await files.repairStored(storage, ledger, report.problems.length);
     // The Git journal (DIR/journal.git), when there is one, must agree with the document.
@@ -114,7 +136,9 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
     doc.problems.push({ code: e.code, message: `the ledger cannot be opened: ${e.message}`, location: 'doc' });
     report = { ...doc, ok: false };
   }
-  const { ok, checked, valid, ledgerId, problems, signatures } = report;
+  const { ok, checked, valid, ledgerId, problems, signatures, record } = report;
+  if (ok && recordKey && report.recordable) await writeVerifiedRecord(storage, recordKey, report.recordable);
+  const eventChecks = record ? { mode: 'record' as const, ...record } : { mode: 'full' as const };
   const unchecked = stored
     ? [
         ...stored.classes.filter((c) => c.unchecked).map((c) => ({ what: c.class, why: c.unchecked! })),
@@ -139,6 +163,7 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
       valid,
       ledgerId: ledgerId ?? null,
       problems,
+      eventChecks,
       ...(signatures ? { signatures } : {}),
       files,
       unchecked,
@@ -162,6 +187,11 @@ export async function verify(opts: VerifyOptions, out: Output): Promise<ExitCode
           say(`      ${p.message}`);
         }
       }
+      if (record)
+        say(
+          `events: ${record.pinned} under checkpoint ${record.headSize}: bytes pinned by its root; form, schema and ids checked in full by this device on ${record.checked} (record authenticated by its key); verify --full checks again`
+        );
+      else say('events: form, schema and id of every event checked');
       if (signatures?.mode === 'full')
         say('signatures: every event and journal commit signature checked one by one (--full)');
       else if (signatures) {

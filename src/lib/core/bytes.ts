@@ -8,11 +8,16 @@ export const utf8 = (s: string): Uint8Array => enc.encode(s);
 /** Decodes strict UTF-8; throws on invalid sequences. */
 export const fromUtf8 = (b: Uint8Array): string => dec.decode(b);
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const HEX_ASCII = utf8(Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')).join(''));
+const ascii = new TextDecoder('latin1');
+/** Lowercase hex, as one flat string (a string built by `+=` is a rope: hashing it as a Map key flattens it first). */
 export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]];
-  return s;
+  const out = new Uint8Array(2 * b.length);
+  for (let i = 0; i < b.length; i++) {
+    out[2 * i] = HEX_ASCII[2 * b[i]];
+    out[2 * i + 1] = HEX_ASCII[2 * b[i] + 1];
+  }
+  return ascii.decode(out);
 }
 /** Value of each lowercase hex digit by character code, -1 for every other character. */
 const HEX_VAL = new Int8Array(128).fill(-1);

@@ -12,8 +12,34 @@ export function initHash(): Promise<IHasher> {
   return ready;
 }
 
+/** The platform's own SHA-256 where it has a synchronous one (Node's node:crypto); undefined elsewhere. */
+export type NativeHash = (data: Uint8Array) => Uint8Array;
+let native: NativeHash | null | undefined;
+export function nativeSha256(): NativeHash | undefined {
+  if (native === undefined) {
+    native = null;
+    try {
+      const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+        ?.getBuiltinModule;
+      const nodeCrypto = get?.('node:crypto') as
+        { createHash(alg: string): { update(d: Uint8Array): { digest(): Uint8Array } } } | undefined;
+      if (nodeCrypto) native = (data) => new Uint8Array(nodeCrypto.createHash('sha256').update(data).digest());
+    } catch {
+      native = null;
+    }
+  }
+  return native ?? undefined;
+}
+
+/** Inputs at least this long go to the platform's SHA-256 when it has one (its per-call cost is higher). */
+const NATIVE_MIN = 256;
+
 export function sha256Sync(data: Uint8Array): Uint8Array {
   if (!hasher) throw new Error('initHash() was not awaited');
+  if (data.length >= NATIVE_MIN) {
+    const n = nativeSha256();
+    if (n) return n(data);
+  }
   hasher.init();
   hasher.update(data);
   return hasher.digest('binary');

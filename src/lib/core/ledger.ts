@@ -22,6 +22,13 @@ import type { EventCommit } from './journal/commit.ts';
 import { eventOfSigKey, isSigKey, JournalCommits, sigKey, verifyJournalSignatures } from './journal/signatures.ts';
 import { loadRemovalNotice, stillRemoved, type Removal } from './team/removal.ts';
 import { storedSignedHead, type Covered, type SignedHead } from './proofs/signed-head.ts';
+import {
+  readVerifiedRecord,
+  recordSubject,
+  writeVerifiedRecord,
+  type RecordSubject,
+  type VerifiedRecord
+} from './verified-record.ts';
 import type { LedgerCore } from './ledger-core.ts';
 import { assertSchema, enqueue, prepare, wake } from './ledger-append.ts';
 import { applyChanges, receiveEntries } from './ledger-receive.ts';
@@ -69,6 +76,12 @@ export interface VerifyOptions {
   journal?: boolean;
   /** Check every event and journal signature one by one, signed tree heads or not (`verify --full`). */
   full?: boolean;
+  /**
+   * This device's verified record (verified-record.ts), under the key from verifiedRecordKey: the default mode
+   * reads it, and writes it after a sound verify that used a checkpoint (unless `write` is false: the caller
+   * then writes `report.recordable` itself, once its own checks also passed). Never used by `full`.
+   */
+  record?: { key: CryptoKey; write?: boolean };
 }
 
 /** Options of Ledger.applyVerifiedChanges. */
@@ -468,10 +481,20 @@ export class Ledger {
     // The signed tree head that covers events (default mode): the newest checkpoint of the device log that the
     // stored envelopes (the first copy of each id, as readers take) give again.
     let head: SignedHead | undefined;
+    // With this device's record of a sound verify over the same checkpoint, root and leaf ids, the envelopes
+    // under the head are pinned: their form, schema and id are not checked again.
+    let subject: RecordSubject | undefined;
+    let record: VerifiedRecord | undefined;
+    let pinned: Map<string, string> | undefined;
     if (!opts.full && ledgerId) {
       const first = new Map<string, string>();
       for (const [k, v] of entries) if (!first.has(k)) first.set(k, v);
       head = await storedSignedHead(storage, ledgerId, first);
+      if (opts.record && head.size > 0 && head.root && head.ids && head.note !== undefined) {
+        subject = await recordSubject(ledgerId, { ...head, root: head.root, ids: head.ids, note: head.note });
+        record = await readVerifiedRecord(storage, opts.record.key, subject);
+        if (record) pinned = new Map(head.ids.map((id) => [id, first.get(id)!]));
+      }
     }
     const covered = head?.covered;
     // The events and every event's journal commit signature (<id>.git, ledger-schema/README.md "Journal
@@ -481,7 +504,7 @@ export class Ledger {
     // The journal's check takes the envelopes verifyEntries parsed (`parsed`), instead of parsing them again.
     const parsed: ParsedEnvelopes = new Map();
     const [report, journalAll] = await Promise.all([
-      verifyEntries(entries, ledgerId, { covered, keep: parsed }),
+      verifyEntries(entries, ledgerId, { covered, pinned, keep: parsed }),
       opts.journal === false ? [] : verifyJournalSignatures(entries, sigs, new Set(), { covered, parsed })
     ]);
     const bad = new Set(report.problems.map((p) => p.eventId ?? ''));
@@ -492,13 +515,18 @@ export class Ledger {
       covered: report.covered.size,
       ...(head?.size ? { headSize: head.size } : {})
     };
+    const ok = all.length === 0;
+    if (ok && subject && !record && opts.record && opts.record.write !== false)
+      await writeVerifiedRecord(storage, opts.record.key, subject);
     return {
-      ok: all.length === 0,
+      ok,
       checked: report.checked,
       valid: report.valid,
       ledgerId: report.ledgerId,
       problems: all,
-      signatures
+      signatures,
+      ...(record ? { record: { pinned: report.pinned, headSize: record.size, checked: record.checked } } : {}),
+      ...(ok && subject && !record ? { recordable: subject } : {})
     };
   }
 

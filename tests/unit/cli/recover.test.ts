@@ -287,7 +287,7 @@ describe('recover', () => {
     expect((await readdir(vault)).sort()).toEqual([...recorded, orphan].sort()); // young: it may be an append under way
     const past = new Date(Date.now() - 3_600_000);
     for (const f of await readdir(vault)) await utimes(path.join(vault, f), past, past);
-    expect((await pl('verify')).code).toBe(0); // verify writes nothing, sweeps nothing
+    expect((await pl('verify')).code).toBe(0); // verify sweeps nothing (it writes only its record, under cache/)
     expect((await readdir(vault)).sort()).toEqual([...recorded, orphan].sort());
     expect((await write()).code).toBe(0);
     expect((await readdir(vault)).sort()).toEqual(recorded);

@@ -3,7 +3,7 @@
  * by default this device's events under its newest checkpoint are covered by that checkpoint's signature, and the
  * report says so; --full checks every signature; both find a changed event the same way.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, tempDir } from './helpers.ts';
@@ -77,5 +77,55 @@ describe('verify modes', () => {
       `log/checkpoints/${'2'.padStart(16, '0')}`
     );
     expect(j.valid).toBe(2);
+  });
+  it("a sound verify writes this device's record; the next takes form, schema and ids from it and says so", async () => {
+    const L = path.join(work, 'record');
+    expect((await run(['init', '--ledger', L, '--name', 'Ada'])).code).toBe(0);
+    const r = await run([
+      'record',
+      'checklist',
+      '--ledger',
+      L,
+      '--project',
+      'One',
+      '--classification',
+      'public',
+      '--classified'
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const file = path.join(L, 'cache', 'verified+');
+    await rm(file, { force: true });
+    const full = await run(['verify', '--full', '--ledger', L, '--json']);
+    expect(full.code, full.stderr).toBe(0);
+    expect(full.json().eventChecks).toEqual({ mode: 'full' });
+    expect(await readFile(file).catch(() => undefined)).toBeUndefined(); // --full neither reads nor writes it
+    const cold = await run(['verify', '--ledger', L, '--json']);
+    expect(cold.code, cold.stderr).toBe(0);
+    expect(cold.json().eventChecks).toEqual({ mode: 'full' });
+    const written = await readFile(file, 'utf8');
+    const checked = JSON.parse(written.slice(65)).checked;
+    const warm = await run(['verify', '--ledger', L, '--json']);
+    expect(warm.code, warm.stderr).toBe(0);
+    const j = warm.json();
+    expect(j.eventChecks).toEqual({ mode: 'record', pinned: 2, headSize: 2, checked });
+    expect({ ok: j.ok, checked: j.checked, valid: j.valid, problems: j.problems }).toEqual({
+      ok: true,
+      checked: 2,
+      valid: 2,
+      problems: []
+    });
+    expect(await readFile(file, 'utf8')).toBe(written);
+    expect((await run(['verify', '--ledger', L])).stdout).toContain(
+      `events: 2 under checkpoint 2: bytes pinned by its root; form, schema and ids checked in full by this device on ${checked} (record authenticated by its key); verify --full checks again`
+    );
+    // A damaged record is ignored (and, the ledger being sound, written again).
+    await writeFile(
+      file,
+      written.replace(/^./, (c) => (c === '0' ? '1' : '0'))
+    );
+    const again = await run(['verify', '--ledger', L, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json().eventChecks).toEqual({ mode: 'full' });
+    expect(JSON.parse((await readFile(file, 'utf8')).slice(65)).checked).not.toBe(checked);
   });
 });

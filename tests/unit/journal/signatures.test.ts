@@ -15,7 +15,7 @@ import { MemoryStorage } from '../../../src/lib/adapters/storage/memory.ts';
 import { initHash, sha256HexSync } from '../../../src/lib/core/hash.ts';
 import { GitJournal } from '../../../src/lib/adapters/git/journal.ts';
 import { nodeBinding } from '../../../src/lib/adapters/git/node.ts';
-import { decodeSig, sigKey } from '../../../src/lib/core/journal/signatures.ts';
+import { decodeSig, isSigForm, sigKey } from '../../../src/lib/core/journal/signatures.ts';
 import { toBase64url } from '../../../src/lib/core/bytes.ts';
 import { deleteEntry, entryOf, pushRecord, setEntry } from '../helpers/doc-edit.ts';
 
@@ -30,6 +30,19 @@ async function fromDoc(doc: A.Doc<any>): Promise<{ storage: MemoryStorage; ledge
 const forgedSig = (value: string) => toBase64url(decodeSig(value)!.map((b, i) => (i === 0 ? b ^ 1 : b)));
 
 describe('journal signatures in the document', () => {
+  it('isSigForm accepts exactly the values decodeSig decodes to 64 bytes', () => {
+    const values: unknown[] = [undefined, null, 64, '', 'A'.repeat(86), 'A'.repeat(85), 'A'.repeat(87), 'A'.repeat(88)];
+    for (let i = 0; i < 200; i++) {
+      const sig = toBase64url(crypto.getRandomValues(new Uint8Array(64)));
+      values.push(sig, sig.slice(0, 85) + 'B', sig.slice(0, 85) + 'R', sig.slice(0, 85) + '_', sig.replace(/.$/, '='));
+      values.push(sig.slice(0, 40) + '+' + sig.slice(41), sig + '\n', ` ${sig}`, sig.slice(1));
+    }
+    for (const last of '-_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz')
+      values.push('A'.repeat(85) + last);
+    for (const v of values) expect(isSigForm(v), String(v)).toBe(decodeSig(v) !== undefined);
+    expect(values.filter(isSigForm).length).toBeGreaterThan(200);
+  });
+
   it('every append stores its signature under <id>.git in the same Automerge change', async () => {
     const { ledger } = await newLedger();
     const ev = await ledger.append('generation', generationBody());

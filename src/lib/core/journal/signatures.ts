@@ -44,6 +44,11 @@ export function encodeSig(sig: Uint8Array): string {
   return toBase64url(sig);
 }
 
+/** 86 base64url characters whose last one leaves its 4 unused bits zero: exactly the values decodeSig accepts. */
+const SIG_FORM_RE = /^[A-Za-z0-9_-]{85}[AQgw]$/;
+/** True when decodeSig(value) gives 64 bytes, without decoding them. */
+export const isSigForm = (value: unknown): boolean => typeof value === 'string' && SIG_FORM_RE.test(value);
+
 /** The 64 bytes of a stored signature value, or undefined when it is not exactly that (86 base64url chars). */
 export function decodeSig(value: unknown): Uint8Array | undefined {
   if (typeof value !== 'string' || !SIG_VALUE_RE.test(value)) return undefined;
@@ -450,7 +455,7 @@ export async function verifyJournalSignatures(
         eventId: id,
         location: `event ${id}`
       });
-    else if (!decodeSig(value))
+    else if (!isSigForm(value))
       results.set(id, {
         code: ErrorCode.JOURNAL_SIGNATURE_INVALID,
         message: 'the journal signature is not 64 bytes in base64url',

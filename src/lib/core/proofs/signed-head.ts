@@ -34,6 +34,10 @@ export interface SignedHead {
   size: number;
   key?: string;
   covered: Covered;
+  /** The checkpoint's root, the ids of its leaves in order, and its note's text (size > 0). */
+  root?: Uint8Array;
+  ids?: string[];
+  note?: string;
 }
 
 const NONE: SignedHead = { size: 0, covered: new Map() };
@@ -141,11 +145,10 @@ export async function signedHeadOver(
   root ??= (await rootsAt(ids, envelope, [ids.length])).get(ids.length);
   if (!root || toHex(root) !== toHex(text.rootHash)) return undefined;
   // The signer: an author of these leaves whose log origin the checkpoint names.
+  const jsons = ids.map((id) => envelope(id) ?? '');
+  const authorOf = jsons.map((json) => AUTHOR.exec(json)?.[1]);
   const authors = new Set<string>();
-  for (const id of ids) {
-    const m = AUTHOR.exec(envelope(id) ?? '');
-    if (m) authors.add(m[1]);
-  }
+  for (const a of authorOf) if (a !== undefined) authors.add(a);
   let key: string | undefined;
   for (const a of authors) {
     if ((await logOrigin(ledgerId, a)) === text.origin) {
@@ -160,11 +163,10 @@ export async function signedHeadOver(
     return undefined;
   }
   const covered: Covered = new Map();
-  for (const id of ids) {
-    const json = envelope(id)!;
-    if (AUTHOR.exec(json)?.[1] === key) covered.set(id, { json, key });
-  }
-  return { size: ids.length, key, covered };
+  ids.forEach((id, i) => {
+    if (authorOf[i] === key) covered.set(id, { json: jsons[i], key });
+  });
+  return { size: ids.length, key, covered, root, ids, note };
 }
 
 /**
