@@ -20,6 +20,15 @@ import {
 } from '../lib/core/types.ts';
 import { LEDGER_DIR_ENV, afterCommand, forgetSessions, type GlobalOptions } from './context.ts';
 import { CliError, Exit, Output, type ExitCode } from './output.ts';
+
+/**
+ * A member argument: a device key may start with "-" (base64url), so `remove` and `role` take unknown options as
+ * arguments, and refuse here one that is not a device key.
+ */
+function memberRef(ref: string): string {
+  if (ref.startsWith('-') && !/^[A-Za-z0-9_-]{43}$/.test(ref)) throw new CliError('USAGE', `unknown option '${ref}'`);
+  return ref;
+}
 import { PASSPHRASE_ENV } from '../lib/adapters/node/passphrase.ts';
 // The read commands are small and load Automerge themselves only when the read index cannot answer.
 import { log } from './commands/log.ts';
@@ -388,13 +397,15 @@ export function buildProgram(out: Output, done: (code: ExitCode) => void): Comma
       "remove a member's devices, or one device by its key, from the team and rotate the team key (exit 1 when the roster rules refuse it)"
     )
     .argument('<member>', 'device key (that device only), member id or name (every device of the member)')
-    .action(run(async (opts, o, ref) => (await cmd.sync()).removeMember(ref, opts, o)));
+    .allowUnknownOption()
+    .action(run(async (opts, o, ref) => (await cmd.sync()).removeMember(memberRef(ref), opts, o)));
   program
     .command('role')
     .description("change a member's role (owner or admin; exit 1 when the roster rules refuse it)")
     .argument('<member>', 'device key, member id or name')
     .argument('<role>', 'owner, admin, member or viewer')
-    .action(run(async (opts, o, ref, role) => (await cmd.sync()).changeMemberRole(ref, role, opts, o)));
+    .allowUnknownOption()
+    .action(run(async (opts, o, ref, role) => (await cmd.sync()).changeMemberRole(memberRef(ref), role, opts, o)));
 
   // Proofs (commands/proofs.ts): the device log's checkpoints, witnessing, evidence bundles.
   program

@@ -337,6 +337,22 @@ describe('bad input: exit 2, a clear message, the ledger unchanged', () => {
     expect(await hashTree(d)).toBe(before);
   });
 
+  it('remove and role take a device key that starts with "-" as the member, and still refuse unknown options', async () => {
+    const key = '-' + 'A'.repeat(42);
+    for (const args of [
+      ['remove', key],
+      ['role', key, 'admin']
+    ]) {
+      const r = await pl(...args);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).not.toMatch(/unknown option/);
+      expect(r.stderr).toMatch(/AAAAAAAA/);
+    }
+    const bogus = await pl('remove', '--bogus');
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/\[USAGE\].*unknown option '--bogus'/);
+  });
+
   it('after all that, the ledger still verifies with its 3 events', async () => {
     const v = await pl('verify', '--json');
     expect(v.code).toBe(0);
